@@ -1,0 +1,405 @@
+package object
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrJSON is returned when event data or a state is not valid JSON.
+var ErrJSON = errors.New("invalid JSON")
+
+// maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxJSONDepth = 512
+
+// CanonicalJSON validates raw and returns its canonical form: object keys
+// sorted by their UTF-8 bytes, no insignificant white space, strings with
+// the minimal escapes, integers that fit in 64 bits kept digit for digit,
+// other numbers printed as the shortest float64 that round-trips. Two JSON
+// texts with the same meaning have the same canonical bytes, so they hash
+// alike.
+func CanonicalJSON(raw []byte) ([]byte, error) {
+	return AppendCanonicalJSON(nil, raw)
+}
+
+// AppendCanonicalJSON appends the canonical form of raw to dst.
+func AppendCanonicalJSON(dst, raw []byte) ([]byte, error) {
+	p := jsonParser{in: raw}
+	p.skipSpace()
+	out, err := p.value(dst, 0)
+	if err != nil {
+		return dst, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.in) {
+		return dst, p.errorf("unexpected %q after the value", p.in[p.pos])
+	}
+	return out, nil
+}
+
+type jsonParser struct {
+	in  []byte
+	pos int
+}
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s at byte %d", ErrJSON, fmt.Sprintf(format, args...), p.pos)
+}
+
+func (p *jsonParser) skipSpace() {
+	for p.pos < len(p.in) {
+		switch p.in[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(dst []byte, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return dst, p.errorf("nested deeper than %d", maxJSONDepth)
+	}
+	if p.pos >= len(p.in) {
+		return dst, p.errorf("unexpected end of input")
+	}
+	switch c := p.in[p.pos]; {
+	case c == '{':
+		return p.object(dst, depth)
+	case c == '[':
+		return p.array(dst, depth)
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return dst, err
+		}
+		return appendJSONString(dst, s), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number(dst)
+	default:
+		for _, lit := range []string{"true", "false", "null"} {
+			if bytes.HasPrefix(p.in[p.pos:], []byte(lit)) {
+				p.pos += len(lit)
+				return append(dst, lit...), nil
+			}
+		}
+		return dst, p.errorf("unexpected %q", c)
+	}
+}
+
+type jsonMember struct {
+	key   string
+	start int // offset of the canonical value in the scratch buffer
+	end   int
+}
+
+func (p *jsonParser) object(dst []byte, depth int) ([]byte, error) {
+	p.pos++ // {
+	p.skipSpace()
+	if p.pos < len(p.in) && p.in[p.pos] == '}' {
+		p.pos++
+		return append(dst, '{', '}'), nil
+	}
+	var members []jsonMember
+	var scratch []byte
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.in) || p.in[p.pos] != '"' {
+			return dst, p.errorf("expected a string key")
+		}
+		key, err := p.str()
+		if err != nil {
+			return dst, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.in) || p.in[p.pos] != ':' {
+			return dst, p.errorf("expected ':'")
+		}
+		p.pos++
+		p.skipSpace()
+		start := len(scratch)
+		scratch, err = p.value(scratch, depth+1)
+		if err != nil {
+			return dst, err
+		}
+		members = append(members, jsonMember{key: key, start: start, end: len(scratch)})
+		p.skipSpace()
+		if p.pos >= len(p.in) {
+			return dst, p.errorf("unexpected end of input in object")
+		}
+		if p.in[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if p.in[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		return dst, p.errorf("expected ',' or '}'")
+	}
+	slices.SortStableFunc(members, func(a, b jsonMember) int { return strings.Compare(a.key, b.key) })
+	dst = append(dst, '{')
+	for i, m := range members {
+		if i > 0 && members[i-1].key == m.key {
+			return dst, p.errorf("duplicate key %q", m.key)
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, m.key)
+		dst = append(dst, ':')
+		dst = append(dst, scratch[m.start:m.end]...)
+	}
+	return append(dst, '}'), nil
+}
+
+func (p *jsonParser) array(dst []byte, depth int) ([]byte, error) {
+	p.pos++ // [
+	dst = append(dst, '[')
+	p.skipSpace()
+	if p.pos < len(p.in) && p.in[p.pos] == ']' {
+		p.pos++
+		return append(dst, ']'), nil
+	}
+	for i := 0; ; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		p.skipSpace()
+		var err error
+		dst, err = p.value(dst, depth+1)
+		if err != nil {
+			return dst, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.in) {
+			return dst, p.errorf("unexpected end of input in array")
+		}
+		if p.in[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if p.in[p.pos] == ']' {
+			p.pos++
+			return append(dst, ']'), nil
+		}
+		return dst, p.errorf("expected ',' or ']'")
+	}
+}
+
+// str parses a JSON string at p.pos and returns it unescaped.
+func (p *jsonParser) str() (string, error) {
+	p.pos++ // opening quote
+	start := p.pos
+	// Fast path: no escapes.
+	for p.pos < len(p.in) {
+		c := p.in[p.pos]
+		if c == '"' {
+			s := p.in[start:p.pos]
+			p.pos++
+			if !utf8.Valid(s) {
+				return "", p.errorf("invalid UTF-8 in string")
+			}
+			return string(s), nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.pos++
+	}
+	var b []byte
+	b = append(b, p.in[start:p.pos]...)
+	for {
+		if p.pos >= len(p.in) {
+			return "", p.errorf("unterminated string")
+		}
+		c := p.in[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			if !utf8.Valid(b) {
+				return "", p.errorf("invalid UTF-8 in string")
+			}
+			return string(b), nil
+		case c < 0x20:
+			return "", p.errorf("control character in string")
+		case c != '\\':
+			b = append(b, c)
+			p.pos++
+			continue
+		}
+		p.pos++
+		if p.pos >= len(p.in) {
+			return "", p.errorf("unterminated escape")
+		}
+		e := p.in[p.pos]
+		p.pos++
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, err := p.hex4()
+			if err != nil {
+				return "", err
+			}
+			if r >= 0xD800 && r < 0xDC00 { // high surrogate: a low one must follow
+				if p.pos+6 <= len(p.in) && p.in[p.pos] == '\\' && p.in[p.pos+1] == 'u' {
+					p.pos += 2
+					r2, err := p.hex4()
+					if err != nil {
+						return "", err
+					}
+					if r2 < 0xDC00 || r2 > 0xDFFF {
+						return "", p.errorf("invalid surrogate pair")
+					}
+					r = (r-0xD800)<<10 + (r2 - 0xDC00) + 0x10000
+				} else {
+					return "", p.errorf("lone surrogate")
+				}
+			} else if r >= 0xDC00 && r <= 0xDFFF {
+				return "", p.errorf("lone surrogate")
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			return "", p.errorf("invalid escape \\%c", e)
+		}
+	}
+}
+
+func (p *jsonParser) hex4() (rune, error) {
+	if p.pos+4 > len(p.in) {
+		return 0, p.errorf("short \\u escape")
+	}
+	v, err := strconv.ParseUint(string(p.in[p.pos:p.pos+4]), 16, 32)
+	if err != nil {
+		return 0, p.errorf("invalid \\u escape")
+	}
+	p.pos += 4
+	return rune(v), nil
+}
+
+func (p *jsonParser) number(dst []byte) ([]byte, error) {
+	start := p.pos
+	if p.in[p.pos] == '-' {
+		p.pos++
+	}
+	digits := p.pos
+	for p.pos < len(p.in) && p.in[p.pos] >= '0' && p.in[p.pos] <= '9' {
+		p.pos++
+	}
+	if p.pos == digits {
+		return dst, p.errorf("invalid number")
+	}
+	if p.in[digits] == '0' && p.pos-digits > 1 {
+		return dst, p.errorf("leading zero in number")
+	}
+	integer := true
+	if p.pos < len(p.in) && p.in[p.pos] == '.' {
+		integer = false
+		p.pos++
+		d := p.pos
+		for p.pos < len(p.in) && p.in[p.pos] >= '0' && p.in[p.pos] <= '9' {
+			p.pos++
+		}
+		if p.pos == d {
+			return dst, p.errorf("invalid number")
+		}
+	}
+	if p.pos < len(p.in) && (p.in[p.pos] == 'e' || p.in[p.pos] == 'E') {
+		integer = false
+		p.pos++
+		if p.pos < len(p.in) && (p.in[p.pos] == '+' || p.in[p.pos] == '-') {
+			p.pos++
+		}
+		d := p.pos
+		for p.pos < len(p.in) && p.in[p.pos] >= '0' && p.in[p.pos] <= '9' {
+			p.pos++
+		}
+		if p.pos == d {
+			return dst, p.errorf("invalid number")
+		}
+	}
+	text := string(p.in[start:p.pos])
+	if integer {
+		if _, err := strconv.ParseInt(text, 10, 64); err == nil {
+			if text == "-0" {
+				return append(dst, '0'), nil
+			}
+			return append(dst, text...), nil
+		}
+		if _, err := strconv.ParseUint(text, 10, 64); err == nil {
+			return append(dst, text...), nil
+		}
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return dst, p.errorf("invalid number %q", text)
+	}
+	if math.IsInf(f, 0) {
+		return dst, p.errorf("number %q out of range", text)
+	}
+	return AppendJSONFloat(dst, f), nil
+}
+
+// AppendJSONFloat appends f the way canonical JSON prints a non-integer
+// number: the shortest decimal that round-trips, in plain notation between
+// 1e-6 and 1e21 and in exponent notation outside it (as ECMAScript does).
+func AppendJSONFloat(dst []byte, f float64) []byte {
+	if f == 0 {
+		return append(dst, '0')
+	}
+	a := math.Abs(f)
+	if a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
+}
+
+// appendJSONString appends s quoted with the minimal escapes.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

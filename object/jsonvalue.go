@@ -1,0 +1,261 @@
+package object
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// DecodeJSON parses JSON into plain Go values: nil, bool, string, int64 for
+// integers that fit, uint64 for larger ones up to 2^64-1, float64 for every
+// other number, []any and map[string]any. Integers never pass through
+// float64, so amounts stay exact.
+func DecodeJSON(raw []byte) (any, error) {
+	p := valueParser{jsonParser{in: raw}}
+	p.skipSpace()
+	v, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.in) {
+		return nil, p.errorf("unexpected %q after the value", p.in[p.pos])
+	}
+	return v, nil
+}
+
+type valueParser struct{ jsonParser }
+
+func (p *valueParser) value(depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, p.errorf("nested deeper than %d", maxJSONDepth)
+	}
+	if p.pos >= len(p.in) {
+		return nil, p.errorf("unexpected end of input")
+	}
+	switch c := p.in[p.pos]; {
+	case c == '{':
+		p.pos++
+		m := map[string]any{}
+		p.skipSpace()
+		if p.pos < len(p.in) && p.in[p.pos] == '}' {
+			p.pos++
+			return m, nil
+		}
+		for {
+			p.skipSpace()
+			if p.pos >= len(p.in) || p.in[p.pos] != '"' {
+				return nil, p.errorf("expected a string key")
+			}
+			k, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.in) || p.in[p.pos] != ':' {
+				return nil, p.errorf("expected ':'")
+			}
+			p.pos++
+			p.skipSpace()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[k]; dup {
+				return nil, p.errorf("duplicate key %q", k)
+			}
+			m[k] = v
+			p.skipSpace()
+			if p.pos >= len(p.in) {
+				return nil, p.errorf("unexpected end of input in object")
+			}
+			if p.in[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if p.in[p.pos] == '}' {
+				p.pos++
+				return m, nil
+			}
+			return nil, p.errorf("expected ',' or '}'")
+		}
+	case c == '[':
+		p.pos++
+		a := []any{}
+		p.skipSpace()
+		if p.pos < len(p.in) && p.in[p.pos] == ']' {
+			p.pos++
+			return a, nil
+		}
+		for {
+			p.skipSpace()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			p.skipSpace()
+			if p.pos >= len(p.in) {
+				return nil, p.errorf("unexpected end of input in array")
+			}
+			if p.in[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if p.in[p.pos] == ']' {
+				p.pos++
+				return a, nil
+			}
+			return nil, p.errorf("expected ',' or ']'")
+		}
+	case c == '"':
+		return p.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.pos
+		if _, err := p.number(nil); err != nil {
+			return nil, err
+		}
+		text := string(p.in[start:p.pos])
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return i, nil
+		}
+		if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+			return u, nil
+		}
+		f, _ := strconv.ParseFloat(text, 64)
+		return f, nil
+	default:
+		switch {
+		case hasLiteral(p.in[p.pos:], "true"):
+			p.pos += 4
+			return true, nil
+		case hasLiteral(p.in[p.pos:], "false"):
+			p.pos += 5
+			return false, nil
+		case hasLiteral(p.in[p.pos:], "null"):
+			p.pos += 4
+			return nil, nil
+		}
+		return nil, p.errorf("unexpected %q", c)
+	}
+}
+
+func hasLiteral(b []byte, lit string) bool {
+	return len(b) >= len(lit) && string(b[:len(lit)]) == lit
+}
+
+// EncodeJSON returns the canonical JSON of a value built from the types
+// DecodeJSON returns (other Go integer and float kinds, map[string]string
+// and []string are accepted too). A float that holds an integer is printed
+// as that integer, as canonical JSON does.
+func EncodeJSON(v any) ([]byte, error) {
+	return AppendJSON(nil, v)
+}
+
+// AppendJSON appends the canonical JSON of v to dst; see EncodeJSON.
+func AppendJSON(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case bool:
+		if x {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case string:
+		return appendJSONString(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case float32:
+		return appendFloatValue(dst, float64(x))
+	case float64:
+		return appendFloatValue(dst, x)
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = AppendJSON(dst, e); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e)
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = AppendJSON(dst, x[k]); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	case map[string]string:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, x[k])
+		}
+		return append(dst, '}'), nil
+	default:
+		return dst, fmt.Errorf("%w: cannot encode a %T", ErrJSON, v)
+	}
+}
+
+func appendFloatValue(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, fmt.Errorf("%w: %v is not a JSON number", ErrJSON, f)
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return strconv.AppendInt(dst, int64(f), 10), nil
+	}
+	return AppendJSONFloat(dst, f), nil
+}
