@@ -1,0 +1,131 @@
+package pack
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/evgit/evgit/object"
+)
+
+// Entry kinds inside a frame's payload. Kinds below RecordBase are objects
+// and take the number of their object.Kind; kinds from RecordBase up are
+// records (ref moves, index entries) whose meaning belongs to the layer
+// above. Part of the format.
+const (
+	EntryBlob   = uint8(object.KindBlob)
+	EntryEvent  = uint8(object.KindEvent)  // body: uvarint n, n bytes of event, the event's data
+	EntryCommit = uint8(object.KindCommit) // body: the commit
+	EntryTree   = uint8(object.KindTree)   // body: the tree node
+	RecordBase  = uint8(16)                // body: uvarint n, n bytes of key, value
+)
+
+// Entry is one entry of a frame: an object or a record.
+type Entry struct {
+	Kind uint8
+	Body []byte
+}
+
+// IsObject reports whether the entry holds an object.
+func (e Entry) IsObject() bool { return e.Kind < RecordBase }
+
+// Object returns the object's kind and canonical body, and for an event
+// its data bytes.
+func (e Entry) Object() (kind object.Kind, body, data []byte, err error) {
+	kind = object.Kind(e.Kind)
+	if !kind.Valid() {
+		return 0, nil, nil, fmt.Errorf("%w: unknown entry kind %d", ErrCorrupt, e.Kind)
+	}
+	if e.Kind != EntryEvent {
+		return kind, e.Body, nil, nil
+	}
+	n, k := binary.Uvarint(e.Body)
+	if k <= 0 || n > uint64(len(e.Body)-k) {
+		return 0, nil, nil, fmt.Errorf("%w: bad event entry", ErrCorrupt)
+	}
+	return kind, e.Body[k : k+int(n)], e.Body[k+int(n):], nil
+}
+
+// ObjectID returns the ID of the object an entry holds.
+func (e Entry) ObjectID() (object.ID, error) {
+	kind, body, _, err := e.Object()
+	if err != nil {
+		return object.ZeroID, err
+	}
+	return object.Hash(kind, body), nil
+}
+
+// Record returns a record entry's key and value.
+func (e Entry) Record() (key, value []byte, err error) {
+	n, k := binary.Uvarint(e.Body)
+	if k <= 0 || n > uint64(len(e.Body)-k) {
+		return nil, nil, fmt.Errorf("%w: bad record entry", ErrCorrupt)
+	}
+	return e.Body[k : k+int(n)], e.Body[k+int(n):], nil
+}
+
+// Payload builds the entries of one frame.
+type Payload struct {
+	buf []byte
+	n   int
+}
+
+// Len returns the number of entries added.
+func (p *Payload) Len() int { return p.n }
+
+// Size returns the payload's size in bytes.
+func (p *Payload) Size() int { return len(p.buf) }
+
+// Bytes returns the encoded entries.
+func (p *Payload) Bytes() []byte { return p.buf }
+
+// Reset empties the payload, keeping its memory.
+func (p *Payload) Reset() { p.buf, p.n = p.buf[:0], 0 }
+
+func (p *Payload) add(kind uint8, parts ...[]byte) int {
+	size := 0
+	for _, b := range parts {
+		size += len(b)
+	}
+	p.buf = append(p.buf, kind)
+	p.buf = binary.AppendUvarint(p.buf, uint64(size))
+	for _, b := range parts {
+		p.buf = append(p.buf, b...)
+	}
+	p.n++
+	return p.n - 1
+}
+
+// AddObject adds a blob, commit or tree and returns its slot.
+func (p *Payload) AddObject(kind object.Kind, body []byte) int { return p.add(uint8(kind), body) }
+
+// AddEvent adds an event with its data and returns its slot.
+func (p *Payload) AddEvent(body, data []byte) int {
+	var n [binary.MaxVarintLen64]byte
+	return p.add(EntryEvent, n[:binary.PutUvarint(n[:], uint64(len(body)))], body, data)
+}
+
+// AddRecord adds a record and returns its slot.
+func (p *Payload) AddRecord(kind uint8, key, value []byte) int {
+	var n [binary.MaxVarintLen64]byte
+	return p.add(kind, n[:binary.PutUvarint(n[:], uint64(len(key)))], key, value)
+}
+
+// ParseEntries splits a payload into its entries. The entries alias
+// payload.
+func ParseEntries(payload []byte) ([]Entry, error) {
+	var out []Entry
+	for len(payload) > 0 {
+		kind := payload[0]
+		n, k := binary.Uvarint(payload[1:])
+		if k <= 0 || n > uint64(len(payload)-1-k) {
+			return nil, fmt.Errorf("%w: entry %d overruns its frame", ErrCorrupt, len(out))
+		}
+		if kind == 0 || (kind >= uint8(object.KindTree)+1 && kind < RecordBase) {
+			return nil, fmt.Errorf("%w: entry %d has unknown kind %d", ErrCorrupt, len(out), kind)
+		}
+		start := 1 + k
+		out = append(out, Entry{Kind: kind, Body: payload[start : start+int(n) : start+int(n)]})
+		payload = payload[start+int(n):]
+	}
+	return out, nil
+}

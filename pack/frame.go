@@ -1,0 +1,105 @@
+package pack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// ErrCorrupt is returned when a segment, pack or index is damaged: a
+// checksum does not match, a length points outside the file, or an entry
+// does not parse. Damaged bytes are never returned as data.
+var ErrCorrupt = errors.New("corrupt storage")
+
+// Frame layout, part of the format (docs/format.md):
+//
+//	[4] payload length on disk, little-endian
+//	[4] uncompressed length; 0 when the payload is stored as is
+//	[4] CRC-32C of bytes 0..8 and the payload
+//	[n] payload: entries, zstd-compressed when the second field is not 0
+const (
+	FrameHeaderSize = 12
+	// MaxFramePayload bounds one frame, compressed or not, so a damaged
+	// length cannot make a reader allocate without limit.
+	MaxFramePayload = 256 << 20
+	// compressMin is the smallest payload worth compressing.
+	compressMin = 512
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// AppendFrame appends a frame holding payload to dst, compressing the
+// payload when that makes it smaller. level picks the encoder: the fast one
+// on the append path, the tight one when gc writes packs.
+func AppendFrame(dst, payload []byte, tight bool) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, FrameHeaderSize)...)
+	rawLen := 0
+	if len(payload) >= compressMin {
+		enc := zstdEncoder()
+		if tight {
+			enc = zstdPackEncoder()
+		}
+		dst = enc.EncodeAll(payload, dst)
+		if n := len(dst) - start - FrameHeaderSize; n < len(payload)-len(payload)/16 {
+			rawLen = len(payload)
+		} else {
+			dst = dst[:start+FrameHeaderSize]
+		}
+	}
+	if rawLen == 0 {
+		dst = append(dst, payload...)
+	}
+	h := dst[start : start+FrameHeaderSize]
+	binary.LittleEndian.PutUint32(h[0:], uint32(len(dst)-start-FrameHeaderSize))
+	binary.LittleEndian.PutUint32(h[4:], uint32(rawLen))
+	crc := crc32.Update(0, castagnoli, h[:8])
+	crc = crc32.Update(crc, castagnoli, dst[start+FrameHeaderSize:])
+	binary.LittleEndian.PutUint32(h[8:], crc)
+	return dst
+}
+
+// frameHeader is a decoded frame header.
+type frameHeader struct {
+	size   uint32 // payload bytes on disk
+	rawLen uint32 // uncompressed length, 0 if stored
+	crc    uint32
+}
+
+func parseFrameHeader(b []byte) (frameHeader, error) {
+	h := frameHeader{
+		size:   binary.LittleEndian.Uint32(b[0:]),
+		rawLen: binary.LittleEndian.Uint32(b[4:]),
+		crc:    binary.LittleEndian.Uint32(b[8:]),
+	}
+	if h.size > MaxFramePayload || h.rawLen > MaxFramePayload {
+		return h, fmt.Errorf("%w: frame length %d out of range", ErrCorrupt, h.size)
+	}
+	return h, nil
+}
+
+// checkFrame verifies the CRC of a frame whose header and payload were read.
+func (h frameHeader) check(hdr, payload []byte) error {
+	crc := crc32.Update(0, castagnoli, hdr[:8])
+	crc = crc32.Update(crc, castagnoli, payload)
+	if crc != h.crc {
+		return fmt.Errorf("%w: frame checksum mismatch", ErrCorrupt)
+	}
+	return nil
+}
+
+// decodePayload returns the uncompressed payload of a checked frame.
+func (h frameHeader) decodePayload(payload []byte) ([]byte, error) {
+	if h.rawLen == 0 {
+		return payload, nil
+	}
+	out, err := zstdDecoder().DecodeAll(payload, make([]byte, 0, h.rawLen))
+	if err != nil {
+		return nil, fmt.Errorf("%w: frame does not decompress: %v", ErrCorrupt, err)
+	}
+	if len(out) != int(h.rawLen) {
+		return nil, fmt.Errorf("%w: frame decompressed to %d bytes, want %d", ErrCorrupt, len(out), h.rawLen)
+	}
+	return out, nil
+}

@@ -1,0 +1,389 @@
+package pack
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"os"
+	"slices"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/evgit/evgit/object"
+)
+
+// IndexMagic starts every index file. Part of the format.
+var IndexMagic = []byte("EVGIDX\x00\x01")
+
+// Index layout, part of the format (docs/format.md):
+//
+//	[8]      magic
+//	[4]      n, objects
+//	[4]      m, records
+//	[4]      k, segments covered
+//	[4]      r, bytes of record data
+//	[4k]     segment numbers
+//	[1024]   fanout: fanout[b] = objects whose ID's first byte <= b
+//	[32n]    object IDs, sorted
+//	[12n]    locations: segment, frame offset, slot (uint32 each)
+//	[4m]     record offsets into the record data, sorted by kind and key,
+//	         in log order among equal keys
+//	[r]      record data: kind, uvarint key length, key, uvarint value length, value
+//	[32]     BLAKE3-256 of everything above
+const (
+	indexHeaderSize = 8 + 16
+	fanoutSize      = 256 * 4
+	locationSize    = 12
+	trailerSize     = 32
+)
+
+// Location says where an object lies: the segment, the frame's offset in
+// it, and the entry's slot in the frame.
+type Location struct {
+	Seg  uint32
+	Off  uint32
+	Slot uint32
+}
+
+// IndexedObject is one object of an index.
+type IndexedObject struct {
+	ID  object.ID
+	Loc Location
+}
+
+// Record is a record entry kept in an index: its kind and key are what it
+// is found by; records with equal keys keep the order they were logged in.
+type Record struct {
+	Kind  uint8
+	Key   []byte
+	Value []byte
+}
+
+// EncodeIndex builds an index file over the given segments. It sorts objs
+// (dropping repeated IDs) and recs (stably) in place.
+func EncodeIndex(segs []uint32, objs []IndexedObject, recs []Record) []byte {
+	slices.SortFunc(objs, func(a, b IndexedObject) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	objs = slices.CompactFunc(objs, func(a, b IndexedObject) bool { return a.ID == b.ID })
+	slices.SortStableFunc(recs, compareRecords)
+
+	var recData []byte
+	offsets := make([]uint32, len(recs))
+	for i, r := range recs {
+		offsets[i] = uint32(len(recData))
+		recData = append(recData, r.Kind)
+		recData = binary.AppendUvarint(recData, uint64(len(r.Key)))
+		recData = append(recData, r.Key...)
+		recData = binary.AppendUvarint(recData, uint64(len(r.Value)))
+		recData = append(recData, r.Value...)
+	}
+	size := indexHeaderSize + 4*len(segs) + fanoutSize + len(objs)*(object.IDSize+locationSize) + 4*len(recs) + len(recData) + trailerSize
+	b := make([]byte, 0, size)
+	b = append(b, IndexMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(objs)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(recs)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(segs)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(recData)))
+	for _, s := range segs {
+		b = binary.LittleEndian.AppendUint32(b, s)
+	}
+	var fanout [256]uint32
+	for _, o := range objs {
+		fanout[o.ID[0]]++
+	}
+	var sum uint32
+	for i := range fanout {
+		sum += fanout[i]
+		b = binary.LittleEndian.AppendUint32(b, sum)
+	}
+	for _, o := range objs {
+		b = append(b, o.ID[:]...)
+	}
+	for _, o := range objs {
+		b = binary.LittleEndian.AppendUint32(b, o.Loc.Seg)
+		b = binary.LittleEndian.AppendUint32(b, o.Loc.Off)
+		b = binary.LittleEndian.AppendUint32(b, o.Loc.Slot)
+	}
+	for _, off := range offsets {
+		b = binary.LittleEndian.AppendUint32(b, off)
+	}
+	b = append(b, recData...)
+	sumHash := blake3.Sum256(b)
+	return append(b, sumHash[:]...)
+}
+
+func compareRecords(a, b Record) int {
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Key, b.Key)
+}
+
+// Index is a read-only index file, mapped into memory. Lookups binary
+// search it in place; nothing is loaded whole.
+type Index struct {
+	data    []byte
+	unmap   func() error
+	segs    []uint32
+	n, m    int
+	ids     []byte
+	locs    []byte
+	recOffs []byte
+	recData []byte
+	fanout  []byte
+	Path    string
+}
+
+// OpenIndex maps an index file and checks its header and layout. The
+// trailer checksum is checked by Verify (fsck), not here: opening must stay
+// fast, and every object read through the index is checked against its ID.
+func OpenIndex(fsys FS, path string) (*Index, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, unmap, err := mapFile(f)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := parseIndex(data)
+	if err != nil {
+		unmap()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ix.unmap, ix.Path = unmap, path
+	return ix, nil
+}
+
+// ParseIndex reads an index held in memory.
+func ParseIndex(data []byte) (*Index, error) { return parseIndex(data) }
+
+func parseIndex(data []byte) (*Index, error) {
+	bad := func(what string) (*Index, error) {
+		return nil, fmt.Errorf("%w: index: %s", ErrCorrupt, what)
+	}
+	if len(data) < indexHeaderSize+fanoutSize+trailerSize || !bytes.Equal(data[:8], IndexMagic) {
+		return bad("bad header")
+	}
+	ix := &Index{data: data}
+	ix.n = int(binary.LittleEndian.Uint32(data[8:]))
+	ix.m = int(binary.LittleEndian.Uint32(data[12:]))
+	k := int(binary.LittleEndian.Uint32(data[16:]))
+	r := int(binary.LittleEndian.Uint32(data[20:]))
+	want := uint64(indexHeaderSize) + 4*uint64(k) + fanoutSize + uint64(ix.n)*(object.IDSize+locationSize) + 4*uint64(ix.m) + uint64(r) + trailerSize
+	if want != uint64(len(data)) {
+		return bad("sizes do not add up")
+	}
+	p := indexHeaderSize
+	for i := 0; i < k; i++ {
+		ix.segs = append(ix.segs, binary.LittleEndian.Uint32(data[p:]))
+		p += 4
+	}
+	ix.fanout = data[p : p+fanoutSize]
+	p += fanoutSize
+	if int(binary.LittleEndian.Uint32(ix.fanout[255*4:])) != ix.n {
+		return bad("fanout does not match the object count")
+	}
+	ix.ids = data[p : p+ix.n*object.IDSize]
+	p += ix.n * object.IDSize
+	ix.locs = data[p : p+ix.n*locationSize]
+	p += ix.n * locationSize
+	ix.recOffs = data[p : p+4*ix.m]
+	p += 4 * ix.m
+	ix.recData = data[p : p+r]
+	return ix, nil
+}
+
+// Close unmaps the file.
+func (ix *Index) Close() error {
+	if ix.unmap != nil {
+		return ix.unmap()
+	}
+	return nil
+}
+
+// Segments returns the numbers of the segments the index covers.
+func (ix *Index) Segments() []uint32 { return ix.segs }
+
+// Len returns the number of objects.
+func (ix *Index) Len() int { return ix.n }
+
+// Size returns the file's size in bytes.
+func (ix *Index) Size() int { return len(ix.data) }
+
+// Verify checks the trailer checksum over the whole file.
+func (ix *Index) Verify() error {
+	body := ix.data[:len(ix.data)-trailerSize]
+	sum := blake3.Sum256(body)
+	if !bytes.Equal(sum[:], ix.data[len(body):]) {
+		return fmt.Errorf("%w: index %s: checksum mismatch", ErrCorrupt, ix.Path)
+	}
+	return nil
+}
+
+func (ix *Index) fan(b int) int {
+	if b < 0 {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint32(ix.fanout[b*4:]))
+}
+
+func (ix *Index) idAt(i int) []byte { return ix.ids[i*object.IDSize : (i+1)*object.IDSize] }
+
+func (ix *Index) locAt(i int) Location {
+	b := ix.locs[i*locationSize:]
+	return Location{
+		Seg:  binary.LittleEndian.Uint32(b),
+		Off:  binary.LittleEndian.Uint32(b[4:]),
+		Slot: binary.LittleEndian.Uint32(b[8:]),
+	}
+}
+
+// Lookup returns where the object lies.
+func (ix *Index) Lookup(id object.ID) (Location, bool) {
+	lo, hi := ix.fan(int(id[0])-1), ix.fan(int(id[0]))
+	if hi > ix.n || lo > hi {
+		return Location{}, false
+	}
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		switch c := bytes.Compare(ix.idAt(mid), id[:]); {
+		case c < 0:
+			lo = mid + 1
+		case c > 0:
+			hi = mid
+		default:
+			return ix.locAt(mid), true
+		}
+	}
+	return Location{}, false
+}
+
+// Prefix returns the IDs that start with the given bytes; odd is set when
+// the last nibble of a hex prefix is in the low half of the last byte's
+// range, so a hex prefix of odd length matches on its upper nibble only.
+func (ix *Index) Prefix(prefix []byte, oddNibble bool, limit int) []object.ID {
+	if len(prefix) == 0 {
+		return nil
+	}
+	lo, hi := ix.fan(int(prefix[0])-1), ix.fan(int(prefix[0]))
+	if hi > ix.n || lo > hi {
+		return nil
+	}
+	// first index whose ID >= prefix
+	l, h := lo, hi
+	for l < h {
+		mid := int(uint(l+h) >> 1)
+		if bytes.Compare(ix.idAt(mid), prefix) < 0 {
+			l = mid + 1
+		} else {
+			h = mid
+		}
+	}
+	var out []object.ID
+	for i := l; i < hi && len(out) < limit; i++ {
+		id := ix.idAt(i)
+		if !matchPrefix(id, prefix, oddNibble) {
+			break
+		}
+		out = append(out, object.ID(id))
+	}
+	return out
+}
+
+func matchPrefix(id, prefix []byte, oddNibble bool) bool {
+	n := len(prefix)
+	if oddNibble {
+		if !bytes.Equal(id[:n-1], prefix[:n-1]) {
+			return false
+		}
+		return id[n-1]&0xF0 == prefix[n-1]&0xF0
+	}
+	return bytes.Equal(id[:n], prefix)
+}
+
+// Objects iterates over every object in ID order.
+func (ix *Index) Objects() iter.Seq[IndexedObject] {
+	return func(yield func(IndexedObject) bool) {
+		for i := 0; i < ix.n; i++ {
+			if !yield(IndexedObject{ID: object.ID(ix.idAt(i)), Loc: ix.locAt(i)}) {
+				return
+			}
+		}
+	}
+}
+
+func (ix *Index) recordAt(i int) (Record, error) {
+	off := int(binary.LittleEndian.Uint32(ix.recOffs[i*4:]))
+	if off >= len(ix.recData) {
+		return Record{}, fmt.Errorf("%w: index %s: record offset out of range", ErrCorrupt, ix.Path)
+	}
+	b := ix.recData[off:]
+	r := Record{Kind: b[0]}
+	kl, n := binary.Uvarint(b[1:])
+	if n <= 0 || kl > uint64(len(b)-1-n) {
+		return Record{}, fmt.Errorf("%w: index %s: bad record", ErrCorrupt, ix.Path)
+	}
+	p := 1 + n
+	r.Key = b[p : p+int(kl)]
+	p += int(kl)
+	vl, n := binary.Uvarint(b[p:])
+	if n <= 0 || vl > uint64(len(b)-p-n) {
+		return Record{}, fmt.Errorf("%w: index %s: bad record", ErrCorrupt, ix.Path)
+	}
+	p += n
+	r.Value = b[p : p+int(vl)]
+	return r, nil
+}
+
+// Records iterates, in log order, over the records of a kind whose key
+// starts with prefix (the whole key when exact is set).
+func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		want := Record{Kind: kind, Key: prefix}
+		lo, hi := 0, ix.m
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			r, err := ix.recordAt(mid)
+			if err != nil {
+				yield(Record{}, err)
+				return
+			}
+			if compareRecords(r, want) < 0 {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		for i := lo; i < ix.m; i++ {
+			r, err := ix.recordAt(i)
+			if err != nil {
+				yield(Record{}, err)
+				return
+			}
+			if r.Kind != kind || !bytes.HasPrefix(r.Key, prefix) || (exact && len(r.Key) != len(prefix)) {
+				if r.Kind != kind || !bytes.HasPrefix(r.Key, prefix) {
+					return
+				}
+				continue
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// AllRecords iterates over every record, sorted by kind and key.
+func (ix *Index) AllRecords() iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		for i := 0; i < ix.m; i++ {
+			r, err := ix.recordAt(i)
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
+}

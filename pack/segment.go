@@ -1,0 +1,179 @@
+package pack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// SegmentMagic starts every segment file. Part of the format.
+var SegmentMagic = []byte("EVGSEG\x00\x01")
+
+// Segment is an append-only file of frames. The append path writes one
+// frame per transaction and syncs once; readers read frames through
+// ReadAt and check each one's CRC before using a byte of it.
+type Segment struct {
+	f    File
+	Num  uint32 // the segment's number, from its file name
+	size int64  // end of the last whole frame
+}
+
+// CreateSegment creates a new, empty segment file durably.
+func CreateSegment(fsys FS, dir, path string, num uint32) (*Segment, error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFull(f, SegmentMagic, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic))}, nil
+}
+
+// OpenSegment opens a segment for reading and appending. Call Scan to find
+// its end before appending.
+func OpenSegment(fsys FS, path string, num uint32, writable bool) (*Segment, error) {
+	flag := os.O_RDONLY
+	if writable {
+		flag = os.O_RDWR
+	}
+	f, err := fsys.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	var magic [8]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil || !bytes.Equal(magic[:], SegmentMagic) {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: not a segment file", ErrCorrupt, path)
+	}
+	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic))}, nil
+}
+
+// Close closes the file.
+func (s *Segment) Close() error { return s.f.Close() }
+
+// Size returns the end of the last whole frame.
+func (s *Segment) Size() int64 { return s.size }
+
+// Append writes frames (one or more, as AppendFrame built them) at the end
+// of the segment and returns the offset of the first. It does not sync.
+// On a failed or short write the segment must not be used again until it
+// is reopened and scanned: the tail may be torn.
+func (s *Segment) Append(frames []byte) (int64, error) {
+	off := s.size
+	if err := writeFull(s.f, frames, off); err != nil {
+		return 0, err
+	}
+	s.size += int64(len(frames))
+	return off, nil
+}
+
+// Sync makes every appended frame durable.
+func (s *Segment) Sync() error { return syncData(s.f) }
+
+// ReadFrame reads and checks the frame at off and returns its uncompressed
+// payload and the offset of the next frame.
+func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
+	var hdr [FrameHeaderSize]byte
+	if _, err := s.f.ReadAt(hdr[:], off); err != nil {
+		return nil, 0, fmt.Errorf("%w: segment %d: frame at %d: %v", ErrCorrupt, s.Num, off, err)
+	}
+	h, err := parseFrameHeader(hdr[:])
+	if err != nil {
+		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+	}
+	raw := make([]byte, h.size)
+	if _, err := s.f.ReadAt(raw, off+FrameHeaderSize); err != nil {
+		return nil, 0, fmt.Errorf("%w: segment %d: frame at %d: %v", ErrCorrupt, s.Num, off, err)
+	}
+	if err := h.check(hdr[:], raw); err != nil {
+		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+	}
+	payload, err = h.decodePayload(raw)
+	if err != nil {
+		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+	}
+	return payload, off + FrameHeaderSize + int64(h.size), nil
+}
+
+// ErrTornTail is matched by the error Scan returns when the segment ends in
+// a partial frame; Scan's caller may cut it with Truncate.
+var ErrTornTail = errors.New("torn tail")
+
+// Scan reads every frame from off to the end of the file, calling fn with
+// each frame's offset and payload, and sets the segment's size to the end
+// of the last whole frame. A frame that is cut short by the end of the
+// file, or damaged where nothing whole follows it, is a torn tail left by a
+// crash: Scan returns the number of bytes after the last good frame. A
+// damaged frame with good frames after it is corruption: ErrCorrupt.
+func (s *Segment) Scan(off int64, fn func(off int64, payload []byte) error) (torn int64, err error) {
+	st, err := s.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	for off < end {
+		payload, next, ferr := s.ReadFrame(off)
+		if ferr != nil {
+			if !errors.Is(ferr, ErrCorrupt) {
+				return 0, ferr
+			}
+			if !s.wholeFrameAfter(off, end) {
+				s.size = off
+				return end - off, nil
+			}
+			return 0, ferr
+		}
+		if err := fn(off, payload); err != nil {
+			return 0, err
+		}
+		off = next
+	}
+	s.size = off
+	return 0, nil
+}
+
+// wholeFrameAfter reports whether any offset after a damaged frame at off
+// starts a frame that checks out: then the damage is not a torn tail but
+// corruption in the middle, which must never be cut. The damaged header's
+// own length is not trusted: every later offset is tried.
+func (s *Segment) wholeFrameAfter(off, end int64) bool {
+	tail := make([]byte, end-off)
+	if _, err := s.f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
+		return true // cannot tell: treat as corruption, never cut
+	}
+	for i := 1; i+FrameHeaderSize <= len(tail); i++ {
+		h, err := parseFrameHeader(tail[i:])
+		if err != nil || h.size == 0 || int64(i)+FrameHeaderSize+int64(h.size) > int64(len(tail)) {
+			continue
+		}
+		body := tail[i+FrameHeaderSize : i+FrameHeaderSize+int(h.size)]
+		if h.check(tail[i:], body) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Truncate cuts the file at the segment's size, dropping a torn tail, and
+// syncs.
+func (s *Segment) Truncate() error {
+	if err := s.f.Truncate(s.size); err != nil {
+		return err
+	}
+	return s.f.Sync()
+}
+
+// ReaderAt exposes the file for readers that need raw access (fsck).
+func (s *Segment) ReaderAt() io.ReaderAt { return s.f }

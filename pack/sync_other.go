@@ -1,0 +1,5 @@
+//go:build !linux
+
+package pack
+
+func syncData(f File) error { return f.Sync() }
