@@ -123,6 +123,7 @@ func (s *Segment) Scan(off int64, fn func(off int64, payload []byte) error) (tor
 		return 0, err
 	}
 	end := st.Size()
+	off = max(off, int64(len(SegmentMagic)))
 	for off < end {
 		payload, next, ferr := s.ReadFrame(off)
 		if ferr != nil {

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// maybeSeal seals the newest segment once it is large enough: its index
+// is written whole and durably, then a new segment starts with a
+// checkpoint of every ref. A crash between the two leaves a sealed newest
+// segment, which the next writer handles by starting the new segment.
+func (s *Store) maybeSeal() error {
+	seg := s.segs[s.last]
+	if len(s.mem) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
+		return nil
+	}
+	return s.seal()
+}
+
+func idxName(lo, hi uint32) string { return fmt.Sprintf("%08d-%08d%s", lo, hi, idxSuffix) }
+
+// seal must be called with the lock and s.mu held.
+func (s *Store) seal() error {
+	n := s.last
+	if !s.covered[n] {
+		objs := make([]pack.IndexedObject, 0, len(s.mem))
+		segs := []uint32{n}
+		for id, loc := range s.mem {
+			objs = append(objs, pack.IndexedObject{ID: id, Loc: loc})
+			if !slices.Contains(segs, loc.Seg) {
+				segs = append(segs, loc.Seg)
+			}
+		}
+		slices.Sort(segs)
+		recs := slices.Clone(s.memRecs)
+		data := pack.EncodeIndex(segs, objs, recs)
+		if err := pack.WriteFileAtomic(s.fsys, filepath.Join(s.logDir, idxName(segs[0], n)), data); err != nil {
+			return err
+		}
+	}
+	next := n + 1
+	seg, err := pack.CreateSegment(s.fsys, s.logDir, filepath.Join(s.logDir, segName(next)), next)
+	if err != nil {
+		return err
+	}
+	var p pack.Payload
+	for name, v := range s.refs.All() {
+		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
+	}
+	if _, err := seg.Append(pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
+		seg.Close()
+		return err
+	}
+	if err := seg.Sync(); err != nil {
+		seg.Close()
+		return err
+	}
+	seg.Close()
+	if err := s.mergeIndexes(); err != nil {
+		return err
+	}
+	return s.reload(true)
+}
+
+// indexLevel groups indexes by size: four of one level merge into one of
+// the next, so each object is rewritten O(log n) times and lookups search
+// a few indexes.
+func indexLevel(n int) int {
+	level := 0
+	for n >= 1<<16 {
+		n >>= 2
+		level++
+	}
+	return level
+}
+
+// mergeIndexes merges the newest indexes while four of the same level
+// stand together. The merged index is written durably before the old ones
+// are removed; readers that see both find the same objects in either.
+func (s *Store) mergeIndexes() error {
+	for {
+		l, err := s.list()
+		if err != nil {
+			return err
+		}
+		var ixs []*pack.Index
+		for _, name := range l.idx {
+			ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, name))
+			if err != nil {
+				return err
+			}
+			ixs = append(ixs, ix)
+		}
+		slices.SortFunc(ixs, func(a, b *pack.Index) int {
+			return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
+		})
+		closeAll := func() {
+			for _, ix := range ixs {
+				ix.Close()
+			}
+		}
+		if len(ixs) < 4 {
+			closeAll()
+			return nil
+		}
+		lvl := indexLevel(ixs[0].Len())
+		run := 1
+		for run < len(ixs) && indexLevel(ixs[run].Len()) == lvl {
+			run++
+		}
+		if run < 4 {
+			closeAll()
+			return nil
+		}
+		group := ixs[:4]
+		var segs []uint32
+		var objs []pack.IndexedObject
+		var recs []pack.Record
+		// Oldest first, so records keep their log order.
+		for i := len(group) - 1; i >= 0; i-- {
+			ix := group[i]
+			segs = append(segs, ix.Segments()...)
+			for o := range ix.Objects() {
+				objs = append(objs, o)
+			}
+			for r, err := range ix.AllRecords() {
+				if err != nil {
+					closeAll()
+					return err
+				}
+				recs = append(recs, pack.Record{Kind: r.Kind, Key: slices.Clone(r.Key), Value: slices.Clone(r.Value)})
+			}
+		}
+		slices.Sort(segs)
+		data := pack.EncodeIndex(segs, objs, recs)
+		name := filepath.Join(s.logDir, idxName(segs[0], segs[len(segs)-1]))
+		paths := make([]string, len(group))
+		for i, ix := range group {
+			paths[i] = ix.Path
+		}
+		closeAll()
+		if err := pack.WriteFileAtomic(s.fsys, name, data); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			if p != name {
+				if err := s.fsys.Remove(p); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.fsys.SyncDir(s.logDir); err != nil {
+			return err
+		}
+	}
+}

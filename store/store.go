@@ -1,0 +1,783 @@
+// Package store is evgit's storage engine: the log of segments, their
+// indexes, the refs, and the transactions that change them.
+//
+// A transaction gathers objects and records (ref moves with their reflog
+// entries, idempotency keys, snapshot entries) into one frame. Concurrent
+// transactions of one process are grouped: the group takes the repository
+// lock once, catches up with what other processes wrote, runs each
+// transaction against the current refs, writes one frame per transaction
+// in one write, and syncs once. Several processes share a repository
+// through an flock on .evgit/lock; readers take no lock and catch up by
+// reading the frames written since they last looked.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// Record kinds the store logs. Part of the format.
+const (
+	RecRef        = pack.RecordBase + 0 // key: ref name; value: refs.Update
+	RecSymref     = pack.RecordBase + 1 // key: ref name; value: target ref name, empty to detach
+	RecCheckpoint = pack.RecordBase + 2 // key: ref name; value: refs.EncodeValue; starts each segment
+	RecIdem       = pack.RecordBase + 3 // key: branch, 0, idempotency key; value: commit ID, events digest
+	RecSnapshot   = pack.RecordBase + 4 // key: commit ID, model ID; value: tree ID
+)
+
+// Errors of the store.
+var (
+	// ErrNotFound is returned when an object or ref does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrCorrupt is returned when stored bytes are damaged.
+	ErrCorrupt = pack.ErrCorrupt
+	// ErrBroken is returned after a write failed: the store refuses
+	// further work until it is reopened, which recovers a consistent state.
+	ErrBroken = errors.New("store failed earlier and must be reopened")
+	// ErrNotRepository is returned by Open for a folder that holds no
+	// repository.
+	ErrNotRepository = errors.New("not an evgit repository")
+)
+
+// Options tune a store. The zero value is sensible.
+type Options struct {
+	FS pack.FS // the file system; pack.OS when nil
+	// SealObjects seals the active segment once it holds this many
+	// objects (default 65536); SealBytes once it is this large (default
+	// 64 MiB). Smaller segments open faster.
+	SealObjects int
+	SealBytes   int64
+	// CacheBytes is the budget of the decoded-frame cache (default 64 MiB).
+	CacheBytes int
+}
+
+// Store is an open repository's storage.
+type Store struct {
+	fsys   pack.FS
+	dir    string // the .evgit folder
+	logDir string
+	opts   Options
+
+	mu       sync.RWMutex
+	broken   error
+	segs     map[uint32]*pack.Segment // every segment, read side
+	last     uint32                   // the newest segment
+	scanned  int64                    // how far the newest segment was read
+	indexes  []*pack.Index            // newest first
+	covered  map[uint32]bool          // segments an index covers
+	idxNames []string
+	mem      map[object.ID]pack.Location // objects of uncovered segments
+	memRecs  []pack.Record               // records of uncovered segments, in log order
+	memIdem  map[string][]byte
+	memSnap  map[string]object.ID
+	refs     *refs.Table
+	cache    *pack.FrameCache
+	torn     int64 // bytes cut from a torn tail
+	// writableSeg is the segment opened for appending, 0 if none.
+	writableSeg uint32
+
+	lock  *flock
+	group groupCommit
+}
+
+const (
+	segSuffix = ".seg"
+	idxSuffix = ".idx"
+)
+
+func segName(n uint32) string { return fmt.Sprintf("%08d%s", n, segSuffix) }
+
+// Init creates a repository's storage in dir (the .evgit folder), with
+// HEAD on the given branch. It is harmless on an existing repository.
+func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
+	if fsys == nil {
+		fsys = pack.OS
+	}
+	logDir := filepath.Join(dir, "log")
+	if ents, err := fsys.ReadDir(logDir); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), segSuffix) {
+				return false, nil
+			}
+		}
+	}
+	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
+		return false, err
+	}
+	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte("evgit 1\n")); err != nil {
+		return false, err
+	}
+	seg, err := pack.CreateSegment(fsys, logDir, filepath.Join(logDir, segName(1)), 1)
+	if err != nil {
+		return false, err
+	}
+	defer seg.Close()
+	var p pack.Payload
+	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
+	if _, err := seg.Append(pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
+		return false, err
+	}
+	return true, seg.Sync()
+}
+
+// Open opens the storage in dir (the .evgit folder), cutting a torn tail
+// left by a crash if it can take the lock.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.FS == nil {
+		opts.FS = pack.OS
+	}
+	if opts.SealObjects == 0 {
+		opts.SealObjects = 1 << 16
+	}
+	if opts.SealBytes == 0 {
+		opts.SealBytes = 64 << 20
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	s := &Store{
+		fsys:   opts.FS,
+		dir:    dir,
+		logDir: filepath.Join(dir, "log"),
+		opts:   opts,
+		cache:  pack.NewFrameCache(opts.CacheBytes),
+	}
+	if _, err := os.Stat(filepath.Join(dir, "format")); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
+	}
+	lk, err := openLock(filepath.Join(dir, "lock"))
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lk
+	s.group.s = s
+	// Take the lock for the first load so a torn tail can be cut.
+	if err := s.lock.lock(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	err = s.reload(true)
+	s.mu.Unlock()
+	s.lock.unlock()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store's files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeFiles()
+	if s.lock != nil {
+		s.lock.close()
+		s.lock = nil
+	}
+	return nil
+}
+
+func (s *Store) closeFiles() {
+	for _, seg := range s.segs {
+		seg.Close()
+	}
+	for _, ix := range s.indexes {
+		ix.Close()
+	}
+	s.segs, s.indexes = nil, nil
+}
+
+// Dir returns the .evgit folder.
+func (s *Store) Dir() string { return s.dir }
+
+// TornBytes returns how many bytes of a torn tail Open cut.
+func (s *Store) TornBytes() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.torn
+}
+
+// listing is what the log folder holds.
+type listing struct {
+	segs []uint32
+	idx  []string // index file names, sorted
+}
+
+func (s *Store) list() (listing, error) {
+	ents, err := s.fsys.ReadDir(s.logDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return listing{}, fmt.Errorf("%w: %s", ErrNotRepository, s.dir)
+		}
+		return listing{}, err
+	}
+	var l listing
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, segSuffix):
+			n, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 32)
+			if err == nil {
+				l.segs = append(l.segs, uint32(n))
+			}
+		case strings.HasSuffix(name, idxSuffix):
+			l.idx = append(l.idx, name)
+		}
+	}
+	slices.Sort(l.segs)
+	slices.Sort(l.idx)
+	if len(l.segs) == 0 {
+		return l, fmt.Errorf("%w: %s has no segments", ErrNotRepository, s.dir)
+	}
+	return l, nil
+}
+
+// reload reads the log's layout from scratch: indexes, the uncovered
+// segments into memory, and the refs from the newest segment. With locked
+// set the caller holds the repository lock and a torn tail is cut.
+func (s *Store) reload(locked bool) error {
+	l, err := s.list()
+	if err != nil {
+		return err
+	}
+	s.closeFiles()
+	s.segs = map[uint32]*pack.Segment{}
+	s.covered = map[uint32]bool{}
+	s.mem = map[object.ID]pack.Location{}
+	s.memRecs = nil
+	s.memIdem = map[string][]byte{}
+	s.memSnap = map[string]object.ID{}
+	s.refs = refs.NewTable()
+	s.writableSeg = 0
+	s.cache.Clear()
+	s.idxNames = l.idx
+	for i := len(l.idx) - 1; i >= 0; i-- {
+		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))
+		if err != nil {
+			return err
+		}
+		s.indexes = append(s.indexes, ix)
+		for _, n := range ix.Segments() {
+			s.covered[n] = true
+		}
+	}
+	// Newest index first; sort by the highest segment covered.
+	slices.SortStableFunc(s.indexes, func(a, b *pack.Index) int {
+		return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
+	})
+	s.last = l.segs[len(l.segs)-1]
+	for _, n := range l.segs {
+		path := filepath.Join(s.logDir, segName(n))
+		seg, err := pack.OpenSegment(s.fsys, path, n, n == s.last)
+		if err != nil && n == s.last {
+			seg, err = pack.OpenSegment(s.fsys, path, n, false)
+		} else if n == s.last {
+			s.writableSeg = n
+		}
+		if err != nil {
+			return err
+		}
+		s.segs[n] = seg
+	}
+	for _, n := range l.segs {
+		if s.covered[n] && n != s.last {
+			continue
+		}
+		if err := s.scanSegment(n, 0, locked); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmpUint32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// scanSegment reads segment n from off, adding what it holds to memory.
+// Only the newest segment may end in a torn tail; it is cut when the
+// caller holds the lock.
+func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
+	seg := s.segs[n]
+	isLast := n == s.last
+	torn, err := seg.Scan(off, func(off int64, payload []byte) error {
+		return s.absorb(n, off, payload, !s.covered[n], isLast)
+	})
+	if err != nil {
+		return err
+	}
+	if torn > 0 {
+		if !isLast {
+			return fmt.Errorf("%w: segment %d ends in a torn frame but is not the newest", ErrCorrupt, n)
+		}
+		if locked {
+			if err := seg.Truncate(); err != nil {
+				return err
+			}
+			s.torn += torn
+		}
+	}
+	if isLast {
+		s.scanned = seg.Size()
+	}
+	return nil
+}
+
+// absorb takes the entries of one frame into memory: objects into the
+// in-memory index when the segment has no index yet, records always (refs
+// come from the newest segment only).
+func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo bool) error {
+	entries, err := pack.ParseEntries(payload)
+	if err != nil {
+		return fmt.Errorf("segment %d frame %d: %w", seg, off, err)
+	}
+	if off > 1<<32-1 {
+		return fmt.Errorf("%w: segment %d larger than 4 GiB", ErrCorrupt, seg)
+	}
+	for slot, e := range entries {
+		if e.IsObject() {
+			if !index {
+				continue
+			}
+			id, err := e.ObjectID()
+			if err != nil {
+				return err
+			}
+			if _, dup := s.mem[id]; !dup {
+				s.mem[id] = pack.Location{Seg: seg, Off: uint32(off), Slot: uint32(slot)}
+			}
+			continue
+		}
+		key, value, err := e.Record()
+		if err != nil {
+			return err
+		}
+		if index {
+			s.memRecs = append(s.memRecs, pack.Record{Kind: e.Kind, Key: key, Value: value})
+			switch e.Kind {
+			case RecIdem:
+				s.memIdem[string(key)] = value
+			case RecSnapshot:
+				if len(value) == object.IDSize {
+					s.memSnap[string(key)] = object.ID(value)
+				}
+			}
+		}
+		if refsToo {
+			if err := s.applyRefRecord(e.Kind, key, value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyRefRecord(kind uint8, key, value []byte) error {
+	switch kind {
+	case RecCheckpoint:
+		v, err := refs.DecodeValue(value)
+		if err != nil {
+			return err
+		}
+		s.refs.Set(string(key), v)
+	case RecRef:
+		u, err := refs.DecodeUpdate(string(key), value)
+		if err != nil {
+			return err
+		}
+		s.refs.Apply(u)
+	case RecSymref:
+		if len(value) == 0 {
+			// Detaching keeps HEAD's ID, which a RecRef sets next.
+			id, _, _ := s.refs.Resolve(string(key))
+			s.refs.Set(string(key), refs.Value{ID: id})
+		} else {
+			s.refs.Set(string(key), refs.Value{Symbolic: string(value)})
+		}
+	}
+	return nil
+}
+
+// Refresh catches up with what other processes wrote since the store last
+// looked: new frames, new segments, new or merged indexes.
+func (s *Store) Refresh() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refresh(false)
+}
+
+func (s *Store) refresh(locked bool) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	l, err := s.list()
+	if err != nil {
+		return err
+	}
+	last := l.segs[len(l.segs)-1]
+	if !slices.Equal(l.idx, s.idxNames) || last < s.last || l.segs[0] != firstKey(s.segs) {
+		return s.reload(locked)
+	}
+	if locked {
+		// The writer needs the newest segment open for writing.
+		if last != s.last || !s.writable(last) {
+			return s.reload(true)
+		}
+	}
+	if err := s.scanSegment(s.last, s.scanned, locked); err != nil {
+		return err
+	}
+	if last != s.last {
+		return s.reload(locked)
+	}
+	return nil
+}
+
+func firstKey(m map[uint32]*pack.Segment) uint32 {
+	first := ^uint32(0)
+	for k := range m {
+		first = min(first, k)
+	}
+	return first
+}
+
+func (s *Store) writable(n uint32) bool { return s.writableSeg == n }
+
+// lookup finds an object's location.
+func (s *Store) lookup(id object.ID) (pack.Location, bool) {
+	if loc, ok := s.mem[id]; ok {
+		return loc, true
+	}
+	for _, ix := range s.indexes {
+		if loc, ok := ix.Lookup(id); ok {
+			return loc, true
+		}
+	}
+	return pack.Location{}, false
+}
+
+// Has reports whether the object is stored.
+func (s *Store) Has(id object.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.lookup(id)
+	return ok
+}
+
+// frame returns the decoded frame at a location, through the cache.
+func (s *Store) frame(loc pack.Location) (*pack.Frame, error) {
+	key := pack.FrameKey{Seg: loc.Seg, Off: loc.Off}
+	if f, ok := s.cache.Get(key); ok {
+		return f, nil
+	}
+	seg := s.segs[loc.Seg]
+	if seg == nil {
+		return nil, fmt.Errorf("%w: segment %d is missing", ErrCorrupt, loc.Seg)
+	}
+	payload, _, err := seg.ReadFrame(int64(loc.Off))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := pack.ParseEntries(payload)
+	if err != nil {
+		return nil, err
+	}
+	f := pack.NewFrame(entries, len(payload))
+	s.cache.Put(key, f)
+	return f, nil
+}
+
+// Get returns an object's kind, canonical body and, for an event, its
+// data. The body is checked against the ID: damaged bytes are reported as
+// ErrCorrupt, never returned.
+func (s *Store) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.get(id)
+}
+
+func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
+	loc, ok := s.lookup(id)
+	if !ok {
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
+	f, err := s.frame(loc)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
+	}
+	if int(loc.Slot) >= len(f.Entries) {
+		return 0, nil, nil, fmt.Errorf("%w: object %s: slot %d out of range", ErrCorrupt, id.Short(), loc.Slot)
+	}
+	kind, body, data, err := f.Entries[loc.Slot].Object()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
+	}
+	if object.Hash(kind, body) != id {
+		return 0, nil, nil, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
+	}
+	return kind, body, data, nil
+}
+
+// Commit reads a commit.
+func (s *Store) Commit(id object.ID) (*object.Commit, error) {
+	kind, body, _, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindCommit {
+		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+	}
+	return object.DecodeCommit(body)
+}
+
+// Event reads an event with its data, checking the data against the
+// event's data ID.
+func (s *Store) Event(id object.ID) (*object.Event, error) {
+	kind, body, data, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindEvent {
+		return nil, fmt.Errorf("object %s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+	}
+	e, err := object.DecodeEvent(body)
+	if err != nil {
+		return nil, err
+	}
+	if object.Hash(object.KindBlob, data) != e.DataID {
+		return nil, fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, id.Short())
+	}
+	e.Data = data
+	return e, nil
+}
+
+// Tree reads a snapshot node.
+func (s *Store) Tree(id object.ID) (*object.Tree, error) {
+	kind, body, _, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindTree {
+		return nil, fmt.Errorf("object %s is a %s, not a tree: %w", id.Short(), kind, ErrNotFound)
+	}
+	return object.DecodeTree(body)
+}
+
+// Blob reads a blob.
+func (s *Store) Blob(id object.ID) ([]byte, error) {
+	kind, body, _, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindBlob {
+		return nil, fmt.Errorf("object %s is a %s, not a blob: %w", id.Short(), kind, ErrNotFound)
+	}
+	return body, nil
+}
+
+// Prefix returns up to limit object IDs that start with a hex prefix.
+func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
+	hexPrefix = strings.ToLower(hexPrefix)
+	odd := len(hexPrefix)%2 == 1
+	padded := hexPrefix
+	if odd {
+		padded += "0"
+	}
+	prefix, err := hex.DecodeString(padded)
+	if err != nil || len(prefix) == 0 {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := map[object.ID]bool{}
+	var out []object.ID
+	for id := range s.mem {
+		if strings.HasPrefix(id.String(), hexPrefix) && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for _, ix := range s.indexes {
+		for _, id := range ix.Prefix(prefix, odd, limit) {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b object.ID) int { return bytes.Compare(a[:], b[:]) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// Ref returns a ref's value.
+func (s *Store) Ref(name string) (refs.Value, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.refs.Get(name)
+}
+
+// Resolve follows a ref, through HEAD's symbolic link, to an ID.
+func (s *Store) Resolve(name string) (id object.ID, target string, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.refs.Resolve(name)
+}
+
+// Refs returns a copy of every ref.
+func (s *Store) Refs() map[string]refs.Value {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps_clone(s.refs.All())
+}
+
+func maps_clone(m map[string]refs.Value) map[string]refs.Value {
+	c := make(map[string]refs.Value, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// records returns the values of records of a kind with an exact key, in
+// log order, oldest first: indexes from oldest to newest, then memory.
+func (s *Store) records(kind uint8, key []byte) ([][]byte, error) {
+	var out [][]byte
+	for i := len(s.indexes) - 1; i >= 0; i-- {
+		for r, err := range s.indexes[i].Records(kind, key, true) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r.Value)
+		}
+	}
+	for _, r := range s.memRecs {
+		if r.Kind == kind && bytes.Equal(r.Key, key) {
+			out = append(out, r.Value)
+		}
+	}
+	return out, nil
+}
+
+// latestRecord returns the newest value of a record kind and key.
+func (s *Store) latestRecord(kind uint8, key []byte) ([]byte, bool, error) {
+	switch kind {
+	case RecIdem:
+		if v, ok := s.memIdem[string(key)]; ok {
+			return v, true, nil
+		}
+	case RecSnapshot:
+		if v, ok := s.memSnap[string(key)]; ok {
+			return v[:], true, nil
+		}
+	}
+	for _, ix := range s.indexes {
+		var last []byte
+		for r, err := range ix.Records(kind, key, true) {
+			if err != nil {
+				return nil, false, err
+			}
+			last = r.Value
+		}
+		if last != nil {
+			return last, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// Reflog returns a ref's moves, newest first, since it was last created.
+func (s *Store) Reflog(name string) ([]refs.Update, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	vals, err := s.records(RecRef, []byte(name))
+	if err != nil {
+		return nil, err
+	}
+	var out []refs.Update
+	for i := len(vals) - 1; i >= 0; i-- {
+		u, err := refs.DecodeUpdate(name, vals[i])
+		if err != nil {
+			return nil, err
+		}
+		if u.Delete {
+			break
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// IdemKey returns the record key of an idempotency key on a branch.
+func IdemKey(branch, key string) []byte {
+	return append(append([]byte(branch), 0), key...)
+}
+
+// Idempotency looks up an idempotency key on a branch: the commit that
+// used it and the digest of its events.
+func (s *Store) Idempotency(branch, key string) (commit, digest object.ID, ok bool, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idempotency(branch, key)
+}
+
+func (s *Store) idempotency(branch, key string) (commit, digest object.ID, ok bool, err error) {
+	v, ok, err := s.latestRecord(RecIdem, IdemKey(branch, key))
+	if err != nil || !ok {
+		return commit, digest, false, err
+	}
+	if len(v) != 2*object.IDSize {
+		return commit, digest, false, fmt.Errorf("%w: idempotency record", ErrCorrupt)
+	}
+	return object.ID(v[:32]), object.ID(v[32:]), true, nil
+}
+
+// SnapshotKey returns the record key of a snapshot entry.
+func SnapshotKey(commit, model object.ID) []byte {
+	return append(append(make([]byte, 0, 64), commit[:]...), model[:]...)
+}
+
+// Snapshot returns the tree recorded against a commit and model.
+func (s *Store) Snapshot(commit, model object.ID) (object.ID, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok, err := s.latestRecord(RecSnapshot, SnapshotKey(commit, model))
+	if err != nil || !ok {
+		return object.ZeroID, false, err
+	}
+	if len(v) != object.IDSize {
+		return object.ZeroID, false, fmt.Errorf("%w: snapshot record", ErrCorrupt)
+	}
+	return object.ID(v), true, nil
+}
+
+// ctxErr is a helper for loops that honour cancellation.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// Tx is one transaction: the objects and records it adds land in one
+// frame, all or nothing. Reads through a Tx see what it and the
+// transactions before it in the same group added.
+type Tx struct {
+	s       *Store
+	group   *groupState
+	payload pack.Payload
+	objs    map[object.ID]pending
+	order   []objSlot
+	refs    map[string]*refs.Value // nil value: deleted
+	recs    []pack.Record
+	idem    map[string][]byte
+	snaps   map[string]object.ID
+}
+
+type pending struct {
+	kind       object.Kind
+	body, data []byte
+}
+
+type objSlot struct {
+	id   object.ID
+	slot int
+}
+
+// groupState is what earlier transactions of a group added, visible to
+// later ones before the group is durable.
+type groupState struct {
+	objs  map[object.ID]pending
+	refs  map[string]*refs.Value
+	idem  map[string][]byte
+	snaps map[string]object.ID
+}
+
+func newGroupState() *groupState {
+	return &groupState{objs: map[object.ID]pending{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+}
+
+func (s *Store) newTx(g *groupState) *Tx {
+	return &Tx{s: s, group: g, objs: map[object.ID]pending{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+}
+
+func (tx *Tx) put(id object.ID, p pending, add func() int) object.ID {
+	if _, ok := tx.objs[id]; ok {
+		return id
+	}
+	tx.objs[id] = p
+	tx.order = append(tx.order, objSlot{id: id, slot: add()})
+	return id
+}
+
+// PutEvent adds an event with its data and returns its ID.
+func (tx *Tx) PutEvent(e *object.Event) object.ID {
+	body := e.Encode()
+	id := object.Hash(object.KindEvent, body)
+	return tx.put(id, pending{kind: object.KindEvent, body: body, data: e.Data}, func() int { return tx.payload.AddEvent(body, e.Data) })
+}
+
+// PutObject adds a blob, commit or tree body and returns its ID.
+func (tx *Tx) PutObject(kind object.Kind, body []byte) object.ID {
+	id := object.Hash(kind, body)
+	return tx.put(id, pending{kind: kind, body: body}, func() int { return tx.payload.AddObject(kind, body) })
+}
+
+// PutCommit adds a commit and returns its ID.
+func (tx *Tx) PutCommit(c *object.Commit) object.ID {
+	return tx.PutObject(object.KindCommit, c.Encode())
+}
+
+// PutTree adds a snapshot node and returns its ID.
+func (tx *Tx) PutTree(t *object.Tree) object.ID { return tx.PutObject(object.KindTree, t.Encode()) }
+
+// Get reads an object, seeing this transaction's and its group's
+// additions first.
+func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if p, ok := tx.objs[id]; ok {
+		return p.kind, p.body, p.data, nil
+	}
+	if p, ok := tx.group.objs[id]; ok {
+		return p.kind, p.body, p.data, nil
+	}
+	return tx.s.get(id)
+}
+
+// Ref returns a ref's value as this transaction sees it.
+func (tx *Tx) Ref(name string) (refs.Value, bool) {
+	for _, m := range []map[string]*refs.Value{tx.refs, tx.group.refs} {
+		if v, ok := m[name]; ok {
+			if v == nil {
+				return refs.Value{}, false
+			}
+			return *v, true
+		}
+	}
+	return tx.s.refs.Get(name)
+}
+
+// Resolve follows symbolic refs as this transaction sees them.
+func (tx *Tx) Resolve(name string) (id object.ID, target string, ok bool) {
+	for range 5 {
+		v, found := tx.Ref(name)
+		if !found {
+			return object.ZeroID, name, false
+		}
+		if !v.IsSymbolic() {
+			return v.ID, name, true
+		}
+		name = v.Symbolic
+	}
+	return object.ZeroID, name, false
+}
+
+// UpdateRef moves a ref if it still holds u.Old (ZeroID: must not exist),
+// recording the move in the reflog; ErrConflict otherwise.
+func (tx *Tx) UpdateRef(u refs.Update) error {
+	cur, ok := tx.Ref(u.Name)
+	if cur.IsSymbolic() {
+		return fmt.Errorf("ref %s is symbolic", u.Name)
+	}
+	if (ok && cur.ID != u.Old) || (!ok && !u.Old.IsZero()) {
+		return fmt.Errorf("%w: %s is at %s, expected %s", refs.ErrConflict, u.Name, shortOrNone(cur.ID, ok), shortOrNone(u.Old, !u.Old.IsZero()))
+	}
+	if u.Delete {
+		tx.refs[u.Name] = nil
+	} else {
+		tx.refs[u.Name] = &refs.Value{ID: u.New}
+	}
+	key := []byte(u.Name)
+	tx.recs = append(tx.recs, pack.Record{Kind: RecRef, Key: key, Value: u.Encode()})
+	tx.payload.AddRecord(RecRef, key, tx.recs[len(tx.recs)-1].Value)
+	return nil
+}
+
+func shortOrNone(id object.ID, ok bool) string {
+	if !ok {
+		return "nothing"
+	}
+	return id.Short()
+}
+
+// SetSymbolic points a ref (HEAD) at another ref, or detaches it when
+// target is empty (a RecRef for the ref should follow to set its ID).
+func (tx *Tx) SetSymbolic(name, target string) {
+	if target == "" {
+		id, _, _ := tx.Resolve(name)
+		tx.refs[name] = &refs.Value{ID: id}
+	} else {
+		tx.refs[name] = &refs.Value{Symbolic: target}
+	}
+	tx.recs = append(tx.recs, pack.Record{Kind: RecSymref, Key: []byte(name), Value: []byte(target)})
+	tx.payload.AddRecord(RecSymref, []byte(name), []byte(target))
+}
+
+// Idempotency looks up a key as this transaction sees it.
+func (tx *Tx) Idempotency(branch, key string) (commit, digest object.ID, ok bool, err error) {
+	k := string(IdemKey(branch, key))
+	for _, m := range []map[string][]byte{tx.idem, tx.group.idem} {
+		if v, ok := m[k]; ok {
+			return object.ID(v[:32]), object.ID(v[32:]), true, nil
+		}
+	}
+	return tx.s.idempotency(branch, key)
+}
+
+// PutIdempotency records that a commit used an idempotency key.
+func (tx *Tx) PutIdempotency(branch, key string, commit, digest object.ID) {
+	k := IdemKey(branch, key)
+	v := append(append(make([]byte, 0, 64), commit[:]...), digest[:]...)
+	tx.idem[string(k)] = v
+	tx.recs = append(tx.recs, pack.Record{Kind: RecIdem, Key: k, Value: v})
+	tx.payload.AddRecord(RecIdem, k, v)
+}
+
+// PutSnapshot records a snapshot tree against a commit and model.
+func (tx *Tx) PutSnapshot(commit, model, tree object.ID) {
+	k := SnapshotKey(commit, model)
+	tx.snaps[string(k)] = tree
+	tx.recs = append(tx.recs, pack.Record{Kind: RecSnapshot, Key: k, Value: tree[:]})
+	tx.payload.AddRecord(RecSnapshot, k, tree[:])
+}
+
+// Snapshot looks up a snapshot as this transaction sees it.
+func (tx *Tx) Snapshot(commit, model object.ID) (object.ID, bool, error) {
+	k := string(SnapshotKey(commit, model))
+	for _, m := range []map[string]object.ID{tx.snaps, tx.group.snaps} {
+		if v, ok := m[k]; ok {
+			return v, true, nil
+		}
+	}
+	v, ok, err := tx.s.latestRecord(RecSnapshot, []byte(k))
+	if err != nil || !ok || len(v) != object.IDSize {
+		return object.ZeroID, false, err
+	}
+	return object.ID(v), true, nil
+}
+
+// merge folds a successful transaction into its group.
+func (tx *Tx) merge() {
+	for id, p := range tx.objs {
+		tx.group.objs[id] = p
+	}
+	for k, v := range tx.refs {
+		tx.group.refs[k] = v
+	}
+	for k, v := range tx.idem {
+		tx.group.idem[k] = v
+	}
+	for k, v := range tx.snaps {
+		tx.group.snaps[k] = v
+	}
+}
+
+// groupCommit queues transactions so that one leader writes and syncs
+// for all that arrive while a sync is under way.
+type groupCommit struct {
+	s       *Store
+	mu      sync.Mutex
+	queue   []*request
+	leading bool
+	// Syncs counts fsyncs and Commits transactions, for benchmarks.
+	syncs, commits uint64
+}
+
+type request struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Update runs fn in a transaction and makes what it added durable before
+// returning. If fn returns an error nothing of it is written. Transactions
+// of concurrent callers share one write and one sync.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	g := &s.group
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leading {
+		g.mu.Unlock()
+		return <-req.done
+	}
+	g.leading = true
+	for len(g.queue) > 0 {
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		s.runGroup(batch)
+		g.mu.Lock()
+	}
+	g.leading = false
+	g.mu.Unlock()
+	return <-req.done
+}
+
+// SyncStats returns how many syncs and transactions the store made.
+func (s *Store) SyncStats() (syncs, commits uint64) {
+	g := &s.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.syncs, g.commits
+}
+
+func (s *Store) runGroup(batch []*request) {
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	if err := s.lock.lock(); err != nil {
+		fail(err)
+		return
+	}
+	defer s.lock.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(true); err != nil {
+		fail(err)
+		return
+	}
+	if s.writableSeg != s.last {
+		fail(fmt.Errorf("segment %d is not writable", s.last))
+		return
+	}
+	g := newGroupState()
+	var txs []*Tx
+	var ok []*request
+	for _, r := range batch {
+		if err := ctxErr(r.ctx); err != nil {
+			r.done <- err
+			continue
+		}
+		tx := s.newTx(g)
+		if err := r.fn(tx); err != nil {
+			r.done <- err
+			continue
+		}
+		if tx.payload.Len() == 0 {
+			r.done <- nil
+			continue
+		}
+		tx.merge()
+		txs = append(txs, tx)
+		ok = append(ok, r)
+	}
+	if len(txs) == 0 {
+		return
+	}
+	if err := s.write(txs); err != nil {
+		s.broken = fmt.Errorf("%w: %v", ErrBroken, err)
+		for _, r := range ok {
+			r.done <- fmt.Errorf("write failed: %w", err)
+		}
+		return
+	}
+	s.group.mu.Lock()
+	s.group.syncs++
+	s.group.commits += uint64(len(txs))
+	s.group.mu.Unlock()
+	for _, r := range ok {
+		r.done <- nil
+	}
+	if err := s.maybeSeal(); err != nil {
+		s.broken = fmt.Errorf("%w: sealing: %v", ErrBroken, err)
+	}
+}
+
+// write appends one frame per transaction in one write, syncs once, and
+// takes the transactions into memory.
+func (s *Store) write(txs []*Tx) error {
+	seg := s.segs[s.last]
+	var buf []byte
+	offs := make([]int64, len(txs))
+	for i, tx := range txs {
+		offs[i] = int64(len(buf))
+		buf = pack.AppendFrame(buf, tx.payload.Bytes(), false)
+	}
+	base, err := seg.Append(buf)
+	if err != nil {
+		return err
+	}
+	if err := seg.Sync(); err != nil {
+		return err
+	}
+	for i, tx := range txs {
+		off := base + offs[i]
+		if off > 1<<32-1 {
+			return fmt.Errorf("segment %d passed 4 GiB", s.last)
+		}
+		entries, err := pack.ParseEntries(tx.payload.Bytes())
+		if err != nil {
+			return err
+		}
+		s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, tx.payload.Size()))
+		for _, o := range tx.order {
+			if _, dup := s.mem[o.id]; !dup {
+				s.mem[o.id] = pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(o.slot)}
+			}
+		}
+		for _, r := range tx.recs {
+			s.memRecs = append(s.memRecs, r)
+			switch r.Kind {
+			case RecIdem:
+				s.memIdem[string(r.Key)] = r.Value
+			case RecSnapshot:
+				s.memSnap[string(r.Key)] = object.ID(r.Value)
+			}
+			if err := s.applyRefRecord(r.Kind, r.Key, r.Value); err != nil {
+				return err
+			}
+		}
+	}
+	s.scanned = seg.Size()
+	return nil
+}
