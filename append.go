@@ -1,0 +1,316 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// AppendOptions say where and how a commit is appended.
+type AppendOptions struct {
+	Branch         string            // short branch name; "" means the branch HEAD names
+	Message        string            // commit message
+	Actor          string            // commit actor; events' meta.actor defaults to it
+	Time           time.Time         // commit time; zero means now
+	Expect         map[string]uint64 // stream → version it must have (0: must not exist)
+	IdempotencyKey string            // a key already used on the branch makes Append a no-op
+	Reverts        []object.ID       // commits this one compensates
+}
+
+// AppendResult describes an appended (or, for a repeated idempotency key,
+// an earlier) commit. Its JSON is what `evgit commit --json` prints.
+type AppendResult struct {
+	Commit    object.ID   `json:"commit"`
+	Branch    string      `json:"branch"`
+	Parents   []object.ID `json:"parents"`
+	Events    int         `json:"events"`
+	Offset    uint64      `json:"offset"`
+	Duplicate bool        `json:"duplicate"`
+}
+
+// ExpectError is an expected version that did not hold.
+type ExpectError struct {
+	Stream          string
+	Expected, Found uint64
+}
+
+func (e *ExpectError) Error() string {
+	return fmt.Sprintf("stream %s is at version %d, expected %d", e.Stream, e.Found, e.Expected)
+}
+
+// Is makes an ExpectError match ErrConflict.
+func (e *ExpectError) Is(target error) bool { return target == ErrConflict }
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// Append appends one commit holding all events, atomically, to a branch.
+// A branch that moved meanwhile is no obstacle: the commit is built on
+// the branch's head at the moment it is written, and the expected
+// versions are checked there.
+func (r *Repository) Append(ctx context.Context, events []EventInput, opts AppendOptions) (*AppendResult, error) {
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%w: no events", ErrNothingToCommit)
+	}
+	prepared := make([]preparedEvent, len(events))
+	for i := range events {
+		data, err := checkEvent(&events[i])
+		if err != nil {
+			return nil, invalidf("event %d: %v", i+1, err)
+		}
+		prepared[i] = preparedEvent{in: events[i], data: data}
+	}
+	mdl, mdlID, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	var res *AppendResult
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, opts.Branch)
+		if err != nil {
+			return err
+		}
+		hs, err := r.headFor(tx, branchRef)
+		if err != nil {
+			return err
+		}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
+		res, err = w.commit(prepared, opts, branchRef)
+		if err != nil {
+			return err
+		}
+		if !res.Duplicate {
+			if err := w.publish(branchRef, hs.head, opts.Actor, commitReflogMessage(opts.Message)); err != nil {
+				return err
+			}
+		}
+		r.keepHead(branchRef, w.hs)
+		return nil
+	})
+	if err != nil {
+		r.forgetHeads()
+		return nil, err
+	}
+	return res, nil
+}
+
+func commitReflogMessage(msg string) string {
+	if msg == "" {
+		return "commit"
+	}
+	return "commit: " + firstLine(msg)
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// branchRef returns the full ref a commit goes to.
+func (r *Repository) branchRef(tx *store.Tx, short string) (string, error) {
+	if short != "" {
+		if err := refs.CheckBranchName(short); err != nil {
+			return "", invalidf("%v", err)
+		}
+		name := refs.HeadsPrefix + short
+		if _, ok := tx.Ref(name); ok {
+			return name, nil
+		}
+		if head, _ := tx.Ref(refs.HEAD); head.Symbolic == name {
+			return name, nil // the unborn branch HEAD names
+		}
+		return "", fmt.Errorf("branch %q: %w", short, ErrNotFound)
+	}
+	head, ok := tx.Ref(refs.HEAD)
+	if !ok || !head.IsSymbolic() {
+		return "", errDetached
+	}
+	return head.Symbolic, nil
+}
+
+type preparedEvent struct {
+	in   EventInput
+	data []byte // canonical
+}
+
+// digest names a commit's events as given, to tell a retry with an
+// idempotency key (same events) from a reuse of the key (other events).
+func digest(events []preparedEvent) object.ID {
+	var b []byte
+	for _, e := range events {
+		b = object.NewEvent(e.in.Stream, e.in.Type, e.in.Schema, e.in.Meta, e.data).AppendEncode(b)
+	}
+	return object.Hash(object.KindBlob, b)
+}
+
+// commitWriter builds commits on a branch inside one transaction.
+type commitWriter struct {
+	r     *Repository
+	tx    *store.Tx
+	mdl   *model.Model
+	mdlID object.ID
+	hs    *headState
+}
+
+// commit builds one commit of the prepared events on the writer's head.
+func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branchRef string) (*AppendResult, error) {
+	branch := shortBranch(branchRef)
+	var dig object.ID
+	if opts.IdempotencyKey != "" {
+		dig = digest(events)
+		prev, prevDig, ok, err := w.tx.Idempotency(branchRef, opts.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if prevDig != dig {
+				return nil, fmt.Errorf("%w: idempotency key %q was used with other events (commit %s)", ErrConflict, opts.IdempotencyKey, prev.Short())
+			}
+			return w.r.resultOf(w.tx, prev, branch, true)
+		}
+	}
+	streams := w.hs
+	for _, s := range slices.Sorted(maps.Keys(opts.Expect)) {
+		st, err := streams.get(w, s)
+		if err != nil {
+			return nil, err
+		}
+		if st.version != opts.Expect[s] {
+			return nil, &ExpectError{Stream: s, Expected: opts.Expect[s], Found: st.version}
+		}
+	}
+	t := opts.Time
+	if t.IsZero() {
+		t = now()
+	}
+	t = t.UTC()
+	if !streams.head.IsZero() && t.Before(streams.time) {
+		t = streams.time
+	}
+	actor := opts.Actor
+	tstr := t.Format(time.RFC3339Nano)
+	c := &object.Commit{
+		Time:           t,
+		Actor:          actor,
+		Message:        opts.Message,
+		IdempotencyKey: opts.IdempotencyKey,
+		Reverts:        opts.Reverts,
+		Offset:         streams.offset + uint64(len(events)),
+	}
+	if !streams.head.IsZero() {
+		c.Parents = []object.ID{streams.head}
+	}
+	c.Events = make([]object.ID, len(events))
+	for i, pe := range events {
+		meta := pe.in.Meta
+		if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
+			meta = maps.Clone(meta)
+			if meta == nil {
+				meta = make(map[string]string, 2)
+			}
+			if meta["time"] == "" {
+				meta["time"] = tstr
+			}
+			if meta["actor"] == "" && actor != "" {
+				meta["actor"] = actor
+			}
+		}
+		schema := pe.in.Schema
+		if schema == 0 {
+			schema = w.mdl.LatestSchema(pe.in.Type)
+		}
+		ev := object.NewEvent(pe.in.Stream, pe.in.Type, schema, meta, pe.data)
+		st, err := streams.get(w, ev.Stream)
+		if err != nil {
+			return nil, err
+		}
+		next, err := w.mdl.Apply(ev.Stream, st.state, model.Event{Type: ev.Type, Schema: ev.Schema, Data: ev.Data, Meta: ev.Meta})
+		if err != nil {
+			return nil, err
+		}
+		streams.set(ev.Stream, streamState{version: st.version + 1, state: next})
+		c.Events[i] = w.tx.PutEvent(ev)
+	}
+	id := w.tx.PutCommit(c)
+	if opts.IdempotencyKey != "" {
+		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
+	}
+	streams.advance(id, c)
+	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+}
+
+func nonNil(ids []object.ID) []object.ID {
+	if ids == nil {
+		return []object.ID{}
+	}
+	return ids
+}
+
+// publish moves the branch from old to the writer's head.
+func (w *commitWriter) publish(branchRef string, old object.ID, actor, msg string) error {
+	if w.hs.head == old {
+		return nil
+	}
+	return w.tx.UpdateRef(refs.Update{Name: branchRef, Old: old, New: w.hs.head, Time: w.hs.time, Actor: actor, Message: msg})
+}
+
+func shortBranch(ref string) string {
+	if len(ref) > len(refs.HeadsPrefix) && ref[:len(refs.HeadsPrefix)] == refs.HeadsPrefix {
+		return ref[len(refs.HeadsPrefix):]
+	}
+	return ref
+}
+
+// resultOf describes an existing commit.
+func (r *Repository) resultOf(rd reader, id object.ID, branch string, dup bool) (*AppendResult, error) {
+	c, err := readCommit(rd, id)
+	if err != nil {
+		return nil, err
+	}
+	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(c.Events), Offset: c.Offset, Duplicate: dup}, nil
+}
+
+// reader reads objects; the store and a transaction both are one.
+type reader interface {
+	Get(id object.ID) (object.Kind, []byte, []byte, error)
+}
+
+func readCommit(rd reader, id object.ID) (*object.Commit, error) {
+	kind, body, _, err := rd.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindCommit {
+		return nil, fmt.Errorf("%s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+	}
+	return object.DecodeCommit(body)
+}
+
+func readEvent(rd reader, id object.ID) (*object.Event, error) {
+	kind, body, data, err := rd.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindEvent {
+		return nil, fmt.Errorf("%s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+	}
+	e, err := object.DecodeEvent(body)
+	if err != nil {
+		return nil, err
+	}
+	if object.Hash(object.KindBlob, data) != e.DataID {
+		return nil, fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, id.Short())
+	}
+	e.Data = data
+	return e, nil
+}

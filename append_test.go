@@ -1,0 +1,56 @@
+package evgit
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newRepo(t *testing.T) *Repository {
+	t.Helper()
+	r, created, err := Init(context.Background(), t.TempDir(), InitOptions{})
+	require.NoError(t, err)
+	require.True(t, created)
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func ev(stream, typ, data string) EventInput {
+	return EventInput{Stream: stream, Type: typ, Data: json.RawMessage(data)}
+}
+
+func TestAppendGuards(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	date := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	res, err := r.Append(ctx, []EventInput{ev("acc-1", "Opened", `{"owner":"ann"}`), ev("acc-1", "Deposited", `{"amount":5}`)}, AppendOptions{Message: "m", Actor: "a", Time: date})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Events)
+	assert.Equal(t, uint64(2), res.Offset)
+	assert.Equal(t, "main", res.Branch)
+
+	_, err = r.Append(ctx, []EventInput{ev("acc-1", "X", `{}`)}, AppendOptions{Expect: map[string]uint64{"acc-1": 1}})
+	require.ErrorIs(t, err, ErrConflict)
+	res2, err := r.Append(ctx, []EventInput{ev("acc-1", "X", `{}`)}, AppendOptions{Expect: map[string]uint64{"acc-1": 2, "acc-2": 0}, Time: date.Add(-time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, []any{res.Commit}, []any{res2.Parents[0]})
+
+	k := AppendOptions{IdempotencyKey: "k1"}
+	a, err := r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":1}`)}, k)
+	require.NoError(t, err)
+	b, err := r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":1}`)}, k)
+	require.NoError(t, err)
+	assert.True(t, b.Duplicate)
+	assert.Equal(t, a.Commit, b.Commit)
+	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":2}`)}, k)
+	require.ErrorIs(t, err, ErrConflict)
+
+	_, err = r.Append(ctx, nil, AppendOptions{})
+	require.ErrorIs(t, err, ErrNothingToCommit)
+	_, err = r.Append(ctx, []EventInput{ev("bad/../x", "X", `{}`)}, AppendOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+}

@@ -1,0 +1,114 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// Ref is a branch or tag.
+type Ref struct {
+	Name    string    `json:"name"`
+	Commit  object.ID `json:"commit"`
+	Current bool      `json:"current,omitempty"`
+}
+
+// Branches lists the branches by name; the one HEAD names is Current.
+func (r *Repository) Branches(ctx context.Context) ([]Ref, error) {
+	return r.listRefs(refs.HeadsPrefix)
+}
+
+// Tags lists the tags by name.
+func (r *Repository) Tags(ctx context.Context) ([]Ref, error) {
+	return r.listRefs(refs.TagsPrefix)
+}
+
+func (r *Repository) listRefs(prefix string) ([]Ref, error) {
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
+	all := r.st.Refs()
+	head := all[refs.HEAD]
+	var out []Ref
+	for name, v := range all {
+		if !strings.HasPrefix(name, prefix) || v.IsSymbolic() {
+			continue
+		}
+		out = append(out, Ref{Name: name[len(prefix):], Commit: v.ID, Current: head.Symbolic == name})
+	}
+	slices.SortFunc(out, func(a, b Ref) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// CurrentBranch returns the branch HEAD names, or "" when HEAD is detached.
+func (r *Repository) CurrentBranch() string {
+	if v, ok := r.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
+		return shortBranch(v.Symbolic)
+	}
+	return ""
+}
+
+// CreateBranch creates a branch at a revision (HEAD when empty).
+func (r *Repository) CreateBranch(ctx context.Context, name, rev, actor string) (object.ID, error) {
+	if err := refs.CheckBranchName(name); err != nil {
+		return object.ZeroID, invalidf("%v", err)
+	}
+	return r.createRef(ctx, refs.HeadsPrefix+name, "branch", name, rev, actor)
+}
+
+// CreateTag creates a tag at a revision (HEAD when empty).
+func (r *Repository) CreateTag(ctx context.Context, name, rev, actor string) (object.ID, error) {
+	if err := refs.CheckTagName(name); err != nil {
+		return object.ZeroID, invalidf("%v", err)
+	}
+	return r.createRef(ctx, refs.TagsPrefix+name, "tag", name, rev, actor)
+}
+
+func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor string) (object.ID, error) {
+	if rev == "" {
+		rev = refs.HEAD
+	}
+	id, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return id, err
+	}
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		if _, ok := tx.Ref(full); ok {
+			return fmt.Errorf("%w: a %s named '%s' already exists", ErrInvalid, what, name)
+		}
+		return tx.UpdateRef(refs.Update{Name: full, New: id, Time: now(), Actor: actor, Message: what + ": Created from " + rev})
+	})
+	return id, err
+}
+
+// DeleteBranch deletes a branch and its reflog. The branch HEAD names
+// cannot be deleted.
+func (r *Repository) DeleteBranch(ctx context.Context, name, actor string) (object.ID, error) {
+	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor)
+}
+
+// DeleteTag deletes a tag.
+func (r *Repository) DeleteTag(ctx context.Context, name, actor string) (object.ID, error) {
+	return r.deleteRef(ctx, refs.TagsPrefix+name, "tag", name, actor)
+}
+
+func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor string) (object.ID, error) {
+	var old object.ID
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		v, ok := tx.Ref(full)
+		if !ok {
+			return fmt.Errorf("%s '%s': %w", what, name, ErrNotFound)
+		}
+		if head, _ := tx.Ref(refs.HEAD); head.Symbolic == full {
+			return invalidf("cannot delete the branch '%s' HEAD is on", name)
+		}
+		old = v.ID
+		return tx.UpdateRef(refs.Update{Name: full, Old: v.ID, Delete: true, Time: now(), Actor: actor, Message: what + ": deleted"})
+	})
+	return old, err
+}

@@ -1,0 +1,47 @@
+package evgit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// Errors a caller can test with errors.Is.
+var (
+	// ErrNotFound is returned when a revision, ref, stream or object does
+	// not exist.
+	ErrNotFound = store.ErrNotFound
+	// ErrConflict is returned when an expected version does not hold, an
+	// idempotency key is reused with other events, or a ref moved under a
+	// compare-and-swap.
+	ErrConflict = refs.ErrConflict
+	// ErrRule is returned when a model rule refuses events: a require
+	// that is false, an expression that fails, an integer overflow.
+	ErrRule = model.ErrRule
+	// ErrCorrupt is returned when stored data is damaged. Damaged bytes are
+	// never returned as data.
+	ErrCorrupt = object.ErrCorrupt
+	// ErrInvalid is returned for bad input: a stream or type name, JSON,
+	// a time, a ref name, an option.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNothingToCommit is returned by Append when there are no events.
+	ErrNothingToCommit = errors.New("nothing to commit")
+	// ErrNotRepository is returned when no repository is found.
+	ErrNotRepository = store.ErrNotRepository
+)
+
+// invalidError is bad input: its message stands alone (the CLI prints it
+// after "error: ") and it matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// invalidf returns an error matching ErrInvalid with the given message.
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}

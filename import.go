@@ -1,0 +1,282 @@
+package evgit
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/store"
+)
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	Branch string // short branch name; "" means the branch HEAD names
+	Batch  int    // events per commit for lines without a commit header; default 1
+	Actor  string // commit actor for lines without a commit header
+	// Progress, when set, is called after each durable batch with the
+	// events written so far and the total.
+	Progress func(done, total int)
+}
+
+// ImportResult summarizes an import; its JSON is `evgit import --json`.
+type ImportResult struct {
+	Commits int       `json:"commits"`
+	Events  int       `json:"events"`
+	Head    object.ID `json:"head"`
+	Skipped int       `json:"skipped,omitempty"`
+}
+
+// Transaction bounds of import: a batch ends after this many commits or
+// events, whichever comes first. Deterministic in the input, so a rerun
+// of an interrupted import cuts the same batches and skips those that
+// landed.
+const (
+	importBatchCommits = 1000
+	importBatchEvents  = 10000
+)
+
+type importGroup struct {
+	events []preparedEvent
+	header *CommitHeader
+}
+
+// Import appends the events read from r as commits of opts.Batch events
+// each, or as the commits that export's headers describe. Every line is
+// checked, and with a model every event is folded, before anything is
+// written: a bad line or a refused event writes nothing. Batches already
+// imported onto the branch (an interrupted import run again) are skipped.
+func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if opts.Batch <= 0 {
+		opts.Batch = 1
+	}
+	var groups []importGroup
+	total := 0
+	err := ScanLines(in, true, func(l InputLine) error {
+		pe := preparedEvent{in: l.Event, data: l.data}
+		switch {
+		case l.Commit != nil:
+			groups = append(groups, importGroup{header: l.Commit})
+		case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= opts.Batch):
+			groups = append(groups, importGroup{})
+		}
+		g := &groups[len(groups)-1]
+		g.events = append(g.events, pe)
+		total++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
+	}
+	specs := make([]AppendOptions, len(groups))
+	for i, g := range groups {
+		o := AppendOptions{Actor: opts.Actor}
+		if h := g.header; h != nil {
+			o.Message, o.Actor, o.IdempotencyKey = h.Message, h.Actor, h.IdempotencyKey
+			t, err := time.Parse(time.RFC3339Nano, h.Time)
+			if err != nil {
+				return nil, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
+			}
+			o.Time = t
+			for _, s := range h.Reverts {
+				id, err := object.ParseID(s)
+				if err != nil {
+					return nil, invalidf("commit %d: reverts: %v", i+1, err)
+				}
+				o.Reverts = append(o.Reverts, id)
+			}
+		} else if t := g.events[0].in.Meta["time"]; t != "" {
+			o.Time, _ = time.Parse(time.RFC3339Nano, t)
+		}
+		specs[i] = o
+	}
+	mdl, mdlID, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	if mdl != nil {
+		if err := r.dryRun(ctx, groups, opts.Branch, mdl); err != nil {
+			return nil, err
+		}
+	}
+	res := &ImportResult{}
+	done := 0
+	for start := 0; start < len(groups); {
+		end, events := start, 0
+		for end < len(groups) && end-start < importBatchCommits && (end == start || events+len(groups[end].events) <= importBatchEvents) {
+			events += len(groups[end].events)
+			end++
+		}
+		if err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res); err != nil {
+			r.forgetHeads()
+			return nil, err
+		}
+		done += events
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+		start = end
+	}
+	if res.Head.IsZero() {
+		res.Head, _ = r.Resolve(ctx, branchOrHead(opts.Branch))
+	}
+	return res, nil
+}
+
+func branchOrHead(b string) string {
+	if b == "" {
+		return "HEAD"
+	}
+	return b
+}
+
+// importBatch writes one batch of commits in one transaction, unless a
+// marker says the batch already landed on the branch.
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult) error {
+	var all []preparedEvent
+	for _, g := range groups {
+		all = append(all, g.events...)
+		if g.header != nil {
+			h, _ := json.Marshal(g.header)
+			all = append(all, preparedEvent{in: EventInput{Stream: "commit", Type: "header"}, data: h})
+		}
+	}
+	dig := digest(all)
+	marker := "\x00import\x00" + hex.EncodeToString(dig[:])
+	return r.st.Update(ctx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, opts.Branch)
+		if err != nil {
+			return err
+		}
+		if last, _, ok, err := tx.Idempotency(branchRef, marker); err != nil {
+			return err
+		} else if ok {
+			res.Skipped += len(groups)
+			res.Head = last
+			return nil
+		}
+		hs, err := r.headFor(tx, branchRef)
+		if err != nil {
+			return err
+		}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
+		events := 0
+		for i, g := range groups {
+			out, err := w.commit(g.events, specs[i], branchRef)
+			if err != nil {
+				return fmt.Errorf("commit %d of the batch: %w", i+1, err)
+			}
+			if !out.Duplicate {
+				events += len(g.events)
+			}
+		}
+		if err := w.publish(branchRef, hs.head, opts.Actor, "import"); err != nil {
+			return err
+		}
+		tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
+		r.keepHead(branchRef, w.hs)
+		res.Commits += len(groups)
+		res.Events += events
+		res.Head = w.hs.head
+		return nil
+	})
+}
+
+var errDryRun = errors.New("dry run")
+
+// dryRun folds every event of an import through the model, on the
+// branch's head, without writing: a refused event refuses the import.
+func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model) error {
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, branch)
+		if err != nil {
+			return err
+		}
+		hs, err := r.headFor(tx, branchRef)
+		if err != nil {
+			return err
+		}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, hs: hs.fork()}
+		n := 0
+		for _, g := range groups {
+			for _, pe := range g.events {
+				n++
+				st, err := w.hs.get(w, pe.in.Stream)
+				if err != nil {
+					return err
+				}
+				schema := pe.in.Schema
+				if schema == 0 {
+					schema = mdl.LatestSchema(pe.in.Type)
+				}
+				next, err := mdl.Apply(pe.in.Stream, st.state, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta})
+				if err != nil {
+					return fmt.Errorf("event %d: %w", n, err)
+				}
+				w.hs.set(pe.in.Stream, streamState{version: st.version + 1, state: next})
+			}
+		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
+// exportLine is one line export writes, in the field order of SPEC §2.
+type exportLine struct {
+	Stream string            `json:"stream"`
+	Type   string            `json:"type"`
+	Data   json.RawMessage   `json:"data"`
+	Schema int               `json:"schema"`
+	Meta   map[string]string `json:"meta"`
+	Commit *CommitHeader     `json:"commit,omitempty"`
+}
+
+// ExportOptions select what Export writes.
+type ExportOptions struct {
+	Range  string // a revision or A..B; HEAD when empty
+	Stream string // only this stream's events
+}
+
+// Export writes the events, oldest first, as NDJSON that Import reads
+// back into the same commits.
+func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for info, err := range r.Log(ctx, LogOptions{Range: opts.Range, Stream: opts.Stream, Reverse: true}) {
+		if err != nil {
+			return err
+		}
+		first := true
+		for _, e := range info.Events {
+			if opts.Stream != "" && e.Stream != opts.Stream {
+				continue
+			}
+			l := exportLine{Stream: e.Stream, Type: e.Type, Data: e.Data, Schema: e.Schema, Meta: e.Meta}
+			if first {
+				h := &CommitHeader{ID: info.ID.String(), Message: info.Message, Actor: info.Actor, Time: info.Time.Format(time.RFC3339Nano), IdempotencyKey: info.IdempotencyKey}
+				for _, id := range info.Reverts {
+					h.Reverts = append(h.Reverts, id.String())
+				}
+				l.Commit = h
+				first = false
+			}
+			if err := enc.Encode(&l); err != nil {
+				return err
+			}
+		}
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,317 @@
+package evgit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
+)
+
+// source adapts the store to what walk needs.
+type source struct{ st *store.Store }
+
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", walk.ErrNotFound, err)
+	}
+	return err
+}
+
+func (s source) Commit(_ context.Context, id object.ID) (*object.Commit, error) {
+	c, err := s.st.Commit(id)
+	return c, notFound(err)
+}
+
+func (s source) Event(_ context.Context, id object.ID) (*object.Event, error) {
+	e, err := s.st.Event(id)
+	return e, notFound(err)
+}
+
+func (s source) Ref(name string) (object.ID, bool, error) {
+	id, _, ok := s.st.Resolve(name)
+	return id, ok, nil
+}
+
+func (s source) Reflog(name string) ([]walk.ReflogEntry, error) {
+	if name == refs.HEAD {
+		if v, ok := s.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
+			name = v.Symbolic
+		}
+	}
+	log, err := s.st.Reflog(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]walk.ReflogEntry, len(log))
+	for i, u := range log {
+		out[i] = walk.ReflogEntry{Old: u.Old, New: u.New, Time: u.Time, Actor: u.Actor, Message: u.Message}
+	}
+	return out, nil
+}
+
+func (s source) Lookup(prefix string) ([]object.ID, error) {
+	var out []object.ID
+	for _, id := range s.st.Prefix(prefix, 64) {
+		if kind, _, _, err := s.st.Get(id); err == nil && kind == object.KindCommit {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Resolve turns a revision (SPEC §3: hex, branch, tag, HEAD, X~N, X^N,
+// X@{N}) into a commit ID.
+func (r *Repository) Resolve(ctx context.Context, rev string) (object.ID, error) {
+	if err := r.refresh(); err != nil {
+		return object.ZeroID, err
+	}
+	return walk.Resolve(ctx, source{r.st}, rev)
+}
+
+// ResolveAsOf resolves rev and then takes the newest commit on its
+// first-parent line whose time is at or before t.
+func (r *Repository) ResolveAsOf(ctx context.Context, rev string, t time.Time) (object.ID, error) {
+	id, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return id, err
+	}
+	return walk.AsOf(ctx, source{r.st}, id, t)
+}
+
+// LogOptions select commits for Log. Range is a revision or A..B; empty
+// means HEAD.
+type LogOptions struct {
+	Range       string
+	Max         int
+	Stream      string
+	Type        string
+	Since       time.Time
+	Until       time.Time
+	Reverse     bool
+	FirstParent bool
+	// Versions fills each event's stream version (costs a fold per stream
+	// met); without it Version is 0.
+	Versions bool
+}
+
+// CommitInfo is a commit as log and show print it; its JSON is one line
+// of `evgit log --json`.
+type CommitInfo struct {
+	ID      object.ID   `json:"commit"`
+	Parents []object.ID `json:"parents"`
+	Time    time.Time   `json:"time"`
+	Actor   string      `json:"actor"`
+	Message string      `json:"message"`
+	Offset  uint64      `json:"offset"`
+	Reverts []object.ID `json:"reverts,omitempty"`
+	Events  []EventInfo `json:"events"`
+	// IdempotencyKey is not part of the log JSON of SPEC §3; export uses it.
+	IdempotencyKey string `json:"-"`
+}
+
+// EventInfo is an event as log and show print it.
+type EventInfo struct {
+	ID      object.ID         `json:"id"`
+	Stream  string            `json:"stream"`
+	Type    string            `json:"type"`
+	Schema  int               `json:"schema"`
+	Version uint64            `json:"version"`
+	Data    json.RawMessage   `json:"data"`
+	Meta    map[string]string `json:"meta"`
+}
+
+// Log yields commits newest first, like git log.
+func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*CommitInfo, error] {
+	return func(yield func(*CommitInfo, error) bool) {
+		wo, err := r.logOptions(ctx, opts)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		vs := r.newVersioner(opts.Versions)
+		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			info, err := r.info(e.ID, e.Commit, e.Events, vs)
+			if !yield(info, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// LogEntries yields the walk's entries, for callers that draw graphs.
+func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped func(object.ID, []object.ID)) iter.Seq2[walk.Entry, error] {
+	return func(yield func(walk.Entry, error) bool) {
+		wo, err := r.logOptions(ctx, opts)
+		if err != nil {
+			yield(walk.Entry{}, err)
+			return
+		}
+		wo.Skipped = skipped
+		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (r *Repository) logOptions(ctx context.Context, opts LogOptions) (walk.LogOptions, error) {
+	wo := walk.LogOptions{Max: opts.Max, Stream: opts.Stream, Type: opts.Type, Since: opts.Since, Until: opts.Until, Reverse: opts.Reverse, FirstParent: opts.FirstParent}
+	spec := opts.Range
+	if spec == "" {
+		spec = refs.HEAD
+	}
+	from, to, isRange := walk.ParseRange(spec)
+	if isRange {
+		a, err := r.Resolve(ctx, from)
+		if err != nil {
+			return wo, err
+		}
+		b, err := r.Resolve(ctx, to)
+		if err != nil {
+			return wo, err
+		}
+		wo.Include, wo.Exclude = []object.ID{b}, []object.ID{a}
+		return wo, nil
+	}
+	id, err := r.Resolve(ctx, spec)
+	if err != nil {
+		if spec == refs.HEAD && errors.Is(err, walk.ErrUnknownRevision) {
+			if _, target, _ := r.st.Resolve(refs.HEAD); target != "" {
+				return wo, fmt.Errorf("%w: your current branch '%s' does not have any commits yet", ErrNotFound, shortBranch(target))
+			}
+		}
+		return wo, err
+	}
+	wo.Include = []object.ID{id}
+	return wo, nil
+}
+
+// Show returns one commit with its events.
+func (r *Repository) Show(ctx context.Context, rev string) (*CommitInfo, error) {
+	id, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.st.Commit(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.info(id, c, nil, r.newVersioner(true))
+}
+
+func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event, vs *versioner) (*CommitInfo, error) {
+	info := &CommitInfo{ID: id, Parents: nonNil(c.Parents), Time: c.Time, Actor: c.Actor, Message: c.Message, Offset: c.Offset, Reverts: c.Reverts, IdempotencyKey: c.IdempotencyKey}
+	info.Events = make([]EventInfo, len(c.Events))
+	counts := map[string]uint64{}
+	for i, eid := range c.Events {
+		var e *object.Event
+		if events != nil {
+			e = events[i]
+		} else {
+			var err error
+			if e, err = r.st.Event(eid); err != nil {
+				return nil, err
+			}
+		}
+		counts[e.Stream]++
+		info.Events[i] = EventInfo{ID: eid, Stream: e.Stream, Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}
+		if info.Events[i].Meta == nil {
+			info.Events[i].Meta = map[string]string{}
+		}
+	}
+	if vs != nil {
+		seen := map[string]uint64{}
+		for i := range info.Events {
+			ev := &info.Events[i]
+			base, err := vs.before(id, c, ev.Stream, counts[ev.Stream])
+			if err != nil {
+				return nil, err
+			}
+			seen[ev.Stream]++
+			ev.Version = base + seen[ev.Stream]
+		}
+	}
+	return info, nil
+}
+
+// versioner finds the version of streams before commits, remembering
+// what it learnt so a walk down a first-parent line folds each stream once.
+type versioner struct {
+	r     *Repository
+	known map[object.ID]map[string]uint64 // commit → stream → version after it
+}
+
+func (r *Repository) newVersioner(on bool) *versioner {
+	if !on {
+		return nil
+	}
+	return &versioner{r: r, known: map[object.ID]map[string]uint64{}}
+}
+
+// before returns the stream's version before commit c (id), which holds
+// in of the stream's events, and records it as the version after c's first
+// parent.
+func (v *versioner) before(id object.ID, c *object.Commit, stream string, in uint64) (uint64, error) {
+	after, ok := v.known[id][stream]
+	if !ok {
+		var err error
+		if after, err = v.r.streamVersion(id, stream); err != nil {
+			return 0, err
+		}
+		v.remember(id, stream, after)
+	}
+	if after < in {
+		return 0, fmt.Errorf("%w: stream %s has fewer events than commit %s holds", ErrCorrupt, stream, id.Short())
+	}
+	if p := c.Parent(); !p.IsZero() {
+		v.remember(p, stream, after-in)
+	}
+	return after - in, nil
+}
+
+func (v *versioner) remember(id object.ID, stream string, version uint64) {
+	m := v.known[id]
+	if m == nil {
+		m = map[string]uint64{}
+		v.known[id] = m
+	}
+	m[stream] = version
+}
+
+// streamVersion returns how many events a stream has at a commit.
+func (r *Repository) streamVersion(id object.ID, stream string) (uint64, error) {
+	st, err := r.StreamAt(id, stream)
+	return st.Version, err
+}
+
+// StreamState is a stream's state at a revision.
+type StreamState struct {
+	Stream  string          `json:"stream"`
+	Version uint64          `json:"version"`
+	State   json.RawMessage `json:"state"`
+}
+
+// StreamAt folds a stream at a commit.
+func (r *Repository) StreamAt(id object.ID, stream string) (StreamState, error) {
+	mdl, _, err := r.Model()
+	if err != nil {
+		return StreamState{}, err
+	}
+	st, err := loadStream(r.st, mdl, id, stream)
+	if err != nil {
+		return StreamState{}, err
+	}
+	return StreamState{Stream: stream, Version: st.version, State: st.state}, nil
+}

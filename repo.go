@@ -1,0 +1,197 @@
+// Package evgit is a Git-style, content-addressed event store.
+//
+// Events are hashed objects gathered into commits that link their parents;
+// a commit's events land atomically. Branches and tags name points in the
+// log; the state of a stream is the fold of its events, through a model
+// (or JSON Merge Patch), at any revision. This package is the facade a Go
+// program imports: it ties the object model (object), the storage (store,
+// pack, refs), history traversal (walk) and the model (model).
+package evgit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// DirName is the name of the repository folder inside a work tree.
+const DirName = ".evgit"
+
+// DefaultBranch is the branch HEAD names in a new repository.
+const DefaultBranch = "main"
+
+// Repository is an open evgit repository. It is safe for concurrent use
+// by several goroutines; several processes may open the same repository.
+type Repository struct {
+	st       *store.Store
+	gitDir   string // the .evgit folder
+	workTree string // "" for a bare repository
+
+	mu     sync.Mutex
+	heads  map[string]*headState // per branch ref: streams at the head
+	mdl    *model.Model
+	mdlID  object.ID
+	mdlSet bool
+}
+
+// InitOptions configure Init.
+type InitOptions struct {
+	Bare   bool   // the folder itself is the repository; no work tree
+	Branch string // the initial branch; DefaultBranch when empty
+}
+
+// Init creates a repository in dir (dir/.evgit, or dir itself when bare)
+// and opens it. Created is false when a repository was already there,
+// which is harmless.
+func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, created bool, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	gitDir := filepath.Join(abs, DirName)
+	if opts.Bare {
+		gitDir = abs
+	}
+	branch := opts.Branch
+	if branch == "" {
+		branch = DefaultBranch
+	}
+	if err := refs.CheckBranchName(branch); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	created, err = store.Init(nil, gitDir, branch)
+	if err != nil {
+		return nil, false, err
+	}
+	if opts.Bare {
+		if err := os.WriteFile(filepath.Join(gitDir, "bare"), nil, 0o644); err != nil {
+			return nil, false, err
+		}
+	}
+	repo, err = Open(ctx, gitDir)
+	return repo, created, err
+}
+
+// Open opens the repository whose .evgit folder (or bare repository
+// folder) is gitDir.
+func Open(ctx context.Context, gitDir string) (*Repository, error) {
+	abs, err := filepath.Abs(gitDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(abs, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}}
+	if _, err := os.Stat(filepath.Join(abs, "bare")); err != nil {
+		r.workTree = filepath.Dir(abs)
+	}
+	return r, nil
+}
+
+// Discover finds the repository that holds dir by walking up from it, as
+// Git does, and opens it.
+func Discover(ctx context.Context, dir string) (*Repository, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		for _, cand := range []string{filepath.Join(d, DirName), d} {
+			if isRepo(cand) {
+				return Open(ctx, cand)
+			}
+		}
+		if filepath.Dir(d) == d {
+			return nil, fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)
+		}
+	}
+}
+
+func isRepo(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "format"))
+	if err != nil || st.IsDir() {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, "log"))
+	return err == nil
+}
+
+// Close releases the repository.
+func (r *Repository) Close() error { return r.st.Close() }
+
+// GitDir returns the repository folder (.evgit, or the bare folder).
+func (r *Repository) GitDir() string { return r.gitDir }
+
+// WorkTree returns the work tree folder, or "" for a bare repository.
+func (r *Repository) WorkTree() string { return r.workTree }
+
+// Store returns the storage engine, for tools that need its internals
+// (fsck, gc, benchmarks).
+func (r *Repository) Store() *store.Store { return r.st }
+
+// TornBytes returns how many bytes of a torn write, left by a crash,
+// opening the repository cut.
+func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
+
+// Model returns the repository's model, or nil when none is set.
+func (r *Repository) Model() (*model.Model, object.ID, error) {
+	v, ok := r.st.Ref(refs.Model)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !ok {
+		r.mdl, r.mdlID, r.mdlSet = nil, object.ZeroID, true
+		return nil, object.ZeroID, nil
+	}
+	if r.mdlSet && r.mdlID == v.ID {
+		return r.mdl, r.mdlID, nil
+	}
+	src, err := r.st.Blob(v.ID)
+	if err != nil {
+		return nil, object.ZeroID, fmt.Errorf("model: %w", err)
+	}
+	m, err := model.Parse(src)
+	if err != nil {
+		return nil, object.ZeroID, fmt.Errorf("stored model: %w", err)
+	}
+	r.mdl, r.mdlID, r.mdlSet = m, v.ID, true
+	r.heads = map[string]*headState{} // states folded by another model
+	return m, v.ID, nil
+}
+
+// SetModel parses and stores a model; states are folded through it from
+// now on (snapshots of another model are not used).
+func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (object.ID, error) {
+	if _, err := model.Parse(src); err != nil {
+		return object.ZeroID, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	id := object.Hash(object.KindBlob, src)
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		tx.PutObject(object.KindBlob, src)
+		old, _ := tx.Ref(refs.Model)
+		if old.ID == id {
+			return nil
+		}
+		return tx.UpdateRef(refs.Update{Name: refs.Model, Old: old.ID, New: id, Time: now(), Actor: actor, Message: "model set"})
+	})
+	return id, err
+}
+
+// refresh catches up with other processes.
+func (r *Repository) refresh() error {
+	if err := r.st.Refresh(); err != nil {
+		return err
+	}
+	return nil
+}
+
+var errDetached = errors.New("HEAD is detached; name a branch with -b")
