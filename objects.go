@@ -1,0 +1,82 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/walk"
+)
+
+// ObjectInfo is one stored object, decoded: exactly one of Commit, Event,
+// Tree and Blob is set.
+type ObjectInfo struct {
+	ID     object.ID
+	Kind   object.Kind
+	Size   int // length of the canonical body
+	Commit *object.Commit
+	Event  *object.Event // with its Data
+	Tree   *object.Tree
+	Blob   []byte
+}
+
+// ReadObject reads any object named by a full or abbreviated hex ID (at
+// least 4 digits) or, failing that, by a revision.
+func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, error) {
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
+	id, err := r.objectID(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	kind, body, data, err := r.st.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	info := &ObjectInfo{ID: id, Kind: kind, Size: len(body)}
+	switch kind {
+	case object.KindCommit:
+		info.Commit, err = object.DecodeCommit(body)
+	case object.KindEvent:
+		info.Event, err = readEvent(r.st, id)
+		_ = data
+	case object.KindTree:
+		info.Tree, err = object.DecodeTree(body)
+	case object.KindBlob:
+		info.Blob = body
+	}
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func (r *Repository) objectID(ctx context.Context, name string) (object.ID, error) {
+	if len(name) >= 4 && len(name) <= 2*object.IDSize && isHex(name) {
+		cands := r.st.Prefix(strings.ToLower(name), 16)
+		switch len(cands) {
+		case 1:
+			return cands[0], nil
+		case 0:
+		default:
+			short := make([]string, len(cands))
+			for i, c := range cands {
+				short[i] = c.Short()
+			}
+			return object.ZeroID, fmt.Errorf("%w: short object ID %s is ambiguous; candidates: %s", walk.ErrAmbiguous, name, strings.Join(short, " "))
+		}
+	}
+	return walk.Resolve(ctx, source{r.st}, name)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
