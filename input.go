@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -41,66 +43,103 @@ type InputLine struct {
 	data   []byte // Event.Data in canonical form
 }
 
-type wireLine struct {
-	Stream *string          `json:"stream"`
-	Type   *string          `json:"type"`
-	Data   json.RawMessage  `json:"data"`
-	Schema json.RawMessage  `json:"schema"`
-	Meta   json.RawMessage  `json:"meta"`
-	Commit *json.RawMessage `json:"commit"`
-}
-
 // ParseLine parses and checks one NDJSON event line; allowCommit accepts
 // the "commit" header export writes.
 func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
-	var w wireLine
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&w); err != nil {
-		return InputLine{}, fmt.Errorf("invalid JSON: %v", jsonErr(err))
-	}
-	if dec.More() {
-		return InputLine{}, fmt.Errorf("invalid JSON: more than one value on the line")
-	}
 	var in InputLine
-	if w.Stream == nil {
-		return in, fmt.Errorf("missing \"stream\"")
-	}
-	if w.Type == nil {
-		return in, fmt.Errorf("missing \"type\"")
-	}
-	in.Event.Stream, in.Event.Type = *w.Stream, *w.Type
-	in.Event.Data = w.Data
-	if len(w.Schema) > 0 && string(w.Schema) != "null" {
-		n, err := strconv.ParseInt(string(w.Schema), 10, 32)
-		if err != nil || n < 1 {
-			return in, fmt.Errorf("schema must be an integer >= 1, not %s", w.Schema)
+	var seen [6]bool
+	var hasStream, hasType bool
+	err := object.ObjectMembers(b, func(key string, v []byte) error {
+		field := -1
+		switch key {
+		case "stream":
+			field = 0
+			s, ok := object.UnquoteJSON(v)
+			if !ok {
+				return fmt.Errorf("\"stream\" must be a string")
+			}
+			in.Event.Stream, hasStream = s, true
+		case "type":
+			field = 1
+			s, ok := object.UnquoteJSON(v)
+			if !ok {
+				return fmt.Errorf("\"type\" must be a string")
+			}
+			in.Event.Type, hasType = s, true
+		case "data":
+			field = 2
+			in.data = slices.Clone(v)
+			in.Event.Data = in.data
+		case "schema":
+			field = 3
+			if string(v) == "null" {
+				break
+			}
+			n, err := strconv.ParseInt(string(v), 10, 32)
+			if err != nil || n < 1 {
+				return fmt.Errorf("schema must be an integer >= 1, not %s", v)
+			}
+			in.Event.Schema = int(n)
+		case "meta":
+			field = 4
+			if string(v) == "null" {
+				break
+			}
+			meta := map[string]string{}
+			err := object.ObjectMembers(v, func(k string, mv []byte) error {
+				s, ok := object.UnquoteJSON(mv)
+				if !ok {
+					return fmt.Errorf("meta.%s must be a string", k)
+				}
+				meta[k] = s
+				return nil
+			})
+			if err != nil {
+				if errors.Is(err, object.ErrJSON) {
+					return fmt.Errorf("meta must be an object of strings")
+				}
+				return err
+			}
+			in.Event.Meta = meta
+		case "commit":
+			field = 5
+			if !allowCommit {
+				return fmt.Errorf("unexpected \"commit\"")
+			}
+			var h CommitHeader
+			d := json.NewDecoder(bytes.NewReader(v))
+			d.DisallowUnknownFields()
+			if err := d.Decode(&h); err != nil {
+				return fmt.Errorf("bad \"commit\": %v", err)
+			}
+			in.Commit = &h
+		default:
+			return fmt.Errorf("unknown field %q", key)
 		}
-		in.Event.Schema = int(n)
-	}
-	if len(w.Meta) > 0 && string(w.Meta) != "null" {
-		if err := json.Unmarshal(w.Meta, &in.Event.Meta); err != nil {
-			return in, fmt.Errorf("meta must be an object of strings")
+		if seen[field] {
+			return fmt.Errorf("duplicate field %q", key)
 		}
-	}
-	if w.Commit != nil {
-		if !allowCommit {
-			return in, fmt.Errorf("unexpected \"commit\"")
-		}
-		var h CommitHeader
-		d := json.NewDecoder(bytes.NewReader(*w.Commit))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&h); err != nil {
-			return in, fmt.Errorf("bad \"commit\": %v", jsonErr(err))
-		}
-		in.Commit = &h
-	}
-	data, err := checkEvent(&in.Event)
+		seen[field] = true
+		return nil
+	})
 	if err != nil {
+		if errors.Is(err, object.ErrJSON) {
+			return in, fmt.Errorf("%v", err)
+		}
 		return in, err
 	}
-	in.data = data
+	if !hasStream {
+		return in, fmt.Errorf("missing \"stream\"")
+	}
+	if !hasType {
+		return in, fmt.Errorf("missing \"type\"")
+	}
+	if err := checkNames(&in.Event); err != nil {
+		return in, err
+	}
+	if in.data == nil {
+		in.data = []byte("{}")
+	}
 	return in, nil
 }
 
@@ -111,21 +150,29 @@ func jsonErr(err error) string {
 	return err.Error()
 }
 
-// checkEvent validates an input event and returns its canonical data.
-func checkEvent(e *EventInput) ([]byte, error) {
+// checkNames validates an input event's stream, type, schema and time.
+func checkNames(e *EventInput) error {
 	if err := object.ValidateStream(e.Stream); err != nil {
-		return nil, err
+		return err
 	}
 	if err := object.ValidateType(e.Type); err != nil {
-		return nil, err
+		return err
 	}
 	if e.Schema < 0 {
-		return nil, fmt.Errorf("schema must be >= 1")
+		return fmt.Errorf("schema must be >= 1")
 	}
 	if t, ok := e.Meta["time"]; ok {
 		if _, err := time.Parse(time.RFC3339Nano, t); err != nil {
-			return nil, fmt.Errorf("meta.time %q is not RFC 3339", t)
+			return fmt.Errorf("meta.time %q is not RFC 3339", t)
 		}
+	}
+	return nil
+}
+
+// checkEvent validates an input event and returns its canonical data.
+func checkEvent(e *EventInput) ([]byte, error) {
+	if err := checkNames(e); err != nil {
+		return nil, err
 	}
 	if len(bytes.TrimSpace(e.Data)) == 0 {
 		return []byte("{}"), nil

@@ -2,15 +2,17 @@ package pack
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/evgit/evgit/object"
 )
 
 // ErrCorrupt is returned when a segment, pack or index is damaged: a
 // checksum does not match, a length points outside the file, or an entry
-// does not parse. Damaged bytes are never returned as data.
-var ErrCorrupt = errors.New("corrupt storage")
+// does not parse. Damaged bytes are never returned as data. It is
+// object.ErrCorrupt, so one test covers every layer.
+var ErrCorrupt = object.ErrCorrupt
 
 // Frame layout, part of the format (docs/format.md):
 //

@@ -15,10 +15,22 @@ var SegmentMagic = []byte("EVGSEG\x00\x01")
 // frame per transaction and syncs once; readers read frames through
 // ReadAt and check each one's CRC before using a byte of it.
 type Segment struct {
-	f    File
-	Num  uint32 // the segment's number, from its file name
-	size int64  // end of the last whole frame
+	f     File
+	Num   uint32 // the segment's number, from its file name
+	size  int64  // end of the last whole frame: the logical end
+	alloc int64  // the file's size: zeros past the logical end
 }
+
+// Preallocation: the newest segment is kept longer than its frames with
+// zeros, so appending a frame overwrites allocated blocks and fdatasync
+// need not also commit a new file size (a journal commit) on every call;
+// on these disks that is the difference between about 250 and 900 syncs a
+// second. A frame header is never all zero (its CRC covers the lengths),
+// so the first zero header marks the logical end.
+const (
+	preallocMin = 64 << 10
+	preallocMax = 4 << 20
+)
 
 // CreateSegment creates a new, empty segment file durably.
 func CreateSegment(fsys FS, dir, path string, num uint32) (*Segment, error) {
@@ -38,7 +50,8 @@ func CreateSegment(fsys FS, dir, path string, num uint32) (*Segment, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic))}, nil
+	n := int64(len(SegmentMagic))
+	return &Segment{f: f, Num: num, size: n, alloc: n}, nil
 }
 
 // OpenSegment opens a segment for reading and appending. Call Scan to find
@@ -57,7 +70,12 @@ func OpenSegment(fsys FS, path string, num uint32, writable bool) (*Segment, err
 		f.Close()
 		return nil, fmt.Errorf("%w: %s: not a segment file", ErrCorrupt, path)
 	}
-	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic))}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic)), alloc: st.Size()}, nil
 }
 
 // Close closes the file.
@@ -72,10 +90,19 @@ func (s *Segment) Size() int64 { return s.size }
 // is reopened and scanned: the tail may be torn.
 func (s *Segment) Append(frames []byte) (int64, error) {
 	off := s.size
+	end := off + int64(len(frames))
+	if end > s.alloc {
+		grow := min(max(s.size, preallocMin), preallocMax)
+		newAlloc := end + grow
+		if err := writeFull(s.f, make([]byte, newAlloc-end), end); err != nil {
+			return 0, err
+		}
+		s.alloc = newAlloc
+	}
 	if err := writeFull(s.f, frames, off); err != nil {
 		return 0, err
 	}
-	s.size += int64(len(frames))
+	s.size = end
 	return off, nil
 }
 
@@ -117,14 +144,32 @@ var ErrTornTail = errors.New("torn tail")
 // file, or damaged where nothing whole follows it, is a torn tail left by a
 // crash: Scan returns the number of bytes after the last good frame. A
 // damaged frame with good frames after it is corruption: ErrCorrupt.
-func (s *Segment) Scan(off int64, fn func(off int64, payload []byte) error) (torn int64, err error) {
+//
+// With verifyTail set, a zero header counts as the end only if nothing but
+// zeros follows (recovery); without it, as when catching up with frames
+// other writers appended, a zero header is the end.
+func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []byte) error) (torn int64, err error) {
 	st, err := s.f.Stat()
 	if err != nil {
 		return 0, err
 	}
 	end := st.Size()
+	s.alloc = end
 	off = max(off, int64(len(SegmentMagic)))
 	for off < end {
+		var hdr [FrameHeaderSize]byte
+		n, _ := s.f.ReadAt(hdr[:], off)
+		if allZero(hdr[:n]) {
+			if !verifyTail {
+				break
+			}
+			// The logical end, if nothing but zeros follows.
+			if zero, err := s.zeroFrom(off, end); err != nil {
+				return 0, err
+			} else if zero {
+				break
+			}
+		}
 		payload, next, ferr := s.ReadFrame(off)
 		if ferr != nil {
 			if !errors.Is(ferr, ErrCorrupt) {
@@ -132,7 +177,7 @@ func (s *Segment) Scan(off int64, fn func(off int64, payload []byte) error) (tor
 			}
 			if !s.wholeFrameAfter(off, end) {
 				s.size = off
-				return end - off, nil
+				return s.nonZeroExtent(off, end), nil
 			}
 			return 0, ferr
 		}
@@ -141,8 +186,47 @@ func (s *Segment) Scan(off int64, fn func(off int64, payload []byte) error) (tor
 		}
 		off = next
 	}
-	s.size = off
+	s.size = min(off, end)
 	return 0, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// nonZeroExtent returns how many bytes from off reach the last non-zero
+// byte before end: the size of a torn write within preallocated zeros.
+func (s *Segment) nonZeroExtent(off, end int64) int64 {
+	buf := make([]byte, end-off)
+	n, _ := s.f.ReadAt(buf, off)
+	buf = buf[:n]
+	for i := len(buf) - 1; i >= 0; i-- {
+		if buf[i] != 0 {
+			return int64(i + 1)
+		}
+	}
+	return 0
+}
+
+// zeroFrom reports whether the file holds only zeros from off to end.
+func (s *Segment) zeroFrom(off, end int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < end {
+		n := min(int64(len(buf)), end-off)
+		if _, err := s.f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		if !allZero(buf[:n]) {
+			return false, nil
+		}
+		off += n
+	}
+	return true, nil
 }
 
 // wholeFrameAfter reports whether any offset after a damaged frame at off
@@ -167,12 +251,13 @@ func (s *Segment) wholeFrameAfter(off, end int64) bool {
 	return false
 }
 
-// Truncate cuts the file at the segment's size, dropping a torn tail, and
-// syncs.
+// Truncate cuts the file at the segment's logical end, dropping a torn
+// tail or the preallocated zeros, and syncs.
 func (s *Segment) Truncate() error {
 	if err := s.f.Truncate(s.size); err != nil {
 		return err
 	}
+	s.alloc = s.size
 	return s.f.Sync()
 }
 

@@ -13,8 +13,9 @@ import (
 // moved: its current value is not the old value the update expected.
 var ErrConflict = errors.New("ref moved")
 
-// ErrCorrupt is returned when a stored ref record does not decode.
-var ErrCorrupt = errors.New("corrupt ref record")
+// ErrCorrupt is returned when a stored ref record does not decode. It is
+// object.ErrCorrupt.
+var ErrCorrupt = object.ErrCorrupt
 
 // Model is the name of the ref that points at the repository's model blob.
 // It is not a branch or a tag: revisions never resolve to it.

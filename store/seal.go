@@ -26,6 +26,9 @@ func idxName(lo, hi uint32) string { return fmt.Sprintf("%08d-%08d%s", lo, hi, i
 // seal must be called with the lock and s.mu held.
 func (s *Store) seal() error {
 	n := s.last
+	if err := s.segs[n].Truncate(); err != nil {
+		return err
+	}
 	if !s.covered[n] {
 		objs := make([]pack.IndexedObject, 0, len(s.mem))
 		segs := []uint32{n}

@@ -321,7 +321,7 @@ func cmpUint32(a, b uint32) int {
 func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 	seg := s.segs[n]
 	isLast := n == s.last
-	torn, err := seg.Scan(off, func(off int64, payload []byte) error {
+	torn, err := seg.Scan(off, off == 0, func(off int64, payload []byte) error {
 		return s.absorb(n, off, payload, !s.covered[n], isLast)
 	})
 	if err != nil {

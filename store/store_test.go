@@ -89,11 +89,12 @@ func TestStoreRoundTripAcrossSeals(t *testing.T) {
 func TestTornTailIsCut(t *testing.T) {
 	s, dir := newStore(t, Options{})
 	id := appendCommit(t, s, 0)
+	end := s.segs[1].Size()
 	require.NoError(t, s.Close())
 	seg := filepath.Join(dir, "log", segName(1))
-	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(seg, os.O_WRONLY, 0)
 	require.NoError(t, err)
-	_, err = f.Write([]byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3})
+	_, err = f.WriteAt([]byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, end)
 	require.NoError(t, err)
 	f.Close()
 	s2, err := Open(dir, Options{})
@@ -109,11 +110,12 @@ func TestDamageBeforeTailIsCorruption(t *testing.T) {
 	s, dir := newStore(t, Options{})
 	appendCommit(t, s, 0)
 	appendCommit(t, s, 1)
+	end := s.segs[1].Size()
 	require.NoError(t, s.Close())
 	seg := filepath.Join(dir, "log", segName(1))
 	b, err := os.ReadFile(seg)
 	require.NoError(t, err)
-	b[len(b)/2] ^= 0x40
+	b[end/2] ^= 0x40
 	require.NoError(t, os.WriteFile(seg, b, 0o644))
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -1,0 +1,83 @@
+package evgit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/evgit/evgit/bankgen"
+)
+
+func benchWorkload(b *testing.B, n int) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	if err := bankgen.Write(&buf, bankgen.Config{Seed: 1, Events: n, Accounts: n / 10}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkImport100k imports 100k banking events, one commit per event,
+// under the banking model, and reports events per second.
+func BenchmarkImport100k(b *testing.B) {
+	for _, withModel := range []bool{false, true} {
+		b.Run(fmt.Sprintf("model=%v", withModel), func(b *testing.B) {
+			data := benchWorkload(b, 100_000)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				b.StopTimer()
+				r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if withModel {
+					if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				res, err := r.Import(context.Background(), bytes.NewReader(data), ImportOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Events != 100_000 {
+					b.Fatalf("imported %d events", res.Events)
+				}
+				b.StopTimer()
+				r.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(100_000*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkAppend measures durable commits through the library: each
+// Append returns once its commit is synced.
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("events=%d", size), func(b *testing.B) {
+			r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			batch := make([]EventInput, size)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for j := range batch {
+					i++
+					batch[j] = EventInput{Stream: fmt.Sprintf("acc-%d", i%1000), Type: "MoneyDeposited", Data: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, i))}
+				}
+				if _, err := r.Append(context.Background(), batch, AppendOptions{Actor: "bench"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

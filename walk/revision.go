@@ -1,0 +1,333 @@
+package walk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+)
+
+// minHexPrefix is the shortest abbreviated ID a revision may use.
+const minHexPrefix = 4
+
+// revision is a parsed revision: a name, an optional reflog selector and a
+// chain of parent steps.
+type revision struct {
+	name   string // a ref name, short ref name or hex (abbreviated) ID
+	reflog int    // N of name@{N}; -1 when absent
+	steps  []step
+}
+
+// step is one parent step: '~' (N first parents back) or '^' (the N-th
+// parent; 0 is the commit itself).
+type step struct {
+	op byte
+	n  int
+}
+
+// String returns the canonical spelling of r: every step with its count.
+func (r revision) String() string {
+	var b strings.Builder
+	b.WriteString(r.name)
+	if r.reflog >= 0 {
+		b.WriteString("@{")
+		b.WriteString(strconv.Itoa(r.reflog))
+		b.WriteString("}")
+	}
+	for _, s := range r.steps {
+		b.WriteByte(s.op)
+		b.WriteString(strconv.Itoa(s.n))
+	}
+	return b.String()
+}
+
+// parseRevision splits rev into its name, reflog selector and steps. It
+// checks syntax only; whether the name exists is Resolve's business. Ref
+// names cannot hold '~', '^' or "@{", so the first of them ends the name.
+func parseRevision(rev string) (revision, error) {
+	r := revision{reflog: -1}
+	if rev == "" {
+		return r, errors.New("empty revision")
+	}
+	end := strings.IndexAny(rev, "~^")
+	if end < 0 {
+		end = len(rev)
+	}
+	base, rest := rev[:end], rev[end:]
+	if i := strings.Index(base, "@{"); i >= 0 {
+		if !strings.HasSuffix(base, "}") {
+			return r, fmt.Errorf("bad reflog selector %q", base[i:])
+		}
+		n, ok := parseCount(base[i+2 : len(base)-1])
+		if !ok {
+			return r, fmt.Errorf("bad reflog selector %q: want @{N}", base[i:])
+		}
+		r.reflog = n
+		base = base[:i]
+		if base == "" {
+			base = refs.HEAD
+		}
+	}
+	if base == "@" {
+		base = refs.HEAD
+	}
+	if base == "" {
+		return r, errors.New("no name before " + strconv.Quote(rest[:1]))
+	}
+	r.name = base
+	for rest != "" {
+		op := rest[0]
+		if op != '~' && op != '^' {
+			return r, fmt.Errorf("unexpected %q", rest)
+		}
+		rest = rest[1:]
+		k := 0
+		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+			k++
+		}
+		n := 1
+		if k > 0 {
+			var ok bool
+			if n, ok = parseCount(rest[:k]); !ok {
+				return r, fmt.Errorf("count %q out of range", rest[:k])
+			}
+		}
+		rest = rest[k:]
+		r.steps = append(r.steps, step{op: op, n: n})
+	}
+	return r, nil
+}
+
+// parseCount parses a non-negative decimal count of digits only.
+func parseCount(s string) (int, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// isHex reports whether s could be a full or abbreviated hex ID.
+func isHex(s string) bool {
+	if len(s) < minHexPrefix || len(s) > 2*object.IDSize {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// refCandidates returns the full ref names a name may mean, in the order
+// Git tries them: the name itself when it is "HEAD" or starts with
+// "refs/", else refs/<name>, refs/tags/<name>, refs/heads/<name>.
+func refCandidates(name string) []string {
+	if name == refs.HEAD || strings.HasPrefix(name, "refs/") {
+		return []string{name}
+	}
+	return []string{"refs/" + name, refs.TagsPrefix + name, refs.HeadsPrefix + name}
+}
+
+// Resolve returns the commit a revision names (SPEC §3): a full or
+// abbreviated hex ID (at least 4 digits), a branch, a tag, HEAD (or "@"),
+// a full "refs/..." name, and any chain of suffixes after it: X~N (N first
+// parents back, X~ = X~1), X^N (the N-th parent, X^ = X^1, X^0 = X) and
+// X@{N} directly after the name (the N-th previous value in X's reflog,
+// X@{0} its current value; a bare @{N} means HEAD@{N}).
+//
+// A name is looked up like Git: a full 64-digit ID of an existing commit
+// first; then the exact ref ("HEAD", "refs/..."), refs/<n>, refs/tags/<n>,
+// refs/heads/<n>; last an abbreviated ID. So a ref whose name is also an
+// abbreviated ID wins, as in Git. An abbreviated ID of several commits
+// fails with an error matching ErrAmbiguous that lists them; an unknown
+// name, bad syntax or a step beyond the root fails with an error matching
+// ErrUnknownRevision. Errors of src other than absence pass through.
+func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
+	r, err := parseRevision(rev)
+	if err != nil {
+		return object.ZeroID, unknownRevision(rev, err.Error())
+	}
+	var id object.ID
+	if r.reflog >= 0 {
+		id, err = resolveReflog(ctx, src, rev, r.name, r.reflog)
+	} else {
+		id, err = resolveName(ctx, src, rev, r.name)
+	}
+	if err != nil {
+		return object.ZeroID, err
+	}
+	for _, s := range r.steps {
+		if s.op == '~' {
+			for range s.n {
+				if err := ctx.Err(); err != nil {
+					return object.ZeroID, err
+				}
+				c, err := commit(ctx, src, id)
+				if err != nil {
+					return object.ZeroID, err
+				}
+				if len(c.Parents) == 0 {
+					return object.ZeroID, unknownRevision(rev, fmt.Sprintf("%s is a root commit", id.Short()))
+				}
+				id = c.Parents[0]
+			}
+			continue
+		}
+		c, err := commit(ctx, src, id)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if s.n == 0 {
+			continue
+		}
+		if s.n > len(c.Parents) {
+			return object.ZeroID, unknownRevision(rev, fmt.Sprintf("%s has %d parents", id.Short(), len(c.Parents)))
+		}
+		id = c.Parents[s.n-1]
+	}
+	return id, nil
+}
+
+// resolveName resolves a name without suffixes.
+func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, error) {
+	hex := isHex(name)
+	if hex && len(name) == 2*object.IDSize {
+		// A full ID names its commit even when a ref has the same name,
+		// as in Git.
+		id, err := object.ParseID(strings.ToLower(name))
+		if err != nil {
+			return object.ZeroID, unknownRevision(rev, err.Error())
+		}
+		_, err = commit(ctx, src, id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return object.ZeroID, err
+		}
+	}
+	for _, full := range refCandidates(name) {
+		if refs.CheckRefName(full) != nil {
+			continue
+		}
+		id, ok, err := src.Ref(full)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if ok {
+			return id, nil
+		}
+	}
+	if hex && len(name) < 2*object.IDSize {
+		ids, err := src.Lookup(strings.ToLower(name))
+		if err != nil {
+			return object.ZeroID, err
+		}
+		slices.SortFunc(ids, func(a, b object.ID) int { return bytes.Compare(a[:], b[:]) })
+		ids = slices.Compact(ids)
+		switch len(ids) {
+		case 0:
+		case 1:
+			return ids[0], nil
+		default:
+			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", ErrAmbiguous, name, strings.Join(shortIDs(ids), ", "))
+		}
+	}
+	return object.ZeroID, unknownRevision(rev, "")
+}
+
+// shortIDs abbreviates sorted, distinct IDs to the shortest length of at
+// least 7 digits that tells them apart.
+func shortIDs(ids []object.ID) []string {
+	hexes := make([]string, len(ids))
+	for i, id := range ids {
+		hexes[i] = id.String()
+	}
+	n := 7
+	for i := 1; i < len(hexes); i++ {
+		for n < len(hexes[i]) && hexes[i][:n] == hexes[i-1][:n] {
+			n++
+		}
+	}
+	for i := range hexes {
+		hexes[i] = hexes[i][:n]
+	}
+	return hexes
+}
+
+// resolveReflog resolves name@{n}: the n-th previous value of the first
+// candidate ref that has a reflog.
+func resolveReflog(ctx context.Context, src Source, rev, name string, n int) (object.ID, error) {
+	for _, full := range refCandidates(name) {
+		if refs.CheckRefName(full) != nil {
+			continue
+		}
+		log, err := src.Reflog(full)
+		if errors.Is(err, ErrNotFound) || err == nil && len(log) == 0 {
+			continue
+		}
+		if err != nil {
+			return object.ZeroID, err
+		}
+		var id object.ID
+		switch {
+		case n < len(log):
+			id = log[n].New
+		case n == len(log):
+			// The oldest entry's old value, when the reflog was cut.
+			id = log[n-1].Old
+		}
+		if id.IsZero() {
+			return object.ZeroID, unknownRevision(rev, fmt.Sprintf("the reflog of %s has %d entries", full, len(log)))
+		}
+		return id, nil
+	}
+	if n == 0 {
+		// X@{0} is X even without a reflog.
+		return resolveName(ctx, src, rev, name)
+	}
+	return object.ZeroID, unknownRevision(rev, "no reflog for "+name)
+}
+
+// ParseRange splits a range "A..B" into from = A and to = B; an empty side
+// means HEAD, as in Git. When s is not a range, from is empty, to is s and
+// isRange is false. "A...B" (Git's symmetric difference) is not a range
+// here, so resolving it reports the whole text as unknown.
+func ParseRange(s string) (from, to string, isRange bool) {
+	i := strings.Index(s, "..")
+	if i < 0 || strings.Contains(s, "...") {
+		return "", s, false
+	}
+	from, to = s[:i], s[i+2:]
+	if from == "" {
+		from = refs.HEAD
+	}
+	if to == "" {
+		to = refs.HEAD
+	}
+	return from, to, true
+}
+
+// ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional
+// fraction of a second), or a date YYYY-MM-DD meaning 00:00:00Z that day.
+// The result is in UTC. Other text fails with an error matching
+// ErrInvalidTime.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w %q: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", ErrInvalidTime, s)
+}

@@ -1,0 +1,90 @@
+package walk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evgit/evgit/object"
+)
+
+// Source is what walk needs from a repository. Implementations must be safe
+// for the calls of one walk at a time; walk never changes what they return.
+type Source interface {
+	// Commit returns the commit named id. A missing commit is an error
+	// matching ErrNotFound.
+	Commit(ctx context.Context, id object.ID) (*object.Commit, error)
+	// Event returns the event named id. A missing event is an error
+	// matching ErrNotFound.
+	Event(ctx context.Context, id object.ID) (*object.Event, error)
+	// Ref returns the commit a full ref name points to: "HEAD" (resolved
+	// through a symbolic HEAD), "refs/heads/x" or "refs/tags/x". The bool
+	// is false when the ref does not exist. walk only asks for names that
+	// pass refs.CheckRefName.
+	Ref(name string) (object.ID, bool, error)
+	// Reflog returns the changes of a full ref name, newest first. A ref
+	// without a reflog gives no entries (or an error matching ErrNotFound).
+	Reflog(name string) ([]ReflogEntry, error)
+	// Lookup returns every commit whose hex ID starts with prefix: lower-case
+	// hex of at least 4 digits.
+	Lookup(prefix string) ([]object.ID, error)
+}
+
+// ReflogEntry is one change of a ref: it moved from Old to New. A zero Old
+// means the ref was created, a zero New that it was deleted.
+type ReflogEntry struct {
+	Old, New object.ID
+	Time     time.Time
+	Actor    string
+	Message  string
+}
+
+// ErrNotFound is returned when an object or ref does not exist. Source
+// implementations must wrap it (fmt.Errorf("...: %w", walk.ErrNotFound))
+// so that walk can tell a missing object from a broken repository.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnknownRevision is returned when a revision names no commit: an
+// unknown name or hex prefix, bad syntax, a step beyond the root, a reflog
+// entry that does not exist, or an as-of time before the first commit.
+var ErrUnknownRevision = errors.New("unknown revision")
+
+// ErrAmbiguous is returned when an abbreviated hex ID matches more than
+// one commit. The message lists the candidates.
+var ErrAmbiguous = errors.New("ambiguous revision")
+
+// ErrInvalidTime is returned by ParseTime for text that is neither RFC 3339
+// nor YYYY-MM-DD.
+var ErrInvalidTime = errors.New("invalid time")
+
+// unknownRevision returns an error matching ErrUnknownRevision that names
+// rev and, when known, why.
+func unknownRevision(rev, reason string) error {
+	if reason == "" {
+		return fmt.Errorf("%w %q", ErrUnknownRevision, rev)
+	}
+	return fmt.Errorf("%w %q: %s", ErrUnknownRevision, rev, reason)
+}
+
+// wrapError carries its own message and matches a sentinel.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// commit loads a commit and guards against a Source that returns neither
+// a commit nor an error.
+func commit(ctx context.Context, src Source, id object.ID) (*object.Commit, error) {
+	c, err := src.Commit(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("commit %s: %w", id, ErrNotFound)
+	}
+	return c, nil
+}
