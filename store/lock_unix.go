@@ -3,6 +3,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -33,3 +34,23 @@ func (l *flock) lock() error {
 func (l *flock) unlock() { _ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN) }
 
 func (l *flock) close() { l.f.Close() }
+
+// gen reads the layout generation: a counter in the lock file that a
+// writer bumps, under the lock, whenever it adds or removes files of the
+// log (a new segment, an index, a merge, gc). A reader whose generation is
+// current knows the file set without listing the folder.
+func (l *flock) gen() uint64 {
+	var b [8]byte
+	if n, _ := l.f.ReadAt(b[:], 0); n < 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// bumpGen advances the generation; the caller holds the lock.
+func (l *flock) bumpGen() error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], l.gen()+1)
+	_, err := l.f.WriteAt(b[:], 0)
+	return err
+}

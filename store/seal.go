@@ -66,6 +66,9 @@ func (s *Store) seal() error {
 	if err := s.mergeIndexes(); err != nil {
 		return err
 	}
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
 	return s.reload(true)
 }
 

@@ -86,7 +86,8 @@ type Store struct {
 	memSnap  map[string]object.ID
 	refs     *refs.Table
 	cache    *pack.FrameCache
-	torn     int64 // bytes cut from a torn tail
+	torn     int64  // bytes cut from a torn tail
+	gen      uint64 // the layout generation the store last listed
 	// writableSeg is the segment opened for appending, 0 if none.
 	writableSeg uint32
 
@@ -251,6 +252,19 @@ func (s *Store) list() (listing, error) {
 // segments into memory, and the refs from the newest segment. With locked
 // set the caller holds the repository lock and a torn tail is cut.
 func (s *Store) reload(locked bool) error {
+	var err error
+	for range 5 {
+		// A writer may remove files (an index merge, gc) between our
+		// listing and our opening them; list again.
+		if err = s.reloadOnce(locked); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) reloadOnce(locked bool) error {
+	s.gen = s.lock.gen()
 	l, err := s.list()
 	if err != nil {
 		return err
@@ -430,6 +444,9 @@ func (s *Store) Refresh() error {
 func (s *Store) refresh(locked bool) error {
 	if s.broken != nil {
 		return s.broken
+	}
+	if g := s.lock.gen(); g == s.gen && (!locked || s.writableSeg == s.last) {
+		return s.scanSegment(s.last, s.scanned, locked)
 	}
 	l, err := s.list()
 	if err != nil {

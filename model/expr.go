@@ -1,0 +1,652 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
+)
+
+// Names of the checked operators the patcher substitutes for expr-lang's
+// own. They are ordinary functions to expr-lang; the prefix keeps them out
+// of the way of anything a model would name.
+const (
+	fnAdd = "__evgit_add"
+	fnSub = "__evgit_sub"
+	fnMul = "__evgit_mul"
+	fnNeg = "__evgit_neg"
+	fnAbs = "__evgit_abs"
+	fnInt = "__evgit_int"
+	fnEq  = "__evgit_eq"
+	fnNe  = "__evgit_ne"
+	fnLt  = "__evgit_lt"
+	fnLe  = "__evgit_le"
+	fnGt  = "__evgit_gt"
+	fnGe  = "__evgit_ge"
+	fnGet = "__evgit_get"
+)
+
+// binaryFuncs maps the binary operators the patcher replaces to their
+// checked functions.
+var binaryFuncs = map[string]string{
+	"+": fnAdd, "-": fnSub, "*": fnMul,
+	"==": fnEq, "!=": fnNe, "<": fnLt, "<=": fnLe, ">": fnGt, ">=": fnGe,
+}
+
+// envDecl declares the variables an expression may use. state and event
+// are of unknown type (any JSON value); meta is a map of strings.
+var envDecl = types.Map{
+	"state": types.Any,
+	"event": types.Any,
+	"meta":  types.TypeOf(map[string]string(nil)),
+}
+
+// compileOptions are shared by every expression of every model.
+var compileOptions = []expr.Option{
+	expr.Env(envDecl),
+	// State must be a function of the events alone: replaying them later,
+	// elsewhere, must give the same bytes. So no clock. (date() without a
+	// zone already parses in UTC; expr.Timezone is not used because in
+	// expr-lang v1.17.8 it breaks date().)
+	expr.DisableBuiltin("now"),
+	expr.Function(fnAdd, checkedAdd),
+	expr.Function(fnSub, checkedSub),
+	expr.Function(fnMul, checkedMul),
+	expr.Function(fnNeg, checkedNeg),
+	expr.Function(fnAbs, checkedAbs),
+	expr.Function(fnInt, checkedInt),
+	expr.Function(fnEq, checkedEq),
+	expr.Function(fnNe, checkedNe),
+	expr.Function(fnLt, checkedLt),
+	expr.Function(fnLe, checkedLe),
+	expr.Function(fnGt, checkedGt),
+	expr.Function(fnGe, checkedGe),
+	expr.Function(fnGet, checkedGet),
+	expr.Patch(checkedPatcher{}),
+}
+
+// compile compiles one expression; asBool makes a result that is known at
+// compile time not to be a boolean an error.
+func compile(src string, asBool bool) (*vm.Program, error) {
+	p, err := expr.Compile(src, compileOptions...)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%s (column %d)", fe.Message, fe.Column+1)
+		}
+		return nil, err
+	}
+	// Not expr.AsBool: it would also cast at run time, with a terser
+	// message than Apply gives for a result that is not a boolean.
+	if t := p.Node().Type(); asBool && t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+		return nil, fmt.Errorf("yields %s, not a boolean", t)
+	}
+	return p, nil
+}
+
+// checkedPatcher rewrites an expression's tree before it is compiled so that
+// arithmetic and comparisons go through the checked functions: expr-lang's
+// own integer operators wrap around silently on overflow, and its mixed
+// comparisons convert unsigned 64-bit integers to int (wrapping those above
+// 2^63-1). sum(...) becomes a reduce(...) over the checked addition, abs
+// and int are checked too, and reading a field by name (x.name, x["name"])
+// is a plain map lookup that refuses to read from null.
+type checkedPatcher struct{}
+
+// Visit implements ast.Visitor. ast.Walk visits children first, so nested
+// operators are already rewritten when their parent is visited.
+func (checkedPatcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		if fn, ok := binaryFuncs[n.Operator]; ok {
+			ast.Patch(node, call(fn, n.Left, n.Right))
+		}
+	case *ast.MemberNode:
+		// x.name and x["name"]: a plain map lookup rather than expr-lang's
+		// reflection, and an error that says "null" for a missing object.
+		// Optional chains (x?.a.b) keep expr-lang's member nodes, whose
+		// short-circuit jumps depend on them.
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok || n.Optional || n.Method || inOptionalChain(n.Node) {
+			return
+		}
+		ast.Patch(node, call(fnGet, n.Node, &ast.StringNode{Value: prop.Value}))
+	case *ast.UnaryNode:
+		if n.Operator != "-" {
+			return
+		}
+		switch n.Node.(type) {
+		case *ast.IntegerNode, *ast.FloatNode:
+			return // a negative literal cannot overflow
+		}
+		ast.Patch(node, call(fnNeg, n.Node))
+	case *ast.BuiltinNode:
+		switch n.Name {
+		case "abs":
+			if len(n.Arguments) == 1 {
+				ast.Patch(node, call(fnAbs, n.Arguments[0]))
+			}
+		case "int":
+			if len(n.Arguments) == 1 {
+				ast.Patch(node, call(fnInt, n.Arguments[0]))
+			}
+		case "sum":
+			// sum(xs) → reduce(xs, add(#acc, #), 0)
+			// sum(xs, pred) → reduce(xs, add(#acc, pred), 0)
+			var elem ast.Node = &ast.PointerNode{}
+			switch len(n.Arguments) {
+			case 1:
+			case 2:
+				pred, ok := n.Arguments[1].(*ast.PredicateNode)
+				if !ok {
+					return
+				}
+				elem = pred.Node
+			default:
+				return
+			}
+			ast.Patch(node, &ast.BuiltinNode{
+				Name: "reduce",
+				Arguments: []ast.Node{
+					n.Arguments[0],
+					&ast.PredicateNode{Node: call(fnAdd, &ast.PointerNode{Name: "acc"}, elem)},
+					&ast.IntegerNode{Value: 0},
+				},
+			})
+		}
+	}
+}
+
+// inOptionalChain reports whether a member access on n continues an
+// optional chain (n is, or reads through, an x?.name).
+func inOptionalChain(n ast.Node) bool {
+	for {
+		switch x := n.(type) {
+		case *ast.MemberNode:
+			if x.Optional {
+				return true
+			}
+			n = x.Node
+		case *ast.CallNode:
+			id, ok := x.Callee.(*ast.IdentifierNode)
+			if !ok || id.Value != fnGet {
+				return false
+			}
+			n = x.Arguments[0]
+		default:
+			return false
+		}
+	}
+}
+
+func call(fn string, args ...ast.Node) *ast.CallNode {
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: args}
+}
+
+// evaluator runs programs; it is pooled because a vm.VM keeps its stack
+// between runs, and the env map is reused rather than built per event.
+type evaluator struct {
+	vm  vm.VM
+	env map[string]any
+}
+
+var evaluators = sync.Pool{New: func() any {
+	return &evaluator{env: make(map[string]any, 3)}
+}}
+
+func getEvaluator(state, event any, meta map[string]string) *evaluator {
+	e := evaluators.Get().(*evaluator)
+	e.env["state"] = state
+	e.env["event"] = event
+	e.env["meta"] = meta
+	return e
+}
+
+func (e *evaluator) release() {
+	e.env["state"] = nil
+	e.env["event"] = nil
+	e.env["meta"] = nil
+	evaluators.Put(e)
+}
+
+// run evaluates p and turns expr-lang's error (a message with a source
+// snippet over several lines) into a one-line error.
+func (e *evaluator) run(p *vm.Program) (any, error) {
+	out, err := e.vm.Run(p, e.env)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			if fe.Prev != nil {
+				return nil, fe.Prev
+			}
+			return nil, errors.New(fe.Message)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkedGet reads a field of an object; a field that is absent reads as
+// null, but reading a field of null (the state of a stream that was never
+// opened) is an error.
+func checkedGet(args ...any) (any, error) {
+	key, _ := args[1].(string)
+	switch o := args[0].(type) {
+	case map[string]any:
+		return o[key], nil
+	case map[string]string:
+		return o[key], nil
+	case nil:
+		return nil, fmt.Errorf("cannot read field %s of null", key)
+	}
+	return fetch(args[0], key)
+}
+
+// fetch is expr-lang's member access for what checkedGet does not handle
+// itself, with its panic turned into an error.
+func fetch(from any, key string) (out any, err error) {
+	defer func() {
+		if recover() != nil {
+			out, err = nil, fmt.Errorf("cannot read field %s of %s", key, typeName(from))
+		}
+	}()
+	return runtime.Fetch(from, key), nil
+}
+
+// errOverflow is wrapped by the error of an integer operation whose exact
+// result does not fit in 64 bits.
+var errOverflow = errors.New("integer overflow")
+
+// number classifies v: an integer that fits int64 (kind numInt, in i), an
+// unsigned integer above MaxInt64 (numBig, in u), a float (numFloat, in f),
+// or not a number (numNone).
+type numKind uint8
+
+const (
+	numNone numKind = iota
+	numInt
+	numBig
+	numFloat
+)
+
+type num struct {
+	kind numKind
+	i    int64
+	u    uint64
+	f    float64
+}
+
+func number(v any) num {
+	switch x := v.(type) {
+	case int64:
+		return num{kind: numInt, i: x}
+	case int:
+		return num{kind: numInt, i: int64(x)}
+	case float64:
+		return num{kind: numFloat, f: x}
+	case uint64:
+		if x > math.MaxInt64 {
+			return num{kind: numBig, u: x}
+		}
+		return num{kind: numInt, i: int64(x)}
+	case int32:
+		return num{kind: numInt, i: int64(x)}
+	case int16:
+		return num{kind: numInt, i: int64(x)}
+	case int8:
+		return num{kind: numInt, i: int64(x)}
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return num{kind: numBig, u: uint64(x)}
+		}
+		return num{kind: numInt, i: int64(x)}
+	case uint32:
+		return num{kind: numInt, i: int64(x)}
+	case uint16:
+		return num{kind: numInt, i: int64(x)}
+	case uint8:
+		return num{kind: numInt, i: int64(x)}
+	case float32:
+		return num{kind: numFloat, f: float64(x)}
+	}
+	return num{}
+}
+
+func (n num) float() float64 {
+	switch n.kind {
+	case numInt:
+		return float64(n.i)
+	case numBig:
+		return float64(n.u)
+	}
+	return n.f
+}
+
+// typeName names the JSON kind of v for error messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	switch number(v).kind {
+	case numInt, numBig:
+		return "integer"
+	case numFloat:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func operandError(op string, a, b any) error {
+	return fmt.Errorf("invalid operation: %s %s %s", typeName(a), op, typeName(b))
+}
+
+func bigError(v any) error {
+	return fmt.Errorf("integer %v is beyond the signed 64-bit range of arithmetic", v)
+}
+
+// fallback hands operands the checked functions do not handle (times,
+// durations, ...) to expr-lang's own operator, turning its panic on a
+// mismatch into an error.
+func fallback(op string, a, b any, f func(a, b any) any) (out any, err error) {
+	defer func() {
+		if recover() != nil {
+			out, err = nil, operandError(op, a, b)
+		}
+	}()
+	return f(a, b), nil
+}
+
+// arith is + - * with exact int64 results, float64 when either side is a
+// float, string and array concatenation for +.
+func arith(op byte, a, b any) (any, error) {
+	x, y := number(a), number(b)
+	if x.kind == numInt && y.kind == numInt {
+		var r int64
+		ok := true
+		switch op {
+		case '+':
+			r = x.i + y.i
+			ok = (r > x.i) == (y.i > 0)
+		case '-':
+			r = x.i - y.i
+			ok = (r < x.i) == (y.i > 0)
+		case '*':
+			r = x.i * y.i
+			ok = x.i == 0 || (r/x.i == y.i && !(x.i == -1 && y.i == math.MinInt64))
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %d %c %d", errOverflow, x.i, op, y.i)
+		}
+		return r, nil
+	}
+	if x.kind != numNone && y.kind != numNone {
+		if x.kind == numBig {
+			return nil, bigError(a)
+		}
+		if y.kind == numBig {
+			return nil, bigError(b)
+		}
+		switch op {
+		case '+':
+			return x.float() + y.float(), nil
+		case '-':
+			return x.float() - y.float(), nil
+		default:
+			return x.float() * y.float(), nil
+		}
+	}
+	if a == nil || b == nil {
+		return nil, operandError(string(op), a, b)
+	}
+	switch op {
+	case '+':
+		if s, ok := a.(string); ok {
+			if t, ok := b.(string); ok {
+				return s + t, nil
+			}
+			return nil, operandError("+", a, b)
+		}
+		if s, ok := a.([]any); ok {
+			if t, ok := b.([]any); ok {
+				out := make([]any, 0, len(s)+len(t))
+				return append(append(out, s...), t...), nil
+			}
+			return nil, operandError("+", a, b)
+		}
+		return fallback("+", a, b, runtime.Add)
+	case '-':
+		return fallback("-", a, b, runtime.Subtract)
+	default:
+		return fallback("*", a, b, runtime.Multiply)
+	}
+}
+
+func checkedAdd(args ...any) (any, error) {
+	if x, ok := args[0].(int64); ok {
+		if y, ok := args[1].(int64); ok {
+			r := x + y
+			if (r > x) == (y > 0) {
+				return r, nil
+			}
+		}
+	}
+	return arith('+', args[0], args[1])
+}
+
+func checkedSub(args ...any) (any, error) {
+	if x, ok := args[0].(int64); ok {
+		if y, ok := args[1].(int64); ok {
+			r := x - y
+			if (r < x) == (y > 0) {
+				return r, nil
+			}
+		}
+	}
+	return arith('-', args[0], args[1])
+}
+
+func checkedMul(args ...any) (any, error) { return arith('*', args[0], args[1]) }
+
+func checkedNeg(args ...any) (any, error) {
+	a := args[0]
+	switch x := number(a); x.kind {
+	case numInt:
+		if x.i == math.MinInt64 {
+			return nil, fmt.Errorf("%w: -(%d)", errOverflow, x.i)
+		}
+		return -x.i, nil
+	case numBig:
+		return nil, bigError(a)
+	case numFloat:
+		return -x.f, nil
+	}
+	if a == nil {
+		return nil, errors.New("invalid operation: -null")
+	}
+	return fallback("-", a, nil, func(a, _ any) any { return runtime.Negate(a) })
+}
+
+func checkedAbs(args ...any) (any, error) {
+	a := args[0]
+	switch x := number(a); x.kind {
+	case numInt:
+		if x.i == math.MinInt64 {
+			return nil, fmt.Errorf("%w: abs(%d)", errOverflow, x.i)
+		}
+		if x.i < 0 {
+			return -x.i, nil
+		}
+		return x.i, nil
+	case numBig:
+		return a, nil
+	case numFloat:
+		return math.Abs(x.f), nil
+	}
+	return nil, fmt.Errorf("invalid argument for abs: %s", typeName(a))
+}
+
+func checkedInt(args ...any) (any, error) {
+	a := args[0]
+	switch x := number(a); x.kind {
+	case numInt:
+		return x.i, nil
+	case numBig:
+		return nil, bigError(a)
+	case numFloat:
+		if math.IsNaN(x.f) || x.f >= 1<<63 || x.f < -(1<<63) {
+			return nil, fmt.Errorf("%w: int(%v)", errOverflow, x.f)
+		}
+		return int64(x.f), nil
+	}
+	if s, ok := a.(string); ok {
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("invalid integer %q", s)
+		}
+		return i, nil
+	}
+	return nil, fmt.Errorf("invalid argument for int: %s", typeName(a))
+}
+
+// compareNumbers compares two numbers exactly (no rounding of 64-bit
+// integers through float64). nan is true when either side is NaN.
+func compareNumbers(x, y num) (c int, nan bool) {
+	switch {
+	case x.kind == numInt && y.kind == numInt:
+		return cmp3(x.i < y.i, x.i > y.i), false
+	case x.kind == numFloat && y.kind == numFloat:
+		if math.IsNaN(x.f) || math.IsNaN(y.f) {
+			return 0, true
+		}
+		return cmp3(x.f < y.f, x.f > y.f), false
+	case x.kind == numFloat:
+		c, nan := compareNumbers(y, x)
+		return -c, nan
+	case x.kind == numBig:
+		switch y.kind {
+		case numInt:
+			return 1, false
+		case numBig:
+			return cmp3(x.u < y.u, x.u > y.u), false
+		}
+		// y is a float
+		if math.IsNaN(y.f) {
+			return 0, true
+		}
+		if y.f >= 1<<64 {
+			return -1, false
+		}
+		if y.f < 1<<63 {
+			return 1, false
+		}
+		t := uint64(y.f) // y.f is an integer this large
+		return cmp3(x.u < t, x.u > t), false
+	case y.kind == numBig:
+		c, nan := compareNumbers(y, x)
+		return -c, nan
+	}
+	// x is an int64, y a float
+	f := y.f
+	switch {
+	case math.IsNaN(f):
+		return 0, true
+	case f >= 1<<63:
+		return -1, false
+	case f < -(1 << 63):
+		return 1, false
+	}
+	t := math.Trunc(f)
+	ti := int64(t)
+	switch {
+	case x.i < ti:
+		return -1, false
+	case x.i > ti:
+		return 1, false
+	case f > t:
+		return -1, false
+	case f < t:
+		return 1, false
+	}
+	return 0, false
+}
+
+func cmp3(less, greater bool) int {
+	switch {
+	case less:
+		return -1
+	case greater:
+		return 1
+	}
+	return 0
+}
+
+func equal(a, b any) bool {
+	x, y := number(a), number(b)
+	if x.kind != numNone && y.kind != numNone {
+		c, nan := compareNumbers(x, y)
+		return !nan && c == 0
+	}
+	return runtime.Equal(a, b)
+}
+
+func checkedEq(args ...any) (any, error) { return equal(args[0], args[1]), nil }
+
+func checkedNe(args ...any) (any, error) { return !equal(args[0], args[1]), nil }
+
+// order compares a and b for <, <=, >, >=: numbers exactly, strings by
+// bytes, anything else (times, durations) as expr-lang does.
+func order(op string, a, b any, test func(c int) bool, native func(a, b any) bool) (any, error) {
+	if x, ok := a.(int64); ok {
+		if y, ok := b.(int64); ok {
+			return test(cmp3(x < y, x > y)), nil
+		}
+	}
+	x, y := number(a), number(b)
+	if x.kind != numNone && y.kind != numNone {
+		c, nan := compareNumbers(x, y)
+		return !nan && test(c), nil
+	}
+	if s, ok := a.(string); ok {
+		if t, ok := b.(string); ok {
+			return test(cmp3(s < t, s > t)), nil
+		}
+	}
+	if a == nil || b == nil {
+		return nil, operandError(op, a, b)
+	}
+	return fallback(op, a, b, func(a, b any) any { return native(a, b) })
+}
+
+func checkedLt(args ...any) (any, error) {
+	return order("<", args[0], args[1], func(c int) bool { return c < 0 }, runtime.Less)
+}
+
+func checkedLe(args ...any) (any, error) {
+	return order("<=", args[0], args[1], func(c int) bool { return c <= 0 }, runtime.LessOrEqual)
+}
+
+func checkedGt(args ...any) (any, error) {
+	return order(">", args[0], args[1], func(c int) bool { return c > 0 }, runtime.More)
+}
+
+func checkedGe(args ...any) (any, error) {
+	return order(">=", args[0], args[1], func(c int) bool { return c >= 0 }, runtime.MoreOrEqual)
+}
