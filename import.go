@@ -103,8 +103,12 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if err != nil {
 		return nil, err
 	}
+	// With a model, fold everything first: a refused event must refuse
+	// the import before its first batch lands. The batches then trust the
+	// fold, as long as nobody else moved the branch meanwhile.
+	var trust *trustedFold
 	if mdl != nil {
-		if err := r.dryRun(ctx, groups, opts.Branch, mdl); err != nil {
+		if trust, err = r.dryRun(ctx, groups, opts.Branch, mdl); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +120,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			events += len(groups[end].events)
 			end++
 		}
-		if err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res); err != nil {
+		if err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust); err != nil {
 			r.forgetHeads()
 			return nil, err
 		}
@@ -126,10 +130,25 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		start = end
 	}
+	if trust != nil && trust.head == res.Head {
+		final := trust.final.flatten()
+		final.head, final.offset, final.time = trust.head, trust.offset, trust.time
+		r.keepHead(trust.branchRef, final)
+	}
 	if res.Head.IsZero() {
 		res.Head, _ = r.Resolve(ctx, branchOrHead(opts.Branch))
 	}
 	return res, nil
+}
+
+// trustedFold is an import's fold done before writing: the states it
+// ends in, and the head the batches must find for it to hold.
+type trustedFold struct {
+	branchRef string
+	final     *headState
+	head      object.ID // the head the next batch must find
+	offset    uint64
+	time      time.Time
 }
 
 func branchOrHead(b string) string {
@@ -141,7 +160,7 @@ func branchOrHead(b string) string {
 
 // importBatch writes one batch of commits in one transaction, unless a
 // marker says the batch already landed on the branch.
-func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult) error {
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold) error {
 	var all []preparedEvent
 	for _, g := range groups {
 		all = append(all, g.events...)
@@ -162,13 +181,22 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		} else if ok {
 			res.Skipped += len(groups)
 			res.Head = last
+			*trust = nil
 			return nil
 		}
 		hs, err := r.headFor(tx, branchRef)
 		if err != nil {
 			return err
 		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
+		t := *trust
+		if t != nil && (t.branchRef != branchRef || t.head != hs.head) {
+			t, *trust = nil, nil
+			r.forgetHeads()
+			if hs, err = r.headFor(tx, branchRef); err != nil {
+				return err
+			}
+		}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil}
 		events := 0
 		for i, g := range groups {
 			out, err := w.commit(g.events, specs[i], branchRef)
@@ -183,7 +211,16 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
-		r.keepHead(branchRef, w.hs)
+		if t != nil {
+			// The fold was done before; this batch's states are not
+			// tracked, so the cache is set once the import ends.
+			t.head, t.offset, t.time = w.hs.head, w.hs.offset, w.hs.time
+			r.mu.Lock()
+			delete(r.heads, branchRef)
+			r.mu.Unlock()
+		} else {
+			r.keepHead(branchRef, w.hs)
+		}
 		res.Commits += len(groups)
 		res.Events += events
 		res.Head = w.hs.head
@@ -195,7 +232,8 @@ var errDryRun = errors.New("dry run")
 
 // dryRun folds every event of an import through the model, on the
 // branch's head, without writing: a refused event refuses the import.
-func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model) error {
+func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model) (*trustedFold, error) {
+	var t *trustedFold
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, branch)
 		if err != nil {
@@ -225,12 +263,13 @@ func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch st
 				w.hs.set(pe.in.Stream, streamState{version: st.version + 1, state: next})
 			}
 		}
+		t = &trustedFold{branchRef: branchRef, final: w.hs, head: hs.head, offset: hs.offset, time: hs.time}
 		return errDryRun
 	})
 	if errors.Is(err, errDryRun) {
-		return nil
+		return t, nil
 	}
-	return err
+	return nil, err
 }
 
 // exportLine is one line export writes, in the field order of SPEC §2.

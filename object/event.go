@@ -50,6 +50,20 @@ func (e *Event) AppendEncode(dst []byte) []byte {
 			enc.string(k)
 			enc.string(v)
 		}
+	case 2:
+		var k [2]string
+		i := 0
+		for key := range e.Meta {
+			k[i] = key
+			i++
+		}
+		if k[1] < k[0] {
+			k[0], k[1] = k[1], k[0]
+		}
+		for _, key := range k {
+			enc.string(key)
+			enc.string(e.Meta[key])
+		}
 	default:
 		for _, k := range slices.Sorted(maps.Keys(e.Meta)) {
 			enc.string(k)

@@ -23,7 +23,7 @@ var ZeroID ID
 // ErrCorrupt is returned when bytes that should encode an object, or the
 // object behind an ID, are damaged: a decoder found them malformed or their
 // hash is not the ID they were read under.
-var ErrCorrupt = errors.New("corrupt object")
+var ErrCorrupt = errors.New("corrupt")
 
 // ErrInvalidID is returned by ParseID for text that is not 64 hex digits.
 var ErrInvalidID = errors.New("invalid object ID")

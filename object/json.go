@@ -403,3 +403,75 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// ObjectMembers calls fn for each member of the JSON object in raw, in
+// order, with the member's key and the canonical form of its value. It
+// fails on anything that is not one valid JSON object.
+func ObjectMembers(raw []byte, fn func(key string, canonical []byte) error) error {
+	p := jsonParser{in: raw}
+	p.skipSpace()
+	if p.pos >= len(p.in) || p.in[p.pos] != '{' {
+		return p.errorf("not a JSON object")
+	}
+	p.pos++
+	p.skipSpace()
+	if p.pos < len(p.in) && p.in[p.pos] == '}' {
+		p.pos++
+	} else {
+		var scratch []byte
+		for {
+			p.skipSpace()
+			if p.pos >= len(p.in) || p.in[p.pos] != '"' {
+				return p.errorf("expected a string key")
+			}
+			key, err := p.str()
+			if err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.in) || p.in[p.pos] != ':' {
+				return p.errorf("expected ':'")
+			}
+			p.pos++
+			p.skipSpace()
+			scratch, err = p.value(scratch[:0], 1)
+			if err != nil {
+				return err
+			}
+			if err := fn(key, scratch); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.in) {
+				return p.errorf("unexpected end of input in object")
+			}
+			if p.in[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if p.in[p.pos] == '}' {
+				p.pos++
+				break
+			}
+			return p.errorf("expected ',' or '}'")
+		}
+	}
+	p.skipSpace()
+	if p.pos != len(p.in) {
+		return p.errorf("unexpected %q after the value", p.in[p.pos])
+	}
+	return nil
+}
+
+// UnquoteJSON returns the string a canonical JSON string value holds.
+func UnquoteJSON(canonical []byte) (string, bool) {
+	if len(canonical) < 2 || canonical[0] != '"' {
+		return "", false
+	}
+	p := jsonParser{in: canonical}
+	s, err := p.str()
+	if err != nil || p.pos != len(canonical) {
+		return "", false
+	}
+	return s, true
+}

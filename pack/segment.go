@@ -32,6 +32,8 @@ const (
 	preallocMax = 4 << 20
 )
 
+var zeros = make([]byte, 256<<10)
+
 // CreateSegment creates a new, empty segment file durably.
 func CreateSegment(fsys FS, dir, path string, num uint32) (*Segment, error) {
 	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -94,8 +96,12 @@ func (s *Segment) Append(frames []byte) (int64, error) {
 	if end > s.alloc {
 		grow := min(max(s.size, preallocMin), preallocMax)
 		newAlloc := end + grow
-		if err := writeFull(s.f, make([]byte, newAlloc-end), end); err != nil {
-			return 0, err
+		for at := end; at < newAlloc; {
+			n := min(int64(len(zeros)), newAlloc-at)
+			if err := writeFull(s.f, zeros[:n], at); err != nil {
+				return 0, err
+			}
+			at += n
 		}
 		s.alloc = newAlloc
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -17,7 +18,7 @@ type Tx struct {
 	s       *Store
 	group   *groupState
 	payload pack.Payload
-	objs    map[object.ID]pending
+	objs    map[object.ID]int // index into order; built on first need
 	order   []objSlot
 	refs    map[string]*refs.Value // nil value: deleted
 	recs    []pack.Record
@@ -33,32 +34,48 @@ type pending struct {
 type objSlot struct {
 	id   object.ID
 	slot int
+	p    pending
 }
 
 // groupState is what earlier transactions of a group added, visible to
 // later ones before the group is durable.
 type groupState struct {
-	objs  map[object.ID]pending
+	txs   []*Tx // transactions merged so far, whose objects later ones may read
 	refs  map[string]*refs.Value
 	idem  map[string][]byte
 	snaps map[string]object.ID
 }
 
 func newGroupState() *groupState {
-	return &groupState{objs: map[object.ID]pending{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &groupState{refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (s *Store) newTx(g *groupState) *Tx {
-	return &Tx{s: s, group: g, objs: map[object.ID]pending{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &Tx{s: s, group: g, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (tx *Tx) put(id object.ID, p pending, add func() int) object.ID {
-	if _, ok := tx.objs[id]; ok {
-		return id
+	tx.order = append(tx.order, objSlot{id: id, slot: add(), p: p})
+	if tx.objs != nil {
+		tx.objs[id] = len(tx.order) - 1
 	}
-	tx.objs[id] = p
-	tx.order = append(tx.order, objSlot{id: id, slot: add()})
 	return id
+}
+
+// pending returns an object this transaction added. The index of its
+// objects is built on the first call, so a transaction that never reads
+// its own objects (an import batch) never builds it.
+func (tx *Tx) pending(id object.ID) (pending, bool) {
+	if tx.objs == nil {
+		tx.objs = make(map[object.ID]int, len(tx.order))
+		for i, o := range tx.order {
+			tx.objs[o.id] = i
+		}
+	}
+	if i, ok := tx.objs[id]; ok {
+		return tx.order[i].p, true
+	}
+	return pending{}, false
 }
 
 // PutEvent adds an event with its data and returns its ID.
@@ -85,13 +102,19 @@ func (tx *Tx) PutTree(t *object.Tree) object.ID { return tx.PutObject(object.Kin
 // Get reads an object, seeing this transaction's and its group's
 // additions first.
 func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
-	if p, ok := tx.objs[id]; ok {
+	kind, body, data, err := tx.s.get(id)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return kind, body, data, err
+	}
+	if p, ok := tx.pending(id); ok {
 		return p.kind, p.body, p.data, nil
 	}
-	if p, ok := tx.group.objs[id]; ok {
-		return p.kind, p.body, p.data, nil
+	for _, other := range tx.group.txs {
+		if p, ok := other.pending(id); ok {
+			return p.kind, p.body, p.data, nil
+		}
 	}
-	return tx.s.get(id)
+	return kind, body, data, err
 }
 
 // Ref returns a ref's value as this transaction sees it.
@@ -208,9 +231,7 @@ func (tx *Tx) Snapshot(commit, model object.ID) (object.ID, bool, error) {
 
 // merge folds a successful transaction into its group.
 func (tx *Tx) merge() {
-	for id, p := range tx.objs {
-		tx.group.objs[id] = p
-	}
+	tx.group.txs = append(tx.group.txs, tx)
 	for k, v := range tx.refs {
 		tx.group.refs[k] = v
 	}
