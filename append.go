@@ -51,6 +51,19 @@ func (e *ExpectError) Error() string {
 // Is makes an ExpectError match ErrConflict.
 func (e *ExpectError) Is(target error) bool { return target == ErrConflict }
 
+// Commit times are stored as nanoseconds since 1970 in 64 bits.
+var (
+	minTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkTime(t time.Time) error {
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return invalidf("time %s is outside the years 1678 to 2261 that evgit stores", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
 func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // Append appends one commit holding all events, atomically, to a branch.
@@ -188,7 +201,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		}
 		if ok {
 			if prevDig != dig {
-				return nil, fmt.Errorf("%w: idempotency key %q was used with other events (commit %s)", ErrConflict, opts.IdempotencyKey, prev.Short())
+				return nil, conflictf("idempotency key %q was used with other events (commit %s)", opts.IdempotencyKey, prev.Short())
 			}
 			return w.r.resultOf(w.tx, prev, branch, true)
 		}
@@ -208,6 +221,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		t = now()
 	}
 	t = t.UTC()
+	if err := checkTime(t); err != nil {
+		return nil, err
+	}
 	if !streams.head.IsZero() && t.Before(streams.time) {
 		t = streams.time
 	}

@@ -104,7 +104,9 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 		case "commit":
 			field = 5
 			if !allowCommit {
-				return fmt.Errorf("unexpected \"commit\"")
+				// An exported line read as plain events: its commit
+				// header has no meaning here.
+				break
 			}
 			var h CommitHeader
 			d := json.NewDecoder(bytes.NewReader(v))

@@ -368,7 +368,15 @@ func AppendJSONFloat(dst []byte, f float64) []byte {
 	if a >= 1e-6 && a < 1e21 {
 		return strconv.AppendFloat(dst, f, 'f', -1, 64)
 	}
-	return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	// Go writes 1e-07 and 1e+21; ECMAScript writes 1e-7 and 1e+21.
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'e', -1, 64)
+	e := bytes.IndexByte(dst[start:], 'e') + start
+	digits := e + 2 // after "e+" or "e-"
+	for digits < len(dst)-1 && dst[digits] == '0' {
+		dst = append(dst[:digits], dst[digits+1:]...)
+	}
+	return dst
 }
 
 // appendJSONString appends s quoted with the minimal escapes.

@@ -32,8 +32,8 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendFrame appends a frame holding payload to dst, compressing the
-// payload when that makes it smaller. level picks the encoder: the fast one
-// on the append path, the tight one when gc writes packs.
+// payload when that makes it smaller. tight picks the slower, stronger
+// encoder gc uses for packs; the append path uses the fast one.
 func AppendFrame(dst, payload []byte, tight bool) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, FrameHeaderSize)...)

@@ -34,26 +34,13 @@ const (
 
 var zeros = make([]byte, 256<<10)
 
-// CreateSegment creates a new, empty segment file durably.
-func CreateSegment(fsys FS, dir, path string, num uint32) (*Segment, error) {
-	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFull(f, SegmentMagic, 0); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := fsys.SyncDir(dir); err != nil {
-		f.Close()
-		return nil, err
-	}
-	n := int64(len(SegmentMagic))
-	return &Segment{f: f, Num: num, size: n, alloc: n}, nil
+// WriteSegment creates a segment file whole and durably (temporary name,
+// fsync, rename, fsync of the folder) holding the given first frame, so a
+// crash never leaves a segment without it: the first frame of a segment is
+// the checkpoint of every ref.
+func WriteSegment(fsys FS, path string, firstFrame []byte) error {
+	data := append(append([]byte{}, SegmentMagic...), firstFrame...)
+	return WriteFileAtomic(fsys, path, data)
 }
 
 // OpenSegment opens a segment for reading and appending. Call Scan to find
@@ -135,7 +122,9 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 	}
 	payload, err = h.decodePayload(raw)
 	if err != nil {
-		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+		// The checksum held, so the frame was written whole: this is
+		// damage, never a torn tail.
+		return nil, 0, &contentError{fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)}
 	}
 	return payload, off + FrameHeaderSize + int64(h.size), nil
 }
@@ -178,7 +167,8 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 		}
 		payload, next, ferr := s.ReadFrame(off)
 		if ferr != nil {
-			if !errors.Is(ferr, ErrCorrupt) {
+			var ce *contentError
+			if !errors.Is(ferr, ErrCorrupt) || errors.As(ferr, &ce) {
 				return 0, ferr
 			}
 			if !s.wholeFrameAfter(off, end) {
@@ -195,6 +185,12 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 	s.size = min(off, end)
 	return 0, nil
 }
+
+// contentError is damage inside a frame whose checksum holds.
+type contentError struct{ err error }
+
+func (e *contentError) Error() string { return e.err.Error() }
+func (e *contentError) Unwrap() error { return e.err }
 
 func allZero(b []byte) bool {
 	for _, c := range b {

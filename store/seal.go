@@ -21,6 +21,28 @@ func (s *Store) maybeSeal() error {
 	return s.seal()
 }
 
+// startSegment writes segment n whole, holding a checkpoint of every ref.
+func (s *Store) startSegment(n uint32) error {
+	var p pack.Payload
+	for name, v := range s.refs.All() {
+		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
+	}
+	return pack.WriteSegment(s.fsys, filepath.Join(s.logDir, segName(n)), pack.AppendFrame(nil, p.Bytes(), false))
+}
+
+// resumeSeal finishes a seal that a crash interrupted after the newest
+// segment's index was written but before the next segment was: the
+// newest segment is covered, so nothing may be appended to it.
+func (s *Store) resumeSeal() error {
+	if err := s.startSegment(s.last + 1); err != nil {
+		return err
+	}
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
+	return s.reload(true)
+}
+
 func idxName(lo, hi uint32) string { return fmt.Sprintf("%08d-%08d%s", lo, hi, idxSuffix) }
 
 // seal must be called with the lock and s.mu held.
@@ -45,24 +67,9 @@ func (s *Store) seal() error {
 			return err
 		}
 	}
-	next := n + 1
-	seg, err := pack.CreateSegment(s.fsys, s.logDir, filepath.Join(s.logDir, segName(next)), next)
-	if err != nil {
+	if err := s.startSegment(n + 1); err != nil {
 		return err
 	}
-	var p pack.Payload
-	for name, v := range s.refs.All() {
-		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
-	}
-	if _, err := seg.Append(pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
-		seg.Close()
-		return err
-	}
-	if err := seg.Sync(); err != nil {
-		seg.Close()
-		return err
-	}
-	seg.Close()
 	if err := s.mergeIndexes(); err != nil {
 		return err
 	}

@@ -95,6 +95,9 @@ type Store struct {
 	group groupCommit
 }
 
+// formatLine is the content of .evgit/format. Part of the format.
+const formatLine = "evgit 1\n"
+
 const (
 	segSuffix = ".seg"
 	idxSuffix = ".idx"
@@ -119,20 +122,15 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
-	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte("evgit 1\n")); err != nil {
+	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte(formatLine)); err != nil {
 		return false, err
 	}
-	seg, err := pack.CreateSegment(fsys, logDir, filepath.Join(logDir, segName(1)), 1)
-	if err != nil {
-		return false, err
-	}
-	defer seg.Close()
 	var p pack.Payload
 	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
-	if _, err := seg.Append(pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
+	if err := pack.WriteSegment(fsys, filepath.Join(logDir, segName(1)), pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
 		return false, err
 	}
-	return true, seg.Sync()
+	return true, nil
 }
 
 // Open opens the storage in dir (the .evgit folder), cutting a torn tail
@@ -157,8 +155,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts:   opts,
 		cache:  pack.NewFrameCache(opts.CacheBytes),
 	}
-	if _, err := os.Stat(filepath.Join(dir, "format")); err != nil {
+	if b, err := os.ReadFile(filepath.Join(dir, "format")); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
+	} else if string(b) != formatLine {
+		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q", ErrCorrupt, dir, strings.TrimSpace(string(b)), strings.TrimSpace(formatLine))
 	}
 	lk, err := openLock(filepath.Join(dir, "lock"))
 	if err != nil {
@@ -290,6 +290,7 @@ func (s *Store) reloadOnce(locked bool) error {
 			s.covered[n] = true
 		}
 	}
+	s.indexes = s.dropSubsumed(s.indexes, locked)
 	// Newest index first; sort by the highest segment covered.
 	slices.SortStableFunc(s.indexes, func(a, b *pack.Index) int {
 		return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
@@ -317,6 +318,44 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 	}
 	return nil
+}
+
+// dropSubsumed leaves out an index whose segments another index covers
+// too: what a crash in the middle of an index merge leaves behind (the
+// merged index is written before the old ones are removed). Reading both
+// would count their records twice. With the lock held they are removed.
+func (s *Store) dropSubsumed(ixs []*pack.Index, locked bool) []*pack.Index {
+	var keep []*pack.Index
+	for i, ix := range ixs {
+		subsumed := false
+		for j, other := range ixs {
+			if i == j || len(other.Segments()) <= len(ix.Segments()) {
+				continue
+			}
+			if containsAll(other.Segments(), ix.Segments()) {
+				subsumed = true
+				break
+			}
+		}
+		if !subsumed {
+			keep = append(keep, ix)
+			continue
+		}
+		ix.Close()
+		if locked {
+			_ = s.fsys.Remove(ix.Path)
+		}
+	}
+	return keep
+}
+
+func containsAll(set, sub []uint32) bool {
+	for _, x := range sub {
+		if !slices.Contains(set, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func cmpUint32(a, b uint32) int {

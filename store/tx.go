@@ -313,6 +313,12 @@ func (s *Store) runGroup(batch []*request) {
 		fail(err)
 		return
 	}
+	if s.covered[s.last] {
+		if err := s.resumeSeal(); err != nil {
+			fail(err)
+			return
+		}
+	}
 	if s.writableSeg != s.last {
 		fail(fmt.Errorf("segment %d is not writable", s.last))
 		return
@@ -360,36 +366,43 @@ func (s *Store) runGroup(batch []*request) {
 	}
 }
 
-// write appends one frame per transaction in one write, syncs once, and
-// takes the transactions into memory.
+// write appends the group's transactions as one frame, syncs once, and
+// takes them into memory. One frame, not one per transaction: a crash can
+// then tear only the last frame, never leave a damaged frame before a
+// whole one, and none of the group was acknowledged before the sync.
 func (s *Store) write(txs []*Tx) error {
 	seg := s.segs[s.last]
-	var buf []byte
-	offs := make([]int64, len(txs))
+	var payload []byte
+	bases := make([]int, len(txs))
+	slot := 0
 	for i, tx := range txs {
-		offs[i] = int64(len(buf))
-		buf = pack.AppendFrame(buf, tx.payload.Bytes(), false)
+		bases[i] = slot
+		slot += tx.payload.Len()
+		if len(txs) == 1 {
+			payload = tx.payload.Bytes()
+		} else {
+			payload = append(payload, tx.payload.Bytes()...)
+		}
 	}
-	base, err := seg.Append(buf)
+	off, err := seg.Append(pack.AppendFrame(nil, payload, false))
 	if err != nil {
 		return err
 	}
 	if err := seg.Sync(); err != nil {
 		return err
 	}
+	if off > 1<<32-1 {
+		return fmt.Errorf("segment %d passed 4 GiB", s.last)
+	}
+	entries, err := pack.ParseEntries(payload)
+	if err != nil {
+		return err
+	}
+	s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, len(payload)))
 	for i, tx := range txs {
-		off := base + offs[i]
-		if off > 1<<32-1 {
-			return fmt.Errorf("segment %d passed 4 GiB", s.last)
-		}
-		entries, err := pack.ParseEntries(tx.payload.Bytes())
-		if err != nil {
-			return err
-		}
-		s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, tx.payload.Size()))
 		for _, o := range tx.order {
 			if _, dup := s.mem[o.id]; !dup {
-				s.mem[o.id] = pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(o.slot)}
+				s.mem[o.id] = pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)}
 			}
 		}
 		for _, r := range tx.recs {
