@@ -1,0 +1,155 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// Objects calls fn for every stored object once, with where it lies.
+// Iteration order is unspecified. It holds the store's read lock, so fn
+// must not write.
+func (s *Store) Objects(fn func(id object.ID, loc pack.Location) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := make(map[object.ID]bool, len(s.mem))
+	for id, loc := range s.mem {
+		seen[id] = true
+		if err := fn(id, loc); err != nil {
+			return err
+		}
+	}
+	for _, ix := range s.indexes {
+		for o := range ix.Objects() {
+			if seen[o.ID] {
+				continue
+			}
+			if len(s.indexes) > 1 {
+				seen[o.ID] = true
+			}
+			if err := fn(o.ID, o.Loc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RefUpdates returns every ref move still in the log, oldest first per
+// ref: the reflogs of every ref, including those deleted since (their
+// entries before the deletion are not part of any reflog).
+func (s *Store) RefUpdates() (map[string][]refs.Update, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string][]refs.Update{}
+	add := func(key, value []byte) error {
+		u, err := refs.DecodeUpdate(string(key), value)
+		if err != nil {
+			return err
+		}
+		if u.Delete {
+			delete(out, u.Name)
+			return nil
+		}
+		out[u.Name] = append(out[u.Name], u)
+		return nil
+	}
+	for i := len(s.indexes) - 1; i >= 0; i-- {
+		// Records come sorted by key, in log order per key.
+		for r, err := range s.indexes[i].Records(RecRef, nil, false) {
+			if err != nil {
+				return nil, err
+			}
+			if err := add(r.Key, r.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, r := range s.memRecs {
+		if r.Kind == RecRef {
+			if err := add(r.Key, r.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Problem is one thing VerifyLog found wrong.
+type Problem struct {
+	File   string // the file, relative to the log folder
+	Offset int64  // where in it, -1 when the whole file
+	Err    error
+}
+
+func (p Problem) String() string {
+	if p.Offset < 0 {
+		return fmt.Sprintf("%s: %v", p.File, p.Err)
+	}
+	return fmt.Sprintf("%s at %d: %v", p.File, p.Offset, p.Err)
+}
+
+// VerifyLog checks every frame of every segment (checksum, decompression,
+// entries) and every index (trailer checksum, and that each object it
+// lists lies where it says), and returns what is wrong.
+func (s *Store) VerifyLog() []Problem {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var probs []Problem
+	nums := make([]uint32, 0, len(s.segs))
+	for n := range s.segs {
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	for _, n := range nums {
+		seg := s.segs[n]
+		name := segName(n)
+		_, err := seg.Scan(0, true, func(off int64, payload []byte) error {
+			if _, err := pack.ParseEntries(payload); err != nil {
+				probs = append(probs, Problem{File: name, Offset: off, Err: err})
+			}
+			return nil
+		})
+		if err != nil {
+			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
+		}
+	}
+	for _, ix := range s.indexes {
+		name := filepath.Base(ix.Path)
+		if err := ix.Verify(); err != nil {
+			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
+		}
+	}
+	return probs
+}
+
+// FileSize is a file of the log folder and its size.
+type FileSize struct {
+	Name string
+	Size int64
+}
+
+// Files lists the log folder's segments and indexes with their sizes.
+func (s *Store) Files() ([]FileSize, error) {
+	ents, err := s.fsys.ReadDir(s.logDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []FileSize
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), segSuffix) && !strings.HasSuffix(e.Name(), idxSuffix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, FileSize{Name: e.Name(), Size: info.Size()})
+	}
+	return out, nil
+}
