@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type branchOptions struct {
+	args   []string
+	delete bool
+	json   bool
+}
+
+func newBranchCommand(g *globalOptions) *cobra.Command {
+	var opts branchOptions
+	cmd := &cobra.Command{
+		Use:   "branch [NAME [REV]] [-d NAME]",
+		Short: "List, create or delete branches",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.delete {
+				return cobra.MinimumNArgs(1)(cmd, args)
+			}
+			return cobra.MaximumNArgs(2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.args = args
+			return runBranch(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.delete, "delete", "d", false, "delete the named branches")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON (NDJSON when listing)")
+	return cmd
+}
+
+func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.delete:
+		for _, name := range opts.args {
+			old, err := repo.DeleteBranch(ctx, name, g.actor())
+			if err != nil {
+				return err
+			}
+			if opts.json {
+				if err := jsonEncoder(g.stdout).Encode(evgit.Ref{Name: name, Commit: old}); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(g.stdout, "Deleted branch %s (was %s).\n", name, old.Short())
+		}
+		return nil
+	case len(opts.args) > 0:
+		rev := ""
+		if len(opts.args) == 2 {
+			rev = opts.args[1]
+		}
+		id, err := repo.CreateBranch(ctx, opts.args[0], rev, g.actor())
+		if err != nil {
+			return err
+		}
+		if opts.json {
+			return jsonEncoder(g.stdout).Encode(evgit.Ref{Name: opts.args[0], Commit: id})
+		}
+		return nil
+	}
+	branches, err := repo.Branches(ctx)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(g.stdout)
+	if opts.json {
+		enc := jsonEncoder(w)
+		for _, b := range branches {
+			if err := enc.Encode(b); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	}
+	if repo.CurrentBranch() == "" {
+		if id, err := repo.Resolve(ctx, "HEAD"); err == nil {
+			fmt.Fprintf(w, "* (HEAD detached at %s)\n", id.Short())
+		}
+	}
+	for _, b := range branches {
+		mark := "  "
+		if b.Current {
+			mark = "* "
+		}
+		fmt.Fprintf(w, "%s%s\n", mark, b.Name)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
+)
+
+type commitOptions struct {
+	message        string
+	file           string
+	triples        []string
+	branch         string
+	expect         []string
+	idempotencyKey string
+	actor          string
+	date           string
+	json           bool
+}
+
+func newCommitCommand(g *globalOptions) *cobra.Command {
+	var opts commitOptions
+	cmd := &cobra.Command{
+		Use:   "commit [-m MSG] [-f FILE|-] [STREAM TYPE JSON]...",
+		Short: "Append one commit holding all the given events, atomically",
+		Long: `Append one commit holding all the given events, atomically.
+
+Each STREAM TYPE JSON triple is one event; -f adds the events of an NDJSON
+file (- for standard input), after the triples.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args)%3 != 0 {
+				return usagef("events are given as STREAM TYPE JSON triples; got %d arguments", len(args))
+			}
+			opts.triples = args
+			return runCommit(cmd.Context(), opts, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.message, "message", "m", "", "the commit message")
+	f.StringVarP(&opts.file, "file", "f", "", "read events from the NDJSON `FILE` (- for standard input)")
+	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
+	f.StringArrayVar(&opts.expect, "expect", nil, "require `STREAM=VERSION` (0: the stream does not exist yet)")
+	f.StringVar(&opts.idempotencyKey, "idempotency-key", "", "write nothing if a commit with this `KEY` is on the branch")
+	f.StringVar(&opts.actor, "actor", "", "who appends (default $EVGIT_ACTOR, else the user name)")
+	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
+	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error {
+	appendOpts := evgit.AppendOptions{
+		Branch:         opts.branch,
+		Message:        opts.message,
+		Actor:          opts.actor,
+		IdempotencyKey: opts.idempotencyKey,
+	}
+	if appendOpts.Actor == "" {
+		appendOpts.Actor = g.actor()
+	}
+	t, err := timeFlag(opts.date)
+	if err != nil {
+		return err
+	}
+	appendOpts.Time = t
+	expect, err := parseExpect(opts.expect)
+	if err != nil {
+		return err
+	}
+	appendOpts.Expect = expect
+
+	var events []evgit.EventInput
+	for i := 0; i+2 < len(opts.triples); i += 3 {
+		events = append(events, evgit.EventInput{
+			Stream: opts.triples[i],
+			Type:   opts.triples[i+1],
+			Data:   json.RawMessage(opts.triples[i+2]),
+		})
+	}
+	if opts.file != "" {
+		lines, err := readInput(g, opts.file, func(r io.Reader) ([]evgit.InputLine, error) {
+			return evgit.ReadLines(r, false)
+		})
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			events = append(events, l.Event)
+		}
+	}
+
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := repo.Append(ctx, events, appendOpts)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(res)
+	}
+	msg := opts.message
+	if res.Duplicate {
+		// Print the commit that holds the key, as it was written.
+		if obj, err := repo.ReadObject(ctx, res.Commit.String()); err == nil && obj.Commit != nil {
+			msg = obj.Commit.Message
+		}
+	}
+	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, res.Commit.Short(), summary(msg, res.Events))
+	return nil
+}
+
+// summary is a commit's one-line description: "MSG (N events)".
+func summary(message string, events int) string {
+	msg, _, _ := strings.Cut(message, "\n")
+	if msg == "" {
+		return fmt.Sprintf("(%d events)", events)
+	}
+	return fmt.Sprintf("%s (%d events)", msg, events)
+}
+
+// parseExpect parses --expect STREAM=VERSION flags.
+func parseExpect(flags []string) (map[string]uint64, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]uint64, len(flags))
+	for _, f := range flags {
+		i := strings.LastIndexByte(f, '=')
+		if i <= 0 {
+			return nil, invalidf("--expect %q: want STREAM=VERSION", f)
+		}
+		v, err := strconv.ParseUint(f[i+1:], 10, 64)
+		if err != nil {
+			return nil, invalidf("--expect %q: version %q is not a number >= 0", f, f[i+1:])
+		}
+		out[f[:i]] = v
+	}
+	return out, nil
+}
+
+// readInput opens FILE (or standard input for "-") and reads it with fn.
+func readInput[T any](g *globalOptions, name string, fn func(io.Reader) (T, error)) (T, error) {
+	if name == "-" {
+		return fn(g.stdin)
+	}
+	f, err := os.Open(g.path(name))
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return fn(f)
+}
+
+// timeFlag parses an optional time flag; zero when empty.
+func timeFlag(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return walk.ParseTime(s)
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type exportOptions struct {
+	rev    string
+	stream string
+	output string
+}
+
+func newExportCommand(g *globalOptions) *cobra.Command {
+	var opts exportOptions
+	cmd := &cobra.Command{
+		Use:   "export [REV | A..B]",
+		Short: "Write the events, oldest first, as NDJSON that import reads back",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.rev = args[0]
+			}
+			return runExport(cmd.Context(), opts, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.stream, "stream", "", "only the events of `STREAM`")
+	f.StringVarP(&opts.output, "output", "o", "", "write to `FILE` instead of standard output")
+	return cmd
+}
+
+func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	exportOpts := evgit.ExportOptions{Range: opts.rev, Stream: opts.stream}
+	if opts.output == "" {
+		return repo.Export(ctx, g.stdout, exportOpts)
+	}
+	// Write beside the target and rename, so a failed export leaves no
+	// half-written file behind.
+	path := g.path(opts.output)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := repo.Export(ctx, f, exportOpts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

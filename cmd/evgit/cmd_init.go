@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type initOptions struct {
+	dir    string
+	bare   bool
+	branch string
+}
+
+func newInitCommand(g *globalOptions) *cobra.Command {
+	var opts initOptions
+	cmd := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Create an empty repository (DIR/.evgit), or reinitialize one",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.dir = "."
+			if len(args) == 1 {
+				opts.dir = args[0]
+			}
+			return runInit(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.bare, "bare", false, "make DIR itself the repository, with no work tree")
+	cmd.Flags().StringVarP(&opts.branch, "initial-branch", "b", "", "name of the initial branch (default \"main\")")
+	return cmd
+}
+
+func runInit(ctx context.Context, opts initOptions, g *globalOptions) error {
+	repo, created, err := evgit.Init(ctx, g.path(opts.dir), evgit.InitOptions{Bare: opts.bare, Branch: opts.branch})
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	if created {
+		fmt.Fprintf(g.stdout, "Initialized empty evgit repository in %s\n", repo.GitDir())
+	} else {
+		fmt.Fprintf(g.stdout, "Reinitialized existing evgit repository in %s\n", repo.GitDir())
+	}
+	return nil
+}

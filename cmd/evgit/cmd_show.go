@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit/object"
+)
+
+type showOptions struct {
+	rev     string
+	json    bool
+	asOf    string
+	version uint64
+}
+
+func newShowCommand(g *globalOptions) *cobra.Command {
+	var opts showOptions
+	cmd := &cobra.Command{
+		Use:   "show REV | REV:STREAM",
+		Short: "Show a commit and its events, or the state of a stream",
+		Long: `Show a commit and its events, or with REV:STREAM the state of STREAM at
+REV, as JSON with 2-space indentation and sorted keys.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.rev = args[0]
+			if cmd.Flags().Changed("version") && opts.version == 0 {
+				return invalidf("--version 0: want a number >= 1")
+			}
+			return runShow(cmd.Context(), opts, g)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.json, "json", false, "print JSON: the commit as log --json does, or {stream, version, state}")
+	f.StringVar(&opts.asOf, "as-of", "", "with REV:STREAM, use the newest commit on REV's first-parent line at or before `TIME`")
+	f.Uint64Var(&opts.version, "version", 0, "with REV:STREAM, the state after the stream's `N`-th event")
+	return cmd
+}
+
+func runShow(ctx context.Context, opts showOptions, g *globalOptions) error {
+	if rev, stream, ok := strings.Cut(opts.rev, ":"); ok {
+		return showStream(ctx, opts, g, rev, stream)
+	}
+	if opts.asOf != "" || opts.version != 0 {
+		return invalidf("--as-of and --version need REV:STREAM")
+	}
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := repo.Show(ctx, opts.rev)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(info)
+	}
+	w := bufio.NewWriter(g.stdout)
+	writeCommit(w, info, "", "")
+	return w.Flush()
+}
+
+// showStream prints the state of a stream at a revision.
+func showStream(ctx context.Context, opts showOptions, g *globalOptions, rev, stream string) error {
+	if rev == "" {
+		rev = "HEAD"
+	}
+	if err := object.ValidateStream(stream); err != nil {
+		return invalidf("%v", err)
+	}
+	if opts.version != 0 {
+		return fmt.Errorf("show --version is not supported yet")
+	}
+	asOf, err := timeFlag(opts.asOf)
+	if err != nil {
+		return err
+	}
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	var id object.ID
+	if opts.asOf != "" {
+		id, err = repo.ResolveAsOf(ctx, rev, asOf)
+	} else {
+		id, err = repo.Resolve(ctx, rev)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := repo.StreamAt(id, stream)
+	if err != nil {
+		return err
+	}
+	if st.Version == 0 {
+		return notFoundf("stream %s does not exist at %s", stream, rev)
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(st)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, st.State, "", "  "); err != nil {
+		return fmt.Errorf("state of %s: %w", stream, err)
+	}
+	buf.WriteByte('\n')
+	_, err = g.stdout.Write(buf.Bytes())
+	return err
+}

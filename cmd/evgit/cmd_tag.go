@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+type tagOptions struct {
+	args   []string
+	delete bool
+}
+
+func newTagCommand(g *globalOptions) *cobra.Command {
+	var opts tagOptions
+	cmd := &cobra.Command{
+		Use:   "tag [NAME [REV]] [-d NAME]",
+		Short: "List, create or delete tags",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.delete {
+				return cobra.MinimumNArgs(1)(cmd, args)
+			}
+			return cobra.MaximumNArgs(2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.args = args
+			return runTag(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.delete, "delete", "d", false, "delete the named tags")
+	return cmd
+}
+
+func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.delete:
+		for _, name := range opts.args {
+			old, err := repo.DeleteTag(ctx, name, g.actor())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Deleted tag '%s' (was %s)\n", name, old.Short())
+		}
+		return nil
+	case len(opts.args) > 0:
+		rev := ""
+		if len(opts.args) == 2 {
+			rev = opts.args[1]
+		}
+		_, err := repo.CreateTag(ctx, opts.args[0], rev, g.actor())
+		return err
+	}
+	tags, err := repo.Tags(ctx)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(g.stdout)
+	for _, t := range tags {
+		fmt.Fprintln(w, t.Name)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/evgit/evgit"
+)
+
+// Exit codes, SPEC §3.
+const (
+	exitOK       = 0
+	exitError    = 1 // invalid value, not found, corrupt data, nothing to commit, anything else
+	exitUsage    = 2 // an unknown flag or a wrong number of arguments
+	exitConflict = 3 // an --expect did not hold, an idempotency key reused with other events
+	exitRule     = 4 // a model rule refused the events
+)
+
+// usageError is a command line cobra (or a command) could not make sense
+// of: exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func asUsage(err error) error {
+	var u *usageError
+	if err == nil || errors.As(err, &u) {
+		return err
+	}
+	return &usageError{err: err}
+}
+
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// fatalError is printed after "fatal: " instead of "error: ", as Git does
+// for a missing repository.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+func fatalf(format string, args ...any) error {
+	return &fatalError{err: fmt.Errorf(format, args...)}
+}
+
+// notRepository turns a failure to find or open the repository into the
+// fatal line of SPEC §1.
+func notRepository(err error) error {
+	if errors.Is(err, evgit.ErrNotRepository) {
+		return &fatalError{err: err}
+	}
+	return err
+}
+
+// cliError is an error the CLI finds itself (a flag value the library
+// never sees, a stream that does not exist): its message stands alone and
+// it matches a sentinel of the library, which decides its exit code.
+type cliError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *cliError) Error() string        { return e.msg }
+func (e *cliError) Is(target error) bool { return target == e.sentinel }
+
+// invalidf returns an error matching evgit.ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return &cliError{msg: fmt.Sprintf(format, args...), sentinel: evgit.ErrInvalid}
+}
+
+// notFoundf returns an error matching evgit.ErrNotFound.
+func notFoundf(format string, args ...any) error {
+	return &cliError{msg: fmt.Sprintf(format, args...), sentinel: evgit.ErrNotFound}
+}
+
+// exitCode maps an error to the exit code of SPEC §3. It is the only place
+// that does.
+func exitCode(err error) int {
+	var u *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.Is(err, evgit.ErrConflict):
+		return exitConflict
+	case errors.Is(err, evgit.ErrRule):
+		return exitRule
+	default:
+		return exitError
+	}
+}
+
+// report prints err as one line on w and returns the exit code.
+func report(w io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	prefix := "error: "
+	var f *fatalError
+	if errors.As(err, &f) {
+		prefix = "fatal: "
+	}
+	msg := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(strings.TrimSpace(err.Error()))
+	fmt.Fprintf(w, "%s%s\n", prefix, msg)
+	return exitCode(err)
+}

@@ -1,0 +1,160 @@
+// Command evgit is the command-line interface of evgit, a Git-style,
+// content-addressed event store. Its contract is SPEC.md §3: flags, output
+// shapes and exit codes. Every command only calls the evgit facade.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globalOptions hold what every command shares: the global flags, the
+// standard streams and the repository once opened.
+type globalOptions struct {
+	dir    string // -C: the folder commands start from, like git -C
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+
+	started bool // the command's own code was reached: errors are no longer usage errors
+	repo    *evgit.Repository
+}
+
+// run executes one evgit invocation and returns its exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if g.repo != nil {
+		if cerr := g.repo.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil && !g.started {
+		// Cobra failed before the command ran: an unknown command or flag,
+		// a bad flag value or a wrong number of arguments.
+		err = asUsage(err)
+	}
+	return report(stderr, err)
+}
+
+// newRootCommand builds the whole command tree.
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "evgit",
+		Short:         "A Git-style, content-addressed event store",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g.started = true
+			if g.dir != "" {
+				st, err := os.Stat(g.dir)
+				if err != nil || !st.IsDir() {
+					return fatalf("cannot change to '%s': no such directory", g.dir)
+				}
+			}
+			return nil
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().StringVarP(&g.dir, "directory", "C", "", "run as if evgit was started in `DIR`")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
+
+	root.AddCommand(
+		newInitCommand(g),
+		newCommitCommand(g),
+		newImportCommand(g),
+		newExportCommand(g),
+		newLogCommand(g),
+		newShowCommand(g),
+		newBranchCommand(g),
+		newTagCommand(g),
+		newRevParseCommand(g),
+		newCatFileCommand(g),
+		newModelCommand(g),
+		newDemoCommand(g),
+	)
+	return root
+}
+
+// path resolves a path given on the command line against -C.
+func (g *globalOptions) path(p string) string {
+	if g.dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(g.dir, p)
+}
+
+// openRepo finds and opens the repository: EVGIT_DIR names the .evgit
+// folder itself, otherwise it is looked for from -C (or the current
+// folder) upwards.
+func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error) {
+	if g.repo != nil {
+		return g.repo, nil
+	}
+	var (
+		repo *evgit.Repository
+		err  error
+	)
+	if dir := g.getenv("EVGIT_DIR"); dir != "" {
+		repo, err = evgit.Open(ctx, g.path(dir))
+	} else {
+		start := g.dir
+		if start == "" {
+			start = "."
+		}
+		repo, err = evgit.Discover(ctx, start)
+	}
+	if err != nil {
+		return nil, notRepository(err)
+	}
+	g.repo = repo
+	if n := repo.TornBytes(); n > 0 {
+		fmt.Fprintf(g.stderr, "warning: cut %d bytes of a torn write left by a crash\n", n)
+	}
+	return repo, nil
+}
+
+// actor names who runs the command: $EVGIT_ACTOR, else the login name,
+// else "unknown".
+func (g *globalOptions) actor() string {
+	if a := g.getenv("EVGIT_ACTOR"); a != "" {
+		return a
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// jsonEncoder writes one JSON document a line, without HTML escaping, so
+// data prints as it was stored.
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}

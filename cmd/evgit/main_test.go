@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/walk"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the scripts")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"evgit": func() {
+			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		},
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/script. Besides the
+// standard testscript commands they have:
+//
+//	exits N PROG ARGS...   run PROG and require exit code N (stdout and stderr
+//	                       are kept for the following assertions)
+//	gen-events N FILE      write N banking events (bankgen, seed 1) as NDJSON
+//	shared-prefix FILE VAR set VAR to a 4-digit hex prefix that two lines of
+//	                       FILE (log --oneline output) start with
+//	append FILE TEXT       append TEXT to FILE
+//	blob-id FILE VAR       set VAR to the object ID of FILE's bytes as a blob
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("EVGIT_ACTOR", "tester")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":         cmdExits,
+			"gen-events":    cmdGenEvents,
+			"shared-prefix": cmdSharedPrefix,
+			"append":        cmdAppend,
+			"blob-id":       cmdBlobID,
+		},
+	})
+}
+
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = exitErr.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdGenEvents(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gen-events N FILE")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[1]))
+	ts.Check(err)
+	ts.Check(bankgen.Write(f, bankgen.Config{Seed: 1, Events: n, Accounts: 50}))
+	ts.Check(f.Close())
+}
+
+func cmdSharedPrefix(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: shared-prefix FILE VAR")
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) < 4 {
+			continue
+		}
+		p := line[:4]
+		if seen[p] {
+			ts.Setenv(args[1], p)
+			return
+		}
+		seen[p] = true
+	}
+	ts.Fatalf("no two lines of %s share a 4-digit prefix", args[0])
+}
+
+func cmdAppend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: append FILE TEXT")
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_APPEND, 0)
+	ts.Check(err)
+	_, err = f.WriteString(args[1])
+	ts.Check(err)
+	ts.Check(f.Close())
+}
+
+func cmdBlobID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: blob-id FILE VAR")
+	}
+	ts.Setenv(args[1], object.Hash(object.KindBlob, []byte(ts.ReadFile(args[0]))).String())
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"ok", nil, exitOK},
+		{"usage", usagef("wrong"), exitUsage},
+		{"usage wrapping a conflict stays usage", asUsage(fmt.Errorf("x: %w", evgit.ErrConflict)), exitUsage},
+		{"invalid", invalidf("bad"), exitError},
+		{"not found", fmt.Errorf("x: %w", evgit.ErrNotFound), exitError},
+		{"corrupt", fmt.Errorf("x: %w", evgit.ErrCorrupt), exitError},
+		{"nothing to commit", evgit.ErrNothingToCommit, exitError},
+		{"unknown revision", fmt.Errorf("%w \"x\"", walk.ErrUnknownRevision), exitError},
+		{"ambiguous", walk.ErrAmbiguous, exitError},
+		{"other", errors.New("disk on fire"), exitError},
+		{"conflict", &evgit.ExpectError{Stream: "s", Expected: 1, Found: 2}, exitConflict},
+		{"rule", fmt.Errorf("x: %w", evgit.ErrRule), exitRule},
+		{"fatal", fatalf("not a repository"), exitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, exitCode(tt.err))
+		})
+	}
+}
+
+func TestReportPrintsOneLine(t *testing.T) {
+	var b strings.Builder
+	code := report(&b, fmt.Errorf("model: line 3:\nbad thing: %w", evgit.ErrInvalid))
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, "error: model: line 3: bad thing: invalid input\n", b.String())
+
+	b.Reset()
+	report(&b, notRepository(fmt.Errorf("%w (or any parent): /x", evgit.ErrNotRepository)))
+	assert.Equal(t, "fatal: not an evgit repository (or any parent): /x\n", b.String())
+}
+
+func TestShellJoin(t *testing.T) {
+	assert.Equal(t, `commit -m 'Open accounts' acc-1 T '{"a":1}' 'it'\''s' ''`,
+		shellJoin([]string{"commit", "-m", "Open accounts", "acc-1", "T", `{"a":1}`, "it's", ""}))
+}
