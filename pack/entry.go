@@ -25,7 +25,8 @@ type Entry struct {
 	Body []byte
 }
 
-// IsObject reports whether the entry holds an object.
+// IsObject reports whether the entry holds an object (packed entries
+// count once ResolvePacked has turned them into ordinary ones).
 func (e Entry) IsObject() bool { return e.Kind < RecordBase }
 
 // Object returns the object's kind and canonical body, and for an event
@@ -120,7 +121,7 @@ func ParseEntries(payload []byte) ([]Entry, error) {
 		if k <= 0 || n > uint64(len(payload)-1-k) {
 			return nil, fmt.Errorf("%w: entry %d overruns its frame", ErrCorrupt, len(out))
 		}
-		if kind == 0 || (kind >= uint8(object.KindTree)+1 && kind < RecordBase) {
+		if kind == 0 || (kind > EntryPackedCommit && kind < RecordBase) {
 			return nil, fmt.Errorf("%w: entry %d has unknown kind %d", ErrCorrupt, len(out), kind)
 		}
 		start := 1 + k

@@ -44,7 +44,8 @@ func WriteSegment(fsys FS, path string, firstFrame []byte) error {
 }
 
 // OpenSegment opens a segment for reading and appending. Call Scan to find
-// its end before appending.
+// its end before appending. Number 0 opens a pack's data file, which holds
+// frames the same way.
 func OpenSegment(fsys FS, path string, num uint32, writable bool) (*Segment, error) {
 	flag := os.O_RDONLY
 	if writable {
@@ -55,7 +56,7 @@ func OpenSegment(fsys FS, path string, num uint32, writable bool) (*Segment, err
 		return nil, err
 	}
 	var magic [8]byte
-	if _, err := f.ReadAt(magic[:], 0); err != nil || !bytes.Equal(magic[:], SegmentMagic) {
+	if _, err := f.ReadAt(magic[:], 0); err != nil || !(bytes.Equal(magic[:], SegmentMagic) || (num == 0 && bytes.Equal(magic[:], PackMagic))) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s: not a segment file", ErrCorrupt, path)
 	}

@@ -17,6 +17,10 @@ import (
 func (s *Store) Objects(fn func(id object.ID, loc pack.Location) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.objectsLocked(fn)
+}
+
+func (s *Store) objectsLocked(fn func(id object.ID, loc pack.Location) error) error {
 	seen := make(map[object.ID]bool, len(s.mem))
 	for id, loc := range s.mem {
 		seen[id] = true
@@ -29,55 +33,51 @@ func (s *Store) Objects(fn func(id object.ID, loc pack.Location) error) error {
 			if seen[o.ID] {
 				continue
 			}
-			if len(s.indexes) > 1 {
-				seen[o.ID] = true
-			}
+			seen[o.ID] = true
 			if err := fn(o.ID, o.Loc); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
-}
-
-// RefUpdates returns every ref move still in the log, oldest first per
-// ref: the reflogs of every ref, including those deleted since (their
-// entries before the deletion are not part of any reflog).
-func (s *Store) RefUpdates() (map[string][]refs.Update, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := map[string][]refs.Update{}
-	add := func(key, value []byte) error {
-		u, err := refs.DecodeUpdate(string(key), value)
+	if s.packData == nil {
+		return nil
+	}
+	// A pack's index keeps only ID prefixes: read its frames in order.
+	_, err := s.packData.Scan(0, false, func(off int64, payload []byte) error {
+		entries, err := pack.ParseEntries(payload)
 		if err != nil {
 			return err
 		}
-		if u.Delete {
-			delete(out, u.Name)
-			return nil
+		if entries, err = pack.ResolvePacked(entries); err != nil {
+			return err
 		}
-		out[u.Name] = append(out[u.Name], u)
-		return nil
-	}
-	for i := len(s.indexes) - 1; i >= 0; i-- {
-		// Records come sorted by key, in log order per key.
-		for r, err := range s.indexes[i].Records(RecRef, nil, false) {
+		for slot, e := range entries {
+			if !e.IsObject() {
+				continue
+			}
+			id, err := e.ObjectID()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := add(r.Key, r.Value); err != nil {
-				return nil, err
+			if seen[id] {
+				continue
 			}
-		}
-	}
-	for _, r := range s.memRecs {
-		if r.Kind == RecRef {
-			if err := add(r.Key, r.Value); err != nil {
-				return nil, err
+			seen[id] = true
+			if err := fn(id, pack.Location{Seg: 0, Off: uint32(off), Slot: uint32(slot)}); err != nil {
+				return err
 			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return err
+}
+
+// RefUpdates returns every ref move still in the log, oldest first per
+// ref: the reflogs of every existing ref (a deletion ends a ref's reflog).
+func (s *Store) RefUpdates() (map[string][]refs.Update, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.refUpdatesLocked()
 }
 
 // Problem is one thing VerifyLog found wrong.
@@ -125,6 +125,24 @@ func (s *Store) VerifyLog() []Problem {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		}
 	}
+	if s.packData != nil {
+		name := packName(s.packNum, packDataSuffix)
+		if _, err := s.packData.Scan(0, true, func(off int64, payload []byte) error {
+			entries, err := pack.ParseEntries(payload)
+			if err == nil {
+				_, err = pack.ResolvePacked(entries)
+			}
+			if err != nil {
+				probs = append(probs, Problem{File: name, Offset: off, Err: err})
+			}
+			return nil
+		}); err != nil {
+			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
+		}
+		if err := s.packIdx.Verify(); err != nil {
+			probs = append(probs, Problem{File: filepath.Base(s.packIdx.Path), Offset: -1, Err: err})
+		}
+	}
 	return probs
 }
 
@@ -142,7 +160,8 @@ func (s *Store) Files() ([]FileSize, error) {
 	}
 	var out []FileSize
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), segSuffix) && !strings.HasSuffix(e.Name(), idxSuffix) {
+		n := e.Name()
+		if !strings.HasSuffix(n, segSuffix) && !strings.HasSuffix(n, idxSuffix) && !strings.HasPrefix(n, "pack-") {
 			continue
 		}
 		info, err := e.Info()

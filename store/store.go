@@ -88,6 +88,13 @@ type Store struct {
 	cache    *pack.FrameCache
 	torn     int64  // bytes cut from a torn tail
 	gen      uint64 // the layout generation the store last listed
+	// The pack gc wrote, if any: its frames, its object index and the
+	// records it kept (reflogs, idempotency keys, snapshots). Segments
+	// numbered up to packNum are replaced by it.
+	packNum  uint32
+	packData *pack.Segment
+	packIdx  *pack.PackIndex
+	packRecs *pack.Index
 	// writableSeg is the segment opened for appending, 0 if none.
 	writableSeg uint32
 
@@ -200,7 +207,13 @@ func (s *Store) closeFiles() {
 	for _, ix := range s.indexes {
 		ix.Close()
 	}
-	s.segs, s.indexes = nil, nil
+	if s.packData != nil {
+		s.packData.Close()
+	}
+	if s.packIdx != nil {
+		s.packIdx.Close()
+	}
+	s.segs, s.indexes, s.packData, s.packIdx, s.packRecs = nil, nil, nil, nil, nil
 }
 
 // Dir returns the .evgit folder.
@@ -215,8 +228,10 @@ func (s *Store) TornBytes() int64 {
 
 // listing is what the log folder holds.
 type listing struct {
-	segs []uint32
-	idx  []string // index file names, sorted
+	segs  []uint32
+	idx   []string // index file names, sorted
+	packs []uint32 // packs whose three files are all there
+	names []string // every index and pack file: what refresh compares
 }
 
 func (s *Store) list() (listing, error) {
@@ -238,10 +253,22 @@ func (s *Store) list() (listing, error) {
 			}
 		case strings.HasSuffix(name, idxSuffix):
 			l.idx = append(l.idx, name)
+			l.names = append(l.names, name)
+		case strings.HasPrefix(name, "pack-") && strings.HasSuffix(name, packIndexSuffix):
+			l.names = append(l.names, name)
+			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, "pack-"), packIndexSuffix), 10, 32)
+			if err != nil {
+				continue
+			}
+			if s.exists(packName(uint32(n), packDataSuffix)) && s.exists(packName(uint32(n), packRecordsSuffix)) {
+				l.packs = append(l.packs, uint32(n))
+			}
 		}
 	}
 	slices.Sort(l.segs)
 	slices.Sort(l.idx)
+	slices.Sort(l.names)
+	slices.Sort(l.packs)
 	if len(l.segs) == 0 {
 		return l, fmt.Errorf("%w: %s has no segments", ErrNotRepository, s.dir)
 	}
@@ -279,11 +306,30 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.refs = refs.NewTable()
 	s.writableSeg = 0
 	s.cache.Clear()
-	s.idxNames = l.idx
+	s.idxNames = l.names
+	s.packNum = 0
+	if len(l.packs) > 0 {
+		s.packNum = l.packs[len(l.packs)-1]
+		if err := s.openPack(l, locked); err != nil {
+			return err
+		}
+		l.segs = slices.DeleteFunc(l.segs, func(n uint32) bool { return n <= s.packNum })
+		if len(l.segs) == 0 {
+			return fmt.Errorf("%w: no segment after pack %d", ErrCorrupt, s.packNum)
+		}
+	}
 	for i := len(l.idx) - 1; i >= 0; i-- {
 		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))
 		if err != nil {
 			return err
+		}
+		if s.packNum > 0 && slices.Max(ix.Segments()) <= s.packNum {
+			// A gc replaced what it covers.
+			ix.Close()
+			if locked {
+				_ = s.fsys.Remove(ix.Path)
+			}
+			continue
 		}
 		s.indexes = append(s.indexes, ix)
 		for _, n := range ix.Segments() {
@@ -291,6 +337,9 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 	}
 	s.indexes = s.dropSubsumed(s.indexes, locked)
+	if s.packRecs != nil {
+		s.indexes = append(s.indexes, s.packRecs)
+	}
 	// Newest index first; sort by the highest segment covered.
 	slices.SortStableFunc(s.indexes, func(a, b *pack.Index) int {
 		return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
@@ -492,7 +541,7 @@ func (s *Store) refresh(locked bool) error {
 		return err
 	}
 	last := l.segs[len(l.segs)-1]
-	if !slices.Equal(l.idx, s.idxNames) || last < s.last || l.segs[0] != firstKey(s.segs) {
+	if !slices.Equal(l.names, s.idxNames) || last < s.last {
 		return s.reload(locked)
 	}
 	if locked {
@@ -537,8 +586,14 @@ func (s *Store) lookup(id object.ID) (pack.Location, bool) {
 func (s *Store) Has(id object.ID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, ok := s.lookup(id)
-	return ok
+	if _, ok := s.lookup(id); ok {
+		return true
+	}
+	if s.packIdx != nil {
+		_, _, _, err := s.getPacked(id)
+		return err == nil
+	}
+	return false
 }
 
 // frame returns the decoded frame at a location, through the cache.
@@ -548,6 +603,9 @@ func (s *Store) frame(loc pack.Location) (*pack.Frame, error) {
 		return f, nil
 	}
 	seg := s.segs[loc.Seg]
+	if loc.Seg == 0 {
+		seg = s.packData
+	}
 	if seg == nil {
 		return nil, fmt.Errorf("%w: segment %d is missing", ErrCorrupt, loc.Seg)
 	}
@@ -558,6 +616,11 @@ func (s *Store) frame(loc pack.Location) (*pack.Frame, error) {
 	entries, err := pack.ParseEntries(payload)
 	if err != nil {
 		return nil, err
+	}
+	if loc.Seg == 0 {
+		if entries, err = pack.ResolvePacked(entries); err != nil {
+			return nil, err
+		}
 	}
 	f := pack.NewFrame(entries, len(payload))
 	s.cache.Put(key, f)
@@ -576,8 +639,34 @@ func (s *Store) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 	loc, ok := s.lookup(id)
 	if !ok {
+		if s.packIdx != nil {
+			return s.getPacked(id)
+		}
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 	}
+	return s.getAt(id, loc)
+}
+
+// getPacked reads an object from the pack, trying each entry whose
+// 8-byte prefix matches until one hashes to id.
+func (s *Store) getPacked(id object.ID) (object.Kind, []byte, []byte, error) {
+	var firstErr error
+	for _, loc := range s.packIdx.Candidates(id) {
+		kind, body, data, err := s.getAt(id, loc)
+		if err == nil {
+			return kind, body, data, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return 0, nil, nil, firstErr
+	}
+	return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+}
+
+func (s *Store) getAt(id object.ID, loc pack.Location) (object.Kind, []byte, []byte, error) {
 	f, err := s.frame(loc)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
@@ -677,6 +766,18 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 	for _, ix := range s.indexes {
 		for _, id := range ix.Prefix(prefix, odd, limit) {
 			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	if s.packIdx != nil && len(prefix) <= 8 {
+		for _, loc := range s.packIdx.PrefixLocations(prefix, odd, limit) {
+			f, err := s.frame(loc)
+			if err != nil || int(loc.Slot) >= len(f.Entries) {
+				continue
+			}
+			if id, err := f.Entries[loc.Slot].ObjectID(); err == nil && !seen[id] && strings.HasPrefix(id.String(), hexPrefix) {
 				seen[id] = true
 				out = append(out, id)
 			}

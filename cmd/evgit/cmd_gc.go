@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type gcOptions struct {
+	prune string
+	json  bool
+}
+
+func newGCCommand(g *globalOptions) *cobra.Command {
+	var opts gcOptions
+	cmd := &cobra.Command{
+		Use:   "gc [--prune=DURATION|now]",
+		Short: "Repack reachable objects and drop unreachable ones",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGC(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().StringVar(&opts.prune, "prune", "", "drop unreachable objects older than `DURATION` (now, 36h, 3d, 2w; default 2w)")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the figures as JSON")
+	return cmd
+}
+
+func runGC(ctx context.Context, opts gcOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := repo.GC(ctx, evgit.GCOptions{Prune: opts.prune})
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(st)
+	}
+	fmt.Fprintf(g.stdout, "Size before: %s\nSize after:  %s\nObjects packed: %d, unreachable dropped: %d, snapshots kept: %d, thinned: %d\n",
+		humanBytes(st.BytesBefore), humanBytes(st.BytesAfter), st.Objects, st.Dropped, st.SnapshotsKept, st.SnapshotsDropped)
+	return nil
+}
+
+// humanBytes prints a size the way du -h does, with the exact count.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB (%d bytes)", float64(n)/float64(div), "KMGTPE"[exp], n)
+}

@@ -1,0 +1,75 @@
+package evgit
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evgit/evgit/store"
+)
+
+// DefaultGrace is how long gc keeps unreachable objects: two weeks, as Git.
+const DefaultGrace = 14 * 24 * time.Hour
+
+// GCOptions configure GC.
+type GCOptions struct {
+	// Prune is how old an unreachable object must be to be dropped:
+	// "now", a Go duration ("36h"), or days or weeks ("3d", "2w"); empty
+	// means DefaultGrace.
+	Prune string
+}
+
+// GCStats say what GC did; its JSON is `evgit gc --json`.
+type GCStats struct {
+	BytesBefore      int64 `json:"bytes_before"`
+	BytesAfter       int64 `json:"bytes_after"`
+	Objects          int   `json:"objects"`
+	Dropped          int   `json:"dropped"`
+	SnapshotsKept    int   `json:"snapshots_kept"`
+	SnapshotsDropped int   `json:"snapshots_dropped"`
+}
+
+// GC repacks reachable objects (from any ref or reflog entry) into one
+// compressed pack, drops unreachable objects older than the grace period
+// and thins old snapshots. A crash at any moment of gc loses nothing.
+func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
+	so := store.GCOptions{}
+	switch p := strings.TrimSpace(opts.Prune); p {
+	case "":
+		so.Grace = DefaultGrace
+	case "now":
+		so.PruneNow = true
+	default:
+		d, err := ParseGrace(p)
+		if err != nil {
+			return GCStats{}, err
+		}
+		so.Grace = d
+	}
+	st, err := r.st.GC(ctx, so)
+	return GCStats{
+		BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter, Objects: st.Objects,
+		Dropped: st.Dropped, SnapshotsKept: st.SnapshotsKept, SnapshotsDropped: st.SnapshotsDropped,
+	}, err
+}
+
+// ParseGrace reads a grace period: a Go duration, or a whole number of
+// days ("3d") or weeks ("2w").
+func ParseGrace(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	if len(s) > 1 {
+		n, err := strconv.Atoi(s[:len(s)-1])
+		if err == nil && n >= 0 {
+			switch s[len(s)-1] {
+			case 'd':
+				return time.Duration(n) * 24 * time.Hour, nil
+			case 'w':
+				return time.Duration(n) * 7 * 24 * time.Hour, nil
+			}
+		}
+	}
+	return 0, invalidf("invalid --prune value %q: want now, a duration like 36h, or 3d, 2w", s)
+}

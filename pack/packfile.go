@@ -1,0 +1,474 @@
+package pack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/evgit/evgit/object"
+)
+
+// PackMagic starts every pack data file. A pack holds frames like a
+// segment. Part of the format.
+var PackMagic = []byte("EVGPACK\x01")
+
+// PackIndexMagic starts every pack index. Part of the format.
+var PackIndexMagic = []byte("EVGPIX\x00\x01")
+
+// Packed entry kinds: objects whose derivable hashes are left out, because
+// hashes do not compress and a pack is meant to be small. Part of the
+// format.
+const (
+	// EntryPackedEvent: uvarint n, n bytes of the event's canonical body
+	// with its data ID zeroed, then the data. The data ID is the data's
+	// hash.
+	EntryPackedEvent = uint8(5)
+	// EntryPackedCommit: one flags byte, then the canonical commit body
+	// with the IDs the flags say are derived zeroed: bit 0, the first
+	// parent is the previous commit entry of the frame; bit 1, the events
+	// are the entries just before this one, in order.
+	EntryPackedCommit = uint8(6)
+
+	packedParentPrev = 1
+	packedEventsPrev = 2
+)
+
+// PackFrameTarget is the uncompressed size at which a pack frame is
+// closed: small enough that a random read decompresses little, large
+// enough that similar events compress well together.
+const PackFrameTarget = 16 << 10
+
+// ResolvePacked rewrites the packed entries of a frame into ordinary
+// ones, filling in the IDs they leave out. Frames without packed entries
+// are returned as they are.
+func ResolvePacked(entries []Entry) ([]Entry, error) {
+	packed := false
+	for _, e := range entries {
+		if e.Kind == EntryPackedEvent || e.Kind == EntryPackedCommit {
+			packed = true
+			break
+		}
+	}
+	if !packed {
+		return entries, nil
+	}
+	out := make([]Entry, len(entries))
+	var prevCommit object.ID
+	havePrev := false
+	for i, e := range entries {
+		switch e.Kind {
+		case EntryPackedEvent:
+			n, k := binary.Uvarint(e.Body)
+			if k <= 0 || n > uint64(len(e.Body)-k) || n < object.IDSize {
+				return nil, fmt.Errorf("%w: bad packed event", ErrCorrupt)
+			}
+			body := slices.Clone(e.Body[k : k+int(n)])
+			data := e.Body[k+int(n):]
+			id := object.Hash(object.KindBlob, data)
+			copy(body[len(body)-object.IDSize:], id[:])
+			var p Payload
+			p.AddEvent(body, data)
+			out[i] = Entry{Kind: EntryEvent, Body: p.buf[1+uvarintLen(p.buf[1:]):]}
+		case EntryPackedCommit:
+			if len(e.Body) < 1 {
+				return nil, fmt.Errorf("%w: bad packed commit", ErrCorrupt)
+			}
+			flags := e.Body[0]
+			body := slices.Clone(e.Body[1:])
+			if err := fillCommit(body, flags, prevCommit, havePrev, out[:i]); err != nil {
+				return nil, err
+			}
+			out[i] = Entry{Kind: EntryCommit, Body: body}
+			prevCommit, havePrev = object.Hash(object.KindCommit, body), true
+		default:
+			out[i] = e
+			if e.Kind == EntryCommit {
+				prevCommit, havePrev = object.Hash(object.KindCommit, e.Body), true
+			}
+		}
+	}
+	return out, nil
+}
+
+func uvarintLen(b []byte) int {
+	_, n := binary.Uvarint(b)
+	return n
+}
+
+// fillCommit writes the derived IDs into a commit body: the layout is
+// format byte, uvarint parent count, parents, uvarint event count, events.
+func fillCommit(body []byte, flags byte, prev object.ID, havePrev bool, before []Entry) error {
+	bad := fmt.Errorf("%w: bad packed commit", ErrCorrupt)
+	if len(body) < 1 {
+		return bad
+	}
+	p := 1
+	np, k := binary.Uvarint(body[p:])
+	if k <= 0 || np > uint64(len(body)) {
+		return bad
+	}
+	p += k
+	if flags&packedParentPrev != 0 {
+		if !havePrev || np < 1 || p+object.IDSize > len(body) {
+			return bad
+		}
+		copy(body[p:], prev[:])
+	}
+	p += int(np) * object.IDSize
+	if p > len(body) {
+		return bad
+	}
+	ne, k := binary.Uvarint(body[p:])
+	if k <= 0 || ne > uint64(len(before)) {
+		if flags&packedEventsPrev != 0 || k <= 0 {
+			return bad
+		}
+	}
+	p += k
+	if flags&packedEventsPrev != 0 {
+		if p+int(ne)*object.IDSize > len(body) {
+			return bad
+		}
+		evs := before[len(before)-int(ne):]
+		for j, ev := range evs {
+			if ev.Kind != EntryEvent {
+				return bad
+			}
+			id, err := ev.ObjectID()
+			if err != nil {
+				return err
+			}
+			copy(body[p+j*object.IDSize:], id[:])
+		}
+	}
+	return nil
+}
+
+// PackWriter lays objects out in pack frames, leaving out what can be
+// derived, and records where each object went.
+type PackWriter struct {
+	buf      []byte // the pack file being built
+	payload  Payload
+	objs     []packedObj
+	frames   []packFrame
+	ordinal  uint32
+	prev     object.ID // the previous commit of the open frame
+	havePrev bool
+	pending  []object.ID // events since the last commit in the open frame
+}
+
+type packedObj struct {
+	id      object.ID
+	ordinal uint32
+}
+
+type packFrame struct {
+	off   uint32
+	first uint32 // ordinal of its first entry
+}
+
+// NewPackWriter starts an empty pack.
+func NewPackWriter() *PackWriter {
+	return &PackWriter{buf: append([]byte{}, PackMagic...)}
+}
+
+func (w *PackWriter) add(id object.ID) {
+	w.objs = append(w.objs, packedObj{id: id, ordinal: w.ordinal})
+	w.ordinal++
+}
+
+// AddEvent adds an event (its canonical body and data).
+func (w *PackWriter) AddEvent(id object.ID, body, data []byte) {
+	z := slices.Clone(body)
+	clear(z[len(z)-object.IDSize:])
+	var n [binary.MaxVarintLen64]byte
+	w.payload.add(EntryPackedEvent, n[:binary.PutUvarint(n[:], uint64(len(z)))], z, data)
+	w.add(id)
+	w.pending = append(w.pending, id)
+}
+
+// AddCommit adds a commit; its events should have been added just before
+// it, in order, so their IDs need not be stored.
+func (w *PackWriter) AddCommit(id object.ID, c *object.Commit) {
+	var flags byte
+	cc := *c
+	if w.havePrev && len(c.Parents) > 0 && c.Parents[0] == w.prev {
+		flags |= packedParentPrev
+		cc.Parents = slices.Clone(c.Parents)
+		cc.Parents[0] = object.ZeroID
+	}
+	if len(c.Events) > 0 && len(c.Events) <= len(w.pending) && slices.Equal(w.pending[len(w.pending)-len(c.Events):], c.Events) {
+		flags |= packedEventsPrev
+		cc.Events = make([]object.ID, len(c.Events))
+	}
+	w.payload.add(EntryPackedCommit, []byte{flags}, cc.Encode())
+	w.add(id)
+	w.prev, w.havePrev = id, true
+	w.pending = w.pending[:0]
+	w.maybeFlush()
+}
+
+// AddObject adds a blob or tree (or an event or commit stored whole).
+func (w *PackWriter) AddObject(id object.ID, kind object.Kind, body []byte) {
+	w.payload.add(uint8(kind), body)
+	w.add(id)
+	if kind == object.KindCommit {
+		w.prev, w.havePrev = id, true
+		w.pending = w.pending[:0]
+	}
+	w.maybeFlush()
+}
+
+func (w *PackWriter) maybeFlush() {
+	if w.payload.Size() >= PackFrameTarget {
+		w.Flush()
+	}
+}
+
+// Flush closes the open frame.
+func (w *PackWriter) Flush() {
+	if w.payload.Len() == 0 {
+		return
+	}
+	first := w.ordinal - uint32(w.payload.Len())
+	w.frames = append(w.frames, packFrame{off: uint32(len(w.buf)), first: first})
+	w.buf = AppendFrame(w.buf, w.payload.Bytes(), true)
+	w.payload.Reset()
+	w.havePrev = false
+	w.pending = w.pending[:0]
+}
+
+// Len returns the number of objects added.
+func (w *PackWriter) Len() int { return len(w.objs) }
+
+// Finish returns the pack data and its index.
+func (w *PackWriter) Finish() (data, index []byte) {
+	w.Flush()
+	return w.buf, encodePackIndex(w.objs, w.frames)
+}
+
+// Pack index layout, part of the format (docs/format.md):
+//
+//	[8]      magic
+//	[4]      n, objects
+//	[4]      f, frames
+//	[1024]   fanout over the first ID byte
+//	[8n]     the first 8 bytes of each ID, sorted
+//	[4n]     each object's ordinal: its place in the pack's entry order
+//	[8f]     frames: offset, ordinal of its first entry (uint32 each)
+//	[32]     BLAKE3-256 of everything above
+//
+// Only 8 bytes of each ID are kept: reading an object rebuilds and hashes
+// it, so an entry that shares a prefix with another is told apart by the
+// full hash, and a pack of a million events keeps a 12-byte entry per
+// object instead of 44.
+func encodePackIndex(objs []packedObj, frames []packFrame) []byte {
+	slices.SortFunc(objs, func(a, b packedObj) int { return bytes.Compare(a.id[:], b.id[:]) })
+	objs = slices.CompactFunc(objs, func(a, b packedObj) bool { return a.id == b.id })
+	b := make([]byte, 0, 16+fanoutSize+12*len(objs)+8*len(frames)+trailerSize)
+	b = append(b, PackIndexMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(objs)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(frames)))
+	var fanout [256]uint32
+	for _, o := range objs {
+		fanout[o.id[0]]++
+	}
+	var sum uint32
+	for i := range fanout {
+		sum += fanout[i]
+		b = binary.LittleEndian.AppendUint32(b, sum)
+	}
+	for _, o := range objs {
+		b = append(b, o.id[:8]...)
+	}
+	for _, o := range objs {
+		b = binary.LittleEndian.AppendUint32(b, o.ordinal)
+	}
+	for _, f := range frames {
+		b = binary.LittleEndian.AppendUint32(b, f.off)
+		b = binary.LittleEndian.AppendUint32(b, f.first)
+	}
+	h := blake3.Sum256(b)
+	return append(b, h[:]...)
+}
+
+// PackIndex is a read-only pack index mapped into memory.
+type PackIndex struct {
+	data     []byte
+	unmap    func() error
+	n, f     int
+	fanout   []byte
+	prefixes []byte
+	ords     []byte
+	frames   []byte
+	Path     string
+}
+
+// OpenPackIndex maps a pack index and checks its layout.
+func OpenPackIndex(fsys FS, path string) (*PackIndex, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, unmap, err := mapFile(f)
+	if err != nil {
+		return nil, err
+	}
+	px, err := ParsePackIndex(data)
+	if err != nil {
+		unmap()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	px.unmap, px.Path = unmap, path
+	return px, nil
+}
+
+// ParsePackIndex reads a pack index held in memory.
+func ParsePackIndex(data []byte) (*PackIndex, error) {
+	if len(data) < 16+fanoutSize+trailerSize || !bytes.Equal(data[:8], PackIndexMagic) {
+		return nil, fmt.Errorf("%w: pack index: bad header", ErrCorrupt)
+	}
+	px := &PackIndex{data: data}
+	px.n = int(binary.LittleEndian.Uint32(data[8:]))
+	px.f = int(binary.LittleEndian.Uint32(data[12:]))
+	if uint64(16+fanoutSize)+12*uint64(px.n)+8*uint64(px.f)+trailerSize != uint64(len(data)) {
+		return nil, fmt.Errorf("%w: pack index: sizes do not add up", ErrCorrupt)
+	}
+	p := 16
+	px.fanout = data[p : p+fanoutSize]
+	p += fanoutSize
+	px.prefixes = data[p : p+8*px.n]
+	p += 8 * px.n
+	px.ords = data[p : p+4*px.n]
+	p += 4 * px.n
+	px.frames = data[p : p+8*px.f]
+	if int(binary.LittleEndian.Uint32(px.fanout[255*4:])) != px.n {
+		return nil, fmt.Errorf("%w: pack index: fanout does not match the object count", ErrCorrupt)
+	}
+	return px, nil
+}
+
+// Close unmaps the file.
+func (px *PackIndex) Close() error {
+	if px.unmap != nil {
+		return px.unmap()
+	}
+	return nil
+}
+
+// Len returns the number of objects.
+func (px *PackIndex) Len() int { return px.n }
+
+// Size returns the index's size in bytes.
+func (px *PackIndex) Size() int { return len(px.data) }
+
+// Verify checks the trailer checksum.
+func (px *PackIndex) Verify() error {
+	body := px.data[:len(px.data)-trailerSize]
+	sum := blake3.Sum256(body)
+	if !bytes.Equal(sum[:], px.data[len(body):]) {
+		return fmt.Errorf("%w: pack index %s: checksum mismatch", ErrCorrupt, px.Path)
+	}
+	return nil
+}
+
+func (px *PackIndex) fan(b int) int {
+	if b < 0 {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint32(px.fanout[b*4:]))
+}
+
+// Candidates returns the locations of the objects whose ID starts like
+// id's first 8 bytes: usually one, which the reader confirms by hashing.
+func (px *PackIndex) Candidates(id object.ID) []Location {
+	lo, hi := px.fan(int(id[0])-1), px.fan(int(id[0]))
+	if hi > px.n || lo > hi {
+		return nil
+	}
+	key := id[:8]
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if bytes.Compare(px.prefixes[mid*8:mid*8+8], key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	var out []Location
+	for i := lo; i < px.n && bytes.Equal(px.prefixes[i*8:i*8+8], key); i++ {
+		if loc, ok := px.locate(binary.LittleEndian.Uint32(px.ords[i*4:])); ok {
+			out = append(out, loc)
+		}
+	}
+	return out
+}
+
+// locate turns an ordinal into a frame and slot.
+func (px *PackIndex) locate(ord uint32) (Location, bool) {
+	lo, hi := 0, px.f
+	for lo < hi { // first frame whose first ordinal > ord
+		mid := int(uint(lo+hi) >> 1)
+		if binary.LittleEndian.Uint32(px.frames[mid*8+4:]) <= ord {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return Location{}, false
+	}
+	f := px.frames[(lo-1)*8:]
+	first := binary.LittleEndian.Uint32(f[4:])
+	return Location{Seg: 0, Off: binary.LittleEndian.Uint32(f), Slot: ord - first}, true
+}
+
+// Prefixes calls fn with each object's 8-byte ID prefix and location.
+func (px *PackIndex) Prefixes(fn func(prefix []byte, loc Location) bool) {
+	for i := 0; i < px.n; i++ {
+		loc, ok := px.locate(binary.LittleEndian.Uint32(px.ords[i*4:]))
+		if !ok {
+			continue
+		}
+		if !fn(px.prefixes[i*8:i*8+8], loc) {
+			return
+		}
+	}
+}
+
+// PrefixLocations returns the locations of objects whose ID starts with
+// prefix (at most 8 bytes; with oddNibble only the upper half of the last
+// byte counts), up to limit.
+func (px *PackIndex) PrefixLocations(prefix []byte, oddNibble bool, limit int) []Location {
+	if len(prefix) == 0 || len(prefix) > 8 {
+		return nil
+	}
+	lo, hi := px.fan(int(prefix[0])-1), px.fan(int(prefix[0]))
+	if hi > px.n || lo > hi {
+		return nil
+	}
+	for l, h := lo, hi; l < h; {
+		mid := int(uint(l+h) >> 1)
+		if bytes.Compare(px.prefixes[mid*8:mid*8+len(prefix)], prefix) < 0 {
+			l = mid + 1
+		} else {
+			h = mid
+		}
+		lo = l
+	}
+	var out []Location
+	for i := lo; i < hi && len(out) < limit; i++ {
+		if !matchPrefix(px.prefixes[i*8:i*8+8], prefix, oddNibble) {
+			break
+		}
+		if loc, ok := px.locate(binary.LittleEndian.Uint32(px.ords[i*4:])); ok {
+			out = append(out, loc)
+		}
+	}
+	return out
+}

@@ -1,0 +1,493 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// The crash tests run a short sweep by default; -long (or EVGIT_LONG=1)
+// tries every crash point in every mode with several seeds.
+var longTests = flag.Bool("long", false, "run the long crash and fault sweeps")
+
+func long() bool { return *longTests || os.Getenv("EVGIT_LONG") == "1" }
+
+const mainRef = "refs/heads/main"
+
+// crashWorkload is the workload of the crash and fault tests: init, 30
+// commits with segments small enough that seals and index merges happen,
+// a close and reopen half way (so the scan at open is exercised too), and
+// one import-like transaction of many commits with one ref move. It stops
+// at the first error.
+type crashWorkload struct {
+	fsys pack.FS
+	dir  string // the .evgit folder
+	opts Options
+	s    *Store
+
+	initDone bool
+	acked    []object.ID          // commits whose Update returned nil, oldest first
+	keys     map[string]object.ID // idempotency keys of acked commits
+	n        int                  // commits built, for unique content
+	step     string               // what ran last
+}
+
+func newCrashWorkload(fsys pack.FS, root string) *crashWorkload {
+	return &crashWorkload{
+		fsys: fsys,
+		dir:  filepath.Join(root, ".evgit"),
+		opts: Options{FS: fsys, SealObjects: 8},
+		keys: map[string]object.ID{},
+	}
+}
+
+// panicError is a panic the workload recovered.
+type panicError struct {
+	val   any
+	stack string
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", p.val, p.stack) }
+
+func (w *crashWorkload) run() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{val: v, stack: string(debug.Stack())}
+		}
+	}()
+	w.step = "init"
+	if _, err := Init(w.fsys, w.dir, "main"); err != nil {
+		return err
+	}
+	w.initDone = true
+	w.step = "open"
+	if w.s, err = Open(w.dir, w.opts); err != nil {
+		return err
+	}
+	for i := range 30 {
+		if i == 15 {
+			w.step = "reopen"
+			w.s.Close()
+			w.s = nil
+			if w.s, err = Open(w.dir, w.opts); err != nil {
+				return err
+			}
+		}
+		events, key := 1, ""
+		if i%4 == 1 {
+			events = 3
+		}
+		if i%5 == 2 {
+			key = fmt.Sprintf("key-%d", i)
+		}
+		w.step = fmt.Sprintf("commit %d", i)
+		if err := w.commit(events, key); err != nil {
+			return err
+		}
+	}
+	w.step = "import"
+	return w.importBatch(12)
+}
+
+// build adds a commit of n events on parent to tx.
+func (w *crashWorkload) build(tx *Tx, parent object.ID, events int, key string) object.ID {
+	w.n++
+	c := &object.Commit{Time: time.Unix(1_700_000_000+int64(w.n), 0).UTC(), Offset: uint64(w.n), IdempotencyKey: key}
+	for e := range events {
+		data := fmt.Sprintf(`{"n":%d,"e":%d,"pad":"%s"}`, w.n, e, strings.Repeat("x", 40*e))
+		ev := object.NewEvent(fmt.Sprintf("acc-%d", (w.n+e)%5), "Deposited", 1, map[string]string{"actor": "crash"}, []byte(data))
+		c.Events = append(c.Events, tx.PutEvent(ev))
+	}
+	if !parent.IsZero() {
+		c.Parents = []object.ID{parent}
+	}
+	return tx.PutCommit(c)
+}
+
+// commit appends one commit to main and records it once acknowledged.
+func (w *crashWorkload) commit(events int, key string) error {
+	var cid object.ID
+	err := w.s.Update(context.Background(), func(tx *Tx) error {
+		head, _, _ := tx.Resolve(mainRef)
+		cid = w.build(tx, head, events, key)
+		if key != "" {
+			tx.PutIdempotency(mainRef, key, cid, object.Hash(object.KindBlob, []byte(key)))
+		}
+		return tx.UpdateRef(refs.Update{Name: mainRef, Old: head, New: cid, Time: time.Unix(1_700_000_000, 0), Message: "commit"})
+	})
+	if err == nil {
+		w.acked = append(w.acked, cid)
+		if key != "" {
+			w.keys[key] = cid
+		}
+	}
+	return err
+}
+
+// importBatch appends n commits in one transaction with one ref move, as
+// an import batch does.
+func (w *crashWorkload) importBatch(n int) error {
+	var ids []object.ID
+	err := w.s.Update(context.Background(), func(tx *Tx) error {
+		ids = ids[:0]
+		head, _, _ := tx.Resolve(mainRef)
+		parent := head
+		for i := range n {
+			parent = w.build(tx, parent, 1+i%3, "")
+			ids = append(ids, parent)
+		}
+		tx.PutIdempotency(mainRef, "\x00import\x00batch", parent, object.Hash(object.KindBlob, []byte("batch")))
+		return tx.UpdateRef(refs.Update{Name: mainRef, Old: head, New: parent, Time: time.Unix(1_700_000_000, 0), Message: "import"})
+	})
+	if err == nil {
+		w.acked = append(w.acked, ids...)
+		w.keys["\x00import\x00batch"] = ids[len(ids)-1]
+	}
+	return err
+}
+
+// close closes the workload's store, if open.
+func (w *crashWorkload) close() {
+	if w.s != nil {
+		w.s.Close()
+		w.s = nil
+	}
+}
+
+// repoCheck is what verifyRepo expects of a repository after a crash or a
+// failure: every acknowledged commit, in order, on HEAD's first-parent
+// line.
+type repoCheck struct {
+	dir      string
+	initDone bool                 // Init had returned: the repository must open as it is
+	acked    []object.ID          // acknowledged commits, oldest first
+	keys     map[string]object.ID // acknowledged idempotency keys
+	// exact: acked is the whole line, but for at most extra commits at
+	// its end (those of the operation under way); otherwise acked must
+	// only appear on it in order (several writers).
+	exact bool
+	extra int
+}
+
+// verifyRepo opens a repository with the real file system and checks it
+// is consistent: it opens (rerunning init if the crash came before init
+// returned), every acknowledged commit and its events read back, HEAD's
+// first-parent line holds the acknowledged commits in order, idempotency
+// keys and the reflog agree with it, every frame and index checks out,
+// and a new commit can be appended and read after another reopen. It
+// returns the length of the line.
+func verifyRepo(c repoCheck) (int, error) {
+	opts := Options{SealObjects: 8}
+	if !c.initDone {
+		if _, err := Init(nil, c.dir, "main"); err != nil {
+			return 0, fmt.Errorf("init again after a crash during init: %w", err)
+		}
+	}
+	s, err := Open(c.dir, opts)
+	if err != nil {
+		return 0, fmt.Errorf("open: %w", err)
+	}
+	defer func() { s.Close() }()
+	line, err := checkStore(s, c)
+	if err != nil {
+		return 0, err
+	}
+	// A new commit lands on the line, and survives a reopen.
+	var cid object.ID
+	err = s.Update(context.Background(), func(tx *Tx) error {
+		head, _, _ := tx.Resolve(mainRef)
+		ev := object.NewEvent("after", "Checked", 1, nil, []byte(`{"ok":true}`))
+		cm := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(1_800_000_000, 0).UTC(), Offset: 1}
+		if !head.IsZero() {
+			cm.Parents = []object.ID{head}
+		}
+		cid = tx.PutCommit(cm)
+		return tx.UpdateRef(refs.Update{Name: mainRef, Old: head, New: cid, Time: cm.Time, Message: "after crash"})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("append after reopen: %w", err)
+	}
+	s.Close()
+	if s, err = Open(c.dir, opts); err != nil {
+		return 0, fmt.Errorf("second open: %w", err)
+	}
+	c.acked = append(append([]object.ID{}, c.acked...), line[len(line)-1:]...)
+	if len(line) == 0 {
+		c.acked = nil
+	}
+	c.acked = append(c.acked, cid)
+	c.exact, c.extra = false, 0
+	if _, err := checkStore(s, c); err != nil {
+		return 0, fmt.Errorf("after appending: %w", err)
+	}
+	return len(line), nil
+}
+
+// checkStore checks an open store against what was acknowledged and
+// returns HEAD's first-parent line, oldest first.
+func checkStore(s *Store, c repoCheck) ([]object.ID, error) {
+	head, target, ok := s.Resolve("HEAD")
+	if target != mainRef {
+		return nil, fmt.Errorf("HEAD names %q, want %s", target, mainRef)
+	}
+	if !ok && len(c.acked) > 0 {
+		return nil, fmt.Errorf("HEAD does not resolve; %d commits were acknowledged", len(c.acked))
+	}
+	var line []object.ID
+	for id := head; !id.IsZero(); {
+		cm, err := s.Commit(id)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s, %d back from HEAD: %w", id.Short(), len(line), err)
+		}
+		for _, e := range cm.Events {
+			if _, err := s.Event(e); err != nil {
+				return nil, fmt.Errorf("event %s of commit %s: %w", e.Short(), id.Short(), err)
+			}
+		}
+		line = append(line, id)
+		id = cm.Parent()
+	}
+	for i, j := 0, len(line)-1; i < j; i, j = i+1, j-1 {
+		line[i], line[j] = line[j], line[i]
+	}
+	if c.exact {
+		if len(line) < len(c.acked) || len(line) > len(c.acked)+c.extra {
+			return nil, fmt.Errorf("HEAD's line has %d commits; %d were acknowledged (and %d more may have landed)", len(line), len(c.acked), c.extra)
+		}
+		for i, id := range c.acked {
+			if line[i] != id {
+				return nil, fmt.Errorf("commit %d of HEAD's line is %s, acknowledged %s", i, line[i].Short(), id.Short())
+			}
+		}
+	} else {
+		j := 0
+		for _, id := range line {
+			if j < len(c.acked) && id == c.acked[j] {
+				j++
+			}
+		}
+		if j < len(c.acked) {
+			_, err := s.Commit(c.acked[j])
+			return nil, fmt.Errorf("acknowledged commit %d (%s) is not on HEAD's line in order (reading it: %v)", j, c.acked[j].Short(), err)
+		}
+	}
+	for key, want := range c.keys {
+		got, _, ok, err := s.Idempotency(mainRef, key)
+		if err != nil || !ok || got != want {
+			return nil, fmt.Errorf("idempotency key %q: got %s, %v, %v; want %s", key, got.Short(), ok, err, want.Short())
+		}
+	}
+	log, err := s.Reflog(mainRef)
+	if err != nil {
+		return nil, fmt.Errorf("reflog: %w", err)
+	}
+	onLine := map[object.ID]bool{}
+	for _, id := range line {
+		onLine[id] = true
+	}
+	for i, u := range log {
+		if i == 0 && u.New != head {
+			return nil, fmt.Errorf("reflog's newest entry is %s, HEAD is %s", u.New.Short(), head.Short())
+		}
+		if i+1 < len(log) && u.Old != log[i+1].New {
+			return nil, fmt.Errorf("reflog entry %d moves from %s but the entry before it moved to %s (%d entries: repeated or lost)", i, u.Old.Short(), log[i+1].New.Short(), len(log))
+		}
+		if i == len(log)-1 && !u.Old.IsZero() {
+			return nil, fmt.Errorf("reflog's oldest entry moves from %s, not from nothing", u.Old.Short())
+		}
+		if !onLine[u.New] {
+			return nil, fmt.Errorf("reflog entry %d names %s, not on HEAD's line", i, u.New.Short())
+		}
+	}
+	if len(line) > 0 && len(log) == 0 {
+		return nil, errors.New("the branch has commits but no reflog")
+	}
+	if probs := s.VerifyLog(); len(probs) > 0 {
+		return nil, fmt.Errorf("VerifyLog: %v", probs)
+	}
+	return line, nil
+}
+
+// crashTrial runs the workload through a faultFS that loses power just
+// before call k, and checks the repository a power loss then leaves.
+type crashTrial struct {
+	k    int
+	mode crashMode
+	seed uint64
+}
+
+func (tr crashTrial) String() string {
+	return fmt.Sprintf("crash before call %d, mode %s, seed %d", tr.k, tr.mode, tr.seed)
+}
+
+// run returns the line length after recovery, whether the crash point was
+// reached, and what is wrong.
+func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
+	root, after := t.TempDir(), t.TempDir()
+	fsys := newFaultFS()
+	w := newCrashWorkload(fsys, root)
+	rng := rand.New(rand.NewPCG(tr.seed, uint64(tr.k)))
+	var check repoCheck
+	var crashErr error
+	var at fsCall
+	fsys.before = func(c fsCall) {
+		if c.N != tr.k {
+			return
+		}
+		reached, at = true, c
+		check = repoCheck{dir: filepath.Join(after, ".evgit"), initDone: w.initDone, acked: append([]object.ID{}, w.acked...), keys: map[string]object.ID{}, exact: true, extra: 12}
+		for k, v := range w.keys {
+			check.keys[k] = v
+		}
+		crashErr = fsys.crash(root, after, tr.mode, rng)
+		fsys.mu.Lock()
+		fsys.dead = true
+		fsys.mu.Unlock()
+	}
+	werr := w.run()
+	w.close()
+	if pe := (*panicError)(nil); errors.As(werr, &pe) {
+		return 0, reached, werr
+	}
+	if !reached {
+		return 0, false, nil
+	}
+	if crashErr != nil {
+		return 0, true, fmt.Errorf("building the crash image: %w", crashErr)
+	}
+	if werr == nil {
+		return 0, true, fmt.Errorf("the workload went on after the power loss at %s", at)
+	}
+	n, err := verifyRepo(check)
+	if err != nil {
+		return 0, true, fmt.Errorf("%s (during %s, %d commits acknowledged): %w", at, w.step, len(check.acked), err)
+	}
+	return n, true, nil
+}
+
+// TestPowerLossSweep loses power before each file-system call of the
+// workload in turn and checks what the disk then holds: writes since a
+// file's last sync are dropped, kept, kept up to a random point, kept
+// sector by sector in any order, or garbled; names since a folder's last
+// sync are kept or not. Every commit acknowledged before the power loss
+// must be there. By default each crash point is tried in one mode (they
+// rotate); -long tries every mode with three seeds.
+func TestPowerLossSweep(t *testing.T) {
+	probe := newFaultFS()
+	w := newCrashWorkload(probe, t.TempDir())
+	require.NoError(t, w.run())
+	w.close()
+	total := probe.calls()
+	require.Greater(t, total, 100)
+
+	var trials []crashTrial
+	seeds := []uint64{1}
+	if long() {
+		seeds = []uint64{1, 2, 3}
+	}
+	for _, seed := range seeds {
+		for k := 1; k <= total; k++ {
+			if long() {
+				for m := range numCrashModes {
+					trials = append(trials, crashTrial{k: k, mode: m, seed: seed})
+				}
+			} else {
+				trials = append(trials, crashTrial{k: k, mode: crashMode(k % int(numCrashModes)), seed: seed})
+			}
+		}
+	}
+	start := time.Now()
+	var failures []string
+	ran := 0
+	for _, tr := range trials {
+		_, reached, err := tr.run(t)
+		if reached {
+			ran++
+		}
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", tr, err))
+		}
+	}
+	t.Logf("%d power-loss trials over %d crash points in %s", ran, total, time.Since(start).Round(time.Millisecond))
+	for i, f := range failures {
+		if i == 10 {
+			t.Errorf("... and %d more", len(failures)-10)
+			break
+		}
+		t.Error(f)
+	}
+}
+
+// The store fails closed: after a failed fsync the same store refuses
+// every further write with ErrBroken, even once the disk is healthy
+// again, and a reopened store works and holds what was acknowledged.
+func TestFailedSyncBreaksStore(t *testing.T) {
+	tests := []struct {
+		name  string
+		op    string
+		short bool
+	}{
+		{name: "failed fsync", op: "Sync"},
+		{name: "failed write", op: "WriteAt"},
+		{name: "short write", op: "WriteAt", short: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := newFaultFS()
+			w := newCrashWorkload(fsys, t.TempDir())
+			w.opts.SealObjects = 1 << 20
+			_, err := Init(fsys, w.dir, "main")
+			require.NoError(t, err)
+			w.initDone = true
+			w.s, err = Open(w.dir, w.opts)
+			require.NoError(t, err)
+			defer w.close()
+			require.NoError(t, w.commit(1, ""))
+			require.NoError(t, w.commit(2, "k"))
+
+			// Fail the next call of the kind.
+			fsys.mu.Lock()
+			fsys.short = tt.short
+			fsys.before = func(c fsCall) {
+				if c.Op == tt.op && fsys.failed == nil && fsys.failAt == 0 {
+					fsys.failAt = c.N
+				}
+			}
+			fsys.mu.Unlock()
+			err = w.commit(1, "")
+			require.Error(t, err)
+			require.NotNil(t, fsys.failed, "the %s failed", tt.op)
+			fsys.mu.Lock()
+			fsys.before = nil
+			fsys.mu.Unlock()
+
+			for range 2 {
+				err = w.commit(1, "")
+				require.ErrorIs(t, err, ErrBroken, "the same store refuses writes")
+			}
+			require.ErrorIs(t, w.s.Refresh(), ErrBroken)
+			// Reads of what was acknowledged still work.
+			_, err = w.s.Commit(w.acked[1])
+			assert.NoError(t, err)
+
+			w.close()
+			_, err = verifyRepo(repoCheck{dir: w.dir, initDone: true, acked: w.acked, keys: w.keys, exact: true, extra: 1})
+			require.NoError(t, err)
+		})
+	}
+}

@@ -1,0 +1,394 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+)
+
+// GCOptions configure GC.
+type GCOptions struct {
+	// Grace keeps unreachable objects younger than this (by the time of
+	// the file they lie in). PruneNow drops every unreachable object.
+	Grace    time.Duration
+	PruneNow bool
+	// RecentSnapshots snapshots are kept on the newest stretch of each
+	// model's history; further back, history is cut into SpreadSnapshots
+	// slices and one snapshot is kept per slice. Zero picks 16 and 32.
+	RecentSnapshots int
+	SpreadSnapshots int
+	// Now is the time gc runs at; zero means time.Now().
+	Now time.Time
+}
+
+// GCStats says what GC did.
+type GCStats struct {
+	BytesBefore, BytesAfter int64
+	Objects                 int // objects in the new pack
+	Dropped                 int // unreachable objects dropped
+	SnapshotsKept           int
+	SnapshotsDropped        int
+}
+
+// GC repacks every reachable object into one pack, drops unreachable
+// objects older than the grace period and thins old snapshots. Reachable
+// means from a ref or from any reflog entry. The new pack becomes live in
+// one step (its index file appearing); a crash at any moment leaves either
+// the old files or the new pack, never less.
+func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.RecentSnapshots == 0 {
+		opts.RecentSnapshots = 16
+	}
+	if opts.SpreadSnapshots == 0 {
+		opts.SpreadSnapshots = 32
+	}
+	var st GCStats
+	if err := s.lock.lock(); err != nil {
+		return st, err
+	}
+	defer s.lock.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(true); err != nil {
+		return st, err
+	}
+	before, err := s.Files()
+	if err != nil {
+		return st, err
+	}
+	for _, f := range before {
+		st.BytesBefore += f.Size
+	}
+
+	// Roots: every ref and every reflog entry.
+	reach := map[object.ID]bool{}
+	var queue []object.ID
+	mark := func(id object.ID) {
+		if !id.IsZero() && !reach[id] {
+			reach[id] = true
+			queue = append(queue, id)
+		}
+	}
+	for _, v := range s.refs.All() {
+		if !v.IsSymbolic() {
+			mark(v.ID)
+		}
+	}
+	logs, err := s.refUpdatesLocked()
+	if err != nil {
+		return st, err
+	}
+	for _, log := range logs {
+		for _, u := range log {
+			mark(u.Old)
+			mark(u.New)
+		}
+	}
+	type commitInfo struct {
+		id     object.ID
+		offset uint64
+		time   int64
+	}
+	var commits []commitInfo
+	walkAll := func() error {
+		for len(queue) > 0 {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
+			id := queue[len(queue)-1]
+			queue = queue[:len(queue)-1]
+			kind, body, _, err := s.get(id)
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					continue // fsck reports dangling links; gc keeps what exists
+				}
+				return err
+			}
+			switch kind {
+			case object.KindCommit:
+				c, err := object.DecodeCommit(body)
+				if err != nil {
+					return err
+				}
+				commits = append(commits, commitInfo{id: id, offset: c.Offset, time: c.Time.UnixNano()})
+				for _, p := range c.Parents {
+					mark(p)
+				}
+				for _, e := range c.Events {
+					mark(e)
+				}
+				for _, r := range c.Reverts {
+					mark(r)
+				}
+			case object.KindTree:
+				t, err := object.DecodeTree(body)
+				if err != nil {
+					return err
+				}
+				for _, c := range t.Children {
+					mark(c)
+				}
+				for _, e := range t.Entries {
+					if e.State == nil {
+						mark(e.StateID)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := walkAll(); err != nil {
+		return st, err
+	}
+
+	// Records kept: reflogs of refs that exist, every idempotency key, and
+	// the snapshots the thinning keeps (their trees become reachable).
+	var keep []pack.Record
+	for name, log := range logs {
+		for _, u := range log {
+			keep = append(keep, pack.Record{Kind: RecRef, Key: []byte(name), Value: u.Encode()})
+		}
+	}
+	snaps, err := s.snapshotRecordsLocked()
+	if err != nil {
+		return st, err
+	}
+	offsets := map[object.ID]uint64{}
+	for _, c := range commits {
+		offsets[c.id] = c.offset
+	}
+	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots)
+	for _, r := range snaps {
+		if !kept[string(r.Key)] {
+			st.SnapshotsDropped++
+			continue
+		}
+		st.SnapshotsKept++
+		keep = append(keep, r)
+		mark(object.ID(r.Value))
+	}
+	if err := walkAll(); err != nil {
+		return st, err
+	}
+	idem, err := s.allRecordsLocked(RecIdem)
+	if err != nil {
+		return st, err
+	}
+	keep = append(keep, idem...)
+
+	// Write the pack: commits oldest first, each after its events, then
+	// everything else reachable, then unreachable objects still in grace.
+	w := pack.NewPackWriter()
+	written := map[object.ID]bool{}
+	slices.SortFunc(commits, func(a, b commitInfo) int {
+		return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.time, b.time), bytes.Compare(a.id[:], b.id[:]))
+	})
+	for _, ci := range commits {
+		_, body, _, err := s.get(ci.id)
+		if err != nil {
+			return st, err
+		}
+		c, err := object.DecodeCommit(body)
+		if err != nil {
+			return st, err
+		}
+		for _, eid := range c.Events {
+			kind, ebody, data, err := s.get(eid)
+			if err != nil {
+				return st, err
+			}
+			if kind != object.KindEvent {
+				return st, fmt.Errorf("%w: commit %s names %s, a %s, as an event", ErrCorrupt, ci.id.Short(), eid.Short(), kind)
+			}
+			w.AddEvent(eid, ebody, data)
+			written[eid] = true
+		}
+		w.AddCommit(ci.id, c)
+		written[ci.id] = true
+	}
+	w.Flush()
+	fileTimes, err := s.fileTimes()
+	if err != nil {
+		return st, err
+	}
+	cutoff := opts.Now.Add(-opts.Grace)
+	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
+		if written[id] {
+			return nil
+		}
+		if !reach[id] && (opts.PruneNow || !fileTimes[loc.Seg].After(cutoff)) {
+			st.Dropped++
+			return nil
+		}
+		kind, body, data, err := s.getAt(id, loc)
+		if err != nil {
+			return err
+		}
+		if kind == object.KindEvent {
+			w.AddEvent(id, body, data)
+		} else {
+			w.AddObject(id, kind, body)
+		}
+		written[id] = true
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	st.Objects = w.Len()
+	data, index := w.Finish()
+
+	// The new segment first (refs checkpoint), then the pack: data,
+	// records, and last its index, which makes it live.
+	replaced := s.last
+	if err := s.startSegment(replaced + 1); err != nil {
+		return st, err
+	}
+	recIndex := pack.EncodeIndex([]uint32{0}, nil, keep)
+	for _, f := range []struct {
+		suffix string
+		data   []byte
+	}{{packDataSuffix, data}, {packRecordsSuffix, recIndex}, {packIndexSuffix, index}} {
+		if err := pack.WriteFileAtomic(s.fsys, filepath.Join(s.logDir, packName(replaced, f.suffix)), f.data); err != nil {
+			return st, err
+		}
+	}
+	if err := s.lock.bumpGen(); err != nil {
+		return st, err
+	}
+	if err := s.reload(true); err != nil {
+		return st, err
+	}
+	after, err := s.Files()
+	if err != nil {
+		return st, err
+	}
+	for _, f := range after {
+		st.BytesAfter += f.Size
+	}
+	return st, nil
+}
+
+// thinSnapshots picks which snapshot records to keep: per model, the
+// newest recent ones, and one per slice when history is cut into spread
+// slices. Snapshots of commits no longer reachable are dropped.
+func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, spread int) map[string]bool {
+	type snap struct {
+		key    string
+		offset uint64
+	}
+	byModel := map[object.ID][]snap{}
+	for _, r := range snaps {
+		if len(r.Key) != 2*object.IDSize {
+			continue
+		}
+		commit, model := object.ID(r.Key[:32]), object.ID(r.Key[32:])
+		off, ok := offsets[commit]
+		if !ok {
+			continue
+		}
+		byModel[model] = append(byModel[model], snap{key: string(r.Key), offset: off})
+	}
+	keep := map[string]bool{}
+	for _, list := range byModel {
+		slices.SortFunc(list, func(a, b snap) int { return cmp.Compare(b.offset, a.offset) })
+		maxOff := list[0].offset
+		slice := max(maxOff/uint64(spread), 1)
+		seen := map[uint64]bool{}
+		for i, sn := range list {
+			bucket := sn.offset / slice
+			if i < recent || !seen[bucket] {
+				keep[sn.key] = true
+			}
+			seen[bucket] = true
+		}
+	}
+	return keep
+}
+
+// fileTimes maps segment numbers (0: the pack) to their files' times.
+func (s *Store) fileTimes() (map[uint32]time.Time, error) {
+	out := map[uint32]time.Time{}
+	for n, seg := range s.segs {
+		if st, err := seg.ReaderAt().(pack.File).Stat(); err == nil {
+			out[n] = st.ModTime()
+		}
+	}
+	if s.packData != nil {
+		if st, err := s.packData.ReaderAt().(pack.File).Stat(); err == nil {
+			out[0] = st.ModTime()
+		}
+	}
+	return out, nil
+}
+
+// snapshotRecordsLocked returns the newest record per snapshot key.
+func (s *Store) snapshotRecordsLocked() ([]pack.Record, error) {
+	all, err := s.allRecordsLocked(RecSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]int{}
+	var out []pack.Record
+	for _, r := range all {
+		if i, ok := latest[string(r.Key)]; ok {
+			out[i] = r
+			continue
+		}
+		latest[string(r.Key)] = len(out)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// allRecordsLocked returns every record of a kind, oldest first.
+func (s *Store) allRecordsLocked(kind uint8) ([]pack.Record, error) {
+	var out []pack.Record
+	for i := len(s.indexes) - 1; i >= 0; i-- {
+		for r, err := range s.indexes[i].Records(kind, nil, false) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pack.Record{Kind: r.Kind, Key: slices.Clone(r.Key), Value: slices.Clone(r.Value)})
+		}
+	}
+	for _, r := range s.memRecs {
+		if r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// refUpdatesLocked is RefUpdates for a caller holding s.mu.
+func (s *Store) refUpdatesLocked() (map[string][]refs.Update, error) {
+	out := map[string][]refs.Update{}
+	recs, err := s.allRecordsLocked(RecRef)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		u, err := refs.DecodeUpdate(string(r.Key), r.Value)
+		if err != nil {
+			return nil, err
+		}
+		if u.Delete {
+			delete(out, u.Name)
+			continue
+		}
+		out[u.Name] = append(out[u.Name], u)
+	}
+	return out, nil
+}

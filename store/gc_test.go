@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+)
+
+func TestGCRepacksAndKeepsWhatIsReachable(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{SealObjects: 50})
+	var ids []object.ID
+	for i := range 300 {
+		ids = append(ids, appendCommit(t, s, i))
+	}
+	// An unreachable blob, and an idempotency record.
+	var orphan object.ID
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		orphan = tx.PutObject(object.KindBlob, []byte("orphan"))
+		tx.PutIdempotency("refs/heads/main", "k", ids[5], ids[6])
+		return nil
+	}))
+
+	st, err := s.GC(ctx, GCOptions{Grace: time.Hour})
+	require.NoError(t, err)
+	assert.True(t, s.Has(orphan), "within the grace period")
+	assert.Less(t, st.BytesAfter, st.BytesBefore)
+
+	st, err = s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	assert.False(t, s.Has(orphan))
+	assert.Equal(t, 1, st.Dropped)
+
+	check := func(s *Store) {
+		for i, id := range ids {
+			c, err := s.Commit(id)
+			require.NoError(t, err, "commit %d", i)
+			_, err = s.Event(c.Events[0])
+			require.NoError(t, err)
+		}
+		log, err := s.Reflog("refs/heads/main")
+		require.NoError(t, err)
+		assert.Len(t, log, 300)
+		c, _, ok, err := s.Idempotency("refs/heads/main", "k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, ids[5], c)
+		assert.Len(t, s.Prefix(ids[7].String()[:10], 10), 1)
+		assert.Empty(t, s.VerifyLog())
+	}
+	check(s)
+	// New commits after gc, then reopen.
+	ids = append(ids, appendCommit(t, s, 300))
+	require.NoError(t, s.Close())
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	for _, id := range ids {
+		_, err := s2.Commit(id)
+		require.NoError(t, err)
+	}
+	n := 0
+	require.NoError(t, s2.Objects(func(object.ID, pack.Location) error { n++; return nil }))
+	assert.Equal(t, 2*len(ids), n)
+}
