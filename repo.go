@@ -145,6 +145,10 @@ func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
 
 // Model returns the repository's model, or nil when none is set.
 func (r *Repository) Model() (*model.Model, object.ID, error) {
+	// Another process may have set a model since we last looked.
+	if err := r.st.Refresh(); err != nil {
+		return nil, object.ZeroID, err
+	}
 	v, ok := r.st.Ref(refs.Model)
 	r.mu.Lock()
 	defer r.mu.Unlock()
