@@ -81,3 +81,5 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -12,10 +12,33 @@ type FrameKey struct {
 }
 
 // Frame is a decoded frame: its entries, split once and kept so that
-// reading several objects of one frame decompresses it once.
+// reading several objects of one frame decompresses it once. A pack
+// frame's entries stay packed; Entry resolves the one asked for.
 type Frame struct {
 	Entries []Entry
 	size    int
+
+	once     sync.Once
+	resolved []Entry
+	err      error
+}
+
+// Entry returns the entry at slot with any packed form resolved. A packed
+// event is rebuilt alone; a packed commit needs the commits before it in
+// the frame, so the first one asked for resolves the whole frame once.
+func (f *Frame) Entry(slot int) (Entry, error) {
+	e := f.Entries[slot]
+	switch e.Kind {
+	case EntryPackedEvent:
+		return resolveEvent(e)
+	case EntryPackedCommit:
+		f.once.Do(func() { f.resolved, f.err = ResolvePacked(f.Entries) })
+		if f.err != nil {
+			return Entry{}, f.err
+		}
+		return f.resolved[slot], nil
+	}
+	return e, nil
 }
 
 // NewFrame wraps parsed entries of a payload of the given size.

@@ -24,13 +24,13 @@ var PackIndexMagic = []byte("EVGPIX\x00\x01")
 // format.
 const (
 	// EntryPackedEvent: uvarint n, n bytes of the event's canonical body
-	// with its data ID zeroed, then the data. The data ID is the data's
-	// hash.
+	// without its last 32 bytes (the data ID), then the data. The data ID
+	// is the data's hash.
 	EntryPackedEvent = uint8(5)
 	// EntryPackedCommit: one flags byte, then the canonical commit body
-	// with the IDs the flags say are derived zeroed: bit 0, the first
-	// parent is the previous commit entry of the frame; bit 1, the events
-	// are the entries just before this one, in order.
+	// without the IDs the flags say are derived: bit 0, the first parent
+	// (the previous commit entry of the frame); bit 1, the event IDs (the
+	// event entries just before this one, in order). Counts stay.
 	EntryPackedCommit = uint8(6)
 
 	packedParentPrev = 1
@@ -40,7 +40,7 @@ const (
 // PackFrameTarget is the uncompressed size at which a pack frame is
 // closed: small enough that a random read decompresses little, large
 // enough that similar events compress well together.
-const PackFrameTarget = 16 << 10
+const PackFrameTarget = 8 << 10
 
 // ResolvePacked rewrites the packed entries of a frame into ordinary
 // ones, filling in the IDs they leave out. Frames without packed entries
@@ -62,24 +62,17 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 	for i, e := range entries {
 		switch e.Kind {
 		case EntryPackedEvent:
-			n, k := binary.Uvarint(e.Body)
-			if k <= 0 || n > uint64(len(e.Body)-k) || n < object.IDSize {
-				return nil, fmt.Errorf("%w: bad packed event", ErrCorrupt)
+			ev, err := resolveEvent(e)
+			if err != nil {
+				return nil, err
 			}
-			body := slices.Clone(e.Body[k : k+int(n)])
-			data := e.Body[k+int(n):]
-			id := object.Hash(object.KindBlob, data)
-			copy(body[len(body)-object.IDSize:], id[:])
-			var p Payload
-			p.AddEvent(body, data)
-			out[i] = Entry{Kind: EntryEvent, Body: p.buf[1+uvarintLen(p.buf[1:]):]}
+			out[i] = ev
 		case EntryPackedCommit:
 			if len(e.Body) < 1 {
 				return nil, fmt.Errorf("%w: bad packed commit", ErrCorrupt)
 			}
-			flags := e.Body[0]
-			body := slices.Clone(e.Body[1:])
-			if err := fillCommit(body, flags, prevCommit, havePrev, out[:i]); err != nil {
+			body, err := fillCommit(e.Body[1:], e.Body[0], prevCommit, havePrev, out[:i])
+			if err != nil {
 				return nil, err
 			}
 			out[i] = Entry{Kind: EntryCommit, Body: body}
@@ -94,58 +87,76 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 	return out, nil
 }
 
-func uvarintLen(b []byte) int {
-	_, n := binary.Uvarint(b)
-	return n
+// resolveEvent rebuilds a packed event as an ordinary event entry: the
+// same bytes with the data ID, the hash of the data, written in.
+func resolveEvent(e Entry) (Entry, error) {
+	n, k := binary.Uvarint(e.Body)
+	if k <= 0 || n > uint64(len(e.Body)-k) {
+		return Entry{}, fmt.Errorf("%w: bad packed event", ErrCorrupt)
+	}
+	prefix, data := e.Body[k:k+int(n)], e.Body[k+int(n):]
+	id := object.Hash(object.KindBlob, data)
+	full := uint64(len(prefix) + object.IDSize)
+	body := make([]byte, 0, binary.MaxVarintLen64+len(prefix)+object.IDSize+len(data))
+	body = binary.AppendUvarint(body, full)
+	body = append(body, prefix...)
+	body = append(body, id[:]...)
+	body = append(body, data...)
+	return Entry{Kind: EntryEvent, Body: body}, nil
 }
 
-// fillCommit writes the derived IDs into a commit body: the layout is
-// format byte, uvarint parent count, parents, uvarint event count, events.
-func fillCommit(body []byte, flags byte, prev object.ID, havePrev bool, before []Entry) error {
+// fillCommit rebuilds a commit body from its packed form by putting back
+// the IDs it leaves out. The canonical layout starts: format byte, uvarint
+// parent count, parents, uvarint event count, events.
+func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, before []Entry) ([]byte, error) {
 	bad := fmt.Errorf("%w: bad packed commit", ErrCorrupt)
-	if len(body) < 1 {
-		return bad
+	if len(packed) < 1 {
+		return nil, bad
 	}
+	body := make([]byte, 0, len(packed)+2*object.IDSize)
+	body = append(body, packed[0])
 	p := 1
-	np, k := binary.Uvarint(body[p:])
-	if k <= 0 || np > uint64(len(body)) {
-		return bad
+	np, k := binary.Uvarint(packed[p:])
+	if k <= 0 || np > uint64(len(packed)) {
+		return nil, bad
 	}
+	body = append(body, packed[p:p+k]...)
 	p += k
+	stored := int(np)
 	if flags&packedParentPrev != 0 {
-		if !havePrev || np < 1 || p+object.IDSize > len(body) {
-			return bad
+		if !havePrev || np < 1 {
+			return nil, bad
 		}
-		copy(body[p:], prev[:])
+		body = append(body, prev[:]...)
+		stored--
 	}
-	p += int(np) * object.IDSize
-	if p > len(body) {
-		return bad
+	if p+stored*object.IDSize > len(packed) {
+		return nil, bad
 	}
-	ne, k := binary.Uvarint(body[p:])
-	if k <= 0 || ne > uint64(len(before)) {
-		if flags&packedEventsPrev != 0 || k <= 0 {
-			return bad
-		}
+	body = append(body, packed[p:p+stored*object.IDSize]...)
+	p += stored * object.IDSize
+	ne, k := binary.Uvarint(packed[p:])
+	if k <= 0 {
+		return nil, bad
 	}
+	body = append(body, packed[p:p+k]...)
 	p += k
 	if flags&packedEventsPrev != 0 {
-		if p+int(ne)*object.IDSize > len(body) {
-			return bad
+		if ne > uint64(len(before)) {
+			return nil, bad
 		}
-		evs := before[len(before)-int(ne):]
-		for j, ev := range evs {
+		for _, ev := range before[len(before)-int(ne):] {
 			if ev.Kind != EntryEvent {
-				return bad
+				return nil, bad
 			}
 			id, err := ev.ObjectID()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			copy(body[p+j*object.IDSize:], id[:])
+			body = append(body, id[:]...)
 		}
 	}
-	return nil
+	return append(body, packed[p:]...), nil
 }
 
 // PackWriter lays objects out in pack frames, leaving out what can be
@@ -183,10 +194,9 @@ func (w *PackWriter) add(id object.ID) {
 
 // AddEvent adds an event (its canonical body and data).
 func (w *PackWriter) AddEvent(id object.ID, body, data []byte) {
-	z := slices.Clone(body)
-	clear(z[len(z)-object.IDSize:])
+	prefix := body[:len(body)-object.IDSize]
 	var n [binary.MaxVarintLen64]byte
-	w.payload.add(EntryPackedEvent, n[:binary.PutUvarint(n[:], uint64(len(z)))], z, data)
+	w.payload.add(EntryPackedEvent, n[:binary.PutUvarint(n[:], uint64(len(prefix)))], prefix, data)
 	w.add(id)
 	w.pending = append(w.pending, id)
 }
@@ -195,17 +205,33 @@ func (w *PackWriter) AddEvent(id object.ID, body, data []byte) {
 // it, in order, so their IDs need not be stored.
 func (w *PackWriter) AddCommit(id object.ID, c *object.Commit) {
 	var flags byte
-	cc := *c
 	if w.havePrev && len(c.Parents) > 0 && c.Parents[0] == w.prev {
 		flags |= packedParentPrev
-		cc.Parents = slices.Clone(c.Parents)
-		cc.Parents[0] = object.ZeroID
 	}
 	if len(c.Events) > 0 && len(c.Events) <= len(w.pending) && slices.Equal(w.pending[len(w.pending)-len(c.Events):], c.Events) {
 		flags |= packedEventsPrev
-		cc.Events = make([]object.ID, len(c.Events))
 	}
-	w.payload.add(EntryPackedCommit, []byte{flags}, cc.Encode())
+	body := c.Encode()
+	packed := make([]byte, 0, len(body))
+	packed = append(packed, body[0])
+	p := 1
+	np, k := binary.Uvarint(body[p:])
+	packed = append(packed, body[p:p+k]...)
+	p += k
+	if flags&packedParentPrev != 0 {
+		p += object.IDSize
+		np--
+	}
+	packed = append(packed, body[p:p+int(np)*object.IDSize]...)
+	p += int(np) * object.IDSize
+	ne, k := binary.Uvarint(body[p:])
+	packed = append(packed, body[p:p+k]...)
+	p += k
+	if flags&packedEventsPrev != 0 {
+		p += int(ne) * object.IDSize
+	}
+	packed = append(packed, body[p:]...)
+	w.payload.add(EntryPackedCommit, []byte{flags}, packed)
 	w.add(id)
 	w.prev, w.havePrev = id, true
 	w.pending = w.pending[:0]

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,20 @@ func long() bool { return *longTests || os.Getenv("EVGIT_LONG") == "1" }
 
 const mainRef = "refs/heads/main"
 
+// scratchDir returns an empty folder for one trial, in memory (/dev/shm)
+// where there is one: the fault tests simulate durability themselves, and
+// on ext4 creating and removing hundreds of small repositories costs
+// seconds of journal flushes.
+func scratchDir(t testing.TB) string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "evgit-crash-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
+}
+
 // crashWorkload is the workload of the crash and fault tests: init, 30
 // commits with segments small enough that seals and index merges happen,
 // a close and reopen half way (so the scan at open is exercised too), and
@@ -44,6 +59,7 @@ type crashWorkload struct {
 	acked    []object.ID          // commits whose Update returned nil, oldest first
 	keys     map[string]object.ID // idempotency keys of acked commits
 	n        int                  // commits built, for unique content
+	events   int                  // events built: the offset of the next commit
 	step     string               // what ran last
 }
 
@@ -107,7 +123,8 @@ func (w *crashWorkload) run() (err error) {
 // build adds a commit of n events on parent to tx.
 func (w *crashWorkload) build(tx *Tx, parent object.ID, events int, key string) object.ID {
 	w.n++
-	c := &object.Commit{Time: time.Unix(1_700_000_000+int64(w.n), 0).UTC(), Offset: uint64(w.n), IdempotencyKey: key}
+	w.events += events
+	c := &object.Commit{Time: time.Unix(1_700_000_000+int64(w.n), 0).UTC(), Offset: uint64(w.events), IdempotencyKey: key}
 	for e := range events {
 		data := fmt.Sprintf(`{"n":%d,"e":%d,"pad":"%s"}`, w.n, e, strings.Repeat("x", 40*e))
 		ev := object.NewEvent(fmt.Sprintf("acc-%d", (w.n+e)%5), "Deposited", 1, map[string]string{"actor": "crash"}, []byte(data))
@@ -212,7 +229,7 @@ func verifyRepo(c repoCheck) (int, error) {
 	err = s.Update(context.Background(), func(tx *Tx) error {
 		head, _, _ := tx.Resolve(mainRef)
 		ev := object.NewEvent("after", "Checked", 1, nil, []byte(`{"ok":true}`))
-		cm := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(1_800_000_000, 0).UTC(), Offset: 1}
+		cm := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(1_800_000_000, 0).UTC(), Offset: 1 << 40}
 		if !head.IsZero() {
 			cm.Parents = []object.ID{head}
 		}
@@ -226,12 +243,8 @@ func verifyRepo(c repoCheck) (int, error) {
 	if s, err = Open(c.dir, opts); err != nil {
 		return 0, fmt.Errorf("second open: %w", err)
 	}
-	c.acked = append(append([]object.ID{}, c.acked...), line[len(line)-1:]...)
-	if len(line) == 0 {
-		c.acked = nil
-	}
-	c.acked = append(c.acked, cid)
-	c.exact, c.extra = false, 0
+	c.acked = append(slices.Clone(line), cid)
+	c.exact, c.extra = true, 0
 	if _, err := checkStore(s, c); err != nil {
 		return 0, fmt.Errorf("after appending: %w", err)
 	}
@@ -338,11 +351,11 @@ func (tr crashTrial) String() string {
 // run returns the line length after recovery, whether the crash point was
 // reached, and what is wrong.
 func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
-	root, after := t.TempDir(), t.TempDir()
+	root, after := scratchDir(t), scratchDir(t)
 	fsys := newFaultFS()
 	w := newCrashWorkload(fsys, root)
 	rng := rand.New(rand.NewPCG(tr.seed, uint64(tr.k)))
-	var check repoCheck
+	var initDone bool
 	var crashErr error
 	var at fsCall
 	fsys.before = func(c fsCall) {
@@ -350,10 +363,7 @@ func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 			return
 		}
 		reached, at = true, c
-		check = repoCheck{dir: filepath.Join(after, ".evgit"), initDone: w.initDone, acked: append([]object.ID{}, w.acked...), keys: map[string]object.ID{}, exact: true, extra: 12}
-		for k, v := range w.keys {
-			check.keys[k] = v
-		}
+		initDone = w.initDone
 		crashErr = fsys.crash(root, after, tr.mode, rng)
 		fsys.mu.Lock()
 		fsys.dead = true
@@ -370,7 +380,11 @@ func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 	if crashErr != nil {
 		return 0, true, fmt.Errorf("building the crash image: %w", crashErr)
 	}
-	if werr == nil {
+	// Every call after the power loss fails, so whatever was acknowledged,
+	// even after it (a seal that failed after its commit's sync), was
+	// durable before it.
+	check := repoCheck{dir: filepath.Join(after, ".evgit"), initDone: initDone, acked: w.acked, keys: w.keys, exact: true, extra: 12}
+	if werr == nil && !strings.Contains(w.step, "import") {
 		return 0, true, fmt.Errorf("the workload went on after the power loss at %s", at)
 	}
 	n, err := verifyRepo(check)
@@ -389,7 +403,7 @@ func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 // rotate); -long tries every mode with three seeds.
 func TestPowerLossSweep(t *testing.T) {
 	probe := newFaultFS()
-	w := newCrashWorkload(probe, t.TempDir())
+	w := newCrashWorkload(probe, scratchDir(t))
 	require.NoError(t, w.run())
 	w.close()
 	total := probe.calls()
@@ -449,7 +463,7 @@ func TestFailedSyncBreaksStore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := newFaultFS()
-			w := newCrashWorkload(fsys, t.TempDir())
+			w := newCrashWorkload(fsys, scratchDir(t))
 			w.opts.SealObjects = 1 << 20
 			_, err := Init(fsys, w.dir, "main")
 			require.NoError(t, err)
@@ -464,7 +478,9 @@ func TestFailedSyncBreaksStore(t *testing.T) {
 			fsys.mu.Lock()
 			fsys.short = tt.short
 			fsys.before = func(c fsCall) {
-				if c.Op == tt.op && fsys.failed == nil && fsys.failAt == 0 {
+				fsys.mu.Lock()
+				defer fsys.mu.Unlock()
+				if c.Op == tt.op && fsys.failAt == 0 {
 					fsys.failAt = c.N
 				}
 			}

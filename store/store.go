@@ -61,7 +61,7 @@ type Options struct {
 	// 64 MiB). Smaller segments open faster.
 	SealObjects int
 	SealBytes   int64
-	// CacheBytes is the budget of the decoded-frame cache (default 64 MiB).
+	// CacheBytes is the budget of the decoded-frame cache (default 128 MiB).
 	CacheBytes int
 }
 
@@ -153,7 +153,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.SealBytes = 64 << 20
 	}
 	if opts.CacheBytes == 0 {
-		opts.CacheBytes = 64 << 20
+		opts.CacheBytes = 128 << 20
 	}
 	s := &Store{
 		fsys:   opts.FS,
@@ -617,11 +617,7 @@ func (s *Store) frame(loc pack.Location) (*pack.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	if loc.Seg == 0 {
-		if entries, err = pack.ResolvePacked(entries); err != nil {
-			return nil, err
-		}
-	}
+
 	f := pack.NewFrame(entries, len(payload))
 	s.cache.Put(key, f)
 	return f, nil
@@ -674,7 +670,11 @@ func (s *Store) getAt(id object.ID, loc pack.Location) (object.Kind, []byte, []b
 	if int(loc.Slot) >= len(f.Entries) {
 		return 0, nil, nil, fmt.Errorf("%w: object %s: slot %d out of range", ErrCorrupt, id.Short(), loc.Slot)
 	}
-	kind, body, data, err := f.Entries[loc.Slot].Object()
+	e, err := f.Entry(int(loc.Slot))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
+	}
+	kind, body, data, err := e.Object()
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
@@ -777,7 +777,11 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 			if err != nil || int(loc.Slot) >= len(f.Entries) {
 				continue
 			}
-			if id, err := f.Entries[loc.Slot].ObjectID(); err == nil && !seen[id] && strings.HasPrefix(id.String(), hexPrefix) {
+			e, err := f.Entry(int(loc.Slot))
+			if err != nil {
+				continue
+			}
+			if id, err := e.ObjectID(); err == nil && !seen[id] && strings.HasPrefix(id.String(), hexPrefix) {
 				seen[id] = true
 				out = append(out, id)
 			}
