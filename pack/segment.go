@@ -108,7 +108,7 @@ func (s *Segment) Sync() error { return syncData(s.f) }
 func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 	var hdr [FrameHeaderSize]byte
 	if _, err := s.f.ReadAt(hdr[:], off); err != nil {
-		return nil, 0, fmt.Errorf("%w: segment %d: frame at %d: %v", ErrCorrupt, s.Num, off, err)
+		return nil, 0, readError(s.Num, off, err)
 	}
 	h, err := parseFrameHeader(hdr[:])
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 	}
 	raw := make([]byte, h.size)
 	if _, err := s.f.ReadAt(raw, off+FrameHeaderSize); err != nil {
-		return nil, 0, fmt.Errorf("%w: segment %d: frame at %d: %v", ErrCorrupt, s.Num, off, err)
+		return nil, 0, readError(s.Num, off, err)
 	}
 	if err := h.check(hdr[:], raw); err != nil {
 		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
@@ -128,6 +128,16 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 		return nil, 0, &contentError{fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)}
 	}
 	return payload, off + FrameHeaderSize + int64(h.size), nil
+}
+
+// readError reports a failed read of a frame: a frame cut short by the
+// end of the file is damage (perhaps a torn tail); any other failure is
+// an I/O error, which must never be taken for damage and cut.
+func readError(seg uint32, off int64, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: segment %d: frame at %d runs past the end of the file", ErrCorrupt, seg, off)
+	}
+	return fmt.Errorf("segment %d: reading frame at %d: %w", seg, off, err)
 }
 
 // ErrTornTail is matched by the error Scan returns when the segment ends in

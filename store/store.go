@@ -88,6 +88,7 @@ type Store struct {
 	cache    *pack.FrameCache
 	torn     int64  // bytes cut from a torn tail
 	gen      uint64 // the layout generation the store last listed
+	stale    error  // set while the tables are half built by a failed reload
 	// The pack gc wrote, if any: its frames, its object index and the
 	// records it kept (reflogs, idempotency keys, snapshots). Segments
 	// numbered up to packNum are replaced by it.
@@ -278,14 +279,23 @@ func (s *Store) list() (listing, error) {
 // reload reads the log's layout from scratch: indexes, the uncovered
 // segments into memory, and the refs from the newest segment. With locked
 // set the caller holds the repository lock and a torn tail is cut.
+//
+// A reload that fails leaves the store's tables half built: until a later
+// reload succeeds the store is stale, reads fail instead of trusting the
+// tables, and the next Refresh or write reloads from scratch.
 func (s *Store) reload(locked bool) error {
 	var err error
 	for range 5 {
 		// A writer may remove files (an index merge, gc) between our
 		// listing and our opening them; list again.
 		if err = s.reloadOnce(locked); !errors.Is(err, fs.ErrNotExist) {
-			return err
+			break
 		}
+	}
+	if err != nil {
+		s.stale = fmt.Errorf("reloading the log failed: %w", err)
+	} else {
+		s.stale = nil
 	}
 	return err
 }
@@ -533,6 +543,9 @@ func (s *Store) refresh(locked bool) error {
 	if s.broken != nil {
 		return s.broken
 	}
+	if s.stale != nil {
+		return s.reload(locked)
+	}
 	if g := s.lock.gen(); g == s.gen && (!locked || s.writableSeg == s.last) {
 		return s.scanSegment(s.last, s.scanned, locked)
 	}
@@ -633,6 +646,9 @@ func (s *Store) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 }
 
 func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if s.stale != nil {
+		return 0, nil, nil, s.stale
+	}
 	loc, ok := s.lookup(id)
 	if !ok {
 		if s.packIdx != nil {

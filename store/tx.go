@@ -258,6 +258,7 @@ type request struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan error
+	lead chan struct{} // told to lead the next group
 }
 
 // Update runs fn in a transaction and makes what it added durable before
@@ -267,25 +268,46 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
-	if g.leading {
+	if !g.leading {
+		g.leading = true
 		g.mu.Unlock()
+		s.leadGroup()
 		return <-req.done
 	}
-	g.leading = true
-	for len(g.queue) > 0 {
-		batch := g.queue
-		g.queue = nil
-		g.mu.Unlock()
-		s.runGroup(batch)
-		g.mu.Lock()
-	}
-	g.leading = false
 	g.mu.Unlock()
-	return <-req.done
+	select {
+	case err := <-req.done:
+		return err
+	case <-req.lead:
+		s.leadGroup()
+		return <-req.done
+	}
+}
+
+// leadGroup runs the queued transactions as one group, then hands the
+// lead to the first request queued meanwhile and returns, so its own
+// caller can queue its next transaction while that group syncs: with two
+// writers, each group then carries both.
+func (s *Store) leadGroup() {
+	g := &s.group
+	g.mu.Lock()
+	batch := g.queue
+	g.queue = nil
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			g.queue[0].lead <- struct{}{}
+		} else {
+			g.leading = false
+		}
+		g.mu.Unlock()
+	}()
+	s.runGroup(batch)
 }
 
 // SyncStats returns how many syncs and transactions the store made.
@@ -332,7 +354,7 @@ func (s *Store) runGroup(batch []*request) {
 			continue
 		}
 		tx := s.newTx(g)
-		if err := r.fn(tx); err != nil {
+		if err := runFn(r.fn, tx); err != nil {
 			r.done <- err
 			continue
 		}
@@ -420,4 +442,15 @@ func (s *Store) write(txs []*Tx) error {
 	}
 	s.scanned = seg.Size()
 	return nil
+}
+
+// runFn runs a transaction's function, turning a panic into an error so
+// one bad caller cannot stop the group or leave the lock held.
+func runFn(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("transaction panicked: %v", p)
+		}
+	}()
+	return fn(tx)
 }
