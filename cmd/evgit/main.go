@@ -96,6 +96,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newRevParseCommand(g),
 		newCatFileCommand(g),
 		newModelCommand(g),
+		newRevertCommand(g),
 		newGCCommand(g),
 		newDemoCommand(g),
 	)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type revertOptions struct {
+	rev     string
+	message string
+	branch  string
+	json    bool
+}
+
+func newRevertCommand(g *globalOptions) *cobra.Command {
+	var opts revertOptions
+	cmd := &cobra.Command{
+		Use:   "revert REV | A..B",
+		Short: "Append one commit of compensating events that undo a commit",
+		Long: `Append one commit of compensating events for the events of REV, last
+first; a range A..B reverts every commit in it, newest first, in one commit.
+
+A type the model names is undone by its revert rule (a deposit by a
+withdrawal), checked by the model's require rules like any event. Any
+other event is a merge patch, undone by the patch that restores the fields
+it changed; if a later event changed one of those fields, the revert stops
+and names it. Nothing is written when an event cannot be undone.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.rev = args[0]
+			return runRevert(cmd.Context(), opts, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.message, "message", "m", "", "the commit message (default: Revert \"<message of REV>\")")
+	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
+	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := repo.Revert(ctx, opts.rev, evgit.RevertOptions{
+		Branch:  opts.branch,
+		Message: opts.message,
+		Actor:   g.actor(),
+	})
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(res)
+	}
+	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, res.Commit.Short(), summary(res.Message, res.Events))
+	return nil
+}

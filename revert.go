@@ -1,0 +1,281 @@
+package evgit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/revert"
+	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
+)
+
+// Errors of Revert a caller can test with errors.Is. Neither matches
+// ErrConflict or ErrRule: the CLI exits 1 for them (SPEC §3, §4).
+var (
+	// ErrNoCompensation is returned by Revert when an event has no
+	// compensation: its type is named by the model without a revert rule,
+	// or no merge patch can restore the state before it.
+	ErrNoCompensation = model.ErrNoCompensation
+	// ErrRevertChanged is returned by Revert when a later event changed a
+	// field that a merge-patch compensation would restore; the error is a
+	// *revert.ChangedError naming the stream and the field.
+	ErrRevertChanged = revert.ErrChanged
+)
+
+// RevertOptions say where a revert is appended and how it is described.
+type RevertOptions struct {
+	Branch  string    // short branch name; "" means the branch HEAD names
+	Message string    // "" means `Revert "<message of the reverted commit>"`
+	Actor   string    // commit actor
+	Time    time.Time // commit time; zero means now
+}
+
+// RevertResult describes the commit a revert appended. Its JSON is what
+// `evgit revert --json` prints: the fields of AppendResult and the IDs of
+// the reverted commits.
+type RevertResult struct {
+	AppendResult
+	Reverts []object.ID `json:"reverts"`
+	Message string      `json:"-"` // the revert commit's message
+}
+
+// revertAttempts bounds how often Revert starts again when the model
+// changed between computing the compensations and appending them.
+const revertAttempts = 3
+
+// errModelMoved says the model changed under a revert; it is retried.
+var errModelMoved = errors.New("the model changed while reverting")
+
+// testHookRevertComputed, when set by a test, runs between computing the
+// compensations and the transaction that appends them.
+var testHookRevertComputed func()
+
+// Revert appends one commit of compensating events for the events of rev
+// (a revision, or a range A..B: every commit in it, newest first), each
+// commit's events last first, recording the reverted commits in Reverts.
+// Nothing is written when an event has no compensation (ErrNoCompensation),
+// a later event changed what a merge-patch compensation would restore
+// (ErrRevertChanged) or a model rule refuses a compensating event
+// (ErrRule).
+//
+// The compensations depend only on history, so they are computed before
+// the write lock is taken; the check against the branch's current states
+// and the append happen in one transaction, under the lock, on the head
+// the commit is built on: a branch that moves meanwhile cannot make the
+// check stale, and a revert never fails because the branch moved.
+func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
+	ids, commits, err := r.revertTargets(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	msg := opts.Message
+	if msg == "" {
+		msg = revertMessage(ids, commits)
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := r.revertOnce(ctx, ids, commits, msg, opts)
+		if errors.Is(err, errModelMoved) && attempt < revertAttempts {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions) (*RevertResult, error) {
+	mdl, mdlID, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	comps, err := r.compensations(mdl, ids, commits)
+	if err != nil {
+		return nil, err
+	}
+	if len(comps) == 0 {
+		return nil, fmt.Errorf("%w: the reverted commits hold no events", ErrNothingToCommit)
+	}
+	events := make([]preparedEvent, len(comps))
+	for i, c := range comps {
+		in := EventInput{Stream: c.Stream, Type: c.Event.Type, Schema: c.Event.Schema, Data: c.Event.Data}
+		data, err := checkEvent(&in)
+		if err != nil {
+			return nil, fmt.Errorf("compensation of event %s: %w", c.Target.Short(), err)
+		}
+		events[i] = preparedEvent{in: in, data: data}
+	}
+	if testHookRevertComputed != nil {
+		testHookRevertComputed()
+	}
+	aopts := AppendOptions{Branch: opts.Branch, Message: msg, Actor: opts.Actor, Time: opts.Time, Reverts: ids}
+	var res *AppendResult
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		if v, _ := tx.Ref(refs.Model); v.ID != mdlID {
+			return errModelMoved
+		}
+		branchRef, err := r.branchRef(tx, opts.Branch)
+		if err != nil {
+			return err
+		}
+		hs, err := r.headFor(tx, branchRef)
+		if err != nil {
+			return err
+		}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
+		err = revert.Check(mdl, comps, func(stream string) ([]byte, error) {
+			st, err := w.hs.get(w, stream)
+			return st.state, err
+		})
+		if err != nil {
+			return err
+		}
+		if res, err = w.commit(events, aopts, branchRef); err != nil {
+			return err
+		}
+		if err := w.publish(branchRef, hs.head, opts.Actor, revertReflogMessage(msg)); err != nil {
+			return err
+		}
+		r.keepHead(branchRef, w.hs)
+		return nil
+	})
+	if err != nil {
+		r.forgetHeads()
+		return nil, err
+	}
+	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg}, nil
+}
+
+func revertReflogMessage(msg string) string { return "revert: " + firstLine(msg) }
+
+// revertTargets resolves a revision or a range to the commits to revert,
+// newest first.
+func (r *Repository) revertTargets(ctx context.Context, rev string) ([]object.ID, []*object.Commit, error) {
+	from, to, isRange := walk.ParseRange(rev)
+	if !isRange {
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := r.st.Commit(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []object.ID{id}, []*object.Commit{c}, nil
+	}
+	a, err := r.Resolve(ctx, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := r.Resolve(ctx, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []object.ID
+	var commits []*object.Commit
+	for e, err := range walk.Log(ctx, source{r.st}, walk.LogOptions{Include: []object.ID{b}, Exclude: []object.ID{a}}) {
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, e.ID)
+		commits = append(commits, e.Commit)
+	}
+	if len(ids) == 0 {
+		return nil, nil, fmt.Errorf("%w: %s holds no commits", ErrNothingToCommit, rev)
+	}
+	return ids, commits, nil
+}
+
+// revertMessage is `Revert "<subject>"` for one commit; for several, a
+// count followed by that line for each.
+func revertMessage(ids []object.ID, commits []*object.Commit) string {
+	line := func(i int) string {
+		if subject := firstLine(commits[i].Message); subject != "" {
+			return `Revert "` + subject + `"`
+		}
+		return "Revert " + ids[i].Short()
+	}
+	if len(commits) == 1 {
+		return line(0)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Revert %d commits\n", len(commits))
+	for i := range commits {
+		b.WriteString("\n")
+		b.WriteString(line(i))
+	}
+	return b.String()
+}
+
+// compensations computes the compensations of the commits' events:
+// commits in the order given (newest first), each commit's events last
+// first. It reads history only, so it runs without the lock.
+func (r *Repository) compensations(mdl *model.Model, ids []object.ID, commits []*object.Commit) ([]revert.Compensation, error) {
+	h := &historyStates{rd: r.st, mdl: mdl, after: map[object.ID]map[string][]byte{}}
+	perCommit := make([][]revert.Compensation, len(commits))
+	// Oldest first, so that in a linear range each commit's states before
+	// it are the states the previous one left.
+	for i := len(commits) - 1; i >= 0; i-- {
+		c := commits[i]
+		running := map[string][]byte{}
+		comps := make([]revert.Compensation, len(c.Events))
+		for j, eid := range c.Events {
+			e, err := readEvent(r.st, eid)
+			if err != nil {
+				return nil, err
+			}
+			before, ok := running[e.Stream]
+			if !ok {
+				if before, err = h.at(c.Parent(), e.Stream); err != nil {
+					return nil, err
+				}
+			}
+			comp, err := revert.Compensate(mdl, revert.Target{Commit: ids[i], ID: eid, Event: e, Before: before})
+			if err != nil {
+				return nil, err
+			}
+			comps[len(c.Events)-1-j] = comp
+			next, err := mdl.Apply(e.Stream, before, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+			if err != nil {
+				return nil, fmt.Errorf("folding %s: %w", e.Stream, err)
+			}
+			running[e.Stream] = next
+		}
+		h.after[ids[i]] = running
+		perCommit[i] = comps
+	}
+	return slices.Concat(perCommit...), nil
+}
+
+// historyStates folds streams at commits of history, remembering the
+// states each reverted commit left.
+type historyStates struct {
+	rd    reader
+	mdl   *model.Model
+	after map[object.ID]map[string][]byte // commit → stream → state after it
+}
+
+// at returns a stream's state after commit id (nil for ZeroID).
+func (h *historyStates) at(id object.ID, stream string) ([]byte, error) {
+	if id.IsZero() {
+		return nil, nil
+	}
+	if st, ok := h.after[id][stream]; ok {
+		return st, nil
+	}
+	st, err := loadStream(h.rd, h.mdl, id, stream)
+	if err != nil {
+		return nil, err
+	}
+	m := h.after[id]
+	if m == nil {
+		m = map[string][]byte{}
+		h.after[id] = m
+	}
+	m[stream] = st.state
+	return st.state, nil
+}

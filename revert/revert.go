@@ -1,0 +1,183 @@
+package revert
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+)
+
+// ErrChanged is returned when a later event changed a field that a
+// merge-patch compensation would restore: taking the compensation would
+// throw that later change away. Every such error is a *ChangedError.
+var ErrChanged = errors.New("changed after the reverted event")
+
+// ChangedError is a merge-patch compensation refused because its stream no
+// longer holds, in Field, the value the reverted event left there.
+type ChangedError struct {
+	Stream string
+	// Field is the dotted path of the field ("address.city"); empty when
+	// the stream's whole state is no longer an object.
+	Field  string
+	Event  object.ID // the reverted event
+	Commit object.ID // the commit that holds it
+}
+
+// Error reads like
+//
+//	cannot revert commit 3f2a9c1: stream doc-1: field "title" was changed after event 8b0e6d2; revert that change first
+func (e *ChangedError) Error() string {
+	what := fmt.Sprintf("field %q was", e.Field)
+	if e.Field == "" {
+		what = "the state was replaced"
+	}
+	return fmt.Sprintf("cannot revert commit %s: stream %s: %s changed after event %s; revert that change first",
+		e.Commit.Short(), e.Stream, what, e.Event.Short())
+}
+
+// Is makes a ChangedError match ErrChanged.
+func (e *ChangedError) Is(target error) bool { return target == ErrChanged }
+
+// Target is an event to undo, with the state of its stream just before it.
+type Target struct {
+	Commit object.ID     // the commit that holds the event
+	ID     object.ID     // the event's ID
+	Event  *object.Event // the event, with its Data
+	Before []byte        // the stream's state just before the event; nil is null
+}
+
+// Compensation is the event that undoes one Target.
+type Compensation struct {
+	Commit object.ID   // the reverted commit
+	Target object.ID   // the reverted event
+	Stream string      // the stream of both
+	Event  model.Event // the compensating event; its Meta is nil
+	// Restores is set for a merge-patch compensation: its data are values
+	// to put back, which Check only allows while the stream still holds
+	// what the reverted event left (After) in every field it sets.
+	Restores bool
+	After    []byte // with Restores, the stream's state right after the event
+}
+
+// Compensate computes the compensation of t under the model: the model's
+// revert template for a type it names, the inverse merge patch otherwise.
+// It depends only on history, never on the branch's current state, so it
+// may run without the repository's lock. An event with no compensation
+// gives an error matching model.ErrNoCompensation; a revert expression
+// that fails, a *model.RuleError.
+func Compensate(mdl *model.Model, t Target) (Compensation, error) {
+	e := t.Event
+	ev := model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}
+	undo, err := mdl.Compensate(e.Stream, t.Before, ev)
+	if err != nil {
+		return Compensation{}, fmt.Errorf("cannot revert commit %s: %w", t.Commit.Short(), err)
+	}
+	c := Compensation{Commit: t.Commit, Target: t.ID, Stream: e.Stream, Event: undo}
+	if !mdl.Knows(e.Type) {
+		after, err := mdl.Apply(e.Stream, t.Before, ev)
+		if err != nil {
+			return Compensation{}, fmt.Errorf("cannot revert commit %s: %w", t.Commit.Short(), err)
+		}
+		c.Restores, c.After = true, after
+	}
+	return c, nil
+}
+
+// Check replays comps, in the order given, on the streams' current states
+// (current returns a stream's state at the branch's head) and returns the
+// first refusal: a *ChangedError for a merge-patch compensation whose
+// fields changed after its event, or the model's *RuleError for a
+// compensation its rules refuse. Check must run where the states cannot
+// move until the compensations are appended: in the same transaction.
+func Check(mdl *model.Model, comps []Compensation, current func(stream string) ([]byte, error)) error {
+	states := map[string][]byte{}
+	for _, c := range comps {
+		st, ok := states[c.Stream]
+		if !ok {
+			var err error
+			if st, err = current(c.Stream); err != nil {
+				return err
+			}
+		}
+		if c.Restores {
+			field, changed, err := changedField(c.After, st, c.Event.Data)
+			if err != nil {
+				return fmt.Errorf("cannot revert commit %s: stream %s: %w", c.Commit.Short(), c.Stream, err)
+			}
+			if changed {
+				return &ChangedError{Stream: c.Stream, Field: field, Event: c.Target, Commit: c.Commit}
+			}
+		}
+		next, err := mdl.Apply(c.Stream, st, c.Event)
+		if err != nil {
+			return err
+		}
+		states[c.Stream] = next
+	}
+	return nil
+}
+
+// changedField reports the first field (in sorted order) that the inverse
+// patch sets and whose value in the current state differs from the state
+// right after the reverted event.
+func changedField(after, current, inverse []byte) (string, bool, error) {
+	a, err := decode(after)
+	if err != nil {
+		return "", false, err
+	}
+	c, err := decode(current)
+	if err != nil {
+		return "", false, err
+	}
+	inv, err := decode(inverse)
+	if err != nil {
+		return "", false, err
+	}
+	p, ok := inv.(map[string]any)
+	if !ok {
+		return "", false, fmt.Errorf("%w: the compensation is not an object", model.ErrNoCompensation)
+	}
+	cm, ok := c.(map[string]any)
+	if !ok {
+		// Even an empty patch would turn the state into an object.
+		return "", true, nil
+	}
+	am, _ := a.(map[string]any)
+	field, changed := changedIn(am, cm, p, "")
+	return field, changed, nil
+}
+
+func changedIn(after, current, inverse map[string]any, path string) (string, bool) {
+	for _, k := range slices.Sorted(maps.Keys(inverse)) {
+		av, inAfter := after[k]
+		cv, inCurrent := current[k]
+		// The patch merges into an object the event left: compare inside it.
+		if sub, ok := inverse[k].(map[string]any); ok {
+			if am, ok := av.(map[string]any); ok {
+				cm, ok := cv.(map[string]any)
+				if !ok {
+					return path + k, true
+				}
+				if f, changed := changedIn(am, cm, sub, path+k+"."); changed {
+					return f, true
+				}
+				continue
+			}
+		}
+		if inAfter != inCurrent || !reflect.DeepEqual(av, cv) {
+			return path + k, true
+		}
+	}
+	return "", false
+}
+
+func decode(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	return object.DecodeJSON(raw)
+}

@@ -1,0 +1,388 @@
+package evgit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/revert"
+)
+
+// bankRepo is a repository with the banking model of SPEC §4.
+func bankRepo(t *testing.T) *Repository {
+	t.Helper()
+	r := newRepo(t)
+	_, err := r.SetModel(context.Background(), []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	return r
+}
+
+// commitEvents appends one commit and returns its ID.
+func commitEvents(t *testing.T, r *Repository, msg string, events ...EventInput) object.ID {
+	t.Helper()
+	res, err := r.Append(context.Background(), events, AppendOptions{Message: msg, Actor: "test"})
+	require.NoError(t, err)
+	return res.Commit
+}
+
+// stateOf returns a stream's state at HEAD, decoded.
+func stateOf(t *testing.T, r *Repository, stream string) map[string]any {
+	t.Helper()
+	head, err := r.Resolve(context.Background(), "HEAD")
+	require.NoError(t, err)
+	st, err := r.StreamAt(head, stream)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(st.State, &m))
+	return m
+}
+
+func balance(t *testing.T, r *Repository, stream string) float64 {
+	t.Helper()
+	b, ok := stateOf(t, r, stream)["balance"].(float64)
+	require.True(t, ok, "balance of %s", stream)
+	return b
+}
+
+func headOf(t *testing.T, r *Repository) object.ID {
+	t.Helper()
+	id, err := r.Resolve(context.Background(), "HEAD")
+	require.NoError(t, err)
+	return id
+}
+
+// eventsOf returns "type data" of each event of a commit, in order.
+func eventsOf(t *testing.T, r *Repository, id object.ID) []string {
+	t.Helper()
+	info, err := r.Show(context.Background(), id.String())
+	require.NoError(t, err)
+	var out []string
+	for _, e := range info.Events {
+		out = append(out, e.Stream+" "+e.Type+" "+string(e.Data))
+	}
+	return out
+}
+
+func TestRevertDepositWithdraw(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	commitEvents(t, r, "Withdraw", ev("acc-1", "MoneyWithdrawn", `{"amount":80}`))
+	assert.Equal(t, 20.0, balance(t, r, "acc-1"))
+
+	// Reverting the deposit would overdraw: a rule refuses it, nothing written.
+	before := headOf(t, r)
+	_, err := r.Revert(ctx, dep.String(), RevertOptions{Actor: "test"})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), `stream acc-1: MoneyWithdrawn: require "state.balance >= event.amount" failed`)
+	assert.Equal(t, before, headOf(t, r), "nothing written")
+
+	// Once funds allow, it is taken.
+	commitEvents(t, r, "Top up", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	res, err := r.Revert(ctx, dep.String(), RevertOptions{Actor: "test"})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{dep}, res.Reverts)
+	assert.Equal(t, 1, res.Events)
+	assert.Equal(t, 20.0, balance(t, r, "acc-1"))
+	info, err := r.Show(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, `Revert "Deposit"`, info.Message)
+	assert.Equal(t, []object.ID{dep}, info.Reverts)
+	assert.Equal(t, []string{`acc-1 MoneyWithdrawn {"amount":100}`}, eventsOf(t, r, res.Commit))
+	assert.Equal(t, uint64(5), info.Events[0].Version)
+
+	// Reverting the revert restores the deposit.
+	res2, err := r.Revert(ctx, "HEAD", RevertOptions{Actor: "test"})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{res.Commit}, res2.Reverts)
+	assert.Equal(t, 120.0, balance(t, r, "acc-1"))
+	info, err = r.Show(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, `Revert "Revert "Deposit""`, info.Message)
+	assert.Equal(t, []string{`acc-1 MoneyDeposited {"amount":100}`}, eventsOf(t, r, res2.Commit))
+
+	// log shows reverts too.
+	for c, err := range r.Log(ctx, LogOptions{Max: 1}) {
+		require.NoError(t, err)
+		assert.Equal(t, []object.ID{res.Commit}, c.Reverts)
+	}
+}
+
+func TestRevertTwoEventCommitLastFirst(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-2", "AccountOpened", `{"owner":"bob"}`))
+	// Deposit, then freeze: undone in the other order, the withdrawal
+	// would meet a frozen account and be refused.
+	two := commitEvents(t, r, "Deposit and freeze",
+		ev("acc-1", "MoneyDeposited", `{"amount":30}`),
+		ev("acc-2", "MoneyDeposited", `{"amount":7}`),
+		ev("acc-1", "AccountFrozen", `{}`))
+	res, err := r.Revert(ctx, two.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		`acc-1 AccountUnfrozen {}`,
+		`acc-2 MoneyWithdrawn {"amount":7}`,
+		`acc-1 MoneyWithdrawn {"amount":30}`,
+	}, eventsOf(t, r, res.Commit))
+	assert.Equal(t, map[string]any{"owner": "ann", "balance": 0.0, "frozen": false}, stateOf(t, r, "acc-1"))
+	assert.Equal(t, 0.0, balance(t, r, "acc-2"))
+}
+
+func TestRevertMergePatch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t) // no model: every event is a merge patch
+	commitEvents(t, r, "Create", ev("doc-1", "Edited", `{"title":"a","meta":{"lang":"en","draft":true}}`))
+	edit := commitEvents(t, r, "Edit", ev("doc-1", "Edited", `{"title":"b","author":"x","meta":{"draft":null}}`))
+	assert.Equal(t, map[string]any{"title": "b", "author": "x", "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
+
+	// A later change of another field is no obstacle.
+	commitEvents(t, r, "Tag", ev("doc-1", "Edited", `{"tags":["t"]}`))
+	res, err := r.Revert(ctx, edit.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{`doc-1 Edited {"author":null,"meta":{"draft":true},"title":"a"}`}, eventsOf(t, r, res.Commit))
+	assert.Equal(t, map[string]any{"title": "a", "tags": []any{"t"}, "meta": map[string]any{"lang": "en", "draft": true}}, stateOf(t, r, "doc-1"))
+
+	// Reverting the revert gives the edit back.
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"title": "b", "author": "x", "tags": []any{"t"}, "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
+}
+
+func TestRevertMergePatchChangedLater(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "Create", ev("doc-1", "Edited", `{"title":"a","meta":{"lang":"en"}}`))
+	p1 := commitEvents(t, r, "P1", ev("doc-1", "Edited", `{"title":"b","meta":{"lang":"de"}}`))
+	commitEvents(t, r, "P2", ev("doc-1", "Edited", `{"meta":{"lang":"fr"}}`))
+	before := headOf(t, r)
+
+	_, err := r.Revert(ctx, p1.String(), RevertOptions{})
+	require.ErrorIs(t, err, ErrRevertChanged)
+	assert.NotErrorIs(t, err, ErrConflict, "exit 1, not 3")
+	assert.NotErrorIs(t, err, ErrRule, "exit 1, not 4")
+	var ce *revert.ChangedError
+	require.True(t, errors.As(err, &ce))
+	assert.Equal(t, "doc-1", ce.Stream)
+	assert.Equal(t, "meta.lang", ce.Field)
+	assert.Contains(t, err.Error(), `stream doc-1: field "meta.lang" was changed after event`)
+	assert.Equal(t, before, headOf(t, r), "nothing written")
+
+	// A later event that set the field to the value it had is no change.
+	commitEvents(t, r, "Back", ev("doc-1", "Edited", `{"meta":{"lang":"de"}}`))
+	_, err = r.Revert(ctx, p1.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"title": "a", "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
+
+	// A domain compensation is relative: later events are no obstacle.
+	m := newRepo(t)
+	_, err = m.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	commitEvents(t, m, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, m, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	commitEvents(t, m, "More", ev("acc-1", "MoneyDeposited", `{"amount":5}`))
+	_, err = m.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 5.0, balance(t, m, "acc-1"))
+}
+
+func TestRevertNoCompensation(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	open := commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	before := headOf(t, r)
+	_, err := r.Revert(ctx, open.String(), RevertOptions{})
+	require.ErrorIs(t, err, ErrNoCompensation)
+	assert.NotErrorIs(t, err, ErrRule)
+	assert.NotErrorIs(t, err, ErrConflict)
+	assert.Contains(t, err.Error(), "stream acc-1: AccountOpened: no compensation known")
+	assert.Equal(t, before, headOf(t, r))
+
+	// A merge patch that created its stream has no inverse either.
+	created := commitEvents(t, r, "Note", ev("note-1", "Noted", `{"text":"hi"}`))
+	before = headOf(t, r)
+	_, err = r.Revert(ctx, created.String(), RevertOptions{})
+	require.ErrorIs(t, err, ErrNoCompensation)
+	assert.Equal(t, before, headOf(t, r))
+
+	// Unknown revisions and empty ranges.
+	_, err = r.Revert(ctx, "nope", RevertOptions{})
+	require.Error(t, err)
+	_, err = r.Revert(ctx, "HEAD..HEAD", RevertOptions{})
+	require.ErrorIs(t, err, ErrNothingToCommit)
+}
+
+func TestRevertRange(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	base := commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	a := commitEvents(t, r, "A", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	b := commitEvents(t, r, "B", ev("acc-1", "MoneyDeposited", `{"amount":20}`), ev("acc-1", "MoneyWithdrawn", `{"amount":5}`))
+	c := commitEvents(t, r, "C", ev("acc-1", "AccountFrozen", `{}`))
+	res, err := r.Revert(ctx, base.Short()+"..HEAD", RevertOptions{Actor: "test"})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{c, b, a}, res.Reverts, "newest first")
+	assert.Equal(t, []string{
+		`acc-1 AccountUnfrozen {}`,
+		`acc-1 MoneyDeposited {"amount":5}`,
+		`acc-1 MoneyWithdrawn {"amount":20}`,
+		`acc-1 MoneyWithdrawn {"amount":10}`,
+	}, eventsOf(t, r, res.Commit))
+	assert.Equal(t, map[string]any{"owner": "ann", "balance": 0.0, "frozen": false}, stateOf(t, r, "acc-1"))
+	info, err := r.Show(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, "Revert 3 commits\n\nRevert \"C\"\nRevert \"B\"\nRevert \"A\"", info.Message)
+
+	// A range of merge patches on one field: each compensation is checked
+	// against the state the newer ones leave.
+	m := newRepo(t)
+	base = commitEvents(t, m, "Create", ev("doc", "E", `{"n":1}`))
+	commitEvents(t, m, "2", ev("doc", "E", `{"n":2}`))
+	commitEvents(t, m, "3", ev("doc", "E", `{"n":3}`))
+	_, err = m.Revert(ctx, base.String()+"..", RevertOptions{Message: "back to 1"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"n": 1.0}, stateOf(t, m, "doc"))
+	info, err = m.Show(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, "back to 1", info.Message)
+}
+
+func TestRevertOtherBranch(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	_, err := r.CreateBranch(ctx, "fix", "HEAD", "test")
+	require.NoError(t, err)
+	main := headOf(t, r)
+	res, err := r.Revert(ctx, dep.String(), RevertOptions{Branch: "fix"})
+	require.NoError(t, err)
+	assert.Equal(t, "fix", res.Branch)
+	assert.Equal(t, main, headOf(t, r), "main did not move")
+	st, err := r.StreamAt(res.Commit, "acc-1")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"owner":"ann","balance":0,"frozen":false}`, string(st.State))
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{Branch: "nope"})
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// TestRevertRacesWriter reverts a merge patch while another handle (as
+// another process would) changes the same field. Whatever the order, the
+// outcome must agree with history: the revert lands only if the field
+// still held the reverted event's value at the revert's parent, and is
+// refused only if the change came first.
+func TestRevertRacesWriter(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	commitEvents(t, r, "Create", ev("doc", "E", `{"title":"a","n":0}`))
+	landed, refused := 0, 0
+	for i := range 20 {
+		target := commitEvents(t, r, "Set", ev("doc", "E", fmt.Sprintf(`{"title":"t%d"}`, i)))
+		var wg sync.WaitGroup
+		var rerr, werr error
+		var res *RevertResult
+		var wres *AppendResult
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			res, rerr = r.Revert(ctx, target.String(), RevertOptions{})
+		}()
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%5) * 300 * time.Microsecond) // vary who wins
+			wres, werr = other.Append(ctx, []EventInput{ev("doc", "E", fmt.Sprintf(`{"title":"w%d"}`, i))}, AppendOptions{})
+		}()
+		wg.Wait()
+		require.NoError(t, werr)
+		require.NoError(t, r.Store().Refresh()) // see what the other handle wrote
+		if rerr != nil {
+			require.ErrorIs(t, rerr, ErrRevertChanged)
+			refused++
+			// The writer's commit must be an ancestor of the head, right
+			// after the target.
+			c, err := r.Store().Commit(wres.Commit)
+			require.NoError(t, err)
+			assert.Equal(t, target, c.Parent())
+			continue
+		}
+		landed++
+		// The revert was built on the target (the writer came after it)
+		// and the writer's commit came after the revert.
+		c, err := r.Store().Commit(res.Commit)
+		require.NoError(t, err)
+		assert.Equal(t, target, c.Parent(), "revert built on the target")
+		wc, err := r.Store().Commit(wres.Commit)
+		require.NoError(t, err)
+		assert.Equal(t, res.Commit, wc.Parent())
+		st, err := r.StreamAt(wres.Commit, "doc")
+		require.NoError(t, err)
+		assert.Contains(t, string(st.State), fmt.Sprintf(`"title":"w%d"`, i))
+	}
+	t.Logf("reverts landed %d, refused %d", landed, refused)
+	assert.Equal(t, 20, landed+refused)
+}
+
+func TestRevertModelChangedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	// Another handle replaces the model with one that forbids withdrawals
+	// of 10; the revert must be judged by the new model.
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	strict := `types:
+  AccountOpened: { apply: { owner: event.owner, balance: 0 } }
+  MoneyDeposited:
+    apply: { balance: state.balance + event.amount }
+    revert: { type: MoneyWithdrawn, data: { amount: event.amount } }
+  MoneyWithdrawn:
+    require: ["event.amount < 10"]
+    apply: { balance: state.balance - event.amount }
+`
+	// The model changes after the compensations were computed under the
+	// old one and before they are appended: the revert starts again.
+	calls := 0
+	testHookRevertComputed = func() {
+		calls++
+		if calls == 1 {
+			_, err := other.SetModel(ctx, []byte(strict), "test")
+			require.NoError(t, err)
+		}
+	}
+	defer func() { testHookRevertComputed = nil }()
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), `require "event.amount < 10"`)
+	assert.Equal(t, 2, calls, "computed again under the new model")
+}
+
+func TestRevertTime(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "Create", ev("doc", "E", `{"n":0}`))
+	one := commitEvents(t, r, "One", ev("doc", "E", `{"n":1}`))
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	res, err := r.Revert(ctx, one.String(), RevertOptions{Time: at, Actor: "ops"})
+	require.NoError(t, err)
+	info, err := r.Show(ctx, res.Commit.String())
+	require.NoError(t, err)
+	assert.Equal(t, at, info.Time)
+	assert.Equal(t, "ops", info.Actor)
+	assert.Equal(t, "ops", info.Events[0].Meta["actor"])
+	assert.Equal(t, "2030-01-02T03:04:05Z", info.Events[0].Meta["time"])
+}
