@@ -417,17 +417,17 @@ func (px *PackIndex) Candidates(id object.ID) []Location {
 	if hi > px.n || lo > hi {
 		return nil
 	}
-	key := id[:8]
+	key := binary.BigEndian.Uint64(id[:8])
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if bytes.Compare(px.prefixes[mid*8:mid*8+8], key) < 0 {
+		if binary.BigEndian.Uint64(px.prefixes[mid*8:]) < key {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
 	var out []Location
-	for i := lo; i < px.n && bytes.Equal(px.prefixes[i*8:i*8+8], key); i++ {
+	for i := lo; i < px.n && binary.BigEndian.Uint64(px.prefixes[i*8:]) == key; i++ {
 		if loc, ok := px.locate(binary.LittleEndian.Uint32(px.ords[i*4:])); ok {
 			out = append(out, loc)
 		}

@@ -164,7 +164,10 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 	off = max(off, int64(len(SegmentMagic)))
 	for off < end {
 		var hdr [FrameHeaderSize]byte
-		n, _ := s.f.ReadAt(hdr[:], off)
+		n, rerr := s.f.ReadAt(hdr[:], off)
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return 0, readError(s.Num, off, rerr)
+		}
 		if allZero(hdr[:n]) {
 			if !verifyTail {
 				break

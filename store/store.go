@@ -546,6 +546,19 @@ func (s *Store) refresh(locked bool) error {
 	if s.stale != nil {
 		return s.reload(locked)
 	}
+	if err := s.catchUp(locked); err != nil {
+		// Part of what was read may be in the tables already: trust
+		// nothing until a reload from scratch succeeds.
+		if s.stale == nil {
+			s.stale = fmt.Errorf("catching up with the log failed: %w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// catchUp reads what other processes wrote since the store last looked.
+func (s *Store) catchUp(locked bool) error {
 	if g := s.lock.gen(); g == s.gen && (!locked || s.writableSeg == s.last) {
 		return s.scanSegment(s.last, s.scanned, locked)
 	}
@@ -683,21 +696,14 @@ func (s *Store) getAt(id object.ID, loc pack.Location) (object.Kind, []byte, []b
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
-	if int(loc.Slot) >= len(f.Entries) {
-		return 0, nil, nil, fmt.Errorf("%w: object %s: slot %d out of range", ErrCorrupt, id.Short(), loc.Slot)
-	}
-	e, err := f.Entry(int(loc.Slot))
+	o, err := f.Object(int(loc.Slot))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
-	kind, body, data, err := e.Object()
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
-	}
-	if object.Hash(kind, body) != id {
+	if o.ID != id {
 		return 0, nil, nil, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
 	}
-	return kind, body, data, nil
+	return o.Kind, o.Body, o.Data, nil
 }
 
 // Commit reads a commit.
@@ -726,10 +732,7 @@ func (s *Store) Event(id object.ID) (*object.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if object.Hash(object.KindBlob, data) != e.DataID {
-		return nil, fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, id.Short())
-	}
-	e.Data = data
+	e.Data = data // checked against e.DataID when its frame was first read
 	return e, nil
 }
 
@@ -793,11 +796,11 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 			if err != nil || int(loc.Slot) >= len(f.Entries) {
 				continue
 			}
-			e, err := f.Entry(int(loc.Slot))
+			o, err := f.Object(int(loc.Slot))
 			if err != nil {
 				continue
 			}
-			if id, err := e.ObjectID(); err == nil && !seen[id] && strings.HasPrefix(id.String(), hexPrefix) {
+			if id := o.ID; !seen[id] && strings.HasPrefix(id.String(), hexPrefix) {
 				seen[id] = true
 				out = append(out, id)
 			}
