@@ -22,8 +22,27 @@ import (
 	"github.com/evgit/evgit/refs"
 )
 
-// The crash tests run a short sweep by default; -long (or EVGIT_LONG=1)
-// tries every crash point in every mode with several seeds.
+// Crash and fault tests of the store (this file, faultfs_test.go,
+// iosweep_test.go). One small workload (init, 30 commits that seal
+// segments and merge indexes, a reopen, an import-like batch) runs through
+// faultFS, which counts every file-system call:
+//
+//   - TestPowerLossSweep loses power before each call in turn and checks
+//     what the disk may then hold (unsynced writes dropped, kept, cut,
+//     reordered by sector, garbled; unsynced names kept or not);
+//   - TestIOErrorSweep fails each call in turn (and short-writes each
+//     write) and checks that the store fails closed and recovers;
+//   - TestIOErrorSweepSecondWriter does the same to a second process that
+//     catches up with the first one's seals and merges.
+//
+// Each trial's check reopens with the real file system: every commit
+// acknowledged (Update returned nil) must be on HEAD's first-parent line,
+// in order, readable, with its idempotency key and reflog entry, every
+// frame and index must check out, and a new commit must land.
+//
+// The sweeps are short by default (about 15 s in all); -long (or
+// EVGIT_LONG=1) tries every crash point in every mode with three seeds,
+// ten times the concurrent power losses, and longer second-writer runs.
 var longTests = flag.Bool("long", false, "run the long crash and fault sweeps")
 
 func long() bool { return *longTests || os.Getenv("EVGIT_LONG") == "1" }
@@ -199,6 +218,9 @@ type repoCheck struct {
 	// only appear on it in order (several writers).
 	exact bool
 	extra int
+	// seqs are more sequences of acknowledged commits (one per
+	// concurrent writer) that must each appear on the line in order.
+	seqs [][]object.ID
 }
 
 // verifyRepo opens a repository with the real file system and checks it
@@ -299,6 +321,18 @@ func checkStore(s *Store, c repoCheck) ([]object.ID, error) {
 			return nil, fmt.Errorf("acknowledged commit %d (%s) is not on HEAD's line in order (reading it: %v)", j, c.acked[j].Short(), err)
 		}
 	}
+	for w, seq := range c.seqs {
+		j := 0
+		for _, id := range line {
+			if j < len(seq) && id == seq[j] {
+				j++
+			}
+		}
+		if j < len(seq) {
+			_, err := s.Commit(seq[j])
+			return nil, fmt.Errorf("writer %d's acknowledged commit %d (%s) is not on HEAD's line in order (reading it: %v)", w, j, seq[j].Short(), err)
+		}
+	}
 	for key, want := range c.keys {
 		got, _, ok, err := s.Idempotency(mainRef, key)
 		if err != nil || !ok || got != want {
@@ -336,6 +370,26 @@ func checkStore(s *Store, c repoCheck) ([]object.ID, error) {
 	return line, nil
 }
 
+// requireSealsAndMerges checks that the workload sealed segments and
+// merged indexes, so the crash points cover both.
+func requireSealsAndMerges(t *testing.T, s *Store) {
+	t.Helper()
+	files, err := s.Files()
+	require.NoError(t, err)
+	segs, merged := 0, false
+	for _, f := range files {
+		var lo, hi uint32
+		if n, _ := fmt.Sscanf(f.Name, "%08d-%08d.idx", &lo, &hi); n == 2 && hi-lo >= 3 {
+			merged = true
+		}
+		if strings.HasSuffix(f.Name, segSuffix) {
+			segs++
+		}
+	}
+	require.Greater(t, segs, 5, "segments were sealed: %v", files)
+	require.True(t, merged, "indexes were merged: %v", files)
+}
+
 // crashTrial runs the workload through a faultFS that loses power just
 // before call k, and checks the repository a power loss then leaves.
 type crashTrial struct {
@@ -352,6 +406,8 @@ func (tr crashTrial) String() string {
 // reached, and what is wrong.
 func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 	root, after := scratchDir(t), scratchDir(t)
+	defer os.RemoveAll(root) // now, not when the sweep ends: hundreds of trials
+	defer os.RemoveAll(after)
 	fsys := newFaultFS()
 	w := newCrashWorkload(fsys, root)
 	rng := rand.New(rand.NewPCG(tr.seed, uint64(tr.k)))
@@ -405,9 +461,9 @@ func TestPowerLossSweep(t *testing.T) {
 	probe := newFaultFS()
 	w := newCrashWorkload(probe, scratchDir(t))
 	require.NoError(t, w.run())
-	w.close()
 	total := probe.calls()
-	require.Greater(t, total, 100)
+	requireSealsAndMerges(t, w.s)
+	w.close()
 
 	var trials []crashTrial
 	seeds := []uint64{1}
@@ -505,5 +561,104 @@ func TestFailedSyncBreaksStore(t *testing.T) {
 			_, err = verifyRepo(repoCheck{dir: w.dir, initDone: true, acked: w.acked, keys: w.keys, exact: true, extra: 1})
 			require.NoError(t, err)
 		})
+	}
+}
+
+// TestPowerLossGroupCommit loses power at a random call while four
+// goroutines append concurrently, so groups of transactions share one
+// frame and one sync: each goroutine's acknowledged commits must be on
+// HEAD's line, in its order.
+func TestPowerLossGroupCommit(t *testing.T) {
+	trials := 40
+	if long() {
+		trials = 400
+	}
+	const writers, perWriter = 4, 12
+	total, groupSyncs, groupCommits := 0, 0, 0
+	start := time.Now()
+	var failures []string
+	for trial := range trials {
+		root, after := scratchDir(t), scratchDir(t)
+		defer os.RemoveAll(root)
+		defer os.RemoveAll(after)
+		fsys := newFaultFS()
+		fsys.syncDelay = 300 * time.Microsecond // let groups form
+		dir := filepath.Join(root, ".evgit")
+		_, err := Init(fsys, dir, "main")
+		require.NoError(t, err)
+		s, err := Open(dir, Options{FS: fsys, SealObjects: 16})
+		require.NoError(t, err)
+		rng := rand.New(rand.NewPCG(uint64(trial), 3))
+		crashAt := fsys.calls() + 1 + rng.IntN(400)
+		reached := false
+		fsys.mu.Lock()
+		fsys.before = func(c fsCall) {
+			if c.N != crashAt {
+				return
+			}
+			reached = true
+			if err := fsys.crash(root, after, crashMode(trial%int(numCrashModes)), rng); err != nil {
+				panic(err)
+			}
+			fsys.mu.Lock()
+			fsys.dead = true
+			fsys.mu.Unlock()
+		}
+		fsys.mu.Unlock()
+		acked := make([][]object.ID, writers)
+		done := make(chan int)
+		for g := range writers {
+			go func() {
+				defer func() { done <- g }()
+				for i := range perWriter {
+					var cid object.ID
+					err := s.Update(context.Background(), func(tx *Tx) error {
+						head, _, _ := tx.Resolve(mainRef)
+						offset := uint64(1)
+						if !head.IsZero() {
+							_, body, _, err := tx.Get(head)
+							if err != nil {
+								return err
+							}
+							parent, err := object.DecodeCommit(body)
+							if err != nil {
+								return err
+							}
+							offset = parent.Offset + 1
+						}
+						ev := object.NewEvent(fmt.Sprintf("w-%d", g), "Deposited", 1, nil, fmt.Appendf(nil, `{"g":%d,"i":%d}`, g, i))
+						c := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(1_700_000_000, 0).UTC(), Offset: offset}
+						if !head.IsZero() {
+							c.Parents = []object.ID{head}
+						}
+						cid = tx.PutCommit(c)
+						return tx.UpdateRef(refs.Update{Name: mainRef, Old: head, New: cid, Time: c.Time})
+					})
+					if err != nil {
+						return
+					}
+					acked[g] = append(acked[g], cid)
+				}
+			}()
+		}
+		for range writers {
+			<-done
+		}
+		s.Close()
+		if !reached {
+			continue
+		}
+		total++
+		if _, err := verifyRepo(repoCheck{dir: filepath.Join(after, ".evgit"), initDone: true, seqs: acked}); err != nil {
+			failures = append(failures, fmt.Sprintf("trial %d (crash before call %d, mode %s): %v", trial, crashAt, crashMode(trial%int(numCrashModes)), err))
+		}
+		syncs, commits := s.SyncStats()
+		groupSyncs += int(syncs)
+		groupCommits += int(commits)
+	}
+	t.Logf("%d power losses among %d concurrent writers in %s (%d transactions in %d syncs)", total, writers, time.Since(start).Round(time.Millisecond), groupCommits, groupSyncs)
+	assert.Less(t, groupSyncs, groupCommits, "some transactions shared a sync")
+	for _, f := range failures {
+		t.Error(f)
 	}
 }

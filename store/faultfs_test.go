@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/evgit/evgit/pack"
 )
@@ -43,6 +44,8 @@ type faultFS struct {
 	// before, when set, runs before each call is made (outside the lock).
 	before func(c fsCall)
 	trace  []fsCall
+	// syncDelay is how long a file sync takes.
+	syncDelay time.Duration
 
 	names   map[string]*inode // current name → file
 	durable map[string]*inode // name → file, as of the folder's last SyncDir
@@ -298,6 +301,9 @@ func (ff *faultFile) WriteAt(b []byte, off int64) (int, error) {
 func (ff *faultFile) Sync() error {
 	if _, err := ff.fs.step("Sync", ff.path, 0, 0); err != nil {
 		return err
+	}
+	if ff.fs.syncDelay > 0 {
+		time.Sleep(ff.fs.syncDelay)
 	}
 	ff.fs.mu.Lock()
 	defer ff.fs.mu.Unlock()

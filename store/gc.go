@@ -253,6 +253,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// The new segment first (refs checkpoint), then the pack: data,
 	// records, and last its index, which makes it live.
 	replaced := s.last
+	if err := s.lock.bumpGen(); err != nil {
+		return st, err
+	}
 	if err := s.startSegment(replaced + 1); err != nil {
 		return st, err
 	}

@@ -23,6 +23,9 @@ func (s *Store) maybeSeal() error {
 
 // startSegment writes segment n whole, holding a checkpoint of every ref.
 func (s *Store) startSegment(n uint32) error {
+	if s.exists(segName(n)) {
+		return fmt.Errorf("%w: segment %d exists already", ErrCorrupt, n)
+	}
 	var p pack.Payload
 	for name, v := range s.refs.All() {
 		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
@@ -34,6 +37,9 @@ func (s *Store) startSegment(n uint32) error {
 // segment's index was written but before the next segment was: the
 // newest segment is covered, so nothing may be appended to it.
 func (s *Store) resumeSeal() error {
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
 	if err := s.startSegment(s.last + 1); err != nil {
 		return err
 	}
@@ -48,6 +54,12 @@ func idxName(lo, hi uint32) string { return fmt.Sprintf("%08d-%08d%s", lo, hi, i
 // seal must be called with the lock and s.mu held.
 func (s *Store) seal() error {
 	n := s.last
+	// Tell other processes first that the files change: one that stays on
+	// its fast path would go on appending to a segment this seal covers,
+	// even if the seal is interrupted half way.
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
 	if err := s.segs[n].Truncate(); err != nil {
 		return err
 	}
