@@ -29,7 +29,10 @@ type Frame struct {
 }
 
 // NewFrame wraps parsed entries of a payload of the given size.
-func NewFrame(entries []Entry, size int) *Frame { return &Frame{Entries: entries, size: size} }
+func NewFrame(entries []Entry, size int) *Frame {
+	// Count what the decoded entries and their resolved objects hold too.
+	return &Frame{Entries: entries, size: size + len(entries)*(2*48+96)}
+}
 
 // FrameObject is an object entry of a frame, resolved and hashed.
 type FrameObject struct {

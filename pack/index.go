@@ -8,6 +8,7 @@ import (
 	"iter"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/zeebo/blake3"
 
@@ -123,6 +124,9 @@ func compareRecords(a, b Record) int {
 // Index is a read-only index file, mapped into memory. Lookups binary
 // search it in place; nothing is loaded whole.
 type Index struct {
+	verifyOnce sync.Once
+	verifyErr  error
+
 	data    []byte
 	unmap   func() error
 	segs    []uint32
@@ -338,10 +342,23 @@ func (ix *Index) recordAt(i int) (Record, error) {
 	return r, nil
 }
 
+// checked verifies the whole file once before its records are used:
+// objects read through an index are checked against their IDs, but a
+// record has no ID of its own, so a damaged one would be read as data.
+func (ix *Index) checked() error {
+	ix.verifyOnce.Do(func() { ix.verifyErr = ix.Verify() })
+	return ix.verifyErr
+}
+
 // Records iterates, in log order, over the records of a kind whose key
-// starts with prefix (the whole key when exact is set).
+// starts with prefix (the whole key when exact is set). The file's
+// checksum is verified the first time records are read from it.
 func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if err := ix.checked(); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		want := Record{Kind: kind, Key: prefix}
 		lo, hi := 0, ix.m
 		for lo < hi {
@@ -379,6 +396,10 @@ func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record
 // AllRecords iterates over every record, sorted by kind and key.
 func (ix *Index) AllRecords() iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if err := ix.checked(); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		for i := 0; i < ix.m; i++ {
 			r, err := ix.recordAt(i)
 			if !yield(r, err) || err != nil {

@@ -114,6 +114,16 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
 	}
+	if end := off + FrameHeaderSize + int64(h.size); end > s.alloc {
+		// Past what this process knows of the file: look again before
+		// allocating what a damaged length asks for.
+		if st, err := s.f.Stat(); err == nil {
+			s.alloc = max(s.alloc, st.Size())
+		}
+		if end > s.alloc {
+			return nil, 0, fmt.Errorf("%w: segment %d: frame at %d runs past the end of the file", ErrCorrupt, s.Num, off)
+		}
+	}
 	raw := make([]byte, h.size)
 	if _, err := s.f.ReadAt(raw, off+FrameHeaderSize); err != nil {
 		return nil, 0, readError(s.Num, off, err)

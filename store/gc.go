@@ -182,11 +182,6 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err := walkAll(); err != nil {
 		return st, err
 	}
-	idem, err := s.allRecordsLocked(RecIdem)
-	if err != nil {
-		return st, err
-	}
-	keep = append(keep, idem...)
 
 	// Write the pack: commits oldest first, each after its events, then
 	// everything else reachable, then unreachable objects still in grace.
@@ -246,6 +241,16 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	})
 	if err != nil {
 		return st, err
+	}
+	// Idempotency keys whose commit is still there.
+	idem, err := s.allRecordsLocked(RecIdem)
+	if err != nil {
+		return st, err
+	}
+	for _, r := range idem {
+		if len(r.Value) >= object.IDSize && written[object.ID(r.Value[:object.IDSize])] {
+			keep = append(keep, r)
+		}
 	}
 	st.Objects = w.Len()
 	data, index := w.Finish()

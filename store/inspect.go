@@ -94,9 +94,10 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s at %d: %v", p.File, p.Offset, p.Err)
 }
 
-// VerifyLog checks every frame of every segment (checksum, decompression,
-// entries) and every index (trailer checksum, and that each object it
-// lists lies where it says), and returns what is wrong.
+// VerifyLog checks every frame of every segment and of the pack
+// (checksum, decompression, entries, no damaged tail except on the newest
+// segment) and every index's trailer checksum, and returns what is wrong.
+// That each object lies where its index says is fsck's part.
 func (s *Store) VerifyLog() []Problem {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -109,7 +110,7 @@ func (s *Store) VerifyLog() []Problem {
 	for _, n := range nums {
 		seg := s.segs[n]
 		name := segName(n)
-		_, err := seg.Scan(0, true, func(off int64, payload []byte) error {
+		torn, err := seg.Scan(0, true, func(off int64, payload []byte) error {
 			if _, err := pack.ParseEntries(payload); err != nil {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
 			}
@@ -117,6 +118,8 @@ func (s *Store) VerifyLog() []Problem {
 		})
 		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
+		} else if torn > 0 && n != s.last {
+			probs = append(probs, Problem{File: name, Offset: seg.Size(), Err: fmt.Errorf("%w: a sealed segment ends in %d damaged bytes", ErrCorrupt, torn)})
 		}
 	}
 	for _, ix := range s.indexes {
@@ -127,7 +130,7 @@ func (s *Store) VerifyLog() []Problem {
 	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
-		if _, err := s.packData.Scan(0, true, func(off int64, payload []byte) error {
+		if torn, err := s.packData.Scan(0, true, func(off int64, payload []byte) error {
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
 				_, err = pack.ResolvePacked(entries)
@@ -138,6 +141,8 @@ func (s *Store) VerifyLog() []Problem {
 			return nil
 		}); err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
+		} else if torn > 0 {
+			probs = append(probs, Problem{File: name, Offset: s.packData.Size(), Err: fmt.Errorf("%w: the pack ends in %d damaged bytes", ErrCorrupt, torn)})
 		}
 		if err := s.packIdx.Verify(); err != nil {
 			probs = append(probs, Problem{File: filepath.Base(s.packIdx.Path), Offset: -1, Err: err})

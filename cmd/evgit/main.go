@@ -98,6 +98,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newModelCommand(g),
 		newRevertCommand(g),
 		newGCCommand(g),
+		newFsckCommand(g),
 		newDemoCommand(g),
 	)
 	return root

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type fsckOptions struct {
+	json bool
+}
+
+func newFsckCommand(g *globalOptions) *cobra.Command {
+	var opts fsckOptions
+	cmd := &cobra.Command{
+		Use:   "fsck",
+		Short: "Verify every object, link, ref and log file",
+		Long: `Verify the repository: every object against its ID and its encoding,
+every link (a commit's parents, events and reverted commits, a tree's
+children and state blobs), the offset and time of each commit against its
+first parent, every ref and reflog entry, the model, the snapshot and
+idempotency records, and the checksum of every frame and index file.
+
+Each problem is printed as one line naming the bad object, ref or file;
+the exit code is 0 when nothing is wrong and 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFsck(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, `print one JSON document: {"ok","objects","problems"}`)
+	return cmd
+}
+
+func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		if opts.json && errors.Is(err, evgit.ErrCorrupt) {
+			// The repository is too damaged to open: still one document.
+			rep := &evgit.FsckReport{Problems: []evgit.FsckProblem{{Kind: "repository", Message: err.Error()}}}
+			if jerr := jsonEncoder(g.stdout).Encode(rep); jerr != nil {
+				return jerr
+			}
+		}
+		return err
+	}
+	var fopts evgit.FsckOptions
+	var bar *progressbar.ProgressBar
+	if isTerminal(g.stderr) {
+		fopts.Progress = func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total,
+					progressbar.OptionSetWriter(g.stderr),
+					progressbar.OptionSetDescription("Checking objects"),
+					progressbar.OptionShowCount(),
+					progressbar.OptionThrottle(100_000_000),
+					progressbar.OptionClearOnFinish(),
+				)
+			}
+			_ = bar.Set(done)
+		}
+	}
+	rep, err := repo.Fsck(ctx, fopts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		if err := jsonEncoder(g.stdout).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(g.stderr, "error: %s\n", p)
+		}
+		if rep.OK {
+			n := rep.Checked
+			fmt.Fprintf(g.stdout, "Checked %d objects (%d commits, %d events, %d trees, %d blobs), %d refs, %d reflog entries, %d records: ok\n",
+				rep.Objects, n.Commits, n.Events, n.Trees, n.Blobs, n.Refs, n.ReflogEntries, n.Records)
+		}
+	}
+	if !rep.OK {
+		what := "problems"
+		if len(rep.Problems) == 1 {
+			what = "problem"
+		}
+		return &cliError{msg: fmt.Sprintf("fsck found %d %s", len(rep.Problems), what), sentinel: evgit.ErrCorrupt}
+	}
+	return nil
+}

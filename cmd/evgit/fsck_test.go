@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// fsckRegistered reports whether newRootCommand adds the fsck command.
+func fsckRegistered() bool {
+	root := newRootCommand(&globalOptions{})
+	for _, c := range root.Commands() {
+		if c.Name() == "fsck" {
+			return true
+		}
+	}
+	return false
+}
+
+// runCLI runs one invocation in process, as run does, with the fsck
+// command added if newRootCommand does not add it yet.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if fsckRegistered() {
+		code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	g := &globalOptions{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	root := newRootCommand(g)
+	root.AddCommand(newFsckCommand(g))
+	root.SetArgs(args)
+	root.SetIn(g.stdin)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.ExecuteContext(context.Background())
+	if g.repo != nil {
+		g.repo.Close()
+	}
+	if err != nil && !g.started {
+		err = asUsage(err)
+	}
+	code = report(&errb, err)
+	return code, out.String(), errb.String()
+}
+
+// fsckRepository makes a repository of two commits and a tag.
+func fsckRepository(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	r, _, err := evgit.Init(ctx, dir, evgit.InitOptions{})
+	require.NoError(t, err)
+	defer r.Close()
+	for i := range 2 {
+		_, err = r.Append(ctx, []evgit.EventInput{{Stream: "acc-1", Type: "Deposited", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}}, evgit.AppendOptions{Actor: "ann", Message: "m"})
+		require.NoError(t, err)
+	}
+	_, err = r.CreateTag(ctx, "v1", "", "ann")
+	require.NoError(t, err)
+	return dir
+}
+
+// dangleRef points a new ref at a commit that does not exist, as only
+// damage (or a bug) could.
+func dangleRef(gitDir, name string) (object.ID, error) {
+	missing := object.Hash(object.KindCommit, []byte("never written"))
+	st, err := store.Open(gitDir, store.Options{})
+	if err != nil {
+		return missing, err
+	}
+	defer st.Close()
+	return missing, st.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.UpdateRef(refs.Update{Name: name, New: missing, Actor: "test"})
+	})
+}
+
+func TestFsckCommand(t *testing.T) {
+	dir := fsckRepository(t)
+
+	code, out, errs := runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitOK, code, errs)
+	assert.Equal(t, "Checked 4 objects (2 commits, 2 events, 0 trees, 0 blobs), 3 refs, 3 reflog entries, 4 records: ok\n", out)
+	assert.Empty(t, errs)
+
+	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
+	assert.Equal(t, exitOK, code)
+	assert.JSONEq(t, `{"ok":true,"objects":4,"problems":[]}`, out)
+
+	code, _, errs = runCLI(t, "-C", dir, "fsck", "extra")
+	assert.Equal(t, exitUsage, code, errs)
+
+	missing, err := dangleRef(filepath.Join(dir, ".evgit"), "refs/tags/lost")
+	require.NoError(t, err)
+	code, out, errs = runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitError, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "error: ref refs/tags/lost: commit "+missing.String()+" is missing\n"+
+		"error: reflog refs/tags/lost@{0}: target "+missing.String()+" is missing\n"+
+		"error: fsck found 2 problems\n", errs)
+
+	code, out, errs = runCLI(t, "-C", dir, "fsck", "--json")
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, "error: fsck found 2 problems\n", errs)
+	var rep evgit.FsckReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.False(t, rep.OK)
+	assert.Equal(t, 4, rep.Objects)
+	require.Len(t, rep.Problems, 2)
+	assert.Equal(t, evgit.FsckProblem{Kind: "ref", Name: "refs/tags/lost", Message: "commit " + missing.String() + " is missing"}, rep.Problems[0])
+}
+
+// A repository too damaged to open: one error line, or with --json still
+// one document.
+func TestFsckCommandUnopenable(t *testing.T) {
+	dir := fsckRepository(t)
+	seg := filepath.Join(dir, ".evgit", "log", "00000001.seg")
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	b[20] ^= 0x10 // inside the checkpoint frame, with whole frames after it
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+
+	code, out, errs := runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitError, code)
+	assert.Empty(t, out)
+	assert.Regexp(t, `^error: segment 1: frame at 8: .*checksum mismatch\n$`, errs)
+
+	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
+	assert.Equal(t, exitError, code)
+	var rep evgit.FsckReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.False(t, rep.OK)
+	require.Len(t, rep.Problems, 1)
+	assert.Equal(t, "repository", rep.Problems[0].Kind)
+}
+
+// TestFsckScripts runs the scenarios of testdata/fsck once newRootCommand
+// registers the command (they exec the evgit that TestMain builds).
+func TestFsckScripts(t *testing.T) {
+	if !fsckRegistered() {
+		t.Skip("newRootCommand does not add newFsckCommand yet")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/fsck",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("EVGIT_ACTOR", "tester")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits": cmdExits,
+			"dangle-ref": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: dangle-ref GITDIR REF")
+				}
+				_, err := dangleRef(ts.MkAbs(args[0]), args[1])
+				ts.Check(err)
+			},
+			"flip": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: flip FILE OFFSET")
+				}
+				off, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				path := ts.MkAbs(args[0])
+				b, err := os.ReadFile(path)
+				ts.Check(err)
+				b[off] ^= 0x10
+				ts.Check(os.WriteFile(path, b, 0o644))
+			},
+		},
+	})
+}

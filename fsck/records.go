@@ -1,0 +1,184 @@
+package fsck
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// checkRecords reads the records of every segment (the store offers no
+// iterator over them) and of the pack, and checks what they name:
+// snapshot records name a commit, a model blob and a tree that exist;
+// idempotency records a commit; ref moves, checkpoints and symref changes
+// decode. It also finds what the log check cannot tell from a crash: a
+// torn frame at the end of a segment that is not the newest, and a sealed
+// segment that lost frames its index holds records of.
+func (c *checker) checkRecords(ctx context.Context) error {
+	logDir := filepath.Join(c.st.Dir(), "log")
+	segs := c.layout.segs
+	records := map[uint32]int{}     // records per segment
+	incomplete := map[uint32]bool{} // segments not read to their end
+	for i, n := range segs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.rep.Checked.Segments++
+		name := segName(n)
+		seg, err := pack.OpenSegment(pack.OS, filepath.Join(logDir, name), n, false)
+		if err != nil {
+			c.add(Problem{Kind: KindSegment, Name: name, File: name, Message: err.Error()})
+			continue
+		}
+		torn, err := seg.Scan(0, true, func(off int64, payload []byte) error {
+			entries, err := pack.ParseEntries(payload)
+			if err != nil {
+				incomplete[n] = true // the log check reports it
+				return nil
+			}
+			for _, e := range entries {
+				if e.IsObject() {
+					continue
+				}
+				records[n]++
+				key, value, err := e.Record()
+				if err != nil {
+					c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: off, Message: err.Error()})
+					continue
+				}
+				c.checkRecord(where{file: name, off: off}, e.Kind, key, value)
+			}
+			return nil
+		})
+		if err != nil || torn > 0 {
+			incomplete[n] = true // the log check reports it; records were not all counted
+		}
+		if err == nil && torn > 0 && i < len(segs)-1 {
+			c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),
+				Message: fmt.Sprintf("ends in %d bytes of a torn frame, but it is not the newest segment", torn)})
+		}
+		seg.Close()
+	}
+	for _, name := range c.layout.idxs {
+		c.checkIndexRecords(filepath.Join(logDir, name), name, records, incomplete)
+	}
+	if c.layout.packNum > 0 {
+		// A pack is written whole and never appended to: a torn frame at
+		// its end is damage (the log check takes it for a crash's).
+		name := c.layout.packFile(".pack")
+		if p, err := pack.OpenSegment(pack.OS, filepath.Join(logDir, name), 0, false); err == nil {
+			if torn, err := p.Scan(0, true, func(int64, []byte) error { return nil }); err == nil && torn > 0 {
+				c.add(Problem{Kind: KindPack, Name: name, File: name, Offset: p.Size(), Message: fmt.Sprintf("ends in %d bytes of a torn frame", torn)})
+			}
+			p.Close()
+		}
+		name = c.layout.packFile(".ridx")
+		ix, err := pack.OpenIndex(pack.OS, filepath.Join(logDir, name))
+		if err != nil {
+			c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+			return nil
+		}
+		defer ix.Close()
+		c.rep.Checked.Indexes++
+		for r, err := range ix.AllRecords() {
+			if err != nil {
+				c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+				break
+			}
+			c.checkRecord(where{file: name}, r.Kind, r.Key, r.Value)
+		}
+	}
+	return nil
+}
+
+// checkIndexRecords compares the records an index holds with those its
+// segments hold: a sealed segment that lost whole frames at its end still
+// reads cleanly, but its index remembers their records.
+func (c *checker) checkIndexRecords(path, name string, records map[uint32]int, incomplete map[uint32]bool) {
+	ix, err := pack.OpenIndex(pack.OS, path)
+	if err != nil {
+		c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+		return
+	}
+	defer ix.Close()
+	if len(ix.Segments()) == 0 || slices.Max(ix.Segments()) <= c.layout.packNum {
+		return // replaced by the pack; the store ignores it
+	}
+	c.rep.Checked.Indexes++
+	held := 0
+	for _, n := range ix.Segments() {
+		if !slices.Contains(c.layout.segs, n) {
+			c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: fmt.Sprintf("covers segment %d, which is missing", n)})
+			return
+		}
+		if incomplete[n] {
+			return
+		}
+		held += records[n]
+	}
+	listed := 0
+	for _, err := range ix.AllRecords() {
+		if err != nil {
+			c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+			return
+		}
+		listed++
+	}
+	if listed != held {
+		c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: fmt.Sprintf("lists %d records, but its segments hold %d", listed, held)})
+	}
+}
+
+// checkRecord checks one record of a frame or of the pack.
+func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
+	c.rep.Checked.Records++
+	switch kind {
+	case store.RecRef:
+		at.kind, at.name = KindReflog, string(key)
+		if _, err := refs.DecodeUpdate(string(key), value); err != nil {
+			c.bad(at, "%v", err)
+		}
+	case store.RecCheckpoint:
+		at.kind, at.name = KindCheckpoint, string(key)
+		if _, err := refs.DecodeValue(value); err != nil {
+			c.bad(at, "%v", err)
+		}
+	case store.RecSymref:
+		at.kind, at.name = KindSymref, string(key)
+		if len(value) > 0 && refs.CheckRefName(string(value)) != nil {
+			c.bad(at, "points at an invalid ref name %q", value)
+		}
+	case store.RecIdem:
+		at.kind = KindIdempotency
+		branch, k, ok := bytes.Cut(key, []byte{0})
+		at.name = fmt.Sprintf("%s %q", branch, k)
+		switch {
+		case !ok:
+			c.bad(at, "key has no branch")
+		case len(value) != 2*object.IDSize:
+			c.bad(at, "value of %d bytes, want %d", len(value), 2*object.IDSize)
+		default:
+			c.exists(at, "commit", object.ID(value[:object.IDSize]))
+		}
+	case store.RecSnapshot:
+		at.kind = KindSnapshot
+		if len(key) != 2*object.IDSize || len(value) != object.IDSize {
+			at.name = fmt.Sprintf("%x", key)
+			c.bad(at, "key of %d bytes and value of %d, want %d and %d", len(key), len(value), 2*object.IDSize, object.IDSize)
+			return
+		}
+		commit, mdl := object.ID(key[:object.IDSize]), object.ID(key[object.IDSize:])
+		at.name = commit.String()
+		c.exists(at, "commit", commit)
+		if !mdl.IsZero() { // ZeroID: folded without a model
+			c.exists(at, "model", mdl)
+		}
+		c.link(at, "tree", object.ID(value), object.KindTree)
+	}
+}
