@@ -185,8 +185,17 @@ type commitWriter struct {
 	mdlID object.ID
 	hs    *headState
 	// trusted skips folding: the events were folded, and the rules
-	// checked, on this same head before (an import's dry run).
+	// checked, on this same head before (an import's dry run). The
+	// snapshots come from the dry run's plan then.
 	trusted bool
+	plan    *snapshotPlan
+	// planNext and planRoot are the plan's progress in this transaction,
+	// kept by the caller once the transaction succeeded.
+	planNext int
+	planRoot object.ID
+	// dryRun marks a writer whose transaction is never written: it must
+	// not record snapshots.
+	dryRun bool
 }
 
 // commit builds one commit of the prepared events on the writer's head.
@@ -207,6 +216,11 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		}
 	}
 	streams := w.hs
+	if !w.trusted {
+		if err := streams.ensureTrack(w); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range slices.Sorted(maps.Keys(opts.Expect)) {
 		st, err := streams.get(w, s)
 		if err != nil {
@@ -278,6 +292,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
 	streams.advance(id, c)
+	if err := w.snapshot(id, c); err != nil {
+		return nil, err
+	}
 	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
 }
 
@@ -312,9 +329,11 @@ func (r *Repository) resultOf(rd reader, id object.ID, branch string, dup bool) 
 	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(c.Events), Offset: c.Offset, Duplicate: dup}, nil
 }
 
-// reader reads objects; the store and a transaction both are one.
+// reader reads objects and snapshot records; the store and a
+// transaction both are one.
 type reader interface {
 	Get(id object.ID) (object.Kind, []byte, []byte, error)
+	Snapshot(commit, model object.ID) (object.ID, bool, error)
 }
 
 func readCommit(rd reader, id object.ID) (*object.Commit, error) {

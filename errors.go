@@ -53,6 +53,18 @@ func conflictf(format string, args ...any) error {
 	return &conflictError{msg: fmt.Sprintf(format, args...)}
 }
 
+// notFoundError is a missing thing whose message stands alone; it
+// matches ErrNotFound.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// notFoundf returns an error matching ErrNotFound with the given message.
+func notFoundf(format string, args ...any) error {
+	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+}
+
 // invalidf returns an error matching ErrInvalid with the given message.
 func invalidf(format string, args ...any) error {
 	return &invalidError{msg: fmt.Sprintf(format, args...)}

@@ -108,7 +108,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	// fold, as long as nobody else moved the branch meanwhile.
 	var trust *trustedFold
 	if mdl != nil {
-		if trust, err = r.dryRun(ctx, groups, opts.Branch, mdl); err != nil {
+		if trust, err = r.dryRun(ctx, groups, opts.Branch, mdl, mdlID); err != nil {
 			return nil, err
 		}
 	}
@@ -120,7 +120,14 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			events += len(groups[end].events)
 			end++
 		}
-		if err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust); err != nil {
+		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust)
+		if errors.Is(err, errRetryUntrusted) {
+			// The branch is not what the dry run folded on: fold again.
+			trust = nil
+			r.forgetHeads()
+			err = r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust)
+		}
+		if err != nil {
 			r.forgetHeads()
 			return nil, err
 		}
@@ -133,6 +140,9 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if trust != nil && trust.head == res.Head {
 		final := trust.final.flatten()
 		final.head, final.offset, final.time = trust.head, trust.offset, trust.time
+		if final.snap != nil {
+			final.snap.root = trust.plan.root
+		}
 		r.keepHead(trust.branchRef, final)
 	}
 	if res.Head.IsZero() {
@@ -149,6 +159,7 @@ type trustedFold struct {
 	head      object.ID // the head the next batch must find
 	offset    uint64
 	time      time.Time
+	plan      *snapshotPlan
 }
 
 func branchOrHead(b string) string {
@@ -197,11 +208,21 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			}
 		}
 		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil}
+		if t != nil {
+			w.plan = t.plan
+		}
 		events := 0
 		for i, g := range groups {
 			out, err := w.commit(g.events, specs[i], branchRef)
+			if errors.Is(err, errRetryUntrusted) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("commit %d of the batch: %w", i+1, err)
+			}
+			if out.Duplicate && t != nil {
+				// The dry run folded events this commit does not add.
+				return errRetryUntrusted
 			}
 			if !out.Duplicate {
 				events += len(g.events)
@@ -212,6 +233,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		}
 		tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
 		if t != nil {
+			w.keepPlan()
 			// The fold was done before; this batch's states are not
 			// tracked, so the cache is set once the import ends.
 			t.head, t.offset, t.time = w.hs.head, w.hs.offset, w.hs.time
@@ -232,7 +254,7 @@ var errDryRun = errors.New("dry run")
 
 // dryRun folds every event of an import through the model, on the
 // branch's head, without writing: a refused event refuses the import.
-func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model) (*trustedFold, error) {
+func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model, mdlID object.ID) (*trustedFold, error) {
 	var t *trustedFold
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, branch)
@@ -243,8 +265,16 @@ func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch st
 		if err != nil {
 			return err
 		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, hs: hs.fork()}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), dryRun: true}
+		if err := w.hs.ensureTrack(w); err != nil {
+			return err
+		}
+		plan := &snapshotPlan{}
+		if tr := w.hs.track(); tr != nil {
+			plan.root = tr.root
+		}
 		n := 0
+		offset := hs.offset
 		for _, g := range groups {
 			for _, pe := range g.events {
 				n++
@@ -262,8 +292,14 @@ func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch st
 				}
 				w.hs.set(pe.in.Stream, streamState{version: st.version + 1, state: next})
 			}
+			before := offset
+			offset += uint64(len(g.events))
+			if err := w.planBoundary(plan, before, offset); err != nil {
+				return err
+			}
 		}
-		t = &trustedFold{branchRef: branchRef, final: w.hs, head: hs.head, offset: hs.offset, time: hs.time}
+		plan.thin(importSnapshotStride)
+		t = &trustedFold{branchRef: branchRef, final: w.hs, head: hs.head, offset: hs.offset, time: hs.time, plan: plan}
 		return errDryRun
 	})
 	if errors.Is(err, errDryRun) {

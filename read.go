@@ -248,10 +248,17 @@ func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event
 
 // versioner finds the version of streams before commits, remembering
 // what it learnt so a walk down a first-parent line folds each stream once.
+// After a few lookups it takes the line index, where a version is a
+// binary search, so a log of a long history costs one walk of it.
 type versioner struct {
-	r     *Repository
-	known map[object.ID]map[string]uint64 // commit → stream → version after it
+	r      *Repository
+	known  map[object.ID]map[string]uint64 // commit → stream → version after it
+	misses int
 }
+
+// versionerIndexAfter is how many versions a versioner finds by walking
+// back to a snapshot before it takes the line index instead.
+const versionerIndexAfter = 16
 
 func (r *Repository) newVersioner(on bool) *versioner {
 	if !on {
@@ -267,7 +274,8 @@ func (v *versioner) before(id object.ID, c *object.Commit, stream string, in uin
 	after, ok := v.known[id][stream]
 	if !ok {
 		var err error
-		if after, err = v.r.streamVersion(id, stream); err != nil {
+		v.misses++
+		if after, err = v.r.streamVersion(id, c, stream, v.misses > versionerIndexAfter); err != nil {
 			return 0, err
 		}
 		v.remember(id, stream, after)
@@ -290,28 +298,48 @@ func (v *versioner) remember(id object.ID, stream string, version uint64) {
 	m[stream] = version
 }
 
-// streamVersion returns how many events a stream has at a commit.
-func (r *Repository) streamVersion(id object.ID, stream string) (uint64, error) {
+// streamVersion returns how many events a stream has at a commit: by
+// counting its events in the line index (built when useIndex is set), or
+// by loading the stream.
+func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string, useIndex bool) (uint64, error) {
+	li := &r.derived().line
+	if v, ok := li.covers(id, c.Offset); ok || useIndex {
+		var n uint64
+		count := func(v *lineView) error {
+			refs, _, err := v.streamRefs(stream, object.ZeroID)
+			n = uint64(len(refs))
+			return err
+		}
+		if ok && count(v) == nil {
+			return n, nil
+		}
+		return n, r.onLine(r.st, id, count)
+	}
 	st, err := r.StreamAt(id, stream)
 	return st.Version, err
 }
 
-// StreamState is a stream's state at a revision.
+// StreamState is a stream's state at a revision; its JSON is what
+// `show REV:STREAM --json` prints.
 type StreamState struct {
 	Stream  string          `json:"stream"`
 	Version uint64          `json:"version"`
 	State   json.RawMessage `json:"state"`
+	// Commit is the commit the state was found at (after --as-of).
+	Commit object.ID `json:"-"`
 }
 
-// StreamAt folds a stream at a commit.
+// StreamAt returns a stream's version and state at a commit: version 0
+// and a nil state when the stream has no event there. It starts from the
+// nearest snapshot of the current model at or below the commit.
 func (r *Repository) StreamAt(id object.ID, stream string) (StreamState, error) {
-	mdl, _, err := r.Model()
+	mdl, mdlID, err := r.Model()
 	if err != nil {
 		return StreamState{}, err
 	}
-	st, err := loadStream(r.st, mdl, id, stream)
+	st, err := newLoader(r, r.st, mdl, mdlID).load(id, stream, 0)
 	if err != nil {
 		return StreamState{}, err
 	}
-	return StreamState{Stream: stream, Version: st.version, State: st.state}, nil
+	return StreamState{Stream: stream, Version: st.version, State: st.state, Commit: id}, nil
 }

@@ -1,11 +1,14 @@
 package evgit
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/snapshot"
 	"github.com/evgit/evgit/store"
 )
 
@@ -13,6 +16,23 @@ import (
 type streamState struct {
 	version uint64
 	state   []byte // canonical JSON; nil before the first event
+}
+
+// snapTrack is what a writer needs to record the next snapshot: the root
+// of the newest snapshot at or below the head for the writer's model (the
+// empty tree when there is none), and the streams changed after it. The
+// states of those streams are in the headState's cache.
+type snapTrack struct {
+	root  object.ID
+	dirty map[string]struct{}
+}
+
+func (t *snapTrack) clone() *snapTrack {
+	c := &snapTrack{root: t.root, dirty: make(map[string]struct{}, len(t.dirty)+8)}
+	for s := range t.dirty {
+		c.dirty[s] = struct{}{}
+	}
+	return c
 }
 
 // headState caches the streams at a branch's head, so appends in one
@@ -27,27 +47,92 @@ type headState struct {
 	// complete is set when streams (with base) holds every stream at
 	// head, so a stream found in neither does not exist.
 	complete bool
+	// snap is the snapshot bookkeeping, nil when not known yet (then the
+	// nearest headState below knows it, or none does). A fork copies its
+	// base's before changing it (snapOwn).
+	snap    *snapTrack
+	snapOwn bool
 }
 
 func (h *headState) fork() *headState {
 	return &headState{head: h.head, offset: h.offset, time: h.time, base: h, streams: map[string]streamState{}, complete: h.complete}
 }
 
-// get returns a stream's version and state at the head.
-func (h *headState) get(w *commitWriter, stream string) (streamState, error) {
-	for s := h; s != nil; s = s.base {
-		if st, ok := s.streams[stream]; ok {
-			return st, nil
-		}
-	}
-	if h.complete {
-		return streamState{}, nil
-	}
+// chainRoot returns the headState the fork chain starts from.
+func (h *headState) chainRoot() *headState {
 	root := h
 	for root.base != nil {
 		root = root.base
 	}
-	st, err := loadStream(w.tx, w.mdl, root.head, stream)
+	return root
+}
+
+func (h *headState) cached(stream string) (streamState, bool) {
+	for s := h; s != nil; s = s.base {
+		if st, ok := s.streams[stream]; ok {
+			return st, true
+		}
+	}
+	return streamState{}, false
+}
+
+// track returns the snapshot bookkeeping as this headState sees it.
+func (h *headState) track() *snapTrack {
+	for s := h; s != nil; s = s.base {
+		if s.snap != nil {
+			return s.snap
+		}
+	}
+	return nil
+}
+
+// ownTrack returns bookkeeping this headState may change.
+func (h *headState) ownTrack() *snapTrack {
+	if !h.snapOwn {
+		if t := h.track(); t != nil {
+			h.snap = t.clone()
+		} else {
+			h.snap = &snapTrack{dirty: map[string]struct{}{}}
+		}
+		h.snapOwn = true
+	}
+	return h.snap
+}
+
+// ensureTrack finds the snapshot bookkeeping when the model takes
+// snapshots and nobody knows it yet. Writers call it before they change
+// a stream, so every change lands in the dirty set.
+func (h *headState) ensureTrack(w *commitWriter) error {
+	if w.mdl.SnapshotInterval() == 0 || h.track() != nil {
+		return nil
+	}
+	return h.chainRoot().hydrate(w)
+}
+
+// get returns a stream's version and state at the head.
+func (h *headState) get(w *commitWriter, stream string) (streamState, error) {
+	if st, ok := h.cached(stream); ok {
+		return st, nil
+	}
+	if h.complete {
+		return streamState{}, nil
+	}
+	if err := h.ensureTrack(w); err != nil {
+		return streamState{}, err
+	}
+	if st, ok := h.cached(stream); ok {
+		return st, nil
+	}
+	root := h.chainRoot()
+	var st streamState
+	var err error
+	l := newLoader(w.r, w.tx, w.mdl, w.mdlID)
+	if t := h.track(); t != nil {
+		// Not changed since the snapshot (or it would be cached).
+		st, err = l.lookup(t.root, stream)
+	} else {
+		st, err = l.load(root.head, stream, 0)
+	}
 	if err != nil {
 		return st, err
 	}
@@ -55,7 +140,13 @@ func (h *headState) get(w *commitWriter, stream string) (streamState, error) {
 	return st, nil
 }
 
-func (h *headState) set(stream string, st streamState) { h.streams[stream] = st }
+// set records a stream's new state in this headState.
+func (h *headState) set(stream string, st streamState) {
+	h.streams[stream] = st
+	if h.track() != nil {
+		h.ownTrack().dirty[stream] = struct{}{}
+	}
+}
 
 func (h *headState) advance(id object.ID, c *object.Commit) {
 	h.head, h.offset, h.time = id, c.Offset, c.Time
@@ -69,6 +160,9 @@ func (h *headState) flatten() *headState {
 	base := h.base.flatten()
 	for k, v := range h.streams {
 		base.streams[k] = v
+	}
+	if h.snap != nil {
+		base.snap, base.snapOwn = h.snap, true
 	}
 	base.head, base.offset, base.time, base.complete = h.head, h.offset, h.time, h.complete
 	return base
@@ -87,6 +181,7 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string) (*headState, error)
 	hs = &headState{head: id, streams: map[string]streamState{}}
 	if !ok || id.IsZero() {
 		hs.complete = true
+		hs.snap, hs.snapOwn = &snapTrack{root: snapshot.EmptyRoot, dirty: map[string]struct{}{}}, true
 		return hs, nil
 	}
 	c, err := readCommit(tx, id)
@@ -109,18 +204,168 @@ func (r *Repository) forgetHeads() {
 	r.heads = map[string]*headState{}
 }
 
-// loadStream folds one stream's events on the first-parent line ending at
-// head.
+// isBoundary reports whether a commit is where snapshots of a model that
+// takes one every `every` events are recorded: its offset crosses a
+// multiple of every. Only these commits are looked up for snapshots.
+func isBoundary(c *object.Commit, every uint64) bool {
+	if every == 0 {
+		return false
+	}
+	before := c.Offset - uint64(len(c.Events))
+	return before/every < c.Offset/every
+}
+
+// walkBudget is how many events a walk back goes on looking for a
+// snapshot after a boundary commit without one, before it takes the line
+// index (folding from the start) instead: snapshots that gc thinned are
+// still found, a model that has none yet does not cost a walk of all
+// history on every load.
+func walkBudget(every uint64) int { return int(max(8*every, 4096)) }
+
+var modelIDs sync.Map // *model.Model → object.ID
+
+// modelID returns the ID snapshots of a model are recorded under: the
+// blob ID of its source, what MODEL points at; ZeroID for no model.
+func modelID(mdl *model.Model) object.ID {
+	if mdl == nil {
+		return object.ZeroID
+	}
+	if id, ok := modelIDs.Load(mdl); ok {
+		return id.(object.ID)
+	}
+	id := object.Hash(object.KindBlob, mdl.Source())
+	modelIDs.Store(mdl, id)
+	return id
+}
+
+// loader finds streams' states at commits: from the nearest snapshot at
+// or below the commit on its first-parent line, then only that stream's
+// events after it; when no snapshot exists, from the line index (or, with
+// no repository, by folding the whole line).
+type loader struct {
+	r     *Repository // nil: no line index and no node cache
+	rd    reader
+	mdl   *model.Model
+	mdlID object.ID
+	every uint64
+	snaps *snapshot.Reader
+}
+
+func newLoader(r *Repository, rd reader, mdl *model.Model, mdlID object.ID) *loader {
+	var cache *snapshot.Cache
+	if r != nil {
+		cache = r.derived().nodes
+	}
+	return &loader{r: r, rd: rd, mdl: mdl, mdlID: mdlID, every: uint64(mdl.SnapshotInterval()), snaps: snapshot.NewReader(rd, cache)}
+}
+
+// loadStream folds one stream at a commit, from the nearest snapshot of
+// the model at or below it.
 func loadStream(rd reader, mdl *model.Model, head object.ID, stream string) (streamState, error) {
-	var mine []*object.Event
-	var total uint64
-	for id := head; !id.IsZero(); {
-		c, err := readCommit(rd, id)
+	return newLoader(nil, rd, mdl, modelID(mdl)).load(head, stream, 0)
+}
+
+// versionError is a --version past the stream's last event.
+type versionError struct {
+	stream      string
+	have, asked uint64
+}
+
+func (e *versionError) Error() string {
+	return fmt.Sprintf("stream %s has %d events, not %d", e.stream, e.have, e.asked)
+}
+
+func (e *versionError) Is(target error) bool { return target == ErrNotFound }
+
+// snapshotAt returns the snapshot recorded at a commit for the loader's
+// model, if the commit is a boundary and the snapshot's root is stored.
+func (l *loader) snapshotAt(id object.ID, c *object.Commit) (object.ID, bool, error) {
+	if !isBoundary(c, l.every) {
+		return object.ZeroID, false, nil
+	}
+	root, ok, err := l.rd.Snapshot(id, l.mdlID)
+	if err != nil || !ok {
+		return root, false, err
+	}
+	if root == snapshot.EmptyRoot {
+		return root, true, nil
+	}
+	kind, _, _, err := l.rd.Get(root)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return root, false, nil // thinned by gc: look further back
+	case err != nil:
+		return root, false, err
+	case kind != object.KindTree:
+		return root, false, fmt.Errorf("%w: snapshot of %s is a %s, not a tree", ErrCorrupt, id.Short(), kind)
+	}
+	return root, true, nil
+}
+
+// lookup returns a stream's version and state in a snapshot.
+func (l *loader) lookup(root object.ID, stream string) (streamState, error) {
+	e, found, err := l.snaps.Lookup(root, stream)
+	if err != nil || !found {
+		return streamState{}, err
+	}
+	st, err := l.snaps.State(e)
+	if err != nil {
+		return streamState{}, err
+	}
+	return streamState{version: e.Version, state: st}, nil
+}
+
+// apply folds one event into a stream's state.
+func (l *loader) apply(st streamState, e *object.Event) (streamState, error) {
+	next, err := l.mdl.Apply(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+	if err != nil {
+		return st, fmt.Errorf("folding %s: %w", e.Stream, err)
+	}
+	return streamState{version: st.version + 1, state: next}, nil
+}
+
+// load returns a stream's version and state at commit id, or with
+// version > 0 after the stream's version-th event on id's first-parent
+// line.
+func (l *loader) load(id object.ID, stream string, version uint64) (streamState, error) {
+	if id.IsZero() {
+		if version > 0 {
+			return streamState{}, &versionError{stream: stream, asked: version}
+		}
+		return streamState{}, nil
+	}
+	if l.r != nil && l.every == 0 {
+		return l.fromIndex(id, stream, version)
+	}
+	var mine []*object.Event // the stream's events walked, newest first
+	missedAt, walked := -1, 0
+	for cur := id; ; {
+		c, err := readCommit(l.rd, cur)
 		if err != nil {
 			return streamState{}, err
 		}
+		root, ok, err := l.snapshotAt(cur, c)
+		if err != nil {
+			return streamState{}, err
+		}
+		var base streamState
+		if ok {
+			base, err = l.lookup(root, stream)
+			if errors.Is(err, ErrNotFound) {
+				ok = false // a node gc took: look further back
+			} else if err != nil {
+				return streamState{}, err
+			}
+		}
+		if ok {
+			if version == 0 || base.version <= version {
+				return l.foldOnto(base, mine, stream, version)
+			}
+		} else if missedAt < 0 && isBoundary(c, l.every) {
+			missedAt = walked
+		}
 		for i := len(c.Events) - 1; i >= 0; i-- {
-			e, err := readEvent(rd, c.Events[i])
+			e, err := readEvent(l.rd, c.Events[i])
 			if err != nil {
 				return streamState{}, err
 			}
@@ -128,17 +373,189 @@ func loadStream(rd reader, mdl *model.Model, head object.ID, stream string) (str
 				mine = append(mine, e)
 			}
 		}
-		id = c.Parent()
-		total++
-	}
-	var st streamState
-	for i := len(mine) - 1; i >= 0; i-- {
-		e := mine[i]
-		next, err := mdl.Apply(stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
-		if err != nil {
-			return st, fmt.Errorf("folding %s: %w", stream, err)
+		walked += len(c.Events)
+		p := c.Parent()
+		if p.IsZero() {
+			return l.foldOnto(streamState{}, mine, stream, version)
 		}
-		st = streamState{version: st.version + 1, state: next}
+		if l.r != nil && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
+			return l.fromIndex(id, stream, version)
+		}
+		cur = p
+	}
+}
+
+// foldOnto folds events (newest first) onto a state, stopping after the
+// stream's version-th event when version > 0.
+func (l *loader) foldOnto(st streamState, events []*object.Event, stream string, version uint64) (streamState, error) {
+	for i := len(events) - 1; i >= 0 && (version == 0 || st.version < version); i-- {
+		var err error
+		if st, err = l.apply(st, events[i]); err != nil {
+			return st, err
+		}
+	}
+	if version > st.version {
+		return st, &versionError{stream: stream, have: st.version, asked: version}
 	}
 	return st, nil
+}
+
+// fromIndex folds a stream from the start of id's line, through the
+// line index and its marks.
+func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamState, error) {
+	var st streamState
+	err := l.r.onLine(l.rd, id, func(v *lineView) error {
+		var err error
+		st, err = v.fold(l.rd, l.mdl, l.mdlID, stream, version)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("folding %s: %w", stream, err)
+	}
+	if version > st.version {
+		return st, &versionError{stream: stream, have: st.version, asked: version}
+	}
+	return st, nil
+}
+
+// hydrate (on a chain root) finds the newest snapshot at or below the
+// head and folds the streams changed since into the cache: the writer
+// then knows every stream's state, and what the next snapshot must
+// change. When the model has no snapshot near the head, every stream is
+// folded from the line index; a writer that may write then records a
+// snapshot at the newest boundary commit, so the next process finds it.
+func (h *headState) hydrate(w *commitWriter) error {
+	if h.head.IsZero() {
+		h.snap, h.snapOwn = &snapTrack{root: snapshot.EmptyRoot, dirty: map[string]struct{}{}}, true
+		return nil
+	}
+	l := newLoader(w.r, w.tx, w.mdl, w.mdlID)
+	var events []*object.Event // newest first
+	missedAt, walked := -1, 0
+	for cur := h.head; ; {
+		c, err := readCommit(w.tx, cur)
+		if err != nil {
+			return err
+		}
+		root, ok, err := l.snapshotAt(cur, c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return h.settle(l, root, events)
+		}
+		if missedAt < 0 && isBoundary(c, l.every) {
+			missedAt = walked
+		}
+		for i := len(c.Events) - 1; i >= 0; i-- {
+			e, err := readEvent(w.tx, c.Events[i])
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+		}
+		walked += len(c.Events)
+		p := c.Parent()
+		if p.IsZero() && (missedAt < 0 || w.dryRun) {
+			return h.settle(l, snapshot.EmptyRoot, events)
+		}
+		if p.IsZero() || missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
+			// Boundaries without snapshots: record the newest one.
+			return h.rebuild(w, l)
+		}
+		cur = p
+	}
+}
+
+// settle folds the events after a snapshot (newest first) onto it.
+func (h *headState) settle(l *loader, root object.ID, events []*object.Event) error {
+	states := map[string]streamState{}
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i]
+		st, ok := states[e.Stream]
+		if !ok {
+			var err error
+			if st, err = l.lookup(root, e.Stream); err != nil {
+				return err
+			}
+		}
+		next, err := l.apply(st, e)
+		if err != nil {
+			return err
+		}
+		states[e.Stream] = next
+	}
+	t := &snapTrack{root: root, dirty: make(map[string]struct{}, len(states))}
+	for s, st := range states {
+		h.streams[s] = st
+		t.dirty[s] = struct{}{}
+	}
+	h.snap, h.snapOwn = t, true
+	return nil
+}
+
+// rebuild folds every stream at the head from the line index, for a
+// model with no snapshot near the head (it changed, or snapshots were
+// off). A writer that may write records the snapshot of the newest
+// boundary commit; the streams changed after it are the dirty set.
+func (h *headState) rebuild(w *commitWriter, l *loader) error {
+	var t *snapTrack
+	var states map[string]streamState
+	var changes []snapshot.Change
+	var at *lineView // the newest boundary, when it gets a snapshot
+	err := w.r.onLine(w.tx, h.head, func(v *lineView) error {
+		streams, err := v.streams()
+		if err != nil {
+			return err
+		}
+		t = &snapTrack{root: snapshot.EmptyRoot, dirty: make(map[string]struct{}, len(streams))}
+		states, changes, at = make(map[string]streamState, len(streams)), nil, nil
+		for p := v.pos; p >= 0 && at == nil && !w.dryRun; p-- {
+			before := uint64(0)
+			if p > 0 {
+				before = v.offsets[p-1]
+			}
+			if before/l.every < v.offsets[p]/l.every {
+				at = v.at(p)
+			}
+		}
+		for _, s := range streams {
+			st, err := v.fold(w.tx, w.mdl, w.mdlID, s, 0)
+			if err != nil {
+				return fmt.Errorf("folding %s: %w", s, err)
+			}
+			states[s] = st
+			if at == nil {
+				t.dirty[s] = struct{}{}
+				continue
+			}
+			old, err := at.fold(w.tx, w.mdl, w.mdlID, s, 0)
+			if err != nil {
+				return fmt.Errorf("folding %s: %w", s, err)
+			}
+			if old.version > 0 {
+				changes = append(changes, snapshot.Change{Stream: s, Version: old.version, State: old.state})
+			}
+			if old.version != st.version {
+				t.dirty[s] = struct{}{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if at != nil {
+		root, err := snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Build(changes)
+		if err != nil {
+			return err
+		}
+		w.tx.PutSnapshot(at.ids[at.pos], w.mdlID, root)
+		t.root = root
+	}
+	for s, st := range states {
+		h.streams[s] = st
+	}
+	h.snap, h.snapOwn = t, true
+	return nil
 }

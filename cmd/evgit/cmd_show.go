@@ -2,15 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/evgit/evgit/object"
 )
 
 type showOptions struct {
@@ -71,44 +66,5 @@ func showStream(ctx context.Context, opts showOptions, g *globalOptions, rev, st
 	if rev == "" {
 		rev = "HEAD"
 	}
-	if err := object.ValidateStream(stream); err != nil {
-		return invalidf("%v", err)
-	}
-	if opts.version != 0 {
-		return fmt.Errorf("show --version is not supported yet")
-	}
-	asOf, err := timeFlag(opts.asOf)
-	if err != nil {
-		return err
-	}
-	repo, err := g.openRepo(ctx)
-	if err != nil {
-		return err
-	}
-	var id object.ID
-	if opts.asOf != "" {
-		id, err = repo.ResolveAsOf(ctx, rev, asOf)
-	} else {
-		id, err = repo.Resolve(ctx, rev)
-	}
-	if err != nil {
-		return err
-	}
-	st, err := repo.StreamAt(id, stream)
-	if err != nil {
-		return err
-	}
-	if st.Version == 0 {
-		return notFoundf("stream %s does not exist at %s", stream, rev)
-	}
-	if opts.json {
-		return jsonEncoder(g.stdout).Encode(st)
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, st.State, "", "  "); err != nil {
-		return fmt.Errorf("state of %s: %w", stream, err)
-	}
-	buf.WriteByte('\n')
-	_, err = g.stdout.Write(buf.Bytes())
-	return err
+	return showStreamState(ctx, opts, g, rev, stream)
 }

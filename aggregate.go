@@ -1,0 +1,217 @@
+package evgit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+)
+
+// RecordedEvent is an event as a typed reducer sees it: its data upcast
+// to the newest schema of its type by the repository's model (SPEC §4),
+// so reducers handle one schema per type.
+type RecordedEvent struct {
+	ID      object.ID         // the event as stored (before upcasting)
+	Commit  object.ID         // the commit that holds it
+	Stream  string            //
+	Type    string            //
+	Schema  int               // after upcasting
+	Version uint64            // the stream's version after this event
+	Data    json.RawMessage   // canonical JSON, after upcasting
+	Meta    map[string]string // actor, time, ...
+}
+
+// Reducer folds one event into a state of type S and returns the new
+// state. An error refuses the fold: loading fails with it.
+type Reducer[S any] func(state S, e *RecordedEvent) (S, error)
+
+// Handle makes a Reducer of a function that takes the event's data
+// decoded (encoding/json) into a D.
+func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Reducer[S] {
+	return func(state S, e *RecordedEvent) (S, error) {
+		var d D
+		if len(e.Data) > 0 {
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				return state, fmt.Errorf("event %s of %s: data: %w", e.ID.Short(), e.Stream, err)
+			}
+		}
+		return fn(state, d, e)
+	}
+}
+
+// Aggregate folds a stream's events into a Go value of type S with a
+// Reducer per event type, the typed counterpart of the model.
+//
+// Snapshots: every SnapshotEvery events of a stream (default 100; < 0
+// turns them off) Load keeps the state, JSON-encoded, in memory in the
+// Repository, keyed by Name, Version, the stream, the stream's version
+// and the ID of the commit holding that event (which names all history
+// before it, so snapshots are shared across branches where history is
+// the same and never confused where it is not). A later Load starts from
+// the nearest such snapshot. They last as long as the Repository value
+// and are never written to the repository: change Version whenever the
+// reducers change meaning, and S must survive a JSON round trip
+// (exported fields) or snapshots must be off.
+type Aggregate[S any] struct {
+	Name    string
+	Version int
+	// Handlers maps an event type to its reducer.
+	Handlers map[string]Reducer[S]
+	// Default folds events of types without a handler; nil leaves the
+	// state as it is for them.
+	Default Reducer[S]
+	// Init returns the state before the first event; nil means the zero
+	// value of S.
+	Init          func() S
+	SnapshotEvery int
+}
+
+// Loaded is a typed state with where it was found.
+type Loaded[S any] struct {
+	Stream  string
+	Version uint64    // the stream's events folded into State
+	Commit  object.ID // the commit it was loaded at
+	State   S
+}
+
+// Load folds a stream at a revision (or, with opts, at a time or after
+// its N-th event) through the aggregate's reducers. A stream without an
+// event there is an error matching ErrNotFound.
+func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream string, opts StateOptions) (*Loaded[S], error) {
+	if err := object.ValidateStream(stream); err != nil {
+		return nil, invalidf("%v", err)
+	}
+	id, err := r.resolveAt(ctx, rev, opts.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	mdl, _, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	var v *lineView
+	var refs []eventRef
+	err = r.onLine(r.st, id, func(lv *lineView) error {
+		var err error
+		v = lv
+		refs, _, err = lv.streamRefs(stream, object.ZeroID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// v's commits stay valid whatever happens to the index later.
+	n := uint64(len(refs))
+	if opts.Version > n {
+		return nil, fmt.Errorf("%s at %s: %w", stream, rev, &versionError{stream: stream, have: n, asked: opts.Version})
+	}
+	if opts.Version > 0 {
+		n = opts.Version
+	}
+	if n == 0 {
+		return nil, notFoundf("stream %s does not exist at %s", stream, rev)
+	}
+	every := uint64(a.SnapshotEvery)
+	switch {
+	case a.SnapshotEvery == 0:
+		every = 100
+	case a.SnapshotEvery < 0:
+		every = 0
+	}
+	snaps := &r.derived().aggs
+	key := func(at uint64) aggregateKey {
+		return aggregateKey{name: a.Name, version: a.Version, stream: stream, at: at, commit: v.ids[refs[at-1].pos]}
+	}
+	var state S
+	if a.Init != nil {
+		state = a.Init()
+	}
+	var done uint64
+	for at := n - n%max(every, 1); every > 0 && at >= every; at -= every {
+		if b, ok := snaps.get(key(at)); ok {
+			var s S
+			if err := json.Unmarshal(b, &s); err == nil {
+				state, done = s, at
+				break
+			}
+		}
+	}
+	for ; done < n; done++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ref := refs[done]
+		e, err := readEvent(r.st, ref.id)
+		if err != nil {
+			return nil, err
+		}
+		up, err := mdl.Upcast(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+		if err != nil {
+			return nil, fmt.Errorf("upcasting event %s of %s: %w", ref.id.Short(), stream, err)
+		}
+		re := &RecordedEvent{ID: ref.id, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: up.Schema, Version: done + 1, Data: up.Data, Meta: e.Meta}
+		fn := a.Handlers[e.Type]
+		if fn == nil {
+			fn = a.Default
+		}
+		if fn != nil {
+			if state, err = fn(state, re); err != nil {
+				return nil, fmt.Errorf("%s: %s %s (version %d): %w", a.Name, stream, e.Type, done+1, err)
+			}
+		}
+		if every > 0 && (done+1)%every == 0 {
+			if b, err := json.Marshal(state); err == nil {
+				snaps.put(key(done+1), b)
+			}
+		}
+	}
+	return &Loaded[S]{Stream: stream, Version: n, Commit: id, State: state}, nil
+}
+
+// aggregateKey names a typed snapshot.
+type aggregateKey struct {
+	name    string
+	version int
+	stream  string
+	at      uint64    // the stream's version
+	commit  object.ID // the commit holding the stream's at-th event
+}
+
+// aggregateSnapshots keeps typed snapshots in memory, at most
+// maxAggregateSnapshots; when full, the oldest half goes.
+type aggregateSnapshots struct {
+	mu    sync.Mutex
+	m     map[aggregateKey][]byte
+	order []aggregateKey
+}
+
+const maxAggregateSnapshots = 1 << 16
+
+func (s *aggregateSnapshots) get(k aggregateKey) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[k]
+	return b, ok
+}
+
+func (s *aggregateSnapshots) put(k aggregateKey, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[aggregateKey][]byte{}
+	}
+	if _, ok := s.m[k]; ok {
+		return
+	}
+	if len(s.order) >= maxAggregateSnapshots {
+		for _, old := range s.order[:len(s.order)/2] {
+			delete(s.m, old)
+		}
+		s.order = append(s.order[:0], s.order[len(s.order)/2:]...)
+	}
+	s.m[k] = b
+	s.order = append(s.order, k)
+}

@@ -1,0 +1,477 @@
+package evgit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// WorktreeIndexName is the file in the repository folder that records
+// what checkout last wrote to the work tree.
+const WorktreeIndexName = "worktree"
+
+// CheckoutOptions configure Checkout.
+type CheckoutOptions struct {
+	// AsOf, when set, checks out the newest commit on the revision's
+	// first-parent line whose time is at or before AsOf (HEAD detaches).
+	AsOf time.Time
+	// Branch, when set, is created at the commit and HEAD attached to it
+	// (checkout -b). It must not exist.
+	Branch string
+	// Streams, when set, writes only these streams' files, from the
+	// revision, and leaves HEAD where it is (checkout REV -- STREAM...).
+	// Each must exist at the revision.
+	Streams []string
+	// Actor is recorded in the reflog.
+	Actor string
+}
+
+// CheckoutResult says what Checkout did; its JSON is `checkout --json`.
+type CheckoutResult struct {
+	Commit object.ID `json:"commit"`
+	// Branch is the branch HEAD is attached to after a full checkout; ""
+	// when HEAD is detached or was left alone.
+	Branch    string `json:"branch,omitempty"`
+	Detached  bool   `json:"detached,omitempty"`
+	Written   int    `json:"written"`   // files written
+	Removed   int    `json:"removed"`   // files of streams absent at the commit, removed
+	Unchanged int    `json:"unchanged"` // files left as they were
+}
+
+// Checkout writes the state of every stream at a revision to the work
+// tree, one file <stream>.json each (2-space indent, sorted keys, final
+// newline), removes the files of streams the revision does not have, and
+// moves HEAD there (SPEC §3 `checkout`): attached when the revision names
+// a branch, detached otherwise.
+//
+// Only what differs is written. The index of what checkout last wrote
+// (.evgit/worktree: each file's state hash, size and modification time)
+// tells a file that is already right from one that is missing, was
+// edited by hand, or holds another state; the last two are rewritten.
+// File paths never leave the work tree: stream names cannot hold "..",
+// and checkout refuses to write through a symbolic link.
+func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
+	if r.workTree == "" {
+		return nil, invalidf("checkout needs a work tree; %s is a bare repository", r.gitDir)
+	}
+	if opts.Branch != "" {
+		if len(opts.Streams) > 0 {
+			return nil, invalidf("-b cannot be used with streams")
+		}
+		if err := refs.CheckBranchName(opts.Branch); err != nil {
+			return nil, invalidf("%v", err)
+		}
+		if _, ok := r.st.Ref(refs.HeadsPrefix + opts.Branch); ok {
+			return nil, invalidf("a branch named '%s' already exists", opts.Branch)
+		}
+	}
+	for _, s := range opts.Streams {
+		if err := object.ValidateStream(s); err != nil {
+			return nil, invalidf("%v", err)
+		}
+	}
+	if rev == "" {
+		rev = refs.HEAD
+	}
+	id, err := r.resolveAt(ctx, rev, opts.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	views, err := r.treeViews(id)
+	if err != nil {
+		return nil, err
+	}
+	view := views[0]
+	wt := &worktree{dir: r.workTree, checked: map[string]bool{}}
+	idx := readWorktreeIndex(filepath.Join(r.gitDir, WorktreeIndexName))
+	res := &CheckoutResult{Commit: id}
+
+	// What to write: every stream, or the ones named.
+	var want []object.TreeEntry
+	if len(opts.Streams) > 0 {
+		for _, s := range slices.Compact(slices.Sorted(slices.Values(opts.Streams))) {
+			e, found, err := view.snaps.Lookup(view.root, s)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				return nil, notFoundf("stream %s does not exist at %s", s, rev)
+			}
+			want = append(want, e)
+		}
+	} else {
+		for e, err := range view.snaps.All(view.root) {
+			if err != nil {
+				return nil, err
+			}
+			want = append(want, e)
+		}
+	}
+	seen := make(map[string]bool, len(want))
+	for i, e := range want {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		seen[e.Stream] = true
+		old, known := idx.entries[e.Stream]
+		if known && old.hash == e.StateID && wt.unchanged(e.Stream, old, idx.mtime) {
+			res.Unchanged++
+			continue
+		}
+		st, err := view.snaps.State(e)
+		if err != nil {
+			return nil, err
+		}
+		ent, err := wt.write(e.Stream, st)
+		if err != nil {
+			return nil, err
+		}
+		ent.hash, ent.version = e.StateID, e.Version
+		idx.entries[e.Stream] = ent
+		res.Written++
+	}
+	if len(opts.Streams) == 0 {
+		for _, s := range slices.Sorted(maps.Keys(idx.entries)) {
+			if seen[s] {
+				continue
+			}
+			if err := wt.remove(s); err != nil {
+				return nil, err
+			}
+			delete(idx.entries, s)
+			res.Removed++
+		}
+		idx.commit = id
+	}
+	idx.written = time.Now()
+	if err := pack.WriteFileAtomic(pack.OS, filepath.Join(r.gitDir, WorktreeIndexName), idx.encode()); err != nil {
+		return nil, fmt.Errorf("writing the work tree index: %w", err)
+	}
+	if len(opts.Streams) > 0 {
+		return res, nil
+	}
+	if err := r.moveHead(ctx, rev, id, opts, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// moveHead points HEAD at a checked-out commit: at the branch rev names,
+// at a new branch, or detached.
+func (r *Repository) moveHead(ctx context.Context, rev string, id object.ID, opts CheckoutOptions, res *CheckoutResult) error {
+	return r.st.Update(ctx, func(tx *store.Tx) error {
+		head, _ := tx.Ref(refs.HEAD)
+		from := head.Symbolic
+		if from == "" {
+			from = head.ID.Short()
+		}
+		from = shortBranch(from)
+		target := "" // the branch to attach to
+		switch {
+		case opts.Branch != "":
+			target = refs.HeadsPrefix + opts.Branch
+			if _, ok := tx.Ref(target); ok {
+				return invalidf("a branch named '%s' already exists", opts.Branch)
+			}
+			if err := tx.UpdateRef(refs.Update{Name: target, New: id, Time: now(), Actor: opts.Actor, Message: "branch: Created from " + rev}); err != nil {
+				return err
+			}
+		case !opts.AsOf.IsZero():
+		case rev == refs.HEAD && head.IsSymbolic():
+			target = head.Symbolic
+		default:
+			for _, name := range []string{rev, refs.HeadsPrefix + rev} {
+				if strings.HasPrefix(name, refs.HeadsPrefix) {
+					if v, ok := tx.Ref(name); ok && !v.IsSymbolic() && v.ID == id {
+						target = name
+						break
+					}
+				}
+			}
+		}
+		if target != "" {
+			res.Branch = shortBranch(target)
+			if head.Symbolic != target {
+				tx.SetSymbolic(refs.HEAD, target)
+			}
+			return nil
+		}
+		res.Detached = true
+		cur, _, _ := tx.Resolve(refs.HEAD)
+		if !head.IsSymbolic() && cur == id {
+			return nil
+		}
+		if head.IsSymbolic() {
+			tx.SetSymbolic(refs.HEAD, "")
+		}
+		return tx.UpdateRef(refs.Update{Name: refs.HEAD, Old: cur, New: id, Time: now(), Actor: opts.Actor,
+			Message: fmt.Sprintf("checkout: moving from %s to %s", from, id.Short())})
+	})
+}
+
+// StateFile returns the bytes checkout writes for a state: its canonical
+// JSON indented by two spaces, with a final newline.
+func StateFile(state []byte) ([]byte, error) {
+	canon, err := object.CanonicalJSON(state)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(canon) + len(canon)/4 + 1)
+	if err := json.Indent(&buf, canon, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+// worktree writes and removes stream files under dir.
+type worktree struct {
+	dir     string
+	checked map[string]bool // folders known to be real folders inside dir
+}
+
+// path returns the file of a stream, refusing one that would leave the
+// work tree.
+func (w *worktree) path(stream string) (string, error) {
+	if err := object.ValidateStream(stream); err != nil {
+		return "", err
+	}
+	p := filepath.Join(w.dir, filepath.FromSlash(stream)+".json")
+	rel, err := filepath.Rel(w.dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%w: stream %s would be written outside the work tree", ErrInvalid, stream)
+	}
+	return p, nil
+}
+
+// checkDirs makes the folders from the work tree down to p's folder,
+// refusing any that is a symbolic link (which could lead outside).
+func (w *worktree) checkDirs(p string, create bool) error {
+	dir := filepath.Dir(p)
+	if dir == w.dir || w.checked[dir] {
+		return nil
+	}
+	if err := w.checkDirs(dir, create); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && create:
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symbolic link; checkout does not write through links", ErrInvalid, dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is in the way of a stream's folder", ErrInvalid, dir)
+	}
+	w.checked[dir] = true
+	return nil
+}
+
+// unchanged reports whether a stream's file is still what the index says
+// checkout wrote: same size and modification time and, for a file whose
+// time stamp is not older than the index file's (a later edit in the
+// same tick of the file system's clock would keep the time stamp: Git's
+// "racy" files), the same bytes.
+func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Time) bool {
+	p, err := w.path(stream)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size || fi.ModTime().UnixNano() != e.mtime {
+		return false
+	}
+	if fi.ModTime().Before(indexMtime) {
+		return true
+	}
+	b, err := os.ReadFile(p)
+	return err == nil && object.Hash(object.KindBlob, b) == e.file
+}
+
+// write writes a stream's file and returns its index entry.
+func (w *worktree) write(stream string, state []byte) (worktreeEntry, error) {
+	p, err := w.path(stream)
+	if err != nil {
+		return worktreeEntry{}, err
+	}
+	if err := w.checkDirs(p, true); err != nil {
+		return worktreeEntry{}, err
+	}
+	b, err := StateFile(state)
+	if err != nil {
+		return worktreeEntry{}, fmt.Errorf("state of %s: %w", stream, err)
+	}
+	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return worktreeEntry{}, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
+		}
+		if err := os.Remove(p); err != nil { // a link: replace it, never follow it
+			return worktreeEntry{}, err
+		}
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return worktreeEntry{}, err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return worktreeEntry{}, err
+	}
+	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
+}
+
+// remove removes a stream's file and the folders it leaves empty.
+func (w *worktree) remove(stream string) error {
+	p, err := w.path(stream)
+	if err != nil {
+		return err
+	}
+	if err := w.checkDirs(p, false); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for dir := filepath.Dir(p); dir != w.dir && strings.HasPrefix(dir, w.dir); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
+		delete(w.checked, dir)
+	}
+	return nil
+}
+
+// worktreeIndex is what checkout last wrote. On disk (.evgit/worktree),
+// written whole and atomically, it is text:
+//
+//	evgit worktree 1
+//	commit <hex ID of the last full checkout, or 64 zeros>
+//	written <Unix nanoseconds when the index was written>
+//	<state hash> <version> <size> <mtime ns> <file hash> <stream>
+//	...
+//
+// one line a stream file, sorted by stream; the stream is the rest of
+// the line (names hold no control characters). A file that does not
+// parse is taken as no index: every file is then rewritten.
+type worktreeIndex struct {
+	commit  object.ID
+	written time.Time
+	entries map[string]worktreeEntry
+	mtime   time.Time // the index file's modification time, when read
+}
+
+type worktreeEntry struct {
+	hash    object.ID // the state's blob ID
+	version uint64
+	size    int64
+	mtime   int64     // Unix nanoseconds
+	file    object.ID // blob ID of the file's bytes
+}
+
+const worktreeMagic = "evgit worktree 1"
+
+func (x *worktreeIndex) encode() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\ncommit %s\nwritten %d\n", worktreeMagic, x.commit, x.written.UnixNano())
+	for _, s := range slices.Sorted(maps.Keys(x.entries)) {
+		e := x.entries[s]
+		fmt.Fprintf(&b, "%s %d %d %d %s %s\n", e.hash, e.version, e.size, e.mtime, e.file, s)
+	}
+	return b.Bytes()
+}
+
+func readWorktreeIndex(path string) *worktreeIndex {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &worktreeIndex{entries: map[string]worktreeEntry{}}
+	}
+	x, err := decodeWorktreeIndex(b)
+	fi, serr := os.Lstat(path)
+	if err != nil || serr != nil {
+		return &worktreeIndex{entries: map[string]worktreeEntry{}}
+	}
+	x.mtime = fi.ModTime()
+	return x
+}
+
+func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
+	x := &worktreeIndex{entries: map[string]worktreeEntry{}}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	bad := func(n int) error { return fmt.Errorf("%w: work tree index: line %d", ErrCorrupt, n) }
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		switch n {
+		case 1:
+			if line != worktreeMagic {
+				return nil, bad(n)
+			}
+			continue
+		case 2:
+			v, ok := strings.CutPrefix(line, "commit ")
+			id, err := object.ParseID(v)
+			if !ok || err != nil {
+				return nil, bad(n)
+			}
+			x.commit = id
+			continue
+		case 3:
+			v, ok := strings.CutPrefix(line, "written ")
+			t, err := strconv.ParseInt(v, 10, 64)
+			if !ok || err != nil {
+				return nil, bad(n)
+			}
+			x.written = time.Unix(0, t)
+			continue
+		}
+		f := strings.SplitN(line, " ", 6)
+		if len(f) != 6 {
+			return nil, bad(n)
+		}
+		var e worktreeEntry
+		var err1, err2, err3, err4, err5 error
+		e.hash, err1 = object.ParseID(f[0])
+		e.version, err2 = strconv.ParseUint(f[1], 10, 64)
+		e.size, err3 = strconv.ParseInt(f[2], 10, 64)
+		e.mtime, err4 = strconv.ParseInt(f[3], 10, 64)
+		e.file, err5 = object.ParseID(f[4])
+		if errors.Join(err1, err2, err3, err4, err5) != nil || object.ValidateStream(f[5]) != nil {
+			return nil, bad(n)
+		}
+		if _, dup := x.entries[f[5]]; dup {
+			return nil, bad(n)
+		}
+		x.entries[f[5]] = e
+	}
+	if err := sc.Err(); err != nil || n < 3 {
+		return nil, fmt.Errorf("%w: work tree index: truncated", ErrCorrupt)
+	}
+	return x, nil
+}

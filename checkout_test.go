@@ -1,0 +1,256 @@
+package evgit
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/refs"
+)
+
+// workTreeFiles reads every file of a work tree but the repository.
+func workTreeFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == DirName {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			if p != dir {
+				if ents, _ := os.ReadDir(p); len(ents) == 0 {
+					out[p+"/"] = "(empty folder)"
+				}
+			}
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func mtimes(t *testing.T, dir string) map[string]time.Time {
+	t.Helper()
+	out := map[string]time.Time{}
+	for name := range workTreeFiles(t, dir) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		out[name] = fi.ModTime()
+	}
+	return out
+}
+
+func checkout(t *testing.T, r *Repository, rev string, opts CheckoutOptions) *CheckoutResult {
+	t.Helper()
+	res, err := r.Checkout(context.Background(), rev, opts)
+	require.NoError(t, err)
+	return res
+}
+
+func TestCheckoutFiles(t *testing.T) {
+	r := modelRepo(t, bankModelEvery(3))
+	c1 := appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("eu/acc-2", "AccountOpened", `{"owner":"bob"}`))
+	c2 := appendOne(t, r, ev("acc-1", "MoneyDeposited", `{"amount":12345678901234567}`), ev("eu/fr/acc-3", "AccountOpened", `{"owner":"<zoë>"}`))
+	res := checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, CheckoutResult{Commit: c2, Branch: "main", Written: 3}, *res)
+	files := workTreeFiles(t, r.WorkTree())
+	assert.Equal(t, map[string]string{
+		"acc-1.json":       "{\n  \"balance\": 12345678901234567,\n  \"frozen\": false,\n  \"owner\": \"ann\"\n}\n",
+		"eu/acc-2.json":    "{\n  \"balance\": 0,\n  \"frozen\": false,\n  \"owner\": \"bob\"\n}\n",
+		"eu/fr/acc-3.json": "{\n  \"balance\": 0,\n  \"frozen\": false,\n  \"owner\": \"<zoë>\"\n}\n",
+	}, files)
+
+	// Back one commit: acc-3 goes, with its folder; acc-1 is rewritten.
+	res = checkout(t, r, c1.String(), CheckoutOptions{})
+	assert.Equal(t, CheckoutResult{Commit: c1, Detached: true, Written: 1, Removed: 1, Unchanged: 1}, *res)
+	files = workTreeFiles(t, r.WorkTree())
+	assert.NotContains(t, files, "eu/fr/acc-3.json")
+	assert.NotContains(t, files, filepath.Join(r.WorkTree(), "eu", "fr")+"/")
+	assert.Contains(t, files["acc-1.json"], `"balance": 0`)
+	head, _ := r.st.Ref(refs.HEAD)
+	assert.Equal(t, c1, head.ID)
+	assert.False(t, head.IsSymbolic())
+	assert.Equal(t, "", r.CurrentBranch())
+
+	// And forward again: the same files as a fresh checkout.
+	checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, "main", r.CurrentBranch())
+	fresh := newRepo(t)
+	_, err := fresh.SetModel(context.Background(), []byte(bankModelEvery(3)), "test")
+	require.NoError(t, err)
+	var exp strings.Builder
+	require.NoError(t, r.Export(context.Background(), &exp, ExportOptions{}))
+	_, err = fresh.Import(context.Background(), strings.NewReader(exp.String()), ImportOptions{})
+	require.NoError(t, err)
+	checkout(t, fresh, "main", CheckoutOptions{})
+	assert.Equal(t, workTreeFiles(t, fresh.WorkTree()), workTreeFiles(t, r.WorkTree()))
+}
+
+// TestCheckoutWritesOnlyWhatChanged walks a banking history one commit
+// at a time: each step writes exactly the files of the streams that
+// commit touched; back at the tip the tree equals a fresh checkout.
+func TestCheckoutWritesOnlyWhatChanged(t *testing.T) {
+	ctx := context.Background()
+	r, events := bankWorkload(t, 2000, 300, 100)
+	tip, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	checkout(t, r, "HEAD~40", CheckoutOptions{})
+	dir := r.WorkTree()
+	for k := 1960; k < 2000; k++ {
+		before := mtimes(t, dir)
+		time.Sleep(2 * time.Millisecond) // let a rewrite show in the mtime
+		res := checkout(t, r, "main~"+strconv.Itoa(1999-k), CheckoutOptions{})
+		after := mtimes(t, dir)
+		var changed []string
+		for name, m := range after {
+			if !m.Equal(before[name]) {
+				changed = append(changed, name)
+			}
+		}
+		want := []string{events[k].Stream + ".json"}
+		if _, existed := before[want[0]]; !existed {
+			assert.Equal(t, 1, res.Written)
+		}
+		assert.Equal(t, want, changed, "commit %d touched %s", k, events[k].Stream)
+		assert.Equal(t, 1, res.Written)
+	}
+	got := workTreeFiles(t, dir)
+	want := expectAt(events, 2000)
+	assert.Len(t, got, len(want))
+	for s, a := range want {
+		assert.Contains(t, got[s+".json"], `"owner": "`+a.Owner+`"`)
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, tip, head)
+}
+
+func TestCheckoutRepairsHandEdits(t *testing.T) {
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "Set", `{"v":1}`), ev("b", "Set", `{"v":2}`), ev("c", "Set", `{"v":3}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	dir := r.WorkTree()
+	want := workTreeFiles(t, dir)
+	require.NoError(t, os.Remove(filepath.Join(dir, "a.json")))
+	// Same size, at once: only the bytes tell.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.json"), []byte(strings.Replace(want["b.json"], "2", "9", 1)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "untracked.txt"), []byte("mine"), 0o644))
+	res := checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, 2, res.Written)
+	assert.Equal(t, 1, res.Unchanged)
+	got := workTreeFiles(t, dir)
+	assert.Equal(t, "mine", got["untracked.txt"], "files checkout did not write stay")
+	delete(got, "untracked.txt")
+	assert.Equal(t, want, got)
+
+	// A lost index: everything is written again, and right.
+	require.NoError(t, os.Remove(filepath.Join(r.GitDir(), WorktreeIndexName)))
+	res = checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, 3, res.Written)
+}
+
+func TestCheckoutHeadAndStreams(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	c1 := appendOne(t, r, ev("a", "Set", `{"v":1}`), ev("b", "Set", `{"v":1}`))
+	c2 := appendOne(t, r, ev("a", "Set", `{"v":2}`), ev("c", "Set", `{"v":1}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	dir := r.WorkTree()
+
+	// -- STREAM: only those files, HEAD stays.
+	res := checkout(t, r, c1.String(), CheckoutOptions{Streams: []string{"a"}})
+	assert.Equal(t, 1, res.Written)
+	assert.Equal(t, "main", r.CurrentBranch())
+	files := workTreeFiles(t, dir)
+	assert.Contains(t, files["a.json"], `"v": 1`)
+	assert.Contains(t, files, "c.json")
+	_, err := r.Checkout(ctx, c1.String(), CheckoutOptions{Streams: []string{"c"}})
+	require.ErrorIs(t, err, ErrNotFound)
+	// The next full checkout sees a.json differs from main and fixes it.
+	res = checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, 1, res.Written)
+
+	// -b: a new branch at the revision, HEAD on it.
+	res = checkout(t, r, c1.String(), CheckoutOptions{Branch: "old"})
+	assert.Equal(t, "old", res.Branch)
+	assert.Equal(t, "old", r.CurrentBranch())
+	id, err := r.Resolve(ctx, "old")
+	require.NoError(t, err)
+	assert.Equal(t, c1, id)
+	_, err = r.Checkout(ctx, "main", CheckoutOptions{Branch: "old"})
+	require.ErrorIs(t, err, ErrInvalid)
+
+	// --as-of detaches.
+	res = checkout(t, r, "main", CheckoutOptions{AsOf: time.Now().Add(time.Hour)})
+	assert.True(t, res.Detached)
+	assert.Equal(t, c2, res.Commit)
+	assert.Equal(t, "", r.CurrentBranch())
+	res = checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, "main", res.Branch)
+	// Appends go to the branch HEAD is on again.
+	c3 := appendOne(t, r, ev("a", "Set", `{"v":3}`))
+	id, err = r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	assert.Equal(t, c3, id)
+}
+
+func TestCheckoutStaysInTheWorkTree(t *testing.T) {
+	r := newRepo(t)
+	appendOne(t, r, ev("d/x", "Set", `{"v":1}`))
+	outside := t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(r.WorkTree(), "d")))
+	_, err := r.Checkout(context.Background(), "main", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	ents, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	assert.Empty(t, ents, "nothing written through the link")
+
+	bare, _, err := Init(context.Background(), t.TempDir(), InitOptions{Bare: true})
+	require.NoError(t, err)
+	defer bare.Close()
+	_, err = bare.Checkout(context.Background(), "main", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestStateFile(t *testing.T) {
+	b, err := StateFile([]byte(`{"b":[1,{"c":null}],"a":"\u00e9"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "{\n  \"a\": \"é\",\n  \"b\": [\n    1,\n    {\n      \"c\": null\n    }\n  ]\n}\n", string(b))
+	_ = bankgen.Model
+}
+
+func FuzzWorktreeIndex(f *testing.F) {
+	x := &worktreeIndex{written: time.Unix(0, 42), entries: map[string]worktreeEntry{"a b": {version: 3, size: 10, mtime: 7}, "x/y": {}}}
+	good := x.encode()
+	f.Add(good)
+	for i := range good {
+		f.Add(good[:i])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := decodeWorktreeIndex(b)
+		if err != nil {
+			return
+		}
+		y, err := decodeWorktreeIndex(x.encode())
+		if err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+		assert.Equal(t, x, y)
+	})
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type checkoutOptions struct {
+	rev     string
+	asOf    string
+	branch  string
+	streams []string
+	json    bool
+}
+
+func newCheckoutCommand(g *globalOptions) *cobra.Command {
+	var opts checkoutOptions
+	cmd := &cobra.Command{
+		Use:   "checkout REV [--as-of TIME] [-b NEW] [-- STREAM...]",
+		Short: "Write the state of every stream at a revision to the work tree and move HEAD",
+		Long: `Rebuild the work tree at REV: one file <stream>.json per stream holding its
+state (2-space indent, sorted keys, final newline). Files of streams absent at
+REV are removed. Only files whose state changed since the last checkout, or
+that were edited or deleted by hand, are written. HEAD moves to REV: attached
+when REV is a branch, detached otherwise; -b NEW creates branch NEW at REV
+and attaches HEAD to it.
+
+With -- STREAM..., only those streams' files are written and HEAD stays.
+--as-of TIME takes the newest commit on REV's first-parent line at or before
+TIME (HEAD detaches).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			switch {
+			case dash == -1 && len(args) != 1:
+				return usagef("checkout takes one revision, got %d arguments", len(args))
+			case dash == 0:
+				return usagef("checkout needs a revision before --")
+			case dash > 1:
+				return usagef("checkout takes one revision before --, got %d", dash)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.rev = args[0]
+			opts.streams = args[1:]
+			return runCheckout(cmd.Context(), opts, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.asOf, "as-of", "", "check out the newest commit on REV's first-parent line at or before `TIME`")
+	f.StringVarP(&opts.branch, "branch", "b", "", "create branch `NEW` at REV and attach HEAD to it")
+	f.BoolVar(&opts.json, "json", false, `print {"commit","branch","detached","written","removed","unchanged"}`)
+	return cmd
+}
+
+func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) error {
+	asOf, err := timeFlag(opts.asOf)
+	if err != nil {
+		return err
+	}
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := repo.Checkout(ctx, opts.rev, evgit.CheckoutOptions{AsOf: asOf, Branch: opts.branch, Streams: opts.streams, Actor: g.actor()})
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		return jsonEncoder(g.stdout).Encode(res)
+	}
+	// Like Git, the news goes to stderr; stdout stays empty.
+	switch {
+	case len(opts.streams) > 0:
+		fmt.Fprintf(g.stderr, "Updated %d %s from %s\n", res.Written, plural(res.Written, "file", "files"), res.Commit.Short())
+		return nil
+	case opts.branch != "":
+		fmt.Fprintf(g.stderr, "Switched to a new branch '%s'\n", res.Branch)
+	case res.Detached:
+		fmt.Fprintf(g.stderr, "HEAD is now at %s\n", res.Commit.Short())
+	default:
+		fmt.Fprintf(g.stderr, "Switched to branch '%s'\n", res.Branch)
+	}
+	fmt.Fprintf(g.stderr, "%d %s written, %d removed, %d unchanged\n", res.Written, plural(res.Written, "file", "files"), res.Removed, res.Unchanged)
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

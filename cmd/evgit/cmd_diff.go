@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit"
+)
+
+type diffOptions struct {
+	a, b string
+	json bool
+}
+
+func newDiffCommand(g *globalOptions) *cobra.Command {
+	var opts diffOptions
+	cmd := &cobra.Command{
+		Use:   "diff A B",
+		Short: "Show the streams whose state differs between two revisions",
+		Long: `Show the streams whose state differs between revisions A and B, sorted by
+name: added (only in B), removed (only in A) and changed, with both states,
+in the manner of git diff:
+
+    diff --evgit a/acc-1 b/acc-1
+    --- a/acc-1 (version 3)
+    +++ b/acc-1 (version 5)
+    -{"balance":120,"frozen":false,"owner":"ann"}
+    +{"balance":200,"frozen":false,"owner":"ann"}
+
+An added stream's old side and a removed stream's new side are /dev/null.
+With --json, NDJSON: {"stream","status","old":{"version","state"},"new":{...}}
+a line, status being added, removed or changed.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.a, opts.b = args[0], args[1]
+			return runDiff(cmd.Context(), opts, g)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print NDJSON, one stream a line")
+	return cmd
+}
+
+func runDiff(ctx context.Context, opts diffOptions, g *globalOptions) error {
+	repo, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(g.stdout, 64<<10)
+	enc := jsonEncoder(w)
+	for c, err := range repo.Diff(ctx, opts.a, opts.b) {
+		if err != nil {
+			return err
+		}
+		if opts.json {
+			if err := enc.Encode(c); err != nil {
+				return err
+			}
+			continue
+		}
+		writeStreamChange(w, c)
+	}
+	return w.Flush()
+}
+
+// writeStreamChange prints one stream's change as git diff prints a file's.
+func writeStreamChange(w *bufio.Writer, c evgit.StreamChange) {
+	fmt.Fprintf(w, "diff --evgit a/%s b/%s\n", c.Stream, c.Stream)
+	side := func(mark, name string, v *evgit.StreamVersion) {
+		if v == nil {
+			fmt.Fprintf(w, "%s /dev/null\n", mark)
+			return
+		}
+		fmt.Fprintf(w, "%s %s/%s (version %d)\n", mark, name, c.Stream, v.Version)
+	}
+	side("---", "a", c.Old)
+	side("+++", "b", c.New)
+	if c.Old != nil {
+		fmt.Fprintf(w, "-%s\n", c.Old.State)
+	}
+	if c.New != nil {
+		fmt.Fprintf(w, "+%s\n", c.New.State)
+	}
+}

@@ -1,0 +1,338 @@
+package evgit
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"weak"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/snapshot"
+)
+
+// derivedState is what a Repository derives from history and keeps in
+// memory for the life of the process: decoded snapshot nodes, the index
+// of one first-parent line, and the snapshots of typed aggregates. None
+// of it is ever written; dropping it only costs time.
+type derivedState struct {
+	nodes *snapshot.Cache
+	line  lineIndex
+	aggs  aggregateSnapshots
+}
+
+// derivedByRepo maps a Repository (weakly, so a closed and dropped
+// Repository takes its derived state with it) to its derived state.
+var derivedByRepo sync.Map // weak.Pointer[Repository] → *derivedState
+
+// derived returns the repository's derived state, made on first use.
+func (r *Repository) derived() *derivedState {
+	k := weak.Make(r)
+	if d, ok := derivedByRepo.Load(k); ok {
+		return d.(*derivedState)
+	}
+	d, loaded := derivedByRepo.LoadOrStore(k, &derivedState{nodes: snapshot.NewCache(4096)})
+	if !loaded {
+		runtime.AddCleanup(r, func(k weak.Pointer[Repository]) { derivedByRepo.Delete(k) }, k)
+	}
+	return d.(*derivedState)
+}
+
+// markEvery is how many of a stream's events lie between two states the
+// line index keeps for it.
+const markEvery = 64
+
+// lineIndex indexes one first-parent line in memory: its commits oldest
+// first, and for each stream the positions and IDs of its events, with
+// the stream's state after every markEvery-th event once a fold passed
+// there. It serves what snapshots cannot: loading when no snapshot
+// exists (snapshot_every: 0, or a model without snapshots yet), a
+// stream's N-th event, and as-of by binary search. It is built by one
+// walk of the line and grown by walking from a new tip back to a commit
+// it holds; a tip on another line cuts it at the fork point.
+//
+// The lock is never held while reading objects: a writer runs inside a
+// store transaction, under the store's lock, and may read the index too.
+type lineIndex struct {
+	mu      sync.Mutex
+	ids     []object.ID
+	offsets []uint64
+	times   []int64 // Unix nanoseconds, never decreasing
+	streams map[string]*streamLine
+	gen     uint64 // counts cuts: marks folded before a cut are dropped
+}
+
+// eventRef is one event of a stream on the line.
+type eventRef struct {
+	pos uint32 // index of its commit in ids
+	id  object.ID
+}
+
+// streamLine is one stream's events on the line and the states folded at
+// every markEvery-th of them, through the model named mdl.
+type streamLine struct {
+	refs  []eventRef
+	mdl   object.ID
+	marks [][]byte // marks[i]: state after event (i+1)*markEvery
+}
+
+// errLineMoved is returned by a lineView when the index was cut since the
+// view was taken (a tip on another line): its positions no longer hold.
+// Callers take a new view (onLine does).
+var errLineMoved = errors.New("line index moved")
+
+// lineView is the index as it stood when a commit was found in it: the
+// line up to that commit. Its slices are never written again (cut clips
+// their capacity), so commits, offsets and times need no lock; stream
+// lookups check that no cut happened since.
+type lineView struct {
+	li      *lineIndex
+	pos     int // the commit's position
+	gen     uint64
+	ids     []object.ID
+	offsets []uint64
+	times   []int64
+}
+
+// find returns a view at a commit known by its offset. The caller holds
+// the lock.
+func (li *lineIndex) find(id object.ID, offset uint64) (*lineView, bool) {
+	p := sort.Search(len(li.offsets), func(i int) bool { return li.offsets[i] >= offset })
+	if p < len(li.ids) && li.ids[p] == id {
+		return &lineView{li: li, pos: p, gen: li.gen, ids: li.ids[: p+1 : p+1], offsets: li.offsets[: p+1 : p+1], times: li.times[: p+1 : p+1]}, true
+	}
+	return nil, false
+}
+
+// covers returns a view at a commit if the index already holds it.
+func (li *lineIndex) covers(id object.ID, offset uint64) (*lineView, bool) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.find(id, offset)
+}
+
+// walkedCommit is a commit read while extending the index.
+type walkedCommit struct {
+	id     object.ID
+	c      *object.Commit
+	events []*object.Event
+}
+
+// cover makes the index hold the first-parent line ending at id and
+// returns a view at id.
+func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
+	c, err := readCommit(rd, id)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if v, ok := li.covers(id, c.Offset); ok {
+			return v, nil
+		}
+		// Walk back, without the lock, to a commit the index holds.
+		var walked []walkedCommit
+		base := -1
+		cur, cc := id, c
+		for {
+			w := walkedCommit{id: cur, c: cc, events: make([]*object.Event, len(cc.Events))}
+			for i, eid := range cc.Events {
+				// Only the stream is needed: the store checked the body
+				// against its ID; the data is checked when folded.
+				kind, body, _, err := rd.Get(eid)
+				if err == nil && kind != object.KindEvent {
+					err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+				}
+				if err == nil {
+					w.events[i], err = object.DecodeEvent(body)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			walked = append(walked, w)
+			p := cc.Parent()
+			if p.IsZero() {
+				break
+			}
+			pc, err := readCommit(rd, p)
+			if err != nil {
+				return nil, err
+			}
+			if v, ok := li.covers(p, pc.Offset); ok {
+				base = v.pos
+				break
+			}
+			cur, cc = p, pc
+		}
+		if li.splice(walked, base) {
+			continue // found at the top of the loop
+		}
+		// The index changed under us; look again.
+	}
+}
+
+// splice cuts the index after base (-1: empties it) and appends the
+// walked commits (newest first). It fails when the commit at base changed
+// since the walk found it.
+func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if base >= len(li.ids) || (base >= 0 && li.ids[base] != walked[len(walked)-1].c.Parent()) {
+		return false
+	}
+	if base+1 < len(li.ids) {
+		li.cut(base + 1)
+	}
+	if li.streams == nil {
+		li.streams = map[string]*streamLine{}
+	}
+	for i := len(walked) - 1; i >= 0; i-- {
+		w := walked[i]
+		pos := uint32(len(li.ids))
+		li.ids = append(li.ids, w.id)
+		li.offsets = append(li.offsets, w.c.Offset)
+		li.times = append(li.times, w.c.Time.UnixNano())
+		for j, e := range w.events {
+			sl := li.streams[e.Stream]
+			if sl == nil {
+				sl = &streamLine{}
+				li.streams[e.Stream] = sl
+			}
+			sl.refs = append(sl.refs, eventRef{pos: pos, id: w.c.Events[j]})
+		}
+	}
+	return true
+}
+
+// cut keeps the first n commits. The caller holds the lock.
+func (li *lineIndex) cut(n int) {
+	li.gen++
+	li.ids, li.offsets, li.times = li.ids[:n:n], li.offsets[:n:n], li.times[:n:n]
+	for s, sl := range li.streams {
+		k := sort.Search(len(sl.refs), func(i int) bool { return int(sl.refs[i].pos) >= n })
+		if k == 0 {
+			delete(li.streams, s)
+			continue
+		}
+		sl.refs = sl.refs[:k:k]
+		if m := k / markEvery; m < len(sl.marks) {
+			sl.marks = sl.marks[:m:m]
+		}
+	}
+}
+
+// onLine runs fn on a view of the index at id, again on a new view when
+// the index moved under fn.
+func (r *Repository) onLine(rd reader, id object.ID, fn func(v *lineView) error) error {
+	li := &r.derived().line
+	for {
+		v, err := li.cover(rd, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); !errors.Is(err, errLineMoved) {
+			return err
+		}
+	}
+}
+
+// at returns the view cut at an earlier position.
+func (v *lineView) at(pos int) *lineView {
+	return &lineView{li: v.li, pos: pos, gen: v.gen, ids: v.ids[: pos+1 : pos+1], offsets: v.offsets[: pos+1 : pos+1], times: v.times[: pos+1 : pos+1]}
+}
+
+// streamRefs returns a stream's events on the view's line and the states
+// folded at its marks through mdlID.
+func (v *lineView) streamRefs(stream string, mdlID object.ID) ([]eventRef, [][]byte, error) {
+	li := v.li
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if li.gen != v.gen {
+		return nil, nil, errLineMoved
+	}
+	sl := li.streams[stream]
+	if sl == nil {
+		return nil, nil, nil
+	}
+	k := sort.Search(len(sl.refs), func(i int) bool { return int(sl.refs[i].pos) > v.pos })
+	var marks [][]byte
+	if sl.mdl == mdlID {
+		marks = sl.marks[:min(len(sl.marks), k/markEvery)]
+	}
+	return sl.refs[:k:k], marks, nil
+}
+
+// addMark records a stream's state after event n (a multiple of
+// markEvery), when the line was not cut since the view was taken.
+func (v *lineView) addMark(stream string, n int, state []byte, mdlID object.ID) {
+	li := v.li
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	sl := li.streams[stream]
+	if sl == nil || li.gen != v.gen || n > len(sl.refs) {
+		return
+	}
+	if sl.mdl != mdlID {
+		sl.mdl, sl.marks = mdlID, nil
+	}
+	if len(sl.marks) == n/markEvery-1 {
+		sl.marks = append(sl.marks, state)
+	}
+}
+
+// streams returns every stream with an event on the view's line.
+func (v *lineView) streams() ([]string, error) {
+	li := v.li
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if li.gen != v.gen {
+		return nil, errLineMoved
+	}
+	var out []string
+	for s, sl := range li.streams {
+		if len(sl.refs) > 0 && int(sl.refs[0].pos) <= v.pos {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// asOf returns the newest position whose time is at or before t
+// (nanoseconds), or -1.
+func (v *lineView) asOf(t int64) int {
+	return sort.Search(len(v.times), func(i int) bool { return v.times[i] > t }) - 1
+}
+
+// fold returns a stream's version and state after its first n events on
+// the view's line (all of them when n is 0), starting from the nearest
+// mark and leaving new marks behind.
+func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream string, n uint64) (streamState, error) {
+	refs, marks, err := v.streamRefs(stream, mdlID)
+	if err != nil {
+		return streamState{}, err
+	}
+	if n == 0 || n > uint64(len(refs)) {
+		n = uint64(len(refs))
+	}
+	var st streamState
+	if k := min(len(marks), int(n/markEvery)); k > 0 {
+		st = streamState{version: uint64(k * markEvery), state: marks[k-1]}
+	}
+	for st.version < n {
+		e, err := readEvent(rd, refs[st.version].id)
+		if err != nil {
+			return st, err
+		}
+		next, err := mdl.Apply(stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+		if err != nil {
+			return st, err
+		}
+		st = streamState{version: st.version + 1, state: next}
+		if st.version%markEvery == 0 {
+			v.addMark(stream, int(st.version), next, mdlID)
+		}
+	}
+	return st, nil
+}

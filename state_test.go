@@ -1,0 +1,656 @@
+package evgit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/snapshot"
+	"github.com/evgit/evgit/store"
+)
+
+// modelRepo is a repository with a model.
+func modelRepo(t *testing.T, src string) *Repository {
+	t.Helper()
+	r := newRepo(t)
+	_, err := r.SetModel(context.Background(), []byte(src), "test")
+	require.NoError(t, err)
+	return r
+}
+
+// appendOne appends one commit and returns its ID.
+func appendOne(t *testing.T, r *Repository, events ...EventInput) object.ID {
+	t.Helper()
+	res, err := r.Append(context.Background(), events, AppendOptions{Actor: "test"})
+	require.NoError(t, err)
+	return res.Commit
+}
+
+// bankModelEvery is the banking model with another snapshot interval.
+func bankModelEvery(n int) string {
+	return strings.Replace(bankgen.Model, "snapshot_every: 100", fmt.Sprintf("snapshot_every: %d", n), 1)
+}
+
+// account is a banking state as stored.
+type account struct {
+	Owner   string `json:"owner"`
+	Balance int64  `json:"balance"`
+	Frozen  bool   `json:"frozen"`
+}
+
+func decodeAccount(t *testing.T, b []byte) account {
+	t.Helper()
+	var a account
+	require.NoError(t, json.Unmarshal(b, &a), "%s", b)
+	return a
+}
+
+// bankWorkload imports n generated banking events, one commit each, and
+// returns the repository and the events.
+func bankWorkload(t *testing.T, n, accounts, every int) (*Repository, []bankgen.Event) {
+	t.Helper()
+	cfg := bankgen.Config{Seed: 7, Events: n, Accounts: accounts}
+	var buf bytes.Buffer
+	require.NoError(t, bankgen.Write(&buf, cfg))
+	r := modelRepo(t, bankModelEvery(every))
+	res, err := r.Import(context.Background(), &buf, ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, n, res.Events)
+	return r, bankgen.Generate(cfg)
+}
+
+// expectAt folds the first k events with the reference fold.
+func expectAt(events []bankgen.Event, k int) map[string]bankgen.Account {
+	st, err := bankgen.Fold(slices.Values(events[:k]))
+	if err != nil {
+		panic(err)
+	}
+	return st
+}
+
+// checkTree compares the whole snapshot at a commit with the reference.
+func checkTree(t *testing.T, r *Repository, id object.ID, want map[string]bankgen.Account) {
+	t.Helper()
+	views, err := r.treeViews(id)
+	require.NoError(t, err)
+	got := map[string]bankgen.Account{}
+	for e, err := range views[0].snaps.All(views[0].root) {
+		require.NoError(t, err)
+		st, err := views[0].snaps.State(e)
+		require.NoError(t, err)
+		a := decodeAccount(t, st)
+		got[e.Stream] = bankgen.Account{Owner: a.Owner, Balance: a.Balance, Frozen: a.Frozen, Version: int(e.Version)}
+	}
+	require.Equal(t, want, got)
+}
+
+// TestBankingWorkloadMatchesReferenceFold imports the banking workload
+// under the SPEC §4 model and checks every account at HEAD, at earlier
+// revisions and at times against bankgen's plain Go fold.
+func TestBankingWorkloadMatchesReferenceFold(t *testing.T) {
+	n, accounts := 100_000, 10_000
+	if testing.Short() {
+		n, accounts = 20_000, 2_000
+	}
+	ctx := context.Background()
+	r, events := bankWorkload(t, n, accounts, 100)
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	_, mdlID, err := r.Model()
+	require.NoError(t, err)
+
+	// Snapshots were recorded during the import, at every boundary.
+	for _, back := range []int{0, 1, 99, 100, 101, n / 2} {
+		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", back))
+		require.NoError(t, err)
+		c, err := r.st.Commit(id)
+		require.NoError(t, err)
+		_, ok, err := r.st.Snapshot(id, mdlID)
+		require.NoError(t, err)
+		assert.Equal(t, c.Offset%100 == 0, ok, "snapshot at offset %d", c.Offset)
+	}
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, n/100, checked)
+
+	// Whole trees at several revisions.
+	for _, k := range []int{n, n - 1, n - 150, n / 2, 777, 1} {
+		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", n-k))
+		require.NoError(t, err)
+		t.Run(fmt.Sprintf("tree after %d", k), func(t *testing.T) {
+			checkTree(t, r, id, expectAt(events, k))
+		})
+	}
+
+	// Single streams, by revision, by time and by version.
+	rng := rand.New(rand.NewPCG(1, 1))
+	ref := bankgen.NewReplayer()
+	hot := []int{}
+	for k := range events {
+		require.NoError(t, ref.Apply(events[k]))
+		if k+1 == n || rng.IntN(n/20) == 0 {
+			hot = append(hot, k+1)
+		}
+		if !slices.Contains(hot, k+1) {
+			continue
+		}
+		streams := []string{"acc-000000", events[k].Stream, bankgen.StreamName(rng.IntN(accounts))}
+		for _, s := range streams {
+			want, opened := ref.Get(s)
+			byRev, err := r.State(ctx, fmt.Sprintf("HEAD~%d", n-(k+1)), s, StateOptions{})
+			// Commit k's time is its event's business time: Start + k s.
+			asOf := bankgen.DefaultStart.Add(time.Duration(k)*time.Second + 500*time.Millisecond)
+			byTime, terr := r.State(ctx, "HEAD", s, StateOptions{AsOf: asOf})
+			if !opened {
+				require.ErrorIs(t, err, ErrNotFound)
+				require.ErrorIs(t, terr, ErrNotFound)
+				continue
+			}
+			require.NoError(t, err)
+			require.NoError(t, terr)
+			for _, got := range []*StreamState{byRev, byTime} {
+				a := decodeAccount(t, got.State)
+				require.Equal(t, want, bankgen.Account{Owner: a.Owner, Balance: a.Balance, Frozen: a.Frozen, Version: int(got.Version)}, "%s after %d events", s, k+1)
+			}
+			// The same state by --version from HEAD.
+			byVersion, err := r.State(ctx, "HEAD", s, StateOptions{Version: uint64(want.Version)})
+			require.NoError(t, err)
+			assert.JSONEq(t, string(byRev.State), string(byVersion.State))
+		}
+	}
+	_, err = r.State(ctx, "HEAD", "acc-000000", StateOptions{Version: 1 << 40})
+	require.ErrorIs(t, err, ErrNotFound)
+	_ = head
+}
+
+// TestLoadWithoutSnapshots checks every way of loading with snapshots
+// off, and after the model changed (old snapshots ignored, new ones
+// rebuilt by the next writer).
+func TestLoadWithoutSnapshots(t *testing.T) {
+	ctx := context.Background()
+	const n = 3000
+	r, events := bankWorkload(t, n, 200, 0)
+	_, mdlID, err := r.Model()
+	require.NoError(t, err)
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	_, ok, err := r.st.Snapshot(head, mdlID)
+	require.NoError(t, err)
+	assert.False(t, ok, "snapshot_every: 0 records no snapshot")
+	checkTree(t, r, head, expectAt(events, n))
+	mid, err := r.Resolve(ctx, "HEAD~1234")
+	require.NoError(t, err)
+	checkTree(t, r, mid, expectAt(events, n-1234))
+
+	// A new model (same rules, snapshots every 100): nothing of it yet,
+	// so loads fold from the start; the first append records a snapshot
+	// of the newest boundary, which later loads start from.
+	_, err = r.SetModel(ctx, []byte(bankModelEvery(100)), "test")
+	require.NoError(t, err)
+	_, newID, err := r.Model()
+	require.NoError(t, err)
+	require.NotEqual(t, mdlID, newID)
+	st, err := r.State(ctx, "HEAD", "acc-000000", StateOptions{})
+	require.NoError(t, err)
+	want := expectAt(events, n)["acc-000000"]
+	assert.Equal(t, uint64(want.Version), st.Version)
+
+	other, err := Open(ctx, r.GitDir()) // a fresh process: no cache
+	require.NoError(t, err)
+	defer other.Close()
+	res, err := other.Append(ctx, []EventInput{ev("acc-000000", "MoneyDeposited", `{"amount":1}`)}, AppendOptions{})
+	require.NoError(t, err)
+	_, ok, err = other.st.Snapshot(head, newID) // offset 3000: the newest boundary
+	require.NoError(t, err)
+	assert.True(t, ok, "the writer rebuilt the snapshot of the newest boundary")
+	require.NoError(t, other.VerifySnapshot(ctx, head))
+	st, err = other.State(ctx, res.Commit.String(), "acc-000000", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want.Version+1), st.Version)
+	assert.Equal(t, want.Balance+1, decodeAccount(t, st.State).Balance)
+
+	n2, err := other.RebuildSnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, n/100-1, n2, "every boundary but the one already there")
+	checked, err := other.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, n/100, checked)
+}
+
+// TestModelChangeIgnoresOldSnapshots: states fold through the new rules
+// even where the old model recorded snapshots.
+func TestModelChangeIgnoresOldSnapshots(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t) // no model: merge patches, snapshots every 100
+	for i := range 250 {
+		appendOne(t, r, ev("doc", "Set", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	st, err := r.State(ctx, "HEAD", "doc", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":249}`, string(st.State))
+	_, err = r.SetModel(ctx, []byte("snapshot_every: 7\ntypes:\n  Set: { apply: { n: \"event.n * 2\" } }\n"), "test")
+	require.NoError(t, err)
+	st, err = r.State(ctx, "HEAD", "doc", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":498}`, string(st.State), "folded by the new model, not read from the old snapshots")
+	st, err = r.State(ctx, "HEAD~50", "doc", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":398}`, string(st.State))
+}
+
+// TestSnapshotIsCanonical: the same states reached by different
+// histories give the same snapshot root.
+func TestSnapshotIsCanonical(t *testing.T) {
+	ctx := context.Background()
+	every1 := bankModelEvery(1)
+	open := func(s string) EventInput { return ev(s, "AccountOpened", `{"owner":"`+s+`"}`) }
+	dep := func(s string, n int) EventInput { return ev(s, "MoneyDeposited", fmt.Sprintf(`{"amount":%d}`, n)) }
+	a := modelRepo(t, every1)
+	appendOne(t, a, open("x"), open("y"))
+	appendOne(t, a, dep("x", 5))
+	ha := appendOne(t, a, dep("y", 7), dep("x", 5))
+	b := modelRepo(t, every1)
+	appendOne(t, b, open("y"))
+	appendOne(t, b, dep("y", 7))
+	appendOne(t, b, open("x"), dep("x", 10))
+	hb := appendOne(t, b, ev("x", "AccountFrozen", `{}`), ev("x", "AccountUnfrozen", `{}`))
+	_, ida, _ := a.Model()
+	_, idb, _ := b.Model()
+	ra, ok, err := a.st.Snapshot(ha, ida)
+	require.NoError(t, err)
+	require.True(t, ok)
+	rb, ok, err := b.st.Snapshot(hb, idb)
+	require.NoError(t, err)
+	require.True(t, ok)
+	// Versions differ (x has 3 events in a, 4 in b): the roots differ,
+	// but diff shows no stream whose state differs.
+	assert.NotEqual(t, ra, rb)
+
+	c := modelRepo(t, every1)
+	appendOne(t, c, open("y"), dep("y", 7))
+	appendOne(t, c, open("x"))
+	hc := appendOne(t, c, dep("x", 5), dep("x", 5))
+	_, idc, _ := c.Model()
+	rc, ok, err := c.st.Snapshot(hc, idc)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, ra, rc, "same versions and states, other history: same tree")
+	require.NoError(t, a.VerifySnapshot(ctx, ha))
+}
+
+// TestRulesRefuseAndWriteNothing: overdrafts, withdrawals from frozen
+// accounts and events on unopened accounts are refused, on append and on
+// import, and nothing is written.
+func TestRulesRefuseAndWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	head := appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-1", "MoneyDeposited", `{"amount":100}`),
+		ev("acc-2", "AccountOpened", `{"owner":"bob"}`), ev("acc-2", "AccountFrozen", `{}`))
+	tests := []struct {
+		name   string
+		events []EventInput
+	}{
+		{"overdraft", []EventInput{ev("acc-1", "MoneyWithdrawn", `{"amount":101}`)}},
+		{"fee overdraft", []EventInput{ev("acc-1", "FeeCharged", `{"amount":101}`)}},
+		{"frozen", []EventInput{ev("acc-2", "MoneyWithdrawn", `{"amount":0}`)}},
+		{"unopened deposit", []EventInput{ev("acc-9", "MoneyDeposited", `{"amount":1}`)}},
+		{"unopened withdrawal", []EventInput{ev("acc-9", "MoneyWithdrawn", `{"amount":1}`)}},
+		{"second event of a commit", []EventInput{ev("acc-1", "MoneyWithdrawn", `{"amount":60}`), ev("acc-1", "MoneyWithdrawn", `{"amount":60}`)}},
+		{"overflow", []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":9223372036854775807}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := r.Append(ctx, tt.events, AppendOptions{})
+			require.ErrorIs(t, err, ErrRule)
+			var in bytes.Buffer
+			for _, e := range tt.events {
+				fmt.Fprintf(&in, `{"stream":%q,"type":%q,"data":%s}`+"\n", e.Stream, e.Type, e.Data)
+			}
+			_, err = r.Import(ctx, &in, ImportOptions{})
+			require.ErrorIs(t, err, ErrRule)
+			now, err := r.Resolve(ctx, "HEAD")
+			require.NoError(t, err)
+			assert.Equal(t, head, now, "nothing written")
+		})
+	}
+	st, err := r.State(ctx, "HEAD", "acc-1", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(100), decodeAccount(t, st.State).Balance)
+}
+
+// TestUpcastFoldsAsNewestSchema: a FeeCharged at schema 1 ("value")
+// folds like schema 2 ("amount"), from snapshots and without.
+func TestUpcastFoldsAsNewestSchema(t *testing.T) {
+	ctx := context.Background()
+	for _, every := range []int{1, 0} {
+		r := modelRepo(t, bankModelEvery(every))
+		appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+		old := EventInput{Stream: "acc-1", Type: "FeeCharged", Schema: 1, Data: json.RawMessage(`{"value":30}`)}
+		appendOne(t, r, old)
+		appendOne(t, r, ev("acc-1", "FeeCharged", `{"amount":20}`))
+		st, err := r.State(ctx, "HEAD", "acc-1", StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, int64(50), decodeAccount(t, st.State).Balance, "every %d", every)
+		_, err = r.Append(ctx, []EventInput{{Stream: "acc-1", Type: "FeeCharged", Schema: 1, Data: json.RawMessage(`{"value":51}`)}}, AppendOptions{})
+		require.ErrorIs(t, err, ErrRule, "the upcast amount meets the require rule")
+	}
+}
+
+// TestStateOptions covers State's errors and --version.
+func TestStateOptions(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(2))
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i, e := range []EventInput{
+		ev("acc-1", "AccountOpened", `{"owner":"ann"}`),
+		ev("acc-1", "MoneyDeposited", `{"amount":10}`),
+		ev("acc-2", "AccountOpened", `{"owner":"bob"}`),
+		ev("acc-1", "MoneyDeposited", `{"amount":20}`),
+		ev("acc-1", "MoneyWithdrawn", `{"amount":5}`),
+	} {
+		_, err := r.Append(ctx, []EventInput{e}, AppendOptions{Time: t0.Add(time.Duration(i) * time.Hour)})
+		require.NoError(t, err)
+	}
+	tests := []struct {
+		name        string
+		rev, stream string
+		opts        StateOptions
+		balance     int64
+		version     uint64
+		wantErr     error
+	}{
+		{"head", "HEAD", "acc-1", StateOptions{}, 25, 4, nil},
+		{"revision", "HEAD~2", "acc-1", StateOptions{}, 10, 2, nil},
+		{"version 3", "HEAD", "acc-1", StateOptions{Version: 3}, 30, 3, nil},
+		{"version 1", "HEAD", "acc-1", StateOptions{Version: 1}, 0, 1, nil},
+		{"version past the end", "HEAD", "acc-1", StateOptions{Version: 5}, 0, 0, ErrNotFound},
+		{"as of", "HEAD", "acc-1", StateOptions{AsOf: t0.Add(90 * time.Minute)}, 10, 2, nil},
+		{"as of and version", "HEAD", "acc-1", StateOptions{AsOf: t0.Add(3 * time.Hour), Version: 2}, 10, 2, nil},
+		{"as of before the start", "HEAD", "acc-1", StateOptions{AsOf: t0.Add(-time.Hour)}, 0, 0, ErrNotFound},
+		{"absent stream", "HEAD", "acc-3", StateOptions{}, 0, 0, ErrNotFound},
+		{"not yet opened", "HEAD~3", "acc-2", StateOptions{}, 0, 0, ErrNotFound},
+		{"bad stream", "HEAD", "../x", StateOptions{}, 0, 0, ErrInvalid},
+		{"bad revision", "nope", "acc-1", StateOptions{}, 0, 0, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := r.State(ctx, tt.rev, tt.stream, tt.opts)
+			if tt.wantErr != nil {
+				if tt.name == "as of before the start" || tt.name == "bad revision" {
+					require.Error(t, err)
+					return
+				}
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.version, st.Version)
+			assert.Equal(t, tt.balance, decodeAccount(t, st.State).Balance)
+		})
+	}
+}
+
+func TestDiffAndTree(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	a := appendOne(t, r, ev("x", "Set", `{"v":1}`), ev("y", "Set", `{"v":1}`), ev("z", "Set", `{"v":1}`))
+	b := appendOne(t, r, ev("x", "Set", `{"v":2}`), ev("w", "Set", `{"v":1}`), ev("z", "Set", `{"v":1}`))
+	var got []string
+	for c, err := range r.Diff(ctx, a.String(), b.String()) {
+		require.NoError(t, err)
+		got = append(got, c.Status+" "+c.Stream)
+		if c.Stream == "x" {
+			assert.JSONEq(t, `{"v":1}`, string(c.Old.State))
+			assert.JSONEq(t, `{"v":2}`, string(c.New.State))
+			assert.Equal(t, uint64(2), c.New.Version)
+		}
+	}
+	assert.Equal(t, []string{"added w", "changed x"}, got, "z only moved its version")
+	got = nil
+	for c, err := range r.Diff(ctx, b.String(), a.String()) {
+		require.NoError(t, err)
+		got = append(got, c.Status+" "+c.Stream)
+	}
+	assert.Equal(t, []string{"removed w", "changed x"}, got)
+
+	var streams []string
+	for e, err := range r.Tree(ctx, "HEAD") {
+		require.NoError(t, err)
+		streams = append(streams, fmt.Sprintf("%s %d %s", e.Stream, e.Version, e.Hash.Short()))
+	}
+	h := func(s string) string { return object.Hash(object.KindBlob, []byte(s)).Short() }
+	assert.Equal(t, []string{"w 1 " + h(`{"v":1}`), "x 2 " + h(`{"v":2}`), "y 1 " + h(`{"v":1}`), "z 2 " + h(`{"v":1}`)}, streams)
+}
+
+// TestAggregate loads typed state through Go reducers, with upcasting
+// and keyed snapshots.
+func TestAggregate(t *testing.T) {
+	ctx := context.Background()
+	r, events := bankWorkload(t, 3000, 50, 100)
+	type amount struct {
+		Amount int64 `json:"amount"`
+	}
+	calls := 0
+	add := func(sign int64) Reducer[bankgen.Account] {
+		return Handle(func(s bankgen.Account, d amount, e *RecordedEvent) (bankgen.Account, error) {
+			calls++
+			s.Balance += sign * d.Amount
+			s.Version = int(e.Version)
+			return s, nil
+		})
+	}
+	agg := &Aggregate[bankgen.Account]{
+		Name: "accounts", Version: 1, SnapshotEvery: 10,
+		Handlers: map[string]Reducer[bankgen.Account]{
+			"AccountOpened": Handle(func(s bankgen.Account, d struct{ Owner string }, e *RecordedEvent) (bankgen.Account, error) {
+				calls++
+				return bankgen.Account{Owner: d.Owner, Version: int(e.Version)}, nil
+			}),
+			"MoneyDeposited": add(1),
+			"MoneyWithdrawn": add(-1),
+			"FeeCharged":     add(-1), // schema 1 events arrive upcast: "amount"
+		},
+		Default: func(s bankgen.Account, e *RecordedEvent) (bankgen.Account, error) {
+			calls++
+			s.Frozen = e.Type == "AccountFrozen"
+			s.Version = int(e.Version)
+			return s, nil
+		},
+	}
+	want := expectAt(events, 3000)
+	for _, s := range []string{"acc-000000", "acc-000003", "acc-000040"} {
+		got, err := agg.Load(ctx, r, "HEAD", s, StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, want[s], got.State, s)
+		assert.Equal(t, uint64(want[s].Version), got.Version)
+	}
+	calls = 0
+	got, err := agg.Load(ctx, r, "HEAD", "acc-000000", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, want["acc-000000"], got.State)
+	assert.Less(t, calls, 10, "started from a snapshot")
+	back := expectAt(events, 1000)
+	got, err = agg.Load(ctx, r, "HEAD~2000", "acc-000000", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, back["acc-000000"], got.State)
+	got, err = agg.Load(ctx, r, "HEAD", "acc-000000", StateOptions{Version: uint64(back["acc-000000"].Version)})
+	require.NoError(t, err)
+	assert.Equal(t, back["acc-000000"], got.State)
+	_, err = agg.Load(ctx, r, "HEAD", "acc-none", StateOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// TestImportFallsBackWhenTheDryRunDoesNotHold: a commit already on the
+// branch (same idempotency key) makes the batch fold for itself; the
+// snapshots stay right.
+func TestImportFallsBackWhenTheDryRunDoesNotHold(t *testing.T) {
+	ctx := context.Background()
+	src := modelRepo(t, bankModelEvery(3))
+	for i := range 10 {
+		_, err := src.Append(ctx, []EventInput{ev("acc-1", map[bool]string{true: "AccountOpened", false: "MoneyDeposited"}[i == 0], `{"owner":"a","amount":1}`)},
+			AppendOptions{IdempotencyKey: fmt.Sprintf("k%d", i)})
+		require.NoError(t, err)
+	}
+	var exp bytes.Buffer
+	require.NoError(t, src.Export(ctx, &exp, ExportOptions{}))
+	lines := strings.SplitAfter(exp.String(), "\n")
+	dst := modelRepo(t, bankModelEvery(3))
+	_, err := dst.Import(ctx, strings.NewReader(strings.Join(lines[:4], "")), ImportOptions{})
+	require.NoError(t, err)
+	// Import all of it again: the first four commits are duplicates.
+	_, err = dst.Import(ctx, strings.NewReader(exp.String()), ImportOptions{})
+	require.NoError(t, err)
+	checked, err := dst.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, 3, checked)
+	st, err := dst.State(ctx, "HEAD", "acc-1", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(10), st.Version)
+}
+
+// TestVerifySnapshotFindsAWrongOne records a wrong tree and expects
+// VerifySnapshot to name the stream.
+func TestVerifySnapshotFindsAWrongOne(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(2))
+	appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	head := appendOne(t, r, ev("acc-1", "MoneyDeposited", `{"amount":5}`))
+	require.NoError(t, r.VerifySnapshot(ctx, head))
+	_, mdlID, _ := r.Model()
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		w := snapshot.NewWriter(tx, tx, nil)
+		root, err := w.Build([]snapshot.Change{{Stream: "acc-1", Version: 2, State: []byte(`{"balance":6}`)}})
+		tx.PutSnapshot(head, mdlID, root)
+		return err
+	}))
+	err := r.VerifySnapshot(ctx, head)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "acc-1")
+}
+
+// TestConcurrentAppendsAndLoads appends from several goroutines while
+// others load, with snapshots every 5 events; every snapshot must be
+// right afterwards.
+func TestConcurrentAppendsAndLoads(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(5))
+	for i := range 4 {
+		appendOne(t, r, ev(fmt.Sprintf("acc-%d", i), "AccountOpened", `{"owner":"o"}`))
+	}
+	done := make(chan error, 8)
+	for w := range 4 {
+		go func() {
+			for i := range 40 {
+				_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("acc-%d", (w+i)%4), "MoneyDeposited", `{"amount":1}`)}, AppendOptions{})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		go func() {
+			for range 40 {
+				if _, err := r.State(ctx, "HEAD", fmt.Sprintf("acc-%d", w), StateOptions{}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-done)
+	}
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, (4+160)/5, checked)
+	var total uint64
+	for i := range 4 {
+		st, err := r.State(ctx, "HEAD", fmt.Sprintf("acc-%d", i), StateOptions{})
+		require.NoError(t, err)
+		total += st.Version
+		assert.Equal(t, int64(st.Version-1), decodeAccount(t, st.State).Balance)
+	}
+	assert.Equal(t, uint64(164), total)
+}
+
+// TestImportSnapshotStride: with thinned import snapshots every load is
+// still right, and the last boundary has its snapshot.
+func TestImportSnapshotStride(t *testing.T) {
+	old := importSnapshotStride
+	importSnapshotStride = 7
+	t.Cleanup(func() { importSnapshotStride = old })
+	ctx := context.Background()
+	const n = 2550
+	r, events := bankWorkload(t, n, 100, 50)
+	_, mdlID, err := r.Model()
+	require.NoError(t, err)
+	for _, k := range []int{n, n - 50, n - 51, n - 350, n - 351, 1200, 49, 1} {
+		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", n-k))
+		require.NoError(t, err)
+		_, ok, err := r.st.Snapshot(id, mdlID)
+		require.NoError(t, err)
+		b := k / 50 // boundaries up to k
+		assert.Equal(t, k%50 == 0 && (b%7 == 0 || k == n), ok, "snapshot after %d events", k)
+		checkTree(t, r, id, expectAt(events, k))
+		st, err := r.StreamAt(id, "acc-000000")
+		require.NoError(t, err)
+		assert.Equal(t, uint64(expectAt(events, k)["acc-000000"].Version), st.Version)
+	}
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, n/50/7+1, checked)
+}
+
+// TestLineIndexAcrossBranches loads, with snapshots off, from two
+// branches at once: the line index is cut and grown under the loads,
+// which must stay right.
+func TestLineIndexAcrossBranches(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, "snapshot_every: 0\n")
+	for i := range 30 {
+		appendOne(t, r, ev("s", "Set", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	_, err := r.CreateBranch(ctx, "side", "HEAD~10", "test")
+	require.NoError(t, err)
+	for i := range 30 {
+		_, err := r.Append(ctx, []EventInput{ev("s", "Set", fmt.Sprintf(`{"side":%d}`, i))}, AppendOptions{Branch: "side"})
+		require.NoError(t, err)
+	}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 50 {
+				rev := []string{"main", "side", "main~5", "side~29"}[(g+i)%4]
+				want := map[string]uint64{"main": 30, "side": 50, "main~5": 25, "side~29": 21}[rev]
+				st, err := r.State(ctx, rev, "s", StateOptions{})
+				if err == nil && st.Version != want {
+					err = fmt.Errorf("%s: version %d, want %d", rev, st.Version, want)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-done)
+	}
+	st, err := r.State(ctx, "side", "s", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":19,"side":29}`, string(st.State))
+}

@@ -1,0 +1,172 @@
+package evgit
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"iter"
+	"slices"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/snapshot"
+)
+
+// TreeEntry is one stream of the snapshot at a revision; its JSON is one
+// line of `ls-tree --json`.
+type TreeEntry struct {
+	Stream  string `json:"stream"`
+	Version uint64 `json:"version"`
+	// Hash is the state's blob ID: BLAKE3 of its canonical JSON, as
+	// `cat-file` and the snapshot tree name it.
+	Hash object.ID `json:"hash"`
+}
+
+// treeView is the snapshot of every stream at a commit, readable.
+type treeView struct {
+	id    object.ID
+	root  object.ID
+	snaps *snapshot.Reader
+}
+
+// treeViews returns the snapshots at commits, computing in memory those
+// that are not recorded, through one overlay.
+func (r *Repository) treeViews(ids ...object.ID) ([]treeView, error) {
+	mdl, mdlID, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	l := newLoader(r, r.st, mdl, mdlID)
+	ov := snapshot.NewOverlay(r.st)
+	rd := snapshot.NewReader(ov, r.derived().nodes)
+	out := make([]treeView, len(ids))
+	for i, id := range ids {
+		root, err := l.treeAt(ov, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = treeView{id: id, root: root, snaps: rd}
+	}
+	return out, nil
+}
+
+// Tree yields every stream at a revision with its version and state
+// hash, sorted by name (SPEC §3 `ls-tree`).
+func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, error] {
+	return func(yield func(TreeEntry, error) bool) {
+		id, err := r.Resolve(ctx, rev)
+		if err != nil {
+			yield(TreeEntry{}, err)
+			return
+		}
+		views, err := r.treeViews(id)
+		if err != nil {
+			yield(TreeEntry{}, err)
+			return
+		}
+		var all []TreeEntry
+		for e, err := range views[0].snaps.All(views[0].root) {
+			if err != nil {
+				yield(TreeEntry{}, err)
+				return
+			}
+			all = append(all, TreeEntry{Stream: e.Stream, Version: e.Version, Hash: e.StateID})
+		}
+		slices.SortFunc(all, func(a, b TreeEntry) int { return cmp.Compare(a.Stream, b.Stream) })
+		for _, e := range all {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// StreamVersion is a stream's version and state on one side of a diff.
+type StreamVersion struct {
+	Version uint64          `json:"version"`
+	State   json.RawMessage `json:"state"`
+}
+
+// Change kinds of a StreamChange.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// StreamChange is a stream whose state differs between two revisions;
+// its JSON is one line of `diff --json`. Old is nil for an added stream,
+// New for a removed one.
+type StreamChange struct {
+	Stream string         `json:"stream"`
+	Status string         `json:"status"` // ChangeAdded, ChangeRemoved or ChangeChanged
+	Old    *StreamVersion `json:"old,omitempty"`
+	New    *StreamVersion `json:"new,omitempty"`
+}
+
+// Diff yields the streams whose state differs between revisions a and b,
+// sorted by name (SPEC §3 `diff A B`): added (in b only), removed (in a
+// only) and changed, with both versions and states. A stream whose
+// events left its state as it was (the version moved, the state did
+// not) is not a difference. The snapshot trees are compared by node ID,
+// so unchanged subtrees are skipped without being read.
+func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChange, error] {
+	return func(yield func(StreamChange, error) bool) {
+		ia, err := r.Resolve(ctx, a)
+		if err != nil {
+			yield(StreamChange{}, err)
+			return
+		}
+		ib, err := r.Resolve(ctx, b)
+		if err != nil {
+			yield(StreamChange{}, err)
+			return
+		}
+		views, err := r.treeViews(ia, ib)
+		if err != nil {
+			yield(StreamChange{}, err)
+			return
+		}
+		rd := views[0].snaps
+		side := func(e *object.TreeEntry) (*StreamVersion, error) {
+			if e == nil {
+				return nil, nil
+			}
+			st, err := rd.State(*e)
+			if err != nil {
+				return nil, err
+			}
+			return &StreamVersion{Version: e.Version, State: st}, nil
+		}
+		var out []StreamChange
+		for d, err := range rd.Diff(views[0].root, views[1].root) {
+			if err != nil {
+				yield(StreamChange{}, err)
+				return
+			}
+			if d.Old != nil && d.New != nil && d.Old.StateID == d.New.StateID {
+				continue
+			}
+			c := StreamChange{Stream: d.Stream(), Status: ChangeChanged}
+			switch {
+			case d.Old == nil:
+				c.Status = ChangeAdded
+			case d.New == nil:
+				c.Status = ChangeRemoved
+			}
+			if c.Old, err = side(d.Old); err == nil {
+				c.New, err = side(d.New)
+			}
+			if err != nil {
+				yield(StreamChange{}, err)
+				return
+			}
+			out = append(out, c)
+		}
+		slices.SortFunc(out, func(a, b StreamChange) int { return cmp.Compare(a.Stream, b.Stream) })
+		for _, c := range out {
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
