@@ -103,14 +103,13 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if err != nil {
 		return nil, err
 	}
-	// With a model, fold everything first: a refused event must refuse
-	// the import before its first batch lands. The batches then trust the
-	// fold, as long as nobody else moved the branch meanwhile.
-	var trust *trustedFold
-	if mdl != nil {
-		if trust, err = r.dryRun(ctx, groups, opts.Branch, mdl, mdlID); err != nil {
-			return nil, err
-		}
+	// Fold everything first: a refused event must refuse the import
+	// before its first batch lands, and the fold plans the snapshots. The
+	// batches then trust the fold, as long as nobody else moved the branch
+	// meanwhile.
+	trust, err := r.dryRun(ctx, groups, opts.Branch, mdl, mdlID)
+	if err != nil {
+		return nil, err
 	}
 	res := &ImportResult{}
 	done := 0

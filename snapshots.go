@@ -127,7 +127,7 @@ func (w *commitWriter) planBoundary(plan *snapshotPlan, before, after uint64) er
 // trade-off, on 100k one-event commits of the banking workload: stride 1
 // costs about 2.3× the import's CPU time without snapshots, stride 10
 // 1.6×, stride 40 1.25×. A variable so tests can try other strides.
-var importSnapshotStride = 1
+var importSnapshotStride = 10
 
 // thin keeps every stride-th planned snapshot and the last one, folding
 // the changes of the dropped ones into the next kept one.
