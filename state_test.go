@@ -110,19 +110,25 @@ func TestBankingWorkloadMatchesReferenceFold(t *testing.T) {
 	_, mdlID, err := r.Model()
 	require.NoError(t, err)
 
-	// Snapshots were recorded during the import, at every boundary.
-	for _, back := range []int{0, 1, 99, 100, 101, n / 2} {
+	// Snapshots were recorded during the import, at every
+	// importSnapshotStride-th boundary and at the last commit.
+	every := uint64(100 * importSnapshotStride)
+	for _, back := range []int{0, 1, 99, 100, 101, 1000, n / 2} {
 		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", back))
 		require.NoError(t, err)
 		c, err := r.st.Commit(id)
 		require.NoError(t, err)
 		_, ok, err := r.st.Snapshot(id, mdlID)
 		require.NoError(t, err)
-		assert.Equal(t, c.Offset%100 == 0, ok, "snapshot at offset %d", c.Offset)
+		assert.Equal(t, c.Offset%every == 0 || back == 0, ok, "snapshot at offset %d", c.Offset)
 	}
 	checked, err := r.VerifySnapshots(ctx, "HEAD")
 	require.NoError(t, err)
-	assert.Equal(t, n/100, checked)
+	want := n / int(every)
+	if n%int(every) != 0 {
+		want++
+	}
+	assert.Equal(t, want, checked)
 
 	// Whole trees at several revisions.
 	for _, k := range []int{n, n - 1, n - 150, n / 2, 777, 1} {
