@@ -62,7 +62,7 @@ func (d *demoSession) run(wantCode int, args ...string) {
 		return
 	}
 	fmt.Fprintf(d.out, "$ evgit %s\n", shellJoin(args))
-	code := run(d.ctx, append([]string{"-C", d.dir}, args...), strings.NewReader(""), d.out, d.out)
+	code := runWith(d.ctx, append([]string{"-C", d.dir}, args...), strings.NewReader(""), d.out, d.out, demoEnv)
 	if code != exitOK {
 		fmt.Fprintf(d.out, "(exit %d)\n", code)
 	}
@@ -72,6 +72,15 @@ func (d *demoSession) run(wantCode int, args ...string) {
 }
 
 func (d *demoSession) ok(args ...string) { d.run(exitOK, args...) }
+
+// demoEnv is the environment the demo's commands see: a fixed actor, so
+// the session prints the same everywhere.
+func demoEnv(key string) string {
+	if key == "EVGIT_ACTOR" {
+		return "demo"
+	}
+	return os.Getenv(key)
+}
 
 func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	dir := opts.dir
@@ -141,6 +150,24 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	d.ok("show", "audit:acc-1")
 	d.ok("show", "--as-of", "2026-01-05T12:00:00Z", "main:acc-2", "--json")
 	d.run(exitError, "show", "HEAD:acc-3")
+
+	d.say("What changed between two points: the streams whose state differs.")
+	d.ok("diff", "audit", "main")
+
+	d.say("Nothing is rewritten: a mistake is undone by compensating events.")
+	d.ok("revert", "--actor", "teller-3", "--date", "2026-01-09T09:00:00Z", "HEAD~1")
+	d.ok("show", "HEAD:acc-1")
+	d.ok("log", "--oneline", "-n", "2")
+
+	d.say("Check out the state as files, now and as of an earlier moment.")
+	d.ok("checkout", "main")
+	d.ok("ls-tree", "HEAD")
+	d.ok("checkout", "--as-of", "2026-01-06T12:00:00Z", "main")
+	d.ok("checkout", "main")
+
+	d.say("Compact the storage and prove every hash.")
+	d.ok("gc", "--prune=now")
+	d.ok("fsck")
 	if d.err != nil {
 		return d.err
 	}

@@ -13,6 +13,8 @@ type revertOptions struct {
 	rev     string
 	message string
 	branch  string
+	actor   string
+	date    string
 	json    bool
 }
 
@@ -38,6 +40,8 @@ and names it. Nothing is written when an event cannot be undone.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.message, "message", "m", "", "the commit message (default: Revert \"<message of REV>\")")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
+	f.StringVar(&opts.actor, "actor", "", "who appends (default $EVGIT_ACTOR, else the user name)")
+	f.StringVar(&opts.date, "date", "", "the commit time (RFC 3339 or YYYY-MM-DD; default now)")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -47,10 +51,19 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	when, err := timeFlag(opts.date)
+	if err != nil {
+		return err
+	}
+	actor := opts.actor
+	if actor == "" {
+		actor = g.actor()
+	}
 	res, err := repo.Revert(ctx, opts.rev, evgit.RevertOptions{
 		Branch:  opts.branch,
 		Message: opts.message,
-		Actor:   g.actor(),
+		Actor:   actor,
+		Time:    when,
 	})
 	if err != nil {
 		return err

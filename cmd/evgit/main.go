@@ -46,7 +46,12 @@ type globalOptions struct {
 
 // run executes one evgit invocation and returns its exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return runWith(ctx, args, stdin, stdout, stderr, os.Getenv)
+}
+
+// runWith is run with the environment read through getenv.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
