@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -82,12 +83,14 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		}
 		prepared[i] = preparedEvent{in: events[i], data: data}
 	}
-	mdl, mdlID, err := r.Model()
-	if err != nil {
-		return nil, err
-	}
 	var res *AppendResult
-	err = r.st.Update(ctx, func(tx *store.Tx) error {
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		// The model as of this transaction: another process may have set
+		// a new one since this one last looked.
+		mdl, mdlID, err := r.modelIn(tx)
+		if err != nil {
+			return err
+		}
 		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
 			return err
@@ -207,6 +210,13 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		prev, prevDig, ok, err := w.tx.Idempotency(branchRef, opts.IdempotencyKey)
 		if err != nil {
 			return nil, err
+		}
+		if ok {
+			// The key is only used if its commit is on this branch: a
+			// branch deleted and made again starts without keys.
+			if ok, err = onFirstParentLine(w.tx, w.hs.head, prev); err != nil {
+				return nil, err
+			}
 		}
 		if ok {
 			if prevDig != dig {
@@ -364,4 +374,35 @@ func readEvent(rd reader, id object.ID) (*object.Event, error) {
 	}
 	e.Data = data
 	return e, nil
+}
+
+// onFirstParentLine reports whether commit lies on the first-parent line
+// that ends at head. The index finds the key's commit; this check walks
+// back from head only as far as that commit's offset, so its cost is the
+// distance to it (a retry is usually close to the head).
+func onFirstParentLine(rd reader, head, commit object.ID) (bool, error) {
+	if head.IsZero() {
+		return false, nil
+	}
+	target, err := readCommit(rd, commit)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	for id := head; !id.IsZero(); {
+		if id == commit {
+			return true, nil
+		}
+		c, err := readCommit(rd, id)
+		if err != nil {
+			return false, err
+		}
+		if c.Offset <= target.Offset {
+			return false, nil
+		}
+		id = c.Parent()
+	}
+	return false, nil
 }

@@ -150,16 +150,33 @@ func (r *Repository) Model() (*model.Model, object.ID, error) {
 		return nil, object.ZeroID, err
 	}
 	v, ok := r.st.Ref(refs.Model)
+	return r.modelFor(r.st, v.ID, ok)
+}
+
+// modelIn returns the model a transaction sees.
+func (r *Repository) modelIn(tx *store.Tx) (*model.Model, object.ID, error) {
+	v, ok := tx.Ref(refs.Model)
+	return r.modelFor(tx, v.ID, ok)
+}
+
+// modelFor returns the model stored as blob id, parsing it once.
+func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, object.ID, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !ok {
+		if r.mdlSet && !r.mdlID.IsZero() {
+			r.heads = map[string]*headState{} // states folded by another model
+		}
 		r.mdl, r.mdlID, r.mdlSet = nil, object.ZeroID, true
 		return nil, object.ZeroID, nil
 	}
-	if r.mdlSet && r.mdlID == v.ID {
+	if r.mdlSet && r.mdlID == id {
 		return r.mdl, r.mdlID, nil
 	}
-	src, err := r.st.Blob(v.ID)
+	kind, src, _, err := rd.Get(id)
+	if err == nil && kind != object.KindBlob {
+		err = fmt.Errorf("%s is a %s, not a blob", id.Short(), kind)
+	}
 	if err != nil {
 		return nil, object.ZeroID, fmt.Errorf("model: %w", err)
 	}
@@ -167,9 +184,9 @@ func (r *Repository) Model() (*model.Model, object.ID, error) {
 	if err != nil {
 		return nil, object.ZeroID, fmt.Errorf("stored model: %w", err)
 	}
-	r.mdl, r.mdlID, r.mdlSet = m, v.ID, true
+	r.mdl, r.mdlID, r.mdlSet = m, id, true
 	r.heads = map[string]*headState{} // states folded by another model
-	return m, v.ID, nil
+	return m, id, nil
 }
 
 // SetModel parses and stores a model; states are folded through it from
