@@ -112,6 +112,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return nil, err
 	}
 	res := &ImportResult{}
+	var line lineSet
 	done := 0
 	for start := 0; start < len(groups); {
 		end, events := start, 0
@@ -119,12 +120,12 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			events += len(groups[end].events)
 			end++
 		}
-		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust)
+		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
 			trust = nil
 			r.forgetHeads()
-			err = r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust)
+			err = r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
 		}
 		if err != nil {
 			r.forgetHeads()
@@ -170,7 +171,7 @@ func branchOrHead(b string) string {
 
 // importBatch writes one batch of commits in one transaction, unless a
 // marker says the batch already landed on the branch.
-func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold) error {
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
 	var all []preparedEvent
 	for _, g := range groups {
 		all = append(all, g.events...)
@@ -186,9 +187,17 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if err != nil {
 			return err
 		}
-		if last, _, ok, err := tx.Idempotency(branchRef, marker); err != nil {
+		last, _, ok, err := tx.Idempotency(branchRef, marker)
+		if err != nil {
 			return err
-		} else if ok {
+		}
+		if ok {
+			head, _, _ := tx.Resolve(branchRef)
+			if ok, err = line.has(tx, head, last); err != nil {
+				return err
+			}
+		}
+		if ok {
 			res.Skipped += len(groups)
 			res.Head = last
 			*trust = nil
@@ -353,4 +362,41 @@ func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions
 		}
 	}
 	return bw.Flush()
+}
+
+// lineSet remembers the commits of a branch's first-parent line walked
+// back from its head, so an import run again checks that each batch it
+// skips landed on this branch with one walk in all, not one per batch.
+type lineSet struct {
+	head object.ID
+	ids  map[object.ID]bool
+	next object.ID // where the walk goes on
+	low  uint64    // the lowest offset walked
+}
+
+// has reports whether commit lies on the first-parent line ending at head.
+func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
+	if l.ids == nil || l.head != head {
+		*l = lineSet{head: head, ids: map[object.ID]bool{}, next: head, low: ^uint64(0)}
+	}
+	if l.ids[commit] {
+		return true, nil
+	}
+	target, err := readCommit(rd, commit)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	for !l.next.IsZero() && l.low > target.Offset {
+		c, err := readCommit(rd, l.next)
+		if err != nil {
+			return false, err
+		}
+		l.ids[l.next] = true
+		l.low = c.Offset
+		l.next = c.Parent()
+	}
+	return l.ids[commit], nil
 }
