@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evgit/evgit/object"
@@ -124,6 +126,7 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		}
 	}
 	seen := make(map[string]bool, len(want))
+	var jobs []fileJob
 	for i, e := range want {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -140,12 +143,20 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		if err != nil {
 			return nil, err
 		}
-		ent, err := wt.write(e.Stream, st)
+		p, err := wt.prepare(e.Stream)
 		if err != nil {
 			return nil, err
 		}
-		ent.hash, ent.version = e.StateID, e.Version
-		idx.entries[e.Stream] = ent
+		jobs = append(jobs, fileJob{entry: e, path: p, state: st})
+	}
+	// Creating files is what a checkout waits on: several at once.
+	if err := writeFiles(ctx, jobs); err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		ent := j.result
+		ent.hash, ent.version = j.entry.StateID, j.entry.Version
+		idx.entries[j.entry.Stream] = ent
 		res.Written++
 	}
 	if len(opts.Streams) == 0 {
@@ -311,15 +322,67 @@ func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Tim
 	return err == nil && object.Hash(object.KindBlob, b) == e.file
 }
 
-// write writes a stream's file and returns its index entry.
-func (w *worktree) write(stream string, state []byte) (worktreeEntry, error) {
+// prepare returns a stream's file path with its folders made.
+func (w *worktree) prepare(stream string) (string, error) {
 	p, err := w.path(stream)
 	if err != nil {
-		return worktreeEntry{}, err
+		return "", err
 	}
 	if err := w.checkDirs(p, true); err != nil {
-		return worktreeEntry{}, err
+		return "", err
 	}
+	return p, nil
+}
+
+// fileJob is one file a checkout writes, and what writing it gave.
+type fileJob struct {
+	entry  object.TreeEntry
+	path   string
+	state  []byte
+	result worktreeEntry
+}
+
+// writeFiles writes the jobs' files with a few workers; folders exist.
+func writeFiles(ctx context.Context, jobs []fileJob) error {
+	const workers = 8
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(workers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				ent, err := writeStateFile(jobs[i].path, jobs[i].entry.Stream, jobs[i].state)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+				jobs[i].result = ent
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// writeStateFile writes the file of a stream at p (its folder exists),
+// replacing a link rather than following it.
+func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	b, err := StateFile(state)
 	if err != nil {
 		return worktreeEntry{}, fmt.Errorf("state of %s: %w", stream, err)
