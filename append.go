@@ -301,6 +301,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	if opts.IdempotencyKey != "" {
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
+	if err := w.link(id, c); err != nil {
+		return nil, err
+	}
 	streams.advance(id, c)
 	if err := w.snapshot(id, c); err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func (r *Repository) ResolveAsOf(ctx context.Context, rev string, t time.Time) (
 	if err != nil {
 		return id, err
 	}
-	return walk.AsOf(ctx, source{r.st}, id, t)
+	return r.CommitAsOf(ctx, id, t)
 }
 
 // LogOptions select commits for Log. Range is a revision or A..B; empty

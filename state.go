@@ -52,6 +52,8 @@ type headState struct {
 	// base's before changing it (snapOwn).
 	snap    *snapTrack
 	snapOwn bool
+	// links is what the head knows of the skip links behind it.
+	links linkState
 }
 
 func (h *headState) fork() *headState {
@@ -165,6 +167,9 @@ func (h *headState) flatten() *headState {
 		base.snap, base.snapOwn = h.snap, true
 	}
 	base.head, base.offset, base.time, base.complete = h.head, h.offset, h.time, h.complete
+	if h.links.known {
+		base.links = h.links
+	}
 	return base
 }
 

@@ -64,8 +64,8 @@ func (r *Repository) resolveAt(ctx context.Context, rev string, asOf time.Time) 
 
 // CommitAsOf returns the newest commit on tip's first-parent line whose
 // time is at or before t. Times never decrease along that line, so when
-// the process's line index holds tip it is a binary search; otherwise a
-// walk back from tip that stops at the first such commit (walk.AsOf).
+// the process's line index holds tip it is a binary search; otherwise it
+// follows the skip links recorded every hundred events.
 // When even the first commit is newer than t, the error matches
 // walk.ErrUnknownRevision.
 func (r *Repository) CommitAsOf(ctx context.Context, tip object.ID, t time.Time) (object.ID, error) {
@@ -80,5 +80,5 @@ func (r *Repository) CommitAsOf(ctx context.Context, tip object.ID, t time.Time)
 		}
 		return v.ids[p], nil
 	}
-	return walk.AsOf(ctx, source{r.st}, tip, t)
+	return r.asOf(ctx, tip, t)
 }

@@ -242,6 +242,16 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
+	// Skip links of commits still there.
+	links, err := s.allRecordsLocked(RecLink)
+	if err != nil {
+		return st, err
+	}
+	for _, r := range links {
+		if len(r.Key) == object.IDSize && written[object.ID(r.Key)] {
+			keep = append(keep, r)
+		}
+	}
 	// Idempotency keys whose commit is still there.
 	idem, err := s.allRecordsLocked(RecIdem)
 	if err != nil {

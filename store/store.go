@@ -37,6 +37,7 @@ const (
 	RecCheckpoint = pack.RecordBase + 2 // key: ref name; value: refs.EncodeValue; starts each segment
 	RecIdem       = pack.RecordBase + 3 // key: branch, 0, idempotency key; value: commit ID, events digest
 	RecSnapshot   = pack.RecordBase + 4 // key: commit ID, model ID; value: tree ID
+	RecLink       = pack.RecordBase + 5 // key: commit ID; value: a skip link (see Link)
 )
 
 // Errors of the store.
@@ -84,6 +85,7 @@ type Store struct {
 	memRecs  []pack.Record               // records of uncovered segments, in log order
 	memIdem  map[string][]byte
 	memSnap  map[string]object.ID
+	memLinks map[object.ID][]byte
 	refs     *refs.Table
 	cache    *pack.FrameCache
 	torn     int64  // bytes cut from a torn tail
@@ -313,6 +315,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
 	s.memSnap = map[string]object.ID{}
+	s.memLinks = map[object.ID][]byte{}
 	s.refs = refs.NewTable()
 	s.writableSeg = 0
 	s.cache.Clear()
@@ -493,6 +496,10 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 			case RecSnapshot:
 				if len(value) == object.IDSize {
 					s.memSnap[string(key)] = object.ID(value)
+				}
+			case RecLink:
+				if len(key) == object.IDSize {
+					s.memLinks[object.ID(key)] = value
 				}
 			}
 		}
@@ -872,6 +879,10 @@ func (s *Store) latestRecord(kind uint8, key []byte) ([]byte, bool, error) {
 	case RecSnapshot:
 		if v, ok := s.memSnap[string(key)]; ok {
 			return v[:], true, nil
+		}
+	case RecLink:
+		if v, ok := s.memLinks[object.ID(key)]; ok {
+			return v, true, nil
 		}
 	}
 	for _, ix := range s.indexes {

@@ -24,6 +24,7 @@ type Tx struct {
 	recs    []pack.Record
 	idem    map[string][]byte
 	snaps   map[string]object.ID
+	links   map[object.ID][]byte
 }
 
 type pending struct {
@@ -44,14 +45,15 @@ type groupState struct {
 	refs  map[string]*refs.Value
 	idem  map[string][]byte
 	snaps map[string]object.ID
+	links map[object.ID][]byte
 }
 
 func newGroupState() *groupState {
-	return &groupState{refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &groupState{links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (s *Store) newTx(g *groupState) *Tx {
-	return &Tx{s: s, group: g, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &Tx{s: s, group: g, links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (tx *Tx) put(id object.ID, p pending, add func() int) object.ID {
@@ -229,6 +231,24 @@ func (tx *Tx) Snapshot(commit, model object.ID) (object.ID, bool, error) {
 	return object.ID(v), true, nil
 }
 
+// PutLink records a commit's skip link.
+func (tx *Tx) PutLink(commit object.ID, l Link) {
+	v := l.encode()
+	tx.links[commit] = v
+	tx.recs = append(tx.recs, pack.Record{Kind: RecLink, Key: commit[:], Value: v})
+	tx.payload.AddRecord(RecLink, commit[:], v)
+}
+
+// Link looks up a commit's skip link as this transaction sees it.
+func (tx *Tx) Link(commit object.ID) (Link, bool, error) {
+	for _, m := range []map[object.ID][]byte{tx.links, tx.group.links} {
+		if v, ok := m[commit]; ok {
+			return decodeLink(v)
+		}
+	}
+	return tx.s.linkLocked(commit)
+}
+
 // merge folds a successful transaction into its group.
 func (tx *Tx) merge() {
 	tx.group.txs = append(tx.group.txs, tx)
@@ -240,6 +260,9 @@ func (tx *Tx) merge() {
 	}
 	for k, v := range tx.snaps {
 		tx.group.snaps[k] = v
+	}
+	for k, v := range tx.links {
+		tx.group.links[k] = v
 	}
 }
 
@@ -434,6 +457,8 @@ func (s *Store) write(txs []*Tx) error {
 				s.memIdem[string(r.Key)] = r.Value
 			case RecSnapshot:
 				s.memSnap[string(r.Key)] = object.ID(r.Value)
+			case RecLink:
+				s.memLinks[object.ID(r.Key)] = r.Value
 			}
 			if err := s.applyRefRecord(r.Kind, r.Key, r.Value); err != nil {
 				return err
