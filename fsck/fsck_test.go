@@ -412,7 +412,7 @@ func TestDamage(t *testing.T) {
 					return nil
 				})
 			},
-			kind: "tree", message: "at most 48 bytes belong inline",
+			kind: "tree", message: "at most 64 bytes belong inline",
 		},
 		{
 			name: "a commit not in canonical encoding",

@@ -14,7 +14,7 @@ const TreeLeafMax = 32
 
 // InlineStateMax is the largest state kept inside its tree leaf instead of
 // in a blob of its own. Part of the format.
-const InlineStateMax = 48
+const InlineStateMax = 64
 
 // TreeEntry is one stream in a snapshot leaf.
 type TreeEntry struct {

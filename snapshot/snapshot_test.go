@@ -292,7 +292,7 @@ func forge(m *memRepo, t *object.Tree) object.ID {
 }
 
 func TestReaderRefusesNonCanonicalTrees(t *testing.T) {
-	big := []byte(`{"balance":1,"owner":"someone with a long name here"}`)
+	big := []byte(`{"balance":1,"owner":"someone with a much, much longer name than that"}`)
 	require.Greater(t, len(big), object.InlineStateMax)
 	small := []byte(`{"b":1}`)
 	entry := func(s string) object.TreeEntry {

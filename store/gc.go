@@ -49,10 +49,10 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		opts.Now = time.Now()
 	}
 	if opts.RecentSnapshots == 0 {
-		opts.RecentSnapshots = 16
+		opts.RecentSnapshots = 2
 	}
 	if opts.SpreadSnapshots == 0 {
-		opts.SpreadSnapshots = 32
+		opts.SpreadSnapshots = 6
 	}
 	var st GCStats
 	if err := s.lock.lock(); err != nil {
