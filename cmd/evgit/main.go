@@ -21,9 +21,13 @@ import (
 
 func main() {
 	// A command is a short batch job: trade some memory for less garbage
-	// collection (imports allocate at a high rate). GOGC still wins.
-	if os.Getenv("GOGC") == "" {
+	// collection (imports allocate at a high rate). GOGC and GOMEMLIMIT
+	// still win.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(300)
+		// ... but collect harder past 2 GiB, so a large import's heap
+		// does not grow to four times what it holds.
+		debug.SetMemoryLimit(2 << 30)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
