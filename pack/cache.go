@@ -15,23 +15,34 @@ type FrameKey struct {
 }
 
 // Frame is a decoded frame: its entries, split once and kept so that
-// reading several objects of one frame decompresses it once. On the first
-// object read from it, every object entry is resolved (packed forms
-// rebuilt) and hashed once, and an event's data is checked against its
-// data ID; later reads compare IDs instead of hashing again.
+// reading several objects of one frame decompresses it once. Each object
+// entry is resolved (a packed form rebuilt), hashed and, for an event,
+// checked against its data ID the first time it is read; later reads
+// compare IDs instead of hashing again. A pack frame whose commits leave
+// their parent out is resolved whole on the first read, since each commit
+// needs the ID of the one before.
 type Frame struct {
 	Entries []Entry
 	size    int
 
-	once    sync.Once
-	objects []FrameObject
-	err     error
+	mu       sync.Mutex
+	objects  []FrameObject
+	done     []bool
+	chained  bool // holds packed commits: resolve the whole frame at once
+	resolved bool
+	err      error
 }
 
 // NewFrame wraps parsed entries of a payload of the given size.
 func NewFrame(entries []Entry, size int) *Frame {
-	// Count what the decoded entries and their resolved objects hold too.
-	return &Frame{Entries: entries, size: size + len(entries)*(2*48+96)}
+	f := &Frame{Entries: entries, size: size + len(entries)*(2*48+96)}
+	for _, e := range entries {
+		if e.Kind == EntryPackedCommit {
+			f.chained = true
+			break
+		}
+	}
+	return f
 }
 
 // FrameObject is an object entry of a frame, resolved and hashed.
@@ -45,41 +56,68 @@ type FrameObject struct {
 
 // Object returns the object at slot, resolved and hashed.
 func (f *Frame) Object(slot int) (FrameObject, error) {
-	f.once.Do(f.resolve)
+	if slot < 0 || slot >= len(f.Entries) {
+		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.objects == nil {
+		f.objects = make([]FrameObject, len(f.Entries))
+		f.done = make([]bool, len(f.Entries))
+	}
+	if f.chained && !f.resolved {
+		f.resolveAll()
+	}
 	if f.err != nil {
 		return FrameObject{}, f.err
 	}
-	if slot < 0 || slot >= len(f.objects) {
-		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
+	if !f.done[slot] {
+		e := f.Entries[slot]
+		if e.Kind == EntryPackedEvent {
+			var err error
+			if e, err = resolveEvent(e); err != nil {
+				f.objects[slot] = FrameObject{Err: err}
+				f.done[slot] = true
+				return FrameObject{}, err
+			}
+		}
+		f.objects[slot] = hashObject(e)
+		f.done[slot] = true
 	}
 	o := f.objects[slot]
 	return o, o.Err
 }
 
-func (f *Frame) resolve() {
+// resolveAll resolves and hashes every entry of a chained pack frame.
+func (f *Frame) resolveAll() {
+	f.resolved = true
 	entries, err := ResolvePacked(f.Entries)
 	if err != nil {
 		f.err = err
 		return
 	}
-	f.objects = make([]FrameObject, len(entries))
 	for i, e := range entries {
-		if !e.IsObject() {
-			continue
-		}
-		kind, body, data, err := e.Object()
-		if err != nil {
-			f.objects[i].Err = err
-			continue
-		}
-		o := FrameObject{ID: object.Hash(kind, body), Kind: kind, Body: body, Data: data}
-		if kind == object.KindEvent {
-			if len(body) < object.IDSize || object.ID(body[len(body)-object.IDSize:]) != object.Hash(object.KindBlob, data) {
-				o.Err = fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, o.ID.Short())
-			}
-		}
-		f.objects[i] = o
+		f.objects[i] = hashObject(e)
+		f.done[i] = true
 	}
+}
+
+// hashObject hashes one resolved entry and checks an event's data.
+func hashObject(e Entry) FrameObject {
+	if !e.IsObject() {
+		return FrameObject{}
+	}
+	kind, body, data, err := e.Object()
+	if err != nil {
+		return FrameObject{Err: err}
+	}
+	o := FrameObject{ID: object.Hash(kind, body), Kind: kind, Body: body, Data: data}
+	if kind == object.KindEvent {
+		if len(body) < object.IDSize || object.ID(body[len(body)-object.IDSize:]) != object.Hash(object.KindBlob, data) {
+			o.Err = fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, o.ID.Short())
+		}
+	}
+	return o
 }
 
 // Entry returns the entry at slot with any packed form resolved. A packed
