@@ -91,15 +91,10 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		if err != nil {
 			return err
 		}
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		w, branchRef, hs, err := r.writerOn(tx, opts.Branch, mdl, mdlID)
 		if err != nil {
 			return err
 		}
-		hs, err := r.headFor(tx, branchRef)
-		if err != nil {
-			return err
-		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
 		res, err = w.commit(prepared, opts, branchRef)
 		if err != nil {
 			return err
@@ -133,6 +128,20 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// writerOn returns a commit writer on a branch's current head, as a
+// transaction sees it, with the branch's full ref name and its head state.
+func (r *Repository) writerOn(tx *store.Tx, branch string, mdl *model.Model, mdlID object.ID) (*commitWriter, string, *headState, error) {
+	branchRef, err := r.branchRef(tx, branch)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	hs, err := r.headFor(tx, branchRef)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}, branchRef, hs, nil
 }
 
 // branchRef returns the full ref a commit goes to.

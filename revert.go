@@ -118,15 +118,10 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if v, _ := tx.Ref(refs.Model); v.ID != mdlID {
 			return errModelMoved
 		}
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		w, branchRef, hs, err := r.writerOn(tx, opts.Branch, mdl, mdlID)
 		if err != nil {
 			return err
 		}
-		hs, err := r.headFor(tx, branchRef)
-		if err != nil {
-			return err
-		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork()}
 		err = revert.Check(mdl, comps, func(stream string) ([]byte, error) {
 			st, err := w.hs.get(w, stream)
 			return st.state, err

@@ -143,22 +143,33 @@ type Index struct {
 // trailer checksum is checked by Verify (fsck), not here: opening must stay
 // fast, and every object read through the index is checked against its ID.
 func OpenIndex(fsys FS, path string) (*Index, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	ix, unmap, err := openMapped(fsys, path, parseIndex)
 	if err != nil {
 		return nil, err
+	}
+	ix.unmap, ix.Path = unmap, path
+	return ix, nil
+}
+
+// openMapped maps a file into memory and parses it; on failure it is
+// unmapped again and the error names the file.
+func openMapped[T any](fsys FS, path string, parse func([]byte) (T, error)) (T, func() error, error) {
+	var zero T
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return zero, nil, err
 	}
 	defer f.Close()
 	data, unmap, err := mapFile(f)
 	if err != nil {
-		return nil, err
+		return zero, nil, err
 	}
-	ix, err := parseIndex(data)
+	v, err := parse(data)
 	if err != nil {
 		unmap()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	ix.unmap, ix.Path = unmap, path
-	return ix, nil
+	return v, unmap, nil
 }
 
 // ParseIndex reads an index held in memory.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/zeebo/blake3"
@@ -336,19 +335,9 @@ type PackIndex struct {
 
 // OpenPackIndex maps a pack index and checks its layout.
 func OpenPackIndex(fsys FS, path string) (*PackIndex, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	px, unmap, err := openMapped(fsys, path, ParsePackIndex)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, unmap, err := mapFile(f)
-	if err != nil {
-		return nil, err
-	}
-	px, err := ParsePackIndex(data)
-	if err != nil {
-		unmap()
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	px.unmap, px.Path = unmap, path
 	return px, nil
