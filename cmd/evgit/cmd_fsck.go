@@ -12,7 +12,8 @@ import (
 )
 
 type fsckOptions struct {
-	json bool
+	json      bool
+	snapshots bool
 }
 
 func newFsckCommand(g *globalOptions) *cobra.Command {
@@ -34,6 +35,7 @@ the exit code is 0 when nothing is wrong and 1 otherwise.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, `print one JSON document: {"ok","objects","problems"}`)
+	cmd.Flags().BoolVar(&opts.snapshots, "snapshots", false, "also recompute every snapshot on each branch from the events and compare")
 	return cmd
 }
 
@@ -72,6 +74,21 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	snaps := 0
+	if opts.snapshots {
+		branches, err := repo.Branches(ctx)
+		if err != nil {
+			return err
+		}
+		for _, b := range branches {
+			n, err := repo.VerifySnapshots(ctx, "refs/heads/"+b.Name)
+			snaps += n
+			if err != nil {
+				rep.OK = false
+				rep.Problems = append(rep.Problems, evgit.FsckProblem{Kind: "snapshot", Name: b.Name, Message: err.Error()})
+			}
+		}
+	}
 	if opts.json {
 		if err := jsonEncoder(g.stdout).Encode(rep); err != nil {
 			return err
@@ -84,6 +101,9 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 			n := rep.Checked
 			fmt.Fprintf(g.stdout, "Checked %d objects (%d commits, %d events, %d trees, %d blobs), %d refs, %d reflog entries, %d records: ok\n",
 				rep.Objects, n.Commits, n.Events, n.Trees, n.Blobs, n.Refs, n.ReflogEntries, n.Records)
+			if opts.snapshots {
+				fmt.Fprintf(g.stdout, "Recomputed %d snapshots from the events: equal\n", snaps)
+			}
 		}
 	}
 	if !rep.OK {
