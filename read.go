@@ -189,7 +189,7 @@ func (r *Repository) logOptions(ctx context.Context, opts LogOptions) (walk.LogO
 	if err != nil {
 		if spec == refs.HEAD && errors.Is(err, walk.ErrUnknownRevision) {
 			if _, target, _ := r.st.Resolve(refs.HEAD); target != "" {
-				return wo, fmt.Errorf("%w: your current branch '%s' does not have any commits yet", ErrNotFound, shortBranch(target))
+				return wo, notFoundf("your current branch '%s' does not have any commits yet", shortBranch(target))
 			}
 		}
 		return wo, err
