@@ -400,6 +400,59 @@ func (r *Repository) RebuildSnapshots(ctx context.Context, rev string) (int, err
 	return written, flush()
 }
 
+// walkBack is what backToSnapshot found.
+type walkBack struct {
+	root   object.ID       // the snapshot found
+	found  bool            // a snapshot was found
+	atRoot bool            // the walk reached the root commit without one
+	missed bool            // it passed a boundary commit without a snapshot
+	events []*object.Event // the events passed, newest first
+}
+
+// backToSnapshot walks the first-parent line back from head to the
+// nearest commit with a snapshot under the loader's model, collecting the
+// events it passes. With budget set it gives up (neither found nor
+// atRoot) once it has passed more than walkBudget events beyond a
+// boundary commit that has no snapshot.
+func (l *loader) backToSnapshot(head object.ID, budget bool) (walkBack, error) {
+	var b walkBack
+	missedAt, walked := -1, 0
+	for cur := head; ; {
+		c, err := readCommit(l.rd, cur)
+		if err != nil {
+			return b, err
+		}
+		root, ok, err := l.snapshotAt(cur, c)
+		if err != nil {
+			return b, err
+		}
+		if ok {
+			b.root, b.found = root, true
+			return b, nil
+		}
+		if missedAt < 0 && isBoundary(c, l.every) {
+			missedAt, b.missed = walked, true
+		}
+		for i := len(c.Events) - 1; i >= 0; i-- {
+			e, err := readEvent(l.rd, c.Events[i])
+			if err != nil {
+				return b, err
+			}
+			b.events = append(b.events, e)
+		}
+		walked += len(c.Events)
+		p := c.Parent()
+		if p.IsZero() {
+			b.atRoot = true
+			return b, nil
+		}
+		if budget && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
+			return b, nil
+		}
+		cur = p
+	}
+}
+
 // treeAt returns the root of the snapshot of every stream at a commit
 // under the loader's model: the recorded one, or one computed into ov
 // from the nearest snapshot below (or from the line index) and never
@@ -409,40 +462,16 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 		return snapshot.EmptyRoot, nil
 	}
 	w := snapshot.NewWriter(ov, ov, nil)
-	var events []*object.Event // newest first
-	missedAt, walked := -1, 0
 	if l.every > 0 || l.r == nil {
-		for cur := id; ; {
-			c, err := readCommit(l.rd, cur)
-			if err != nil {
-				return object.ZeroID, err
-			}
-			root, ok, err := l.snapshotAt(cur, c)
-			if err != nil {
-				return object.ZeroID, err
-			}
-			if ok {
-				return l.treeFrom(w, root, events)
-			}
-			if missedAt < 0 && isBoundary(c, l.every) {
-				missedAt = walked
-			}
-			for i := len(c.Events) - 1; i >= 0; i-- {
-				e, err := readEvent(l.rd, c.Events[i])
-				if err != nil {
-					return object.ZeroID, err
-				}
-				events = append(events, e)
-			}
-			walked += len(c.Events)
-			p := c.Parent()
-			if p.IsZero() {
-				return l.treeFrom(w, snapshot.EmptyRoot, events)
-			}
-			if l.r != nil && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
-				break
-			}
-			cur = p
+		b, err := l.backToSnapshot(id, l.r != nil)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		switch {
+		case b.found:
+			return l.treeFrom(w, b.root, b.events)
+		case b.atRoot:
+			return l.treeFrom(w, snapshot.EmptyRoot, b.events)
 		}
 	}
 	var changes []snapshot.Change

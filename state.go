@@ -435,41 +435,18 @@ func (h *headState) hydrate(w *commitWriter) error {
 		return nil
 	}
 	l := newLoader(w.r, w.tx, w.mdl, w.mdlID)
-	var events []*object.Event // newest first
-	missedAt, walked := -1, 0
-	for cur := h.head; ; {
-		c, err := readCommit(w.tx, cur)
-		if err != nil {
-			return err
-		}
-		root, ok, err := l.snapshotAt(cur, c)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return h.settle(l, root, events)
-		}
-		if missedAt < 0 && isBoundary(c, l.every) {
-			missedAt = walked
-		}
-		for i := len(c.Events) - 1; i >= 0; i-- {
-			e, err := readEvent(w.tx, c.Events[i])
-			if err != nil {
-				return err
-			}
-			events = append(events, e)
-		}
-		walked += len(c.Events)
-		p := c.Parent()
-		if p.IsZero() && (missedAt < 0 || w.dryRun) {
-			return h.settle(l, snapshot.EmptyRoot, events)
-		}
-		if p.IsZero() || missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
-			// Boundaries without snapshots: record the newest one.
-			return h.rebuild(w, l)
-		}
-		cur = p
+	b, err := l.backToSnapshot(h.head, true)
+	if err != nil {
+		return err
 	}
+	switch {
+	case b.found:
+		return h.settle(l, b.root, b.events)
+	case b.atRoot && (!b.missed || w.dryRun):
+		return h.settle(l, snapshot.EmptyRoot, b.events)
+	}
+	// Boundaries without snapshots: record the newest one.
+	return h.rebuild(w, l)
 }
 
 // settle folds the events after a snapshot (newest first) onto it.
