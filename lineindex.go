@@ -3,10 +3,8 @@ package evgit
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
-	"weak"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
@@ -23,22 +21,10 @@ type derivedState struct {
 	aggs  aggregateSnapshots
 }
 
-// derivedByRepo maps a Repository (weakly, so a closed and dropped
-// Repository takes its derived state with it) to its derived state.
-var derivedByRepo sync.Map // weak.Pointer[Repository] → *derivedState
+func newDerivedState() *derivedState { return &derivedState{nodes: snapshot.NewCache(4096)} }
 
-// derived returns the repository's derived state, made on first use.
-func (r *Repository) derived() *derivedState {
-	k := weak.Make(r)
-	if d, ok := derivedByRepo.Load(k); ok {
-		return d.(*derivedState)
-	}
-	d, loaded := derivedByRepo.LoadOrStore(k, &derivedState{nodes: snapshot.NewCache(4096)})
-	if !loaded {
-		runtime.AddCleanup(r, func(k weak.Pointer[Repository]) { derivedByRepo.Delete(k) }, k)
-	}
-	return d.(*derivedState)
-}
+// derived returns the repository's derived state.
+func (r *Repository) derived() *derivedState { return r.derivedState }
 
 // markEvery is how many of a stream's events lie between two states the
 // line index keeps for it.

@@ -35,6 +35,11 @@ type Repository struct {
 	gitDir   string // the .evgit folder
 	workTree string // "" for a bare repository
 
+	// derivedState is what the process derives from history and keeps
+	// in memory: decoded snapshot nodes, the line index, typed aggregate
+	// snapshots. Never written; dropping it only costs time.
+	derivedState *derivedState
+
 	mu     sync.Mutex
 	heads  map[string]*headState // per branch ref: streams at the head
 	mdl    *model.Model
@@ -91,7 +96,7 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}}
+	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState()}
 	if _, err := os.Stat(filepath.Join(abs, "bare")); err != nil {
 		r.workTree = filepath.Dir(abs)
 	}
