@@ -30,7 +30,7 @@ type ImportResult struct {
 	Commits int       `json:"commits"`
 	Events  int       `json:"events"`
 	Head    object.ID `json:"head"`
-	Skipped int       `json:"skipped,omitempty"`
+	Skipped int       `json:"-"` // commits already on the branch; not in the JSON of SPEC §3
 }
 
 // Transaction bounds of import: a batch ends after this many commits or
