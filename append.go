@@ -45,6 +45,7 @@ type ExpectError struct {
 	Expected, Found uint64
 }
 
+// Error says which stream was at which version.
 func (e *ExpectError) Error() string {
 	return fmt.Sprintf("stream %s is at version %d, expected %d", e.Stream, e.Found, e.Expected)
 }

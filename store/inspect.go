@@ -87,6 +87,7 @@ type Problem struct {
 	Err    error
 }
 
+// String returns the problem as one line: file, offset, what is wrong.
 func (p Problem) String() string {
 	if p.Offset < 0 {
 		return fmt.Sprintf("%s: %v", p.File, p.Err)
