@@ -216,6 +216,16 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			}
 		}
 		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil}
+		// Room for the batch: its events and commits, with their bodies.
+		objects, size := 0, 0
+		for _, g := range groups {
+			objects += len(g.events) + 1
+			size += 150 + 32*len(g.events)
+			for _, pe := range g.events {
+				size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 120
+			}
+		}
+		tx.Reserve(objects, size)
 		if t != nil {
 			w.plan = t.plan
 		}

@@ -3,6 +3,7 @@ package pack
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/evgit/evgit/object"
 )
@@ -78,6 +79,9 @@ func (p *Payload) Size() int { return len(p.buf) }
 
 // Bytes returns the encoded entries.
 func (p *Payload) Bytes() []byte { return p.buf }
+
+// Grow makes room for n more bytes without regrowing.
+func (p *Payload) Grow(n int) { p.buf = slices.Grow(p.buf, n) }
 
 // Reset empties the payload, keeping its memory.
 func (p *Payload) Reset() { p.buf, p.n = p.buf[:0], 0 }

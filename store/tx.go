@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/evgit/evgit/object"
@@ -78,6 +79,13 @@ func (tx *Tx) pending(id object.ID) (pending, bool) {
 		return tx.order[i].p, true
 	}
 	return pending{}, false
+}
+
+// Reserve sizes the transaction for about objects objects of about bytes
+// in all, so that a large batch does not regrow its buffers as it fills.
+func (tx *Tx) Reserve(objects, bytes int) {
+	tx.order = slices.Grow(tx.order, objects)
+	tx.payload.Grow(bytes)
 }
 
 // PutEvent adds an event with its data and returns its ID.
