@@ -34,6 +34,11 @@ func (s source) Event(_ context.Context, id object.ID) (*object.Event, error) {
 	return e, notFound(err)
 }
 
+func (s source) EventIs(_ context.Context, id object.ID, stream, typ string) (bool, error) {
+	ok, err := s.st.EventIs(id, stream, typ)
+	return ok, notFound(err)
+}
+
 func (s source) Ref(name string) (object.ID, bool, error) {
 	id, _, ok := s.st.Resolve(name)
 	return id, ok, nil

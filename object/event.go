@@ -118,3 +118,16 @@ func DecodeEvent(body []byte) (*Event, error) {
 	}
 	return e, nil
 }
+
+// EventNames returns the stream and type of a canonical event body
+// without decoding the rest: a filter over many events (log --stream)
+// reads only these. The slices alias body.
+func EventNames(body []byte) (stream, typ []byte, err error) {
+	d := decoder{b: body, what: "event"}
+	if v := d.byte(); d.err == nil && v != eventFormat {
+		d.fail("unknown format %d", v)
+	}
+	stream = d.bytes()
+	typ = d.bytes()
+	return stream, typ, d.err
+}

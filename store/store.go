@@ -743,6 +743,23 @@ func (s *Store) Event(id object.ID) (*object.Event, error) {
 	return e, nil
 }
 
+// EventIs reports whether an event belongs to stream (when not empty)
+// and has type typ (when not empty), reading only its names.
+func (s *Store) EventIs(id object.ID, stream, typ string) (bool, error) {
+	kind, body, _, err := s.Get(id)
+	if err != nil {
+		return false, err
+	}
+	if kind != object.KindEvent {
+		return false, fmt.Errorf("object %s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+	}
+	st, ty, err := object.EventNames(body)
+	if err != nil {
+		return false, err
+	}
+	return (stream == "" || string(st) == stream) && (typ == "" || string(ty) == typ), nil
+}
+
 // Tree reads a snapshot node.
 func (s *Store) Tree(id object.ID) (*object.Tree, error) {
 	kind, body, _, err := s.Get(id)

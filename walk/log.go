@@ -259,6 +259,23 @@ func (w *walker) paint(n *node) {
 // match loads c's events and reports whether one matches the Stream and
 // Type filters.
 func (w *walker) match(c *object.Commit) ([]*object.Event, bool, error) {
+	if m, ok := w.src.(EventMatcher); ok {
+		// Test the names first; load the events of matching commits only.
+		found := false
+		for _, id := range c.Events {
+			is, err := m.EventIs(w.ctx, id, w.opts.Stream, w.opts.Type)
+			if err != nil {
+				return nil, false, err
+			}
+			if is {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, false, nil
+		}
+	}
 	events := make([]*object.Event, 0, len(c.Events))
 	ok := false
 	for _, id := range c.Events {

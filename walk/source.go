@@ -31,6 +31,13 @@ type Source interface {
 	Lookup(prefix string) ([]object.ID, error)
 }
 
+// EventMatcher is implemented by a Source that can tell whether an event
+// has a stream and type (an empty one matches any) without loading it
+// whole; Log then loads the events of matching commits only.
+type EventMatcher interface {
+	EventIs(ctx context.Context, id object.ID, stream, typ string) (bool, error)
+}
+
 // ReflogEntry is one change of a ref: it moved from Old to New. A zero Old
 // means the ref was created, a zero New that it was deleted.
 type ReflogEntry struct {
