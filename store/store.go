@@ -132,6 +132,12 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
+	// Make the new folders' names durable in their parents.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := fsys.SyncDir(d); err != nil {
+			return false, err
+		}
+	}
 	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte(formatLine)); err != nil {
 		return false, err
 	}
