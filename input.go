@@ -145,13 +145,6 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 	return in, nil
 }
 
-func jsonErr(err error) string {
-	if err == io.EOF {
-		return "empty"
-	}
-	return err.Error()
-}
-
 // checkNames validates an input event's stream, type, schema and time.
 func checkNames(e *EventInput) error {
 	if err := object.ValidateStream(e.Stream); err != nil {

@@ -94,13 +94,6 @@ func keysOf(ents []object.TreeEntry) []Key {
 	return keys
 }
 
-func (n *node) count() uint64 {
-	if n.t.Leaf {
-		return uint64(len(n.t.Entries))
-	}
-	return n.t.Count
-}
-
 // Cache keeps decoded nodes by ID, so updates and lookups that pass the
 // same nodes again do not read and decode them again. It holds two
 // generations of at most max nodes each: when the newer fills, the older

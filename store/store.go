@@ -598,14 +598,6 @@ func (s *Store) catchUp(locked bool) error {
 	return nil
 }
 
-func firstKey(m map[uint32]*pack.Segment) uint32 {
-	first := ^uint32(0)
-	for k := range m {
-		first = min(first, k)
-	}
-	return first
-}
-
 func (s *Store) writable(n uint32) bool { return s.writableSeg == n }
 
 // lookup finds an object's location.
