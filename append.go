@@ -3,7 +3,6 @@ package evgit
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -382,11 +381,26 @@ func readEvent(rd reader, id object.ID) (*object.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if object.Hash(object.KindBlob, data) != e.DataID {
-		return nil, fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, id.Short())
-	}
-	e.Data = data
+	e.Data = data // checked against e.DataID when the store first read it
 	return e, nil
+}
+
+// readEventOf reads an event if it belongs to stream, reading only its
+// names otherwise: a walk for one stream decodes no other stream's events.
+func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, error) {
+	kind, body, _, err := rd.Get(id)
+	if err != nil {
+		return nil, false, err
+	}
+	if kind != object.KindEvent {
+		return nil, false, fmt.Errorf("%s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+	}
+	name, _, err := object.EventNames(body)
+	if err != nil || string(name) != stream {
+		return nil, false, err
+	}
+	e, err := readEvent(rd, id)
+	return e, err == nil, err
 }
 
 // onFirstParentLine reports whether commit lies on the first-parent line
@@ -394,28 +408,6 @@ func readEvent(rd reader, id object.ID) (*object.Event, error) {
 // back from head only as far as that commit's offset, so its cost is the
 // distance to it (a retry is usually close to the head).
 func onFirstParentLine(rd reader, head, commit object.ID) (bool, error) {
-	if head.IsZero() {
-		return false, nil
-	}
-	target, err := readCommit(rd, commit)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return false, nil
-		}
-		return false, err
-	}
-	for id := head; !id.IsZero(); {
-		if id == commit {
-			return true, nil
-		}
-		c, err := readCommit(rd, id)
-		if err != nil {
-			return false, err
-		}
-		if c.Offset <= target.Offset {
-			return false, nil
-		}
-		id = c.Parent()
-	}
-	return false, nil
+	var line lineSet
+	return line.has(rd, head, commit)
 }

@@ -370,11 +370,11 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 			missedAt = walked
 		}
 		for i := len(c.Events) - 1; i >= 0; i-- {
-			e, err := readEvent(l.rd, c.Events[i])
+			e, ok, err := readEventOf(l.rd, c.Events[i], stream)
 			if err != nil {
 				return streamState{}, err
 			}
-			if e.Stream == stream {
+			if ok {
 				mine = append(mine, e)
 			}
 		}
