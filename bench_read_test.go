@@ -40,14 +40,7 @@ func benchRepo(b *testing.B, n int) *Repository {
 // a packed repository (100k events, or $EVGIT_BENCH_REPO).
 func BenchmarkRandomEventRead(b *testing.B) {
 	r := benchRepo(b, 100_000)
-	ctx := context.Background()
-	var ids []object.ID
-	for e, err := range r.LogEntries(ctx, LogOptions{}, nil) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, e.Commit.Events...)
-	}
+	ids := eventIDs(b, r)
 	rng := rand.New(rand.NewPCG(1, 2))
 	st := r.Store()
 	b.ReportAllocs()
@@ -64,14 +57,7 @@ func BenchmarkRandomEventRead(b *testing.B) {
 // core at once.
 func BenchmarkRandomEventReadParallel(b *testing.B) {
 	r := benchRepo(b, 100_000)
-	ctx := context.Background()
-	var ids []object.ID
-	for e, err := range r.LogEntries(ctx, LogOptions{}, nil) {
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, e.Commit.Events...)
-	}
+	ids := eventIDs(b, r)
 	st := r.Store()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -85,4 +71,17 @@ func BenchmarkRandomEventReadParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
+
+// eventIDs lists the IDs of every event on HEAD's line.
+func eventIDs(b *testing.B, r *Repository) []object.ID {
+	b.Helper()
+	var ids []object.ID
+	for e, err := range r.LogEntries(context.Background(), LogOptions{}, nil) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, e.Commit.Events...)
+	}
+	return ids
 }
