@@ -168,7 +168,8 @@ func (r *Repository) branchRef(tx *store.Tx, short string) (string, error) {
 
 type preparedEvent struct {
 	in   EventInput
-	data []byte // canonical
+	data []byte        // canonical
+	enc  *encodedEvent // encoded ahead, or nil
 }
 
 // digest names a commit's events as given, to tell a retry with an
@@ -201,10 +202,6 @@ type commitWriter struct {
 	// snapshots come from the dry run's plan then.
 	trusted bool
 	plan    *snapshotPlan
-	// planNext and planRoot are the plan's progress in this transaction,
-	// kept by the caller once the transaction succeeded.
-	planNext int
-	planRoot object.ID
 	// dryRun marks a writer whose transaction is never written: it must
 	// not record snapshots.
 	dryRun bool
@@ -275,7 +272,22 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	c.Events = make([]object.ID, len(events))
 	for i, pe := range events {
+		schema := pe.in.Schema
+		if schema == 0 {
+			schema = w.mdl.LatestSchema(pe.in.Type)
+		}
 		meta := pe.in.Meta
+		if e := pe.enc; e != nil && e.schema == schema && e.actor == actor {
+			// Encoded ahead, for this schema and actor: the meta is
+			// complete, as it is below.
+			if !w.trusted {
+				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: meta}); err != nil {
+					return nil, err
+				}
+			}
+			c.Events[i] = w.tx.PutEventHashed(e.id, e.body, pe.data)
+			continue
+		}
 		if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
 			meta = maps.Clone(meta)
 			if meta == nil {
@@ -288,21 +300,11 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 				meta["actor"] = actor
 			}
 		}
-		schema := pe.in.Schema
-		if schema == 0 {
-			schema = w.mdl.LatestSchema(pe.in.Type)
-		}
 		ev := object.NewEvent(pe.in.Stream, pe.in.Type, schema, meta, pe.data)
 		if !w.trusted {
-			st, err := streams.get(w, ev.Stream)
-			if err != nil {
+			if err := w.fold(ev.Stream, model.Event{Type: ev.Type, Schema: ev.Schema, Data: ev.Data, Meta: ev.Meta}); err != nil {
 				return nil, err
 			}
-			next, err := w.mdl.Apply(ev.Stream, st.state, model.Event{Type: ev.Type, Schema: ev.Schema, Data: ev.Data, Meta: ev.Meta})
-			if err != nil {
-				return nil, err
-			}
-			streams.set(ev.Stream, streamState{version: st.version + 1, state: next})
 		}
 		c.Events[i] = w.tx.PutEvent(ev)
 	}
@@ -318,6 +320,20 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		return nil, err
 	}
 	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+}
+
+// fold applies an event to its stream's state at the writer's head.
+func (w *commitWriter) fold(stream string, ev model.Event) error {
+	st, err := w.hs.get(w, stream)
+	if err != nil {
+		return err
+	}
+	next, err := w.mdl.Apply(stream, st.state, ev)
+	if err != nil {
+		return err
+	}
+	w.hs.set(stream, streamState{version: st.version + 1, state: next})
+	return nil
 }
 
 func nonNil(ids []object.ID) []object.ID {

@@ -56,21 +56,20 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if opts.Batch <= 0 {
 		opts.Batch = 1
 	}
-	var groups []importGroup
-	total := 0
-	err := ScanLines(in, true, func(l InputLine) error {
-		pe := preparedEvent{in: l.Event, data: l.data}
-		switch {
-		case l.Commit != nil:
-			groups = append(groups, importGroup{header: l.Commit})
-		case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= opts.Batch):
-			groups = append(groups, importGroup{})
-		}
-		g := &groups[len(groups)-1]
-		g.events = append(g.events, pe)
-		total++
-		return nil
-	})
+	mdl, mdlID, err := r.Model()
+	if err != nil {
+		return nil, err
+	}
+	chunks, stopParse := parseAhead(in, mdl, opts.Actor)
+	defer stopParse()
+	// Fold everything first: a refused event must refuse the import
+	// before its first batch lands, and the fold feeds the snapshot
+	// builder. The batches then trust the fold, as long as nobody else
+	// moved the branch meanwhile.
+	groups, total, trust, err := r.dryRun(ctx, chunks, opts, mdl, mdlID)
+	if trust != nil && trust.plan != nil {
+		defer trust.plan.b.stop()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +98,6 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		specs[i] = o
 	}
-	mdl, mdlID, err := r.Model()
-	if err != nil {
-		return nil, err
-	}
-	// Fold everything first: a refused event must refuse the import
-	// before its first batch lands, and the fold plans the snapshots. The
-	// batches then trust the fold, as long as nobody else moved the branch
-	// meanwhile.
-	trust, err := r.dryRun(ctx, groups, opts.Branch, mdl, mdlID)
-	if err != nil {
-		return nil, err
-	}
 	res := &ImportResult{}
 	var line lineSet
 	done := 0
@@ -123,7 +110,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
-			trust = nil
+			dropTrust(&trust)
 			r.forgetHeads()
 			err = r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
 		}
@@ -140,7 +127,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if trust != nil && trust.head == res.Head {
 		final := trust.final.flatten()
 		final.head, final.offset, final.time = trust.head, trust.offset, trust.time
-		if final.snap != nil {
+		if final.snap != nil && trust.plan != nil {
 			final.snap.root = trust.plan.root
 		}
 		r.keepHead(trust.branchRef, final)
@@ -160,6 +147,15 @@ type trustedFold struct {
 	offset    uint64
 	time      time.Time
 	plan      *snapshotPlan
+}
+
+// dropTrust forgets a dry run that no longer holds, stopping its
+// snapshot builder.
+func dropTrust(t **trustedFold) {
+	if *t != nil && (*t).plan != nil {
+		(*t).plan.b.stop()
+	}
+	*t = nil
 }
 
 func branchOrHead(b string) string {
@@ -200,7 +196,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if ok {
 			res.Skipped += len(groups)
 			res.Head = last
-			*trust = nil
+			dropTrust(trust)
 			return nil
 		}
 		hs, err := r.headFor(tx, branchRef)
@@ -209,7 +205,8 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		}
 		t := *trust
 		if t != nil && (t.branchRef != branchRef || t.head != hs.head) {
-			t, *trust = nil, nil
+			t = nil
+			dropTrust(trust)
 			r.forgetHeads()
 			if hs, err = r.headFor(tx, branchRef); err != nil {
 				return err
@@ -251,7 +248,6 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		}
 		tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
 		if t != nil {
-			w.keepPlan()
 			// The fold was done before; this batch's states are not
 			// tracked, so the cache is set once the import ends.
 			t.head, t.offset, t.time = w.hs.head, w.hs.offset, w.hs.time
@@ -270,12 +266,14 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 
 var errDryRun = errors.New("dry run")
 
-// dryRun folds every event of an import through the model, on the
-// branch's head, without writing: a refused event refuses the import.
-func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch string, mdl *model.Model, mdlID object.ID) (*trustedFold, error) {
-	var t *trustedFold
-	err := r.st.Update(ctx, func(tx *store.Tx) error {
-		branchRef, err := r.branchRef(tx, branch)
+// dryRun reads the parsed lines, groups them into commits and folds
+// every event through the model, on the branch's head, without writing:
+// a refused event refuses the import. A bad line wins over a refused
+// event, whichever comes first, so the reading goes on after a refusal.
+func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID) (groups []importGroup, total int, t *trustedFold, err error) {
+	var parseErr error
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
 			return err
 		}
@@ -287,43 +285,78 @@ func (r *Repository) dryRun(ctx context.Context, groups []importGroup, branch st
 		if err := w.hs.ensureTrack(w); err != nil {
 			return err
 		}
-		plan := &snapshotPlan{}
-		if tr := w.hs.track(); tr != nil {
-			plan.root = tr.root
+		t = &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		if tr := w.hs.track(); tr != nil && mdl.SnapshotInterval() > 0 {
+			b, err := r.newSnapBuilder(tx, tr.root, importSnapshotStride)
+			if err != nil {
+				return err
+			}
+			t.plan = &snapshotPlan{b: b, root: tr.root}
 		}
-		n := 0
+		var foldErr error
 		offset := hs.offset
-		for _, g := range groups {
+		folded := 0 // groups folded
+		fold := func(g importGroup) error {
 			for _, pe := range g.events {
-				n++
-				st, err := w.hs.get(w, pe.in.Stream)
-				if err != nil {
-					return err
-				}
+				total++
 				schema := pe.in.Schema
 				if schema == 0 {
 					schema = mdl.LatestSchema(pe.in.Type)
 				}
-				next, err := mdl.Apply(pe.in.Stream, st.state, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta})
-				if err != nil {
-					return fmt.Errorf("event %d: %w", n, err)
+				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta}); err != nil {
+					return fmt.Errorf("event %d: %w", total, err)
 				}
-				w.hs.set(pe.in.Stream, streamState{version: st.version + 1, state: next})
 			}
 			before := offset
 			offset += uint64(len(g.events))
-			if err := w.planBoundary(plan, before, offset); err != nil {
+			if t.plan == nil {
+				return nil
+			}
+			return w.planBoundary(t.plan.b, before, offset)
+		}
+		for c := range chunks {
+			if c.err != nil {
+				parseErr = c.err
+				return c.err
+			}
+			if err := ctx.Err(); err != nil {
 				return err
 			}
+			for _, l := range c.lines {
+				pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc}
+				switch {
+				case l.Commit != nil:
+					groups = append(groups, importGroup{header: l.Commit})
+				case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= opts.Batch):
+					groups = append(groups, importGroup{})
+				}
+				g := &groups[len(groups)-1]
+				g.events = append(g.events, pe)
+			}
+			// Fold the commits complete so far: all but the last.
+			for ; foldErr == nil && folded < len(groups)-1; folded++ {
+				foldErr = fold(groups[folded])
+			}
 		}
-		plan.thin(importSnapshotStride)
-		t = &trustedFold{branchRef: branchRef, final: w.hs, head: hs.head, offset: hs.offset, time: hs.time, plan: plan}
+		for ; foldErr == nil && folded < len(groups); folded++ {
+			foldErr = fold(groups[folded])
+		}
+		if foldErr != nil {
+			return foldErr
+		}
+		if t.plan != nil {
+			t.plan.b.close()
+		}
+		t.final = w.hs
 		return errDryRun
 	})
-	if errors.Is(err, errDryRun) {
-		return t, nil
+	if parseErr != nil {
+		err = parseErr
 	}
-	return nil, err
+	if errors.Is(err, errDryRun) {
+		return groups, total, t, nil
+	}
+	return nil, 0, t, err
 }
 
 // exportLine is one line export writes, in the field order of SPEC §2.

@@ -40,7 +40,8 @@ type InputLine struct {
 	Event  EventInput
 	Commit *CommitHeader
 	Line   int
-	data   []byte // Event.Data in canonical form
+	data   []byte        // Event.Data in canonical form
+	enc    *encodedEvent // the event encoded ahead (import), or nil
 }
 
 // ParseLine parses and checks one NDJSON event line; allowCommit accepts

@@ -48,58 +48,62 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit) error {
 	return nil
 }
 
-// snapshotPlan is what an import's dry run computed for the snapshots of
-// the commits it folded: for each boundary, in order, the streams
-// changed since the previous one with their states. The batches, which
-// do not fold, write them.
+// snapshotPlan is how the batches of an import, which do not fold,
+// get the snapshots of their boundary commits: from the builder that
+// the dry run's fold fed.
 type snapshotPlan struct {
-	items []plannedSnapshot
-	root  object.ID // the last snapshot written, or the one the import started from
+	b    *snapBuilder
+	next *builtSnapshot // received, not yet written
+	root object.ID      // the last snapshot written, or the one the import started from
 }
 
-type plannedSnapshot struct {
-	offset  uint64 // the boundary commit's offset
-	changes []snapshot.Change
+// peek returns the next snapshot to write, waiting for the builder; nil
+// when it sends no more.
+func (p *snapshotPlan) peek() (*builtSnapshot, error) {
+	if p.next == nil {
+		s, ok := <-p.b.out
+		if !ok {
+			return nil, nil
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+		p.next = &s
+	}
+	return p.next, nil
 }
 
-// writePlanned writes the planned snapshot of a trusted commit.
+// writePlanned writes the snapshot the builder made for a trusted
+// boundary commit; a boundary the builder thinned out gets none.
 func (w *commitWriter) writePlanned(id object.ID, c *object.Commit) error {
 	p := w.plan
-	if p != nil && w.planNext < len(p.items) && c.Offset < p.items[w.planNext].offset {
-		return nil // a boundary the plan thinned out
-	}
-	if p == nil || w.planNext >= len(p.items) || p.items[w.planNext].offset != c.Offset {
+	if p == nil {
 		return errRetryUntrusted
 	}
-	root := w.planRoot
-	if w.planNext == 0 {
-		root = p.root
-	}
-	root, err := snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Update(root, p.items[w.planNext].changes)
+	next, err := p.peek()
 	if err != nil {
 		return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
 	}
-	w.tx.PutSnapshot(id, w.mdlID, root)
-	w.planNext++
-	w.planRoot = root
+	switch {
+	case next == nil || c.Offset > next.offset:
+		return errRetryUntrusted
+	case c.Offset < next.offset:
+		return nil // a boundary the builder thinned out
+	}
+	for _, o := range next.objs {
+		w.tx.PutHashed(o.id, o.kind, o.body)
+	}
+	w.tx.PutSnapshot(id, w.mdlID, next.root)
+	p.root, p.next = next.root, nil
 	return nil
 }
 
-// keepPlan takes a successful batch's progress into the plan.
-func (w *commitWriter) keepPlan() {
-	if w.plan == nil || w.planNext == 0 {
-		return
-	}
-	w.plan.items = w.plan.items[w.planNext:]
-	w.plan.root = w.planRoot
-}
-
 // planBoundary is called by a dry run after a commit of n events: at a
-// boundary it records the changed streams' states and starts a new
-// dirty set.
-func (w *commitWriter) planBoundary(plan *snapshotPlan, before, after uint64) error {
+// boundary it hands the changed streams' states to the builder and
+// starts a new dirty set.
+func (w *commitWriter) planBoundary(b *snapBuilder, before, after uint64) error {
 	every := uint64(w.mdl.SnapshotInterval())
-	if every == 0 || before/every >= after/every {
+	if b == nil || every == 0 || before/every >= after/every {
 		return nil
 	}
 	t := w.hs.ownTrack()
@@ -111,7 +115,7 @@ func (w *commitWriter) planBoundary(plan *snapshotPlan, before, after uint64) er
 		}
 		changes = append(changes, snapshot.Change{Stream: s, Version: st.version, State: st.state})
 	}
-	plan.items = append(plan.items, plannedSnapshot{offset: after, changes: changes})
+	b.push(plannedSnapshot{offset: after, changes: changes})
 	// Streams not cached are still read from the snapshot the import
 	// started from: none of them changed since.
 	t.dirty = map[string]struct{}{}
@@ -128,31 +132,6 @@ func (w *commitWriter) planBoundary(plan *snapshotPlan, before, after uint64) er
 // costs about 2.3× the import's CPU time without snapshots, stride 10
 // 1.6×, stride 40 1.25×. A variable so tests can try other strides.
 var importSnapshotStride = 10
-
-// thin keeps every stride-th planned snapshot and the last one, folding
-// the changes of the dropped ones into the next kept one.
-func (p *snapshotPlan) thin(stride int) {
-	if stride <= 1 || len(p.items) == 0 {
-		return
-	}
-	var kept []plannedSnapshot
-	pending := map[string]snapshot.Change{}
-	for i, it := range p.items {
-		for _, c := range it.changes {
-			pending[c.Stream] = c
-		}
-		if (i+1)%stride != 0 && i != len(p.items)-1 {
-			continue
-		}
-		changes := make([]snapshot.Change, 0, len(pending))
-		for _, c := range pending {
-			changes = append(changes, c)
-		}
-		kept = append(kept, plannedSnapshot{offset: it.offset, changes: changes})
-		clear(pending)
-	}
-	p.items = kept
-}
 
 // lineCommits returns the commits of id's first-parent line, oldest
 // first, through the line index.

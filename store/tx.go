@@ -101,6 +101,21 @@ func (tx *Tx) PutObject(kind object.Kind, body []byte) object.ID {
 	return tx.put(id, pending{kind: kind, body: body}, func() int { return tx.payload.AddObject(kind, body) })
 }
 
+// PutHashed adds a blob, commit or tree body whose ID the caller has
+// computed, as object.Hash(kind, body), on another goroutine; the store
+// does not hash it again. A wrong ID is a corrupt repository, which fsck
+// reports: only callers that hashed the body themselves use this.
+func (tx *Tx) PutHashed(id object.ID, kind object.Kind, body []byte) object.ID {
+	return tx.put(id, pending{kind: kind, body: body}, func() int { return tx.payload.AddObject(kind, body) })
+}
+
+// PutEventHashed adds an event from its canonical body, its ID (the
+// hash of the body) and its data, all computed by the caller (see
+// PutHashed).
+func (tx *Tx) PutEventHashed(id object.ID, body, data []byte) object.ID {
+	return tx.put(id, pending{kind: object.KindEvent, body: body, data: data}, func() int { return tx.payload.AddEvent(body, data) })
+}
+
 // PutCommit adds a commit and returns its ID.
 func (tx *Tx) PutCommit(c *object.Commit) object.ID {
 	return tx.PutObject(object.KindCommit, c.Encode())

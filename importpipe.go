@@ -1,0 +1,311 @@
+package evgit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/evgit/evgit/model"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/snapshot"
+)
+
+// An import keeps both cores busy: one goroutine parses the input and
+// encodes and hashes its events ahead of the fold, which runs on the
+// import's own goroutine, and a third builds the snapshot trees from the
+// states the fold hands it while the batches are written. Only the fold
+// and the commit chain are sequential by nature.
+
+// parseChunkLines is how many parsed lines travel together from the
+// parsing goroutine to the fold.
+const parseChunkLines = 1024
+
+type parsedChunk struct {
+	lines []InputLine
+	err   error
+}
+
+// encodedEvent is an event encoded and hashed ahead of its commit, under
+// the assumptions its commit checks before using it: the schema the
+// model gave and the commit actor the meta was completed for.
+type encodedEvent struct {
+	id     object.ID
+	body   []byte
+	schema int
+	actor  string
+}
+
+var errParseStopped = errors.New("import: parsing stopped")
+
+// parseAhead parses NDJSON on its own goroutine and sends the lines in
+// chunks, then one chunk with the error if a line is bad. Events whose
+// meta already holds the time, and the actor when there is a commit
+// actor, are encoded and hashed there too. stop ends the goroutine early.
+func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan parsedChunk, stop func()) {
+	ch := make(chan parsedChunk, 8)
+	done := make(chan struct{})
+	send := func(c parsedChunk) bool {
+		select {
+		case ch <- c:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	go func() {
+		defer close(ch)
+		chunk := make([]InputLine, 0, parseChunkLines)
+		err := ScanLines(in, true, func(l InputLine) error {
+			if l.Commit != nil {
+				actor = l.Commit.Actor // the lines after a header belong to its commit
+			}
+			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
+			chunk = append(chunk, l)
+			if len(chunk) == parseChunkLines {
+				if !send(parsedChunk{lines: chunk}) {
+					return errParseStopped
+				}
+				chunk = make([]InputLine, 0, parseChunkLines)
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errParseStopped):
+		case err != nil:
+			send(parsedChunk{err: err})
+		case len(chunk) > 0:
+			send(parsedChunk{lines: chunk})
+		}
+	}()
+	return ch, sync.OnceFunc(func() { close(done) })
+}
+
+// encodeAhead encodes an event whose body does not depend on its commit,
+// or returns nil.
+func encodeAhead(in *EventInput, data []byte, mdl *model.Model, actor string) *encodedEvent {
+	if in.Meta["time"] == "" || (in.Meta["actor"] == "" && actor != "") {
+		return nil
+	}
+	schema := in.Schema
+	if schema == 0 {
+		schema = mdl.LatestSchema(in.Type)
+	}
+	body := object.NewEvent(in.Stream, in.Type, schema, in.Meta, data).Encode()
+	return &encodedEvent{id: object.Hash(object.KindEvent, body), body: body, schema: schema, actor: actor}
+}
+
+// hashedObject is an object with the ID computed where it was made.
+type hashedObject struct {
+	id   object.ID
+	kind object.Kind
+	body []byte
+}
+
+// treeSink keeps the nodes and blobs a snapBuilder writes, for the
+// builder to read back, and lists those of the snapshot being built.
+// The builder never reads the store: the store is locked by the
+// transactions it runs beside.
+type treeSink struct {
+	objs map[object.ID]hashedObject
+	cur  []hashedObject
+}
+
+// PutObject keeps a new object and lists it for the current snapshot.
+func (s *treeSink) PutObject(kind object.Kind, body []byte) object.ID {
+	id := object.Hash(kind, body)
+	if _, ok := s.objs[id]; !ok {
+		o := hashedObject{id: id, kind: kind, body: body}
+		s.objs[id] = o
+		s.cur = append(s.cur, o)
+	}
+	return id
+}
+
+// Get returns an object the sink holds.
+func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if o, ok := s.objs[id]; ok {
+		return o.kind, o.body, nil, nil
+	}
+	return 0, nil, nil, fmt.Errorf("snapshot node %s: %w", id.Short(), ErrNotFound)
+}
+
+// preload copies the nodes of the tree at root (not its blobs: the
+// builder only reads nodes) from rd into the sink.
+func (s *treeSink) preload(rd reader, id object.ID) error {
+	kind, body, _, err := rd.Get(id)
+	if err != nil {
+		return err
+	}
+	if kind != object.KindTree {
+		return fmt.Errorf("%w: snapshot node %s is a %s", ErrCorrupt, id.Short(), kind)
+	}
+	s.objs[id] = hashedObject{id: id, kind: kind, body: body}
+	if len(body) < 2 || body[1] != 1 { // a leaf (object.Tree's layout)
+		return nil
+	}
+	t, err := object.DecodeTree(body)
+	if err != nil {
+		return err
+	}
+	for _, c := range t.Children {
+		if !c.IsZero() {
+			if err := s.preload(rd, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// builtSnapshot is a snapshot tree ready to record at the boundary
+// commit of offset: its root and the objects new in it.
+type builtSnapshot struct {
+	offset uint64
+	root   object.ID
+	objs   []hashedObject
+	err    error
+}
+
+// snapBuilder builds an import's snapshot trees on its own goroutine.
+// The fold pushes every boundary's changed states; the builder keeps
+// every stride-th boundary and the last one (the dropped ones' changes
+// go into the next kept one) and sends the trees, in order, to the
+// batches that write the boundary commits. Trees depend on states, not
+// on commit IDs, so they need not wait for the commits.
+type snapBuilder struct {
+	w      *snapshot.Writer
+	sink   *treeSink
+	stride int
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []plannedSnapshot
+	closed bool
+
+	out      chan builtSnapshot
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// plannedSnapshot is one boundary the fold passed: the streams changed
+// since the previous boundary with their states.
+type plannedSnapshot struct {
+	offset  uint64
+	changes []snapshot.Change
+}
+
+// newSnapBuilder starts a builder on the tree at root, which it reads
+// from rd first (nothing to read for an empty tree).
+func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*snapBuilder, error) {
+	sink := &treeSink{objs: map[object.ID]hashedObject{}}
+	if !root.IsZero() && root != snapshot.EmptyRoot {
+		if err := sink.preload(rd, root); err != nil {
+			return nil, err
+		}
+	}
+	b := &snapBuilder{
+		w:      snapshot.NewWriter(sink, sink, r.derived().nodes),
+		sink:   sink,
+		stride: max(stride, 1),
+		out:    make(chan builtSnapshot, 16),
+		done:   make(chan struct{}),
+	}
+	b.cond = sync.NewCond(&b.mu)
+	if root.IsZero() {
+		root = snapshot.EmptyRoot
+	}
+	go b.run(root)
+	return b, nil
+}
+
+// push hands the builder a boundary's changes.
+func (b *snapBuilder) push(p plannedSnapshot) {
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	b.mu.Unlock()
+	b.cond.Signal()
+}
+
+// close says no boundary follows.
+func (b *snapBuilder) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cond.Signal()
+}
+
+// stop ends the builder whatever it is doing; what it built is dropped.
+func (b *snapBuilder) stop() {
+	b.stopOnce.Do(func() {
+		close(b.done)
+		b.close()
+	})
+}
+
+func (b *snapBuilder) pop() (plannedSnapshot, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+		return plannedSnapshot{}, false
+	default:
+	}
+	for len(b.queue) == 0 && !b.closed {
+		b.cond.Wait()
+	}
+	if len(b.queue) == 0 {
+		return plannedSnapshot{}, false
+	}
+	p := b.queue[0]
+	b.queue[0] = plannedSnapshot{}
+	b.queue = b.queue[1:]
+	return p, true
+}
+
+func (b *snapBuilder) run(root object.ID) {
+	defer close(b.out)
+	pending := map[string]snapshot.Change{}
+	seen, built := 0, 0
+	var last uint64
+	build := func() bool {
+		changes := make([]snapshot.Change, 0, len(pending))
+		for _, c := range pending {
+			changes = append(changes, c)
+		}
+		clear(pending)
+		built = seen
+		b.sink.cur = nil
+		next, err := b.w.Update(root, changes)
+		s := builtSnapshot{offset: last, root: next, objs: b.sink.cur, err: err}
+		root = next
+		select {
+		case b.out <- s:
+			return err == nil
+		case <-b.done:
+			return false
+		}
+	}
+	for {
+		p, ok := b.pop()
+		if !ok {
+			break
+		}
+		seen++
+		last = p.offset
+		for _, c := range p.changes {
+			pending[c.Stream] = c
+		}
+		if seen%b.stride == 0 && !build() {
+			return
+		}
+	}
+	select {
+	case <-b.done:
+		return
+	default:
+	}
+	if seen > built {
+		build()
+	}
+}
