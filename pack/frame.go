@@ -43,7 +43,7 @@ func AppendFrame(dst, payload []byte, tight bool) []byte {
 		if tight {
 			enc = zstdPackEncoder()
 		}
-		dst = enc.EncodeAll(payload, dst)
+		dst = compress(enc, dst, payload)
 		if n := len(dst) - start - FrameHeaderSize; n < len(payload)-len(payload)/16 {
 			rawLen = len(payload)
 		} else {

@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -20,7 +21,7 @@ func zstdEncoder() *zstd.Encoder {
 	encoderOnce.Do(func() {
 		encoder, _ = zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderConcurrency(max(2, runtime.GOMAXPROCS(0))),
 			zstd.WithLowerEncoderMem(true),
 			zstd.WithZeroFrames(true))
 	})
@@ -47,8 +48,37 @@ func zstdPackEncoder() *zstd.Encoder {
 	packEncoderOnce.Do(func() {
 		packEncoder, _ = zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderConcurrency(max(2, runtime.GOMAXPROCS(0))),
 			zstd.WithZeroFrames(true))
 	})
 	return packEncoder
+}
+
+// compressPart is the least payload each goroutine compresses: a large
+// payload is cut into up to GOMAXPROCS parts compressed at once, each a
+// zstd frame of its own. zstd frames back to back decode as the
+// concatenation of their contents, so readers see one payload.
+const compressPart = 256 << 10
+
+// compress appends payload, zstd-compressed with enc, to dst.
+func compress(enc *zstd.Encoder, dst, payload []byte) []byte {
+	parts := min(runtime.GOMAXPROCS(0), len(payload)/compressPart)
+	if parts < 2 {
+		return enc.EncodeAll(payload, dst)
+	}
+	size := (len(payload) + parts - 1) / parts
+	outs := make([][]byte, parts)
+	var wg sync.WaitGroup
+	for i := 1; i < parts; i++ {
+		wg.Go(func() {
+			part := payload[i*size : min((i+1)*size, len(payload))]
+			outs[i] = enc.EncodeAll(part, make([]byte, 0, len(part)/2))
+		})
+	}
+	dst = enc.EncodeAll(payload[:size], dst)
+	wg.Wait()
+	for _, o := range outs[1:] {
+		dst = append(dst, o...)
+	}
+	return dst
 }

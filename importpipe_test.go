@@ -1,0 +1,101 @@
+package evgit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/walk"
+)
+
+// TestImportBadLineWinsOverRefusedEvent: the fold refuses an early event
+// while the parser has not yet reached a malformed line further on; the
+// import reports the line, as it would without the refusal, and writes
+// nothing.
+func TestImportBadLineWinsOverRefusedEvent(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	var in strings.Builder
+	in.WriteString(`{"stream":"acc-1","type":"MoneyWithdrawn","data":{"amount":5}}` + "\n")
+	for i := range 3 * parseChunkLines {
+		fmt.Fprintf(&in, `{"stream":"acc-%d","type":"AccountOpened","data":{"owner":"o"}}`+"\n", i+2)
+	}
+	in.WriteString("{not json\n")
+	_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), fmt.Sprintf("line %d:", 3*parseChunkLines+2))
+	_, err = r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, walk.ErrUnknownRevision, "nothing written")
+
+	// Without the bad line, the refusal is what the import reports.
+	_, err = r.Import(ctx, strings.NewReader(strings.TrimSuffix(in.String(), "{not json\n")), ImportOptions{})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "event 1:")
+	_, err = r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, walk.ErrUnknownRevision, "nothing written")
+}
+
+// TestImportOntoSnapshots imports a workload in two parts: the second
+// import's snapshot builder starts from the tree the first one left,
+// which it reads ahead, and every snapshot it records equals a fold of
+// the events from the start.
+func TestImportOntoSnapshots(t *testing.T) {
+	ctx := context.Background()
+	cfg := bankgen.Config{Seed: 3, Events: 6000, Accounts: 300}
+	var all bytes.Buffer
+	require.NoError(t, bankgen.Write(&all, cfg))
+	lines := strings.SplitAfter(all.String(), "\n")
+	r := modelRepo(t, bankModelEvery(20))
+	for _, part := range []string{strings.Join(lines[:2500], ""), strings.Join(lines[2500:], "")} {
+		_, err := r.Import(ctx, strings.NewReader(part), ImportOptions{})
+		require.NoError(t, err)
+	}
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Greater(t, checked, 2500/20/importSnapshotStride)
+	events := bankgen.Generate(cfg)
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	checkTree(t, r, head, expectAt(events, len(events)))
+	mid, err := r.Resolve(ctx, "HEAD~1000")
+	require.NoError(t, err)
+	checkTree(t, r, mid, expectAt(events, len(events)-1000))
+}
+
+// TestImportEncodesAheadOnlyWhatItMay: an event whose meta lacks the
+// actor while the import has one is completed by its commit; either way
+// the commits are those an Append of the same events makes.
+func TestImportEncodesAheadOnlyWhatItMay(t *testing.T) {
+	ctx := context.Background()
+	lines := []string{
+		`{"stream":"s","type":"Set","data":{"n":1},"meta":{"time":"2026-01-01T00:00:00Z","actor":"ann"}}`,
+		`{"stream":"s","type":"Set","data":{"n":2},"meta":{"time":"2026-01-01T00:00:01Z"}}`,
+	}
+	for _, actor := range []string{"", "importer"} {
+		imp := newRepo(t)
+		_, err := imp.Import(ctx, strings.NewReader(strings.Join(lines, "\n")), ImportOptions{Actor: actor})
+		require.NoError(t, err)
+		app := newRepo(t)
+		for _, l := range lines {
+			in, err := ParseLine([]byte(l), false)
+			require.NoError(t, err)
+			tm, err := time.Parse(time.RFC3339, in.Event.Meta["time"])
+			require.NoError(t, err)
+			o := AppendOptions{Actor: actor, Time: tm}
+			_, err = app.Append(ctx, []EventInput{in.Event}, o)
+			require.NoError(t, err)
+		}
+		want, err := app.Resolve(ctx, "HEAD")
+		require.NoError(t, err)
+		got, err := imp.Resolve(ctx, "HEAD")
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "actor %q", actor)
+	}
+}
