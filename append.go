@@ -271,6 +271,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		c.Parents = []object.ID{streams.head}
 	}
 	c.Events = make([]object.ID, len(events))
+	evs := make([]pendingEvent, len(events))
 	for i, pe := range events {
 		schema := pe.in.Schema
 		if schema == 0 {
@@ -280,12 +281,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		if e := pe.enc; e != nil && e.schema == schema && e.actor == actor {
 			// Encoded ahead, for this schema and actor: the meta is
 			// complete, as it is below.
-			if !w.trusted {
-				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: meta}); err != nil {
-					return nil, err
-				}
-			}
-			c.Events[i] = w.tx.PutEventHashed(e.id, e.body, pe.data)
+			evs[i] = pendingEvent{meta: meta, schema: schema, id: e.id, body: e.body}
 			continue
 		}
 		if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
@@ -300,26 +296,73 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 				meta["actor"] = actor
 			}
 		}
-		ev := object.NewEvent(pe.in.Stream, pe.in.Type, schema, meta, pe.data)
-		if !w.trusted {
-			if err := w.fold(ev.Stream, model.Event{Type: ev.Type, Schema: ev.Schema, Data: ev.Data, Meta: ev.Meta}); err != nil {
+		evs[i] = pendingEvent{meta: meta, schema: schema}
+	}
+	// A large commit encodes and hashes its events on another goroutine
+	// while this one folds them.
+	encode := func() {
+		for i := range evs {
+			if e := &evs[i]; e.body == nil {
+				pe := &events[i]
+				e.body = object.NewEvent(pe.in.Stream, pe.in.Type, e.schema, e.meta, pe.data).Encode()
+				e.id = object.Hash(object.KindEvent, e.body)
+			}
+		}
+	}
+	var encoded chan struct{}
+	if !w.trusted && len(events) >= parallelEncodeMin {
+		encoded = make(chan struct{})
+		go func() {
+			defer close(encoded)
+			encode()
+		}()
+	} else {
+		encode()
+	}
+	wait := func() {
+		if encoded != nil {
+			<-encoded
+		}
+	}
+	if !w.trusted {
+		for i, pe := range events {
+			if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: evs[i].schema, Data: pe.data, Meta: evs[i].meta}); err != nil {
+				wait()
 				return nil, err
 			}
 		}
-		c.Events[i] = w.tx.PutEvent(ev)
+	}
+	job := w.startSnapshot(c)
+	wait()
+	for i, pe := range events {
+		c.Events[i] = w.tx.PutEventHashed(evs[i].id, evs[i].body, pe.data)
 	}
 	id := w.tx.PutCommit(c)
 	if opts.IdempotencyKey != "" {
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
 	if err := w.link(id, c); err != nil {
+		job.wait()
 		return nil, err
 	}
 	streams.advance(id, c)
-	if err := w.snapshot(id, c); err != nil {
+	if err := w.snapshot(id, c, job); err != nil {
 		return nil, err
 	}
 	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+}
+
+// parallelEncodeMin is the least events a commit encodes on a goroutine
+// of its own, beside its fold.
+const parallelEncodeMin = 64
+
+// pendingEvent is an event of a commit being built: its completed meta
+// and schema, then its canonical body and ID.
+type pendingEvent struct {
+	meta   map[string]string
+	schema int
+	id     object.ID
+	body   []byte
 }
 
 // fold applies an event to its stream's state at the writer's head.

@@ -107,8 +107,9 @@ type hashedObject struct {
 // The builder never reads the store: the store is locked by the
 // transactions it runs beside.
 type treeSink struct {
-	objs map[object.ID]hashedObject
-	cur  []hashedObject
+	objs  map[object.ID]hashedObject
+	cur   []hashedObject
+	under snapshot.Source // read when the sink lacks an object; nil: nothing
 }
 
 // PutObject keeps a new object and lists it for the current snapshot.
@@ -126,6 +127,9 @@ func (s *treeSink) PutObject(kind object.Kind, body []byte) object.ID {
 func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	if o, ok := s.objs[id]; ok {
 		return o.kind, o.body, nil, nil
+	}
+	if s.under != nil {
+		return s.under.Get(id)
 	}
 	return 0, nil, nil, fmt.Errorf("snapshot node %s: %w", id.Short(), ErrNotFound)
 }

@@ -18,8 +18,9 @@ var errRetryUntrusted = errors.New("import: the dry run does not hold for this b
 
 // snapshot records the snapshot of a boundary commit (SPEC §4): the
 // previous snapshot's tree with the streams changed since, against the
-// commit and the writer's model.
-func (w *commitWriter) snapshot(id object.ID, c *object.Commit) error {
+// commit and the writer's model. job, when not nil, is that tree built
+// meanwhile on another goroutine.
+func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob) error {
 	every := uint64(w.mdl.SnapshotInterval())
 	if w.dryRun || !isBoundary(c, every) {
 		return nil
@@ -31,22 +32,87 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit) error {
 	if t == nil {
 		return fmt.Errorf("snapshot of %s: no snapshot bookkeeping", id.Short())
 	}
-	changes := make([]snapshot.Change, 0, len(t.dirty))
-	for s := range t.dirty {
-		st, err := w.hs.get(w, s)
+	var root object.ID
+	if job.wait() == nil {
+		for _, o := range job.sink.cur {
+			w.tx.PutHashed(o.id, o.kind, o.body)
+		}
+		root = job.root
+	} else {
+		// No job, or it failed: a node it needed was only in this
+		// transaction's group. Build here, reading through the Tx.
+		changes, err := w.dirtyChanges(t)
 		if err != nil {
 			return err
 		}
-		changes = append(changes, snapshot.Change{Stream: s, Version: st.version, State: st.state})
-	}
-	root, err := snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Update(t.root, changes)
-	if err != nil {
-		return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
+		if root, err = snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Update(t.root, changes); err != nil {
+			return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
+		}
 	}
 	w.tx.PutSnapshot(id, w.mdlID, root)
 	w.hs.snap, w.hs.snapOwn = &snapTrack{root: root, dirty: map[string]struct{}{}}, true
 	return nil
 }
+
+// dirtyChanges lists the streams changed since the last snapshot with
+// their states at the head.
+func (w *commitWriter) dirtyChanges(t *snapTrack) ([]snapshot.Change, error) {
+	changes := make([]snapshot.Change, 0, len(t.dirty))
+	for s := range t.dirty {
+		st, err := w.hs.get(w, s)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, snapshot.Change{Stream: s, Version: st.version, State: st.state})
+	}
+	return changes, nil
+}
+
+// parallelSnapshotMin is the least changed streams whose snapshot tree
+// a commit builds on a goroutine of its own, beside its other work.
+const parallelSnapshotMin = 64
+
+// snapshotJob is a snapshot tree being built on a goroutine of its own.
+// It reads only durable objects (Tx.Committed) and what it writes
+// itself, never the transaction.
+type snapshotJob struct {
+	done chan struct{}
+	sink *treeSink
+	root object.ID
+	err  error
+}
+
+// startSnapshot starts building the snapshot of a boundary commit with
+// many changed streams, once its events are folded; nil when there is
+// nothing to start.
+func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
+	t := w.hs.track()
+	if w.dryRun || w.trusted || t == nil || len(t.dirty) < parallelSnapshotMin || !isBoundary(c, uint64(w.mdl.SnapshotInterval())) {
+		return nil
+	}
+	changes, err := w.dirtyChanges(t)
+	if err != nil {
+		return nil // the snapshot, built in place, reports it
+	}
+	j := &snapshotJob{done: make(chan struct{}), sink: &treeSink{objs: map[object.ID]hashedObject{}, under: w.tx.Committed()}}
+	base, nodes := t.root, w.r.derived().nodes
+	go func() {
+		defer close(j.done)
+		j.root, j.err = snapshot.NewWriter(j.sink, j.sink, nodes).Update(base, changes)
+	}()
+	return j
+}
+
+// wait waits for the job and returns its error; a nil job is an error.
+func (j *snapshotJob) wait() error {
+	if j == nil {
+		return errNoJob
+	}
+	<-j.done
+	return j.err
+}
+
+var errNoJob = errors.New("no snapshot job")
 
 // snapshotPlan is how the batches of an import, which do not fold,
 // get the snapshots of their boundary commits: from the builder that

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
 )
 
@@ -46,5 +48,25 @@ func TestLargeFrameInParts(t *testing.T) {
 		}
 		_, _, err = s.ReadFrame(int64(len(pack.SegmentMagic)))
 		requireCorrupt(t, err)
+	}
+}
+
+// TestMergeObjects: merged sorted runs are the sorted union.
+func TestMergeObjects(t *testing.T) {
+	var runs [][]pack.IndexedObject
+	var all []pack.IndexedObject
+	for r := range 5 {
+		var run []pack.IndexedObject
+		for i := range 50 + r*7 {
+			o := pack.IndexedObject{ID: object.Hash(object.KindBlob, fmt.Appendf(nil, "%d-%d", r, i)), Loc: pack.Location{Seg: uint32(r), Slot: uint32(i)}}
+			run = append(run, o)
+			all = append(all, o)
+		}
+		slices.SortFunc(run, func(a, b pack.IndexedObject) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+		runs = append(runs, run)
+	}
+	slices.SortFunc(all, func(a, b pack.IndexedObject) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	if got := pack.MergeObjects(runs...); !slices.Equal(got, all) {
+		t.Fatalf("merged %d objects, not the sorted %d", len(got), len(all))
 	}
 }

@@ -62,10 +62,50 @@ type Record struct {
 	Value []byte
 }
 
+// compareObjects orders indexed objects by ID.
+func compareObjects(a, b IndexedObject) int {
+	// IDs are hashes: their first 8 bytes nearly always decide.
+	if x, y := binary.BigEndian.Uint64(a.ID[:8]), binary.BigEndian.Uint64(b.ID[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	return bytes.Compare(a.ID[8:], b.ID[8:])
+}
+
+// MergeObjects merges runs of objects, each sorted by ID, into one sorted
+// run, in time linear in their length.
+func MergeObjects(runs ...[]IndexedObject) []IndexedObject {
+	for len(runs) > 1 {
+		var next [][]IndexedObject
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+				continue
+			}
+			a, b := runs[i], runs[i+1]
+			out := make([]IndexedObject, 0, len(a)+len(b))
+			for len(a) > 0 && len(b) > 0 {
+				if compareObjects(b[0], a[0]) < 0 {
+					out, b = append(out, b[0]), b[1:]
+				} else {
+					out, a = append(out, a[0]), a[1:]
+				}
+			}
+			next = append(next, append(append(out, a...), b...))
+		}
+		runs = next
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	return runs[0]
+}
+
 // EncodeIndex builds an index file over the given segments. It sorts objs
 // (dropping repeated IDs) and recs (stably) in place.
 func EncodeIndex(segs []uint32, objs []IndexedObject, recs []Record) []byte {
-	slices.SortFunc(objs, func(a, b IndexedObject) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	if !slices.IsSortedFunc(objs, compareObjects) {
+		slices.SortFunc(objs, compareObjects)
+	}
 	objs = slices.CompactFunc(objs, func(a, b IndexedObject) bool { return a.ID == b.ID })
 	slices.SortStableFunc(recs, compareRecords)
 

@@ -58,7 +58,7 @@ func zstdPackEncoder() *zstd.Encoder {
 // payload is cut into up to GOMAXPROCS parts compressed at once, each a
 // zstd frame of its own. zstd frames back to back decode as the
 // concatenation of their contents, so readers see one payload.
-const compressPart = 256 << 10
+const compressPart = 64 << 10
 
 // compress appends payload, zstd-compressed with enc, to dst.
 func compress(enc *zstd.Encoder, dst, payload []byte) []byte {

@@ -143,15 +143,17 @@ func (s *Store) mergeIndexes() error {
 		}
 		group := ixs[:4]
 		var segs []uint32
-		var objs []pack.IndexedObject
+		var runs [][]pack.IndexedObject
 		var recs []pack.Record
 		// Oldest first, so records keep their log order.
 		for i := len(group) - 1; i >= 0; i-- {
 			ix := group[i]
 			segs = append(segs, ix.Segments()...)
+			run := make([]pack.IndexedObject, 0, ix.Len())
 			for o := range ix.Objects() {
-				objs = append(objs, o)
+				run = append(run, o)
 			}
+			runs = append(runs, run)
 			for r, err := range ix.AllRecords() {
 				if err != nil {
 					closeAll()
@@ -161,7 +163,7 @@ func (s *Store) mergeIndexes() error {
 			}
 		}
 		slices.Sort(segs)
-		data := pack.EncodeIndex(segs, objs, recs)
+		data := pack.EncodeIndex(segs, pack.MergeObjects(runs...), recs)
 		name := filepath.Join(s.logDir, idxName(segs[0], segs[len(segs)-1]))
 		paths := make([]string, len(group))
 		for i, ix := range group {
