@@ -95,6 +95,14 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		if err != nil {
 			return err
 		}
+		if len(prepared) > 1 {
+			size := 200
+			for _, pe := range prepared {
+				size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 150
+			}
+			tx.Reserve(len(prepared)+1, size)
+			w.hs.streams = make(map[string]streamState, len(prepared))
+		}
 		res, err = w.commit(prepared, opts, branchRef)
 		if err != nil {
 			return err

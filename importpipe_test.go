@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/snapshot"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -98,4 +99,36 @@ func TestImportEncodesAheadOnlyWhatItMay(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "actor %q", actor)
 	}
+}
+
+// TestSnapshotJobsOfConcurrentCommits: large commits from two writers,
+// each a snapshot boundary, share group writes; a snapshot tree built
+// beside its commit must find the previous tree even when that tree is
+// only in the group (not yet durable), which the build then does in the
+// transaction. A tiny node cache makes the builds read nodes back.
+func TestSnapshotJobsOfConcurrentCommits(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, "snapshot_every: 50\n")
+	r.derivedState.nodes = snapshot.NewCache(16)
+	errs := make(chan error, 2)
+	for w := range 2 {
+		go func() {
+			for c := range 20 {
+				events := make([]EventInput, 100)
+				for i := range events {
+					events[i] = ev(fmt.Sprintf("w%d-s%04d", w, (i*37+c*101)%1500), "Set", fmt.Sprintf(`{"n":%d}`, c*100+i))
+				}
+				if _, err := r.Append(ctx, events, AppendOptions{Actor: "test"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, 40, checked)
 }

@@ -21,7 +21,10 @@ type Commit struct {
 }
 
 // Encode returns the commit's canonical body.
-func (c *Commit) Encode() []byte { return c.AppendEncode(nil) }
+func (c *Commit) Encode() []byte {
+	size := 32 + IDSize*(len(c.Parents)+len(c.Events)+len(c.Reverts)) + len(c.Actor) + len(c.Message) + len(c.IdempotencyKey)
+	return c.AppendEncode(make([]byte, 0, size))
+}
 
 // AppendEncode appends the canonical body to dst.
 func (c *Commit) AppendEncode(dst []byte) []byte {

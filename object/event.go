@@ -33,7 +33,13 @@ func NewEvent(stream, typ string, schema int, meta map[string]string, data []byt
 
 // Encode returns the event's canonical body. The data ID comes last, so the
 // body is a prefix followed by 32 bytes that can be derived from the data.
-func (e *Event) Encode() []byte { return e.AppendEncode(nil) }
+func (e *Event) Encode() []byte {
+	size := 16 + len(e.Stream) + len(e.Type) + IDSize
+	for k, v := range e.Meta {
+		size += len(k) + len(v) + 4
+	}
+	return e.AppendEncode(make([]byte, 0, size))
+}
 
 // AppendEncode appends the canonical body to dst.
 func (e *Event) AppendEncode(dst []byte) []byte {

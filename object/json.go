@@ -335,6 +335,12 @@ func (p *jsonParser) number(dst []byte) ([]byte, error) {
 			return dst, p.errorf("invalid number")
 		}
 	}
+	if integer && p.pos-digits <= 18 { // fits int64 whatever the digits
+		if p.pos-start == 2 && p.in[start] == '-' && p.in[digits] == '0' {
+			return append(dst, '0'), nil // -0
+		}
+		return append(dst, p.in[start:p.pos]...), nil
+	}
 	text := string(p.in[start:p.pos])
 	if integer {
 		if _, err := strconv.ParseInt(text, 10, 64); err == nil {
