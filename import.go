@@ -2,16 +2,20 @@ package evgit
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
 )
 
@@ -98,14 +102,51 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		specs[i] = o
 	}
-	res := &ImportResult{}
-	var line lineSet
-	done := 0
+	var bounds [][2]int // the batches: [start, end) of groups
 	for start := 0; start < len(groups); {
 		end, events := start, 0
 		for end < len(groups) && end-start < importBatchCommits && (end == start || events+len(groups[end].events) <= importBatchEvents) {
 			events += len(groups[end].events)
 			end++
+		}
+		bounds = append(bounds, [2]int{start, end})
+		start = end
+	}
+	res := &ImportResult{}
+	var line lineSet
+	done := 0
+	// Trusted batches are built and compressed ahead, on a goroutine of
+	// their own, while the previous one is written. Commit headers with
+	// idempotency keys need lookups in the store: those imports build
+	// their batches in the transaction.
+	var prepared <-chan preparedBatch
+	stopPreparing := func() {}
+	if trust != nil && trust.links.known && !slices.ContainsFunc(specs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }) {
+		prepared, stopPreparing = r.prepareBatches(groups, specs, bounds, opts, mdl, mdlID, trust)
+	}
+	defer func() { stopPreparing() }()
+	for _, b := range bounds {
+		start, end := b[0], b[1]
+		events := 0
+		for _, g := range groups[start:end] {
+			events += len(g.events)
+		}
+		if prepared != nil {
+			err := r.writePrepared(ctx, <-prepared, opts, trust, res)
+			if err == nil {
+				done += events
+				if opts.Progress != nil {
+					opts.Progress(done, total)
+				}
+				continue
+			}
+			if !errors.Is(err, errRetryUntrusted) {
+				return nil, err
+			}
+			// Someone else wrote meanwhile, or the batch landed before:
+			// this batch and the next go through the transaction.
+			stopPreparing()
+			prepared = nil
 		}
 		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
@@ -122,7 +163,6 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if opts.Progress != nil {
 			opts.Progress(done, total)
 		}
-		start = end
 	}
 	if trust != nil && trust.head == res.Head {
 		final := trust.final.flatten()
@@ -146,7 +186,91 @@ type trustedFold struct {
 	head      object.ID // the head the next batch must find
 	offset    uint64
 	time      time.Time
+	links     linkState // the skip links behind the import's first commit
 	plan      *snapshotPlan
+}
+
+// preparedBatch is a trusted batch built, without the store's lock, in a
+// detached transaction whose payload is compressed already.
+type preparedBatch struct {
+	tx      *store.Tx
+	marker  string
+	head    object.ID // its last commit
+	offset  uint64
+	time    time.Time
+	commits int
+	events  int
+	err     error
+}
+
+// prepareBatches builds the import's batches, in order, on their own
+// goroutine, each on the head the previous one ends at, as importBatch
+// would build them on a trusted fold. The goroutine reads nothing from
+// the store: the skip links behind the first commit come from the dry
+// run, the snapshot trees from the builder. stop ends it.
+func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions, bounds [][2]int, opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) (<-chan preparedBatch, func()) {
+	out := make(chan preparedBatch, 2)
+	stop := make(chan struct{})
+	hs := &headState{head: t.head, offset: t.offset, time: t.time, streams: map[string]streamState{}, links: t.links}
+	go func() {
+		defer close(out)
+		for _, b := range bounds {
+			g, sp := groups[b[0]:b[1]], specs[b[0]:b[1]]
+			marker, dig := importMarker(g)
+			tx := r.st.Detached()
+			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan}
+			events, err := w.writeBatch(g, sp, t.branchRef, opts.Actor, marker, dig)
+			p := preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(g), events: events, err: err}
+			if err == nil {
+				tx.Seal()
+			}
+			select {
+			case out <- p:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out, sync.OnceFunc(func() { close(stop) })
+}
+
+// writePrepared writes a prepared batch if the branch is still where the
+// fold left it and the batch did not land before; errRetryUntrusted
+// when it is not written for either reason, or was not prepared.
+func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts ImportOptions, t *trustedFold, res *ImportResult) error {
+	if p.tx == nil || p.err != nil {
+		return errRetryUntrusted
+	}
+	err := r.st.UpdatePrepared(ctx, p.tx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, opts.Branch)
+		if err != nil {
+			return err
+		}
+		if branchRef != t.branchRef {
+			return errRetryUntrusted
+		}
+		if _, _, landed, err := tx.Idempotency(branchRef, p.marker); err != nil || landed {
+			return cmp.Or(err, errRetryUntrusted)
+		}
+		return nil
+	})
+	if errors.Is(err, refs.ErrConflict) {
+		return errRetryUntrusted
+	}
+	if err != nil {
+		return err
+	}
+	t.head, t.offset, t.time = p.head, p.offset, p.time
+	r.mu.Lock()
+	delete(r.heads, t.branchRef)
+	r.mu.Unlock()
+	res.Commits += p.commits
+	res.Events += p.events
+	res.Head = p.head
+	return nil
 }
 
 // dropTrust forgets a dry run that no longer holds, stopping its
@@ -168,16 +292,7 @@ func branchOrHead(b string) string {
 // importBatch writes one batch of commits in one transaction, unless a
 // marker says the batch already landed on the branch.
 func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
-	var all []preparedEvent
-	for _, g := range groups {
-		all = append(all, g.events...)
-		if g.header != nil {
-			h, _ := json.Marshal(g.header)
-			all = append(all, preparedEvent{in: EventInput{Stream: "commit", Type: "header"}, data: h})
-		}
-	}
-	dig := digest(all)
-	marker := "\x00import\x00" + hex.EncodeToString(dig[:])
+	marker, dig := importMarker(groups)
 	return r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
@@ -213,40 +328,13 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			}
 		}
 		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil}
-		// Room for the batch: its events and commits, with their bodies.
-		objects, size := 0, 0
-		for _, g := range groups {
-			objects += len(g.events) + 1
-			size += 150 + 32*len(g.events)
-			for _, pe := range g.events {
-				size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 120
-			}
-		}
-		tx.Reserve(objects, size)
 		if t != nil {
 			w.plan = t.plan
 		}
-		events := 0
-		for i, g := range groups {
-			out, err := w.commit(g.events, specs[i], branchRef)
-			if errors.Is(err, errRetryUntrusted) {
-				return err
-			}
-			if err != nil {
-				return fmt.Errorf("commit %d of the batch: %w", i+1, err)
-			}
-			if out.Duplicate && t != nil {
-				// The dry run folded events this commit does not add.
-				return errRetryUntrusted
-			}
-			if !out.Duplicate {
-				events += len(g.events)
-			}
-		}
-		if err := w.publish(branchRef, hs.head, opts.Actor, "import"); err != nil {
+		events, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig)
+		if err != nil {
 			return err
 		}
-		tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
 		if t != nil {
 			// The fold was done before; this batch's states are not
 			// tracked, so the cache is set once the import ends.
@@ -262,6 +350,61 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		res.Head = w.hs.head
 		return nil
 	})
+}
+
+// importMarker names a batch in the idempotency index by the digest of
+// its events and commit headers, so an import run again finds the
+// batches that landed.
+func importMarker(groups []importGroup) (string, object.ID) {
+	var all []preparedEvent
+	for _, g := range groups {
+		all = append(all, g.events...)
+		if g.header != nil {
+			h, _ := json.Marshal(g.header)
+			all = append(all, preparedEvent{in: EventInput{Stream: "commit", Type: "header"}, data: h})
+		}
+	}
+	dig := digest(all)
+	return "\x00import\x00" + hex.EncodeToString(dig[:]), dig
+}
+
+// writeBatch adds a batch's commits on the writer's head, moves the
+// branch to the last one and records the batch's marker; it returns the
+// events added.
+func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig object.ID) (int, error) {
+	// Room for the batch: its events and commits, with their bodies.
+	objects, size := 0, 0
+	for _, g := range groups {
+		objects += len(g.events) + 1
+		size += 150 + 32*len(g.events)
+		for _, pe := range g.events {
+			size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 120
+		}
+	}
+	w.tx.Reserve(objects, size)
+	old := w.hs.head
+	events := 0
+	for i, g := range groups {
+		out, err := w.commit(g.events, specs[i], branchRef)
+		if errors.Is(err, errRetryUntrusted) {
+			return 0, err
+		}
+		if err != nil {
+			return 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
+		}
+		if out.Duplicate && w.trusted {
+			// The dry run folded events this commit does not add.
+			return 0, errRetryUntrusted
+		}
+		if !out.Duplicate {
+			events += len(g.events)
+		}
+	}
+	if err := w.publish(branchRef, old, actor, "import"); err != nil {
+		return 0, err
+	}
+	w.tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
+	return events, nil
 }
 
 var errDryRun = errors.New("dry run")
@@ -286,6 +429,13 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			return err
 		}
 		t = &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		first := &object.Commit{}
+		if !hs.head.IsZero() {
+			first.Parents = []object.ID{hs.head}
+		}
+		if t.links, err = w.linksBehind(first); err != nil {
+			return err
+		}
 		if tr := w.hs.track(); tr != nil && mdl.SnapshotInterval() > 0 {
 			b, err := r.newSnapBuilder(tx, tr.root, importSnapshotStride)
 			if err != nil {

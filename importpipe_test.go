@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/snapshot"
 	"github.com/evgit/evgit/walk"
 )
@@ -131,4 +132,47 @@ func TestSnapshotJobsOfConcurrentCommits(t *testing.T) {
 	checked, err := r.VerifySnapshots(ctx, "HEAD")
 	require.NoError(t, err)
 	assert.Equal(t, 40, checked)
+}
+
+// TestImportWhileAnotherWriterCommits: a commit lands on the branch
+// between two batches of an import (from its progress callback). The
+// batch prepared on the old head is refused, and that batch and the
+// rest are written on the new head through the transaction; every event
+// is there once and every snapshot is right.
+func TestImportWhileAnotherWriterCommits(t *testing.T) {
+	ctx := context.Background()
+	cfg := bankgen.Config{Seed: 5, Events: 5000, Accounts: 200}
+	var in bytes.Buffer
+	require.NoError(t, bankgen.Write(&in, cfg))
+	r := modelRepo(t, bankModelEvery(20))
+	var side object.ID
+	res, err := r.Import(ctx, &in, ImportOptions{Progress: func(done, total int) {
+		if side.IsZero() {
+			out, err := r.Append(ctx, []EventInput{ev("side-1", "AccountOpened", `{"owner":"s"}`)}, AppendOptions{Actor: "side"})
+			require.NoError(t, err)
+			side = out.Commit
+		}
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, 5000, res.Events)
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, res.Head, head)
+	n := 0
+	sawSide := false
+	for info, err := range r.Log(ctx, LogOptions{}) {
+		require.NoError(t, err)
+		n += len(info.Events)
+		sawSide = sawSide || info.ID == side
+	}
+	assert.Equal(t, 5001, n)
+	assert.True(t, sawSide, "the other writer's commit is on the branch")
+	_, err = r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	events := bankgen.Generate(cfg)
+	want := expectAt(events, len(events))
+	st, err := r.State(ctx, "HEAD", "acc-000000", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want["acc-000000"].Version), st.Version)
+	assert.Equal(t, want["acc-000000"].Balance, decodeAccount(t, st.State).Balance)
 }

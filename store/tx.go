@@ -26,6 +26,13 @@ type Tx struct {
 	idem    map[string][]byte
 	snaps   map[string]object.ID
 	links   map[object.ID][]byte
+	// A detached transaction (Store.Detached) is built without the lock:
+	// it reads only what it added, its ref moves are checked when it is
+	// written (expect: the value each moved ref must still hold), and
+	// frame is its payload compressed ahead (Seal).
+	detached bool
+	expect   map[string]object.ID
+	frame    []byte
 }
 
 type pending struct {
@@ -127,6 +134,12 @@ func (tx *Tx) PutTree(t *object.Tree) object.ID { return tx.PutObject(object.Kin
 // Get reads an object, seeing this transaction's and its group's
 // additions first.
 func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if tx.detached {
+		if p, ok := tx.pending(id); ok {
+			return p.kind, p.body, p.data, nil
+		}
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
 	kind, body, data, err := tx.s.get(id)
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return kind, body, data, err
@@ -146,7 +159,12 @@ func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 // what this transaction or its group added. Unlike the Tx it may be used
 // from goroutines that the transaction's function starts, as long as the
 // function waits for them before it returns.
-func (tx *Tx) Committed() CommittedReader { return CommittedReader{tx.s} }
+func (tx *Tx) Committed() CommittedReader {
+	if tx.detached {
+		return CommittedReader{}
+	}
+	return CommittedReader{tx.s}
+}
 
 // CommittedReader reads durable objects while a transaction runs; see
 // Tx.Committed.
@@ -155,6 +173,9 @@ type CommittedReader struct{ s *Store }
 // Get returns a durable object (see Store.Get). The transaction that
 // made the reader holds the store's lock meanwhile.
 func (c CommittedReader) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if c.s == nil {
+		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	}
 	return c.s.get(id)
 }
 
@@ -167,6 +188,9 @@ func (tx *Tx) Ref(name string) (refs.Value, bool) {
 			}
 			return *v, true
 		}
+	}
+	if tx.detached {
+		return refs.Value{}, false
 	}
 	return tx.s.refs.Get(name)
 }
@@ -189,12 +213,11 @@ func (tx *Tx) Resolve(name string) (id object.ID, target string, ok bool) {
 // UpdateRef moves a ref if it still holds u.Old (ZeroID: must not exist),
 // recording the move in the reflog; ErrConflict otherwise.
 func (tx *Tx) UpdateRef(u refs.Update) error {
-	cur, ok := tx.Ref(u.Name)
-	if cur.IsSymbolic() {
-		return fmt.Errorf("ref %s is symbolic", u.Name)
-	}
-	if (ok && cur.ID != u.Old) || (!ok && !u.Old.IsZero()) {
-		return fmt.Errorf("%w: %s is at %s, expected %s", refs.ErrConflict, u.Name, shortOrNone(cur.ID, ok), shortOrNone(u.Old, !u.Old.IsZero()))
+	if _, moved := tx.refs[u.Name]; tx.detached && !moved {
+		// Checked when the transaction is written.
+		tx.expect[u.Name] = u.Old
+	} else if err := tx.checkRef(u.Name, u.Old); err != nil {
+		return err
 	}
 	if u.Delete {
 		tx.refs[u.Name] = nil
@@ -204,6 +227,19 @@ func (tx *Tx) UpdateRef(u refs.Update) error {
 	key := []byte(u.Name)
 	tx.recs = append(tx.recs, pack.Record{Kind: RecRef, Key: key, Value: u.Encode()})
 	tx.payload.AddRecord(RecRef, key, tx.recs[len(tx.recs)-1].Value)
+	return nil
+}
+
+// checkRef reports ErrConflict unless a ref holds old (ZeroID: does not
+// exist) as this transaction sees it.
+func (tx *Tx) checkRef(name string, old object.ID) error {
+	cur, ok := tx.Ref(name)
+	if cur.IsSymbolic() {
+		return fmt.Errorf("ref %s is symbolic", name)
+	}
+	if (ok && cur.ID != old) || (!ok && !old.IsZero()) {
+		return fmt.Errorf("%w: %s is at %s, expected %s", refs.ErrConflict, name, shortOrNone(cur.ID, ok), shortOrNone(old, !old.IsZero()))
+	}
 	return nil
 }
 
@@ -235,6 +271,9 @@ func (tx *Tx) Idempotency(branch, key string) (commit, digest object.ID, ok bool
 			return object.ID(v[:32]), object.ID(v[32:]), true, nil
 		}
 	}
+	if tx.detached {
+		return object.ZeroID, object.ZeroID, false, nil
+	}
 	return tx.s.idempotency(branch, key)
 }
 
@@ -263,6 +302,9 @@ func (tx *Tx) Snapshot(commit, model object.ID) (object.ID, bool, error) {
 			return v, true, nil
 		}
 	}
+	if tx.detached {
+		return object.ZeroID, false, nil
+	}
 	v, ok, err := tx.s.latestRecord(RecSnapshot, []byte(k))
 	if err != nil || !ok || len(v) != object.IDSize {
 		return object.ZeroID, false, err
@@ -284,6 +326,9 @@ func (tx *Tx) Link(commit object.ID) (Link, bool, error) {
 		if v, ok := m[commit]; ok {
 			return decodeLink(v)
 		}
+	}
+	if tx.detached {
+		return Link{}, false, nil
 	}
 	return tx.s.linkLocked(commit)
 }
@@ -317,20 +362,54 @@ type groupCommit struct {
 }
 
 type request struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	done chan error
-	lead chan struct{} // told to lead the next group
+	ctx      context.Context
+	fn       func(*Tx) error
+	prepared *Tx // a detached transaction to write after fn, alone in its group
+	done     chan error
+	lead     chan struct{} // told to lead the next group
 }
 
 // Update runs fn in a transaction and makes what it added durable before
 // returning. If fn returns an error nothing of it is written. Transactions
 // of concurrent callers share one write and one sync.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	return s.update(&request{ctx: ctx, fn: fn})
+}
+
+// Detached returns a transaction to build without the store's lock, on
+// any goroutine, for UpdatePrepared: it adds objects and records and
+// moves refs, and reads only what it added itself (a ref move is checked
+// when it is written).
+func (s *Store) Detached() *Tx {
+	tx := s.newTx(newGroupState())
+	tx.detached, tx.expect = true, map[string]object.ID{}
+	return tx
+}
+
+// Seal compresses a detached transaction's payload now, so that writing
+// it costs no compression under the lock. Nothing may be added after.
+func (tx *Tx) Seal() {
+	tx.frame = pack.AppendFrame(nil, tx.payload.Bytes(), false)
+}
+
+// UpdatePrepared writes a detached transaction in a group of its own:
+// under the lock it runs check on a transaction that reads the store
+// (an error stops the write and is returned), checks that every ref the
+// transaction moves still holds the value it moved it from (ErrConflict
+// otherwise), and writes the transaction, durably, with one sync.
+func (s *Store) UpdatePrepared(ctx context.Context, prepared *Tx, check func(*Tx) error) error {
+	if !prepared.detached {
+		return errors.New("store: UpdatePrepared of a transaction that is not detached")
+	}
+	return s.update(&request{ctx: ctx, fn: check, prepared: prepared})
+}
+
+func (s *Store) update(req *request) error {
+	ctx := req.ctx
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	req := &request{ctx: ctx, fn: fn, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	req.done, req.lead = make(chan error, 1), make(chan struct{}, 1)
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
@@ -407,6 +486,27 @@ func (s *Store) runGroup(batch []*request) {
 		fail(fmt.Errorf("segment %d is not writable", s.last))
 		return
 	}
+	// A prepared transaction is written alone: its frame is compressed
+	// already, and one frame holds one group.
+	for len(batch) > 0 {
+		n := 1
+		for batch[0].prepared == nil && n < len(batch) && batch[n].prepared == nil {
+			n++
+		}
+		if s.broken != nil {
+			for _, r := range batch {
+				r.done <- s.broken
+			}
+			return
+		}
+		s.runTxs(batch[:n])
+		batch = batch[n:]
+	}
+}
+
+// runTxs runs a group's transactions and writes them; the lock and s.mu
+// are held.
+func (s *Store) runTxs(batch []*request) {
 	g := newGroupState()
 	var txs []*Tx
 	var ok []*request
@@ -419,6 +519,13 @@ func (s *Store) runGroup(batch []*request) {
 		if err := runFn(r.fn, tx); err != nil {
 			r.done <- err
 			continue
+		}
+		if p := r.prepared; p != nil {
+			if err := p.checkExpected(tx); err != nil {
+				r.done <- err
+				continue
+			}
+			p.group, tx = g, p
 		}
 		if tx.payload.Len() == 0 {
 			r.done <- nil
@@ -457,6 +564,10 @@ func (s *Store) runGroup(batch []*request) {
 func (s *Store) write(txs []*Tx) error {
 	seg := s.segs[s.last]
 	var payload []byte
+	var frame []byte
+	if len(txs) == 1 {
+		frame = txs[0].frame
+	}
 	bases := make([]int, len(txs))
 	slot := 0
 	for i, tx := range txs {
@@ -468,7 +579,10 @@ func (s *Store) write(txs []*Tx) error {
 			payload = append(payload, tx.payload.Bytes()...)
 		}
 	}
-	off, err := seg.Append(pack.AppendFrame(nil, payload, false))
+	if frame == nil {
+		frame = pack.AppendFrame(nil, payload, false)
+	}
+	off, err := seg.Append(frame)
 	if err != nil {
 		return err
 	}
@@ -505,6 +619,17 @@ func (s *Store) write(txs []*Tx) error {
 		}
 	}
 	s.scanned = seg.Size()
+	return nil
+}
+
+// checkExpected checks, as rtx sees the refs, that every ref a detached
+// transaction moves still holds the value it moved it from.
+func (tx *Tx) checkExpected(rtx *Tx) error {
+	for name, old := range tx.expect {
+		if err := rtx.checkRef(name, old); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

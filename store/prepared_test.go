@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+)
+
+// prepare builds, detached, a commit of one blob on old and the move of
+// main from old to it.
+func prepare(t *testing.T, s *Store, old object.ID, i int) (*Tx, object.ID) {
+	t.Helper()
+	tx := s.Detached()
+	blob := tx.PutObject(object.KindBlob, []byte(`{"prepared":`+string(rune('0'+i))+`}`))
+	c := &object.Commit{Events: []object.ID{blob}, Time: time.Unix(int64(1000+i), 0), Offset: uint64(i)}
+	if !old.IsZero() {
+		c.Parents = []object.ID{old}
+	}
+	cid := tx.PutCommit(c)
+	_, _, _, err := tx.Get(cid) // a detached transaction reads what it added
+	require.NoError(t, err)
+	require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: cid, Time: c.Time, Message: "prepared"}))
+	tx.Seal()
+	return tx, cid
+}
+
+// TestUpdatePrepared: a transaction built and compressed without the
+// lock is written when its ref still holds the value it moved it from;
+// it is refused, and nothing of it written, when the ref moved meanwhile
+// or the check fails. Reads of a detached transaction see only itself.
+func TestUpdatePrepared(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{})
+	head := appendCommit(t, s, 0)
+
+	tx, cid := prepare(t, s, head, 1)
+	_, _, _, err := tx.Get(head)
+	require.ErrorIs(t, err, ErrNotFound, "a detached transaction does not read the store")
+	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
+	got, _, _ := s.Resolve("refs/heads/main")
+	assert.Equal(t, cid, got)
+
+	// The ref moves between preparing and writing: a conflict.
+	stale, lost := prepare(t, s, cid, 2)
+	moved := appendCommit(t, s, 3)
+	require.ErrorIs(t, s.UpdatePrepared(ctx, stale, func(*Tx) error { return nil }), refs.ErrConflict)
+	// The check refuses: its error, and nothing written.
+	refused, lost2 := prepare(t, s, moved, 4)
+	errNo := errors.New("no")
+	require.ErrorIs(t, s.UpdatePrepared(ctx, refused, func(*Tx) error { return errNo }), errNo)
+
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	got, _, _ = s2.Resolve("refs/heads/main")
+	assert.Equal(t, moved, got)
+	for _, id := range []object.ID{lost, lost2} {
+		_, _, _, err := s2.Get(id)
+		require.ErrorIs(t, err, ErrNotFound)
+	}
+	_, _, _, err = s2.Get(cid)
+	require.NoError(t, err)
+}
+
+// TestUpdatePreparedBesideOthers: prepared and ordinary transactions
+// queued together are all written, the prepared ones each in a frame of
+// their own.
+func TestUpdatePreparedBesideOthers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, Options{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			err := s.Update(ctx, func(tx *Tx) error {
+				tx.PutObject(object.KindBlob, []byte{byte(i)})
+				return nil
+			})
+			assert.NoError(t, err)
+		})
+	}
+	tx := s.Detached()
+	blob := tx.PutObject(object.KindBlob, []byte("prepared"))
+	tx.Seal()
+	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
+	wg.Wait()
+	_, _, _, err := s.Get(blob)
+	require.NoError(t, err)
+	for i := range 8 {
+		_, _, _, err := s.Get(object.Hash(object.KindBlob, []byte{byte(i)}))
+		require.NoError(t, err)
+	}
+}
