@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -333,11 +335,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		}
 	}
 	if !w.trusted {
-		for i, pe := range events {
-			if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: evs[i].schema, Data: pe.data, Meta: evs[i].meta}); err != nil {
-				wait()
-				return nil, err
-			}
+		if err := w.foldAll(events, evs); err != nil {
+			wait()
+			return nil, err
 		}
 	}
 	job := w.startSnapshot(c)
@@ -371,6 +371,94 @@ type pendingEvent struct {
 	schema int
 	id     object.ID
 	body   []byte
+}
+
+// parallelFoldMin is the least events a commit folds on several
+// goroutines, one share of its streams each.
+const parallelFoldMin = 256
+
+// foldAll folds a commit's events, in order, into the writer's head.
+// A large commit folds on several goroutines, each the events of its
+// share of the streams in commit order (a stream's state depends only on
+// its own events); the error reported is the first event's that fails,
+// as folding one by one would report.
+func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent) error {
+	modelEvent := func(i int) model.Event {
+		pe := &events[i]
+		return model.Event{Type: pe.in.Type, Schema: evs[i].schema, Data: pe.data, Meta: evs[i].meta}
+	}
+	parts := min(runtime.GOMAXPROCS(0), 4)
+	if len(events) < parallelFoldMin || parts < 2 {
+		for i := range events {
+			if err := w.fold(events[i].in.Stream, modelEvent(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The states before the commit, read here: reads go through the
+	// transaction, which is not for several goroutines.
+	start := map[string]streamState{}
+	var names []string
+	for i := range events {
+		s := events[i].in.Stream
+		if _, ok := start[s]; ok {
+			continue
+		}
+		st, err := w.hs.get(w, s)
+		if err != nil {
+			return err
+		}
+		start[s] = st
+		names = append(names, s)
+	}
+	share := make(map[string]int, len(names))
+	for i, s := range names {
+		share[s] = i % parts
+	}
+	type result struct {
+		states map[string]streamState
+		failed int // index of the first event that failed, or -1
+		err    error
+	}
+	results := make([]result, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			res := result{states: map[string]streamState{}, failed: -1}
+			for i := range events {
+				s := events[i].in.Stream
+				if share[s] != p {
+					continue
+				}
+				st, ok := res.states[s]
+				if !ok {
+					st = start[s]
+				}
+				next, err := w.mdl.Apply(s, st.state, modelEvent(i))
+				if err != nil {
+					res.failed, res.err = i, err
+					break
+				}
+				res.states[s] = streamState{version: st.version + 1, state: next}
+			}
+			results[p] = res
+		})
+	}
+	wg.Wait()
+	var first *result
+	for p := range results {
+		if r := &results[p]; r.err != nil && (first == nil || r.failed < first.failed) {
+			first = r
+		}
+	}
+	if first != nil {
+		return first.err
+	}
+	for _, s := range names {
+		w.hs.set(s, results[share[s]].states[s])
+	}
+	return nil
 }
 
 // fold applies an event to its stream's state at the writer's head.

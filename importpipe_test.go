@@ -176,3 +176,43 @@ func TestImportWhileAnotherWriterCommits(t *testing.T) {
 	assert.Equal(t, uint64(want["acc-000000"].Version), st.Version)
 	assert.Equal(t, want["acc-000000"].Balance, decodeAccount(t, st.State).Balance)
 }
+
+// TestLargeCommitsFoldInShares: commits large enough to fold on several
+// goroutines give the states of the reference fold, and a refused
+// commit reports its first refused event, whichever share it is in.
+func TestLargeCommitsFoldInShares(t *testing.T) {
+	ctx := context.Background()
+	cfg := bankgen.Config{Seed: 9, Events: 3 * parallelFoldMin * 2, Accounts: 97}
+	events := bankgen.Generate(cfg)
+	var in bytes.Buffer
+	require.NoError(t, bankgen.Write(&in, cfg))
+	lines, err := ReadLines(&in, false)
+	require.NoError(t, err)
+	r := modelRepo(t, bankModelEvery(50))
+	const size = 2 * parallelFoldMin
+	for i := 0; i < len(lines); i += size {
+		batch := make([]EventInput, 0, size)
+		for _, l := range lines[i:min(i+size, len(lines))] {
+			batch = append(batch, l.Event)
+		}
+		_, err := r.Append(ctx, batch, AppendOptions{Actor: "test"})
+		require.NoError(t, err)
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	checkTree(t, r, head, expectAt(events, len(events)))
+
+	// Two refusals, in streams of different shares: the first is named.
+	var batch []EventInput
+	for i := range size {
+		batch = append(batch, ev(fmt.Sprintf("new-%03d", i), "AccountOpened", `{"owner":"o"}`))
+	}
+	batch[size-10] = ev("new-001", "MoneyWithdrawn", `{"amount":5}`) // overdraft: late
+	batch[100] = ev("new-000", "MoneyWithdrawn", `{"amount":5}`)     // overdraft: first
+	_, err = r.Append(ctx, batch, AppendOptions{Actor: "test"})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "new-000")
+	now, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, head, now, "nothing written")
+}
