@@ -175,8 +175,19 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if res.Head.IsZero() {
 		res.Head, _ = r.Resolve(ctx, branchOrHead(opts.Branch))
 	}
+	// A bulk import leaves up to SealObjects objects in the newest
+	// segment, which every later open would scan: index them now.
+	if res.Commits >= importSealMin {
+		if _, err := r.st.Seal(importSealMin); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
+
+// importSealMin is the least commits after which an import seals the
+// newest segment when it ends.
+const importSealMin = 4096
 
 // trustedFold is an import's fold done before writing: the states it
 // ends in, and the head the batches must find for it to hold.

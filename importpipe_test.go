@@ -216,3 +216,16 @@ func TestLargeCommitsFoldInShares(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, head, now, "nothing written")
 }
+
+// TestBulkImportSealsItsSegment: a bulk import ends with the newest
+// segment indexed, so the next open scans nothing.
+func TestBulkImportSealsItsSegment(t *testing.T) {
+	var in bytes.Buffer
+	require.NoError(t, bankgen.Write(&in, bankgen.Config{Seed: 2, Events: importSealMin, Accounts: 50}))
+	r := modelRepo(t, bankgen.Model)
+	_, err := r.Import(context.Background(), &in, ImportOptions{})
+	require.NoError(t, err)
+	sealed, err := r.st.Seal(1)
+	require.NoError(t, err)
+	assert.False(t, sealed, "the import sealed it already")
+}

@@ -98,3 +98,30 @@ func TestUpdatePreparedBesideOthers(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestSealNow: Seal indexes the newest segment when it holds enough
+// objects, and a store opened after it has nothing to scan.
+func TestSealNow(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	var ids []object.ID
+	for i := range 20 {
+		ids = append(ids, appendCommit(t, s, i))
+	}
+	sealed, err := s.Seal(1000)
+	require.NoError(t, err)
+	assert.False(t, sealed, "fewer objects than asked")
+	sealed, err = s.Seal(10)
+	require.NoError(t, err)
+	assert.True(t, sealed)
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	assert.Empty(t, s2.mem, "nothing left to scan")
+	for _, id := range ids {
+		_, _, _, err := s2.Get(id)
+		require.NoError(t, err)
+	}
+	head, _, _ := s2.Resolve("refs/heads/main")
+	assert.Equal(t, ids[19], head)
+	appendCommit(t, s2, 20)
+}

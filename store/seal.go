@@ -21,6 +21,34 @@ func (s *Store) maybeSeal() error {
 	return s.seal()
 }
 
+// Seal seals the newest segment now if it holds at least min objects,
+// so that opening the repository reads its index instead of scanning it
+// (an import calls it when it ends). It reports whether it sealed.
+func (s *Store) Seal(min int) (bool, error) {
+	if err := s.lock.lock(); err != nil {
+		return false, err
+	}
+	defer s.lock.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(true); err != nil {
+		return false, err
+	}
+	if s.covered[s.last] {
+		if err := s.resumeSeal(); err != nil {
+			return false, err
+		}
+	}
+	if len(s.mem) < max(min, 1) {
+		return false, nil
+	}
+	if err := s.seal(); err != nil {
+		s.broken = fmt.Errorf("%w: sealing: %v", ErrBroken, err)
+		return false, err
+	}
+	return true, nil
+}
+
 // startSegment writes segment n whole, holding a checkpoint of every ref.
 func (s *Store) startSegment(n uint32) error {
 	if s.exists(segName(n)) {
