@@ -55,15 +55,11 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		opts.SpreadSnapshots = 6
 	}
 	var st GCStats
-	if err := s.lock.lock(); err != nil {
+	unlock, err := s.lockFresh()
+	if err != nil {
 		return st, err
 	}
-	defer s.lock.unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.refresh(true); err != nil {
-		return st, err
-	}
+	defer unlock()
 	before, err := s.Files()
 	if err != nil {
 		return st, err

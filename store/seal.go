@@ -25,15 +25,11 @@ func (s *Store) maybeSeal() error {
 // so that opening the repository reads its index instead of scanning it
 // (an import calls it when it ends). It reports whether it sealed.
 func (s *Store) Seal(min int) (bool, error) {
-	if err := s.lock.lock(); err != nil {
+	unlock, err := s.lockFresh()
+	if err != nil {
 		return false, err
 	}
-	defer s.lock.unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.refresh(true); err != nil {
-		return false, err
-	}
+	defer unlock()
 	if s.covered[s.last] {
 		if err := s.resumeSeal(); err != nil {
 			return false, err
@@ -47,6 +43,24 @@ func (s *Store) Seal(min int) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// lockFresh takes the cross-process lock and s.mu, and catches up with
+// what other processes wrote; unlock releases both.
+func (s *Store) lockFresh() (unlock func(), err error) {
+	if err := s.lock.lock(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	unlock = func() {
+		s.mu.Unlock()
+		s.lock.unlock()
+	}
+	if err := s.refresh(true); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // startSegment writes segment n whole, holding a checkpoint of every ref.
