@@ -143,8 +143,13 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			if !errors.Is(err, errRetryUntrusted) {
 				return nil, err
 			}
-			// Someone else wrote meanwhile, or the batch landed before:
-			// this batch and the next go through the transaction.
+			// Someone else wrote meanwhile, the batch landed before, or
+			// it could not be built: this batch and the next go through
+			// the transaction, folding again. The preparer has taken
+			// snapshots ahead from the builder, whose trees build on
+			// batches never written: the fold is trusted no more.
+			dropTrust(&trust)
+			r.forgetHeads()
 			stopPreparing()
 			prepared = nil
 		}
@@ -222,8 +227,10 @@ type preparedBatch struct {
 func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions, bounds [][2]int, opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) (<-chan preparedBatch, func()) {
 	out := make(chan preparedBatch, 2)
 	stop := make(chan struct{})
+	exited := make(chan struct{})
 	hs := &headState{head: t.head, offset: t.offset, time: t.time, streams: map[string]streamState{}, links: t.links}
 	go func() {
+		defer close(exited)
 		defer close(out)
 		for _, b := range bounds {
 			g, sp := groups[b[0]:b[1]], specs[b[0]:b[1]]
@@ -245,7 +252,13 @@ func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions,
 			}
 		}
 	}()
-	return out, sync.OnceFunc(func() { close(stop) })
+	// stop waits for the goroutine: it shares the snapshot plan, which
+	// nobody else may use before it is gone (a builder stopped first
+	// unblocks it).
+	return out, sync.OnceFunc(func() {
+		close(stop)
+		<-exited
+	})
 }
 
 // writePrepared writes a prepared batch if the branch is still where the

@@ -33,6 +33,7 @@ type Tx struct {
 	detached bool
 	expect   map[string]object.ID
 	frame    []byte
+	framed   int // the payload's size when frame was made
 }
 
 type pending struct {
@@ -389,14 +390,15 @@ func (s *Store) Detached() *Tx {
 // Seal compresses a detached transaction's payload now, so that writing
 // it costs no compression under the lock. Nothing may be added after.
 func (tx *Tx) Seal() {
-	tx.frame = pack.AppendFrame(nil, tx.payload.Bytes(), false)
+	tx.frame, tx.framed = pack.AppendFrame(nil, tx.payload.Bytes(), false), tx.payload.Size()
 }
 
 // UpdatePrepared writes a detached transaction in a group of its own:
-// under the lock it runs check on a transaction that reads the store
-// (an error stops the write and is returned), checks that every ref the
-// transaction moves still holds the value it moved it from (ErrConflict
-// otherwise), and writes the transaction, durably, with one sync.
+// under the lock it runs check on a transaction that reads the store and
+// adds nothing (an error stops the write and is returned), checks that
+// every ref the transaction moves still holds the value it moved it from
+// (ErrConflict otherwise), and writes the transaction, durably, with one
+// sync.
 func (s *Store) UpdatePrepared(ctx context.Context, prepared *Tx, check func(*Tx) error) error {
 	if !prepared.detached {
 		return errors.New("store: UpdatePrepared of a transaction that is not detached")
@@ -565,8 +567,8 @@ func (s *Store) write(txs []*Tx) error {
 	seg := s.segs[s.last]
 	var payload []byte
 	var frame []byte
-	if len(txs) == 1 {
-		frame = txs[0].frame
+	if tx := txs[0]; len(txs) == 1 && tx.frame != nil && tx.framed == tx.payload.Size() {
+		frame = tx.frame // compressed ahead (Seal), and nothing added since
 	}
 	bases := make([]int, len(txs))
 	slot := 0
