@@ -11,11 +11,13 @@ import (
 	"github.com/evgit/evgit/snapshot"
 )
 
-// An import keeps both cores busy: one goroutine parses the input and
-// encodes and hashes its events ahead of the fold, which runs on the
-// import's own goroutine, and a third builds the snapshot trees from the
-// states the fold hands it while the batches are written. Only the fold
-// and the commit chain are sequential by nature.
+// An import keeps both cores busy. While it checks its input, one
+// goroutine parses the input and encodes and hashes its events ahead of
+// the fold, which runs on the import's own goroutine, and a third builds
+// the snapshot trees from the states the fold hands it. While it writes,
+// a goroutine builds and compresses each batch (prepareBatches in
+// import.go) as the previous one is written and synced. Only the fold
+// and the commit chain are sequential by nature (docs/design.md §12).
 
 // parseChunkLines is how many parsed lines travel together from the
 // parsing goroutine to the fold.
@@ -102,10 +104,11 @@ type hashedObject struct {
 	body []byte
 }
 
-// treeSink keeps the nodes and blobs a snapBuilder writes, for the
+// treeSink keeps the nodes and blobs a snapshot builder writes, for the
 // builder to read back, and lists those of the snapshot being built.
-// The builder never reads the store: the store is locked by the
-// transactions it runs beside.
+// An import's builder never reads the store (the store is locked by the
+// transactions it runs beside); a commit's snapshot job reads durable
+// objects through under.
 type treeSink struct {
 	objs  map[object.ID]hashedObject
 	cur   []hashedObject
@@ -132,6 +135,35 @@ func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 		return s.under.Get(id)
 	}
 	return 0, nil, nil, fmt.Errorf("snapshot node %s: %w", id.Short(), ErrNotFound)
+}
+
+// keepOnly drops the objects that the tree at root does not hold: a
+// builder reads only nodes of the tree it builds on, so an import keeps
+// one tree in memory, not all it wrote.
+func (s *treeSink) keepOnly(root object.ID) {
+	keep := make(map[object.ID]hashedObject, len(s.objs))
+	var walk func(id object.ID)
+	walk = func(id object.ID) {
+		o, ok := s.objs[id]
+		if !ok {
+			return
+		}
+		keep[id] = o
+		if o.kind != object.KindTree || len(o.body) < 2 || o.body[1] != 1 { // not an inner node
+			return
+		}
+		t, err := object.DecodeTree(o.body)
+		if err != nil {
+			return
+		}
+		for _, c := range t.Children {
+			if !c.IsZero() {
+				walk(c)
+			}
+		}
+	}
+	walk(root)
+	s.objs = keep
 }
 
 // preload copies the nodes of the tree at root (not its blobs: the
@@ -283,6 +315,9 @@ func (b *snapBuilder) run(root object.ID) {
 		next, err := b.w.Update(root, changes)
 		s := builtSnapshot{offset: last, root: next, objs: b.sink.cur, err: err}
 		root = next
+		if err == nil {
+			b.sink.keepOnly(root)
+		}
 		select {
 		case b.out <- s:
 			return err == nil
