@@ -243,6 +243,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	streams := w.hs
 	if !w.trusted {
+		w.flushSnapshot()
 		if err := streams.ensureTrack(w); err != nil {
 			return nil, err
 		}

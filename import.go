@@ -60,6 +60,9 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if opts.Batch <= 0 {
 		opts.Batch = 1
 	}
+	if err := r.Flush(ctx); err != nil {
+		return nil, err
+	}
 	mdl, mdlID, err := r.Model()
 	if err != nil {
 		return nil, err
@@ -449,6 +452,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			return err
 		}
 		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), dryRun: true}
+		w.absorbSnapshot()
 		if err := w.hs.ensureTrack(w); err != nil {
 			return err
 		}

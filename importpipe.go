@@ -106,13 +106,12 @@ type hashedObject struct {
 
 // treeSink keeps the nodes and blobs a snapshot builder writes, for the
 // builder to read back, and lists those of the snapshot being built.
-// An import's builder never reads the store (the store is locked by the
-// transactions it runs beside); a commit's snapshot job reads durable
-// objects through under.
+// Builders never read the store: an import's runs beside the
+// transactions that lock it, a commit's snapshot job after its own
+// transaction (it reads the nodes pinned for it).
 type treeSink struct {
-	objs  map[object.ID]hashedObject
-	cur   []hashedObject
-	under snapshot.Source // read when the sink lacks an object; nil: nothing
+	objs map[object.ID]hashedObject
+	cur  []hashedObject
 }
 
 // PutObject keeps a new object and lists it for the current snapshot.
@@ -130,9 +129,6 @@ func (s *treeSink) PutObject(kind object.Kind, body []byte) object.ID {
 func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	if o, ok := s.objs[id]; ok {
 		return o.kind, o.body, nil, nil
-	}
-	if s.under != nil {
-		return s.under.Get(id)
 	}
 	return 0, nil, nil, fmt.Errorf("snapshot node %s: %w", id.Short(), ErrNotFound)
 }

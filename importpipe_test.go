@@ -129,9 +129,39 @@ func TestSnapshotJobsOfConcurrentCommits(t *testing.T) {
 	}
 	require.NoError(t, <-errs)
 	require.NoError(t, <-errs)
+	// The last commit's snapshot is still building, not recorded: the
+	// next commit on the branch, Flush or Close records it.
 	checked, err := r.VerifySnapshots(ctx, "HEAD")
 	require.NoError(t, err)
+	assert.Equal(t, 39, checked)
+	require.NoError(t, r.Flush(ctx))
+	checked, err = r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
 	assert.Equal(t, 40, checked)
+}
+
+// TestCloseRecordsSnapshotsStillBuilding: a large commit's snapshot,
+// built after its transaction, is recorded by Close, and a load in the
+// next process starts from it.
+func TestCloseRecordsSnapshotsStillBuilding(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, "snapshot_every: 50\n")
+	events := make([]EventInput, 200)
+	for i := range events {
+		events[i] = ev(fmt.Sprintf("s%03d", i), "Set", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	res, err := r.Append(ctx, events, AppendOptions{Actor: "test"})
+	require.NoError(t, err)
+	_, mdlID, err := r.Model()
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	again, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer again.Close()
+	_, ok, err := again.st.Snapshot(res.Commit, mdlID)
+	require.NoError(t, err)
+	assert.True(t, ok, "Close recorded the snapshot")
+	require.NoError(t, again.VerifySnapshot(ctx, res.Commit))
 }
 
 // TestImportWhileAnotherWriterCommits: a commit lands on the branch

@@ -131,8 +131,11 @@ func isRepo(dir string) bool {
 	return err == nil
 }
 
-// Close releases the repository.
-func (r *Repository) Close() error { return r.st.Close() }
+// Close records the snapshots still building (Flush) and releases the
+// repository.
+func (r *Repository) Close() error {
+	return errors.Join(r.Flush(context.Background()), r.st.Close())
+}
 
 // GitDir returns the repository folder (.evgit, or the bare folder).
 func (r *Repository) GitDir() string { return r.gitDir }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/evgit/evgit/model"
@@ -18,8 +19,9 @@ var errRetryUntrusted = errors.New("import: the dry run does not hold for this b
 
 // snapshot records the snapshot of a boundary commit (SPEC §4): the
 // previous snapshot's tree with the streams changed since, against the
-// commit and the writer's model. job, when not nil, is that tree built
-// meanwhile on another goroutine.
+// commit and the writer's model. job, when not nil, is that tree being
+// built on another goroutine: the next transaction on the branch records
+// it (flushSnapshot), so the commit does not wait for it.
 func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob) error {
 	every := uint64(w.mdl.SnapshotInterval())
 	if w.dryRun || !isBoundary(c, every) {
@@ -32,25 +34,93 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 	if t == nil {
 		return fmt.Errorf("snapshot of %s: no snapshot bookkeeping", id.Short())
 	}
-	var root object.ID
-	if job.wait() == nil {
-		for _, o := range job.sink.cur {
-			w.tx.PutHashed(o.id, o.kind, o.body)
-		}
-		root = job.root
-	} else {
-		// No job, or it failed: a node it needed was only in this
-		// transaction's group. Build here, reading through the Tx.
-		changes, err := w.dirtyChanges(t)
-		if err != nil {
-			return err
-		}
-		if root, err = snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Update(t.root, changes); err != nil {
-			return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
-		}
+	if job != nil {
+		job.commit = id
+		// Streams not cached are read from the last recorded tree, which
+		// holds them as the job's tree will: none of them changed.
+		w.hs.snap, w.hs.snapOwn = &snapTrack{root: t.root, job: job, dirty: map[string]struct{}{}}, true
+		return nil
+	}
+	changes, err := w.dirtyChanges(t)
+	if err != nil {
+		return err
+	}
+	root, err := snapshot.NewWriter(w.tx, w.tx, w.r.derived().nodes).Update(t.root, changes)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
 	}
 	w.tx.PutSnapshot(id, w.mdlID, root)
 	w.hs.snap, w.hs.snapOwn = &snapTrack{root: root, dirty: map[string]struct{}{}}, true
+	return nil
+}
+
+// flushSnapshot records the snapshot that an earlier commit on the head
+// left building (snapshot), waiting for it if it is not done. If it
+// failed, its streams count as changed again, so the next snapshot,
+// built on the same tree, holds them.
+func (w *commitWriter) flushSnapshot() {
+	t := w.hs.track()
+	if t == nil || t.job == nil {
+		return
+	}
+	j := t.job
+	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty)}
+	if j.wait() == nil {
+		for _, o := range j.sink.cur {
+			w.tx.PutHashed(o.id, o.kind, o.body)
+		}
+		w.tx.PutSnapshot(j.commit, j.model, j.root)
+		next.root = j.root
+	} else {
+		for _, c := range j.changes {
+			next.dirty[c.Stream] = struct{}{}
+		}
+	}
+	w.hs.snap, w.hs.snapOwn = next, true
+}
+
+// absorbSnapshot turns a snapshot still building into changed streams,
+// without waiting: for a writer that builds the next snapshot from the
+// last recorded tree itself (an import's dry run).
+func (w *commitWriter) absorbSnapshot() {
+	if t := w.hs.track(); t != nil && t.job != nil {
+		own := w.hs.ownTrack()
+		for _, c := range t.job.changes {
+			own.dirty[c.Stream] = struct{}{}
+		}
+		own.job = nil
+	}
+}
+
+// Flush records the snapshots that commits of this process left
+// building: a commit with many changed streams builds its snapshot on a
+// goroutine of its own and does not wait for it; the next commit on its
+// branch records it, or Flush, or Close. Snapshots are derived data: one
+// lost to a crash costs a longer walk back to the one before.
+func (r *Repository) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	var branches []string
+	for name, hs := range r.heads {
+		if t := hs.track(); t != nil && t.job != nil {
+			branches = append(branches, name)
+		}
+	}
+	r.mu.Unlock()
+	for _, b := range branches {
+		err := r.st.Update(ctx, func(tx *store.Tx) error {
+			hs, err := r.headFor(tx, b)
+			if err != nil {
+				return err
+			}
+			w := &commitWriter{r: r, tx: tx, hs: hs.fork()}
+			w.flushSnapshot()
+			r.keepHead(b, w.hs)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -72,14 +142,17 @@ func (w *commitWriter) dirtyChanges(t *snapTrack) ([]snapshot.Change, error) {
 // a commit builds on a goroutine of its own, beside its other work.
 const parallelSnapshotMin = 64
 
-// snapshotJob is a snapshot tree being built on a goroutine of its own.
-// It reads only durable objects (Tx.Committed) and what it writes
-// itself, never the transaction.
+// snapshotJob is a snapshot tree being built on a goroutine of its own,
+// after the transaction that started it may have ended: it reads only
+// the nodes pinned for it beforehand and what it writes itself.
 type snapshotJob struct {
-	done chan struct{}
-	sink *treeSink
-	root object.ID
-	err  error
+	done    chan struct{}
+	sink    *treeSink
+	changes []snapshot.Change
+	commit  object.ID // the boundary commit, set once it is built
+	model   object.ID
+	root    object.ID
+	err     error
 }
 
 // startSnapshot starts building the snapshot of a boundary commit with
@@ -87,18 +160,31 @@ type snapshotJob struct {
 // nothing to start.
 func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 	t := w.hs.track()
-	if w.dryRun || w.trusted || t == nil || len(t.dirty) < parallelSnapshotMin || !isBoundary(c, uint64(w.mdl.SnapshotInterval())) {
+	if w.dryRun || w.trusted || t == nil || t.job != nil || len(t.dirty) < parallelSnapshotMin || !isBoundary(c, uint64(w.mdl.SnapshotInterval())) {
 		return nil
 	}
 	changes, err := w.dirtyChanges(t)
 	if err != nil {
 		return nil // the snapshot, built in place, reports it
 	}
-	j := &snapshotJob{done: make(chan struct{}), sink: &treeSink{objs: map[object.ID]hashedObject{}, under: w.tx.Committed()}}
-	base, nodes := t.root, w.r.derived().nodes
+	// Read now, through the transaction, every node the update reads.
+	keys := make([]snapshot.Key, len(changes))
+	for i := range changes {
+		keys[i] = snapshot.KeyOf(changes[i].Stream)
+	}
+	shared := w.r.derived().nodes
+	pinned, err := snapshot.NewReader(w.tx, shared).Pin(t.root, keys)
+	if err != nil {
+		return nil
+	}
+	j := &snapshotJob{done: make(chan struct{}), sink: &treeSink{objs: map[object.ID]hashedObject{}}, changes: changes, model: w.mdlID}
+	base := t.root
 	go func() {
 		defer close(j.done)
-		j.root, j.err = snapshot.NewWriter(j.sink, j.sink, nodes).Update(base, changes)
+		j.root, j.err = snapshot.NewWriter(j.sink, j.sink, pinned).Update(base, changes)
+		if j.err == nil {
+			shared.AddAll(pinned) // the new tree's nodes, for the next update and loads
+		}
 	}()
 	return j
 }

@@ -25,10 +25,14 @@ type streamState struct {
 type snapTrack struct {
 	root  object.ID
 	dirty map[string]struct{}
+	// job, when set, is the snapshot of a later boundary still building
+	// (snapshotJob); root is then the tree it builds on, which holds
+	// every stream not cached as the job's tree will.
+	job *snapshotJob
 }
 
 func (t *snapTrack) clone() *snapTrack {
-	c := &snapTrack{root: t.root, dirty: make(map[string]struct{}, len(t.dirty)+8)}
+	c := &snapTrack{root: t.root, job: t.job, dirty: make(map[string]struct{}, len(t.dirty)+8)}
 	for s := range t.dirty {
 		c.dirty[s] = struct{}{}
 	}

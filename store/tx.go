@@ -156,30 +156,6 @@ func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	return kind, body, data, err
 }
 
-// Committed returns a reader of the objects already durable, without
-// what this transaction or its group added. Unlike the Tx it may be used
-// from goroutines that the transaction's function starts, as long as the
-// function waits for them before it returns.
-func (tx *Tx) Committed() CommittedReader {
-	if tx.detached {
-		return CommittedReader{}
-	}
-	return CommittedReader{tx.s}
-}
-
-// CommittedReader reads durable objects while a transaction runs; see
-// Tx.Committed.
-type CommittedReader struct{ s *Store }
-
-// Get returns a durable object (see Store.Get). The transaction that
-// made the reader holds the store's lock meanwhile.
-func (c CommittedReader) Get(id object.ID) (object.Kind, []byte, []byte, error) {
-	if c.s == nil {
-		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
-	}
-	return c.s.get(id)
-}
-
 // Ref returns a ref's value as this transaction sees it.
 func (tx *Tx) Ref(name string) (refs.Value, bool) {
 	for _, m := range []map[string]*refs.Value{tx.refs, tx.group.refs} {
