@@ -383,7 +383,11 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 // its events and commit headers, so an import run again finds the
 // batches that landed.
 func importMarker(groups []importGroup) (string, object.ID) {
-	var all []preparedEvent
+	n := 0
+	for _, g := range groups {
+		n += len(g.events) + 1
+	}
+	all := make([]preparedEvent, 0, n)
 	for _, g := range groups {
 		all = append(all, g.events...)
 		if g.header != nil {
@@ -399,18 +403,28 @@ func importMarker(groups []importGroup) (string, object.ID) {
 // branch to the last one and records the batch's marker; it returns the
 // events added.
 func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig object.ID) (int, error) {
-	// Room for the batch: its events and commits, with their bodies.
-	objects, size := 0, 0
+	// Room for the batch: its events and commits, with their bodies, and
+	// the next snapshot tree when it falls in the batch.
+	objects, size, events := 0, 0, 0
 	for _, g := range groups {
 		objects += len(g.events) + 1
 		size += 150 + 32*len(g.events)
+		events += len(g.events)
 		for _, pe := range g.events {
 			size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 120
 		}
 	}
+	if w.trusted && w.plan != nil {
+		if next, err := w.plan.peek(); err == nil && next != nil && next.offset <= w.hs.offset+uint64(events) {
+			objects += len(next.objs)
+			for _, o := range next.objs {
+				size += len(o.body) + 8
+			}
+		}
+	}
 	w.tx.Reserve(objects, size)
 	old := w.hs.head
-	events := 0
+	events = 0
 	for i, g := range groups {
 		out, err := w.commit(g.events, specs[i], branchRef)
 		if errors.Is(err, errRetryUntrusted) {

@@ -242,11 +242,6 @@ func (w *commitWriter) writePlanned(id object.ID, c *object.Commit) error {
 	case c.Offset < next.offset:
 		return nil // a boundary the builder thinned out
 	}
-	size := 0
-	for _, o := range next.objs {
-		size += len(o.body) + 8
-	}
-	w.tx.Reserve(len(next.objs), size)
 	for _, o := range next.objs {
 		w.tx.PutHashed(o.id, o.kind, o.body)
 	}
