@@ -112,6 +112,9 @@ func (p *valueParser) value(depth int) (any, error) {
 	case c == '"':
 		return p.str()
 	case c == '-' || (c >= '0' && c <= '9'):
+		if v, ok := p.smallInt(); ok {
+			return v, nil
+		}
 		start := p.pos
 		if _, err := p.number(nil); err != nil {
 			return nil, err
@@ -258,4 +261,34 @@ func appendFloatValue(dst []byte, f float64) ([]byte, error) {
 		return strconv.AppendInt(dst, int64(f), 10), nil
 	}
 	return AppendJSONFloat(dst, f), nil
+}
+
+// smallInt reads an integer of at most 18 digits, the common case, which
+// always fits an int64, without allocating; ok is false, and nothing is
+// read, for any other number (value parses those, and reports errors).
+func (p *jsonParser) smallInt() (int64, bool) {
+	i, neg := p.pos, false
+	if p.in[i] == '-' {
+		i, neg = i+1, true
+	}
+	start := i
+	var v int64
+	for i < len(p.in) && i-start < 19 && p.in[i] >= '0' && p.in[i] <= '9' {
+		v = v*10 + int64(p.in[i]-'0')
+		i++
+	}
+	n := i - start
+	if n == 0 || n > 18 || (p.in[start] == '0' && n > 1) {
+		return 0, false
+	}
+	if i < len(p.in) {
+		if c := p.in[i]; c == '.' || c == 'e' || c == 'E' || (c >= '0' && c <= '9') {
+			return 0, false
+		}
+	}
+	p.pos = i
+	if neg {
+		v = -v
+	}
+	return v, true
 }
