@@ -351,8 +351,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
 	if err := w.link(id, c); err != nil {
-		job.wait()
-		return nil, err
+		return nil, err // a job started goes on and is dropped
 	}
 	streams.advance(id, c)
 	if err := w.snapshot(id, c, job); err != nil {

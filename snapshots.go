@@ -189,16 +189,11 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 	return j
 }
 
-// wait waits for the job and returns its error; a nil job is an error.
+// wait waits for the job and returns its error.
 func (j *snapshotJob) wait() error {
-	if j == nil {
-		return errNoJob
-	}
 	<-j.done
 	return j.err
 }
-
-var errNoJob = errors.New("no snapshot job")
 
 // snapshotPlan is how the batches of an import, which do not fold,
 // get the snapshots of their boundary commits: from the builder that
