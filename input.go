@@ -48,25 +48,21 @@ type InputLine struct {
 // the "commit" header export writes.
 func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 	var in InputLine
-	var seen [6]bool
-	var hasStream, hasType bool
+	var seen [6]bool // stream, type, data, schema, meta, commit
 	err := object.ObjectMembers(b, func(key string, v []byte) error {
 		field := -1
 		switch key {
-		case "stream":
+		case "stream", "type":
 			field = 0
+			dst := &in.Event.Stream
+			if key == "type" {
+				field, dst = 1, &in.Event.Type
+			}
 			s, ok := object.UnquoteJSON(v)
 			if !ok {
-				return fmt.Errorf("\"stream\" must be a string")
+				return fmt.Errorf("%q must be a string", key)
 			}
-			in.Event.Stream, hasStream = s, true
-		case "type":
-			field = 1
-			s, ok := object.UnquoteJSON(v)
-			if !ok {
-				return fmt.Errorf("\"type\" must be a string")
-			}
-			in.Event.Type, hasType = s, true
+			*dst = s
 		case "data":
 			field = 2
 			in.data = slices.Clone(v)
@@ -131,10 +127,10 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 		}
 		return in, err
 	}
-	if !hasStream {
+	if !seen[0] {
 		return in, fmt.Errorf("missing \"stream\"")
 	}
-	if !hasType {
+	if !seen[1] {
 		return in, fmt.Errorf("missing \"type\"")
 	}
 	if err := checkNames(&in.Event); err != nil {
