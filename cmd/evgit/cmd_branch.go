@@ -10,6 +10,25 @@ import (
 	"github.com/evgit/evgit"
 )
 
+// refArgs checks the arguments of branch and tag: one name or more to
+// delete, else at most NAME and REV.
+func refArgs(del *bool) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if *del {
+			return cobra.MinimumNArgs(1)(cmd, args)
+		}
+		return cobra.MaximumNArgs(2)(cmd, args)
+	}
+}
+
+// optionalArg returns args[i], or "" when there are fewer arguments.
+func optionalArg(args []string, i int) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
 type branchOptions struct {
 	args   []string
 	delete bool
@@ -21,12 +40,7 @@ func newBranchCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "branch [NAME [REV]] [-d NAME]",
 		Short: "List, create or delete branches",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if opts.delete {
-				return cobra.MinimumNArgs(1)(cmd, args)
-			}
-			return cobra.MaximumNArgs(2)(cmd, args)
-		},
+		Args:  refArgs(&opts.delete),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args
 			return runBranch(cmd.Context(), opts, g)
@@ -59,10 +73,7 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 		}
 		return nil
 	case len(opts.args) > 0:
-		rev := ""
-		if len(opts.args) == 2 {
-			rev = opts.args[1]
-		}
+		rev := optionalArg(opts.args, 1)
 		id, err := repo.CreateBranch(ctx, opts.args[0], rev, g.actor())
 		if err != nil {
 			return err

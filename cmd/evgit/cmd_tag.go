@@ -18,12 +18,7 @@ func newTagCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tag [NAME [REV]] [-d NAME]",
 		Short: "List, create or delete tags",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if opts.delete {
-				return cobra.MinimumNArgs(1)(cmd, args)
-			}
-			return cobra.MaximumNArgs(2)(cmd, args)
-		},
+		Args:  refArgs(&opts.delete),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args
 			return runTag(cmd.Context(), opts, g)
@@ -49,10 +44,7 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 		}
 		return nil
 	case len(opts.args) > 0:
-		rev := ""
-		if len(opts.args) == 2 {
-			rev = opts.args[1]
-		}
+		rev := optionalArg(opts.args, 1)
 		_, err := repo.CreateTag(ctx, opts.args[0], rev, g.actor())
 		return err
 	}
