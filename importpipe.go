@@ -145,15 +145,9 @@ func (s *treeSink) keepOnly(root object.ID) {
 			return
 		}
 		keep[id] = o
-		if o.kind != object.KindTree || len(o.body) < 2 || o.body[1] != 1 { // not an inner node
-			return
-		}
-		t, err := object.DecodeTree(o.body)
-		if err != nil {
-			return
-		}
-		for _, c := range t.Children {
-			if !c.IsZero() {
+		if o.kind == object.KindTree {
+			children, _ := innerChildren(o.body)
+			for _, c := range children {
 				walk(c)
 			}
 		}
@@ -173,21 +167,35 @@ func (s *treeSink) preload(rd reader, id object.ID) error {
 		return fmt.Errorf("%w: snapshot node %s is a %s", ErrCorrupt, id.Short(), kind)
 	}
 	s.objs[id] = hashedObject{id: id, kind: kind, body: body}
-	if len(body) < 2 || body[1] != 1 { // a leaf (object.Tree's layout)
-		return nil
-	}
-	t, err := object.DecodeTree(body)
+	children, err := innerChildren(body)
 	if err != nil {
 		return err
 	}
-	for _, c := range t.Children {
-		if !c.IsZero() {
-			if err := s.preload(rd, c); err != nil {
-				return err
-			}
+	for _, c := range children {
+		if err := s.preload(rd, c); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// innerChildren returns the children of a tree node body, none for a
+// leaf (told by the node's kind byte, without decoding its entries).
+func innerChildren(body []byte) ([]object.ID, error) {
+	if len(body) < 2 || body[1] != 1 { // object.Tree's layout: format, kind
+		return nil, nil
+	}
+	t, err := object.DecodeTree(body)
+	if err != nil {
+		return nil, err
+	}
+	var out []object.ID
+	for _, c := range t.Children {
+		if !c.IsZero() {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // builtSnapshot is a snapshot tree ready to record at the boundary

@@ -254,13 +254,9 @@ func (w *commitWriter) planBoundary(b *snapBuilder, before, after uint64) error 
 		return nil
 	}
 	t := w.hs.ownTrack()
-	changes := make([]snapshot.Change, 0, len(t.dirty))
-	for s := range t.dirty {
-		st, err := w.hs.get(w, s)
-		if err != nil {
-			return err
-		}
-		changes = append(changes, snapshot.Change{Stream: s, Version: st.version, State: st.state})
+	changes, err := w.dirtyChanges(t)
+	if err != nil {
+		return err
 	}
 	b.push(plannedSnapshot{offset: after, changes: changes})
 	// Streams not cached are still read from the snapshot the import
