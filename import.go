@@ -290,14 +290,21 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 	if err != nil {
 		return err
 	}
-	t.head, t.offset, t.time = p.head, p.offset, p.time
-	r.mu.Lock()
-	delete(r.heads, t.branchRef)
-	r.mu.Unlock()
+	r.landedTrusted(t, p.head, p.offset, p.time)
 	res.Commits += p.commits
 	res.Events += p.events
 	res.Head = p.head
 	return nil
+}
+
+// landedTrusted notes that a trusted batch landed, ending at head. The
+// fold was done before; the batch's states are not tracked, so the
+// branch's cached head is dropped and set once the import ends.
+func (r *Repository) landedTrusted(t *trustedFold, head object.ID, offset uint64, at time.Time) {
+	t.head, t.offset, t.time = head, offset, at
+	r.mu.Lock()
+	delete(r.heads, t.branchRef)
+	r.mu.Unlock()
 }
 
 // dropTrust forgets a dry run that no longer holds, stopping its
@@ -363,12 +370,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		if t != nil {
-			// The fold was done before; this batch's states are not
-			// tracked, so the cache is set once the import ends.
-			t.head, t.offset, t.time = w.hs.head, w.hs.offset, w.hs.time
-			r.mu.Lock()
-			delete(r.heads, branchRef)
-			r.mu.Unlock()
+			r.landedTrusted(t, w.hs.head, w.hs.offset, w.hs.time)
 		} else {
 			r.keepHead(branchRef, w.hs)
 		}
