@@ -63,6 +63,7 @@ func openWithStore(ctx context.Context, gitDir string, opts store.Options) (*Rep
 		return r, nil
 	}
 	r.st.Close()
+	opts.BackgroundSeal = true
 	if r.st, err = store.Open(r.gitDir, opts); err != nil {
 		return nil, err
 	}

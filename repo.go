@@ -92,7 +92,7 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(abs, store.Options{})
+	st, err := store.Open(abs, store.Options{BackgroundSeal: true})
 	if err != nil {
 		return nil, err
 	}

@@ -63,8 +63,21 @@ func (osFS) SyncDir(name string) error {
 // folder, fsync, rename over the final name, fsync of the folder. A crash
 // leaves either the old file or the new one, never a mix.
 func WriteFileAtomic(fsys FS, name string, data []byte) error {
-	dir := filepath.Dir(name)
 	tmp := name + ".tmp"
+	if err := WriteTemp(fsys, tmp, data); err != nil {
+		return err
+	}
+	if err := fsys.Rename(tmp, name); err != nil {
+		fsys.Remove(tmp)
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(name))
+}
+
+// WriteTemp writes data durably to the file tmp, which a rename then
+// publishes (WriteFileAtomic does both at once). On failure tmp is
+// removed.
+func WriteTemp(fsys FS, tmp string, data []byte) error {
 	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -83,11 +96,7 @@ func WriteFileAtomic(fsys FS, name string, data []byte) error {
 		fsys.Remove(tmp)
 		return err
 	}
-	if err := fsys.Rename(tmp, name); err != nil {
-		fsys.Remove(tmp)
-		return err
-	}
-	return fsys.SyncDir(dir)
+	return nil
 }
 
 // writeFull writes all of b at off, failing on a short write.

@@ -172,6 +172,10 @@ func (w *crashWorkload) commit(events int, key string) error {
 			w.keys[key] = cid
 		}
 	}
+	// A background seal runs to its end before the next commit, so that
+	// the calls come in the same order each run and crash points fall
+	// in every step of it.
+	w.s.waitSeal()
 	return err
 }
 
@@ -393,13 +397,18 @@ func requireSealsAndMerges(t *testing.T, s *Store) {
 // crashTrial runs the workload through a faultFS that loses power just
 // before call k, and checks the repository a power loss then leaves.
 type crashTrial struct {
-	k    int
-	mode crashMode
-	seed uint64
+	k          int
+	mode       crashMode
+	seed       uint64
+	background bool // seal in the background (Options.BackgroundSeal)
 }
 
 func (tr crashTrial) String() string {
-	return fmt.Sprintf("crash before call %d, mode %s, seed %d", tr.k, tr.mode, tr.seed)
+	s := fmt.Sprintf("crash before call %d, mode %s, seed %d", tr.k, tr.mode, tr.seed)
+	if tr.background {
+		s += ", background seals"
+	}
+	return s
 }
 
 // run returns the line length after recovery, whether the crash point was
@@ -410,6 +419,7 @@ func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 	defer os.RemoveAll(after)
 	fsys := newFaultFS()
 	w := newCrashWorkload(fsys, root)
+	w.opts.BackgroundSeal = tr.background
 	rng := rand.New(rand.NewPCG(tr.seed, uint64(tr.k)))
 	var initDone bool
 	var crashErr error
@@ -456,11 +466,22 @@ func (tr crashTrial) run(t *testing.T) (lineLen int, reached bool, err error) {
 // sector by sector in any order, or garbled; names since a folder's last
 // sync are kept or not. Every commit acknowledged before the power loss
 // must be there. By default each crash point is tried in one mode (they
-// rotate); -long tries every mode with three seeds.
+// rotate); -long tries every mode with three seeds. With background seals
+// the workload lets each seal end before its next commit, so the calls
+// keep their order from run to run and crash points fall in every step of
+// the seal goroutine; how seals and commits interleave is left to the
+// tests of two writers and to the kill tests of the evgit package.
 func TestPowerLossSweep(t *testing.T) {
+	t.Run("seal in the commit", func(t *testing.T) { powerLossSweep(t, false) })
+	t.Run("seal in the background", func(t *testing.T) { powerLossSweep(t, true) })
+}
+
+func powerLossSweep(t *testing.T, background bool) {
 	probe := newFaultFS()
 	w := newCrashWorkload(probe, scratchDir(t))
+	w.opts.BackgroundSeal = background
 	require.NoError(t, w.run())
+	w.s.waitSeal()
 	total := probe.calls()
 	requireSealsAndMerges(t, w.s)
 	w.close()
@@ -474,10 +495,10 @@ func TestPowerLossSweep(t *testing.T) {
 		for k := 1; k <= total; k++ {
 			if long() {
 				for m := range numCrashModes {
-					trials = append(trials, crashTrial{k: k, mode: m, seed: seed})
+					trials = append(trials, crashTrial{k: k, mode: m, seed: seed, background: background})
 				}
 			} else {
-				trials = append(trials, crashTrial{k: k, mode: crashMode(k % int(numCrashModes)), seed: seed})
+				trials = append(trials, crashTrial{k: k, mode: crashMode(k % int(numCrashModes)), seed: seed, background: background})
 			}
 		}
 	}

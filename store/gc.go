@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/evgit/evgit/object"
@@ -60,6 +62,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		return st, err
 	}
 	defer unlock()
+	if err := s.removeTemps(); err != nil {
+		return st, err
+	}
 	before, err := s.Files()
 	if err != nil {
 		return st, err
@@ -293,6 +298,25 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		st.BytesAfter += f.Size
 	}
 	return st, nil
+}
+
+// removeTemps removes the temporary files that writes killed before
+// their rename left in the log folder. A background seal of another
+// process that is writing one then fails to publish it, which costs it
+// nothing but the index.
+func (s *Store) removeTemps() error {
+	ents, err := s.fsys.ReadDir(s.logDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			if err := s.fsys.Remove(filepath.Join(s.logDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // thinSnapshots picks which snapshot records to keep: per model, the

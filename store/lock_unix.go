@@ -5,14 +5,21 @@ package store
 import (
 	"encoding/binary"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // flock is the repository's write lock: an exclusive flock on .evgit/lock,
 // which the kernel drops when the process dies, so a killed writer never
-// leaves the repository locked.
-type flock struct{ f *os.File }
+// leaves the repository locked. An flock belongs to the open file, not to
+// a goroutine: mu makes the lock exclusive between the goroutines of this
+// process too, so one goroutine's unlock cannot release the file while
+// another still works under it.
+type flock struct {
+	mu sync.Mutex
+	f  *os.File
+}
 
 func openLock(path string) (*flock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -23,15 +30,23 @@ func openLock(path string) (*flock, error) {
 }
 
 func (l *flock) lock() error {
+	l.mu.Lock()
 	for {
 		err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			return err
+		if err == unix.EINTR {
+			continue
 		}
+		if err != nil {
+			l.mu.Unlock()
+		}
+		return err
 	}
 }
 
-func (l *flock) unlock() { _ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN) }
+func (l *flock) unlock() {
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	l.mu.Unlock()
+}
 
 func (l *flock) close() { l.f.Close() }
 

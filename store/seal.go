@@ -1,10 +1,15 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
 	"github.com/evgit/evgit/refs"
 )
@@ -13,12 +18,308 @@ import (
 // is written whole and durably, then a new segment starts with a
 // checkpoint of every ref. A crash between the two leaves a sealed newest
 // segment, which the next writer handles by starting the new segment.
+// With BackgroundSeal the order is the other way round (startSeal).
 func (s *Store) maybeSeal() error {
+	if s.sealing != nil {
+		return nil // one at a time; the segment grows until it is done
+	}
 	seg := s.segs[s.last]
 	if len(s.mem) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
 		return nil
 	}
+	if s.opts.BackgroundSeal && !s.closing {
+		return s.startSeal()
+	}
 	return s.seal()
+}
+
+// sealJob is a segment's index being built in the background: the sealed
+// segment and what memory held of the uncovered segments when it began.
+type sealJob struct {
+	done    chan struct{}
+	seg     uint32   // the newest segment it covers
+	segs    []uint32 // every segment it covers
+	objs    []pack.IndexedObject
+	recs    []pack.Record
+	reloads uint64 // s.reloads when it began: memory is still what it saw
+}
+
+// startSeal seals the newest segment without building its index: it
+// starts the next segment, so that commits go on, and leaves the index to
+// a goroutine (runSeal). Until the index is written the sealed segment is
+// an uncovered one like any other: its objects stay in memory, and a
+// crash leaves a log whose open scans it, which is what a reader does
+// with every uncovered segment anyway. The caller holds the lock and s.mu.
+func (s *Store) startSeal() error {
+	n := s.last
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
+	if err := s.segs[n].Truncate(); err != nil {
+		return err
+	}
+	job := &sealJob{
+		done:    make(chan struct{}),
+		seg:     n,
+		objs:    s.memOrder[:len(s.memOrder):len(s.memOrder)],
+		recs:    s.memRecs[:len(s.memRecs):len(s.memRecs)],
+		reloads: s.reloads,
+	}
+	for k := range s.segs {
+		if k <= n && !s.covered[k] {
+			job.segs = append(job.segs, k)
+		}
+	}
+	slices.Sort(job.segs)
+	if err := s.startSegment(n + 1); err != nil {
+		return err
+	}
+	seg, err := pack.OpenSegment(s.fsys, filepath.Join(s.logDir, segName(n+1)), n+1, true)
+	if err != nil {
+		return err
+	}
+	s.segs[n+1], s.last, s.writableSeg = seg, n+1, n+1
+	if err := s.scanSegment(n+1, 0, true); err != nil {
+		return err
+	}
+	if err := s.lock.bumpGen(); err != nil {
+		return err
+	}
+	s.gen = s.lock.gen()
+	s.sealing = job
+	go s.runSeal(job)
+	return nil
+}
+
+// runSeal builds and writes a background seal's index, publishes it
+// under the lock (installSeal), then merges indexes as seal does. A
+// failure costs only speed: the segment stays uncovered, and the next
+// seal's index covers it.
+func (s *Store) runSeal(job *sealJob) {
+	defer func() {
+		s.mu.Lock()
+		s.sealing = nil
+		s.mu.Unlock()
+		close(job.done)
+	}()
+	// The slices share arrays that the writer appends to, past their
+	// ends; the copies are what this goroutine sorts.
+	objs := slices.Clone(job.objs)
+	recs := slices.Clone(job.recs)
+	name := filepath.Join(s.logDir, idxName(job.segs[0], job.seg))
+	tmp := tempName(name)
+	if err := pack.WriteTemp(s.fsys, tmp, pack.EncodeIndex(job.segs, objs, recs)); err != nil {
+		return
+	}
+	published := false
+	err := s.locked(func() (err error) {
+		published, err = s.installSeal(job, tmp, name)
+		return err
+	})
+	if !published {
+		_ = s.fsys.Remove(tmp)
+	}
+	if err != nil {
+		return
+	}
+	for {
+		merged, err := s.mergeNext()
+		if err != nil || !merged {
+			return
+		}
+	}
+}
+
+// tempName names the temporary file an index is written to before it is
+// published: unique, since processes write them without the lock.
+func tempName(name string) string {
+	return fmt.Sprintf("%s.%d-%d.tmp", name, os.Getpid(), tempSeq.Add(1))
+}
+
+var tempSeq atomic.Uint64
+
+// waitSeal waits for a background seal to finish, if one runs.
+func (s *Store) waitSeal() {
+	s.mu.RLock()
+	job := s.sealing
+	s.mu.RUnlock()
+	if job != nil {
+		<-job.done
+	}
+}
+
+// locked runs fn with the lock and s.mu held, on tables that have caught
+// up with what other processes wrote.
+func (s *Store) locked(fn func() error) error {
+	if err := s.lock.lock(); err != nil {
+		return err
+	}
+	defer s.lock.unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.refresh(true); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// installSeal publishes a background seal's index, written to tmp, under
+// its name, and takes it into the tables. It is published only if every
+// segment it covers is still uncovered: another process may have sealed
+// them meanwhile, seeing a different set of uncovered segments, and
+// indexes must never overlap (a record in two would be read twice). If
+// the tables were rebuilt since the seal began, a reload finds the index;
+// otherwise the sealed segments' objects and records leave memory, which
+// is cheap: memory then holds only what was written since.
+func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
+	for _, n := range job.segs {
+		if s.covered[n] || s.segs[n] == nil {
+			return false, nil
+		}
+	}
+	if err := s.lock.bumpGen(); err != nil {
+		return false, err
+	}
+	if err := s.fsys.Rename(tmp, name); err != nil {
+		return false, err
+	}
+	if err := s.fsys.SyncDir(s.logDir); err != nil {
+		return true, err
+	}
+	if s.reloads != job.reloads {
+		return true, s.reload(true)
+	}
+	ix, err := pack.OpenIndex(s.fsys, name)
+	if err != nil {
+		return true, s.reload(true)
+	}
+	s.addIndex(ix, filepath.Base(name))
+	s.memOrder = slices.Clone(s.memOrder[len(job.objs):])
+	s.mem = make(map[object.ID]pack.Location, len(s.memOrder))
+	for _, o := range s.memOrder {
+		s.mem[o.ID] = o.Loc
+	}
+	tail := slices.Clone(s.memRecs[len(job.recs):])
+	s.memRecs = nil
+	s.memIdem = map[string][]byte{}
+	s.memSnap = map[string]object.ID{}
+	s.memLinks = map[object.ID][]byte{}
+	for _, r := range tail {
+		s.addMemRecord(r)
+	}
+	s.gen = s.lock.gen()
+	return true, nil
+}
+
+// addIndex takes an index file into the tables.
+func (s *Store) addIndex(ix *pack.Index, name string) {
+	s.indexes = append(s.indexes, ix)
+	sortIndexes(s.indexes)
+	for _, n := range ix.Segments() {
+		s.covered[n] = true
+	}
+	s.idxNames = append(s.idxNames, name)
+	slices.Sort(s.idxNames)
+}
+
+// sortIndexes puts the newest index first: the one covering the highest
+// segment. The pack's records index covers segment 0 and comes last.
+func sortIndexes(ixs []*pack.Index) {
+	slices.SortStableFunc(ixs, func(a, b *pack.Index) int {
+		return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
+	})
+}
+
+// mergeNext merges the next four indexes of one level, as mergeIndexes
+// does, without holding the lock while it reads and writes them: it
+// works on handles of its own and takes the lock only to publish the
+// merged index, if the four are still the live ones, remove them and
+// swap them in the tables. It reports whether it merged.
+func (s *Store) mergeNext() (bool, error) {
+	s.mu.RLock()
+	var paths []string
+	for _, ix := range s.indexes {
+		if ix != s.packRecs {
+			paths = append(paths, ix.Path)
+		}
+	}
+	s.mu.RUnlock()
+	var ixs []*pack.Index
+	defer func() {
+		for _, ix := range ixs {
+			ix.Close()
+		}
+	}()
+	for _, p := range paths {
+		ix, err := pack.OpenIndex(s.fsys, p)
+		if err != nil {
+			return false, err
+		}
+		ixs = append(ixs, ix)
+	}
+	group := mergeGroup(ixs)
+	if group == nil {
+		return false, nil
+	}
+	name, data, err := mergeData(group)
+	if err != nil {
+		return false, err
+	}
+	tmp := tempName(name)
+	if err := pack.WriteTemp(s.fsys, tmp, data); err != nil {
+		return false, err
+	}
+	published := false
+	err = s.locked(func() error {
+		old := make([]string, len(group))
+		for i, ix := range group {
+			old[i] = filepath.Base(ix.Path)
+			if !slices.Contains(s.idxNames, old[i]) {
+				return nil // another process merged or packed them
+			}
+		}
+		if slices.Contains(s.idxNames, filepath.Base(name)) {
+			return nil
+		}
+		reloads := s.reloads
+		if err := s.lock.bumpGen(); err != nil {
+			return err
+		}
+		if err := s.fsys.Rename(tmp, name); err != nil {
+			return err
+		}
+		published = true
+		// The merged index's name is durable before any of the four
+		// goes: a power loss may keep any subset of the removals.
+		if err := s.fsys.SyncDir(s.logDir); err != nil {
+			return err
+		}
+		if err := removeAll(s.fsys, name, group); err != nil {
+			return err
+		}
+		if s.reloads != reloads {
+			return s.reload(true)
+		}
+		ix, err := pack.OpenIndex(s.fsys, name)
+		if err != nil {
+			return s.reload(true)
+		}
+		s.indexes = slices.DeleteFunc(s.indexes, func(x *pack.Index) bool {
+			if x != s.packRecs && slices.Contains(old, filepath.Base(x.Path)) {
+				x.Close()
+				return true
+			}
+			return false
+		})
+		s.idxNames = slices.DeleteFunc(s.idxNames, func(n string) bool { return slices.Contains(old, n) })
+		s.addIndex(ix, filepath.Base(name))
+		s.gen = s.lock.gen()
+		return nil
+	})
+	if !published {
+		_ = s.fsys.Remove(tmp)
+	}
+	return published && err == nil, err
 }
 
 // Seal seals the newest segment now if it holds at least min objects,
@@ -45,13 +346,22 @@ func (s *Store) Seal(min int) (bool, error) {
 	return true, nil
 }
 
-// lockFresh takes the cross-process lock and s.mu, and catches up with
-// what other processes wrote; unlock releases both.
+// lockFresh takes the cross-process lock and s.mu, once no background
+// seal runs, and catches up with what other processes wrote; unlock
+// releases both.
 func (s *Store) lockFresh() (unlock func(), err error) {
-	if err := s.lock.lock(); err != nil {
-		return nil, err
+	for {
+		s.waitSeal()
+		if err := s.lock.lock(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.sealing == nil {
+			break
+		}
+		s.mu.Unlock()
+		s.lock.unlock()
 	}
-	s.mu.Lock()
 	unlock = func() {
 		s.mu.Unlock()
 		s.lock.unlock()
@@ -106,12 +416,11 @@ func (s *Store) seal() error {
 		return err
 	}
 	if !s.covered[n] {
-		objs := make([]pack.IndexedObject, 0, len(s.mem))
+		objs := slices.Clone(s.memOrder)
 		segs := []uint32{n}
-		for id, loc := range s.mem {
-			objs = append(objs, pack.IndexedObject{ID: id, Loc: loc})
-			if !slices.Contains(segs, loc.Seg) {
-				segs = append(segs, loc.Seg)
+		for _, o := range objs {
+			if !slices.Contains(segs, o.Loc.Seg) {
+				segs = append(segs, o.Loc.Seg)
 			}
 		}
 		slices.Sort(segs)
@@ -162,68 +471,92 @@ func (s *Store) mergeIndexes() error {
 			}
 			ixs = append(ixs, ix)
 		}
-		slices.SortFunc(ixs, func(a, b *pack.Index) int {
-			return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
-		})
 		closeAll := func() {
 			for _, ix := range ixs {
 				ix.Close()
 			}
 		}
-		if len(ixs) < 4 {
+		group := mergeGroup(ixs)
+		if group == nil {
 			closeAll()
 			return nil
 		}
-		lvl := indexLevel(ixs[0].Len())
-		run := 1
-		for run < len(ixs) && indexLevel(ixs[run].Len()) == lvl {
-			run++
-		}
-		if run < 4 {
-			closeAll()
-			return nil
-		}
-		group := ixs[:4]
-		var segs []uint32
-		var runs [][]pack.IndexedObject
-		var recs []pack.Record
-		// Oldest first, so records keep their log order.
-		for i := len(group) - 1; i >= 0; i-- {
-			ix := group[i]
-			segs = append(segs, ix.Segments()...)
-			run := make([]pack.IndexedObject, 0, ix.Len())
-			for o := range ix.Objects() {
-				run = append(run, o)
-			}
-			runs = append(runs, run)
-			for r, err := range ix.AllRecords() {
-				if err != nil {
-					closeAll()
-					return err
-				}
-				recs = append(recs, pack.Record{Kind: r.Kind, Key: slices.Clone(r.Key), Value: slices.Clone(r.Value)})
-			}
-		}
-		slices.Sort(segs)
-		data := pack.EncodeIndex(segs, pack.MergeObjects(runs...), recs)
-		name := filepath.Join(s.logDir, idxName(segs[0], segs[len(segs)-1]))
-		paths := make([]string, len(group))
-		for i, ix := range group {
-			paths[i] = ix.Path
-		}
+		name, data, err := mergeData(group)
 		closeAll()
+		if err != nil {
+			return err
+		}
 		if err := pack.WriteFileAtomic(s.fsys, name, data); err != nil {
 			return err
 		}
-		for _, p := range paths {
-			if p != name {
-				if err := s.fsys.Remove(p); err != nil {
-					return err
-				}
-			}
-		}
-		if err := s.fsys.SyncDir(s.logDir); err != nil {
+		if err := removeAll(s.fsys, name, group); err != nil {
 			return err
 		}
 	}
+}
+
+// mergeGroup returns the four newest indexes if they are of one level,
+// else nil. It sorts ixs newest first.
+func mergeGroup(ixs []*pack.Index) []*pack.Index {
+	// An index another covers whole is what a crash in a merge left:
+	// merging it again would copy its records twice.
+	sub := subsumed(ixs)
+	live := ixs[:0:0]
+	for i, ix := range ixs {
+		if !sub[i] {
+			live = append(live, ix)
+		}
+	}
+	ixs = live
+	sortIndexes(ixs)
+	if len(ixs) < 4 {
+		return nil
+	}
+	lvl := indexLevel(ixs[0].Len())
+	for _, ix := range ixs[1:4] {
+		if indexLevel(ix.Len()) != lvl {
+			return nil
+		}
+	}
+	return ixs[:4]
+}
+
+// mergeData builds the index that replaces a group, and names its file.
+func mergeData(group []*pack.Index) (string, []byte, error) {
+	var segs []uint32
+	var runs [][]pack.IndexedObject
+	var recs []pack.Record
+	// Oldest first, so records keep their log order.
+	for i := len(group) - 1; i >= 0; i-- {
+		ix := group[i]
+		segs = append(segs, ix.Segments()...)
+		run := make([]pack.IndexedObject, 0, ix.Len())
+		for o := range ix.Objects() {
+			run = append(run, o)
+		}
+		runs = append(runs, run)
+		for r, err := range ix.AllRecords() {
+			if err != nil {
+				return "", nil, err
+			}
+			recs = append(recs, pack.Record{Kind: r.Kind, Key: slices.Clone(r.Key), Value: slices.Clone(r.Value)})
+		}
+	}
+	slices.Sort(segs)
+	name := filepath.Join(filepath.Dir(group[0].Path), idxName(segs[0], segs[len(segs)-1]))
+	return name, pack.EncodeIndex(segs, pack.MergeObjects(runs...), recs), nil
+}
+
+// removeAll removes a merged group's files, but for the merged index
+// itself should it have taken one's name, and makes the removal durable.
+func removeAll(fsys pack.FS, merged string, group []*pack.Index) error {
+	for _, ix := range group {
+		if ix.Path == merged {
+			continue
+		}
+		if err := fsys.Remove(ix.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return fsys.SyncDir(filepath.Dir(merged))
 }

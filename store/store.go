@@ -64,6 +64,10 @@ type Options struct {
 	SealBytes   int64
 	// CacheBytes is the budget of the decoded-frame cache (default 128 MiB).
 	CacheBytes int
+	// BackgroundSeal builds a full segment's index on a goroutine of its
+	// own: the commit that fills the segment only starts the next one,
+	// and commits go on while the index is sorted, written and merged.
+	BackgroundSeal bool
 }
 
 // Store is an open repository's storage.
@@ -82,6 +86,7 @@ type Store struct {
 	covered  map[uint32]bool          // segments an index covers
 	idxNames []string
 	mem      map[object.ID]pack.Location // objects of uncovered segments
+	memOrder []pack.IndexedObject        // mem's entries, in the order they were added
 	memRecs  []pack.Record               // records of uncovered segments, in log order
 	memIdem  map[string][]byte
 	memSnap  map[string]object.ID
@@ -100,6 +105,9 @@ type Store struct {
 	packRecs *pack.Index
 	// writableSeg is the segment opened for appending, 0 if none.
 	writableSeg uint32
+	reloads     uint64   // how many times the tables were rebuilt
+	sealing     *sealJob // the index being built in the background, if any
+	closing     bool     // Close has begun: no new background seal
 
 	lock  *flock
 	group groupCommit
@@ -199,8 +207,16 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // Close releases the store's files.
 func (s *Store) Close() error {
-	s.mu.Lock()
+	for {
+		s.waitSeal()
+		s.mu.Lock()
+		if s.sealing == nil {
+			break
+		}
+		s.mu.Unlock()
+	}
 	defer s.mu.Unlock()
+	s.closing = true
 	s.closeFiles()
 	if s.lock != nil {
 		s.lock.close()
@@ -317,7 +333,9 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.closeFiles()
 	s.segs = map[uint32]*pack.Segment{}
 	s.covered = map[uint32]bool{}
+	s.reloads++
 	s.mem = map[object.ID]pack.Location{}
+	s.memOrder = nil
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
 	s.memSnap = map[string]object.ID{}
@@ -360,9 +378,7 @@ func (s *Store) reloadOnce(locked bool) error {
 		s.indexes = append(s.indexes, s.packRecs)
 	}
 	// Newest index first; sort by the highest segment covered.
-	slices.SortStableFunc(s.indexes, func(a, b *pack.Index) int {
-		return -cmpUint32(slices.Max(a.Segments()), slices.Max(b.Segments()))
-	})
+	sortIndexes(s.indexes)
 	s.last = l.segs[len(l.segs)-1]
 	for _, n := range l.segs {
 		path := filepath.Join(s.logDir, segName(n))
@@ -394,27 +410,32 @@ func (s *Store) reloadOnce(locked bool) error {
 // would count their records twice. With the lock held they are removed.
 func (s *Store) dropSubsumed(ixs []*pack.Index, locked bool) []*pack.Index {
 	var keep []*pack.Index
-	for i, ix := range ixs {
-		subsumed := false
-		for j, other := range ixs {
-			if i == j || len(other.Segments()) <= len(ix.Segments()) {
-				continue
-			}
-			if containsAll(other.Segments(), ix.Segments()) {
-				subsumed = true
-				break
-			}
-		}
-		if !subsumed {
-			keep = append(keep, ix)
+	for i, sub := range subsumed(ixs) {
+		if !sub {
+			keep = append(keep, ixs[i])
 			continue
 		}
-		ix.Close()
+		ixs[i].Close()
 		if locked {
-			_ = s.fsys.Remove(ix.Path)
+			_ = s.fsys.Remove(ixs[i].Path)
 		}
 	}
 	return keep
+}
+
+// subsumed reports, for each index, whether another covers every
+// segment it covers, and more.
+func subsumed(ixs []*pack.Index) []bool {
+	out := make([]bool, len(ixs))
+	for i, ix := range ixs {
+		for j, other := range ixs {
+			if i != j && len(other.Segments()) > len(ix.Segments()) && containsAll(other.Segments(), ix.Segments()) {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 func containsAll(set, sub []uint32) bool {
@@ -486,7 +507,7 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 				return err
 			}
 			if _, dup := s.mem[id]; !dup {
-				s.mem[id] = pack.Location{Seg: seg, Off: uint32(off), Slot: uint32(slot)}
+				s.addMem(id, pack.Location{Seg: seg, Off: uint32(off), Slot: uint32(slot)})
 			}
 			continue
 		}
@@ -495,19 +516,7 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 			return err
 		}
 		if index {
-			s.memRecs = append(s.memRecs, pack.Record{Kind: e.Kind, Key: key, Value: value})
-			switch e.Kind {
-			case RecIdem:
-				s.memIdem[string(key)] = value
-			case RecSnapshot:
-				if len(value) == object.IDSize {
-					s.memSnap[string(key)] = object.ID(value)
-				}
-			case RecLink:
-				if len(key) == object.IDSize {
-					s.memLinks[object.ID(key)] = value
-				}
-			}
+			s.addMemRecord(pack.Record{Kind: e.Kind, Key: key, Value: value})
 		}
 		if refsToo {
 			if err := s.applyRefRecord(e.Kind, key, value); err != nil {
@@ -516,6 +525,29 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 		}
 	}
 	return nil
+}
+
+// addMem adds an object of an uncovered segment to memory.
+func (s *Store) addMem(id object.ID, loc pack.Location) {
+	s.mem[id] = loc
+	s.memOrder = append(s.memOrder, pack.IndexedObject{ID: id, Loc: loc})
+}
+
+// addMemRecord adds a record of an uncovered segment to memory.
+func (s *Store) addMemRecord(r pack.Record) {
+	s.memRecs = append(s.memRecs, r)
+	switch r.Kind {
+	case RecIdem:
+		s.memIdem[string(r.Key)] = r.Value
+	case RecSnapshot:
+		if len(r.Value) == object.IDSize {
+			s.memSnap[string(r.Key)] = object.ID(r.Value)
+		}
+	case RecLink:
+		if len(r.Key) == object.IDSize {
+			s.memLinks[object.ID(r.Key)] = r.Value
+		}
+	}
 }
 
 func (s *Store) applyRefRecord(kind uint8, key, value []byte) error {

@@ -578,19 +578,11 @@ func (s *Store) write(txs []*Tx) error {
 	for i, tx := range txs {
 		for _, o := range tx.order {
 			if _, dup := s.mem[o.id]; !dup {
-				s.mem[o.id] = pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)}
+				s.addMem(o.id, pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)})
 			}
 		}
 		for _, r := range tx.recs {
-			s.memRecs = append(s.memRecs, r)
-			switch r.Kind {
-			case RecIdem:
-				s.memIdem[string(r.Key)] = r.Value
-			case RecSnapshot:
-				s.memSnap[string(r.Key)] = object.ID(r.Value)
-			case RecLink:
-				s.memLinks[object.ID(r.Key)] = r.Value
-			}
+			s.addMemRecord(r)
 			if err := s.applyRefRecord(r.Kind, r.Key, r.Value); err != nil {
 				return err
 			}
