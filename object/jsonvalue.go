@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
+	"unicode/utf8"
 )
 
 // DecodeJSON parses JSON into plain Go values: nil, bool, string, int64 for
@@ -27,6 +29,59 @@ func DecodeJSON(raw []byte) (any, error) {
 
 type valueParser struct{ jsonParser }
 
+// smallObject is the most members an object gathers before it makes its
+// map: JSON states and event data are mostly this small.
+const smallObject = 8
+
+type member struct {
+	k string
+	v any
+}
+
+// key reads an object key. Short keys without escapes come from a table
+// shared by all parsers, so that the same few names (balance, amount,
+// ...) decoded again and again are not allocated again and again.
+func (p *valueParser) key() (string, error) {
+	start := p.pos + 1
+	for i := start; i < len(p.in) && i-start <= maxInterned; i++ {
+		c := p.in[i]
+		if c == '"' {
+			b := p.in[start:i]
+			if !utf8.Valid(b) {
+				break // str reports it
+			}
+			p.pos = i + 1
+			return intern(b), nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	return p.str()
+}
+
+// maxInterned is the longest key the table keeps.
+const maxInterned = 32
+
+// interned is the table of interned keys: a slot per hash, each holding the
+// last key that landed there. Slots are replaced whole, atomically, so
+// parsers on any goroutine share it without a lock.
+var interned [1024]atomic.Pointer[string]
+
+func intern(b []byte) string {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &interned[h%uint32(len(interned))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
+}
+
 func (p *valueParser) value(depth int) (any, error) {
 	if depth > maxJSONDepth {
 		return nil, p.errorf("nested deeper than %d", maxJSONDepth)
@@ -37,18 +92,22 @@ func (p *valueParser) value(depth int) (any, error) {
 	switch c := p.in[p.pos]; {
 	case c == '{':
 		p.pos++
-		m := map[string]any{}
 		p.skipSpace()
 		if p.pos < len(p.in) && p.in[p.pos] == '}' {
 			p.pos++
-			return m, nil
+			return map[string]any{}, nil
 		}
+		// The members of a small object are gathered first, so that its
+		// map is made at its size; a larger one goes on in a map.
+		var small [smallObject]member
+		members := small[:0]
+		var m map[string]any
 		for {
 			p.skipSpace()
 			if p.pos >= len(p.in) || p.in[p.pos] != '"' {
 				return nil, p.errorf("expected a string key")
 			}
-			k, err := p.str()
+			k, err := p.key()
 			if err != nil {
 				return nil, err
 			}
@@ -62,10 +121,27 @@ func (p *valueParser) value(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, dup := m[k]; dup {
-				return nil, p.errorf("duplicate key %q", k)
+			if m == nil {
+				for _, mb := range members {
+					if mb.k == k {
+						return nil, p.errorf("duplicate key %q", k)
+					}
+				}
+				if len(members) < smallObject {
+					members = append(members, member{k, v})
+				} else {
+					m = make(map[string]any, 2*smallObject)
+					for _, mb := range members {
+						m[mb.k] = mb.v
+					}
+				}
 			}
-			m[k] = v
+			if m != nil {
+				if _, dup := m[k]; dup {
+					return nil, p.errorf("duplicate key %q", k)
+				}
+				m[k] = v
+			}
 			p.skipSpace()
 			if p.pos >= len(p.in) {
 				return nil, p.errorf("unexpected end of input in object")
@@ -76,6 +152,12 @@ func (p *valueParser) value(depth int) (any, error) {
 			}
 			if p.in[p.pos] == '}' {
 				p.pos++
+				if m == nil {
+					m = make(map[string]any, len(members))
+					for _, mb := range members {
+						m[mb.k] = mb.v
+					}
+				}
 				return m, nil
 			}
 			return nil, p.errorf("expected ',' or '}'")
@@ -214,7 +296,8 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var small [smallObject]string
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

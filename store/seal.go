@@ -195,7 +195,7 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 	}
 	s.addIndex(ix, filepath.Base(name))
 	s.memOrder = slices.Clone(s.memOrder[len(job.objs):])
-	s.mem = make(map[object.ID]pack.Location, len(s.memOrder))
+	s.mem = s.newMem(len(s.memOrder), true)
 	for _, o := range s.memOrder {
 		s.mem[o.ID] = o.Loc
 	}

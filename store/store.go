@@ -334,7 +334,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.segs = map[uint32]*pack.Segment{}
 	s.covered = map[uint32]bool{}
 	s.reloads++
-	s.mem = map[object.ID]pack.Location{}
+	s.mem = s.newMem(0, locked)
 	s.memOrder = nil
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
@@ -525,6 +525,16 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 		}
 	}
 	return nil
+}
+
+// newMem returns an empty table of objects of uncovered segments. A
+// writer's is made the size a segment grows to before it is sealed, so
+// that it never grows under a commit.
+func (s *Store) newMem(n int, writer bool) map[object.ID]pack.Location {
+	if writer {
+		n = max(n, s.opts.SealObjects)
+	}
+	return make(map[object.ID]pack.Location, n)
 }
 
 // addMem adds an object of an uncovered segment to memory.

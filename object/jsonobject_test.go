@@ -1,0 +1,64 @@
+package object
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Objects of every size up to and past the ones gathered before their map
+// is made decode whole, and a repeated key is refused wherever it comes.
+func TestDecodeJSONObjectSizes(t *testing.T) {
+	object := func(keys []string) string {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%d", k, i)
+		}
+		b.WriteByte('}')
+		return b.String()
+	}
+	for n := 0; n <= 3*smallObject; n++ {
+		var keys []string
+		for i := range n {
+			keys = append(keys, fmt.Sprintf("k%02d", i))
+		}
+		v, err := DecodeJSON([]byte(object(keys)))
+		require.NoError(t, err, "%d members", n)
+		m := v.(map[string]any)
+		require.Len(t, m, n)
+		for i, k := range keys {
+			assert.Equal(t, int64(i), m[k])
+		}
+		for first := 0; first < n; first++ {
+			for _, at := range []int{first + 1, n} {
+				dup := append(append(append([]string{}, keys[:at]...), keys[first]), keys[at:]...)
+				_, err := DecodeJSON([]byte(object(dup)))
+				require.ErrorIs(t, err, ErrJSON, "key %d repeated at %d of %d", first, at, n+1)
+				assert.Contains(t, err.Error(), "duplicate key")
+			}
+		}
+	}
+}
+
+// Keys read from the shared table are the keys written, escapes and all.
+func TestDecodeJSONKeys(t *testing.T) {
+	for _, raw := range []string{`{"balance":1}`, `{"bal\u0061nce":2}`, `{"b\"q":3}`, `{"é":4}`,
+		`{"` + strings.Repeat("x", 40) + `":5}`, `{"balance":6,"balancf":7}`} {
+		v, err := DecodeJSON([]byte(raw))
+		require.NoError(t, err, raw)
+		again, err := EncodeJSON(v)
+		require.NoError(t, err)
+		want, err := CanonicalJSON([]byte(raw))
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(again), raw)
+	}
+	_, err := DecodeJSON([]byte("{\"\xff\":1}"))
+	require.ErrorIs(t, err, ErrJSON, "invalid UTF-8 in a key")
+}
