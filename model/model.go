@@ -123,7 +123,7 @@ func (m *Model) LatestSchema(typ string) int {
 // event with no matching rule (schema 0 included) is returned unchanged. A
 // failing expression gives a *RuleError with an empty Stream.
 func (m *Model) Upcast(ev Event) (Event, error) {
-	if m == nil || m.upcasts[ev.Type][ev.Schema] == nil {
+	if !m.upcastsFrom(ev.Type, ev.Schema) {
 		return ev, nil
 	}
 	data, err := decodeData("", ev)
@@ -143,6 +143,12 @@ func (m *Model) Upcast(ev Event) (Event, error) {
 
 // upcast is Upcast on decoded data; it returns the data and schema after
 // every rule that matched.
+// upcastsFrom reports whether an upcast rule takes events of this type
+// and schema.
+func (m *Model) upcastsFrom(typ string, schema int) bool {
+	return m != nil && m.upcasts[typ][schema] != nil
+}
+
 func (m *Model) upcast(stream string, ev Event, data any) (any, int, error) {
 	if m == nil {
 		return data, ev.Schema, nil
@@ -215,6 +221,12 @@ func eventError(stream, typ string, err error) error {
 // starts as {}). A refusal — a false require, a failing expression, an
 // integer overflow, a state that is not an object — is a *RuleError.
 func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
+	if m.rules(ev.Type) == nil && !m.upcastsFrom(ev.Type, ev.Schema) {
+		// A merge patch, done on the bytes when they are plain.
+		if next, ok := mergeCanonical(state, ev.Data); ok {
+			return next, nil
+		}
+	}
 	data, err := decodeData(stream, ev)
 	if err != nil {
 		return nil, err
