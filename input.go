@@ -169,6 +169,9 @@ func checkEvent(e *EventInput) ([]byte, error) {
 	if len(bytes.TrimSpace(e.Data)) == 0 {
 		return []byte("{}"), nil
 	}
+	if object.IsPlainCanonical(e.Data) {
+		return e.Data, nil // canonical already, as a program's data mostly is
+	}
 	data, err := object.CanonicalJSON(e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("data: %v", err)

@@ -359,6 +359,12 @@ func FuzzCanonicalJSON(f *testing.F) {
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("canonical %q re-canonicalizes to %q (%v)", out, again, err)
 		}
+		if object.IsPlainCanonical(raw) && !bytes.Equal(raw, out) {
+			t.Fatalf("%q is plain canonical JSON, but its canonical form is %q", raw, out)
+		}
+		if !object.IsPlainCanonical(out) && object.IsPlainCanonical(raw) {
+			t.Fatalf("%q is plain canonical JSON, its canonical form %q is not", raw, out)
+		}
 		enc, err := object.EncodeJSON(v)
 		if err != nil || !bytes.Equal(enc, out) {
 			t.Fatalf("DecodeJSON+EncodeJSON gives %q (%v), CanonicalJSON %q", enc, err, out)

@@ -62,3 +62,17 @@ func TestDecodeJSONKeys(t *testing.T) {
 	_, err := DecodeJSON([]byte("{\"\xff\":1}"))
 	require.ErrorIs(t, err, ErrJSON, "invalid UTF-8 in a key")
 }
+
+// A float that holds an integer past 2^53 encodes as CanonicalJSON writes
+// the same number: one canonical form, whichever path made it.
+func TestEncodeJSONIntegralFloat(t *testing.T) {
+	for _, raw := range []string{"70000000000000010.0", "1e20", "123.0", "-4.0e2", "9007199254740993.0"} {
+		v, err := DecodeJSON([]byte(raw))
+		require.NoError(t, err)
+		enc, err := EncodeJSON(v)
+		require.NoError(t, err)
+		want, err := CanonicalJSON([]byte(raw))
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(enc), raw)
+	}
+}

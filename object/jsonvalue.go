@@ -232,8 +232,9 @@ func hasLiteral(b []byte, lit string) bool {
 
 // EncodeJSON returns the canonical JSON of a value built from the types
 // DecodeJSON returns (other Go integer and float kinds, map[string]string
-// and []string are accepted too). A float that holds an integer is printed
-// as that integer, as canonical JSON does.
+// and []string are accepted too). A float is printed as CanonicalJSON
+// prints a number that is not an integer literal: one that holds an
+// integer below 1e21 without a fraction or exponent.
 func EncodeJSON(v any) ([]byte, error) {
 	return AppendJSON(nil, v)
 }
@@ -340,9 +341,9 @@ func appendFloatValue(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, fmt.Errorf("%w: %v is not a JSON number", ErrJSON, f)
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
-		return strconv.AppendInt(dst, int64(f), 10), nil
-	}
+	// As CanonicalJSON writes a number that is not an integer literal:
+	// an integral float past 2^53 is written with its shortest digits
+	// (70000000000000010), not its exact value (70000000000000008).
 	return AppendJSONFloat(dst, f), nil
 }
 
