@@ -283,6 +283,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	c.Events = make([]object.ID, len(events))
 	evs := make([]pendingEvent, len(events))
+	// The meta of events that bring none, shared: nothing changes a
+	// meta map once an event holds it.
+	var bare map[string]string
 	for i, pe := range events {
 		schema := pe.in.Schema
 		if schema == 0 {
@@ -295,7 +298,15 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 			evs[i] = pendingEvent{meta: meta, schema: schema, id: e.id, body: e.body}
 			continue
 		}
-		if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
+		if len(meta) == 0 {
+			if bare == nil {
+				bare = map[string]string{"time": tstr}
+				if actor != "" {
+					bare["actor"] = actor
+				}
+			}
+			meta = bare
+		} else if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
 			meta = maps.Clone(meta)
 			if meta == nil {
 				meta = make(map[string]string, 2)
