@@ -77,4 +77,3 @@ func mergeValue(out, target, patch []byte) []byte {
 	}
 	return append(out, '}')
 }
-
