@@ -408,67 +408,57 @@ func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent) error
 		return nil
 	}
 	// The states before the commit, read here: reads go through the
-	// transaction, which is not for several goroutines.
-	start := map[string]streamState{}
+	// transaction, which is not for several goroutines. Each stream gets
+	// a slot; a share's goroutine writes only its own streams' slots.
+	slot := make(map[string]int, len(events))
+	of := make([]int, len(events)) // event → its stream's slot
 	var names []string
+	var states []streamState
 	for i := range events {
 		s := events[i].in.Stream
-		if _, ok := start[s]; ok {
-			continue
+		k, ok := slot[s]
+		if !ok {
+			st, err := w.hs.get(w, s)
+			if err != nil {
+				return err
+			}
+			k = len(names)
+			slot[s] = k
+			names, states = append(names, s), append(states, st)
 		}
-		st, err := w.hs.get(w, s)
-		if err != nil {
-			return err
-		}
-		start[s] = st
-		names = append(names, s)
+		of[i] = k
 	}
-	share := make(map[string]int, len(names))
-	for i, s := range names {
-		share[s] = i % parts
-	}
-	type result struct {
-		states map[string]streamState
-		failed int // index of the first event that failed, or -1
-		err    error
-	}
-	results := make([]result, parts)
+	failed := make([]int, parts) // per share, the first event refused, or -1
+	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
+		failed[p] = -1
 		wg.Go(func() {
-			res := result{states: map[string]streamState{}, failed: -1}
 			for i := range events {
-				s := events[i].in.Stream
-				if share[s] != p {
+				k := of[i]
+				if k%parts != p {
 					continue
 				}
-				st, ok := res.states[s]
-				if !ok {
-					st = start[s]
-				}
-				next, err := w.mdl.Apply(s, st.state, modelEvent(i))
+				next, err := w.mdl.Apply(names[k], states[k].state, modelEvent(i))
 				if err != nil {
-					res.failed, res.err = i, err
-					break
+					failed[p], errs[p] = i, err
+					return
 				}
-				res.states[s] = streamState{version: st.version + 1, state: next}
+				states[k] = streamState{version: states[k].version + 1, state: next}
 			}
-			results[p] = res
 		})
 	}
 	wg.Wait()
-	var first *result
-	for p := range results {
-		if r := &results[p]; r.err != nil && (first == nil || r.failed < first.failed) {
-			first = r
+	first := -1
+	for p := range parts {
+		if errs[p] != nil && (first < 0 || failed[p] < failed[first]) {
+			first = p
 		}
 	}
-	if first != nil {
-		return first.err
+	if first >= 0 {
+		return errs[first]
 	}
-	for _, s := range names {
-		w.hs.set(s, results[share[s]].states[s])
-	}
+	w.hs.setAll(names, states)
 	return nil
 }
 

@@ -154,6 +154,27 @@ func (h *headState) set(stream string, st streamState) {
 	}
 }
 
+// setAll sets many streams' states at once, making room for them first.
+func (h *headState) setAll(names []string, states []streamState) {
+	if len(h.streams) == 0 {
+		h.streams = make(map[string]streamState, len(names))
+	}
+	var dirty map[string]struct{}
+	if h.track() != nil {
+		t := h.ownTrack()
+		if len(t.dirty) == 0 {
+			t.dirty = make(map[string]struct{}, len(names))
+		}
+		dirty = t.dirty
+	}
+	for i, s := range names {
+		h.streams[s] = states[i]
+		if dirty != nil {
+			dirty[s] = struct{}{}
+		}
+	}
+}
+
 func (h *headState) advance(id object.ID, c *object.Commit) {
 	h.head, h.offset, h.time = id, c.Offset, c.Time
 }

@@ -576,10 +576,10 @@ func (s *Store) write(txs []*Tx) error {
 	}
 	s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, len(payload)))
 	for i, tx := range txs {
+		// An object written again is found at its newest copy: either
+		// serves, and one map operation an object is cheaper than two.
 		for _, o := range tx.order {
-			if _, dup := s.mem[o.id]; !dup {
-				s.addMem(o.id, pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)})
-			}
+			s.addMem(o.id, pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)})
 		}
 		for _, r := range tx.recs {
 			s.addMemRecord(r)
