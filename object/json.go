@@ -70,6 +70,8 @@ func (p *jsonParser) value(dst []byte, depth int) ([]byte, error) {
 		return dst, p.errorf("unexpected end of input")
 	}
 	switch c := p.in[p.pos]; {
+	case (c == '{' || c == '[' || c == '"') && p.plain(&dst, depth):
+		return dst, nil // canonical as written
 	case c == '{':
 		return p.object(dst, depth)
 	case c == '[':
@@ -93,6 +95,18 @@ func (p *jsonParser) value(dst []byte, depth int) ([]byte, error) {
 	}
 }
 
+// plain appends the value at p.pos as it is written, and moves past it,
+// if it is plain canonical JSON (IsPlainCanonical): what canonicalizing
+// it would give.
+func (p *jsonParser) plain(dst *[]byte, depth int) bool {
+	end, ok := scanPlain(p.in, p.pos, depth)
+	if ok {
+		*dst = append(*dst, p.in[p.pos:end]...)
+		p.pos = end
+	}
+	return ok
+}
+
 type jsonMember struct {
 	key   string
 	start int // offset of the canonical value in the scratch buffer
@@ -113,7 +127,7 @@ func (p *jsonParser) object(dst []byte, depth int) ([]byte, error) {
 		if p.pos >= len(p.in) || p.in[p.pos] != '"' {
 			return dst, p.errorf("expected a string key")
 		}
-		key, err := p.str()
+		key, err := p.key()
 		if err != nil {
 			return dst, err
 		}
@@ -438,7 +452,7 @@ func ObjectMembers(raw []byte, fn func(key string, canonical []byte) error) erro
 			if p.pos >= len(p.in) || p.in[p.pos] != '"' {
 				return p.errorf("expected a string key")
 			}
-			key, err := p.str()
+			key, err := p.key()
 			if err != nil {
 				return err
 			}

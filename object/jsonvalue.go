@@ -41,7 +41,7 @@ type member struct {
 // key reads an object key. Short keys without escapes come from a table
 // shared by all parsers, so that the same few names (balance, amount,
 // ...) decoded again and again are not allocated again and again.
-func (p *valueParser) key() (string, error) {
+func (p *jsonParser) key() (string, error) {
 	start := p.pos + 1
 	for i := start; i < len(p.in) && i-start <= maxInterned; i++ {
 		c := p.in[i]
