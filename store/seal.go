@@ -194,6 +194,10 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 		return true, s.reload(true)
 	}
 	s.addIndex(ix, filepath.Base(name))
+	// The frames written since the last seal leave the cache with the
+	// segment, as a reload would drop them: a writer's cache holds what
+	// it wrote recently, not every frame up to the cache's budget.
+	s.cache.Clear()
 	s.memOrder = slices.Clone(s.memOrder[len(job.objs):])
 	s.mem = s.newMem(len(s.memOrder), true)
 	for _, o := range s.memOrder {
