@@ -60,12 +60,8 @@ func mergeValue(out, target, patch []byte) []byte {
 			tk, tv, tok = t.Next()
 			continue
 		case c == 0: // both: the patch's wins, merged if an object
-			var merged []byte
-			if pv[0] == '{' {
-				merged = tv
-			}
 			if string(pv) != "null" {
-				out = mergeValue(member(out, pk), merged, pv)
+				out = mergeValue(member(out, pk), tv, pv)
 			}
 			tk, tv, tok = t.Next()
 		default: // the patch's alone: added, its nulls dropped

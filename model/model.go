@@ -141,14 +141,14 @@ func (m *Model) Upcast(ev Event) (Event, error) {
 	return ev, nil
 }
 
-// upcast is Upcast on decoded data; it returns the data and schema after
-// every rule that matched.
 // upcastsFrom reports whether an upcast rule takes events of this type
 // and schema.
 func (m *Model) upcastsFrom(typ string, schema int) bool {
 	return m != nil && m.upcasts[typ][schema] != nil
 }
 
+// upcast is Upcast on decoded data; it returns the data and schema after
+// every rule that matched.
 func (m *Model) upcast(stream string, ev Event, data any) (any, int, error) {
 	if m == nil {
 		return data, ev.Schema, nil
