@@ -86,7 +86,7 @@ type Store struct {
 	covered  map[uint32]bool          // segments an index covers
 	idxNames []string
 	mem      map[object.ID]pack.Location // objects of uncovered segments
-	memOrder []pack.IndexedObject        // mem's entries, in the order they were added
+	memOrder []pack.IndexedObject        // what went into mem, in order (an object written again, again)
 	memRecs  []pack.Record               // records of uncovered segments, in log order
 	memIdem  map[string][]byte
 	memSnap  map[string]object.ID
