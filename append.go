@@ -244,6 +244,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	streams := w.hs
 	if !w.trusted {
 		w.flushSnapshot()
+		w.tx.CompressAhead() // the tree just recorded, while this commit folds
 		if err := streams.ensureTrack(w); err != nil {
 			return nil, err
 		}

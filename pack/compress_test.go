@@ -3,6 +3,7 @@ package pack_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -48,6 +49,51 @@ func TestLargeFrameInParts(t *testing.T) {
 		}
 		_, _, err = s.ReadFrame(int64(len(pack.SegmentMagic)))
 		requireCorrupt(t, err)
+	}
+}
+
+// TestFrameCompressedAhead: a frame whose start was compressed ahead
+// holds those zstd bytes first and reads back as the whole payload,
+// wherever the start ends; a payload that does not shrink is stored.
+func TestFrameCompressedAhead(t *testing.T) {
+	var payload []byte
+	for i := 0; len(payload) < 300<<10; i++ {
+		payload = fmt.Appendf(payload, `{"stream":"acc-%06d","amount":%d}`, i%977, i)
+	}
+	read := func(frame []byte) []byte {
+		t.Helper()
+		seg := append(bytes.Clone(pack.SegmentMagic), frame...)
+		s, err := pack.OpenSegment(memFS{&memFile{b: seg}}, "seg", 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.ReadFrame(int64(len(pack.SegmentMagic)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, n := range []int{1, 1000, 64 << 10, 200 << 10, len(payload)} {
+		ahead := pack.Compress(payload[:n])
+		frame := pack.AppendFrameAhead(nil, payload, ahead)
+		if !bytes.HasPrefix(frame[pack.FrameHeaderSize:], ahead.Zstd) {
+			t.Fatalf("start of %d bytes: the frame does not begin with the bytes compressed ahead", n)
+		}
+		if got := read(frame); !bytes.Equal(got, payload) {
+			t.Fatalf("start of %d bytes: read %d bytes, want the %d-byte payload", n, len(got), len(payload))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	noise := make([]byte, 4096)
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	frame := pack.AppendFrameAhead(nil, noise, pack.Compress(noise[:100]))
+	if len(frame) != pack.FrameHeaderSize+len(noise) {
+		t.Fatalf("random bytes went into a %d-byte frame, want them stored as they are", len(frame))
+	}
+	if got := read(frame); !bytes.Equal(got, noise) {
+		t.Fatalf("a payload that does not shrink reads back as %d bytes", len(got))
 	}
 }
 

@@ -35,6 +35,31 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // payload when that makes it smaller. tight picks the slower, stronger
 // encoder gc uses for packs; the append path uses the fast one.
 func AppendFrame(dst, payload []byte, tight bool) []byte {
+	return appendFrame(dst, payload, tight, nil)
+}
+
+// Compressed is the start of a payload compressed ahead of the rest
+// (Compress): its first N bytes as zstd frames.
+type Compressed struct {
+	N    int
+	Zstd []byte
+}
+
+// Compress compresses a payload's first bytes, as the append path would,
+// so that a frame of the whole payload need only compress the rest.
+func Compress(start []byte) Compressed {
+	return Compressed{N: len(start), Zstd: compress(zstdEncoder(), nil, start)}
+}
+
+// AppendFrameAhead appends a frame holding payload, whose first ahead.N
+// bytes were compressed ahead (Compress): it compresses only the rest,
+// and the frame's zstd frames are ahead's followed by the rest's, which
+// read back as the whole payload.
+func AppendFrameAhead(dst, payload []byte, ahead Compressed) []byte {
+	return appendFrame(dst, payload, false, &ahead)
+}
+
+func appendFrame(dst, payload []byte, tight bool, ahead *Compressed) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, FrameHeaderSize)...)
 	rawLen := 0
@@ -43,7 +68,14 @@ func AppendFrame(dst, payload []byte, tight bool) []byte {
 		if tight {
 			enc = zstdPackEncoder()
 		}
-		dst = compress(enc, dst, payload)
+		if ahead != nil {
+			dst = append(dst, ahead.Zstd...)
+			if rest := payload[ahead.N:]; len(rest) > 0 {
+				dst = compress(enc, dst, rest)
+			}
+		} else {
+			dst = compress(enc, dst, payload)
+		}
 		if n := len(dst) - start - FrameHeaderSize; n < len(payload)-len(payload)/16 {
 			rawLen = len(payload)
 		} else {

@@ -34,6 +34,14 @@ type Tx struct {
 	expect   map[string]object.ID
 	frame    []byte
 	framed   int // the payload's size when frame was made
+	// ahead is the start of the payload being compressed on another
+	// goroutine (CompressAhead), nil if none.
+	ahead *compressAhead
+}
+
+type compressAhead struct {
+	done chan struct{}
+	c    pack.Compressed
 }
 
 type pending struct {
@@ -95,6 +103,28 @@ func (tx *Tx) Reserve(objects, bytes int) {
 	tx.order = slices.Grow(tx.order, objects)
 	tx.payload.Grow(bytes)
 }
+
+// CompressAhead starts compressing what the transaction holds so far on
+// another goroutine, when that is enough to be worth it: the write then
+// compresses only what is added after. A large commit calls it once its
+// first part (the previous commit's snapshot tree) is in, and folds its
+// events meanwhile. The bytes compressed never change: a payload only
+// grows.
+func (tx *Tx) CompressAhead() {
+	if tx.ahead != nil || tx.detached || tx.payload.Size() < compressAheadMin {
+		return
+	}
+	start := tx.payload.Bytes()
+	a := &compressAhead{done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.c = pack.Compress(start)
+	}()
+	tx.ahead = a
+}
+
+// compressAheadMin is the least payload CompressAhead compresses ahead.
+const compressAheadMin = 64 << 10
 
 // PutEvent adds an event with its data and returns its ID.
 func (tx *Tx) PutEvent(e *object.Event) object.ID {
@@ -558,7 +588,14 @@ func (s *Store) write(txs []*Tx) error {
 		}
 	}
 	if frame == nil {
-		frame = pack.AppendFrame(nil, payload, false)
+		// The group's payload starts with its first transaction's, whose
+		// start may be compressed already.
+		if a := txs[0].ahead; a != nil {
+			<-a.done
+			frame = pack.AppendFrameAhead(nil, payload, a.c)
+		} else {
+			frame = pack.AppendFrame(nil, payload, false)
+		}
 	}
 	off, err := seg.Append(frame)
 	if err != nil {
