@@ -347,17 +347,22 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 			<-encoded
 		}
 	}
-	if !w.trusted {
-		if err := w.foldAll(events, evs); err != nil {
-			wait()
-			return nil, err
+	// The events go into the transaction, and start compressing, while
+	// the fold's goroutines are still at work.
+	putEvents := func() {
+		wait()
+		for i, pe := range events {
+			c.Events[i] = w.tx.PutEventHashed(evs[i].id, evs[i].body, pe.data)
 		}
+		w.tx.CompressAhead()
+	}
+	if w.trusted {
+		putEvents()
+	} else if err := w.foldAll(events, evs, putEvents); err != nil {
+		wait()
+		return nil, err
 	}
 	job := w.startSnapshot(c)
-	wait()
-	for i, pe := range events {
-		c.Events[i] = w.tx.PutEventHashed(evs[i].id, evs[i].body, pe.data)
-	}
 	id := w.tx.PutCommit(c)
 	if opts.IdempotencyKey != "" {
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
@@ -393,8 +398,10 @@ const parallelFoldMin = 256
 // A large commit folds on several goroutines, each the events of its
 // share of the streams in commit order (a stream's state depends only on
 // its own events); the error reported is the first event's that fails,
-// as folding one by one would report.
-func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent) error {
+// as folding one by one would report. during runs on the calling
+// goroutine, meanwhile or after; it may use the transaction, which the
+// fold's goroutines do not touch.
+func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent, during func()) error {
 	modelEvent := func(i int) model.Event {
 		pe := &events[i]
 		return model.Event{Type: pe.in.Type, Schema: evs[i].schema, Data: pe.data, Meta: evs[i].meta}
@@ -406,6 +413,7 @@ func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent) error
 				return err
 			}
 		}
+		during()
 		return nil
 	}
 	// The states before the commit, read here: reads go through the
@@ -449,6 +457,7 @@ func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent) error
 			}
 		})
 	}
+	during()
 	wg.Wait()
 	first := -1
 	for p := range parts {

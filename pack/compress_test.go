@@ -52,9 +52,10 @@ func TestLargeFrameInParts(t *testing.T) {
 	}
 }
 
-// TestFrameCompressedAhead: a frame whose start was compressed ahead
-// holds those zstd bytes first and reads back as the whole payload,
-// wherever the start ends; a payload that does not shrink is stored.
+// TestFrameCompressedAhead: a frame whose start was compressed ahead, in
+// one piece or several, holds those zstd bytes first and reads back as
+// the whole payload, wherever the pieces end; a payload that does not
+// shrink is stored.
 func TestFrameCompressedAhead(t *testing.T) {
 	var payload []byte
 	for i := 0; len(payload) < 300<<10; i++ {
@@ -73,14 +74,20 @@ func TestFrameCompressedAhead(t *testing.T) {
 		}
 		return got
 	}
-	for _, n := range []int{1, 1000, 64 << 10, 200 << 10, len(payload)} {
-		ahead := pack.Compress(payload[:n])
+	for _, ends := range [][]int{{1}, {1000}, {64 << 10}, {200 << 10}, {len(payload)}, {70 << 10, 150 << 10}, {1, 2, len(payload)}} {
+		var ahead []pack.Compressed
+		var zstd []byte
+		from := 0
+		for _, end := range ends {
+			c := pack.Compress(payload[:end], from)
+			ahead, zstd, from = append(ahead, c), append(zstd, c.Zstd...), end
+		}
 		frame := pack.AppendFrameAhead(nil, payload, ahead)
-		if !bytes.HasPrefix(frame[pack.FrameHeaderSize:], ahead.Zstd) {
-			t.Fatalf("start of %d bytes: the frame does not begin with the bytes compressed ahead", n)
+		if !bytes.HasPrefix(frame[pack.FrameHeaderSize:], zstd) {
+			t.Fatalf("pieces ending at %v: the frame does not begin with the bytes compressed ahead", ends)
 		}
 		if got := read(frame); !bytes.Equal(got, payload) {
-			t.Fatalf("start of %d bytes: read %d bytes, want the %d-byte payload", n, len(got), len(payload))
+			t.Fatalf("pieces ending at %v: read %d bytes, want the %d-byte payload", ends, len(got), len(payload))
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -88,7 +95,7 @@ func TestFrameCompressedAhead(t *testing.T) {
 	for i := range noise {
 		noise[i] = byte(rng.Uint32())
 	}
-	frame := pack.AppendFrameAhead(nil, noise, pack.Compress(noise[:100]))
+	frame := pack.AppendFrameAhead(nil, noise, []pack.Compressed{pack.Compress(noise[:100], 0)})
 	if len(frame) != pack.FrameHeaderSize+len(noise) {
 		t.Fatalf("random bytes went into a %d-byte frame, want them stored as they are", len(frame))
 	}

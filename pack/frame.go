@@ -38,28 +38,30 @@ func AppendFrame(dst, payload []byte, tight bool) []byte {
 	return appendFrame(dst, payload, tight, nil)
 }
 
-// Compressed is the start of a payload compressed ahead of the rest
-// (Compress): its first N bytes as zstd frames.
+// Compressed is a piece of a payload compressed ahead of the rest
+// (Compress): the bytes up to offset N, from where the piece before ended,
+// as zstd frames.
 type Compressed struct {
 	N    int
 	Zstd []byte
 }
 
-// Compress compresses a payload's first bytes, as the append path would,
-// so that a frame of the whole payload need only compress the rest.
-func Compress(start []byte) Compressed {
-	return Compressed{N: len(start), Zstd: compress(zstdEncoder(), nil, start)}
+// Compress compresses start[from:], the piece of a payload's start after
+// a piece that ended at from, as the append path would, so that a frame
+// of the whole payload need only compress the rest.
+func Compress(start []byte, from int) Compressed {
+	return Compressed{N: len(start), Zstd: compress(zstdEncoder(), nil, start[from:])}
 }
 
-// AppendFrameAhead appends a frame holding payload, whose first ahead.N
-// bytes were compressed ahead (Compress): it compresses only the rest,
-// and the frame's zstd frames are ahead's followed by the rest's, which
-// read back as the whole payload.
-func AppendFrameAhead(dst, payload []byte, ahead Compressed) []byte {
-	return appendFrame(dst, payload, false, &ahead)
+// AppendFrameAhead appends a frame holding payload, whose start was
+// compressed ahead in pieces (Compress), in order: it compresses only the
+// rest, and the frame's zstd frames are the pieces' followed by the
+// rest's, which read back as the whole payload.
+func AppendFrameAhead(dst, payload []byte, ahead []Compressed) []byte {
+	return appendFrame(dst, payload, false, ahead)
 }
 
-func appendFrame(dst, payload []byte, tight bool, ahead *Compressed) []byte {
+func appendFrame(dst, payload []byte, tight bool, ahead []Compressed) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, FrameHeaderSize)...)
 	rawLen := 0
@@ -68,13 +70,13 @@ func appendFrame(dst, payload []byte, tight bool, ahead *Compressed) []byte {
 		if tight {
 			enc = zstdPackEncoder()
 		}
-		if ahead != nil {
-			dst = append(dst, ahead.Zstd...)
-			if rest := payload[ahead.N:]; len(rest) > 0 {
-				dst = compress(enc, dst, rest)
-			}
-		} else {
-			dst = compress(enc, dst, payload)
+		done := 0
+		for _, a := range ahead {
+			dst = append(dst, a.Zstd...)
+			done = a.N
+		}
+		if rest := payload[done:]; len(rest) > 0 {
+			dst = compress(enc, dst, rest)
 		}
 		if n := len(dst) - start - FrameHeaderSize; n < len(payload)-len(payload)/16 {
 			rawLen = len(payload)

@@ -31,23 +31,28 @@ func TestCompressAhead(t *testing.T) {
 		return ids
 	}
 	var ids []object.ID
-	var ahead *compressAhead
+	var pieces []pack.Compressed
 	require.NoError(t, s.Update(context.Background(), func(tx *Tx) error {
 		ids = append(ids, put(tx, "start", 400)...) // about 90 KB
 		tx.CompressAhead()
-		ahead = tx.ahead
+		ids = append(ids, put(tx, "small", 10)...)
+		tx.CompressAhead() // too little since the last piece: nothing
+		ids = append(ids, put(tx, "middle", 400)...)
+		tx.CompressAhead()
 		ids = append(ids, put(tx, "rest", 300)...)
+		pieces = tx.compressedAhead()
 		return nil
 	}))
-	require.NotNil(t, ahead, "a start of 90 KB is compressed ahead")
-	<-ahead.done
-	require.Greater(t, ahead.c.N, 64<<10, "the start, and only the start, went ahead")
+	require.Len(t, pieces, 2, "two pieces of at least 64 KB went ahead")
+	require.Greater(t, pieces[0].N, 64<<10)
+	require.Greater(t, pieces[1].N-pieces[0].N, 64<<10)
 	loc, ok := s.lookup(ids[0])
 	require.True(t, ok)
 	raw, err := os.ReadFile(filepath.Join(dir, "log", segName(loc.Seg)))
 	require.NoError(t, err)
-	frame := raw[loc.Off:]
-	require.True(t, bytes.HasPrefix(frame[pack.FrameHeaderSize:], ahead.c.Zstd), "the frame starts with the bytes compressed ahead")
+	frame := raw[loc.Off+pack.FrameHeaderSize:]
+	require.True(t, bytes.HasPrefix(frame, pieces[0].Zstd), "the frame starts with the first piece")
+	require.True(t, bytes.HasPrefix(frame[len(pieces[0].Zstd):], pieces[1].Zstd), "and goes on with the second")
 
 	// A group whose first transaction compressed ahead: both queue while
 	// a third holds the lead, and go in its successor's group.
@@ -72,12 +77,12 @@ func TestCompressAhead(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	var groupAhead *compressAhead
+	var groupAhead []pack.Compressed
 	go func() {
 		errs <- s.Update(context.Background(), func(tx *Tx) error {
 			ids = append(ids, put(tx, "group-a", 400)...)
 			tx.CompressAhead()
-			groupAhead = tx.ahead
+			groupAhead = tx.compressedAhead()
 			return nil
 		})
 	}()
@@ -98,12 +103,12 @@ func TestCompressAhead(t *testing.T) {
 	}
 	after, _ := s.SyncStats()
 	require.Equal(t, syncs+1, after, "the two went in one group (the holder wrote nothing)")
-	require.NotNil(t, groupAhead)
+	require.Len(t, groupAhead, 1)
 	loc, ok = s.lookup(ids[len(ids)-1])
 	require.True(t, ok)
 	raw, err = os.ReadFile(filepath.Join(dir, "log", segName(loc.Seg)))
 	require.NoError(t, err)
-	require.True(t, bytes.HasPrefix(raw[loc.Off+pack.FrameHeaderSize:], groupAhead.c.Zstd), "the group's frame starts with its first transaction's bytes compressed ahead")
+	require.True(t, bytes.HasPrefix(raw[loc.Off+pack.FrameHeaderSize:], groupAhead[0].Zstd), "the group's frame starts with its first transaction's bytes compressed ahead")
 
 	check := func(s *Store) {
 		for _, id := range ids {

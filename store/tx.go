@@ -34,14 +34,25 @@ type Tx struct {
 	expect   map[string]object.ID
 	frame    []byte
 	framed   int // the payload's size when frame was made
-	// ahead is the start of the payload being compressed on another
-	// goroutine (CompressAhead), nil if none.
-	ahead *compressAhead
+	// ahead are the pieces of the payload's start being compressed on
+	// other goroutines (CompressAhead), in order.
+	ahead []*compressAhead
 }
 
 type compressAhead struct {
+	end  int // where the piece ends in the payload; set before the goroutine starts
 	done chan struct{}
-	c    pack.Compressed
+	c    pack.Compressed // set by the goroutine, read after done
+}
+
+// compressedAhead waits for the pieces compressed ahead.
+func (tx *Tx) compressedAhead() []pack.Compressed {
+	out := make([]pack.Compressed, len(tx.ahead))
+	for i, a := range tx.ahead {
+		<-a.done
+		out[i] = a.c
+	}
+	return out
 }
 
 type pending struct {
@@ -104,26 +115,30 @@ func (tx *Tx) Reserve(objects, bytes int) {
 	tx.payload.Grow(bytes)
 }
 
-// CompressAhead starts compressing what the transaction holds so far on
-// another goroutine, when that is enough to be worth it: the write then
-// compresses only what is added after. A large commit calls it once its
-// first part (the previous commit's snapshot tree) is in, and folds its
-// events meanwhile. The bytes compressed never change: a payload only
-// grows.
+// CompressAhead starts compressing what the transaction added since the
+// last call on another goroutine, when that is enough to be worth it: the
+// write then compresses only what is added after. A large commit calls
+// it once the previous commit's snapshot tree is in, and again once its
+// events are, while it folds them. The bytes compressed never change: a
+// payload only grows.
 func (tx *Tx) CompressAhead() {
-	if tx.ahead != nil || tx.detached || tx.payload.Size() < compressAheadMin {
+	from := 0
+	if n := len(tx.ahead); n > 0 {
+		from = tx.ahead[n-1].end
+	}
+	if tx.detached || tx.payload.Size()-from < compressAheadMin {
 		return
 	}
-	start := tx.payload.Bytes()
-	a := &compressAhead{done: make(chan struct{})}
+	payload := tx.payload.Bytes()
+	a := &compressAhead{end: len(payload), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.c = pack.Compress(start)
+		a.c = pack.Compress(payload, from)
 	}()
-	tx.ahead = a
+	tx.ahead = append(tx.ahead, a)
 }
 
-// compressAheadMin is the least payload CompressAhead compresses ahead.
+// compressAheadMin is the least that CompressAhead compresses ahead.
 const compressAheadMin = 64 << 10
 
 // PutEvent adds an event with its data and returns its ID.
@@ -590,9 +605,8 @@ func (s *Store) write(txs []*Tx) error {
 	if frame == nil {
 		// The group's payload starts with its first transaction's, whose
 		// start may be compressed already.
-		if a := txs[0].ahead; a != nil {
-			<-a.done
-			frame = pack.AppendFrameAhead(nil, payload, a.c)
+		if tx := txs[0]; len(tx.ahead) > 0 {
+			frame = pack.AppendFrameAhead(nil, payload, tx.compressedAhead())
 		} else {
 			frame = pack.AppendFrame(nil, payload, false)
 		}
