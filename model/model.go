@@ -40,6 +40,7 @@ type typeRules struct {
 	require []requireRule
 	apply   []field
 	revert  *revertRule // nil: no compensation
+	fast    *fastRules  // the rules for plain state and data, nil if they do not compile so
 }
 
 type requireRule struct {
@@ -221,10 +222,16 @@ func eventError(stream, typ string, err error) error {
 // starts as {}). A refusal — a false require, a failing expression, an
 // integer overflow, a state that is not an object — is a *RuleError.
 func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
-	if m.rules(ev.Type) == nil && !m.upcastsFrom(ev.Type, ev.Schema) {
-		// A merge patch, done on the bytes when they are plain.
-		if next, ok := mergeCanonical(state, ev.Data); ok {
-			return next, nil
+	if t := m.rules(ev.Type); !m.upcastsFrom(ev.Type, ev.Schema) {
+		// On the bytes, when they are plain: a merge patch, or the rules.
+		if t == nil {
+			if next, ok := mergeCanonical(state, ev.Data); ok {
+				return next, nil
+			}
+		} else if t.fast != nil {
+			if next, ok := t.fast.fold(state, ev.Data, ev.Meta); ok {
+				return next, nil
+			}
 		}
 	}
 	data, err := decodeData(stream, ev)

@@ -73,6 +73,9 @@ func Parse(src []byte) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range m.types {
+		t.fast = compileFast(t)
+	}
 	return m, nil
 }
 
