@@ -379,19 +379,7 @@ func fallback(op string, a, b any, f func(a, b any) any) (out any, err error) {
 func arith(op byte, a, b any) (any, error) {
 	x, y := number(a), number(b)
 	if x.kind == numInt && y.kind == numInt {
-		var r int64
-		ok := true
-		switch op {
-		case '+':
-			r = x.i + y.i
-			ok = (r > x.i) == (y.i > 0)
-		case '-':
-			r = x.i - y.i
-			ok = (r < x.i) == (y.i > 0)
-		case '*':
-			r = x.i * y.i
-			ok = x.i == 0 || (r/x.i == y.i && !(x.i == -1 && y.i == math.MinInt64))
-		}
+		r, ok := intArith(op, x.i, y.i)
 		if !ok {
 			return nil, fmt.Errorf("%w: %d %c %d", errOverflow, x.i, op, y.i)
 		}
@@ -436,6 +424,22 @@ func arith(op byte, a, b any) (any, error) {
 		return fallback("-", a, b, runtime.Subtract)
 	default:
 		return fallback("*", a, b, runtime.Multiply)
+	}
+}
+
+// intArith is + - * on int64; ok is false when the exact result does not
+// fit.
+func intArith(op byte, x, y int64) (r int64, ok bool) {
+	switch op {
+	case '+':
+		r = x + y
+		return r, (r > x) == (y > 0)
+	case '-':
+		r = x - y
+		return r, (r < x) == (y > 0)
+	default:
+		r = x * y
+		return r, x == 0 || (r/x == y && !(x == -1 && y == math.MinInt64))
 	}
 }
 

@@ -230,19 +230,7 @@ func compileFastBinary(n *ast.BinaryNode) fastExpr {
 			if a.kind != fastInt || b.kind != fastInt {
 				return fastValue{}, false
 			}
-			var r int64
-			ok := true
-			switch op {
-			case "+":
-				r = a.i + b.i
-				ok = (r > a.i) == (b.i > 0)
-			case "-":
-				r = a.i - b.i
-				ok = (r < a.i) == (b.i > 0)
-			default:
-				r = a.i * b.i
-				ok = a.i == 0 || (r/a.i == b.i && !(a.i == -1 && b.i == math.MinInt64))
-			}
+			r, ok := intArith(op[0], a.i, b.i)
 			return fastValue{kind: fastInt, i: r}, ok
 		}
 	case "==", "!=":
