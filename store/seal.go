@@ -198,11 +198,7 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 	// segment, as a reload would drop them: a writer's cache holds what
 	// it wrote recently, not every frame up to the cache's budget.
 	s.cache.Clear()
-	s.memOrder = slices.Clone(s.memOrder[len(job.objs):])
-	s.mem = s.newMem(len(s.memOrder), true)
-	for _, o := range s.memOrder {
-		s.mem[o.ID] = o.Loc
-	}
+	s.mem, s.memOrder = s.newMem(s.memOrder[len(job.objs):], true)
 	tail := slices.Clone(s.memRecs[len(job.recs):])
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}

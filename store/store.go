@@ -334,8 +334,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.segs = map[uint32]*pack.Segment{}
 	s.covered = map[uint32]bool{}
 	s.reloads++
-	s.mem = s.newMem(0, locked)
-	s.memOrder = nil
+	s.mem, s.memOrder = s.newMem(nil, locked)
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
 	s.memSnap = map[string]object.ID{}
@@ -527,14 +526,21 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 	return nil
 }
 
-// newMem returns an empty table of objects of uncovered segments. A
-// writer's is made the size a segment grows to before it is sealed, so
-// that it never grows under a commit.
-func (s *Store) newMem(n int, writer bool) map[object.ID]pack.Location {
+// newMem returns the table of objects of uncovered segments, and the list
+// of them, holding the objects of from. A writer's are made the size a
+// segment grows to before it is sealed, so that they never grow under a
+// commit.
+func (s *Store) newMem(from []pack.IndexedObject, writer bool) (map[object.ID]pack.Location, []pack.IndexedObject) {
+	n := len(from)
 	if writer {
 		n = max(n, s.opts.SealObjects)
 	}
-	return make(map[object.ID]pack.Location, n)
+	mem, order := make(map[object.ID]pack.Location, n), make([]pack.IndexedObject, 0, n)
+	for _, o := range from {
+		mem[o.ID] = o.Loc
+		order = append(order, o)
+	}
+	return mem, order
 }
 
 // addMem adds an object of an uncovered segment to memory.
