@@ -71,6 +71,38 @@ func compareObjects(a, b IndexedObject) int {
 	return bytes.Compare(a.ID[8:], b.ID[8:])
 }
 
+// sortObjects sorts objects by ID. IDs are hashes, spread evenly: a
+// counting sort on their first two bytes leaves runs of about one object
+// each (n/65536 on average), which an insertion sort finishes. It returns
+// a new slice for a large input, objs itself sorted in place for a small
+// one.
+func sortObjects(objs []IndexedObject) []IndexedObject {
+	if len(objs) < 1<<12 {
+		slices.SortFunc(objs, compareObjects)
+		return objs
+	}
+	var start [1<<16 + 1]int32
+	for i := range objs {
+		start[int(binary.BigEndian.Uint16(objs[i].ID[:2]))+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]IndexedObject, len(objs))
+	next := start
+	for i := range objs {
+		b := binary.BigEndian.Uint16(objs[i].ID[:2])
+		out[next[b]] = objs[i]
+		next[b]++
+	}
+	for b := range 1 << 16 {
+		if run := out[start[b]:start[b+1]]; len(run) > 1 {
+			slices.SortFunc(run, compareObjects)
+		}
+	}
+	return out
+}
+
 // MergeObjects merges runs of objects, each sorted by ID, into one sorted
 // run, in time linear in their length.
 func MergeObjects(runs ...[]IndexedObject) []IndexedObject {
@@ -104,7 +136,7 @@ func MergeObjects(runs ...[]IndexedObject) []IndexedObject {
 // (dropping repeated IDs) and recs (stably) in place.
 func EncodeIndex(segs []uint32, objs []IndexedObject, recs []Record) []byte {
 	if !slices.IsSortedFunc(objs, compareObjects) {
-		slices.SortFunc(objs, compareObjects)
+		objs = sortObjects(objs)
 	}
 	objs = slices.CompactFunc(objs, func(a, b IndexedObject) bool { return a.ID == b.ID })
 	slices.SortStableFunc(recs, compareRecords)
