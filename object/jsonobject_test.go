@@ -76,3 +76,20 @@ func TestEncodeJSONIntegralFloat(t *testing.T) {
 		assert.Equal(t, string(want), string(enc), raw)
 	}
 }
+
+// PlainMembers walks what IsPlainCanonical accepts, and stops, without
+// failing, on bytes it does not.
+func TestPlainMembers(t *testing.T) {
+	m := NewPlainMembers([]byte(`{"a":1,"b":{"c":[true,null]},"d":"x"}`))
+	var keys []string
+	for k, v, ok := m.Next(); ok; k, v, ok = m.Next() {
+		keys = append(keys, string(k)+"="+string(v))
+	}
+	assert.Equal(t, []string{"a=1", `b={"c":[true,null]}`, `d="x"`}, keys)
+	for _, bad := range []string{`{`, `{"a"`, `{"a":`, `{"a":1`, `{"a" :1}`, `{"a":1.5}`, `{"\n":1}`, `{"a":1,`} {
+		m := NewPlainMembers([]byte(bad))
+		for range 4 {
+			m.Next()
+		}
+	}
+}

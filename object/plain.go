@@ -120,7 +120,8 @@ func scanString(b []byte, i int) (int, bool) {
 }
 
 // PlainMembers walks the members of an object that IsPlainCanonical
-// accepted, in order: NewPlainMembers(nil) walks none.
+// accepted, in order: NewPlainMembers(nil) walks none. On other bytes it
+// stops where they stop being plain canonical JSON, without failing.
 type PlainMembers struct {
 	b   []byte
 	pos int
@@ -141,10 +142,15 @@ func (m *PlainMembers) Next() (key, value []byte, ok bool) {
 	if m.pos >= len(m.b) || m.b[m.pos] == '}' {
 		return nil, nil, false
 	}
-	kEnd, _ := scanString(m.b, m.pos)
-	key = m.b[m.pos+1 : kEnd-1]
-	vEnd, _ := scanPlain(m.b, kEnd+1, 0)
-	value = m.b[kEnd+1 : vEnd]
+	kEnd, ok := scanString(m.b, m.pos)
+	if !ok || kEnd >= len(m.b) || m.b[kEnd] != ':' {
+		return nil, nil, false // not what IsPlainCanonical accepts: stop
+	}
+	vEnd, ok := scanPlain(m.b, kEnd+1, 0)
+	if !ok || vEnd >= len(m.b) {
+		return nil, nil, false
+	}
+	key, value = m.b[m.pos+1:kEnd-1], m.b[kEnd+1:vEnd]
 	m.pos = vEnd
 	if m.b[m.pos] == ',' {
 		m.pos++
