@@ -170,7 +170,8 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 	// Read now, through the transaction, every node the update reads.
 	keys := make([]snapshot.Key, len(changes))
 	for i := range changes {
-		keys[i] = snapshot.KeyOf(changes[i].Stream)
+		changes[i].Key = snapshot.KeyOf(changes[i].Stream) // for the update too
+		keys[i] = changes[i].Key
 	}
 	shared := w.r.derived().nodes
 	pinned, err := snapshot.NewReader(w.tx, shared).Pin(t.root, keys)

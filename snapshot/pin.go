@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"math"
 	"slices"
 
@@ -16,11 +15,11 @@ import (
 // (a node that shrinks to a leaf merges its children) and then fails
 // with a not-found error from its source. keys is sorted in place.
 func (r *Reader) Pin(root object.ID, keys []Key) (*Cache, error) {
-	c := &Cache{max: math.MaxInt, cur: map[object.ID]*node{}}
+	c := &Cache{max: math.MaxInt, cur: make(map[object.ID]*node, len(keys))}
 	if root.IsZero() || root == EmptyRoot {
 		return c, nil
 	}
-	slices.SortFunc(keys, func(a, b Key) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(keys, func(a, b Key) int { return compareKeys(&a, &b) })
 	var walk func(id object.ID, d int, prefix Key, keys []Key) error
 	walk = func(id object.ID, d int, prefix Key, keys []Key) error {
 		n, err := r.at(id, d, &prefix)

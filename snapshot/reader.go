@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -26,6 +28,15 @@ type Key [32]byte
 
 // KeyOf returns a stream's key: BLAKE3-256 of the name. Part of the format.
 func KeyOf(stream string) Key { return blake3.Sum256([]byte(stream)) }
+
+// compareKeys orders keys by their bytes. Keys are hashes: their first 8
+// bytes nearly always decide, and compare as one number.
+func compareKeys(a, b *Key) int {
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	return bytes.Compare(a[8:], b[8:])
+}
 
 // nibble returns nibble d of the key: high nibble of byte d/2 first.
 func (k *Key) nibble(d int) int {

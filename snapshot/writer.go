@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -24,6 +23,7 @@ type Change struct {
 	Version uint64 // >= 1
 	State   []byte // canonical JSON, not empty; kept by reference
 	Delete  bool
+	Key     Key // KeyOf(Stream) when the caller has it already; zero: computed
 }
 
 // Writer builds snapshot trees: it reads nodes like a Reader and writes
@@ -89,7 +89,11 @@ func (w *Writer) Update(root object.ID, changes []Change) (object.ID, error) {
 	cs := make([]*change, len(changes))
 	for i, c := range changes {
 		ch := &all[i]
-		*ch = change{e: object.TreeEntry{Stream: c.Stream, Version: c.Version}, k: KeyOf(c.Stream), del: c.Delete}
+		k := c.Key
+		if k == (Key{}) {
+			k = KeyOf(c.Stream)
+		}
+		*ch = change{e: object.TreeEntry{Stream: c.Stream, Version: c.Version}, k: k, del: c.Delete}
 		if !c.Delete {
 			if c.Version == 0 {
 				return root, fmt.Errorf("snapshot: stream %s: version 0", c.Stream)
@@ -106,7 +110,7 @@ func (w *Writer) Update(root object.ID, changes []Change) (object.ID, error) {
 		}
 		cs[i] = ch
 	}
-	slices.SortFunc(cs, func(a, b *change) int { return bytes.Compare(a.k[:], b.k[:]) })
+	slices.SortFunc(cs, func(a, b *change) int { return compareKeys(&a.k, &b.k) })
 	for i := 1; i < len(cs); i++ {
 		if cs[i].k == cs[i-1].k {
 			return root, fmt.Errorf("snapshot: stream %s changed twice", cs[i].e.Stream)
