@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -421,4 +422,29 @@ func TestUvarintLen(t *testing.T) {
 	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<63 - 1, 1<<64 - 1} {
 		assert.Equal(t, len(binary.AppendUvarint(nil, v)), uvarintLen(v), "%d", v)
 	}
+}
+
+// Changes that bring their keys build the tree that changes without keys
+// build, and the keys compare as their bytes do.
+func TestChangesWithKeys(t *testing.T) {
+	var plain, keyed []Change
+	for i := range 2_000 {
+		c := Change{Stream: fmt.Sprintf("acc-%05d", i), Version: uint64(i%7 + 1), State: state(i, i%5)}
+		plain = append(plain, c)
+		c.Key = KeyOf(c.Stream)
+		keyed = append(keyed, c)
+	}
+	a, err := writer(newMemRepo(), nil).Build(plain)
+	require.NoError(t, err)
+	b, err := writer(newMemRepo(), NewCache(64)).Build(keyed)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	for i := 1; i < len(keyed); i++ {
+		x, y := keyed[i-1].Key, keyed[i].Key
+		assert.Equal(t, bytes.Compare(x[:], y[:]), compareKeys(&x, &y))
+	}
+	same, diff := KeyOf("x"), KeyOf("x")
+	diff[31] ^= 1
+	assert.Equal(t, 0, compareKeys(&same, &same))
+	assert.Equal(t, bytes.Compare(same[:], diff[:]), compareKeys(&same, &diff), "keys that differ past their first 8 bytes")
 }
