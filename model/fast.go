@@ -325,15 +325,7 @@ func (f *fastRules) fold(state, data []byte, meta map[string]string) ([]byte, bo
 	// The state's members and the fields set, merged in key order.
 	out := make([]byte, 0, size)
 	out = append(out, '{')
-	member := func(key, value []byte) {
-		if len(out) > 1 {
-			out = append(out, ',')
-		}
-		out = append(out, '"')
-		out = append(out, key...)
-		out = append(out, '"', ':')
-		out = append(out, value...)
-	}
+	member := func(key, value []byte) { out = append(appendKey(out, 1, key), value...) }
 	m := object.NewPlainMembers(state)
 	k, v, more := m.Next()
 	for i, fl := range f.apply {

@@ -33,14 +33,7 @@ func mergeValue(out, target, patch []byte) []byte {
 	}
 	out = append(out, '{')
 	open := len(out) // no comma before the first member
-	member := func(out, key []byte) []byte {
-		if len(out) > open {
-			out = append(out, ',')
-		}
-		out = append(out, '"')
-		out = append(out, key...)
-		return append(out, '"', ':')
-	}
+	member := func(out, key []byte) []byte { return appendKey(out, open, key) }
 	t, p := object.NewPlainMembers(target), object.NewPlainMembers(patch)
 	tk, tv, tok := t.Next()
 	pk, pv, pok := p.Next()
@@ -72,4 +65,16 @@ func mergeValue(out, target, patch []byte) []byte {
 		pk, pv, pok = p.Next()
 	}
 	return append(out, '}')
+}
+
+// appendKey appends an object member's key, quoted, and the colon, after
+// a comma unless out ends where the object's members begin (open). key
+// is as canonical JSON writes it between the quotes.
+func appendKey(out []byte, open int, key []byte) []byte {
+	if len(out) > open {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, key...)
+	return append(out, '"', ':')
 }
