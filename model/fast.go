@@ -297,30 +297,40 @@ func (f *fastRules) fold(state, data []byte, meta map[string]string) ([]byte, bo
 			return nil, false
 		}
 	}
-	// Every apply expression sees the state before the event.
-	var buf [8][]byte
-	values := buf[:0]
-	size := len(state) + 2
+	// Every apply expression sees the state before the event, so the
+	// values are encoded first, one after another in one buffer.
+	var buf [128]byte
+	var ends [8]int
+	enc := buf[:0]
+	valueEnds := ends[:0]
 	for _, fl := range f.apply {
 		if fl.expr == nil {
-			values = append(values, fl.canon)
-			continue
+			enc = append(enc, fl.canon...)
+		} else {
+			v, ok := fl.expr(env)
+			if !ok {
+				return nil, false
+			}
+			switch v.kind {
+			case fastInt:
+				enc = strconv.AppendInt(enc, v.i, 10)
+			case fastBool:
+				enc = strconv.AppendBool(enc, v.b)
+			default:
+				enc, _ = object.AppendJSON(enc, v.s)
+			}
 		}
-		v, ok := fl.expr(env)
-		if !ok {
-			return nil, false
+		valueEnds = append(valueEnds, len(enc))
+	}
+	value := func(i int) []byte {
+		if i == 0 {
+			return enc[:valueEnds[0]]
 		}
-		var enc []byte
-		switch v.kind {
-		case fastInt:
-			enc = strconv.AppendInt(nil, v.i, 10)
-		case fastBool:
-			enc = strconv.AppendBool(nil, v.b)
-		default:
-			enc, _ = object.EncodeJSON(v.s)
-		}
-		values = append(values, enc)
-		size += len(fl.name) + len(enc) + 4
+		return enc[valueEnds[i-1]:valueEnds[i]]
+	}
+	size := len(state) + len(enc) + 2
+	for _, fl := range f.apply {
+		size += len(fl.name) + 4
 	}
 	// The state's members and the fields set, merged in key order.
 	out := make([]byte, 0, size)
@@ -335,7 +345,7 @@ func (f *fastRules) fold(state, data []byte, meta map[string]string) ([]byte, bo
 		if more && bytes.Equal(k, fl.name) {
 			k, v, more = m.Next()
 		}
-		member(fl.name, values[i])
+		member(fl.name, value(i))
 	}
 	for ; more; k, v, more = m.Next() {
 		member(k, v)
