@@ -137,6 +137,9 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if prepared != nil {
 			err := r.writePrepared(ctx, <-prepared, opts, trust, res)
 			if err == nil {
+				// Landed: its parsed events are needed no more, and the
+				// memory they free serves the batches still to come.
+				clear(groups[start:end])
 				done += events
 				if opts.Progress != nil {
 					opts.Progress(done, total)

@@ -83,6 +83,9 @@ func (p *Payload) Bytes() []byte { return p.buf }
 // Grow makes room for n more bytes without regrowing.
 func (p *Payload) Grow(n int) { p.buf = slices.Grow(p.buf, n) }
 
+// Use makes an empty payload that appends to buf's memory.
+func (p *Payload) Use(buf []byte) { p.buf, p.n = buf[:0], 0 }
+
 // Reset empties the payload, keeping its memory.
 func (p *Payload) Reset() { p.buf, p.n = p.buf[:0], 0 }
 

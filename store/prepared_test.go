@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +126,45 @@ func TestSealNow(t *testing.T) {
 	head, _, _ := s2.Resolve("refs/heads/main")
 	assert.Equal(t, ids[19], head)
 	appendCommit(t, s2, 20)
+}
+
+// TestPreparedBuffersRecycled: a written detached transaction hands its
+// buffers to the next one, so each object must be read from its frame on
+// disk, never from memory a later transaction wrote over.
+func TestPreparedBuffersRecycled(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{})
+	var head object.ID
+	blobs := map[object.ID][]byte{}
+	for i := range 12 {
+		tx := s.Detached()
+		for j := range 20 + 40*(i%3) {
+			body := []byte(fmt.Sprintf(`{"batch":%d,"n":%d,"pad":%q}`, i, j, strings.Repeat("x", i*7)))
+			blobs[tx.PutObject(object.KindBlob, body)] = body
+		}
+		c := &object.Commit{Time: time.Unix(int64(1000+i), 0), Offset: uint64(i)}
+		if !head.IsZero() {
+			c.Parents = []object.ID{head}
+		}
+		cid := tx.PutCommit(c)
+		require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: head, New: cid, Time: c.Time, Message: "batch"}))
+		tx.Seal()
+		require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
+		assert.Nil(t, tx.frame, "a written detached transaction gives its buffers up")
+		head = cid
+	}
+	check := func(s *Store) {
+		for id, body := range blobs {
+			_, got, _, err := s.Get(id)
+			require.NoError(t, err)
+			require.Equal(t, string(body), string(got))
+		}
+	}
+	check(s)
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	check(s2)
+	got, _, _ := s2.Resolve("refs/heads/main")
+	assert.Equal(t, head, got)
 }

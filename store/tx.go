@@ -405,13 +405,32 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 func (s *Store) Detached() *Tx {
 	tx := s.newTx(newGroupState())
 	tx.detached, tx.expect = true, map[string]object.ID{}
+	if b, ok := detachedBuffers.Get().(*txBuffers); ok {
+		tx.payload.Use(b.payload)
+		tx.frame = b.frame
+	}
 	return tx
+}
+
+// txBuffers are the payload and frame buffers of a written detached
+// transaction, kept for the next: an import builds one after another,
+// and memory used again costs no page faults.
+type txBuffers struct{ payload, frame []byte }
+
+var detachedBuffers sync.Pool
+
+// recycle keeps a written detached transaction's buffers for the next.
+// The transaction is done with: nothing reads them after its write (its
+// frame is not cached, see write).
+func (tx *Tx) recycle() {
+	detachedBuffers.Put(&txBuffers{payload: tx.payload.Bytes()[:0], frame: tx.frame[:0]})
+	tx.payload, tx.frame = pack.Payload{}, nil
 }
 
 // Seal compresses a detached transaction's payload now, so that writing
 // it costs no compression under the lock. Nothing may be added after.
 func (tx *Tx) Seal() {
-	tx.frame, tx.framed = pack.AppendFrame(nil, tx.payload.Bytes(), false), tx.payload.Size()
+	tx.frame, tx.framed = pack.AppendFrame(tx.frame[:0], tx.payload.Bytes(), false), tx.payload.Size()
 }
 
 // UpdatePrepared writes a detached transaction in a group of its own:
@@ -621,11 +640,16 @@ func (s *Store) write(txs []*Tx) error {
 	if off > 1<<32-1 {
 		return fmt.Errorf("segment %d passed 4 GiB", s.last)
 	}
-	entries, err := pack.ParseEntries(payload)
-	if err != nil {
-		return err
+	// A detached transaction is an import's batch, which nobody reads
+	// soon: its frame is not cached, and its buffers serve the next.
+	recycle := len(txs) == 1 && txs[0].detached && frame != nil && &frame[0] == &txs[0].frame[0]
+	if !recycle {
+		entries, err := pack.ParseEntries(payload)
+		if err != nil {
+			return err
+		}
+		s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, len(payload)))
 	}
-	s.cache.Put(pack.FrameKey{Seg: s.last, Off: uint32(off)}, pack.NewFrame(entries, len(payload)))
 	for i, tx := range txs {
 		// An object written again is found at its newest copy: either
 		// serves, and one map operation an object is cheaper than two.
@@ -640,6 +664,9 @@ func (s *Store) write(txs []*Tx) error {
 		}
 	}
 	s.scanned = seg.Size()
+	if recycle {
+		txs[0].recycle()
+	}
 	return nil
 }
 
