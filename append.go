@@ -180,6 +180,7 @@ type preparedEvent struct {
 	in   EventInput
 	data []byte        // canonical
 	enc  *encodedEvent // encoded ahead, or nil
+	n    int           // its number in an import's input, from 1
 }
 
 // digest names a commit's events as given, to tell a retry with an

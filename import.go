@@ -73,7 +73,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	// before its first batch lands, and the fold feeds the snapshot
 	// builder. The batches then trust the fold, as long as nobody else
 	// moved the branch meanwhile.
-	groups, total, trust, err := r.dryRun(ctx, chunks, opts, mdl, mdlID)
+	groups, batches, total, trust, err := r.dryRun(ctx, chunks, opts, mdl, mdlID)
 	if trust != nil && trust.plan != nil {
 		defer trust.plan.b.stop()
 	}
@@ -105,16 +105,6 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		specs[i] = o
 	}
-	var bounds [][2]int // the batches: [start, end) of groups
-	for start := 0; start < len(groups); {
-		end, events := start, 0
-		for end < len(groups) && end-start < importBatchCommits && (end == start || events+len(groups[end].events) <= importBatchEvents) {
-			events += len(groups[end].events)
-			end++
-		}
-		bounds = append(bounds, [2]int{start, end})
-		start = end
-	}
 	res := &ImportResult{}
 	var line lineSet
 	done := 0
@@ -125,14 +115,24 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	var prepared <-chan preparedBatch
 	stopPreparing := func() {}
 	if trust != nil && trust.links.known && !slices.ContainsFunc(specs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }) {
-		prepared, stopPreparing = r.prepareBatches(groups, specs, bounds, opts, mdl, mdlID, trust)
+		prepared, stopPreparing = r.prepareBatches(groups, specs, batches, opts, mdl, mdlID, trust)
 	}
 	defer func() { stopPreparing() }()
-	for _, b := range bounds {
-		start, end := b[0], b[1]
+	for _, b := range batches {
+		start, end := b.start, b.end
 		events := 0
 		for _, g := range groups[start:end] {
 			events += len(g.events)
+		}
+		if b.landed {
+			// Found on the branch by the dry run, which did not fold it.
+			res.Skipped += end - start
+			res.Head = b.last
+			done += events
+			if opts.Progress != nil {
+				opts.Progress(done, total)
+			}
+			continue
 		}
 		if prepared != nil {
 			err := r.writePrepared(ctx, <-prepared, opts, trust, res)
@@ -230,7 +230,7 @@ type preparedBatch struct {
 // would build them on a trusted fold. The goroutine reads nothing from
 // the store: the skip links behind the first commit come from the dry
 // run, the snapshot trees from the builder. stop ends it.
-func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions, bounds [][2]int, opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) (<-chan preparedBatch, func()) {
+func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions, batches []importBatchSpan, opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) (<-chan preparedBatch, func()) {
 	out := make(chan preparedBatch, 2)
 	stop := make(chan struct{})
 	exited := make(chan struct{})
@@ -238,9 +238,15 @@ func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions,
 	go func() {
 		defer close(exited)
 		defer close(out)
-		for _, b := range bounds {
-			g, sp := groups[b[0]:b[1]], specs[b[0]:b[1]]
-			marker, dig := importMarker(g)
+		for _, b := range batches {
+			if b.landed {
+				continue
+			}
+			g, sp := groups[b.start:b.end], specs[b.start:b.end]
+			marker, dig := b.marker, b.dig
+			if marker == "" {
+				marker, dig = importMarker(g)
+			}
 			tx := r.st.Detached()
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan}
 			events, err := w.writeBatch(g, sp, t.branchRef, opts.Actor, marker, dig)
@@ -455,11 +461,24 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 
 var errDryRun = errors.New("dry run")
 
-// dryRun reads the parsed lines, groups them into commits and folds
-// every event through the model, on the branch's head, without writing:
-// a refused event refuses the import. A bad line wins over a refused
-// event, whichever comes first, so the reading goes on after a refusal.
-func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID) (groups []importGroup, total int, t *trustedFold, err error) {
+// importBatchSpan is one batch of an import: the groups [start, end).
+// The dry run names it by its marker when the branch had commits, and
+// notes whether it landed there already (an import run again).
+type importBatchSpan struct {
+	start, end int
+	marker     string // "" when not computed
+	dig        object.ID
+	landed     bool
+	last       object.ID // the commit the landed batch ended at
+}
+
+// dryRun reads the parsed lines, groups them into commits, cuts the
+// commits into batches and folds every event through the model, on the
+// branch's head, without writing: a refused event refuses the import. A
+// batch that already landed on the branch (an import run again) is not
+// folded: the head holds it. A bad line wins over a refused event,
+// whichever comes first, so the reading goes on after a refusal.
+func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID) (groups []importGroup, batches []importBatchSpan, total int, t *trustedFold, err error) {
 	var parseErr error
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, opts.Branch)
@@ -492,16 +511,14 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		}
 		var foldErr error
 		offset := hs.offset
-		folded := 0 // groups folded
 		fold := func(g importGroup) error {
 			for _, pe := range g.events {
-				total++
 				schema := pe.in.Schema
 				if schema == 0 {
 					schema = mdl.LatestSchema(pe.in.Type)
 				}
 				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta}); err != nil {
-					return fmt.Errorf("event %d: %w", total, err)
+					return fmt.Errorf("event %d: %w", pe.n, err)
 				}
 			}
 			before := offset
@@ -511,6 +528,51 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			return w.planBoundary(t.plan.b, before, offset)
 		}
+		// Only a branch with commits can hold batches of this input; on
+		// an empty one each commit folds as soon as it is complete.
+		checkLanded := !hs.head.IsZero()
+		var line lineSet
+		open, openEvents := 0, 0 // the batch being cut: groups [open, cut)
+		closeBatch := func(end int) error {
+			b := importBatchSpan{start: open, end: end}
+			open, openEvents = end, 0
+			if checkLanded {
+				b.marker, b.dig = importMarker(groups[b.start:b.end])
+				last, _, ok, err := tx.Idempotency(branchRef, b.marker)
+				if err != nil {
+					return err
+				}
+				if ok {
+					if ok, err = line.has(tx, hs.head, last); err != nil {
+						return err
+					}
+				}
+				b.landed, b.last = ok, last
+				for _, g := range groups[b.start:b.end] {
+					if foldErr == nil && !b.landed {
+						foldErr = fold(g)
+					}
+				}
+			}
+			batches = append(batches, b)
+			return nil
+		}
+		// cut adds the complete group i to the open batch, closing the
+		// batch first when the group does not fit.
+		cut := func(i int) error {
+			n := len(groups[i].events)
+			if i > open && (i-open >= importBatchCommits || openEvents+n > importBatchEvents) {
+				if err := closeBatch(i); err != nil {
+					return err
+				}
+			}
+			openEvents += n
+			if !checkLanded && foldErr == nil {
+				foldErr = fold(groups[i])
+			}
+			return nil
+		}
+		done := 0 // groups cut
 		for c := range chunks {
 			if c.err != nil {
 				parseErr = c.err
@@ -520,7 +582,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				return err
 			}
 			for _, l := range c.lines {
-				pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc}
+				total++
+				pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: total}
 				switch {
 				case l.Commit != nil:
 					groups = append(groups, importGroup{header: l.Commit})
@@ -530,13 +593,22 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				g := &groups[len(groups)-1]
 				g.events = append(g.events, pe)
 			}
-			// Fold the commits complete so far: all but the last.
-			for ; foldErr == nil && folded < len(groups)-1; folded++ {
-				foldErr = fold(groups[folded])
+			// Cut the commits complete so far: all but the last.
+			for ; done < len(groups)-1; done++ {
+				if err := cut(done); err != nil {
+					return err
+				}
 			}
 		}
-		for ; foldErr == nil && folded < len(groups); folded++ {
-			foldErr = fold(groups[folded])
+		for ; done < len(groups); done++ {
+			if err := cut(done); err != nil {
+				return err
+			}
+		}
+		if open < len(groups) {
+			if err := closeBatch(len(groups)); err != nil {
+				return err
+			}
 		}
 		if foldErr != nil {
 			return foldErr
@@ -551,9 +623,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		err = parseErr
 	}
 	if errors.Is(err, errDryRun) {
-		return groups, total, t, nil
+		return groups, batches, total, t, nil
 	}
-	return nil, 0, t, err
+	return nil, nil, 0, t, err
 }
 
 // exportLine is one line export writes, in the field order of SPEC §2.

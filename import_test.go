@@ -3,6 +3,7 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,4 +43,46 @@ func TestExportImportReproducesIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(ref["acc-000000"].Version), st.Version)
 	assert.Contains(t, string(st.State), `"balance":`)
+}
+
+// An import run again, whole or after an interruption, skips the batches
+// that landed without folding them a second time: under a model whose
+// rules hold only once (an account opens once), folding them again would
+// refuse the import.
+func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
+	ctx := context.Background()
+	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
+	require.NotEqual(t, bankgen.Model, once)
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 2500, Accounts: 40}))
+	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	first := bytes.Join(lines[:2*importBatchCommits], nil) // the first two batches
+
+	clean := newRepo(t)
+	_, err := clean.SetModel(ctx, []byte(once), "test")
+	require.NoError(t, err)
+	want, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+
+	r := newRepo(t)
+	_, err = r.SetModel(ctx, []byte(once), "test")
+	require.NoError(t, err)
+	_, err = r.Import(ctx, bytes.NewReader(first), ImportOptions{}) // as if interrupted there
+	require.NoError(t, err)
+	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 500, res.Commits)
+	assert.Equal(t, 2000, res.Skipped)
+	assert.Equal(t, want.Head, res.Head, "the same commits a clean import makes")
+
+	again, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Commits)
+	assert.Equal(t, 2500, again.Skipped)
+	assert.Equal(t, want.Head, again.Head)
+	st, err := r.StreamAt(want.Head, "acc-000000")
+	require.NoError(t, err)
+	wantSt, err := clean.StreamAt(want.Head, "acc-000000")
+	require.NoError(t, err)
+	assert.Equal(t, string(wantSt.State), string(st.State))
 }
