@@ -181,6 +181,7 @@ type preparedEvent struct {
 	data []byte        // canonical
 	enc  *encodedEvent // encoded ahead, or nil
 	n    int           // its number in an import's input, from 1
+	raw  []byte        // its line in an import's input
 }
 
 // digest names a commit's events as given, to tell a retry with an

@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -71,9 +72,21 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	defer stopParse()
 	// Fold everything first: a refused event must refuse the import
 	// before its first batch lands, and the fold feeds the snapshot
-	// builder. The batches then trust the fold, as long as nobody else
-	// moved the branch meanwhile.
-	groups, batches, total, trust, err := r.dryRun(ctx, chunks, opts, mdl, mdlID)
+	// builder. Meanwhile the batches folded are built and compressed,
+	// in memory; they are written once the whole input is through, and
+	// trust the fold as long as nobody else moved the branch meanwhile.
+	var prep *preparer
+	stopPreparing := func() {
+		if prep != nil {
+			prep.stop()
+		}
+	}
+	defer func() { stopPreparing() }()
+	dry, err := r.dryRun(ctx, chunks, opts, mdl, mdlID, func(t *trustedFold) *preparer {
+		prep = r.startPreparing(opts, mdl, mdlID, t)
+		return prep
+	})
+	batches, total, trust := dry.batches, dry.total, dry.trust
 	if trust != nil && trust.plan != nil {
 		defer trust.plan.b.stop()
 	}
@@ -83,67 +96,39 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if total == 0 {
 		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
 	}
-	specs := make([]AppendOptions, len(groups))
-	for i, g := range groups {
-		o := AppendOptions{Actor: opts.Actor}
-		if h := g.header; h != nil {
-			o.Message, o.Actor, o.IdempotencyKey = h.Message, h.Actor, h.IdempotencyKey
-			t, err := time.Parse(time.RFC3339Nano, h.Time)
-			if err != nil {
-				return nil, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
-			}
-			o.Time = t
-			for _, s := range h.Reverts {
-				id, err := object.ParseID(s)
-				if err != nil {
-					return nil, invalidf("commit %d: reverts: %v", i+1, err)
-				}
-				o.Reverts = append(o.Reverts, id)
-			}
-		} else if t := g.events[0].in.Meta["time"]; t != "" {
-			o.Time, _ = time.Parse(time.RFC3339Nano, t)
-		}
-		specs[i] = o
-	}
 	res := &ImportResult{}
 	var line lineSet
 	done := 0
-	// Trusted batches are built and compressed ahead, on a goroutine of
-	// their own, while the previous one is written. Commit headers with
-	// idempotency keys need lookups in the store: those imports build
-	// their batches in the transaction.
-	var prepared <-chan preparedBatch
-	stopPreparing := func() {}
-	if trust != nil && trust.links.known && !slices.ContainsFunc(specs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }) {
-		prepared, stopPreparing = r.prepareBatches(groups, specs, batches, opts, mdl, mdlID, trust)
-	}
-	defer func() { stopPreparing() }()
-	for _, b := range batches {
-		start, end := b.start, b.end
-		events := 0
-		for _, g := range groups[start:end] {
-			events += len(g.events)
-		}
-		if b.landed {
-			// Found on the branch by the dry run, which did not fold it.
-			res.Skipped += end - start
-			res.Head = b.last
-			done += events
+	for i := range batches {
+		b := &batches[i]
+		progress := func() {
+			b.raw, b.groups = nil, nil // landed: needed no more
+			done += b.events
 			if opts.Progress != nil {
 				opts.Progress(done, total)
 			}
+		}
+		if b.landed {
+			// Found on the branch by the dry run, which did not fold it.
+			res.Skipped += b.end - b.start
+			res.Head = b.last
+			progress()
 			continue
 		}
-		if prepared != nil {
-			err := r.writePrepared(ctx, <-prepared, opts, trust, res)
+		var p preparedBatch
+		if prep != nil {
+			if p, _ = prep.out.pop(); p.handOff {
+				// Its commit headers have idempotency keys, which need
+				// the store: this batch and the next are built in the
+				// transaction, on the fold still trusted. The preparer
+				// is gone.
+				prep = nil
+			}
+		}
+		if prep != nil {
+			err := r.writePrepared(ctx, p, opts, trust, res)
 			if err == nil {
-				// Landed: its parsed events are needed no more, and the
-				// memory they free serves the batches still to come.
-				clear(groups[start:end])
-				done += events
-				if opts.Progress != nil {
-					opts.Progress(done, total)
-				}
+				progress()
 				continue
 			}
 			if !errors.Is(err, errRetryUntrusted) {
@@ -157,23 +142,24 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			dropTrust(&trust)
 			r.forgetHeads()
 			stopPreparing()
-			prepared = nil
+			prep = nil
 		}
-		err := r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
+		groups, specs, err := b.commits(mdl, opts)
+		if err != nil {
+			return nil, err
+		}
+		err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
 			dropTrust(&trust)
 			r.forgetHeads()
-			err = r.importBatch(ctx, groups[start:end], specs[start:end], opts, mdl, mdlID, res, &trust, &line)
+			err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
 		}
 		if err != nil {
 			r.forgetHeads()
 			return nil, err
 		}
-		done += events
-		if opts.Progress != nil {
-			opts.Progress(done, total)
-		}
+		progress()
 	}
 	if trust != nil && trust.head == res.Head {
 		final := trust.final.flatten()
@@ -223,53 +209,77 @@ type preparedBatch struct {
 	commits int
 	events  int
 	err     error
+	handOff bool // not built: this batch and the next are the import's to build
 }
 
-// prepareBatches builds the import's batches, in order, on their own
-// goroutine, each on the head the previous one ends at, as importBatch
-// would build them on a trusted fold. The goroutine reads nothing from
-// the store: the skip links behind the first commit come from the dry
-// run, the snapshot trees from the builder. stop ends it.
-func (r *Repository) prepareBatches(groups []importGroup, specs []AppendOptions, batches []importBatchSpan, opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) (<-chan preparedBatch, func()) {
-	out := make(chan preparedBatch, 2)
-	stop := make(chan struct{})
-	exited := make(chan struct{})
+// preparer builds an import's batches, in order, on a goroutine of its
+// own, each on the head the previous one ends at, as importBatch would
+// build them on a trusted fold, while the dry run folds the batches
+// after. The goroutine reads nothing from the store: the skip links
+// behind the first commit come from the dry run, the snapshot trees from
+// the builder. The batches wait in memory, compressed, for the dry run
+// to end and the writes to take them.
+type preparer struct {
+	in     *queue[batchWork]
+	out    *queue[preparedBatch]
+	plan   *snapshotPlan
+	exited chan struct{}
+	once   sync.Once
+}
+
+// batchWork is a batch the dry run folded, with its commits and their
+// options.
+type batchWork struct {
+	span   importBatchSpan
+	groups []importGroup
+	specs  []AppendOptions
+}
+
+func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) *preparer {
+	p := &preparer{in: newQueue[batchWork](), out: newQueue[preparedBatch](), plan: t.plan, exited: make(chan struct{})}
 	hs := &headState{head: t.head, offset: t.offset, time: t.time, streams: map[string]streamState{}, links: t.links}
 	go func() {
-		defer close(exited)
-		defer close(out)
-		for _, b := range batches {
-			if b.landed {
-				continue
+		defer close(p.exited)
+		defer p.out.close()
+		for {
+			b, ok := p.in.pop()
+			if !ok {
+				return
 			}
-			g, sp := groups[b.start:b.end], specs[b.start:b.end]
-			marker, dig := b.marker, b.dig
+			if slices.ContainsFunc(b.specs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }) {
+				p.out.push(preparedBatch{handOff: true})
+				return
+			}
+			marker, dig := b.span.marker, b.span.dig
 			if marker == "" {
-				marker, dig = importMarker(g)
+				marker, dig = importMarker(b.groups)
 			}
 			tx := r.st.Detached()
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan}
-			events, err := w.writeBatch(g, sp, t.branchRef, opts.Actor, marker, dig)
-			p := preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(g), events: events, err: err}
+			events, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
 			if err == nil {
 				tx.Seal()
 			}
-			select {
-			case out <- p:
-			case <-stop:
-				return
-			}
+			p.out.push(preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, err: err})
 			if err != nil {
 				return
 			}
 		}
 	}()
-	// stop waits for the goroutine: it shares the snapshot plan, which
-	// nobody else may use before it is gone (a builder stopped first
-	// unblocks it).
-	return out, sync.OnceFunc(func() {
-		close(stop)
-		<-exited
+	return p
+}
+
+// stop ends the preparer and waits for it: it shares the snapshot plan,
+// which nobody else may use before it is gone. The builder is stopped
+// first, which unblocks it; the batches it built are dropped.
+func (p *preparer) stop() {
+	p.once.Do(func() {
+		p.in.drop()
+		if p.plan != nil {
+			p.plan.b.stop()
+		}
+		<-p.exited
+		p.out.drop()
 	})
 }
 
@@ -461,24 +471,90 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 
 var errDryRun = errors.New("dry run")
 
-// importBatchSpan is one batch of an import: the groups [start, end).
-// The dry run names it by its marker when the branch had commits, and
-// notes whether it landed there already (an import run again).
+// importBatchSpan is one batch of an import: its commits, the lines they
+// were read from, and, when the branch had commits, its marker and
+// whether it landed there already (an import run again).
 type importBatchSpan struct {
-	start, end int
-	marker     string // "" when not computed
-	dig        object.ID
-	landed     bool
-	last       object.ID // the commit the landed batch ended at
+	start, end int // its commits' numbers in the input, from 0
+	events     int
+	// Its commits, while the dry run holds them or when no preparer
+	// takes them; raw are its lines, parsed again when the commits are
+	// needed after the preparer dropped them (commits).
+	groups []importGroup
+	raw    []byte
+	marker string // "" when not computed
+	dig    object.ID
+	landed bool
+	last   object.ID // the commit the landed batch ended at
+}
+
+// commits returns the batch's commits and their options, parsing its
+// lines again if the commits are gone: a batch built ahead and refused
+// must be built again.
+func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]importGroup, []AppendOptions, error) {
+	groups := b.groups
+	if groups == nil {
+		actor := opts.Actor // a batch starts a commit: a header, or none since the input began
+		err := scanRaw(bytes.NewReader(b.raw), func(n int, raw []byte) error {
+			l, err := ParseLine(raw, true)
+			if err != nil {
+				return err
+			}
+			if l.Commit != nil {
+				actor = l.Commit.Actor
+			}
+			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
+			groups = addToGroups(groups, l, opts.Batch, 0)
+			return nil
+		})
+		if err == nil && len(groups) != b.end-b.start {
+			err = fmt.Errorf("%d commits, not %d", len(groups), b.end-b.start)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("import: reading a batch again: %w", err)
+		}
+	}
+	specs := make([]AppendOptions, len(groups))
+	for i, g := range groups {
+		var err error
+		if specs[i], err = importSpec(g, b.start+i, opts.Actor); err != nil {
+			return nil, nil, err
+		}
+	}
+	return groups, specs, nil
+}
+
+// addToGroups adds a line to the commits read so far: a line with a
+// commit header starts a commit, and so does a line without one when the
+// last commit has no header and holds batch events already.
+func addToGroups(groups []importGroup, l InputLine, batch, n int) []importGroup {
+	switch {
+	case l.Commit != nil:
+		groups = append(groups, importGroup{header: l.Commit})
+	case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= batch):
+		groups = append(groups, importGroup{})
+	}
+	g := &groups[len(groups)-1]
+	g.events = append(g.events, preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: n, raw: l.raw})
+	return groups
+}
+
+// dryRunResult is what an import's dry run read and folded.
+type dryRunResult struct {
+	batches []importBatchSpan
+	total   int // events
+	trust   *trustedFold
 }
 
 // dryRun reads the parsed lines, groups them into commits, cuts the
 // commits into batches and folds every event through the model, on the
 // branch's head, without writing: a refused event refuses the import. A
 // batch that already landed on the branch (an import run again) is not
-// folded: the head holds it. A bad line wins over a refused event,
-// whichever comes first, so the reading goes on after a refusal.
-func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID) (groups []importGroup, batches []importBatchSpan, total int, t *trustedFold, err error) {
+// folded: the head holds it. Each batch folded goes to the preparer that
+// start returns, if it returns one, which holds its commits from then
+// on. A bad line wins over a refused event, whichever comes first, so
+// the reading goes on after a refusal.
+func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID, start func(*trustedFold) *preparer) (res dryRunResult, err error) {
 	var parseErr error
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, opts.Branch)
@@ -494,7 +570,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if err := w.hs.ensureTrack(w); err != nil {
 			return err
 		}
-		t = &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		t := &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		res.trust = t
 		first := &object.Commit{}
 		if !hs.head.IsZero() {
 			first.Parents = []object.ID{hs.head}
@@ -509,7 +586,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			t.plan = &snapshotPlan{b: b, root: tr.root}
 		}
-		var foldErr error
+		var prep *preparer
+		if t.links.known {
+			prep = start(t)
+		}
+		var foldErr, specErr error
 		offset := hs.offset
 		fold := func(g importGroup) error {
 			for _, pe := range g.events {
@@ -532,12 +613,33 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// an empty one each commit folds as soon as it is complete.
 		checkLanded := !hs.head.IsZero()
 		var line lineSet
-		open, openEvents := 0, 0 // the batch being cut: groups [open, cut)
-		closeBatch := func(end int) error {
-			b := importBatchSpan{start: open, end: end}
-			open, openEvents = end, 0
+		// groups are the commits read and not yet in a batch: the first
+		// cut of them are in the batch being cut, and base is the
+		// number of groups[0] in the input.
+		var groups []importGroup
+		cut, base := 0, 0
+		openEvents := 0
+		specs := make([]AppendOptions, 0, importBatchCommits)
+		closeBatch := func() error {
+			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut]}
+			bspecs := specs
+			n := 0
+			for _, g := range b.groups {
+				for _, pe := range g.events {
+					n += len(pe.raw)
+				}
+			}
+			b.raw = make([]byte, 0, n)
+			for _, g := range b.groups {
+				for _, pe := range g.events {
+					b.raw = append(b.raw, pe.raw...)
+				}
+			}
+			groups = slices.Clone(groups[cut:])
+			base, cut, openEvents = base+cut, 0, 0
+			specs = make([]AppendOptions, 0, importBatchCommits)
 			if checkLanded {
-				b.marker, b.dig = importMarker(groups[b.start:b.end])
+				b.marker, b.dig = importMarker(b.groups)
 				last, _, ok, err := tx.Idempotency(branchRef, b.marker)
 				if err != nil {
 					return err
@@ -548,31 +650,42 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					}
 				}
 				b.landed, b.last = ok, last
-				for _, g := range groups[b.start:b.end] {
+				for _, g := range b.groups {
 					if foldErr == nil && !b.landed {
 						foldErr = fold(g)
 					}
 				}
 			}
-			batches = append(batches, b)
+			if b.landed {
+				b.groups, b.raw = nil, nil
+			} else if prep != nil && foldErr == nil && specErr == nil {
+				prep.in.push(batchWork{span: b, groups: b.groups, specs: bspecs})
+				b.groups = nil // the preparer's now
+			}
+			res.batches = append(res.batches, b)
 			return nil
 		}
-		// cut adds the complete group i to the open batch, closing the
-		// batch first when the group does not fit.
-		cut := func(i int) error {
-			n := len(groups[i].events)
-			if i > open && (i-open >= importBatchCommits || openEvents+n > importBatchEvents) {
-				if err := closeBatch(i); err != nil {
+		// cutNext adds the next complete commit to the batch being cut,
+		// closing the batch first when the commit does not fit.
+		cutNext := func() error {
+			g := groups[cut]
+			if cut > 0 && (cut >= importBatchCommits || openEvents+len(g.events) > importBatchEvents) {
+				if err := closeBatch(); err != nil {
 					return err
 				}
 			}
-			openEvents += n
+			o, err := importSpec(g, base+cut, opts.Actor)
+			if specErr == nil {
+				specErr = err
+			}
+			specs = append(specs, o)
+			openEvents += len(g.events)
+			cut++
 			if !checkLanded && foldErr == nil {
-				foldErr = fold(groups[i])
+				foldErr = fold(g)
 			}
 			return nil
 		}
-		done := 0 // groups cut
 		for c := range chunks {
 			if c.err != nil {
 				parseErr = c.err
@@ -582,36 +695,31 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				return err
 			}
 			for _, l := range c.lines {
-				total++
-				pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: total}
-				switch {
-				case l.Commit != nil:
-					groups = append(groups, importGroup{header: l.Commit})
-				case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= opts.Batch):
-					groups = append(groups, importGroup{})
-				}
-				g := &groups[len(groups)-1]
-				g.events = append(g.events, pe)
+				res.total++
+				groups = addToGroups(groups, l, opts.Batch, res.total)
 			}
 			// Cut the commits complete so far: all but the last.
-			for ; done < len(groups)-1; done++ {
-				if err := cut(done); err != nil {
+			for cut < len(groups)-1 {
+				if err := cutNext(); err != nil {
 					return err
 				}
 			}
 		}
-		for ; done < len(groups); done++ {
-			if err := cut(done); err != nil {
+		for cut < len(groups) {
+			if err := cutNext(); err != nil {
 				return err
 			}
 		}
-		if open < len(groups) {
-			if err := closeBatch(len(groups)); err != nil {
+		if cut > 0 {
+			if err := closeBatch(); err != nil {
 				return err
 			}
 		}
-		if foldErr != nil {
-			return foldErr
+		if err := cmp.Or(foldErr, specErr); err != nil {
+			return err
+		}
+		if prep != nil {
+			prep.in.close()
 		}
 		if t.plan != nil {
 			t.plan.b.close()
@@ -623,9 +731,36 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		err = parseErr
 	}
 	if errors.Is(err, errDryRun) {
-		return groups, batches, total, t, nil
+		return res, nil
 	}
-	return nil, nil, 0, t, err
+	return dryRunResult{trust: res.trust}, err
+}
+
+// importSpec returns the options of the import's commit i: those its
+// header gives, or the time of its first event.
+func importSpec(g importGroup, i int, actor string) (AppendOptions, error) {
+	o := AppendOptions{Actor: actor}
+	h := g.header
+	if h == nil {
+		if t := g.events[0].in.Meta["time"]; t != "" {
+			o.Time, _ = time.Parse(time.RFC3339Nano, t)
+		}
+		return o, nil
+	}
+	o.Message, o.Actor, o.IdempotencyKey = h.Message, h.Actor, h.IdempotencyKey
+	t, err := time.Parse(time.RFC3339Nano, h.Time)
+	if err != nil {
+		return o, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
+	}
+	o.Time = t
+	for _, s := range h.Reverts {
+		id, err := object.ParseID(s)
+		if err != nil {
+			return o, invalidf("commit %d: reverts: %v", i+1, err)
+		}
+		o.Reverts = append(o.Reverts, id)
+	}
+	return o, nil
 }
 
 // exportLine is one line export writes, in the field order of SPEC §2.

@@ -13,11 +13,12 @@ import (
 
 // An import keeps both cores busy. While it checks its input, one
 // goroutine parses the input and encodes and hashes its events ahead of
-// the fold, which runs on the import's own goroutine, and a third builds
-// the snapshot trees from the states the fold hands it. While it writes,
-// a goroutine builds and compresses each batch (prepareBatches in
-// import.go) as the previous one is written and synced. Only the fold
-// and the commit chain are sequential by nature (docs/design.md §12).
+// the fold, which runs on the import's own goroutine, a third builds the
+// snapshot trees from the states the fold hands it, and a fourth builds
+// and compresses each batch the fold is through with (the preparer in
+// import.go). The batches are written once the input is through. Only
+// the fold and the commit chain are sequential by nature
+// (docs/design.md §12).
 
 // parseChunkLines is how many parsed lines travel together from the
 // parsing goroutine to the fold.
@@ -58,11 +59,25 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 	go func() {
 		defer close(ch)
 		chunk := make([]InputLine, 0, parseChunkLines)
-		err := ScanLines(in, true, func(l InputLine) error {
+		// The lines as read, kept for a batch that must be read again
+		// (importBatchSpan.commits): one buffer a chunk.
+		var raw []byte
+		err := scanRaw(in, func(n int, b []byte) error {
+			l, err := ParseLine(b, true)
+			if err != nil {
+				return invalidf("line %d: %v", n, err)
+			}
+			l.Line = n
 			if l.Commit != nil {
 				actor = l.Commit.Actor // the lines after a header belong to its commit
 			}
 			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
+			if len(chunk) == 0 {
+				raw = make([]byte, 0, parseChunkLines*(len(b)+1))
+			}
+			start := len(raw)
+			raw = append(append(raw, b...), '\n')
+			l.raw = raw[start:len(raw):len(raw)]
 			chunk = append(chunk, l)
 			if len(chunk) == parseChunkLines {
 				if !send(parsedChunk{lines: chunk}) {
@@ -217,11 +232,7 @@ type snapBuilder struct {
 	w      *snapshot.Writer
 	sink   *treeSink
 	stride int
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  []plannedSnapshot
-	closed bool
+	queue  *queue[plannedSnapshot]
 
 	out      chan builtSnapshot
 	done     chan struct{}
@@ -248,10 +259,10 @@ func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*sna
 		w:      snapshot.NewWriter(sink, sink, r.derived().nodes),
 		sink:   sink,
 		stride: max(stride, 1),
+		queue:  newQueue[plannedSnapshot](),
 		out:    make(chan builtSnapshot, 16),
 		done:   make(chan struct{}),
 	}
-	b.cond = sync.NewCond(&b.mu)
 	if root.IsZero() {
 		root = snapshot.EmptyRoot
 	}
@@ -260,47 +271,81 @@ func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*sna
 }
 
 // push hands the builder a boundary's changes.
-func (b *snapBuilder) push(p plannedSnapshot) {
-	b.mu.Lock()
-	b.queue = append(b.queue, p)
-	b.mu.Unlock()
-	b.cond.Signal()
-}
+func (b *snapBuilder) push(p plannedSnapshot) { b.queue.push(p) }
 
 // close says no boundary follows.
-func (b *snapBuilder) close() {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
-	b.cond.Signal()
-}
+func (b *snapBuilder) close() { b.queue.close() }
 
 // stop ends the builder whatever it is doing; what it built is dropped.
 func (b *snapBuilder) stop() {
 	b.stopOnce.Do(func() {
 		close(b.done)
-		b.close()
+		b.queue.drop()
 	})
 }
 
-func (b *snapBuilder) pop() (plannedSnapshot, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-b.done:
-		return plannedSnapshot{}, false
-	default:
+func (b *snapBuilder) pop() (plannedSnapshot, bool) { return b.queue.pop() }
+
+// queue is an unbounded FIFO from one goroutine to another: pushing
+// never waits, so a producer never waits on a consumer that may be
+// waiting on it in turn.
+type queue[T any] struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	items   []T
+	closed  bool
+	dropped bool
+}
+
+func newQueue[T any]() *queue[T] {
+	q := &queue[T]{}
+	q.cond.L = &q.mu
+	return q
+}
+
+// push adds v at the end; after drop it is discarded.
+func (q *queue[T]) push(v T) {
+	q.mu.Lock()
+	if !q.dropped {
+		q.items = append(q.items, v)
 	}
-	for len(b.queue) == 0 && !b.closed {
-		b.cond.Wait()
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// close says nothing follows: pop returns what is left, then false.
+func (q *queue[T]) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// drop closes the queue and discards what it holds: pop returns false.
+func (q *queue[T]) drop() {
+	q.mu.Lock()
+	q.closed, q.dropped = true, true
+	clear(q.items)
+	q.items = nil
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// pop waits for the next item; false once the queue is closed and empty.
+func (q *queue[T]) pop() (T, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
 	}
-	if len(b.queue) == 0 {
-		return plannedSnapshot{}, false
+	var zero T
+	if len(q.items) == 0 {
+		return zero, false
 	}
-	p := b.queue[0]
-	b.queue[0] = plannedSnapshot{}
-	b.queue = b.queue[1:]
-	return p, true
+	v := q.items[0]
+	q.items[0] = zero
+	q.items = q.items[1:]
+	return v, true
 }
 
 func (b *snapBuilder) run(root object.ID) {

@@ -42,6 +42,7 @@ type InputLine struct {
 	Line   int
 	data   []byte        // Event.Data in canonical form
 	enc    *encodedEvent // the event encoded ahead (import), or nil
+	raw    []byte        // the line and its newline (import), or nil
 }
 
 // ParseLine parses and checks one NDJSON event line; allowCommit accepts
@@ -192,6 +193,20 @@ func ReadLines(r io.Reader, allowCommit bool) ([]InputLine, error) {
 
 // ScanLines calls fn for each line of NDJSON read from r.
 func ScanLines(r io.Reader, allowCommit bool, fn func(InputLine) error) error {
+	return scanRaw(r, func(n int, b []byte) error {
+		l, err := ParseLine(b, allowCommit)
+		if err != nil {
+			return invalidf("line %d: %v", n, err)
+		}
+		l.Line = n
+		return fn(l)
+	})
+}
+
+// scanRaw calls fn with each line read from r that is not blank, without
+// its surrounding space, and its number from 1; b is valid only during
+// the call.
+func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	n := 0
@@ -201,12 +216,7 @@ func ScanLines(r io.Reader, allowCommit bool, fn func(InputLine) error) error {
 		if len(b) == 0 {
 			continue
 		}
-		l, err := ParseLine(b, allowCommit)
-		if err != nil {
-			return invalidf("line %d: %v", n, err)
-		}
-		l.Line = n
-		if err := fn(l); err != nil {
+		if err := fn(n, b); err != nil {
 			return err
 		}
 	}

@@ -30,10 +30,12 @@ type Tx struct {
 	// it reads only what it added, its ref moves are checked when it is
 	// written (expect: the value each moved ref must still hold), and
 	// frame is its payload compressed ahead (Seal).
-	detached bool
-	expect   map[string]object.ID
-	frame    []byte
-	framed   int // the payload's size when frame was made
+	detached   bool
+	expect     map[string]object.ID
+	frame      []byte
+	sealed     bool // Seal made frame; the payload and bodies are gone
+	sealedN    int  // the entries in frame
+	sealedObjs []sealedObj
 	// ahead are the pieces of the payload's start being compressed on
 	// other goroutines (CompressAhead), in order.
 	ahead []*compressAhead
@@ -405,32 +407,52 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 func (s *Store) Detached() *Tx {
 	tx := s.newTx(newGroupState())
 	tx.detached, tx.expect = true, map[string]object.ID{}
-	if b, ok := detachedBuffers.Get().(*txBuffers); ok {
-		tx.payload.Use(b.payload)
-		tx.frame = b.frame
+	if b, ok := detachedPayloads.Get().(*[]byte); ok {
+		tx.payload.Use(*b)
 	}
 	return tx
 }
 
-// txBuffers are the payload and frame buffers of a written detached
-// transaction, kept for the next: an import builds one after another,
-// and memory used again costs no page faults.
-type txBuffers struct{ payload, frame []byte }
-
-var detachedBuffers sync.Pool
-
-// recycle keeps a written detached transaction's buffers for the next.
-// The transaction is done with: nothing reads them after its write (its
-// frame is not cached, see write).
-func (tx *Tx) recycle() {
-	detachedBuffers.Put(&txBuffers{payload: tx.payload.Bytes()[:0], frame: tx.frame[:0]})
-	tx.payload, tx.frame = pack.Payload{}, nil
-}
+// The buffers of detached transactions are used again: an import builds
+// one batch after another, and memory used again costs no page faults.
+// A payload is done with once Seal compressed it, a frame once written.
+var detachedPayloads, detachedFrames sync.Pool
 
 // Seal compresses a detached transaction's payload now, so that writing
-// it costs no compression under the lock. Nothing may be added after.
+// it costs no compression under the lock. Nothing may be added after,
+// nor read: the payload and the objects' bodies are let go, so that
+// batches waiting to be written hold only their frames. A sealed
+// transaction is written alone (runGroup), so no other transaction of
+// its group reads them either.
 func (tx *Tx) Seal() {
-	tx.frame, tx.framed = pack.AppendFrame(tx.frame[:0], tx.payload.Bytes(), false), tx.payload.Size()
+	var frame []byte
+	if b, ok := detachedFrames.Get().(*[]byte); ok {
+		frame = *b
+	}
+	tx.frame = pack.AppendFrame(frame[:0], tx.payload.Bytes(), false)
+	tx.sealed, tx.sealedN = true, tx.payload.Len()
+	payload := tx.payload.Bytes()[:0]
+	detachedPayloads.Put(&payload)
+	tx.payload = pack.Payload{}
+	tx.sealedObjs = make([]sealedObj, len(tx.order))
+	for i, o := range tx.order {
+		tx.sealedObjs[i] = sealedObj{id: o.id, slot: uint32(o.slot)}
+	}
+	tx.order, tx.objs = nil, nil
+}
+
+// sealedObj is what writing needs of a sealed transaction's object.
+type sealedObj struct {
+	id   object.ID
+	slot uint32
+}
+
+// entries returns how many entries the transaction adds.
+func (tx *Tx) entries() int {
+	if tx.sealed {
+		return tx.sealedN
+	}
+	return tx.payload.Len()
 }
 
 // UpdatePrepared writes a detached transaction in a group of its own:
@@ -569,7 +591,7 @@ func (s *Store) runTxs(batch []*request) {
 			}
 			p.group, tx = g, p
 		}
-		if tx.payload.Len() == 0 {
+		if tx.entries() == 0 {
 			r.done <- nil
 			continue
 		}
@@ -605,23 +627,25 @@ func (s *Store) runTxs(batch []*request) {
 // whole one, and none of the group was acknowledged before the sync.
 func (s *Store) write(txs []*Tx) error {
 	seg := s.segs[s.last]
-	var payload []byte
-	var frame []byte
-	if tx := txs[0]; len(txs) == 1 && tx.frame != nil && tx.framed == tx.payload.Size() {
-		frame = tx.frame // compressed ahead (Seal), and nothing added since
+	// A sealed transaction is written alone, in the frame Seal made.
+	sealed := txs[0].sealed
+	if sealed && (len(txs) > 1 || txs[0].payload.Len() > 0) {
+		return errors.New("store: a sealed transaction is written alone, with nothing added after Seal")
 	}
+	var payload []byte
+	frame := txs[0].frame
 	bases := make([]int, len(txs))
 	slot := 0
 	for i, tx := range txs {
 		bases[i] = slot
-		slot += tx.payload.Len()
+		slot += tx.entries()
 		if len(txs) == 1 {
 			payload = tx.payload.Bytes()
 		} else {
 			payload = append(payload, tx.payload.Bytes()...)
 		}
 	}
-	if frame == nil {
+	if !sealed {
 		// The group's payload starts with its first transaction's, whose
 		// start may be compressed already.
 		if tx := txs[0]; len(tx.ahead) > 0 {
@@ -640,10 +664,9 @@ func (s *Store) write(txs []*Tx) error {
 	if off > 1<<32-1 {
 		return fmt.Errorf("segment %d passed 4 GiB", s.last)
 	}
-	// A detached transaction is an import's batch, which nobody reads
-	// soon: its frame is not cached, and its buffers serve the next.
-	recycle := len(txs) == 1 && txs[0].detached && frame != nil && &frame[0] == &txs[0].frame[0]
-	if !recycle {
+	// A sealed transaction is an import's batch, which nobody reads soon:
+	// its frame is not cached, and its buffer serves the next.
+	if !sealed {
 		entries, err := pack.ParseEntries(payload)
 		if err != nil {
 			return err
@@ -656,6 +679,9 @@ func (s *Store) write(txs []*Tx) error {
 		for _, o := range tx.order {
 			s.addMem(o.id, pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i] + o.slot)})
 		}
+		for _, o := range tx.sealedObjs {
+			s.addMem(o.id, pack.Location{Seg: s.last, Off: uint32(off), Slot: uint32(bases[i]) + o.slot})
+		}
 		for _, r := range tx.recs {
 			s.addMemRecord(r)
 			if err := s.applyRefRecord(r.Kind, r.Key, r.Value); err != nil {
@@ -664,8 +690,10 @@ func (s *Store) write(txs []*Tx) error {
 		}
 	}
 	s.scanned = seg.Size()
-	if recycle {
-		txs[0].recycle()
+	if sealed {
+		frame = frame[:0]
+		detachedFrames.Put(&frame)
+		txs[0].frame = nil
 	}
 	return nil
 }
