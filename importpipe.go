@@ -239,6 +239,13 @@ type snapBuilder struct {
 	stopOnce sync.Once
 }
 
+// importTreeCache is how many decoded nodes an import's builder keeps
+// (twice that at most): a few snapshots' worth on a tree of 10,000
+// streams. The builder reads nodes it made, from its sink; the shared
+// cache of the repository would keep every snapshot's leaves, tens of
+// megabytes nobody reads again.
+const importTreeCache = 1024
+
 // plannedSnapshot is one boundary the fold passed: the streams changed
 // since the previous boundary with their states.
 type plannedSnapshot struct {
@@ -256,7 +263,7 @@ func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*sna
 		}
 	}
 	b := &snapBuilder{
-		w:      snapshot.NewWriter(sink, sink, r.derived().nodes),
+		w:      snapshot.NewWriter(sink, sink, snapshot.NewCache(importTreeCache)),
 		sink:   sink,
 		stride: max(stride, 1),
 		queue:  newQueue[plannedSnapshot](),
