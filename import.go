@@ -56,7 +56,8 @@ type importGroup struct {
 // each, or as the commits that export's headers describe. Every line is
 // checked, and with a model every event is folded, before anything is
 // written: a bad line or a refused event writes nothing. Batches already
-// imported onto the branch (an interrupted import run again) are skipped.
+// imported onto the branch (an interrupted import run again) are skipped,
+// and not folded: the branch holds them.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = 1
@@ -108,24 +109,36 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 				opts.Progress(done, total)
 			}
 		}
-		if b.landed {
-			// Found on the branch by the dry run, which did not fold it.
-			res.Skipped += b.end - b.start
-			res.Head = b.last
-			progress()
-			continue
+		if b.landed && trust != nil {
+			// Found on the branch by the dry run, which did not fold it:
+			// skipped, if the branch is still where the fold left it.
+			unmoved, err := r.unmoved(ctx, opts, trust)
+			if err != nil {
+				return nil, err
+			}
+			if unmoved {
+				res.Skipped += b.end - b.start
+				res.Head = b.last
+				progress()
+				continue
+			}
+			dropTrust(&trust)
+			r.forgetHeads()
+			stopPreparing()
+			prep = nil
 		}
 		var p preparedBatch
-		if prep != nil {
-			if p, _ = prep.out.pop(); p.handOff {
-				// Its commit headers have idempotency keys, which need
-				// the store: this batch and the next are built in the
-				// transaction, on the fold still trusted. The preparer
-				// is gone.
+		if prep != nil && !b.landed {
+			var ok bool
+			if p, ok = prep.out.pop(); !ok {
+				// The dry run gave the preparer no more: this batch's
+				// commit headers have idempotency keys, which need the
+				// store. It and the next are built in the transaction,
+				// on the fold still trusted. The preparer is gone.
 				prep = nil
 			}
 		}
-		if prep != nil {
+		if prep != nil && !b.landed {
 			err := r.writePrepared(ctx, p, opts, trust, res)
 			if err == nil {
 				progress()
@@ -209,7 +222,6 @@ type preparedBatch struct {
 	commits int
 	events  int
 	err     error
-	handOff bool // not built: this batch and the next are the import's to build
 }
 
 // preparer builds an import's batches, in order, on a goroutine of its
@@ -244,10 +256,6 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 		for {
 			b, ok := p.in.pop()
 			if !ok {
-				return
-			}
-			if slices.ContainsFunc(b.specs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }) {
-				p.out.push(preparedBatch{handOff: true})
 				return
 			}
 			marker, dig := b.span.marker, b.span.dig
@@ -314,6 +322,22 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 	res.Events += p.events
 	res.Head = p.head
 	return nil
+}
+
+// unmoved reports whether the import's branch is still the one the fold
+// saw, at the head the fold and the batches written since left it.
+func (r *Repository) unmoved(ctx context.Context, opts ImportOptions, t *trustedFold) (bool, error) {
+	unmoved := false
+	err := r.st.Update(ctx, func(tx *store.Tx) error {
+		branchRef, err := r.branchRef(tx, opts.Branch)
+		if err != nil {
+			return err
+		}
+		head, _, _ := tx.Resolve(branchRef)
+		unmoved = branchRef == t.branchRef && head == t.head
+		return nil
+	})
+	return unmoved, err
 }
 
 // landedTrusted notes that a trusted batch landed, ending at head. The
@@ -631,8 +655,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			b.raw = make([]byte, 0, n)
 			for _, g := range b.groups {
-				for _, pe := range g.events {
-					b.raw = append(b.raw, pe.raw...)
+				for i := range g.events {
+					b.raw = append(b.raw, g.events[i].raw...)
+					g.events[i].raw = nil // so the chunk's buffer can go
 				}
 			}
 			groups = slices.Clone(groups[cut:])
@@ -656,9 +681,16 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					}
 				}
 			}
-			if b.landed {
-				b.groups, b.raw = nil, nil
-			} else if prep != nil && foldErr == nil && specErr == nil {
+			switch {
+			case b.landed:
+				b.groups = nil // its lines stay, should the branch move before it is skipped
+			case prep != nil && slices.ContainsFunc(bspecs, func(o AppendOptions) bool { return o.IdempotencyKey != "" }):
+				// Idempotency keys need the store: this batch and the
+				// next are built in the transaction, the preparer ends
+				// with the batches it has.
+				prep.in.close()
+				prep = nil
+			case prep != nil && foldErr == nil && specErr == nil:
 				prep.in.push(batchWork{span: b, groups: b.groups, specs: bspecs})
 				b.groups = nil // the preparer's now
 			}

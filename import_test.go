@@ -3,6 +3,8 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -85,4 +87,62 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	wantSt, err := clean.StreamAt(want.Head, "acc-000000")
 	require.NoError(t, err)
 	assert.Equal(t, string(wantSt.State), string(st.State))
+}
+
+// A batch the dry run found on the branch is skipped only if the branch
+// is still where the fold left it: here the branch is made again at its
+// root after the first batch is skipped, so the batches after it are no
+// longer on it and must be written.
+func TestImportSkipsLandedBatchesOnlyOnAnUnmovedBranch(t *testing.T) {
+	ctx := context.Background()
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 4000, Accounts: 40}))
+	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	r := newRepo(t)
+	root := appendOne(t, r, ev("zz", "X", `{}`))
+	_, err := r.CreateBranch(ctx, "imp", root.String(), "t")
+	require.NoError(t, err)
+	_, err = r.Import(ctx, bytes.NewReader(bytes.Join(lines[:3*importBatchCommits], nil)), ImportOptions{Branch: "imp"})
+	require.NoError(t, err)
+	calls := 0
+	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{Branch: "imp", Progress: func(done, total int) {
+		calls++
+		if calls == 1 { // the first batch is skipped: the branch starts again at its root
+			_, err := r.DeleteBranch(ctx, "imp", "t")
+			require.NoError(t, err)
+			_, err = r.CreateBranch(ctx, "imp", root.String(), "t")
+			require.NoError(t, err)
+		}
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, importBatchCommits, res.Skipped)
+	assert.Equal(t, 3*importBatchCommits, res.Commits)
+	n := 0
+	for info, err := range r.Log(ctx, LogOptions{Range: "imp"}) {
+		require.NoError(t, err)
+		n += len(info.Events)
+	}
+	assert.Equal(t, 1+3*importBatchCommits, n, "the root, then the three batches after the skipped one")
+	head, err := r.Resolve(ctx, "imp")
+	require.NoError(t, err)
+	assert.Equal(t, head, res.Head)
+}
+
+// A long line costs its length, not a chunk's worth of it: the buffer
+// that keeps a chunk's lines for reading them again grows as it fills.
+func TestImportLongLineCostsItsLength(t *testing.T) {
+	ctx := context.Background()
+	var in bytes.Buffer
+	fmt.Fprintf(&in, `{"stream":"s","type":"Big","data":{"blob":%q}}`+"\n", strings.Repeat("x", 4<<20))
+	for i := range 10 {
+		fmt.Fprintf(&in, `{"stream":"s","type":"Small","data":{"n":%d}}`+"\n", i)
+	}
+	r := newRepo(t)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := r.Import(ctx, bytes.NewReader(in.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, 11, res.Events)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<20), "bytes allocated for an import of 4 MiB")
 }

@@ -20,6 +20,10 @@ import (
 // the fold and the commit chain are sequential by nature
 // (docs/design.md §12).
 
+// rawChunkBytes is the room a chunk's buffer of lines as read starts
+// with: about a chunk of banking events, which grows as appending needs.
+const rawChunkBytes = 160 << 10
+
 // parseChunkLines is how many parsed lines travel together from the
 // parsing goroutine to the fold.
 const parseChunkLines = 1024
@@ -73,7 +77,7 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 			}
 			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
 			if len(chunk) == 0 {
-				raw = make([]byte, 0, parseChunkLines*(len(b)+1))
+				raw = make([]byte, 0, rawChunkBytes)
 			}
 			start := len(raw)
 			raw = append(append(raw, b...), '\n')

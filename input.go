@@ -42,7 +42,7 @@ type InputLine struct {
 	Line   int
 	data   []byte        // Event.Data in canonical form
 	enc    *encodedEvent // the event encoded ahead (import), or nil
-	raw    []byte        // the line and its newline (import), or nil
+	raw    []byte        // the line without surrounding space, and a newline (import), or nil
 }
 
 // ParseLine parses and checks one NDJSON event line; allowCommit accepts
