@@ -19,8 +19,9 @@ type FrameKey struct {
 // entry is resolved (a packed form rebuilt), hashed and, for an event,
 // checked against its data ID the first time it is read; later reads
 // compare IDs instead of hashing again. A pack frame whose commits leave
-// their parent out is resolved whole on the first read, since each commit
-// needs the ID of the one before.
+// their parent out is resolved whole on the first read of one of those
+// commits, since each needs the ID of the one before; any other entry,
+// a packed event included, is resolved alone.
 type Frame struct {
 	Entries []Entry
 	size    int
@@ -65,8 +66,8 @@ func (f *Frame) Object(slot int) (FrameObject, error) {
 		f.objects = make([]FrameObject, len(f.Entries))
 		f.done = make([]bool, len(f.Entries))
 	}
-	if f.chained && !f.resolved {
-		f.resolveAll()
+	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit {
+		f.resolveAll() // a packed commit needs the IDs of the entries before it
 	}
 	if f.err != nil {
 		return FrameObject{}, f.err

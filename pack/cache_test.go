@@ -1,0 +1,58 @@
+package pack
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+)
+
+// TestFrameResolvesAnEventAlone: reading an event of a pack frame whose
+// commits are chained hashes that event only; reading a commit resolves
+// the frame whole. Both give the objects a whole resolution gives.
+func TestFrameResolvesAnEventAlone(t *testing.T) {
+	w := NewPackWriter()
+	var want []object.ID
+	var parent object.ID
+	for i := range 5 {
+		ev := object.NewEvent("s", "T", 1, map[string]string{"time": "2026-01-01T00:00:00Z"}, []byte(fmt.Sprintf(`{"n":%d}`, i)))
+		w.AddEvent(ev.ID(), ev.Encode(), ev.Data)
+		c := object.Commit{Events: []object.ID{ev.ID()}, Offset: uint64(i + 1), Time: time.Unix(int64(i), 0).UTC()}
+		if !parent.IsZero() {
+			c.Parents = []object.ID{parent}
+		}
+		w.AddCommit(c.ID(), &c)
+		want = append(want, ev.ID(), c.ID())
+		parent = c.ID()
+	}
+	data, _ := w.Finish()
+	frame := data[len(PackMagic):]
+	h, err := parseFrameHeader(frame)
+	require.NoError(t, err)
+	payload, err := h.decodePayload(frame[FrameHeaderSize : FrameHeaderSize+h.size])
+	require.NoError(t, err)
+	entries, err := ParseEntries(payload)
+	require.NoError(t, err)
+	require.Len(t, entries, len(want))
+	f := NewFrame(entries, len(payload))
+	require.True(t, f.chained)
+
+	o, err := f.Object(4) // the third event
+	require.NoError(t, err)
+	assert.Equal(t, want[4], o.ID)
+	assert.False(t, f.resolved, "an event is resolved alone")
+
+	o, err = f.Object(7) // the fourth commit
+	require.NoError(t, err)
+	assert.Equal(t, want[7], o.ID)
+	assert.True(t, f.resolved, "a packed commit resolves the frame")
+	for slot, id := range want {
+		o, err := f.Object(slot)
+		require.NoError(t, err)
+		assert.Equal(t, id, o.ID, "slot %d", slot)
+	}
+}
