@@ -520,14 +520,10 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 	if groups == nil {
 		actor := opts.Actor // a batch starts a commit: a header, or none since the input began
 		err := scanRaw(bytes.NewReader(b.raw), func(n int, raw []byte) error {
-			l, err := ParseLine(raw, true)
+			l, err := parseImportLine(raw, mdl, &actor)
 			if err != nil {
 				return err
 			}
-			if l.Commit != nil {
-				actor = l.Commit.Actor
-			}
-			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
 			groups = addToGroups(groups, l, opts.Batch, 0)
 			return nil
 		})

@@ -67,15 +67,11 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 		// (importBatchSpan.commits): one buffer a chunk.
 		var raw []byte
 		err := scanRaw(in, func(n int, b []byte) error {
-			l, err := ParseLine(b, true)
+			l, err := parseImportLine(b, mdl, &actor)
 			if err != nil {
 				return invalidf("line %d: %v", n, err)
 			}
 			l.Line = n
-			if l.Commit != nil {
-				actor = l.Commit.Actor // the lines after a header belong to its commit
-			}
-			l.enc = encodeAhead(&l.Event, l.data, mdl, actor)
 			if len(chunk) == 0 {
 				raw = make([]byte, 0, rawChunkBytes)
 			}
@@ -100,6 +96,21 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 		}
 	}()
 	return ch, sync.OnceFunc(func() { close(done) })
+}
+
+// parseImportLine parses an import's line and encodes its event ahead
+// when it may. actor is the commit actor of the lines so far, which a
+// commit header changes for the lines after it.
+func parseImportLine(b []byte, mdl *model.Model, actor *string) (InputLine, error) {
+	l, err := ParseLine(b, true)
+	if err != nil {
+		return l, err
+	}
+	if l.Commit != nil {
+		*actor = l.Commit.Actor // the lines after a header belong to its commit
+	}
+	l.enc = encodeAhead(&l.Event, l.data, mdl, *actor)
+	return l, nil
 }
 
 // encodeAhead encodes an event whose body does not depend on its commit,
