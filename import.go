@@ -100,6 +100,15 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	res := &ImportResult{}
 	var line lineSet
 	done := 0
+	// distrust drops the fold once the branch is not where it left it:
+	// the preparer and the builder stop, and the batches left go through
+	// the transaction, folding again.
+	distrust := func() {
+		dropTrust(&trust)
+		r.forgetHeads()
+		stopPreparing()
+		prep = nil
+	}
 	for i := range batches {
 		b := &batches[i]
 		progress := func() {
@@ -122,40 +131,28 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 				progress()
 				continue
 			}
-			dropTrust(&trust)
-			r.forgetHeads()
-			stopPreparing()
-			prep = nil
+			distrust()
 		}
-		var p preparedBatch
 		if prep != nil && !b.landed {
-			var ok bool
-			if p, ok = prep.out.pop(); !ok {
+			p, ok := prep.out.pop()
+			if !ok {
 				// The dry run gave the preparer no more: this batch's
 				// commit headers have idempotency keys, which need the
 				// store. It and the next are built in the transaction,
 				// on the fold still trusted. The preparer is gone.
 				prep = nil
-			}
-		}
-		if prep != nil && !b.landed {
-			err := r.writePrepared(ctx, p, opts, trust, res)
-			if err == nil {
+			} else if err := r.writePrepared(ctx, p, opts, trust, res); err == nil {
 				progress()
 				continue
-			}
-			if !errors.Is(err, errRetryUntrusted) {
+			} else if !errors.Is(err, errRetryUntrusted) {
 				return nil, err
+			} else {
+				// Someone else wrote meanwhile, the batch landed before,
+				// or it could not be built. The preparer has taken
+				// snapshots ahead from the builder, whose trees build on
+				// batches never written: the fold is trusted no more.
+				distrust()
 			}
-			// Someone else wrote meanwhile, the batch landed before, or
-			// it could not be built: this batch and the next go through
-			// the transaction, folding again. The preparer has taken
-			// snapshots ahead from the builder, whose trees build on
-			// batches never written: the fold is trusted no more.
-			dropTrust(&trust)
-			r.forgetHeads()
-			stopPreparing()
-			prep = nil
 		}
 		groups, specs, err := b.commits(mdl, opts)
 		if err != nil {
@@ -164,8 +161,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
-			dropTrust(&trust)
-			r.forgetHeads()
+			distrust()
 			err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
 		}
 		if err != nil {
@@ -239,12 +235,13 @@ type preparer struct {
 	once   sync.Once
 }
 
-// batchWork is a batch the dry run folded, with its commits and their
-// options.
+// batchWork is a batch the dry run folded: its commits, their options,
+// and its marker when the dry run named it.
 type batchWork struct {
-	span   importBatchSpan
 	groups []importGroup
 	specs  []AppendOptions
+	marker string
+	dig    object.ID
 }
 
 func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) *preparer {
@@ -258,7 +255,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			if !ok {
 				return
 			}
-			marker, dig := b.span.marker, b.span.dig
+			marker, dig := b.marker, b.dig
 			if marker == "" {
 				marker, dig = importMarker(b.groups)
 			}
@@ -687,7 +684,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				prep.in.close()
 				prep = nil
 			case prep != nil && foldErr == nil && specErr == nil:
-				prep.in.push(batchWork{span: b, groups: b.groups, specs: bspecs})
+				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig})
 				b.groups = nil // the preparer's now
 			}
 			res.batches = append(res.batches, b)
