@@ -187,18 +187,39 @@ type preparedEvent struct {
 // digest names a commit's events as given, to tell a retry with an
 // idempotency key (same events) from a reuse of the key (other events).
 func digest(events []preparedEvent) object.ID {
-	h := blake3.New()
-	var b []byte
+	var d digester
+	d.add(events)
+	return d.sum()
+}
+
+// digester hashes events as digest does, a few at a time.
+type digester struct {
+	h   *blake3.Hasher
+	buf []byte
+}
+
+// add hashes events after those added before.
+func (d *digester) add(events []preparedEvent) {
+	if d.h == nil {
+		d.h = blake3.New()
+	}
 	for _, e := range events {
 		ev := object.Event{Stream: e.in.Stream, Type: e.in.Type, Schema: e.in.Schema, Meta: e.in.Meta}
-		b = ev.AppendEncode(b[:0])
-		_, _ = h.Write(b)
-		b = binary.AppendUvarint(b[:0], uint64(len(e.data)))
-		_, _ = h.Write(b)
-		_, _ = h.Write(e.data)
+		d.buf = ev.AppendEncode(d.buf[:0])
+		_, _ = d.h.Write(d.buf)
+		d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(e.data)))
+		_, _ = d.h.Write(d.buf)
+		_, _ = d.h.Write(e.data)
+	}
+}
+
+// sum returns the digest of the events added.
+func (d *digester) sum() object.ID {
+	if d.h == nil {
+		d.h = blake3.New()
 	}
 	var id object.ID
-	h.Sum(id[:0])
+	d.h.Sum(id[:0])
 	return id
 }
 

@@ -425,19 +425,15 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 // its events and commit headers, so an import run again finds the
 // batches that landed.
 func importMarker(groups []importGroup) (string, object.ID) {
-	n := 0
+	var d digester
 	for _, g := range groups {
-		n += len(g.events) + 1
-	}
-	all := make([]preparedEvent, 0, n)
-	for _, g := range groups {
-		all = append(all, g.events...)
+		d.add(g.events)
 		if g.header != nil {
 			h, _ := json.Marshal(g.header)
-			all = append(all, preparedEvent{in: EventInput{Stream: "commit", Type: "header"}, data: h})
+			d.add([]preparedEvent{{in: EventInput{Stream: "commit", Type: "header"}, data: h}})
 		}
 	}
-	dig := digest(all)
+	dig := d.sum()
 	return "\x00import\x00" + hex.EncodeToString(dig[:]), dig
 }
 
@@ -502,8 +498,8 @@ type importBatchSpan struct {
 	// takes them; raw are its lines, parsed again when the commits are
 	// needed after the preparer dropped them (commits).
 	groups []importGroup
-	raw    []byte
-	marker string // "" when not computed
+	raw    [][]byte // a line each
+	marker string   // "" when not computed
 	dig    object.ID
 	landed bool
 	last   object.ID // the commit the landed batch ended at
@@ -516,14 +512,15 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 	groups := b.groups
 	if groups == nil {
 		actor := opts.Actor // a batch starts a commit: a header, or none since the input began
-		err := scanRaw(bytes.NewReader(b.raw), func(n int, raw []byte) error {
-			l, err := parseImportLine(raw, mdl, &actor)
-			if err != nil {
-				return err
+		var err error
+		for i, raw := range b.raw {
+			var l InputLine
+			if l, err = parseImportLine(bytes.TrimSpace(raw), mdl, &actor); err != nil {
+				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
+				break
 			}
 			groups = addToGroups(groups, l, opts.Batch, 0)
-			return nil
-		})
+		}
 		if err == nil && len(groups) != b.end-b.start {
 			err = fmt.Errorf("%d commits, not %d", len(groups), b.end-b.start)
 		}
@@ -642,15 +639,15 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			bspecs := specs
 			n := 0
 			for _, g := range b.groups {
-				for _, pe := range g.events {
-					n += len(pe.raw)
-				}
+				n += len(g.events)
 			}
-			b.raw = make([]byte, 0, n)
+			// The lines stay in the buffers they were read into: a batch
+			// keeps those it spans, and the parsed events let go of them.
+			b.raw = make([][]byte, 0, n)
 			for _, g := range b.groups {
 				for i := range g.events {
-					b.raw = append(b.raw, g.events[i].raw...)
-					g.events[i].raw = nil // so the chunk's buffer can go
+					b.raw = append(b.raw, g.events[i].raw)
+					g.events[i].raw = nil
 				}
 			}
 			groups = slices.Clone(groups[cut:])

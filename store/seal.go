@@ -198,7 +198,14 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 	// segment, as a reload would drop them: a writer's cache holds what
 	// it wrote recently, not every frame up to the cache's budget.
 	s.cache.Clear()
-	s.mem, s.memOrder = s.newMem(s.memOrder[len(job.objs):], true)
+	// The tables keep their room for the next segment: what was written
+	// since the seal began moves to their start. The job copied its part
+	// of the list when it began.
+	clear(s.mem)
+	s.memOrder = s.memOrder[:copy(s.memOrder, s.memOrder[len(job.objs):])]
+	for _, o := range s.memOrder {
+		s.mem[o.ID] = o.Loc
+	}
 	tail := slices.Clone(s.memRecs[len(job.recs):])
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}

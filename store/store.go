@@ -528,12 +528,13 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 
 // newMem returns the table of objects of uncovered segments, and the list
 // of them, holding the objects of from. A writer's are made the size a
-// segment grows to before it is sealed, so that they never grow under a
-// commit.
+// segment grows to before it is sealed, with room for the write that
+// crosses that size (an import's batch of ten thousand events brings
+// twenty thousand objects), so that they never grow under a commit.
 func (s *Store) newMem(from []pack.IndexedObject, writer bool) (map[object.ID]pack.Location, []pack.IndexedObject) {
 	n := len(from)
 	if writer {
-		n = max(n, s.opts.SealObjects)
+		n = max(n, s.opts.SealObjects+s.opts.SealObjects/2)
 	}
 	mem, order := make(map[object.ID]pack.Location, n), make([]pack.IndexedObject, 0, n)
 	for _, o := range from {
