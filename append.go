@@ -105,10 +105,11 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 			tx.Reserve(len(prepared)+1, size)
 			w.hs.streams = make(map[string]streamState, len(prepared))
 		}
-		res, err = w.commit(prepared, opts, branchRef)
+		out, err := w.commit(prepared, opts, branchRef)
 		if err != nil {
 			return err
 		}
+		res = &out
 		if !res.Duplicate {
 			if err := w.publish(branchRef, hs.head, opts.Actor, commitReflogMessage(opts.Message)); err != nil {
 				return err
@@ -238,30 +239,37 @@ type commitWriter struct {
 	// dryRun marks a writer whose transaction is never written: it must
 	// not record snapshots.
 	dryRun bool
+	// pending is room for the events of the commit being built, used
+	// again by the next (an import builds a thousand in a row).
+	pending []pendingEvent
 }
 
 // commit builds one commit of the prepared events on the writer's head.
-func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branchRef string) (*AppendResult, error) {
+func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branchRef string) (AppendResult, error) {
 	branch := shortBranch(branchRef)
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
 		dig = digest(events)
 		prev, prevDig, ok, err := w.tx.Idempotency(branchRef, opts.IdempotencyKey)
 		if err != nil {
-			return nil, err
+			return AppendResult{}, err
 		}
 		if ok {
 			// The key is only used if its commit is on this branch: a
 			// branch deleted and made again starts without keys.
 			if ok, err = onFirstParentLine(w.tx, w.hs.head, prev); err != nil {
-				return nil, err
+				return AppendResult{}, err
 			}
 		}
 		if ok {
 			if prevDig != dig {
-				return nil, conflictf("idempotency key %q was used with other events (commit %s)", opts.IdempotencyKey, prev.Short())
+				return AppendResult{}, conflictf("idempotency key %q was used with other events (commit %s)", opts.IdempotencyKey, prev.Short())
 			}
-			return w.r.resultOf(w.tx, prev, branch, true)
+			res, err := w.r.resultOf(w.tx, prev, branch, true)
+			if err != nil {
+				return AppendResult{}, err
+			}
+			return *res, nil
 		}
 	}
 	streams := w.hs
@@ -269,16 +277,16 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		w.flushSnapshot()
 		w.tx.CompressAhead() // the tree just recorded, while this commit folds
 		if err := streams.ensureTrack(w); err != nil {
-			return nil, err
+			return AppendResult{}, err
 		}
 	}
 	for _, s := range slices.Sorted(maps.Keys(opts.Expect)) {
 		st, err := streams.get(w, s)
 		if err != nil {
-			return nil, err
+			return AppendResult{}, err
 		}
 		if st.version != opts.Expect[s] {
-			return nil, &ExpectError{Stream: s, Expected: opts.Expect[s], Found: st.version}
+			return AppendResult{}, &ExpectError{Stream: s, Expected: opts.Expect[s], Found: st.version}
 		}
 	}
 	t := opts.Time
@@ -287,7 +295,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	t = t.UTC()
 	if err := checkTime(t); err != nil {
-		return nil, err
+		return AppendResult{}, err
 	}
 	if !streams.head.IsZero() && t.Before(streams.time) {
 		t = streams.time
@@ -306,7 +314,19 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		c.Parents = []object.ID{streams.head}
 	}
 	c.Events = make([]object.ID, len(events))
-	evs := make([]pendingEvent, len(events))
+	// A commit encoded on another goroutine has its own; the others
+	// share the writer's, which the commit is done with when it returns.
+	var evs []pendingEvent
+	concurrent := !w.trusted && len(events) >= parallelEncodeMin
+	if concurrent {
+		evs = make([]pendingEvent, len(events))
+	} else {
+		if cap(w.pending) < len(events) {
+			w.pending = make([]pendingEvent, len(events))
+		}
+		evs = w.pending[:len(events)]
+		clear(evs)
+	}
 	// The meta of events that bring none, shared: nothing changes a
 	// meta map once an event holds it.
 	var bare map[string]string
@@ -346,24 +366,15 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	// A large commit encodes and hashes its events on another goroutine
 	// while this one folds them.
-	encode := func() {
-		for i := range evs {
-			if e := &evs[i]; e.body == nil {
-				pe := &events[i]
-				e.body = object.NewEvent(pe.in.Stream, pe.in.Type, e.schema, e.meta, pe.data).Encode()
-				e.id = object.Hash(object.KindEvent, e.body)
-			}
-		}
-	}
 	var encoded chan struct{}
-	if !w.trusted && len(events) >= parallelEncodeMin {
+	if concurrent {
 		encoded = make(chan struct{})
 		go func() {
 			defer close(encoded)
-			encode()
+			encodeEvents(evs, events)
 		}()
 	} else {
-		encode()
+		encodeEvents(evs, events)
 	}
 	wait := func() {
 		if encoded != nil {
@@ -383,7 +394,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		putEvents()
 	} else if err := w.foldAll(events, evs, putEvents); err != nil {
 		wait()
-		return nil, err
+		return AppendResult{}, err
 	}
 	job := w.startSnapshot(c)
 	id := w.tx.PutCommit(c)
@@ -391,13 +402,24 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
 	if err := w.link(id, c); err != nil {
-		return nil, err // a job started goes on and is dropped
+		return AppendResult{}, err // a job started goes on and is dropped
 	}
 	streams.advance(id, c)
 	if err := w.snapshot(id, c, job); err != nil {
-		return nil, err
+		return AppendResult{}, err
 	}
-	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+	return AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+}
+
+// encodeEvents encodes and hashes the events not encoded ahead.
+func encodeEvents(evs []pendingEvent, events []preparedEvent) {
+	for i := range evs {
+		if e := &evs[i]; e.body == nil {
+			pe := &events[i]
+			e.body = object.NewEvent(pe.in.Stream, pe.in.Type, e.schema, e.meta, pe.data).Encode()
+			e.id = object.Hash(object.KindEvent, e.body)
+		}
+	}
 }
 
 // parallelEncodeMin is the least events a commit encodes on a goroutine

@@ -513,13 +513,14 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 	if groups == nil {
 		actor := opts.Actor // a batch starts a commit: a header, or none since the input began
 		var err error
+		var slab []preparedEvent
 		for i, raw := range b.raw {
 			var l InputLine
 			if l, err = parseImportLine(bytes.TrimSpace(raw), mdl, &actor); err != nil {
 				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
 				break
 			}
-			groups = addToGroups(groups, l, opts.Batch, 0)
+			groups = addToGroups(groups, l, opts.Batch, 0, &slab)
 		}
 		if err == nil && len(groups) != b.end-b.start {
 			err = fmt.Errorf("%d commits, not %d", len(groups), b.end-b.start)
@@ -541,7 +542,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 // addToGroups adds a line to the commits read so far: a line with a
 // commit header starts a commit, and so does a line without one when the
 // last commit has no header and holds batch events already.
-func addToGroups(groups []importGroup, l InputLine, batch, n int) []importGroup {
+func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]preparedEvent) []importGroup {
 	switch {
 	case l.Commit != nil:
 		groups = append(groups, importGroup{header: l.Commit})
@@ -549,7 +550,20 @@ func addToGroups(groups []importGroup, l InputLine, batch, n int) []importGroup 
 		groups = append(groups, importGroup{})
 	}
 	g := &groups[len(groups)-1]
-	g.events = append(g.events, preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: n, raw: l.raw})
+	pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: n, raw: l.raw}
+	if g.events != nil {
+		g.events = append(g.events, pe)
+		return groups
+	}
+	// A commit's first event goes in a slab shared with the commits read
+	// with it: most commits hold one event, and one allocation serves
+	// many. The commit's slice ends there, so its next event moves it.
+	if len(*slab) == cap(*slab) {
+		*slab = make([]preparedEvent, 0, parseChunkLines)
+	}
+	*slab = append(*slab, pe)
+	k := len(*slab)
+	g.events = (*slab)[k-1 : k : k]
 	return groups
 }
 
@@ -631,6 +645,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// cut of them are in the batch being cut, and base is the
 		// number of groups[0] in the input.
 		var groups []importGroup
+		var slab []preparedEvent
 		cut, base := 0, 0
 		openEvents := 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
@@ -718,8 +733,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			for _, l := range c.lines {
 				res.total++
-				groups = addToGroups(groups, l, opts.Batch, res.total)
+				groups = addToGroups(groups, l, opts.Batch, res.total, &slab)
 			}
+			recycleLines(c.lines) // copied into the commits
 			// Cut the commits complete so far: all but the last.
 			for cut < len(groups)-1 {
 				if err := cutNext(); err != nil {

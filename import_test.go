@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,4 +146,50 @@ func TestImportLongLineCostsItsLength(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	assert.Equal(t, 11, res.Events)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<20), "bytes allocated for an import of 4 MiB")
+}
+
+// Each commit of an import holds its own lines, in input order, whether
+// it holds one event or several: with --batch, and with the commit
+// headers of an export, whose commits hold up to three events here.
+func TestImportCommitsHoldTheirLinesInOrder(t *testing.T) {
+	ctx := context.Background()
+	events := bankgen.Generate(bankgen.Config{Seed: 3, Events: 2500, Accounts: 40})
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 2500, Accounts: 40}))
+	a := newRepo(t)
+	_, err := a.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	res, err := a.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{Batch: 3})
+	require.NoError(t, err)
+	require.Equal(t, (2500+2)/3, res.Commits)
+
+	var commits []*CommitInfo
+	for c, err := range a.Log(ctx, LogOptions{}) {
+		require.NoError(t, err)
+		commits = append(commits, c)
+	}
+	slices.Reverse(commits)
+	n := 0
+	for i, c := range commits {
+		require.Len(t, c.Events, min(3, 2500-3*i), "commit %d", i)
+		for _, e := range c.Events {
+			want := events[n]
+			assert.Equal(t, want.Stream, e.Stream, "event %d", n)
+			assert.Equal(t, want.Type, e.Type, "event %d", n)
+			if want.Data.Amount != 0 {
+				assert.Contains(t, string(e.Data), fmt.Sprintf(`":%d}`, want.Data.Amount), "event %d", n)
+			}
+			n++
+		}
+	}
+	assert.Equal(t, 2500, n)
+
+	var exp bytes.Buffer
+	require.NoError(t, a.Export(ctx, &exp, ExportOptions{}))
+	b := newRepo(t)
+	_, err = b.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	res2, err := b.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, res.Head, res2.Head, "same commits from the export's headers")
 }

@@ -62,7 +62,7 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 	}
 	go func() {
 		defer close(ch)
-		chunk := make([]InputLine, 0, parseChunkLines)
+		chunk := newLines()
 		// The lines as read, kept for a batch that must be read again
 		// (importBatchSpan.commits): one buffer a chunk.
 		var raw []byte
@@ -83,7 +83,7 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 				if !send(parsedChunk{lines: chunk}) {
 					return errParseStopped
 				}
-				chunk = make([]InputLine, 0, parseChunkLines)
+				chunk = newLines()
 			}
 			return nil
 		})
@@ -96,6 +96,23 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 		}
 	}()
 	return ch, sync.OnceFunc(func() { close(done) })
+}
+
+// A chunk's lines, once the fold has copied them into its commits, serve
+// the parser again.
+var linesPool sync.Pool
+
+func newLines() []InputLine {
+	if p, ok := linesPool.Get().(*[]InputLine); ok {
+		return (*p)[:0]
+	}
+	return make([]InputLine, 0, parseChunkLines)
+}
+
+func recycleLines(lines []InputLine) {
+	clear(lines)
+	lines = lines[:0]
+	linesPool.Put(&lines)
 }
 
 // parseImportLine parses an import's line and encodes its event ahead

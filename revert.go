@@ -129,9 +129,11 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if err != nil {
 			return err
 		}
-		if res, err = w.commit(events, aopts, branchRef); err != nil {
+		out, err := w.commit(events, aopts, branchRef)
+		if err != nil {
 			return err
 		}
+		res = &out
 		if err := w.publish(branchRef, hs.head, opts.Actor, revertReflogMessage(msg)); err != nil {
 			return err
 		}

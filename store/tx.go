@@ -429,6 +429,11 @@ func (tx *Tx) Seal() {
 	if b, ok := detachedFrames.Get().(*[]byte); ok {
 		frame = *b
 	}
+	if n := pack.FrameHeaderSize + tx.payload.Size()/2; cap(frame) < n {
+		// About what the payload compresses to: one buffer, not a
+		// chain of ever larger ones as the compressor appends.
+		frame = make([]byte, 0, n)
+	}
 	tx.frame = pack.AppendFrame(frame[:0], tx.payload.Bytes(), false)
 	tx.sealed, tx.sealedN = true, tx.payload.Len()
 	payload := tx.payload.Bytes()[:0]

@@ -29,6 +29,7 @@ func main() {
 		// does not grow to four times what it holds.
 		debug.SetMemoryLimit(2 << 30)
 	}
+	hugeHeap()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
