@@ -102,7 +102,7 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 			for _, pe := range prepared {
 				size += len(pe.data) + len(pe.in.Stream) + len(pe.in.Type) + 150
 			}
-			tx.Reserve(len(prepared)+1, size)
+			w.room = txRoom{objects: len(prepared) + 1, bytes: size}
 			w.hs.streams = make(map[string]streamState, len(prepared))
 		}
 		out, err := w.commit(prepared, opts, branchRef)
@@ -242,7 +242,13 @@ type commitWriter struct {
 	// pending is room for the events of the commit being built, used
 	// again by the next (an import builds a thousand in a row).
 	pending []pendingEvent
+	// room is what the commit adds, reserved in the transaction with the
+	// snapshot tree an earlier commit left building, which goes first.
+	room txRoom
 }
+
+// txRoom is room reserved in a transaction: objects, and bytes of payload.
+type txRoom struct{ objects, bytes int }
 
 // commit builds one commit of the prepared events on the writer's head.
 func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branchRef string) (AppendResult, error) {

@@ -61,17 +61,26 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 func (w *commitWriter) flushSnapshot() {
 	t := w.hs.track()
 	if t == nil || t.job == nil {
+		w.tx.Reserve(w.room.objects, w.room.bytes)
 		return
 	}
 	j := t.job
 	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty)}
 	if j.wait() == nil {
+		// Room for the tree and the commit's own objects at once: the
+		// payload is not copied as it grows past the tree.
+		size := w.room.bytes
+		for _, o := range j.sink.cur {
+			size += len(o.body) + 8
+		}
+		w.tx.Reserve(len(j.sink.cur)+w.room.objects, size)
 		for _, o := range j.sink.cur {
 			w.tx.PutHashed(o.id, o.kind, o.body)
 		}
 		w.tx.PutSnapshot(j.commit, j.model, j.root)
 		next.root = j.root
 	} else {
+		w.tx.Reserve(w.room.objects, w.room.bytes)
 		for _, c := range j.changes {
 			next.dirty[c.Stream] = struct{}{}
 		}
