@@ -36,6 +36,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 }
 
 func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error {
+	g.startBulk()
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

@@ -26,7 +26,12 @@ import (
 //
 // It does nothing where that could fail or would not help: a system
 // whose setting is "always" (huge pages already) or "never", a limit on
-// address space, strict overcommit, or a small machine.
+// address space, strict overcommit, or a small machine. The Go runtime
+// does not advise its heap since Go 1.21.4, because a fault in advised
+// memory may stop to compact memory (golang/go#61718), which a server's
+// latency cannot afford; a bulk command that lives a second gains more
+// than it risks, and EVGIT_HUGEPAGES=0 turns this off (docs/design.md
+// §12).
 func hugeHeap() {
 	const maxBallast = 1 << 30
 	if ^uint(0)>>32 == 0 {
