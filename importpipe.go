@@ -20,8 +20,8 @@ import (
 // the fold and the commit chain are sequential by nature
 // (docs/design.md §12).
 
-// rawChunkBytes is the room a chunk's buffer of lines as read starts
-// with: about a chunk of banking events, which grows as appending needs.
+// rawChunkBytes is the size of a buffer of lines as read: about a chunk
+// of banking events. A longer line gets a buffer of its own size.
 const rawChunkBytes = 160 << 10
 
 // parseChunkLines is how many parsed lines travel together from the
@@ -64,7 +64,10 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 		defer close(ch)
 		chunk := newLines()
 		// The lines as read, kept for a batch that must be read again
-		// (importBatchSpan.commits): one buffer a chunk.
+		// (importBatchSpan.commits). Batches keep slices of these
+		// buffers, so a full one is never grown (the lines already in it
+		// would keep the old array alive beside the new): a line that
+		// does not fit starts a new one.
 		var raw []byte
 		err := scanRaw(in, func(n int, b []byte) error {
 			l, err := parseImportLine(b, mdl, &actor)
@@ -72,8 +75,8 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 				return invalidf("line %d: %v", n, err)
 			}
 			l.Line = n
-			if len(chunk) == 0 {
-				raw = make([]byte, 0, rawChunkBytes)
+			if cap(raw)-len(raw) < len(b)+1 {
+				raw = make([]byte, 0, max(rawChunkBytes, len(b)+1))
 			}
 			start := len(raw)
 			raw = append(append(raw, b...), '\n')

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -304,4 +305,41 @@ func TestImportHandsOffAtAnIdempotencyKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, again.Commits)
 	assert.Equal(t, res.Head, again.Head)
+}
+
+// The lines an import keeps, to read a batch again, cost about their own
+// size however long they are: the parser never grows a buffer it has put
+// lines in, which would keep the old array alive beside the new for the
+// lines already there.
+func TestImportKeepsLinesAtTheirSize(t *testing.T) {
+	for _, size := range []int{150, 1000, 5000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			var in bytes.Buffer
+			pad := strings.Repeat("x", size)
+			for i := 0; in.Len() < 16<<20; i++ {
+				fmt.Fprintf(&in, `{"stream":"s-%d","type":"Noted","data":{"note":"%s"}}`+"\n", i%500, pad)
+			}
+			before := heapInUse()
+			chunks, stop := parseAhead(bytes.NewReader(in.Bytes()), nil, "")
+			defer stop()
+			var kept [][]byte
+			for c := range chunks {
+				require.NoError(t, c.err)
+				for _, l := range c.lines {
+					kept = append(kept, l.raw)
+				}
+			}
+			held := heapInUse() - before
+			runtime.KeepAlive(kept)
+			assert.Less(t, held, uint64(in.Len())*3/2, "%d MB of lines held in %d MB", in.Len()>>20, held>>20)
+		})
+	}
+}
+
+// heapInUse returns the bytes the heap holds after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -530,7 +530,8 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 // of them, holding the objects of from. A writer's are made the size a
 // segment grows to before it is sealed, with room for the write that
 // crosses that size (an import's batch of ten thousand events brings
-// twenty thousand objects), so that they never grow under a commit.
+// about eleven thousand objects, and a snapshot tree), so that they
+// rarely grow: only while a background seal runs late.
 func (s *Store) newMem(from []pack.IndexedObject, writer bool) (map[object.ID]pack.Location, []pack.IndexedObject) {
 	n := len(from)
 	if writer {

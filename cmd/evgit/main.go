@@ -32,7 +32,7 @@ func main() {
 	// Commands that read or write a whole repository or input ask for
 	// huge pages for their heap first (hugeheap_linux.go); tests, which
 	// run commands inside the test binary, do not.
-	bulkHeap = hugeHeap
+	bulkHeap = func() { hugeHeap() }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
