@@ -36,7 +36,6 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 }
 
 func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error {
-	g.startBulk()
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

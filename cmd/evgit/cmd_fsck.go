@@ -40,7 +40,6 @@ the exit code is 0 when nothing is wrong and 1 otherwise.`,
 }
 
 func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
-	g.startBulk()
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		if opts.json && errors.Is(err, evgit.ErrCorrupt) {

@@ -30,7 +30,6 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 }
 
 func runGC(ctx context.Context, opts gcOptions, g *globalOptions) error {
-	g.startBulk()
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

@@ -45,7 +45,6 @@ the branch are skipped: run an interrupted import again to finish it.`,
 }
 
 func runImport(ctx context.Context, opts importOptions, g *globalOptions) error {
-	g.startBulk()
 	if opts.batch < 1 {
 		return invalidf("--batch %d: want a number >= 1", opts.batch)
 	}

@@ -29,26 +29,10 @@ func main() {
 		// does not grow to four times what it holds.
 		debug.SetMemoryLimit(2 << 30)
 	}
-	// Commands that read or write a whole repository or input ask for
-	// huge pages for their heap first (hugeheap_linux.go); tests, which
-	// run commands inside the test binary, do not.
-	bulkHeap = func() { hugeHeap() }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// bulkHeap prepares the heap of a command that handles a whole input or
-// repository; main sets it, and EVGIT_HUGEPAGES=0 turns it off.
-var bulkHeap func()
-
-// startBulk runs bulkHeap, once, unless g's environment turns it off.
-func (g *globalOptions) startBulk() {
-	if bulkHeap != nil && g.getenv("EVGIT_HUGEPAGES") != "0" {
-		bulkHeap()
-		bulkHeap = nil
-	}
 }
 
 // globalOptions hold what every command shares: the global flags, the
