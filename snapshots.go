@@ -66,21 +66,24 @@ func (w *commitWriter) flushSnapshot() {
 	}
 	j := t.job
 	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty)}
-	if j.wait() == nil {
-		// Room for the tree and the commit's own objects at once: the
-		// payload is not copied as it grows past the tree.
-		size := w.room.bytes
+	built := j.wait() == nil
+	// Room for the tree and the commit's own objects at once: the payload
+	// is not copied as it grows past the tree.
+	room := w.room
+	if built {
 		for _, o := range j.sink.cur {
-			size += len(o.body) + 8
+			room.objects++
+			room.bytes += len(o.body) + 8
 		}
-		w.tx.Reserve(len(j.sink.cur)+w.room.objects, size)
+	}
+	w.tx.Reserve(room.objects, room.bytes)
+	if built {
 		for _, o := range j.sink.cur {
 			w.tx.PutHashed(o.id, o.kind, o.body)
 		}
 		w.tx.PutSnapshot(j.commit, j.model, j.root)
 		next.root = j.root
 	} else {
-		w.tx.Reserve(w.room.objects, w.room.bytes)
 		for _, c := range j.changes {
 			next.dirty[c.Stream] = struct{}{}
 		}
