@@ -87,9 +87,9 @@ func BenchmarkAppend(b *testing.B) {
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
-// BenchmarkAppendBank appends the 100k-event banking workload under the
-// banking model in durable commits of 1000 events, as the peer benchmark
-// does; the events are built before the clock starts.
+// BenchmarkAppendBank appends the 100k-event banking workload in durable
+// commits of 1000 events, as the peer benchmark does, with and without
+// the banking model; the events are built before the clock starts.
 func BenchmarkAppendBank(b *testing.B) {
 	lines, err := ReadLines(bytes.NewReader(benchWorkload(b, 100_000)), false)
 	if err != nil {
@@ -99,25 +99,31 @@ func BenchmarkAppendBank(b *testing.B) {
 	for i, l := range lines {
 		events[i] = l.Event
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		for i := 0; i < len(events); i += 1000 {
-			if _, err := r.Append(context.Background(), events[i:i+1000], AppendOptions{Actor: "bench"}); err != nil {
-				b.Fatal(err)
+	for _, withModel := range []bool{false, true} {
+		b.Run(fmt.Sprintf("model=%v", withModel), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if withModel {
+					if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				for i := 0; i < len(events); i += 1000 {
+					if _, err := r.Append(context.Background(), events[i:i+1000], AppendOptions{Actor: "bench"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				r.Close()
+				b.StartTimer()
 			}
-		}
-		b.StopTimer()
-		r.Close()
-		b.StartTimer()
+			b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
 }
