@@ -18,9 +18,10 @@ type FrameKey struct {
 // reading several objects of one frame decompresses it once. Each object
 // entry is resolved (a packed form rebuilt), hashed and, for an event,
 // checked against its data ID the first time it is read; later reads
-// compare IDs instead of hashing again. A pack frame whose commits leave
-// their parent out is resolved whole on the first read of one of those
-// commits, since each needs the ID of the one before; any other entry,
+// compare IDs instead of hashing again. A frame whose commits leave their
+// parent out resolves its commits, in order, on the first read of one of
+// them, since each needs the ID of the one before; a pack frame whose
+// commits leave their events out too is resolved whole. Any other entry,
 // a packed event included, is resolved alone.
 type Frame struct {
 	Entries []Entry
@@ -29,7 +30,7 @@ type Frame struct {
 	mu       sync.Mutex
 	objects  []FrameObject
 	done     []bool
-	chained  bool // holds packed commits: resolve the whole frame at once
+	chained  bool // holds packed commits, resolved together (resolveCommits)
 	resolved bool
 	err      error
 }
@@ -67,40 +68,81 @@ func (f *Frame) Object(slot int) (FrameObject, error) {
 		f.done = make([]bool, len(f.Entries))
 	}
 	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit {
-		f.resolveAll() // a packed commit needs the IDs of the entries before it
+		f.resolveCommits() // a packed commit needs the IDs of the entries before it
 	}
 	if f.err != nil {
 		return FrameObject{}, f.err
 	}
+	return f.objectAt(slot)
+}
+
+// resolveCommits resolves and hashes the commits of a chained frame, each
+// from the one before it and, when it leaves its events out, the events
+// just before it. The other entries (trees, records, events no commit
+// leaves out) are left to be resolved when read.
+func (f *Frame) resolveCommits() {
+	f.resolved = true
+	var prev object.ID
+	havePrev := false
+	for i, e := range f.Entries {
+		switch e.Kind {
+		case EntryCommit:
+			if !f.done[i] {
+				f.objects[i], f.done[i] = hashObject(e), true
+			}
+		case EntryPackedCommit:
+			if len(e.Body) < 1 {
+				f.err = errBadPackedCommit
+				return
+			}
+			body, err := fillCommit(e.Body[1:], e.Body[0], prev, havePrev, func(n int) ([]object.ID, error) {
+				if n > i {
+					return nil, errBadPackedCommit
+				}
+				ids := make([]object.ID, n)
+				for k := range n {
+					o, err := f.objectAt(i - n + k)
+					if err != nil {
+						return nil, err
+					}
+					if o.Kind != object.KindEvent {
+						return nil, errBadPackedCommit
+					}
+					ids[k] = o.ID
+				}
+				return ids, nil
+			})
+			if err != nil {
+				f.err = err
+				return
+			}
+			f.objects[i], f.done[i] = hashObject(Entry{Kind: EntryCommit, Body: body}), true
+		default:
+			continue
+		}
+		if err := f.objects[i].Err; err != nil {
+			f.err = err
+			return
+		}
+		prev, havePrev = f.objects[i].ID, true
+	}
+}
+
+// objectAt resolves and hashes the entry at slot once; f.mu is held.
+func (f *Frame) objectAt(slot int) (FrameObject, error) {
 	if !f.done[slot] {
 		e := f.Entries[slot]
 		if e.Kind == EntryPackedEvent {
 			var err error
 			if e, err = resolveEvent(e); err != nil {
-				f.objects[slot] = FrameObject{Err: err}
-				f.done[slot] = true
+				f.objects[slot], f.done[slot] = FrameObject{Err: err}, true
 				return FrameObject{}, err
 			}
 		}
-		f.objects[slot] = hashObject(e)
-		f.done[slot] = true
+		f.objects[slot], f.done[slot] = hashObject(e), true
 	}
 	o := f.objects[slot]
 	return o, o.Err
-}
-
-// resolveAll resolves and hashes every entry of a chained pack frame.
-func (f *Frame) resolveAll() {
-	f.resolved = true
-	entries, err := ResolvePacked(f.Entries)
-	if err != nil {
-		f.err = err
-		return
-	}
-	for i, e := range entries {
-		f.objects[i] = hashObject(e)
-		f.done[i] = true
-	}
 }
 
 // hashObject hashes one resolved entry and checks an event's data.

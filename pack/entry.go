@@ -65,10 +65,19 @@ func (e Entry) Record() (key, value []byte, err error) {
 	return e.Body[k : k+int(n)], e.Body[k+int(n):], nil
 }
 
-// Payload builds the entries of one frame.
+// Payload builds the entries of one frame. Its objects may be added whole
+// (AddObject, AddEvent) or packed, leaving out the hashes that the entries
+// before them give back (AddPackedEvent, AddCommit): hashes do not
+// compress, and a one-event commit carries three of them.
 type Payload struct {
 	buf []byte
 	n   int
+	// last is the ID of the payload's last commit entry, when known.
+	last     object.ID
+	haveLast bool
+	// events are the IDs of the event entries that end the payload, as
+	// far back as they are known: a packed commit may leave them out.
+	events []object.ID
 }
 
 // Len returns the number of entries added.
@@ -84,10 +93,20 @@ func (p *Payload) Bytes() []byte { return p.buf }
 func (p *Payload) Grow(n int) { p.buf = slices.Grow(p.buf, n) }
 
 // Use makes an empty payload that appends to buf's memory.
-func (p *Payload) Use(buf []byte) { p.buf, p.n = buf[:0], 0 }
+func (p *Payload) Use(buf []byte) {
+	p.buf = buf[:0]
+	p.forget()
+}
 
 // Reset empties the payload, keeping its memory.
-func (p *Payload) Reset() { p.buf, p.n = p.buf[:0], 0 }
+func (p *Payload) Reset() {
+	p.buf = p.buf[:0]
+	p.forget()
+}
+
+func (p *Payload) forget() {
+	p.n, p.haveLast, p.events = 0, false, p.events[:0]
+}
 
 func (p *Payload) add(kind uint8, parts ...[]byte) int {
 	size := 0
@@ -104,16 +123,90 @@ func (p *Payload) add(kind uint8, parts ...[]byte) int {
 }
 
 // AddObject adds a blob, commit or tree and returns its slot.
-func (p *Payload) AddObject(kind object.Kind, body []byte) int { return p.add(uint8(kind), body) }
+func (p *Payload) AddObject(kind object.Kind, body []byte) int {
+	p.events = p.events[:0]
+	if kind == object.KindCommit {
+		p.haveLast = false // a commit whose ID is not known here
+	}
+	return p.add(uint8(kind), body)
+}
 
-// AddEvent adds an event with its data and returns its slot.
+// addWholeCommit adds the commit id whole: the next may leave out its ID.
+func (p *Payload) addWholeCommit(id object.ID, body []byte) int {
+	slot := p.add(EntryCommit, body)
+	p.last, p.haveLast, p.events = id, true, p.events[:0]
+	return slot
+}
+
+// AddEvent adds an event whole, with its data, and returns its slot.
 func (p *Payload) AddEvent(body, data []byte) int {
+	p.events = p.events[:0]
 	var n [binary.MaxVarintLen64]byte
 	return p.add(EntryEvent, n[:binary.PutUvarint(n[:], uint64(len(body)))], body, data)
 }
 
+// AddPackedEvent adds the event id, whose canonical body is body, with its
+// data, leaving out the data ID that ends the body (EntryPackedEvent), and
+// returns its slot. The body must be canonical: its last 32 bytes are the
+// data's hash.
+func (p *Payload) AddPackedEvent(id object.ID, body, data []byte) int {
+	prefix := body[:len(body)-object.IDSize]
+	var n [binary.MaxVarintLen64]byte
+	slot := p.add(EntryPackedEvent, n[:binary.PutUvarint(n[:], uint64(len(prefix)))], prefix, data)
+	p.events = append(p.events, id)
+	return slot
+}
+
+// AddCommit adds the commit id, c encoded as body, and returns its slot.
+// It is packed (EntryPackedCommit) when the entries before it give back
+// its first parent (the payload's last commit entry) or its events (the
+// event entries just before it, in order), and whole otherwise.
+func (p *Payload) AddCommit(id object.ID, c *object.Commit, body []byte) int {
+	var flags byte
+	if p.haveLast && len(c.Parents) > 0 && c.Parents[0] == p.last {
+		flags |= packedParentPrev
+	}
+	if n := len(c.Events); n > 0 && n <= len(p.events) && slices.Equal(p.events[len(p.events)-n:], c.Events) {
+		flags |= packedEventsPrev
+	}
+	var slot int
+	if flags == 0 {
+		slot = p.add(EntryCommit, body)
+	} else {
+		slot = p.add(EntryPackedCommit, []byte{flags}, packCommit(body, flags))
+	}
+	p.last, p.haveLast, p.events = id, true, p.events[:0]
+	return slot
+}
+
+// packCommit returns a canonical commit body without the IDs flags mark
+// as derived. The body starts: format byte, uvarint parent count,
+// parents, uvarint event count, events.
+func packCommit(body []byte, flags byte) []byte {
+	packed := make([]byte, 0, len(body))
+	packed = append(packed, body[0])
+	p := 1
+	np, k := binary.Uvarint(body[p:])
+	packed = append(packed, body[p:p+k]...)
+	p += k
+	if flags&packedParentPrev != 0 {
+		p += object.IDSize
+		np--
+	}
+	packed = append(packed, body[p:p+int(np)*object.IDSize]...)
+	p += int(np) * object.IDSize
+	ne, k := binary.Uvarint(body[p:])
+	packed = append(packed, body[p:p+k]...)
+	p += k
+	if flags&packedEventsPrev != 0 {
+		p += int(ne) * object.IDSize
+	}
+	return append(packed, body[p:]...)
+}
+
 // AddRecord adds a record and returns its slot.
 func (p *Payload) AddRecord(kind uint8, key, value []byte) int {
+	p.events = p.events[:0]
 	var n [binary.MaxVarintLen64]byte
 	return p.add(kind, n[:binary.PutUvarint(n[:], uint64(len(key)))], key, value)
 }

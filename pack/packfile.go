@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/zeebo/blake3"
@@ -70,7 +71,23 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 			if len(e.Body) < 1 {
 				return nil, fmt.Errorf("%w: bad packed commit", ErrCorrupt)
 			}
-			body, err := fillCommit(e.Body[1:], e.Body[0], prevCommit, havePrev, out[:i])
+			before := out[:i]
+			body, err := fillCommit(e.Body[1:], e.Body[0], prevCommit, havePrev, func(n int) ([]object.ID, error) {
+				if n > len(before) {
+					return nil, errBadPackedCommit
+				}
+				ids := make([]object.ID, n)
+				for k, ev := range before[len(before)-n:] {
+					if ev.Kind != EntryEvent {
+						return nil, errBadPackedCommit
+					}
+					var err error
+					if ids[k], err = ev.ObjectID(); err != nil {
+						return nil, err
+					}
+				}
+				return ids, nil
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -104,11 +121,16 @@ func resolveEvent(e Entry) (Entry, error) {
 	return Entry{Kind: EntryEvent, Body: body}, nil
 }
 
+// errBadPackedCommit reports a packed commit that cannot be rebuilt.
+var errBadPackedCommit = fmt.Errorf("%w: bad packed commit", ErrCorrupt)
+
 // fillCommit rebuilds a commit body from its packed form by putting back
-// the IDs it leaves out. The canonical layout starts: format byte, uvarint
-// parent count, parents, uvarint event count, events.
-func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, before []Entry) ([]byte, error) {
-	bad := fmt.Errorf("%w: bad packed commit", ErrCorrupt)
+// the IDs it leaves out: prev for its first parent, and for its events
+// what events(n) returns, the IDs of the n event entries just before it.
+// The canonical layout starts: format byte, uvarint parent count,
+// parents, uvarint event count, events.
+func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, events func(n int) ([]object.ID, error)) ([]byte, error) {
+	bad := errBadPackedCommit
 	if len(packed) < 1 {
 		return nil, bad
 	}
@@ -141,17 +163,14 @@ func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, before
 	body = append(body, packed[p:p+k]...)
 	p += k
 	if flags&packedEventsPrev != 0 {
-		if ne > uint64(len(before)) {
+		if ne > math.MaxInt32 || events == nil {
 			return nil, bad
 		}
-		for _, ev := range before[len(before)-int(ne):] {
-			if ev.Kind != EntryEvent {
-				return nil, bad
-			}
-			id, err := ev.ObjectID()
-			if err != nil {
-				return nil, err
-			}
+		ids, err := events(int(ne))
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
 			body = append(body, id[:]...)
 		}
 	}
@@ -161,14 +180,11 @@ func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, before
 // PackWriter lays objects out in pack frames, leaving out what can be
 // derived, and records where each object went.
 type PackWriter struct {
-	buf      []byte // the pack file being built
-	payload  Payload
-	objs     []packedObj
-	frames   []packFrame
-	ordinal  uint32
-	prev     object.ID // the previous commit of the open frame
-	havePrev bool
-	pending  []object.ID // events since the last commit in the open frame
+	buf     []byte // the pack file being built
+	payload Payload
+	objs    []packedObj
+	frames  []packFrame
+	ordinal uint32
 }
 
 type packedObj struct {
@@ -193,58 +209,26 @@ func (w *PackWriter) add(id object.ID) {
 
 // AddEvent adds an event (its canonical body and data).
 func (w *PackWriter) AddEvent(id object.ID, body, data []byte) {
-	prefix := body[:len(body)-object.IDSize]
-	var n [binary.MaxVarintLen64]byte
-	w.payload.add(EntryPackedEvent, n[:binary.PutUvarint(n[:], uint64(len(prefix)))], prefix, data)
+	w.payload.AddPackedEvent(id, body, data)
 	w.add(id)
-	w.pending = append(w.pending, id)
 }
 
 // AddCommit adds a commit; its events should have been added just before
 // it, in order, so their IDs need not be stored.
 func (w *PackWriter) AddCommit(id object.ID, c *object.Commit) {
-	var flags byte
-	if w.havePrev && len(c.Parents) > 0 && c.Parents[0] == w.prev {
-		flags |= packedParentPrev
-	}
-	if len(c.Events) > 0 && len(c.Events) <= len(w.pending) && slices.Equal(w.pending[len(w.pending)-len(c.Events):], c.Events) {
-		flags |= packedEventsPrev
-	}
-	body := c.Encode()
-	packed := make([]byte, 0, len(body))
-	packed = append(packed, body[0])
-	p := 1
-	np, k := binary.Uvarint(body[p:])
-	packed = append(packed, body[p:p+k]...)
-	p += k
-	if flags&packedParentPrev != 0 {
-		p += object.IDSize
-		np--
-	}
-	packed = append(packed, body[p:p+int(np)*object.IDSize]...)
-	p += int(np) * object.IDSize
-	ne, k := binary.Uvarint(body[p:])
-	packed = append(packed, body[p:p+k]...)
-	p += k
-	if flags&packedEventsPrev != 0 {
-		p += int(ne) * object.IDSize
-	}
-	packed = append(packed, body[p:]...)
-	w.payload.add(EntryPackedCommit, []byte{flags}, packed)
+	w.payload.AddCommit(id, c, c.Encode())
 	w.add(id)
-	w.prev, w.havePrev = id, true
-	w.pending = w.pending[:0]
 	w.maybeFlush()
 }
 
 // AddObject adds a blob or tree (or an event or commit stored whole).
 func (w *PackWriter) AddObject(id object.ID, kind object.Kind, body []byte) {
-	w.payload.add(uint8(kind), body)
-	w.add(id)
 	if kind == object.KindCommit {
-		w.prev, w.havePrev = id, true
-		w.pending = w.pending[:0]
+		w.payload.addWholeCommit(id, body)
+	} else {
+		w.payload.AddObject(kind, body)
 	}
+	w.add(id)
 	w.maybeFlush()
 }
 
@@ -263,8 +247,6 @@ func (w *PackWriter) Flush() {
 	w.frames = append(w.frames, packFrame{off: uint32(len(w.buf)), first: first})
 	w.buf = AppendFrame(w.buf, w.payload.Bytes(), true)
 	w.payload.Reset()
-	w.havePrev = false
-	w.pending = w.pending[:0]
 }
 
 // Len returns the number of objects added.

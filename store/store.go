@@ -490,6 +490,9 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 // come from the newest segment only).
 func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo bool) error {
 	entries, err := pack.ParseEntries(payload)
+	if err == nil && index {
+		entries, err = pack.ResolvePacked(entries) // the IDs a packed entry leaves out
+	}
 	if err != nil {
 		return fmt.Errorf("segment %d frame %d: %w", seg, off, err)
 	}

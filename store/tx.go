@@ -143,7 +143,7 @@ func (tx *Tx) CompressAhead() {
 // compressAheadMin is the least that CompressAhead compresses ahead.
 const compressAheadMin = 64 << 10
 
-// PutEvent adds an event with its data and returns its ID.
+// PutEvent adds an event with its data, whole, and returns its ID.
 func (tx *Tx) PutEvent(e *object.Event) object.ID {
 	body := e.Encode()
 	id := object.Hash(object.KindEvent, body)
@@ -166,14 +166,18 @@ func (tx *Tx) PutHashed(id object.ID, kind object.Kind, body []byte) object.ID {
 
 // PutEventHashed adds an event from its canonical body, its ID (the
 // hash of the body) and its data, all computed by the caller (see
-// PutHashed).
+// PutHashed); the body ends in the data's hash, as object.NewEvent makes
+// it. It is stored packed, without that hash (docs/format.md §5), where
+// PutEvent, which takes any event, stores it whole.
 func (tx *Tx) PutEventHashed(id object.ID, body, data []byte) object.ID {
-	return tx.put(id, pending{kind: object.KindEvent, body: body, data: data}, func() int { return tx.payload.AddEvent(body, data) })
+	return tx.put(id, pending{kind: object.KindEvent, body: body, data: data}, func() int { return tx.payload.AddPackedEvent(id, body, data) })
 }
 
 // PutCommit adds a commit and returns its ID.
 func (tx *Tx) PutCommit(c *object.Commit) object.ID {
-	return tx.PutObject(object.KindCommit, c.Encode())
+	body := c.Encode()
+	id := object.Hash(object.KindCommit, body)
+	return tx.put(id, pending{kind: object.KindCommit, body: body}, func() int { return tx.payload.AddCommit(id, c, body) })
 }
 
 // PutTree adds a snapshot node and returns its ID.
