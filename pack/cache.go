@@ -18,11 +18,10 @@ type FrameKey struct {
 // reading several objects of one frame decompresses it once. Each object
 // entry is resolved (a packed form rebuilt), hashed and, for an event,
 // checked against its data ID the first time it is read; later reads
-// compare IDs instead of hashing again. A frame whose commits leave their
-// parent out resolves its commits, in order, on the first read of one of
-// them, since each needs the ID of the one before; a pack frame whose
-// commits leave their events out too is resolved whole. Any other entry,
-// a packed event included, is resolved alone.
+// compare IDs instead of hashing again. A frame with packed commits
+// resolves its commits, in order, on the first read of one of them, since
+// each may need the ID of the one before and of the events just before
+// it. Any other entry, a packed event included, is resolved alone.
 type Frame struct {
 	Entries []Entry
 	size    int
@@ -32,7 +31,6 @@ type Frame struct {
 	done     []bool
 	chained  bool // holds packed commits, resolved together (resolveCommits)
 	resolved bool
-	err      error
 }
 
 // NewFrame wraps parsed entries of a payload of the given size.
@@ -70,16 +68,15 @@ func (f *Frame) Object(slot int) (FrameObject, error) {
 	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit {
 		f.resolveCommits() // a packed commit needs the IDs of the entries before it
 	}
-	if f.err != nil {
-		return FrameObject{}, f.err
-	}
 	return f.objectAt(slot)
 }
 
 // resolveCommits resolves and hashes the commits of a chained frame, each
 // from the one before it and, when it leaves its events out, the events
 // just before it. The other entries (trees, records, events no commit
-// leaves out) are left to be resolved when read.
+// leaves out) are left to be resolved when read. A commit that cannot be
+// rebuilt is damaged alone, and so is every later one that leaves out its
+// parent: the rest of the frame reads as it would without it.
 func (f *Frame) resolveCommits() {
 	f.resolved = true
 	var prev object.ID
@@ -91,41 +88,42 @@ func (f *Frame) resolveCommits() {
 				f.objects[i], f.done[i] = hashObject(e), true
 			}
 		case EntryPackedCommit:
-			if len(e.Body) < 1 {
-				f.err = errBadPackedCommit
-				return
-			}
-			body, err := fillCommit(e.Body[1:], e.Body[0], prev, havePrev, func(n int) ([]object.ID, error) {
-				if n > i {
-					return nil, errBadPackedCommit
-				}
-				ids := make([]object.ID, n)
-				for k := range n {
-					o, err := f.objectAt(i - n + k)
-					if err != nil {
-						return nil, err
-					}
-					if o.Kind != object.KindEvent {
-						return nil, errBadPackedCommit
-					}
-					ids[k] = o.ID
-				}
-				return ids, nil
-			})
-			if err != nil {
-				f.err = err
-				return
-			}
-			f.objects[i], f.done[i] = hashObject(Entry{Kind: EntryCommit, Body: body}), true
+			f.objects[i], f.done[i] = f.packedCommit(i, prev, havePrev), true
 		default:
 			continue
 		}
-		if err := f.objects[i].Err; err != nil {
-			f.err = err
-			return
-		}
-		prev, havePrev = f.objects[i].ID, true
+		prev, havePrev = f.objects[i].ID, f.objects[i].Err == nil
 	}
+}
+
+// packedCommit rebuilds and hashes the packed commit at slot i, whose
+// frame's previous commit is prev (if havePrev).
+func (f *Frame) packedCommit(i int, prev object.ID, havePrev bool) FrameObject {
+	e := f.Entries[i]
+	if len(e.Body) < 1 || e.Body[0]&^(packedParentPrev|packedEventsPrev) != 0 {
+		return FrameObject{Err: errBadPackedCommit}
+	}
+	body, err := fillCommit(e.Body[1:], e.Body[0], prev, havePrev, func(n int) ([]object.ID, error) {
+		if n > i {
+			return nil, errBadPackedCommit
+		}
+		ids := make([]object.ID, n)
+		for k := range n {
+			o, err := f.objectAt(i - n + k)
+			if err != nil {
+				return nil, err
+			}
+			if o.Kind != object.KindEvent {
+				return nil, errBadPackedCommit
+			}
+			ids[k] = o.ID
+		}
+		return ids, nil
+	})
+	if err != nil {
+		return FrameObject{Err: err}
+	}
+	return hashObject(Entry{Kind: EntryCommit, Body: body})
 }
 
 // objectAt resolves and hashes the entry at slot once; f.mu is held.
@@ -164,8 +162,8 @@ func hashObject(e Entry) FrameObject {
 }
 
 // Entry returns the entry at slot with any packed form resolved. A packed
-// event is rebuilt alone; a packed commit needs the commits before it in
-// the frame, so it resolves the whole frame once.
+// event is rebuilt alone; a packed commit needs the entries before it in
+// the frame, so it resolves the frame's commits once.
 func (f *Frame) Entry(slot int) (Entry, error) {
 	e := f.Entries[slot]
 	switch e.Kind {

@@ -3,6 +3,7 @@ package pack_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -74,6 +75,7 @@ func FuzzParseEntries(f *testing.F) {
 	w.AddCommit(c.ID(), &c)
 	data, _ := w.Finish()
 	addPrefixes(f, data[len(pack.PackMagic)+pack.FrameHeaderSize:]) // a packed payload
+	addPrefixes(f, segmentPayload())                                // a format 2 segment's: two transactions, packed
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		entries, err := pack.ParseEntries(payload)
 		if err != nil {
@@ -107,10 +109,55 @@ func FuzzParseEntries(f *testing.F) {
 				requireCorrupt(t, err)
 			}
 		}
-		if _, err := pack.ResolvePacked(entries); err != nil {
+		resolved, err := pack.ResolvePacked(entries)
+		if err != nil {
 			requireCorrupt(t, err)
+			return
+		}
+		// Where the whole frame resolves, a frame read newest first
+		// agrees with it.
+		backwards := pack.NewFrame(entries, len(payload))
+		for slot := len(entries) - 1; slot >= 0; slot-- {
+			if !entries[slot].IsObject() {
+				continue
+			}
+			want, err := resolved[slot].ObjectID()
+			if err != nil {
+				continue
+			}
+			if o, err := backwards.Object(slot); err == nil && o.ID != want {
+				t.Fatalf("slot %d: frame reads %s, ResolvePacked %s", slot, o.ID.Short(), want.Short())
+			}
 		}
 	})
+}
+
+// segmentPayload is what a format 2 segment's frame holds for two
+// transactions of a group: a tree, then packed events and commits, a
+// record between them.
+func segmentPayload() []byte {
+	var out []byte
+	var parent object.ID
+	for tx := range 2 {
+		var p pack.Payload
+		p.AddObject(object.KindTree, (&object.Tree{Leaf: true}).Encode())
+		for i := range 2 {
+			ev := object.NewEvent("s", "T", 1, nil, []byte(fmt.Sprintf(`{"n":%d}`, 2*tx+i)))
+			body := ev.Encode()
+			id := object.Hash(object.KindEvent, body)
+			p.AddPackedEvent(id, body, ev.Data)
+			c := &object.Commit{Events: []object.ID{id}, Offset: uint64(2*tx + i + 1)}
+			if !parent.IsZero() {
+				c.Parents = []object.ID{parent}
+			}
+			cb := c.Encode()
+			parent = object.Hash(object.KindCommit, cb)
+			p.AddCommit(parent, c, cb)
+		}
+		p.AddRecord(pack.RecordBase, []byte("refs/heads/main"), parent[:])
+		out = append(out, p.Bytes()...)
+	}
+	return out
 }
 
 // FuzzParseIndex: an index parses or fails with ErrCorrupt; every lookup

@@ -20,8 +20,8 @@ var PackMagic = []byte("EVGPACK\x01")
 var PackIndexMagic = []byte("EVGPIX\x00\x01")
 
 // Packed entry kinds: objects whose derivable hashes are left out, because
-// hashes do not compress and a pack is meant to be small. Part of the
-// format.
+// hashes do not compress. Packs and format 2 segments hold them. Part of
+// the format.
 const (
 	// EntryPackedEvent: uvarint n, n bytes of the event's canonical body
 	// without its last 32 bytes (the data ID), then the data. The data ID
@@ -68,8 +68,8 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 			}
 			out[i] = ev
 		case EntryPackedCommit:
-			if len(e.Body) < 1 {
-				return nil, fmt.Errorf("%w: bad packed commit", ErrCorrupt)
+			if len(e.Body) < 1 || e.Body[0]&^(packedParentPrev|packedEventsPrev) != 0 {
+				return nil, errBadPackedCommit
 			}
 			before := out[:i]
 			body, err := fillCommit(e.Body[1:], e.Body[0], prevCommit, havePrev, func(n int) ([]object.ID, error) {

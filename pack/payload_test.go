@@ -90,3 +90,36 @@ func TestPackedEventWithDamagedData(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, id, o.ID)
 }
+
+// A packed commit that cannot be rebuilt is damaged alone: the entries
+// before it, and a commit of the frame that does not lean on it, still
+// read, in any order.
+func TestBadPackedCommitIsDamagedAlone(t *testing.T) {
+	var p Payload
+	tree := (&object.Tree{Leaf: true}).Encode()
+	treeSlot := p.AddObject(object.KindTree, tree)
+	ev := object.NewEvent("s", "T", 1, nil, []byte(`{}`))
+	body := ev.Encode()
+	eid := object.Hash(object.KindEvent, body)
+	evSlot := p.AddPackedEvent(eid, body, ev.Data)
+	c := &object.Commit{Events: []object.ID{eid}, Time: time.Unix(1, 0), Offset: 1}
+	cb := c.Encode()
+	cid := object.Hash(object.KindCommit, cb)
+	goodSlot := p.AddCommit(cid, c, cb)
+	// Nine events left out, with two entries before it.
+	badSlot := p.add(EntryPackedCommit, []byte{packedEventsPrev}, append([]byte{1, 0}, 9))
+	// Unknown flag bits.
+	oddSlot := p.add(EntryPackedCommit, []byte{0x80}, cb)
+	entries, err := ParseEntries(p.Bytes())
+	require.NoError(t, err)
+	f := NewFrame(entries, len(p.Bytes()))
+	_, err = f.Object(badSlot)
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = f.Object(oddSlot)
+	require.ErrorIs(t, err, ErrCorrupt)
+	for slot, id := range map[int]object.ID{treeSlot: object.Hash(object.KindTree, tree), evSlot: eid, goodSlot: cid} {
+		o, err := f.Object(slot)
+		require.NoError(t, err)
+		assert.Equal(t, id, o.ID)
+	}
+}

@@ -112,7 +112,11 @@ func (s *Store) VerifyLog() []Problem {
 		seg := s.segs[n]
 		name := segName(n)
 		torn, err := seg.Scan(0, true, func(off int64, payload []byte) error {
-			if _, err := pack.ParseEntries(payload); err != nil {
+			entries, err := pack.ParseEntries(payload)
+			if err == nil {
+				_, err = pack.ResolvePacked(entries) // format 2 segments hold packed entries
+			}
+			if err != nil {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
 			}
 			return nil

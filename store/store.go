@@ -108,13 +108,20 @@ type Store struct {
 	reloads     uint64   // how many times the tables were rebuilt
 	sealing     *sealJob // the index being built in the background, if any
 	closing     bool     // Close has begun: no new background seal
+	packed      bool     // format 2: events and commits are written packed
 
 	lock  *flock
 	group groupCommit
 }
 
-// formatLine is the content of .evgit/format. Part of the format.
-const formatLine = "evgit 1\n"
+// formatLine is the content of .evgit/format that Init writes. Part of the
+// format. Format 2 segments hold events and commits packed (docs/format.md
+// §5); a format 1 repository, made before, is written whole as it always
+// was, so that the evgit that made it still reads it.
+const (
+	formatLine  = "evgit 2\n"
+	formatLine1 = "evgit 1\n"
+)
 
 const (
 	segSuffix = ".seg"
@@ -181,8 +188,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "format")); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
-	} else if string(b) != formatLine {
-		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q", ErrCorrupt, dir, strings.TrimSpace(string(b)), strings.TrimSpace(formatLine))
+	} else if string(b) == formatLine {
+		s.packed = true
+	} else if string(b) != formatLine1 {
+		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q and %q", ErrCorrupt, dir, strings.TrimSpace(string(b)), strings.TrimSpace(formatLine1), strings.TrimSpace(formatLine))
 	}
 	lk, err := openLock(filepath.Join(dir, "lock"))
 	if err != nil {

@@ -167,17 +167,29 @@ func (tx *Tx) PutHashed(id object.ID, kind object.Kind, body []byte) object.ID {
 // PutEventHashed adds an event from its canonical body, its ID (the
 // hash of the body) and its data, all computed by the caller (see
 // PutHashed); the body ends in the data's hash, as object.NewEvent makes
-// it. It is stored packed, without that hash (docs/format.md §5), where
-// PutEvent, which takes any event, stores it whole.
+// it. In a format 2 repository it is stored packed, without that hash
+// (docs/format.md §5), where PutEvent, which takes any event, stores it
+// whole.
 func (tx *Tx) PutEventHashed(id object.ID, body, data []byte) object.ID {
-	return tx.put(id, pending{kind: object.KindEvent, body: body, data: data}, func() int { return tx.payload.AddPackedEvent(id, body, data) })
+	return tx.put(id, pending{kind: object.KindEvent, body: body, data: data}, func() int {
+		if !tx.s.packed {
+			return tx.payload.AddEvent(body, data)
+		}
+		return tx.payload.AddPackedEvent(id, body, data)
+	})
 }
 
-// PutCommit adds a commit and returns its ID.
+// PutCommit adds a commit and returns its ID. In a format 2 repository it
+// leaves out the IDs the entries before it give back (docs/format.md §5).
 func (tx *Tx) PutCommit(c *object.Commit) object.ID {
 	body := c.Encode()
 	id := object.Hash(object.KindCommit, body)
-	return tx.put(id, pending{kind: object.KindCommit, body: body}, func() int { return tx.payload.AddCommit(id, c, body) })
+	return tx.put(id, pending{kind: object.KindCommit, body: body}, func() int {
+		if !tx.s.packed {
+			return tx.payload.AddObject(object.KindCommit, body)
+		}
+		return tx.payload.AddCommit(id, c, body)
+	})
 }
 
 // PutTree adds a snapshot node and returns its ID.
