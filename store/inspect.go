@@ -21,8 +21,9 @@ func (s *Store) Objects(fn func(id object.ID, loc pack.Location) error) error {
 }
 
 func (s *Store) objectsLocked(fn func(id object.ID, loc pack.Location) error) error {
-	seen := make(map[object.ID]bool, len(s.mem))
-	for id, loc := range s.mem {
+	mem := s.memTable()
+	seen := make(map[object.ID]bool, len(mem))
+	for id, loc := range mem {
 		seen[id] = true
 		if err := fn(id, loc); err != nil {
 			return err

@@ -24,7 +24,7 @@ func (s *Store) maybeSeal() error {
 		return nil // one at a time; the segment grows until it is done
 	}
 	seg := s.segs[s.last]
-	if len(s.mem) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
+	if len(s.memOrder) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
 		return nil
 	}
 	if s.opts.BackgroundSeal && !s.closing {
@@ -201,11 +201,13 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 	// The tables keep their room for the next segment: what was written
 	// since the seal began moves to their start. The job copied its part
 	// of the list when it began.
-	clear(s.mem)
-	s.memOrder = s.memOrder[:copy(s.memOrder, s.memOrder[len(job.objs):])]
-	for _, o := range s.memOrder {
-		s.mem[o.ID] = o.Loc
+	clear(s.mem) // mapped again on the next lookup
+	if s.mem == nil {
+		s.memMapped.Store(-1)
+	} else {
+		s.memMapped.Store(0)
 	}
+	s.memOrder = s.memOrder[:copy(s.memOrder, s.memOrder[len(job.objs):])]
 	tail := slices.Clone(s.memRecs[len(job.recs):])
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
@@ -343,7 +345,7 @@ func (s *Store) Seal(min int) (bool, error) {
 			return false, err
 		}
 	}
-	if len(s.mem) < max(min, 1) {
+	if len(s.memOrder) < max(min, 1) {
 		return false, nil
 	}
 	if err := s.seal(); err != nil {

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
@@ -85,8 +86,15 @@ type Store struct {
 	indexes  []*pack.Index            // newest first
 	covered  map[uint32]bool          // segments an index covers
 	idxNames []string
-	mem      map[object.ID]pack.Location // objects of uncovered segments
-	memOrder []pack.IndexedObject        // what went into mem, in order (an object written again, again)
+	// The objects of uncovered segments: memOrder lists them as written
+	// (an object written again, again); mem maps the first memMapped of
+	// them, and the rest on the first lookup (memTable). Writing then
+	// costs an append: an import that exits once it is written never
+	// builds the map.
+	memOrder  []pack.IndexedObject
+	mem       map[object.ID]pack.Location
+	memMapped atomic.Int64
+	memMu     sync.Mutex // held by a reader that maps what was written
 	memRecs  []pack.Record               // records of uncovered segments, in log order
 	memIdem  map[string][]byte
 	memSnap  map[string]object.ID
@@ -343,7 +351,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.segs = map[uint32]*pack.Segment{}
 	s.covered = map[uint32]bool{}
 	s.reloads++
-	s.mem, s.memOrder = s.newMem(nil, locked)
+	s.resetMem(nil, locked)
 	s.memRecs = nil
 	s.memIdem = map[string][]byte{}
 	s.memSnap = map[string]object.ID{}
@@ -517,7 +525,7 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 			if err != nil {
 				return err
 			}
-			if _, dup := s.mem[id]; !dup {
+			if _, dup := s.memTable()[id]; !dup {
 				s.addMem(id, pack.Location{Seg: seg, Off: uint32(off), Slot: uint32(slot)})
 			}
 			continue
@@ -538,29 +546,49 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 	return nil
 }
 
-// newMem returns the table of objects of uncovered segments, and the list
-// of them, holding the objects of from. A writer's are made the size a
-// segment grows to before it is sealed, with room for the write that
-// crosses that size (an import's batch of ten thousand events brings
-// about eleven thousand objects, and a snapshot tree), so that they
-// rarely grow: only while a background seal runs late.
-func (s *Store) newMem(from []pack.IndexedObject, writer bool) (map[object.ID]pack.Location, []pack.IndexedObject) {
+// resetMem empties the table of objects of uncovered segments, then
+// lists the objects of from. A writer's list is made the size a segment
+// grows to before it is sealed, with room for the write that crosses that
+// size (an import's batch of ten thousand events brings about eleven
+// thousand objects, and a snapshot tree), so that it rarely grows: only
+// while a background seal runs late. The caller holds s.mu.
+func (s *Store) resetMem(from []pack.IndexedObject, writer bool) {
 	n := len(from)
 	if writer {
 		n = max(n, s.opts.SealObjects+s.opts.SealObjects/2)
 	}
-	mem, order := make(map[object.ID]pack.Location, n), make([]pack.IndexedObject, 0, n)
-	for _, o := range from {
-		mem[o.ID] = o.Loc
-		order = append(order, o)
-	}
-	return mem, order
+	s.memOrder = append(make([]pack.IndexedObject, 0, n), from...)
+	s.mem = nil
+	s.memMapped.Store(-1)
 }
 
-// addMem adds an object of an uncovered segment to memory.
+// addMem adds an object of an uncovered segment to memory; s.mu is held
+// for writing.
 func (s *Store) addMem(id object.ID, loc pack.Location) {
-	s.mem[id] = loc
 	s.memOrder = append(s.memOrder, pack.IndexedObject{ID: id, Loc: loc})
+}
+
+// memTable returns the map of the objects of uncovered segments, mapping
+// first what was added since the last call. s.mu is held, for reading or
+// writing: readers take turns at the mapping under memMu, and one that
+// finds everything mapped (memMapped, -1 while there is no map) reads the
+// map while nobody writes it (only a reader that finds something unmapped
+// writes it, and nothing is added while s.mu is held for reading).
+func (s *Store) memTable() map[object.ID]pack.Location {
+	if int(s.memMapped.Load()) == len(s.memOrder) {
+		return s.mem
+	}
+	s.memMu.Lock()
+	defer s.memMu.Unlock()
+	done := int(s.memMapped.Load())
+	if done < 0 {
+		s.mem, done = make(map[object.ID]pack.Location, max(len(s.memOrder), 64)), 0
+	}
+	for _, o := range s.memOrder[done:] {
+		s.mem[o.ID] = o.Loc
+	}
+	s.memMapped.Store(int64(len(s.memOrder)))
+	return s.mem
 }
 
 // addMemRecord adds a record of an uncovered segment to memory.
@@ -664,7 +692,7 @@ func (s *Store) writable(n uint32) bool { return s.writableSeg == n }
 
 // lookup finds an object's location.
 func (s *Store) lookup(id object.ID) (pack.Location, bool) {
-	if loc, ok := s.mem[id]; ok {
+	if loc, ok := s.memTable()[id]; ok {
 		return loc, true
 	}
 	for _, ix := range s.indexes {
@@ -860,7 +888,7 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 	defer s.mu.RUnlock()
 	seen := map[object.ID]bool{}
 	var out []object.ID
-	for id := range s.mem {
+	for id := range s.memTable() {
 		if strings.HasPrefix(id.String(), hexPrefix) && !seen[id] {
 			seen[id] = true
 			out = append(out, id)
