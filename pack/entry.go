@@ -173,35 +173,35 @@ func (p *Payload) AddCommit(id object.ID, c *object.Commit, body []byte) int {
 	if flags == 0 {
 		slot = p.add(EntryCommit, body)
 	} else {
-		slot = p.add(EntryPackedCommit, []byte{flags}, packCommit(body, flags))
+		pieces := packCommit(body, flags)
+		slot = p.add(EntryPackedCommit, []byte{flags}, pieces[0], pieces[1], pieces[2])
 	}
 	p.last, p.haveLast, p.events = id, true, p.events[:0]
 	return slot
 }
 
-// packCommit returns a canonical commit body without the IDs flags mark
-// as derived. The body starts: format byte, uvarint parent count,
-// parents, uvarint event count, events.
-func packCommit(body []byte, flags byte) []byte {
-	packed := make([]byte, 0, len(body))
-	packed = append(packed, body[0])
+// packCommit returns the pieces of a canonical commit body that remain
+// without the IDs flags mark as derived, in order. The body starts:
+// format byte, uvarint parent count, parents, uvarint event count,
+// events.
+func packCommit(body []byte, flags byte) [3][]byte {
 	p := 1
 	np, k := binary.Uvarint(body[p:])
-	packed = append(packed, body[p:p+k]...)
 	p += k
+	head := body[:p] // format, parent count
 	if flags&packedParentPrev != 0 {
 		p += object.IDSize
 		np--
 	}
-	packed = append(packed, body[p:p+int(np)*object.IDSize]...)
+	mid := p // the other parents, the event count
 	p += int(np) * object.IDSize
 	ne, k := binary.Uvarint(body[p:])
-	packed = append(packed, body[p:p+k]...)
 	p += k
+	midEnd := p
 	if flags&packedEventsPrev != 0 {
 		p += int(ne) * object.IDSize
 	}
-	return append(packed, body[p:]...)
+	return [3][]byte{head, body[mid:midEnd], body[p:]}
 }
 
 // AddRecord adds a record and returns its slot.
