@@ -131,20 +131,28 @@ func (f *Frame) objectAt(slot int) (FrameObject, error) {
 	if !f.done[slot] {
 		e := f.Entries[slot]
 		if e.Kind == EntryPackedEvent {
-			var err error
-			if e, err = resolveEvent(e); err != nil {
+			r, err := resolveEvent(e)
+			if err != nil {
 				f.objects[slot], f.done[slot] = FrameObject{Err: err}, true
 				return FrameObject{}, err
 			}
+			f.objects[slot] = hashEntry(r, false) // its data ID is its data's hash
+		} else {
+			f.objects[slot] = hashObject(e)
 		}
-		f.objects[slot], f.done[slot] = hashObject(e), true
+		f.done[slot] = true
 	}
 	o := f.objects[slot]
 	return o, o.Err
 }
 
 // hashObject hashes one resolved entry and checks an event's data.
-func hashObject(e Entry) FrameObject {
+func hashObject(e Entry) FrameObject { return hashEntry(e, true) }
+
+// hashEntry hashes one resolved entry and, with checkData, checks an
+// event's data against its data ID: a packed event rebuilt from its data
+// needs no check.
+func hashEntry(e Entry, checkData bool) FrameObject {
 	if !e.IsObject() {
 		return FrameObject{}
 	}
@@ -153,7 +161,7 @@ func hashObject(e Entry) FrameObject {
 		return FrameObject{Err: err}
 	}
 	o := FrameObject{ID: object.Hash(kind, body), Kind: kind, Body: body, Data: data}
-	if kind == object.KindEvent {
+	if kind == object.KindEvent && checkData {
 		if len(body) < object.IDSize || object.ID(body[len(body)-object.IDSize:]) != object.Hash(object.KindBlob, data) {
 			o.Err = fmt.Errorf("%w: data of event %s does not match its hash", ErrCorrupt, o.ID.Short())
 		}
