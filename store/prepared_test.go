@@ -118,7 +118,7 @@ func TestSealNow(t *testing.T) {
 	s2, err := Open(dir, Options{})
 	require.NoError(t, err)
 	defer s2.Close()
-	assert.Empty(t, s2.mem, "nothing left to scan")
+	assert.Empty(t, s2.memOrder, "nothing left to scan")
 	for _, id := range ids {
 		_, _, _, err := s2.Get(id)
 		require.NoError(t, err)

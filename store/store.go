@@ -58,8 +58,9 @@ var (
 // Options tune a store. The zero value is sensible.
 type Options struct {
 	FS pack.FS // the file system; pack.OS when nil
-	// SealObjects seals the active segment once it holds this many
-	// objects (default 65536); SealBytes once it is this large (default
+	// SealObjects seals the active segment once this many objects were
+	// written since the last seal, an object written twice counting
+	// twice (default 65536); SealBytes once it is this large (default
 	// 64 MiB). Smaller segments open faster.
 	SealObjects int
 	SealBytes   int64
@@ -581,7 +582,7 @@ func (s *Store) memTable() map[object.ID]pack.Location {
 	s.memMu.Lock()
 	defer s.memMu.Unlock()
 	done := int(s.memMapped.Load())
-	if done < 0 {
+	if done < 0 || s.mem == nil {
 		s.mem, done = make(map[object.ID]pack.Location, max(len(s.memOrder), 64)), 0
 	}
 	for _, o := range s.memOrder[done:] {
