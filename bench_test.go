@@ -10,6 +10,21 @@ import (
 	"github.com/evgit/evgit/bankgen"
 )
 
+// emptyBenchRepo makes an empty repository, with the banking model if asked.
+func emptyBenchRepo(b *testing.B, withModel bool) *Repository {
+	b.Helper()
+	r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if withModel {
+		if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r
+}
+
 func benchWorkload(b *testing.B, n int) []byte {
 	b.Helper()
 	var buf bytes.Buffer
@@ -29,15 +44,7 @@ func BenchmarkImport100k(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
 				b.StopTimer()
-				r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if withModel {
-					if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
-						b.Fatal(err)
-					}
-				}
+				r := emptyBenchRepo(b, withModel)
 				b.StartTimer()
 				res, err := r.Import(context.Background(), bytes.NewReader(data), ImportOptions{})
 				if err != nil {
@@ -104,15 +111,7 @@ func BenchmarkAppendBank(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if withModel {
-					if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
-						b.Fatal(err)
-					}
-				}
+				r := emptyBenchRepo(b, withModel)
 				b.StartTimer()
 				for i := 0; i < len(events); i += 1000 {
 					if _, err := r.Append(context.Background(), events[i:i+1000], AppendOptions{Actor: "bench"}); err != nil {

@@ -95,16 +95,16 @@ type Store struct {
 	memOrder  []pack.IndexedObject
 	mem       map[object.ID]pack.Location
 	memMapped atomic.Int64
-	memMu     sync.Mutex // held by a reader that maps what was written
-	memRecs  []pack.Record               // records of uncovered segments, in log order
-	memIdem  map[string][]byte
-	memSnap  map[string]object.ID
-	memLinks map[object.ID][]byte
-	refs     *refs.Table
-	cache    *pack.FrameCache
-	torn     int64  // bytes cut from a torn tail
-	gen      uint64 // the layout generation the store last listed
-	stale    error  // set while the tables are half built by a failed reload
+	memMu     sync.Mutex    // held by a reader that maps what was written
+	memRecs   []pack.Record // records of uncovered segments, in log order
+	memIdem   map[string][]byte
+	memSnap   map[string]object.ID
+	memLinks  map[object.ID][]byte
+	refs      *refs.Table
+	cache     *pack.FrameCache
+	torn      int64  // bytes cut from a torn tail
+	gen       uint64 // the layout generation the store last listed
+	stale     error  // set while the tables are half built by a failed reload
 	// The pack gc wrote, if any: its frames, its object index and the
 	// records it kept (reflogs, idempotency keys, snapshots). Segments
 	// numbered up to packNum are replaced by it.
