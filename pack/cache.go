@@ -33,13 +33,18 @@ type Frame struct {
 	resolved bool
 }
 
-// NewFrame wraps parsed entries of a payload of the given size.
+// NewFrame wraps parsed entries of a payload of the given size. The size
+// a cache counts is the payload's, the per-entry bookkeeping, and for each
+// packed entry the body it is rebuilt to when read.
 func NewFrame(entries []Entry, size int) *Frame {
 	f := &Frame{Entries: entries, size: size + len(entries)*(2*48+96)}
 	for _, e := range entries {
-		if e.Kind == EntryPackedCommit {
+		switch e.Kind {
+		case EntryPackedCommit:
 			f.chained = true
-			break
+			f.size += len(e.Body) + 2*object.IDSize
+		case EntryPackedEvent:
+			f.size += len(e.Body) + object.IDSize
 		}
 	}
 	return f

@@ -123,3 +123,32 @@ func TestBadPackedCommitIsDamagedAlone(t *testing.T) {
 		assert.Equal(t, id, o.ID)
 	}
 }
+
+// A frame of packed entries counts, for the cache, the bodies they are
+// rebuilt to when read: at least what the same objects whole would.
+func TestPackedFrameCountsItsRebuiltBodies(t *testing.T) {
+	var packed, whole Payload
+	var parent object.ID
+	for i := range 50 {
+		ev := object.NewEvent("acc-1", "Deposited", 1, nil, []byte(fmt.Sprintf(`{"n":%d}`, i)))
+		body := ev.Encode()
+		id := object.Hash(object.KindEvent, body)
+		packed.AddPackedEvent(id, body, ev.Data)
+		whole.AddEvent(body, ev.Data)
+		c := &object.Commit{Events: []object.ID{id}, Offset: uint64(i + 1)}
+		if !parent.IsZero() {
+			c.Parents = []object.ID{parent}
+		}
+		cb := c.Encode()
+		parent = object.Hash(object.KindCommit, cb)
+		packed.AddCommit(parent, c, cb)
+		whole.AddObject(object.KindCommit, cb)
+	}
+	pe, err := ParseEntries(packed.Bytes())
+	require.NoError(t, err)
+	we, err := ParseEntries(whole.Bytes())
+	require.NoError(t, err)
+	pf, wf := NewFrame(pe, len(packed.Bytes())), NewFrame(we, len(whole.Bytes()))
+	assert.Less(t, len(packed.Bytes()), len(whole.Bytes()))
+	assert.GreaterOrEqual(t, pf.size, wf.size)
+}
