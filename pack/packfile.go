@@ -56,7 +56,33 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 	if !packed {
 		return entries, nil
 	}
+	out, _, err := resolve(entries, false)
+	return out, err
+}
+
+// ObjectIDs returns the ID of each object entry of a frame, ZeroID for a
+// record, rebuilding packed entries first. Each object is hashed once.
+func ObjectIDs(entries []Entry) ([]object.ID, error) {
+	_, ids, err := resolve(entries, true)
+	return ids, err
+}
+
+// resolve rewrites packed entries into ordinary ones and returns them
+// with the IDs it computed: every object's with all, else those a packed
+// commit needs (the commits, and the events that commits leave out).
+func resolve(entries []Entry, all bool) ([]Entry, []object.ID, error) {
 	out := make([]Entry, len(entries))
+	ids := make([]object.ID, len(entries))
+	idOf := func(j int) (object.ID, error) {
+		if ids[j].IsZero() {
+			id, err := out[j].ObjectID()
+			if err != nil {
+				return object.ZeroID, err
+			}
+			ids[j] = id
+		}
+		return ids[j], nil
+	}
 	var prevCommit object.ID
 	havePrev := false
 	for i, e := range entries {
@@ -64,43 +90,46 @@ func ResolvePacked(entries []Entry) ([]Entry, error) {
 		case EntryPackedEvent:
 			ev, err := resolveEvent(e)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			out[i] = ev
+			e = ev
 		case EntryPackedCommit:
 			if len(e.Body) < 1 || e.Body[0]&^(packedParentPrev|packedEventsPrev) != 0 {
-				return nil, errBadPackedCommit
+				return nil, nil, errBadPackedCommit
 			}
-			before := out[:i]
 			body, err := fillCommit(e.Body[1:], e.Body[0], prevCommit, havePrev, func(n int) ([]object.ID, error) {
-				if n > len(before) {
+				if n > i {
 					return nil, errBadPackedCommit
 				}
-				ids := make([]object.ID, n)
-				for k, ev := range before[len(before)-n:] {
-					if ev.Kind != EntryEvent {
+				evs := make([]object.ID, n)
+				for k := range n {
+					if out[i-n+k].Kind != EntryEvent {
 						return nil, errBadPackedCommit
 					}
 					var err error
-					if ids[k], err = ev.ObjectID(); err != nil {
+					if evs[k], err = idOf(i - n + k); err != nil {
 						return nil, err
 					}
 				}
-				return ids, nil
+				return evs, nil
 			})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			out[i] = Entry{Kind: EntryCommit, Body: body}
-			prevCommit, havePrev = object.Hash(object.KindCommit, body), true
-		default:
-			out[i] = e
+			e = Entry{Kind: EntryCommit, Body: body}
+		}
+		out[i] = e
+		if e.Kind == EntryCommit || (all && e.IsObject()) {
+			id, err := idOf(i)
+			if err != nil {
+				return nil, nil, err
+			}
 			if e.Kind == EntryCommit {
-				prevCommit, havePrev = object.Hash(object.KindCommit, e.Body), true
+				prevCommit, havePrev = id, true
 			}
 		}
 	}
-	return out, nil
+	return out, ids, nil
 }
 
 // resolveEvent rebuilds a packed event as an ordinary event entry: the

@@ -508,8 +508,9 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 // come from the newest segment only).
 func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo bool) error {
 	entries, err := pack.ParseEntries(payload)
+	var ids []object.ID
 	if err == nil && index {
-		entries, err = pack.ResolvePacked(entries) // the IDs a packed entry leaves out
+		ids, err = pack.ObjectIDs(entries) // packed entries rebuilt, each object hashed once
 	}
 	if err != nil {
 		return fmt.Errorf("segment %d frame %d: %w", seg, off, err)
@@ -522,10 +523,7 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 			if !index {
 				continue
 			}
-			id, err := e.ObjectID()
-			if err != nil {
-				return err
-			}
+			id := ids[slot]
 			if _, dup := s.memTable()[id]; !dup {
 				s.addMem(id, pack.Location{Seg: seg, Off: uint32(off), Slot: uint32(slot)})
 			}
