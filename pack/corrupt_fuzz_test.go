@@ -114,6 +114,14 @@ func FuzzParseEntries(f *testing.F) {
 			requireCorrupt(t, err)
 			return
 		}
+		// ObjectIDs gives the IDs of what ResolvePacked rebuilds.
+		if ids, err := pack.ObjectIDs(entries); err == nil {
+			for slot, e := range resolved {
+				if want, err := e.ObjectID(); e.IsObject() && err == nil && ids[slot] != want {
+					t.Fatalf("slot %d: ObjectIDs gives %s, ResolvePacked %s", slot, ids[slot].Short(), want.Short())
+				}
+			}
+		}
 		// Where the whole frame resolves, a frame read newest first
 		// agrees with it.
 		backwards := pack.NewFrame(entries, len(payload))
