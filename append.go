@@ -243,7 +243,8 @@ type commitWriter struct {
 	// again by the next (an import builds a thousand in a row).
 	pending []pendingEvent
 	// room is what the commit adds, reserved in the transaction with the
-	// snapshot tree an earlier commit left building, which goes first.
+	// snapshot tree an earlier commit left building, which goes after
+	// the commit.
 	room txRoom
 }
 
@@ -280,8 +281,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	streams := w.hs
 	if !w.trusted {
-		w.flushSnapshot()
-		w.tx.CompressAhead() // the tree just recorded, while this commit folds
+		w.reserve()
 		if err := streams.ensureTrack(w); err != nil {
 			return AppendResult{}, err
 		}
@@ -402,8 +402,16 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		wait()
 		return AppendResult{}, err
 	}
-	job := w.startSnapshot(c)
+	// The commit's entry goes right after its events, which it then
+	// need not list (pack.Payload.AddCommit); the tree an earlier commit
+	// left building goes after it, so that tree had this commit's fold to
+	// finish in.
 	id := w.tx.PutCommit(c)
+	if !w.trusted {
+		w.flushSnapshot()
+		w.tx.CompressAhead() // the tree, while this commit links and publishes
+	}
+	job := w.startSnapshot(c)
 	if opts.IdempotencyKey != "" {
 		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
 	}
@@ -519,7 +527,7 @@ func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent, durin
 	if first >= 0 {
 		return errs[first]
 	}
-	w.hs.setAll(names, states)
+	w.hs.setAll(names, states, w.mdl.SnapshotInterval() > 0)
 	return nil
 }
 
@@ -533,7 +541,7 @@ func (w *commitWriter) fold(stream string, ev model.Event) error {
 	if err != nil {
 		return err
 	}
-	w.hs.set(stream, streamState{version: st.version + 1, state: next})
+	w.hs.set(stream, streamState{version: st.version + 1, state: next}, w.mdl.SnapshotInterval() > 0)
 	return nil
 }
 

@@ -175,6 +175,15 @@ func (s *treeSink) PutObject(kind object.Kind, body []byte) object.ID {
 	return id
 }
 
+// bytes returns the payload room the current snapshot's objects take.
+func (s *treeSink) bytes() int {
+	n := 0
+	for _, o := range s.cur {
+		n += len(o.body) + 8
+	}
+	return n
+}
+
 // Get returns an object the sink holds.
 func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	if o, ok := s.objs[id]; ok {

@@ -38,7 +38,7 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 		job.commit = id
 		// Streams not cached are read from the last recorded tree, which
 		// holds them as the job's tree will: none of them changed.
-		w.hs.snap, w.hs.snapOwn = &snapTrack{root: t.root, job: job, dirty: map[string]struct{}{}}, true
+		w.hs.snap, w.hs.snapOwn = &snapTrack{root: t.root, job: job, dirty: map[string]struct{}{}, treeRoom: t.treeRoom}, true
 		return nil
 	}
 	changes, err := w.dirtyChanges(t)
@@ -54,6 +54,27 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 	return nil
 }
 
+// reserve makes room in the transaction for the commit and the snapshot
+// tree an earlier commit left building (flushSnapshot records it after
+// the commit): the tree's size when it is built, else the last tree's.
+// The payload is then not copied as it grows past the commit.
+func (w *commitWriter) reserve() {
+	room := w.room
+	if t := w.hs.track(); t != nil && t.job != nil {
+		select {
+		case <-t.job.done:
+			if t.job.err == nil {
+				room.objects += len(t.job.sink.cur)
+				room.bytes += t.job.sink.bytes()
+			}
+		default:
+			room.objects += t.treeRoom.objects
+			room.bytes += t.treeRoom.bytes
+		}
+	}
+	w.tx.Reserve(room.objects, room.bytes)
+}
+
 // flushSnapshot records the snapshot that an earlier commit on the head
 // left building (snapshot), waiting for it if it is not done. If it
 // failed, its streams count as changed again, so the next snapshot,
@@ -61,28 +82,17 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 func (w *commitWriter) flushSnapshot() {
 	t := w.hs.track()
 	if t == nil || t.job == nil {
-		w.tx.Reserve(w.room.objects, w.room.bytes)
 		return
 	}
 	j := t.job
-	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty)}
-	built := j.wait() == nil
-	// Room for the tree and the commit's own objects at once: the payload
-	// is not copied as it grows past the tree.
-	room := w.room
-	if built {
-		for _, o := range j.sink.cur {
-			room.objects++
-			room.bytes += len(o.body) + 8
-		}
-	}
-	w.tx.Reserve(room.objects, room.bytes)
-	if built {
+	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty), treeRoom: t.treeRoom}
+	if j.wait() == nil {
 		for _, o := range j.sink.cur {
 			w.tx.PutHashed(o.id, o.kind, o.body)
 		}
 		w.tx.PutSnapshot(j.commit, j.model, j.root)
 		next.root = j.root
+		next.treeRoom = txRoom{objects: len(j.sink.cur), bytes: j.sink.bytes()}
 	} else {
 		for _, c := range j.changes {
 			next.dirty[c.Stream] = struct{}{}

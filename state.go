@@ -29,10 +29,13 @@ type snapTrack struct {
 	// (snapshotJob); root is then the tree it builds on, which holds
 	// every stream not cached as the job's tree will.
 	job *snapshotJob
+	// treeRoom is the size of the last tree recorded, what a writer
+	// reserves for the next while it is still building.
+	treeRoom txRoom
 }
 
 func (t *snapTrack) clone() *snapTrack {
-	c := &snapTrack{root: t.root, job: t.job, dirty: make(map[string]struct{}, len(t.dirty)+8)}
+	c := &snapTrack{root: t.root, job: t.job, dirty: make(map[string]struct{}, len(t.dirty)+8), treeRoom: t.treeRoom}
 	for s := range t.dirty {
 		c.dirty[s] = struct{}{}
 	}
@@ -146,21 +149,24 @@ func (h *headState) get(w *commitWriter, stream string) (streamState, error) {
 	return st, nil
 }
 
-// set records a stream's new state in this headState.
-func (h *headState) set(stream string, st streamState) {
+// set records a stream's new state in this headState, and counts the
+// stream as changed since the last snapshot when track is set (the
+// writer's model takes snapshots).
+func (h *headState) set(stream string, st streamState, track bool) {
 	h.streams[stream] = st
-	if h.track() != nil {
+	if track && h.track() != nil {
 		h.ownTrack().dirty[stream] = struct{}{}
 	}
 }
 
-// setAll sets many streams' states at once, making room for them first.
-func (h *headState) setAll(names []string, states []streamState) {
+// setAll sets many streams' states at once, making room for them first;
+// track as for set.
+func (h *headState) setAll(names []string, states []streamState, track bool) {
 	if len(h.streams) == 0 {
 		h.streams = make(map[string]streamState, len(names))
 	}
 	var dirty map[string]struct{}
-	if h.track() != nil {
+	if track && h.track() != nil {
 		t := h.ownTrack()
 		if len(t.dirty) == 0 {
 			t.dirty = make(map[string]struct{}, len(names))

@@ -234,6 +234,52 @@ func TestLoadWithoutSnapshots(t *testing.T) {
 	assert.Equal(t, n/100, checked)
 }
 
+// TestNoSnapshotsTrackNothing: a writer whose model takes no snapshots
+// keeps no set of changed streams (it would grow with every stream and
+// be copied on every commit); after a model that takes them is set in
+// the same process, the snapshots it records hold every stream.
+func TestNoSnapshotsTrackNothing(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(0))
+	var all []EventInput
+	for i := range 40 {
+		batch := []EventInput{ev(fmt.Sprintf("acc-%02d", i), "AccountOpened", `{"owner":"o"}`)}
+		if i > 0 {
+			batch = append(batch, ev(fmt.Sprintf("acc-%02d", i-1), "MoneyDeposited", `{"amount":5}`))
+		}
+		_, err := r.Append(ctx, batch, AppendOptions{})
+		require.NoError(t, err)
+		all = append(all, batch...)
+	}
+	r.mu.Lock()
+	for name, hs := range r.heads {
+		if tr := hs.track(); tr != nil {
+			assert.Empty(t, tr.dirty, "head %s tracks changed streams without snapshots", name)
+		}
+	}
+	r.mu.Unlock()
+
+	_, err := r.SetModel(ctx, []byte(bankModelEvery(10)), "test")
+	require.NoError(t, err)
+	for i := range 40 {
+		_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("acc-%02d", i), "MoneyDeposited", `{"amount":1}`)}, AppendOptions{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Flush(ctx))
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Positive(t, checked)
+	for i := range 40 {
+		st, err := r.State(ctx, "HEAD", fmt.Sprintf("acc-%02d", i), StateOptions{})
+		require.NoError(t, err)
+		want := int64(1)
+		if i < 39 {
+			want += 5
+		}
+		assert.Equal(t, want, decodeAccount(t, st.State).Balance, "acc-%02d", i)
+	}
+}
+
 // TestModelChangeIgnoresOldSnapshots: states fold through the new rules
 // even where the old model recorded snapshots.
 func TestModelChangeIgnoresOldSnapshots(t *testing.T) {
