@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"runtime"
@@ -115,14 +116,26 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 				return err
 			}
 		}
-		r.keepHead(branchRef, w.hs)
+		r.keepHead(branchRef, w.hs, mdlID)
 		return nil
 	})
 	if err != nil {
-		r.forgetHeads()
+		if !refused(err) {
+			r.forgetHeads()
+		}
 		return nil, err
 	}
 	return res, nil
+}
+
+// refused reports whether an append failed on its input, which leaves
+// the cached heads as they were: a rule refused an event, an expected
+// version did not hold, or an idempotency key was used with other
+// events. The heads then keep the snapshots their last commits left
+// building. After any other failure they are dropped and built again;
+// a head kept is used only while its branch is still at it.
+func refused(err error) bool {
+	return errors.Is(err, ErrRule) || errors.Is(err, ErrConflict)
 }
 
 func commitReflogMessage(msg string) string {
@@ -148,7 +161,7 @@ func (r *Repository) writerOn(tx *store.Tx, branch string, mdl *model.Model, mdl
 	if err != nil {
 		return nil, "", nil, err
 	}
-	hs, err := r.headFor(tx, branchRef)
+	hs, err := r.headFor(tx, branchRef, mdlID)
 	if err != nil {
 		return nil, "", nil, err
 	}

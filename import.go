@@ -176,7 +176,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if final.snap != nil && trust.plan != nil {
 			final.snap.root = trust.plan.root
 		}
-		r.keepHead(trust.branchRef, final)
+		r.keepHead(trust.branchRef, final, mdlID)
 	}
 	if res.Head.IsZero() {
 		res.Head, _ = r.Resolve(ctx, branchOrHead(opts.Branch))
@@ -388,7 +388,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			dropTrust(trust)
 			return nil
 		}
-		hs, err := r.headFor(tx, branchRef)
+		hs, err := r.headFor(tx, branchRef, mdlID)
 		if err != nil {
 			return err
 		}
@@ -397,7 +397,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			t = nil
 			dropTrust(trust)
 			r.forgetHeads()
-			if hs, err = r.headFor(tx, branchRef); err != nil {
+			if hs, err = r.headFor(tx, branchRef, mdlID); err != nil {
 				return err
 			}
 		}
@@ -412,7 +412,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if t != nil {
 			r.landedTrusted(t, w.hs.head, w.hs.offset, w.hs.time)
 		} else {
-			r.keepHead(branchRef, w.hs)
+			r.keepHead(branchRef, w.hs, mdlID)
 		}
 		res.Commits += len(groups)
 		res.Events += events
@@ -589,7 +589,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if err != nil {
 			return err
 		}
-		hs, err := r.headFor(tx, branchRef)
+		hs, err := r.headFor(tx, branchRef, mdlID)
 		if err != nil {
 			return err
 		}

@@ -137,7 +137,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if err := w.publish(branchRef, hs.head, opts.Actor, revertReflogMessage(msg)); err != nil {
 			return err
 		}
-		r.keepHead(branchRef, w.hs)
+		r.keepHead(branchRef, w.hs, mdlID)
 		return nil
 	})
 	if err != nil {

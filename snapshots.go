@@ -50,7 +50,7 @@ func (w *commitWriter) snapshot(id object.ID, c *object.Commit, job *snapshotJob
 		return fmt.Errorf("snapshot of %s: %w", id.Short(), err)
 	}
 	w.tx.PutSnapshot(id, w.mdlID, root)
-	w.hs.snap, w.hs.snapOwn = &snapTrack{root: root, dirty: map[string]struct{}{}}, true
+	w.hs.snap, w.hs.snapOwn = &snapTrack{root: root, dirty: map[string]struct{}{}, treeRoom: t.treeRoom}, true
 	return nil
 }
 
@@ -120,23 +120,30 @@ func (w *commitWriter) absorbSnapshot() {
 // branch records it, or Flush, or Close. Snapshots are derived data: one
 // lost to a crash costs a longer walk back to the one before.
 func (r *Repository) Flush(ctx context.Context) error {
+	type pending struct {
+		branch string
+		model  object.ID
+	}
 	r.mu.Lock()
-	var branches []string
+	var heads []pending
 	for name, hs := range r.heads {
 		if t := hs.track(); t != nil && t.job != nil {
-			branches = append(branches, name)
+			heads = append(heads, pending{name, hs.model})
 		}
 	}
 	r.mu.Unlock()
-	for _, b := range branches {
+	for _, p := range heads {
 		err := r.st.Update(ctx, func(tx *store.Tx) error {
-			hs, err := r.headFor(tx, b)
+			hs, err := r.headFor(tx, p.branch, p.model)
 			if err != nil {
 				return err
 			}
+			if t := hs.track(); t == nil || t.job == nil {
+				return nil // recorded meanwhile, or the head moved on
+			}
 			w := &commitWriter{r: r, tx: tx, hs: hs.fork()}
 			w.flushSnapshot()
-			r.keepHead(b, w.hs)
+			r.keepHead(p.branch, w.hs, p.model)
 			return nil
 		})
 		if err != nil {
@@ -200,7 +207,7 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 	if err != nil {
 		return nil
 	}
-	j := &snapshotJob{done: make(chan struct{}), sink: &treeSink{objs: map[object.ID]hashedObject{}}, changes: changes, model: w.mdlID}
+	j := &snapshotJob{done: make(chan struct{}), sink: &treeSink{objs: make(map[object.ID]hashedObject, len(changes))}, changes: changes, model: w.mdlID}
 	base := t.root
 	go func() {
 		defer close(j.done)

@@ -61,6 +61,9 @@ type headState struct {
 	snapOwn bool
 	// links is what the head knows of the skip links behind it.
 	links linkState
+	// model is the ID of the model its states were folded under (set as
+	// it is kept: keepHead); a writer under another model starts afresh.
+	model object.ID
 }
 
 func (h *headState) fork() *headState {
@@ -205,13 +208,14 @@ func (h *headState) flatten() *headState {
 }
 
 // headFor returns the cached streams of a branch when the cache is at the
-// branch's current head, or a fresh state that loads streams on demand.
-func (r *Repository) headFor(tx *store.Tx, branchRef string) (*headState, error) {
+// branch's current head and was folded under the model mdlID, or a fresh
+// state that loads streams on demand.
+func (r *Repository) headFor(tx *store.Tx, branchRef string, mdlID object.ID) (*headState, error) {
 	id, _, ok := tx.Resolve(branchRef)
 	r.mu.Lock()
 	hs := r.heads[branchRef]
 	r.mu.Unlock()
-	if hs != nil && hs.head == id {
+	if hs != nil && hs.head == id && hs.model == mdlID {
 		return hs, nil
 	}
 	hs = &headState{head: id, streams: map[string]streamState{}}
@@ -228,10 +232,14 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string) (*headState, error)
 	return hs, nil
 }
 
-func (r *Repository) keepHead(branchRef string, hs *headState) {
+// keepHead caches hs as the head of branchRef, folded under the model
+// mdlID.
+func (r *Repository) keepHead(branchRef string, hs *headState, mdlID object.ID) {
+	flat := hs.flatten()
+	flat.model = mdlID
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.heads[branchRef] = hs.flatten()
+	r.heads[branchRef] = flat
 }
 
 func (r *Repository) forgetHeads() {

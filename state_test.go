@@ -280,6 +280,89 @@ func TestNoSnapshotsTrackNothing(t *testing.T) {
 	}
 }
 
+// TestModelChangeDuringImport: an import reads the model once; when this
+// process takes a new model while the import runs, the heads the import
+// keeps were folded under the old one, and a writer under the new model
+// must not build its snapshots on them (with snapshot_every: 0 they
+// track no changed streams, so a snapshot built on them would lack
+// streams).
+func TestModelChangeDuringImport(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(0))
+	var in bytes.Buffer
+	for i := range 300 {
+		fmt.Fprintf(&in, `{"stream":"acc-%03d","type":"AccountOpened","data":{"owner":"o"}}`+"\n", i)
+	}
+	for i := range 20000 {
+		fmt.Fprintf(&in, `{"stream":"acc-%03d","type":"MoneyDeposited","data":{"amount":1}}`+"\n", i%300)
+	}
+	changed := false
+	_, err := r.Import(ctx, &in, ImportOptions{Batch: 10, Progress: func(done, total int) {
+		if !changed {
+			changed = true
+			_, err := r.SetModel(ctx, []byte(bankModelEvery(10)), "test")
+			require.NoError(t, err)
+			_, _, err = r.Model() // this process takes the new model
+			require.NoError(t, err)
+		}
+	}})
+	require.NoError(t, err)
+	require.True(t, changed)
+	for i := range 30 {
+		_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("acc-%03d", i), "MoneyDeposited", `{"amount":1}`)}, AppendOptions{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Flush(ctx))
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Positive(t, checked)
+	again, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer again.Close()
+	st, err := again.State(ctx, "HEAD", "acc-200", StateOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 67, st.Version, "opened, then 66 deposits")
+}
+
+// TestRefusalKeepsPendingSnapshot: a large commit leaves its snapshot
+// building for the next commit to record; an append refused in between
+// (a rule, an expected version) changes nothing, so the head's cache and
+// that snapshot stay (else the next commit folds the head again from the
+// snapshot before, and rebuilds the tree).
+func TestRefusalKeepsPendingSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelEvery(100))
+	var batch []EventInput
+	for i := range 200 {
+		batch = append(batch, ev(fmt.Sprintf("acc-%03d", i), "AccountOpened", `{"owner":"o"}`))
+	}
+	res, err := r.Append(ctx, batch, AppendOptions{})
+	require.NoError(t, err)
+	_, mdlID, err := r.Model()
+	require.NoError(t, err)
+
+	_, err = r.Append(ctx, []EventInput{ev("acc-000", "MoneyWithdrawn", `{"amount":5}`)}, AppendOptions{})
+	require.ErrorIs(t, err, ErrRule)
+	_, err = r.Append(ctx, []EventInput{ev("acc-000", "MoneyDeposited", `{"amount":5}`)}, AppendOptions{Expect: map[string]uint64{"acc-000": 7}})
+	require.ErrorIs(t, err, ErrConflict)
+	r.mu.Lock()
+	hs := r.heads["refs/heads/main"]
+	r.mu.Unlock()
+	require.NotNil(t, hs, "the head's cache is kept")
+	require.NotNil(t, hs.track())
+	assert.NotNil(t, hs.track().job, "with its snapshot still building or built, not recorded")
+	_, err = r.Append(ctx, []EventInput{ev("acc-001", "MoneyDeposited", `{"amount":5}`)}, AppendOptions{})
+	require.NoError(t, err)
+
+	_, ok, err := r.st.Snapshot(res.Commit, mdlID)
+	require.NoError(t, err)
+	assert.True(t, ok, "the snapshot of the 200-event commit was recorded")
+	require.NoError(t, r.VerifySnapshot(ctx, res.Commit))
+	st, err := r.State(ctx, "HEAD", "acc-001", StateOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, st.Version)
+}
+
 // TestModelChangeIgnoresOldSnapshots: states fold through the new rules
 // even where the old model recorded snapshots.
 func TestModelChangeIgnoresOldSnapshots(t *testing.T) {

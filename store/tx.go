@@ -120,9 +120,9 @@ func (tx *Tx) Reserve(objects, bytes int) {
 // CompressAhead starts compressing what the transaction added since the
 // last call on another goroutine, when that is enough to be worth it: the
 // write then compresses only what is added after. A large commit calls
-// it once the previous commit's snapshot tree is in, and again once its
-// events are, while it folds them. The bytes compressed never change: a
-// payload only grows.
+// it once its events are in, while it folds them, and again once the
+// previous commit's snapshot tree is in, after its own entry. The bytes
+// compressed never change: a payload only grows.
 func (tx *Tx) CompressAhead() {
 	from := 0
 	if n := len(tx.ahead); n > 0 {
