@@ -901,8 +901,14 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 			}
 		}
 	}
-	if s.packIdx != nil && len(prefix) <= 8 {
-		for _, loc := range s.packIdx.PrefixLocations(prefix, odd, limit) {
+	if s.packIdx != nil {
+		// The pack's index keeps 8 bytes of each ID: a longer prefix is
+		// searched by its first 8, and the IDs found checked whole below.
+		search, searchOdd := prefix, odd
+		if len(search) > 8 {
+			search, searchOdd = search[:8], false
+		}
+		for _, loc := range s.packIdx.PrefixLocations(search, searchOdd, limit) {
 			f, err := s.frame(loc)
 			if err != nil || int(loc.Slot) >= len(f.Entries) {
 				continue
