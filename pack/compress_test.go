@@ -123,3 +123,32 @@ func TestMergeObjects(t *testing.T) {
 		t.Fatalf("merged %d objects, not the sorted %d", len(got), len(all))
 	}
 }
+
+// TestDamagedFirstFrameIsNeverTorn: a damaged last frame of a segment
+// may be a write a crash tore, and Scan reports it as a torn tail; the
+// first frame was written whole with its segment, so damage there,
+// even with nothing after it, is corruption.
+func TestDamagedFirstFrameIsNeverTorn(t *testing.T) {
+	first := pack.AppendFrame(nil, []byte("checkpoint of the refs"), false)
+	second := pack.AppendFrame(nil, []byte("a commit's objects"), false)
+	scan := func(seg []byte) (int64, error) {
+		s, err := pack.OpenSegment(memFS{&memFile{b: seg}}, "seg", 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Scan(0, true, func(int64, []byte) error { return nil })
+	}
+	m := len(pack.SegmentMagic)
+
+	alone := append(bytes.Clone(pack.SegmentMagic), first...)
+	alone[m+pack.FrameHeaderSize+3] ^= 0x01
+	_, err := scan(alone)
+	requireCorrupt(t, err)
+
+	two := append(append(bytes.Clone(pack.SegmentMagic), first...), second...)
+	two[m+len(first)+pack.FrameHeaderSize+3] ^= 0x01
+	torn, err := scan(two)
+	if err != nil || torn != int64(len(second)) {
+		t.Fatalf("a damaged last frame after the first: torn %d, %v; want %d bytes cut", torn, err, len(second))
+	}
+}

@@ -159,7 +159,8 @@ var ErrTornTail = errors.New("torn tail")
 // of the last whole frame. A frame that is cut short by the end of the
 // file, or damaged where nothing whole follows it, is a torn tail left by a
 // crash: Scan returns the number of bytes after the last good frame. A
-// damaged frame with good frames after it is corruption: ErrCorrupt.
+// damaged frame with good frames after it is corruption: ErrCorrupt; so is
+// a damaged first frame, which was written whole with the segment.
 //
 // With verifyTail set, a zero header counts as the end only if nothing but
 // zeros follows (recovery); without it, as when catching up with frames
@@ -195,7 +196,9 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 			if !errors.Is(ferr, ErrCorrupt) || errors.As(ferr, &ce) {
 				return 0, ferr
 			}
-			if !s.wholeFrameAfter(off, end) {
+			// A segment's first frame was written whole with it (temp
+			// file, sync, rename: WriteSegment), so no crash tears it.
+			if off > int64(len(SegmentMagic)) && !s.wholeFrameAfter(off, end) {
 				s.size = off
 				return s.nonZeroExtent(off, end), nil
 			}
