@@ -98,6 +98,11 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		if err != nil {
 			return err
 		}
+		for _, id := range opts.Reverts {
+			if _, err := readCommit(tx, id); err != nil {
+				return invalidf("reverts %s: %v", id.Short(), err)
+			}
+		}
 		if len(prepared) > 1 {
 			size := 200
 			for _, pe := range prepared {

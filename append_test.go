@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
 )
 
 func newRepo(t *testing.T) *Repository {
@@ -53,4 +55,11 @@ func TestAppendGuards(t *testing.T) {
 	require.ErrorIs(t, err, ErrNothingToCommit)
 	_, err = r.Append(ctx, []EventInput{ev("bad/../x", "X", `{}`)}, AppendOptions{})
 	require.ErrorIs(t, err, ErrInvalid)
+
+	// Reverts name commits of the repository: fsck would call any other
+	// link corruption.
+	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{{1, 2, 3}}})
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{b.Commit}})
+	require.NoError(t, err)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
 )
 
 // ImportOptions configure Import.
@@ -641,6 +642,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// an empty one each commit folds as soon as it is complete.
 		checkLanded := !hs.head.IsZero()
 		var line lineSet
+		keys, declared := importKeys{}, importedIDs{}
 		// groups are the commits read and not yet in a batch: the first
 		// cut of them are in the batch being cut, and base is the
 		// number of groups[0] in the input.
@@ -712,6 +714,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				}
 			}
 			o, err := importSpec(g, base+cut, opts.Actor)
+			if err == nil && o.IdempotencyKey != "" {
+				err = keys.check(tx, branchRef, hs.head, &line, base+cut, o.IdempotencyKey, g.events)
+			}
+			if err == nil {
+				err = declared.check(tx, g.header, base+cut, o.Reverts)
+			}
 			if specErr == nil {
 				specErr = err
 			}
@@ -774,23 +782,86 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 	return dryRunResult{trust: res.trust}, err
 }
 
+// importKeys are the idempotency keys an import's commits carry, with
+// the digest of each one's events, so that a key used again with other
+// events, earlier in the input or on the branch, refuses the import in
+// its dry run, before any batch is written.
+type importKeys map[string]object.ID
+
+// check records commit i's key and refuses it when it was used with
+// other events.
+func (k importKeys) check(tx *store.Tx, branchRef string, head object.ID, line *lineSet, i int, key string, events []preparedEvent) error {
+	dig := digest(events)
+	if prev, ok := k[key]; ok {
+		if prev != dig {
+			return conflictf("commit %d: idempotency key %q was used with other events earlier in the input", i+1, key)
+		}
+		return nil
+	}
+	k[key] = dig
+	prev, prevDig, ok, err := tx.Idempotency(branchRef, key)
+	if err != nil || !ok || prevDig == dig {
+		return err
+	}
+	if ok, err = line.has(tx, head, prev); err != nil || !ok {
+		return err // a key of a branch's earlier life does not count
+	}
+	return conflictf("commit %d: idempotency key %q was used with other events (commit %s)", i+1, key, prev.Short())
+}
+
+// importedIDs are the commit IDs the headers of an import's commits
+// name (export writes them): a commit may revert one of them, which is
+// not in the repository yet.
+type importedIDs map[object.ID]bool
+
+// check refuses a commit that reverts a commit neither in the repository
+// nor named by an earlier header of the input, then records the commit's
+// own ID if its header names one.
+func (d importedIDs) check(tx *store.Tx, h *CommitHeader, i int, reverts []object.ID) error {
+	for _, id := range reverts {
+		if d[id] {
+			continue
+		}
+		if _, err := readCommit(tx, id); err != nil {
+			return invalidf("commit %d: reverts %s, which is not a commit of the repository or of the input before it", i+1, id.Short())
+		}
+	}
+	if h != nil && h.ID != "" {
+		id, err := object.ParseID(h.ID)
+		if err != nil {
+			return invalidf("commit %d: id: %v", i+1, err)
+		}
+		d[id] = true
+	}
+	return nil
+}
+
 // importSpec returns the options of the import's commit i: those its
-// header gives, or the time of its first event.
+// header gives, and its time: the header's, else its first event's, else
+// none (now, when it is written). A time evgit cannot store is refused
+// here, in the dry run, before any batch is written.
 func importSpec(g importGroup, i int, actor string) (AppendOptions, error) {
 	o := AppendOptions{Actor: actor}
 	h := g.header
-	if h == nil {
-		if t := g.events[0].in.Meta["time"]; t != "" {
-			o.Time, _ = time.Parse(time.RFC3339Nano, t)
+	switch {
+	case h != nil && h.Time != "":
+		t, err := walk.ParseTime(h.Time)
+		if err != nil {
+			return o, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
 		}
+		o.Time = t
+	case g.events[0].in.Meta["time"] != "":
+		o.Time, _ = walk.ParseRFC3339(g.events[0].in.Meta["time"]) // checked as the line was read
+	}
+	if !o.Time.IsZero() {
+		if err := checkTime(o.Time); err != nil {
+			return o, fmt.Errorf("commit %d: %w", i+1, err)
+		}
+	}
+	if h == nil {
 		return o, nil
 	}
 	o.Message, o.Actor, o.IdempotencyKey = h.Message, h.Actor, h.IdempotencyKey
-	t, err := time.Parse(time.RFC3339Nano, h.Time)
-	if err != nil {
-		return o, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
-	}
-	o.Time = t
 	for _, s := range h.Reverts {
 		id, err := object.ParseID(s)
 		if err != nil {

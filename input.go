@@ -9,9 +9,9 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/walk"
 )
 
 // EventInput is an event to append, as SPEC §2 writes it.
@@ -155,7 +155,7 @@ func checkNames(e *EventInput) error {
 		return fmt.Errorf("schema must be >= 1")
 	}
 	if t, ok := e.Meta["time"]; ok {
-		if _, err := time.Parse(time.RFC3339Nano, t); err != nil {
+		if _, err := walk.ParseRFC3339(t); err != nil {
 			return fmt.Errorf("meta.time %q is not RFC 3339", t)
 		}
 	}

@@ -318,12 +318,22 @@ func ParseRange(s string) (from, to string, isRange bool) {
 	return from, to, true
 }
 
+// ParseRFC3339 parses an RFC 3339 time, with an optional fraction of a
+// second. RFC 3339 allows a lower-case "t" and "z", which Go's layout
+// does not: they are read as upper case.
+func ParseRFC3339(s string) (time.Time, error) {
+	if strings.ContainsAny(s, "tz") {
+		s = strings.ToUpper(s)
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
 // ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional
 // fraction of a second), or a date YYYY-MM-DD meaning 00:00:00Z that day.
 // The result is in UTC. Other text fails with an error matching
 // ErrInvalidTime.
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	if t, err := ParseRFC3339(s); err == nil {
 		return t.UTC(), nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
