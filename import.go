@@ -179,8 +179,11 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		r.keepHead(trust.branchRef, final, mdlID)
 	}
-	if res.Head.IsZero() {
-		res.Head, _ = r.Resolve(ctx, branchOrHead(opts.Branch))
+	// The summary names the branch's head after the import: when the
+	// last batches were found there already, the commit they ended at
+	// may be behind it.
+	if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
+		res.Head = head
 	}
 	// A bulk import leaves up to SealObjects objects in the newest
 	// segment, which every later open would scan: index them now.

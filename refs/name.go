@@ -51,8 +51,8 @@ func CheckRefName(name string) error {
 
 // CheckBranchName checks a short branch name such as "main": it must make
 // a valid ref name as "refs/heads/<short>", must not start with "-" (it
-// would read as a flag) and must not be "HEAD". The error matches
-// ErrInvalidName.
+// would read as a flag) and must not be "HEAD" or "@" (which names HEAD).
+// The error matches ErrInvalidName.
 func CheckBranchName(short string) error {
 	return checkShortName("branch", HeadsPrefix, short)
 }
@@ -73,6 +73,12 @@ func checkShortName(kind, prefix, short string) error {
 		reason = `begins with "-"`
 	case short == HEAD:
 		reason = `"HEAD" is reserved`
+	case short == "@":
+		reason = `"@" is reserved (it names HEAD)`
+	case strings.HasPrefix(short, "/"):
+		reason = `begins with "/"`
+	case strings.HasSuffix(short, "/"):
+		reason = `ends with "/"`
 	default:
 		reason = refNameProblem(prefix + short)
 	}
