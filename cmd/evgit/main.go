@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWith is run with the environment read through getenv.
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	out := &checkedWriter{w: stdout}
+	stdout = out
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCommand(g)
 	root.SetArgs(args)
@@ -72,7 +74,27 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		// a bad flag value or a wrong number of arguments.
 		err = asUsage(err)
 	}
+	if err == nil && out.err != nil {
+		// What the command did is done, but its output is lost.
+		err = fmt.Errorf("writing the output: %w", out.err)
+	}
 	return report(stderr, err)
+}
+
+// checkedWriter remembers the first error writing to w, so that a
+// command whose output could not be written (a full disk, a closed
+// pipe) does not exit 0.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // newRootCommand builds the whole command tree.

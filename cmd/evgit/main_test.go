@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit"
 	"github.com/evgit/evgit/bankgen"
@@ -187,4 +189,28 @@ func cmdMaskSizes(ts *testscript.TestScript, neg bool, args []string) {
 	b, err := os.ReadFile(name)
 	ts.Check(err)
 	ts.Check(os.WriteFile(name, sizePattern.ReplaceAll(b, []byte("SIZE")), 0o644))
+}
+
+// fullWriter fails every write, as /dev/full does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestLostOutputFails: a command whose output cannot be written exits 1,
+// even one that prints with no error check of its own.
+func TestLostOutputFails(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	getenv := func(string) string { return "" }
+	var stderr strings.Builder
+	for _, args := range [][]string{{"init", dir}, {"-C", dir, "commit", "acc-1", "Opened", "{}"}} {
+		require.Equal(t, exitOK, runWith(ctx, args, strings.NewReader(""), io.Discard, &stderr, getenv), "%v: %s", args, stderr.String())
+	}
+	for _, args := range [][]string{{"-C", dir, "rev-parse", "HEAD"}, {"init", dir}, {"-C", dir, "branch"}, {"-C", dir, "log"}} {
+		stderr.Reset()
+		code := runWith(ctx, args, strings.NewReader(""), fullWriter{}, &stderr, getenv)
+		assert.Equal(t, exitError, code, "%v", args)
+		assert.Contains(t, stderr.String(), "no space left on device", "%v", args)
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: one line", args)
+	}
 }
