@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +14,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/evgit/evgit"
 )
@@ -69,9 +72,10 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			err = cerr
 		}
 	}
-	if err != nil && !g.started {
-		// Cobra failed before the command ran: an unknown command or flag,
-		// a bad flag value or a wrong number of arguments.
+	if err != nil && !g.started && !errors.Is(err, evgit.ErrInvalid) {
+		// Cobra failed before the command ran: an unknown command or
+		// flag, or a wrong number of arguments (a bad flag value is an
+		// invalid value, exit 1: flagError).
 		err = asUsage(err)
 	}
 	if err == nil && out.err != nil {
@@ -79,6 +83,27 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		err = fmt.Errorf("writing the output: %w", out.err)
 	}
 	return report(stderr, err)
+}
+
+// flagError sorts the errors of parsing flags: a value a flag cannot
+// take is an invalid value (exit 1, SPEC §3), anything else (an unknown
+// flag, a flag without its value) is usage (exit 2).
+func flagError(_ *cobra.Command, err error) error {
+	var bad *pflag.InvalidValueError
+	if !errors.As(err, &bad) {
+		return asUsage(err)
+	}
+	why := "not a valid value"
+	var num *strconv.NumError
+	switch {
+	case errors.As(err, &num) && errors.Is(num.Err, strconv.ErrRange):
+		why = "out of range"
+	case errors.As(err, &num) && num.Func == "ParseBool":
+		why = "want true or false"
+	case errors.As(err, &num):
+		why = "not a number"
+	}
+	return invalidf("--%s %s: %s", bad.GetFlag().Name, bad.GetValue(), why)
 }
 
 // checkedWriter remembers the first error writing to w, so that a
@@ -119,7 +144,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.PersistentFlags().StringVarP(&g.dir, "directory", "C", "", "run as if evgit was started in `DIR`")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
+	root.SetFlagErrorFunc(flagError)
 
 	root.AddCommand(
 		newInitCommand(g),
