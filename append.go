@@ -78,6 +78,11 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrNothingToCommit)
 	}
+	for s := range opts.Expect {
+		if err := object.ValidateStream(s); err != nil {
+			return nil, invalidf("expect: %v", err)
+		}
+	}
 	prepared := make([]preparedEvent, len(events))
 	for i := range events {
 		data, err := checkEvent(&events[i])

@@ -173,6 +173,17 @@ func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped fu
 
 func (r *Repository) logOptions(ctx context.Context, opts LogOptions) (walk.LogOptions, error) {
 	wo := walk.LogOptions{Max: opts.Max, Stream: opts.Stream, Type: opts.Type, Since: opts.Since, Until: opts.Until, Reverse: opts.Reverse, FirstParent: opts.FirstParent}
+	// A filter no event can match is a mistake, not an empty log.
+	if opts.Stream != "" {
+		if err := object.ValidateStream(opts.Stream); err != nil {
+			return wo, invalidf("stream filter: %v", err)
+		}
+	}
+	if opts.Type != "" {
+		if err := object.ValidateType(opts.Type); err != nil {
+			return wo, invalidf("type filter: %v", err)
+		}
+	}
 	spec := opts.Range
 	if spec == "" {
 		spec = refs.HEAD

@@ -42,6 +42,9 @@ file (- for standard input), after the triples.`,
 				return usagef("events are given as STREAM TYPE JSON triples; got %d arguments", len(args))
 			}
 			opts.triples = args
+			if cmd.Flags().Changed("date") && opts.date == "" {
+				return invalidf("--date: empty, want a time")
+			}
 			return runCommit(cmd.Context(), opts, g)
 		},
 	}
@@ -80,6 +83,10 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 
 	var events []evgit.EventInput
 	for i := 0; i+2 < len(opts.triples); i += 3 {
+		if strings.TrimSpace(opts.triples[i+2]) == "" {
+			// Data may be left out of NDJSON, never given as no JSON.
+			return invalidf("event %d: data: empty, want JSON (such as {})", i/3+1)
+		}
 		events = append(events, evgit.EventInput{
 			Stream: opts.triples[i],
 			Type:   opts.triples[i+1],
