@@ -63,7 +63,8 @@ func ValidateType(t string) error {
 			ok = ok || (c >= '0' && c <= '9') || c == '.' || c == ':' || c == '-'
 		}
 		if !ok {
-			return fmt.Errorf("%w: type %q: character %q not allowed", ErrInvalidName, t, c)
+			r, _ := utf8.DecodeRuneInString(t[i:]) // named whole, not by its first byte
+			return fmt.Errorf("%w: type %q: character %q not allowed", ErrInvalidName, t, r)
 		}
 	}
 	return nil

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -49,7 +52,11 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 	path := g.path(opts.output)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temporary name means nothing to the user
+		}
+		return fmt.Errorf("cannot write %s: %w", opts.output, err)
 	}
 	defer os.Remove(f.Name())
 	if err := f.Chmod(0o644); err != nil {

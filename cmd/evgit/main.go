@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"os/user"
@@ -135,8 +136,13 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 			g.started = true
 			if g.dir != "" {
 				st, err := os.Stat(g.dir)
-				if err != nil || !st.IsDir() {
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
 					return fatalf("cannot change to '%s': no such directory", g.dir)
+				case err != nil:
+					return fatalf("cannot change to '%s': %v", g.dir, errors.Unwrap(err))
+				case !st.IsDir():
+					return fatalf("cannot change to '%s': not a directory", g.dir)
 				}
 			}
 			return nil

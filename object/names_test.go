@@ -1,0 +1,26 @@
+package object_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/evgit/evgit/object"
+)
+
+// TestTypeNameErrorsNameTheCharacter: a character that is not allowed is
+// named whole, not by the first byte of its UTF-8 encoding.
+func TestTypeNameErrorsNameTheCharacter(t *testing.T) {
+	for typ, want := range map[string]string{
+		"Té":       `invalid name: type "Té": character 'é' not allowed`,
+		"bad type": `invalid name: type "bad type": character ' ' not allowed`,
+		"1st":      `invalid name: type "1st": character '1' not allowed`,
+	} {
+		err := object.ValidateType(typ)
+		if !errors.Is(err, object.ErrInvalidName) || err.Error() != want {
+			t.Errorf("ValidateType(%q) = %v, want %s", typ, err, want)
+		}
+	}
+	if err := object.ValidateType("Money.Deposited:v2-b"); err != nil {
+		t.Errorf("a valid type: %v", err)
+	}
+}
