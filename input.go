@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -110,7 +111,15 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 			d := json.NewDecoder(bytes.NewReader(v))
 			d.DisallowUnknownFields()
 			if err := d.Decode(&h); err != nil {
+				var te *json.UnmarshalTypeError
+				if errors.As(err, &te) && te.Field != "" {
+					// Name the field as the input does, not as Go does.
+					return fmt.Errorf("bad \"commit\": %s: want %s, not %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
+				}
 				return fmt.Errorf("bad \"commit\": %v", err)
+			}
+			if string(bytes.TrimSpace(v)) == "null" {
+				return fmt.Errorf("bad \"commit\": want an object, not null")
 			}
 			in.Commit = &h
 		default:
@@ -224,4 +233,20 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 		return fmt.Errorf("line %d: %w", n+1, err)
 	}
 	return nil
+}
+
+// jsonKind names a Go kind as JSON names its values, for messages.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Bool:
+		return "true or false"
+	default:
+		return "a number"
+	}
 }
