@@ -151,6 +151,10 @@ func (r *Repository) Store() *store.Store { return r.st }
 // opening the repository cut.
 func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
 
+// TornKept returns where Open kept the bytes it cut (TornBytes), relative
+// to the .evgit folder: a file in lost-found/. "" when nothing was cut.
+func (r *Repository) TornKept() string { return r.st.TornKept() }
+
 // Model returns the repository's model, or nil when none is set.
 func (r *Repository) Model() (*model.Model, object.ID, error) {
 	// Another process may have set a model since we last looked.

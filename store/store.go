@@ -103,6 +103,7 @@ type Store struct {
 	refs      *refs.Table
 	cache     *pack.FrameCache
 	torn      int64  // bytes cut from a torn tail
+	tornKept  string // where the cut bytes were kept (lost-found), relative to dir
 	gen       uint64 // the layout generation the store last listed
 	stale     error  // set while the tables are half built by a failed reload
 	// The pack gc wrote, if any: its frames, its object index and the
@@ -261,6 +262,14 @@ func (s *Store) closeFiles() {
 
 // Dir returns the .evgit folder.
 func (s *Store) Dir() string { return s.dir }
+
+// TornKept returns where the bytes of the torn tail Open cut were kept,
+// relative to the .evgit folder; "" when nothing was cut.
+func (s *Store) TornKept() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tornKept
+}
 
 // TornBytes returns how many bytes of a torn tail Open cut.
 func (s *Store) TornBytes() int64 {
@@ -491,16 +500,49 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 			return fmt.Errorf("%w: segment %d ends in a torn frame but is not the newest", ErrCorrupt, n)
 		}
 		if locked {
+			kept, err := s.keepTorn(n, seg, torn)
+			if err != nil {
+				return err
+			}
 			if err := seg.Truncate(); err != nil {
 				return err
 			}
 			s.torn += torn
+			s.tornKept = kept
 		}
 	}
 	if isLast {
 		s.scanned = seg.Size()
 	}
 	return nil
+}
+
+// LostFound is the folder, in the .evgit folder, where the bytes of torn
+// tails are kept before they are cut.
+const LostFound = "lost-found"
+
+// keepTorn copies the torn tail of segment n, torn bytes from its logical
+// end, to lost-found/<segment>-<offset>.torn before it is cut, and returns
+// that path (relative to the .evgit folder). A crash can only tear what
+// was never acknowledged, but a flipped bit in the last frame looks the
+// same (pack.Segment.Scan): the bytes stay, should they be a commit
+// someone was told was durable.
+func (s *Store) keepTorn(n uint32, seg *pack.Segment, torn int64) (string, error) {
+	b := make([]byte, torn)
+	if _, err := seg.ReaderAt().ReadAt(b, seg.Size()); err != nil {
+		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
+	}
+	rel := filepath.Join(LostFound, fmt.Sprintf("%08d-%d.torn", n, seg.Size()))
+	if err := s.fsys.MkdirAll(filepath.Join(s.dir, LostFound), 0o755); err != nil {
+		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
+	}
+	if err := s.fsys.SyncDir(s.dir); err != nil {
+		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
+	}
+	if err := pack.WriteFileAtomic(s.fsys, filepath.Join(s.dir, rel), b); err != nil {
+		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
+	}
+	return rel, nil
 }
 
 // absorb takes the entries of one frame into memory: objects into the

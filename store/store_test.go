@@ -103,6 +103,11 @@ func TestTornTailIsCut(t *testing.T) {
 	require.NoError(t, err)
 	defer s2.Close()
 	assert.Equal(t, int64(11), s2.TornBytes())
+	// The bytes cut are kept, as they were, in lost-found.
+	kept, err := os.ReadFile(filepath.Join(dir, s2.TornKept()))
+	require.NoError(t, err)
+	assert.Equal(t, []byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, kept)
+	assert.Equal(t, filepath.Join(LostFound, fmt.Sprintf("%08d-%d.torn", 1, end)), s2.TornKept())
 	head, _, _ := s2.Resolve("HEAD")
 	assert.Equal(t, id, head)
 	appendCommit(t, s2, 1)

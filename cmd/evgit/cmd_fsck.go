@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/store"
 )
 
 type fsckOptions struct {
@@ -96,6 +99,16 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 	} else {
 		for _, p := range rep.Problems {
 			fmt.Fprintf(g.stderr, "error: %s\n", p)
+		}
+		// Tails an open cut stay in lost-found: a crash tore them, or
+		// damage to the last frame looked like a tear. Not a problem of
+		// the repository, which reads consistently without them.
+		if kept, _ := os.ReadDir(filepath.Join(repo.GitDir(), store.LostFound)); len(kept) > 0 {
+			what := "torn tails"
+			if len(kept) == 1 {
+				what = "torn tail"
+			}
+			fmt.Fprintf(g.stderr, "warning: .evgit/%s holds %d %s cut on open (the last is %s)\n", store.LostFound, len(kept), what, kept[len(kept)-1].Name())
 		}
 		if rep.OK {
 			n := rep.Checked

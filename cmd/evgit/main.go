@@ -208,7 +208,7 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 	}
 	g.repo = repo
 	if n := repo.TornBytes(); n > 0 {
-		fmt.Fprintf(g.stderr, "warning: cut %d bytes of a torn write left by a crash\n", n)
+		fmt.Fprintf(g.stderr, "warning: cut %d bytes of a torn write left by a crash (kept in .evgit/%s)\n", n, repo.TornKept())
 	}
 	return repo, nil
 }
