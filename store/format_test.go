@@ -93,5 +93,11 @@ func TestUnknownFormatIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "format"), []byte("evgit 3\n"), 0o644))
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), `"evgit 1" and "evgit 2"`)
+	assert.Contains(t, err.Error(), `has format "evgit 3\n"; this evgit reads "evgit 1\n" and "evgit 2\n"`)
+
+	// The bytes as they are: a lost newline is visible.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "format"), []byte("evgit 2"), 0o644))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), `has format "evgit 2";`)
 }

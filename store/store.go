@@ -201,7 +201,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	} else if string(b) == formatLine {
 		s.packed = true
 	} else if string(b) != formatLine1 {
-		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q and %q", ErrCorrupt, dir, strings.TrimSpace(string(b)), strings.TrimSpace(formatLine1), strings.TrimSpace(formatLine))
+		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q and %q", ErrCorrupt, dir, string(b), formatLine1, formatLine)
 	}
 	lk, err := openLock(filepath.Join(dir, "lock"))
 	if err != nil {
