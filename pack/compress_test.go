@@ -3,7 +3,9 @@ package pack_test
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -152,3 +154,59 @@ func TestDamagedFirstFrameIsNeverTorn(t *testing.T) {
 		t.Fatalf("a damaged last frame after the first: torn %d, %v; want %d bytes cut", torn, err, len(second))
 	}
 }
+
+// growingFile is a memFile whose first Stat reports the size it had
+// before another process appended a frame: what a scan sees when the
+// append lands between its Stat and its reads.
+type growingFile struct {
+	*memFile
+	staleSize int64 // reported by the next Stat, then forgotten
+}
+
+func (g *growingFile) Stat() (fs.FileInfo, error) {
+	if n := g.staleSize; n > 0 {
+		g.staleSize = 0
+		return memInfo(n), nil
+	}
+	return g.memFile.Stat()
+}
+
+// TestScanEndsAfterAFrameAppendedMeanwhile: a frame that grew the file
+// after the scan's Stat is read whole, and the segment's logical end is
+// after it, not at the size the Stat saw (in the middle of the frame,
+// where the next scan would take the frame's bytes for damage).
+func TestScanEndsAfterAFrameAppendedMeanwhile(t *testing.T) {
+	first := pack.AppendFrame(nil, []byte("checkpoint of the refs"), false)
+	second := pack.AppendFrame(nil, bytes.Repeat([]byte("a commit's objects "), 200), false)
+	seg := append(append(bytes.Clone(pack.SegmentMagic), first...), second...)
+	stale := int64(len(pack.SegmentMagic) + len(first) + 20) // inside the second frame
+	f := &growingFile{memFile: &memFile{b: seg}}
+	s, err := pack.OpenSegment(growingFS{f}, "seg", 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.staleSize = stale
+	var frames []int64
+	torn, err := s.Scan(0, false, func(off int64, _ []byte) error { frames = append(frames, off); return nil })
+	if err != nil || torn != 0 {
+		t.Fatalf("scan: torn %d, %v", torn, err)
+	}
+	if len(frames) != 2 || s.Size() != int64(len(seg)) {
+		t.Fatalf("read frames at %v, logical end %d; want both frames and end %d", frames, s.Size(), len(seg))
+	}
+	// A scan from there finds nothing more, and nothing torn.
+	torn, err = s.Scan(s.Size(), true, func(int64, []byte) error { t.Fatal("a frame past the end"); return nil })
+	if err != nil || torn != 0 {
+		t.Fatalf("scan again: torn %d, %v", torn, err)
+	}
+}
+
+// growingFS serves one growingFile.
+type growingFS struct{ f *growingFile }
+
+func (g growingFS) OpenFile(string, int, fs.FileMode) (pack.File, error) { return g.f, nil }
+func (growingFS) Rename(string, string) error                            { return nil }
+func (growingFS) Remove(string) error                                    { return nil }
+func (growingFS) ReadDir(string) ([]fs.DirEntry, error)                  { return nil, os.ErrNotExist }
+func (growingFS) MkdirAll(string, fs.FileMode) error                     { return nil }
+func (growingFS) SyncDir(string) error                                   { return nil }

@@ -209,7 +209,14 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 		}
 		off = next
 	}
-	s.size = min(off, end)
+	// Every frame up to off was read whole and checked. The last may end
+	// past the size the file had when the scan began: another process
+	// appended it meanwhile, and ReadFrame looked again. The logical end
+	// is after it, never inside it: a later scan from inside a frame
+	// would take its bytes for damage, and, holding the lock, cut an
+	// acknowledged commit as a torn tail.
+	s.size = off
+	s.alloc = max(s.alloc, off)
 	return 0, nil
 }
 
