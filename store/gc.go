@@ -65,6 +65,19 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err := s.removeTemps(); err != nil {
 		return st, err
 	}
+	// The walk below finds objects through the indexes: one damaged there
+	// would hide what it names, and gc would drop it for good. Check them
+	// whole first (they are small beside what they index).
+	for _, ix := range s.indexes {
+		if err := ix.Verify(); err != nil {
+			return st, fmt.Errorf("gc: %w", err)
+		}
+	}
+	if s.packIdx != nil {
+		if err := s.packIdx.Verify(); err != nil {
+			return st, fmt.Errorf("gc: %w", err)
+		}
+	}
 	before, err := s.Files()
 	if err != nil {
 		return st, err
@@ -113,7 +126,10 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			kind, body, _, err := s.get(id)
 			if err != nil {
 				if errors.Is(err, ErrNotFound) {
-					continue // fsck reports dangling links; gc keeps what exists
+					// Fail closed: what cannot be found may be hidden by
+					// damage, and repacking without it would lose what
+					// only it reaches.
+					return fmt.Errorf("gc: reachable object %s cannot be found (%w); run fsck", id.Short(), ErrCorrupt)
 				}
 				return err
 			}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,4 +74,47 @@ func TestGCRepacksAndKeepsWhatIsReachable(t *testing.T) {
 	n := 0
 	require.NoError(t, s2.Objects(func(object.ID, pack.Location) error { n++; return nil }))
 	assert.Equal(t, 2*len(ids), n)
+}
+
+// TestGCRefusesDamagedIndexes: gc finds what to keep through the indexes,
+// so one damaged there would hide objects, and gc would drop them for
+// good. It checks the indexes first and refuses, changing nothing.
+func TestGCRefusesDamagedIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{SealObjects: 50})
+	var ids []object.ID
+	for i := range 200 {
+		ids = append(ids, appendCommit(t, s, i))
+	}
+	_, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	pidx, err := filepath.Glob(filepath.Join(dir, "log", "pack-*.pidx"))
+	require.NoError(t, err)
+	require.Len(t, pidx, 1)
+	b, err := os.ReadFile(pidx[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(pidx[0], b, 0o644))
+	files := func() map[string]int64 {
+		out := map[string]int64{}
+		es, err := os.ReadDir(filepath.Join(dir, "log"))
+		require.NoError(t, err)
+		for _, e := range es {
+			info, err := e.Info()
+			require.NoError(t, err)
+			out[e.Name()] = info.Size()
+		}
+		return out
+	}
+	before := files()
+
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	_, err = s2.GC(ctx, GCOptions{PruneNow: true})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "checksum mismatch")
+	assert.Equal(t, before, files(), "nothing written or removed")
 }
