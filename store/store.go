@@ -74,6 +74,11 @@ type Options struct {
 
 // Store is an open repository's storage.
 type Store struct {
+	// verified holds, by path, what checking an index whole found, for
+	// notFound; an index file never changes once written.
+	verifiedMu sync.Mutex
+	verified   map[string]error
+
 	fsys   pack.FS
 	dir    string // the .evgit folder
 	logDir string
@@ -801,11 +806,46 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 	loc, ok := s.lookup(id)
 	if !ok {
 		if s.packIdx != nil {
-			return s.getPacked(id)
+			kind, body, data, err := s.getPacked(id)
+			if errors.Is(err, ErrNotFound) {
+				err = s.notFound(id)
+			}
+			return kind, body, data, err
 		}
-		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+		return 0, nil, nil, s.notFound(id)
 	}
 	return s.getAt(id, loc)
+}
+
+// notFound is the error for an object no index and no unindexed segment
+// holds. A damaged index may be why: the first time, each index is
+// checked whole, and a damaged one is reported as corruption, naming the
+// file, not as an object that does not exist. The caller holds s.mu.
+func (s *Store) notFound(id object.ID) error {
+	s.verifiedMu.Lock()
+	defer s.verifiedMu.Unlock()
+	if s.verified == nil {
+		s.verified = map[string]error{}
+	}
+	check := func(path string, verify func() error) error {
+		err, done := s.verified[path]
+		if !done {
+			err = verify()
+			s.verified[path] = err
+		}
+		return err
+	}
+	for _, ix := range s.indexes {
+		if err := check(ix.Path, ix.Verify); err != nil {
+			return fmt.Errorf("object %s: %w", id.Short(), err)
+		}
+	}
+	if s.packIdx != nil {
+		if err := check(s.packIdx.Path, s.packIdx.Verify); err != nil {
+			return fmt.Errorf("object %s: %w", id.Short(), err)
+		}
+	}
+	return fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 }
 
 // getPacked reads an object from the pack, trying each entry whose

@@ -204,3 +204,44 @@ func TestCrashDuringIndexMerge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, log, 6)
 }
+
+// TestLookupThroughDamagedIndexIsCorruption: an object a damaged index
+// hides is reported as corruption, naming the index, never as an object
+// that does not exist.
+func TestLookupThroughDamagedIndexIsCorruption(t *testing.T) {
+	s, dir := newStore(t, Options{SealObjects: 50})
+	var ids []object.ID
+	for i := range 200 {
+		ids = append(ids, appendCommit(t, s, i))
+	}
+	require.NoError(t, s.Close())
+	idx, err := filepath.Glob(filepath.Join(dir, "log", "*.idx"))
+	require.NoError(t, err)
+	require.NotEmpty(t, idx)
+	b, err := os.ReadFile(idx[0])
+	require.NoError(t, err)
+	for i := 64; i < len(b)/2; i += 97 { // IDs near the start: some no longer match
+		b[i] ^= 0x10
+	}
+	require.NoError(t, os.WriteFile(idx[0], b, 0o644))
+	s2, err := Open(dir, Options{})
+	if err != nil {
+		require.ErrorIs(t, err, ErrCorrupt)
+		return
+	}
+	defer s2.Close()
+	failed := 0
+	for _, id := range ids {
+		if _, err := s2.Commit(id); err != nil {
+			failed++
+			require.ErrorIs(t, err, ErrCorrupt, "object %s", id.Short())
+			require.NotErrorIs(t, err, ErrNotFound)
+		}
+	}
+	assert.Positive(t, failed, "the damage hid some objects")
+	// Even an object that was never there: the index that might hold it
+	// is damaged, and the error names it.
+	_, err = s2.Commit(object.ID{1, 2, 3})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), filepath.Base(idx[0]))
+}
