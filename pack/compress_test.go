@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -181,7 +180,7 @@ func TestScanEndsAfterAFrameAppendedMeanwhile(t *testing.T) {
 	seg := append(append(bytes.Clone(pack.SegmentMagic), first...), second...)
 	stale := int64(len(pack.SegmentMagic) + len(first) + 20) // inside the second frame
 	f := &growingFile{memFile: &memFile{b: seg}}
-	s, err := pack.OpenSegment(growingFS{f}, "seg", 1, false)
+	s, err := pack.OpenSegment(memFS{f}, "seg", 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,13 +199,3 @@ func TestScanEndsAfterAFrameAppendedMeanwhile(t *testing.T) {
 		t.Fatalf("scan again: torn %d, %v", torn, err)
 	}
 }
-
-// growingFS serves one growingFile.
-type growingFS struct{ f *growingFile }
-
-func (g growingFS) OpenFile(string, int, fs.FileMode) (pack.File, error) { return g.f, nil }
-func (growingFS) Rename(string, string) error                            { return nil }
-func (growingFS) Remove(string) error                                    { return nil }
-func (growingFS) ReadDir(string) ([]fs.DirEntry, error)                  { return nil, os.ErrNotExist }
-func (growingFS) MkdirAll(string, fs.FileMode) error                     { return nil }
-func (growingFS) SyncDir(string) error                                   { return nil }

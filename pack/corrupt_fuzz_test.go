@@ -292,7 +292,7 @@ func (i memInfo) IsDir() bool        { return false }
 func (i memInfo) Sys() any           { return nil }
 
 // memFS serves one file.
-type memFS struct{ f *memFile }
+type memFS struct{ f pack.File }
 
 func (m memFS) OpenFile(string, int, fs.FileMode) (pack.File, error) { return m.f, nil }
 func (memFS) Rename(string, string) error                            { return nil }
