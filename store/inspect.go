@@ -157,6 +157,16 @@ func (s *Store) VerifyLog() []Problem {
 	return probs
 }
 
+// ViewEnd returns how far this store has read the log: its newest
+// segment and the offset it read that segment to. Frames past it, or in
+// newer segments, were appended by other processes since, and name
+// objects this store does not see yet.
+func (s *Store) ViewEnd() (last uint32, end int64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last, s.scanned
+}
+
 // FileSize is a file of the log folder and its size.
 type FileSize struct {
 	Name string
