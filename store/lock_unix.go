@@ -4,6 +4,8 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"os"
 	"sync"
 
@@ -21,8 +23,15 @@ type flock struct {
 	f  *os.File
 }
 
+// openLock opens the lock file, for reading only when this process may
+// not write it (a user who may only read the repository): flock works on
+// such a file too, so readers still wait for writers, and such a process
+// reads and cannot write.
 func openLock(path string) (*flock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, err
 	}

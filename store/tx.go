@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"sync"
 
@@ -568,7 +569,7 @@ func (s *Store) runGroup(batch []*request) {
 		}
 	}
 	if s.writableSeg != s.last {
-		fail(fmt.Errorf("segment %d is not writable", s.last))
+		fail(fmt.Errorf("cannot write: segment %d could not be opened for writing (%w); a user who may only read the repository can read it, not write", s.last, fs.ErrPermission))
 		return
 	}
 	// A prepared transaction is written alone: its frame is compressed

@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -213,4 +216,63 @@ func TestLostOutputFails(t *testing.T) {
 		assert.Contains(t, stderr.String(), "no space left on device", "%v", args)
 		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: one line", args)
 	}
+}
+
+// TestReadOnlyUserReads: a user who may read the repository but not write
+// it (here nobody, on a repository root made) can log, show and fsck, and
+// a commit fails with one line saying why. Needs root to switch users.
+func TestReadOnlyUserReads(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to run evgit as another user")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	// A folder the other user can enter: the test binary, named evgit
+	// (testscript.Main runs evgit's main for that name), and a repository.
+	dir, err := os.MkdirTemp("", "evgit-readonly-*")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin := filepath.Join(dir, "evgit")
+	b, err := os.ReadFile(exe) // a copy: the build folder is the owner's alone
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, b, 0o755))
+	repo := filepath.Join(dir, "repo")
+	var stderr strings.Builder
+	getenv := func(string) string { return "" }
+	for _, args := range [][]string{{"init", repo}, {"-C", repo, "commit", "acc-1", "Opened", "{}"}} {
+		require.Equal(t, exitOK, runWith(context.Background(), args, strings.NewReader(""), io.Discard, &stderr, getenv), stderr.String())
+	}
+	require.NoError(t, filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	}))
+	asNobody := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		if errors.Is(err, syscall.EPERM) {
+			t.Skip("this system does not let the test switch users:", err)
+		}
+		require.NoError(t, err, string(out))
+		return string(out), 0
+	}
+	for _, args := range [][]string{{"log", "--oneline"}, {"show", "HEAD"}, {"fsck"}} {
+		out, code := asNobody(append([]string{"-C", repo}, args...)...)
+		assert.Equal(t, exitOK, code, "%v: %s", args, out)
+	}
+	out, code := asNobody("-C", repo, "commit", "acc-1", "Noted", "{}")
+	assert.Equal(t, exitError, code, out)
+	assert.Equal(t, 1, strings.Count(out, "\n"), out)
+	assert.Contains(t, out, "permission denied")
 }
