@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -333,6 +334,33 @@ func (s *Store) removeTemps() error {
 		}
 	}
 	return nil
+}
+
+// removeDeadTemps removes, best effort, the temporary files of log/ that
+// a process that died left: a file written whole under the lock
+// ("<name>.tmp", which the caller holds), and an index a background seal
+// wrote ("<name>.<pid>-<n>.tmp") when no process <pid> runs. A killed
+// seal's index can be megabytes; gc removes every temporary file anyway.
+func (s *Store) removeDeadTemps() {
+	ents, err := s.fsys.ReadDir(s.logDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		rest, ok := strings.CutSuffix(name, ".tmp")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+			if pid, _, ok := strings.Cut(rest[i+1:], "-"); ok {
+				if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
+					continue // a seal at work, perhaps in another process
+				}
+			}
+		}
+		_ = s.fsys.Remove(filepath.Join(s.logDir, name))
+	}
 }
 
 // thinSnapshots picks which snapshot records to keep: per model, the

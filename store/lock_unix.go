@@ -78,3 +78,12 @@ func (l *flock) bumpGen() error {
 	_, err := l.f.WriteAt(b[:], 0)
 	return err
 }
+
+// processAlive reports whether a process with this ID runs (or may: one
+// this process may not signal counts as running).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	return unix.Kill(pid, 0) != unix.ESRCH
+}

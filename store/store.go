@@ -220,6 +220,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.mu.Lock()
 	err = s.reload(true)
+	if err == nil {
+		s.removeDeadTemps()
+	}
 	s.mu.Unlock()
 	s.lock.unlock()
 	if err != nil {

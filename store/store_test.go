@@ -245,3 +245,25 @@ func TestLookupThroughDamagedIndexIsCorruption(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), filepath.Base(idx[0]))
 }
+
+// TestOpenRemovesDeadTemps: temporary files a dead process left in log/
+// are removed when the store opens (a killed seal's index can be
+// megabytes); one whose process runs is left to it.
+func TestOpenRemovesDeadTemps(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	require.NoError(t, s.Close())
+	logDir := filepath.Join(dir, "log")
+	dead := filepath.Join(logDir, "00000001-00000001.idx.999999999-1.tmp") // above any pid_max
+	alive := filepath.Join(logDir, fmt.Sprintf("00000001-00000001.idx.%d-2.tmp", os.Getpid()))
+	whole := filepath.Join(logDir, "00000002.seg.tmp")
+	for _, p := range []string{dead, alive, whole} {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o644))
+	}
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	assert.NoFileExists(t, dead)
+	assert.NoFileExists(t, whole, "written under the lock, which Open holds: its writer is gone")
+	assert.FileExists(t, alive)
+}
