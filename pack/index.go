@@ -425,10 +425,11 @@ func (ix *Index) recordAt(i int) (Record, error) {
 	return r, nil
 }
 
-// checked verifies the whole file once before its records are used:
-// objects read through an index are checked against their IDs, but a
-// record has no ID of its own, so a damaged one would be read as data.
-func (ix *Index) checked() error {
+// Checked verifies the whole file once and returns what that found. It
+// runs before the records are used: objects read through an index are
+// checked against their IDs, but a record has no ID of its own, so a
+// damaged one would be read as data.
+func (ix *Index) Checked() error {
 	ix.verifyOnce.Do(func() { ix.verifyErr = ix.Verify() })
 	return ix.verifyErr
 }
@@ -438,7 +439,7 @@ func (ix *Index) checked() error {
 // checksum is verified the first time records are read from it.
 func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		if err := ix.checked(); err != nil {
+		if err := ix.Checked(); err != nil {
 			yield(Record{}, err)
 			return
 		}
@@ -479,7 +480,7 @@ func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record
 // AllRecords iterates over every record, sorted by kind and key.
 func (ix *Index) AllRecords() iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		if err := ix.checked(); err != nil {
+		if err := ix.Checked(); err != nil {
 			yield(Record{}, err)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/zeebo/blake3"
 
@@ -342,6 +343,15 @@ type PackIndex struct {
 	ords     []byte
 	frames   []byte
 	Path     string
+
+	verifyOnce sync.Once
+	verifyErr  error
+}
+
+// Checked verifies the whole file once and returns what that found.
+func (px *PackIndex) Checked() error {
+	px.verifyOnce.Do(func() { px.verifyErr = px.Verify() })
+	return px.verifyErr
 }
 
 // OpenPackIndex maps a pack index and checks its layout.

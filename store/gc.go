@@ -189,13 +189,26 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots)
 	for _, r := range snaps {
+		root := object.ID(r.Value)
+		if kept[string(r.Key)] && root != emptyTree {
+			// A snapshot is derived data: one whose tree is gone is
+			// dropped, not a reason to stop (the indexes were checked,
+			// so gone means gone).
+			if _, _, _, err := s.get(root); errors.Is(err, ErrNotFound) {
+				kept[string(r.Key)] = false
+			} else if err != nil {
+				return st, err
+			}
+		}
 		if !kept[string(r.Key)] {
 			st.SnapshotsDropped++
 			continue
 		}
 		st.SnapshotsKept++
 		keep = append(keep, r)
-		mark(object.ID(r.Value))
+		if root != emptyTree { // never stored: readers know it
+			mark(root)
+		}
 	}
 	if err := walkAll(); err != nil {
 		return st, err
@@ -335,6 +348,10 @@ func (s *Store) removeTemps() error {
 	}
 	return nil
 }
+
+// emptyTree is the root of a snapshot without streams (snapshot.EmptyRoot),
+// which a snapshot writer may record without storing the node.
+var emptyTree = object.Hash(object.KindTree, (&object.Tree{Leaf: true}).Encode())
 
 // removeDeadTemps removes, best effort, the temporary files of log/ that
 // a process that died left: a file written whole under the lock

@@ -118,3 +118,31 @@ func TestGCRefusesDamagedIndexes(t *testing.T) {
 	assert.Contains(t, err.Error(), "checksum mismatch")
 	assert.Equal(t, before, files(), "nothing written or removed")
 }
+
+// TestGCKeepsSnapshotsOfNoStreams: a snapshot of no streams names the
+// empty tree, which a writer may record without storing it; gc keeps
+// the record and does not look for the node. A snapshot whose tree is
+// gone is derived data gc drops, not a reason to stop.
+func TestGCKeepsSnapshotsOfNoStreams(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, Options{})
+	a := appendCommit(t, s, 0)
+	b := appendCommit(t, s, 1)
+	mdl := object.Hash(object.KindBlob, []byte("model"))
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		tx.PutSnapshot(a, mdl, emptyTree)
+		tx.PutSnapshot(b, mdl, object.ID{7}) // a tree that is not there
+		return nil
+	}))
+	st, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.SnapshotsKept)
+	assert.Equal(t, 1, st.SnapshotsDropped)
+	root, ok, err := s.Snapshot(a, mdl)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, emptyTree, root)
+	_, ok, err = s.Snapshot(b, mdl)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}

@@ -74,11 +74,6 @@ type Options struct {
 
 // Store is an open repository's storage.
 type Store struct {
-	// verified holds, by path, what checking an index whole found, for
-	// notFound; an index file never changes once written.
-	verifiedMu sync.Mutex
-	verified   map[string]error
-
 	fsys   pack.FS
 	dir    string // the .evgit folder
 	logDir string
@@ -507,7 +502,9 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 		if !isLast {
 			return fmt.Errorf("%w: segment %d ends in a torn frame but is not the newest", ErrCorrupt, n)
 		}
-		if locked {
+		// A process that may only read leaves the tail to the next
+		// writer; it reads up to the tail.
+		if locked && s.writable(n) {
 			kept, err := s.keepTorn(n, seg, torn)
 			if err != nil {
 				return err
@@ -540,10 +537,22 @@ func (s *Store) keepTorn(n uint32, seg *pack.Segment, torn int64) (string, error
 	if _, err := seg.ReaderAt().ReadAt(b, seg.Size()); err != nil {
 		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
 	}
-	rel := filepath.Join(LostFound, fmt.Sprintf("%08d-%d.torn", n, seg.Size()))
 	if err := s.fsys.MkdirAll(filepath.Join(s.dir, LostFound), 0o755); err != nil {
 		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
 	}
+	// Appends after a cut start where it was, so a later tear may end at
+	// the same offset: each gets a name of its own.
+	have := map[string]bool{}
+	if ents, err := s.fsys.ReadDir(filepath.Join(s.dir, LostFound)); err == nil {
+		for _, e := range ents {
+			have[e.Name()] = true
+		}
+	}
+	name := fmt.Sprintf("%08d-%d.torn", n, seg.Size())
+	for i := 2; have[name]; i++ {
+		name = fmt.Sprintf("%08d-%d.%d.torn", n, seg.Size(), i)
+	}
+	rel := filepath.Join(LostFound, name)
 	if err := s.fsys.SyncDir(s.dir); err != nil {
 		return "", fmt.Errorf("keeping the torn tail of segment %d: %w", n, err)
 	}
@@ -821,30 +830,17 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 }
 
 // notFound is the error for an object no index and no unindexed segment
-// holds. A damaged index may be why: the first time, each index is
-// checked whole, and a damaged one is reported as corruption, naming the
-// file, not as an object that does not exist. The caller holds s.mu.
+// holds. A damaged index may be why: each index is checked whole (once,
+// the first time it is asked), and a damaged one is reported as
+// corruption, naming the file, not as an object that does not exist.
 func (s *Store) notFound(id object.ID) error {
-	s.verifiedMu.Lock()
-	defer s.verifiedMu.Unlock()
-	if s.verified == nil {
-		s.verified = map[string]error{}
-	}
-	check := func(path string, verify func() error) error {
-		err, done := s.verified[path]
-		if !done {
-			err = verify()
-			s.verified[path] = err
-		}
-		return err
-	}
 	for _, ix := range s.indexes {
-		if err := check(ix.Path, ix.Verify); err != nil {
+		if err := ix.Checked(); err != nil {
 			return fmt.Errorf("object %s: %w", id.Short(), err)
 		}
 	}
 	if s.packIdx != nil {
-		if err := check(s.packIdx.Path, s.packIdx.Verify); err != nil {
+		if err := s.packIdx.Checked(); err != nil {
 			return fmt.Errorf("object %s: %w", id.Short(), err)
 		}
 	}

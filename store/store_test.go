@@ -267,3 +267,34 @@ func TestOpenRemovesDeadTemps(t *testing.T) {
 	assert.NoFileExists(t, whole, "written under the lock, which Open holds: its writer is gone")
 	assert.FileExists(t, alive)
 }
+
+// TestTornTailsKeepNamesOfTheirOwn: appends after a cut start where it
+// was, so a second tear can end at the same offset; its bytes are kept
+// beside the first's, never over them.
+func TestTornTailsKeepNamesOfTheirOwn(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	end := s.segs[1].Size()
+	require.NoError(t, s.Close())
+	seg := filepath.Join(dir, "log", segName(1))
+	tear := func(b []byte) string {
+		f, err := os.OpenFile(seg, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteAt(b, end)
+		require.NoError(t, err)
+		f.Close()
+		s2, err := Open(dir, Options{})
+		require.NoError(t, err)
+		defer s2.Close()
+		return s2.TornKept()
+	}
+	first := tear([]byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3})
+	second := tear([]byte{201, 0, 0, 0, 0, 0, 0, 0, 9, 9})
+	require.NotEqual(t, first, second)
+	a, err := os.ReadFile(filepath.Join(dir, first))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, second))
+	require.NoError(t, err)
+	assert.Equal(t, []byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, a)
+	assert.Equal(t, []byte{201, 0, 0, 0, 0, 0, 0, 0, 9, 9}, b)
+}
