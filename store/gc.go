@@ -63,21 +63,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		return st, err
 	}
 	defer unlock()
-	if err := s.removeTemps(); err != nil {
+	if err := s.removeTemps(false); err != nil {
 		return st, err
 	}
 	// The walk below finds objects through the indexes: one damaged there
 	// would hide what it names, and gc would drop it for good. Check them
 	// whole first (they are small beside what they index).
-	for _, ix := range s.indexes {
-		if err := ix.Verify(); err != nil {
-			return st, fmt.Errorf("gc: %w", err)
-		}
-	}
-	if s.packIdx != nil {
-		if err := s.packIdx.Verify(); err != nil {
-			return st, fmt.Errorf("gc: %w", err)
-		}
+	if err := s.checkIndexes(); err != nil {
+		return st, fmt.Errorf("gc: %w", err)
 	}
 	before, err := s.Files()
 	if err != nil {
@@ -331,54 +324,44 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 }
 
 // removeTemps removes the temporary files that writes killed before
-// their rename left in the log folder. A background seal of another
-// process that is writing one then fails to publish it, which costs it
-// nothing but the index.
-func (s *Store) removeTemps() error {
+// their rename left in the log folder. gc removes them all: a background
+// seal of another process that is writing one then fails to publish it,
+// which costs it nothing but the index. With onlyDead, as Open does, a
+// seal's index ("<name>.<pid>-<n>.tmp") stays while process <pid> runs;
+// a file written whole under the lock ("<name>.tmp", which the caller
+// holds) always goes.
+func (s *Store) removeTemps(onlyDead bool) error {
 	ents, err := s.fsys.ReadDir(s.logDir)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			if err := s.fsys.Remove(filepath.Join(s.logDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+		rest, ok := strings.CutSuffix(e.Name(), ".tmp")
+		if !ok || onlyDead && sealerAlive(rest) {
+			continue
+		}
+		if err := s.fsys.Remove(filepath.Join(s.logDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil
 }
 
+// sealerAlive reports whether a temporary name (without ".tmp") is a
+// seal's "<name>.<pid>-<n>" whose process runs.
+func sealerAlive(name string) bool {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return false
+	}
+	pid, _, ok := strings.Cut(name[i+1:], "-")
+	n, err := strconv.Atoi(pid)
+	return ok && err == nil && processAlive(n)
+}
+
 // emptyTree is the root of a snapshot without streams (snapshot.EmptyRoot),
 // which a snapshot writer may record without storing the node.
 var emptyTree = object.Hash(object.KindTree, (&object.Tree{Leaf: true}).Encode())
-
-// removeDeadTemps removes, best effort, the temporary files of log/ that
-// a process that died left: a file written whole under the lock
-// ("<name>.tmp", which the caller holds), and an index a background seal
-// wrote ("<name>.<pid>-<n>.tmp") when no process <pid> runs. A killed
-// seal's index can be megabytes; gc removes every temporary file anyway.
-func (s *Store) removeDeadTemps() {
-	ents, err := s.fsys.ReadDir(s.logDir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		name := e.Name()
-		rest, ok := strings.CutSuffix(name, ".tmp")
-		if !ok {
-			continue
-		}
-		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
-			if pid, _, ok := strings.Cut(rest[i+1:], "-"); ok {
-				if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
-					continue // a seal at work, perhaps in another process
-				}
-			}
-		}
-		_ = s.fsys.Remove(filepath.Join(s.logDir, name))
-	}
-}
 
 // thinSnapshots picks which snapshot records to keep: per model, the
 // newest recent ones, and one per slice when history is cut into spread

@@ -216,7 +216,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.mu.Lock()
 	err = s.reload(true)
 	if err == nil {
-		s.removeDeadTemps()
+		_ = s.removeTemps(true) // best effort: they only take room
 	}
 	s.mu.Unlock()
 	s.lock.unlock()
@@ -834,17 +834,24 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 // the first time it is asked), and a damaged one is reported as
 // corruption, naming the file, not as an object that does not exist.
 func (s *Store) notFound(id object.ID) error {
+	if err := s.checkIndexes(); err != nil {
+		return fmt.Errorf("object %s: %w", id.Short(), err)
+	}
+	return fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+}
+
+// checkIndexes checks every index file whole, each once (they never
+// change once written), and returns the first damage found.
+func (s *Store) checkIndexes() error {
 	for _, ix := range s.indexes {
 		if err := ix.Checked(); err != nil {
-			return fmt.Errorf("object %s: %w", id.Short(), err)
+			return err
 		}
 	}
 	if s.packIdx != nil {
-		if err := s.packIdx.Checked(); err != nil {
-			return fmt.Errorf("object %s: %w", id.Short(), err)
-		}
+		return s.packIdx.Checked()
 	}
-	return fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	return nil
 }
 
 // getPacked reads an object from the pack, trying each entry whose
