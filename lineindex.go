@@ -99,11 +99,15 @@ func (li *lineIndex) covers(id object.ID, offset uint64) (*lineView, bool) {
 	return li.find(id, offset)
 }
 
-// walkedCommit is a commit read while extending the index.
+// walkedCommit is what the index keeps of a commit read while extending
+// it: not the commit and its events, which a walk over a million commits
+// would hold in memory all at once.
 type walkedCommit struct {
-	id     object.ID
-	c      *object.Commit
-	events []*object.Event
+	id, parent object.ID
+	offset     uint64
+	time       int64
+	events     []object.ID
+	streams    []string // the events' streams
 }
 
 // cover makes the index hold the first-parent line ending at id and
@@ -119,23 +123,26 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 		}
 		// Walk back, without the lock, to a commit the index holds.
 		var walked []walkedCommit
+		names := interner{}
 		base := -1
 		cur, cc := id, c
 		for {
-			w := walkedCommit{id: cur, c: cc, events: make([]*object.Event, len(cc.Events))}
+			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), events: cc.Events, streams: make([]string, len(cc.Events))}
 			for i, eid := range cc.Events {
 				// Only the stream is needed: the store checked the body
-				// against its ID; the data is checked when folded.
+				// against its ID; the rest is checked when folded.
 				kind, body, _, err := rd.Get(eid)
 				if err == nil && kind != object.KindEvent {
 					err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
 				}
+				var stream []byte
 				if err == nil {
-					w.events[i], err = object.DecodeEvent(body)
+					stream, _, err = object.EventNames(body)
 				}
 				if err != nil {
 					return nil, err
 				}
+				w.streams[i] = names.intern(stream)
 			}
 			walked = append(walked, w)
 			p := cc.Parent()
@@ -159,13 +166,25 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 	}
 }
 
+// interner gives each distinct stream name one string.
+type interner map[string]string
+
+func (in interner) intern(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
 // splice cuts the index after base (-1: empties it) and appends the
 // walked commits (newest first). It fails when the commit at base changed
 // since the walk found it.
 func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	if base >= len(li.ids) || (base >= 0 && li.ids[base] != walked[len(walked)-1].c.Parent()) {
+	if base >= len(li.ids) || (base >= 0 && li.ids[base] != walked[len(walked)-1].parent) {
 		return false
 	}
 	if base+1 < len(li.ids) {
@@ -178,15 +197,15 @@ func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 		w := walked[i]
 		pos := uint32(len(li.ids))
 		li.ids = append(li.ids, w.id)
-		li.offsets = append(li.offsets, w.c.Offset)
-		li.times = append(li.times, w.c.Time.UnixNano())
-		for j, e := range w.events {
-			sl := li.streams[e.Stream]
+		li.offsets = append(li.offsets, w.offset)
+		li.times = append(li.times, w.time)
+		for j, stream := range w.streams {
+			sl := li.streams[stream]
 			if sl == nil {
 				sl = &streamLine{}
-				li.streams[e.Stream] = sl
+				li.streams[stream] = sl
 			}
-			sl.refs = append(sl.refs, eventRef{pos: pos, id: w.c.Events[j]})
+			sl.refs = append(sl.refs, eventRef{pos: pos, id: w.events[j]})
 		}
 	}
 	return true

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"os"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/zeebo/blake3"
@@ -334,18 +335,65 @@ func (ix *Index) Lookup(id object.ID) (Location, bool) {
 	if hi > ix.n || lo > hi {
 		return Location{}, false
 	}
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		switch c := bytes.Compare(ix.idAt(mid), id[:]); {
-		case c < 0:
-			lo = mid + 1
-		case c > 0:
-			hi = mid
-		default:
-			return ix.locAt(mid), true
+	want := binary.BigEndian.Uint64(id[:8])
+	for i := searchUniform(lo, hi, want, bucketFirst(id[0]), bucketLast(id[0]), ix.keyAt); i < hi && ix.keyAt(i) == want; i++ {
+		if bytes.Equal(ix.idAt(i), id[:]) {
+			return ix.locAt(i), true
 		}
 	}
 	return Location{}, false
+}
+
+// bucketFirst and bucketLast bound the keys whose first byte is b.
+func bucketFirst(b byte) uint64 { return uint64(b) << 56 }
+func bucketLast(b byte) uint64  { return uint64(b)<<56 | (1<<56 - 1) }
+
+// keyAt returns the first 8 bytes of the i-th ID, big-endian: the IDs'
+// order.
+func (ix *Index) keyAt(i int) uint64 { return binary.BigEndian.Uint64(ix.ids[i*object.IDSize:]) }
+
+// searchUniform returns the first i in [lo, hi) whose key is at least
+// want, or hi, where every key lies in [first, last]. The keys are
+// ascending and, being the starts of BLAKE3 hashes, evenly spread, so it
+// guesses from want's value where it lies, which lands within about the
+// square root of hi-lo places of it, then gallops from the guess to
+// bracket the answer and binary-searches the bracket. A binary search of
+// the thousands of keys behind one fanout entry reads a dozen of them
+// far apart, each likely a cache miss in an index of a million objects;
+// this reads one key far away and a few near it. Keys that are not
+// spread evenly (a damaged index) cost more reads, never a wrong answer.
+func searchUniform(lo, hi int, want, first, last uint64, key func(int) uint64) int {
+	if hi <= lo {
+		return lo
+	}
+	g := lo
+	if want > first && last > first {
+		g += int(float64(want-first) / float64(last-first) * float64(hi-1-lo))
+		g = min(max(g, lo), hi-1)
+	}
+	// Bracket the answer in [a, b]: b is the answer when no key in [a, b)
+	// is at least want.
+	a, b := lo, hi
+	if key(g) < want {
+		a = g + 1
+		for step := 1; g+step < hi; step *= 2 {
+			if key(g+step) >= want {
+				b = g + step
+				break
+			}
+			a = g + step + 1
+		}
+	} else {
+		b = g
+		for step := 1; g-step >= lo; step *= 2 {
+			if key(g-step) < want {
+				a = g - step + 1
+				break
+			}
+			b = g - step
+		}
+	}
+	return a + sort.Search(b-a, func(i int) bool { return key(a+i) >= want })
 }
 
 // Prefix returns the IDs that start with the given bytes; odd is set when

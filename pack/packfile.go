@@ -420,6 +420,9 @@ func (px *PackIndex) fan(b int) int {
 	return int(binary.LittleEndian.Uint32(px.fanout[b*4:]))
 }
 
+// prefixAt returns the i-th ID's first 8 bytes, big-endian.
+func (px *PackIndex) prefixAt(i int) uint64 { return binary.BigEndian.Uint64(px.prefixes[i*8:]) }
+
 // Candidates returns the locations of the objects whose ID starts like
 // id's first 8 bytes: usually one, which the reader confirms by hashing.
 func (px *PackIndex) Candidates(id object.ID) []Location {
@@ -428,14 +431,7 @@ func (px *PackIndex) Candidates(id object.ID) []Location {
 		return nil
 	}
 	key := binary.BigEndian.Uint64(id[:8])
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if binary.BigEndian.Uint64(px.prefixes[mid*8:]) < key {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
+	lo = searchUniform(lo, hi, key, bucketFirst(id[0]), bucketLast(id[0]), px.prefixAt)
 	var out []Location
 	for i := lo; i < px.n && binary.BigEndian.Uint64(px.prefixes[i*8:]) == key; i++ {
 		if loc, ok := px.locate(binary.LittleEndian.Uint32(px.ords[i*4:])); ok {

@@ -1,0 +1,61 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/walk"
+)
+
+// A log with versions looks each stream up once, where it first meets
+// it, whatever lies between two of its events: what it learns at a commit
+// goes down the first-parent line with it. Versions are each stream's
+// count of events up to and including the event, on that line, also for a
+// branch that forked from it.
+func TestLogVersionsLookEachStreamUpOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	streams := []string{"a", "b", "c", "d"}
+	for i := range 40 {
+		// Stream a every commit, the others in turn, two events now and then.
+		events := []EventInput{ev("a", "X", `{}`), ev(streams[1+i%3], "X", fmt.Sprintf(`{"i":%d}`, i))}
+		if i%5 == 0 {
+			events = append(events, ev(streams[1+i%3], "X", `{}`))
+		}
+		_, err := r.Append(ctx, events, AppendOptions{})
+		require.NoError(t, err)
+	}
+	_, err := r.CreateBranch(ctx, "side", "HEAD~10", "t")
+	require.NoError(t, err)
+	for range 5 {
+		_, err := r.Append(ctx, []EventInput{ev("d", "Y", `{}`)}, AppendOptions{Branch: "side"})
+		require.NoError(t, err)
+	}
+
+	for _, tip := range []string{"main", "side"} {
+		wo, err := r.logOptions(ctx, LogOptions{Range: tip})
+		require.NoError(t, err)
+		vs := r.newVersioner(true)
+		var infos []*CommitInfo
+		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+			require.NoError(t, err)
+			info, err := r.info(e.ID, e.Commit, e.Events, vs)
+			require.NoError(t, err)
+			infos = append(infos, info)
+		}
+		assert.Equal(t, 4, vs.misses, "%s: one lookup a stream", tip)
+		// Count from the root.
+		count := map[string]uint64{}
+		for i := len(infos) - 1; i >= 0; i-- {
+			for _, e := range infos[i].Events {
+				count[e.Stream]++
+				require.Equal(t, count[e.Stream], e.Version, "%s: %s's event in %s", tip, e.Stream, infos[i].ID.Short())
+			}
+		}
+		assert.Len(t, vs.known, 0, "%s: nothing left over at the root", tip)
+	}
+}
