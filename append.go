@@ -262,6 +262,8 @@ type commitWriter struct {
 	// dryRun marks a writer whose transaction is never written: it must
 	// not record snapshots.
 	dryRun bool
+	// renames maps an import's declared commit IDs to those built.
+	renames *importRenames
 	// pending is room for the events of the commit being built, used
 	// again by the next (an import builds a thousand in a row).
 	pending []pendingEvent

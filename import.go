@@ -29,6 +29,8 @@ type ImportOptions struct {
 	// Progress, when set, is called after each durable batch with the
 	// events written so far and the total.
 	Progress func(done, total int)
+
+	renames *importRenames // set by Import
 }
 
 // ImportResult summarizes an import; its JSON is `evgit import --json`.
@@ -63,6 +65,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if opts.Batch <= 0 {
 		opts.Batch = 1
 	}
+	opts.renames = &importRenames{}
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
@@ -264,7 +267,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 				marker, dig = importMarker(b.groups)
 			}
 			tx := r.st.Detached()
-			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan}
+			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
 			events, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
 			if err == nil {
 				tx.Seal()
@@ -405,7 +408,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 				return err
 			}
 		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil, renames: opts.renames}
 		if t != nil {
 			w.plan = t.plan
 		}
@@ -468,13 +471,16 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 	old := w.hs.head
 	events = 0
 	for i, g := range groups {
-		out, err := w.commit(g.events, specs[i], branchRef)
+		spec := specs[i]
+		spec.Reverts = w.renames.apply(spec.Reverts)
+		out, err := w.commit(g.events, spec, branchRef)
 		if errors.Is(err, errRetryUntrusted) {
 			return 0, err
 		}
 		if err != nil {
 			return 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
+		w.renames.note(g.header, out.Commit)
 		if out.Duplicate && w.trusted {
 			// The dry run folded events this commit does not add.
 			return 0, errRetryUntrusted
@@ -685,6 +691,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					}
 				}
 				b.landed, b.last = ok, last
+				if b.landed {
+					if err := opts.renames.landed(tx, b.groups, last); err != nil {
+						return err
+					}
+				}
 				for _, g := range b.groups {
 					if foldErr == nil && !b.landed {
 						foldErr = fold(g)
@@ -810,6 +821,88 @@ func (k importKeys) check(tx *store.Tx, branchRef string, head object.ID, line *
 		return err // a key of a branch's earlier life does not count
 	}
 	return conflictf("commit %d: idempotency key %q was used with other events (commit %s)", i+1, key, prev.Short())
+}
+
+// importRenames maps the IDs an import's headers name to the IDs their
+// commits got, where the two differ: the input was exported from a
+// history the import does not continue (it lands on a branch with other
+// commits), or was edited. A commit of the input that reverts an earlier
+// one names it by its header's ID, and must revert the commit it became.
+// The preparer and, after it, the transaction build the commits in
+// order, so a commit is noted before any later one reads the map.
+type importRenames struct {
+	mu  sync.Mutex
+	ids map[object.ID]object.ID
+}
+
+// note records the commit a header's commit became. A commit built again
+// (the branch moved under a prepared batch) replaces what was noted.
+func (m *importRenames) note(h *CommitHeader, id object.ID) {
+	if m == nil || h == nil || h.ID == "" {
+		return
+	}
+	declared := id
+	var hexID [2 * object.IDSize]byte
+	hex.Encode(hexID[:], id[:])
+	if h.ID != string(hexID[:]) {
+		var err error
+		if declared, err = object.ParseID(h.ID); err != nil {
+			return // the dry run refused it
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case declared != id && m.ids == nil:
+		m.ids = map[object.ID]object.ID{declared: id}
+	case declared != id:
+		m.ids[declared] = id
+	default:
+		delete(m.ids, declared)
+	}
+}
+
+// apply returns reverts with each renamed ID replaced.
+func (m *importRenames) apply(reverts []object.ID) []object.ID {
+	if m == nil || len(reverts) == 0 {
+		return reverts
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []object.ID
+	for i, id := range reverts {
+		if to, ok := m.ids[id]; ok {
+			if out == nil {
+				out = slices.Clone(reverts)
+			}
+			out[i] = to
+		}
+	}
+	if out == nil {
+		return reverts
+	}
+	return out
+}
+
+// landed notes the commits of a batch an earlier run wrote, which ends at
+// last. A commit's ID covers its parent's, so when the batch's last commit
+// is the one its header names, so is every commit before it; otherwise the
+// batch's commits are read back from last.
+func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) error {
+	declares := func(g importGroup) bool { return g.header != nil && g.header.ID != "" }
+	if !slices.ContainsFunc(groups, declares) || groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == last.String() {
+		return nil
+	}
+	id := last
+	for i := len(groups) - 1; i >= 0; i-- {
+		c, err := readCommit(rd, id)
+		if err != nil {
+			return err
+		}
+		m.note(groups[i].header, id)
+		id = c.Parent()
+	}
+	return nil
 }
 
 // importedIDs are the commit IDs the headers of an import's commits

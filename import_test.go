@@ -193,3 +193,67 @@ func TestImportCommitsHoldTheirLinesInOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, res.Head, res2.Head, "same commits from the export's headers")
 }
+
+// An export imported on top of other commits gets other commit IDs (each
+// covers its parent); a commit of the input that reverts an earlier one
+// names it by its old ID, and must revert the commit it became, also
+// when the earlier one landed in a run that was interrupted.
+func TestImportedRevertsFollowRenamedCommits(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	const n = importBatchCommits + 5
+	var open []EventInput
+	for i := range n {
+		open = append(open, ev(fmt.Sprintf("acc-%d", i), "Opened", `{}`))
+	}
+	_, err := a.Append(ctx, open, AppendOptions{})
+	require.NoError(t, err)
+	for i := range n {
+		_, err := a.Append(ctx, []EventInput{ev(fmt.Sprintf("acc-%d", i), "Deposited", fmt.Sprintf(`{"amount":%d}`, i))}, AppendOptions{})
+		require.NoError(t, err)
+		if i == importBatchCommits+2 {
+			_, err = a.Revert(ctx, fmt.Sprintf("HEAD~%d", importBatchCommits-7), RevertOptions{}) // in the first batch
+			require.NoError(t, err)
+			_, err = a.Revert(ctx, "HEAD~1", RevertOptions{}) // in the same batch
+			require.NoError(t, err)
+		}
+	}
+	var exp bytes.Buffer
+	require.NoError(t, a.Export(ctx, &exp, ExportOptions{}))
+	lines := bytes.SplitAfter(exp.Bytes(), []byte("\n"))
+	first := bytes.Join(lines[:n+importBatchCommits-1], nil) // the first batch: 1000 commits
+
+	for _, interrupted := range []bool{false, true} {
+		b := newRepo(t)
+		_, err := b.Append(ctx, []EventInput{ev("other", "X", `{}`)}, AppendOptions{})
+		require.NoError(t, err)
+		if interrupted {
+			_, err = b.Import(ctx, bytes.NewReader(first), ImportOptions{})
+			require.NoError(t, err)
+		}
+		res, err := b.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{})
+		require.NoError(t, err)
+		if interrupted {
+			assert.Equal(t, importBatchCommits, res.Skipped)
+		}
+		rep, err := b.Fsck(ctx, FsckOptions{})
+		require.NoError(t, err)
+		assert.True(t, rep.OK, "interrupted %v: %v", interrupted, rep.Problems)
+
+		// The reverts name the commits of b that hold the reverted events.
+		var reverts int
+		for c, err := range b.Log(ctx, LogOptions{}) {
+			require.NoError(t, err)
+			for _, id := range c.Reverts {
+				reverts++
+				target, err := b.Show(ctx, id.String())
+				require.NoError(t, err, "interrupted %v: %s reverts %s", interrupted, c.ID.Short(), id.Short())
+				require.Len(t, target.Events, 1)
+				require.Len(t, c.Events, 1)
+				assert.Equal(t, target.Events[0].Stream, c.Events[0].Stream)
+				assert.JSONEq(t, `{"amount":null}`, string(c.Events[0].Data))
+			}
+		}
+		assert.Equal(t, 2, reverts, "interrupted %v", interrupted)
+	}
+}
