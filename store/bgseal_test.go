@@ -203,3 +203,51 @@ func TestGCBesideBackgroundSeals(t *testing.T) {
 	defer s2.Close()
 	requireLinkedReflog(t, s2, n)
 }
+
+// While another live process writes an index (its temporary file is in
+// the log folder), a writer whose segment is due to be sealed lets it
+// finish instead of sealing the same segments again; a dead process's
+// file does not hold it back, nor does a live one once the segment has
+// grown far past its bound.
+func TestNoSealBesideAnotherSealer(t *testing.T) {
+	opts := Options{SealObjects: 6, BackgroundSeal: true}
+	s, dir := newStore(t, opts)
+	segments := func() int {
+		ents, err := os.ReadDir(filepath.Join(dir, "log"))
+		require.NoError(t, err)
+		n := 0
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), segSuffix) {
+				n++
+			}
+		}
+		return n
+	}
+	live := filepath.Join(dir, "log", fmt.Sprintf("00000009-00000009.idx.%d-999999.tmp", os.Getpid()))
+	require.NoError(t, os.WriteFile(live, nil, 0o644))
+	for i := range 8 { // 16 objects: past the bound, not four times past it
+		require.NoError(t, commitOnMain(s, i))
+		s.waitSeal()
+	}
+	assert.Equal(t, 1, segments(), "sealed beside a live sealer")
+	for i := 8; i < 12; i++ { // 24 objects: four times the bound
+		require.NoError(t, commitOnMain(s, i))
+		s.waitSeal()
+	}
+	assert.Greater(t, segments(), 1, "not sealed far past the bound")
+
+	t2, dir2 := newStore(t, opts)
+	dead := filepath.Join(dir2, "log", "00000009-00000009.idx.999999999-999999.tmp")
+	require.NoError(t, os.WriteFile(dead, nil, 0o644))
+	for i := range 4 {
+		require.NoError(t, commitOnMain(t2, i))
+		t2.waitSeal()
+	}
+	ents, err := os.ReadDir(filepath.Join(dir2, "log"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.Contains(t, strings.Join(names, " "), "00000002"+segSuffix, "a dead sealer holds nothing back")
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/evgit/evgit/object"
@@ -27,6 +28,13 @@ func (s *Store) maybeSeal() error {
 	if len(s.memOrder) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
 		return nil
 	}
+	// Another process sealing (or merging) in the background would win or
+	// lose the race to publish; either way one index is built for nothing
+	// and a segment started for nothing. Let it finish, unless the newest
+	// segment has grown far past its bound meanwhile.
+	if seg.Size() < 4*s.opts.SealBytes && len(s.memOrder) < 4*s.opts.SealObjects && s.otherSealing() {
+		return nil
+	}
 	if s.opts.BackgroundSeal && !s.closing {
 		return s.startSeal()
 	}
@@ -37,6 +45,8 @@ func (s *Store) maybeSeal() error {
 // segment and what memory held of the uncovered segments when it began.
 type sealJob struct {
 	done    chan struct{}
+	name    string   // the index it writes
+	tmp     string   // where it writes it first; made when the seal starts
 	seg     uint32   // the newest segment it covers
 	segs    []uint32 // every segment it covers
 	objs    []pack.IndexedObject
@@ -71,7 +81,16 @@ func (s *Store) startSeal() error {
 		}
 	}
 	slices.Sort(job.segs)
+	// The index's temporary file is made now, under the lock: it tells
+	// other processes that this one is sealing (otherSealing) until the
+	// index is published or given up.
+	job.name = filepath.Join(s.logDir, idxName(job.segs[0], job.seg))
+	job.tmp = tempName(job.name)
+	if f, err := s.fsys.OpenFile(job.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err == nil {
+		f.Close()
+	}
 	if err := s.startSegment(n + 1); err != nil {
+		s.fsys.Remove(job.tmp)
 		return err
 	}
 	seg, err := pack.OpenSegment(s.fsys, filepath.Join(s.logDir, segName(n+1)), n+1, true)
@@ -106,8 +125,7 @@ func (s *Store) runSeal(job *sealJob) {
 	// ends; the copies are what this goroutine sorts.
 	objs := slices.Clone(job.objs)
 	recs := slices.Clone(job.recs)
-	name := filepath.Join(s.logDir, idxName(job.segs[0], job.seg))
-	tmp := tempName(name)
+	name, tmp := job.name, job.tmp
 	if err := pack.WriteTemp(s.fsys, tmp, pack.EncodeIndex(job.segs, objs, recs)); err != nil {
 		return
 	}
@@ -128,6 +146,24 @@ func (s *Store) runSeal(job *sealJob) {
 			return
 		}
 	}
+}
+
+// otherSealing reports whether a live process writes an index now: its
+// temporary file is in the log folder. The caller is not sealing itself
+// (maybeSeal), so another Store of this process counts as another
+// process.
+func (s *Store) otherSealing() bool {
+	ents, err := s.fsys.ReadDir(s.logDir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutSuffix(e.Name(), ".tmp")
+		if ok && sealerAlive(rest) {
+			return true
+		}
+	}
+	return false
 }
 
 // tempName names the temporary file an index is written to before it is
