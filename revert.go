@@ -16,18 +16,11 @@ import (
 	"github.com/evgit/evgit/walk"
 )
 
-// Errors of Revert a caller can test with errors.Is. Neither matches
-// ErrConflict or ErrRule: the CLI exits 1 for them (SPEC §3, §4).
-var (
-	// ErrNoCompensation is returned by Revert when an event has no
-	// compensation: its type is named by the model without a revert rule,
-	// or no merge patch can restore the state before it.
-	ErrNoCompensation = model.ErrNoCompensation
-	// ErrRevertChanged is returned by Revert when a later event changed a
-	// field that a merge-patch compensation would restore; the error is a
-	// *revert.ChangedError naming the stream and the field.
-	ErrRevertChanged = revert.ErrChanged
-)
+// ErrNoCompensation is returned by Revert when an event has no
+// compensation: its type is named by the model without a revert rule, or
+// no merge patch can restore the state before it. It matches neither
+// ErrConflict nor ErrRule: the CLI exits 1 for it (SPEC §3, §4).
+var ErrNoCompensation = model.ErrNoCompensation
 
 // RevertOptions say where a revert is appended and how it is described.
 type RevertOptions struct {
@@ -44,6 +37,10 @@ type RevertResult struct {
 	AppendResult
 	Reverts []object.ID `json:"reverts"`
 	Message string      `json:"-"` // the revert commit's message
+	// Overwrites are the later changes that merge-patch compensations set
+	// back with the reverted events' (see revert.Overwrite); the CLI warns
+	// of each.
+	Overwrites []revert.Overwrite `json:"-"`
 }
 
 // revertAttempts bounds how often Revert starts again when the model
@@ -60,10 +57,11 @@ var testHookRevertComputed func()
 // Revert appends one commit of compensating events for the events of rev
 // (a revision, or a range A..B: every commit in it, newest first), each
 // commit's events last first, recording the reverted commits in Reverts.
-// Nothing is written when an event has no compensation (ErrNoCompensation),
-// a later event changed what a merge-patch compensation would restore
-// (ErrRevertChanged) or a model rule refuses a compensating event
-// (ErrRule).
+// Nothing is written when an event has no compensation (ErrNoCompensation)
+// or a model rule refuses a compensating event (ErrRule). A merge-patch
+// compensation puts back the values its fields had before the event, even
+// where a later event changed them since (SPEC §4); the result lists
+// those fields (Overwrites).
 //
 // The compensations depend only on history, so they are computed before
 // the write lock is taken; the check against the branch's current states
@@ -77,7 +75,7 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 	}
 	msg := opts.Message
 	if msg == "" {
-		msg = revertMessage(ids, commits)
+		msg = revertMessage(commits)
 	}
 	for attempt := 1; ; attempt++ {
 		res, err := r.revertOnce(ctx, ids, commits, msg, opts)
@@ -114,6 +112,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 	}
 	aopts := AppendOptions{Branch: opts.Branch, Message: msg, Actor: opts.Actor, Time: opts.Time, Reverts: ids}
 	var res *AppendResult
+	var over []revert.Overwrite
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		if v, _ := tx.Ref(refs.Model); v.ID != mdlID {
 			return errModelMoved
@@ -122,7 +121,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if err != nil {
 			return err
 		}
-		err = revert.Check(mdl, comps, func(stream string) ([]byte, error) {
+		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, error) {
 			st, err := w.hs.get(w, stream)
 			return st.state, err
 		})
@@ -144,7 +143,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		r.forgetHeads()
 		return nil, err
 	}
-	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg}, nil
+	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg, Overwrites: over}, nil
 }
 
 func revertReflogMessage(msg string) string { return "revert: " + firstLine(msg) }
@@ -187,15 +186,11 @@ func (r *Repository) revertTargets(ctx context.Context, rev string) ([]object.ID
 	return ids, commits, nil
 }
 
-// revertMessage is `Revert "<subject>"` for one commit; for several, a
-// count followed by that line for each.
-func revertMessage(ids []object.ID, commits []*object.Commit) string {
-	line := func(i int) string {
-		if subject := firstLine(commits[i].Message); subject != "" {
-			return `Revert "` + subject + `"`
-		}
-		return "Revert " + ids[i].Short()
-	}
+// revertMessage is `Revert "<msg>"` for one commit (SPEC §3), where msg
+// is the reverted commit's subject line, as git revert takes it, and may
+// be empty; for several, a count followed by that line for each.
+func revertMessage(commits []*object.Commit) string {
+	line := func(i int) string { return `Revert "` + firstLine(commits[i].Message) + `"` }
 	if len(commits) == 1 {
 		return line(0)
 	}

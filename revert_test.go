@@ -3,7 +3,6 @@ package evgit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -159,29 +158,33 @@ func TestRevertMergePatch(t *testing.T) {
 	assert.Equal(t, map[string]any{"title": "b", "author": "x", "tags": []any{"t"}, "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
 }
 
+// A merge-patch compensation puts back the values from before the event,
+// as SPEC §4 defines it, even over a later change of the same field; the
+// result names each field it set back. Reverting the revert gives the
+// later change back.
 func TestRevertMergePatchChangedLater(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	commitEvents(t, r, "Create", ev("doc-1", "Edited", `{"title":"a","meta":{"lang":"en"}}`))
 	p1 := commitEvents(t, r, "P1", ev("doc-1", "Edited", `{"title":"b","meta":{"lang":"de"}}`))
 	commitEvents(t, r, "P2", ev("doc-1", "Edited", `{"meta":{"lang":"fr"}}`))
-	before := headOf(t, r)
 
-	_, err := r.Revert(ctx, p1.String(), RevertOptions{})
-	require.ErrorIs(t, err, ErrRevertChanged)
-	assert.NotErrorIs(t, err, ErrConflict, "exit 1, not 3")
-	assert.NotErrorIs(t, err, ErrRule, "exit 1, not 4")
-	var ce *revert.ChangedError
-	require.True(t, errors.As(err, &ce))
-	assert.Equal(t, "doc-1", ce.Stream)
-	assert.Equal(t, "meta.lang", ce.Field)
-	assert.Contains(t, err.Error(), `stream doc-1: field "meta.lang" was changed after event`)
-	assert.Equal(t, before, headOf(t, r), "nothing written")
+	res, err := r.Revert(ctx, p1.String(), RevertOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.Overwrites, 1)
+	o := res.Overwrites[0]
+	assert.Equal(t, revert.Overwrite{Stream: "doc-1", Field: "meta.lang", Event: o.Event, Commit: p1}, o)
+	assert.Contains(t, o.String(), `stream doc-1: field "meta.lang" no longer holds what event`)
+	assert.Equal(t, map[string]any{"title": "a", "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"title": "b", "meta": map[string]any{"lang": "fr"}}, stateOf(t, r, "doc-1"))
 
 	// A later event that set the field to the value it had is no change.
 	commitEvents(t, r, "Back", ev("doc-1", "Edited", `{"meta":{"lang":"de"}}`))
-	_, err = r.Revert(ctx, p1.String(), RevertOptions{})
+	res, err = r.Revert(ctx, p1.String(), RevertOptions{})
 	require.NoError(t, err)
+	assert.Empty(t, res.Overwrites)
 	assert.Equal(t, map[string]any{"title": "a", "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
 
 	// A domain compensation is relative: later events are no obstacle.
@@ -191,8 +194,9 @@ func TestRevertMergePatchChangedLater(t *testing.T) {
 	commitEvents(t, m, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
 	dep := commitEvents(t, m, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
 	commitEvents(t, m, "More", ev("acc-1", "MoneyDeposited", `{"amount":5}`))
-	_, err = m.Revert(ctx, dep.String(), RevertOptions{})
+	res, err = m.Revert(ctx, dep.String(), RevertOptions{})
 	require.NoError(t, err)
+	assert.Empty(t, res.Overwrites)
 	assert.Equal(t, 5.0, balance(t, m, "acc-1"))
 }
 
@@ -278,9 +282,10 @@ func TestRevertOtherBranch(t *testing.T) {
 
 // TestRevertRacesWriter reverts a merge patch while another handle (as
 // another process would) changes the same field. Whatever the order, the
-// outcome must agree with history: the revert lands only if the field
-// still held the reverted event's value at the revert's parent, and is
-// refused only if the change came first.
+// outcome must agree with history: a revert built on the target sets
+// nothing back, and the writer's value follows it; a revert built on the
+// writer's commit puts back the value from before the target and says it
+// set the writer's change back.
 func TestRevertRacesWriter(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
@@ -288,9 +293,13 @@ func TestRevertRacesWriter(t *testing.T) {
 	require.NoError(t, err)
 	defer other.Close()
 	commitEvents(t, r, "Create", ev("doc", "E", `{"title":"a","n":0}`))
-	landed, refused := 0, 0
+	revertFirst, writerFirst := 0, 0
 	for i := range 20 {
 		target := commitEvents(t, r, "Set", ev("doc", "E", fmt.Sprintf(`{"title":"t%d"}`, i)))
+		tc, err := r.Store().Commit(target)
+		require.NoError(t, err)
+		before, err := r.StreamAt(tc.Parent(), "doc")
+		require.NoError(t, err)
 		var wg sync.WaitGroup
 		var rerr, werr error
 		var res *RevertResult
@@ -307,32 +316,31 @@ func TestRevertRacesWriter(t *testing.T) {
 		}()
 		wg.Wait()
 		require.NoError(t, werr)
+		require.NoError(t, rerr)
 		require.NoError(t, r.Store().Refresh()) // see what the other handle wrote
-		if rerr != nil {
-			require.ErrorIs(t, rerr, ErrRevertChanged)
-			refused++
-			// The writer's commit must be an ancestor of the head, right
-			// after the target.
-			c, err := r.Store().Commit(wres.Commit)
-			require.NoError(t, err)
-			assert.Equal(t, target, c.Parent())
-			continue
-		}
-		landed++
-		// The revert was built on the target (the writer came after it)
-		// and the writer's commit came after the revert.
 		c, err := r.Store().Commit(res.Commit)
 		require.NoError(t, err)
-		assert.Equal(t, target, c.Parent(), "revert built on the target")
 		wc, err := r.Store().Commit(wres.Commit)
 		require.NoError(t, err)
-		assert.Equal(t, res.Commit, wc.Parent())
-		st, err := r.StreamAt(wres.Commit, "doc")
+		if c.Parent() == target {
+			revertFirst++
+			assert.Empty(t, res.Overwrites)
+			assert.Equal(t, res.Commit, wc.Parent())
+			st, err := r.StreamAt(wres.Commit, "doc")
+			require.NoError(t, err)
+			assert.Contains(t, string(st.State), fmt.Sprintf(`"title":"w%d"`, i))
+			continue
+		}
+		writerFirst++
+		assert.Equal(t, target, wc.Parent())
+		assert.Equal(t, wres.Commit, c.Parent(), "revert built on the writer's commit")
+		require.Len(t, res.Overwrites, 1)
+		assert.Equal(t, "title", res.Overwrites[0].Field)
+		st, err := r.StreamAt(res.Commit, "doc")
 		require.NoError(t, err)
-		assert.Contains(t, string(st.State), fmt.Sprintf(`"title":"w%d"`, i))
+		assert.JSONEq(t, string(before.State), string(st.State), "the value from before the target, back")
 	}
-	t.Logf("reverts landed %d, refused %d", landed, refused)
-	assert.Equal(t, 20, landed+refused)
+	t.Logf("reverts first %d, writers first %d", revertFirst, writerFirst)
 }
 
 func TestRevertModelChangedMeanwhile(t *testing.T) {
@@ -385,4 +393,20 @@ func TestRevertTime(t *testing.T) {
 	assert.Equal(t, "ops", info.Actor)
 	assert.Equal(t, "ops", info.Events[0].Meta["actor"])
 	assert.Equal(t, "2030-01-02T03:04:05Z", info.Events[0].Meta["time"])
+}
+
+// The message is `Revert "<msg>"` (SPEC §3), with the reverted commit's
+// subject line, also when it is empty.
+func TestRevertMessage(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("doc", "E", `{"a":1}`))
+	commitEvents(t, r, "", ev("doc", "E", `{"a":2}`))
+	res, err := r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, `Revert ""`, res.Message)
+	commitEvents(t, r, "Subject\n\nBody", ev("doc", "E", `{"a":3}`))
+	res, err = r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, `Revert "Subject"`, res.Message)
 }

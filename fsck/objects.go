@@ -154,7 +154,12 @@ func (c *checker) checkCommit(at where, id object.ID, body []byte) {
 		c.link(at, "event", e, object.KindEvent)
 	}
 	for _, r := range cm.Reverts {
-		c.link(at, "reverted commit", r, object.KindCommit)
+		// A reverted commit may be absent: an import of part of a
+		// history (one branch, one stream) keeps the IDs of the commits
+		// it left out. One that is here must be a commit.
+		if _, ok := c.recent[r]; ok || c.st.Has(r) {
+			c.link(at, "reverted commit", r, object.KindCommit)
+		}
 	}
 }
 

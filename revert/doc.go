@@ -13,13 +13,13 @@
 //
 // Merge-patch compensations. An event of a type the model does not name is
 // a JSON Merge Patch, and its compensation is the patch that puts back the
-// values the fields had before it (model.MergePatchInverse). Those values
-// are absolute: applied on top of a later change of the same field, they
-// would silently throw that change away. So, as git revert does with a
-// three-way merge, the compensation is only taken when every field it sets
-// still holds the value the reverted event left there; otherwise the revert
-// stops with a *ChangedError naming the stream and the field. A later
-// event that set a field to the value it already had is no conflict.
+// values the fields had before it (model.MergePatchInverse), as SPEC §4
+// defines it. Those values are absolute: applied on top of a later change
+// of the same field, they set that change back too. The revert is still
+// taken, as the SPEC says, and Check reports each such field (Overwrite),
+// naming the stream, the field and the event, so that the caller can say
+// so; git revert would stop with a conflict there. A later event that set
+// a field to the value it already had changed nothing.
 //
 // The work is split in two so that the expensive part needs no lock:
 // Compensate depends only on the reverted event and the state of its

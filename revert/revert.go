@@ -1,7 +1,6 @@
 package revert
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -11,14 +10,13 @@ import (
 	"github.com/evgit/evgit/object"
 )
 
-// ErrChanged is returned when a later event changed a field that a
-// merge-patch compensation would restore: taking the compensation would
-// throw that later change away. Every such error is a *ChangedError.
-var ErrChanged = errors.New("changed after the reverted event")
-
-// ChangedError is a merge-patch compensation refused because its stream no
-// longer holds, in Field, the value the reverted event left there.
-type ChangedError struct {
+// Overwrite is a later change that a merge-patch compensation undoes as
+// well: Field no longer holds, on the branch the revert is appended to,
+// the value the reverted event left there, and the compensation puts back
+// the value from before the event all the same (SPEC §4 defines the
+// compensation as the patch that restores the fields the event changed).
+// A revert reports it, so that nobody loses a later change unawares.
+type Overwrite struct {
 	Stream string
 	// Field is the dotted path of the field ("address.city"); empty when
 	// the stream's whole state is no longer an object.
@@ -27,20 +25,17 @@ type ChangedError struct {
 	Commit object.ID // the commit that holds it
 }
 
-// Error reads like
+// String reads like
 //
-//	cannot revert commit 3f2a9c1: stream doc-1: field "title" was changed after event 8b0e6d2; revert that change first
-func (e *ChangedError) Error() string {
-	what := fmt.Sprintf("field %q was", e.Field)
-	if e.Field == "" {
-		what = "the state was replaced"
+//	stream doc-1: field "title" no longer holds what event 8b0e6d2 (commit 3f2a9c1) left; the revert sets it back
+func (o Overwrite) String() string {
+	what := fmt.Sprintf("field %q no longer holds", o.Field)
+	if o.Field == "" {
+		what = "the state is no longer"
 	}
-	return fmt.Sprintf("cannot revert commit %s: stream %s: %s changed after event %s; revert that change first",
-		e.Commit.Short(), e.Stream, what, e.Event.Short())
+	return fmt.Sprintf("stream %s: %s what event %s (commit %s) left; the revert sets it back",
+		o.Stream, what, o.Event.Short(), o.Commit.Short())
 }
-
-// Is makes a ChangedError match ErrChanged.
-func (e *ChangedError) Is(target error) bool { return target == ErrChanged }
 
 // Target is an event to undo, with the state of its stream just before it.
 type Target struct {
@@ -88,37 +83,38 @@ func Compensate(mdl *model.Model, t Target) (Compensation, error) {
 }
 
 // Check replays comps, in the order given, on the streams' current states
-// (current returns a stream's state at the branch's head) and returns the
-// first refusal: a *ChangedError for a merge-patch compensation whose
-// fields changed after its event, or the model's *RuleError for a
-// compensation its rules refuse. Check must run where the states cannot
-// move until the compensations are appended: in the same transaction.
-func Check(mdl *model.Model, comps []Compensation, current func(stream string) ([]byte, error)) error {
+// (current returns a stream's state at the branch's head). It returns the
+// later changes that merge-patch compensations set back (Overwrite), and
+// the first refusal: the model's *RuleError for a compensation its rules
+// refuse. Check must run where the states cannot move until the
+// compensations are appended: in the same transaction.
+func Check(mdl *model.Model, comps []Compensation, current func(stream string) ([]byte, error)) ([]Overwrite, error) {
 	states := map[string][]byte{}
+	var over []Overwrite
 	for _, c := range comps {
 		st, ok := states[c.Stream]
 		if !ok {
 			var err error
 			if st, err = current(c.Stream); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if c.Restores {
 			field, changed, err := changedField(c.After, st, c.Event.Data)
 			if err != nil {
-				return fmt.Errorf("cannot revert commit %s: stream %s: %w", c.Commit.Short(), c.Stream, err)
+				return nil, fmt.Errorf("cannot revert commit %s: stream %s: %w", c.Commit.Short(), c.Stream, err)
 			}
 			if changed {
-				return &ChangedError{Stream: c.Stream, Field: field, Event: c.Target, Commit: c.Commit}
+				over = append(over, Overwrite{Stream: c.Stream, Field: field, Event: c.Target, Commit: c.Commit})
 			}
 		}
 		next, err := mdl.Apply(c.Stream, st, c.Event)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		states[c.Stream] = next
 	}
-	return nil
+	return over, nil
 }
 
 // changedField reports the first field (in sorted order) that the inverse

@@ -110,41 +110,38 @@ func TestCheck(t *testing.T) {
 		before    string // the state before the reverted event
 		patch     string // the reverted event
 		current   string // the state at the head
-		wantField string // "" with wantErr: the whole state
-		wantErr   bool
+		wantField string // "" with wantOver: the whole state
+		wantOver  bool   // the compensation sets back a later change
 	}{
 		{name: "nothing since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":2}`},
 		{name: "other field since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":2,"b":9}`},
-		{name: "same field since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":3}`, wantField: "a", wantErr: true},
+		{name: "same field since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":3}`, wantField: "a", wantOver: true},
 		{name: "set back to the same value", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":2}`},
-		{name: "added field removed since", before: `{"a":1}`, patch: `{"b":2}`, current: `{"a":1}`, wantField: "b", wantErr: true},
-		{name: "removed field added back since", before: `{"a":1,"b":1}`, patch: `{"b":null}`, current: `{"a":1,"b":5}`, wantField: "b", wantErr: true},
-		{name: "nested field since", before: `{"m":{"x":1,"y":1}}`, patch: `{"m":{"x":2}}`, current: `{"m":{"x":3,"y":1}}`, wantField: "m.x", wantErr: true},
+		{name: "added field removed since", before: `{"a":1}`, patch: `{"b":2}`, current: `{"a":1}`, wantField: "b", wantOver: true},
+		{name: "removed field added back since", before: `{"a":1,"b":1}`, patch: `{"b":null}`, current: `{"a":1,"b":5}`, wantField: "b", wantOver: true},
+		{name: "nested field since", before: `{"m":{"x":1,"y":1}}`, patch: `{"m":{"x":2}}`, current: `{"m":{"x":3,"y":1}}`, wantField: "m.x", wantOver: true},
 		{name: "nested sibling since", before: `{"m":{"x":1,"y":1}}`, patch: `{"m":{"x":2}}`, current: `{"m":{"x":2,"y":7}}`},
-		{name: "nested object replaced since", before: `{"m":{"x":1}}`, patch: `{"m":{"x":2}}`, current: `{"m":5}`, wantField: "m", wantErr: true},
+		{name: "nested object replaced since", before: `{"m":{"x":1}}`, patch: `{"m":{"x":2}}`, current: `{"m":5}`, wantField: "m", wantOver: true},
 		{name: "object replaced by scalar, scalar still there", before: `{"m":{"x":1}}`, patch: `{"m":5}`, current: `{"m":5}`},
-		{name: "object replaced by scalar, changed since", before: `{"m":{"x":1}}`, patch: `{"m":5}`, current: `{"m":6}`, wantField: "m", wantErr: true},
-		{name: "state no longer an object", before: `{"a":1}`, patch: `{"a":2}`, current: `[1]`, wantErr: true},
+		{name: "object replaced by scalar, changed since", before: `{"m":{"x":1}}`, patch: `{"m":5}`, current: `{"m":6}`, wantField: "m", wantOver: true},
+		{name: "state no longer an object", before: `{"a":1}`, patch: `{"a":2}`, current: `[1]`, wantOver: true},
 		{name: "no-op patch", before: `{"a":1}`, patch: `{"a":1}`, current: `{"a":5}`},
-		{name: "no-op patch on a state no longer an object", before: `{"a":1}`, patch: `{"a":1}`, current: `"x"`, wantErr: true},
+		{name: "no-op patch on a state no longer an object", before: `{"a":1}`, patch: `{"a":1}`, current: `"x"`, wantOver: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := patchComp(t, "s", tt.before, tt.patch)
-			err := Check(nil, []Compensation{c}, func(stream string) ([]byte, error) {
+			over, err := Check(nil, []Compensation{c}, func(stream string) ([]byte, error) {
 				assert.Equal(t, "s", stream)
 				return []byte(tt.current), nil
 			})
-			if !tt.wantErr {
-				require.NoError(t, err)
+			require.NoError(t, err, "taken, as SPEC §4 says")
+			if !tt.wantOver {
+				assert.Empty(t, over)
 				return
 			}
-			require.ErrorIs(t, err, ErrChanged)
-			var ce *ChangedError
-			require.True(t, errors.As(err, &ce))
-			assert.Equal(t, "s", ce.Stream)
-			assert.Equal(t, tt.wantField, ce.Field)
-			assert.Equal(t, c.Target, ce.Event)
+			require.Len(t, over, 1)
+			assert.Equal(t, Overwrite{Stream: "s", Field: tt.wantField, Event: c.Target, Commit: c.Commit}, over[0])
 		})
 	}
 }
@@ -158,21 +155,28 @@ func TestCheckReplaysInOrder(t *testing.T) {
 	c2 := patchComp(t, "s", `{"n":1}`, `{"n":2}`)
 	calls := 0
 	current := func(string) ([]byte, error) { calls++; return []byte(`{"n":3}`), nil }
-	require.NoError(t, Check(nil, []Compensation{c3, c2}, current))
+	over, err := Check(nil, []Compensation{c3, c2}, current)
+	require.NoError(t, err)
+	assert.Empty(t, over)
 	assert.Equal(t, 1, calls, "a stream's head state is read once")
-	require.ErrorIs(t, Check(nil, []Compensation{c2, c3}, current), ErrChanged)
+	over, err = Check(nil, []Compensation{c2, c3}, current)
+	require.NoError(t, err)
+	assert.Len(t, over, 2, "c2's compensation sets back c3's change, then c3's sees n=1")
 
 	// Domain compensations go through require rules.
 	m := bankModel(t)
 	dep, err := Compensate(m, target("a", "MoneyDeposited", `{"amount":5}`, `{"balance":0,"frozen":false}`))
 	require.NoError(t, err)
-	err = Check(m, []Compensation{dep}, func(string) ([]byte, error) { return []byte(`{"balance":4,"frozen":false}`), nil })
+	over, err = Check(m, []Compensation{dep}, func(string) ([]byte, error) { return []byte(`{"balance":4,"frozen":false}`), nil })
 	require.ErrorIs(t, err, model.ErrRule)
-	assert.NotErrorIs(t, err, ErrChanged)
-	require.NoError(t, Check(m, []Compensation{dep}, func(string) ([]byte, error) { return []byte(`{"balance":5,"frozen":false}`), nil }))
+	assert.Empty(t, over)
+	over, err = Check(m, []Compensation{dep}, func(string) ([]byte, error) { return []byte(`{"balance":5,"frozen":false}`), nil })
+	require.NoError(t, err)
+	assert.Empty(t, over, "a domain compensation is relative: nothing set back")
 
 	boom := errors.New("boom")
-	require.ErrorIs(t, Check(m, []Compensation{dep}, func(string) ([]byte, error) { return nil, boom }), boom)
+	_, err = Check(m, []Compensation{dep}, func(string) ([]byte, error) { return nil, boom })
+	require.ErrorIs(t, err, boom)
 }
 
 // FuzzCompensateRestores: whenever a merge patch has a compensation, Check
@@ -202,8 +206,9 @@ func FuzzCompensateRestores(f *testing.F) {
 			}
 			return
 		}
-		if err := Check(nil, []Compensation{c}, func(string) ([]byte, error) { return c.After, nil }); err != nil {
-			t.Fatalf("Check right after the event: %v", err)
+		over, err := Check(nil, []Compensation{c}, func(string) ([]byte, error) { return c.After, nil })
+		if err != nil || len(over) > 0 {
+			t.Fatalf("Check right after the event: %v, %v", over, err)
 		}
 		back, err := model.MergePatch(c.After, c.Event.Data)
 		if err != nil {

@@ -140,8 +140,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 				for _, e := range c.Events {
 					mark(e)
 				}
+				// A reverted commit is kept when it is here, but it need
+				// not be: an import of part of a history keeps the IDs of
+				// commits left out (an export of one branch, or of one
+				// stream), as the compensating commit's ID covers them.
 				for _, r := range c.Reverts {
-					mark(r)
+					if _, _, _, err := s.get(r); !errors.Is(err, ErrNotFound) {
+						mark(r)
+					}
 				}
 			case object.KindTree:
 				t, err := object.DecodeTree(body)

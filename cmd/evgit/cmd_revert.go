@@ -68,6 +68,9 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	for _, o := range res.Overwrites {
+		fmt.Fprintf(g.stderr, "warning: %s\n", o)
+	}
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
