@@ -47,10 +47,11 @@ func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Red
 //
 // Snapshots: every SnapshotEvery events of a stream (default 100; < 0
 // turns them off) Load keeps the state, JSON-encoded, in memory in the
-// Repository, keyed by Name, Version, the stream, the stream's version
-// and the ID of the commit holding that event (which names all history
-// before it, so snapshots are shared across branches where history is
-// the same and never confused where it is not). A later Load starts from
+// Repository, keyed by Name, Version, the model (whose upcasts the
+// reducers saw), the stream, the stream's version and the ID of the commit
+// holding that event (which names all history before it, so snapshots are
+// shared across branches where history is the same and never confused
+// where it is not). A later Load starts from
 // the nearest such snapshot. They last as long as the Repository value
 // and are never written to the repository: change Version whenever the
 // reducers change meaning, and S must survive a JSON round trip
@@ -88,7 +89,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	if err != nil {
 		return nil, err
 	}
-	mdl, _, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	}
 	snaps := &r.derived().aggs
 	key := func(at uint64) aggregateKey {
-		return aggregateKey{name: a.Name, version: a.Version, stream: stream, at: at, commit: v.ids[refs[at-1].pos]}
+		return aggregateKey{name: a.Name, version: a.Version, model: mdlID, stream: stream, at: at, commit: v.ids[refs[at-1].pos]}
 	}
 	var state S
 	if a.Init != nil {
@@ -175,6 +176,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 type aggregateKey struct {
 	name    string
 	version int
+	model   object.ID // the model whose upcasts fed the reducers
 	stream  string
 	at      uint64    // the stream's version
 	commit  object.ID // the commit holding the stream's at-th event

@@ -66,7 +66,7 @@ func BenchmarkState(b *testing.B) {
 		b.Fatal(err)
 	}
 	load := func(b *testing.B, r *Repository, at object.ID) {
-		st, err := r.StreamAt(at, "acc-000000")
+		st, err := r.StreamAt(context.Background(), at, "acc-000000")
 		if err != nil || st.Version < 10_000 {
 			b.Fatal(st.Version, err)
 		}

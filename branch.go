@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -18,17 +19,41 @@ type Ref struct {
 	Current bool      `json:"current,omitempty"`
 }
 
-// Branches lists the branches by name; the one HEAD names is Current.
-func (r *Repository) Branches(ctx context.Context) ([]Ref, error) {
-	return r.listRefs(refs.HeadsPrefix)
+// Branches yields the branches by name; the one HEAD names is Current.
+func (r *Repository) Branches(ctx context.Context) iter.Seq2[Ref, error] {
+	return r.listRefs(ctx, refs.HeadsPrefix)
 }
 
-// Tags lists the tags by name.
-func (r *Repository) Tags(ctx context.Context) ([]Ref, error) {
-	return r.listRefs(refs.TagsPrefix)
+// Tags yields the tags by name.
+func (r *Repository) Tags(ctx context.Context) iter.Seq2[Ref, error] {
+	return r.listRefs(ctx, refs.TagsPrefix)
 }
 
-func (r *Repository) listRefs(prefix string) ([]Ref, error) {
+// listRefs yields the refs under prefix, by name, as they stood when the
+// iteration began.
+func (r *Repository) listRefs(ctx context.Context, prefix string) iter.Seq2[Ref, error] {
+	return func(yield func(Ref, error) bool) {
+		out, err := r.refsUnder(ctx, prefix)
+		if err != nil {
+			yield(Ref{}, err)
+			return
+		}
+		for _, ref := range out {
+			if err := ctx.Err(); err != nil {
+				yield(Ref{}, err)
+				return
+			}
+			if !yield(ref, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (r *Repository) refsUnder(ctx context.Context, prefix string) ([]Ref, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
@@ -45,12 +70,19 @@ func (r *Repository) listRefs(prefix string) ([]Ref, error) {
 	return out, nil
 }
 
-// CurrentBranch returns the branch HEAD names, or "" when HEAD is detached.
-func (r *Repository) CurrentBranch() string {
-	if v, ok := r.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
-		return shortBranch(v.Symbolic)
+// CurrentBranch returns the branch HEAD names, or "" when HEAD is
+// detached, as HEAD stands now (another process may have moved it).
+func (r *Repository) CurrentBranch(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
 	}
-	return ""
+	if err := r.refresh(); err != nil {
+		return "", err
+	}
+	if v, ok := r.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
+		return shortBranch(v.Symbolic), nil
+	}
+	return "", nil
 }
 
 // CreateBranch creates a branch at a revision (HEAD when empty).

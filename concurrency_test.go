@@ -197,7 +197,7 @@ func TestProcessesAppendNoneLost(t *testing.T) {
 	assert.Equal(t, procs*commits, n)
 	head := headOf(t, r)
 	for p := range procs {
-		st, err := r.StreamAt(head, fmt.Sprintf("proc-%d", p))
+		st, err := r.StreamAt(context.Background(), head, fmt.Sprintf("proc-%d", p))
 		require.NoError(t, err)
 		assert.Equal(t, uint64(commits), st.Version)
 		assert.JSONEq(t, fmt.Sprintf(`{"n":%d}`, commits), string(st.State))
@@ -337,7 +337,7 @@ func TestGoroutinesRaceExpect(t *testing.T) {
 			require.False(t, t.Failed())
 			assert.Positive(t, conflicts.Load())
 			r := repos[0]
-			st, err := r.StreamAt(headOf(t, r), "s")
+			st, err := r.StreamAt(context.Background(), headOf(t, r), "s")
 			require.NoError(t, err)
 			assert.Equal(t, uint64(ok.Load()), st.Version)
 			n := uint64(0)
@@ -394,7 +394,7 @@ func TestMovedBranchRetriesByItself(t *testing.T) {
 	}
 	assert.Equal(t, writers*commits, n)
 	for w := range writers {
-		st, err := r.StreamAt(headOf(t, r), fmt.Sprintf("w-%d", w))
+		st, err := r.StreamAt(context.Background(), headOf(t, r), fmt.Sprintf("w-%d", w))
 		require.NoError(t, err)
 		assert.Equal(t, uint64(commits), st.Version)
 	}

@@ -32,6 +32,8 @@ var (
 	ErrNothingToCommit = errors.New("nothing to commit")
 	// ErrNotRepository is returned when no repository is found.
 	ErrNotRepository = store.ErrNotRepository
+	// ErrClosed is returned by a Repository used after Close.
+	ErrClosed = store.ErrClosed
 )
 
 // invalidError is bad input: its message stands alone (the CLI prints it

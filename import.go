@@ -24,7 +24,7 @@ import (
 // ImportOptions configure Import.
 type ImportOptions struct {
 	Branch string // short branch name; "" means the branch HEAD names
-	Batch  int    // events per commit for lines without a commit header; default 1
+	Batch  int    // events per commit for lines without a commit header; 0 means 1
 	Actor  string // commit actor for lines without a commit header
 	// Progress, when set, is called after each durable batch with the
 	// events written so far and the total.
@@ -62,14 +62,17 @@ type importGroup struct {
 // imported onto the branch (an interrupted import run again) are skipped,
 // and not folded: the branch holds them.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
-	if opts.Batch <= 0 {
+	switch {
+	case opts.Batch < 0:
+		return nil, invalidf("batch %d: want a number >= 1, or 0 for 1", opts.Batch)
+	case opts.Batch == 0:
 		opts.Batch = 1
 	}
 	opts.renames = &importRenames{}
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func TestExportImportReproducesIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, res.Head, res2.Head, "same commit IDs")
 
-	st, err := a.StreamAt(res.Head, "acc-000000")
+	st, err := a.StreamAt(context.Background(), res.Head, "acc-000000")
 	require.NoError(t, err)
 	ref, err := bankgen.Fold(bankgen.New(bankgen.Config{Seed: 1, Events: 3000, Accounts: 50}).All())
 	require.NoError(t, err)
@@ -83,9 +83,9 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	assert.Equal(t, 0, again.Commits)
 	assert.Equal(t, 2500, again.Skipped)
 	assert.Equal(t, want.Head, again.Head)
-	st, err := r.StreamAt(want.Head, "acc-000000")
+	st, err := r.StreamAt(context.Background(), want.Head, "acc-000000")
 	require.NoError(t, err)
-	wantSt, err := clean.StreamAt(want.Head, "acc-000000")
+	wantSt, err := clean.StreamAt(context.Background(), want.Head, "acc-000000")
 	require.NoError(t, err)
 	assert.Equal(t, string(wantSt.State), string(st.State))
 }

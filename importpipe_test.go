@@ -153,7 +153,7 @@ func TestCloseRecordsSnapshotsStillBuilding(t *testing.T) {
 	}
 	res, err := r.Append(ctx, events, AppendOptions{Actor: "test"})
 	require.NoError(t, err)
-	_, mdlID, err := r.Model()
+	_, mdlID, err := r.Model(context.Background())
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
 	again, err := Open(ctx, r.GitDir())

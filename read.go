@@ -75,6 +75,9 @@ func (s source) Lookup(prefix string) ([]object.ID, error) {
 // Resolve turns a revision (SPEC §3: hex, branch, tag, HEAD, X~N, X^N,
 // X@{N}) into a commit ID.
 func (r *Repository) Resolve(ctx context.Context, rev string) (object.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return object.ZeroID, err
+	}
 	if err := r.refresh(); err != nil {
 		return object.ZeroID, err
 	}
@@ -352,7 +355,7 @@ func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string
 		}
 		return n, r.onLine(r.st, id, count)
 	}
-	st, err := r.StreamAt(id, stream)
+	st, err := r.streamAt(id, stream)
 	return st.Version, err
 }
 
@@ -369,8 +372,16 @@ type StreamState struct {
 // StreamAt returns a stream's version and state at a commit: version 0
 // and a nil state when the stream has no event there. It starts from the
 // nearest snapshot of the current model at or below the commit.
-func (r *Repository) StreamAt(id object.ID, stream string) (StreamState, error) {
-	mdl, mdlID, err := r.Model()
+func (r *Repository) StreamAt(ctx context.Context, id object.ID, stream string) (StreamState, error) {
+	if err := ctx.Err(); err != nil {
+		return StreamState{}, err
+	}
+	return r.streamAt(id, stream)
+}
+
+// streamAt is StreamAt without a context, for callers inside a call.
+func (r *Repository) streamAt(id object.ID, stream string) (StreamState, error) {
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return StreamState{}, err
 	}

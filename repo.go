@@ -155,8 +155,17 @@ func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
 // to the .evgit folder: a file in lost-found/. "" when nothing was cut.
 func (r *Repository) TornKept() string { return r.st.TornKept() }
 
-// Model returns the repository's model, or nil when none is set.
-func (r *Repository) Model() (*model.Model, object.ID, error) {
+// Model returns the repository's model and the ID of its blob; nil and
+// the zero ID when none is set.
+func (r *Repository) Model(ctx context.Context) (*model.Model, object.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, object.ZeroID, err
+	}
+	return r.model()
+}
+
+// model returns the repository's model, as it stands now.
+func (r *Repository) model() (*model.Model, object.ID, error) {
 	// Another process may have set a model since we last looked.
 	if err := r.st.Refresh(); err != nil {
 		return nil, object.ZeroID, err
@@ -227,4 +236,6 @@ func (r *Repository) refresh() error {
 	return nil
 }
 
-var errDetached = errors.New("HEAD is detached; name a branch with -b")
+// errDetached refuses a write that names no branch while HEAD is detached;
+// it matches ErrInvalid.
+var errDetached error = &invalidError{msg: "HEAD is detached; name a branch with -b"}

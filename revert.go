@@ -87,7 +87,7 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 }
 
 func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions) (*RevertResult, error) {
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func stateOf(t *testing.T, r *Repository, stream string) map[string]any {
 	t.Helper()
 	head, err := r.Resolve(context.Background(), "HEAD")
 	require.NoError(t, err)
-	st, err := r.StreamAt(head, stream)
+	st, err := r.StreamAt(context.Background(), head, stream)
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(st.State, &m))
@@ -273,7 +273,7 @@ func TestRevertOtherBranch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "fix", res.Branch)
 	assert.Equal(t, main, headOf(t, r), "main did not move")
-	st, err := r.StreamAt(res.Commit, "acc-1")
+	st, err := r.StreamAt(context.Background(), res.Commit, "acc-1")
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"owner":"ann","balance":0,"frozen":false}`, string(st.State))
 	_, err = r.Revert(ctx, dep.String(), RevertOptions{Branch: "nope"})
@@ -298,7 +298,7 @@ func TestRevertRacesWriter(t *testing.T) {
 		target := commitEvents(t, r, "Set", ev("doc", "E", fmt.Sprintf(`{"title":"t%d"}`, i)))
 		tc, err := r.Store().Commit(target)
 		require.NoError(t, err)
-		before, err := r.StreamAt(tc.Parent(), "doc")
+		before, err := r.StreamAt(context.Background(), tc.Parent(), "doc")
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		var rerr, werr error
@@ -326,7 +326,7 @@ func TestRevertRacesWriter(t *testing.T) {
 			revertFirst++
 			assert.Empty(t, res.Overwrites)
 			assert.Equal(t, res.Commit, wc.Parent())
-			st, err := r.StreamAt(wres.Commit, "doc")
+			st, err := r.StreamAt(context.Background(), wres.Commit, "doc")
 			require.NoError(t, err)
 			assert.Contains(t, string(st.State), fmt.Sprintf(`"title":"w%d"`, i))
 			continue
@@ -336,7 +336,7 @@ func TestRevertRacesWriter(t *testing.T) {
 		assert.Equal(t, wres.Commit, c.Parent(), "revert built on the writer's commit")
 		require.Len(t, res.Overwrites, 1)
 		assert.Equal(t, "title", res.Overwrites[0].Field)
-		st, err := r.StreamAt(res.Commit, "doc")
+		st, err := r.StreamAt(context.Background(), res.Commit, "doc")
 		require.NoError(t, err)
 		assert.JSONEq(t, string(before.State), string(st.State), "the value from before the target, back")
 	}

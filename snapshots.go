@@ -381,7 +381,7 @@ func (r *Repository) VerifySnapshot(ctx context.Context, commit object.ID) error
 	if err := r.refresh(); err != nil {
 		return err
 	}
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return err
 	}
@@ -458,7 +458,7 @@ func (r *Repository) VerifySnapshots(ctx context.Context, rev string) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return 0, err
 	}
@@ -493,7 +493,7 @@ func (r *Repository) RebuildSnapshots(ctx context.Context, rev string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return 0, err
 	}

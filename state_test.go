@@ -107,7 +107,7 @@ func TestBankingWorkloadMatchesReferenceFold(t *testing.T) {
 	r, events := bankWorkload(t, n, accounts, 100)
 	head, err := r.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
-	_, mdlID, err := r.Model()
+	_, mdlID, err := r.Model(context.Background())
 	require.NoError(t, err)
 
 	// Snapshots were recorded during the import, at every
@@ -187,7 +187,7 @@ func TestLoadWithoutSnapshots(t *testing.T) {
 	ctx := context.Background()
 	const n = 3000
 	r, events := bankWorkload(t, n, 200, 0)
-	_, mdlID, err := r.Model()
+	_, mdlID, err := r.Model(context.Background())
 	require.NoError(t, err)
 	head, err := r.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
@@ -204,7 +204,7 @@ func TestLoadWithoutSnapshots(t *testing.T) {
 	// of the newest boundary, which later loads start from.
 	_, err = r.SetModel(ctx, []byte(bankModelEvery(100)), "test")
 	require.NoError(t, err)
-	_, newID, err := r.Model()
+	_, newID, err := r.Model(context.Background())
 	require.NoError(t, err)
 	require.NotEqual(t, mdlID, newID)
 	st, err := r.State(ctx, "HEAD", "acc-000000", StateOptions{})
@@ -302,7 +302,7 @@ func TestModelChangeDuringImport(t *testing.T) {
 			changed = true
 			_, err := r.SetModel(ctx, []byte(bankModelEvery(10)), "test")
 			require.NoError(t, err)
-			_, _, err = r.Model() // this process takes the new model
+			_, _, err = r.Model(context.Background()) // this process takes the new model
 			require.NoError(t, err)
 		}
 	}})
@@ -338,7 +338,7 @@ func TestRefusalKeepsPendingSnapshot(t *testing.T) {
 	}
 	res, err := r.Append(ctx, batch, AppendOptions{})
 	require.NoError(t, err)
-	_, mdlID, err := r.Model()
+	_, mdlID, err := r.Model(context.Background())
 	require.NoError(t, err)
 
 	_, err = r.Append(ctx, []EventInput{ev("acc-000", "MoneyWithdrawn", `{"amount":5}`)}, AppendOptions{})
@@ -400,8 +400,8 @@ func TestSnapshotIsCanonical(t *testing.T) {
 	appendOne(t, b, dep("y", 7))
 	appendOne(t, b, open("x"), dep("x", 10))
 	hb := appendOne(t, b, ev("x", "AccountFrozen", `{}`), ev("x", "AccountUnfrozen", `{}`))
-	_, ida, _ := a.Model()
-	_, idb, _ := b.Model()
+	_, ida, _ := a.Model(context.Background())
+	_, idb, _ := b.Model(context.Background())
 	ra, ok, err := a.st.Snapshot(ha, ida)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -416,7 +416,7 @@ func TestSnapshotIsCanonical(t *testing.T) {
 	appendOne(t, c, open("y"), dep("y", 7))
 	appendOne(t, c, open("x"))
 	hc := appendOne(t, c, dep("x", 5), dep("x", 5))
-	_, idc, _ := c.Model()
+	_, idc, _ := c.Model(context.Background())
 	rc, ok, err := c.st.Snapshot(hc, idc)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -662,7 +662,7 @@ func TestVerifySnapshotFindsAWrongOne(t *testing.T) {
 	appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
 	head := appendOne(t, r, ev("acc-1", "MoneyDeposited", `{"amount":5}`))
 	require.NoError(t, r.VerifySnapshot(ctx, head))
-	_, mdlID, _ := r.Model()
+	_, mdlID, _ := r.Model(context.Background())
 	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
 		w := snapshot.NewWriter(tx, tx, nil)
 		root, err := w.Build([]snapshot.Change{{Stream: "acc-1", Version: 2, State: []byte(`{"balance":6}`)}})
@@ -730,7 +730,7 @@ func TestImportSnapshotStride(t *testing.T) {
 	ctx := context.Background()
 	const n = 2550
 	r, events := bankWorkload(t, n, 100, 50)
-	_, mdlID, err := r.Model()
+	_, mdlID, err := r.Model(context.Background())
 	require.NoError(t, err)
 	for _, k := range []int{n, n - 50, n - 51, n - 350, n - 351, 1200, 49, 1} {
 		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", n-k))
@@ -740,7 +740,7 @@ func TestImportSnapshotStride(t *testing.T) {
 		b := k / 50 // boundaries up to k
 		assert.Equal(t, k%50 == 0 && (b%7 == 0 || k == n), ok, "snapshot after %d events", k)
 		checkTree(t, r, id, expectAt(events, k))
-		st, err := r.StreamAt(id, "acc-000000")
+		st, err := r.StreamAt(context.Background(), id, "acc-000000")
 		require.NoError(t, err)
 		assert.Equal(t, uint64(expectAt(events, k)["acc-000000"].Version), st.Version)
 	}

@@ -35,7 +35,7 @@ func (r *Repository) State(ctx context.Context, rev, stream string, opts StateOp
 	if err != nil {
 		return nil, err
 	}
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ type treeView struct {
 // treeViews returns the snapshots at commits, computing in memory those
 // that are not recorded, through one overlay.
 func (r *Repository) treeViews(ids ...object.ID) ([]treeView, error) {
-	mdl, mdlID, err := r.Model()
+	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +65,9 @@ func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, 
 		}
 		var all []TreeEntry
 		for e, err := range views[0].snaps.All(views[0].root) {
+			if err == nil {
+				err = ctx.Err()
+			}
 			if err != nil {
 				yield(TreeEntry{}, err)
 				return
@@ -73,6 +76,10 @@ func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, 
 		}
 		slices.SortFunc(all, func(a, b TreeEntry) int { return cmp.Compare(a.Stream, b.Stream) })
 		for _, e := range all {
+			if err := ctx.Err(); err != nil {
+				yield(TreeEntry{}, err)
+				return
+			}
 			if !yield(e, nil) {
 				return
 			}
@@ -139,6 +146,9 @@ func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChan
 		}
 		var out []StreamChange
 		for d, err := range rd.Diff(views[0].root, views[1].root) {
+			if err == nil {
+				err = ctx.Err()
+			}
 			if err != nil {
 				yield(StreamChange{}, err)
 				return
@@ -164,6 +174,10 @@ func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChan
 		}
 		slices.SortFunc(out, func(a, b StreamChange) int { return cmp.Compare(a.Stream, b.Stream) })
 		for _, c := range out {
+			if err := ctx.Err(); err != nil {
+				yield(StreamChange{}, err)
+				return
+			}
 			if !yield(c, nil) {
 				return
 			}

@@ -25,6 +25,11 @@ var ZeroID ID
 // hash is not the ID they were read under.
 var ErrCorrupt = errors.New("corrupt")
 
+// ErrNotFound is returned when an object, a ref, a revision or a stream
+// does not exist. The store, the revision walker and the facade all
+// return errors matching this one value.
+var ErrNotFound = errors.New("not found")
+
 // ErrInvalidID is returned by ParseID for text that is not 64 hex digits.
 var ErrInvalidID = errors.New("invalid object ID")
 

@@ -19,8 +19,9 @@ import (
 // process too, so one goroutine's unlock cannot release the file while
 // another still works under it.
 type flock struct {
-	mu sync.Mutex
-	f  *os.File
+	mu     sync.Mutex
+	f      *os.File
+	closed bool // the store was closed: lock fails with ErrClosed
 }
 
 // openLock opens the lock file, for reading only when this process may
@@ -40,6 +41,10 @@ func openLock(path string) (*flock, error) {
 
 func (l *flock) lock() error {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
 	for {
 		err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX)
 		if err == unix.EINTR {
@@ -57,7 +62,12 @@ func (l *flock) unlock() {
 	l.mu.Unlock()
 }
 
-func (l *flock) close() { l.f.Close() }
+// closeHeld closes the lock file of a store being closed, while the caller
+// holds the lock: every later lock fails with ErrClosed.
+func (l *flock) closeHeld() {
+	l.closed = true
+	l.f.Close()
+}
 
 // gen reads the layout generation: a counter in the lock file that a
 // writer bumps, under the lock, whenever it adds or removes files of the

@@ -44,9 +44,11 @@ const (
 // Errors of the store.
 var (
 	// ErrNotFound is returned when an object or ref does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = object.ErrNotFound
 	// ErrCorrupt is returned when stored bytes are damaged.
 	ErrCorrupt = pack.ErrCorrupt
+	// ErrClosed is returned by a store used after Close.
+	ErrClosed = errors.New("repository closed")
 	// ErrBroken is returned after a write failed: the store refuses
 	// further work until it is reopened, which recovers a consistent state.
 	ErrBroken = errors.New("store failed earlier and must be reopened")
@@ -118,6 +120,7 @@ type Store struct {
 	reloads     uint64   // how many times the tables were rebuilt
 	sealing     *sealJob // the index being built in the background, if any
 	closing     bool     // Close has begun: no new background seal
+	closed      bool     // Close is done: every call fails with ErrClosed
 	packed      bool     // format 2: events and commits are written packed
 
 	lock  *flock
@@ -227,23 +230,22 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the store's files.
+// Close releases the store's files, once the write in flight and a
+// background seal are done. Every later call fails with ErrClosed; a
+// second Close does nothing.
 func (s *Store) Close() error {
-	for {
-		s.waitSeal()
-		s.mu.Lock()
-		if s.sealing == nil {
-			break
-		}
-		s.mu.Unlock()
+	if s.lock == nil {
+		s.closeFiles() // an Open that failed before taking the lock file
+		return nil
 	}
-	defer s.mu.Unlock()
-	s.closing = true
+	unlock, err := s.lockFresh()
+	if err != nil {
+		return nil // closed already
+	}
+	defer unlock()
+	s.closing, s.closed = true, true
 	s.closeFiles()
-	if s.lock != nil {
-		s.lock.close()
-		s.lock = nil
-	}
+	s.lock.closeHeld()
 	return nil
 }
 
@@ -701,6 +703,9 @@ func (s *Store) Refresh() error {
 }
 
 func (s *Store) refresh(locked bool) error {
+	if s.closed {
+		return ErrClosed
+	}
 	if s.broken != nil {
 		return s.broken
 	}
@@ -812,6 +817,9 @@ func (s *Store) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 }
 
 func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
+	if s.closed {
+		return 0, nil, nil, ErrClosed
+	}
 	if s.stale != nil {
 		return 0, nil, nil, s.stale
 	}

@@ -50,12 +50,22 @@ type ReflogEntry struct {
 // ErrNotFound is returned when an object or ref does not exist. Source
 // implementations must wrap it (fmt.Errorf("...: %w", walk.ErrNotFound))
 // so that walk can tell a missing object from a broken repository.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = object.ErrNotFound
 
 // ErrUnknownRevision is returned when a revision names no commit: an
 // unknown name or hex prefix, bad syntax, a step beyond the root, a reflog
-// entry that does not exist, or an as-of time before the first commit.
-var ErrUnknownRevision = errors.New("unknown revision")
+// entry that does not exist, or an as-of time before the first commit. It
+// matches ErrNotFound too.
+var ErrUnknownRevision error = &kindError{msg: "unknown revision", kind: ErrNotFound}
+
+// kindError is a sentinel error that is also a kind of a wider one.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
 
 // ErrAmbiguous is returned when an abbreviated hex ID matches more than
 // one commit. The message lists the candidates.

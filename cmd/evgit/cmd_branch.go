@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +84,7 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 		}
 		return nil
 	}
-	branches, err := repo.Branches(ctx)
+	branches, err := collect(repo.Branches(ctx))
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,11 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 		}
 		return w.Flush()
 	}
-	if repo.CurrentBranch() == "" {
+	current, err := repo.CurrentBranch(ctx)
+	if err != nil {
+		return err
+	}
+	if current == "" {
 		if id, err := repo.Resolve(ctx, "HEAD"); err == nil {
 			fmt.Fprintf(w, "* (HEAD detached at %s)\n", id.Short())
 		}
@@ -110,4 +115,16 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 		fmt.Fprintf(w, "%s%s\n", mark, b.Name)
 	}
 	return w.Flush()
+}
+
+// collect gathers what a library iterator yields, stopping at its error.
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

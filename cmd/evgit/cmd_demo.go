@@ -190,11 +190,11 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	tw := tabwriter.NewWriter(d.out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "stream\tat HEAD~2\tat HEAD")
 	for _, stream := range []string{"acc-1", "acc-2"} {
-		then, err := repo.StreamAt(earlier, stream)
+		then, err := repo.StreamAt(ctx, earlier, stream)
 		if err != nil {
 			return err
 		}
-		now, err := repo.StreamAt(head, stream)
+		now, err := repo.StreamAt(ctx, head, stream)
 		if err != nil {
 			return err
 		}

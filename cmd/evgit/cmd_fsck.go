@@ -79,7 +79,7 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 	}
 	snaps := 0
 	if opts.snapshots {
-		branches, err := repo.Branches(ctx)
+		branches, err := collect(repo.Branches(ctx))
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ func runModelShow(ctx context.Context, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := repo.Model()
+	m, _, err := repo.Model(ctx)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 		_, err := repo.CreateTag(ctx, opts.args[0], rev, g.actor())
 		return err
 	}
-	tags, err := repo.Tags(ctx)
+	tags, err := collect(repo.Tags(ctx))
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (s evgitSystem) Compact(ctx context.Context, dir string) (Measure, int64, i
 
 func (s evgitSystem) StreamHead(ctx context.Context, dir string, w *Workload) (Measure, error) {
 	m, err := runChild(ctx, s.spec("evgit.stream", dir, w))
-	m.Note = "Repository.StreamAt(head, stream)"
+	m.Note = "Repository.StreamAt(ctx, head, stream)"
 	return m, err
 }
 
@@ -169,7 +169,7 @@ func init() {
 			if err != nil {
 				return Answer{}, err
 			}
-			return evgitStream(r, id, s.Stream)
+			return evgitStream(ctx, r, id, s.Stream)
 		})
 	}
 	childOps["evgit.stream-mid"] = func(ctx context.Context, s childSpec) (Measure, error) {
@@ -178,7 +178,7 @@ func init() {
 			if err != nil {
 				return Answer{}, err
 			}
-			return evgitStream(r, id, s.Stream)
+			return evgitStream(ctx, r, id, s.Stream)
 		})
 	}
 	childOps["evgit.state-mid"] = func(ctx context.Context, s childSpec) (Measure, error) {
@@ -187,7 +187,7 @@ func init() {
 			if err != nil {
 				return Answer{}, err
 			}
-			mdl, _, err := r.Model()
+			mdl, _, err := r.Model(ctx)
 			if err != nil {
 				return Answer{}, err
 			}
@@ -229,8 +229,8 @@ func init() {
 	}
 }
 
-func evgitStream(r *evgit.Repository, id object.ID, stream string) (Answer, error) {
-	st, err := r.StreamAt(id, stream)
+func evgitStream(ctx context.Context, r *evgit.Repository, id object.ID, stream string) (Answer, error) {
+	st, err := r.StreamAt(ctx, id, stream)
 	if err != nil {
 		return Answer{}, err
 	}

@@ -1,0 +1,239 @@
+package evgit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// SPEC §5: failures are errors errors.Is can test. A revision that names
+// no commit is not found, through every call that takes one.
+func TestUnknownRevisionIsNotFound(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	_, err := r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, ErrNotFound, "HEAD of an empty repository")
+	commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	for _, rev := range []string{"nope", "HEAD~5", "main@{5}", "deadbeef"} {
+		_, err := r.Resolve(ctx, rev)
+		assert.ErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.Show(ctx, rev)
+		assert.ErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.State(ctx, rev, "s", StateOptions{})
+		assert.ErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.Revert(ctx, rev, RevertOptions{})
+		assert.ErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.CreateBranch(ctx, "b", rev, "t")
+		assert.ErrorIs(t, err, ErrNotFound, rev)
+		for _, err := range r.Log(ctx, LogOptions{Range: rev}) {
+			assert.ErrorIs(t, err, ErrNotFound, rev)
+		}
+	}
+}
+
+// A Repository used after Close returns ErrClosed, never panics; Close
+// again does nothing.
+func TestUseAfterClose(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close())
+	_, err := r.Append(ctx, []EventInput{ev("s", "E", `{}`)}, AppendOptions{})
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = r.Resolve(ctx, "HEAD")
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = r.State(ctx, "HEAD", "s", StateOptions{})
+	assert.ErrorIs(t, err, ErrClosed)
+	for _, err := range r.Log(ctx, LogOptions{}) {
+		assert.ErrorIs(t, err, ErrClosed)
+	}
+	for _, err := range r.Branches(ctx) {
+		assert.ErrorIs(t, err, ErrClosed)
+	}
+	_, err = r.CreateBranch(ctx, "x", "", "t")
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = r.GC(ctx, GCOptions{})
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = r.Fsck(ctx, FsckOptions{})
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// Close while goroutines append: each append either lands or fails with
+// ErrClosed, none hangs, and every acknowledged commit is there on reopen.
+func TestCloseWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("s", "E", `{"n":0}`))
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				res, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("w%d", w), "E", fmt.Sprintf(`{"n":%d}`, i))}, AppendOptions{})
+				if err != nil {
+					assert.ErrorIs(t, err, ErrClosed)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, res.Commit.String())
+				mu.Unlock()
+			}
+		})
+	}
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+	}
+	require.NoError(t, r.Close())
+	wg.Wait()
+
+	again, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer again.Close()
+	on := map[string]bool{}
+	for c, err := range again.Log(ctx, LogOptions{}) {
+		require.NoError(t, err)
+		on[c.ID.String()] = true
+	}
+	for _, id := range acked {
+		assert.True(t, on[id], "acknowledged commit %s is on main", id[:7])
+	}
+}
+
+// Every call honours its context: a cancelled one stops reads too, and
+// an iterator cancelled while it yields stops with the context's error.
+func TestCancelledContext(t *testing.T) {
+	r := newRepo(t)
+	for i := range 30 {
+		commitEvents(t, r, "", ev(fmt.Sprintf("s%02d", i), "E", `{"a":1}`))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.State(ctx, "HEAD", "s00", StateOptions{})
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = r.Show(ctx, "HEAD")
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = r.CurrentBranch(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = r.Model(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = r.StreamAt(ctx, headOf(t, r), "s00")
+	assert.ErrorIs(t, err, context.Canceled)
+
+	for name, seq := range map[string]func(context.Context) (int, error){
+		"Tree": func(ctx context.Context) (int, error) { return drain(r.Tree(ctx, "HEAD")) },
+		"Diff": func(ctx context.Context) (int, error) { return drain(r.Diff(ctx, "HEAD~29", "HEAD")) },
+		"Branches": func(ctx context.Context) (int, error) {
+			return drain(r.Branches(ctx))
+		},
+	} {
+		_, err := seq(ctx)
+		assert.ErrorIs(t, err, context.Canceled, name)
+	}
+	// Cancelled after the first entry.
+	for name, seq := range map[string]func(context.Context, context.CancelFunc) (int, error){
+		"Tree": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.Tree(ctx, "HEAD"), stop)
+		},
+		"Diff": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.Diff(ctx, "HEAD~29", "HEAD"), stop)
+		},
+	} {
+		ctx, stop := context.WithCancel(context.Background())
+		n, err := seq(ctx, stop)
+		assert.ErrorIs(t, err, context.Canceled, name)
+		assert.Equal(t, 1, n, name)
+	}
+}
+
+func drain[T any](seq func(func(T, error) bool)) (int, error) {
+	n := 0
+	for _, err := range seq {
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func drainStopping[T any](seq func(func(T, error) bool), stop context.CancelFunc) (int, error) {
+	n := 0
+	for _, err := range seq {
+		if err != nil {
+			return n, err
+		}
+		n++
+		stop()
+	}
+	return n, nil
+}
+
+// Bad options and a detached HEAD are ErrInvalid.
+func TestInvalidOptions(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	_, err := r.Import(ctx, strings.NewReader(`{"stream":"s","type":"E","data":{}}`+"\n"), ImportOptions{Batch: -5})
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Checkout(ctx, headOf(t, r).String(), CheckoutOptions{})
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("s", "E", `{}`)}, AppendOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// Another Repository of the same folder (or another process) that moves
+// HEAD is seen by CurrentBranch, as by Append.
+func TestCurrentBranchSeesOtherOpens(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = other.Checkout(ctx, "HEAD", CheckoutOptions{Branch: "dev"})
+	require.NoError(t, err)
+	assert.Equal(t, "dev", currentBranch(t, r))
+}
+
+// Typed snapshots belong to the model whose upcasts fed the reducers: after
+// SetModel, a Load on the same Repository folds again under the new one.
+func TestAggregateSnapshotsFollowTheModel(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	m1 := "types:\n  Fee: {apply: {n: 'state == nil ? 1 : state.n + 1'}}\n"
+	_, err := r.SetModel(ctx, []byte(m1), "t")
+	require.NoError(t, err)
+	for range 4 {
+		_, err := r.Append(ctx, []EventInput{{Stream: "s", Type: "Fee", Schema: 1, Data: json.RawMessage(`{"value":10}`)}}, AppendOptions{})
+		require.NoError(t, err)
+	}
+	type S struct{ Total int64 }
+	agg := &Aggregate[S]{Name: "fees", Version: 1, SnapshotEvery: 2,
+		Handlers: map[string]Reducer[S]{"Fee": Handle(func(s S, d struct{ Amount int64 }, e *RecordedEvent) (S, error) {
+			s.Total += d.Amount
+			return s, nil
+		})}}
+	got, err := agg.Load(ctx, r, "HEAD", "s", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), got.State.Total, "no upcast: no amount")
+	_, err = r.SetModel(ctx, []byte(m1+"upcast:\n  - {type: Fee, from: 1, to: 2, data: {amount: event.value}}\n"), "t")
+	require.NoError(t, err)
+	got, err = agg.Load(ctx, r, "HEAD", "s", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(40), got.State.Total, "upcast by the new model")
+	assert.False(t, errors.Is(err, ErrNotFound))
+}
