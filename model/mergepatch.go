@@ -29,10 +29,11 @@ func MergePatch(target, patch []byte) ([]byte, error) {
 // MergePatchInverse returns the merge patch that, applied after patch was
 // applied to before, gives before back: fields the patch added become
 // null, fields it changed or removed get their earlier values, nested
-// objects are treated field by field. Where no merge patch can express
-// before — it is not an object (null included: the patch created the
-// state), it held an explicit null that the patch touched, or patch is not
-// an object — the error wraps ErrNoCompensation.
+// objects are treated field by field; a patch that is not an object
+// replaced the state whole, and before itself is its inverse. Where no
+// merge patch can express before — it is not an object (null included:
+// the patch created the state), or it held an explicit null that the
+// patch touched — the error wraps ErrNoCompensation.
 func MergePatchInverse(before, patch []byte) ([]byte, error) {
 	b, err := decodeState(before)
 	if err != nil {
@@ -83,7 +84,19 @@ func mergePatch(target, patch any) any {
 func mergePatchInverse(before, patch any) (map[string]any, error) {
 	p, ok := patch.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%w: the event's data is %s, not an object, so it replaced the state whole", ErrNoCompensation, typeName(patch))
+		// The event replaced the state whole: the state before, as a
+		// patch, puts it back, if it is an object without explicit nulls.
+		switch b := before.(type) {
+		case nil:
+			return nil, fmt.Errorf("%w: the event created the stream (its state before was null)", ErrNoCompensation)
+		case map[string]any:
+			if f := nullMember(b); f != "" {
+				return nil, nullError(f)
+			}
+			return b, nil
+		default:
+			return nil, fmt.Errorf("%w: the state before the event was %s, not an object", ErrNoCompensation, typeName(before))
+		}
 	}
 	switch b := before.(type) {
 	case nil:

@@ -133,6 +133,9 @@ func changedField(after, current, inverse []byte) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
+	if reflect.DeepEqual(a, c) {
+		return "", false, nil // nothing changed since the event
+	}
 	p, ok := inv.(map[string]any)
 	if !ok {
 		return "", false, fmt.Errorf("%w: the compensation is not an object", model.ErrNoCompensation)

@@ -325,7 +325,15 @@ func ParseRFC3339(s string) (time.Time, error) {
 	if strings.ContainsAny(s, "tz") {
 		s = strings.ToUpper(s)
 	}
-	return time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, err
+	}
+	// Go takes an offset of 24 hours; RFC 3339's hours go to 23.
+	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
+		return time.Time{}, fmt.Errorf("time %q: offset out of range", s)
+	}
+	return t, nil
 }
 
 // ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional

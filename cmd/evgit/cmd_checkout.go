@@ -47,6 +47,9 @@ TIME (HEAD detaches).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
 			opts.streams = args[1:]
+			if err := emptyTimeFlag(cmd, "as-of"); err != nil {
+				return err
+			}
 			return runCheckout(cmd.Context(), opts, g)
 		},
 	}
@@ -58,7 +61,7 @@ TIME (HEAD detaches).`,
 }
 
 func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) error {
-	asOf, err := timeFlag(opts.asOf)
+	asOf, err := asOfFlag(opts.asOf)
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,8 @@ file (- for standard input), after the triples.`,
 				return usagef("events are given as STREAM TYPE JSON triples; got %d arguments", len(args))
 			}
 			opts.triples = args
-			if cmd.Flags().Changed("date") && opts.date == "" {
-				return invalidf("--date: empty, want a time")
+			if err := emptyTimeFlag(cmd, "date"); err != nil {
+				return err
 			}
 			return runCommit(cmd.Context(), opts, g)
 		},
@@ -175,5 +175,34 @@ func timeFlag(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return walk.ParseTime(s)
+	t, err := walk.ParseTime(s)
+	if err == nil && t.IsZero() {
+		// The library reads the zero time as "not given" (now); year 1 is
+		// as far outside what evgit stores as 1600 is.
+		return t, invalidf("time %s is outside the years 1678 to 2261 that evgit stores", t.Format(time.RFC3339))
+	}
+	return t, err
+}
+
+// asOfFlag parses --as-of. The zero time, which the library reads as
+// "not given", is before every commit: the error the library gives for any
+// time before the first commit.
+func asOfFlag(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := walk.ParseTime(s)
+	if err == nil && t.IsZero() {
+		return t, &cliError{msg: "no commit at or before " + t.Format(time.RFC3339Nano), sentinel: evgit.ErrNotFound}
+	}
+	return t, err
+}
+
+// emptyTimeFlag refuses a time flag given an empty value, which the
+// commands would otherwise read as not given.
+func emptyTimeFlag(cmd *cobra.Command, name string) error {
+	if f := cmd.Flags().Lookup(name); f != nil && f.Changed && f.Value.String() == "" {
+		return invalidf("--%s: empty, want a time", name)
+	}
+	return nil
 }

@@ -34,6 +34,9 @@ and names it. Nothing is written when an event cannot be undone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
+			if err := emptyTimeFlag(cmd, "date"); err != nil {
+				return err
+			}
 			return runRevert(cmd.Context(), opts, g)
 		},
 	}

@@ -11,7 +11,7 @@ import (
 // writes, or with --json {"stream","version","state"}. --as-of picks the
 // commit by time, --version N the state after the stream's N-th event.
 func showStreamState(ctx context.Context, opts showOptions, g *globalOptions, rev, stream string) error {
-	asOf, err := timeFlag(opts.asOf)
+	asOf, err := asOfFlag(opts.asOf)
 	if err != nil {
 		return err
 	}
