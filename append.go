@@ -282,16 +282,10 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
 		dig = digest(events)
-		prev, prevDig, ok, err := w.tx.Idempotency(branchRef, opts.IdempotencyKey)
+		var line lineSet
+		prev, prevDig, ok, err := keyOnLine(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, &line)
 		if err != nil {
 			return AppendResult{}, err
-		}
-		if ok {
-			// The key is only used if its commit is on this branch: a
-			// branch deleted and made again starts without keys.
-			if ok, err = onFirstParentLine(w.tx, w.hs.head, prev); err != nil {
-				return AppendResult{}, err
-			}
 		}
 		if ok {
 			if prevDig != dig {
@@ -653,11 +647,43 @@ func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, e
 	return e, err == nil, err
 }
 
-// onFirstParentLine reports whether commit lies on the first-parent line
-// that ends at head. The index finds the key's commit; this check walks
-// back from head only as far as that commit's offset, so its cost is the
-// distance to it (a retry is usually close to the head).
-func onFirstParentLine(rd reader, head, commit object.ID) (bool, error) {
-	var line lineSet
-	return line.has(rd, head, commit)
+// keyOnLine finds the commit an idempotency key names on the first-parent
+// line that ends at head (SPEC §3: "already on the branch"). The key is
+// recorded under the branch its commit was made on: first this branch's
+// record, then, when that names no commit of the line, the records of the
+// other branches, for a branch made from one that holds the key. A commit
+// not on the line does not count: a branch deleted and made again starts
+// without keys. The index finds a key's commit; the line check walks back
+// from head only as far as that commit's offset, so its cost is the
+// distance to it (a retry is usually close to the head). The other
+// branches cost a lookup each, only for a key the branch does not hold:
+// its first use.
+func keyOnLine(tx *store.Tx, branchRef string, head object.ID, key string, line *lineSet) (commit, digest object.ID, ok bool, err error) {
+	if head.IsZero() {
+		return commit, digest, false, nil
+	}
+	check := func(branch string) (bool, error) {
+		c, d, found, err := tx.Idempotency(branch, key)
+		if err != nil || !found {
+			return false, err
+		}
+		on, err := line.has(tx, head, c)
+		if on {
+			commit, digest = c, d
+		}
+		return on, err
+	}
+	if ok, err = check(branchRef); err != nil || ok {
+		return commit, digest, ok, err
+	}
+	for _, other := range tx.RefNames(refs.HeadsPrefix) {
+		if other == branchRef {
+			continue
+		}
+		if ok, err = check(other); err != nil || ok {
+			return commit, digest, ok, err
+		}
+	}
+	return commit, digest, false, nil
 }
+

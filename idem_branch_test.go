@@ -32,3 +32,28 @@ func TestIdempotencyKeyOnlyOnTheBranch(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, fresh.Duplicate, "the key's commit is not on the new branch")
 }
+
+// A branch made from one that holds a key holds the key too: the commit
+// is on its first-parent line (SPEC §3: "already on the branch"), though
+// its record names the branch it was made on.
+func TestIdempotencyKeyOnABranchMadeFromAnother(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	first, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":1}`)}, AppendOptions{IdempotencyKey: "pay-42"})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "feature", "main", "t")
+	require.NoError(t, err)
+	again, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":1}`)}, AppendOptions{Branch: "feature", IdempotencyKey: "pay-42"})
+	require.NoError(t, err)
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, first.Commit, again.Commit)
+	_, err = r.Append(ctx, []EventInput{ev("s", "T", `{"a":2}`)}, AppendOptions{Branch: "feature", IdempotencyKey: "pay-42"})
+	require.ErrorIs(t, err, ErrConflict, "other events under the key")
+
+	// A key made on feature after it forked is not on main.
+	_, err = r.Append(ctx, []EventInput{ev("s", "T", `{"a":3}`)}, AppendOptions{Branch: "feature", IdempotencyKey: "only-feature"})
+	require.NoError(t, err)
+	onMain, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":3}`)}, AppendOptions{IdempotencyKey: "only-feature"})
+	require.NoError(t, err)
+	assert.False(t, onMain.Duplicate)
+}

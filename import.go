@@ -816,12 +816,9 @@ func (k importKeys) check(tx *store.Tx, branchRef string, head object.ID, line *
 		return nil
 	}
 	k[key] = dig
-	prev, prevDig, ok, err := tx.Idempotency(branchRef, key)
+	prev, prevDig, ok, err := keyOnLine(tx, branchRef, head, key, line)
 	if err != nil || !ok || prevDig == dig {
 		return err
-	}
-	if ok, err = line.has(tx, head, prev); err != nil || !ok {
-		return err // a key of a branch's earlier life does not count
 	}
 	return conflictf("commit %d: idempotency key %q was used with other events (commit %s)", i+1, key, prev.Short())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/evgit/evgit/object"
@@ -234,6 +235,35 @@ func (tx *Tx) Ref(name string) (refs.Value, bool) {
 		return refs.Value{}, false
 	}
 	return tx.s.refs.Get(name)
+}
+
+// RefNames returns the names of the refs under prefix that this
+// transaction sees, sorted.
+func (tx *Tx) RefNames(prefix string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if seen[name] || !strings.HasPrefix(name, prefix) {
+			return
+		}
+		seen[name] = true
+		if _, ok := tx.Ref(name); ok {
+			out = append(out, name)
+		}
+	}
+	for name := range tx.refs {
+		add(name)
+	}
+	for name := range tx.group.refs {
+		add(name)
+	}
+	if !tx.detached {
+		for name := range tx.s.refs.All() {
+			add(name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Resolve follows symbolic refs as this transaction sees them.
