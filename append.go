@@ -210,9 +210,38 @@ type preparedEvent struct {
 
 // digest names a commit's events as given, to tell a retry with an
 // idempotency key (same events) from a reuse of the key (other events).
-func digest(events []preparedEvent) object.ID {
+// What only says what the commit would fill in is left out, or taken as
+// filled in: a meta time or actor equal to the commit's time and actor
+// (given as opts gives them), and a schema of 0 (the newest the model
+// knows). Export writes them out, and a retry after export | import must
+// still be the same events as the first try, which left them out.
+func digest(events []preparedEvent, opts AppendOptions, after time.Time, mdl *model.Model) object.ID {
+	tstr := ""
+	if t := opts.Time; !t.IsZero() {
+		if t.Before(after) {
+			t = after
+		}
+		tstr = t.UTC().Format(time.RFC3339Nano)
+	}
 	var d digester
-	d.add(events)
+	for _, e := range events {
+		meta := e.in.Meta
+		if tstr != "" && meta["time"] == tstr || opts.Actor != "" && meta["actor"] == opts.Actor {
+			meta = maps.Clone(meta)
+			if meta["time"] == tstr {
+				delete(meta, "time")
+			}
+			if opts.Actor != "" && meta["actor"] == opts.Actor {
+				delete(meta, "actor")
+			}
+		}
+		pe := e
+		pe.in.Meta = meta
+		if pe.in.Schema == 0 {
+			pe.in.Schema = mdl.LatestSchema(pe.in.Type)
+		}
+		d.add([]preparedEvent{pe})
+	}
 	return d.sum()
 }
 
@@ -281,7 +310,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	branch := shortBranch(branchRef)
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
-		dig = digest(events)
+		dig = digest(events, opts, w.hs.time, w.mdl)
 		var line lineSet
 		prev, prevDig, ok, err := keyOnLine(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, &line)
 		if err != nil {

@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -56,4 +57,28 @@ func TestIdempotencyKeyOnABranchMadeFromAnother(t *testing.T) {
 	onMain, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":3}`)}, AppendOptions{IdempotencyKey: "only-feature"})
 	require.NoError(t, err)
 	assert.False(t, onMain.Duplicate)
+}
+
+// A retry after export | import into another repository is the same
+// events: export writes out the meta time and actor the first try left to
+// the commit, and the key's digest leaves out what only repeats them.
+func TestIdempotencyRetryAfterExportImport(t *testing.T) {
+	ctx := context.Background()
+	a := newRepo(t)
+	events := []EventInput{ev("acc-1", "Deposited", `{"amount":5}`), ev("acc-2", "Deposited", `{"amount":7}`)}
+	first, err := a.Append(ctx, events, AppendOptions{IdempotencyKey: "k-1", Actor: "teller"})
+	require.NoError(t, err)
+	var exp bytes.Buffer
+	require.NoError(t, a.Export(ctx, &exp, ExportOptions{}))
+	b := newRepo(t)
+	_, err = b.Import(ctx, &exp, ImportOptions{})
+	require.NoError(t, err)
+	for _, r := range []*Repository{a, b} {
+		again, err := r.Append(ctx, events, AppendOptions{IdempotencyKey: "k-1", Actor: "teller"})
+		require.NoError(t, err)
+		assert.True(t, again.Duplicate)
+		assert.Equal(t, first.Commit, again.Commit)
+		_, err = r.Append(ctx, []EventInput{ev("acc-1", "Deposited", `{"amount":6}`)}, AppendOptions{IdempotencyKey: "k-1", Actor: "teller"})
+		require.ErrorIs(t, err, ErrConflict)
+	}
 }

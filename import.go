@@ -732,7 +732,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			o, err := importSpec(g, base+cut, opts.Actor)
 			if err == nil && o.IdempotencyKey != "" {
-				err = keys.check(tx, branchRef, hs.head, &line, base+cut, o.IdempotencyKey, g.events)
+				err = keys.check(tx, mdl, branchRef, hs.head, &line, base+cut, o, g.events)
 			}
 			if err == nil {
 				err = checkHeaderID(g.header, base+cut)
@@ -807,8 +807,9 @@ type importKeys map[string]object.ID
 
 // check records commit i's key and refuses it when it was used with
 // other events.
-func (k importKeys) check(tx *store.Tx, branchRef string, head object.ID, line *lineSet, i int, key string, events []preparedEvent) error {
-	dig := digest(events)
+func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head object.ID, line *lineSet, i int, spec AppendOptions, events []preparedEvent) error {
+	key := spec.IdempotencyKey
+	dig := digest(events, spec, time.Time{}, mdl)
 	if prev, ok := k[key]; ok {
 		if prev != dig {
 			return conflictf("commit %d: idempotency key %q was used with other events earlier in the input", i+1, key)
