@@ -715,4 +715,3 @@ func keyOnLine(tx *store.Tx, branchRef string, head object.ID, key string, line 
 	}
 	return commit, digest, false, nil
 }
-
