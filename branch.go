@@ -111,11 +111,27 @@ func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor
 	}
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		if _, ok := tx.Ref(full); ok {
-			return fmt.Errorf("%w: a %s named '%s' already exists", ErrInvalid, what, name)
+			return invalidf("a %s named '%s' already exists", what, name)
+		}
+		if err := refPathFree(tx, full, what, name); err != nil {
+			return err
 		}
 		return tx.UpdateRef(refs.Update{Name: full, New: id, Time: now(), Actor: actor, Message: what + ": Created from " + rev})
 	})
 	return id, err
+}
+
+// refPathFree refuses a ref that would clash with another as a path, as
+// Git refuses refs/heads/x/y beside refs/heads/x: one of them could not
+// be a file beside the other in a Git repository, so an export to Git, or
+// a user who reads names as paths, would meet two things of one name.
+func refPathFree(tx *store.Tx, full, what, name string) error {
+	for _, other := range tx.RefNames("refs/") {
+		if strings.HasPrefix(other, full+"/") || strings.HasPrefix(full, other+"/") {
+			return invalidf("cannot create %s '%s': '%s' exists", what, name, other)
+		}
+	}
+	return nil
 }
 
 // DeleteBranch deletes a branch and its reflog. The branch HEAD names

@@ -91,7 +91,16 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 	if rev == "" {
 		rev = refs.HEAD
 	}
-	id, err := r.resolveAt(ctx, rev, opts.AsOf)
+	// A branch wins over a tag of the same name, as git checkout does:
+	// checking out a branch is what attaches HEAD.
+	at := rev
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
+	if _, ok := r.st.Ref(refs.HeadsPrefix + rev); ok && !strings.HasPrefix(rev, "refs/") {
+		at = refs.HeadsPrefix + rev
+	}
+	id, err := r.resolveAt(ctx, at, opts.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -179,15 +188,16 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 	if len(opts.Streams) > 0 {
 		return res, nil
 	}
-	if err := r.moveHead(ctx, rev, id, opts, res); err != nil {
+	if err := r.moveHead(ctx, rev, at, id, opts, res); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// moveHead points HEAD at a checked-out commit: at the branch rev names,
-// at a new branch, or detached.
-func (r *Repository) moveHead(ctx context.Context, rev string, id object.ID, opts CheckoutOptions, res *CheckoutResult) error {
+// moveHead points HEAD at a checked-out commit: at the branch rev names
+// (at is rev as resolved: a branch's full name when rev names one), at a
+// new branch, or detached.
+func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID, opts CheckoutOptions, res *CheckoutResult) error {
 	return r.st.Update(ctx, func(tx *store.Tx) error {
 		head, _ := tx.Ref(refs.HEAD)
 		from := head.Symbolic
@@ -202,6 +212,9 @@ func (r *Repository) moveHead(ctx context.Context, rev string, id object.ID, opt
 			if _, ok := tx.Ref(target); ok {
 				return invalidf("a branch named '%s' already exists", opts.Branch)
 			}
+			if err := refPathFree(tx, target, "branch", opts.Branch); err != nil {
+				return err
+			}
 			if err := tx.UpdateRef(refs.Update{Name: target, New: id, Time: now(), Actor: opts.Actor, Message: "branch: Created from " + rev}); err != nil {
 				return err
 			}
@@ -209,7 +222,7 @@ func (r *Repository) moveHead(ctx context.Context, rev string, id object.ID, opt
 		case rev == refs.HEAD && head.IsSymbolic():
 			target = head.Symbolic
 		default:
-			for _, name := range []string{rev, refs.HeadsPrefix + rev} {
+			for _, name := range []string{at, refs.HeadsPrefix + rev} {
 				if strings.HasPrefix(name, refs.HeadsPrefix) {
 					if v, ok := tx.Ref(name); ok && !v.IsSymbolic() && v.ID == id {
 						target = name

@@ -237,3 +237,21 @@ func TestAggregateSnapshotsFollowTheModel(t *testing.T) {
 	assert.Equal(t, int64(40), got.State.Total, "upcast by the new model")
 	assert.False(t, errors.Is(err, ErrNotFound))
 }
+
+// A ref whose name is also an abbreviated object ID wins, in ReadObject
+// (cat-file) as in revisions, as in Git.
+func TestRefWinsOverAbbreviatedObjectID(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	first := commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	second := commitEvents(t, r, "", ev("s", "E", `{"a":2}`))
+	name := first.String()[:6]
+	_, err := r.CreateBranch(ctx, name, second.String(), "t")
+	require.NoError(t, err)
+	info, err := r.ReadObject(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, second, info.ID)
+	info, err = r.ReadObject(ctx, first.String()[:8])
+	require.NoError(t, err)
+	assert.Equal(t, first, info.ID, "a longer prefix names no ref")
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -54,7 +55,10 @@ func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, 
 }
 
 func (r *Repository) objectID(ctx context.Context, name string) (object.ID, error) {
-	if len(name) >= 4 && len(name) <= 2*object.IDSize && isHex(name) {
+	if len(name) == 2*object.IDSize && isHex(name) {
+		return object.ParseID(strings.ToLower(name))
+	}
+	if len(name) >= 4 && isHex(name) && !r.namesRef(name) {
 		cands := r.st.Prefix(strings.ToLower(name), 16)
 		switch len(cands) {
 		case 1:
@@ -69,6 +73,17 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 		}
 	}
 	return walk.Resolve(ctx, source{r.st}, name)
+}
+
+// namesRef reports whether name is a ref's short name: such a ref wins
+// over an abbreviated object ID, as in Git (and in revisions).
+func (r *Repository) namesRef(name string) bool {
+	for _, full := range []string{"refs/" + name, refs.TagsPrefix + name, refs.HeadsPrefix + name} {
+		if _, ok := r.st.Ref(full); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func isHex(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"iter"
+	"math"
 	"slices"
 	"time"
 
@@ -123,8 +124,8 @@ func (w *walker) run(emit func(Entry) bool) error {
 			w.push(n)
 		}
 	}
-	since, hasSince := w.opts.Since.UnixNano(), !w.opts.Since.IsZero()
-	until, hasUntil := w.opts.Until.UnixNano(), !w.opts.Until.IsZero()
+	since, hasSince := clampNano(w.opts.Since), !w.opts.Since.IsZero()
+	until, hasUntil := clampNano(w.opts.Until), !w.opts.Until.IsZero()
 	filter := w.opts.Stream != "" || w.opts.Type != ""
 	emitted := 0
 	for w.interesting > 0 {
@@ -351,3 +352,21 @@ func (w *walker) pop() *node {
 	}
 	return top
 }
+
+// clampNano is t in Unix nanoseconds, clamped to what an int64 holds
+// (1677 to 2262): commit times lie inside, so a bound outside compares
+// with them as the time itself would. UnixNano alone wraps around.
+func clampNano(t time.Time) int64 {
+	switch {
+	case t.Before(minNano):
+		return math.MinInt64
+	case t.After(maxNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minNano = time.Unix(0, math.MinInt64)
+	maxNano = time.Unix(0, math.MaxInt64)
+)

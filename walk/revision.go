@@ -132,10 +132,28 @@ func isHex(s string) bool {
 // Git tries them: the name itself when it is "HEAD" or starts with
 // "refs/", else refs/<name>, refs/tags/<name>, refs/heads/<name>.
 func refCandidates(name string) []string {
-	if name == refs.HEAD || strings.HasPrefix(name, "refs/") {
+	switch {
+	case name == refs.HEAD:
 		return []string{name}
+	case strings.HasPrefix(name, "refs/"):
+		// As in Git, a branch may be named "refs/heads/q" (it is then
+		// refs/heads/refs/heads/q): the name itself first, then the rules.
+		return []string{name, "refs/" + name, refs.TagsPrefix + name, refs.HeadsPrefix + name}
 	}
 	return []string{"refs/" + name, refs.TagsPrefix + name, refs.HeadsPrefix + name}
+}
+
+// reflogCandidates are the refs whose reflog name@{n} reads, in order:
+// as refCandidates, but branches before tags. Git keeps no reflog for a
+// tag, so there a branch and a tag of one name give the branch's; evgit
+// keeps one, and reads it only when no branch has the name.
+func reflogCandidates(name string) []string {
+	c := refCandidates(name)
+	if len(c) >= 2 {
+		n := len(c)
+		c[n-2], c[n-1] = c[n-1], c[n-2] // tags and heads are the last two
+	}
+	return c
 }
 
 // Resolve returns the commit a revision names (SPEC §3): a full or
@@ -268,7 +286,7 @@ func shortIDs(ids []object.ID) []string {
 // resolveReflog resolves name@{n}: the n-th previous value of the first
 // candidate ref that has a reflog.
 func resolveReflog(ctx context.Context, src Source, rev, name string, n int) (object.ID, error) {
-	for _, full := range refCandidates(name) {
+	for _, full := range reflogCandidates(name) {
 		if refs.CheckRefName(full) != nil {
 			continue
 		}

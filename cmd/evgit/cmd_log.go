@@ -41,6 +41,11 @@ func newLogCommand(g *globalOptions) *cobra.Command {
 				opts.rev = args[0]
 			}
 			opts.none = cmd.Flags().Changed("max-count") && opts.max == 0
+			for _, name := range []string{"since", "until"} {
+				if err := emptyTimeFlag(cmd, name); err != nil {
+					return err
+				}
+			}
 			return runLog(cmd.Context(), opts, g)
 		},
 	}
@@ -68,11 +73,20 @@ func runLog(ctx context.Context, opts logOptions, g *globalOptions) error {
 		FirstParent: opts.firstParent,
 	}
 	var err error
-	if lo.Since, err = timeFlag(opts.since); err != nil {
-		return err
+	// Any time is a bound, year 1 included: --since of year 1 keeps
+	// everything, as no --since does; --until of year 1 keeps nothing.
+	if opts.since != "" {
+		if lo.Since, err = walk.ParseTime(opts.since); err != nil {
+			return err
+		}
 	}
-	if lo.Until, err = timeFlag(opts.until); err != nil {
-		return err
+	if opts.until != "" {
+		if lo.Until, err = walk.ParseTime(opts.until); err != nil {
+			return err
+		}
+		if lo.Until.IsZero() {
+			lo.Until = lo.Until.Add(time.Nanosecond) // the library's zero is "none"
+		}
 	}
 	if opts.graph && opts.reverse {
 		return invalidf("--graph and --reverse cannot be used together")
@@ -82,6 +96,12 @@ func runLog(ctx context.Context, opts logOptions, g *globalOptions) error {
 		return err
 	}
 	if opts.none {
+		// Nothing to show, but the revision and filters are checked, as
+		// git log -n 0 checks them.
+		lo.Max = 1
+		for _, err := range repo.Log(ctx, lo) {
+			return err
+		}
 		return nil
 	}
 	w := bufio.NewWriterSize(g.stdout, 64<<10)
