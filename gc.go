@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,13 +63,15 @@ func ParseGrace(s string) (time.Duration, error) {
 	}
 	if len(s) > 1 {
 		n, err := strconv.Atoi(s[:len(s)-1])
-		if err == nil && n >= 0 {
-			switch s[len(s)-1] {
-			case 'd':
-				return time.Duration(n) * 24 * time.Hour, nil
-			case 'w':
-				return time.Duration(n) * 7 * 24 * time.Hour, nil
-			}
+		unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
+		switch {
+		case err != nil || n < 0 || unit == 0:
+		case int64(n) > math.MaxInt64/int64(unit):
+			// A time.Duration holds about 292 years; beyond, the product
+			// would wrap negative and prune everything.
+			return 0, invalidf("invalid --prune value %q: longer than a duration can hold (about 292 years)", s)
+		default:
+			return time.Duration(n) * unit, nil
 		}
 	}
 	return 0, invalidf("invalid --prune value %q: want now, a duration like 36h, or 3d, 2w", s)

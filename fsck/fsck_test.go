@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -558,4 +559,22 @@ func TestWritesAfterTheViewAreNotProblems(t *testing.T) {
 	rep, err = fsck.Run(ctx, again, fsck.Options{})
 	require.NoError(t, err)
 	assert.True(t, rep.OK, "%v", rep.Problems)
+}
+
+// Deleting the newest segment whole leaves a log that reads as an older
+// one; but a seal starts the next segment before it writes the index, so
+// an indexed newest segment says that a segment after it is gone.
+func TestMissingNewestSegment(t *testing.T) {
+	gitDir := copyRepository(t, repository(t, false))
+	segs, err := filepath.Glob(filepath.Join(gitDir, "log", "*.seg"))
+	require.NoError(t, err)
+	slices.Sort(segs)
+	require.NoError(t, os.Remove(segs[len(segs)-1]))
+	rep := runFsck(t, gitDir)
+	require.False(t, rep.OK)
+	found := false
+	for _, p := range rep.Problems {
+		found = found || strings.Contains(p.Message, "is missing: the commits it held are lost")
+	}
+	assert.True(t, found, "%v", rep.Problems)
 }

@@ -460,6 +460,13 @@ func (s *Store) seal() error {
 	if err := s.segs[n].Truncate(); err != nil {
 		return err
 	}
+	// The next segment before the index, as a background seal does: a
+	// crash between the two leaves an uncovered segment that an open
+	// scans, and never an indexed newest segment, which only a lost
+	// segment after it leaves (fsck says so).
+	if err := s.startSegment(n + 1); err != nil {
+		return err
+	}
 	if !s.covered[n] {
 		objs := slices.Clone(s.memOrder)
 		segs := []uint32{n}
@@ -474,9 +481,6 @@ func (s *Store) seal() error {
 		if err := pack.WriteFileAtomic(s.fsys, filepath.Join(s.logDir, idxName(segs[0], n)), data); err != nil {
 			return err
 		}
-	}
-	if err := s.startSegment(n + 1); err != nil {
-		return err
 	}
 	if err := s.mergeIndexes(); err != nil {
 		return err

@@ -290,6 +290,13 @@ func resolveReflog(ctx context.Context, src Source, rev, name string, n int) (ob
 		if refs.CheckRefName(full) != nil {
 			continue
 		}
+		// A reflog is read only beside its ref: a ref deleted takes its
+		// reflog with it, so one left alone is what damage leaves.
+		if _, ok, err := src.Ref(full); err != nil {
+			return object.ZeroID, err
+		} else if !ok {
+			continue
+		}
 		log, err := src.Reflog(full)
 		if errors.Is(err, ErrNotFound) || err == nil && len(log) == 0 {
 			continue

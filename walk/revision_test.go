@@ -55,6 +55,12 @@ func mergeRepo(t testing.TB) *fakeRepo {
 	}
 	// A reflog cut short: its oldest entry still knows the value before.
 	f.reflogs["refs/heads/feature"] = []ReflogEntry{{Old: f.id("f1"), New: f.id("f2")}}
+	// A reflog without its ref, as damage leaves it: never read.
+	f.reflogs["refs/heads/gone"] = []ReflogEntry{{Old: f.id("a1"), New: f.id("a2")}, {New: f.id("a1")}}
+	// A tag and a branch of one name, each with a reflog: X@{N} reads the
+	// branch's, as Git (which keeps none for tags) does.
+	f.reflogs["refs/tags/dup"] = []ReflogEntry{{New: f.id("f1")}}
+	f.reflogs["refs/heads/dup"] = []ReflogEntry{{Old: f.id("a1"), New: f.id("a2")}, {New: f.id("a1")}}
 	return f
 }
 
@@ -68,6 +74,9 @@ func TestResolve(t *testing.T) {
 		wantMsg string // substring of the error
 	}{
 		{name: "branch", input: "main", want: "a3"},
+		{name: "reflog of a ref that is gone", input: "gone@{1}", wantErr: ErrUnknownRevision},
+		{name: "reflog of the branch, not the tag", input: "dup@{1}", want: "a1"},
+		{name: "the tag wins a plain name", input: "dup", want: "f1"},
 		{name: "full branch ref", input: "refs/heads/main", want: "a3"},
 		{name: "refs-relative", input: "heads/main", want: "a3"},
 		{name: "HEAD", input: "HEAD", want: "a3"},
