@@ -15,11 +15,13 @@ import (
 	"github.com/evgit/evgit/refs"
 )
 
-// maybeSeal seals the newest segment once it is large enough: its index
-// is written whole and durably, then a new segment starts with a
-// checkpoint of every ref. A crash between the two leaves a sealed newest
-// segment, which the next writer handles by starting the new segment.
-// With BackgroundSeal the order is the other way round (startSeal).
+// maybeSeal seals the newest segment once it is large enough: a new
+// segment starts with a checkpoint of every ref, then the sealed one's
+// index is written whole and durably (in the background with
+// BackgroundSeal: startSeal). A crash between the two leaves an uncovered
+// segment that the next open scans. A sealed newest segment, indexed with
+// nothing after it, is what a crash in a seal of an older evgit left; the
+// next writer starts the new segment (resumeSeal), and fsck reports it.
 func (s *Store) maybeSeal() error {
 	if s.sealing != nil {
 		return nil // one at a time; the segment grows until it is done
