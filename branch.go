@@ -38,15 +38,7 @@ func (r *Repository) listRefs(ctx context.Context, prefix string) iter.Seq2[Ref,
 			yield(Ref{}, err)
 			return
 		}
-		for _, ref := range out {
-			if err := ctx.Err(); err != nil {
-				yield(Ref{}, err)
-				return
-			}
-			if !yield(ref, nil) {
-				return
-			}
-		}
+		yieldAll(ctx, out, yield)
 	}
 }
 

@@ -75,14 +75,21 @@ func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, 
 			all = append(all, TreeEntry{Stream: e.Stream, Version: e.Version, Hash: e.StateID})
 		}
 		slices.SortFunc(all, func(a, b TreeEntry) int { return cmp.Compare(a.Stream, b.Stream) })
-		for _, e := range all {
-			if err := ctx.Err(); err != nil {
-				yield(TreeEntry{}, err)
-				return
-			}
-			if !yield(e, nil) {
-				return
-			}
+		yieldAll(ctx, all, yield)
+	}
+}
+
+// yieldAll yields items in order until yield says stop, or the context
+// ends, which it yields as the last error.
+func yieldAll[T any](ctx context.Context, items []T, yield func(T, error) bool) {
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			var zero T
+			yield(zero, err)
+			return
+		}
+		if !yield(it, nil) {
+			return
 		}
 	}
 }
@@ -173,14 +180,6 @@ func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChan
 			out = append(out, c)
 		}
 		slices.SortFunc(out, func(a, b StreamChange) int { return cmp.Compare(a.Stream, b.Stream) })
-		for _, c := range out {
-			if err := ctx.Err(); err != nil {
-				yield(StreamChange{}, err)
-				return
-			}
-			if !yield(c, nil) {
-				return
-			}
-		}
+		yieldAll(ctx, out, yield)
 	}
 }
