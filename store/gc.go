@@ -230,6 +230,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			return st, err
 		}
 		for _, eid := range c.Events {
+			if written[eid] {
+				continue // the same event in an earlier commit (a revert repeats one)
+			}
 			kind, ebody, data, err := s.get(eid)
 			if err != nil {
 				return st, err

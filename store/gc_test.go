@@ -12,6 +12,7 @@ import (
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
 )
 
 func TestGCRepacksAndKeepsWhatIsReachable(t *testing.T) {
@@ -145,4 +146,28 @@ func TestGCKeepsSnapshotsOfNoStreams(t *testing.T) {
 	_, ok, err = s.Snapshot(b, mdl)
 	require.NoError(t, err)
 	assert.False(t, ok)
+}
+
+// An event two commits hold (a revert repeats a compensation) is packed
+// once, and counted once.
+func TestGCPacksASharedEventOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, Options{})
+	ev := object.NewEvent("s", "T", 1, nil, []byte(`{"a":1}`))
+	var head object.ID
+	for i := range 2 {
+		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+			c := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(int64(i+1), 0), Offset: uint64(i + 1)}
+			if !head.IsZero() {
+				c.Parents = []object.ID{head}
+			}
+			id := tx.PutCommit(c)
+			err := tx.UpdateRef(refs.Update{Name: mainRef, Old: head, New: id, Time: c.Time, Message: "commit"})
+			head = id
+			return err
+		}))
+	}
+	st, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Objects, "two commits and their one event")
 }

@@ -29,8 +29,8 @@ first; a range A..B reverts every commit in it, newest first, in one commit.
 A type the model names is undone by its revert rule (a deposit by a
 withdrawal), checked by the model's require rules like any event. Any
 other event is a merge patch, undone by the patch that restores the fields
-it changed; if a later event changed one of those fields, the revert stops
-and names it. Nothing is written when an event cannot be undone.`,
+it changed, even where a later event changed one of them since: a warning
+names each such field. Nothing is written when an event cannot be undone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
