@@ -255,3 +255,29 @@ func TestRefWinsOverAbbreviatedObjectID(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, first, info.ID, "a longer prefix names no ref")
 }
+
+// A schema is at most object.MaxSchema, in input and through Append; a
+// model may not default events past it either (model tests).
+func TestSchemaLimits(t *testing.T) {
+	_, err := ParseLine([]byte(`{"stream":"s","type":"T","schema":2147483648}`), false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "schema must be an integer from 1 to 2147483647, not 2147483648")
+	r := newRepo(t)
+	_, err = r.Append(context.Background(), []EventInput{{Stream: "s", Type: "T", Schema: 1 << 31, Data: json.RawMessage(`{}`)}}, AppendOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// Only JSON's white space (space, tab, CR, LF) is trimmed from a line:
+// a vertical tab or a no-break space makes it invalid, and a line of them
+// is not blank.
+func TestLinesTrimOnlyJSONSpace(t *testing.T) {
+	ok := "{\"stream\":\"s\",\"type\":\"T\"}"
+	lines, err := ReadLines(strings.NewReader(" \t"+ok+"\r\n\n"), false)
+	require.NoError(t, err)
+	assert.Len(t, lines, 1)
+	for _, bad := range []string{"\v" + ok, ok + "\u00a0", "\u00a0", "\f" + ok, ok + "\u0085"} {
+		_, err := ReadLines(strings.NewReader(bad+"\n"), false)
+		require.Error(t, err, "%q", bad)
+		assert.Contains(t, err.Error(), "line 1:", "%q", bad)
+	}
+}

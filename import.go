@@ -2,7 +2,6 @@ package evgit
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -529,7 +528,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 		var slab []preparedEvent
 		for i, raw := range b.raw {
 			var l InputLine
-			if l, err = parseImportLine(bytes.TrimSpace(raw), mdl, &actor); err != nil {
+			if l, err = parseImportLine(trimJSONSpace(raw), mdl, &actor); err != nil {
 				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
 				break
 			}

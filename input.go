@@ -76,7 +76,7 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 			}
 			n, err := strconv.ParseInt(string(v), 10, 32)
 			if err != nil || n < 1 {
-				return fmt.Errorf("schema must be an integer >= 1, not %s", v)
+				return fmt.Errorf("schema must be an integer from 1 to %d, not %s", object.MaxSchema, v)
 			}
 			in.Event.Schema = int(n)
 		case "meta":
@@ -160,8 +160,8 @@ func checkNames(e *EventInput) error {
 	if err := object.ValidateType(e.Type); err != nil {
 		return err
 	}
-	if e.Schema < 0 {
-		return fmt.Errorf("schema must be >= 1")
+	if e.Schema < 0 || e.Schema > object.MaxSchema {
+		return fmt.Errorf("schema must be from 1 to %d, not %d", object.MaxSchema, e.Schema)
 	}
 	if t, ok := e.Meta["time"]; ok {
 		if _, err := walk.ParseRFC3339(t); err != nil {
@@ -212,16 +212,20 @@ func ScanLines(r io.Reader, allowCommit bool, fn func(InputLine) error) error {
 	})
 }
 
+// trimJSONSpace trims what JSON counts as white space from both ends.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
+
 // scanRaw calls fn with each line read from r that is not blank, without
-// its surrounding space, and its number from 1; b is valid only during
-// the call.
+// its surrounding JSON white space (RFC 8259: space, tab, CR, LF; not a
+// vertical tab or a no-break space, which make the line invalid JSON),
+// and its number from 1; b is valid only during the call.
 func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	n := 0
 	for sc.Scan() {
 		n++
-		b := bytes.TrimSpace(sc.Bytes())
+		b := trimJSONSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}

@@ -33,12 +33,24 @@ const (
 	fnGt  = "__evgit_gt"
 	fnGe  = "__evgit_ge"
 	fnGet = "__evgit_get"
+	fnMod = "__evgit_mod"
+	fnShl = "__evgit_shl"
+	// fnSmall passes an argument of a builtin that would read an unsigned
+	// integer above 2^63-1 as a negative one (max, min, the bit
+	// functions), and refuses such an integer.
+	fnSmall = "__evgit_small"
 )
+
+// smallArgs are the builtins whose arguments go through fnSmall.
+var smallArgs = map[string]bool{
+	"max": true, "min": true, "bitand": true, "bitor": true, "bitxor": true,
+	"bitnand": true, "bitnot": true, "bitshr": true, "bitushr": true,
+}
 
 // binaryFuncs maps the binary operators the patcher replaces to their
 // checked functions.
 var binaryFuncs = map[string]string{
-	"+": fnAdd, "-": fnSub, "*": fnMul,
+	"+": fnAdd, "-": fnSub, "*": fnMul, "%": fnMod,
 	"==": fnEq, "!=": fnNe, "<": fnLt, "<=": fnLe, ">": fnGt, ">=": fnGe,
 }
 
@@ -71,6 +83,9 @@ var compileOptions = []expr.Option{
 	expr.Function(fnGt, checkedGt),
 	expr.Function(fnGe, checkedGe),
 	expr.Function(fnGet, checkedGet),
+	expr.Function(fnMod, checkedMod),
+	expr.Function(fnShl, checkedShl),
+	expr.Function(fnSmall, checkedSmall),
 	expr.Patch(checkedPatcher{}),
 }
 
@@ -130,7 +145,19 @@ func (checkedPatcher) Visit(node *ast.Node) {
 		}
 		ast.Patch(node, call(fnNeg, n.Node))
 	case *ast.BuiltinNode:
+		if smallArgs[n.Name] {
+			for i, a := range n.Arguments {
+				if _, ok := a.(*ast.PredicateNode); !ok {
+					n.Arguments[i] = call(fnSmall, a)
+				}
+			}
+			return
+		}
 		switch n.Name {
+		case "bitshl":
+			if len(n.Arguments) == 2 {
+				ast.Patch(node, call(fnShl, n.Arguments[0], n.Arguments[1]))
+			}
 		case "abs":
 			if len(n.Arguments) == 1 {
 				ast.Patch(node, call(fnAbs, n.Arguments[0]))
@@ -468,6 +495,51 @@ func checkedSub(args ...any) (any, error) {
 }
 
 func checkedMul(args ...any) (any, error) { return arith('*', args[0], args[1]) }
+
+// checkedMod is % on integers, refusing those beyond int64 (expr-lang's
+// would read them as negative) and a zero divisor.
+func checkedMod(args ...any) (any, error) {
+	x, y := number(args[0]), number(args[1])
+	switch {
+	case x.kind == numBig:
+		return nil, bigError(args[0])
+	case y.kind == numBig:
+		return nil, bigError(args[1])
+	case x.kind == numInt && y.kind == numInt:
+		if y.i == 0 {
+			return nil, errors.New("integer divide by zero")
+		}
+		return x.i % y.i, nil
+	}
+	return fallback("%", args[0], args[1], func(a, b any) any { return runtime.Modulo(a, b) })
+}
+
+// checkedShl is bitshl(x, n) that refuses a result that does not fit in
+// 64 bits, as the other arithmetic does.
+func checkedShl(args ...any) (any, error) {
+	x, n := number(args[0]), number(args[1])
+	if x.kind != numInt || n.kind != numInt {
+		if x.kind == numBig {
+			return nil, bigError(args[0])
+		}
+		return nil, operandError("<<", args[0], args[1])
+	}
+	if n.i < 0 {
+		return nil, fmt.Errorf("invalid shift: %d", n.i)
+	}
+	if n.i >= 64 || (x.i<<n.i)>>n.i != x.i {
+		return nil, fmt.Errorf("%w: %d << %d", errOverflow, x.i, n.i)
+	}
+	return x.i << n.i, nil
+}
+
+// checkedSmall passes v unless it is an integer beyond int64.
+func checkedSmall(args ...any) (any, error) {
+	if number(args[0]).kind == numBig {
+		return nil, bigError(args[0])
+	}
+	return args[0], nil
+}
 
 func checkedNeg(args ...any) (any, error) {
 	a := args[0]

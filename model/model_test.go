@@ -492,6 +492,7 @@ func TestParseErrors(t *testing.T) {
 		wantErr string
 	}{
 		{name: "not YAML", src: "types: [", wantErr: "invalid model"},
+		{name: "upcast to a schema an event cannot carry", src: "upcast:\n  - {type: T, from: 1, to: 3000000000}", wantErr: "to must be a schema version of at most 2147483647, not 3000000000"},
 		{name: "not a mapping", src: "- a\n- b", wantErr: "the model: must be a mapping"},
 		{name: "unknown top-level key", src: "typs: {}", wantErr: "line 1: typs: unknown key"},
 		{name: "unknown key in a type", src: "types:\n  A: { aply: { x: 1 } }", wantErr: "line 2: types.A.aply: unknown key"},
@@ -633,6 +634,20 @@ func TestExpressions(t *testing.T) {
 		{name: "float times int", expr: "event.x * 0.5", data: `{"x":3}`, want: `1.5`},
 		{name: "uint64 copy", expr: "event.x", data: `{"x":18446744073709551615}`, want: `18446744073709551615`},
 		{name: "uint64 negated", expr: "-event.x", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		// Builtins that read an unsigned integer above 2^63-1 as negative
+		// refuse it; % is checked like + - *.
+		{name: "uint64 modulo", expr: "event.x % 2", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		{name: "modulo by uint64", expr: "7 % event.x", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		{name: "modulo", expr: "event.x % 3", data: `{"x":-7}`, want: `-1`},
+		{name: "modulo by zero", expr: "event.x % 0", data: `{"x":7}`, wantErr: "divide by zero"},
+		{name: "uint64 max", expr: "max(1, event.x)", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		{name: "uint64 min", expr: "min(1, event.x)", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		{name: "max", expr: "max(1, event.x, 3)", data: `{"x":5}`, want: `5`},
+		{name: "uint64 bitshr", expr: "bitshr(event.x, 1)", data: `{"x":18446744073709551615}`, wantErr: "beyond the signed 64-bit range"},
+		{name: "bitshl overflow", expr: "bitshl(event.x, 1)", data: `{"x":4611686018427387904}`, wantErr: "integer overflow"},
+		{name: "bitshl", expr: "bitshl(event.x, 2)", data: `{"x":3}`, want: `12`},
+		{name: "bitshl of a negative", expr: "bitshl(event.x, 2)", data: `{"x":-3}`, want: `-12`},
+		{name: "range", expr: "1..3", want: `[1,2,3]`},
 		{name: "meta lookup", expr: "meta['actor']", want: `"ann"`},
 		{name: "object literal", expr: "{a: event.x, b: [1, 'x']}", data: `{"x":true}`, want: `{"a":true,"b":[1,"x"]}`},
 	}

@@ -308,6 +308,8 @@ func (p *parser) upcasts(m *Model, n *yaml.Node) error {
 			return p.errorf(c, where, "from must be a schema version of 1 or more, not %d", r.from)
 		case r.from >= r.to:
 			return p.errorf(c, where, "from (%d) must be lower than to (%d)", r.from, r.to)
+		case r.to > object.MaxSchema:
+			return p.errorf(c, where, "to must be a schema version of at most %d, not %d", object.MaxSchema, r.to)
 		}
 		rules := m.upcasts[typ]
 		if rules == nil {

@@ -84,6 +84,10 @@ func (e *Event) AppendEncode(dst []byte) []byte {
 func (e *Event) ID() ID { return Hash(KindEvent, e.Encode()) }
 
 // DecodeEvent decodes a canonical event body. Data is left nil.
+// MaxSchema is the highest schema version an event may carry: input and
+// models are held to it.
+const MaxSchema = 1<<31 - 1
+
 func DecodeEvent(body []byte) (*Event, error) {
 	d := decoder{b: body, what: "event"}
 	if v := d.byte(); d.err == nil && v != eventFormat {
@@ -93,7 +97,9 @@ func DecodeEvent(body []byte) (*Event, error) {
 	e.Stream = d.string()
 	e.Type = d.string()
 	schema := d.uvarint()
-	if d.err == nil && (schema < 1 || schema > 1<<31) {
+	// One past MaxSchema decodes: a model of evgit before session 8 could
+	// make it the default.
+	if d.err == nil && (schema < 1 || schema > MaxSchema+1) {
 		d.fail("schema %d out of range", schema)
 	}
 	e.Schema = int(schema)

@@ -296,6 +296,15 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 			dst = appendJSONString(dst, e)
 		}
 		return append(dst, ']'), nil
+	case []int: // expr-lang's range 1..3
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = strconv.AppendInt(dst, int64(e), 10)
+		}
+		return append(dst, ']'), nil
 	case map[string]any:
 		var small [smallObject]string
 		keys := small[:0]
