@@ -101,9 +101,15 @@ func compile(src string, asBool bool) (*vm.Program, error) {
 		return nil, err
 	}
 	// Not expr.AsBool: it would also cast at run time, with a terser
-	// message than Apply gives for a result that is not a boolean.
-	if t := p.Node().Type(); asBool && t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
-		return nil, fmt.Errorf("yields %s, not a boolean", t)
+	// message than Apply gives for a result that is not a boolean. The
+	// type is read before the patcher rewrites the operators into checked
+	// functions, which return any: 1 + 2 is an int there.
+	if asBool {
+		if plain, err := expr.Compile(src, expr.Env(envDecl), expr.DisableBuiltin("now")); err == nil {
+			if t := plain.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+				return nil, fmt.Errorf("yields %s, not a boolean", t)
+			}
+		}
 	}
 	return p, nil
 }

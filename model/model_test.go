@@ -503,6 +503,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "clock refused", src: "types:\n  A: { apply: { x: now() } }", wantErr: `types.A.apply.x: expression "now()"`},
 		{name: "require not a list", src: "types:\n  A: { require: 'x' }", wantErr: "types.A.require: must be a list of expressions"},
 		{name: "require not boolean", src: "types:\n  A: { require: ['\"yes\"'] }", wantErr: `types.A.require[0]: expression "\"yes\"": yields string, not a boolean`},
+		{name: "require of arithmetic", src: "types:\n  A: { require: ['1 + 2'] }", wantErr: `types.A.require[0]: expression "1 + 2": yields int, not a boolean`},
 		{name: "require bad expression", src: "types:\n  A: { require: ['state.x >'] }", wantErr: `types.A.require[0]: expression "state.x >"`},
 		{name: "revert without type", src: "types:\n  A: { revert: { data: { x: 1 } } }", wantErr: "types.A.revert: needs the type"},
 		{name: "revert bad type", src: "types:\n  A: { revert: { type: '-x' } }", wantErr: `types.A.revert.type: "-x" is not an event type name`},
@@ -546,6 +547,7 @@ func TestParseAccepts(t *testing.T) {
 		{name: "type with no rules", src: "types:\n  A:\n"},
 		{name: "alias", src: "types:\n  A: &r { apply: { x: event.x } }\n  B: *r\n"},
 		{name: "type names of every allowed character", src: "types:\n  _a.B:c-9: {}\n"},
+		{name: "require comparing sums", src: "types:\n  A: { require: ['1 + event.x > state.n * 2', 'event.x % 2 == 0'] }\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
