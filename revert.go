@@ -24,10 +24,13 @@ var ErrNoCompensation = model.ErrNoCompensation
 
 // RevertOptions say where a revert is appended and how it is described.
 type RevertOptions struct {
-	Branch  string    // short branch name; "" means the branch HEAD names
-	Message string    // "" means `Revert "<message of the reverted commit>"`
-	Actor   string    // commit actor
-	Time    time.Time // commit time; zero means now
+	Branch  string // short branch name; "" means the branch HEAD names
+	Message string // "" means `Revert "<message of the reverted commit>"`
+	// EmptyMessage makes an empty Message the message (revert -m ""),
+	// not a request for the default one.
+	EmptyMessage bool
+	Actor        string    // commit actor
+	Time         time.Time // commit time; zero means now
 }
 
 // RevertResult describes the commit a revert appended. Its JSON is what
@@ -74,7 +77,7 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 		return nil, err
 	}
 	msg := opts.Message
-	if msg == "" {
+	if msg == "" && !opts.EmptyMessage {
 		msg = revertMessage(commits)
 	}
 	for attempt := 1; ; attempt++ {

@@ -409,4 +409,7 @@ func TestRevertMessage(t *testing.T) {
 	res, err = r.Revert(ctx, "HEAD", RevertOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, `Revert "Subject"`, res.Message)
+	res, err = r.Revert(ctx, "HEAD", RevertOptions{EmptyMessage: true})
+	require.NoError(t, err)
+	assert.Equal(t, "", res.Message, "revert -m \"\"")
 }

@@ -10,12 +10,13 @@ import (
 )
 
 type revertOptions struct {
-	rev     string
-	message string
-	branch  string
-	actor   string
-	date    string
-	json    bool
+	rev          string
+	message      string
+	emptyMessage bool // -m "": the message is empty, not the default
+	branch       string
+	actor        string
+	date         string
+	json         bool
 }
 
 func newRevertCommand(g *globalOptions) *cobra.Command {
@@ -34,6 +35,7 @@ names each such field. Nothing is written when an event cannot be undone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
+			opts.emptyMessage = cmd.Flags().Changed("message") && opts.message == ""
 			if err := emptyTimeFlag(cmd, "date"); err != nil {
 				return err
 			}
@@ -63,10 +65,11 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 		actor = g.actor()
 	}
 	res, err := repo.Revert(ctx, opts.rev, evgit.RevertOptions{
-		Branch:  opts.branch,
-		Message: opts.message,
-		Actor:   actor,
-		Time:    when,
+		Branch:       opts.branch,
+		Message:      opts.message,
+		EmptyMessage: opts.emptyMessage,
+		Actor:        actor,
+		Time:         when,
 	})
 	if err != nil {
 		return err
