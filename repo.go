@@ -132,9 +132,13 @@ func isRepo(dir string) bool {
 }
 
 // Close records the snapshots still building (Flush) and releases the
-// repository.
+// repository. Closing it again does nothing.
 func (r *Repository) Close() error {
-	return errors.Join(r.Flush(context.Background()), r.st.Close())
+	err := r.Flush(context.Background())
+	if errors.Is(err, ErrClosed) {
+		err = nil
+	}
+	return errors.Join(err, r.st.Close())
 }
 
 // GitDir returns the repository folder (.evgit, or the bare folder).

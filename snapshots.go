@@ -120,30 +120,33 @@ func (w *commitWriter) absorbSnapshot() {
 // branch records it, or Flush, or Close. Snapshots are derived data: one
 // lost to a crash costs a longer walk back to the one before.
 func (r *Repository) Flush(ctx context.Context) error {
-	type pending struct {
-		branch string
-		model  object.ID
-	}
+	// A cached head is changed in place by the writer that folds on it,
+	// inside a transaction: it is read inside one too, never beside.
 	r.mu.Lock()
-	var heads []pending
-	for name, hs := range r.heads {
-		if t := hs.track(); t != nil && t.job != nil {
-			heads = append(heads, pending{name, hs.model})
-		}
-	}
+	branches := slices.Collect(maps.Keys(r.heads))
 	r.mu.Unlock()
-	for _, p := range heads {
+	for _, branch := range branches {
 		err := r.st.Update(ctx, func(tx *store.Tx) error {
-			hs, err := r.headFor(tx, p.branch, p.model)
+			r.mu.Lock()
+			cached := r.heads[branch]
+			r.mu.Unlock()
+			if cached == nil {
+				return nil
+			}
+			if t := cached.track(); t == nil || t.job == nil {
+				return nil // nothing building, or recorded meanwhile
+			}
+			model := cached.model
+			hs, err := r.headFor(tx, branch, model)
 			if err != nil {
 				return err
 			}
 			if t := hs.track(); t == nil || t.job == nil {
-				return nil // recorded meanwhile, or the head moved on
+				return nil // the head moved on
 			}
 			w := &commitWriter{r: r, tx: tx, hs: hs.fork()}
 			w.flushSnapshot()
-			r.keepHead(p.branch, w.hs, p.model)
+			r.keepHead(branch, w.hs, model)
 			return nil
 		})
 		if err != nil {
