@@ -49,11 +49,13 @@ type CheckoutResult struct {
 	Commit object.ID `json:"commit"`
 	// Branch is the branch HEAD is attached to after a full checkout; ""
 	// when HEAD is detached or was left alone.
-	Branch    string `json:"branch,omitempty"`
-	Detached  bool   `json:"detached,omitempty"`
-	Written   int    `json:"written"`   // files written
-	Removed   int    `json:"removed"`   // files of streams absent at the commit, removed
-	Unchanged int    `json:"unchanged"` // files left as they were
+	Branch   string `json:"branch,omitempty"`
+	Detached bool   `json:"detached,omitempty"`
+	Already  bool   `json:"-"` // HEAD was on Branch already
+
+	Written   int `json:"written"`   // files written
+	Removed   int `json:"removed"`   // files of streams absent at the commit, removed
+	Unchanged int `json:"unchanged"` // files left as they were
 }
 
 // Checkout writes the state of every stream at a revision to the work
@@ -235,6 +237,8 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			res.Branch = shortBranch(target)
 			if head.Symbolic != target {
 				tx.SetSymbolic(refs.HEAD, target)
+			} else {
+				res.Already = true
 			}
 			return nil
 		}

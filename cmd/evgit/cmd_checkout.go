@@ -85,6 +85,8 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 		fmt.Fprintf(g.stderr, "Switched to a new branch '%s'\n", res.Branch)
 	case res.Detached:
 		fmt.Fprintf(g.stderr, "HEAD is now at %s\n", res.Commit.Short())
+	case res.Already:
+		fmt.Fprintf(g.stderr, "Already on '%s'\n", res.Branch)
 	default:
 		fmt.Fprintf(g.stderr, "Switched to branch '%s'\n", res.Branch)
 	}

@@ -124,7 +124,7 @@ func TestCheckoutCommand(t *testing.T) {
 	dir := stateRepo(t)
 	_, errOut, code := runState(t, dir, "checkout", "main")
 	require.Equal(t, 0, code, errOut)
-	assert.Equal(t, "Switched to branch 'main'\n3 files written, 0 removed, 0 unchanged\n", errOut)
+	assert.Equal(t, "Already on 'main'\n3 files written, 0 removed, 0 unchanged\n", errOut)
 	b, err := os.ReadFile(filepath.Join(dir, "acc-1.json"))
 	require.NoError(t, err)
 	assert.Equal(t, "{\n  \"balance\": 120,\n  \"frozen\": false,\n  \"owner\": \"ann\"\n}\n", string(b))
