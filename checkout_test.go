@@ -68,7 +68,7 @@ func TestCheckoutFiles(t *testing.T) {
 	c1 := appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("eu/acc-2", "AccountOpened", `{"owner":"bob"}`))
 	c2 := appendOne(t, r, ev("acc-1", "MoneyDeposited", `{"amount":12345678901234567}`), ev("eu/fr/acc-3", "AccountOpened", `{"owner":"<zoë>"}`))
 	res := checkout(t, r, "main", CheckoutOptions{})
-	assert.Equal(t, CheckoutResult{Commit: c2, Branch: "main", Written: 3}, *res)
+	assert.Equal(t, CheckoutResult{Commit: c2, Branch: "main", Already: true, Written: 3}, *res)
 	files := workTreeFiles(t, r.WorkTree())
 	assert.Equal(t, map[string]string{
 		"acc-1.json":       "{\n  \"balance\": 12345678901234567,\n  \"frozen\": false,\n  \"owner\": \"ann\"\n}\n",
