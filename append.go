@@ -8,6 +8,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,16 +153,30 @@ func commitReflogMessage(msg string) string {
 	if msg == "" {
 		return "commit"
 	}
-	return "commit: " + firstLine(msg)
+	return "commit: " + Subject(msg)
 }
 
-func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
+// Subject returns a commit message's subject as Git takes it: its first
+// paragraph (up to the first blank line), its lines joined by spaces. It
+// is what log --oneline and the commit line show, and what a revert
+// message quotes.
+func Subject(message string) string {
+	first, _, _ := strings.Cut(message, "\n\n")
+	if !strings.Contains(first, "\n") {
+		return strings.TrimRight(first, " \t\r")
 	}
-	return s
+	var b strings.Builder
+	for line := range strings.Lines(first) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			break // a line of white space ends the paragraph too
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // writerOn returns a commit writer on a branch's current head, as a

@@ -281,3 +281,17 @@ func TestLinesTrimOnlyJSONSpace(t *testing.T) {
 		assert.Contains(t, err.Error(), "line 1:", "%q", bad)
 	}
 }
+
+// A subject is the first paragraph, its lines joined, as Git takes it.
+func TestSubject(t *testing.T) {
+	for msg, want := range map[string]string{
+		"":                                "",
+		"One":                             "One",
+		"One \n":                          "One",
+		"One\n\nBody":                     "One",
+		"line one\nline two\n\nbody":      "line one line two",
+		"line one\r\n line two  \n \nend": "line one line two",
+	} {
+		assert.Equal(t, want, Subject(msg), "%q", msg)
+	}
+}

@@ -149,7 +149,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg, Overwrites: over}, nil
 }
 
-func revertReflogMessage(msg string) string { return "revert: " + firstLine(msg) }
+func revertReflogMessage(msg string) string { return "revert: " + Subject(msg) }
 
 // revertTargets resolves a revision or a range to the commits to revert,
 // newest first.
@@ -193,7 +193,7 @@ func (r *Repository) revertTargets(ctx context.Context, rev string) ([]object.ID
 // is the reverted commit's subject line, as git revert takes it, and may
 // be empty; for several, a count followed by that line for each.
 func revertMessage(commits []*object.Commit) string {
-	line := func(i int) string { return `Revert "` + firstLine(commits[i].Message) + `"` }
+	line := func(i int) string { return `Revert "` + Subject(commits[i].Message) + `"` }
 	if len(commits) == 1 {
 		return line(0)
 	}

@@ -129,7 +129,7 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 
 // summary is a commit's one-line description: "MSG (N events)".
 func summary(message string, events int) string {
-	msg, _, _ := strings.Cut(message, "\n")
+	msg := evgit.Subject(message)
 	if msg == "" {
 		return fmt.Sprintf("(%d events)", events)
 	}

@@ -154,7 +154,7 @@ func writeOneline(w *bufio.Writer, id object.ID, c *object.Commit) {
 	hexID(buf[:], id)
 	w.Write(buf[:7])
 	w.WriteByte(' ')
-	if msg, _, _ := strings.Cut(c.Message, "\n"); msg != "" {
+	if msg := evgit.Subject(c.Message); msg != "" {
 		w.WriteString(msg)
 		w.WriteByte(' ')
 	}
