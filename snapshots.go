@@ -121,9 +121,15 @@ func (w *commitWriter) absorbSnapshot() {
 // lost to a crash costs a longer walk back to the one before.
 func (r *Repository) Flush(ctx context.Context) error {
 	// A cached head is changed in place by the writer that folds on it,
-	// inside a transaction: it is read inside one too, never beside.
+	// inside a transaction: it is read inside one too, never beside, but
+	// for building, which keepHead sets under r.mu.
 	r.mu.Lock()
-	branches := slices.Collect(maps.Keys(r.heads))
+	var branches []string
+	for branch, hs := range r.heads {
+		if hs.building {
+			branches = append(branches, branch)
+		}
+	}
 	r.mu.Unlock()
 	for _, branch := range branches {
 		err := r.st.Update(ctx, func(tx *store.Tx) error {

@@ -64,6 +64,11 @@ type headState struct {
 	// model is the ID of the model its states were folded under (set as
 	// it is kept: keepHead); a writer under another model starts afresh.
 	model object.ID
+	// building says, for a head kept in Repository.heads, that a snapshot
+	// was left building on it as it was kept. It is written and read only
+	// under Repository.mu (Flush reads it beside the transactions whose
+	// writers change the rest of a kept head in place).
+	building bool
 }
 
 func (h *headState) fork() *headState {
@@ -237,8 +242,11 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string, mdlID object.ID) (*
 func (r *Repository) keepHead(branchRef string, hs *headState, mdlID object.ID) {
 	flat := hs.flatten()
 	flat.model = mdlID
+	t := flat.track()
+	building := t != nil && t.job != nil
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	flat.building = building
 	r.heads[branchRef] = flat
 }
 
