@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/evgit/evgit/object"
-	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -78,7 +77,7 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 // namesRef reports whether name is a ref's short name: such a ref wins
 // over an abbreviated object ID, as in Git (and in revisions).
 func (r *Repository) namesRef(name string) bool {
-	for _, full := range []string{"refs/" + name, refs.TagsPrefix + name, refs.HeadsPrefix + name} {
+	for _, full := range walk.RefCandidates(name) {
 		if _, ok := r.st.Ref(full); ok {
 			return true
 		}

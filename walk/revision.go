@@ -128,10 +128,11 @@ func isHex(s string) bool {
 	return true
 }
 
-// refCandidates returns the full ref names a name may mean, in the order
-// Git tries them: the name itself when it is "HEAD" or starts with
-// "refs/", else refs/<name>, refs/tags/<name>, refs/heads/<name>.
-func refCandidates(name string) []string {
+// RefCandidates returns the full ref names a name may mean, in the order
+// Git tries them: "HEAD" alone for HEAD; else the name itself when it
+// starts with "refs/", then refs/<name>, refs/tags/<name>,
+// refs/heads/<name>.
+func RefCandidates(name string) []string {
 	switch {
 	case name == refs.HEAD:
 		return []string{name}
@@ -144,11 +145,11 @@ func refCandidates(name string) []string {
 }
 
 // reflogCandidates are the refs whose reflog name@{n} reads, in order:
-// as refCandidates, but branches before tags. Git keeps no reflog for a
+// as RefCandidates, but branches before tags. Git keeps no reflog for a
 // tag, so there a branch and a tag of one name give the branch's; evgit
 // keeps one, and reads it only when no branch has the name.
 func reflogCandidates(name string) []string {
-	c := refCandidates(name)
+	c := RefCandidates(name)
 	if len(c) >= 2 {
 		n := len(c)
 		c[n-2], c[n-1] = c[n-1], c[n-2] // tags and heads are the last two
@@ -234,7 +235,7 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 			return object.ZeroID, err
 		}
 	}
-	for _, full := range refCandidates(name) {
+	for _, full := range RefCandidates(name) {
 		if refs.CheckRefName(full) != nil {
 			continue
 		}
