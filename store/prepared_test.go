@@ -168,3 +168,69 @@ func TestPreparedBuffersRecycled(t *testing.T) {
 	got, _, _ := s2.Resolve("refs/heads/main")
 	assert.Equal(t, head, got)
 }
+
+// TestHeadReflog: a move of the branch HEAD is on is also an entry of
+// HEAD's reflog, which leaves HEAD attached; a prepared transaction that
+// assumed HEAD on its branch is refused once HEAD points elsewhere.
+func TestHeadReflog(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{})
+	c0 := appendCommit(t, s, 0)
+	c1 := appendCommit(t, s, 1)
+	assertHead := func(s *Store, want []object.ID) {
+		t.Helper()
+		v, ok := s.Ref(refs.HEAD)
+		require.True(t, ok)
+		assert.Equal(t, "refs/heads/main", v.Symbolic, "HEAD stays attached")
+		log, err := s.Reflog(refs.HEAD)
+		require.NoError(t, err)
+		var got []object.ID
+		for _, u := range log {
+			got = append(got, u.New)
+		}
+		assert.Equal(t, want, got)
+	}
+	assertHead(s, []object.ID{c1, c0})
+
+	// Prepared with HEAD on main: written with its HEAD entry.
+	tx, c2 := prepare(t, s, c1, 2)
+	tx2 := s.Detached()
+	tx2.AssumeHeadOn("refs/heads/main")
+	blob := tx2.PutObject(object.KindBlob, []byte(`{"b":1}`))
+	c3 := tx2.PutCommit(&object.Commit{Parents: []object.ID{c2}, Events: []object.ID{blob}, Time: time.Unix(2000, 0), Offset: 3})
+	require.NoError(t, tx2.UpdateRef(refs.Update{Name: "refs/heads/main", Old: c2, New: c3, Time: time.Unix(2000, 0), Message: "prepared"}))
+	tx2.Seal()
+	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
+	require.NoError(t, s.UpdatePrepared(ctx, tx2, func(*Tx) error { return nil }))
+	assertHead(s, []object.ID{c3, c1, c0}) // prepare's transaction assumed nothing
+
+	// HEAD moves to another branch before a prepared move of main lands.
+	tx3 := s.Detached()
+	tx3.AssumeHeadOn("refs/heads/main")
+	require.NoError(t, tx3.UpdateRef(refs.Update{Name: "refs/heads/main", Old: c3, New: c0, Time: time.Unix(3000, 0)}))
+	tx3.Seal()
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/other", New: c0}))
+		tx.SetSymbolic(refs.HEAD, "refs/heads/other")
+		return tx.LogRef(refs.Update{Name: refs.HEAD, Old: c3, New: c0, Message: "checkout: moving from main to other"})
+	}))
+	require.ErrorIs(t, s.UpdatePrepared(ctx, tx3, func(*Tx) error { return nil }), refs.ErrConflict)
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		tx.SetSymbolic(refs.HEAD, "refs/heads/main")
+		return tx.LogRef(refs.Update{Name: refs.HEAD, Old: c0, New: c3})
+	}))
+
+	// Replayed from the log, HEAD is attached and its reflog the same.
+	require.NoError(t, s.Close())
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	got, _, _ := s2.Resolve(refs.HEAD)
+	assert.Equal(t, c3, got)
+	assertHead(s2, []object.ID{c3, c0, c3, c1, c0})
+
+	// A reflog entry without a move is for a symbolic ref only.
+	require.Error(t, s2.Update(ctx, func(tx *Tx) error {
+		return tx.LogRef(refs.Update{Name: "refs/heads/main", Old: c3, New: c0})
+	}))
+}
