@@ -27,6 +27,7 @@ const (
 	KindSymref      = "symref"      // a symbolic ref change
 	KindIdempotency = "idempotency" // an idempotency key record
 	KindSnapshot    = "snapshot"    // a snapshot record
+	KindKept        = "kept"        // the time gc keeps an unreachable object from
 	KindSegment     = "segment"     // a segment file
 	KindIndex       = "index"       // an index file: of a segment, or of a pack's objects or records
 	KindPack        = "pack"        // a pack file, written by gc

@@ -442,6 +442,24 @@ func TestDamage(t *testing.T) {
 			},
 			kind: "reflog", named: func(object.ID) string { return "refs/heads/main@{0}" }, message: "but the entry before left it at",
 		},
+		{
+			name: "kept object's time that is not a varint",
+			apply: func(t *testing.T, s *store.Store, base object.ID) {
+				var p pack.Payload
+				p.AddRecord(store.RecKept, base[:], []byte{0x80})
+				appendFrame(t, s.Dir(), p.Bytes())
+			},
+			kind: fsck.KindKept, message: "value is not one varint",
+		},
+		{
+			name: "kept object that is missing",
+			apply: func(t *testing.T, s *store.Store, base object.ID) {
+				var p pack.Payload
+				p.AddRecord(store.RecKept, someID[:], []byte{2})
+				appendFrame(t, s.Dir(), p.Bytes())
+			},
+			kind: fsck.KindKept, message: "is missing",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -577,4 +595,28 @@ func TestMissingNewestSegment(t *testing.T) {
 		found = found || strings.Contains(p.Message, "is missing: the commits it held are lost")
 	}
 	assert.True(t, found, "%v", rep.Problems)
+}
+
+// TestKeptObjectsAreClean: the time gc records for an unreachable object
+// it keeps (still in its grace) passes fsck.
+func TestKeptObjectsAreClean(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	_, err := store.Init(nil, dir, "main")
+	require.NoError(t, err)
+	s, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	commitOn(t, s, object.ZeroID, func(_ *store.Tx, c *object.Commit) {})
+	var orphan object.ID
+	writeTx(t, s, func(tx *store.Tx) error {
+		orphan = tx.PutObject(object.KindBlob, []byte("orphan"))
+		return nil
+	})
+	_, err = s.GC(ctx, store.GCOptions{Grace: time.Hour})
+	require.NoError(t, err)
+	require.True(t, s.Has(orphan), "gc kept the orphan, with its time")
+	rep, err := fsck.Run(ctx, s, fsck.Options{})
+	require.NoError(t, err)
+	assert.True(t, rep.OK, "%v", rep.Problems)
 }

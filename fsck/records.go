@@ -3,6 +3,7 @@ package fsck
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -176,6 +177,17 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 			c.bad(at, "value of %d bytes, want %d", len(value), 2*object.IDSize)
 		default:
 			c.exists(at, "commit", object.ID(value[:object.IDSize]))
+		}
+	case store.RecKept:
+		at.kind, at.name = KindKept, fmt.Sprintf("%x", key)
+		_, n := binary.Varint(value)
+		switch {
+		case len(key) != object.IDSize:
+			c.bad(at, "key of %d bytes, want %d", len(key), object.IDSize)
+		case n <= 0 || n != len(value):
+			c.bad(at, "value is not one varint")
+		default:
+			c.exists(at, "object", object.ID(key))
 		}
 	case store.RecSnapshot:
 		at.kind = KindSnapshot

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -265,13 +266,26 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
+	since, err := s.keptSinceLocked()
+	if err != nil {
+		return st, err
+	}
 	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
 		if written[id] {
 			return nil
 		}
-		if !reach[id] && (opts.PruneNow || !fileTimes[loc.Seg].After(cutoff)) {
-			st.Dropped++
-			return nil
+		if !reach[id] {
+			// Its grace counts from the file it lies in, or, in the pack,
+			// from when the gc that first kept it found it.
+			t := fileTimes[loc.Seg]
+			if k, ok := since[id]; ok && loc.Seg == 0 {
+				t = k
+			}
+			if opts.PruneNow || !t.After(cutoff) {
+				st.Dropped++
+				return nil
+			}
+			keep = append(keep, pack.Record{Kind: RecKept, Key: id[:], Value: binary.AppendVarint(nil, t.UnixNano())})
 		}
 		kind, body, data, err := s.getAt(id, loc)
 		if err != nil {
@@ -472,6 +486,24 @@ func (s *Store) allRecordsLocked(kind uint8) ([]pack.Record, error) {
 		if r.Kind == kind {
 			out = append(out, r)
 		}
+	}
+	return out, nil
+}
+
+// keptSinceLocked returns, for each unreachable object an earlier gc kept
+// in the pack, the time its grace counts from (RecKept).
+func (s *Store) keptSinceLocked() (map[object.ID]time.Time, error) {
+	recs, err := s.allRecordsLocked(RecKept)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[object.ID]time.Time, len(recs))
+	for _, r := range recs {
+		ns, n := binary.Varint(r.Value)
+		if len(r.Key) != object.IDSize || n <= 0 || n != len(r.Value) {
+			return nil, fmt.Errorf("%w: a kept object's time record", ErrCorrupt)
+		}
+		out[object.ID(r.Key)] = time.Unix(0, ns)
 	}
 	return out, nil
 }

@@ -39,6 +39,7 @@ const (
 	RecIdem       = pack.RecordBase + 3 // key: branch, 0, idempotency key; value: commit ID, events digest
 	RecSnapshot   = pack.RecordBase + 4 // key: commit ID, model ID; value: tree ID
 	RecLink       = pack.RecordBase + 5 // key: commit ID; value: a skip link (see Link)
+	RecKept       = pack.RecordBase + 6 // key: object ID; value: varint Unix ns its grace counts from
 )
 
 // Errors of the store.
