@@ -233,19 +233,17 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 				}
 			}
 		}
-		cur, _, _ := tx.Resolve(refs.HEAD)
 		if target != "" {
 			res.Branch = shortBranch(target)
-			if head.Symbolic == target {
+			if head.Symbolic != target {
+				tx.SetSymbolic(refs.HEAD, target)
+			} else {
 				res.Already = true
-				return nil
 			}
-			tx.SetSymbolic(refs.HEAD, target)
-			// HEAD's reflog records the checkout, as Git's does.
-			return tx.LogRef(refs.Update{Name: refs.HEAD, Old: cur, New: id, Time: now(), Actor: opts.Actor,
-				Message: fmt.Sprintf("checkout: moving from %s to %s", from, res.Branch)})
+			return nil
 		}
 		res.Detached = true
+		cur, _, _ := tx.Resolve(refs.HEAD)
 		if !head.IsSymbolic() && cur == id {
 			return nil
 		}

@@ -46,6 +46,11 @@ func (s source) Ref(name string) (object.ID, bool, error) {
 }
 
 func (s source) Reflog(name string) ([]walk.ReflogEntry, error) {
+	if name == refs.HEAD {
+		if v, ok := s.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
+			name = v.Symbolic
+		}
+	}
 	log, err := s.st.Reflog(name)
 	if err != nil {
 		return nil, err

@@ -67,8 +67,8 @@ func (c *checker) checkModel(at where, id object.ID) {
 // checkReflogs checks every reflog entry still in the log: each names an
 // object that exists; for branches, tags and MODEL each move starts where
 // the one before ended, and the last ends where the ref is now. HEAD's
-// entries are not chained: gc drops those that name a commit only they
-// reach, from anywhere in its reflog (design.md §10).
+// moves are not chained: attaching and detaching it moves it without an
+// entry.
 func (c *checker) checkReflogs() {
 	ups, err := c.st.RefUpdates()
 	if err != nil {

@@ -135,13 +135,8 @@ func (t *Table) Set(name string, v Value) { t.m[name] = v }
 // Delete removes a ref.
 func (t *Table) Delete(name string) { delete(t.m, name) }
 
-// Apply applies an update without checking its old value. An update of a
-// symbolic ref (HEAD on a branch) is only its reflog entry: the ref
-// follows its target, which moves by updates of its own.
+// Apply applies an update without checking its old value.
 func (t *Table) Apply(u Update) {
-	if t.m[u.Name].IsSymbolic() {
-		return
-	}
 	if u.Delete {
 		delete(t.m, u.Name)
 		return

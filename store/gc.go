@@ -99,19 +99,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	// HEAD's reflog keeps what it names for the grace period, as Git's
-	// expires its entries that name unreachable commits: an older entry
-	// is kept only when the rest reaches what it names (headLog, below).
-	// Without that, every commit HEAD was ever on would stay for good,
-	// also those of a deleted branch.
-	cutoff := opts.Now.Add(-opts.Grace)
-	var headOld []refs.Update
-	for name, log := range logs {
+	for _, log := range logs {
 		for _, u := range log {
-			if name == refs.HEAD && (opts.PruneNow || !u.Time.After(cutoff)) {
-				headOld = append(headOld, u)
-				continue
-			}
 			mark(u.Old)
 			mark(u.New)
 		}
@@ -180,9 +169,6 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	if err := walkAll(); err != nil {
 		return st, err
-	}
-	if len(headOld) > 0 {
-		logs[refs.HEAD] = headLog(logs[refs.HEAD], headOld, reach)
 	}
 
 	// Records kept: reflogs of refs that exist, every idempotency key, and
@@ -266,6 +252,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
+	cutoff := opts.Now.Add(-opts.Grace)
 	since, err := s.keptSinceLocked()
 	if err != nil {
 		return st, err
@@ -506,18 +493,6 @@ func (s *Store) keptSinceLocked() (map[object.ID]time.Time, error) {
 		out[object.ID(r.Key)] = time.Unix(0, ns)
 	}
 	return out, nil
-}
-
-// headLog returns HEAD's reflog without the old entries that name an
-// object nothing else reaches.
-func headLog(log, old []refs.Update, reach map[object.ID]bool) []refs.Update {
-	drop := map[refs.Update]bool{}
-	for _, u := range old {
-		if !reach[u.New] || (!u.Old.IsZero() && !reach[u.Old]) {
-			drop[u] = true
-		}
-	}
-	return slices.DeleteFunc(log, func(u refs.Update) bool { return drop[u] })
 }
 
 // refUpdatesLocked is RefUpdates for a caller holding s.mu.

@@ -31,11 +31,9 @@ type Tx struct {
 	// A detached transaction (Store.Detached) is built without the lock:
 	// it reads only what it added, its ref moves are checked when it is
 	// written (expect: the value each moved ref must still hold), and
-	// frame is its payload compressed ahead (Seal). headAt is the branch
-	// HEAD must still point at (AssumeHeadOn).
+	// frame is its payload compressed ahead (Seal).
 	detached   bool
 	expect     map[string]object.ID
-	headAt     string
 	frame      []byte
 	sealed     bool // Seal made frame; the payload and bodies are gone
 	sealedN    int  // the entries in frame
@@ -297,47 +295,10 @@ func (tx *Tx) UpdateRef(u refs.Update) error {
 	} else {
 		tx.refs[u.Name] = &refs.Value{ID: u.New}
 	}
-	tx.addRefRecord(u)
-	// As in Git, HEAD's reflog records the moves of the branch it is on.
-	if !u.Delete && u.Name != refs.HEAD && tx.headOn(u.Name) {
-		u.Name = refs.HEAD
-		tx.addRefRecord(u)
-	}
-	return nil
-}
-
-// LogRef records a reflog entry for a symbolic ref (HEAD on a branch)
-// without moving it: an entry of HEAD's reflog for a checkout that
-// attaches HEAD to a branch. It must follow the SetSymbolic.
-func (tx *Tx) LogRef(u refs.Update) error {
-	if v, ok := tx.Ref(u.Name); !ok || !v.IsSymbolic() || u.Delete {
-		return fmt.Errorf("store: a reflog entry without a move is for a symbolic ref, and %s is not one", u.Name)
-	}
-	tx.addRefRecord(u)
-	return nil
-}
-
-// AssumeHeadOn declares, for a detached transaction, that HEAD points at
-// branch: its moves of branch then go into HEAD's reflog too, and it is
-// written only if HEAD still points there (ErrConflict otherwise).
-func (tx *Tx) AssumeHeadOn(branch string) {
-	tx.headAt = branch
-}
-
-// headOn reports whether HEAD points at the branch, as this transaction
-// sees it.
-func (tx *Tx) headOn(branch string) bool {
-	if tx.detached {
-		return tx.headAt != "" && tx.headAt == branch
-	}
-	v, ok := tx.Ref(refs.HEAD)
-	return ok && v.Symbolic == branch
-}
-
-func (tx *Tx) addRefRecord(u refs.Update) {
 	key := []byte(u.Name)
 	tx.recs = append(tx.recs, pack.Record{Kind: RecRef, Key: key, Value: u.Encode()})
 	tx.payload.AddRecord(RecRef, key, tx.recs[len(tx.recs)-1].Value)
+	return nil
 }
 
 // checkRef reports ErrConflict unless a ref holds old (ZeroID: does not
@@ -796,9 +757,6 @@ func (tx *Tx) checkExpected(rtx *Tx) error {
 		if err := rtx.checkRef(name, old); err != nil {
 			return err
 		}
-	}
-	if tx.headAt != "" && !rtx.headOn(tx.headAt) {
-		return fmt.Errorf("%w: HEAD no longer points at %s", refs.ErrConflict, tx.headAt)
 	}
 	return nil
 }
