@@ -478,7 +478,9 @@ func (s *Store) allRecordsLocked(kind uint8) ([]pack.Record, error) {
 }
 
 // keptSinceLocked returns, for each unreachable object an earlier gc kept
-// in the pack, the time its grace counts from (RecKept).
+// in the pack, the time its grace counts from (RecKept). A damaged record
+// is passed over: the pack's own time, later than the one it held, keeps
+// the object at least as long (fsck reports the record).
 func (s *Store) keptSinceLocked() (map[object.ID]time.Time, error) {
 	recs, err := s.allRecordsLocked(RecKept)
 	if err != nil {
@@ -487,10 +489,9 @@ func (s *Store) keptSinceLocked() (map[object.ID]time.Time, error) {
 	out := make(map[object.ID]time.Time, len(recs))
 	for _, r := range recs {
 		ns, n := binary.Varint(r.Value)
-		if len(r.Key) != object.IDSize || n <= 0 || n != len(r.Value) {
-			return nil, fmt.Errorf("%w: a kept object's time record", ErrCorrupt)
+		if len(r.Key) == object.IDSize && n > 0 && n == len(r.Value) {
+			out[object.ID(r.Key)] = time.Unix(0, ns)
 		}
-		out[object.ID(r.Key)] = time.Unix(0, ns)
 	}
 	return out, nil
 }
