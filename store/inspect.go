@@ -134,14 +134,6 @@ func (s *Store) VerifyLog() []Problem {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		}
 	}
-	// Every seal starts the next segment before it writes the index, and
-	// gc its new segment before the pack: an indexed newest segment means
-	// the segment after it is gone, with the commits it held. (A crash
-	// inside a seal of evgit before this order left the same, until the
-	// next write.)
-	if s.covered[s.last] {
-		probs = append(probs, Problem{File: segName(s.last + 1), Offset: -1, Err: fmt.Errorf("%w: segment %d is indexed, so a segment after it was started, but %s is missing: the commits it held are lost", ErrCorrupt, s.last, segName(s.last+1))})
-	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
 		if torn, err := s.packData.Scan(0, true, func(off int64, payload []byte) error {

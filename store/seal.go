@@ -19,9 +19,8 @@ import (
 // segment starts with a checkpoint of every ref, then the sealed one's
 // index is written whole and durably (in the background with
 // BackgroundSeal: startSeal). A crash between the two leaves an uncovered
-// segment that the next open scans. A sealed newest segment, indexed with
-// nothing after it, is what a crash in a seal of an older evgit left; the
-// next writer starts the new segment (resumeSeal), and fsck reports it.
+// segment that the next open scans. An indexed newest segment, with
+// nothing after it, means a lost segment: opening refuses it.
 func (s *Store) maybeSeal() error {
 	if s.sealing != nil {
 		return nil // one at a time; the segment grows until it is done
@@ -378,11 +377,6 @@ func (s *Store) Seal(min int) (bool, error) {
 		return false, err
 	}
 	defer unlock()
-	if s.covered[s.last] {
-		if err := s.resumeSeal(); err != nil {
-			return false, err
-		}
-	}
 	if len(s.memOrder) < max(min, 1) {
 		return false, nil
 	}
@@ -430,22 +424,6 @@ func (s *Store) startSegment(n uint32) error {
 		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
 	}
 	return pack.WriteSegment(s.fsys, filepath.Join(s.logDir, segName(n)), pack.AppendFrame(nil, p.Bytes(), false))
-}
-
-// resumeSeal finishes a seal that a crash interrupted after the newest
-// segment's index was written but before the next segment was: the
-// newest segment is covered, so nothing may be appended to it.
-func (s *Store) resumeSeal() error {
-	if err := s.lock.bumpGen(); err != nil {
-		return err
-	}
-	if err := s.startSegment(s.last + 1); err != nil {
-		return err
-	}
-	if err := s.lock.bumpGen(); err != nil {
-		return err
-	}
-	return s.reload(true)
 }
 
 func idxName(lo, hi uint32) string { return fmt.Sprintf("%08d-%08d%s", lo, hi, idxSuffix) }

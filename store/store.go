@@ -412,6 +412,14 @@ func (s *Store) reloadOnce(locked bool) error {
 	// Newest index first; sort by the highest segment covered.
 	sortIndexes(s.indexes)
 	s.last = l.segs[len(l.segs)-1]
+	// Every seal starts the next segment before it writes the index, and
+	// gc its new segment before the pack: an indexed newest segment means
+	// that the segment after it is gone, with the commits it held. Reading
+	// on would serve the refs as they were before it, and the next write
+	// would start a segment over the gap and hide it for good.
+	if s.covered[s.last] {
+		return fmt.Errorf("%w: segment %d is indexed, so a segment after it was started, but %s is missing: the commits it held are lost; restore it from a backup", ErrCorrupt, s.last, segName(s.last+1))
+	}
 	for _, n := range l.segs {
 		path := filepath.Join(s.logDir, segName(n))
 		seg, err := pack.OpenSegment(s.fsys, path, n, n == s.last)

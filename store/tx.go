@@ -592,12 +592,6 @@ func (s *Store) runGroup(batch []*request) {
 		fail(err)
 		return
 	}
-	if s.covered[s.last] {
-		if err := s.resumeSeal(); err != nil {
-			fail(err)
-			return
-		}
-	}
 	if s.writableSeg != s.last {
 		fail(fmt.Errorf("cannot write: segment %d could not be opened for writing (%w); a user who may only read the repository can read it, not write", s.last, fs.ErrPermission))
 		return
