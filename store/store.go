@@ -420,6 +420,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	if s.covered[s.last] {
 		return fmt.Errorf("%w: segment %d is indexed, so a segment after it was started, but %s is missing: the commits it held are lost; restore it from a backup", ErrCorrupt, s.last, segName(s.last+1))
 	}
+	s.uncoverAfterGap(l.segs)
 	for _, n := range l.segs {
 		path := filepath.Join(s.logDir, segName(n))
 		seg, err := pack.OpenSegment(s.fsys, path, n, n == s.last)
@@ -442,6 +443,33 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 	}
 	return nil
+}
+
+// uncoverAfterGap keeps records in log order when a segment older than a
+// covered one has no index (its index file was lost: derived data, so
+// one deleted by hand, say). Records are read as the indexes hold them,
+// oldest first, then the uncovered segments' from memory, which is log
+// order only while every uncovered segment is newer than every covered
+// one; otherwise a reflog would read out of order and name other commits.
+// So the indexes of the segments after the first uncovered one are not
+// used, and those segments are scanned like it. The next seal indexes
+// them all again (its index subsumes the files left out).
+func (s *Store) uncoverAfterGap(segs []uint32) {
+	i := slices.IndexFunc(segs, func(n uint32) bool { return !s.covered[n] })
+	if i < 0 {
+		return
+	}
+	first := segs[i]
+	s.indexes = slices.DeleteFunc(s.indexes, func(ix *pack.Index) bool {
+		if ix == s.packRecs || slices.Max(ix.Segments()) < first {
+			return false
+		}
+		for _, n := range ix.Segments() {
+			delete(s.covered, n)
+		}
+		ix.Close()
+		return true
+	})
 }
 
 // dropSubsumed leaves out an index whose segments another index covers

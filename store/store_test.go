@@ -291,3 +291,57 @@ func TestTornTailsKeepNamesOfTheirOwn(t *testing.T) {
 	assert.Equal(t, []byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, a)
 	assert.Equal(t, []byte{201, 0, 0, 0, 0, 0, 0, 0, 9, 9}, b)
 }
+
+// TestLostIndexKeepsLogOrder: an index is derived data, so losing one
+// (the oldest, say) must change no answer: the reflog and the newest
+// idempotency record read as before, and a writer's next seal indexes the
+// segments again.
+func TestLostIndexKeepsLogOrder(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{SealObjects: 10})
+	for i := range 60 {
+		appendCommit(t, s, i)
+		if i%20 == 0 {
+			// The same key, newer each time: the newest names the commit.
+			head, _, _ := s.Resolve("refs/heads/main")
+			require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+				tx.PutIdempotency("refs/heads/main", "k", head, head)
+				return nil
+			}))
+		}
+	}
+	answers := func(s *Store) ([]refs.Update, object.ID) {
+		log, err := s.Reflog("refs/heads/main")
+		require.NoError(t, err)
+		c, _, ok, err := s.Idempotency("refs/heads/main", "k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		return log, c
+	}
+	wantLog, wantKey := answers(s)
+	require.NoError(t, s.Close())
+	idx, err := filepath.Glob(filepath.Join(dir, "log", "*.idx"))
+	require.NoError(t, err)
+	require.Greater(t, len(idx), 1)
+	slices.Sort(idx)
+	require.NoError(t, os.Remove(idx[0]))
+
+	s2, err := Open(dir, Options{SealObjects: 10})
+	require.NoError(t, err)
+	gotLog, gotKey := answers(s2)
+	assert.Equal(t, wantLog, gotLog)
+	assert.Equal(t, wantKey, gotKey)
+	// A writer seals again, and the answers hold after reopening.
+	for i := 60; i < 75; i++ {
+		appendCommit(t, s2, i)
+	}
+	wantLog, wantKey = answers(s2)
+	require.NoError(t, s2.Close())
+	s3, err := Open(dir, Options{SealObjects: 10})
+	require.NoError(t, err)
+	defer s3.Close()
+	gotLog, gotKey = answers(s3)
+	assert.Equal(t, wantLog, gotLog)
+	assert.Equal(t, wantKey, gotKey)
+	assert.Empty(t, s3.VerifyLog())
+}
