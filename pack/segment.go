@@ -198,7 +198,7 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 			}
 			// A segment's first frame was written whole with it (temp
 			// file, sync, rename: WriteSegment), so no crash tears it.
-			if off > int64(len(SegmentMagic)) && !s.wholeFrameAfter(off, end) {
+			if off > int64(len(SegmentMagic)) && !s.wholeFrameAfter(off, end) && !s.writtenAfter(off, end) {
 				s.size = off
 				return s.nonZeroExtent(off, end), nil
 			}
@@ -285,6 +285,32 @@ func (s *Segment) wholeFrameAfter(off, end int64) bool {
 		}
 	}
 	return false
+}
+
+// writtenAfter reports whether bytes were written after the damaged frame
+// at off, as its header gives its length: then a later frame was
+// appended, which happens only once this one was synced, so this one is
+// damaged, not torn, even when the later one is damaged too. A torn write
+// never reaches past its own frame, into the zeros the segment was
+// preallocated with. Only a header that looks written whole counts: its
+// checksum field is not zero (a sector never written reads as zeros), and
+// its lengths fit a frame (rawLen 0, or more than size, as a compressed
+// payload's is). A sector of garbage left by a power loss passes that
+// with a chance of about one in a million, and then the repository is
+// refused, never cut short.
+func (s *Segment) writtenAfter(off, end int64) bool {
+	var hdr [FrameHeaderSize]byte
+	if _, err := s.f.ReadAt(hdr[:], off); errors.Is(err, io.EOF) {
+		return false // the file ends inside the header: nothing after it
+	} else if err != nil {
+		return true // cannot tell: treat as corruption, never cut
+	}
+	h, err := parseFrameHeader(hdr[:])
+	if err != nil || h.crc == 0 || (h.rawLen != 0 && h.rawLen <= h.size) {
+		return false
+	}
+	after := off + FrameHeaderSize + int64(h.size)
+	return after < end && s.nonZeroExtent(after, end) > 0
 }
 
 // Truncate cuts the file at the segment's logical end, dropping a torn

@@ -531,11 +531,19 @@ func cmpUint32(a, b uint32) int {
 func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 	seg := s.segs[n]
 	isLast := n == s.last
+	frames := 0
 	torn, err := seg.Scan(off, off == 0, func(off int64, payload []byte) error {
+		frames++
 		return s.absorb(n, off, payload, !s.covered[n], isLast)
 	})
 	if err != nil {
 		return err
+	}
+	if off == 0 && frames == 0 {
+		// A segment is created whole with its checkpoint frame (temp
+		// file, sync, rename): one without a frame lost its contents,
+		// and read on it would be a repository without refs.
+		return fmt.Errorf("%w: segment %d holds no frame, not even the checkpoint every segment starts with", ErrCorrupt, n)
 	}
 	if torn > 0 {
 		if !isLast {

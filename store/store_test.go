@@ -132,6 +132,30 @@ func TestDamageBeforeTailIsCorruption(t *testing.T) {
 	assert.Equal(t, b, after, "nothing is cut")
 }
 
+// TestDamageAcrossTheLastTwoFramesIsCorruption: a zeroed block across
+// the end of one frame and the start of the last (a bad sector) leaves no
+// whole frame after the first, but bytes were written after it: a later
+// frame was appended, which happens only once the first was synced, so
+// the first was acknowledged and must not be cut as a torn tail.
+func TestDamageAcrossTheLastTwoFramesIsCorruption(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	appendCommit(t, s, 1)
+	boundary := s.segs[1].Size() // the second commit's frame ends here
+	appendCommit(t, s, 2)
+	require.NoError(t, s.Close())
+	seg := filepath.Join(dir, "log", segName(1))
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	clear(b[boundary-20 : boundary+30])
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	after, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	assert.Equal(t, b, after, "nothing is cut")
+}
+
 // A seal starts the next segment before it writes the index, so an
 // indexed newest segment means the segment after it was lost, with the
 // commits it held: opening refuses the repository, rather than serving
@@ -344,4 +368,18 @@ func TestLostIndexKeepsLogOrder(t *testing.T) {
 	assert.Equal(t, wantLog, gotLog)
 	assert.Equal(t, wantKey, gotKey)
 	assert.Empty(t, s3.VerifyLog())
+}
+
+// TestSegmentWithoutFramesIsCorruption: every segment is created whole
+// with its checkpoint, so a newest segment cut back to its magic lost
+// every ref; it is not a repository without refs.
+func TestSegmentWithoutFramesIsCorruption(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	require.NoError(t, s.Close())
+	seg := filepath.Join(dir, "log", segName(1))
+	require.NoError(t, os.Truncate(seg, int64(len(pack.SegmentMagic))))
+	_, err := Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "segment 1 holds no frame")
 }
