@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
 	"github.com/evgit/evgit/refs"
@@ -112,7 +114,12 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 	}
 	view := views[0]
 	wt := &worktree{dir: r.workTree, checked: map[string]bool{}}
-	idx := readWorktreeIndex(filepath.Join(r.gitDir, WorktreeIndexName))
+	idxPath := filepath.Join(r.gitDir, WorktreeIndexName)
+	if fi, err := os.Lstat(idxPath); err == nil && !fi.Mode().IsRegular() {
+		// Found now, before any file is written, not when the index is.
+		return nil, fmt.Errorf("cannot write the work tree index: %s is not a file", idxPath)
+	}
+	idx, idxOK := readWorktreeIndex(idxPath)
 	res := &CheckoutResult{Commit: id}
 
 	// What to write: every stream, or the ones named.
@@ -171,8 +178,22 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		res.Written++
 	}
 	if len(opts.Streams) == 0 {
-		for _, s := range slices.Sorted(maps.Keys(idx.entries)) {
+		gone := slices.Collect(maps.Keys(idx.entries))
+		if !idxOK {
+			// No index to say what the work tree holds: the streams at
+			// HEAD are what the last checkout most likely wrote.
+			more, err := r.streamsAtHead(ctx)
+			if err != nil {
+				return nil, err
+			}
+			gone = append(gone, more...)
+		}
+		slices.Sort(gone)
+		for _, s := range slices.Compact(gone) {
 			if seen[s] {
+				continue
+			}
+			if !idxOK && !wt.exists(s) {
 				continue
 			}
 			if err := wt.remove(s); err != nil {
@@ -194,6 +215,30 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		return nil, err
 	}
 	return res, nil
+}
+
+// streamsAtHead lists the streams at HEAD's commit; none on an unborn
+// branch.
+func (r *Repository) streamsAtHead(ctx context.Context) ([]string, error) {
+	head, err := r.Resolve(ctx, refs.HEAD)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	views, err := r.treeViews(head)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for e, err := range views[0].snaps.All(views[0].root) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Stream)
+	}
+	return out, nil
 }
 
 // moveHead points HEAD at a checked-out commit: at the branch rev names
@@ -423,6 +468,16 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 }
 
 // remove removes a stream's file and the folders it leaves empty.
+// exists reports whether the stream's file is in the work tree.
+func (w *worktree) exists(stream string) bool {
+	p, err := w.path(stream)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 func (w *worktree) remove(stream string) error {
 	p, err := w.path(stream)
 	if err != nil {
@@ -449,15 +504,18 @@ func (w *worktree) remove(stream string) error {
 // worktreeIndex is what checkout last wrote. On disk (.evgit/worktree),
 // written whole and atomically, it is text:
 //
-//	evgit worktree 1
+//	evgit worktree 2
 //	commit <hex ID of the last full checkout, or 64 zeros>
 //	written <Unix nanoseconds when the index was written>
 //	<state hash> <version> <size> <mtime ns> <file hash> <stream>
 //	...
+//	check <hex BLAKE3-256 of every byte above>
 //
 // one line a stream file, sorted by stream; the stream is the rest of
 // the line (names hold no control characters). A file that does not
-// parse is taken as no index: every file is then rewritten.
+// parse, or whose check does not hold, is taken as no index: every file
+// is then rewritten, and the streams at HEAD that the checkout does not
+// write are removed, as the index would have listed them.
 type worktreeIndex struct {
 	commit  object.ID
 	written time.Time
@@ -473,7 +531,7 @@ type worktreeEntry struct {
 	file    object.ID // blob ID of the file's bytes
 }
 
-const worktreeMagic = "evgit worktree 1"
+const worktreeMagic = "evgit worktree 2"
 
 func (x *worktreeIndex) encode() []byte {
 	var b bytes.Buffer
@@ -482,24 +540,40 @@ func (x *worktreeIndex) encode() []byte {
 		e := x.entries[s]
 		fmt.Fprintf(&b, "%s %d %d %d %s %s\n", e.hash, e.version, e.size, e.mtime, e.file, s)
 	}
+	sum := blake3.Sum256(b.Bytes())
+	fmt.Fprintf(&b, "check %x\n", sum)
 	return b.Bytes()
 }
 
-func readWorktreeIndex(path string) *worktreeIndex {
+// readWorktreeIndex reads the index; ok is false when there is none that
+// can be trusted (missing, damaged, or of another version), and the index
+// returned is then empty.
+func readWorktreeIndex(path string) (x *worktreeIndex, ok bool) {
+	empty := &worktreeIndex{entries: map[string]worktreeEntry{}}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return &worktreeIndex{entries: map[string]worktreeEntry{}}
+		return empty, false
 	}
-	x, err := decodeWorktreeIndex(b)
+	x, err = decodeWorktreeIndex(b)
 	fi, serr := os.Lstat(path)
 	if err != nil || serr != nil {
-		return &worktreeIndex{entries: map[string]worktreeEntry{}}
+		return empty, false
 	}
 	x.mtime = fi.ModTime()
-	return x
+	return x, true
 }
 
 func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
+	// The check line is the last; no other line starts with "check ".
+	i := bytes.LastIndex(b, []byte("\ncheck "))
+	if i < 0 {
+		return nil, fmt.Errorf("%w: work tree index: no check line", ErrCorrupt)
+	}
+	body, check := b[:i+1], b[i+len("\ncheck "):]
+	if sum := blake3.Sum256(body); string(check) != fmt.Sprintf("%x\n", sum) {
+		return nil, fmt.Errorf("%w: work tree index: the check does not hold", ErrCorrupt)
+	}
+	b = body
 	x := &worktreeIndex{entries: map[string]worktreeEntry{}}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)

@@ -262,3 +262,47 @@ func currentBranch(t *testing.T, r *Repository) string {
 	require.NoError(t, err)
 	return b
 }
+
+// TestCheckoutWithoutATrustedIndex: the work tree index is derived data;
+// missing or damaged (garbage, cut at a line's end, a stream name
+// changed), it is not trusted, and a checkout still removes the files of
+// streams the revision does not have, as the index would have listed
+// them. An index that is not a file stops the checkout before it writes.
+func TestCheckoutWithoutATrustedIndex(t *testing.T) {
+	damages := map[string]func(t *testing.T, path string){
+		"missing": func(t *testing.T, path string) { require.NoError(t, os.Remove(path)) },
+		"garbage": func(t *testing.T, path string) { require.NoError(t, os.WriteFile(path, []byte("garbage\n"), 0o644)) },
+		"cut at a line's end": func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			lines := strings.SplitAfter(string(b), "\n")
+			require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines[:len(lines)-3], "")), 0o644))
+		},
+		"a stream name changed": func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), " acc-2\n", " acc-9\n", 1)), 0o644))
+		},
+	}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			r := newRepo(t)
+			c1 := appendOne(t, r, ev("acc-1", "Opened", `{"n":1}`))
+			appendOne(t, r, ev("acc-2", "Opened", `{"n":2}`))
+			checkout(t, r, "main", CheckoutOptions{})
+			damage(t, filepath.Join(r.GitDir(), WorktreeIndexName))
+			res := checkout(t, r, c1.String(), CheckoutOptions{})
+			assert.Equal(t, 1, res.Removed)
+			assert.Equal(t, map[string]string{"acc-1.json": "{\n  \"n\": 1\n}\n"}, workTreeFiles(t, r.WorkTree()))
+		})
+	}
+	t.Run("not a file", func(t *testing.T) {
+		r := newRepo(t)
+		appendOne(t, r, ev("acc-1", "Opened", `{"n":1}`))
+		path := filepath.Join(r.GitDir(), WorktreeIndexName)
+		require.NoError(t, os.Mkdir(path, 0o755))
+		_, err := r.Checkout(context.Background(), "main", CheckoutOptions{})
+		require.ErrorContains(t, err, "is not a file")
+		assert.Empty(t, workTreeFiles(t, r.WorkTree()), "nothing written")
+	})
+}
