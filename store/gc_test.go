@@ -214,3 +214,36 @@ func TestGCKeepsTheGraceOfWhatItKeeps(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, recs, "the orphan is gone, and its record with it")
 }
+
+// TestLostPackFileIsCorruption: a pack that lost a file is never read as
+// a repository without it (its objects "not found", or no segments), and
+// the error names the file; a pack a gc never finished is ignored.
+func TestLostPackFileIsCorruption(t *testing.T) {
+	for _, lost := range []string{packDataSuffix, packRecordsSuffix, packIndexSuffix, "next segment"} {
+		t.Run(lost, func(t *testing.T) {
+			s, dir := newStore(t, Options{})
+			appendCommit(t, s, 0)
+			_, err := s.GC(context.Background(), GCOptions{PruneNow: true})
+			require.NoError(t, err)
+			n := s.packNum
+			require.NoError(t, s.Close())
+			name := packName(n, lost)
+			if lost == "next segment" {
+				name = segName(n + 1)
+			}
+			require.NoError(t, os.Remove(filepath.Join(dir, "log", name)))
+			_, err = Open(dir, Options{})
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.ErrorContains(t, err, name+" is missing")
+		})
+	}
+	t.Run("a gc that never finished", func(t *testing.T) {
+		s, dir := newStore(t, Options{})
+		appendCommit(t, s, 0)
+		require.NoError(t, s.Close())
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "log", packName(1, packDataSuffix)), []byte("partial"), 0o644))
+		s2, err := Open(dir, Options{})
+		require.NoError(t, err)
+		require.NoError(t, s2.Close())
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -301,6 +302,19 @@ func (s *Store) list() (listing, error) {
 		return listing{}, err
 	}
 	var l listing
+	// The files of each pack seen (1 .pack, 2 .ridx, 4 .pidx), to tell a
+	// pack that lost a file from one a gc never finished.
+	packFiles := map[uint32]int{}
+	for i, suffix := range []string{packDataSuffix, packRecordsSuffix, packIndexSuffix} {
+		for _, e := range ents {
+			v, ok := strings.CutPrefix(e.Name(), "pack-")
+			if v, ok2 := strings.CutSuffix(v, suffix); ok && ok2 {
+				if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+					packFiles[uint32(n)] |= 1 << i
+				}
+			}
+		}
+	}
 	for _, e := range ents {
 		name := e.Name()
 		switch {
@@ -327,10 +341,50 @@ func (s *Store) list() (listing, error) {
 	slices.Sort(l.idx)
 	slices.Sort(l.names)
 	slices.Sort(l.packs)
+	if err := checkPackFiles(packFiles, l); err != nil {
+		return l, err
+	}
 	if len(l.segs) == 0 {
 		return l, fmt.Errorf("%w: %s has no segments", ErrNotRepository, s.dir)
 	}
 	return l, nil
+}
+
+// checkPackFiles reports a pack that lost one of its files. gc writes the
+// .pack, the .ridx, then the .pidx, which makes the pack live, and only
+// then removes the segments it replaces: a pack with its .pidx but not
+// the others lost them, and one without its .pidx whose segments are gone
+// lost that. A pack older than the newest whole one is obsolete, and one
+// without its .pidx beside its segments is a gc that never finished:
+// both are ignored. A pack with nothing after it lost its newest segment.
+func checkPackFiles(files map[uint32]int, l listing) error {
+	newest := uint32(0)
+	if len(l.packs) > 0 {
+		newest = l.packs[len(l.packs)-1]
+	}
+	for _, n := range slices.Sorted(maps.Keys(files)) {
+		have := files[n]
+		if have == 7 || n < newest {
+			continue
+		}
+		missing := packName(n, packIndexSuffix)
+		switch {
+		case have&1 == 0:
+			missing = packName(n, packDataSuffix)
+		case have&2 == 0:
+			missing = packName(n, packRecordsSuffix)
+		}
+		switch {
+		case have&4 != 0:
+			return fmt.Errorf("%w: %s is missing, but pack %d is live (its index is there)", ErrCorrupt, missing, n)
+		case len(l.segs) == 0 || l.segs[0] > n:
+			return fmt.Errorf("%w: %s is missing, and the segments pack %d replaced are gone", ErrCorrupt, missing, n)
+		}
+	}
+	if newest > 0 && (len(l.segs) == 0 || l.segs[len(l.segs)-1] <= newest) {
+		return fmt.Errorf("%w: no segment after pack %d: %s is missing", ErrCorrupt, newest, segName(newest+1))
+	}
+	return nil
 }
 
 // reload reads the log's layout from scratch: indexes, the uncovered
