@@ -1,16 +1,21 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
 )
 
 // SPEC §5: failures are errors errors.Is can test. A revision that names
@@ -294,4 +299,37 @@ func TestSubject(t *testing.T) {
 	} {
 		assert.Equal(t, want, Subject(msg), "%q", msg)
 	}
+}
+
+// TestAbbreviationThroughADamagedIndex: an abbreviation that matches
+// nothing because an index no longer lists the ID (a damaged byte) is
+// corruption naming the index, not an unknown revision.
+func TestAbbreviationThroughADamagedIndex(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var ids []object.ID
+	for i := range 5 {
+		ids = append(ids, appendOne(t, r, ev("acc-1", "Noted", fmt.Sprintf(`{"i":%d}`, i))))
+	}
+	sealed, err := r.st.Seal(1)
+	require.NoError(t, err)
+	require.True(t, sealed)
+	gitDir := r.GitDir()
+	require.NoError(t, r.Close())
+	idx, err := filepath.Glob(filepath.Join(gitDir, "log", "*.idx"))
+	require.NoError(t, err)
+	require.Len(t, idx, 1)
+	b, err := os.ReadFile(idx[0])
+	require.NoError(t, err)
+	at := bytes.Index(b, ids[2][:])
+	require.GreaterOrEqual(t, at, 0)
+	b[at] ^= 0xff
+	require.NoError(t, os.WriteFile(idx[0], b, 0o644))
+
+	r2, err := Open(ctx, gitDir)
+	require.NoError(t, err)
+	defer r2.Close()
+	_, err = r2.Resolve(ctx, ids[2].String()[:12])
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, filepath.Base(idx[0]))
 }

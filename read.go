@@ -69,6 +69,12 @@ func (s source) Lookup(prefix string) ([]object.ID, error) {
 			out = append(out, id)
 		}
 	}
+	if len(out) == 0 {
+		// Nothing matches: a damaged index may be why.
+		if err := s.st.CheckIndexes(); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -947,6 +947,15 @@ func (s *Store) notFound(id object.ID) error {
 	return fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 }
 
+// CheckIndexes checks every index file whole, each once, and returns the
+// first damage found: a prefix that matches nothing may be an ID that a
+// damaged index no longer lists (Prefix itself does not check them).
+func (s *Store) CheckIndexes() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkIndexes()
+}
+
 // checkIndexes checks every index file whole, each once (they never
 // change once written), and returns the first damage found.
 func (s *Store) checkIndexes() error {
