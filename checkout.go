@@ -278,6 +278,7 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 				}
 			}
 		}
+		cur, _, _ := tx.Resolve(refs.HEAD)
 		if target != "" {
 			res.Branch = shortBranch(target)
 			if head.Symbolic != target {
@@ -285,10 +286,13 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			} else {
 				res.Already = true
 			}
+			// HEAD's reflog records the checkout, as Git's does, also
+			// of the branch HEAD is on.
+			tx.LogHead(refs.Update{Old: cur, New: id, Actor: opts.Actor,
+				Message: fmt.Sprintf("checkout: moving from %s to %s", from, res.Branch)})
 			return nil
 		}
 		res.Detached = true
-		cur, _, _ := tx.Resolve(refs.HEAD)
 		if !head.IsSymbolic() && cur == id {
 			return nil
 		}

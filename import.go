@@ -208,6 +208,7 @@ const importSealMin = 4096
 // ends in, and the head the batches must find for it to hold.
 type trustedFold struct {
 	branchRef string
+	headOn    bool // HEAD pointed at the branch: its batches go into HEAD's reflog too
 	final     *headState
 	head      object.ID // the head the next batch must find
 	offset    uint64
@@ -269,6 +270,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 				marker, dig = importMarker(b.groups)
 			}
 			tx := r.st.Detached()
+			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
 			events, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
 			if err == nil {
@@ -611,6 +613,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			return err
 		}
 		t := &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		if v, ok := tx.Ref(refs.HEAD); ok && v.Symbolic == branchRef {
+			t.headOn = true
+		}
 		res.trust = t
 		first := &object.Commit{}
 		if !hs.head.IsZero() {

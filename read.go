@@ -46,20 +46,35 @@ func (s source) Ref(name string) (object.ID, bool, error) {
 }
 
 func (s source) Reflog(name string) ([]walk.ReflogEntry, error) {
+	var log []refs.Update
+	var err error
 	if name == refs.HEAD {
-		if v, ok := s.st.Ref(refs.HEAD); ok && v.IsSymbolic() {
+		// HEAD's own reflog; a repository written before HEAD kept one
+		// has the branch's while HEAD is on one, as it read then.
+		if log, err = s.st.HeadLog(); err != nil {
+			return nil, err
+		}
+		if v, ok := s.st.Ref(refs.HEAD); len(log) == 0 && ok && v.IsSymbolic() {
 			name = v.Symbolic
 		}
 	}
-	log, err := s.st.Reflog(name)
-	if err != nil {
-		return nil, err
+	if len(log) == 0 {
+		if log, err = s.st.Reflog(name); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]walk.ReflogEntry, len(log))
 	for i, u := range log {
 		out[i] = walk.ReflogEntry{Old: u.Old, New: u.New, Time: u.Time, Actor: u.Actor, Message: u.Message}
 	}
 	return out, nil
+}
+
+// CurrentBranch returns the full name of the branch HEAD is on; ok is
+// false when HEAD is detached (walk: a bare @{N}).
+func (s source) CurrentBranch() (string, bool) {
+	v, ok := s.st.Ref(refs.HEAD)
+	return v.Symbolic, ok && v.IsSymbolic()
 }
 
 func (s source) Lookup(prefix string) ([]object.ID, error) {

@@ -156,6 +156,13 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 		if _, err := refs.DecodeUpdate(string(key), value); err != nil {
 			c.bad(at, "%v", err)
 		}
+	case store.RecHeadLog:
+		at.kind, at.name = KindReflog, string(key)
+		if string(key) != refs.HEAD {
+			c.bad(at, "an entry of HEAD's reflog keyed %q", key)
+		} else if _, err := refs.DecodeUpdate(refs.HEAD, value); err != nil {
+			c.bad(at, "%v", err)
+		}
 	case store.RecCheckpoint:
 		at.kind, at.name = KindCheckpoint, string(key)
 		if _, err := refs.DecodeValue(value); err != nil {

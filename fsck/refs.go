@@ -75,6 +75,20 @@ func (c *checker) checkReflogs() {
 		c.add(Problem{Kind: KindReflog, Message: err.Error()})
 		return
 	}
+	// HEAD's own reflog (RecHeadLog): each entry names what exists. Not
+	// chained: gc expires old entries from anywhere in it.
+	head, err := c.st.HeadLog()
+	if err != nil {
+		c.add(Problem{Kind: KindReflog, Name: refs.HEAD, Message: err.Error()})
+	}
+	for i, u := range head {
+		c.rep.Checked.ReflogEntries++
+		at := where{kind: KindReflog, name: fmt.Sprintf("HEAD@{%d}", i)}
+		c.exists(at, "target", u.New)
+		if !u.Old.IsZero() {
+			c.exists(at, "old value", u.Old)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(ups)) {
 		log := ups[name]
 		cur, exists := c.refs[name]

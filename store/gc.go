@@ -32,6 +32,10 @@ type GCOptions struct {
 	SpreadSnapshots int
 	// Now is the time gc runs at; zero means time.Now().
 	Now time.Time
+	// ReflogExpire is the age past which an entry of HEAD's reflog that
+	// names a commit nothing else reaches is dropped, commit and all;
+	// zero picks 30 days (Git's gc.reflogExpireUnreachable).
+	ReflogExpire time.Duration
 }
 
 // GCStats says what GC did.
@@ -41,6 +45,7 @@ type GCStats struct {
 	Dropped                 int // unreachable objects dropped
 	SnapshotsKept           int
 	SnapshotsDropped        int
+	ReflogExpired           int // entries of HEAD's reflog dropped (GCOptions.ReflogExpire)
 }
 
 // GC repacks every reachable object into one pack, drops unreachable
@@ -57,6 +62,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	if opts.SpreadSnapshots == 0 {
 		opts.SpreadSnapshots = 6
+	}
+	if opts.ReflogExpire == 0 {
+		opts.ReflogExpire = 30 * 24 * time.Hour
 	}
 	var st GCStats
 	unlock, err := s.lockFresh()
@@ -104,6 +112,32 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			mark(u.Old)
 			mark(u.New)
 		}
+	}
+	// HEAD's reflog too, but as Git expires its entries that name what
+	// nothing else reaches once they are older than ReflogExpire: those
+	// wait until the rest is walked (expired, below). Without that, every
+	// commit HEAD was ever at would stay for good, also those of a deleted
+	// branch HEAD had been on. (HEAD@{0} is HEAD whatever the reflog
+	// holds.)
+	headLog, err := s.allRecordsLocked(RecHeadLog)
+	if err != nil {
+		return st, err
+	}
+	headUpdates := make([]refs.Update, len(headLog))
+	var mayExpire []int
+	expireBefore := opts.Now.Add(-opts.ReflogExpire)
+	for i, r := range headLog {
+		u, err := refs.DecodeUpdate(refs.HEAD, r.Value)
+		if err != nil {
+			return st, fmt.Errorf("gc: HEAD's reflog: %w", err)
+		}
+		headUpdates[i] = u
+		if u.Time.Before(expireBefore) {
+			mayExpire = append(mayExpire, i)
+			continue
+		}
+		mark(u.Old)
+		mark(u.New)
 	}
 	type commitInfo struct {
 		id     object.ID
@@ -171,14 +205,27 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		return st, err
 	}
 
-	// Records kept: reflogs of refs that exist, every idempotency key, and
-	// the snapshots the thinning keeps (their trees become reachable).
+	// Records kept: reflogs of refs that exist, HEAD's but the entries
+	// that expired, every idempotency key, and the snapshots the thinning
+	// keeps (their trees become reachable).
 	var keep []pack.Record
 	for name, log := range logs {
 		for _, u := range log {
 			keep = append(keep, pack.Record{Kind: RecRef, Key: []byte(name), Value: u.Encode()})
 		}
 	}
+	expired := map[int]bool{}
+	for _, i := range mayExpire {
+		if u := headUpdates[i]; !reach[u.New] || (!u.Old.IsZero() && !reach[u.Old]) {
+			expired[i] = true
+		}
+	}
+	for i, r := range headLog {
+		if !expired[i] {
+			keep = append(keep, r)
+		}
+	}
+	st.ReflogExpired = len(expired)
 	snaps, err := s.snapshotRecordsLocked()
 	if err != nil {
 		return st, err

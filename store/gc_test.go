@@ -247,3 +247,47 @@ func TestLostPackFileIsCorruption(t *testing.T) {
 		require.NoError(t, s2.Close())
 	})
 }
+
+// TestGCExpiresHeadLog: HEAD's reflog keeps what it names (a deleted
+// branch's commits, even under PruneNow) until its entries are older
+// than ReflogExpire; then an entry naming what nothing else reaches is
+// dropped with it.
+func TestGCExpiresHeadLog(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t, Options{})
+	c0 := appendCommit(t, s, 0)
+	// A commit on a branch HEAD visits, then leaves, then deletes.
+	var side object.ID
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		side = tx.PutCommit(&object.Commit{Parents: []object.ID{c0}, Time: time.Unix(5, 0), Offset: 1})
+		require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/side", New: side}))
+		tx.SetSymbolic(refs.HEAD, "refs/heads/side")
+		tx.LogHead(refs.Update{Old: c0, New: side, Message: "checkout: moving from main to side"})
+		return nil
+	}))
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		tx.SetSymbolic(refs.HEAD, "refs/heads/main")
+		tx.LogHead(refs.Update{Old: side, New: c0, Message: "checkout: moving from side to main"})
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/side", Old: side, Delete: true})
+	}))
+	entries := func() int {
+		log, err := s.HeadLog()
+		require.NoError(t, err)
+		return len(log)
+	}
+	require.Equal(t, 3, entries())
+
+	st, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	assert.True(t, s.Has(side), "HEAD's reflog names it")
+	assert.Equal(t, 0, st.ReflogExpired)
+	assert.Equal(t, 3, entries())
+
+	st, err = s.GC(ctx, GCOptions{PruneNow: true, Now: time.Now().Add(31 * 24 * time.Hour)})
+	require.NoError(t, err)
+	assert.False(t, s.Has(side), "its entries expired")
+	assert.Equal(t, 2, st.ReflogExpired)
+	assert.Equal(t, 1, entries(), "the entry naming only what is reachable stays")
+	got, _, _ := s.Resolve(refs.HEAD)
+	assert.Equal(t, c0, got)
+}

@@ -168,3 +168,66 @@ func TestPreparedBuffersRecycled(t *testing.T) {
 	got, _, _ := s2.Resolve("refs/heads/main")
 	assert.Equal(t, head, got)
 }
+
+// TestHeadLog: a move of the branch HEAD is on is also an entry of HEAD's
+// reflog (RecHeadLog), which moves nothing; a prepared transaction is
+// refused once HEAD moved onto or off the branch it assumed.
+func TestHeadLog(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{})
+	c0 := appendCommit(t, s, 0)
+	c1 := appendCommit(t, s, 1)
+	news := func(s *Store) []object.ID {
+		t.Helper()
+		v, ok := s.Ref(refs.HEAD)
+		require.True(t, ok)
+		assert.Equal(t, "refs/heads/main", v.Symbolic, "HEAD stays attached")
+		log, err := s.HeadLog()
+		require.NoError(t, err)
+		var got []object.ID
+		for _, u := range log {
+			got = append(got, u.New)
+		}
+		return got
+	}
+	assert.Equal(t, []object.ID{c1, c0}, news(s))
+
+	// Prepared assuming HEAD on main: written, with its entry.
+	tx := s.Detached()
+	tx.AssumeHead("refs/heads/main", true)
+	blob := tx.PutObject(object.KindBlob, []byte(`{"b":2}`))
+	c2 := tx.PutCommit(&object.Commit{Parents: []object.ID{c1}, Events: []object.ID{blob}, Time: time.Unix(1002, 0), Offset: 2})
+	require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: c1, New: c2, Time: time.Unix(1002, 0)}))
+	tx.Seal()
+	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
+	assert.Equal(t, []object.ID{c2, c1, c0}, news(s))
+
+	// Assumed off main while HEAD is on it: refused.
+	off, _ := prepare(t, s, c2, 3)
+	off.AssumeHead("refs/heads/main", false)
+	require.ErrorIs(t, s.UpdatePrepared(ctx, off, func(*Tx) error { return nil }), refs.ErrConflict)
+	// Assumed on main once HEAD went elsewhere: refused.
+	on, _ := prepare(t, s, c2, 4)
+	on.AssumeHead("refs/heads/main", true)
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		require.NoError(t, tx.UpdateRef(refs.Update{Name: "refs/heads/other", New: c0}))
+		tx.SetSymbolic(refs.HEAD, "refs/heads/other")
+		tx.LogHead(refs.Update{Old: c2, New: c0, Message: "checkout: moving from main to other"})
+		return nil
+	}))
+	require.ErrorIs(t, s.UpdatePrepared(ctx, on, func(*Tx) error { return nil }), refs.ErrConflict)
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		tx.SetSymbolic(refs.HEAD, "refs/heads/main")
+		tx.LogHead(refs.Update{Old: c0, New: c2})
+		return nil
+	}))
+
+	// Replayed from the log: HEAD attached, the same reflog.
+	require.NoError(t, s.Close())
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	got, _, _ := s2.Resolve(refs.HEAD)
+	assert.Equal(t, c2, got)
+	assert.Equal(t, []object.ID{c2, c0, c2, c1, c0}, news(s2))
+}

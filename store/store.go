@@ -41,6 +41,7 @@ const (
 	RecSnapshot   = pack.RecordBase + 4 // key: commit ID, model ID; value: tree ID
 	RecLink       = pack.RecordBase + 5 // key: commit ID; value: a skip link (see Link)
 	RecKept       = pack.RecordBase + 6 // key: object ID; value: varint Unix ns its grace counts from
+	RecHeadLog    = pack.RecordBase + 7 // key: "HEAD"; value: refs.Update, an entry of HEAD's reflog only
 )
 
 // Errors of the store.
@@ -1230,6 +1231,27 @@ func (s *Store) Reflog(name string) ([]refs.Update, error) {
 		}
 		if u.Delete {
 			break
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// HeadLog returns HEAD's own reflog, newest first: every move of HEAD and
+// of the branch it was on, and every checkout (RecHeadLog). A repository
+// written before HEAD kept one has none.
+func (s *Store) HeadLog() ([]refs.Update, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	vals, err := s.records(RecHeadLog, []byte(refs.HEAD))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]refs.Update, 0, len(vals))
+	for i := len(vals) - 1; i >= 0; i-- {
+		u, err := refs.DecodeUpdate(refs.HEAD, vals[i])
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, u)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
@@ -31,9 +32,12 @@ type Tx struct {
 	// A detached transaction (Store.Detached) is built without the lock:
 	// it reads only what it added, its ref moves are checked when it is
 	// written (expect: the value each moved ref must still hold), and
-	// frame is its payload compressed ahead (Seal).
+	// frame is its payload compressed ahead (Seal). headAt and headOnAt
+	// are what it assumed of HEAD (AssumeHead).
 	detached   bool
 	expect     map[string]object.ID
+	headAt     string
+	headOnAt   bool
 	frame      []byte
 	sealed     bool // Seal made frame; the payload and bodies are gone
 	sealedN    int  // the entries in frame
@@ -298,7 +302,40 @@ func (tx *Tx) UpdateRef(u refs.Update) error {
 	key := []byte(u.Name)
 	tx.recs = append(tx.recs, pack.Record{Kind: RecRef, Key: key, Value: u.Encode()})
 	tx.payload.AddRecord(RecRef, key, tx.recs[len(tx.recs)-1].Value)
+	// As in Git, HEAD's reflog records its own moves and those of the
+	// branch it is on.
+	if !u.Delete && (u.Name == refs.HEAD || tx.headOn(u.Name)) {
+		tx.LogHead(u)
+	}
 	return nil
+}
+
+// LogHead adds an entry to HEAD's reflog (RecHeadLog), which moves
+// nothing: UpdateRef adds one for each move of HEAD or of its branch, and
+// a checkout that attaches HEAD adds its own. The entry's time is when
+// it is written, as Git's are, whatever the time of the move (a commit's).
+func (tx *Tx) LogHead(u refs.Update) {
+	u.Name, u.Delete, u.Time = refs.HEAD, false, time.Now()
+	v := u.Encode()
+	tx.recs = append(tx.recs, pack.Record{Kind: RecHeadLog, Key: []byte(refs.HEAD), Value: v})
+	tx.payload.AddRecord(RecHeadLog, []byte(refs.HEAD), v)
+}
+
+// AssumeHead declares, for a detached transaction, whether HEAD points at
+// branch: its moves of branch go into HEAD's reflog when it does, and it
+// is written only while that still holds (ErrConflict otherwise).
+func (tx *Tx) AssumeHead(branch string, on bool) {
+	tx.headAt, tx.headOnAt = branch, on
+}
+
+// headOn reports whether HEAD points at the branch, as this transaction
+// sees it; a detached one knows only what it assumed.
+func (tx *Tx) headOn(branch string) bool {
+	if tx.detached {
+		return tx.headAt == branch && tx.headOnAt
+	}
+	v, ok := tx.Ref(refs.HEAD)
+	return ok && v.Symbolic == branch
 }
 
 // checkRef reports ErrConflict unless a ref holds old (ZeroID: does not
@@ -751,6 +788,9 @@ func (tx *Tx) checkExpected(rtx *Tx) error {
 		if err := rtx.checkRef(name, old); err != nil {
 			return err
 		}
+	}
+	if tx.headAt != "" && rtx.headOn(tx.headAt) != tx.headOnAt {
+		return fmt.Errorf("%w: HEAD moved onto or off %s since the transaction was prepared", refs.ErrConflict, tx.headAt)
 	}
 	return nil
 }

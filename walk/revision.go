@@ -20,9 +20,10 @@ const minHexPrefix = 4
 // revision is a parsed revision: a name, an optional reflog selector and a
 // chain of parent steps.
 type revision struct {
-	name   string // a ref name, short ref name or hex (abbreviated) ID
-	reflog int    // N of name@{N}; -1 when absent
-	steps  []step
+	name    string // a ref name, short ref name or hex (abbreviated) ID
+	reflog  int    // N of name@{N}; -1 when absent
+	current bool   // a bare @{N}: the reflog of the branch HEAD is on
+	steps   []step
 }
 
 // step is one parent step: '~' (N first parents back) or '^' (the N-th
@@ -35,7 +36,9 @@ type step struct {
 // String returns the canonical spelling of r: every step with its count.
 func (r revision) String() string {
 	var b strings.Builder
-	b.WriteString(r.name)
+	if !r.current {
+		b.WriteString(r.name)
+	}
 	if r.reflog >= 0 {
 		b.WriteString("@{")
 		b.WriteString(strconv.Itoa(r.reflog))
@@ -72,7 +75,7 @@ func parseRevision(rev string) (revision, error) {
 		r.reflog = n
 		base = base[:i]
 		if base == "" {
-			base = refs.HEAD
+			base, r.current = refs.HEAD, true
 		}
 	}
 	if base == "@" {
@@ -162,7 +165,9 @@ func reflogCandidates(name string) []string {
 // a full "refs/..." name, and any chain of suffixes after it: X~N (N first
 // parents back, X~ = X~1), X^N (the N-th parent, X^ = X^1, X^0 = X) and
 // X@{N} directly after the name (the N-th previous value in X's reflog,
-// X@{0} its current value; a bare @{N} means HEAD@{N}).
+// X@{0} its current value; a bare @{N} reads the reflog of the branch
+// HEAD is on, as in Git, when src is a BranchSource, and HEAD's while HEAD
+// is detached).
 //
 // A name is looked up like Git: a full 64-digit ID of an existing commit
 // first; then the exact ref ("HEAD", "refs/..."), refs/<n>, refs/tags/<n>,
@@ -178,7 +183,13 @@ func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
 	}
 	var id object.ID
 	if r.reflog >= 0 {
-		id, err = resolveReflog(ctx, src, rev, r.name, r.reflog)
+		name := r.name
+		if bs, ok := src.(BranchSource); ok && r.current {
+			if branch, ok := bs.CurrentBranch(); ok {
+				name = branch
+			}
+		}
+		id, err = resolveReflog(ctx, src, rev, name, r.reflog)
 	} else {
 		id, err = resolveName(ctx, src, rev, r.name)
 	}
@@ -293,10 +304,16 @@ func resolveReflog(ctx context.Context, src Source, rev, name string, n int) (ob
 		}
 		// A reflog is read only beside its ref: a ref deleted takes its
 		// reflog with it, so one left alone is what damage leaves.
-		if _, ok, err := src.Ref(full); err != nil {
+		cur, ok, err := src.Ref(full)
+		if err != nil {
 			return object.ZeroID, err
 		} else if !ok {
 			continue
+		}
+		if n == 0 {
+			// X@{0} is X now, whatever its reflog says (gc expires old
+			// entries of HEAD's; a writer that keeps none may have moved it).
+			return cur, nil
 		}
 		log, err := src.Reflog(full)
 		if errors.Is(err, ErrNotFound) || err == nil && len(log) == 0 {

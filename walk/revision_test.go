@@ -188,7 +188,7 @@ func TestParseRevision(t *testing.T) {
 		{name: "steps", input: "main~2^2~", want: revision{name: "main", reflog: -1,
 			steps: []step{{'~', 2}, {'^', 2}, {'~', 1}}}},
 		{name: "reflog", input: "main@{3}^", want: revision{name: "main", reflog: 3, steps: []step{{'^', 1}}}},
-		{name: "bare reflog", input: "@{0}", want: revision{name: "HEAD", reflog: 0}},
+		{name: "bare reflog", input: "@{0}", want: revision{name: "HEAD", reflog: 0, current: true}},
 		{name: "at", input: "@^0", want: revision{name: "HEAD", reflog: -1, steps: []step{{'^', 0}}}},
 		{name: "at inside name", input: "a@b", want: revision{name: "a@b", reflog: -1}},
 		{name: "empty", input: "", wantErr: true},

@@ -31,6 +31,13 @@ type Source interface {
 	Lookup(prefix string) ([]object.ID, error)
 }
 
+// BranchSource is implemented by a Source that knows the branch HEAD is
+// on: a bare @{N} then reads that branch's reflog, as in Git, and
+// HEAD's only while HEAD is detached.
+type BranchSource interface {
+	CurrentBranch() (ref string, ok bool)
+}
+
 // EventMatcher is implemented by a Source that can tell whether an event
 // has a stream and type (an empty one matches any) without loading it
 // whole; Log then loads the events of matching commits only.
