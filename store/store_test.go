@@ -120,10 +120,17 @@ func TestDamageBeforeTailIsCorruption(t *testing.T) {
 	appendCommit(t, s, 1)
 	end := s.segs[1].Size()
 	require.NoError(t, s.Close())
+	openDamaged(t, dir, func(b []byte) { b[end/2] ^= 0x40 })
+}
+
+// openDamaged damages the first segment of a closed store with damage,
+// then checks that opening it fails as corrupt and cuts nothing.
+func openDamaged(t *testing.T, dir string, damage func(b []byte)) {
+	t.Helper()
 	seg := filepath.Join(dir, "log", segName(1))
 	b, err := os.ReadFile(seg)
 	require.NoError(t, err)
-	b[end/2] ^= 0x40
+	damage(b)
 	require.NoError(t, os.WriteFile(seg, b, 0o644))
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrCorrupt)
@@ -144,16 +151,7 @@ func TestDamageAcrossTheLastTwoFramesIsCorruption(t *testing.T) {
 	boundary := s.segs[1].Size() // the second commit's frame ends here
 	appendCommit(t, s, 2)
 	require.NoError(t, s.Close())
-	seg := filepath.Join(dir, "log", segName(1))
-	b, err := os.ReadFile(seg)
-	require.NoError(t, err)
-	clear(b[boundary-20 : boundary+30])
-	require.NoError(t, os.WriteFile(seg, b, 0o644))
-	_, err = Open(dir, Options{})
-	require.ErrorIs(t, err, ErrCorrupt)
-	after, err := os.ReadFile(seg)
-	require.NoError(t, err)
-	assert.Equal(t, b, after, "nothing is cut")
+	openDamaged(t, dir, func(b []byte) { clear(b[boundary-20 : boundary+30]) })
 }
 
 // A seal starts the next segment before it writes the index, so an
