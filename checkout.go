@@ -287,9 +287,11 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 				res.Already = true
 			}
 			// HEAD's reflog records the checkout, as Git's does, also
-			// of the branch HEAD is on.
-			tx.LogHead(refs.Update{Old: cur, New: id, Actor: opts.Actor,
-				Message: fmt.Sprintf("checkout: moving from %s to %s", from, res.Branch)})
+			// of the branch HEAD is on; not of HEAD itself.
+			if rev != refs.HEAD || !res.Already {
+				tx.LogHead(refs.Update{Old: cur, New: id, Actor: opts.Actor,
+					Message: fmt.Sprintf("checkout: moving from %s to %s", from, res.Branch)})
+			}
 			return nil
 		}
 		res.Detached = true

@@ -29,6 +29,9 @@ type GCStats struct {
 	Dropped          int   `json:"dropped"`
 	SnapshotsKept    int   `json:"snapshots_kept"`
 	SnapshotsDropped int   `json:"snapshots_dropped"`
+	// ReflogExpired counts the entries of HEAD's reflog dropped: older
+	// than 30 days, and naming a commit nothing else reaches.
+	ReflogExpired int `json:"reflog_expired"`
 }
 
 // GC repacks reachable objects (from any ref or reflog entry) into one
@@ -52,6 +55,7 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	return GCStats{
 		BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter, Objects: st.Objects,
 		Dropped: st.Dropped, SnapshotsKept: st.SnapshotsKept, SnapshotsDropped: st.SnapshotsDropped,
+		ReflogExpired: st.ReflogExpired,
 	}, err
 }
 

@@ -49,10 +49,16 @@ func (s source) Reflog(name string) ([]walk.ReflogEntry, error) {
 	var log []refs.Update
 	var err error
 	if name == refs.HEAD {
-		// HEAD's own reflog; a repository written before HEAD kept one
-		// has the branch's while HEAD is on one, as it read then.
+		// HEAD's own reflog, while it ends where HEAD is. One that does
+		// not was left behind by an evgit that kept none (a repository
+		// written before, or moved since by such a one): HEAD@{N} then
+		// reads as that evgit read it, the branch's reflog while HEAD is
+		// on one.
 		if log, err = s.st.HeadLog(); err != nil {
 			return nil, err
+		}
+		if head, _, _ := s.st.Resolve(refs.HEAD); len(log) > 0 && log[0].New != head {
+			log = nil
 		}
 		if v, ok := s.st.Ref(refs.HEAD); len(log) == 0 && ok && v.IsSymbolic() {
 			name = v.Symbolic

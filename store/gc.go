@@ -107,37 +107,39 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	for _, log := range logs {
-		for _, u := range log {
-			mark(u.Old)
-			mark(u.New)
-		}
-	}
-	// HEAD's reflog too, but as Git expires its entries that name what
+	// HEAD's reflog, as Git does, expires its entries that name what
 	// nothing else reaches once they are older than ReflogExpire: those
 	// wait until the rest is walked (expired, below). Without that, every
 	// commit HEAD was ever at would stay for good, also those of a deleted
 	// branch HEAD had been on. (HEAD@{0} is HEAD whatever the reflog
-	// holds.)
+	// holds.) So do HEAD's RecRef entries, its detached moves.
+	expireBefore := opts.Now.Add(-opts.ReflogExpire)
+	mayExpire := func(name string, u refs.Update) bool {
+		return name == refs.HEAD && u.Time.Before(expireBefore)
+	}
+	for name, log := range logs {
+		for _, u := range log {
+			if !mayExpire(name, u) {
+				mark(u.Old)
+				mark(u.New)
+			}
+		}
+	}
 	headLog, err := s.allRecordsLocked(RecHeadLog)
 	if err != nil {
 		return st, err
 	}
 	headUpdates := make([]refs.Update, len(headLog))
-	var mayExpire []int
-	expireBefore := opts.Now.Add(-opts.ReflogExpire)
 	for i, r := range headLog {
 		u, err := refs.DecodeUpdate(refs.HEAD, r.Value)
 		if err != nil {
 			return st, fmt.Errorf("gc: HEAD's reflog: %w", err)
 		}
 		headUpdates[i] = u
-		if u.Time.Before(expireBefore) {
-			mayExpire = append(mayExpire, i)
-			continue
+		if !mayExpire(refs.HEAD, u) {
+			mark(u.Old)
+			mark(u.New)
 		}
-		mark(u.Old)
-		mark(u.New)
 	}
 	type commitInfo struct {
 		id     object.ID
@@ -208,24 +210,26 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// Records kept: reflogs of refs that exist, HEAD's but the entries
 	// that expired, every idempotency key, and the snapshots the thinning
 	// keeps (their trees become reachable).
+	expired := func(name string, u refs.Update) bool {
+		if mayExpire(name, u) && (!reach[u.New] || (!u.Old.IsZero() && !reach[u.Old])) {
+			st.ReflogExpired++
+			return true
+		}
+		return false
+	}
 	var keep []pack.Record
 	for name, log := range logs {
 		for _, u := range log {
-			keep = append(keep, pack.Record{Kind: RecRef, Key: []byte(name), Value: u.Encode()})
-		}
-	}
-	expired := map[int]bool{}
-	for _, i := range mayExpire {
-		if u := headUpdates[i]; !reach[u.New] || (!u.Old.IsZero() && !reach[u.Old]) {
-			expired[i] = true
+			if !expired(name, u) {
+				keep = append(keep, pack.Record{Kind: RecRef, Key: []byte(name), Value: u.Encode()})
+			}
 		}
 	}
 	for i, r := range headLog {
-		if !expired[i] {
+		if !expired(refs.HEAD, headUpdates[i]) {
 			keep = append(keep, r)
 		}
 	}
-	st.ReflogExpired = len(expired)
 	snaps, err := s.snapshotRecordsLocked()
 	if err != nil {
 		return st, err

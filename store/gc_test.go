@@ -265,6 +265,11 @@ func TestGCExpiresHeadLog(t *testing.T) {
 		tx.LogHead(refs.Update{Old: c0, New: side, Message: "checkout: moving from main to side"})
 		return nil
 	}))
+	// Detached at it (a RecRef for HEAD, and its HEAD entry), then back.
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		tx.SetSymbolic(refs.HEAD, "")
+		return tx.UpdateRef(refs.Update{Name: refs.HEAD, Old: side, New: side, Time: time.Now()})
+	}))
 	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
 		tx.SetSymbolic(refs.HEAD, "refs/heads/main")
 		tx.LogHead(refs.Update{Old: side, New: c0, Message: "checkout: moving from side to main"})
@@ -275,18 +280,18 @@ func TestGCExpiresHeadLog(t *testing.T) {
 		require.NoError(t, err)
 		return len(log)
 	}
-	require.Equal(t, 3, entries())
+	require.Equal(t, 4, entries())
 
 	st, err := s.GC(ctx, GCOptions{PruneNow: true})
 	require.NoError(t, err)
 	assert.True(t, s.Has(side), "HEAD's reflog names it")
 	assert.Equal(t, 0, st.ReflogExpired)
-	assert.Equal(t, 3, entries())
+	assert.Equal(t, 4, entries())
 
 	st, err = s.GC(ctx, GCOptions{PruneNow: true, Now: time.Now().Add(31 * 24 * time.Hour)})
 	require.NoError(t, err)
-	assert.False(t, s.Has(side), "its entries expired")
-	assert.Equal(t, 2, st.ReflogExpired)
+	assert.False(t, s.Has(side), "its entries expired, the detached move's too")
+	assert.Equal(t, 4, st.ReflogExpired, "three HEAD entries and the RecRef of the detached move")
 	assert.Equal(t, 1, entries(), "the entry naming only what is reachable stays")
 	got, _, _ := s.Resolve(refs.HEAD)
 	assert.Equal(t, c0, got)

@@ -313,9 +313,10 @@ func (tx *Tx) UpdateRef(u refs.Update) error {
 // LogHead adds an entry to HEAD's reflog (RecHeadLog), which moves
 // nothing: UpdateRef adds one for each move of HEAD or of its branch, and
 // a checkout that attaches HEAD adds its own. The entry's time is when
-// it is written, as Git's are, whatever the time of the move (a commit's).
+// it is made (for an import's batch, when the batch is built), as Git's
+// are, whatever the time of the move (a commit's).
 func (tx *Tx) LogHead(u refs.Update) {
-	u.Name, u.Delete, u.Time = refs.HEAD, false, time.Now()
+	u.Name, u.Delete, u.Time = refs.HEAD, false, time.Now().UTC().Truncate(time.Second)
 	v := u.Encode()
 	tx.recs = append(tx.recs, pack.Record{Kind: RecHeadLog, Key: []byte(refs.HEAD), Value: v})
 	tx.payload.AddRecord(RecHeadLog, []byte(refs.HEAD), v)
