@@ -146,7 +146,7 @@ func benchmark(ctx context.Context, o options) (*Report, error) {
 					return nil, err
 				}
 			}
-			s := evgitSystem{bin: bin, reps: o.reps, checkout: hasCommand(ctx, bin, "checkout")}
+			s := evgitSystem{bin: bin, reps: o.reps}
 			systems = append(systems, s)
 		case "sqlite":
 			systems = append(systems, sqliteSystem{reps: o.reps})
@@ -179,7 +179,19 @@ func benchmark(ctx context.Context, o options) (*Report, error) {
 		}
 	}
 
-	for _, s := range systems {
+	// Each operation runs the systems in turn, the first one going first
+	// in every other operation: none always meets a cold machine, or one
+	// the other left busy (page cache, writeback).
+	op := 0
+	inTurn := func() []System {
+		op++
+		out := slices.Clone(systems)
+		if op%2 == 0 {
+			slices.Reverse(out)
+		}
+		return out
+	}
+	for _, s := range inTurn() {
 		d := folder(s, "loaded")
 		m, err := s.Import(ctx, d, w)
 		record(rowImport, s, m, err)
@@ -187,7 +199,7 @@ func benchmark(ctx context.Context, o options) (*Report, error) {
 			loaded[s.Name()] = d
 		}
 	}
-	for _, s := range systems {
+	for _, s := range inTurn() {
 		d, ok := loaded[s.Name()]
 		if !ok {
 			continue
@@ -209,7 +221,7 @@ func benchmark(ctx context.Context, o options) (*Report, error) {
 		{rowStateMid, func(s System) func(context.Context, string, *Workload) (Measure, error) { return s.StateMid }},
 	}
 	for _, rd := range reads {
-		for _, s := range systems {
+		for _, s := range inTurn() {
 			d, ok := loaded[s.Name()]
 			if !ok {
 				continue
@@ -218,13 +230,13 @@ func benchmark(ctx context.Context, o options) (*Report, error) {
 			record(rd.row, s, m, err)
 		}
 	}
-	for _, s := range systems {
+	for _, s := range inTurn() {
 		d := folder(s, "batches")
 		m, err := s.AppendBatches(ctx, d, w, o.batch)
 		record(rowAppendBatch, s, m, err)
 		os.RemoveAll(d)
 	}
-	for _, s := range systems {
+	for _, s := range inTurn() {
 		d := folder(s, "single")
 		m, err := s.AppendEach(ctx, d, loaded[s.Name()], w)
 		record(rowAppendEach, s, m, err)
@@ -325,20 +337,6 @@ func buildEvgit(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	return bin, nil
-}
-
-// hasCommand reports whether the evgit binary lists a command.
-func hasCommand(ctx context.Context, bin, name string) bool {
-	p, err := run(ctx, cmdSpec{name: bin, args: []string{"--help"}})
-	if err != nil {
-		return false
-	}
-	for _, l := range strings.Split(string(p.stdout), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && f[0] == name && strings.HasPrefix(l, "  ") {
-			return true
-		}
-	}
-	return false
 }
 
 // machine describes where the run happened.

@@ -134,6 +134,7 @@ type childSpec struct {
 	MidTime  time.Time `json:"mid_time"`
 	Reps     int       `json:"reps,omitempty"`
 	Model    string    `json:"model,omitempty"`
+	NDJSON   string    `json:"ndjson,omitempty"` // the events file an import reads
 }
 
 // childFlag is the hidden flag that makes the program a child.

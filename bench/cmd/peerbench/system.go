@@ -54,7 +54,6 @@ type Answer struct {
 	Streams  int              `json:"streams,omitempty"`  // whole state: streams
 	Balances int64            `json:"balances,omitempty"` // whole state: sum of balances
 	Written  int              `json:"written,omitempty"`  // appends and imports: events written
-	Checkout bool             `json:"checkout,omitempty"` // evgit: the state was built by checkout
 }
 
 // Workload is the generated banking workload, with the answers every
