@@ -94,6 +94,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return prep
 	})
 	batches, total, trust := dry.batches, dry.total, dry.trust
+	skipped := dry.skipped
 	if trust != nil && trust.plan != nil {
 		defer trust.plan.b.stop()
 	}
@@ -103,7 +104,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if total == 0 {
 		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
 	}
-	res := &ImportResult{}
+	res := &ImportResult{Skipped: skipped}
 	var line lineSet
 	done := 0
 	// distrust drops the fold once the branch is not where it left it:
@@ -585,6 +586,7 @@ func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]prepar
 type dryRunResult struct {
 	batches []importBatchSpan
 	total   int // events
+	skipped int // commits at the input's start already on the branch (their header IDs)
 	trust   *trustedFold
 }
 
@@ -725,6 +727,39 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			res.batches = append(res.batches, b)
 			return nil
 		}
+		// skipOnBranch drops the commits at the start of the input whose
+		// header IDs are on the branch's first-parent line already (SPEC:
+		// commits already on the branch are skipped): an export imported
+		// again once its source has moved on, or an interrupted import of
+		// an export. Only a prefix: the batches are cut after it as if
+		// the input began there, and a batch read again from its lines
+		// groups them as the first reading did. With all, the input has
+		// ended and its last commit is complete too.
+		skipping := checkLanded
+		skipOnBranch := func(all bool) error {
+			for skipping && cut == 0 && (len(groups) > 1 || all && len(groups) == 1) {
+				h := groups[0].header
+				var id object.ID
+				if h != nil {
+					id, _ = object.ParseID(h.ID)
+				}
+				on := false
+				if !id.IsZero() {
+					var err error
+					if on, err = line.has(tx, hs.head, id); err != nil {
+						return err
+					}
+				}
+				if !on {
+					skipping = false
+					break
+				}
+				groups = groups[1:]
+				base++
+				res.skipped++
+			}
+			return nil
+		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.
 		cutNext := func() error {
@@ -765,12 +800,18 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				groups = addToGroups(groups, l, opts.Batch, res.total, &slab)
 			}
 			recycleLines(c.lines) // copied into the commits
+			if err := skipOnBranch(false); err != nil {
+				return err
+			}
 			// Cut the commits complete so far: all but the last.
 			for cut < len(groups)-1 {
 				if err := cutNext(); err != nil {
 					return err
 				}
 			}
+		}
+		if err := skipOnBranch(true); err != nil {
+			return err
 		}
 		for cut < len(groups) {
 			if err := cutNext(); err != nil {
