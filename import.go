@@ -52,6 +52,7 @@ const (
 type importGroup struct {
 	events []preparedEvent
 	header *CommitHeader
+	line   int // the input line it starts at, which errors about it name
 }
 
 // Import appends the events read from r as commits of opts.Batch events
@@ -273,7 +274,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			tx := r.st.Detached()
 			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
-			events, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
+			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
 			if err == nil {
 				tx.Seal()
 			}
@@ -417,7 +418,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if t != nil {
 			w.plan = t.plan
 		}
-		events, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig)
+		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig)
 		if err != nil {
 			return err
 		}
@@ -426,7 +427,8 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		} else {
 			r.keepHead(branchRef, w.hs, mdlID)
 		}
-		res.Commits += len(groups)
+		res.Commits += commits
+		res.Skipped += len(groups) - commits // retries of commits with keys
 		res.Events += events
 		res.Head = w.hs.head
 		return nil
@@ -451,11 +453,11 @@ func importMarker(groups []importGroup) (string, object.ID) {
 
 // writeBatch adds a batch's commits on the writer's head, moves the
 // branch to the last one and records the batch's marker; it returns the
-// events added.
-func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig object.ID) (int, error) {
+// events and commits added (a retry of a commit with a key adds none).
+func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig object.ID) (events, commits int, err error) {
 	// Room for the batch: its events and commits, with their bodies, and
 	// the next snapshot tree when it falls in the batch.
-	objects, size, events := 0, 0, 0
+	objects, size := 0, 0
 	for _, g := range groups {
 		objects += len(g.events) + 1
 		size += 150 + 32*len(g.events)
@@ -480,25 +482,26 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		spec.Reverts = w.renames.apply(spec.Reverts)
 		out, err := w.commit(g.events, spec, branchRef)
 		if errors.Is(err, errRetryUntrusted) {
-			return 0, err
+			return 0, 0, err
 		}
 		if err != nil {
-			return 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
+			return 0, 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
 		w.renames.note(g.header, out.Commit)
 		if out.Duplicate && w.trusted {
 			// The dry run folded events this commit does not add.
-			return 0, errRetryUntrusted
+			return 0, 0, errRetryUntrusted
 		}
 		if !out.Duplicate {
 			events += len(g.events)
+			commits++
 		}
 	}
 	if err := w.publish(branchRef, old, actor, "import"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	w.tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
-	return events, nil
+	return events, commits, nil
 }
 
 var errDryRun = errors.New("dry run")
@@ -531,7 +534,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 		var slab []preparedEvent
 		for i, raw := range b.raw {
 			var l InputLine
-			if l, err = parseImportLine(trimJSONSpace(raw), mdl, &actor); err != nil {
+			if l, err = parseImportLine(trimJSONSpace(raw), mdl, &actor, opts.Actor); err != nil {
 				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
 				break
 			}
@@ -547,7 +550,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 	specs := make([]AppendOptions, len(groups))
 	for i, g := range groups {
 		var err error
-		if specs[i], err = importSpec(g, b.start+i, opts.Actor); err != nil {
+		if specs[i], err = importSpec(g, opts.Actor); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -560,9 +563,9 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]preparedEvent) []importGroup {
 	switch {
 	case l.Commit != nil:
-		groups = append(groups, importGroup{header: l.Commit})
+		groups = append(groups, importGroup{header: l.Commit, line: l.Line})
 	case len(groups) == 0 || (groups[len(groups)-1].header == nil && len(groups[len(groups)-1].events) >= batch):
-		groups = append(groups, importGroup{})
+		groups = append(groups, importGroup{line: l.Line})
 	}
 	g := &groups[len(groups)-1]
 	pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: n, raw: l.raw}
@@ -769,12 +772,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					return err
 				}
 			}
-			o, err := importSpec(g, base+cut, opts.Actor)
+			o, err := importSpec(g, opts.Actor)
 			if err == nil && o.IdempotencyKey != "" {
-				err = keys.check(tx, mdl, branchRef, hs.head, &line, base+cut, o, g.events)
+				err = keys.check(tx, mdl, branchRef, hs.head, &line, g.line, o, g.events)
 			}
 			if err == nil {
-				err = checkHeaderID(g.header, base+cut)
+				err = checkHeaderID(g)
 			}
 			if specErr == nil {
 				specErr = err
@@ -852,21 +855,21 @@ type importKeys map[string]object.ID
 
 // check records commit i's key and refuses it when it was used with
 // other events.
-func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head object.ID, line *lineSet, i int, spec AppendOptions, events []preparedEvent) error {
+func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head object.ID, lines *lineSet, line int, spec AppendOptions, events []preparedEvent) error {
 	key := spec.IdempotencyKey
 	dig := digest(events, spec, time.Time{}, mdl)
 	if prev, ok := k[key]; ok {
 		if prev != dig {
-			return conflictf("commit %d: idempotency key %q was used with other events earlier in the input", i+1, key)
+			return conflictf("line %d: idempotency key %q was used with other events earlier in the input", line, key)
 		}
 		return nil
 	}
 	k[key] = dig
-	prev, prevDig, ok, err := keyOnLine(tx, branchRef, head, key, line)
+	prev, prevDig, ok, err := keyOnLine(tx, branchRef, head, key, lines)
 	if err != nil || !ok || prevDig == dig {
 		return err
 	}
-	return conflictf("commit %d: idempotency key %q was used with other events (commit %s)", i+1, key, prev.Short())
+	return conflictf("line %d: idempotency key %q was used with other events (commit %s)", line, key, prev.Short())
 }
 
 // importRenames maps the IDs an import's headers name to the IDs their
@@ -956,28 +959,29 @@ func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) 
 // reverts may name any commit, here or not: an export of one branch or
 // one stream leaves out commits that its reverts name, and the reverting
 // commit's ID covers those names.
-func checkHeaderID(h *CommitHeader, i int) error {
+func checkHeaderID(g importGroup) error {
+	h := g.header
 	if h == nil || h.ID == "" {
 		return nil
 	}
 	if _, err := object.ParseID(h.ID); err != nil {
-		return invalidf("commit %d: id: %v", i+1, err)
+		return invalidf("line %d: commit id: %v", g.line, err)
 	}
 	return nil
 }
 
-// importSpec returns the options of the import's commit i: those its
+// importSpec returns the options of an imported commit: those its
 // header gives, and its time: the header's, else its first event's, else
 // none (now, when it is written). A time evgit cannot store is refused
 // here, in the dry run, before any batch is written.
-func importSpec(g importGroup, i int, actor string) (AppendOptions, error) {
+func importSpec(g importGroup, actor string) (AppendOptions, error) {
 	o := AppendOptions{Actor: actor}
 	h := g.header
 	switch {
 	case h != nil && h.Time != "":
 		t, err := walk.ParseTime(h.Time)
 		if err != nil {
-			return o, invalidf("commit %d: time %q is not RFC 3339", i+1, h.Time)
+			return o, invalidf("line %d: commit time %q is not RFC 3339", g.line, h.Time)
 		}
 		o.Time = t
 	case g.events[0].in.Meta["time"] != "":
@@ -985,17 +989,20 @@ func importSpec(g importGroup, i int, actor string) (AppendOptions, error) {
 	}
 	if !o.Time.IsZero() {
 		if err := checkTime(o.Time); err != nil {
-			return o, fmt.Errorf("commit %d: %w", i+1, err)
+			return o, fmt.Errorf("line %d: %w", g.line, err)
 		}
 	}
 	if h == nil {
 		return o, nil
 	}
-	o.Message, o.Actor, o.IdempotencyKey = h.Message, h.Actor, h.IdempotencyKey
+	o.Message, o.IdempotencyKey = h.Message, h.IdempotencyKey
+	if h.HasActor() {
+		o.Actor = h.Actor
+	}
 	for _, s := range h.Reverts {
 		id, err := object.ParseID(s)
 		if err != nil {
-			return o, invalidf("commit %d: reverts: %v", i+1, err)
+			return o, invalidf("line %d: commit reverts: %v", g.line, err)
 		}
 		o.Reverts = append(o.Reverts, id)
 	}

@@ -49,7 +49,8 @@ var errParseStopped = errors.New("import: parsing stopped")
 // chunks, then one chunk with the error if a line is bad. Events whose
 // meta already holds the time, and the actor when there is a commit
 // actor, are encoded and hashed there too. stop ends the goroutine early.
-func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan parsedChunk, stop func()) {
+func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan parsedChunk, stop func()) {
+	actor := dflt
 	ch := make(chan parsedChunk, 8)
 	done := make(chan struct{})
 	send := func(c parsedChunk) bool {
@@ -70,7 +71,7 @@ func parseAhead(in io.Reader, mdl *model.Model, actor string) (chunks <-chan par
 		// does not fit starts a new one.
 		var raw []byte
 		err := scanRaw(in, func(n int, b []byte) error {
-			l, err := parseImportLine(b, mdl, &actor)
+			l, err := parseImportLine(b, mdl, &actor, dflt)
 			if err != nil {
 				return invalidf("line %d: %v", n, err)
 			}
@@ -121,13 +122,17 @@ func recycleLines(lines []InputLine) {
 // parseImportLine parses an import's line and encodes its event ahead
 // when it may. actor is the commit actor of the lines so far, which a
 // commit header changes for the lines after it.
-func parseImportLine(b []byte, mdl *model.Model, actor *string) (InputLine, error) {
+func parseImportLine(b []byte, mdl *model.Model, actor *string, dflt string) (InputLine, error) {
 	l, err := ParseLine(b, true)
 	if err != nil {
 		return l, err
 	}
 	if l.Commit != nil {
-		*actor = l.Commit.Actor // the lines after a header belong to its commit
+		// The lines after a header belong to its commit.
+		*actor = dflt
+		if l.Commit.HasActor() {
+			*actor = l.Commit.Actor
+		}
 	}
 	l.enc = encodeAhead(&l.Event, l.data, mdl, *actor)
 	return l, nil

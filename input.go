@@ -33,7 +33,15 @@ type CommitHeader struct {
 	Time           string   `json:"time"`
 	IdempotencyKey string   `json:"idempotency_key,omitempty"`
 	Reverts        []string `json:"reverts,omitempty"`
+	// actorSet says the header names an actor, "" included: one that
+	// names none takes the import's actor, as a line without a header
+	// does.
+	actorSet bool
 }
+
+// HasActor reports whether the header names its actor; when it does
+// not, the commit's actor is the import's.
+func (h *CommitHeader) HasActor() bool { return h.actorSet }
 
 // InputLine is one NDJSON line: an event, and for the first line of an
 // exported commit, its header.
@@ -121,6 +129,10 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 			if string(bytes.TrimSpace(v)) == "null" {
 				return fmt.Errorf("bad \"commit\": want an object, not null")
 			}
+			_ = object.ObjectMembers(v, func(k string, _ []byte) error {
+				h.actorSet = h.actorSet || k == "actor"
+				return nil
+			})
 			in.Commit = &h
 		default:
 			return fmt.Errorf("unknown field %q", key)
