@@ -16,7 +16,9 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Use:   "model",
 		Short: "Store or print the model that folds events into state",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("model needs a command: set FILE, or show")
+		},
 	}
 	var setOpts modelSetOptions
 	cmd.AddCommand(

@@ -131,7 +131,9 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
-		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("a command is needed; evgit --help lists them")
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
 			if g.dir != "" {
@@ -149,7 +151,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.PersistentFlags().StringVarP(&g.dir, "directory", "C", "", "run as if evgit was started in `DIR`")
+	root.PersistentFlags().VarP((*dirFlag)(&g.dir), "directory", "C", "run as if evgit was started in `DIR` (each relative -C from the one before, as in Git)")
 	root.SetFlagErrorFunc(flagError)
 
 	root.AddCommand(
@@ -173,6 +175,24 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newDemoCommand(g),
 	)
 	return root
+}
+
+// dirFlag is -C: as in Git, each relative -C is taken from the one
+// before it, and an empty one changes nothing.
+type dirFlag string
+
+func (d *dirFlag) String() string { return string(*d) }
+func (d *dirFlag) Type() string   { return "string" }
+
+func (d *dirFlag) Set(v string) error {
+	switch {
+	case v == "":
+	case *d == "" || filepath.IsAbs(v):
+		*d = dirFlag(v)
+	default:
+		*d = dirFlag(filepath.Join(string(*d), v))
+	}
+	return nil
 }
 
 // path resolves a path given on the command line against -C.
