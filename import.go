@@ -441,14 +441,41 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 func importMarker(groups []importGroup) (string, object.ID) {
 	var d digester
 	for _, g := range groups {
-		d.add(g.events)
-		if g.header != nil {
-			h, _ := json.Marshal(g.header)
-			d.add([]preparedEvent{{in: EventInput{Stream: "commit", Type: "header"}, data: h}})
-		}
+		d.addGroup(g)
 	}
 	dig := d.sum()
-	return "\x00import\x00" + hex.EncodeToString(dig[:]), dig
+	return markerKey(dig), dig
+}
+
+// addGroup hashes a commit of an import's input into its batch's marker:
+// its events, then its header as a pseudo-event.
+func (d *digester) addGroup(g importGroup) {
+	d.add(g.events)
+	if g.header != nil {
+		h, _ := json.Marshal(g.header)
+		d.add([]preparedEvent{{in: EventInput{Stream: "commit", Type: "header"}, data: h}})
+	}
+}
+
+// markerKey is the idempotency key that names a batch by its digest.
+func markerKey(dig object.ID) string { return "\x00import\x00" + hex.EncodeToString(dig[:]) }
+
+// landedPrefix returns the longest proper prefix of a batch's commits
+// that landed as a batch of its own, by the markers importMarker gives
+// each prefix; 0 when none did.
+func landedPrefix(groups []importGroup, landed func(marker string) (bool, error)) (int, error) {
+	var d digester
+	markers := make([]string, len(groups))
+	for i, g := range groups[:len(groups)-1] {
+		d.addGroup(g)
+		markers[i+1] = markerKey(d.sum()) // Sum leaves the state as it was
+	}
+	for k := len(groups) - 1; k > 0; k-- {
+		if ok, err := landed(markers[k]); err != nil || ok {
+			return k, err
+		}
+	}
+	return 0, nil
 }
 
 // writeBatch adds a batch's commits on the writer's head, moves the
@@ -672,7 +699,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		cut, base := 0, 0
 		openEvents := 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
-		closeBatch := func() error {
+		closeCut := func() error {
 			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut]}
 			bspecs := specs
 			n := 0
@@ -729,6 +756,52 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			res.batches = append(res.batches, b)
 			return nil
+		}
+		// landed reports whether the batch a marker names is on the branch.
+		landed := func(marker string) (bool, error) {
+			last, _, ok, err := tx.Idempotency(branchRef, marker)
+			if err != nil || !ok {
+				return false, err
+			}
+			return line.has(tx, hs.head, last)
+		}
+		// closeBatch closes the batch being cut. The first one that did
+		// not land may begin with commits that did: the last batch of an
+		// earlier import of a shorter input (the same file, grown since),
+		// which landed under the marker of its own, shorter span. That
+		// span is found by the markers of the batch's prefixes and closed
+		// as a batch of its own, landed; the rest is the next batch. A
+		// run again cuts the same way, so finds both landed.
+		prefixTried := false
+		closeBatch := func() error {
+			if checkLanded && !prefixTried && cut > 1 {
+				marker, _ := importMarker(groups[:cut])
+				whole, err := landed(marker)
+				if err != nil {
+					return err
+				}
+				if !whole {
+					prefixTried = true
+					k, err := landedPrefix(groups[:cut], landed)
+					if err != nil {
+						return err
+					}
+					if k > 0 {
+						n, all, events := cut, specs, openEvents
+						head := 0
+						for _, g := range groups[:k] {
+							head += len(g.events)
+						}
+						cut, specs, openEvents = k, all[:k:k], head
+						if err := closeCut(); err != nil {
+							return err
+						}
+						cut, openEvents = n-k, events-head
+						specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
+					}
+				}
+			}
+			return closeCut()
 		}
 		// skipOnBranch drops the commits at the start of the input whose
 		// header IDs are on the branch's first-parent line already (SPEC:

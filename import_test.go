@@ -90,6 +90,42 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	assert.Equal(t, string(wantSt.State), string(st.State))
 }
 
+// A file imported, then grown and imported again whole (new events
+// appended to it): the earlier import's last batch was shorter than the
+// one the longer input cuts there, so its marker names a prefix of that
+// batch. The prefix is skipped, not folded again, and the import makes
+// the commits a clean import of the longer file makes.
+func TestImportOfAGrownFileSkipsWhatLanded(t *testing.T) {
+	ctx := context.Background()
+	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 5000, Accounts: 40}))
+	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	shorter := bytes.Join(lines[:2500], nil) // two whole batches and half of one
+
+	clean := newRepo(t)
+	_, err := clean.SetModel(ctx, []byte(once), "test")
+	require.NoError(t, err)
+	want, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+
+	r := newRepo(t)
+	_, err = r.SetModel(ctx, []byte(once), "test")
+	require.NoError(t, err)
+	_, err = r.Import(ctx, bytes.NewReader(shorter), ImportOptions{})
+	require.NoError(t, err)
+	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2500, res.Commits)
+	assert.Equal(t, 2500, res.Skipped)
+	assert.Equal(t, want.Head, res.Head, "the same commits a clean import makes")
+
+	again, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Commits)
+	assert.Equal(t, 5000, again.Skipped)
+}
+
 // A batch the dry run found on the branch is skipped only if the branch
 // is still where the fold left it: here the branch is made again at its
 // root after the first batch is skipped, so the batches after it are no
