@@ -58,34 +58,13 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	require.NotEqual(t, bankgen.Model, once)
 	var src bytes.Buffer
 	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 2500, Accounts: 40}))
-	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
-	first := bytes.Join(lines[:2*importBatchCommits], nil) // the first two batches
-
-	clean := newRepo(t)
-	_, err := clean.SetModel(ctx, []byte(once), "test")
-	require.NoError(t, err)
-	want, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
-	require.NoError(t, err)
-
-	r := newRepo(t)
-	_, err = r.SetModel(ctx, []byte(once), "test")
-	require.NoError(t, err)
-	_, err = r.Import(ctx, bytes.NewReader(first), ImportOptions{}) // as if interrupted there
-	require.NoError(t, err)
-	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, 500, res.Commits)
-	assert.Equal(t, 2000, res.Skipped)
-	assert.Equal(t, want.Head, res.Head, "the same commits a clean import makes")
-
-	again, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, 0, again.Commits)
+	// The first two batches, as if interrupted there.
+	clean, r, want, again := importAfterPrefix(t, once, src.Bytes(), 2*importBatchCommits, 500)
 	assert.Equal(t, 2500, again.Skipped)
 	assert.Equal(t, want.Head, again.Head)
-	st, err := r.StreamAt(context.Background(), want.Head, "acc-000000")
+	st, err := r.StreamAt(ctx, want.Head, "acc-000000")
 	require.NoError(t, err)
-	wantSt, err := clean.StreamAt(context.Background(), want.Head, "acc-000000")
+	wantSt, err := clean.StreamAt(ctx, want.Head, "acc-000000")
 	require.NoError(t, err)
 	assert.Equal(t, string(wantSt.State), string(st.State))
 }
@@ -96,34 +75,43 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 // batch. The prefix is skipped, not folded again, and the import makes
 // the commits a clean import of the longer file makes.
 func TestImportOfAGrownFileSkipsWhatLanded(t *testing.T) {
-	ctx := context.Background()
 	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
 	var src bytes.Buffer
 	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 5000, Accounts: 40}))
-	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
-	shorter := bytes.Join(lines[:2500], nil) // two whole batches and half of one
+	// Two whole batches and half of one first.
+	_, _, _, again := importAfterPrefix(t, once, src.Bytes(), 2500, 2500)
+	assert.Equal(t, 5000, again.Skipped)
+}
 
-	clean := newRepo(t)
-	_, err := clean.SetModel(ctx, []byte(once), "test")
+// importAfterPrefix imports the first n lines of src under the model,
+// then all of src, which must add the commits left, added, and make the
+// head a clean import of src makes; then all of src again, which must add
+// nothing. It returns the clean repository and the other, the clean
+// import's result and the last import's.
+func importAfterPrefix(t *testing.T, model string, src []byte, n, added int) (clean, r *Repository, want, again *ImportResult) {
+	t.Helper()
+	ctx := context.Background()
+	repo := func() *Repository {
+		r := newRepo(t)
+		_, err := r.SetModel(ctx, []byte(model), "test")
+		require.NoError(t, err)
+		return r
+	}
+	clean, r = repo(), repo()
+	want, err := clean.Import(ctx, bytes.NewReader(src), ImportOptions{})
 	require.NoError(t, err)
-	want, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	_, err = r.Import(ctx, bytes.NewReader(bytes.Join(lines[:n], nil)), ImportOptions{})
 	require.NoError(t, err)
-
-	r := newRepo(t)
-	_, err = r.SetModel(ctx, []byte(once), "test")
+	res, err := r.Import(ctx, bytes.NewReader(src), ImportOptions{})
 	require.NoError(t, err)
-	_, err = r.Import(ctx, bytes.NewReader(shorter), ImportOptions{})
-	require.NoError(t, err)
-	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, 2500, res.Commits)
-	assert.Equal(t, 2500, res.Skipped)
+	assert.Equal(t, added, res.Commits)
+	assert.Equal(t, n, res.Skipped)
 	assert.Equal(t, want.Head, res.Head, "the same commits a clean import makes")
-
-	again, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	again, err = r.Import(ctx, bytes.NewReader(src), ImportOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, again.Commits)
-	assert.Equal(t, 5000, again.Skipped)
+	return clean, r, want, again
 }
 
 // A batch the dry run found on the branch is skipped only if the branch
