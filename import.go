@@ -95,7 +95,6 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return prep
 	})
 	batches, total, trust := dry.batches, dry.total, dry.trust
-	skipped := dry.skipped
 	if trust != nil && trust.plan != nil {
 		defer trust.plan.b.stop()
 	}
@@ -105,7 +104,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if total == 0 {
 		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
 	}
-	res := &ImportResult{Skipped: skipped}
+	res := &ImportResult{}
 	var line lineSet
 	done := 0
 	// distrust drops the fold once the branch is not where it left it:
@@ -460,24 +459,6 @@ func (d *digester) addGroup(g importGroup) {
 // markerKey is the idempotency key that names a batch by its digest.
 func markerKey(dig object.ID) string { return "\x00import\x00" + hex.EncodeToString(dig[:]) }
 
-// landedPrefix returns the longest proper prefix of a batch's commits
-// that landed as a batch of its own, by the markers importMarker gives
-// each prefix; 0 when none did.
-func landedPrefix(groups []importGroup, landed func(marker string) (bool, error)) (int, error) {
-	var d digester
-	markers := make([]string, len(groups))
-	for i, g := range groups[:len(groups)-1] {
-		d.addGroup(g)
-		markers[i+1] = markerKey(d.sum()) // Sum leaves the state as it was
-	}
-	for k := len(groups) - 1; k > 0; k-- {
-		if ok, err := landed(markers[k]); err != nil || ok {
-			return k, err
-		}
-	}
-	return 0, nil
-}
-
 // writeBatch adds a batch's commits on the writer's head, moves the
 // branch to the last one and records the batch's marker; it returns the
 // events and commits added (a retry of a commit with a key adds none).
@@ -616,7 +597,6 @@ func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]prepar
 type dryRunResult struct {
 	batches []importBatchSpan
 	total   int // events
-	skipped int // commits at the input's start already on the branch (their header IDs)
 	trust   *trustedFold
 }
 
@@ -699,7 +679,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		cut, base := 0, 0
 		openEvents := 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
-		closeCut := func() error {
+		// closeCut closes the first cut commits as a batch; landedAt, when
+		// not zero, is the commit the batch is known to have landed at.
+		closeCut := func(landedAt object.ID) error {
 			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut]}
 			bspecs := specs
 			n := 0
@@ -720,18 +702,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			specs = make([]AppendOptions, 0, importBatchCommits)
 			if checkLanded {
 				b.marker, b.dig = importMarker(b.groups)
-				last, _, ok, err := tx.Idempotency(branchRef, b.marker)
-				if err != nil {
-					return err
-				}
-				if ok {
-					if ok, err = line.has(tx, hs.head, last); err != nil {
-						return err
-					}
-				}
-				b.landed, b.last = ok, last
+				b.landed, b.last = !landedAt.IsZero(), landedAt
 				if b.landed {
-					if err := opts.renames.landed(tx, b.groups, last); err != nil {
+					if err := opts.renames.landed(tx, b.groups, landedAt); err != nil {
 						return err
 					}
 				}
@@ -757,84 +730,78 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			res.batches = append(res.batches, b)
 			return nil
 		}
-		// landed reports whether the batch a marker names is on the branch.
-		landed := func(marker string) (bool, error) {
+		// landedAt returns the commit the batch a marker names landed at,
+		// when it is on the branch.
+		landedAt := func(marker string) (object.ID, error) {
 			last, _, ok, err := tx.Idempotency(branchRef, marker)
 			if err != nil || !ok {
-				return false, err
+				return object.ZeroID, err
 			}
-			return line.has(tx, hs.head, last)
-		}
-		// closeBatch closes the batch being cut. The first one that did
-		// not land may begin with commits that did: the last batch of an
-		// earlier import of a shorter input (the same file, grown since),
-		// which landed under the marker of its own, shorter span. That
-		// span is found by the markers of the batch's prefixes and closed
-		// as a batch of its own, landed; the rest is the next batch. A
-		// run again cuts the same way, so finds both landed.
-		prefixTried := false
-		closeBatch := func() error {
-			if checkLanded && !prefixTried && cut > 1 {
-				marker, _ := importMarker(groups[:cut])
-				whole, err := landed(marker)
-				if err != nil {
-					return err
-				}
-				if !whole {
-					prefixTried = true
-					k, err := landedPrefix(groups[:cut], landed)
-					if err != nil {
-						return err
-					}
-					if k > 0 {
-						n, all, events := cut, specs, openEvents
-						head := 0
-						for _, g := range groups[:k] {
-							head += len(g.events)
-						}
-						cut, specs, openEvents = k, all[:k:k], head
-						if err := closeCut(); err != nil {
-							return err
-						}
-						cut, openEvents = n-k, events-head
-						specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
-					}
-				}
+			if ok, err = line.has(tx, hs.head, last); err != nil || !ok {
+				return object.ZeroID, err
 			}
-			return closeCut()
+			return last, nil
 		}
-		// skipOnBranch drops the commits at the start of the input whose
-		// header IDs are on the branch's first-parent line already (SPEC:
-		// commits already on the branch are skipped): an export imported
-		// again once its source has moved on, or an interrupted import of
-		// an export. Only a prefix: the batches are cut after it as if
-		// the input began there, and a batch read again from its lines
-		// groups them as the first reading did. With all, the input has
-		// ended and its last commit is complete too.
-		skipping := checkLanded
-		skipOnBranch := func(all bool) error {
-			for skipping && cut == 0 && (len(groups) > 1 || all && len(groups) == 1) {
-				h := groups[0].header
+		// onBranch returns how many commits at the start of gs have a
+		// header id naming a commit on the branch's first-parent line,
+		// and the last of those.
+		onBranch := func(gs []importGroup) (int, object.ID, error) {
+			var last object.ID
+			for k, g := range gs {
 				var id object.ID
-				if h != nil {
-					id, _ = object.ParseID(h.ID)
+				if g.header != nil {
+					id, _ = object.ParseID(g.header.ID)
 				}
 				on := false
 				if !id.IsZero() {
 					var err error
 					if on, err = line.has(tx, hs.head, id); err != nil {
-						return err
+						return 0, last, err
 					}
 				}
 				if !on {
-					skipping = false
-					break
+					return k, last, nil
 				}
-				groups = groups[1:]
-				base++
-				res.skipped++
+				last = id
 			}
-			return nil
+			return len(gs), last, nil
+		}
+		// closeBatch closes the batch being cut, landed when its marker
+		// names a batch on the branch (an import run again), or when its
+		// commits' header IDs are on it (SPEC: commits already on the
+		// branch are skipped; an export imported again once its source
+		// moved on). A batch only the first commits of which are on the
+		// branch by their IDs is split there: those close as a landed
+		// batch, the rest as the next. The batches are cut where they
+		// always are, so a run again cuts the same ones.
+		closeBatch := func() error {
+			if !checkLanded {
+				return closeCut(object.ZeroID)
+			}
+			marker, _ := importMarker(groups[:cut])
+			last, err := landedAt(marker)
+			if err != nil || !last.IsZero() {
+				return cmp.Or(err, closeCut(last))
+			}
+			k, last, err := onBranch(groups[:cut])
+			switch {
+			case err != nil:
+				return err
+			case k == 0 || k == cut:
+				return closeCut(last)
+			}
+			n, all, events := cut, specs, openEvents
+			head := 0
+			for _, g := range groups[:k] {
+				head += len(g.events)
+			}
+			cut, specs, openEvents = k, all[:k:k], head
+			if err := closeCut(last); err != nil {
+				return err
+			}
+			cut, openEvents = n-k, events-head
+			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
+			return closeCut(object.ZeroID)
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.
@@ -876,18 +843,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				groups = addToGroups(groups, l, opts.Batch, res.total, &slab)
 			}
 			recycleLines(c.lines) // copied into the commits
-			if err := skipOnBranch(false); err != nil {
-				return err
-			}
 			// Cut the commits complete so far: all but the last.
 			for cut < len(groups)-1 {
 				if err := cutNext(); err != nil {
 					return err
 				}
 			}
-		}
-		if err := skipOnBranch(true); err != nil {
-			return err
 		}
 		for cut < len(groups) {
 			if err := cutNext(); err != nil {
