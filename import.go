@@ -375,8 +375,42 @@ func branchOrHead(b string) string {
 	return b
 }
 
+// idsOnLine returns how many commits at the start of groups have a
+// header id naming a commit on the first-parent line of head that holds
+// as many events as the input's commit does (an input edited since it was
+// exported may name a commit and hold other events), and the last one.
+func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (int, object.ID, error) {
+	var last object.ID
+	for k, g := range groups {
+		var id object.ID
+		if g.header != nil {
+			id, _ = object.ParseID(g.header.ID)
+		}
+		on := false
+		if !id.IsZero() {
+			var err error
+			if on, err = line.has(rd, head, id); err != nil {
+				return 0, last, err
+			}
+		}
+		if on {
+			c, err := readCommit(rd, id)
+			if err != nil {
+				return 0, last, err
+			}
+			on = len(c.Events) == len(g.events)
+		}
+		if !on {
+			return k, last, nil
+		}
+		last = id
+	}
+	return len(groups), last, nil
+}
+
 // importBatch writes one batch of commits in one transaction, unless a
-// marker says the batch already landed on the branch.
+// marker, or its commits' header IDs, say the batch already landed on the
+// branch.
 func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
 	marker, dig := importMarker(groups)
 	return r.st.Update(ctx, func(tx *store.Tx) error {
@@ -388,11 +422,18 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if err != nil {
 			return err
 		}
+		head, _, _ := tx.Resolve(branchRef)
 		if ok {
-			head, _, _ := tx.Resolve(branchRef)
 			if ok, err = line.has(tx, head, last); err != nil {
 				return err
 			}
+		}
+		if !ok && !head.IsZero() {
+			k, byID, err := idsOnLine(tx, head, groups, line)
+			if err != nil {
+				return err
+			}
+			ok, last = k == len(groups), byID
 		}
 		if ok {
 			res.Skipped += len(groups)
@@ -742,30 +783,6 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			return last, nil
 		}
-		// onBranch returns how many commits at the start of gs have a
-		// header id naming a commit on the branch's first-parent line,
-		// and the last of those.
-		onBranch := func(gs []importGroup) (int, object.ID, error) {
-			var last object.ID
-			for k, g := range gs {
-				var id object.ID
-				if g.header != nil {
-					id, _ = object.ParseID(g.header.ID)
-				}
-				on := false
-				if !id.IsZero() {
-					var err error
-					if on, err = line.has(tx, hs.head, id); err != nil {
-						return 0, last, err
-					}
-				}
-				if !on {
-					return k, last, nil
-				}
-				last = id
-			}
-			return len(gs), last, nil
-		}
 		// closeBatch closes the batch being cut, landed when its marker
 		// names a batch on the branch (an import run again), or when its
 		// commits' header IDs are on it (SPEC: commits already on the
@@ -783,7 +800,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if err != nil || !last.IsZero() {
 				return cmp.Or(err, closeCut(last))
 			}
-			k, last, err := onBranch(groups[:cut])
+			k, last, err := idsOnLine(tx, hs.head, groups[:cut], &line)
 			switch {
 			case err != nil:
 				return err
@@ -801,7 +818,13 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			cut, openEvents = n-k, events-head
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
-			return closeCut(object.ZeroID)
+			// The rest may have landed too, under its own marker (a run
+			// again after this one).
+			marker, _ = importMarker(groups[:cut])
+			if last, err = landedAt(marker); err != nil {
+				return err
+			}
+			return closeCut(last)
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.

@@ -308,3 +308,69 @@ func TestImportedRevertsFollowRenamedCommits(t *testing.T) {
 		assert.Equal(t, 2, reverts, "interrupted %v", interrupted)
 	}
 }
+
+// An export imported back into the repository it came from: every batch
+// is landed by its commits' IDs. A commit made while the import writes
+// (the branch moves, the dry run is trusted no more) must not make the
+// batches after it be written again; an input edited since the export
+// (a commit holding other events than the one its id names) is not taken
+// as landed; and a batch split where its landed commits end is found
+// whole when the import runs again.
+func TestImportLandedByIDs(t *testing.T) {
+	ctx := context.Background()
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 5, Events: 3000, Accounts: 30}))
+	r := newRepo(t)
+	_, err := r.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	_, err = r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	var exp bytes.Buffer
+	require.NoError(t, r.Export(ctx, &exp, ExportOptions{}))
+
+	moved := false
+	res, err := r.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{Progress: func(done, total int) {
+		if !moved {
+			moved = true
+			appendOne(t, r, ev("acc-000001", "MoneyDeposited", `{"amount":1}`))
+		}
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.Commits)
+	commits := 0
+	for _, err := range r.Log(ctx, LogOptions{Range: "HEAD"}) {
+		require.NoError(t, err)
+		commits++
+	}
+	assert.Equal(t, 3001, commits, "nothing written twice")
+
+	// Plain lines after the last header join its commit (--batch 3): the
+	// input's commit then holds other events than the one its id names.
+	plain := []byte(`{"stream":"acc-000001","type":"MoneyDeposited","data":{"amount":7}}` + "\n")
+	edited := append(bytes.Clone(exp.Bytes()), bytes.Repeat(plain, 5)...)
+	s := newRepo(t)
+	_, err = s.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	_, err = s.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	res, err = s.Import(ctx, bytes.NewReader(edited), ImportOptions{Batch: 3})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Commits, "the last commit, with its five more events, is new")
+
+	// A split batch (its first commits landed by ID, the rest new) is
+	// found whole by a run again.
+	u := newRepo(t)
+	_, err = u.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	lines := bytes.SplitAfter(exp.Bytes(), []byte("\n"))
+	_, err = u.Import(ctx, bytes.NewReader(bytes.Join(lines[:2500], nil)), ImportOptions{})
+	require.NoError(t, err)
+	mixed := append(bytes.Join(lines[:2500], nil), bytes.Repeat([]byte(`{"stream":"acc-000002","type":"MoneyDeposited","data":{"amount":3},"commit":{"message":"hand"}}`+"\n"), 300)...)
+	res, err = u.Import(ctx, bytes.NewReader(mixed), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 300, res.Commits)
+	res, err = u.Import(ctx, bytes.NewReader(mixed), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.Commits)
+	assert.Equal(t, 2800, res.Skipped)
+}
