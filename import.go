@@ -797,8 +797,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			marker, _ := importMarker(groups[:cut])
 			last, err := landedAt(marker)
-			if err != nil || !last.IsZero() {
-				return cmp.Or(err, closeCut(last))
+			if err != nil {
+				return err
+			}
+			if !last.IsZero() {
+				return closeCut(last)
 			}
 			k, last, err := idsOnLine(tx, hs.head, groups[:cut], &line)
 			switch {
@@ -910,8 +913,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 // its dry run, before any batch is written.
 type importKeys map[string]object.ID
 
-// check records commit i's key and refuses it when it was used with
-// other events.
+// check records the key of the commit at an input line and refuses it
+// when it was used with other events.
 func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head object.ID, lines *lineSet, line int, spec AppendOptions, events []preparedEvent) error {
 	key := spec.IdempotencyKey
 	dig := digest(events, spec, time.Time{}, mdl)
