@@ -118,13 +118,7 @@ func TestImportAgainSkipsByMarkerAndByID(t *testing.T) {
 func importAfterPrefix(t *testing.T, model string, src []byte, n, added int) (clean, r *Repository, want, again *ImportResult) {
 	t.Helper()
 	ctx := context.Background()
-	repo := func() *Repository {
-		r := newRepo(t)
-		_, err := r.SetModel(ctx, []byte(model), "test")
-		require.NoError(t, err)
-		return r
-	}
-	clean, r = repo(), repo()
+	clean, r = modelRepo(t, model), modelRepo(t, model)
 	want, err := clean.Import(ctx, bytes.NewReader(src), ImportOptions{})
 	require.NoError(t, err)
 	lines := bytes.SplitAfter(src, []byte("\n"))
@@ -320,10 +314,8 @@ func TestImportLandedByIDs(t *testing.T) {
 	ctx := context.Background()
 	var src bytes.Buffer
 	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 5, Events: 3000, Accounts: 30}))
-	r := newRepo(t)
-	_, err := r.SetModel(ctx, []byte(bankgen.Model), "test")
-	require.NoError(t, err)
-	_, err = r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+	r := modelRepo(t, bankgen.Model)
+	_, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
 	require.NoError(t, err)
 	var exp bytes.Buffer
 	require.NoError(t, r.Export(ctx, &exp, ExportOptions{}))
@@ -348,9 +340,7 @@ func TestImportLandedByIDs(t *testing.T) {
 	// input's commit then holds other events than the one its id names.
 	plain := []byte(`{"stream":"acc-000001","type":"MoneyDeposited","data":{"amount":7}}` + "\n")
 	edited := append(bytes.Clone(exp.Bytes()), bytes.Repeat(plain, 5)...)
-	s := newRepo(t)
-	_, err = s.SetModel(ctx, []byte(bankgen.Model), "test")
-	require.NoError(t, err)
+	s := modelRepo(t, bankgen.Model)
 	_, err = s.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{})
 	require.NoError(t, err)
 	res, err = s.Import(ctx, bytes.NewReader(edited), ImportOptions{Batch: 3})
@@ -359,9 +349,7 @@ func TestImportLandedByIDs(t *testing.T) {
 
 	// A split batch (its first commits landed by ID, the rest new) is
 	// found whole by a run again.
-	u := newRepo(t)
-	_, err = u.SetModel(ctx, []byte(bankgen.Model), "test")
-	require.NoError(t, err)
+	u := modelRepo(t, bankgen.Model)
 	lines := bytes.SplitAfter(exp.Bytes(), []byte("\n"))
 	_, err = u.Import(ctx, bytes.NewReader(bytes.Join(lines[:2500], nil)), ImportOptions{})
 	require.NoError(t, err)
