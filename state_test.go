@@ -793,3 +793,33 @@ func TestLineIndexAcrossBranches(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"n":19,"side":29}`, string(st.State))
 }
+
+// TestStatesAtARevision: States yields every stream at a revision with
+// the state the reference fold gives, sorted by name, from a snapshot and
+// the events after it; it stops when told to.
+func TestStatesAtARevision(t *testing.T) {
+	ctx := context.Background()
+	r, events := bankWorkload(t, 3000, 200, 100)
+	for _, k := range []int{1234, 3000} {
+		want := expectAt(events, k)
+		got := map[string]bankgen.Account{}
+		var names []string
+		for st, err := range r.States(ctx, fmt.Sprintf("HEAD~%d", 3000-k)) {
+			require.NoError(t, err)
+			a := decodeAccount(t, st.State)
+			got[st.Stream] = bankgen.Account{Owner: a.Owner, Balance: a.Balance, Frozen: a.Frozen, Version: int(st.Version)}
+			names = append(names, st.Stream)
+		}
+		assert.Equal(t, want, got, "after %d events", k)
+		assert.True(t, slices.IsSorted(names))
+	}
+	n := 0
+	for range r.States(ctx, "HEAD") {
+		n++
+		break
+	}
+	assert.Equal(t, 1, n)
+	for _, err := range r.States(ctx, "nosuch") {
+		require.ErrorIs(t, err, ErrNotFound)
+	}
+}

@@ -53,30 +53,71 @@ func (r *Repository) treeViews(ids ...object.ID) ([]treeView, error) {
 // hash, sorted by name (SPEC §3 `ls-tree`).
 func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, error] {
 	return func(yield func(TreeEntry, error) bool) {
-		id, err := r.Resolve(ctx, rev)
+		_, _, entries, err := r.entriesAt(ctx, rev)
 		if err != nil {
 			yield(TreeEntry{}, err)
 			return
 		}
-		views, err := r.treeViews(id)
-		if err != nil {
-			yield(TreeEntry{}, err)
-			return
+		all := make([]TreeEntry, len(entries))
+		for i, e := range entries {
+			all[i] = TreeEntry{Stream: e.Stream, Version: e.Version, Hash: e.StateID}
 		}
-		var all []TreeEntry
-		for e, err := range views[0].snaps.All(views[0].root) {
-			if err == nil {
-				err = ctx.Err()
-			}
-			if err != nil {
-				yield(TreeEntry{}, err)
-				return
-			}
-			all = append(all, TreeEntry{Stream: e.Stream, Version: e.Version, Hash: e.StateID})
-		}
-		slices.SortFunc(all, func(a, b TreeEntry) int { return cmp.Compare(a.Stream, b.Stream) })
 		yieldAll(ctx, all, yield)
 	}
+}
+
+// States yields every stream at a revision with its version and state,
+// sorted by name: the whole state at any version, read from the nearest
+// snapshot and the events after it, as checkout writes it to files.
+func (r *Repository) States(ctx context.Context, rev string) iter.Seq2[StreamState, error] {
+	return func(yield func(StreamState, error) bool) {
+		id, view, entries, err := r.entriesAt(ctx, rev)
+		if err != nil {
+			yield(StreamState{}, err)
+			return
+		}
+		for i, e := range entries {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(StreamState{}, err)
+					return
+				}
+			}
+			st, err := view.snaps.State(e)
+			if err != nil {
+				yield(StreamState{}, err)
+				return
+			}
+			if !yield(StreamState{Stream: e.Stream, Version: e.Version, State: st, Commit: id}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// entriesAt returns the snapshot entries of every stream at a revision,
+// sorted by name, with the commit and the view that reads their states.
+func (r *Repository) entriesAt(ctx context.Context, rev string) (object.ID, treeView, []object.TreeEntry, error) {
+	id, err := r.Resolve(ctx, rev)
+	if err != nil {
+		return id, treeView{}, nil, err
+	}
+	views, err := r.treeViews(id)
+	if err != nil {
+		return id, treeView{}, nil, err
+	}
+	var all []object.TreeEntry
+	for e, err := range views[0].snaps.All(views[0].root) {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return id, treeView{}, nil, err
+		}
+		all = append(all, e)
+	}
+	slices.SortFunc(all, func(a, b object.TreeEntry) int { return cmp.Compare(a.Stream, b.Stream) })
+	return id, views[0], all, nil
 }
 
 // yieldAll yields items in order until yield says stop, or the context
