@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/zeebo/blake3"
 
@@ -83,6 +85,9 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		if err := object.ValidateStream(s); err != nil {
 			return nil, invalidf("expect: %v", err)
 		}
+	}
+	if err := checkActor(opts.Actor); err != nil {
+		return nil, err
 	}
 	prepared := make([]preparedEvent, len(events))
 	for i := range events {
@@ -221,6 +226,16 @@ type preparedEvent struct {
 	enc  *encodedEvent // encoded ahead, or nil
 	n    int           // its number in an import's input, from 1
 	raw  []byte        // its line in an import's input
+}
+
+// checkActor refuses an actor that is not UTF-8 or holds a control
+// character: a commit prints it on one line (cat-file -p, log), where a
+// newline would make it read as something else.
+func checkActor(a string) error {
+	if !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
+		return invalidf("actor %q: want UTF-8 without control characters", a)
+	}
+	return nil
 }
 
 // digest names a commit's events as given, to tell a retry with an

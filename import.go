@@ -68,6 +68,9 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	case opts.Batch == 0:
 		opts.Batch = 1
 	}
+	if err := checkActor(opts.Actor); err != nil {
+		return nil, err
+	}
 	opts.renames = &importRenames{}
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
@@ -1057,6 +1060,9 @@ func importSpec(g importGroup, actor string) (AppendOptions, error) {
 	}
 	o.Message, o.IdempotencyKey = h.Message, h.IdempotencyKey
 	if h.HasActor() {
+		if err := checkActor(h.Actor); err != nil {
+			return o, fmt.Errorf("line %d: commit %w", g.line, err)
+		}
 		o.Actor = h.Actor
 	}
 	for _, s := range h.Reverts {

@@ -72,6 +72,9 @@ var testHookRevertComputed func()
 // the commit is built on: a branch that moves meanwhile cannot make the
 // check stale, and a revert never fails because the branch moved.
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
+	if err := checkActor(opts.Actor); err != nil {
+		return nil, err
+	}
 	ids, commits, err := r.revertTargets(ctx, rev)
 	if err != nil {
 		return nil, err
