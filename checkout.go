@@ -220,25 +220,15 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 // streamsAtHead lists the streams at HEAD's commit; none on an unborn
 // branch.
 func (r *Repository) streamsAtHead(ctx context.Context) ([]string, error) {
-	head, err := r.Resolve(ctx, refs.HEAD)
+	_, _, entries, err := r.entriesAt(ctx, refs.HEAD)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Stream
 	}
-	views, err := r.treeViews(head)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for e, err := range views[0].snaps.All(views[0].root) {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e.Stream)
-	}
-	return out, nil
+	return out, err
 }
 
 // moveHead points HEAD at a checked-out commit: at the branch rev names
@@ -473,7 +463,6 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
 }
 
-// remove removes a stream's file and the folders it leaves empty.
 // exists reports whether the stream's file is in the work tree.
 func (w *worktree) exists(stream string) bool {
 	p, err := w.path(stream)
@@ -484,6 +473,7 @@ func (w *worktree) exists(stream string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// remove removes a stream's file and the folders it leaves empty.
 func (w *worktree) remove(stream string) error {
 	p, err := w.path(stream)
 	if err != nil {
