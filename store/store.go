@@ -303,19 +303,10 @@ func (s *Store) list() (listing, error) {
 		return listing{}, err
 	}
 	var l listing
-	// The files of each pack seen (1 .pack, 2 .ridx, 4 .pidx), to tell a
-	// pack that lost a file from one a gc never finished.
+	// The files of each pack seen (1 .pack, 2 .ridx, 4 .pidx): a pack
+	// is whole with all three, and checkPackFiles tells one that lost a
+	// file from one a gc never finished.
 	packFiles := map[uint32]int{}
-	for i, suffix := range []string{packDataSuffix, packRecordsSuffix, packIndexSuffix} {
-		for _, e := range ents {
-			v, ok := strings.CutPrefix(e.Name(), "pack-")
-			if v, ok2 := strings.CutSuffix(v, suffix); ok && ok2 {
-				if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-					packFiles[uint32(n)] |= 1 << i
-				}
-			}
-		}
-	}
 	for _, e := range ents {
 		name := e.Name()
 		switch {
@@ -327,15 +318,21 @@ func (s *Store) list() (listing, error) {
 		case strings.HasSuffix(name, idxSuffix):
 			l.idx = append(l.idx, name)
 			l.names = append(l.names, name)
-		case strings.HasPrefix(name, "pack-") && strings.HasSuffix(name, packIndexSuffix):
-			l.names = append(l.names, name)
-			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, "pack-"), packIndexSuffix), 10, 32)
-			if err != nil {
-				continue
+		case strings.HasPrefix(name, "pack-"):
+			for i, suffix := range []string{packDataSuffix, packRecordsSuffix, packIndexSuffix} {
+				v, ok := strings.CutSuffix(strings.TrimPrefix(name, "pack-"), suffix)
+				if n, err := strconv.ParseUint(v, 10, 32); ok && err == nil {
+					packFiles[uint32(n)] |= 1 << i
+					if suffix == packIndexSuffix {
+						l.names = append(l.names, name)
+					}
+				}
 			}
-			if s.exists(packName(uint32(n), packDataSuffix)) && s.exists(packName(uint32(n), packRecordsSuffix)) {
-				l.packs = append(l.packs, uint32(n))
-			}
+		}
+	}
+	for n, have := range packFiles {
+		if have == 7 {
+			l.packs = append(l.packs, n)
 		}
 	}
 	slices.Sort(l.segs)
