@@ -378,6 +378,19 @@ func branchOrHead(b string) string {
 	return b
 }
 
+// markerLanded returns the commit the batch a marker names landed at,
+// when that commit is on head's first-parent line; ZeroID otherwise.
+func markerLanded(tx *store.Tx, branchRef string, head object.ID, marker string, line *lineSet) (object.ID, error) {
+	last, _, ok, err := tx.Idempotency(branchRef, marker)
+	if err != nil || !ok {
+		return object.ZeroID, err
+	}
+	if ok, err = line.has(tx, head, last); err != nil || !ok {
+		return object.ZeroID, err
+	}
+	return last, nil
+}
+
 // idsOnLine returns how many commits at the start of groups have a
 // header id naming a commit on the first-parent line of head that holds
 // as many events as the input's commit does (an input edited since it was
@@ -421,16 +434,12 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if err != nil {
 			return err
 		}
-		last, _, ok, err := tx.Idempotency(branchRef, marker)
+		head, _, _ := tx.Resolve(branchRef)
+		last, err := markerLanded(tx, branchRef, head, marker, line)
 		if err != nil {
 			return err
 		}
-		head, _, _ := tx.Resolve(branchRef)
-		if ok {
-			if ok, err = line.has(tx, head, last); err != nil {
-				return err
-			}
-		}
+		ok := !last.IsZero()
 		if !ok && !head.IsZero() {
 			k, byID, err := idsOnLine(tx, head, groups, line)
 			if err != nil {
@@ -774,17 +783,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			res.batches = append(res.batches, b)
 			return nil
 		}
-		// landedAt returns the commit the batch a marker names landed at,
-		// when it is on the branch.
 		landedAt := func(marker string) (object.ID, error) {
-			last, _, ok, err := tx.Idempotency(branchRef, marker)
-			if err != nil || !ok {
-				return object.ZeroID, err
-			}
-			if ok, err = line.has(tx, hs.head, last); err != nil || !ok {
-				return object.ZeroID, err
-			}
-			return last, nil
+			return markerLanded(tx, branchRef, hs.head, marker, &line)
 		}
 		// closeBatch closes the batch being cut, landed when its marker
 		// names a batch on the branch (an import run again), or when its
