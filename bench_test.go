@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/evgit/evgit/bankgen"
@@ -13,12 +14,23 @@ import (
 // emptyBenchRepo makes an empty repository, with the banking model if asked.
 func emptyBenchRepo(b *testing.B, withModel bool) *Repository {
 	b.Helper()
+	mdl := ""
+	if withModel {
+		mdl = bankgen.Model
+	}
+	return emptyBenchRepoModel(b, mdl)
+}
+
+// emptyBenchRepoModel returns an empty repository under the model mdl
+// ("": none).
+func emptyBenchRepoModel(b *testing.B, mdl string) *Repository {
+	b.Helper()
 	r, _, err := Init(context.Background(), b.TempDir(), InitOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if withModel {
-		if _, err := r.SetModel(context.Background(), []byte(bankgen.Model), "bench"); err != nil {
+	if mdl != "" {
+		if _, err := r.SetModel(context.Background(), []byte(mdl), "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -103,7 +115,8 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // BenchmarkAppendBank appends the 100k-event banking workload in durable
 // commits of 1000 events, as the peer benchmark does, with and without
-// the banking model; the events are built before the clock starts.
+// the banking model, and with the model but no snapshots (the write path
+// and the fold alone); the events are built before the clock starts.
 func BenchmarkAppendBank(b *testing.B) {
 	lines, err := ReadLines(bytes.NewReader(benchWorkload(b, 100_000)), false)
 	if err != nil {
@@ -113,12 +126,13 @@ func BenchmarkAppendBank(b *testing.B) {
 	for i, l := range lines {
 		events[i] = l.Event
 	}
-	for _, withModel := range []bool{false, true} {
-		b.Run(fmt.Sprintf("model=%v", withModel), func(b *testing.B) {
+	noSnapshots := strings.Replace(bankgen.Model, "snapshot_every: 100", "snapshot_every: 0", 1)
+	for _, c := range []struct{ name, model string }{{"model=false", ""}, {"model=true", bankgen.Model}, {"model=true,snapshots=off", noSnapshots}} {
+		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				r := emptyBenchRepo(b, withModel)
+				r := emptyBenchRepoModel(b, c.model)
 				b.StartTimer()
 				for i := 0; i < len(events); i += 1000 {
 					if _, err := r.Append(context.Background(), events[i:i+1000], AppendOptions{Actor: "bench"}); err != nil {
