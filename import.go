@@ -30,6 +30,7 @@ type ImportOptions struct {
 	Progress func(done, total int)
 
 	renames *importRenames // set by Import
+	hold    *importHold    // set by Import
 }
 
 // ImportResult summarizes an import; its JSON is `evgit import --json`.
@@ -72,6 +73,8 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return nil, err
 	}
 	opts.renames = &importRenames{}
+	opts.hold = &importHold{st: r.st}
+	defer opts.hold.close()
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
@@ -256,14 +259,33 @@ type batchWork struct {
 	specs  []AppendOptions
 	marker string
 	dig    object.ID
+	size   int // bytes of input lines
 }
+
+// importQueueMax bounds the input lines, in bytes, of the batches the
+// dry run folded and the preparer has yet to build: the dry run folds
+// faster than batches are built, and each batch waiting holds its parsed
+// events. The 100k-event import (14 MB) never waits. A variable so tests
+// can make it small.
+var importQueueMax = 16 << 20
 
 func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) *preparer {
 	p := &preparer{in: newQueue[batchWork](), out: newQueue[preparedBatch](), plan: t.plan, exited: make(chan struct{})}
+	// The dry run waits for the preparer while the batches waiting
+	// weigh importQueueMax, unless the preparer waits on the builder for
+	// a tree and the builder waits on the dry run for boundaries.
+	idle := func() bool { return false }
+	if t.plan != nil {
+		t.plan.starve = p.in.starve
+		idle = t.plan.b.queue.isWaiting
+		t.plan.b.queue.setOnWait(p.in.wake)
+	}
+	p.in.bound(importQueueMax, func(b batchWork) int { return b.size }, idle)
 	hs := &headState{head: t.head, offset: t.offset, time: t.time, streams: map[string]streamState{}, links: t.links}
 	go func() {
 		defer close(p.exited)
 		defer p.out.close()
+		defer p.in.drop() // a dry run waiting to push goes on
 		for {
 			b, ok := p.in.pop()
 			if !ok {
@@ -279,6 +301,8 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
 			if err == nil {
 				tx.Seal()
+				// Not spilled: the batch is built again from its lines.
+				err = opts.hold.spillFrame(tx)
 			}
 			p.out.push(preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, err: err})
 			if err != nil {
@@ -578,7 +602,10 @@ type importBatchSpan struct {
 	// needed after the preparer dropped them (commits).
 	groups []importGroup
 	raw    [][]byte // a line each
-	marker string   // "" when not computed
+	// Its lines once set aside (importHold.spillLines), raw then nil.
+	rawSpill *store.Spill
+	rawSpan  store.SpillSpan
+	marker   string // "" when not computed
 	dig    object.ID
 	landed bool
 	last   object.ID // the commit the landed batch ended at
@@ -591,9 +618,12 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 	groups := b.groups
 	if groups == nil {
 		actor := opts.Actor // a batch starts a commit: a header, or none since the input began
-		var err error
 		var slab []preparedEvent
-		for i, raw := range b.raw {
+		lines, err := b.lines()
+		if err != nil {
+			return nil, nil, fmt.Errorf("import: reading a batch again: %w", err)
+		}
+		for i, raw := range lines {
 			var l InputLine
 			if l, err = parseImportLine(trimJSONSpace(raw), mdl, &actor, opts.Actor); err != nil {
 				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
@@ -744,9 +774,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			// The lines stay in the buffers they were read into: a batch
 			// keeps those it spans, and the parsed events let go of them.
 			b.raw = make([][]byte, 0, n)
+			size := 0
 			for _, g := range b.groups {
 				for i := range g.events {
 					b.raw = append(b.raw, g.events[i].raw)
+					size += len(g.events[i].raw)
 					g.events[i].raw = nil
 				}
 			}
@@ -777,8 +809,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				prep.in.close()
 				prep = nil
 			case prep != nil && foldErr == nil && specErr == nil:
-				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig})
+				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig, size: size})
 				b.groups = nil // the preparer's now
+			}
+			if err := opts.hold.spillLines(&b); err != nil {
+				return err
 			}
 			res.batches = append(res.batches, b)
 			return nil

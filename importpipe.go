@@ -197,27 +197,41 @@ func (s *treeSink) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	return 0, nil, nil, fmt.Errorf("snapshot node %s: %w", id.Short(), ErrNotFound)
 }
 
-// keepOnly drops the objects that the tree at root does not hold: a
-// builder reads only nodes of the tree it builds on, so an import keeps
-// one tree in memory, not all it wrote.
-func (s *treeSink) keepOnly(root object.ID) {
-	keep := make(map[object.ID]hashedObject, len(s.objs))
-	var walk func(id object.ID)
-	walk = func(id object.ID) {
-		o, ok := s.objs[id]
-		if !ok {
-			return
-		}
-		keep[id] = o
+// keepOnly drops the objects that the tree at root, just built on the
+// tree at old, does not hold: a builder reads only nodes of the tree it
+// builds on, so an import keeps one tree in memory, not all it wrote.
+// It walks only what the update replaced: from old down, stopping at
+// every node the new nodes (s.cur) or root name, below which the two
+// trees share everything. Blobs go too: the builder reads nodes only;
+// and new nodes nothing names.
+func (s *treeSink) keepOnly(old, root object.ID) {
+	named := map[object.ID]bool{root: true}
+	for _, o := range s.cur {
 		if o.kind == object.KindTree {
 			children, _ := innerChildren(o.body)
 			for _, c := range children {
-				walk(c)
+				named[c] = true
 			}
 		}
 	}
-	walk(root)
-	s.objs = keep
+	var drop func(id object.ID)
+	drop = func(id object.ID) {
+		o, ok := s.objs[id]
+		if !ok || named[id] {
+			return
+		}
+		delete(s.objs, id)
+		children, _ := innerChildren(o.body)
+		for _, c := range children {
+			drop(c)
+		}
+	}
+	drop(old)
+	for _, o := range s.cur {
+		if o.kind != object.KindTree || !named[o.id] {
+			delete(s.objs, o.id) // a blob, or a node the tree did not keep
+		}
+	}
 }
 
 // preload copies the nodes of the tree at root (not its blobs: the
@@ -342,15 +356,29 @@ func (b *snapBuilder) stop() {
 
 func (b *snapBuilder) pop() (plannedSnapshot, bool) { return b.queue.pop() }
 
-// queue is an unbounded FIFO from one goroutine to another: pushing
+// queue is a FIFO from one goroutine to another. Unbounded, pushing
 // never waits, so a producer never waits on a consumer that may be
-// waiting on it in turn.
+// waiting on it in turn. Bounded (bound), pushing waits while the queue
+// holds its limit, unless the consumer waits on a third goroutine that
+// waits on the producer: the consumer says when it waits there
+// (starve), and the bound's idle says whether the third waits too.
 type queue[T any] struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	items   []T
 	closed  bool
 	dropped bool
+	// Bounded: held is what the items weigh, by sizeOf; starved, that
+	// the consumer waits elsewhere.
+	limit   int
+	held    int
+	sizeOf  func(T) int
+	idle    func() bool
+	starved bool
+	// waiting: the consumer waits in pop; onWait is called, without
+	// the lock, when it starts to.
+	waiting bool
+	onWait  func()
 }
 
 func newQueue[T any]() *queue[T] {
@@ -359,14 +387,63 @@ func newQueue[T any]() *queue[T] {
 	return q
 }
 
-// push adds v at the end; after drop it is discarded.
+// bound makes push wait while the items weigh limit or more, as sizeOf
+// weighs them, unless the consumer is starved and idle says the
+// goroutine it waits on waits too. idle is called with the queue's lock
+// held; it may take the other queue's lock, never the reverse. Call it
+// before the queue is used.
+func (q *queue[T]) bound(limit int, sizeOf func(T) int, idle func() bool) {
+	q.limit, q.sizeOf, q.idle = limit, sizeOf, idle
+}
+
+// push adds v at the end, first waiting for room in a bounded queue;
+// after drop it is discarded.
 func (q *queue[T]) push(v T) {
 	q.mu.Lock()
+	for q.sizeOf != nil && q.held >= q.limit && !q.closed && !(q.starved && q.idle()) {
+		q.cond.Wait()
+	}
 	if !q.dropped {
 		q.items = append(q.items, v)
+		if q.sizeOf != nil {
+			q.held += q.sizeOf(v)
+		}
 	}
 	q.mu.Unlock()
-	q.cond.Signal()
+	q.cond.Broadcast()
+}
+
+// starve tells a bounded queue that its consumer waits, or no longer
+// waits, on something that may need the producer to go on.
+func (q *queue[T]) starve(on bool) {
+	q.mu.Lock()
+	q.starved = on
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// wake wakes a producer waiting in push to look again (the goroutine
+// idle asks about has come to wait). It takes the lock, so a producer
+// about to wait cannot miss it.
+func (q *queue[T]) wake() {
+	q.mu.Lock()
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// isWaiting reports whether the consumer waits in pop.
+func (q *queue[T]) isWaiting() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiting
+}
+
+// setOnWait sets what pop calls, without the lock, when it starts to
+// wait.
+func (q *queue[T]) setOnWait(f func()) {
+	q.mu.Lock()
+	q.onWait = f
+	q.mu.Unlock()
 }
 
 // close says nothing follows: pop returns what is left, then false.
@@ -382,7 +459,7 @@ func (q *queue[T]) drop() {
 	q.mu.Lock()
 	q.closed, q.dropped = true, true
 	clear(q.items)
-	q.items = nil
+	q.items, q.held = nil, 0
 	q.mu.Unlock()
 	q.cond.Broadcast()
 }
@@ -390,10 +467,21 @@ func (q *queue[T]) drop() {
 // pop waits for the next item; false once the queue is closed and empty.
 func (q *queue[T]) pop() (T, bool) {
 	q.mu.Lock()
+	defer q.cond.Broadcast() // room for a producer waiting
 	defer q.mu.Unlock()
 	for len(q.items) == 0 && !q.closed {
+		if !q.waiting {
+			q.waiting = true
+			if f := q.onWait; f != nil {
+				q.mu.Unlock()
+				f()
+				q.mu.Lock()
+				continue // look again: it ran without the lock
+			}
+		}
 		q.cond.Wait()
 	}
+	q.waiting = false
 	var zero T
 	if len(q.items) == 0 {
 		return zero, false
@@ -401,6 +489,9 @@ func (q *queue[T]) pop() (T, bool) {
 	v := q.items[0]
 	q.items[0] = zero
 	q.items = q.items[1:]
+	if q.sizeOf != nil {
+		q.held -= q.sizeOf(v)
+	}
 	return v, true
 }
 
@@ -419,10 +510,10 @@ func (b *snapBuilder) run(root object.ID) {
 		b.sink.cur = nil
 		next, err := b.w.Update(root, changes)
 		s := builtSnapshot{offset: last, root: next, objs: b.sink.cur, err: err}
-		root = next
 		if err == nil {
-			b.sink.keepOnly(root)
+			b.sink.keepOnly(root, next)
 		}
+		root = next
 		select {
 		case b.out <- s:
 			return err == nil

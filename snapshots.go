@@ -241,13 +241,27 @@ type snapshotPlan struct {
 	b    *snapBuilder
 	next *builtSnapshot // received, not yet written
 	root object.ID      // the last snapshot written, or the one the import started from
+	// starve, when set, is told while peek waits on the builder.
+	starve func(bool)
 }
 
 // peek returns the next snapshot to write, waiting for the builder; nil
 // when it sends no more.
 func (p *snapshotPlan) peek() (*builtSnapshot, error) {
 	if p.next == nil {
-		s, ok := <-p.b.out
+		var s builtSnapshot
+		var ok bool
+		select {
+		case s, ok = <-p.b.out:
+		default:
+			if p.starve != nil {
+				p.starve(true)
+			}
+			s, ok = <-p.b.out
+			if p.starve != nil {
+				p.starve(false)
+			}
+		}
 		if !ok {
 			return nil, nil
 		}

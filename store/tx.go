@@ -42,6 +42,11 @@ type Tx struct {
 	sealed     bool // Seal made frame; the payload and bodies are gone
 	sealedN    int  // the entries in frame
 	sealedObjs []sealedObj
+	// SpillFrame moved the frame and sealedObjs to spill, at spilled;
+	// the frame is the span's first spilledFrame bytes.
+	spill        *Spill
+	spilled      SpillSpan
+	spilledFrame int
 	// ahead are the pieces of the payload's start being compressed on
 	// other goroutines (CompressAhead), in order.
 	ahead []*compressAhead
@@ -554,6 +559,9 @@ func (tx *Tx) entries() int {
 func (s *Store) UpdatePrepared(ctx context.Context, prepared *Tx, check func(*Tx) error) error {
 	if !prepared.detached {
 		return errors.New("store: UpdatePrepared of a transaction that is not detached")
+	}
+	if err := prepared.unspill(); err != nil {
+		return err
 	}
 	return s.update(&request{ctx: ctx, fn: check, prepared: prepared})
 }
