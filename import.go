@@ -606,9 +606,9 @@ type importBatchSpan struct {
 	rawSpill *store.Spill
 	rawSpan  store.SpillSpan
 	marker   string // "" when not computed
-	dig    object.ID
-	landed bool
-	last   object.ID // the commit the landed batch ended at
+	dig      object.ID
+	landed   bool
+	last     object.ID // the commit the landed batch ended at
 }
 
 // commits returns the batch's commits and their options, parsing its
