@@ -83,11 +83,11 @@ func (e *Event) AppendEncode(dst []byte) []byte {
 // ID returns the event's ID.
 func (e *Event) ID() ID { return Hash(KindEvent, e.Encode()) }
 
-// DecodeEvent decodes a canonical event body. Data is left nil.
 // MaxSchema is the highest schema version an event may carry: input and
 // models are held to it.
 const MaxSchema = 1<<31 - 1
 
+// DecodeEvent decodes a canonical event body. Data is left nil.
 func DecodeEvent(body []byte) (*Event, error) {
 	d := decoder{b: body, what: "event"}
 	if v := d.byte(); d.err == nil && v != eventFormat {

@@ -555,7 +555,9 @@ func (tx *Tx) entries() int {
 // adds nothing (an error stops the write and is returned), checks that
 // every ref the transaction moves still holds the value it moved it from
 // (ErrConflict otherwise), and writes the transaction, durably, with one
-// sync.
+// sync. A frame set aside (SpillFrame) is read back first; one that
+// reads back other than it was written is an error, and nothing is
+// written.
 func (s *Store) UpdatePrepared(ctx context.Context, prepared *Tx, check func(*Tx) error) error {
 	if !prepared.detached {
 		return errors.New("store: UpdatePrepared of a transaction that is not detached")
