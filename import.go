@@ -125,7 +125,8 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	for i := range batches {
 		b := &batches[i]
 		progress := func() {
-			b.raw, b.groups = nil, nil // landed: needed no more
+			opts.hold.dropLines(b) // landed: needed no more
+			b.groups = nil
 			done += b.events
 			if opts.Progress != nil {
 				opts.Progress(done, total)
@@ -234,6 +235,7 @@ type preparedBatch struct {
 	time    time.Time
 	commits int
 	events  int
+	held    int // bytes the import's hold counts for it
 	err     error
 }
 
@@ -265,20 +267,24 @@ type batchWork struct {
 // importQueueMax bounds the input lines, in bytes, of the batches the
 // dry run folded and the preparer has yet to build: the dry run folds
 // faster than batches are built, and each batch waiting holds its parsed
-// events. The 100k-event import (14 MB) never waits. A variable so tests
-// can make it small.
+// events. The 100k-event import (14 MB) never reaches it. The bound gives
+// way while the preparer waits for a tree whose boundary the dry run has
+// yet to fold (trees are kept every importSnapshotStride boundaries, so
+// with snapshots far apart that can be many batches ahead). A variable
+// so tests can make it small.
 var importQueueMax = 16 << 20
 
 func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID object.ID, t *trustedFold) *preparer {
 	p := &preparer{in: newQueue[batchWork](), out: newQueue[preparedBatch](), plan: t.plan, exited: make(chan struct{})}
 	// The dry run waits for the preparer while the batches waiting
 	// weigh importQueueMax, unless the preparer waits on the builder for
-	// a tree and the builder waits on the dry run for boundaries.
+	// a tree and the builder waits on the dry run for boundaries, with
+	// no tree on its way to the preparer.
 	idle := func() bool { return false }
-	if t.plan != nil {
-		t.plan.starve = p.in.starve
-		idle = t.plan.b.queue.isWaiting
-		t.plan.b.queue.setOnWait(p.in.wake)
+	if plan := t.plan; plan != nil {
+		plan.starve = p.in.starve
+		idle = func() bool { return plan.b.queue.isWaiting() && len(plan.b.out) == 0 }
+		plan.b.queue.setOnWait(p.in.wake)
 	}
 	p.in.bound(importQueueMax, func(b batchWork) int { return b.size }, idle)
 	hs := &headState{head: t.head, offset: t.offset, time: t.time, streams: map[string]streamState{}, links: t.links}
@@ -286,6 +292,10 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 		defer close(p.exited)
 		defer p.out.close()
 		defer p.in.drop() // a dry run waiting to push goes on
+		defer func() {
+			peak := p.in.peakHeld()
+			opts.hold.note(func(s *importStats) { s.queuePeak = max(s.queuePeak, peak) })
+		}()
 		for {
 			b, ok := p.in.pop()
 			if !ok {
@@ -299,12 +309,13 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
 			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
+			held := 0
 			if err == nil {
 				tx.Seal()
-				// Not spilled: the batch is built again from its lines.
-				err = opts.hold.spillFrame(tx)
+				// Not set aside: the batch is built again from its lines.
+				held, err = opts.hold.holdFrame(tx)
 			}
-			p.out.push(preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, err: err})
+			p.out.push(preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, held: held, err: err})
 			if err != nil {
 				return
 			}
@@ -331,6 +342,7 @@ func (p *preparer) stop() {
 // fold left it and the batch did not land before; errRetryUntrusted
 // when it is not written for either reason, or was not prepared.
 func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts ImportOptions, t *trustedFold, res *ImportResult) error {
+	defer opts.hold.release(p.held) // written or dropped: it goes either way
 	if p.tx == nil || p.err != nil {
 		return errRetryUntrusted
 	}
@@ -602,7 +614,10 @@ type importBatchSpan struct {
 	// needed after the preparer dropped them (commits).
 	groups []importGroup
 	raw    [][]byte // a line each
-	// Its lines once set aside (importHold.spillLines), raw then nil.
+	// rawHeld is what the import's hold counts for raw; once the lines
+	// are set aside (importHold.holdLines), raw is nil and they are in
+	// rawSpill at rawSpan.
+	rawHeld  int
 	rawSpill *store.Spill
 	rawSpan  store.SpillSpan
 	marker   string // "" when not computed
@@ -812,7 +827,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig, size: size})
 				b.groups = nil // the preparer's now
 			}
-			if err := opts.hold.spillLines(&b); err != nil {
+			if err := opts.hold.holdLines(&b); err != nil {
 				return err
 			}
 			res.batches = append(res.batches, b)

@@ -3,7 +3,7 @@ package evgit
 import (
 	"bytes"
 	"context"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,18 +14,28 @@ import (
 )
 
 // withImportHold runs f with an import's hold and queue bounds set, and
-// returns how many spans the imports in f set aside.
-func withImportHold(t *testing.T, hold, queue int, f func()) int {
+// returns what the imports in f set aside (summed) and their queues'
+// peak (the largest).
+func withImportHold(t *testing.T, hold, queue int, f func()) importStats {
 	oldHold, oldQueue := importHoldMax, importQueueMax
 	importHoldMax, importQueueMax = hold, queue
-	var spilled atomic.Int64
-	importHoldClosed = func(n int) { spilled.Add(int64(n)) }
+	var mu sync.Mutex
+	var all importStats
+	importHoldClosed = func(s importStats) {
+		mu.Lock()
+		defer mu.Unlock()
+		all.frames += s.frames
+		all.lines += s.lines
+		all.queuePeak = max(all.queuePeak, s.queuePeak)
+	}
 	defer func() {
 		importHoldMax, importQueueMax = oldHold, oldQueue
 		importHoldClosed = nil
 	}()
 	f()
-	return int(spilled.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	return all
 }
 
 // TestImportSpillsPastItsHold: an import that holds more than its bound
@@ -43,9 +53,11 @@ func TestImportSpillsPastItsHold(t *testing.T) {
 		return r
 	}
 	var whole, spilled *Repository
-	require.Zero(t, withImportHold(t, importHoldMax, importQueueMax, func() { whole = importAll() }))
-	n := withImportHold(t, 4096, 1, func() { spilled = importAll() })
-	assert.Greater(t, n, 10, "frames and lines set aside")
+	none := withImportHold(t, importHoldMax, importQueueMax, func() { whole = importAll() })
+	assert.Zero(t, none.frames+none.lines, "nothing set aside under the default bound")
+	st := withImportHold(t, 4096, 1, func() { spilled = importAll() })
+	assert.Greater(t, st.frames, 3, "frames set aside")
+	assert.Greater(t, st.lines, 3, "lines set aside")
 
 	assert.Equal(t, loggedEvents(t, whole), loggedEvents(t, spilled), "the same commits of the same events")
 	head, err := spilled.Resolve(ctx, "HEAD")
@@ -101,4 +113,28 @@ func loggedEvents(t *testing.T, r *Repository) [][]string {
 		out = append(out, evs)
 	}
 	return out
+}
+
+// TestImportQueueBoundHolds: the batches folded and waiting for the
+// preparer stay within about the bound (plus the batch that crosses it),
+// where the fold, faster than the preparer, would queue much of the
+// input.
+func TestImportQueueBoundHolds(t *testing.T) {
+	ctx := context.Background()
+	cfg := bankgen.Config{Seed: 6, Events: 60000, Accounts: 2000}
+	var in bytes.Buffer
+	require.NoError(t, bankgen.Write(&in, cfg))
+	batch := in.Len() / (cfg.Events / importBatchCommits) // bytes of lines a batch
+	for _, bound := range []int{64 << 10, 1 << 30} {
+		r := modelRepo(t, bankModelEvery(100))
+		st := withImportHold(t, importHoldMax, bound, func() {
+			_, err := r.Import(ctx, bytes.NewReader(in.Bytes()), ImportOptions{})
+			require.NoError(t, err)
+		})
+		t.Logf("bound %d: peak %d bytes of lines waiting (a batch is %d)", bound, st.queuePeak, batch)
+		assert.Positive(t, st.queuePeak, "batches waited for the preparer, weighed")
+		if bound < in.Len() {
+			assert.LessOrEqual(t, st.queuePeak, bound+2*batch)
+		}
+	}
 }

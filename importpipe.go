@@ -375,6 +375,7 @@ type queue[T any] struct {
 	sizeOf  func(T) int
 	idle    func() bool
 	starved bool
+	peak    int // the most held
 	// waiting: the consumer waits in pop; onWait is called, without
 	// the lock, when it starts to.
 	waiting bool
@@ -407,6 +408,7 @@ func (q *queue[T]) push(v T) {
 		q.items = append(q.items, v)
 		if q.sizeOf != nil {
 			q.held += q.sizeOf(v)
+			q.peak = max(q.peak, q.held)
 		}
 	}
 	q.mu.Unlock()
@@ -431,11 +433,19 @@ func (q *queue[T]) wake() {
 	q.cond.Broadcast()
 }
 
-// isWaiting reports whether the consumer waits in pop.
+// isWaiting reports whether the consumer waits in pop for an item that
+// has not come yet.
 func (q *queue[T]) isWaiting() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.waiting
+	return q.waiting && len(q.items) == 0 && !q.closed
+}
+
+// peakHeld returns the most a bounded queue's items weighed at once.
+func (q *queue[T]) peakHeld() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.peak
 }
 
 // setOnWait sets what pop calls, without the lock, when it starts to

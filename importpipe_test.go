@@ -174,8 +174,8 @@ func TestImportWhileAnotherWriterCommits(t *testing.T) {
 	importWhileAnotherWriterCommits(t)
 	// The batches after the other writer's commit are built again from
 	// their lines, read back from the spill file.
-	n := withImportHold(t, 4096, 1, func() { importWhileAnotherWriterCommits(t) })
-	assert.Greater(t, n, 0, "lines set aside")
+	st := withImportHold(t, 4096, 1, func() { importWhileAnotherWriterCommits(t) })
+	assert.Greater(t, st.lines, 0, "lines set aside")
 }
 
 func importWhileAnotherWriterCommits(t *testing.T) {

@@ -5,24 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
 )
 
 // Spill is a scratch file for bytes an import holds until the end of its
 // dry run, when nothing may be written yet: the compressed frames of the
 // batches built ahead, and the input lines a batch may have to be read
-// again from. Spilling them bounds the import's memory by its states,
-// not its input. The file is removed as soon as it is made, so a crash
-// leaves nothing behind, and nothing in the repository ever names it.
-// Its bytes are checked when read back: a damaged span is an error, not
-// data.
+// again from. Setting them aside keeps those two from growing the
+// import's memory with its input. The file is made in the log folder
+// under a temporary name (which Open removes once its process is gone,
+// and gc always) and removed at once, so nothing names it after that
+// instant. Its bytes are checked when read back: a damaged span is an
+// error, not data.
 type Spill struct {
 	mu  sync.Mutex
-	f   *os.File
+	f   pack.File
 	end int64
 }
 
@@ -35,18 +39,18 @@ type SpillSpan struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// NewSpill makes a spill file in the repository's folder, which holds
-// the store, so that what an import sets aside stays on its disk and
-// counts against its space.
+// NewSpill makes a spill file in the repository's log folder, so that
+// what an import sets aside stays on the repository's disk.
 func (s *Store) NewSpill() (*Spill, error) {
-	f, err := os.CreateTemp(s.dir, "import-*.spill")
+	name := filepath.Join(s.logDir, tempName("import.spill"))
+	f, err := s.fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("import: scratch file: %w", err)
+		return nil, fmt.Errorf("store: spill file: %w", err)
 	}
-	if err := os.Remove(f.Name()); err != nil {
+	// gc may have removed it already: it removes every temporary file.
+	if err := s.fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("import: scratch file: %w", err)
+		return nil, fmt.Errorf("store: spill file: %w", err)
 	}
 	return &Spill{f: f}, nil
 }
@@ -64,7 +68,7 @@ func (sp *Spill) Append(b []byte) (SpillSpan, error) {
 	f := sp.f
 	sp.mu.Unlock()
 	if _, err := f.WriteAt(b, off); err != nil {
-		return SpillSpan{}, fmt.Errorf("import: scratch file: %w", err)
+		return SpillSpan{}, fmt.Errorf("store: spill file: %w", err)
 	}
 	return SpillSpan{off: off, n: len(b), sum: crc32.Checksum(b, castagnoli)}, nil
 }
@@ -82,10 +86,10 @@ func (sp *Spill) Read(span SpillSpan, buf []byte) ([]byte, error) {
 	}
 	buf = buf[:span.n]
 	if _, err := f.ReadAt(buf, span.off); err != nil {
-		return nil, fmt.Errorf("import: scratch file: %w", err)
+		return nil, fmt.Errorf("store: spill file: %w", err)
 	}
 	if crc32.Checksum(buf, castagnoli) != span.sum {
-		return nil, fmt.Errorf("import: scratch file: %d bytes at %d read back damaged", span.n, span.off)
+		return nil, fmt.Errorf("store: spill file: %d bytes at %d read back damaged", span.n, span.off)
 	}
 	return buf, nil
 }
@@ -103,13 +107,16 @@ func (sp *Spill) Close() error {
 	return err
 }
 
-var errSpillClosed = errors.New("import: scratch file closed")
+var errSpillClosed = errors.New("store: spill file closed")
 
 // SpillFrame moves a sealed transaction's frame, and the IDs of its
 // objects, to sp, which it reads back when it is written
 // (UpdatePrepared).
 func (tx *Tx) SpillFrame(sp *Spill) error {
-	if !tx.sealed || tx.frame == nil {
+	switch {
+	case tx.spill != nil:
+		return errors.New("store: SpillFrame of a transaction set aside already")
+	case !tx.sealed || tx.frame == nil:
 		return errors.New("store: SpillFrame of a transaction not sealed")
 	}
 	frame := tx.frame
@@ -133,13 +140,14 @@ func (tx *Tx) SpillFrame(sp *Spill) error {
 // slot as four bytes, little-endian.
 const sealedObjSize = object.IDSize + 4
 
-// FrameSize returns the size of a sealed transaction's frame, in memory
-// or spilled.
-func (tx *Tx) FrameSize() int {
+// SealedSize returns the bytes a sealed transaction holds in memory
+// until it is written: its frame and its objects' IDs; none once they
+// were set aside.
+func (tx *Tx) SealedSize() int {
 	if tx.spill != nil {
-		return tx.spilledFrame
+		return 0
 	}
-	return len(tx.frame)
+	return len(tx.frame) + len(tx.sealedObjs)*sealedObjSize
 }
 
 // unspill reads a spilled frame and its objects' IDs back.
@@ -157,7 +165,7 @@ func (tx *Tx) unspill() error {
 	}
 	ids := buf[tx.spilledFrame:]
 	if len(ids)%sealedObjSize != 0 {
-		return fmt.Errorf("import: scratch file: a frame's objects take %d bytes", len(ids))
+		return fmt.Errorf("store: spill file: a frame's objects take %d bytes", len(ids))
 	}
 	tx.sealedObjs = make([]sealedObj, len(ids)/sealedObjSize)
 	for i := range tx.sealedObjs {

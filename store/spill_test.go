@@ -18,20 +18,24 @@ func TestSpilledFrameIsWrittenWhole(t *testing.T) {
 	ctx := context.Background()
 	s, dir := newStore(t, Options{})
 	head := appendCommit(t, s, 0)
-	before, err := os.ReadDir(dir)
-	require.NoError(t, err)
 	sp, err := s.NewSpill()
 	require.NoError(t, err)
 	defer sp.Close()
-	after, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	assert.Equal(t, len(before), len(after), "the spill file has no name")
+	for _, d := range []string{dir, filepath.Join(dir, "log")} {
+		ents, err := os.ReadDir(d)
+		require.NoError(t, err)
+		for _, e := range ents {
+			assert.NotContains(t, e.Name(), "spill", "the spill file has no name")
+		}
+	}
 
 	tx, cid := prepare(t, s, head, 1)
-	size := tx.FrameSize()
+	assert.Equal(t, len(tx.frame)+len(tx.sealedObjs)*sealedObjSize, tx.SealedSize())
 	require.NoError(t, tx.SpillFrame(sp))
 	assert.Nil(t, tx.frame, "the frame left memory")
-	assert.Equal(t, size, tx.FrameSize())
+	assert.Nil(t, tx.sealedObjs, "and its objects' IDs")
+	assert.Zero(t, tx.SealedSize())
+	require.Error(t, tx.SpillFrame(sp), "set aside once")
 	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
 	got, _, _ := s.Resolve("refs/heads/main")
 	assert.Equal(t, cid, got)

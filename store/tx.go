@@ -511,7 +511,8 @@ var detachedPayloads, detachedFrames sync.Pool
 // Seal compresses a detached transaction's payload now, so that writing
 // it costs no compression under the lock. Nothing may be added after,
 // nor read: the payload and the objects' bodies are let go, so that
-// batches waiting to be written hold only their frames. A sealed
+// batches waiting to be written hold only their frames and their
+// objects' IDs (SealedSize), which SpillFrame can set aside. A sealed
 // transaction is written alone (runGroup), so no other transaction of
 // its group reads them either.
 func (tx *Tx) Seal() {
@@ -555,9 +556,9 @@ func (tx *Tx) entries() int {
 // adds nothing (an error stops the write and is returned), checks that
 // every ref the transaction moves still holds the value it moved it from
 // (ErrConflict otherwise), and writes the transaction, durably, with one
-// sync. A frame set aside (SpillFrame) is read back first; one that
-// reads back other than it was written is an error, and nothing is
-// written.
+// sync. A frame set aside (SpillFrame) is read back first, before the
+// lock is taken; one that reads back other than it was written is an
+// error, and nothing is written.
 func (s *Store) UpdatePrepared(ctx context.Context, prepared *Tx, check func(*Tx) error) error {
 	if !prepared.detached {
 		return errors.New("store: UpdatePrepared of a transaction that is not detached")
