@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
@@ -172,11 +174,11 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if err != nil {
 			return nil, err
 		}
-		err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
+		err = r.importBatch(ctx, groups, specs, b.prefix, opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
 			distrust()
-			err = r.importBatch(ctx, groups, specs, opts, mdl, mdlID, res, &trust, &line)
+			err = r.importBatch(ctx, groups, specs, b.prefix, opts, mdl, mdlID, res, &trust, &line)
 		}
 		if err != nil {
 			r.forgetHeads()
@@ -261,6 +263,7 @@ type batchWork struct {
 	specs  []AppendOptions
 	marker string
 	dig    object.ID
+	prefix object.ID
 	size   int // bytes of input lines
 }
 
@@ -308,7 +311,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			tx := r.st.Detached()
 			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
-			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig)
+			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig, b.prefix)
 			held := 0
 			if err == nil {
 				tx.Seal()
@@ -460,10 +463,10 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 	return len(groups), last, nil
 }
 
-// importBatch writes one batch of commits in one transaction, unless a
-// marker, or its commits' header IDs, say the batch already landed on the
-// branch.
-func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
+// importBatch writes one batch of commits in one transaction, unless its
+// marker, the input's prefix key at its end (prefix, when not zero), or
+// its commits' header IDs, say the batch already landed on the branch.
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, prefix object.ID, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
 	marker, dig := importMarker(groups)
 	return r.st.Update(ctx, func(tx *store.Tx) error {
 		branchRef, err := r.branchRef(tx, opts.Branch)
@@ -472,6 +475,9 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		}
 		head, _, _ := tx.Resolve(branchRef)
 		last, err := markerLanded(tx, branchRef, head, marker, line)
+		if err == nil && last.IsZero() && !prefix.IsZero() {
+			last, err = markerLanded(tx, branchRef, head, prefixKey(prefix), line)
+		}
 		if err != nil {
 			return err
 		}
@@ -506,7 +512,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if t != nil {
 			w.plan = t.plan
 		}
-		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig)
+		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig, prefix)
 		if err != nil {
 			return err
 		}
@@ -549,9 +555,10 @@ func (d *digester) addGroup(g importGroup) {
 func markerKey(dig object.ID) string { return "\x00import\x00" + hex.EncodeToString(dig[:]) }
 
 // writeBatch adds a batch's commits on the writer's head, moves the
-// branch to the last one and records the batch's marker; it returns the
-// events and commits added (a retry of a commit with a key adds none).
-func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig object.ID) (events, commits int, err error) {
+// branch to the last one and records the batch's marker, and the input's
+// prefix key at its end when prefix is not zero; it returns the events
+// and commits added (a retry of a commit with a key adds none).
+func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig, prefix object.ID) (events, commits int, err error) {
 	// Room for the batch: its events and commits, with their bodies, and
 	// the next snapshot tree when it falls in the batch.
 	objects, size := 0, 0
@@ -598,7 +605,57 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		return 0, 0, err
 	}
 	w.tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
+	if !prefix.IsZero() {
+		w.tx.PutIdempotency(branchRef, prefixKey(prefix), w.hs.head, prefix)
+	}
 	return events, commits, nil
+}
+
+// prefixDigest is the input's prefix digest after a batch of digest dig
+// cut where the prefix before ends (ZeroID at the input's start): it
+// names everything the input held up to the batch's end, where a
+// batch's marker names the batch alone.
+func prefixDigest(before, dig object.ID) object.ID {
+	h := blake3.New()
+	_, _ = h.WriteString("evgit import prefix\x00")
+	_, _ = h.Write(before[:])
+	_, _ = h.Write(dig[:])
+	var id object.ID
+	h.Sum(id[:0])
+	return id
+}
+
+// prefixKey is the idempotency key an import records, beside the marker,
+// at the end of each batch that ends a cut: the input's prefix digest
+// there.
+func prefixKey(prefix object.ID) string {
+	return "\x00import-prefix\x00" + hex.EncodeToString(prefix[:])
+}
+
+// prefixLanded returns how many commits at the start of groups, fewer
+// than all, an earlier import of the same input, shorter then, landed as
+// its last batch (the input's prefix key at their end names a commit on
+// the line; the longest such prefix), and the commit they end at. before
+// is the prefix digest where groups begin. A prefix digest names the
+// whole input up to there, so it cannot match a batch of another input,
+// as a marker of the prefix alone could.
+func prefixLanded(before object.ID, groups []importGroup, landedAt func(string) (object.ID, error)) (int, object.ID, error) {
+	if len(groups) < 2 {
+		return 0, object.ZeroID, nil
+	}
+	keys := make([]string, len(groups)-1)
+	var d digester
+	for j := range keys {
+		d.addGroup(groups[j])
+		keys[j] = prefixKey(prefixDigest(before, d.sum()))
+	}
+	for j := len(keys) - 1; j >= 0; j-- {
+		last, err := landedAt(keys[j])
+		if err != nil || !last.IsZero() {
+			return j + 1, last, err
+		}
+	}
+	return 0, object.ZeroID, nil
 }
 
 var errDryRun = errors.New("dry run")
@@ -620,7 +677,8 @@ type importBatchSpan struct {
 	rawHeld  int
 	rawSpill *store.Spill
 	rawSpan  store.SpillSpan
-	marker   string // "" when not computed
+	marker   string    // "" when not computed
+	prefix   object.ID // the input's prefix digest at its end, when it ends a cut
 	dig      object.ID
 	landed   bool
 	last     object.ID // the commit the landed batch ended at
@@ -767,6 +825,10 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// Only a branch with commits can hold batches of this input; on
 		// an empty one each commit folds as soon as it is complete.
 		checkLanded := !hs.head.IsZero()
+		// rolling is the input's prefix digest at the end of the last cut
+		// (prefixDigest); frontier, that no cut has failed to land yet.
+		var rolling object.ID
+		frontier := true
 		var line lineSet
 		keys := importKeys{}
 		// groups are the commits read and not yet in a batch: the first
@@ -778,9 +840,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		openEvents := 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
 		// closeCut closes the first cut commits as a batch; landedAt, when
-		// not zero, is the commit the batch is known to have landed at.
-		closeCut := func(landedAt object.ID) error {
-			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut]}
+		// not zero, is the commit the batch is known to have landed at;
+		// prefix, when not zero, the input's prefix digest at its end;
+		// marker and dig its marker, when known ("": not computed).
+		closeCut := func(landedAt, prefix object.ID, marker string, dig object.ID) error {
+			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], prefix: prefix}
 			bspecs := specs
 			n := 0
 			for _, g := range b.groups {
@@ -800,8 +864,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			groups = slices.Clone(groups[cut:])
 			base, cut, openEvents = base+cut, 0, 0
 			specs = make([]AppendOptions, 0, importBatchCommits)
-			if checkLanded {
+			b.marker, b.dig = marker, dig
+			if b.marker == "" {
 				b.marker, b.dig = importMarker(b.groups)
+			}
+			if checkLanded {
 				b.landed, b.last = !landedAt.IsZero(), landedAt
 				if b.landed {
 					if err := opts.renames.landed(tx, b.groups, landedAt); err != nil {
@@ -824,7 +891,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				prep.in.close()
 				prep = nil
 			case prep != nil && foldErr == nil && specErr == nil:
-				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig, size: size})
+				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig, prefix: b.prefix, size: size})
 				b.groups = nil // the preparer's now
 			}
 			if err := opts.hold.holdLines(&b); err != nil {
@@ -845,23 +912,37 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// batch, the rest as the next. The batches are cut where they
 		// always are, so a run again cuts the same ones.
 		closeBatch := func() error {
+			marker, dig := importMarker(groups[:cut])
+			before := rolling
+			rolling = prefixDigest(before, dig)
 			if !checkLanded {
-				return closeCut(object.ZeroID)
+				return closeCut(object.ZeroID, rolling, marker, dig)
 			}
-			marker, _ := importMarker(groups[:cut])
 			last, err := landedAt(marker)
+			if err == nil && last.IsZero() {
+				// Written in parts by an import that found a prefix of it
+				// landed (below), and landed whole under its prefix key.
+				last, err = landedAt(prefixKey(rolling))
+			}
 			if err != nil {
 				return err
 			}
 			if !last.IsZero() {
-				return closeCut(last)
+				return closeCut(last, rolling, marker, dig)
 			}
 			k, last, err := idsOnLine(tx, hs.head, groups[:cut], &line)
+			if err == nil && k == 0 && frontier {
+				// The input may have grown since an earlier import of
+				// it, whose last batch, shorter, began where this one
+				// does: the input's prefix up to its end landed.
+				k, last, err = prefixLanded(before, groups[:cut], landedAt)
+			}
+			frontier = false
 			switch {
 			case err != nil:
 				return err
 			case k == 0 || k == cut:
-				return closeCut(last)
+				return closeCut(last, rolling, marker, dig)
 			}
 			n, all, events := cut, specs, openEvents
 			head := 0
@@ -869,18 +950,18 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				head += len(g.events)
 			}
 			cut, specs, openEvents = k, all[:k:k], head
-			if err := closeCut(last); err != nil {
+			if err := closeCut(last, object.ZeroID, "", object.ZeroID); err != nil {
 				return err
 			}
 			cut, openEvents = n-k, events-head
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
 			// The rest may have landed too, under its own marker (a run
 			// again after this one).
-			marker, _ = importMarker(groups[:cut])
+			marker, dig = importMarker(groups[:cut])
 			if last, err = landedAt(marker); err != nil {
 				return err
 			}
-			return closeCut(last)
+			return closeCut(last, rolling, marker, dig)
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.

@@ -96,18 +96,66 @@ func TestImportAgainSkipsByMarkerAndByID(t *testing.T) {
 	assert.Equal(t, 30, again.Skipped)
 	assert.Equal(t, first.Head, again.Head)
 
-	// The same first event in another input, after other commits.
+	// The same event, a batch of its own at the end of another input,
+	// then first in this one: imported, not dropped. (An input that held
+	// it first and grew since would skip it: TestImportGrownInput.)
 	s := newRepo(t)
 	appendOne(t, s, ev("seed", "Noted", `{}`))
-	_, err = s.Import(ctx, strings.NewReader(`{"stream":"a","type":"Deposited","data":{"amount":100}}`+"\n"), ImportOptions{})
+	deposit := `{"stream":"a","type":"Deposited","data":{"amount":100}}` + "\n"
+	other := strings.Repeat(`{"stream":"b","type":"Noted","data":{}}`+"\n", importBatchCommits)
+	_, err = s.Import(ctx, strings.NewReader(other+deposit), ImportOptions{})
 	require.NoError(t, err)
 	appendOne(t, s, ev("other", "Noted", `{}`))
-	res, err := s.Import(ctx, strings.NewReader(`{"stream":"a","type":"Deposited","data":{"amount":100}}`+"\n"+`{"stream":"a","type":"Deposited","data":{"amount":5}}`+"\n"), ImportOptions{})
+	res, err := s.Import(ctx, strings.NewReader(deposit+`{"stream":"a","type":"Deposited","data":{"amount":5}}`+"\n"), ImportOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Commits)
 	st, err := s.State(ctx, "HEAD", "a", StateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), st.Version)
+}
+
+// TestImportGrownInput: an input imported, grown since (lines added at
+// its end), and imported again whole, twice over: the commits of the
+// earlier imports are skipped, the earlier import's last, shorter batch
+// included, and nothing is folded or written twice; the repository ends
+// as a clean import of the whole input leaves it. Under a model whose
+// accounts open once, a fold of any event again would refuse the import.
+func TestImportGrownInput(t *testing.T) {
+	ctx := context.Background()
+	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
+	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	for _, withModel := range []bool{true, false} {
+		mdl := ""
+		if withModel {
+			mdl = once
+		}
+		clean := newRepo(t)
+		r := newRepo(t)
+		if mdl != "" {
+			for _, x := range []*Repository{clean, r} {
+				_, err := x.SetModel(ctx, []byte(mdl), "test")
+				require.NoError(t, err)
+			}
+		}
+		_, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+		require.NoError(t, err)
+		done := 0
+		for _, n := range []int{1500, 2700, 3700, 3700} {
+			res, err := r.Import(ctx, bytes.NewReader(bytes.Join(lines[:n], nil)), ImportOptions{})
+			require.NoError(t, err, "%d lines", n)
+			assert.Equal(t, n-done, res.Commits, "%d lines: the new ones", n)
+			assert.Equal(t, done, res.Skipped, "%d lines: those imported before", n)
+			done = n
+		}
+		assert.Equal(t, loggedEvents(t, clean), loggedEvents(t, r))
+		want, err := clean.Resolve(ctx, "HEAD")
+		require.NoError(t, err)
+		head, err := r.Resolve(ctx, "HEAD")
+		require.NoError(t, err)
+		assert.Equal(t, want, head, "the commits a clean import makes")
+	}
 }
 
 // importAfterPrefix imports the first n lines of src under the model,
@@ -361,4 +409,38 @@ func TestImportLandedByIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, res.Commits)
 	assert.Equal(t, 2800, res.Skipped)
+}
+
+// TestImportGrownInputWhileAnotherWriterCommits: the batches of a grown
+// input that an earlier import landed, found by the input's prefix keys,
+// are skipped on the untrusted path too, once another writer moved the
+// branch during the import.
+func TestImportGrownInputWhileAnotherWriterCommits(t *testing.T) {
+	ctx := context.Background()
+	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
+	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	r := modelRepo(t, once)
+	for _, n := range []int{1500, 2700} {
+		_, err := r.Import(ctx, bytes.NewReader(bytes.Join(lines[:n], nil)), ImportOptions{})
+		require.NoError(t, err)
+	}
+	moved := false
+	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{Progress: func(done, total int) {
+		if !moved {
+			moved = true
+			_, err := r.Append(ctx, []EventInput{ev("side-1", "AccountOpened", `{"owner":"s"}`)}, AppendOptions{Actor: "side"})
+			require.NoError(t, err)
+		}
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, 1000, res.Commits, "the lines the input grew by")
+	assert.Equal(t, 2700, res.Skipped)
+	n := 0
+	for info, err := range r.Log(ctx, LogOptions{}) {
+		require.NoError(t, err)
+		n += len(info.Events)
+	}
+	assert.Equal(t, 3701, n, "every event once, and the other writer's")
 }
