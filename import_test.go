@@ -55,8 +55,7 @@ func TestExportImportReproducesIDs(t *testing.T) {
 // refuse the import.
 func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	ctx := context.Background()
-	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
-	require.NotEqual(t, bankgen.Model, once)
+	once := bankModelOpenOnce(t)
 	var src bytes.Buffer
 	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 3, Events: 2500, Accounts: 40}))
 	// The first two batches, as if interrupted there.
@@ -122,10 +121,8 @@ func TestImportAgainSkipsByMarkerAndByID(t *testing.T) {
 // accounts open once, a fold of any event again would refuse the import.
 func TestImportGrownInput(t *testing.T) {
 	ctx := context.Background()
-	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
-	var src bytes.Buffer
-	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
-	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	once := bankModelOpenOnce(t)
+	src, lines := grownInput(t)
 	for _, withModel := range []bool{true, false} {
 		mdl := ""
 		if withModel {
@@ -139,7 +136,7 @@ func TestImportGrownInput(t *testing.T) {
 				require.NoError(t, err)
 			}
 		}
-		_, err := clean.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{})
+		_, err := clean.Import(ctx, bytes.NewReader(src), ImportOptions{})
 		require.NoError(t, err)
 		done := 0
 		for _, n := range []int{1500, 2700, 3700, 3700} {
@@ -417,17 +414,15 @@ func TestImportLandedByIDs(t *testing.T) {
 // branch during the import.
 func TestImportGrownInputWhileAnotherWriterCommits(t *testing.T) {
 	ctx := context.Background()
-	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
-	var src bytes.Buffer
-	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
-	lines := bytes.SplitAfter(src.Bytes(), []byte("\n"))
+	once := bankModelOpenOnce(t)
+	src, lines := grownInput(t)
 	r := modelRepo(t, once)
 	for _, n := range []int{1500, 2700} {
 		_, err := r.Import(ctx, bytes.NewReader(bytes.Join(lines[:n], nil)), ImportOptions{})
 		require.NoError(t, err)
 	}
 	moved := false
-	res, err := r.Import(ctx, bytes.NewReader(src.Bytes()), ImportOptions{Progress: func(done, total int) {
+	res, err := r.Import(ctx, bytes.NewReader(src), ImportOptions{Progress: func(done, total int) {
 		if !moved {
 			moved = true
 			_, err := r.Append(ctx, []EventInput{ev("side-1", "AccountOpened", `{"owner":"s"}`)}, AppendOptions{Actor: "side"})
@@ -443,4 +438,22 @@ func TestImportGrownInputWhileAnotherWriterCommits(t *testing.T) {
 		n += len(info.Events)
 	}
 	assert.Equal(t, 3701, n, "every event once, and the other writer's")
+}
+
+// bankModelOpenOnce is the banking model with accounts that open once: a
+// fold of an AccountOpened again is refused.
+func bankModelOpenOnce(t *testing.T) string {
+	t.Helper()
+	once := strings.Replace(bankgen.Model, "  AccountOpened:\n", "  AccountOpened:\n    require: [\"state == nil\"]\n", 1)
+	require.NotEqual(t, bankgen.Model, once)
+	return once
+}
+
+// grownInput is a banking input of 3,700 events, and its lines, to import
+// in parts that grow.
+func grownInput(t *testing.T) ([]byte, [][]byte) {
+	t.Helper()
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
+	return src.Bytes(), bytes.SplitAfter(src.Bytes(), []byte("\n"))
 }
