@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/hex"
@@ -633,29 +634,29 @@ func prefixKey(prefix object.ID) string {
 }
 
 // prefixLanded returns how many commits at the start of groups, fewer
-// than all, an earlier import of the same input, shorter then, landed as
-// its last batch (the input's prefix key at their end names a commit on
-// the line; the longest such prefix), and the commit they end at. before
-// is the prefix digest where groups begin. A prefix digest names the
-// whole input up to there, so it cannot match a batch of another input,
-// as a marker of the prefix alone could.
-func prefixLanded(before object.ID, groups []importGroup, landedAt func(string) (object.ID, error)) (int, object.ID, error) {
+// than all, an earlier import of the same input, shorter then, landed
+// (the input's prefix key at their end names a commit on the line; the
+// longest such prefix), the commit they end at, and the prefix digest
+// there. before is the prefix digest where groups begin. A prefix digest
+// names the whole input up to there, so it cannot match a batch of
+// another input, as a marker of the prefix alone could.
+func prefixLanded(before object.ID, groups []importGroup, landedAt func(string) (object.ID, error)) (int, object.ID, object.ID, error) {
 	if len(groups) < 2 {
-		return 0, object.ZeroID, nil
+		return 0, object.ZeroID, object.ZeroID, nil
 	}
-	keys := make([]string, len(groups)-1)
+	prefixes := make([]object.ID, len(groups)-1)
 	var d digester
-	for j := range keys {
+	for j := range prefixes {
 		d.addGroup(groups[j])
-		keys[j] = prefixKey(prefixDigest(before, d.sum()))
+		prefixes[j] = prefixDigest(before, d.sum())
 	}
-	for j := len(keys) - 1; j >= 0; j-- {
-		last, err := landedAt(keys[j])
+	for j := len(prefixes) - 1; j >= 0; j-- {
+		last, err := landedAt(prefixKey(prefixes[j]))
 		if err != nil || !last.IsZero() {
-			return j + 1, last, err
+			return j + 1, last, prefixes[j], err
 		}
 	}
-	return 0, object.ZeroID, nil
+	return 0, object.ZeroID, object.ZeroID, nil
 }
 
 var errDryRun = errors.New("dry run")
@@ -678,7 +679,7 @@ type importBatchSpan struct {
 	rawSpill *store.Spill
 	rawSpan  store.SpillSpan
 	marker   string    // "" when not computed
-	prefix   object.ID // the input's prefix digest at its end, when it ends a cut
+	prefix   object.ID // the input's prefix digest at its end, when known there
 	dig      object.ID
 	landed   bool
 	last     object.ID // the commit the landed batch ended at
@@ -931,13 +932,16 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				return closeCut(last, rolling, marker, dig)
 			}
 			k, last, err := idsOnLine(tx, hs.head, groups[:cut], &line)
+			var headPrefix object.ID // the input's prefix digest where the split falls
 			if err == nil && k == 0 && frontier {
 				// The input may have grown since an earlier import of
 				// it, whose last batch, shorter, began where this one
 				// does: the input's prefix up to its end landed.
-				k, last, err = prefixLanded(before, groups[:cut], landedAt)
+				k, last, headPrefix, err = prefixLanded(before, groups[:cut], landedAt)
 			}
-			frontier = false
+			if k < cut {
+				frontier = false
+			}
 			switch {
 			case err != nil:
 				return err
@@ -950,7 +954,10 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				head += len(g.events)
 			}
 			cut, specs, openEvents = k, all[:k:k], head
-			if err := closeCut(last, object.ZeroID, "", object.ZeroID); err != nil {
+			// The part landed by a prefix key may have no marker of its
+			// own (the key names the end of an earlier split's rest): the
+			// write phase looks for the key again when it must check.
+			if err := closeCut(last, headPrefix, "", object.ZeroID); err != nil {
 				return err
 			}
 			cut, openEvents = n-k, events-head
@@ -1130,22 +1137,62 @@ func (m *importRenames) apply(reverts []object.ID) []object.ID {
 // landed notes the commits of a batch an earlier run wrote, which ends at
 // last. A commit's ID covers its parent's, so when the batch's last commit
 // is the one its header names, so is every commit before it; otherwise the
-// batch's commits are read back from last.
+// batch's commits are read back from last. A batch found by a prefix key
+// may have been written by two imports with another writer's commits
+// between: a commit that does not hold its commit's events is passed
+// over, up to landedSkipMax of them, after which the batch's remaining
+// IDs are left unnoted (a later revert of one is then refused as naming
+// no commit here, never pointed at another).
 func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) error {
 	declares := func(g importGroup) bool { return g.header != nil && g.header.ID != "" }
 	if !slices.ContainsFunc(groups, declares) || groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == last.String() {
 		return nil
 	}
 	id := last
-	for i := len(groups) - 1; i >= 0; i-- {
+	skipped := 0
+	for i := len(groups) - 1; i >= 0 && !id.IsZero(); {
 		c, err := readCommit(rd, id)
 		if err != nil {
 			return err
 		}
-		m.note(groups[i].header, id)
+		ok, err := holds(rd, c, groups[i])
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			m.note(groups[i].header, id)
+			i--
+		case skipped == landedSkipMax:
+			return nil
+		default:
+			skipped++
+		}
 		id = c.Parent()
 	}
 	return nil
+}
+
+// landedSkipMax is the most commits landed passes over in a batch.
+const landedSkipMax = 1000
+
+// holds reports whether commit c holds a commit of an import's input as
+// an import writes it: its header's message, and its events' streams,
+// types and data, in order.
+func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
+	if len(c.Events) != len(g.events) || g.header != nil && c.Message != g.header.Message {
+		return false, nil
+	}
+	for i, id := range c.Events {
+		e, err := readEvent(rd, id)
+		if err != nil {
+			return false, err
+		}
+		pe := &g.events[i]
+		if e.Stream != pe.in.Stream || e.Type != pe.in.Type || !bytes.Equal(e.Data, pe.data) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // checkHeaderID refuses a header whose id is not a commit ID. The id

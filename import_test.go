@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
 )
 
 func TestExportImportReproducesIDs(t *testing.T) {
@@ -456,4 +457,118 @@ func grownInput(t *testing.T) ([]byte, [][]byte) {
 	var src bytes.Buffer
 	require.NoError(t, bankgen.Write(&src, bankgen.Config{Seed: 8, Events: 3700, Accounts: 60}))
 	return src.Bytes(), bytes.SplitAfter(src.Bytes(), []byte("\n"))
+}
+
+// plainLines is n NDJSON lines without commit headers, one event each.
+func plainLines(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf(`{"stream":"s%d","type":"T","data":{"i":%d}}`+"\n", i%50, i)
+	}
+	return out
+}
+
+// eventsOnHead counts the events on HEAD's line.
+func eventsOnHead(t *testing.T, r *Repository) int {
+	t.Helper()
+	n := 0
+	for info, err := range r.Log(context.Background(), LogOptions{}) {
+		require.NoError(t, err)
+		n += len(info.Events)
+	}
+	return n
+}
+
+// TestImportGrownThriceWhileAnotherWriterCommits: grown three times, the
+// second import split its batch where the first ended and wrote the rest
+// (with no marker for the part landed); the third, moved under by
+// another writer, checks on the untrusted path that part by its prefix
+// key and does not write it again.
+func TestImportGrownThriceWhileAnotherWriterCommits(t *testing.T) {
+	ctx := context.Background()
+	ls := plainLines(2000)
+	r := newRepo(t)
+	for _, n := range []int{1500, 1700} {
+		_, err := r.Import(ctx, strings.NewReader(strings.Join(ls[:n], "")), ImportOptions{})
+		require.NoError(t, err)
+	}
+	moved := false
+	res, err := r.Import(ctx, strings.NewReader(strings.Join(ls, "")), ImportOptions{Progress: func(done, total int) {
+		if !moved {
+			moved = true
+			_, err := r.Append(ctx, []EventInput{ev("side", "X", `{}`)}, AppendOptions{Actor: "side"})
+			require.NoError(t, err)
+		}
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, 300, res.Commits)
+	assert.Equal(t, 2001, eventsOnHead(t, r), "every event once, and the other writer's")
+}
+
+// TestImportGrownAfterCommitsLandedByID: an input whose first batch
+// lands by its header IDs (an export of this branch) and whose commits
+// after get other IDs here, grown and imported again: the batch after
+// the landed one still looks for the prefix the earlier import landed.
+func TestImportGrownAfterCommitsLandedByID(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for i := range importBatchCommits {
+		appendOne(t, r, ev(fmt.Sprintf("a%d", i%10), "T", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	var exp bytes.Buffer
+	require.NoError(t, r.Export(ctx, &exp, ExportOptions{}))
+	var extra strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&extra, `{"stream":"b","type":"T","data":{"i":%d},"commit":{"message":"m%d"}}`+"\n", i, i)
+	}
+	for _, n := range []int{500, 1000} {
+		in := exp.String() + strings.Join(strings.SplitAfter(extra.String(), "\n")[:n], "")
+		res, err := r.Import(ctx, strings.NewReader(in), ImportOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, 500, res.Commits, "%d lines", n)
+	}
+	assert.Equal(t, 2000, eventsOnHead(t, r))
+}
+
+// TestImportGrownRenamesAcrossAnotherWritersCommit: an export imported
+// onto another history in growing parts, another writer's commit landing
+// between two of them; a later commit of the input that reverts one in
+// the part found by its prefix key reverts the commit that one became.
+func TestImportGrownRenamesAcrossAnotherWritersCommit(t *testing.T) {
+	ctx := context.Background()
+	src := newRepo(t)
+	var ids []object.ID
+	for i := range 2000 {
+		o := AppendOptions{}
+		if i == 1900 {
+			o.Reverts = []object.ID{ids[1200]}
+		}
+		res, err := src.Append(ctx, []EventInput{ev("a", "T", fmt.Sprintf(`{"i":%d}`, i))}, o)
+		require.NoError(t, err)
+		ids = append(ids, res.Commit)
+	}
+	var exp bytes.Buffer
+	require.NoError(t, src.Export(ctx, &exp, ExportOptions{}))
+	lines := strings.SplitAfter(exp.String(), "\n")
+	r := newRepo(t)
+	appendOne(t, r, ev("other", "X", `{}`)) // another history
+	for _, n := range []int{1500, 1700, 2000} {
+		if n == 1700 {
+			appendOne(t, r, ev("side", "X", `{}`))
+		}
+		_, err := r.Import(ctx, strings.NewReader(strings.Join(lines[:n], "")), ImportOptions{})
+		require.NoError(t, err)
+	}
+	var want, got object.ID
+	for info, err := range r.Log(ctx, LogOptions{}) {
+		require.NoError(t, err)
+		if len(info.Events) == 1 && string(info.Events[0].Data) == `{"i":1200}` {
+			want = info.ID
+		}
+		if len(info.Reverts) > 0 {
+			got = info.Reverts[0]
+		}
+	}
+	require.False(t, want.IsZero())
+	assert.Equal(t, want, got, "the revert names the commit i=1200 became")
 }
