@@ -224,7 +224,7 @@ type preparedEvent struct {
 	in   EventInput
 	data []byte        // canonical
 	enc  *encodedEvent // encoded ahead, or nil
-	n    int           // its number in an import's input, from 1
+	line int           // its line in an import's input, from 1
 	raw  []byte        // its line in an import's input
 }
 

@@ -703,7 +703,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 				err = fmt.Errorf("line %d of the batch: %w", i+1, err)
 				break
 			}
-			groups = addToGroups(groups, l, opts.Batch, 0, &slab)
+			groups = addToGroups(groups, l, opts.Batch, &slab)
 		}
 		if err == nil && len(groups) != b.end-b.start {
 			err = fmt.Errorf("%d commits, not %d", len(groups), b.end-b.start)
@@ -725,7 +725,7 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 // addToGroups adds a line to the commits read so far: a line with a
 // commit header starts a commit, and so does a line without one when the
 // last commit has no header and holds batch events already.
-func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]preparedEvent) []importGroup {
+func addToGroups(groups []importGroup, l InputLine, batch int, slab *[]preparedEvent) []importGroup {
 	switch {
 	case l.Commit != nil:
 		groups = append(groups, importGroup{header: l.Commit, line: l.Line})
@@ -733,7 +733,7 @@ func addToGroups(groups []importGroup, l InputLine, batch, n int, slab *[]prepar
 		groups = append(groups, importGroup{line: l.Line})
 	}
 	g := &groups[len(groups)-1]
-	pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, n: n, raw: l.raw}
+	pe := preparedEvent{in: l.Event, data: l.data, enc: l.enc, line: l.Line, raw: l.raw}
 	if g.events != nil {
 		g.events = append(g.events, pe)
 		return groups
@@ -813,7 +813,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					schema = mdl.LatestSchema(pe.in.Type)
 				}
 				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta}); err != nil {
-					return fmt.Errorf("event %d: %w", pe.n, err)
+					return fmt.Errorf("line %d: %w", pe.line, err)
 				}
 			}
 			before := offset
@@ -1007,7 +1007,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			for _, l := range c.lines {
 				res.total++
-				groups = addToGroups(groups, l, opts.Batch, res.total, &slab)
+				groups = addToGroups(groups, l, opts.Batch, &slab)
 			}
 			recycleLines(c.lines) // copied into the commits
 			// Cut the commits complete so far: all but the last.

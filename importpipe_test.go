@@ -40,7 +40,7 @@ func TestImportBadLineWinsOverRefusedEvent(t *testing.T) {
 	// Without the bad line, the refusal is what the import reports.
 	_, err = r.Import(ctx, strings.NewReader(strings.TrimSuffix(in.String(), "{not json\n")), ImportOptions{})
 	require.ErrorIs(t, err, ErrRule)
-	assert.Contains(t, err.Error(), "event 1:")
+	assert.Contains(t, err.Error(), "line 1:")
 	_, err = r.Resolve(ctx, "HEAD")
 	require.ErrorIs(t, err, walk.ErrUnknownRevision, "nothing written")
 }
@@ -350,4 +350,14 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// TestImportRefusalNamesItsLine: an event a rule refuses is named by its
+// input line, blank lines counted, as a bad line is.
+func TestImportRefusalNamesItsLine(t *testing.T) {
+	r := modelRepo(t, bankgen.Model)
+	in := "\n\n" + `{"stream":"x","type":"AccountOpened","data":{"owner":"o"}}` + "\n\n" + `{"stream":"x","type":"MoneyWithdrawn","data":{"amount":5}}` + "\n"
+	_, err := r.Import(context.Background(), strings.NewReader(in), ImportOptions{})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "line 5: stream x: MoneyWithdrawn: require")
 }

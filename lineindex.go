@@ -330,7 +330,7 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 		if err != nil {
 			return st, err
 		}
-		next, err := mdl.Apply(stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+		next, err := mdl.Replay(stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
 		if err != nil {
 			return st, err
 		}

@@ -237,7 +237,7 @@ func (r *Repository) compensations(mdl *model.Model, ids []object.ID, commits []
 				return nil, err
 			}
 			comps[len(c.Events)-1-j] = comp
-			next, err := mdl.Apply(e.Stream, before, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+			next, err := mdl.Replay(e.Stream, before, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
 			if err != nil {
 				return nil, fmt.Errorf("folding %s: %w", e.Stream, err)
 			}

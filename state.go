@@ -369,7 +369,7 @@ func (l *loader) lookup(root object.ID, stream string) (streamState, error) {
 
 // apply folds one event into a stream's state.
 func (l *loader) apply(st streamState, e *object.Event) (streamState, error) {
-	next, err := l.mdl.Apply(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+	next, err := l.mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
 	if err != nil {
 		return st, fmt.Errorf("folding %s: %w", e.Stream, err)
 	}

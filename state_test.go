@@ -823,3 +823,33 @@ func TestStatesAtARevision(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotFound)
 	}
 }
+
+// TestModelSetKeepsHistoryReadable: a model set with stricter requires
+// than the events in history were written under refuses new events that
+// break them, but history still folds: its states read as before, and
+// other streams take commits (SPEC §4: requires hold on commit, import
+// and revert; after model set, state is rebuilt from events).
+func TestModelSetKeepsHistoryReadable(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	appendOne(t, r, ev("a", "AccountOpened", `{"owner":"A"}`), ev("a", "MoneyDeposited", `{"amount":10}`), ev("a", "MoneyWithdrawn", `{"amount":10}`))
+	before, err := r.State(ctx, "HEAD", "a", StateOptions{})
+	require.NoError(t, err)
+	strict := strings.Replace(bankgen.Model, `require: ["!state.frozen", "state.balance >= event.amount"]`, `require: ["state.balance > 1000"]`, 1)
+	require.NotEqual(t, bankgen.Model, strict)
+	_, err = r.SetModel(ctx, []byte(strict), "test")
+	require.NoError(t, err)
+
+	after, err := r.State(ctx, "HEAD", "a", StateOptions{})
+	require.NoError(t, err, "history folds under the new model")
+	assert.Equal(t, string(before.State), string(after.State))
+	appendOne(t, r, ev("b", "AccountOpened", `{"owner":"B"}`))
+	_, err = r.Append(ctx, []EventInput{ev("a", "MoneyDeposited", `{"amount":5}`), ev("a", "MoneyWithdrawn", `{"amount":5}`)}, AppendOptions{})
+	require.ErrorIs(t, err, ErrRule, "new events are held to the new requires")
+	all := map[string]string{}
+	for s, err := range r.States(ctx, "HEAD") {
+		require.NoError(t, err)
+		all[s.Stream] = string(s.State)
+	}
+	assert.Len(t, all, 2)
+}

@@ -280,8 +280,9 @@ func compileFastBinary(n *ast.BinaryNode) fastExpr {
 	}
 }
 
-// fold folds one event; ok false means the full path must.
-func (f *fastRules) fold(state, data []byte, meta map[string]string) ([]byte, bool) {
+// fold folds one event, checking the requires when check is set; ok
+// false means the full path must.
+func (f *fastRules) fold(state, data []byte, meta map[string]string, check bool) ([]byte, bool) {
 	if len(data) == 0 || !object.IsPlainCanonical(data) || data[0] != '{' {
 		return nil, false
 	}
@@ -293,6 +294,9 @@ func (f *fastRules) fold(state, data []byte, meta map[string]string) ([]byte, bo
 	}
 	env := &fastEnv{state: state, event: data, meta: meta}
 	for _, r := range f.require {
+		if !check {
+			break
+		}
 		if v, ok := r(env); !ok || v.kind != fastBool || !v.b {
 			return nil, false
 		}

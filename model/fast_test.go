@@ -53,7 +53,7 @@ func TestFastFoldsTheBankingWorkload(t *testing.T) {
 			continue
 		}
 		if r := m.types[e.Type]; r != nil && !m.upcastsFrom(ev.Type, ev.Schema) {
-			if _, ok := r.fast.fold(states[e.Stream], data, meta); ok {
+			if _, ok := r.fast.fold(states[e.Stream], data, meta, true); ok {
 				fast++
 			}
 		}
@@ -121,7 +121,7 @@ func FuzzFastFold(f *testing.F) {
 		if r == nil || r.fast == nil {
 			return
 		}
-		got, ok := r.fast.fold(state, data, meta)
+		got, ok := r.fast.fold(state, data, meta, true)
 		if !ok {
 			return
 		}

@@ -88,7 +88,7 @@ func mergePatchInverse(before, patch any) (map[string]any, error) {
 		// patch, puts it back, if it is an object without explicit nulls.
 		switch b := before.(type) {
 		case nil:
-			return nil, fmt.Errorf("%w: the event created the stream (its state before was null)", ErrNoCompensation)
+			return nil, errBeforeNull
 		case map[string]any:
 			if f := nullMember(b); f != "" {
 				return nil, nullError(f)
@@ -100,7 +100,7 @@ func mergePatchInverse(before, patch any) (map[string]any, error) {
 	}
 	switch b := before.(type) {
 	case nil:
-		return nil, fmt.Errorf("%w: the event created the stream (its state before was null)", ErrNoCompensation)
+		return nil, errBeforeNull
 	case map[string]any:
 		return inverseObject(b, p, "")
 	default:
@@ -174,3 +174,8 @@ func nullMember(v any) string {
 	}
 	return ""
 }
+
+// errBeforeNull refuses to invert a patch applied to a null state: no
+// merge patch sets a state back to null. The stream was new then, or a
+// null patch had cleared it.
+var errBeforeNull = fmt.Errorf("%w: the state before the event was null (the event created the stream, or followed a null patch)", ErrNoCompensation)

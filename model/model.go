@@ -222,6 +222,21 @@ func eventError(stream, typ string, err error) error {
 // starts as {}). A refusal — a false require, a failing expression, an
 // integer overflow, a state that is not an object — is a *RuleError.
 func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
+	return m.fold(stream, state, ev, true)
+}
+
+// Replay folds one event already in history into a stream's state, as
+// Apply does but without its requires: they are checked when an event is
+// written (commit, import, revert), under the model of that moment, and
+// a model set since may hold others, which must not make history
+// unreadable (SPEC §4: state is rebuilt from events). An apply expression
+// that fails is still an error: there is no state to give then.
+func (m *Model) Replay(stream string, state []byte, ev Event) ([]byte, error) {
+	return m.fold(stream, state, ev, false)
+}
+
+// fold is Apply, with the requires checked when check is set.
+func (m *Model) fold(stream string, state []byte, ev Event, check bool) ([]byte, error) {
 	if t := m.rules(ev.Type); !m.upcastsFrom(ev.Type, ev.Schema) {
 		// On the bytes, when they are plain: a merge patch, or the rules.
 		if t == nil {
@@ -229,7 +244,7 @@ func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
 				return next, nil
 			}
 		} else if t.fast != nil {
-			if next, ok := t.fast.fold(state, ev.Data, ev.Meta); ok {
+			if next, ok := t.fast.fold(state, ev.Data, ev.Meta, check); ok {
 				return next, nil
 			}
 		}
@@ -264,6 +279,9 @@ func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
 	e := getEvaluator(st, data, ev.Meta)
 	defer e.release()
 	for i := range t.require {
+		if !check {
+			break
+		}
 		r := &t.require[i]
 		out, err := e.run(r.prog)
 		if err == nil {

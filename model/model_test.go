@@ -686,3 +686,20 @@ func TestExpressions(t *testing.T) {
 func quoteYAML(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
+
+// TestReplaySkipsRequires: Replay folds an event from history without
+// its requires, on the fast path and the full one (an upcast event takes
+// the full path), and still refuses an apply that fails.
+func TestReplaySkipsRequires(t *testing.T) {
+	m := bankModel(t)
+	open := []byte(`{"balance":0,"frozen":true,"owner":"a"}`)
+	for _, e := range []Event{ev("MoneyWithdrawn", `{"amount":5}`), {Type: "FeeCharged", Schema: 1, Data: []byte(`{"value":5}`)}} {
+		_, err := m.Apply("acc-1", open, e)
+		require.ErrorIs(t, err, ErrRule, e.Type)
+		got, err := m.Replay("acc-1", open, e)
+		require.NoError(t, err, e.Type)
+		assert.Equal(t, `{"balance":-5,"frozen":true,"owner":"a"}`, string(got), e.Type)
+	}
+	_, err := m.Replay("acc-1", nil, ev("MoneyDeposited", `{"amount":5}`))
+	require.ErrorIs(t, err, ErrRule, "a deposit to no account: the apply fails")
+}

@@ -73,7 +73,7 @@ func Compensate(mdl *model.Model, t Target) (Compensation, error) {
 	}
 	c := Compensation{Commit: t.Commit, Target: t.ID, Stream: e.Stream, Event: undo}
 	if !mdl.Knows(e.Type) {
-		after, err := mdl.Apply(e.Stream, t.Before, ev)
+		after, err := mdl.Replay(e.Stream, t.Before, ev)
 		if err != nil {
 			return Compensation{}, fmt.Errorf("cannot revert commit %s: %w", t.Commit.Short(), err)
 		}
