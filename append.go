@@ -24,13 +24,17 @@ import (
 
 // AppendOptions say where and how a commit is appended.
 type AppendOptions struct {
-	Branch         string            // short branch name; "" means the branch HEAD names
-	Message        string            // commit message
-	Actor          string            // commit actor; events' meta.actor defaults to it
-	Time           time.Time         // commit time; zero means now
-	Expect         map[string]uint64 // stream → version it must have (0: must not exist)
-	IdempotencyKey string            // a key already used on the branch makes Append a no-op
-	Reverts        []object.ID       // commits this one compensates
+	Branch  string            // short branch name; "" means the branch HEAD names
+	Message string            // commit message
+	Actor   string            // commit actor; events' meta.actor defaults to it
+	Time    time.Time         // commit time; zero means now
+	Expect  map[string]uint64 // stream → version it must have (0: must not exist)
+	// IdempotencyKey, when set, names the commit on its branch: a key
+	// already used there with the same events makes Append return that
+	// commit (Duplicate set) and add nothing; with other events, an
+	// error matching ErrConflict.
+	IdempotencyKey string
+	Reverts        []object.ID // commits this one compensates
 }
 
 // AppendResult describes an appended (or, for a repeated idempotency key,
@@ -76,7 +80,10 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 // Append appends one commit holding all events, atomically, to a branch.
 // A branch that moved meanwhile is no obstacle: the commit is built on
 // the branch's head at the moment it is written, and the expected
-// versions are checked there.
+// versions (an *ExpectError, matching ErrConflict, when one does not
+// hold) and the idempotency key (AppendOptions.IdempotencyKey) are
+// checked there. A rule of the model that refuses an event is an error
+// matching ErrRule, and nothing is written.
 func (r *Repository) Append(ctx context.Context, events []EventInput, opts AppendOptions) (*AppendResult, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrNothingToCommit)

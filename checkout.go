@@ -33,7 +33,8 @@ const WorktreeIndexName = "worktree"
 // CheckoutOptions configure Checkout.
 type CheckoutOptions struct {
 	// AsOf, when set, checks out the newest commit on the revision's
-	// first-parent line whose time is at or before AsOf (HEAD detaches).
+	// first-parent line whose time is at or before AsOf (HEAD detaches
+	// there, unless Branch names a new branch to attach to).
 	AsOf time.Time
 	// Branch, when set, is created at the commit and HEAD attached to it
 	// (checkout -b). It must not exist.
@@ -69,7 +70,7 @@ type CheckoutResult struct {
 // Only what differs is written. The index of what checkout last wrote
 // (.evgit/worktree: each file's state hash, size and modification time)
 // tells a file that is already right from one that is missing, was
-// edited by hand, or holds another state; the last two are rewritten.
+// edited by hand, or holds another state; all three are written.
 // File paths never leave the work tree: stream names cannot hold "..",
 // and checkout refuses to write through a symbolic link.
 func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
@@ -85,6 +86,14 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		}
 		if _, ok := r.st.Ref(refs.HeadsPrefix + opts.Branch); ok {
 			return nil, invalidf("a branch named '%s' already exists", opts.Branch)
+		}
+		// A name that clashes with another ref's path (x against x/y)
+		// is refused before any file is written, as moveHead would
+		// refuse it after.
+		if err := r.st.Update(ctx, func(tx *store.Tx) error {
+			return refPathFree(tx, refs.HeadsPrefix+opts.Branch, "branch", opts.Branch)
+		}); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range opts.Streams {

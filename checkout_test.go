@@ -306,3 +306,21 @@ func TestCheckoutWithoutATrustedIndex(t *testing.T) {
 		assert.Empty(t, workTreeFiles(t, r.WorkTree()), "nothing written")
 	})
 }
+
+// TestCheckoutNewBranchRefusedWritesNothing: a new branch whose name
+// clashes with another's path (x against x/y) is refused before the
+// work tree is touched.
+func TestCheckoutNewBranchRefusedWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	c1 := appendOne(t, r, ev("a", "E", `{"v":1}`))
+	appendOne(t, r, ev("a", "E", `{"v":2}`), ev("z", "E", `{}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	_, err := r.CreateBranch(ctx, "x", "main", "test")
+	require.NoError(t, err)
+	before := workTreeFiles(t, r.WorkTree())
+	_, err = r.Checkout(ctx, c1.String(), CheckoutOptions{Branch: "x/y"})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, before, workTreeFiles(t, r.WorkTree()), "the work tree as it was")
+	assert.Equal(t, "main", currentBranch(t, r))
+}

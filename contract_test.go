@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -137,6 +138,20 @@ func TestCancelledContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = r.StreamAt(ctx, headOf(t, r), "s00")
 	assert.ErrorIs(t, err, context.Canceled)
+	_, err = r.ReadObject(ctx, headOf(t, r).String())
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = r.CommitAsOf(ctx, headOf(t, r), time.Now())
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, r.Flush(ctx), context.Canceled)
+	_, err = Open(ctx, r.GitDir())
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = Discover(ctx, r.WorkTree())
+	assert.ErrorIs(t, err, context.Canceled)
+	dir := t.TempDir()
+	_, _, err = Init(ctx, dir, InitOptions{})
+	assert.ErrorIs(t, err, context.Canceled)
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries, "a cancelled Init makes nothing")
 
 	for name, seq := range map[string]func(context.Context) (int, error){
 		"Tree": func(ctx context.Context) (int, error) { return drain(r.Tree(ctx, "HEAD")) },

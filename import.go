@@ -28,8 +28,9 @@ type ImportOptions struct {
 	Branch string // short branch name; "" means the branch HEAD names
 	Batch  int    // events per commit for lines without a commit header; 0 means 1
 	Actor  string // commit actor for lines without a commit header
-	// Progress, when set, is called after each durable batch with the
-	// events written so far and the total.
+	// Progress, when set, is called after each batch with the events
+	// done so far (written durably, or found written by an earlier run
+	// and skipped) and the total.
 	Progress func(done, total int)
 
 	renames *importRenames // set by Import

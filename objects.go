@@ -24,6 +24,9 @@ type ObjectInfo struct {
 // ReadObject reads any object named by a full or abbreviated hex ID (at
 // least 4 digits) or, failing that, by a revision.
 func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type InitOptions struct {
 // and opens it. Created is false when a repository was already there,
 // which is harmless.
 func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, created bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, false, err
@@ -88,6 +91,9 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 // Open opens the repository whose .evgit folder (or bare repository
 // folder) is gitDir.
 func Open(ctx context.Context, gitDir string) (*Repository, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(gitDir)
 	if err != nil {
 		return nil, err
@@ -106,6 +112,9 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 // Discover finds the repository that holds dir by walking up from it, as
 // Git does, and opens it.
 func Discover(ctx context.Context, dir string) (*Repository, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err

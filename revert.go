@@ -24,8 +24,11 @@ var ErrNoCompensation = model.ErrNoCompensation
 
 // RevertOptions say where a revert is appended and how it is described.
 type RevertOptions struct {
-	Branch  string // short branch name; "" means the branch HEAD names
-	Message string // "" means `Revert "<message of the reverted commit>"`
+	Branch string // short branch name; "" means the branch HEAD names
+	// Message is the revert commit's message; "" means `Revert "<subject
+	// of the reverted commit>"`, and for a range `Revert N commits`, a
+	// blank line, then that line for each commit, newest first.
+	Message string
 	// EmptyMessage makes an empty Message the message (revert -m ""),
 	// not a request for the default one.
 	EmptyMessage bool

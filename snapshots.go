@@ -120,6 +120,9 @@ func (w *commitWriter) absorbSnapshot() {
 // branch records it, or Flush, or Close. Snapshots are derived data: one
 // lost to a crash costs a longer walk back to the one before.
 func (r *Repository) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	// A cached head is changed in place by the writer that folds on it,
 	// inside a transaction: it is read inside one too, never beside, but
 	// for building, which keepHead sets under r.mu.

@@ -69,6 +69,9 @@ func (r *Repository) resolveAt(ctx context.Context, rev string, asOf time.Time) 
 // When even the first commit is newer than t, the error matches
 // walk.ErrUnknownRevision.
 func (r *Repository) CommitAsOf(ctx context.Context, tip object.ID, t time.Time) (object.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return object.ZeroID, err
+	}
 	c, err := r.st.Commit(tip)
 	if err != nil {
 		return object.ZeroID, err

@@ -16,8 +16,11 @@ import (
 type TreeEntry struct {
 	Stream  string `json:"stream"`
 	Version uint64 `json:"version"`
-	// Hash is the state's blob ID: BLAKE3 of its canonical JSON, as
-	// `cat-file` and the snapshot tree name it.
+	// Hash is the ID of the state as a blob, object.Hash(KindBlob, its
+	// canonical JSON), as snapshot leaves name it: equal states have
+	// equal hashes. A state of more than object.InlineStateMax bytes is
+	// stored as that blob, which cat-file reads; a smaller one lives in
+	// its leaf, and no object has its hash.
 	Hash object.ID `json:"hash"`
 }
 
