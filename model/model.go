@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/evgit/evgit/object"
 	"github.com/expr-lang/expr/vm"
@@ -304,6 +305,9 @@ func (m *Model) fold(stream string, state []byte, ev Event, check bool) ([]byte,
 	for i := range t.apply {
 		f := &t.apply[i]
 		v, err := f.eval(e)
+		if err == nil && check {
+			err = checkStorable(v)
+		}
 		if err != nil {
 			return nil, &RuleError{Stream: stream, Type: ev.Type, Rule: "apply " + f.name, Err: err}
 		}
@@ -385,4 +389,32 @@ func (m *Model) Compensate(stream string, before []byte, ev Event) (Event, error
 		return Event{}, eventError(stream, ev.Type, err)
 	}
 	return Event{Type: t.revert.typ, Schema: m.LatestSchema(t.revert.typ), Data: raw}, nil
+}
+
+// checkStorable refuses a result that would not read back as the number
+// it is: a float with no fraction, at or past 2^63 in size and below
+// 10^21, is written as an integer literal (canonical JSON has one number
+// type), which reads back as an integer past the 64-bit range that no
+// arithmetic accepts, and every later event on the stream would be
+// refused. Refused here, the event that made it is.
+func checkStorable(v any) error {
+	switch x := v.(type) {
+	case float64:
+		if a := math.Abs(x); a >= 1<<63 && a < 1e21 && a == math.Trunc(a) {
+			return fmt.Errorf("result %g is a whole number past the 64-bit integer range, which would be stored as an integer no arithmetic accepts", x)
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := checkStorable(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkStorable(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

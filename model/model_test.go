@@ -703,3 +703,24 @@ func TestReplaySkipsRequires(t *testing.T) {
 	_, err := m.Replay("acc-1", nil, ev("MoneyDeposited", `{"amount":5}`))
 	require.ErrorIs(t, err, ErrRule, "a deposit to no account: the apply fails")
 }
+
+// TestApplyRefusesAFloatThatReadsBackAsAnInteger: a deposit of 1.5 onto
+// a balance near 2^63 gives a whole float past the integer range, which
+// would be stored as an integer literal no arithmetic accepts: refused,
+// where a float with a fraction, or past 10^21 (written with an
+// exponent), is stored.
+func TestApplyRefusesAFloatThatReadsBackAsAnInteger(t *testing.T) {
+	m := bankModel(t)
+	big := []byte(`{"balance":9223372036854775807,"frozen":false,"owner":"a"}`)
+	_, err := m.Apply("acc-1", big, ev("MoneyDeposited", `{"amount":1.5}`))
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "past the 64-bit integer range")
+	got, err := m.Apply("acc-1", []byte(`{"balance":1,"frozen":false,"owner":"a"}`), ev("MoneyDeposited", `{"amount":1.5}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"balance":2.5,"frozen":false,"owner":"a"}`, string(got))
+	_, err = m.Apply("acc-1", []byte(`{"balance":1e22,"frozen":false,"owner":"a"}`), ev("MoneyDeposited", `{"amount":1.5}`))
+	require.NoError(t, err)
+	// History written before the check still folds.
+	_, err = m.Replay("acc-1", big, ev("MoneyDeposited", `{"amount":1.5}`))
+	require.NoError(t, err)
+}
