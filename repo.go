@@ -226,19 +226,46 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 // SetModel parses and stores a model; states are folded through it from
 // now on (snapshots of another model are not used).
 func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (object.ID, error) {
-	if _, err := model.Parse(src); err != nil {
+	mdl, err := model.Parse(src)
+	if err != nil {
 		return object.ZeroID, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	id := object.Hash(object.KindBlob, src)
-	err := r.st.Update(ctx, func(tx *store.Tx) error {
-		tx.PutObject(object.KindBlob, src)
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		old, _ := tx.Ref(refs.Model)
 		if old.ID == id {
 			return nil
 		}
+		if err := r.foldsAtHead(tx, mdl, id); err != nil {
+			return err
+		}
+		tx.PutObject(object.KindBlob, src)
 		return tx.UpdateRef(refs.Update{Name: refs.Model, Old: old.ID, New: id, Time: now(), Actor: actor, Message: "model set"})
 	})
 	return id, err
+}
+
+// foldsAtHead folds every stream at HEAD's commit under mdl, as the first
+// commit after a model set must, and returns the first failure: a model
+// whose apply fails on an event in history (a field its expressions read
+// that old events lack) would leave that stream without a state, and the
+// branch without commits, since a snapshot needs every stream. Its
+// requires are not checked: they held when the events were written.
+func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID) error {
+	head, _, _ := tx.Resolve(refs.HEAD)
+	if head.IsZero() {
+		return nil
+	}
+	c, err := readCommit(tx, head)
+	if err != nil {
+		return err
+	}
+	hs := &headState{head: head, offset: c.Offset, time: c.Time, streams: map[string]streamState{}}
+	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, dryRun: true}
+	if err := hs.rebuild(w, newLoader(r, tx, mdl, mdlID)); err != nil {
+		return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
+	}
+	return nil
 }
 
 // refresh catches up with other processes.

@@ -853,3 +853,26 @@ func TestModelSetKeepsHistoryReadable(t *testing.T) {
 	}
 	assert.Len(t, all, 2)
 }
+
+// TestModelSetRefusedWhenHistoryDoesNotFold: a model whose apply fails
+// on an event at HEAD (a field old events lack) is refused, and the
+// model in force stays: set, it would leave that stream without a state
+// and the branch without commits (a snapshot needs every stream).
+func TestModelSetRefusedWhenHistoryDoesNotFold(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, "types:\n  A: { apply: { v: \"event.x + 1\" } }\n")
+	appendOne(t, r, ev("a", "A", `{"x":1}`))
+	_, before, err := r.Model(ctx)
+	require.NoError(t, err)
+	_, err = r.SetModel(ctx, []byte("types:\n  A: { apply: { v: \"event.y + 1\" } }\n"), "test")
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "does not fold the history at HEAD")
+	_, after, err := r.Model(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the model in force stays")
+	appendOne(t, r, ev("b", "A", `{"x":2}`))
+	// A model that folds it, with a field the old events lack read
+	// with a default, is taken.
+	_, err = r.SetModel(ctx, []byte("types:\n  A: { apply: { v: \"(event.y ?? event.x) + 1\" } }\n"), "test")
+	require.NoError(t, err)
+}
