@@ -246,7 +246,8 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 }
 
 // foldsAtHead folds every stream at HEAD's commit under mdl, as the first
-// commit after a model set must, and returns the first failure: a model
+// commit after a model set must, records the snapshot of the newest
+// boundary there, and returns the first failure: a model
 // whose apply fails on an event in history (a field its expressions read
 // that old events lack) would leave that stream without a state, and the
 // branch without commits, since a snapshot needs every stream. Its
@@ -260,8 +261,14 @@ func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID
 	if err != nil {
 		return err
 	}
+	// Not a dry run: the snapshot of the newest boundary at HEAD under
+	// the new model goes in with it, which the first commit would
+	// otherwise fold the whole line again to record.
 	hs := &headState{head: head, offset: c.Offset, time: c.Time, streams: map[string]streamState{}}
-	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, dryRun: true}
+	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs}
+	if mdl.SnapshotInterval() == 0 {
+		w.dryRun = true // no snapshot to record
+	}
 	if err := hs.rebuild(w, newLoader(r, tx, mdl, mdlID)); err != nil {
 		return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
 	}

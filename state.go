@@ -3,6 +3,7 @@ package evgit
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -548,20 +549,21 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 				at = v.at(p)
 			}
 		}
+		atPos := -1
+		if at != nil {
+			atPos = at.pos
+		}
+		var atStates map[string]streamState
+		if states, atStates, err = foldLine(w.tx, w.mdl, v, len(streams), atPos); err != nil {
+			return err
+		}
 		for _, s := range streams {
-			st, err := v.fold(w.tx, w.mdl, w.mdlID, s, 0)
-			if err != nil {
-				return fmt.Errorf("folding %s: %w", s, err)
-			}
-			states[s] = st
+			st := states[s]
 			if at == nil {
 				t.dirty[s] = struct{}{}
 				continue
 			}
-			old, err := at.fold(w.tx, w.mdl, w.mdlID, s, 0)
-			if err != nil {
-				return fmt.Errorf("folding %s: %w", s, err)
-			}
+			old := atStates[s]
 			if old.version > 0 {
 				changes = append(changes, snapshot.Change{Stream: s, Version: old.version, State: old.state})
 			}
@@ -587,4 +589,36 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 	}
 	h.snap, h.snapOwn = t, true
 	return nil
+}
+
+// foldLine folds every event on the line of v, oldest first, commit
+// after commit, and returns every stream's state at v's commit and, when
+// atPos >= 0, at the commit at that position. One pass in the order the
+// events were written reads each frame once; folding stream after
+// stream read the frames of every stream again (two minutes, not
+// seconds, on a million events over 10,000 streams).
+func foldLine(rd reader, mdl *model.Model, v *lineView, streams, atPos int) (states, atStates map[string]streamState, err error) {
+	states = make(map[string]streamState, streams)
+	for p := 0; p <= v.pos; p++ {
+		c, err := readCommit(rd, v.ids[p])
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, eid := range c.Events {
+			e, err := readEvent(rd, eid)
+			if err != nil {
+				return nil, nil, err
+			}
+			st := states[e.Stream]
+			next, err := mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+			if err != nil {
+				return nil, nil, fmt.Errorf("folding %s: %w", e.Stream, err)
+			}
+			states[e.Stream] = streamState{version: st.version + 1, state: next}
+		}
+		if p == atPos {
+			atStates = maps.Clone(states)
+		}
+	}
+	return states, atStates, nil
 }

@@ -876,3 +876,42 @@ func TestModelSetRefusedWhenHistoryDoesNotFold(t *testing.T) {
 	_, err = r.SetModel(ctx, []byte("types:\n  A: { apply: { v: \"(event.y ?? event.x) + 1\" } }\n"), "test")
 	require.NoError(t, err)
 }
+
+// TestModelSetRecordsTheSnapshotAtHead: model set, folding HEAD's
+// history under the new model, records the snapshot of the newest
+// boundary there, which verifies against the events, so the first
+// commit after need not fold the line again.
+func TestModelSetRecordsTheSnapshotAtHead(t *testing.T) {
+	ctx := context.Background()
+	cfg := bankgen.Config{Seed: 2, Events: 900, Accounts: 30}
+	var src bytes.Buffer
+	require.NoError(t, bankgen.Write(&src, cfg))
+	lines, err := ReadLines(&src, false)
+	require.NoError(t, err)
+	r := newRepo(t)
+	for i := 0; i < len(lines); i += 30 {
+		var in []EventInput
+		for _, l := range lines[i : i+30] {
+			in = append(in, l.Event)
+		}
+		_, err := r.Append(ctx, in, AppendOptions{})
+		require.NoError(t, err)
+	}
+	mdlID, err := r.SetModel(ctx, []byte(bankModelEvery(100)), "test")
+	require.NoError(t, err)
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	found := false
+	for id := head; !id.IsZero() && !found; {
+		_, found, err = r.st.Snapshot(id, mdlID)
+		require.NoError(t, err)
+		c, err := r.st.Commit(id)
+		require.NoError(t, err)
+		id = c.Parent()
+	}
+	assert.True(t, found, "a snapshot under the new model")
+	checked, err := r.VerifySnapshots(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Positive(t, checked)
+	checkTree(t, r, head, expectAt(bankgen.Generate(cfg), cfg.Events))
+}
