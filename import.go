@@ -159,7 +159,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 				// store. It and the next are built in the transaction,
 				// on the fold still trusted. The preparer is gone.
 				prep = nil
-			} else if err := r.writePrepared(ctx, p, opts, trust, res); err == nil {
+			} else if err := r.writePrepared(ctx, p, opts, mdlID, trust, res); err == nil {
 				progress()
 				continue
 			} else if !errors.Is(err, errRetryUntrusted) {
@@ -346,12 +346,15 @@ func (p *preparer) stop() {
 // writePrepared writes a prepared batch if the branch is still where the
 // fold left it and the batch did not land before; errRetryUntrusted
 // when it is not written for either reason, or was not prepared.
-func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts ImportOptions, t *trustedFold, res *ImportResult) error {
+func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts ImportOptions, mdlID object.ID, t *trustedFold, res *ImportResult) error {
 	defer opts.hold.release(p.held) // written or dropped: it goes either way
 	if p.tx == nil || p.err != nil {
 		return errRetryUntrusted
 	}
 	err := r.st.UpdatePrepared(ctx, p.tx, func(tx *store.Tx) error {
+		if err := modelUnmoved(tx, mdlID); err != nil {
+			return err
+		}
 		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
 			return err
@@ -419,6 +422,17 @@ func branchOrHead(b string) string {
 	return b
 }
 
+// modelUnmoved refuses to write an import's batch once the model is not
+// the one its events were folded and checked under: a model set during
+// the import. The batches written stay; run again, the import skips them
+// and folds the rest under the new model.
+func modelUnmoved(tx *store.Tx, mdlID object.ID) error {
+	if v, _ := tx.Ref(refs.Model); v.ID != mdlID {
+		return conflictf("the model changed during the import (model set); run the import again: the batches written are skipped")
+	}
+	return nil
+}
+
 // markerLanded returns the commit the batch a marker names landed at,
 // when that commit is on head's first-parent line; ZeroID otherwise.
 func markerLanded(tx *store.Tx, branchRef string, head object.ID, marker string, line *lineSet) (object.ID, error) {
@@ -471,6 +485,9 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, prefix object.ID, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
 	marker, dig := importMarker(groups)
 	return r.st.Update(ctx, func(tx *store.Tx) error {
+		if err := modelUnmoved(tx, mdlID); err != nil {
+			return err
+		}
 		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
 			return err
@@ -769,6 +786,9 @@ type dryRunResult struct {
 func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts ImportOptions, mdl *model.Model, mdlID object.ID, start func(*trustedFold) *preparer) (res dryRunResult, err error) {
 	var parseErr error
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		if err := modelUnmoved(tx, mdlID); err != nil {
+			return err
+		}
 		branchRef, err := r.branchRef(tx, opts.Branch)
 		if err != nil {
 			return err

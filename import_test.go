@@ -572,3 +572,28 @@ func TestImportGrownRenamesAcrossAnotherWritersCommit(t *testing.T) {
 	require.False(t, want.IsZero())
 	assert.Equal(t, want, got, "the revert names the commit i=1200 became")
 }
+
+// TestImportStopsWhenTheModelChanges: a model set during an import (here
+// from its progress callback, after its first batch) stops it before its
+// next batch, whose events were checked under the old model; run again,
+// it skips what landed and folds the rest under the new one.
+func TestImportStopsWhenTheModelChanges(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	src, _ := grownInput(t)
+	changed := false
+	_, err := r.Import(ctx, bytes.NewReader(src), ImportOptions{Progress: func(done, total int) {
+		if !changed {
+			changed = true
+			_, err := r.SetModel(ctx, []byte(bankModelEvery(50)), "test")
+			require.NoError(t, err)
+		}
+	}})
+	require.ErrorIs(t, err, ErrConflict)
+	assert.Contains(t, err.Error(), "the model changed during the import")
+	assert.Equal(t, importBatchCommits, eventsOnHead(t, r), "the first batch landed, no other")
+	res, err := r.Import(ctx, bytes.NewReader(src), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, importBatchCommits, res.Skipped)
+	assert.Equal(t, 3700, eventsOnHead(t, r))
+}

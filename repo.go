@@ -270,7 +270,11 @@ func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID
 		w.dryRun = true // no snapshot to record
 	}
 	if err := hs.rebuild(w, newLoader(r, tx, mdl, mdlID)); err != nil {
-		return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
+		var re *model.RuleError
+		if errors.As(err, &re) {
+			return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
+		}
+		return err
 	}
 	return nil
 }

@@ -281,10 +281,10 @@ func TestNoSnapshotsTrackNothing(t *testing.T) {
 	}
 }
 
-// TestModelChangeDuringImport: an import reads the model once; when this
-// process takes a new model while the import runs, the heads the import
-// keeps were folded under the old one, and a writer under the new model
-// must not build its snapshots on them (with snapshot_every: 0 they
+// TestModelChangeDuringImport: an import reads the model once, and stops
+// when the model changes under it; the heads it kept were folded under
+// the old one, and a writer under the new model must not build its
+// snapshots on them (with snapshot_every: 0 they
 // track no changed streams, so a snapshot built on them would lack
 // streams).
 func TestModelChangeDuringImport(t *testing.T) {
@@ -298,7 +298,8 @@ func TestModelChangeDuringImport(t *testing.T) {
 		fmt.Fprintf(&in, `{"stream":"acc-%03d","type":"MoneyDeposited","data":{"amount":1}}`+"\n", i%300)
 	}
 	changed := false
-	_, err := r.Import(ctx, &in, ImportOptions{Batch: 10, Progress: func(done, total int) {
+	data := in.Bytes()
+	_, err := r.Import(ctx, bytes.NewReader(data), ImportOptions{Batch: 10, Progress: func(done, total int) {
 		if !changed {
 			changed = true
 			_, err := r.SetModel(ctx, []byte(bankModelEvery(10)), "test")
@@ -307,8 +308,12 @@ func TestModelChangeDuringImport(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}})
-	require.NoError(t, err)
+	// The import stops at its next batch (its events were checked under
+	// the old model); run again, it ends under the new one.
+	require.ErrorIs(t, err, ErrConflict)
 	require.True(t, changed)
+	_, err = r.Import(ctx, bytes.NewReader(data), ImportOptions{Batch: 10})
+	require.NoError(t, err)
 	for i := range 30 {
 		_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("acc-%03d", i), "MoneyDeposited", `{"amount":1}`)}, AppendOptions{})
 		require.NoError(t, err)
@@ -914,4 +919,28 @@ func TestModelSetRecordsTheSnapshotAtHead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, checked)
 	checkTree(t, r, head, expectAt(bankgen.Generate(cfg), cfg.Events))
+}
+
+// TestStricterModelReplaysHistory: under a model whose requires the
+// history breaks, with no snapshots (loads go through the line index), a
+// stream still loads, and a commit whose events break them can be
+// reverted: the revert folds the reverted events to find their states
+// before, and only its compensations are held to the requires.
+func TestStricterModelReplaysHistory(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	appendOne(t, r, ev("a", "AccountOpened", `{"owner":"A"}`), ev("a", "MoneyDeposited", `{"amount":10}`))
+	withdraw := appendOne(t, r, ev("a", "MoneyWithdrawn", `{"amount":10}`))
+	strict := strings.Replace(bankModelEvery(0), `require: ["!state.frozen", "state.balance >= event.amount"]`, `require: ["state.balance > 1000"]`, 1)
+	require.NotEqual(t, bankModelEvery(0), strict)
+	_, err := r.SetModel(ctx, []byte(strict), "test")
+	require.NoError(t, err)
+	st, err := r.State(ctx, "HEAD", "a", StateOptions{Version: 3})
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), decodeAccount(t, st.State).Balance)
+	_, err = r.Revert(ctx, withdraw.String(), RevertOptions{})
+	require.NoError(t, err)
+	st, err = r.State(ctx, "HEAD", "a", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), decodeAccount(t, st.State).Balance)
 }

@@ -400,6 +400,8 @@ func (m *Model) Compensate(stream string, before []byte, ev Event) (Event, error
 func checkStorable(v any) error {
 	switch x := v.(type) {
 	case float64:
+		// -2^63 too: its shortest form, -9223372036854776000, is past
+		// the range as an integer literal.
 		if a := math.Abs(x); a >= 1<<63 && a < 1e21 && a == math.Trunc(a) {
 			return fmt.Errorf("result %g is a whole number past the 64-bit integer range, which would be stored as an integer no arithmetic accepts", x)
 		}

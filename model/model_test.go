@@ -720,6 +720,10 @@ func TestApplyRefusesAFloatThatReadsBackAsAnInteger(t *testing.T) {
 	assert.Equal(t, `{"balance":2.5,"frozen":false,"owner":"a"}`, string(got))
 	_, err = m.Apply("acc-1", []byte(`{"balance":1e22,"frozen":false,"owner":"a"}`), ev("MoneyDeposited", `{"amount":1.5}`))
 	require.NoError(t, err)
+	// -2^63 as a float is written -9223372036854776000, past the range
+	// as an integer: refused too.
+	_, err = m.Apply("acc-1", []byte(`{"balance":-9223372036854775807,"frozen":false,"owner":"a"}`), ev("MoneyDeposited", `{"amount":-0.5}`))
+	require.ErrorIs(t, err, ErrRule)
 	// History written before the check still folds.
 	_, err = m.Replay("acc-1", big, ev("MoneyDeposited", `{"amount":1.5}`))
 	require.NoError(t, err)
