@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
 )
 
 // TestSpilledFrameIsWrittenWhole: a prepared transaction whose frame
@@ -16,11 +18,7 @@ import (
 // name behind.
 func TestSpilledFrameIsWrittenWhole(t *testing.T) {
 	ctx := context.Background()
-	s, dir := newStore(t, Options{})
-	head := appendCommit(t, s, 0)
-	sp, err := s.NewSpill()
-	require.NoError(t, err)
-	defer sp.Close()
+	s, dir, head, sp := spillStore(t)
 	for _, d := range []string{dir, filepath.Join(dir, "log")} {
 		ents, err := os.ReadDir(d)
 		require.NoError(t, err)
@@ -39,7 +37,7 @@ func TestSpilledFrameIsWrittenWhole(t *testing.T) {
 	require.NoError(t, s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil }))
 	got, _, _ := s.Resolve("refs/heads/main")
 	assert.Equal(t, cid, got)
-	_, _, _, err = s.Get(cid)
+	_, _, _, err := s.Get(cid)
 	require.NoError(t, err, "the commit is found where it landed")
 
 	require.NoError(t, s.Close())
@@ -54,11 +52,7 @@ func TestSpilledFrameIsWrittenWhole(t *testing.T) {
 // than it was written is an error, and nothing is written.
 func TestDamagedSpillIsNotWritten(t *testing.T) {
 	ctx := context.Background()
-	s, dir := newStore(t, Options{})
-	head := appendCommit(t, s, 0)
-	sp, err := s.NewSpill()
-	require.NoError(t, err)
-	defer sp.Close()
+	s, dir, head, sp := spillStore(t)
 	tx, _ := prepare(t, s, head, 1)
 	require.NoError(t, tx.SpillFrame(sp))
 	size := func() int64 {
@@ -73,11 +67,23 @@ func TestDamagedSpillIsNotWritten(t *testing.T) {
 		return n
 	}
 	was := size()
-	_, err = sp.f.WriteAt([]byte{0xff}, tx.spilled.off+int64(tx.spilled.n)/2)
+	_, err := sp.f.WriteAt([]byte{0xff}, tx.spilled.off+int64(tx.spilled.n)/2)
 	require.NoError(t, err)
 	err = s.UpdatePrepared(ctx, tx, func(*Tx) error { return nil })
 	require.ErrorContains(t, err, "read back damaged")
 	got, _, _ := s.Resolve("refs/heads/main")
 	assert.Equal(t, head, got, "main did not move")
 	assert.Equal(t, was, size(), "nothing written")
+}
+
+// spillStore is a store with one commit on main, and a spill file of it
+// that the test's end closes.
+func spillStore(t *testing.T) (*Store, string, object.ID, *Spill) {
+	t.Helper()
+	s, dir := newStore(t, Options{})
+	head := appendCommit(t, s, 0)
+	sp, err := s.NewSpill()
+	require.NoError(t, err)
+	t.Cleanup(func() { sp.Close() })
+	return s, dir, head, sp
 }
