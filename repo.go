@@ -239,6 +239,9 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		if err := r.foldsAtHead(tx, mdl, id); err != nil {
 			return err
 		}
+		if err := r.foldsOnBranches(tx, mdl, id); err != nil {
+			return err
+		}
 		tx.PutObject(object.KindBlob, src)
 		return tx.UpdateRef(refs.Update{Name: refs.Model, Old: old.ID, New: id, Time: now(), Actor: actor, Message: "model set"})
 	})
@@ -275,6 +278,66 @@ func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID
 			return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
 		}
 		return err
+	}
+	return nil
+}
+
+// foldsOnBranches checks every branch whose tip is not HEAD's commit as
+// foldsAtHead checks HEAD: a branch that a new model cannot fold would
+// take no commits. Only what the branch adds to HEAD's line is folded:
+// its own commits, down to the first on HEAD's line (the whole branch
+// when it shares none), each stream they touch starting from its state
+// at that commit. A stream they do not touch holds what it holds on
+// HEAD's line there, and HEAD's fold went through it.
+func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID object.ID) error {
+	head, _, _ := tx.Resolve(refs.HEAD)
+	var line lineSet
+	l := newLoader(r, tx, mdl, mdlID)
+	for _, name := range tx.RefNames(refs.HeadsPrefix) {
+		v, _ := tx.Ref(name)
+		if v.IsSymbolic() || v.ID.IsZero() || v.ID == head {
+			continue
+		}
+		var own []*object.Commit // newest first
+		id := v.ID
+		for !id.IsZero() {
+			on := false
+			if !head.IsZero() {
+				var err error
+				if on, err = line.has(tx, head, id); err != nil {
+					return err
+				}
+			}
+			if on {
+				break
+			}
+			c, err := readCommit(tx, id)
+			if err != nil {
+				return err
+			}
+			own = append(own, c)
+			id = c.Parent()
+		}
+		states := map[string]streamState{}
+		for i := len(own) - 1; i >= 0; i-- {
+			for _, eid := range own[i].Events {
+				e, err := readEvent(tx, eid)
+				if err != nil {
+					return err
+				}
+				st, ok := states[e.Stream]
+				if !ok {
+					if st, err = l.load(id, e.Stream, 0); err != nil {
+						return err
+					}
+				}
+				next, err := mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+				if err != nil {
+					return fmt.Errorf("the model does not fold the history of branch %s: folding %s: %w", shortBranch(name), e.Stream, err)
+				}
+				states[e.Stream] = streamState{version: st.version + 1, state: next}
+			}
+		}
 	}
 	return nil
 }

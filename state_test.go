@@ -18,6 +18,7 @@ import (
 	"github.com/evgit/evgit/bankgen"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/snapshot"
+	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
 )
 
@@ -943,4 +944,42 @@ func TestStricterModelReplaysHistory(t *testing.T) {
 	st, err = r.State(ctx, "HEAD", "a", StateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(10), decodeAccount(t, st.State).Balance)
+}
+
+// TestModelSetChecksEveryBranch: a model that folds HEAD's line but not
+// what another branch adds to it is refused too, naming the branch; so
+// is one that cannot fold a branch while HEAD is on an unborn branch.
+func TestModelSetChecksEveryBranch(t *testing.T) {
+	ctx := context.Background()
+	m1 := "types:\n  A: { apply: { v: \"event.x + 1\" } }\n"
+	m2 := "types:\n  A: { apply: { v: \"event.y + 1\" } }\n"
+	r := modelRepo(t, m1)
+	appendOne(t, r, ev("a", "A", `{"x":1,"y":1}`))
+	_, err := r.CreateBranch(ctx, "feature", "main", "test")
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("b", "A", `{"x":1}`)}, AppendOptions{Branch: "feature"})
+	require.NoError(t, err)
+	_, err = r.SetModel(ctx, []byte(m2), "test")
+	require.ErrorIs(t, err, ErrRule)
+	assert.Contains(t, err.Error(), "branch feature: folding b")
+	// What the branch adds folds: taken.
+	_, err = r.Append(ctx, []EventInput{ev("b", "A", `{"x":1,"y":2}`)}, AppendOptions{Branch: "feature", Expect: map[string]uint64{"b": 1}})
+	require.NoError(t, err)
+	_, err = r.SetModel(ctx, []byte("types:\n  A: { apply: { v: \"(event.y ?? 0) + 1\" } }\n"), "test")
+	require.NoError(t, err)
+	st, err := r.State(ctx, "feature", "b", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"v":3}`, string(st.State))
+
+	// HEAD on an unborn branch: every branch is folded whole.
+	u := modelRepo(t, m1)
+	appendOne(t, u, ev("a", "A", `{"x":1}`))
+	_, err = u.Checkout(ctx, "main", CheckoutOptions{Branch: "next"})
+	require.NoError(t, err)
+	require.NoError(t, u.st.Update(ctx, func(tx *store.Tx) error {
+		tx.SetSymbolic(refs.HEAD, refs.HeadsPrefix+"unborn")
+		return nil
+	}))
+	_, err = u.SetModel(ctx, []byte(m2), "test")
+	require.ErrorIs(t, err, ErrRule)
 }
