@@ -17,8 +17,8 @@ import (
 
 	"github.com/evgit/evgit/bankgen"
 	"github.com/evgit/evgit/object"
-	"github.com/evgit/evgit/snapshot"
 	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/snapshot"
 	"github.com/evgit/evgit/store"
 )
 
