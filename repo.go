@@ -318,7 +318,26 @@ func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID objec
 			own = append(own, c)
 			id = c.Parent()
 		}
+		// The states at the fork: stream by stream for a few, from one
+		// pass over the line for many (stream by stream reads every
+		// frame again for each stream).
 		states := map[string]streamState{}
+		whole := false // states holds every stream at the fork
+		if n := 0; !id.IsZero() {
+			for _, c := range own {
+				n += len(c.Events)
+			}
+			if n > branchFoldEvents {
+				if err := r.onLine(tx, id, func(v *lineView) error {
+					var err error
+					states, _, err = foldLine(tx, mdl, v, 0, -1)
+					return err
+				}); err != nil {
+					return err
+				}
+				whole = true
+			}
+		}
 		for i := len(own) - 1; i >= 0; i-- {
 			for _, eid := range own[i].Events {
 				e, err := readEvent(tx, eid)
@@ -326,7 +345,7 @@ func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID objec
 					return err
 				}
 				st, ok := states[e.Stream]
-				if !ok {
+				if !ok && !whole {
 					if st, err = l.load(id, e.Stream, 0); err != nil {
 						return err
 					}
@@ -341,6 +360,11 @@ func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID objec
 	}
 	return nil
 }
+
+// branchFoldEvents is the most events a branch adds to HEAD's line for
+// which foldsOnBranches loads the states at the fork stream by stream;
+// past it, it folds the fork's line once.
+const branchFoldEvents = 256
 
 // refresh catches up with other processes.
 func (r *Repository) refresh() error {
