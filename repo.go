@@ -12,8 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/evgit/evgit/model"
@@ -284,75 +286,100 @@ func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID
 
 // foldsOnBranches checks every branch whose tip is not HEAD's commit as
 // foldsAtHead checks HEAD: a branch that a new model cannot fold would
-// take no commits. Only what the branch adds to HEAD's line is folded:
+// take no commits. Only what each branch adds to HEAD's line is folded:
 // its own commits, down to the first on HEAD's line (the whole branch
 // when it shares none), each stream they touch starting from its state
-// at that commit. A stream they do not touch holds what it holds on
-// HEAD's line there, and HEAD's fold went through it.
+// at that commit, which one pass over HEAD's line gives for every fork.
+// A stream a branch does not touch holds what it holds on HEAD's line
+// there, and HEAD's fold went through it (a fold depends only on the
+// stream's state and the event).
 func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID object.ID) error {
 	head, _, _ := tx.Resolve(refs.HEAD)
+	type branch struct {
+		name string
+		own  []object.ID // its commits not on HEAD's line, newest first
+		fork object.ID   // the first commit on HEAD's line, or zero
+		at   uint64      // the fork's offset
+	}
+	var branches []branch
 	var line lineSet
-	l := newLoader(r, tx, mdl, mdlID)
 	for _, name := range tx.RefNames(refs.HeadsPrefix) {
 		v, _ := tx.Ref(name)
 		if v.IsSymbolic() || v.ID.IsZero() || v.ID == head {
 			continue
 		}
-		var own []*object.Commit // newest first
+		b := branch{name: name}
 		id := v.ID
 		for !id.IsZero() {
+			c, err := readCommit(tx, id)
+			if err != nil {
+				return err
+			}
 			on := false
 			if !head.IsZero() {
-				var err error
 				if on, err = line.has(tx, head, id); err != nil {
 					return err
 				}
 			}
 			if on {
+				b.fork, b.at = id, c.Offset
 				break
 			}
-			c, err := readCommit(tx, id)
+			b.own = append(b.own, id)
+			id = c.Parent()
+		}
+		if len(b.own) > 0 {
+			branches = append(branches, b)
+		}
+	}
+	if len(branches) == 0 {
+		return nil
+	}
+	// Every stream's state at each fork, from one pass over HEAD's line.
+	forks := map[object.ID]map[string]streamState{}
+	if !head.IsZero() {
+		err := r.onLine(tx, head, func(v *lineView) error {
+			at := map[int]bool{}
+			pos := map[object.ID]int{}
+			for _, b := range branches {
+				if b.fork.IsZero() {
+					continue
+				}
+				p := sort.Search(len(v.offsets), func(i int) bool { return v.offsets[i] >= b.at })
+				if p >= len(v.ids) || v.ids[p] != b.fork {
+					return fmt.Errorf("%w: commit %s is on HEAD's line but not where its offset says", ErrCorrupt, b.fork.Short())
+				}
+				at[p], pos[b.fork] = true, p
+			}
+			_, states, err := foldLine(tx, mdl, v, 0, at)
+			for id, p := range pos {
+				forks[id] = states[p]
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, b := range branches {
+		states := maps.Clone(forks[b.fork])
+		if states == nil {
+			states = map[string]streamState{}
+		}
+		for i := len(b.own) - 1; i >= 0; i-- {
+			c, err := readCommit(tx, b.own[i])
 			if err != nil {
 				return err
 			}
-			own = append(own, c)
-			id = c.Parent()
-		}
-		// The states at the fork: stream by stream for a few, from one
-		// pass over the line for many (stream by stream reads every
-		// frame again for each stream).
-		states := map[string]streamState{}
-		whole := false // states holds every stream at the fork
-		if n := 0; !id.IsZero() {
-			for _, c := range own {
-				n += len(c.Events)
-			}
-			if n > branchFoldEvents {
-				if err := r.onLine(tx, id, func(v *lineView) error {
-					var err error
-					states, _, err = foldLine(tx, mdl, v, 0, -1)
-					return err
-				}); err != nil {
-					return err
-				}
-				whole = true
-			}
-		}
-		for i := len(own) - 1; i >= 0; i-- {
-			for _, eid := range own[i].Events {
+			for _, eid := range c.Events {
 				e, err := readEvent(tx, eid)
 				if err != nil {
 					return err
 				}
-				st, ok := states[e.Stream]
-				if !ok && !whole {
-					if st, err = l.load(id, e.Stream, 0); err != nil {
-						return err
-					}
-				}
+				st := states[e.Stream]
 				next, err := mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
 				if err != nil {
-					return fmt.Errorf("the model does not fold the history of branch %s: folding %s: %w", shortBranch(name), e.Stream, err)
+					return fmt.Errorf("the model does not fold the history of branch %s: folding %s: %w", shortBranch(b.name), e.Stream, err)
 				}
 				states[e.Stream] = streamState{version: st.version + 1, state: next}
 			}
@@ -360,11 +387,6 @@ func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID objec
 	}
 	return nil
 }
-
-// branchFoldEvents is the most events a branch adds to HEAD's line for
-// which foldsOnBranches loads the states at the fork stream by stream;
-// past it, it folds the fork's line once.
-const branchFoldEvents = 256
 
 // refresh catches up with other processes.
 func (r *Repository) refresh() error {

@@ -549,13 +549,17 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 				at = v.at(p)
 			}
 		}
-		atPos := -1
-		if at != nil {
-			atPos = at.pos
-		}
 		var atStates map[string]streamState
-		if states, atStates, err = foldLine(w.tx, w.mdl, v, len(streams), atPos); err != nil {
+		var marks map[int]bool
+		if at != nil {
+			marks = map[int]bool{at.pos: true}
+		}
+		var all map[int]map[string]streamState
+		if states, all, err = foldLine(w.tx, w.mdl, v, len(streams), marks); err != nil {
 			return err
+		}
+		if at != nil {
+			atStates = all[at.pos]
 		}
 		for _, s := range streams {
 			st := states[s]
@@ -592,13 +596,14 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 }
 
 // foldLine folds every event on the line of v, oldest first, commit
-// after commit, and returns every stream's state at v's commit and, when
-// atPos >= 0, at the commit at that position. One pass in the order the
-// events were written reads each frame once; folding stream after
-// stream read the frames of every stream again (two minutes, not
+// after commit, and returns every stream's state at v's commit and at
+// each position of at (a copy of all the states there). One pass in the
+// order the events were written reads each frame once; folding stream
+// after stream read the frames of every stream again (two minutes, not
 // seconds, on a million events over 10,000 streams).
-func foldLine(rd reader, mdl *model.Model, v *lineView, streams, atPos int) (states, atStates map[string]streamState, err error) {
+func foldLine(rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (states map[string]streamState, atStates map[int]map[string]streamState, err error) {
 	states = make(map[string]streamState, streams)
+	atStates = make(map[int]map[string]streamState, len(at))
 	for p := 0; p <= v.pos; p++ {
 		c, err := readCommit(rd, v.ids[p])
 		if err != nil {
@@ -616,8 +621,8 @@ func foldLine(rd reader, mdl *model.Model, v *lineView, streams, atPos int) (sta
 			}
 			states[e.Stream] = streamState{version: st.version + 1, state: next}
 		}
-		if p == atPos {
-			atStates = maps.Clone(states)
+		if at[p] {
+			atStates[p] = maps.Clone(states)
 		}
 	}
 	return states, atStates, nil

@@ -984,28 +984,36 @@ func TestModelSetChecksEveryBranch(t *testing.T) {
 	require.ErrorIs(t, err, ErrRule)
 }
 
-// TestModelSetFoldsABranchFromItsFork: a branch is folded from every
-// stream's state at its fork with HEAD's line, loaded stream by stream
-// for a short branch and by one pass over the line for a long one: a
-// model whose apply needs the state from before the fork is taken.
+// TestModelSetFoldsABranchFromItsFork: branches are folded from every
+// stream's state at their forks with HEAD's line (one pass over the line
+// gives all of them): a model whose apply needs the state from before a
+// fork is taken, and the branches read right under it.
 func TestModelSetFoldsABranchFromItsFork(t *testing.T) {
 	ctx := context.Background()
 	add := "types:\n  I: { apply: { v: \"0\" } }\n  A: { apply: { v: \"state.v + event.x\" } }\n"
-	for _, n := range []int{10, branchFoldEvents + 10} {
+	for _, n := range []int{10, 300} {
 		r := modelRepo(t, add)
 		appendOne(t, r, ev("s0", "I", `{}`), ev("s1", "I", `{}`), ev("s0", "A", `{"x":1}`))
-		_, err := r.CreateBranch(ctx, "b", "main", "test")
+		_, err := r.CreateBranch(ctx, "b1", "main", "test")
 		require.NoError(t, err)
-		for i := range n {
-			_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("s%d", i%2), "A", `{"x":1}`)}, AppendOptions{Branch: "b"})
-			require.NoError(t, err)
+		appendOne(t, r, ev("s0", "A", `{"x":10}`), ev("s1", "A", `{"x":10}`))
+		_, err = r.CreateBranch(ctx, "b2", "main", "test")
+		require.NoError(t, err)
+		appendOne(t, r, ev("s0", "A", `{"x":100}`))
+		for _, b := range []string{"b1", "b2"} {
+			for i := range n {
+				_, err := r.Append(ctx, []EventInput{ev(fmt.Sprintf("s%d", i%2), "A", `{"x":1}`)}, AppendOptions{Branch: b})
+				require.NoError(t, err)
+			}
 		}
-		// Each stream's first event on the branch needs its state at
-		// the fork: from an empty one, state.v fails.
+		// Each stream's first event on a branch needs its state at the
+		// fork: from an empty one, state.v fails.
 		_, err = r.SetModel(ctx, []byte(add+"# the same rules, another model\n"), "test")
 		require.NoError(t, err, "%d events", n)
-		st, err := r.State(ctx, "b", "s0", StateOptions{})
-		require.NoError(t, err)
-		assert.JSONEq(t, fmt.Sprintf(`{"v":%d}`, 1+(n+1)/2), string(st.State))
+		for b, want := range map[string]int{"b1": 1 + (n+1)/2, "b2": 11 + (n+1)/2} {
+			st, err := r.State(ctx, b, "s0", StateOptions{})
+			require.NoError(t, err)
+			assert.JSONEq(t, fmt.Sprintf(`{"v":%d}`, want), string(st.State), b)
+		}
 	}
 }
