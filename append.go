@@ -337,6 +337,10 @@ type commitWriter struct {
 	// snapshot tree an earlier commit left building, which goes after
 	// the commit.
 	room txRoom
+	// foldAt asks a rebuild (model set) for every stream's state at
+	// these commits of the line (by offset), which it leaves in foldedAt.
+	foldAt   map[object.ID]uint64
+	foldedAt map[object.ID]map[string]streamState
 }
 
 // txRoom is room reserved in a transaction: objects, and bytes of payload.

@@ -15,7 +15,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/evgit/evgit/model"
@@ -238,10 +237,15 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		if old.ID == id {
 			return nil
 		}
-		if err := r.foldsAtHead(tx, mdl, id); err != nil {
+		branches, err := r.branchesOffHead(tx)
+		if err != nil {
 			return err
 		}
-		if err := r.foldsOnBranches(tx, mdl, id); err != nil {
+		forks, err := r.foldsAtHead(tx, mdl, id, branches)
+		if err != nil {
+			return err
+		}
+		if err := foldsOnBranches(tx, mdl, branches, forks); err != nil {
 			return err
 		}
 		tx.PutObject(object.KindBlob, src)
@@ -256,69 +260,71 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 // whose apply fails on an event in history (a field its expressions read
 // that old events lack) would leave that stream without a state, and the
 // branch without commits, since a snapshot needs every stream. Its
-// requires are not checked: they held when the events were written.
-func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID) error {
+// requires are not checked: they held when the events were written. The
+// same pass returns every stream's state at each fork of branches.
+func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID, branches []offHead) (map[object.ID]map[string]streamState, error) {
 	head, _, _ := tx.Resolve(refs.HEAD)
 	if head.IsZero() {
-		return nil
+		return nil, nil
 	}
 	c, err := readCommit(tx, head)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Not a dry run: the snapshot of the newest boundary at HEAD under
 	// the new model goes in with it, which the first commit would
 	// otherwise fold the whole line again to record.
 	hs := &headState{head: head, offset: c.Offset, time: c.Time, streams: map[string]streamState{}}
-	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs}
+	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, foldAt: map[object.ID]uint64{}}
 	if mdl.SnapshotInterval() == 0 {
 		w.dryRun = true // no snapshot to record
+	}
+	for _, b := range branches {
+		if !b.fork.IsZero() {
+			w.foldAt[b.fork] = b.at
+		}
 	}
 	if err := hs.rebuild(w, newLoader(r, tx, mdl, mdlID)); err != nil {
 		var re *model.RuleError
 		if errors.As(err, &re) {
-			return fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
+			return nil, fmt.Errorf("the model does not fold the history at HEAD (%s): %w", head.Short(), err)
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	return w.foldedAt, nil
 }
 
-// foldsOnBranches checks every branch whose tip is not HEAD's commit as
-// foldsAtHead checks HEAD: a branch that a new model cannot fold would
-// take no commits. Only what each branch adds to HEAD's line is folded:
-// its own commits, down to the first on HEAD's line (the whole branch
-// when it shares none), each stream they touch starting from its state
-// at that commit, which one pass over HEAD's line gives for every fork.
-// A stream a branch does not touch holds what it holds on HEAD's line
-// there, and HEAD's fold went through it (a fold depends only on the
-// stream's state and the event).
-func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID object.ID) error {
+// offHead is a branch whose tip is not on HEAD's first-parent line:
+// its own commits (newest first) down to the first commit on that line,
+// its fork (zero when it shares none), with the fork's offset.
+type offHead struct {
+	name string
+	own  []object.ID
+	fork object.ID
+	at   uint64
+}
+
+// branchesOffHead lists the branches with commits HEAD's line lacks.
+func (r *Repository) branchesOffHead(tx *store.Tx) ([]offHead, error) {
 	head, _, _ := tx.Resolve(refs.HEAD)
-	type branch struct {
-		name string
-		own  []object.ID // its commits not on HEAD's line, newest first
-		fork object.ID   // the first commit on HEAD's line, or zero
-		at   uint64      // the fork's offset
-	}
-	var branches []branch
+	var out []offHead
 	var line lineSet
 	for _, name := range tx.RefNames(refs.HeadsPrefix) {
 		v, _ := tx.Ref(name)
 		if v.IsSymbolic() || v.ID.IsZero() || v.ID == head {
 			continue
 		}
-		b := branch{name: name}
+		b := offHead{name: name}
 		id := v.ID
 		for !id.IsZero() {
 			c, err := readCommit(tx, id)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			on := false
 			if !head.IsZero() {
 				if on, err = line.has(tx, head, id); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if on {
@@ -329,38 +335,21 @@ func (r *Repository) foldsOnBranches(tx *store.Tx, mdl *model.Model, mdlID objec
 			id = c.Parent()
 		}
 		if len(b.own) > 0 {
-			branches = append(branches, b)
+			out = append(out, b)
 		}
 	}
-	if len(branches) == 0 {
-		return nil
-	}
-	// Every stream's state at each fork, from one pass over HEAD's line.
-	forks := map[object.ID]map[string]streamState{}
-	if !head.IsZero() {
-		err := r.onLine(tx, head, func(v *lineView) error {
-			at := map[int]bool{}
-			pos := map[object.ID]int{}
-			for _, b := range branches {
-				if b.fork.IsZero() {
-					continue
-				}
-				p := sort.Search(len(v.offsets), func(i int) bool { return v.offsets[i] >= b.at })
-				if p >= len(v.ids) || v.ids[p] != b.fork {
-					return fmt.Errorf("%w: commit %s is on HEAD's line but not where its offset says", ErrCorrupt, b.fork.Short())
-				}
-				at[p], pos[b.fork] = true, p
-			}
-			_, states, err := foldLine(tx, mdl, v, 0, at)
-			for id, p := range pos {
-				forks[id] = states[p]
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
+	return out, nil
+}
+
+// foldsOnBranches checks every branch off HEAD's line as foldsAtHead
+// checks HEAD: a branch that a new model cannot fold would take no
+// commits. Only what each branch adds to HEAD's line is folded: its own
+// commits, each stream they touch starting from its state at the fork
+// (forks, from foldsAtHead's pass; nothing at all for a branch that
+// shares no commit with HEAD). A stream a branch does not touch holds
+// what it holds on HEAD's line there, and HEAD's fold went through it (a
+// fold depends only on the stream's state and the event).
+func foldsOnBranches(tx *store.Tx, mdl *model.Model, branches []offHead, forks map[object.ID]map[string]streamState) error {
 	for _, b := range branches {
 		states := maps.Clone(forks[b.fork])
 		if states == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sort"
 	"sync"
 	"time"
 
@@ -550,9 +551,17 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 			}
 		}
 		var atStates map[string]streamState
-		var marks map[int]bool
+		marks := map[int]bool{}
 		if at != nil {
-			marks = map[int]bool{at.pos: true}
+			marks[at.pos] = true
+		}
+		pos := map[object.ID]int{} // the commits w.foldAt asks states at
+		for id, off := range w.foldAt {
+			p := sort.Search(len(v.offsets), func(i int) bool { return v.offsets[i] >= off })
+			if p >= len(v.ids) || v.ids[p] != id {
+				return fmt.Errorf("%w: commit %s is not on the line where its offset says", ErrCorrupt, id.Short())
+			}
+			marks[p], pos[id] = true, p
 		}
 		var all map[int]map[string]streamState
 		if states, all, err = foldLine(w.tx, w.mdl, v, len(streams), marks); err != nil {
@@ -560,6 +569,12 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 		}
 		if at != nil {
 			atStates = all[at.pos]
+		}
+		if w.foldAt != nil {
+			w.foldedAt = make(map[object.ID]map[string]streamState, len(pos))
+			for id, p := range pos {
+				w.foldedAt[id] = all[p]
+			}
 		}
 		for _, s := range streams {
 			st := states[s]
