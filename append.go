@@ -341,6 +341,9 @@ type commitWriter struct {
 	// these commits of the line (by offset), which it leaves in foldedAt.
 	foldAt   map[object.ID]uint64
 	foldedAt map[object.ID]map[string]streamState
+	// ctx, when set, stops a rebuild's fold of the whole line (model
+	// set); a commit's own rebuild runs to its end.
+	ctx context.Context
 }
 
 // txRoom is room reserved in a transaction: objects, and bytes of payload.

@@ -241,7 +241,7 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		if err != nil {
 			return err
 		}
-		forks, err := r.foldsAtHead(tx, mdl, id, branches)
+		forks, err := r.foldsAtHead(ctx, tx, mdl, id, branches)
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 // branch without commits, since a snapshot needs every stream. Its
 // requires are not checked: they held when the events were written. The
 // same pass returns every stream's state at each fork of branches.
-func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID, branches []offHead) (map[object.ID]map[string]streamState, error) {
+func (r *Repository) foldsAtHead(ctx context.Context, tx *store.Tx, mdl *model.Model, mdlID object.ID, branches []offHead) (map[object.ID]map[string]streamState, error) {
 	head, _, _ := tx.Resolve(refs.HEAD)
 	if head.IsZero() {
 		return nil, nil
@@ -275,7 +275,7 @@ func (r *Repository) foldsAtHead(tx *store.Tx, mdl *model.Model, mdlID object.ID
 	// the new model goes in with it, which the first commit would
 	// otherwise fold the whole line again to record.
 	hs := &headState{head: head, offset: c.Offset, time: c.Time, streams: map[string]streamState{}}
-	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, foldAt: map[object.ID]uint64{}}
+	w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, foldAt: map[object.ID]uint64{}, ctx: ctx}
 	if mdl.SnapshotInterval() == 0 {
 		w.dryRun = true // no snapshot to record
 	}

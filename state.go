@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -564,7 +565,7 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 			marks[p], pos[id] = true, p
 		}
 		var all map[int]map[string]streamState
-		if states, all, err = foldLine(w.tx, w.mdl, v, len(streams), marks); err != nil {
+		if states, all, err = foldLine(w.ctx, w.tx, w.mdl, v, len(streams), marks); err != nil {
 			return err
 		}
 		if at != nil {
@@ -611,15 +612,20 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 }
 
 // foldLine folds every event on the line of v, oldest first, commit
-// after commit, and returns every stream's state at v's commit and at
+// after commit (stopping when ctx, if not nil, is done), and returns every stream's state at v's commit and at
 // each position of at (a copy of all the states there). One pass in the
 // order the events were written reads each frame once; folding stream
 // after stream read the frames of every stream again (two minutes, not
 // seconds, on a million events over 10,000 streams).
-func foldLine(rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (states map[string]streamState, atStates map[int]map[string]streamState, err error) {
+func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (states map[string]streamState, atStates map[int]map[string]streamState, err error) {
 	states = make(map[string]streamState, streams)
 	atStates = make(map[int]map[string]streamState, len(at))
 	for p := 0; p <= v.pos; p++ {
+		if ctx != nil && p%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
 		c, err := readCommit(rd, v.ids[p])
 		if err != nil {
 			return nil, nil, err

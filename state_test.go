@@ -1017,3 +1017,29 @@ func TestModelSetFoldsABranchFromItsFork(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldLineStopsWhenCancelled: the fold of a whole line behind model
+// set looks at its context as it goes.
+func TestFoldLineStopsWhenCancelled(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for i := range 10 {
+		appendOne(t, r, ev("s", "E", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	mdl, _, err := r.Model(ctx)
+	require.NoError(t, err)
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		return r.onLine(tx, head, func(v *lineView) error {
+			_, _, err := foldLine(cancelled, tx, mdl, v, 0, nil)
+			assert.ErrorIs(t, err, context.Canceled)
+			states, _, err := foldLine(ctx, tx, mdl, v, 0, nil)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(10), states["s"].version)
+			return nil
+		})
+	}))
+}
