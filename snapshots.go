@@ -351,11 +351,36 @@ func (r *Repository) lineFold(ctx context.Context, rd reader, mdl *model.Model, 
 		return nil, err
 	}
 	every := uint64(mdl.SnapshotInterval())
-	l := &loader{rd: rd, mdl: mdl}
-	states := map[string]streamState{}
 	changed := map[string]struct{}{}
+	return foldCommits(ctx, rd, mdl, ids, 0, func(_ int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error {
+		if at == nil {
+			return nil
+		}
+		for _, s := range streams {
+			changed[s] = struct{}{}
+		}
+		if !isBoundary(c, every) {
+			return nil
+		}
+		names := make([]string, 0, len(changed))
+		for s := range changed {
+			names = append(names, s)
+		}
+		clear(changed)
+		return at(id, c, states, names)
+	})
+}
+
+// foldCommits folds the events of the commits ids (a first-parent line,
+// oldest first) with Replay, and calls each after each commit with its
+// position, the states so far and the streams of its events. A ctx that
+// is not nil stops it when done. streams sizes the map of states.
+func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.ID, streams int, each func(i int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error) (map[string]streamState, error) {
+	l := &loader{rd: rd, mdl: mdl}
+	states := make(map[string]streamState, streams)
+	var names []string
 	for i, id := range ids {
-		if i%1024 == 0 {
+		if ctx != nil && i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -364,6 +389,7 @@ func (r *Repository) lineFold(ctx context.Context, rd reader, mdl *model.Model, 
 		if err != nil {
 			return nil, err
 		}
+		names = names[:0]
 		for _, eid := range c.Events {
 			e, err := readEvent(rd, eid)
 			if err != nil {
@@ -372,17 +398,10 @@ func (r *Repository) lineFold(ctx context.Context, rd reader, mdl *model.Model, 
 			if states[e.Stream], err = l.apply(states[e.Stream], e); err != nil {
 				return nil, err
 			}
-			changed[e.Stream] = struct{}{}
+			names = append(names, e.Stream)
 		}
-		if at != nil && isBoundary(c, every) {
-			names := make([]string, 0, len(changed))
-			for s := range changed {
-				names = append(names, s)
-			}
-			if err := at(id, c, states, names); err != nil {
-				return nil, err
-			}
-			clear(changed)
+		if err := each(i, id, c, states, names); err != nil {
+			return nil, err
 		}
 	}
 	return states, nil

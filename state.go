@@ -612,39 +612,19 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 }
 
 // foldLine folds every event on the line of v, oldest first, commit
-// after commit (stopping when ctx, if not nil, is done), and returns every stream's state at v's commit and at
-// each position of at (a copy of all the states there). One pass in the
-// order the events were written reads each frame once; folding stream
-// after stream read the frames of every stream again (two minutes, not
-// seconds, on a million events over 10,000 streams).
-func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (states map[string]streamState, atStates map[int]map[string]streamState, err error) {
-	states = make(map[string]streamState, streams)
-	atStates = make(map[int]map[string]streamState, len(at))
-	for p := 0; p <= v.pos; p++ {
-		if ctx != nil && p%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
+// after commit (stopping when ctx, if not nil, is done), and returns
+// every stream's state at v's commit and at each position of at (a copy
+// of all the states there). One pass in the order the events were
+// written reads each frame once; folding stream after stream read the
+// frames of every stream again (two minutes, not seconds, on a million
+// events over 10,000 streams).
+func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (map[string]streamState, map[int]map[string]streamState, error) {
+	atStates := make(map[int]map[string]streamState, len(at))
+	states, err := foldCommits(ctx, rd, mdl, v.ids[:v.pos+1], streams, func(i int, _ object.ID, _ *object.Commit, states map[string]streamState, _ []string) error {
+		if at[i] {
+			atStates[i] = maps.Clone(states)
 		}
-		c, err := readCommit(rd, v.ids[p])
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, eid := range c.Events {
-			e, err := readEvent(rd, eid)
-			if err != nil {
-				return nil, nil, err
-			}
-			st := states[e.Stream]
-			next, err := mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
-			if err != nil {
-				return nil, nil, fmt.Errorf("folding %s: %w", e.Stream, err)
-			}
-			states[e.Stream] = streamState{version: st.version + 1, state: next}
-		}
-		if at[p] {
-			atStates[p] = maps.Clone(states)
-		}
-	}
-	return states, atStates, nil
+		return nil
+	})
+	return states, atStates, err
 }
