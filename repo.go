@@ -15,6 +15,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/evgit/evgit/model"
@@ -245,7 +246,7 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		if err != nil {
 			return err
 		}
-		if err := foldsOnBranches(tx, mdl, branches, forks); err != nil {
+		if err := foldsOnBranches(ctx, tx, mdl, branches, forks); err != nil {
 			return err
 		}
 		tx.PutObject(object.KindBlob, src)
@@ -349,29 +350,16 @@ func (r *Repository) branchesOffHead(tx *store.Tx) ([]offHead, error) {
 // shares no commit with HEAD). A stream a branch does not touch holds
 // what it holds on HEAD's line there, and HEAD's fold went through it (a
 // fold depends only on the stream's state and the event).
-func foldsOnBranches(tx *store.Tx, mdl *model.Model, branches []offHead, forks map[object.ID]map[string]streamState) error {
+func foldsOnBranches(ctx context.Context, tx *store.Tx, mdl *model.Model, branches []offHead, forks map[object.ID]map[string]streamState) error {
 	for _, b := range branches {
 		states := maps.Clone(forks[b.fork])
-		if states == nil {
-			states = map[string]streamState{}
-		}
-		for i := len(b.own) - 1; i >= 0; i-- {
-			c, err := readCommit(tx, b.own[i])
-			if err != nil {
-				return err
+		slices.Reverse(b.own)
+		if _, err := foldCommits(ctx, tx, mdl, b.own, states, nil); err != nil {
+			var re *model.RuleError
+			if errors.As(err, &re) {
+				return fmt.Errorf("the model does not fold the history of branch %s: %w", shortBranch(b.name), err)
 			}
-			for _, eid := range c.Events {
-				e, err := readEvent(tx, eid)
-				if err != nil {
-					return err
-				}
-				st := states[e.Stream]
-				next, err := mdl.Replay(e.Stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
-				if err != nil {
-					return fmt.Errorf("the model does not fold the history of branch %s: folding %s: %w", shortBranch(b.name), e.Stream, err)
-				}
-				states[e.Stream] = streamState{version: st.version + 1, state: next}
-			}
+			return err
 		}
 	}
 	return nil

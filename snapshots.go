@@ -352,7 +352,7 @@ func (r *Repository) lineFold(ctx context.Context, rd reader, mdl *model.Model, 
 	}
 	every := uint64(mdl.SnapshotInterval())
 	changed := map[string]struct{}{}
-	return foldCommits(ctx, rd, mdl, ids, 0, func(_ int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error {
+	return foldCommits(ctx, rd, mdl, ids, nil, func(_ int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error {
 		if at == nil {
 			return nil
 		}
@@ -371,13 +371,16 @@ func (r *Repository) lineFold(ctx context.Context, rd reader, mdl *model.Model, 
 	})
 }
 
-// foldCommits folds the events of the commits ids (a first-parent line,
-// oldest first) with Replay, and calls each after each commit with its
-// position, the states so far and the streams of its events. A ctx that
-// is not nil stops it when done. streams sizes the map of states.
-func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.ID, streams int, each func(i int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error) (map[string]streamState, error) {
+// foldCommits folds the events of the commits ids (oldest first, each
+// the parent of the next) with Replay onto states (nil: every stream
+// new; folded in place), and calls each, when not nil, after each
+// commit with its position, the states so far and the streams of its
+// events. A ctx that is not nil stops it when done.
+func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.ID, states map[string]streamState, each func(i int, id object.ID, c *object.Commit, states map[string]streamState, streams []string) error) (map[string]streamState, error) {
 	l := &loader{rd: rd, mdl: mdl}
-	states := make(map[string]streamState, streams)
+	if states == nil {
+		states = map[string]streamState{}
+	}
 	var names []string
 	for i, id := range ids {
 		if ctx != nil && i%1024 == 0 {
@@ -399,6 +402,9 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 				return nil, err
 			}
 			names = append(names, e.Stream)
+		}
+		if each == nil {
+			continue
 		}
 		if err := each(i, id, c, states, names); err != nil {
 			return nil, err

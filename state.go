@@ -620,7 +620,7 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 // events over 10,000 streams).
 func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (map[string]streamState, map[int]map[string]streamState, error) {
 	atStates := make(map[int]map[string]streamState, len(at))
-	states, err := foldCommits(ctx, rd, mdl, v.ids[:v.pos+1], streams, func(i int, _ object.ID, _ *object.Commit, states map[string]streamState, _ []string) error {
+	states, err := foldCommits(ctx, rd, mdl, v.ids[:v.pos+1], make(map[string]streamState, streams), func(i int, _ object.ID, _ *object.Commit, states map[string]streamState, _ []string) error {
 		if at[i] {
 			atStates[i] = maps.Clone(states)
 		}
