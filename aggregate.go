@@ -145,15 +145,19 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 			return nil, err
 		}
 		ref := refs[done]
-		e, err := readEvent(r.st, ref.id)
+		eid, err := v.eventID(r.st, ref)
+		if err != nil {
+			return nil, err
+		}
+		e, err := readEvent(r.st, eid)
 		if err != nil {
 			return nil, err
 		}
 		up, err := mdl.Upcast(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
 		if err != nil {
-			return nil, fmt.Errorf("upcasting event %s of %s: %w", ref.id.Short(), stream, err)
+			return nil, fmt.Errorf("upcasting event %s of %s: %w", eid.Short(), stream, err)
 		}
-		re := &RecordedEvent{ID: ref.id, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: up.Schema, Version: done + 1, Data: up.Data, Meta: e.Meta}
+		re := &RecordedEvent{ID: eid, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: up.Schema, Version: done + 1, Data: up.Data, Meta: e.Meta}
 		fn := a.Handlers[e.Type]
 		if fn == nil {
 			fn = a.Default

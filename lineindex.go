@@ -3,6 +3,7 @@ package evgit
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -21,7 +22,15 @@ type derivedState struct {
 	aggs  aggregateSnapshots
 }
 
-func newDerivedState() *derivedState { return &derivedState{nodes: snapshot.NewCache(4096)} }
+// newDerivedState returns an empty derived state whose line index is
+// saved in gitDir ("" for nowhere).
+func newDerivedState(gitDir string) *derivedState {
+	d := &derivedState{nodes: snapshot.NewCache(4096)}
+	if gitDir != "" {
+		d.line.cache = filepath.Join(gitDir, lineCacheName)
+	}
+	return d
+}
 
 // derived returns the repository's derived state.
 func (r *Repository) derived() *derivedState { return r.derivedState }
@@ -45,15 +54,24 @@ type lineIndex struct {
 	mu      sync.Mutex
 	ids     []object.ID
 	offsets []uint64
-	times   []int64 // Unix nanoseconds, never decreasing
+	times   []int64  // Unix nanoseconds, never decreasing
+	merges  []uint32 // positions of the commits with more than one parent
 	streams map[string]*streamLine
 	gen     uint64 // counts cuts: marks folded before a cut are dropped
+
+	// cache is the file the index is loaded from and saved to (linecache.go),
+	// "" for none; loaded says a load was tried; walked counts the commits
+	// added by walking since then, which Close saves once there are enough.
+	cache  string
+	loaded bool
+	walked int
 }
 
-// eventRef is one event of a stream on the line.
+// eventRef is one event of a stream on the line: its commit's position and
+// its place among that commit's events (lineView.eventID reads its ID).
 type eventRef struct {
 	pos uint32 // index of its commit in ids
-	id  object.ID
+	idx uint32 // index of the event in the commit's events
 }
 
 // streamLine is one stream's events on the line and the states folded at
@@ -80,6 +98,7 @@ type lineView struct {
 	ids     []object.ID
 	offsets []uint64
 	times   []int64
+	merges  []uint32 // the merges at or before pos
 }
 
 // find returns a view at a commit known by its offset. The caller holds
@@ -87,7 +106,8 @@ type lineView struct {
 func (li *lineIndex) find(id object.ID, offset uint64) (*lineView, bool) {
 	p := sort.Search(len(li.offsets), func(i int) bool { return li.offsets[i] >= offset })
 	if p < len(li.ids) && li.ids[p] == id {
-		return &lineView{li: li, pos: p, gen: li.gen, ids: li.ids[: p+1 : p+1], offsets: li.offsets[: p+1 : p+1], times: li.times[: p+1 : p+1]}, true
+		v := &lineView{li: li, gen: li.gen, ids: li.ids, offsets: li.offsets, times: li.times, merges: li.merges}
+		return v.at(p), true
 	}
 	return nil, false
 }
@@ -106,7 +126,7 @@ type walkedCommit struct {
 	id, parent object.ID
 	offset     uint64
 	time       int64
-	events     []object.ID
+	merge      bool     // more than one parent
 	streams    []string // the events' streams
 }
 
@@ -117,6 +137,7 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 	if err != nil {
 		return nil, err
 	}
+	li.load(rd)
 	for {
 		if v, ok := li.covers(id, c.Offset); ok {
 			return v, nil
@@ -127,7 +148,7 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 		base := -1
 		cur, cc := id, c
 		for {
-			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), events: cc.Events, streams: make([]string, len(cc.Events))}
+			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), merge: len(cc.Parents) > 1, streams: make([]string, len(cc.Events))}
 			for i, eid := range cc.Events {
 				// Only the stream is needed: the store checked the body
 				// against its ID; the rest is checked when folded.
@@ -199,15 +220,19 @@ func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 		li.ids = append(li.ids, w.id)
 		li.offsets = append(li.offsets, w.offset)
 		li.times = append(li.times, w.time)
+		if w.merge {
+			li.merges = append(li.merges, pos)
+		}
 		for j, stream := range w.streams {
 			sl := li.streams[stream]
 			if sl == nil {
 				sl = &streamLine{}
 				li.streams[stream] = sl
 			}
-			sl.refs = append(sl.refs, eventRef{pos: pos, id: w.events[j]})
+			sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j)})
 		}
 	}
+	li.walked += len(walked)
 	return true
 }
 
@@ -215,6 +240,8 @@ func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 func (li *lineIndex) cut(n int) {
 	li.gen++
 	li.ids, li.offsets, li.times = li.ids[:n:n], li.offsets[:n:n], li.times[:n:n]
+	m := sort.Search(len(li.merges), func(i int) bool { return int(li.merges[i]) >= n })
+	li.merges = li.merges[:m:m]
 	for s, sl := range li.streams {
 		k := sort.Search(len(sl.refs), func(i int) bool { return int(sl.refs[i].pos) >= n })
 		if k == 0 {
@@ -245,7 +272,25 @@ func (r *Repository) onLine(rd reader, id object.ID, fn func(v *lineView) error)
 
 // at returns the view cut at an earlier position.
 func (v *lineView) at(pos int) *lineView {
-	return &lineView{li: v.li, pos: pos, gen: v.gen, ids: v.ids[: pos+1 : pos+1], offsets: v.offsets[: pos+1 : pos+1], times: v.times[: pos+1 : pos+1]}
+	m := sort.Search(len(v.merges), func(i int) bool { return int(v.merges[i]) > pos })
+	return &lineView{li: v.li, pos: pos, gen: v.gen, ids: v.ids[: pos+1 : pos+1], offsets: v.offsets[: pos+1 : pos+1], times: v.times[: pos+1 : pos+1], merges: v.merges[:m:m]}
+}
+
+// linear reports whether no commit of the view's line has a second
+// parent: then the line is all of its commit's history.
+func (v *lineView) linear() bool { return len(v.merges) == 0 }
+
+// eventID returns the ID of the event a ref names, from its commit.
+func (v *lineView) eventID(rd reader, ref eventRef) (object.ID, error) {
+	id := v.ids[ref.pos]
+	c, err := readCommit(rd, id)
+	if err != nil {
+		return object.ZeroID, err
+	}
+	if int(ref.idx) >= len(c.Events) {
+		return object.ZeroID, fmt.Errorf("%w: the line index names event %d of commit %s, which has %d", ErrCorrupt, ref.idx+1, id.Short(), len(c.Events))
+	}
+	return c.Events[ref.idx], nil
 }
 
 // streamRefs returns a stream's events on the view's line and the states
@@ -326,7 +371,11 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 		st = streamState{version: uint64(k * markEvery), state: marks[k-1]}
 	}
 	for st.version < n {
-		e, err := readEvent(rd, refs[st.version].id)
+		eid, err := v.eventID(rd, refs[st.version])
+		if err != nil {
+			return st, err
+		}
+		e, err := readEvent(rd, eid)
 		if err != nil {
 			return st, err
 		}

@@ -172,7 +172,7 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 			return
 		}
 		vs := r.newVersioner(opts.Versions)
-		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+		for e, err := range r.logWalk(ctx, wo) {
 			if err != nil {
 				yield(nil, err)
 				return
@@ -194,7 +194,7 @@ func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped fu
 			return
 		}
 		wo.Skipped = skipped
-		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+		for e, err := range r.logWalk(ctx, wo) {
 			if !yield(e, err) || err != nil {
 				return
 			}

@@ -104,7 +104,7 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState()}
+	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs)}
 	if _, err := os.Stat(filepath.Join(abs, "bare")); err != nil {
 		r.workTree = filepath.Dir(abs)
 	}
@@ -149,6 +149,7 @@ func (r *Repository) Close() error {
 	if errors.Is(err, ErrClosed) {
 		err = nil
 	}
+	r.derived().line.save()
 	return errors.Join(err, r.st.Close())
 }
 

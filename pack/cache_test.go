@@ -11,10 +11,10 @@ import (
 	"github.com/evgit/evgit/object"
 )
 
-// TestFrameResolvesAnEventAlone: reading an event of a pack frame whose
-// commits are chained hashes that event only; reading a commit resolves
-// the frame whole. Both give the objects a whole resolution gives.
-func TestFrameResolvesAnEventAlone(t *testing.T) {
+// chainedFrame builds a pack frame of five one-event commits, each the
+// parent of the next, and returns it with its objects' IDs by slot.
+func chainedFrame(t *testing.T) (*Frame, []object.ID) {
+	t.Helper()
 	w := NewPackWriter()
 	var want []object.ID
 	var parent object.ID
@@ -40,7 +40,46 @@ func TestFrameResolvesAnEventAlone(t *testing.T) {
 	require.Len(t, entries, len(want))
 	f := NewFrame(entries, len(payload))
 	require.True(t, f.chained)
+	return f, want
+}
 
+// A caller that knows a packed commit's ID and parent has it rebuilt
+// alone; a wrong parent, or a wrong ID, falls back to resolving the frame
+// and still gives the commit the slot holds.
+func TestObjectAfterRebuildsACommitAlone(t *testing.T) {
+	f, want := chainedFrame(t)
+	o, err := f.ObjectAfter(7, want[7], want[5]) // the fourth commit, after the third
+	require.NoError(t, err)
+	assert.Equal(t, want[7], o.ID)
+	assert.False(t, f.resolved, "the commit is rebuilt alone")
+	o, err = f.Object(7)
+	require.NoError(t, err)
+	assert.Equal(t, want[7], o.ID)
+	assert.False(t, f.resolved, "and kept")
+
+	f, want = chainedFrame(t)
+	o, err = f.ObjectAfter(7, want[7], want[3]) // a wrong parent
+	require.NoError(t, err)
+	assert.Equal(t, want[7], o.ID)
+	assert.True(t, f.resolved)
+
+	f, want = chainedFrame(t)
+	o, err = f.ObjectAfter(7, want[9], want[5]) // the ID of another commit
+	require.NoError(t, err)
+	assert.Equal(t, want[7], o.ID, "the slot's own commit, which the store then refuses as not the one asked for")
+	assert.True(t, f.resolved)
+	for slot, id := range want {
+		o, err := f.Object(slot)
+		require.NoError(t, err)
+		assert.Equal(t, id, o.ID, "slot %d", slot)
+	}
+}
+
+// TestFrameResolvesAnEventAlone: reading an event of a pack frame whose
+// commits are chained hashes that event only; reading a commit resolves
+// the frame whole. Both give the objects a whole resolution gives.
+func TestFrameResolvesAnEventAlone(t *testing.T) {
+	f, want := chainedFrame(t)
 	o, err := f.Object(4) // the third event
 	require.NoError(t, err)
 	assert.Equal(t, want[4], o.ID)

@@ -325,7 +325,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			}
 			keep = append(keep, pack.Record{Kind: RecKept, Key: id[:], Value: binary.AppendVarint(nil, t.UnixNano())})
 		}
-		kind, body, data, err := s.getAt(id, loc)
+		kind, body, data, err := s.getAt(id, loc, object.ZeroID)
 		if err != nil {
 			return err
 		}

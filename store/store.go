@@ -871,7 +871,7 @@ func (s *Store) Has(id object.ID) bool {
 		return true
 	}
 	if s.packIdx != nil {
-		_, _, _, err := s.getPacked(id)
+		_, _, _, err := s.getPacked(id, object.ZeroID)
 		return err == nil
 	}
 	return false
@@ -914,6 +914,12 @@ func (s *Store) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 }
 
 func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
+	return s.getAfter(id, object.ZeroID)
+}
+
+// getAfter is get with the first parent of id, should id be a commit,
+// known to the caller (ZeroID: not known); see pack.Frame.ObjectAfter.
+func (s *Store) getAfter(id, parent object.ID) (object.Kind, []byte, []byte, error) {
 	if s.closed {
 		return 0, nil, nil, ErrClosed
 	}
@@ -923,7 +929,7 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 	loc, ok := s.lookup(id)
 	if !ok {
 		if s.packIdx != nil {
-			kind, body, data, err := s.getPacked(id)
+			kind, body, data, err := s.getPacked(id, parent)
 			if errors.Is(err, ErrNotFound) {
 				err = s.notFound(id)
 			}
@@ -931,7 +937,7 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 		}
 		return 0, nil, nil, s.notFound(id)
 	}
-	return s.getAt(id, loc)
+	return s.getAt(id, loc, parent)
 }
 
 // notFound is the error for an object no index and no unindexed segment
@@ -970,10 +976,10 @@ func (s *Store) checkIndexes() error {
 
 // getPacked reads an object from the pack, trying each entry whose
 // 8-byte prefix matches until one hashes to id.
-func (s *Store) getPacked(id object.ID) (object.Kind, []byte, []byte, error) {
+func (s *Store) getPacked(id, parent object.ID) (object.Kind, []byte, []byte, error) {
 	var firstErr error
 	for _, loc := range s.packIdx.Candidates(id) {
-		kind, body, data, err := s.getAt(id, loc)
+		kind, body, data, err := s.getAt(id, loc, parent)
 		if err == nil {
 			return kind, body, data, nil
 		}
@@ -987,12 +993,17 @@ func (s *Store) getPacked(id object.ID) (object.Kind, []byte, []byte, error) {
 	return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 }
 
-func (s *Store) getAt(id object.ID, loc pack.Location) (object.Kind, []byte, []byte, error) {
+func (s *Store) getAt(id object.ID, loc pack.Location, parent object.ID) (object.Kind, []byte, []byte, error) {
 	f, err := s.frame(loc)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
-	o, err := f.Object(int(loc.Slot))
+	var o pack.FrameObject
+	if parent.IsZero() {
+		o, err = f.Object(int(loc.Slot))
+	} else {
+		o, err = f.ObjectAfter(int(loc.Slot), id, parent)
+	}
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
@@ -1004,7 +1015,17 @@ func (s *Store) getAt(id object.ID, loc pack.Location) (object.Kind, []byte, []b
 
 // Commit reads a commit.
 func (s *Store) Commit(id object.ID) (*object.Commit, error) {
-	kind, body, _, err := s.Get(id)
+	return s.CommitAfter(id, object.ZeroID)
+}
+
+// CommitAfter reads a commit whose first parent the caller knows (from an
+// index of its line; ZeroID when it does not): a commit packed with the
+// commits of its frame is then rebuilt alone, not with all of them. The
+// commit is checked against its ID either way.
+func (s *Store) CommitAfter(id, parent object.ID) (*object.Commit, error) {
+	s.mu.RLock()
+	kind, body, _, err := s.getAfter(id, parent)
+	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}

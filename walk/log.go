@@ -124,8 +124,8 @@ func (w *walker) run(emit func(Entry) bool) error {
 			w.push(n)
 		}
 	}
-	since, hasSince := clampNano(w.opts.Since), !w.opts.Since.IsZero()
-	until, hasUntil := clampNano(w.opts.Until), !w.opts.Until.IsZero()
+	since, hasSince := ClampNano(w.opts.Since), !w.opts.Since.IsZero()
+	until, hasUntil := ClampNano(w.opts.Until), !w.opts.Until.IsZero()
 	filter := w.opts.Stream != "" || w.opts.Type != ""
 	emitted := 0
 	for w.interesting > 0 {
@@ -353,10 +353,10 @@ func (w *walker) pop() *node {
 	return top
 }
 
-// clampNano is t in Unix nanoseconds, clamped to what an int64 holds
+// ClampNano returns t in Unix nanoseconds, clamped to what an int64 holds
 // (1677 to 2262): commit times lie inside, so a bound outside compares
 // with them as the time itself would. UnixNano alone wraps around.
-func clampNano(t time.Time) int64 {
+func ClampNano(t time.Time) int64 {
 	switch {
 	case t.Before(minNano):
 		return math.MinInt64

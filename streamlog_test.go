@@ -1,0 +1,335 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
+)
+
+// streamLogRepo builds a history of commits of one to three events over
+// streams a, b and c, with times that repeat, and a branch side forked
+// half way with commits of its own.
+func streamLogRepo(t *testing.T, n int) *Repository {
+	t.Helper()
+	ctx := context.Background()
+	r := newRepo(t)
+	rng := rand.New(rand.NewPCG(7, 11))
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	add := func(branch string, i int) {
+		var events []EventInput
+		for range 1 + rng.IntN(3) {
+			stream := []string{"a", "b", "b", "c"}[rng.IntN(4)]
+			typ := []string{"Opened", "Moved"}[rng.IntN(2)]
+			events = append(events, ev(stream, typ, fmt.Sprintf(`{"i":%d}`, i)))
+		}
+		_, err := r.Append(ctx, events, AppendOptions{Branch: branch, Message: fmt.Sprint(i), Time: base.Add(time.Duration(i/3) * time.Minute)})
+		require.NoError(t, err)
+	}
+	for i := range n {
+		add("main", i)
+		if i == n/2 {
+			_, err := r.CreateBranch(ctx, "side", "main", "")
+			require.NoError(t, err)
+		}
+	}
+	for i := range n / 4 {
+		add("side", n+i)
+	}
+	return r
+}
+
+// walkedLog is what walk.Log yields for wo, the answer the line index must
+// give.
+func walkedLog(t *testing.T, r *Repository, wo walk.LogOptions) []walk.Entry {
+	t.Helper()
+	var out []walk.Entry
+	for e, err := range walk.Log(context.Background(), source{r.st}, wo) {
+		require.NoError(t, err)
+		out = append(out, e)
+	}
+	return out
+}
+
+// indexedLog is what streamLog yields for wo; it must take the log.
+func indexedLog(t *testing.T, r *Repository, wo walk.LogOptions) []walk.Entry {
+	t.Helper()
+	var out []walk.Entry
+	done, err := r.streamLog(context.Background(), wo, func(e walk.Entry, err error) bool {
+		require.NoError(t, err)
+		out = append(out, e)
+		return true
+	})
+	require.NoError(t, err)
+	require.True(t, done, "the line index takes a log of one stream of a line")
+	return out
+}
+
+func sameEntries(t *testing.T, want, got []walk.Entry, msg string) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), msg)
+	for i := range want {
+		assert.Equal(t, want[i].ID, got[i].ID, "%s: entry %d", msg, i)
+		assert.Equal(t, want[i].Parents, got[i].Parents, "%s: entry %d", msg, i)
+		require.Equal(t, len(want[i].Events), len(got[i].Events), msg)
+		for j := range want[i].Events {
+			assert.Equal(t, want[i].Events[j].ID(), got[i].Events[j].ID(), "%s: entry %d event %d", msg, i, j)
+		}
+	}
+}
+
+// A log of one stream from the line index yields what the walk yields,
+// whatever the filters, tips, limits and order.
+func TestStreamLogMatchesTheWalk(t *testing.T) {
+	ctx := context.Background()
+	r := streamLogRepo(t, 240)
+	main, err := r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	side, err := r.Resolve(ctx, "side")
+	require.NoError(t, err)
+	mid, err := r.Resolve(ctx, "main~37")
+	require.NoError(t, err)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	checked := 0
+	for _, tip := range []object.ID{main, side, mid} {
+		for _, stream := range []string{"a", "b", "c", "none"} {
+			for _, typ := range []string{"", "Opened", "Nope"} {
+				for _, since := range []time.Time{{}, base.Add(20 * time.Minute), base.Add(-time.Hour), base.Add(1000 * time.Hour)} {
+					for _, until := range []time.Time{{}, base.Add(50 * time.Minute), base.Add(-time.Hour)} {
+						for _, mx := range []int{0, 1, 7} {
+							for _, rev := range []bool{false, true} {
+								wo := walk.LogOptions{Include: []object.ID{tip}, Stream: stream, Type: typ, Since: since, Until: until, Max: mx, Reverse: rev, FirstParent: checked%2 == 0}
+								msg := fmt.Sprintf("tip %s %+v", tip.Short(), wo)
+								sameEntries(t, walkedLog(t, r, wo), indexedLog(t, r, wo), msg)
+								checked++
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	// Versions through Log: each event's is its count of its stream's
+	// events up to it on the line.
+	count := map[string]uint64{}
+	want := map[object.ID]map[int]uint64{}
+	for e, err := range walk.Log(ctx, source{r.st}, walk.LogOptions{Include: []object.ID{side}, Reverse: true}) {
+		require.NoError(t, err)
+		want[e.ID] = map[int]uint64{}
+		for j, eid := range e.Commit.Events {
+			evt, err := r.st.Event(eid)
+			require.NoError(t, err)
+			count[evt.Stream]++
+			want[e.ID][j] = count[evt.Stream]
+		}
+	}
+	n := 0
+	for info, err := range r.Log(ctx, LogOptions{Range: "side", Stream: "b", Versions: true}) {
+		require.NoError(t, err)
+		for j, e := range info.Events {
+			assert.Equal(t, want[info.ID][j], e.Version, "commit %s event %d", info.ID.Short(), j)
+		}
+		n++
+	}
+	assert.Greater(t, n, 50)
+}
+
+// appendMerge makes main's head a merge of main and side, through the
+// store (no command makes merges yet).
+func appendMerge(t *testing.T, r *Repository) object.ID {
+	t.Helper()
+	ctx := context.Background()
+	main, err := r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	side, err := r.Resolve(ctx, "side")
+	require.NoError(t, err)
+	mc, err := r.st.Commit(main)
+	require.NoError(t, err)
+	e := object.NewEvent("a", "Merged", 1, nil, []byte(`{}`))
+	var id object.ID
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		c := &object.Commit{Parents: []object.ID{main, side}, Events: []object.ID{tx.PutEvent(e)}, Time: mc.Time, Offset: mc.Offset + 1, Message: "merge"}
+		id = tx.PutCommit(c)
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: main, New: id, Time: c.Time, Message: "merge"})
+	}))
+	return id
+}
+
+// A line with a merge is not all of its tip's history: the walk takes
+// that log, unless it follows first parents only.
+func TestStreamLogLeavesMergesToTheWalk(t *testing.T) {
+	ctx := context.Background()
+	r := streamLogRepo(t, 60)
+	merge := appendMerge(t, r)
+	wo := walk.LogOptions{Include: []object.ID{merge}, Stream: "b"}
+	done, err := r.streamLog(ctx, wo, func(walk.Entry, error) bool { return true })
+	require.NoError(t, err)
+	assert.False(t, done)
+	var got []object.ID
+	for info, err := range r.Log(ctx, LogOptions{Stream: "b"}) {
+		require.NoError(t, err)
+		got = append(got, info.ID)
+	}
+	var want []object.ID
+	for _, e := range walkedLog(t, r, wo) {
+		want = append(want, e.ID)
+	}
+	assert.Equal(t, want, got)
+	wo.FirstParent = true
+	sameEntries(t, walkedLog(t, r, wo), indexedLog(t, r, wo), "first parent")
+}
+
+// bulkRepo imports n one-event commits over a few streams and closes the
+// repository; it returns its folder.
+func bulkRepo(t *testing.T, n int) string {
+	t.Helper()
+	ctx := context.Background()
+	r := newRepo(t)
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"stream":"s%d","type":"T","data":{"i":%d}}`+"\n", i%5, i)
+	}
+	_, err := r.Import(ctx, strings.NewReader(b.String()), ImportOptions{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	return r.GitDir()
+}
+
+func streamLogIDs(t *testing.T, r *Repository, stream string) []object.ID {
+	t.Helper()
+	var ids []object.ID
+	for info, err := range r.Log(context.Background(), LogOptions{Stream: stream}) {
+		require.NoError(t, err)
+		ids = append(ids, info.ID)
+	}
+	return ids
+}
+
+func walkedSince(r *Repository) int {
+	li := &r.derived().line
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.walked
+}
+
+// A process that walked a long line saves its index at Close; the next
+// one reads it instead of walking, and walks only what was added since.
+func TestLineIndexSavedBetweenProcesses(t *testing.T) {
+	ctx := context.Background()
+	n := lineCacheMin + 100
+	dir := bulkRepo(t, n)
+	cache := filepath.Join(dir, lineCacheName)
+
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	want := streamLogIDs(t, r, "s3")
+	require.Equal(t, (n+1)/5, len(want)) // i%5 == 3 for i < n
+	assert.Equal(t, n, walkedSince(r))
+	require.NoError(t, r.Close())
+	info, err := os.Stat(cache)
+	require.NoError(t, err, "Close saves the index")
+
+	r, err = Open(ctx, dir)
+	require.NoError(t, err)
+	assert.Equal(t, want, streamLogIDs(t, r, "s3"))
+	assert.Equal(t, 0, walkedSince(r), "the saved index is read, not walked")
+	_, err = r.Append(ctx, []EventInput{ev("s3", "T", `{}`), ev("s1", "T", `{}`)}, AppendOptions{})
+	require.NoError(t, err)
+	got := streamLogIDs(t, r, "s3")
+	assert.Equal(t, want, got[1:])
+	assert.Equal(t, 1, walkedSince(r))
+	require.NoError(t, r.Close())
+	again, err := os.Stat(cache)
+	require.NoError(t, err)
+	assert.Equal(t, info.ModTime(), again.ModTime(), "a short walk is not saved")
+
+	// A stream's fold and its typed aggregate read its events through the
+	// saved index too.
+	r, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	var v *lineView
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	require.NoError(t, r.onLine(r.st, head, func(lv *lineView) error { v = lv; return nil }))
+	assert.Equal(t, 1, walkedSince(r), "only the commit the saved index lacks")
+	refs, _, err := v.streamRefs("s3", object.ZeroID)
+	require.NoError(t, err)
+	require.Equal(t, len(want)+1, len(refs))
+	for i, ref := range refs {
+		eid, err := v.eventID(r.st, ref)
+		require.NoError(t, err)
+		e, err := r.st.Event(eid)
+		require.NoError(t, err)
+		require.Equal(t, "s3", e.Stream, "event %d", i)
+	}
+}
+
+// A saved index that is damaged, cut short, or from another repository is
+// not read: the line is walked again and the log is the same.
+func TestLineIndexDamagedIsWalkedAgain(t *testing.T) {
+	ctx := context.Background()
+	n := lineCacheMin + 10
+	dir := bulkRepo(t, n)
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	want := streamLogIDs(t, r, "s0")
+	require.NoError(t, r.Close())
+	cache := filepath.Join(dir, lineCacheName)
+	good, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	other := bulkRepo(t, lineCacheMin+20)
+	r, err = Open(ctx, other)
+	require.NoError(t, err)
+	streamLogIDs(t, r, "s0")
+	require.NoError(t, r.Close())
+	foreign, err := os.ReadFile(filepath.Join(other, lineCacheName))
+	require.NoError(t, err)
+
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/2] ^= 0x10
+	for name, b := range map[string][]byte{"flipped": flipped, "cut": good[:len(good)-9], "foreign": foreign, "empty": nil} {
+		require.NoError(t, os.WriteFile(cache, b, 0o644))
+		r, err := Open(ctx, dir)
+		require.NoError(t, err)
+		assert.Equal(t, want, streamLogIDs(t, r, "s0"), name)
+		assert.Equal(t, n, walkedSince(r), "%s: walked again", name)
+		require.NoError(t, r.Close())
+		b, err := os.ReadFile(cache)
+		require.NoError(t, err)
+		assert.Equal(t, good, b, "%s: saved again whole", name)
+	}
+}
+
+// Every file the encoder writes decodes to the same index, and what
+// decodes is written back byte for byte.
+func FuzzDecodeLineCache(f *testing.F) {
+	li := &lineIndex{}
+	li.splice([]walkedCommit{
+		{id: object.ID{3}, parent: object.ID{2}, offset: 5, time: 30, streams: []string{"b", "a"}},
+		{id: object.ID{2}, parent: object.ID{1}, offset: 3, time: 20, merge: true, streams: []string{"a", "a"}},
+		{id: object.ID{1}, offset: 1, time: 20, streams: []string{"b"}},
+	}, -1)
+	f.Add(li.encodeLocked())
+	f.Add([]byte(lineCacheMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeLineCache(b)
+		if err != nil {
+			return
+		}
+		back := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
+		assert.Equal(t, b, back.encodeLocked())
+	})
+}
