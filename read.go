@@ -172,6 +172,12 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 			return
 		}
 		vs := r.newVersioner(opts.Versions)
+		if vs != nil && (opts.Stream != "" || opts.Type != "") && opts.Max == 0 {
+			// A filtered log walks the whole line but yields commits
+			// apart: no version is handed down from one to the next, so
+			// each would be a lookup. Index the line at the first.
+			vs.eager = true
+		}
 		for e, err := range r.logWalk(ctx, wo) {
 			if err != nil {
 				yield(nil, err)
@@ -304,6 +310,7 @@ type versioner struct {
 	r      *Repository
 	known  map[object.ID]map[string]uint64 // commit → stream → version after it
 	misses int
+	eager  bool // take the line index at the first lookup
 }
 
 // versionerLookups is how many lookups a versioner makes, walking back
@@ -338,7 +345,7 @@ func (v *versioner) before(id object.ID, c *object.Commit, in map[string]uint64)
 		if !ok {
 			var err error
 			v.misses++
-			if a, err = v.r.streamVersion(id, c, stream, v.misses > versionerLookups(c.Offset)); err != nil {
+			if a, err = v.r.streamVersion(id, c, stream, v.eager || v.misses > versionerLookups(c.Offset)); err != nil {
 				return nil, err
 			}
 		}

@@ -333,3 +333,31 @@ func FuzzDecodeLineCache(f *testing.F) {
 		assert.Equal(t, b, back.encodeLocked())
 	})
 }
+
+// A filtered log with versions indexes the line at its first lookup: its
+// commits lie apart, so none hands its versions down to the next.
+func TestFilteredLogVersionsTakeTheLineIndex(t *testing.T) {
+	ctx := context.Background()
+	r := streamLogRepo(t, 40)
+	var got []uint64
+	for info, err := range r.Log(ctx, LogOptions{Type: "Opened", Versions: true, Range: "main"}) {
+		require.NoError(t, err)
+		for _, e := range info.Events {
+			got = append(got, e.Version)
+		}
+	}
+	require.NotEmpty(t, got)
+	li := &r.derived().line
+	li.mu.Lock()
+	n := len(li.ids)
+	li.mu.Unlock()
+	assert.NotZero(t, n, "the line of main is indexed, up to the newest match")
+	var want []uint64
+	for info, err := range r.Log(ctx, LogOptions{Type: "Opened", Versions: true, Range: "main", Max: 1000}) {
+		require.NoError(t, err)
+		for _, e := range info.Events {
+			want = append(want, e.Version)
+		}
+	}
+	assert.Equal(t, want, got)
+}
