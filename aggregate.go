@@ -145,7 +145,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 			return nil, err
 		}
 		ref := refs[done]
-		eid, err := v.eventID(r.st, ref)
+		eid, err := v.eventID(r.st, ref, stream)
 		if err != nil {
 			return nil, err
 		}

@@ -68,16 +68,53 @@ func (li *lineIndex) load(rd reader) {
 	}
 }
 
+// damaged drops an index read from the line cache that named an event
+// its commit does not hold as it said (what names it, why), and removes
+// the file; the error says so. The next read walks the line.
+func (li *lineIndex) damaged(what string) error {
+	li.mu.Lock()
+	li.cut(0)
+	li.walked = 0
+	li.mu.Unlock()
+	if li.cache != "" {
+		os.Remove(li.cache)
+	}
+	return fmt.Errorf("%w: the line cache %s named %s; it is removed, and the next command walks the line", ErrCorrupt, lineCacheName, what)
+}
+
 // save writes the index when this process walked enough of it since it
-// was loaded or last saved: to a temporary file, renamed over the old one.
+// was loaded or last saved, to a temporary file renamed over the old one,
+// if its last commit is in the store (not one of a transaction that did
+// not commit) and the line holds head (HEAD's commit) or no file exists:
+// a log of another branch does not replace the line most commands read.
 // Failing to save (a repository the user may only read) is not an error;
 // the next process walks again. No sync: a file torn by a crash fails its
 // checksum and is ignored.
-func (li *lineIndex) save() {
+func (li *lineIndex) save(rd reader, head object.ID) {
 	li.mu.Lock()
-	if li.cache == "" || li.walked < lineCacheMin || len(li.ids) == 0 {
+	n := len(li.ids)
+	if li.cache == "" || li.walked < lineCacheMin || n == 0 {
 		li.mu.Unlock()
 		return
+	}
+	tip, off := li.ids[n-1], li.offsets[n-1]
+	li.mu.Unlock()
+	if c, err := readCommit(rd, tip); err != nil || c.Offset != off {
+		return
+	}
+	if _, err := os.Stat(li.cache); err == nil {
+		c, err := readCommit(rd, head)
+		if err != nil {
+			return
+		}
+		if _, ok := li.covers(head, c.Offset); !ok {
+			return
+		}
+	}
+	li.mu.Lock()
+	if len(li.ids) == 0 || li.ids[len(li.ids)-1] != tip {
+		li.mu.Unlock()
+		return // moved meanwhile
 	}
 	li.walked = 0
 	b := li.encodeLocked()
@@ -284,10 +321,11 @@ func decodeLineCache(b []byte) (*savedLine, error) {
 		var prevIdx uint64
 		for j := 0; j < m && d.err == nil; j++ {
 			delta, idx := d.uvarint(), d.uvarint()
-			pos += delta
-			if pos >= uint64(n) || idx > 1<<31 || (j > 0 && delta == 0 && idx <= prevIdx) {
+			if delta >= uint64(n)-pos || idx > 1<<31 || (j > 0 && delta == 0 && idx <= prevIdx) {
 				d.fail("event positions out of order")
+				break
 			}
+			pos += delta
 			prevIdx = idx
 			refs = append(refs, eventRef{pos: uint32(pos), idx: uint32(idx)})
 		}
@@ -312,13 +350,11 @@ func (d *lineDecoder) positions(n int) []uint32 {
 	var p uint64
 	for i := 0; i < k && d.err == nil; i++ {
 		delta := d.uvarint()
-		if i > 0 && delta == 0 {
-			d.fail("positions do not grow")
+		if (i > 0 && delta == 0) || delta >= uint64(n)-p {
+			d.fail("positions do not grow, or run past the line")
+			break
 		}
 		p += delta
-		if p >= uint64(n) {
-			d.fail("position past the line")
-		}
 		ps = append(ps, uint32(p))
 	}
 	return ps

@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/snapshot"
+	"github.com/evgit/evgit/store"
 )
 
 // derivedState is what a Repository derives from history and keeps in
@@ -67,11 +69,14 @@ type lineIndex struct {
 	walked int
 }
 
-// eventRef is one event of a stream on the line: its commit's position and
-// its place among that commit's events (lineView.eventID reads its ID).
+// eventRef is one event of a stream on the line: its commit's position,
+// its place among that commit's events, and its ID, which an index read
+// from the line cache lacks (ZeroID) and lineView.eventID reads from the
+// commit.
 type eventRef struct {
 	pos uint32 // index of its commit in ids
 	idx uint32 // index of the event in the commit's events
+	id  object.ID
 }
 
 // streamLine is one stream's events on the line and the states folded at
@@ -126,13 +131,25 @@ type walkedCommit struct {
 	id, parent object.ID
 	offset     uint64
 	time       int64
-	merge      bool     // more than one parent
+	merge      bool // more than one parent
+	events     []object.ID
 	streams    []string // the events' streams
 }
+
+// errOverBudget is coverWithin's answer when the line it would walk is
+// longer than its budget.
+var errOverBudget = errors.New("line index: walk over budget")
 
 // cover makes the index hold the first-parent line ending at id and
 // returns a view at id.
 func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
+	return li.coverWithin(context.Background(), rd, id, 0)
+}
+
+// coverWithin is cover walking at most budget commits (0: no limit),
+// failing with errOverBudget past it and with ctx's error once ctx is
+// done.
+func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, budget int) (*lineView, error) {
 	c, err := readCommit(rd, id)
 	if err != nil {
 		return nil, err
@@ -148,7 +165,15 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 		base := -1
 		cur, cc := id, c
 		for {
-			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), merge: len(cc.Parents) > 1, streams: make([]string, len(cc.Events))}
+			if budget > 0 && len(walked) >= budget {
+				return nil, errOverBudget
+			}
+			if len(walked)%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), merge: len(cc.Parents) > 1, events: cc.Events, streams: make([]string, len(cc.Events))}
 			for i, eid := range cc.Events {
 				// Only the stream is needed: the store checked the body
 				// against its ID; the rest is checked when folded.
@@ -229,7 +254,7 @@ func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 				sl = &streamLine{}
 				li.streams[stream] = sl
 			}
-			sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j)})
+			sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j), id: w.events[j]})
 		}
 	}
 	li.walked += len(walked)
@@ -258,9 +283,14 @@ func (li *lineIndex) cut(n int) {
 // onLine runs fn on a view of the index at id, again on a new view when
 // the index moved under fn.
 func (r *Repository) onLine(rd reader, id object.ID, fn func(v *lineView) error) error {
+	return r.onLineWithin(context.Background(), rd, id, 0, fn)
+}
+
+// onLineWithin is onLine with coverWithin's context and budget.
+func (r *Repository) onLineWithin(ctx context.Context, rd reader, id object.ID, budget int, fn func(v *lineView) error) error {
 	li := &r.derived().line
 	for {
-		v, err := li.cover(rd, id)
+		v, err := li.coverWithin(ctx, rd, id, budget)
 		if err != nil {
 			return err
 		}
@@ -280,17 +310,50 @@ func (v *lineView) at(pos int) *lineView {
 // parent: then the line is all of its commit's history.
 func (v *lineView) linear() bool { return len(v.merges) == 0 }
 
-// eventID returns the ID of the event a ref names, from its commit.
-func (v *lineView) eventID(rd reader, ref eventRef) (object.ID, error) {
+// eventID returns the ID of the event a ref names, and the event read
+// from the line cache lacks it from the commit, read alone when rd is the
+// store (store.CommitAfter) since the index knows its parent. It checks
+// that the event is one of stream's: a line cache that says otherwise is
+// dropped, as damaged.
+func (v *lineView) eventID(rd reader, ref eventRef, stream string) (object.ID, error) {
+	if !ref.id.IsZero() {
+		return ref.id, nil
+	}
 	id := v.ids[ref.pos]
-	c, err := readCommit(rd, id)
+	var c *object.Commit
+	var err error
+	if st, ok := rd.(*store.Store); ok && ref.pos > 0 {
+		c, err = st.CommitAfter(id, v.ids[ref.pos-1])
+	} else {
+		c, err = readCommit(rd, id)
+	}
 	if err != nil {
 		return object.ZeroID, err
 	}
 	if int(ref.idx) >= len(c.Events) {
-		return object.ZeroID, fmt.Errorf("%w: the line index names event %d of commit %s, which has %d", ErrCorrupt, ref.idx+1, id.Short(), len(c.Events))
+		return object.ZeroID, v.li.damaged(fmt.Sprintf("event %d of commit %s, which has %d", ref.idx+1, id.Short(), len(c.Events)))
 	}
-	return c.Events[ref.idx], nil
+	eid := c.Events[ref.idx]
+	if ok, err := eventOf(rd, eid, stream); err != nil || !ok {
+		if err == nil {
+			err = v.li.damaged(fmt.Sprintf("event %s of commit %s as one of %s", eid.Short(), id.Short(), stream))
+		}
+		return object.ZeroID, err
+	}
+	return eid, nil
+}
+
+// eventOf reports whether an event belongs to stream, reading its names.
+func eventOf(rd reader, id object.ID, stream string) (bool, error) {
+	kind, body, _, err := rd.Get(id)
+	if err != nil {
+		return false, err
+	}
+	if kind != object.KindEvent {
+		return false, nil
+	}
+	name, _, err := object.EventNames(body)
+	return err == nil && string(name) == stream, err
 }
 
 // streamRefs returns a stream's events on the view's line and the states
@@ -371,7 +434,7 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 		st = streamState{version: uint64(k * markEvery), state: marks[k-1]}
 	}
 	for st.version < n {
-		eid, err := v.eventID(rd, refs[st.version])
+		eid, err := v.eventID(rd, refs[st.version], stream)
 		if err != nil {
 			return st, err
 		}

@@ -149,7 +149,9 @@ func (r *Repository) Close() error {
 	if errors.Is(err, ErrClosed) {
 		err = nil
 	}
-	r.derived().line.save()
+	if head, _, ok := r.st.Resolve(refs.HEAD); ok {
+		r.derived().line.save(r.st, head)
+	}
 	return errors.Join(err, r.st.Close())
 }
 

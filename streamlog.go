@@ -2,12 +2,18 @@ package evgit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"iter"
 	"slices"
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/walk"
 )
+
+// streamLogBudget is how many commits a short log of one stream walks to
+// reach the line index before it walks the log instead.
+const streamLogBudget = 4096
 
 // logWalk yields what walk.Log yields for wo: from the line index when
 // the log keeps one stream's commits of a line (streamLog), otherwise by
@@ -37,33 +43,34 @@ func (r *Repository) logWalk(ctx context.Context, wo walk.LogOptions) iter.Seq2[
 // gives exactly what the walk would: one tip and nothing excluded, no
 // graph to draw through the commits left out, and a line with no merge
 // (or --first-parent), since the walk of a single line takes its commits
-// in line order whatever their times. A short log (Max) of a repository
-// with no index yet walks instead: the walk stops early, building the
-// index would not.
+// in line order whatever their times. A log the walk may end early (-n,
+// --since) takes the index only when it holds the tip's line or walking
+// back to it costs at most streamLogBudget commits: otherwise building
+// the index could cost far more than the walk.
 func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield func(walk.Entry, error) bool) (done bool, err error) {
 	if wo.Stream == "" || len(wo.Include) != 1 || len(wo.Exclude) != 0 || wo.Skipped != nil {
 		return false, nil
 	}
-	li := &r.derived().line
-	li.load(r.st)
-	if wo.Max > 0 {
-		li.mu.Lock()
-		empty := len(li.ids) == 0
-		li.mu.Unlock()
-		if empty {
-			return false, nil
-		}
+	if err := ctx.Err(); err != nil {
+		return true, err
+	}
+	budget := 0
+	if wo.Max > 0 || !wo.Since.IsZero() {
+		budget = streamLogBudget
 	}
 	var v *lineView
 	var refs []eventRef
-	err = r.onLine(r.st, wo.Include[0], func(lv *lineView) error {
+	err = r.onLineWithin(ctx, r.st, wo.Include[0], budget, func(lv *lineView) error {
 		var err error
 		v = lv
 		refs, _, err = lv.streamRefs(wo.Stream, object.ZeroID)
 		return err
 	})
+	if errors.Is(err, errOverBudget) {
+		return false, nil
+	}
 	if err != nil {
-		return false, err
+		return true, err
 	}
 	if !wo.FirstParent && !v.linear() {
 		return false, nil
@@ -118,10 +125,10 @@ func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield fu
 	}
 	for _, e := range slices.Backward(kept) {
 		if !yield(e, nil) {
-			break
+			return true, nil
 		}
 	}
-	return true, nil
+	return true, ctx.Err()
 }
 
 // streamLogEntry reads a commit holding an event of wo.Stream, whose
@@ -134,12 +141,16 @@ func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (w
 		return walk.Entry{}, false, notFound(err)
 	}
 	events := make([]*object.Event, len(c.Events))
-	ok := false
+	ok, held := false, false
 	for i, eid := range c.Events {
 		if events[i], err = src.Event(context.Background(), eid); err != nil {
 			return walk.Entry{}, false, err
 		}
+		held = held || events[i].Stream == wo.Stream
 		ok = ok || events[i].Stream == wo.Stream && (wo.Type == "" || events[i].Type == wo.Type)
+	}
+	if !held {
+		return walk.Entry{}, false, r.derived().line.damaged(fmt.Sprintf("commit %s as holding an event of %s", id.Short(), wo.Stream))
 	}
 	parents := c.Parents
 	if wo.FirstParent && len(parents) > 1 {

@@ -1,8 +1,11 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -269,7 +272,7 @@ func TestLineIndexSavedBetweenProcesses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, len(want)+1, len(refs))
 	for i, ref := range refs {
-		eid, err := v.eventID(r.st, ref)
+		eid, err := v.eventID(r.st, ref, "s3")
 		require.NoError(t, err)
 		e, err := r.st.Event(eid)
 		require.NoError(t, err)
@@ -318,19 +321,35 @@ func TestLineIndexDamagedIsWalkedAgain(t *testing.T) {
 func FuzzDecodeLineCache(f *testing.F) {
 	li := &lineIndex{}
 	li.splice([]walkedCommit{
-		{id: object.ID{3}, parent: object.ID{2}, offset: 5, time: 30, streams: []string{"b", "a"}},
-		{id: object.ID{2}, parent: object.ID{1}, offset: 3, time: 20, merge: true, streams: []string{"a", "a"}},
-		{id: object.ID{1}, offset: 1, time: 20, streams: []string{"b"}},
+		{id: object.ID{3}, parent: object.ID{2}, offset: 5, time: 30, events: []object.ID{{30}, {31}}, streams: []string{"b", "a"}},
+		{id: object.ID{2}, parent: object.ID{1}, offset: 3, time: 20, merge: true, events: []object.ID{{20}, {21}}, streams: []string{"a", "a"}},
+		{id: object.ID{1}, offset: 1, time: 20, events: []object.ID{{10}}, streams: []string{"b"}},
 	}, -1)
 	f.Add(li.encodeLocked())
 	f.Add([]byte(lineCacheMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Most inputs would fail the checksum: give them a right one, so
+		// the fuzzer reaches the checks behind it.
+		if len(b) >= 4 {
+			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+		}
 		s, err := decodeLineCache(b)
 		if err != nil {
 			return
 		}
 		back := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
 		assert.Equal(t, b, back.encodeLocked())
+		// What the index relies on: positions inside the line, in order.
+		for k, p := range s.merges {
+			require.Less(t, int(p), len(s.ids))
+			require.True(t, k == 0 || s.merges[k-1] < p)
+		}
+		for _, sl := range s.streams {
+			for k, r := range sl.refs {
+				require.Less(t, int(r.pos), len(s.ids))
+				require.True(t, k == 0 || sl.refs[k-1].pos < r.pos || sl.refs[k-1].pos == r.pos && sl.refs[k-1].idx < r.idx)
+			}
+		}
 	})
 }
 
@@ -368,4 +387,179 @@ func TestFilteredLogVersionsTakeTheLineIndex(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, got)
+}
+
+// A file whose checksum holds but whose positions go back, or past the
+// line, is refused whole: the index would cut its views wrongly.
+func TestLineCacheRefusesPositionsOutOfOrder(t *testing.T) {
+	base := func() *lineIndex {
+		return &lineIndex{ids: []object.ID{{1}, {2}, {3}}, offsets: []uint64{1, 2, 3}, times: []int64{1, 2, 3}, streams: map[string]*streamLine{}}
+	}
+	li := base()
+	li.streams["a"] = &streamLine{refs: []eventRef{{pos: 0}, {pos: 2}}}
+	_, err := decodeLineCache(li.encodeLocked())
+	require.NoError(t, err)
+	// A delta that wraps around 2^64 back to an earlier position.
+	b := []byte(lineCacheMagic)
+	b = binary.AppendUvarint(b, 3)
+	for i := range 3 {
+		id := object.ID{byte(i + 1)}
+		b = append(b, id[:]...)
+	}
+	for range 3 {
+		b = binary.AppendUvarint(b, 1)
+		b = binary.AppendVarint(b, 1)
+	}
+	b = binary.AppendUvarint(b, 0) // no merges
+	b = binary.AppendUvarint(b, 1)
+	b = append(b, 1, 'a', 2, 2, 0)
+	b = binary.AppendUvarint(b, 1<<64-1)
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	_, err = decodeLineCache(b)
+	assert.ErrorIs(t, err, errLineCache, "wrapped delta")
+	for name, mod := range map[string]func(li *lineIndex){
+		"backwards":       func(li *lineIndex) { li.streams["a"] = &streamLine{refs: []eventRef{{pos: 2}, {pos: 1}}} },
+		"past the line":   func(li *lineIndex) { li.streams["a"] = &streamLine{refs: []eventRef{{pos: 3}}} },
+		"same event":      func(li *lineIndex) { li.streams["a"] = &streamLine{refs: []eventRef{{pos: 1}, {pos: 1}}} },
+		"merge backwards": func(li *lineIndex) { li.merges = []uint32{2, 1} },
+		"merge past":      func(li *lineIndex) { li.merges = []uint32{3} },
+		"offset repeated": func(li *lineIndex) { li.offsets[2] = 2 },
+	} {
+		li := base()
+		mod(li)
+		_, err := decodeLineCache(li.encodeLocked())
+		assert.ErrorIs(t, err, errLineCache, name)
+	}
+}
+
+// A cancelled context ends a log of one stream with its error, as it
+// ends the walk.
+func TestStreamLogCancelled(t *testing.T) {
+	r := streamLogRepo(t, 30)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var err error
+	for _, err = range r.Log(ctx, LogOptions{Stream: "a", Since: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}) {
+	}
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// A short log (-n, --since) of a long line with no index walks the log,
+// not the whole line into an index.
+func TestShortStreamLogWalksWithoutAnIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := bulkRepo(t, streamLogBudget+200)
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	for _, wo := range []walk.LogOptions{
+		{Include: []object.ID{head}, Stream: "s2", Max: 3},
+		{Include: []object.ID{head}, Stream: "s2", Since: time.Now().Add(-time.Hour)},
+	} {
+		done, err := r.streamLog(ctx, wo, func(walk.Entry, error) bool { return true })
+		require.NoError(t, err)
+		assert.False(t, done)
+		assert.Equal(t, 0, walkedSince(r), "no index built")
+		var got []object.ID
+		for e, err := range r.logWalk(ctx, wo) {
+			require.NoError(t, err)
+			got = append(got, e.ID)
+		}
+		want := walkedLog(t, r, wo)
+		require.Len(t, got, len(want))
+		for i := range want {
+			assert.Equal(t, want[i].ID, got[i])
+		}
+	}
+}
+
+// A process that indexed another branch's line does not replace the saved
+// line of HEAD's; with no file yet, it saves its own.
+func TestLineCacheKeepsHeadsLine(t *testing.T) {
+	ctx := context.Background()
+	dir := bulkRepo(t, 2*lineCacheMin+100)
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "side", fmt.Sprintf("HEAD~%d", lineCacheMin+50), "")
+	require.NoError(t, err)
+	var b strings.Builder
+	for i := range lineCacheMin + 10 {
+		fmt.Fprintf(&b, `{"stream":"s%d","type":"T","data":{"side":%d}}`+"\n", i%5, i)
+	}
+	_, err = r.Import(ctx, strings.NewReader(b.String()), ImportOptions{Branch: "side"})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	cache := filepath.Join(dir, lineCacheName)
+
+	logOf := func(rev string) {
+		r, err := Open(ctx, dir)
+		require.NoError(t, err)
+		for _, err := range r.Log(ctx, LogOptions{Range: rev, Stream: "s1"}) {
+			require.NoError(t, err)
+		}
+		require.NoError(t, r.Close())
+	}
+	logOf("side") // no file yet: side's line is saved
+	first, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	logOf("main") // walks main's 1,074 commits past the fork: HEAD's line replaces it
+	mainLine, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	assert.False(t, bytes.Equal(first, mainLine))
+	logOf("side") // walks side's 1,034 commits, but HEAD's line stays
+	again, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(mainLine, again))
+}
+
+// A line cache whose checksum holds but which names a commit of another
+// stream is found out when read, reported as corrupt and removed; the
+// next log walks and answers right.
+func TestLineCacheWrongStreamIsRemoved(t *testing.T) {
+	ctx := context.Background()
+	dir := bulkRepo(t, lineCacheMin+10)
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	want := streamLogIDs(t, r, "s1")
+	require.NoError(t, r.Close())
+	cache := filepath.Join(dir, lineCacheName)
+	b, err := os.ReadFile(cache)
+	require.NoError(t, err)
+	s, err := decodeLineCache(b)
+	require.NoError(t, err)
+	s.streams["s1"], s.streams["s2"] = s.streams["s2"], s.streams["s1"]
+	li := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
+	require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
+
+	r, err = Open(ctx, dir)
+	require.NoError(t, err)
+	var lerr error
+	for _, lerr = range r.Log(ctx, LogOptions{Stream: "s1"}) {
+		if lerr != nil {
+			break
+		}
+	}
+	assert.ErrorIs(t, lerr, ErrCorrupt)
+	assert.Contains(t, lerr.Error(), "line cache")
+	_, err = os.Stat(cache)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, want, streamLogIDs(t, r, "s1"))
+	// A fold through such a file is refused the same way.
+	require.NoError(t, r.Close())
+	require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
+	r, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	err = r.onLine(r.st, head, func(v *lineView) error {
+		refs, _, err := v.streamRefs("s1", object.ZeroID)
+		require.NoError(t, err)
+		_, err = v.eventID(r.st, refs[0], "s1")
+		return err
+	})
+	assert.ErrorIs(t, err, ErrCorrupt)
 }
