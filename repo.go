@@ -121,14 +121,28 @@ func Discover(ctx context.Context, dir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
+	gitDir, err := FindGitDir(abs)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, gitDir)
+}
+
+// FindGitDir returns the repository folder that holds dir, walking up
+// from it as Discover does, without opening it.
+func FindGitDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	for d := abs; ; d = filepath.Dir(d) {
 		for _, cand := range []string{filepath.Join(d, DirName), d} {
 			if isRepo(cand) {
-				return Open(ctx, cand)
+				return cand, nil
 			}
 		}
 		if filepath.Dir(d) == d {
-			return nil, fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)
+			return "", fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)
 		}
 	}
 }

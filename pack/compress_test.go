@@ -199,3 +199,57 @@ func TestScanEndsAfterAFrameAppendedMeanwhile(t *testing.T) {
 		t.Fatalf("scan again: torn %d, %v", torn, err)
 	}
 }
+
+// TestScanPastGoesOnAfterDamage: ScanPast reports a damaged frame with
+// where the next whole frame starts and reads on from there; a damaged
+// last frame is a torn tail when the caller allows one, damage otherwise.
+func TestScanPastGoesOnAfterDamage(t *testing.T) {
+	frames := [][]byte{
+		pack.AppendFrame(nil, []byte("checkpoint of the refs"), false),
+		pack.AppendFrame(nil, []byte("a commit's objects"), false),
+		pack.AppendFrame(nil, bytes.Repeat([]byte("another commit "), 100), false),
+	}
+	seg := bytes.Clone(pack.SegmentMagic)
+	var offs []int64
+	for _, f := range frames {
+		offs = append(offs, int64(len(seg)))
+		seg = append(seg, f...)
+	}
+	type damage struct{ off, next int64 }
+	scan := func(b []byte, tailOK bool) (read []int64, damaged []damage, torn int64, err error) {
+		s, err := pack.OpenSegment(memFS{&memFile{b: b}}, "seg", 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		torn, err = s.ScanPast(tailOK, func(off int64, _ []byte) error { read = append(read, off); return nil },
+			func(off, next int64, err error) {
+				requireCorrupt(t, err)
+				damaged = append(damaged, damage{off, next})
+			})
+		return read, damaged, torn, err
+	}
+
+	middle := bytes.Clone(seg)
+	middle[offs[1]+pack.FrameHeaderSize+2] ^= 0x01
+	read, damaged, torn, err := scan(middle, true)
+	if err != nil || torn != 0 || !slices.Equal(read, []int64{offs[0], offs[2]}) || !slices.Equal(damaged, []damage{{offs[1], offs[2]}}) {
+		t.Fatalf("damaged middle frame: read %v, damaged %v, torn %d, %v", read, damaged, torn, err)
+	}
+	// A length that points nowhere: the next whole frame is still found.
+	header := bytes.Clone(seg)
+	header[offs[1]] ^= 0x40
+	if read, damaged, _, err = scan(header, true); err != nil || !slices.Equal(read, []int64{offs[0], offs[2]}) || !slices.Equal(damaged, []damage{{offs[1], offs[2]}}) {
+		t.Fatalf("damaged length: read %v, damaged %v, %v", read, damaged, err)
+	}
+
+	last := bytes.Clone(seg)
+	last[offs[2]+pack.FrameHeaderSize+5] ^= 0x01
+	read, damaged, torn, err = scan(last, true)
+	if err != nil || torn != int64(len(frames[2])) || len(damaged) != 0 || len(read) != 2 {
+		t.Fatalf("damaged last frame, tail allowed: read %v, damaged %v, torn %d, %v", read, damaged, torn, err)
+	}
+	read, damaged, torn, err = scan(last, false)
+	if err != nil || torn != 0 || !slices.Equal(damaged, []damage{{offs[2], int64(len(seg))}}) || len(read) != 2 {
+		t.Fatalf("damaged last frame, no tail: read %v, damaged %v, torn %d, %v", read, damaged, torn, err)
+	}
+}

@@ -293,9 +293,16 @@ func (s *Segment) zeroFrom(off, end int64) (bool, error) {
 // corruption in the middle, which must never be cut. The damaged header's
 // own length is not trusted: every later offset is tried.
 func (s *Segment) wholeFrameAfter(off, end int64) bool {
+	return s.nextWholeFrame(off, end) >= 0
+}
+
+// nextWholeFrame returns the first offset after off, before end, where a
+// frame that checks out starts, or -1 (also when the bytes cannot be
+// read).
+func (s *Segment) nextWholeFrame(off, end int64) int64 {
 	tail := make([]byte, end-off)
 	if _, err := s.f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
-		return true // cannot tell: treat as corruption, never cut
+		return -1
 	}
 	for i := 1; i+FrameHeaderSize <= len(tail); i++ {
 		h, err := parseFrameHeader(tail[i:])
@@ -304,10 +311,70 @@ func (s *Segment) wholeFrameAfter(off, end int64) bool {
 		}
 		body := tail[i+FrameHeaderSize : i+FrameHeaderSize+int(h.size)]
 		if h.check(tail[i:], body) == nil {
-			return true
+			return off + int64(i)
 		}
 	}
-	return false
+	return -1
+}
+
+// ScanPast reads every frame from the start, as Scan does, for a reader
+// that goes on past damage (fsck, and opening a repository to salvage
+// it): a frame that cannot be read, or whose payload fn refuses with an
+// error matching ErrCorrupt, is reported to damaged with the offset where
+// the next frame that checks out starts (the end of the data when none
+// does), and the scan goes on from there. With tailOK (the newest
+// segment), damage that Scan would take for a torn tail ends the scan
+// instead, and its size is returned. Nothing is cut. Another error of fn,
+// or a read error, ends the scan.
+func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error, damaged func(off, next int64, err error)) (torn int64, err error) {
+	st, err := s.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	s.alloc = max(s.alloc, end)
+	off := int64(len(SegmentMagic))
+	for off < end {
+		var hdr [FrameHeaderSize]byte
+		n, rerr := s.f.ReadAt(hdr[:], off)
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return 0, readError(s.Num, off, rerr)
+		}
+		if allZero(hdr[:n]) {
+			if zero, err := s.zeroFrom(off, end); err != nil {
+				return 0, err
+			} else if zero {
+				break
+			}
+		}
+		payload, next, ferr := s.ReadFrame(off)
+		var ce *contentError
+		fromRead := ferr != nil && !errors.As(ferr, &ce)
+		if ferr == nil {
+			if ferr = fn(off, payload); ferr == nil {
+				off = next
+				continue
+			}
+		}
+		if !errors.Is(ferr, ErrCorrupt) {
+			return 0, ferr
+		}
+		next = s.nextWholeFrame(off, end)
+		if next < 0 && tailOK && fromRead && off > int64(len(SegmentMagic)) && !s.writtenAfter(off, end) {
+			s.size = off
+			return s.nonZeroExtent(off, end), nil
+		}
+		if next < 0 {
+			next = off + s.nonZeroExtent(off, end)
+		}
+		damaged(off, next, ferr)
+		if next <= off {
+			break
+		}
+		off = next
+	}
+	s.size = off
+	return 0, nil
 }
 
 // writtenAfter reports whether bytes were written after the damaged frame

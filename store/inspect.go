@@ -112,7 +112,7 @@ func (s *Store) VerifyLog() []Problem {
 	for _, n := range nums {
 		seg := s.segs[n]
 		name := segName(n)
-		torn, err := seg.Scan(0, true, func(off int64, payload []byte) error {
+		torn, err := seg.ScanPast(n == s.last, func(off int64, payload []byte) error {
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
 				_, err = pack.ResolvePacked(entries) // format 2 segments hold packed entries
@@ -121,6 +121,8 @@ func (s *Store) VerifyLog() []Problem {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
 			}
 			return nil
+		}, func(off, next int64, err error) {
+			probs = append(probs, Problem{File: name, Offset: off, Err: fmt.Errorf("%w (%d bytes unreadable, to offset %d)", err, next-off, next)})
 		})
 		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
@@ -136,7 +138,7 @@ func (s *Store) VerifyLog() []Problem {
 	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
-		if torn, err := s.packData.Scan(0, true, func(off int64, payload []byte) error {
+		if torn, err := s.packData.ScanPast(false, func(off int64, payload []byte) error {
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
 				_, err = pack.ResolvePacked(entries)
@@ -145,6 +147,8 @@ func (s *Store) VerifyLog() []Problem {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
 			}
 			return nil
+		}, func(off, next int64, err error) {
+			probs = append(probs, Problem{File: name, Offset: off, Err: fmt.Errorf("%w (%d bytes unreadable, to offset %d)", err, next-off, next)})
 		}); err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		} else if torn > 0 {

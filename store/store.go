@@ -75,6 +75,11 @@ type Options struct {
 	// own: the commit that fills the segment only starts the next one,
 	// and commits go on while the index is sorted, written and merged.
 	BackgroundSeal bool
+	// Salvage opens a repository that damage keeps from opening, for fsck
+	// to report what is left: a damaged frame of a segment read at open
+	// is skipped (Salvaged lists it) where it would fail the open, no torn
+	// tail is cut and no file removed, and the store refuses every write.
+	Salvage bool
 }
 
 // Store is an open repository's storage.
@@ -86,6 +91,7 @@ type Store struct {
 
 	mu       sync.RWMutex
 	broken   error
+	salvaged []Problem                // the frames a salvage open skipped
 	segs     map[uint32]*pack.Segment // every segment, read side
 	last     uint32                   // the newest segment
 	scanned  int64                    // how far the newest segment was read
@@ -220,9 +226,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	err = s.reload(true)
-	if err == nil {
+	err = s.reload(!opts.Salvage)
+	if err == nil && !opts.Salvage {
 		_ = s.removeTemps(true) // best effort: they only take room
+	}
+	if opts.Salvage {
+		s.broken = fmt.Errorf("%w: opened to salvage what damage left, read only", ErrBroken)
 	}
 	s.mu.Unlock()
 	s.lock.unlock()
@@ -426,6 +435,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.memLinks = map[object.ID][]byte{}
 	s.refs = refs.NewTable()
 	s.writableSeg = 0
+	s.salvaged = nil
 	s.cache.Clear()
 	s.idxNames = l.names
 	s.packNum = 0
@@ -475,7 +485,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.uncoverAfterGap(l.segs)
 	for _, n := range l.segs {
 		path := filepath.Join(s.logDir, segName(n))
-		seg, err := pack.OpenSegment(s.fsys, path, n, n == s.last)
+		seg, err := pack.OpenSegment(s.fsys, path, n, n == s.last && !s.opts.Salvage)
 		if err != nil && n == s.last {
 			seg, err = pack.OpenSegment(s.fsys, path, n, false)
 		} else if n == s.last {
@@ -584,10 +594,19 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 	seg := s.segs[n]
 	isLast := n == s.last
 	frames := 0
-	torn, err := seg.Scan(off, off == 0, func(off int64, payload []byte) error {
+	absorb := func(off int64, payload []byte) error {
 		frames++
 		return s.absorb(n, off, payload, !s.covered[n], isLast)
-	})
+	}
+	var torn int64
+	var err error
+	if s.opts.Salvage && off == 0 {
+		torn, err = seg.ScanPast(isLast, absorb, func(off, next int64, err error) {
+			s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: off, Err: fmt.Errorf("skipped: %w (%d bytes unreadable, to offset %d)", err, next-off, next)})
+		})
+	} else {
+		torn, err = seg.Scan(off, off == 0, absorb)
+	}
 	if err != nil {
 		return err
 	}
@@ -619,6 +638,15 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 		s.scanned = seg.Size()
 	}
 	return nil
+}
+
+// Salvaged returns the damaged frames a store opened with
+// Options.Salvage skipped; the objects and records they held are not in
+// the store.
+func (s *Store) Salvaged() []Problem {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.salvaged)
 }
 
 // LostFound is the folder, in the .evgit folder, where the bytes of torn

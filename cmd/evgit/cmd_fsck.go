@@ -43,18 +43,30 @@ the exit code is 0 when nothing is wrong and 1 otherwise.`,
 }
 
 func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
+	var fopts evgit.FsckOptions
 	repo, err := g.openRepo(ctx)
 	if err != nil {
-		if opts.json && errors.Is(err, evgit.ErrCorrupt) {
-			// The repository is too damaged to open: still one document.
-			rep := &evgit.FsckReport{Problems: []evgit.FsckProblem{{Kind: "repository", Message: err.Error()}}}
-			if jerr := jsonEncoder(g.stdout).Encode(rep); jerr != nil {
-				return jerr
-			}
+		if !errors.Is(err, evgit.ErrCorrupt) {
+			return err
 		}
-		return err
+		// Damage keeps the repository from opening: check what is left.
+		gitDir, derr := g.gitDir()
+		var rep *evgit.FsckReport
+		if derr == nil {
+			rep, derr = evgit.FsckDamaged(ctx, gitDir, fopts)
+		}
+		if derr != nil {
+			if opts.json {
+				// Too damaged even for that: still one document.
+				rep := &evgit.FsckReport{Problems: []evgit.FsckProblem{{Kind: "repository", Message: err.Error()}}}
+				if jerr := jsonEncoder(g.stdout).Encode(rep); jerr != nil {
+					return jerr
+				}
+			}
+			return err
+		}
+		return reportFsck(opts, g, rep, gitDir, 0)
 	}
-	var fopts evgit.FsckOptions
 	var bar *progressbar.ProgressBar
 	if isTerminal(g.stderr) {
 		fopts.Progress = func(done, total int) {
@@ -92,6 +104,11 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 			}
 		}
 	}
+	return reportFsck(opts, g, rep, repo.GitDir(), snaps)
+}
+
+// reportFsck prints a report and returns the error its problems make.
+func reportFsck(opts fsckOptions, g *globalOptions, rep *evgit.FsckReport, gitDir string, snaps int) error {
 	if opts.json {
 		if err := jsonEncoder(g.stdout).Encode(rep); err != nil {
 			return err
@@ -103,7 +120,7 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 		// Tails an open cut stay in lost-found: a crash tore them, or
 		// damage to the last frame looked like a tear. Not a problem of
 		// the repository, which reads consistently without them.
-		if kept, _ := os.ReadDir(filepath.Join(repo.GitDir(), store.LostFound)); len(kept) > 0 {
+		if kept, _ := os.ReadDir(filepath.Join(gitDir, store.LostFound)); len(kept) > 0 {
 			what := "torn tails"
 			if len(kept) == 1 {
 				what = "torn tail"

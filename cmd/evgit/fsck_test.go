@@ -129,16 +129,12 @@ func TestFsckCommand(t *testing.T) {
 // one document.
 func TestFsckCommandUnopenable(t *testing.T) {
 	dir := fsckRepository(t)
-	seg := filepath.Join(dir, ".evgit", "log", "00000001.seg")
-	b, err := os.ReadFile(seg)
-	require.NoError(t, err)
-	b[20] ^= 0x10 // inside the checkpoint frame, with whole frames after it
-	require.NoError(t, os.WriteFile(seg, b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".evgit", "format"), []byte("evgit 9\n"), 0o644))
 
 	code, out, errs := runCLI(t, "-C", dir, "fsck")
 	assert.Equal(t, exitError, code)
 	assert.Empty(t, out)
-	assert.Regexp(t, `^error: segment 1: frame at 8: .*checksum mismatch\n$`, errs)
+	assert.Regexp(t, `^error: .* has format "evgit 9\\n"; .*\n$`, errs)
 
 	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
 	assert.Equal(t, exitError, code)
@@ -147,6 +143,52 @@ func TestFsckCommandUnopenable(t *testing.T) {
 	assert.False(t, rep.OK)
 	require.Len(t, rep.Problems, 1)
 	assert.Equal(t, "repository", rep.Problems[0].Kind)
+}
+
+// A damaged frame that keeps the repository from opening: fsck opens it
+// past the frame, reports the frame, and names what the rest still names
+// but only the frame held.
+func TestFsckCommandPastDamage(t *testing.T) {
+	dir := fsckRepository(t)
+	r, err := evgit.Open(context.Background(), filepath.Join(dir, ".evgit"))
+	require.NoError(t, err)
+	first, err := r.Resolve(context.Background(), "HEAD~1")
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	seg := filepath.Join(dir, ".evgit", "log", "00000001.seg")
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	// The second frame holds the first commit: damage its last byte.
+	at := bytes.Index(b, first[:])
+	require.Positive(t, at, "the first commit's ID is in the frame of its ref move")
+	b[at] ^= 0x10
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+
+	code, _, errs := runCLI(t, "-C", dir, "log")
+	assert.Equal(t, exitError, code, "other commands refuse the damaged repository")
+	assert.Contains(t, errs, "checksum mismatch")
+
+	code, out, errs := runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitError, code)
+	assert.Empty(t, out)
+	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+	assert.Equal(t, "error: repository: does not open: 1 damaged frame; checked what the rest holds", lines[0])
+	assert.Regexp(t, `^error: segment 00000001.seg: .*frame at \d+: .*checksum mismatch \(\d+ bytes unreadable, to offset \d+\)`, lines[1])
+	assert.Contains(t, errs, "error: commit ")
+	assert.Contains(t, errs, "parent "+first.String()+" is missing")
+	assert.Regexp(t, `error: fsck found \d+ problems$`, lines[len(lines)-1])
+
+	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
+	assert.Equal(t, exitError, code)
+	var rep evgit.FsckReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.False(t, rep.OK)
+	assert.Equal(t, "repository", rep.Problems[0].Kind)
+
+	// Nothing was changed: the repository still refuses to open.
+	after, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	assert.Equal(t, b, after)
 }
 
 // TestFsckScripts runs the scenarios of testdata/fsck once newRootCommand

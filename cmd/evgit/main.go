@@ -233,6 +233,19 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 	return repo, nil
 }
 
+// gitDir returns the repository folder openRepo opens, without opening
+// it.
+func (g *globalOptions) gitDir() (string, error) {
+	if dir := g.getenv("EVGIT_DIR"); dir != "" {
+		return g.path(dir), nil
+	}
+	start := g.dir
+	if start == "" {
+		start = "."
+	}
+	return evgit.FindGitDir(start)
+}
+
 // actor names who runs the command: $EVGIT_ACTOR, else the login name,
 // else "unknown".
 func (g *globalOptions) actor() string {
