@@ -318,14 +318,13 @@ func (s *Store) mergeNext() (bool, error) {
 	published := false
 	err = s.locked(func() error {
 		old := make([]string, len(group))
+		var segs []uint32
 		for i, ix := range group {
 			old[i] = filepath.Base(ix.Path)
-			if !slices.Contains(s.idxNames, old[i]) {
-				return nil // another process merged or packed them
-			}
+			segs = append(segs, ix.Segments()...)
 		}
-		if slices.Contains(s.idxNames, filepath.Base(name)) {
-			return nil
+		if !s.mergeable(old, segs) || slices.Contains(s.idxNames, filepath.Base(name)) {
+			return nil // another process merged or packed them
 		}
 		reloads := s.reloads
 		if err := s.lock.bumpGen(); err != nil {
@@ -366,6 +365,29 @@ func (s *Store) mergeNext() (bool, error) {
 		_ = s.fsys.Remove(tmp)
 	}
 	return published && err == nil, err
+}
+
+// mergeable reports whether the indexes named old, which cover segs, are
+// all still live in the tables and no other live index covers any of
+// segs. A file's name in the folder is not enough: a merge killed after
+// publishing its index and before removing what it merged leaves those
+// files, which the tables then leave out as subsumed, and merging them
+// again would make an index that overlaps the published one.
+func (s *Store) mergeable(old []string, segs []uint32) bool {
+	inGroup := 0
+	for _, ix := range s.indexes {
+		if ix == s.packRecs {
+			continue
+		}
+		if slices.Contains(old, filepath.Base(ix.Path)) {
+			inGroup++
+			continue
+		}
+		if slices.ContainsFunc(ix.Segments(), func(n uint32) bool { return slices.Contains(segs, n) }) {
+			return false
+		}
+	}
+	return inGroup == len(old)
 }
 
 // Seal seals the newest segment now if it holds at least min objects,

@@ -468,6 +468,7 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 	}
 	s.indexes = s.dropSubsumed(s.indexes, locked)
+	s.indexes = s.dropOverlapping(s.indexes, locked)
 	if s.packRecs != nil {
 		s.indexes = append(s.indexes, s.packRecs)
 	}
@@ -551,6 +552,45 @@ func (s *Store) dropSubsumed(ixs []*pack.Index, locked bool) []*pack.Index {
 		}
 	}
 	return keep
+}
+
+// dropOverlapping leaves out, of indexes that cover a segment in common
+// with neither covering all the other's, every one but the one covering
+// the most segments, and takes its segments for uncovered: they are
+// scanned instead, and the next seal covers them again. Two merges that
+// raced left such a pair when the first was killed after publishing its
+// index and before removing what it merged, and the second merged some of
+// those (mergeNext no longer does); reading both would count the records
+// of their common segments twice. With the lock held they are removed.
+func (s *Store) dropOverlapping(ixs []*pack.Index, locked bool) []*pack.Index {
+	order := slices.Clone(ixs)
+	slices.SortStableFunc(order, func(a, b *pack.Index) int { return len(b.Segments()) - len(a.Segments()) })
+	seen := map[uint32]bool{}
+	var drop []*pack.Index
+	for _, ix := range order {
+		if slices.ContainsFunc(ix.Segments(), func(n uint32) bool { return seen[n] }) {
+			drop = append(drop, ix)
+			continue
+		}
+		for _, n := range ix.Segments() {
+			seen[n] = true
+		}
+	}
+	if len(drop) == 0 {
+		return ixs
+	}
+	for _, ix := range drop {
+		for _, n := range ix.Segments() {
+			if !seen[n] {
+				delete(s.covered, n)
+			}
+		}
+		ix.Close()
+		if locked {
+			_ = s.fsys.Remove(ix.Path)
+		}
+	}
+	return slices.DeleteFunc(ixs, func(ix *pack.Index) bool { return slices.Contains(drop, ix) })
 }
 
 // subsumed reports, for each index, whether another covers every
