@@ -61,27 +61,15 @@ type FrameObject struct {
 
 // Object returns the object at slot, resolved and hashed.
 func (f *Frame) Object(slot int) (FrameObject, error) {
-	if slot < 0 || slot >= len(f.Entries) {
-		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.objects == nil {
-		f.objects = make([]FrameObject, len(f.Entries))
-		f.done = make([]bool, len(f.Entries))
-	}
-	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit && !f.done[slot] {
-		f.resolveCommits() // a packed commit needs the IDs of the entries before it
-	}
-	return f.objectAt(slot)
+	return f.ObjectAfter(slot, object.ZeroID, object.ZeroID)
 }
 
 // ObjectAfter is Object for a caller that knows the object's ID and, when
 // it is a commit, its first parent (from an index of a first-parent
-// line). A packed commit whose frame has not resolved its commits is then
-// rebuilt alone, with parent as the commit before it, instead of the
-// frame's commits all at once: it is taken only if it hashes to id, and
-// otherwise read as Object reads it.
+// line; ZeroID when it does not). A packed commit whose frame has not
+// resolved its commits is then rebuilt alone, with parent as the commit
+// before it, instead of the frame's commits all at once: it is taken
+// only if it hashes to id, and otherwise read as Object reads it.
 func (f *Frame) ObjectAfter(slot int, id, parent object.ID) (FrameObject, error) {
 	if slot < 0 || slot >= len(f.Entries) {
 		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
@@ -92,14 +80,14 @@ func (f *Frame) ObjectAfter(slot int, id, parent object.ID) (FrameObject, error)
 		f.objects = make([]FrameObject, len(f.Entries))
 		f.done = make([]bool, len(f.Entries))
 	}
-	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit {
-		if !f.done[slot] {
+	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit && !f.done[slot] {
+		if !parent.IsZero() {
 			if o := f.packedCommit(slot, parent, true); o.Err == nil && o.ID == id {
 				f.objects[slot], f.done[slot] = o, true
 			}
 		}
-		if !f.done[slot] || f.objects[slot].ID != id {
-			f.resolveCommits()
+		if !f.done[slot] {
+			f.resolveCommits() // a packed commit needs the IDs of the entries before it
 		}
 	}
 	return f.objectAt(slot)
