@@ -2,7 +2,9 @@ package pack_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"math/rand/v2"
 	"runtime"
@@ -251,5 +253,44 @@ func TestScanPastGoesOnAfterDamage(t *testing.T) {
 	read, damaged, torn, err = scan(last, false)
 	if err != nil || torn != 0 || !slices.Equal(damaged, []damage{{offs[2], int64(len(seg))}}) || len(read) != 2 {
 		t.Fatalf("damaged last frame, no tail: read %v, damaged %v, torn %d, %v", read, damaged, torn, err)
+	}
+}
+
+// TestScanPastTrustsAWholeFramesLength: a frame whose checksum holds but
+// whose content is refused (it does not decompress, or its reader refuses
+// it) is skipped by its own length, never searched for a frame inside it:
+// bytes an event carries may look like a frame.
+func TestScanPastTrustsAWholeFramesLength(t *testing.T) {
+	forged := pack.AppendFrame(nil, []byte("FORGED frame inside another"), false)
+	payload := append(append([]byte("data:"), forged...), "...end"...)
+	// A header that says compressed, over bytes that are not zstd.
+	bad := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+	bad = binary.LittleEndian.AppendUint32(bad, uint32(len(payload)+100))
+	bad = binary.LittleEndian.AppendUint32(bad, crc32.Update(crc32.Update(0, crc32.MakeTable(crc32.Castagnoli), bad[:8]), crc32.MakeTable(crc32.Castagnoli), payload))
+	bad = append(bad, payload...)
+	stored := pack.AppendFrame(nil, payload, false) // whole, but its reader refuses it
+	last := pack.AppendFrame(nil, []byte("the next commit"), false)
+	for name, middle := range map[string][]byte{"undecodable": bad, "refused": stored} {
+		seg := append(append(append(bytes.Clone(pack.SegmentMagic), pack.AppendFrame(nil, []byte("checkpoint"), false)...), middle...), last...)
+		s, err := pack.OpenSegment(memFS{&memFile{b: seg}}, "seg", 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read [][]byte
+		var damaged [][2]int64
+		_, err = s.ScanPast(true, func(off int64, p []byte) error {
+			if bytes.HasPrefix(p, []byte("data:")) {
+				return fmt.Errorf("%w: refused", pack.ErrCorrupt)
+			}
+			read = append(read, p)
+			return nil
+		}, func(off, next int64, err error) { damaged = append(damaged, [2]int64{off, next}) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := int64(len(seg) - len(last) - len(middle))
+		if len(read) != 2 || string(read[1]) != "the next commit" || len(damaged) != 1 || damaged[0] != [2]int64{start, start + int64(len(middle))} {
+			t.Fatalf("%s: read %q, damaged %v; want the checkpoint and the next commit, and the middle frame skipped whole", name, read, damaged)
+		}
 	}
 }

@@ -143,7 +143,9 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 	if err != nil {
 		// The checksum held, so the frame was written whole: this is
 		// damage, never a torn tail.
-		return nil, 0, &contentError{fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)}
+		// The next frame is where the header says: only this one's
+		// content is damaged.
+		return nil, off + FrameHeaderSize + int64(h.size), &contentError{fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)}
 	}
 	return payload, off + FrameHeaderSize + int64(h.size), nil
 }
@@ -293,25 +295,45 @@ func (s *Segment) zeroFrom(off, end int64) (bool, error) {
 // corruption in the middle, which must never be cut. The damaged header's
 // own length is not trusted: every later offset is tried.
 func (s *Segment) wholeFrameAfter(off, end int64) bool {
-	return s.nextWholeFrame(off, end) >= 0
-}
-
-// nextWholeFrame returns the first offset after off, before end, where a
-// frame that checks out starts, or -1 (also when the bytes cannot be
-// read).
-func (s *Segment) nextWholeFrame(off, end int64) int64 {
 	tail := make([]byte, end-off)
 	if _, err := s.f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
-		return -1
+		return true // cannot tell: treat as corruption, never cut
 	}
-	for i := 1; i+FrameHeaderSize <= len(tail); i++ {
-		h, err := parseFrameHeader(tail[i:])
-		if err != nil || h.size == 0 || int64(i)+FrameHeaderSize+int64(h.size) > int64(len(tail)) {
+	return nextWholeFrame(tail, 1, len(tail), false) >= 0
+}
+
+// nextWholeFrame returns the first index of b, from from, where a frame
+// starts that checks out and ends by limit, or -1. Strict, it first asks
+// more than a frame needs, to skip most offsets of damaged or compressed
+// bytes before a checksum is computed: a checksum field that is not
+// zero, lengths as evgit writes them, and after the frame the end of b,
+// zeros or another header that passes the same tests. A whole frame
+// followed by damage fails that, so a strict find is only a bound to
+// search below again, without it.
+func nextWholeFrame(b []byte, from, limit int, strict bool) int {
+	plausible := func(j int) (frameHeader, bool) {
+		if j+FrameHeaderSize > limit {
+			return frameHeader{}, false
+		}
+		h, err := parseFrameHeader(b[j:])
+		if err != nil || h.size == 0 || j+FrameHeaderSize+int(h.size) > limit {
+			return h, false
+		}
+		return h, !strict || (h.crc != 0 && (h.rawLen == 0 || h.rawLen > h.size))
+	}
+	for i := from; i+FrameHeaderSize <= limit; i++ {
+		h, ok := plausible(i)
+		if !ok {
 			continue
 		}
-		body := tail[i+FrameHeaderSize : i+FrameHeaderSize+int(h.size)]
-		if h.check(tail[i:], body) == nil {
-			return off + int64(i)
+		after := i + FrameHeaderSize + int(h.size)
+		if strict && after+FrameHeaderSize <= limit && !allZero(b[after:after+FrameHeaderSize]) {
+			if _, ok := plausible(after); !ok {
+				continue
+			}
+		}
+		if h.check(b[i:], b[i+FrameHeaderSize:after]) == nil {
+			return i
 		}
 	}
 	return -1
@@ -321,11 +343,13 @@ func (s *Segment) nextWholeFrame(off, end int64) int64 {
 // that goes on past damage (fsck, and opening a repository to salvage
 // it): a frame that cannot be read, or whose payload fn refuses with an
 // error matching ErrCorrupt, is reported to damaged with the offset where
-// the next frame that checks out starts (the end of the data when none
-// does), and the scan goes on from there. With tailOK (the newest
-// segment), damage that Scan would take for a torn tail ends the scan
-// instead, and its size is returned. Nothing is cut. Another error of fn,
-// or a read error, ends the scan.
+// the next frame starts, and the scan goes on from there. That is where
+// the frame's header says when its checksum held (its length is right,
+// only its content is damaged), else the next offset where a frame that
+// checks out starts (the end of the data when none does). With tailOK
+// (the newest segment), damage that Scan would take for a torn tail ends
+// the scan instead, and its size is returned. Nothing is cut. Another
+// error of fn, or a read error, ends the scan.
 func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error, damaged func(off, next int64, err error)) (torn int64, err error) {
 	st, err := s.f.Stat()
 	if err != nil {
@@ -333,6 +357,8 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 	}
 	end := st.Size()
 	s.alloc = max(s.alloc, end)
+	var rest []byte // the file from restOff, read once at the first damage
+	var restOff int64
 	off := int64(len(SegmentMagic))
 	for off < end {
 		var hdr [FrameHeaderSize]byte
@@ -349,7 +375,7 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 		}
 		payload, next, ferr := s.ReadFrame(off)
 		var ce *contentError
-		fromRead := ferr != nil && !errors.As(ferr, &ce)
+		whole := ferr == nil || errors.As(ferr, &ce) // the checksum held
 		if ferr == nil {
 			if ferr = fn(off, payload); ferr == nil {
 				off = next
@@ -359,18 +385,36 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 		if !errors.Is(ferr, ErrCorrupt) {
 			return 0, ferr
 		}
-		next = s.nextWholeFrame(off, end)
-		if next < 0 && tailOK && fromRead && off > int64(len(SegmentMagic)) && !s.writtenAfter(off, end) {
-			s.size = off
-			return s.nonZeroExtent(off, end), nil
-		}
-		if next < 0 {
-			next = off + s.nonZeroExtent(off, end)
+		if !whole {
+			if rest == nil {
+				restOff = off
+				rest = make([]byte, end-off)
+				if _, err := s.f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
+					return 0, readError(s.Num, off, err)
+				}
+			}
+			// A strict search first, then every offset below what it
+			// found (a frame there ends before it: the search is short).
+			from := int(off-restOff) + 1
+			limit := len(rest)
+			if i := nextWholeFrame(rest, from, limit, true); i >= 0 {
+				limit = i
+			}
+			next = -1
+			if i := nextWholeFrame(rest, from, limit, false); i >= 0 {
+				next = restOff + int64(i)
+			} else if limit < len(rest) {
+				next = restOff + int64(limit)
+			}
+			if next < 0 && tailOK && off > int64(len(SegmentMagic)) && !s.writtenAfter(off, end) {
+				s.size = off
+				return s.nonZeroExtent(off, end), nil
+			}
+			if next < 0 {
+				next = end
+			}
 		}
 		damaged(off, next, ferr)
-		if next <= off {
-			break
-		}
 		off = next
 	}
 	s.size = off

@@ -106,3 +106,32 @@ func TestMergeLeavesIndexesAnotherMergeCovers(t *testing.T) {
 	assert.False(t, st.mergeable([]string{idxName(3, 3)}, []uint32{2, 3}), "segments another live index covers")
 	assert.True(t, st.mergeable([]string{merged, idxName(3, 3)}, []uint32{1, 2, 3}))
 }
+
+// What the race leaves when the first merge also kept its inputs: M1
+// covering 1 and 2 with its input for 1, and M2 covering 2 and 3. The
+// repair keeps indexes that cover every segment (M2 and the input for
+// 1), so an open scans no sealed segment.
+func TestOverlapRepairKeepsEverySegmentCovered(t *testing.T) {
+	dir, ids := sealedStore(t, 3)
+	mergeFiles(t, dir, idxName(1, 1), idxName(2, 2))
+	m2 := mergeFiles(t, dir, idxName(2, 2), idxName(3, 3))
+	for _, n := range []uint32{2, 3} {
+		require.NoError(t, os.Remove(filepath.Join(dir, "log", idxName(n, n))))
+	}
+	st, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	st.mu.RLock()
+	var live []string
+	for _, ix := range st.indexes {
+		live = append(live, filepath.Base(ix.Path))
+	}
+	scanned := len(st.memOrder)
+	st.mu.RUnlock()
+	slices.Sort(live)
+	assert.Equal(t, []string{idxName(1, 1), m2}, live)
+	assert.Zero(t, scanned, "no sealed segment scanned")
+	log, err := st.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	require.Len(t, log, len(ids))
+}

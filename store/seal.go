@@ -413,6 +413,20 @@ func (s *Store) Seal(min int) (bool, error) {
 // seal runs, and catches up with what other processes wrote; unlock
 // releases both.
 func (s *Store) lockFresh() (unlock func(), err error) {
+	unlock, err = s.lockIdle()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.refresh(true); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// lockIdle takes the cross-process lock and s.mu, once no background seal
+// runs, without catching up; unlock releases both.
+func (s *Store) lockIdle() (unlock func(), err error) {
 	for {
 		s.waitSeal()
 		if err := s.lock.lock(); err != nil {
@@ -425,15 +439,10 @@ func (s *Store) lockFresh() (unlock func(), err error) {
 		s.mu.Unlock()
 		s.lock.unlock()
 	}
-	unlock = func() {
+	return func() {
 		s.mu.Unlock()
 		s.lock.unlock()
-	}
-	if err := s.refresh(true); err != nil {
-		unlock()
-		return nil, err
-	}
-	return unlock, nil
+	}, nil
 }
 
 // startSegment writes segment n whole, holding a checkpoint of every ref.
@@ -549,16 +558,10 @@ func (s *Store) mergeIndexes() error {
 // mergeGroup returns the four newest indexes if they are of one level,
 // else nil. It sorts ixs newest first.
 func mergeGroup(ixs []*pack.Index) []*pack.Index {
-	// An index another covers whole is what a crash in a merge left:
-	// merging it again would copy its records twice.
-	sub := subsumed(ixs)
-	live := ixs[:0:0]
-	for i, ix := range ixs {
-		if !sub[i] {
-			live = append(live, ix)
-		}
-	}
-	ixs = live
+	// An index another covers whole is what a crash in a merge left, and
+	// one that overlaps a larger what a race of two merges left: merging
+	// either again would copy records twice.
+	ixs, _ = disjointIndexes(ixs)
 	sortIndexes(ixs)
 	if len(ixs) < 4 {
 		return nil

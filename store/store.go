@@ -79,6 +79,10 @@ type Options struct {
 	// to report what is left: a damaged frame of a segment read at open
 	// is skipped (Salvaged lists it) where it would fail the open, no torn
 	// tail is cut and no file removed, and the store refuses every write.
+	// A frame whose checksum holds but one of whose entries is malformed
+	// may leave the entries before that one in the tables; reading them
+	// reads the frame again and fails. Other damage (an index file, the
+	// pack) still fails the open.
 	Salvage bool
 }
 
@@ -250,11 +254,16 @@ func (s *Store) Close() error {
 		s.closeFiles() // an Open that failed before taking the lock file
 		return nil
 	}
-	unlock, err := s.lockFresh()
+	// Not lockFresh: a store that is broken, or opened to salvage, must
+	// close its files too, and catching up would refuse.
+	unlock, err := s.lockIdle()
 	if err != nil {
-		return nil // closed already
+		return nil // the lock file is closed: closed already
 	}
 	defer unlock()
+	if s.closed {
+		return nil
+	}
 	s.closing, s.closed = true, true
 	s.closeFiles()
 	s.lock.closeHeld()
@@ -467,7 +476,6 @@ func (s *Store) reloadOnce(locked bool) error {
 			s.covered[n] = true
 		}
 	}
-	s.indexes = s.dropSubsumed(s.indexes, locked)
 	s.indexes = s.dropOverlapping(s.indexes, locked)
 	if s.packRecs != nil {
 		s.indexes = append(s.indexes, s.packRecs)
@@ -535,53 +543,30 @@ func (s *Store) uncoverAfterGap(segs []uint32) {
 	})
 }
 
-// dropSubsumed leaves out an index whose segments another index covers
-// too: what a crash in the middle of an index merge leaves behind (the
-// merged index is written before the old ones are removed). Reading both
-// would count their records twice. With the lock held they are removed.
-func (s *Store) dropSubsumed(ixs []*pack.Index, locked bool) []*pack.Index {
-	var keep []*pack.Index
-	for i, sub := range subsumed(ixs) {
-		if !sub {
-			keep = append(keep, ixs[i])
-			continue
-		}
-		ixs[i].Close()
-		if locked {
-			_ = s.fsys.Remove(ixs[i].Path)
-		}
-	}
-	return keep
-}
-
-// dropOverlapping leaves out, of indexes that cover a segment in common
-// with neither covering all the other's, every one but the one covering
-// the most segments, and takes its segments for uncovered: they are
-// scanned instead, and the next seal covers them again. Two merges that
-// raced left such a pair when the first was killed after publishing its
-// index and before removing what it merged, and the second merged some of
-// those (mergeNext no longer does); reading both would count the records
-// of their common segments twice. With the lock held they are removed.
+// dropOverlapping leaves out the indexes disjointIndexes does not keep, and
+// takes the segments only they covered for uncovered: those are scanned
+// instead, and the next seal covers them again. An index another covers
+// whole is what a crash in the middle of an index merge leaves (the
+// merged index is written before the old ones are removed); indexes that
+// share segments with neither covering the other are what two merges
+// that raced left when the first was killed between publishing its index
+// and removing what it merged, and the second merged some of those
+// (mergeNext no longer does). Reading both would count the records of the
+// common segments twice. With the lock held the files are removed.
 func (s *Store) dropOverlapping(ixs []*pack.Index, locked bool) []*pack.Index {
-	order := slices.Clone(ixs)
-	slices.SortStableFunc(order, func(a, b *pack.Index) int { return len(b.Segments()) - len(a.Segments()) })
-	seen := map[uint32]bool{}
-	var drop []*pack.Index
-	for _, ix := range order {
-		if slices.ContainsFunc(ix.Segments(), func(n uint32) bool { return seen[n] }) {
-			drop = append(drop, ix)
-			continue
-		}
-		for _, n := range ix.Segments() {
-			seen[n] = true
-		}
-	}
+	keep, drop := disjointIndexes(ixs)
 	if len(drop) == 0 {
 		return ixs
 	}
+	kept := map[uint32]bool{}
+	for _, ix := range keep {
+		for _, n := range ix.Segments() {
+			kept[n] = true
+		}
+	}
 	for _, ix := range drop {
 		for _, n := range ix.Segments() {
-			if !seen[n] {
+			if !kept[n] {
 				delete(s.covered, n)
 			}
 		}
@@ -593,19 +578,31 @@ func (s *Store) dropOverlapping(ixs []*pack.Index, locked bool) []*pack.Index {
 	return slices.DeleteFunc(ixs, func(ix *pack.Index) bool { return slices.Contains(drop, ix) })
 }
 
-// subsumed reports, for each index, whether another covers every
-// segment it covers, and more.
-func subsumed(ixs []*pack.Index) []bool {
-	out := make([]bool, len(ixs))
-	for i, ix := range ixs {
-		for j, other := range ixs {
-			if i != j && len(other.Segments()) > len(ix.Segments()) && containsAll(other.Segments(), ix.Segments()) {
-				out[i] = true
-				break
-			}
+// disjointIndexes splits indexes into those to read, no two of which cover a
+// segment in common, and those to leave out: taken largest first (most
+// segments, then the newest), an index that shares a segment with one
+// already taken is left out. So an index another covers whole is left
+// out, and of two that overlap the smaller.
+func disjointIndexes(ixs []*pack.Index) (keep, drop []*pack.Index) {
+	order := slices.Clone(ixs)
+	slices.SortStableFunc(order, func(a, b *pack.Index) int {
+		if d := len(b.Segments()) - len(a.Segments()); d != 0 {
+			return d
+		}
+		return cmpUint32(slices.Max(b.Segments()), slices.Max(a.Segments()))
+	})
+	seen := map[uint32]bool{}
+	for _, ix := range order {
+		if slices.ContainsFunc(ix.Segments(), func(n uint32) bool { return seen[n] }) {
+			drop = append(drop, ix)
+			continue
+		}
+		keep = append(keep, ix)
+		for _, n := range ix.Segments() {
+			seen[n] = true
 		}
 	}
-	return out
+	return keep, drop
 }
 
 func containsAll(set, sub []uint32) bool {

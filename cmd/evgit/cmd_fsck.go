@@ -65,6 +65,11 @@ func runFsck(ctx context.Context, opts fsckOptions, g *globalOptions) error {
 			}
 			return err
 		}
+		if rep.OK {
+			// Nothing skipped, yet the open failed: say why.
+			rep.OK = false
+			rep.Problems = append([]evgit.FsckProblem{{Kind: "repository", Message: err.Error()}}, rep.Problems...)
+		}
 		return reportFsck(opts, g, rep, gitDir, 0)
 	}
 	var bar *progressbar.ProgressBar
