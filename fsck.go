@@ -3,6 +3,9 @@ package evgit
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/evgit/evgit/fsck"
 	"github.com/evgit/evgit/store"
@@ -27,7 +30,80 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
-	return fsck.Run(ctx, r.st, opts)
+	rep, err := fsck.Run(ctx, r.st, opts)
+	if err != nil {
+		return nil, err
+	}
+	if p, err := r.checkLineCache(ctx); err != nil {
+		return nil, err
+	} else if p != nil {
+		rep.OK = false
+		rep.Problems = append(rep.Problems, *p)
+	}
+	return rep, nil
+}
+
+// checkLineCache compares the saved line index, if there is one that
+// reads, with the index a walk of its line builds from the commits: the
+// file is derived data, and a wrong one would answer a log of one stream
+// or a fold without snapshots wrongly, not fail.
+func (r *Repository) checkLineCache(ctx context.Context) (*FsckProblem, error) {
+	li := &r.derived().line
+	if li.cache == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(li.cache)
+	if err != nil {
+		return nil, nil
+	}
+	problem := func(format string, args ...any) *FsckProblem {
+		return &FsckProblem{Kind: fsck.KindCache, Name: filepath.ToSlash(lineCacheName), Message: fmt.Sprintf(format, args...) + "; remove it (derived data)"}
+	}
+	saved, err := decodeLineCache(b)
+	if err != nil {
+		return problem("%v", err), nil
+	}
+	tip := saved.ids[len(saved.ids)-1]
+	walked := &lineIndex{}
+	if _, err := walked.coverWithin(ctx, r.st, tip, 0); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return problem("its last commit %s: %v", tip.Short(), err), nil
+	}
+	if why := sameLine(saved, walked); why != "" {
+		return problem("differs from the history of %s: %s", tip.Short(), why), nil
+	}
+	return nil, nil
+}
+
+// sameLine says how a saved line index differs from one built by a walk,
+// or "" when it does not.
+func sameLine(saved *savedLine, walked *lineIndex) string {
+	switch {
+	case !slices.Equal(saved.ids, walked.ids):
+		return "the commits"
+	case !slices.Equal(saved.offsets, walked.offsets):
+		return "the offsets"
+	case !slices.Equal(saved.times, walked.times):
+		return "the times"
+	case !slices.Equal(saved.merges, walked.merges):
+		return "the merges"
+	case len(saved.streams) != len(walked.streams):
+		return fmt.Sprintf("%d streams, not %d", len(saved.streams), len(walked.streams))
+	}
+	for name, sl := range walked.streams {
+		got := saved.streams[name]
+		if got == nil || len(got.refs) != len(sl.refs) {
+			return "the events of " + name
+		}
+		for i, ref := range sl.refs {
+			if got.refs[i].pos != ref.pos || got.refs[i].idx != ref.idx {
+				return "the events of " + name
+			}
+		}
+	}
+	return ""
 }
 
 // FsckDamaged checks a repository that damage keeps Open from opening

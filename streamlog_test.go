@@ -563,3 +563,50 @@ func TestLineCacheWrongStreamIsRemoved(t *testing.T) {
 	})
 	assert.ErrorIs(t, err, ErrCorrupt)
 }
+
+// fsck compares the saved line index with a walk of its line: a file that
+// reads but leaves an event out would answer wrongly without failing.
+func TestFsckChecksTheLineCache(t *testing.T) {
+	ctx := context.Background()
+	dir := bulkRepo(t, lineCacheMin+10)
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	streamLogIDs(t, r, "s1")
+	require.NoError(t, r.Close())
+	cache := filepath.Join(dir, lineCacheName)
+	good, err := os.ReadFile(cache)
+	require.NoError(t, err)
+
+	fsckCache := func() []FsckProblem {
+		t.Helper()
+		r, err := Open(ctx, dir)
+		require.NoError(t, err)
+		defer r.Close()
+		rep, err := r.Fsck(ctx, FsckOptions{})
+		require.NoError(t, err)
+		var out []FsckProblem
+		for _, p := range rep.Problems {
+			require.Equal(t, "cache", p.Kind, "%s", p)
+			out = append(out, p)
+		}
+		assert.Equal(t, len(out) == 0, rep.OK)
+		return out
+	}
+	assert.Empty(t, fsckCache())
+
+	s, err := decodeLineCache(good)
+	require.NoError(t, err)
+	s.streams["s1"].refs = s.streams["s1"].refs[1:] // one event left out
+	li := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
+	require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
+	probs := fsckCache()
+	require.Len(t, probs, 1)
+	assert.Contains(t, probs[0].Message, "the events of s1")
+
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 1
+	require.NoError(t, os.WriteFile(cache, flipped, 0o644))
+	probs = fsckCache()
+	require.Len(t, probs, 1)
+	assert.Contains(t, probs[0].Message, "checksum")
+}

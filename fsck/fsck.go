@@ -31,6 +31,7 @@ const (
 	KindSegment     = "segment"     // a segment file
 	KindIndex       = "index"       // an index file: of a segment, or of a pack's objects or records
 	KindPack        = "pack"        // a pack file, written by gc
+	KindCache       = "cache"       // a file of derived data, such as the saved line index
 )
 
 // Problem is one thing found wrong. Its String form is the line the CLI
