@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/evgit/evgit/fsck"
 	"github.com/evgit/evgit/store"
@@ -123,14 +124,37 @@ func FsckDamaged(ctx context.Context, gitDir string, opts FsckOptions) (*FsckRep
 	if err != nil {
 		return nil, err
 	}
-	if skipped := st.Salvaged(); len(skipped) > 0 {
-		rep.OK = false
-		what := "frames"
-		if len(skipped) == 1 {
-			what = "frame"
+	skipped := st.Salvaged()
+	for _, p := range skipped {
+		if p.Offset < 0 { // a whole file left out; a frame, the log check reports
+			rep.Problems = append(rep.Problems, FsckProblem{Kind: fsck.KindIndex, Name: p.File, File: p.File, Message: p.Err.Error()})
 		}
-		p := FsckProblem{Kind: "repository", Message: fmt.Sprintf("does not open: %d damaged %s; checked what the rest holds", len(skipped), what)}
+	}
+	if len(skipped) > 0 {
+		rep.OK = false
+		files := 0
+		for _, p := range skipped {
+			if p.Offset < 0 {
+				files++
+			}
+		}
+		var what []string
+		if files > 0 {
+			what = append(what, plural(files, "damaged index file"))
+		}
+		if frames := len(skipped) - files; frames > 0 {
+			what = append(what, plural(frames, "damaged frame"))
+		}
+		p := FsckProblem{Kind: "repository", Message: fmt.Sprintf("does not open: skipped %s; checked what the rest holds", strings.Join(what, " and "))}
 		rep.Problems = append([]FsckProblem{p}, rep.Problems...)
 	}
 	return rep, nil
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -244,6 +245,7 @@ type outcome struct {
 	differs   []string
 	report    *fsck.Report
 	wrongData []string // damaged bytes returned as data: never allowed
+	salvage   string   // when open failed: what a salvage open did
 }
 
 func (o *outcome) detected() bool { return o.openErr != nil || !o.report.OK }
@@ -272,6 +274,7 @@ func examine(t *testing.T, snap *snapshot, dir string) *outcome {
 	if err != nil {
 		o.openErr = err
 		require.ErrorIs(t, err, object.ErrCorrupt, "open fails only with ErrCorrupt")
+		o.salvage = salvage(t, snap, dir)
 		return o
 	}
 	defer st.Close()
@@ -310,6 +313,50 @@ func examine(t *testing.T, snap *snapshot, dir string) *outcome {
 	o.report, err = fsck.Run(context.Background(), st, fsck.Options{})
 	require.NoError(t, err)
 	return o
+}
+
+// salvage checks a repository that does not open as fsck checks it: the
+// storage opened past damaged frames either fails with ErrCorrupt or
+// opens, changes no file, returns no damaged bytes as data, and fsck
+// finds it wrong.
+func salvage(t *testing.T, snap *snapshot, dir string) string {
+	t.Helper()
+	before := folderBytes(t, dir)
+	st, err := store.Open(dir, store.Options{Salvage: true})
+	if err != nil {
+		require.ErrorIs(t, err, object.ErrCorrupt, "a salvage open fails only with ErrCorrupt")
+		return "salvage: refused"
+	}
+	for id, want := range snap.objects {
+		kind, body, data, err := st.Get(id)
+		if err == nil {
+			require.True(t, kind == want.kind && bytes.Equal(body, want.body) && bytes.Equal(data, want.data), "salvage: damaged bytes returned as %s %s", want.kind, id)
+		}
+	}
+	rep, err := fsck.Run(context.Background(), st, fsck.Options{})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	require.False(t, rep.OK && len(st.Salvaged()) > 0, "salvage: frames skipped, but fsck found nothing")
+	require.Equal(t, before, folderBytes(t, dir), "salvage changed the repository")
+	if len(st.Salvaged()) == 0 {
+		return "salvage: opened, nothing skipped"
+	}
+	return "salvage: opened past damage, fsck reported"
+}
+
+// folderBytes maps each file below dir to its contents.
+func folderBytes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		out[path] = string(b)
+		return err
+	}))
+	return out
 }
 
 func sameUpdate(a, b refs.Update) bool {
@@ -414,6 +461,9 @@ func TestCorruption(t *testing.T) {
 			h.apply(t, dir)
 			o := examine(t, snap, dir)
 			seen[judge(t, h, o)]++
+			if o.salvage != "" {
+				seen[o.salvage]++
+			}
 			if o.openErr == nil && len(o.differs) > 0 && o.cut == 0 && !(h.file.newest && h.cut) {
 				// A ref or reflog read back other than it was, from
 				// damage fsck reported: records are read from indexes

@@ -71,3 +71,34 @@ func TestSalvageSkipsADamagedFrame(t *testing.T) {
 	assert.True(t, st.closed)
 	assert.Nil(t, st.segs)
 }
+
+// An index file that does not read keeps the store from opening; opened
+// to salvage, the store reads the segments it covers instead (an index
+// is derived data), and lists the file.
+func TestSalvageScansPastADamagedIndex(t *testing.T) {
+	dir, ids := sealedStore(t, 3)
+	path := filepath.Join(dir, "log", idxName(2, 2))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b[:len(b)-7], 0o644))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+
+	st, err := Open(dir, Options{Salvage: true})
+	require.NoError(t, err)
+	skipped := st.Salvaged()
+	require.Len(t, skipped, 1)
+	assert.Equal(t, idxName(2, 2), skipped[0].File)
+	assert.Equal(t, int64(-1), skipped[0].Offset)
+	for _, id := range ids {
+		_, err := st.Commit(id)
+		assert.NoError(t, err)
+	}
+	log, err := st.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	assert.Len(t, log, len(ids))
+	require.NoError(t, st.Close())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Len(t, after, len(b)-7, "left as it was")
+}

@@ -460,7 +460,18 @@ func (s *Store) reloadOnce(locked bool) error {
 	}
 	for i := len(l.idx) - 1; i >= 0; i-- {
 		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))
+		if err == nil && s.opts.Salvage {
+			// Checked whole now: a salvage open reads the segments of a
+			// damaged index instead of the index.
+			if err = ix.Verify(); err != nil {
+				ix.Close()
+			}
+		}
 		if err != nil {
+			if s.opts.Salvage && errors.Is(err, ErrCorrupt) {
+				s.salvaged = append(s.salvaged, Problem{File: l.idx[i], Offset: -1, Err: fmt.Errorf("%w; not read: the segments it covers were scanned instead (an index is derived data: removing it lets the repository open)", err)})
+				continue
+			}
 			return err
 		}
 		if s.packNum > 0 && slices.Max(ix.Segments()) <= s.packNum {

@@ -172,7 +172,7 @@ func TestFsckCommandPastDamage(t *testing.T) {
 	assert.Equal(t, exitError, code)
 	assert.Empty(t, out)
 	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
-	assert.Equal(t, "error: repository: does not open: 1 damaged frame; checked what the rest holds", lines[0])
+	assert.Equal(t, "error: repository: does not open: skipped 1 damaged frame; checked what the rest holds", lines[0])
 	assert.Regexp(t, `^error: segment 00000001.seg: .*frame at \d+: .*checksum mismatch \(\d+ bytes unreadable, to offset \d+\)`, lines[1])
 	assert.Contains(t, errs, "error: commit ")
 	assert.Contains(t, errs, "parent "+first.String()+" is missing")
