@@ -81,8 +81,9 @@ type Options struct {
 	// tail is cut and no file removed, and the store refuses every write.
 	// A frame whose checksum holds but one of whose entries is malformed
 	// may leave the entries before that one in the tables; reading them
-	// reads the frame again and fails. Other damage (an index file, the
-	// pack) still fails the open.
+	// reads the frame again and fails. A damaged index file is not read:
+	// the segments it covers are scanned instead. Other damage (the format
+	// file, a pack's files) still fails the open.
 	Salvage bool
 }
 
