@@ -220,6 +220,22 @@ func streamLogIDs(t *testing.T, r *Repository, stream string) []object.ID {
 	return ids
 }
 
+// cachedRepo imports n one-event commits, logs one stream in a process
+// of its own so that Close saves the line cache, and returns the folder,
+// that log, and the cache file's path and bytes.
+func cachedRepo(t *testing.T, n int, stream string) (dir string, want []object.ID, cache string, saved []byte) {
+	t.Helper()
+	dir = bulkRepo(t, n)
+	r, err := Open(context.Background(), dir)
+	require.NoError(t, err)
+	want = streamLogIDs(t, r, stream)
+	require.NoError(t, r.Close())
+	cache = filepath.Join(dir, lineCacheName)
+	saved, err = os.ReadFile(cache)
+	require.NoError(t, err, "Close saves the index")
+	return dir, want, cache, saved
+}
+
 func walkedSince(r *Repository) int {
 	li := &r.derived().line
 	li.mu.Lock()
@@ -285,21 +301,8 @@ func TestLineIndexSavedBetweenProcesses(t *testing.T) {
 func TestLineIndexDamagedIsWalkedAgain(t *testing.T) {
 	ctx := context.Background()
 	n := lineCacheMin + 10
-	dir := bulkRepo(t, n)
-	r, err := Open(ctx, dir)
-	require.NoError(t, err)
-	want := streamLogIDs(t, r, "s0")
-	require.NoError(t, r.Close())
-	cache := filepath.Join(dir, lineCacheName)
-	good, err := os.ReadFile(cache)
-	require.NoError(t, err)
-	other := bulkRepo(t, lineCacheMin+20)
-	r, err = Open(ctx, other)
-	require.NoError(t, err)
-	streamLogIDs(t, r, "s0")
-	require.NoError(t, r.Close())
-	foreign, err := os.ReadFile(filepath.Join(other, lineCacheName))
-	require.NoError(t, err)
+	dir, want, cache, good := cachedRepo(t, n, "s0")
+	_, _, _, foreign := cachedRepo(t, lineCacheMin+20, "s0")
 
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x10
@@ -520,21 +523,14 @@ func TestLineCacheKeepsHeadsLine(t *testing.T) {
 // next log walks and answers right.
 func TestLineCacheWrongStreamIsRemoved(t *testing.T) {
 	ctx := context.Background()
-	dir := bulkRepo(t, lineCacheMin+10)
-	r, err := Open(ctx, dir)
-	require.NoError(t, err)
-	want := streamLogIDs(t, r, "s1")
-	require.NoError(t, r.Close())
-	cache := filepath.Join(dir, lineCacheName)
-	b, err := os.ReadFile(cache)
-	require.NoError(t, err)
+	dir, want, cache, b := cachedRepo(t, lineCacheMin+10, "s1")
 	s, err := decodeLineCache(b)
 	require.NoError(t, err)
 	s.streams["s1"], s.streams["s2"] = s.streams["s2"], s.streams["s1"]
 	li := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
 	require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
 
-	r, err = Open(ctx, dir)
+	r, err := Open(ctx, dir)
 	require.NoError(t, err)
 	var lerr error
 	for _, lerr = range r.Log(ctx, LogOptions{Stream: "s1"}) {
@@ -568,14 +564,7 @@ func TestLineCacheWrongStreamIsRemoved(t *testing.T) {
 // reads but leaves an event out would answer wrongly without failing.
 func TestFsckChecksTheLineCache(t *testing.T) {
 	ctx := context.Background()
-	dir := bulkRepo(t, lineCacheMin+10)
-	r, err := Open(ctx, dir)
-	require.NoError(t, err)
-	streamLogIDs(t, r, "s1")
-	require.NoError(t, r.Close())
-	cache := filepath.Join(dir, lineCacheName)
-	good, err := os.ReadFile(cache)
-	require.NoError(t, err)
+	dir, _, cache, good := cachedRepo(t, lineCacheMin+10, "s1")
 
 	fsckCache := func() []FsckProblem {
 		t.Helper()
