@@ -310,11 +310,11 @@ func (v *lineView) at(pos int) *lineView {
 // parent: then the line is all of its commit's history.
 func (v *lineView) linear() bool { return len(v.merges) == 0 }
 
-// eventID returns the ID of the event a ref names, and the event read
-// from the line cache lacks it from the commit, read alone when rd is the
-// store (store.CommitAfter) since the index knows its parent. It checks
-// that the event is one of stream's: a line cache that says otherwise is
-// dropped, as damaged.
+// eventID returns the ID of the event a ref names. A ref read from the
+// line cache has none: the ID is then read from its commit (rebuilt alone
+// when rd is the store, store.CommitAfter, since the index knows its
+// parent), and the event checked to be one of stream's: a line cache
+// that says otherwise is dropped, as damaged.
 func (v *lineView) eventID(rd reader, ref eventRef, stream string) (object.ID, error) {
 	if !ref.id.IsZero() {
 		return ref.id, nil
