@@ -19,6 +19,7 @@ const (
 
 func packName(n uint32, suffix string) string { return fmt.Sprintf("pack-%08d%s", n, suffix) }
 
+// exists reports whether a file of the log folder can be opened.
 func (s *Store) exists(name string) bool {
 	f, err := s.fsys.OpenFile(filepath.Join(s.logDir, name), 0, 0)
 	if err != nil {

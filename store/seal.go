@@ -480,10 +480,13 @@ func (s *Store) seal() error {
 	}
 	if !s.covered[n] {
 		objs := slices.Clone(s.memOrder)
-		segs := []uint32{n}
-		for _, o := range objs {
-			if !slices.Contains(segs, o.Loc.Seg) {
-				segs = append(segs, o.Loc.Seg)
+		// Every uncovered segment, as startSeal takes them: one that
+		// holds no object (only its checkpoint) is one all the same, and
+		// an index that left it out would be dropped by uncoverAfterGap.
+		var segs []uint32
+		for k := range s.segs {
+			if k <= n && !s.covered[k] {
+				segs = append(segs, k)
 			}
 		}
 		slices.Sort(segs)

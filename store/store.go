@@ -103,6 +103,12 @@ type Store struct {
 	indexes  []*pack.Index            // newest first
 	covered  map[uint32]bool          // segments an index covers
 	idxNames []string
+	// listedLocked says the file set was last listed with the lock held.
+	// Under the lock no other writer is half way through a seal or a gc,
+	// so such a listing is whole; one taken without it may have seen a
+	// change half made, whose writer, if it died, will never bump the
+	// layout generation again to say so (catchUp).
+	listedLocked bool
 	// The objects of uncovered segments: memOrder lists them as written
 	// (an object written again, again); mem maps the first memMapped of
 	// them, and the rest on the first lookup (memTable). Writing then
@@ -430,6 +436,7 @@ func (s *Store) reload(locked bool) error {
 
 func (s *Store) reloadOnce(locked bool) error {
 	s.gen = s.lock.gen()
+	s.listedLocked = locked
 	l, err := s.list()
 	if err != nil {
 		return err
@@ -475,8 +482,11 @@ func (s *Store) reloadOnce(locked bool) error {
 			}
 			return err
 		}
-		if s.packNum > 0 && slices.Max(ix.Segments()) <= s.packNum {
-			// A gc replaced what it covers.
+		if s.packNum > 0 && slices.Min(ix.Segments()) <= s.packNum {
+			// A gc replaced what it covers, or part of it: an index
+			// written by a process that had not seen the pack yet may
+			// cover a packed segment and a newer one, which is then
+			// scanned.
 			ix.Close()
 			if locked {
 				_ = s.fsys.Remove(ix.Path)
@@ -899,7 +909,20 @@ func (s *Store) refresh(locked bool) error {
 
 // catchUp reads what other processes wrote since the store last looked.
 func (s *Store) catchUp(locked bool) error {
-	if g := s.lock.gen(); g == s.gen && (!locked || s.writableSeg == s.last) {
+	g := s.lock.gen()
+	fast := g == s.gen
+	switch {
+	case fast && locked:
+		// A writer trusts only a listing taken under the lock (see
+		// listedLocked): appending to a segment another writer sealed
+		// would put a commit where no ref and no index sees it.
+		fast = s.writableSeg == s.last && s.listedLocked
+	case fast && !s.listedLocked:
+		// A reader's listing may be as partial; the segment a seal or a
+		// gc starts after the newest says so.
+		fast = !s.exists(segName(s.last + 1))
+	}
+	if fast {
 		return s.scanSegment(s.last, s.scanned, locked)
 	}
 	l, err := s.list()
@@ -915,6 +938,8 @@ func (s *Store) catchUp(locked bool) error {
 		if last != s.last || !s.writable(last) {
 			return s.reload(true)
 		}
+		// The file set listed under the lock is the one the tables hold.
+		s.listedLocked, s.gen = true, g
 	}
 	if err := s.scanSegment(s.last, s.scanned, locked); err != nil {
 		return err
