@@ -1,6 +1,8 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,4 +46,27 @@ func TestSealCoversASegmentWithNoObject(t *testing.T) {
 	scanned := len(s.memOrder)
 	s.mu.RUnlock()
 	require.Zero(t, scanned, "sealed segments are not scanned at open")
+}
+
+// The pack a gc killed before its .pidx leaves (a .pack and a .ridx that
+// nothing reads) is removed by the next process to open with the lock,
+// instead of taking room for good.
+func TestDeadGCsPackIsRemoved(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	appendCommit(t, s, 1)
+	require.NoError(t, s.Close())
+	for _, suf := range []string{packDataSuffix, packRecordsSuffix} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "log", packName(1, suf)), []byte("half a pack"), 0o644))
+	}
+	s, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, suf := range []string{packDataSuffix, packRecordsSuffix} {
+		_, err := os.Stat(filepath.Join(dir, "log", packName(1, suf)))
+		require.ErrorIs(t, err, os.ErrNotExist)
+	}
+	log, err := s.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	require.Len(t, log, 2)
 }

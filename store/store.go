@@ -316,6 +316,10 @@ type listing struct {
 	segs  []uint32
 	idx   []string // index file names, sorted
 	packs []uint32 // packs whose three files are all there
+	// partial are packs with some of their files only: older than the
+	// newest whole one, or a gc that died before its .pidx made the pack
+	// live (checkPackFiles refuses any other).
+	partial []uint32
 	names []string // every index and pack file: what refresh compares
 }
 
@@ -358,6 +362,8 @@ func (s *Store) list() (listing, error) {
 	for n, have := range packFiles {
 		if have == 7 {
 			l.packs = append(l.packs, n)
+		} else {
+			l.partial = append(l.partial, n)
 		}
 	}
 	slices.Sort(l.segs)
@@ -455,6 +461,16 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.salvaged = nil
 	s.cache.Clear()
 	s.idxNames = l.names
+	if locked && len(l.partial) > 0 {
+		// gc writes its pack under the lock: with it held, a partial
+		// pack is a dead gc's, which nothing reads.
+		for _, n := range l.partial {
+			for _, suf := range []string{packIndexSuffix, packRecordsSuffix, packDataSuffix} {
+				_ = s.fsys.Remove(filepath.Join(s.logDir, packName(n, suf)))
+			}
+		}
+		_ = s.fsys.SyncDir(s.logDir)
+	}
 	s.packNum = 0
 	if len(l.packs) > 0 {
 		s.packNum = l.packs[len(l.packs)-1]
