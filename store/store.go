@@ -320,7 +320,7 @@ type listing struct {
 	// newest whole one, or a gc that died before its .pidx made the pack
 	// live (checkPackFiles refuses any other).
 	partial []uint32
-	names []string // every index and pack file: what refresh compares
+	names   []string // every index and pack file: what refresh compares
 }
 
 func (s *Store) list() (listing, error) {
