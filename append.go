@@ -245,19 +245,45 @@ func checkActor(a string) error {
 	return nil
 }
 
+// filledMeta returns an event's meta with what its commit fills in: the
+// commit's time (tstr) and actor where the event gives none. bare is the
+// meta of events that bring none, shared (nothing changes a meta map once
+// an event holds it): made on first need and returned for the next.
+func filledMeta(meta, bare map[string]string, tstr, actor string) (filled, bareOut map[string]string) {
+	switch {
+	case len(meta) == 0:
+		if bare == nil {
+			bare = map[string]string{"time": tstr}
+			if actor != "" {
+				bare["actor"] = actor
+			}
+		}
+		return bare, bare
+	case meta["time"] == "" || (meta["actor"] == "" && actor != ""):
+		meta = maps.Clone(meta)
+		if meta["time"] == "" {
+			meta["time"] = tstr
+		}
+		if meta["actor"] == "" && actor != "" {
+			meta["actor"] = actor
+		}
+	}
+	return meta, bare
+}
+
 // digest names a commit's events as given, to tell a retry with an
 // idempotency key (same events) from a reuse of the key (other events).
 // What only says what the commit would fill in is left out, or taken as
 // filled in: a meta time or actor equal to the commit's time and actor
-// (given as opts gives them), and a schema of 0 (the newest the model
-// knows). Export writes them out, and a retry after export | import must
-// still be the same events as the first try, which left them out.
-func digest(events []preparedEvent, opts AppendOptions, after time.Time, mdl *model.Model) object.ID {
+// as opts gives them, and a schema of 0 (the newest the model knows).
+// Export writes them out, and a retry after export | import must still be
+// the same events as the first try, which left them out. The time is the
+// one asked for, not the one the commit takes (moved up to its parent's):
+// that depends on the branch, which another writer may have moved between
+// a try and its retry.
+func digest(events []preparedEvent, opts AppendOptions, mdl *model.Model) object.ID {
 	tstr := ""
 	if t := opts.Time; !t.IsZero() {
-		if t.Before(after) {
-			t = after
-		}
 		tstr = t.UTC().Format(time.RFC3339Nano)
 	}
 	var d digester
@@ -328,6 +354,10 @@ type commitWriter struct {
 	// dryRun marks a writer whose transaction is never written: it must
 	// not record snapshots.
 	dryRun bool
+	// now is the time of a commit whose options give none; zero: the
+	// clock's when the commit is built. An import fixes it, so that its
+	// dry run folds each event with the meta.time its commit gives it.
+	now time.Time
 	// renames maps an import's declared commit IDs to those built.
 	renames *importRenames
 	// pending is room for the events of the commit being built, used
@@ -354,7 +384,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	branch := shortBranch(branchRef)
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
-		dig = digest(events, opts, w.hs.time, w.mdl)
+		dig = digest(events, opts, w.mdl)
 		var line lineSet
 		prev, prevDig, ok, err := keyOnLine(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, &line)
 		if err != nil {
@@ -388,6 +418,9 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		}
 	}
 	t := opts.Time
+	if t.IsZero() {
+		t = w.now
+	}
 	if t.IsZero() {
 		t = now()
 	}
@@ -440,26 +473,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 			evs[i] = pendingEvent{meta: meta, schema: schema, id: e.id, body: e.body}
 			continue
 		}
-		if len(meta) == 0 {
-			if bare == nil {
-				bare = map[string]string{"time": tstr}
-				if actor != "" {
-					bare["actor"] = actor
-				}
-			}
-			meta = bare
-		} else if meta["time"] == "" || (meta["actor"] == "" && actor != "") {
-			meta = maps.Clone(meta)
-			if meta == nil {
-				meta = make(map[string]string, 2)
-			}
-			if meta["time"] == "" {
-				meta["time"] = tstr
-			}
-			if meta["actor"] == "" && actor != "" {
-				meta["actor"] = actor
-			}
-		}
+		meta, bare = filledMeta(meta, bare, tstr, actor)
 		evs[i] = pendingEvent{meta: meta, schema: schema}
 	}
 	// A large commit encodes and hashes its events on another goroutine

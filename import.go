@@ -35,6 +35,7 @@ type ImportOptions struct {
 
 	renames *importRenames // set by Import
 	hold    *importHold    // set by Import
+	now     time.Time      // the time of commits the input gives none; set by Import
 }
 
 // ImportResult summarizes an import; its JSON is `evgit import --json`.
@@ -78,9 +79,21 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	}
 	opts.renames = &importRenames{}
 	opts.hold = &importHold{st: r.st}
+	opts.now = now()
 	defer opts.hold.close()
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Branch == "" {
+		// The branch HEAD names now takes every batch, as a commit takes
+		// the branch HEAD names when it starts: a checkout elsewhere
+		// during the import must not send its later batches there.
+		if err := r.refresh(); err != nil {
+			return nil, err
+		}
+		if _, target, _ := r.st.Resolve(refs.HEAD); target != "" && shortBranch(target) != target {
+			opts.Branch = shortBranch(target)
+		}
 	}
 	mdl, mdlID, err := r.model()
 	if err != nil {
@@ -312,7 +325,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			}
 			tx := r.st.Detached()
 			tx.AssumeHead(t.branchRef, t.headOn)
-			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames}
+			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames, now: opts.now}
 			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig, b.prefix)
 			held := 0
 			if err == nil {
@@ -527,7 +540,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 				return err
 			}
 		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil, renames: opts.renames}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), trusted: t != nil, renames: opts.renames, now: opts.now}
 		if t != nil {
 			w.plan = t.plan
 		}
@@ -797,7 +810,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if err != nil {
 			return err
 		}
-		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), dryRun: true}
+		w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs.fork(), dryRun: true, now: opts.now}
 		w.absorbSnapshot()
 		if err := w.hs.ensureTrack(w); err != nil {
 			return err
@@ -827,13 +840,31 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		}
 		var foldErr, specErr error
 		offset := hs.offset
-		fold := func(g importGroup) error {
+		// ftime is the time of the last commit folded or found landed:
+		// each event folds with the meta its commit fills in (time and
+		// actor), as the commit folds it, and a commit's time is moved
+		// up to its parent's.
+		ftime := hs.time
+		fold := func(g importGroup, o AppendOptions) error {
+			at := o.Time
+			if at.IsZero() {
+				at = opts.now
+			}
+			at = at.UTC()
+			if !ftime.IsZero() && at.Before(ftime) {
+				at = ftime
+			}
+			ftime = at
+			tstr := at.Format(time.RFC3339Nano)
+			var bare map[string]string
 			for _, pe := range g.events {
 				schema := pe.in.Schema
 				if schema == 0 {
 					schema = mdl.LatestSchema(pe.in.Type)
 				}
-				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: pe.in.Meta}); err != nil {
+				var meta map[string]string
+				meta, bare = filledMeta(pe.in.Meta, bare, tstr, o.Actor)
+				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: meta}); err != nil {
 					return fmt.Errorf("line %d: %w", pe.line, err)
 				}
 			}
@@ -896,10 +927,15 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					if err := opts.renames.landed(tx, b.groups, landedAt); err != nil {
 						return err
 					}
+					c, err := readCommit(tx, landedAt)
+					if err != nil {
+						return err
+					}
+					ftime = c.Time
 				}
-				for _, g := range b.groups {
+				for i, g := range b.groups {
 					if foldErr == nil && !b.landed {
-						foldErr = fold(g)
+						foldErr = fold(g, bspecs[i])
 					}
 				}
 			}
@@ -1014,7 +1050,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			openEvents += len(g.events)
 			cut++
 			if !checkLanded && foldErr == nil {
-				foldErr = fold(g)
+				foldErr = fold(g, o)
 			}
 			return nil
 		}
@@ -1079,7 +1115,7 @@ type importKeys map[string]object.ID
 // when it was used with other events.
 func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head object.ID, lines *lineSet, line int, spec AppendOptions, events []preparedEvent) error {
 	key := spec.IdempotencyKey
-	dig := digest(events, spec, time.Time{}, mdl)
+	dig := digest(events, spec, mdl)
 	if prev, ok := k[key]; ok {
 		if prev != dig {
 			return conflictf("line %d: idempotency key %q was used with other events earlier in the input", line, key)
