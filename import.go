@@ -845,6 +845,10 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// actor), as the commit folds it, and a commit's time is moved
 		// up to its parent's.
 		ftime := hs.time
+		// The meta of events that bring none, shared while the time and
+		// actor stay (all of an input without times, mostly).
+		var bare map[string]string
+		var bareTime, bareActor string
 		fold := func(g importGroup, o AppendOptions) error {
 			at := o.Time
 			if at.IsZero() {
@@ -856,7 +860,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			ftime = at
 			tstr := at.Format(time.RFC3339Nano)
-			var bare map[string]string
+			if tstr != bareTime || o.Actor != bareActor {
+				bare, bareTime, bareActor = nil, tstr, o.Actor
+			}
 			for _, pe := range g.events {
 				schema := pe.in.Schema
 				if schema == 0 {
