@@ -72,8 +72,36 @@ type CheckoutResult struct {
 // tells a file that is already right from one that is missing, was
 // edited by hand, or holds another state; all three are written.
 // File paths never leave the work tree: stream names cannot hold "..",
-// and checkout refuses to write through a symbolic link.
+// and checkout refuses to write through a symbolic link. Should another
+// writer move the branch it attaches to while it writes, it writes again
+// at the branch's new commit, so that HEAD is never left attached to a
+// branch the files do not show, nor detached where a branch was asked for.
 func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
+	for tries := 1; ; tries++ {
+		res, err := r.checkoutOnce(ctx, rev, opts)
+		if !errors.Is(err, errBranchMoved) {
+			return res, err
+		}
+		if tries == checkoutTries {
+			return nil, fmt.Errorf("%w: checkout %s: the branch moved %d times while its files were written; run it again", ErrConflict, rev, tries)
+		}
+	}
+}
+
+// errBranchMoved is moveHead's answer when the branch to attach HEAD to
+// is no longer at the commit whose files were written.
+var errBranchMoved = errors.New("the branch moved during the checkout")
+
+// checkoutWritten, when set (by tests), runs between writing the files
+// and moving HEAD: where another writer's commit races a checkout.
+var checkoutWritten func()
+
+// checkoutTries is how many times Checkout writes the files of a branch
+// that other writers keep moving before it gives up.
+const checkoutTries = 8
+
+// checkoutOnce is one try of Checkout.
+func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
 	if r.workTree == "" {
 		return nil, invalidf("checkout needs a work tree; %s is a bare repository", r.gitDir)
 	}
@@ -220,6 +248,9 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 	if len(opts.Streams) > 0 {
 		return res, nil
 	}
+	if checkoutWritten != nil {
+		checkoutWritten()
+	}
 	if err := r.moveHead(ctx, rev, at, id, opts, res); err != nil {
 		return nil, err
 	}
@@ -266,7 +297,16 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			}
 		case !opts.AsOf.IsZero():
 		case rev == refs.HEAD && head.IsSymbolic():
+			if v, ok := tx.Ref(head.Symbolic); ok && v.ID != id {
+				return errBranchMoved
+			}
 			target = head.Symbolic
+		case at == refs.HeadsPrefix+rev:
+			// rev named a branch: attach to it, at the commit written.
+			if v, ok := tx.Ref(at); ok && !v.IsSymbolic() && v.ID != id {
+				return errBranchMoved
+			}
+			fallthrough
 		default:
 			for _, name := range []string{at, refs.HeadsPrefix + rev} {
 				if strings.HasPrefix(name, refs.HeadsPrefix) {

@@ -223,7 +223,7 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string, mdlID object.ID) (*
 	r.mu.Lock()
 	hs := r.heads[branchRef]
 	r.mu.Unlock()
-	if hs != nil && hs.head == id && hs.model == mdlID {
+	if hs != nil && hs.head == id && hs.model == mdlID && hs.treeHeld(tx) {
 		return hs, nil
 	}
 	hs = &headState{head: id, streams: map[string]streamState{}}
@@ -238,6 +238,21 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string, mdlID object.ID) (*
 	}
 	hs.offset, hs.time = c.Offset, c.Time
 	return hs, nil
+}
+
+// treeHeld reports whether the store still holds the snapshot tree the
+// cached head builds its next snapshot on. The streams' states depend
+// only on the head and the model, but which trees exist depends on gc:
+// one run by another process, since the head was cached, may have
+// dropped that snapshot, and a tree built on it would name nodes that
+// are gone.
+func (h *headState) treeHeld(tx *store.Tx) bool {
+	t := h.track()
+	if t == nil || t.root.IsZero() || t.root == snapshot.EmptyRoot {
+		return true
+	}
+	_, _, _, err := tx.Get(t.root)
+	return err == nil
 }
 
 // keepHead caches hs as the head of branchRef, folded under the model

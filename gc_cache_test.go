@@ -1,0 +1,68 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func nEvents(prefix string, n int) []EventInput {
+	out := make([]EventInput, n)
+	for i := range out {
+		out[i] = ev(fmt.Sprintf("%s-%03d", prefix, i), "X", fmt.Sprintf(`{"v":%d}`, i))
+	}
+	return out
+}
+
+// A process caches main's head with its last snapshot root; gc in another
+// process thins that snapshot and prunes its tree. The next snapshot on
+// main must not be built on the pruned tree (its nodes would be missing):
+// the cached head is dropped, and the writer starts from a snapshot that
+// is there.
+func TestCachedHeadAfterGCDroppedItsSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, "snapshot_every: 100\ntypes: {}\n")
+	_, err := r.Append(ctx, nEvents("base", 5), AppendOptions{})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "other", "", "t")
+	require.NoError(t, err)
+	// main: one commit crossing 100 and 200 with 200 streams of its own
+	_, err = r.Append(ctx, nEvents("m", 200), AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, r.Flush(ctx)) // the tree left building is recorded
+	mainAt, _ := r.Resolve(ctx, "main")
+	_, mid, _ := r.Model(ctx)
+	// another process grows "other" well past main
+	p2, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer p2.Close()
+	_, err = p2.Append(ctx, nEvents("o", 210), AppendOptions{Branch: "other"})
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		_, err = p2.Append(ctx, nEvents(fmt.Sprintf("o%d", i), 200), AppendOptions{Branch: "other"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, p2.Flush(ctx))
+	_, err = p2.GC(ctx, GCOptions{Prune: "now"})
+	require.NoError(t, err)
+	_, kept, err := p2.Store().Snapshot(mainAt, mid)
+	require.NoError(t, err)
+	require.False(t, kept, "gc thinned main's snapshot: the case under test")
+	// this process appends on main again, reaching the 300 boundary
+	_, err = r.Append(ctx, []EventInput{ev("m-000", "X", `{"v":1000}`)}, AppendOptions{})
+	require.NoError(t, err)
+	same := make([]EventInput, 99)
+	for i := range same {
+		same[i] = ev("m-000", "X", fmt.Sprintf(`{"v":%d}`, 2000+i))
+	}
+	_, err = r.Append(ctx, same, AppendOptions{})
+	require.NoError(t, err)
+	require.NoError(t, r.Flush(ctx))
+	rep, err := r.Fsck(ctx, FsckOptions{})
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%v", rep.Problems)
+	_, err = r.VerifySnapshots(ctx, "main")
+	require.NoError(t, err)
+}
