@@ -251,8 +251,7 @@ func (h *headState) treeHeld(tx *store.Tx) bool {
 	if t == nil || t.root.IsZero() || t.root == snapshot.EmptyRoot {
 		return true
 	}
-	_, _, _, err := tx.Get(t.root)
-	return err == nil
+	return tx.Has(t.root)
 }
 
 // keepHead caches hs as the head of branchRef, folded under the model

@@ -230,6 +230,27 @@ func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	return kind, body, data, err
 }
 
+// Has reports whether an object is stored, or added by this transaction
+// or its group, without reading it: where an index or the pack's index
+// lists it.
+func (tx *Tx) Has(id object.ID) bool {
+	if _, ok := tx.pending(id); ok {
+		return true
+	}
+	if tx.detached {
+		return false
+	}
+	for _, other := range tx.group.txs {
+		if _, ok := other.pending(id); ok {
+			return true
+		}
+	}
+	if _, ok := tx.s.lookup(id); ok {
+		return true
+	}
+	return tx.s.packIdx != nil && len(tx.s.packIdx.Candidates(id)) > 0
+}
+
 // Ref returns a ref's value as this transaction sees it.
 func (tx *Tx) Ref(name string) (refs.Value, bool) {
 	for _, m := range []map[string]*refs.Value{tx.refs, tx.group.refs} {
