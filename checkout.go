@@ -216,7 +216,11 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	}
 	if len(opts.Streams) == 0 {
 		gone := slices.Collect(maps.Keys(idx.entries))
-		if !idxOK {
+		// An index that names no full checkout was made by a checkout of
+		// some streams only, without an index before it: it does not say
+		// what else the work tree holds.
+		partial := !idxOK || idx.commit.IsZero()
+		if partial {
 			// No index to say what the work tree holds: the streams at
 			// HEAD are what the last checkout most likely wrote.
 			more, err := r.streamsAtHead(ctx)
@@ -230,7 +234,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			if seen[s] {
 				continue
 			}
-			if !idxOK && !wt.exists(s) {
+			if partial && !wt.exists(s) {
 				continue
 			}
 			if err := wt.remove(s); err != nil {

@@ -390,6 +390,12 @@ func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string
 		return n, r.onLine(r.st, id, count)
 	}
 	st, err := r.streamAt(id, stream)
+	if errors.Is(err, ErrRule) {
+		// A version is a count: a commit the current model cannot fold
+		// (one only a tag keeps, which model set does not check) still
+		// has one.
+		return r.streamVersion(id, c, stream, true)
+	}
 	return st.Version, err
 }
 

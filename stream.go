@@ -77,7 +77,7 @@ func (r *Repository) CommitAsOf(ctx context.Context, tip object.ID, t time.Time)
 		return object.ZeroID, err
 	}
 	if v, ok := r.derived().line.covers(tip, c.Offset); ok {
-		p := v.asOf(t.UnixNano())
+		p := v.asOf(walk.ClampNano(t))
 		if p < 0 {
 			return object.ZeroID, fmt.Errorf("%w: no commit at or before %s", walk.ErrUnknownRevision, t.UTC().Format(time.RFC3339Nano))
 		}
