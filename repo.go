@@ -212,20 +212,26 @@ func (r *Repository) modelIn(tx *store.Tx) (*model.Model, object.ID, error) {
 	return r.modelFor(tx, v.ID, ok)
 }
 
-// modelFor returns the model stored as blob id, parsing it once.
+// modelFor returns the model stored as blob id, parsing it once. It
+// never holds r.mu while it reads the blob: a transaction, which holds
+// the store's lock, takes r.mu here too, and a reader that held r.mu
+// while waiting for the store's lock would deadlock with it.
 func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, object.ID, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !ok {
 		if r.mdlSet && !r.mdlID.IsZero() {
 			r.heads = map[string]*headState{} // states folded by another model
 		}
 		r.mdl, r.mdlID, r.mdlSet = nil, object.ZeroID, true
+		r.mu.Unlock()
 		return nil, object.ZeroID, nil
 	}
 	if r.mdlSet && r.mdlID == id {
-		return r.mdl, r.mdlID, nil
+		m := r.mdl
+		r.mu.Unlock()
+		return m, id, nil
 	}
+	r.mu.Unlock()
 	kind, src, _, err := rd.Get(id)
 	if err == nil && kind != object.KindBlob {
 		err = fmt.Errorf("%s is a %s, not a blob", id.Short(), kind)
@@ -236,6 +242,11 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 	m, err := model.Parse(src)
 	if err != nil {
 		return nil, object.ZeroID, fmt.Errorf("stored model: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mdlSet && r.mdlID == id {
+		return r.mdl, id, nil // parsed meanwhile by another caller
 	}
 	r.mdl, r.mdlID, r.mdlSet = m, id, true
 	r.heads = map[string]*headState{} // states folded by another model
