@@ -62,6 +62,20 @@ func (l *flock) unlock() {
 	l.mu.Unlock()
 }
 
+// lockLocal takes the lock among this process's goroutines only, not
+// across processes: for closing the store, which writes nothing.
+func (l *flock) lockLocal() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// unlockLocal releases what lockLocal took.
+func (l *flock) unlockLocal() { l.mu.Unlock() }
+
 // closeHeld closes the lock file of a store being closed, while the caller
 // holds the lock: every later lock fails with ErrClosed.
 func (l *flock) closeHeld() {

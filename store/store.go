@@ -262,12 +262,24 @@ func (s *Store) Close() error {
 		return nil
 	}
 	// Not lockFresh: a store that is broken, or opened to salvage, must
-	// close its files too, and catching up would refuse.
-	unlock, err := s.lockIdle()
-	if err != nil {
-		return nil // the lock file is closed: closed already
+	// close its files too, and catching up would refuse. Nor the lock
+	// across processes: closing writes nothing, and another process may
+	// hold it until this one exits (`evgit export | evgit import` on one
+	// repository: the import reads its input, the export's end, under it).
+	for {
+		s.waitSeal()
+		if err := s.lock.lockLocal(); err != nil {
+			return nil // the lock file is closed: closed already
+		}
+		s.mu.Lock()
+		if s.sealing == nil {
+			break
+		}
+		s.mu.Unlock()
+		s.lock.unlockLocal()
 	}
-	defer unlock()
+	defer s.mu.Unlock()
+	defer s.lock.unlockLocal()
 	if s.closed {
 		return nil
 	}
