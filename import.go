@@ -1090,6 +1090,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				return err
 			}
 		}
+		if errors.Is(specErr, ErrInvalid) {
+			// A bad commit header is a bad line, reported like the ones
+			// the parser finds, even after an event was refused.
+			return specErr
+		}
 		if err := cmp.Or(foldErr, specErr); err != nil {
 			return err
 		}

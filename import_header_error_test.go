@@ -1,0 +1,28 @@
+package evgit
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A bad commit header is a bad line (exit 1), reported even when a later
+// event is refused by a rule (exit 4), as the bad lines the parser finds
+// are. Found by a helper's audit.
+func TestImportBadHeaderWinsOverALaterRefusal(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankModelOpenOnce(t))
+	in := `{"stream":"x","type":"T","commit":{"message":"m","time":"nope"}}
+{"stream":"a","type":"AccountOpened","data":{"owner":"o"}}
+{"stream":"a","type":"AccountOpened","data":{"owner":"o"}}
+`
+	_, err := r.Import(ctx, strings.NewReader(in), ImportOptions{})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid, "%v", err)
+	assert.Contains(t, err.Error(), "line 1")
+	_, err = r.Resolve(ctx, "HEAD")
+	assert.Error(t, err, "nothing written: main has no commit")
+}
