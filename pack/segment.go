@@ -199,21 +199,10 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 	end := st.Size()
 	s.alloc = end
 	for off < end {
-		var hdr [FrameHeaderSize]byte
-		n, rerr := s.f.ReadAt(hdr[:], off)
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return 0, readError(s.Num, off, rerr)
-		}
-		if allZero(hdr[:n]) {
-			if !verifyTail {
-				break
-			}
-			// The logical end, if nothing but zeros follows.
-			if zero, err := s.zeroFrom(off, end); err != nil {
-				return 0, err
-			} else if zero {
-				break
-			}
+		if done, err := s.endsAt(off, end, verifyTail); err != nil {
+			return 0, err
+		} else if done {
+			break
 		}
 		payload, next, ferr := s.ReadFrame(off)
 		if ferr != nil {
@@ -243,6 +232,24 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 	s.size = off
 	s.alloc = max(s.alloc, off)
 	return 0, nil
+}
+
+// endsAt reports whether the data ends at off: a zero header where the
+// next frame would start and, when verify is set, nothing but zeros after
+// it up to end (a zero header with bytes after it is read as a frame).
+func (s *Segment) endsAt(off, end int64, verify bool) (bool, error) {
+	var hdr [FrameHeaderSize]byte
+	n, err := s.f.ReadAt(hdr[:], off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, readError(s.Num, off, err)
+	}
+	if !allZero(hdr[:n]) {
+		return false, nil
+	}
+	if !verify {
+		return true, nil
+	}
+	return s.zeroFrom(off, end)
 }
 
 // contentError is damage inside a frame whose checksum holds.
@@ -361,17 +368,10 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 	var restOff int64
 	off := int64(len(SegmentMagic))
 	for off < end {
-		var hdr [FrameHeaderSize]byte
-		n, rerr := s.f.ReadAt(hdr[:], off)
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return 0, readError(s.Num, off, rerr)
-		}
-		if allZero(hdr[:n]) {
-			if zero, err := s.zeroFrom(off, end); err != nil {
-				return 0, err
-			} else if zero {
-				break
-			}
+		if done, err := s.endsAt(off, end, true); err != nil {
+			return 0, err
+		} else if done {
+			break
 		}
 		payload, next, ferr := s.ReadFrame(off)
 		var ce *contentError
