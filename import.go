@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
@@ -49,8 +47,8 @@ type ImportResult struct {
 // Transaction bounds of import: a batch ends after this many commits or
 // events, whichever comes first. Deterministic in the input, so a rerun
 // of an interrupted import cuts the same batches and skips those that
-// landed.
-const (
+// landed. Variables so tests can make them small.
+var (
 	importBatchCommits = 1000
 	importBatchEvents  = 10000
 )
@@ -189,11 +187,11 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if err != nil {
 			return nil, err
 		}
-		err = r.importBatch(ctx, groups, specs, b.prefix, opts, mdl, mdlID, res, &trust, &line)
+		err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
 			distrust()
-			err = r.importBatch(ctx, groups, specs, b.prefix, opts, mdl, mdlID, res, &trust, &line)
+			err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line)
 		}
 		if err != nil {
 			r.forgetHeads()
@@ -246,7 +244,7 @@ type trustedFold struct {
 // detached transaction whose payload is compressed already.
 type preparedBatch struct {
 	tx      *store.Tx
-	marker  string
+	end     object.ID // the input's prefix digest at its last commit
 	head    object.ID // its last commit
 	offset  uint64
 	time    time.Time
@@ -272,13 +270,11 @@ type preparer struct {
 }
 
 // batchWork is a batch the dry run folded: its commits, their options,
-// and its marker when the dry run named it.
+// and its place in the input.
 type batchWork struct {
 	groups []importGroup
 	specs  []AppendOptions
-	marker string
-	dig    object.ID
-	prefix object.ID
+	pos    spanPos
 	size   int // bytes of input lines
 }
 
@@ -319,21 +315,17 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			if !ok {
 				return
 			}
-			marker, dig := b.marker, b.dig
-			if marker == "" {
-				marker, dig = importMarker(b.groups)
-			}
 			tx := r.st.Detached()
 			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames, now: opts.now}
-			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, marker, dig, b.prefix)
+			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, b.pos.start, b.pos.end)
 			held := 0
 			if err == nil {
 				tx.Seal()
 				// Not set aside: the batch is built again from its lines.
 				held, err = opts.hold.holdFrame(tx)
 			}
-			p.out.push(preparedBatch{tx: tx, marker: marker, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, held: held, err: err})
+			p.out.push(preparedBatch{tx: tx, end: b.pos.end, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, held: held, err: err})
 			if err != nil {
 				return
 			}
@@ -375,7 +367,7 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 		if branchRef != t.branchRef {
 			return errRetryUntrusted
 		}
-		if _, _, landed, err := tx.Idempotency(branchRef, p.marker); err != nil || landed {
+		if _, _, landed, err := tx.Idempotency(branchRef, prefixKey(p.end)); err != nil || landed {
 			return cmp.Or(err, errRetryUntrusted)
 		}
 		return nil
@@ -446,19 +438,6 @@ func modelUnmoved(tx *store.Tx, mdlID object.ID) error {
 	return nil
 }
 
-// markerLanded returns the commit the batch a marker names landed at,
-// when that commit is on head's first-parent line; ZeroID otherwise.
-func markerLanded(tx *store.Tx, branchRef string, head object.ID, marker string, line *lineSet) (object.ID, error) {
-	last, _, ok, err := tx.Idempotency(branchRef, marker)
-	if err != nil || !ok {
-		return object.ZeroID, err
-	}
-	if ok, err = line.has(tx, head, last); err != nil || !ok {
-		return object.ZeroID, err
-	}
-	return last, nil
-}
-
 // idsOnLine returns how many commits at the start of groups have a
 // header id naming a commit on the first-parent line of head that holds
 // as many events as the input's commit does (an input edited since it was
@@ -492,11 +471,11 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 	return len(groups), last, nil
 }
 
-// importBatch writes one batch of commits in one transaction, unless its
-// marker, the input's prefix key at its end (prefix, when not zero), or
-// its commits' header IDs, say the batch already landed on the branch.
-func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, prefix object.ID, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
-	marker, dig := importMarker(groups)
+// importBatch writes one batch of commits in one transaction, less those
+// at its start that landed on the branch already (findLanded): an
+// import of the same input, run before or running beside this one, may
+// have written them since the dry run looked.
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, pos spanPos, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
 	return r.st.Update(ctx, func(tx *store.Tx) error {
 		if err := modelUnmoved(tx, mdlID); err != nil {
 			return err
@@ -506,27 +485,24 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		head, _, _ := tx.Resolve(branchRef)
-		last, err := markerLanded(tx, branchRef, head, marker, line)
-		if err == nil && last.IsZero() && !prefix.IsZero() {
-			last, err = markerLanded(tx, branchRef, head, prefixKey(prefix), line)
-		}
+		found, err := findLanded(tx, branchRef, head, groups, pos, line)
 		if err != nil {
 			return err
 		}
-		ok := !last.IsZero()
-		if !ok && !head.IsZero() {
-			k, byID, err := idsOnLine(tx, head, groups, line)
-			if err != nil {
+		if found.k > 0 {
+			if err := opts.renames.landed(tx, groups[:found.k], found.last); err != nil {
 				return err
 			}
-			ok, last = k == len(groups), byID
-		}
-		if ok {
-			res.Skipped += len(groups)
-			res.Head = last
+			res.Skipped += found.k
+			res.Head = found.last
 			dropTrust(trust)
+			r.forgetHeads()
+		}
+		if found.k == len(groups) {
 			return nil
 		}
+		groups, specs = groups[found.k:], specs[found.k:]
+		start, end := found.next, pos.end
 		hs, err := r.headFor(tx, branchRef, mdlID)
 		if err != nil {
 			return err
@@ -544,7 +520,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if t != nil {
 			w.plan = t.plan
 		}
-		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, marker, dig, prefix)
+		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, start, end)
 		if err != nil {
 			return err
 		}
@@ -561,19 +537,17 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 	})
 }
 
-// importMarker names a batch in the idempotency index by the digest of
-// its events and commit headers, so an import run again finds the
-// batches that landed.
-func importMarker(groups []importGroup) (string, object.ID) {
+// importDigest is the digest of a cut's commits: their events, and
+// their commit headers, in input order.
+func importDigest(groups []importGroup) object.ID {
 	var d digester
 	for _, g := range groups {
 		d.addGroup(g)
 	}
-	dig := d.sum()
-	return markerKey(dig), dig
+	return d.sum()
 }
 
-// addGroup hashes a commit of an import's input into its batch's marker:
+// addGroup hashes a commit of an import's input into its cut's digest:
 // its events, then its header as a pseudo-event.
 func (d *digester) addGroup(g importGroup) {
 	d.add(g.events)
@@ -583,14 +557,12 @@ func (d *digester) addGroup(g importGroup) {
 	}
 }
 
-// markerKey is the idempotency key that names a batch by its digest.
-func markerKey(dig object.ID) string { return "\x00import\x00" + hex.EncodeToString(dig[:]) }
-
 // writeBatch adds a batch's commits on the writer's head, moves the
-// branch to the last one and records the batch's marker, and the input's
-// prefix key at its end when prefix is not zero; it returns the events
-// and commits added (a retry of a commit with a key adds none).
-func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor, marker string, dig, prefix object.ID) (events, commits int, err error) {
+// branch to the last one and records the input's prefix keys at its
+// first and last commits (startKey, prefixKey) where they are not zero;
+// it returns the events and commits added (a retry of a commit with a
+// key adds none).
+func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor string, start, end object.ID) (events, commits int, err error) {
 	// Room for the batch: its events and commits, with their bodies, and
 	// the next snapshot tree when it falls in the batch.
 	objects, size := 0, 0
@@ -613,6 +585,7 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 	w.tx.Reserve(objects, size)
 	old := w.hs.head
 	events = 0
+	var first object.ID
 	for i, g := range groups {
 		spec := specs[i]
 		spec.Reverts = w.renames.apply(spec.Reverts)
@@ -624,6 +597,9 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 			return 0, 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
 		w.renames.note(g.header, out.Commit)
+		if i == 0 {
+			first = out.Commit
+		}
 		if out.Duplicate && w.trusted {
 			// The dry run folded events this commit does not add.
 			return 0, 0, errRetryUntrusted
@@ -636,65 +612,22 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 	if err := w.publish(branchRef, old, actor, "import"); err != nil {
 		return 0, 0, err
 	}
-	w.tx.PutIdempotency(branchRef, marker, w.hs.head, dig)
-	if !prefix.IsZero() {
-		w.tx.PutIdempotency(branchRef, prefixKey(prefix), w.hs.head, prefix)
+	if !end.IsZero() {
+		w.tx.PutIdempotency(branchRef, prefixKey(end), w.hs.head, end)
+	}
+	if !start.IsZero() {
+		// Its value names the run's first commit where a key's digest
+		// goes: the run is read back from its last commit to there.
+		w.tx.PutIdempotency(branchRef, startKey(start), w.hs.head, first)
 	}
 	return events, commits, nil
-}
-
-// prefixDigest is the input's prefix digest after a batch of digest dig
-// cut where the prefix before ends (ZeroID at the input's start): it
-// names everything the input held up to the batch's end, where a
-// batch's marker names the batch alone.
-func prefixDigest(before, dig object.ID) object.ID {
-	h := blake3.New()
-	_, _ = h.WriteString("evgit import prefix\x00")
-	_, _ = h.Write(before[:])
-	_, _ = h.Write(dig[:])
-	var id object.ID
-	h.Sum(id[:0])
-	return id
-}
-
-// prefixKey is the idempotency key an import records, beside the marker,
-// at the end of each batch that ends a cut: the input's prefix digest
-// there.
-func prefixKey(prefix object.ID) string {
-	return "\x00import-prefix\x00" + hex.EncodeToString(prefix[:])
-}
-
-// prefixLanded returns how many commits at the start of groups, fewer
-// than all, an earlier import of the same input, shorter then, landed
-// (the input's prefix key at their end names a commit on the line; the
-// longest such prefix), the commit they end at, and the prefix digest
-// there. before is the prefix digest where groups begin. A prefix digest
-// names the whole input up to there, so it cannot match a batch of
-// another input, as a marker of the prefix alone could.
-func prefixLanded(before object.ID, groups []importGroup, landedAt func(string) (object.ID, error)) (int, object.ID, object.ID, error) {
-	if len(groups) < 2 {
-		return 0, object.ZeroID, object.ZeroID, nil
-	}
-	prefixes := make([]object.ID, len(groups)-1)
-	var d digester
-	for j := range prefixes {
-		d.addGroup(groups[j])
-		prefixes[j] = prefixDigest(before, d.sum())
-	}
-	for j := len(prefixes) - 1; j >= 0; j-- {
-		last, err := landedAt(prefixKey(prefixes[j]))
-		if err != nil || !last.IsZero() {
-			return j + 1, last, prefixes[j], err
-		}
-	}
-	return 0, object.ZeroID, object.ZeroID, nil
 }
 
 var errDryRun = errors.New("dry run")
 
 // importBatchSpan is one batch of an import: its commits, the lines they
-// were read from, and, when the branch had commits, its marker and
-// whether it landed there already (an import run again).
+// were read from, its place in the input, and, when the branch had
+// commits, whether it landed there already (an import run again).
 type importBatchSpan struct {
 	start, end int // its commits' numbers in the input, from 0
 	events     int
@@ -709,9 +642,7 @@ type importBatchSpan struct {
 	rawHeld  int
 	rawSpill *store.Spill
 	rawSpan  store.SpillSpan
-	marker   string    // "" when not computed
-	prefix   object.ID // the input's prefix digest at its end, when known there
-	dig      object.ID
+	pos      spanPos
 	landed   bool
 	last     object.ID // the commit the landed batch ended at
 }
@@ -885,9 +816,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// an empty one each commit folds as soon as it is complete.
 		checkLanded := !hs.head.IsZero()
 		// rolling is the input's prefix digest at the end of the last cut
-		// (prefixDigest); frontier, that no cut has failed to land yet.
+		// (prefixDigest).
 		var rolling object.ID
-		frontier := true
 		var line lineSet
 		keys := importKeys{}
 		// groups are the commits read and not yet in a batch: the first
@@ -898,12 +828,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		cut, base := 0, 0
 		openEvents := 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
-		// closeCut closes the first cut commits as a batch; landedAt, when
-		// not zero, is the commit the batch is known to have landed at;
-		// prefix, when not zero, the input's prefix digest at its end;
-		// marker and dig its marker, when known ("": not computed).
-		closeCut := func(landedAt, prefix object.ID, marker string, dig object.ID) error {
-			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], prefix: prefix}
+		// closeCut closes the first cut commits as a batch placed in the
+		// input at pos; landedAt, when not zero, is the commit the batch
+		// is known to have landed at.
+		closeCut := func(landedAt object.ID, pos spanPos) error {
+			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], pos: pos}
 			bspecs := specs
 			n := 0
 			for _, g := range b.groups {
@@ -923,10 +852,6 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			groups = slices.Clone(groups[cut:])
 			base, cut, openEvents = base+cut, 0, 0
 			specs = make([]AppendOptions, 0, importBatchCommits)
-			b.marker, b.dig = marker, dig
-			if b.marker == "" {
-				b.marker, b.dig = importMarker(b.groups)
-			}
 			if checkLanded {
 				b.landed, b.last = !landedAt.IsZero(), landedAt
 				if b.landed {
@@ -955,7 +880,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				prep.in.close()
 				prep = nil
 			case prep != nil && foldErr == nil && specErr == nil:
-				prep.in.push(batchWork{groups: b.groups, specs: bspecs, marker: b.marker, dig: b.dig, prefix: b.prefix, size: size})
+				prep.in.push(batchWork{groups: b.groups, specs: bspecs, pos: b.pos, size: size})
 				b.groups = nil // the preparer's now
 			}
 			if err := opts.hold.holdLines(&b); err != nil {
@@ -964,52 +889,28 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			res.batches = append(res.batches, b)
 			return nil
 		}
-		landedAt := func(marker string) (object.ID, error) {
-			return markerLanded(tx, branchRef, hs.head, marker, &line)
-		}
-		// closeBatch closes the batch being cut, landed when its marker
-		// names a batch on the branch (an import run again), or when its
-		// commits' header IDs are on it (SPEC: commits already on the
-		// branch are skipped; an export imported again once its source
-		// moved on). A batch only the first commits of which are on the
-		// branch by their IDs is split there: those close as a landed
-		// batch, the rest as the next. The batches are cut where they
-		// always are, so a run again cuts the same ones.
+		// closeBatch closes the batch being cut, landed when findLanded
+		// finds it on the branch: an import of this input run before, or
+		// of a longer or shorter version of it; or commits whose header
+		// IDs are on the branch (SPEC: commits already on the branch are
+		// skipped; an export imported again once its source moved on). A
+		// batch only the first commits of which landed is split there:
+		// those close as a landed batch, the rest as the next. The
+		// batches are cut where they always are, so a run again cuts the
+		// same ones.
 		closeBatch := func() error {
-			marker, dig := importMarker(groups[:cut])
-			before := rolling
-			rolling = prefixDigest(before, dig)
+			pos := cutPos(rolling, groups[:cut])
+			rolling = pos.end
 			if !checkLanded {
-				return closeCut(object.ZeroID, rolling, marker, dig)
+				return closeCut(object.ZeroID, pos)
 			}
-			last, err := landedAt(marker)
-			if err == nil && last.IsZero() {
-				// Written in parts by an import that found a prefix of it
-				// landed (below), and landed whole under its prefix key.
-				last, err = landedAt(prefixKey(rolling))
-			}
+			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, &line)
 			if err != nil {
 				return err
 			}
-			if !last.IsZero() {
-				return closeCut(last, rolling, marker, dig)
-			}
-			k, last, err := idsOnLine(tx, hs.head, groups[:cut], &line)
-			var headPrefix object.ID // the input's prefix digest where the split falls
-			if err == nil && k == 0 && frontier {
-				// The input may have grown since an earlier import of
-				// it, whose last batch, shorter, began where this one
-				// does: the input's prefix up to its end landed.
-				k, last, headPrefix, err = prefixLanded(before, groups[:cut], landedAt)
-			}
-			if k < cut {
-				frontier = false
-			}
-			switch {
-			case err != nil:
-				return err
-			case k == 0 || k == cut:
-				return closeCut(last, rolling, marker, dig)
+			k := found.k
+			if k == 0 || k == cut {
+				return closeCut(found.last, pos)
 			}
 			n, all, events := cut, specs, openEvents
 			head := 0
@@ -1017,21 +918,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				head += len(g.events)
 			}
 			cut, specs, openEvents = k, all[:k:k], head
-			// The part landed by a prefix key may have no marker of its
-			// own (the key names the end of an earlier split's rest): the
-			// write phase looks for the key again when it must check.
-			if err := closeCut(last, headPrefix, "", object.ZeroID); err != nil {
+			if err := closeCut(found.last, spanPos{before: pos.before, atCut: true, start: pos.start, end: found.at}); err != nil {
 				return err
 			}
 			cut, openEvents = n-k, events-head
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
-			// The rest may have landed too, under its own marker (a run
-			// again after this one).
-			marker, dig = importMarker(groups[:cut])
-			if last, err = landedAt(marker); err != nil {
-				return err
-			}
-			return closeCut(last, rolling, marker, dig)
+			return closeCut(object.ZeroID, spanPos{start: found.next, end: pos.end})
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.
@@ -1244,10 +1136,12 @@ func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) 
 const landedSkipMax = 1000
 
 // holds reports whether commit c holds a commit of an import's input as
-// an import writes it: its header's message, and its events' streams,
-// types and data, in order.
+// an import writes it: its header's message and actor, and its events' streams,
+// types, data, schemas (where the input gives one) and meta (what the
+// input gives; the commit adds its time and actor where it gives none),
+// in order.
 func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
-	if len(c.Events) != len(g.events) || g.header != nil && c.Message != g.header.Message {
+	if len(c.Events) != len(g.events) || g.header != nil && (c.Message != g.header.Message || g.header.Actor != "" && c.Actor != g.header.Actor) {
 		return false, nil
 	}
 	for i, id := range c.Events {
@@ -1256,8 +1150,14 @@ func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
 			return false, err
 		}
 		pe := &g.events[i]
-		if e.Stream != pe.in.Stream || e.Type != pe.in.Type || !bytes.Equal(e.Data, pe.data) {
+		if e.Stream != pe.in.Stream || e.Type != pe.in.Type || !bytes.Equal(e.Data, pe.data) ||
+			pe.in.Schema != 0 && e.Schema != pe.in.Schema || len(e.Meta) < len(pe.in.Meta) {
 			return false, nil
+		}
+		for k, v := range pe.in.Meta {
+			if got, ok := e.Meta[k]; !ok || got != v {
+				return false, nil
+			}
 		}
 	}
 	return true, nil

@@ -70,11 +70,11 @@ func TestImportRunAgainDoesNotFoldLandedBatches(t *testing.T) {
 	assert.Equal(t, string(wantSt.State), string(st.State))
 }
 
-// An export imported again: a batch whose marker landed is skipped whole,
+// An export imported again: a batch whose prefix key landed is skipped whole,
 // even when a header in it names no id (so the commits on the branch by
 // their IDs end inside it); and commits that only look like landed ones
 // (the same events, another input) are imported, not dropped.
-func TestImportAgainSkipsByMarkerAndByID(t *testing.T) {
+func TestImportAgainSkipsByPrefixKeyAndByID(t *testing.T) {
 	ctx := context.Background()
 	src := newRepo(t)
 	for i := range 30 {
@@ -292,7 +292,7 @@ func TestImportCommitsHoldTheirLinesInOrder(t *testing.T) {
 func TestImportedRevertsFollowRenamedCommits(t *testing.T) {
 	ctx := context.Background()
 	a := newRepo(t)
-	const n = importBatchCommits + 5
+	n := importBatchCommits + 5
 	var open []EventInput
 	for i := range n {
 		open = append(open, ev(fmt.Sprintf("acc-%d", i), "Opened", `{}`))
@@ -475,10 +475,9 @@ func eventsOnHead(t *testing.T, r *Repository) int {
 }
 
 // TestImportGrownThriceWhileAnotherWriterCommits: grown three times, the
-// second import split its batch where the first ended and wrote the rest
-// (with no marker for the part landed); the third, moved under by
-// another writer, checks on the untrusted path that part by its prefix
-// key and does not write it again.
+// second import split its batch where the first ended and wrote the rest;
+// the third, moved under by another writer, finds on the untrusted path
+// both parts (by their start keys) and does not write them again.
 func TestImportGrownThriceWhileAnotherWriterCommits(t *testing.T) {
 	ctx := context.Background()
 	ls := plainLines(2000)
