@@ -150,20 +150,20 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 // failing with errOverBudget past it and with ctx's error once ctx is
 // done.
 func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, budget int) (*lineView, error) {
-	c, err := readCommit(rd, id)
+	step, err := readStep(rd, id, nil)
 	if err != nil {
 		return nil, err
 	}
 	li.load(rd)
 	for {
-		if v, ok := li.covers(id, c.Offset); ok {
+		if v, ok := li.covers(id, step.Commit.Offset); ok {
 			return v, nil
 		}
 		// Walk back, without the lock, to a commit the index holds.
 		var walked []walkedCommit
 		names := interner{}
 		base := -1
-		cur, cc := id, c
+		cur, cs := id, step
 		for {
 			if budget > 0 && len(walked) >= budget {
 				return nil, errOverBudget
@@ -173,18 +173,12 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 					return nil, err
 				}
 			}
+			cc := cs.Commit
 			w := walkedCommit{id: cur, parent: cc.Parent(), offset: cc.Offset, time: cc.Time.UnixNano(), merge: len(cc.Parents) > 1, events: cc.Events, streams: make([]string, len(cc.Events))}
-			for i, eid := range cc.Events {
+			for i, body := range cs.Events {
 				// Only the stream is needed: the store checked the body
 				// against its ID; the rest is checked when folded.
-				kind, body, _, err := rd.Get(eid)
-				if err == nil && kind != object.KindEvent {
-					err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
-				}
-				var stream []byte
-				if err == nil {
-					stream, _, err = object.EventNames(body)
-				}
+				stream, _, err := object.EventNames(body)
 				if err != nil {
 					return nil, err
 				}
@@ -195,21 +189,47 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			if p.IsZero() {
 				break
 			}
-			pc, err := readCommit(rd, p)
+			ps, err := readStep(rd, p, cs)
 			if err != nil {
 				return nil, err
 			}
-			if v, ok := li.covers(p, pc.Offset); ok {
+			if v, ok := li.covers(p, ps.Commit.Offset); ok {
 				base = v.pos
 				break
 			}
-			cur, cc = p, pc
+			cur, cs = p, ps
 		}
 		if li.splice(walked, base) {
 			continue // found at the top of the loop
 		}
 		// The index changed under us; look again.
 	}
+}
+
+// readStep reads a commit and its events' bodies for a walk down its
+// line; prev is the step read before, whose first parent id is (nil for
+// the first). The store reads a frame's commits and events together
+// (store.ReadLineStep); another reader (a transaction) reads each object.
+func readStep(rd reader, id object.ID, prev *store.LineStep) (*store.LineStep, error) {
+	if st, ok := rd.(*store.Store); ok {
+		return st.ReadLineStep(id, prev)
+	}
+	c, err := readCommit(rd, id)
+	if err != nil {
+		return nil, err
+	}
+	step := &store.LineStep{Commit: c, Events: make([][]byte, len(c.Events))}
+	for i, eid := range c.Events {
+		kind, body, _, err := rd.Get(eid)
+		if err == nil && kind != object.KindEvent {
+			err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+		step.Events[i] = body
+	}
+	return step, nil
 }
 
 // interner gives each distinct stream name one string.
