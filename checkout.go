@@ -198,11 +198,17 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		if err != nil {
 			return nil, err
 		}
-		p, err := wt.prepare(e.Stream)
+		p, err := wt.plan(e.Stream)
 		if err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, fileJob{entry: e, path: p, state: st})
+	}
+	// Every path was checked: nothing is written before all are.
+	for _, j := range jobs {
+		if err := wt.checkDirs(j.path, true); err != nil {
+			return nil, err
+		}
 	}
 	// Creating files is what a checkout waits on: several at once.
 	if err := writeFiles(ctx, jobs); err != nil {
@@ -387,6 +393,7 @@ func (w *worktree) path(stream string) (string, error) {
 
 // checkDirs makes the folders from the work tree down to p's folder,
 // refusing any that is a symbolic link (which could lead outside).
+// Without create it makes none, and a folder missing is no error.
 func (w *worktree) checkDirs(p string, create bool) error {
 	dir := filepath.Dir(p)
 	if dir == w.dir || w.checked[dir] {
@@ -397,7 +404,9 @@ func (w *worktree) checkDirs(p string, create bool) error {
 	}
 	fi, err := os.Lstat(dir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && create:
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return nil // made when the files are written
+	case errors.Is(err, fs.ErrNotExist):
 		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -433,14 +442,20 @@ func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Tim
 	return err == nil && object.Hash(object.KindBlob, b) == e.file
 }
 
-// prepare returns a stream's file path with its folders made.
-func (w *worktree) prepare(stream string) (string, error) {
+// plan returns a stream's file path once nothing is in the way of
+// writing it: no file where a folder goes, no folder where the file
+// goes. It writes nothing, so that a checkout refused on one stream's
+// path has written no other stream's file.
+func (w *worktree) plan(stream string) (string, error) {
 	p, err := w.path(stream)
 	if err != nil {
 		return "", err
 	}
-	if err := w.checkDirs(p, true); err != nil {
+	if err := w.checkDirs(p, false); err != nil {
 		return "", err
+	}
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		return "", fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
 	}
 	return p, nil
 }

@@ -324,3 +324,30 @@ func TestCheckoutNewBranchRefusedWritesNothing(t *testing.T) {
 	assert.Equal(t, before, workTreeFiles(t, r.WorkTree()), "the work tree as it was")
 	assert.Equal(t, "main", currentBranch(t, r))
 }
+
+// A checkout refused on one stream's path (a folder where its file goes,
+// a file where its folder goes) has written no other stream's file and
+// made no folder: every path is checked before the first is written.
+// Found by a helper's audit: the other streams' files were written.
+func TestCheckoutRefusedOnAPathWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, obstacle := range []string{"folder", "file"} {
+		r := newRepo(t)
+		appendOne(t, r, ev("m", "E", `{"v":1}`))
+		checkout(t, r, "main", CheckoutOptions{})
+		appendOne(t, r, ev("a", "E", `{"v":1}`), ev("b", "E", `{"v":1}`), ev("x/y", "E", `{"v":1}`), ev("z/w", "E", `{"v":1}`))
+		wt := r.WorkTree()
+		if obstacle == "folder" {
+			require.NoError(t, os.Mkdir(filepath.Join(wt, "b.json"), 0o755))
+		} else {
+			require.NoError(t, os.WriteFile(filepath.Join(wt, "z"), []byte("mine"), 0o644))
+		}
+		before := workTreeFiles(t, wt)
+		_, err := r.Checkout(ctx, "main", CheckoutOptions{})
+		require.ErrorIs(t, err, ErrInvalid, obstacle)
+		assert.Equal(t, before, workTreeFiles(t, wt), "%s: the work tree as it was", obstacle)
+		_, err = r.Checkout(ctx, "main", CheckoutOptions{Streams: []string{"a", "b", "z/w"}})
+		require.ErrorIs(t, err, ErrInvalid, obstacle)
+		assert.Equal(t, before, workTreeFiles(t, wt), "%s, some streams: the work tree as it was", obstacle)
+	}
+}
