@@ -329,6 +329,14 @@ func (d *digester) add(events []preparedEvent) {
 	}
 }
 
+// state returns a copy of the digest's state: the events added so far.
+func (d *digester) state() *blake3.Hasher {
+	if d.h == nil {
+		d.h = blake3.New()
+	}
+	return d.h.Clone()
+}
+
 // sum returns the digest of the events added.
 func (d *digester) sum() object.ID {
 	if d.h == nil {

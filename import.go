@@ -244,7 +244,6 @@ type trustedFold struct {
 // detached transaction whose payload is compressed already.
 type preparedBatch struct {
 	tx      *store.Tx
-	end     object.ID // the input's prefix digest at its last commit
 	head    object.ID // its last commit
 	offset  uint64
 	time    time.Time
@@ -325,7 +324,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 				// Not set aside: the batch is built again from its lines.
 				held, err = opts.hold.holdFrame(tx)
 			}
-			p.out.push(preparedBatch{tx: tx, end: b.pos.end, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, held: held, err: err})
+			p.out.push(preparedBatch{tx: tx, head: hs.head, offset: hs.offset, time: hs.time, commits: len(b.groups), events: events, held: held, err: err})
 			if err != nil {
 				return
 			}
@@ -367,9 +366,8 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 		if branchRef != t.branchRef {
 			return errRetryUntrusted
 		}
-		if _, _, landed, err := tx.Idempotency(branchRef, prefixKey(p.end)); err != nil || landed {
-			return cmp.Or(err, errRetryUntrusted)
-		}
+		// The branch is where the dry run found the batch not landed
+		// (else the write is refused, ErrConflict): it still is not.
 		return nil
 	})
 	if errors.Is(err, refs.ErrConflict) {
@@ -485,7 +483,11 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		head, _, _ := tx.Resolve(branchRef)
-		found, err := findLanded(tx, branchRef, head, groups, pos, line)
+		// Looking inside the batch for where an earlier import ended
+		// costs a lookup a commit: only when the branch moved since the
+		// dry run, which looked on the branch as it was.
+		inner := *trust == nil || (*trust).branchRef != branchRef || (*trust).head != head
+		found, err := findLanded(tx, branchRef, head, groups, pos, inner, line)
 		if err != nil {
 			return err
 		}
@@ -502,7 +504,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return nil
 		}
 		groups, specs = groups[found.k:], specs[found.k:]
-		start, end := found.next, pos.end
+		start, end := found.rest.start, found.rest.end
 		hs, err := r.headFor(tx, branchRef, mdlID)
 		if err != nil {
 			return err
@@ -585,7 +587,7 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 	w.tx.Reserve(objects, size)
 	old := w.hs.head
 	events = 0
-	var first object.ID
+	var first object.ID // the first commit added (a retry adds none)
 	for i, g := range groups {
 		spec := specs[i]
 		spec.Reverts = w.renames.apply(spec.Reverts)
@@ -597,14 +599,14 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 			return 0, 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
 		w.renames.note(g.header, out.Commit)
-		if i == 0 {
-			first = out.Commit
-		}
 		if out.Duplicate && w.trusted {
 			// The dry run folded events this commit does not add.
 			return 0, 0, errRetryUntrusted
 		}
 		if !out.Duplicate {
+			if commits == 0 {
+				first = out.Commit
+			}
 			events += len(g.events)
 			commits++
 		}
@@ -615,9 +617,11 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 	if !end.IsZero() {
 		w.tx.PutIdempotency(branchRef, prefixKey(end), w.hs.head, end)
 	}
-	if !start.IsZero() {
-		// Its value names the run's first commit where a key's digest
-		// goes: the run is read back from its last commit to there.
+	if !start.IsZero() && commits > 0 {
+		// Its value names the run's first commit added where a key's
+		// digest goes: the run is read back from its last commit to
+		// there (runHolds). A commit retried (its key found on the line)
+		// is not in it.
 		w.tx.PutIdempotency(branchRef, startKey(start), w.hs.head, first)
 	}
 	return events, commits, nil
@@ -816,8 +820,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// an empty one each commit folds as soon as it is complete.
 		checkLanded := !hs.head.IsZero()
 		// rolling is the input's prefix digest at the end of the last cut
-		// (prefixDigest).
+		// (prefixDigest); frontier, that no cut has failed to land yet.
 		var rolling object.ID
+		frontier := true
 		var line lineSet
 		keys := importKeys{}
 		// groups are the commits read and not yet in a batch: the first
@@ -904,11 +909,17 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if !checkLanded {
 				return closeCut(object.ZeroID, pos)
 			}
-			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, &line)
+			// Where an earlier import of a shorter version of the input
+			// ended is looked for only while every cut before landed:
+			// past one that did not, no earlier import of it reached.
+			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, &line)
 			if err != nil {
 				return err
 			}
 			k := found.k
+			if k < cut {
+				frontier = false
+			}
 			if k == 0 || k == cut {
 				return closeCut(found.last, pos)
 			}
@@ -918,12 +929,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				head += len(g.events)
 			}
 			cut, specs, openEvents = k, all[:k:k], head
-			if err := closeCut(found.last, spanPos{before: pos.before, atCut: true, start: pos.start, end: found.at}); err != nil {
+			if err := closeCut(found.last, spanPos{before: pos.before, head: pos.head, start: pos.start, end: found.at}); err != nil {
 				return err
 			}
 			cut, openEvents = n-k, events-head
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
-			return closeCut(object.ZeroID, spanPos{start: found.next, end: pos.end})
+			return closeCut(object.ZeroID, found.rest)
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.
@@ -1282,7 +1293,11 @@ type lineSet struct {
 // has reports whether commit lies on the first-parent line ending at head.
 func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
 	if l.ids == nil || l.head != head {
-		*l = lineSet{head: head, ids: map[object.ID]bool{}, next: head, low: ^uint64(0)}
+		if ok, err := l.extend(rd, head); err != nil {
+			return false, err
+		} else if !ok {
+			*l = lineSet{head: head, ids: map[object.ID]bool{}, next: head, low: ^uint64(0)}
+		}
 	}
 	if l.ids[commit] {
 		return true, nil
@@ -1304,4 +1319,35 @@ func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
 		l.next = c.Parent()
 	}
 	return l.ids[commit], nil
+}
+
+// lineExtendMax bounds the commits extend walks back from a new head.
+const lineExtendMax = 4096
+
+// extend moves the set to a new head whose line passes through the
+// head it holds (an import's batches written on top), walking only the
+// commits between, so that an import looking up keys after each batch
+// it writes does not walk its whole line again each time.
+func (l *lineSet) extend(rd reader, head object.ID) (bool, error) {
+	if l.ids == nil || l.head.IsZero() {
+		return false, nil
+	}
+	var walked []object.ID
+	for id := head; len(walked) < lineExtendMax && !id.IsZero(); {
+		if id == l.head {
+			for _, w := range walked {
+				l.ids[w] = true
+			}
+			l.ids[l.head] = true
+			l.head = head
+			return true, nil
+		}
+		c, err := readCommit(rd, id)
+		if err != nil {
+			return false, err
+		}
+		walked = append(walked, id)
+		id = c.Parent()
+	}
+	return false, nil
 }

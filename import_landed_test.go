@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
 )
 
 // smallBatches cuts imports into batches of at most commits commits and
@@ -279,4 +280,137 @@ func TestImportVersionsOfAnInputInAnyOrder(t *testing.T) {
 			assert.NoError(t, err)
 		}
 	}
+}
+
+// An input holding a commit whose idempotency key the branch has already
+// (retried, not written again), then the input grown, then its first
+// lines again: only the lines added are written. The run that retried a
+// commit holds fewer commits than the input there; the retried one is
+// found by its key. A batch that retried every commit, and so wrote
+// nothing, does not take another writer's commit after the retried one
+// for its own. Found by a helper's audit.
+func TestImportGrownAfterARunThatRetriedAKey(t *testing.T) {
+	ctx := context.Background()
+	keyed := `{"stream":"k","type":"T","data":{"v":1},"commit":{"message":"","actor":"test","idempotency_key":"k1"}}` + "\n"
+	line := func(s string) string {
+		return `{"stream":"` + s + `","type":"T","data":{},"commit":{"message":"` + s + `"}}` + "\n"
+	}
+	for _, v1 := range []string{keyed + line("a") + line("b"), line("a") + keyed + line("b"), keyed} {
+		r := newRepo(t)
+		_, err := r.Append(ctx, []EventInput{ev("k", "T", `{"v":1}`)}, AppendOptions{Actor: "test", IdempotencyKey: "k1"})
+		require.NoError(t, err)
+		appendOne(t, r, ev("c", "T", `{}`)) // another writer's, as the input's next line will be
+		res := importString(t, r, v1, ImportOptions{})
+		require.Equal(t, strings.Count(v1, "\n")-1, res.Commits)
+		res = importString(t, r, v1+`{"stream":"c","type":"T","data":{},"commit":{"message":""}}`+"\n", ImportOptions{})
+		assert.Equal(t, 1, res.Commits, "%q: only the added line", v1)
+		assert.Equal(t, strings.Count(v1, "\n")+2, eventsOnHead(t, r), "%q: %v", v1, lineOf(t, r, "HEAD"))
+		if lines := strings.SplitAfter(v1, "\n"); len(lines) > 3 {
+			res = importString(t, r, lines[0]+lines[1], ImportOptions{})
+			assert.Equal(t, 0, res.Commits, "%q: its first two lines", v1)
+			assert.Equal(t, strings.Count(v1, "\n")+2, eventsOnHead(t, r), "%q: %v", v1, lineOf(t, r, "HEAD"))
+		}
+	}
+}
+
+// The rest of a cut split where an earlier import ended, found in part
+// by the time it is written (an import of a longer version landed
+// meanwhile), records a start key where the part it writes begins: an
+// import of a version that ends inside that part finds it. Found by a
+// helper's audit.
+func TestImportRestOfASplitCutFoundInPart(t *testing.T) {
+	smallBatches(t, 7, 100)
+	ls := plainLines(14)
+	in := func(n int) string { return strings.Join(ls[:n], "") }
+	r := newRepo(t)
+	importString(t, r, in(9), ImportOptions{}) // its second cut ends after 2 commits
+	// 14 lines: the second cut splits after 2; after the first cut, 11
+	// lines land commits 3 and 4 of the second cut; the rest writes 5-7.
+	res := importString(t, r, in(14), afterBatch(2, ImportOptions{}, func() {
+		importString(t, r, in(11), ImportOptions{})
+	}))
+	require.Equal(t, 3, res.Commits)
+	res = importString(t, r, in(13), ImportOptions{})
+	assert.Equal(t, 0, res.Commits, "skipped %d", res.Skipped)
+	assert.Equal(t, inputOf(t, []byte(in(14))), lineOf(t, r, "HEAD"))
+}
+
+// An input imported onto main, a branch made from main, the input grown
+// imported onto the branch: the lines main's import wrote are on the
+// branch's line, found by the keys recorded on main, as a commit's
+// idempotency key is. Found by a helper's audit.
+func TestImportOntoABranchMadeAfterAnImport(t *testing.T) {
+	smallBatches(t, 7, 100)
+	ctx := context.Background()
+	ls := plainLines(20)
+	r := newRepo(t)
+	importString(t, r, strings.Join(ls[:10], ""), ImportOptions{})
+	_, err := r.CreateBranch(ctx, "dev", "main", "test")
+	require.NoError(t, err)
+	res := importString(t, r, strings.Join(ls, ""), ImportOptions{Branch: "dev"})
+	assert.Equal(t, 10, res.Commits, "skipped %d", res.Skipped)
+	assert.Equal(t, inputOf(t, []byte(strings.Join(ls, ""))), lineOf(t, r, "dev"))
+}
+
+// countingReader counts the commits read through it.
+type countingReader struct {
+	reader
+	commits int
+}
+
+func (c *countingReader) Get(id object.ID) (object.Kind, []byte, []byte, error) {
+	kind, body, data, err := c.reader.Get(id)
+	if kind == object.KindCommit {
+		c.commits++
+	}
+	return kind, body, data, err
+}
+
+// A line set asked about a head that its head's line leads to (an
+// import's next batch written on top) reads only the commits between,
+// not the whole line again; asked about an unrelated head, it starts
+// over. Before, each batch written on a branch holding stale import keys
+// (a branch deleted and made again elsewhere) walked the whole line:
+// found by a helper's audit, an import 50 times slower.
+func TestLineSetFollowsAGrowingHead(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	importString(t, r, strings.Join(plainLines(500), ""), ImportOptions{})
+	root, err := r.Resolve(ctx, "HEAD~499")
+	require.NoError(t, err)
+	old, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	rd := &countingReader{reader: r.st}
+	var line lineSet
+	on, err := line.has(rd, old, root)
+	require.NoError(t, err)
+	require.True(t, on)
+	walked := rd.commits
+	require.GreaterOrEqual(t, walked, 500)
+
+	for range 10 {
+		appendOne(t, r, ev("x", "T", `{}`))
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	on, err = line.has(rd, head, root)
+	require.NoError(t, err)
+	assert.True(t, on)
+	assert.LessOrEqual(t, rd.commits-walked, 11, "the new commits only")
+	on, err = line.has(rd, head, old)
+	require.NoError(t, err)
+	assert.True(t, on)
+
+	_, err = r.CreateBranch(ctx, "other", "HEAD~600", "t") // the first commit but one
+	require.Error(t, err)
+	_, err = r.CreateBranch(ctx, "other", root.String(), "t")
+	require.NoError(t, err)
+	side, err := r.Append(ctx, []EventInput{ev("y", "T", `{}`)}, AppendOptions{Branch: "other"})
+	require.NoError(t, err)
+	on, err = line.has(rd, side.Commit, old)
+	require.NoError(t, err)
+	assert.False(t, on, "another line")
+	on, err = line.has(rd, side.Commit, root)
+	require.NoError(t, err)
+	assert.True(t, on)
 }

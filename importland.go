@@ -25,13 +25,13 @@ import (
 // event for event, say how far this input's commits landed in it.
 
 // spanPos places a run of an import's commits in its input: before is
-// the prefix digest where the run's cut begins, atCut that the run
-// begins the cut (a part after a split does not), start and end the
-// prefix digests at the run's first and last commits (zero when not
-// known).
+// the prefix digest where the run's cut begins; head, the digest of the
+// cut's commits before the run (nil when the run begins the cut: a part
+// after a split does not); start and end, the prefix digests at the
+// run's first and last commits.
 type spanPos struct {
 	before     object.ID
-	atCut      bool
+	head       *blake3.Hasher
 	start, end object.ID
 }
 
@@ -48,19 +48,32 @@ func cutPos(before object.ID, groups []importGroup) spanPos {
 		}
 		end = prefixDigest(before, d.sum())
 	}
-	return spanPos{before: before, atCut: true, start: start, end: end}
+	return spanPos{before: before, start: start, end: end}
 }
 
-// cutPrefixes returns the input's prefix digest after each commit of a
-// cut that begins where the prefix digest is before.
-func cutPrefixes(before object.ID, groups []importGroup) []object.ID {
-	ps := make([]object.ID, len(groups))
-	var d digester
-	for j, g := range groups {
-		d.addGroup(g)
-		ps[j] = prefixDigest(before, d.sum())
+// digestFrom returns a digester that goes on from the commits of the cut
+// before the run.
+func (p spanPos) digestFrom() *digester {
+	if p.head == nil {
+		return &digester{}
 	}
-	return ps
+	return &digester{h: p.head.Clone()}
+}
+
+// prefixes returns the input's prefix digest after each commit of the
+// run, and the state of the cut's digest after its first k commits.
+func (p spanPos) prefixes(groups []importGroup, k int) ([]object.ID, *blake3.Hasher) {
+	ps := make([]object.ID, len(groups))
+	d := p.digestFrom()
+	var at *blake3.Hasher
+	for j, g := range groups {
+		if j == k {
+			at = d.state()
+		}
+		d.addGroup(g)
+		ps[j] = prefixDigest(p.before, d.sum())
+	}
+	return ps, at
 }
 
 // prefixDigest is the input's prefix digest after the commits of digest
@@ -89,54 +102,56 @@ func startKey(prefix object.ID) string {
 	return "\x00import-start\x00" + hex.EncodeToString(prefix[:])
 }
 
-// keyLanded returns the commit an import key names on branchRef, when
-// that commit is on head's first-parent line, and the second ID of the
-// key's value; ZeroIDs otherwise.
+// keyLanded returns the commit an import key names, when that commit is
+// on head's first-parent line, and the second ID of the key's value;
+// ZeroIDs otherwise. The key is looked up as a commit's idempotency key
+// is (keyOnLine): recorded on branchRef, or on another branch whose
+// commit this line holds (a branch made from the one imported onto).
 func keyLanded(tx *store.Tx, branchRef string, head object.ID, key string, line *lineSet) (object.ID, object.ID, error) {
-	last, second, ok, err := tx.Idempotency(branchRef, key)
+	last, second, ok, err := keyOnLine(tx, branchRef, head, key, line)
 	if err != nil || !ok {
-		return object.ZeroID, object.ZeroID, err
-	}
-	if ok, err = line.has(tx, head, last); err != nil || !ok {
 		return object.ZeroID, object.ZeroID, err
 	}
 	return last, second, nil
 }
 
 // landedPart is what of a run of an import's commits is on the branch
-// already: its first k commits, ending at commit last; at and next are
-// the input's prefix digests after the k-th commit and after the next
-// one (zero when not known).
+// already: its first k commits, ending at commit last; at is the input's
+// prefix digest after the k-th commit, and rest the place of the run's
+// other commits (when k is less than all).
 type landedPart struct {
-	k        int
-	last     object.ID
-	at, next object.ID
+	k    int
+	last object.ID
+	at   object.ID
+	rest spanPos
 }
 
 // findLanded returns how many commits at the start of groups, a run of
 // an import's commits placed in its input by pos, are on head's
 // first-parent line already: all of them when the prefix key at the
-// run's end is; else those whose header IDs are, and from there on as
-// far as the runs that imports of the input wrote from there hold the
-// same commits (an import of a longer, a shorter or the same version of
-// the input, run before or beside this one).
-func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, line *lineSet) (landedPart, error) {
+// run's end is; else those whose header IDs are, or, with inner, as far
+// as the longest prefix key inside the run reaches (an earlier import of
+// a shorter version of the input ended there); and from there on as far
+// as the runs that imports of the input wrote from there hold the same
+// commits (an import of a longer, a shorter or the same version of the
+// input, run before or beside this one). The prefix keys inside are
+// looked up one a commit, which the caller asks for only where an
+// earlier import may have ended: a run with no start key (one that
+// retried commits with idempotency keys) is found by them alone.
+func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner bool, line *lineSet) (landedPart, error) {
 	n := len(groups)
 	if head.IsZero() || n == 0 {
 		return landedPart{}, nil
 	}
-	if !pos.end.IsZero() {
-		last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
-		if err != nil || !last.IsZero() {
-			return landedPart{k: n, last: last, at: pos.end}, err
-		}
+	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
+	if err != nil || !last.IsZero() {
+		return landedPart{k: n, last: last, at: pos.end}, err
 	}
-	// The prefix digests inside the run are known when it begins a cut:
-	// computed on first need.
+	// The prefix digests inside the run: computed on first need.
 	var ps []object.ID
 	prefixes := func() []object.ID {
-		if ps == nil && pos.atCut {
-			ps = cutPrefixes(pos.before, groups)
+		if ps == nil {
+			ps, _ = pos.prefixes(groups, -1)
 		}
 		return ps
 	}
@@ -144,16 +159,22 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 	if err != nil {
 		return landedPart{}, err
 	}
-	for k < n {
-		var s object.ID
-		switch {
-		case k == 0:
-			s = pos.start
-		case prefixes() != nil:
-			s = ps[k]
+	if k == 0 && inner {
+		for j := n - 2; j >= 0; j-- {
+			l, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixes()[j]), line)
+			if err != nil {
+				return landedPart{}, err
+			}
+			if !l.IsZero() {
+				k, last = j+1, l
+				break
+			}
 		}
-		if s.IsZero() {
-			break
+	}
+	for k < n {
+		s := pos.start
+		if k > 0 {
+			s = prefixes()[k]
 		}
 		runLast, runFirst, err := keyLanded(tx, branchRef, head, startKey(s), line)
 		if err != nil {
@@ -162,7 +183,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		if runLast.IsZero() {
 			break
 		}
-		m, l, err := runHolds(tx, runFirst, runLast, groups[k:])
+		m, l, err := runHolds(tx, branchRef, head, runFirst, runLast, groups[k:], line)
 		if err != nil {
 			return landedPart{}, err
 		}
@@ -171,14 +192,15 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		}
 		k, last = k+m, l
 	}
-	p := landedPart{k: k, last: last}
+	p := landedPart{k: k, last: last, rest: pos}
 	switch {
-	case k == 0:
-		p.next = pos.start
 	case k == n:
 		p.at = pos.end
-	case prefixes() != nil:
-		p.at, p.next = ps[k-1], ps[k]
+	case k > 0:
+		var head *blake3.Hasher
+		ps, head = pos.prefixes(groups, k)
+		p.at = ps[k-1]
+		p.rest = spanPos{before: pos.before, head: head, start: ps[k], end: pos.end}
 	}
 	return p, nil
 }
@@ -186,12 +208,14 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 // runHolds returns how many of groups, from the first, the run of
 // commits from first to last (first-parent, one transaction of an import)
 // holds in order, commit for commit (holds), and the last of those
-// commits.
-func runHolds(rd reader, first, last object.ID, groups []importGroup) (int, object.ID, error) {
+// commits. A commit of groups whose idempotency key names a commit on
+// head's line outside the run was retried when the run was written, not
+// added: it counts as held, and takes no commit of the run.
+func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, line *lineSet) (int, object.ID, error) {
 	var run []object.ID
 	var commits []*object.Commit
 	for id := last; len(run) <= importBatchCommits; {
-		c, err := readCommit(rd, id)
+		c, err := readCommit(tx, id)
 		if err != nil {
 			return 0, object.ZeroID, err
 		}
@@ -208,19 +232,34 @@ func runHolds(rd reader, first, last object.ID, groups []importGroup) (int, obje
 	}
 	slices.Reverse(run)
 	slices.Reverse(commits)
-	m := 0
-	for m < len(groups) && m < len(run) {
-		ok, err := holds(rd, commits[m], groups[m])
+	m, at := 0, 0 // groups held, commits of the run taken
+	var held object.ID
+	for m < len(groups) {
+		g := groups[m]
+		if g.header != nil && g.header.IdempotencyKey != "" {
+			c, _, ok, err := keyOnLine(tx, branchRef, head, g.header.IdempotencyKey, line)
+			if err != nil {
+				return 0, object.ZeroID, err
+			}
+			if ok && (at == len(run) || c != run[at]) {
+				m++ // retried: its commit is elsewhere on the line
+				continue
+			}
+		}
+		if at == len(run) {
+			break
+		}
+		ok, err := holds(tx, commits[at], g)
 		if err != nil {
 			return 0, object.ZeroID, err
 		}
 		if !ok {
 			break
 		}
-		m++
+		m, at, held = m+1, at+1, run[at]
 	}
-	if m == 0 {
-		return 0, object.ZeroID, nil
+	if at == 0 {
+		return 0, object.ZeroID, nil // nothing of the run: not this input's
 	}
-	return m, run[m-1], nil
+	return m, held, nil
 }
