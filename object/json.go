@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,9 @@ const maxJSONDepth = 512
 // CanonicalJSON validates raw and returns its canonical form: object keys
 // sorted by their UTF-8 bytes, no insignificant white space, strings with
 // the minimal escapes, integers that fit in 64 bits kept digit for digit,
-// other numbers printed as the shortest float64 that round-trips. Two JSON
+// other numbers printed as the shortest float64 that round-trips (an
+// integer beyond 64 bits that a float64 does not hold exactly is an
+// error, never rounded). Two JSON
 // texts with the same meaning have the same canonical bytes, so they hash
 // alike.
 func CanonicalJSON(raw []byte) ([]byte, error) {
@@ -374,7 +377,23 @@ func (p *jsonParser) number(dst []byte) ([]byte, error) {
 	if math.IsInf(f, 0) {
 		return dst, p.errorf("number %q out of range", text)
 	}
+	if integer && !exactFloat(text, f) {
+		return dst, p.errorf("integer %s does not fit in 64 bits and would be rounded; write it as a string", text)
+	}
 	return AppendJSONFloat(dst, f), nil
+}
+
+// exactFloat reports whether the float64 f, read from the integer text,
+// prints as that integer: an integer beyond 64 bits is kept (in the
+// float's shortest form) only when that form says the same number
+// (18446744073709552000, 1000000000000000000000 printed 1e+21), never
+// when it would say another: 18446744073709551616 is refused, since it
+// would print 18446744073709552000. A canonical text reads back as
+// itself, whatever float it came from.
+func exactFloat(text string, f float64) bool {
+	want, ok := new(big.Rat).SetString(text)
+	got, ok2 := new(big.Rat).SetString(string(AppendJSONFloat(nil, f)))
+	return ok && ok2 && got.Cmp(want) == 0
 }
 
 // AppendJSONFloat appends f the way canonical JSON prints a non-integer

@@ -2,7 +2,9 @@ package object
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +33,32 @@ func FuzzDecodeJSONNumbers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An integer beyond 64 bits is refused when its canonical form (the
+// shortest float64 that round-trips) would say another number, never
+// rounded; one whose canonical form says the same number is kept so, and
+// a canonical text reads back as itself. Found by a helper's audit:
+// 123456789012345678901234567890 was stored as 1.2345678901234568e+29.
+func TestCanonicalJSONRefusesRoundedIntegers(t *testing.T) {
+	for _, in := range []string{"123456789012345678901234567890", "18446744073709551616", "-9223372036854775809", `{"a":[1,99999999999999999999]}`} {
+		_, err := CanonicalJSON([]byte(in))
+		if !errors.Is(err, ErrJSON) || !strings.Contains(err.Error(), "does not fit in 64 bits") {
+			t.Errorf("%s: %v, want refused", in, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"18446744073709551615": "18446744073709551615", "-9223372036854775808": "-9223372036854775808",
+		"18446744073709552000": "18446744073709552000", "1000000000000000000000": "1e+21",
+		"123456789012345678901234567890e0": "1.2345678901234568e+29", "1.8446744073709552e19": "18446744073709552000",
+	} {
+		got, err := CanonicalJSON([]byte(in))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %s, %v; want %s", in, got, err, want)
+			continue
+		}
+		if again, err := CanonicalJSON(got); err != nil || string(again) != want {
+			t.Errorf("%s read back: %s, %v", want, again, err)
+		}
+	}
 }
