@@ -418,11 +418,13 @@ func dropTrust(t **trustedFold) {
 	*t = nil
 }
 
+// branchOrHead is the revision an import's branch resolves as: the
+// branch's full ref, or HEAD when the import names none.
 func branchOrHead(b string) string {
 	if b == "" {
 		return "HEAD"
 	}
-	return b
+	return refs.HeadsPrefix + b // a tag of the same name is not the branch
 }
 
 // modelUnmoved refuses to write an import's batch once the model is not
@@ -1197,6 +1199,7 @@ func checkHeaderID(g importGroup) error {
 func importSpec(g importGroup, actor string) (AppendOptions, error) {
 	o := AppendOptions{Actor: actor}
 	h := g.header
+	given := true
 	switch {
 	case h != nil && h.Time != "":
 		t, err := walk.ParseTime(h.Time)
@@ -1206,8 +1209,12 @@ func importSpec(g importGroup, actor string) (AppendOptions, error) {
 		o.Time = t
 	case g.events[0].in.Meta["time"] != "":
 		o.Time, _ = walk.ParseRFC3339(g.events[0].in.Meta["time"]) // checked as the line was read
+	default:
+		given = false
 	}
-	if !o.Time.IsZero() {
+	// A time given is checked even when it is the zero time (year 1),
+	// which the commit would otherwise take for none given (now).
+	if given {
 		if err := checkTime(o.Time); err != nil {
 			return o, fmt.Errorf("line %d: %w", g.line, err)
 		}

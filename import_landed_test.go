@@ -414,3 +414,22 @@ func TestLineSetFollowsAGrowingHead(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, on)
 }
+
+// The head an import reports is its branch's, also when a tag has the
+// branch's name (a revision "main" then names the tag, as in Git). Found
+// by a helper's audit.
+func TestImportHeadIsTheBranchsBesideATagOfItsName(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "T", `{}`))
+	_, err := r.CreateTag(ctx, "main", "HEAD", "t")
+	require.NoError(t, err)
+	res := importString(t, r, `{"stream":"b","type":"T"}`+"\n", ImportOptions{})
+	head, err := r.Resolve(ctx, "refs/heads/main")
+	require.NoError(t, err)
+	assert.Equal(t, head, res.Head)
+	res = importString(t, r, `{"stream":"c","type":"T"}`+"\n", ImportOptions{Branch: "main"})
+	head, err = r.Resolve(ctx, "refs/heads/main")
+	require.NoError(t, err)
+	assert.Equal(t, head, res.Head)
+}

@@ -47,9 +47,6 @@ TIME (HEAD detaches).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
 			opts.streams = args[1:]
-			if err := emptyTimeFlag(cmd, "as-of"); err != nil {
-				return err
-			}
 			return runCheckout(cmd.Context(), opts, g)
 		},
 	}

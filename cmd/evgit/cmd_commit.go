@@ -17,8 +17,8 @@ import (
 )
 
 type commitOptions struct {
-	message        string
-	file           string
+	message        []string
+	files          []string
 	triples        []string
 	branch         string
 	expect         []string
@@ -36,21 +36,19 @@ func newCommitCommand(g *globalOptions) *cobra.Command {
 		Long: `Append one commit holding all the given events, atomically.
 
 Each STREAM TYPE JSON triple is one event; -f adds the events of an NDJSON
-file (- for standard input), after the triples.`,
+file (- for standard input), after the triples, and may be given more than
+once. More than one -m make paragraphs of the message, as in Git.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args)%3 != 0 {
 				return usagef("events are given as STREAM TYPE JSON triples; got %d arguments", len(args))
 			}
 			opts.triples = args
-			if err := emptyTimeFlag(cmd, "date"); err != nil {
-				return err
-			}
 			return runCommit(cmd.Context(), opts, g)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.message, "message", "m", "", "the commit message")
-	f.StringVarP(&opts.file, "file", "f", "", "read events from the NDJSON `FILE` (- for standard input)")
+	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit message (given more than once: its paragraphs)")
+	f.StringArrayVarP(&opts.files, "file", "f", nil, "read events from the NDJSON `FILE` (- for standard input), after the triples and the files before")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
 	f.StringArrayVar(&opts.expect, "expect", nil, "require `STREAM=VERSION` (0: the stream does not exist yet)")
 	f.StringVar(&opts.idempotencyKey, "idempotency-key", "", "write nothing if a commit with this `KEY` is on the branch")
@@ -61,9 +59,10 @@ file (- for standard input), after the triples.`,
 }
 
 func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error {
+	message := strings.Join(opts.message, "\n\n")
 	appendOpts := evgit.AppendOptions{
 		Branch:         opts.branch,
-		Message:        opts.message,
+		Message:        message,
 		Actor:          opts.actor,
 		IdempotencyKey: opts.idempotencyKey,
 	}
@@ -93,11 +92,19 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 			Data:   json.RawMessage(opts.triples[i+2]),
 		})
 	}
-	if opts.file != "" {
-		lines, err := readInput(g, opts.file, func(r io.Reader) ([]evgit.InputLine, error) {
+	stdin := false
+	for _, file := range opts.files {
+		if file == "-" && stdin {
+			return invalidf("-f -: standard input given twice")
+		}
+		stdin = stdin || file == "-"
+		lines, err := readInput(g, file, func(r io.Reader) ([]evgit.InputLine, error) {
 			return evgit.ReadLines(r, false)
 		})
 		if err != nil {
+			if len(opts.files) > 1 {
+				return fmt.Errorf("%s: %w", file, err)
+			}
 			return err
 		}
 		for _, l := range lines {
@@ -116,7 +123,7 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
-	msg := opts.message
+	msg := message
 	if res.Duplicate {
 		// Print the commit that holds the key, as it was written.
 		if obj, err := repo.ReadObject(ctx, res.Commit.String()); err == nil && obj.Commit != nil {
@@ -142,6 +149,7 @@ func parseExpect(flags []string) (map[string]uint64, error) {
 		return nil, nil
 	}
 	out := make(map[string]uint64, len(flags))
+	var contradiction error
 	for _, f := range flags {
 		i := strings.LastIndexByte(f, '=')
 		if i <= 0 {
@@ -151,7 +159,14 @@ func parseExpect(flags []string) (map[string]uint64, error) {
 		if err != nil {
 			return nil, invalidf("--expect %q: version %q is not a number >= 0", f, f[i+1:])
 		}
+		if old, ok := out[f[:i]]; ok && old != v && contradiction == nil {
+			// Both cannot hold: one does not, whatever the stream's version.
+			contradiction = &cliError{msg: fmt.Sprintf("--expect %s=%d and %s=%d: both cannot hold", f[:i], old, f[:i], v), sentinel: evgit.ErrConflict}
+		}
 		out[f[:i]] = v
+	}
+	if contradiction != nil {
+		return nil, contradiction
 	}
 	return out, nil
 }
@@ -196,13 +211,4 @@ func asOfFlag(s string) (time.Time, error) {
 		return t, &cliError{msg: "no commit at or before " + t.Format(time.RFC3339Nano), sentinel: evgit.ErrNotFound}
 	}
 	return t, err
-}
-
-// emptyTimeFlag refuses a time flag given an empty value, which the
-// commands would otherwise read as not given.
-func emptyTimeFlag(cmd *cobra.Command, name string) error {
-	if f := cmd.Flags().Lookup(name); f != nil && f.Changed && f.Value.String() == "" {
-		return invalidf("--%s: empty, want a time", name)
-	}
-	return nil
 }

@@ -41,11 +41,6 @@ func newLogCommand(g *globalOptions) *cobra.Command {
 				opts.rev = args[0]
 			}
 			opts.none = cmd.Flags().Changed("max-count") && opts.max == 0
-			for _, name := range []string{"since", "until"} {
-				if err := emptyTimeFlag(cmd, name); err != nil {
-					return err
-				}
-			}
 			return runLog(cmd.Context(), opts, g)
 		},
 	}

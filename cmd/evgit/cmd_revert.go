@@ -36,9 +36,6 @@ names each such field. Nothing is written when an event cannot be undone.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
 			opts.emptyMessage = cmd.Flags().Changed("message") && opts.message == ""
-			if err := emptyTimeFlag(cmd, "date"); err != nil {
-				return err
-			}
 			return runRevert(cmd.Context(), opts, g)
 		},
 	}

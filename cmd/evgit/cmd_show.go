@@ -28,9 +28,6 @@ REV, as JSON with 2-space indentation and sorted keys.`,
 			if cmd.Flags().Changed("version") && opts.version == 0 {
 				return invalidf("--version 0: want a number >= 1")
 			}
-			if err := emptyTimeFlag(cmd, "as-of"); err != nil {
-				return err
-			}
 			return runShow(cmd.Context(), opts, g)
 		},
 	}

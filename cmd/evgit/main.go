@@ -136,6 +136,9 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.started = true
+			if err := emptyFlags(cmd); err != nil {
+				return err
+			}
 			if g.dir != "" {
 				st, err := os.Stat(g.dir)
 				switch {
@@ -264,4 +267,24 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc
+}
+
+// emptyFlags refuses a string flag given an empty value (`-b ”`,
+// `--prune=`), which a command would otherwise take for the flag left
+// out: the default branch, no key, the default grace period. A message
+// may be empty.
+func emptyFlags(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil || f.Value.Type() != "string" || f.Value.String() != "" || f.Name == "message" {
+			return
+		}
+		want := "a value"
+		switch f.Name {
+		case "date", "as-of", "since", "until":
+			want = "a time"
+		}
+		err = invalidf("--%s: empty, want %s", f.Name, want)
+	})
+	return err
 }
