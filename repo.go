@@ -77,13 +77,28 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	if err := refs.CheckBranchName(branch); err != nil {
 		return nil, false, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	// A format file not evgit's (a folder of other things given to init
+	// --bare) is the user's: not overwritten.
+	if b, err := os.ReadFile(filepath.Join(gitDir, "format")); err == nil && !store.IsFormatLine(b) {
+		return nil, false, fmt.Errorf("%w: %s holds a file named format that is not evgit's; init writes nothing there", ErrInvalid, gitDir)
+	}
 	created, err = store.Init(nil, gitDir, branch)
 	if err != nil {
 		return nil, false, err
 	}
 	if opts.Bare {
-		if err := os.WriteFile(filepath.Join(gitDir, "bare"), nil, 0o644); err != nil {
-			return nil, false, err
+		barePath := filepath.Join(gitDir, "bare")
+		_, err := os.Stat(barePath)
+		switch {
+		case err == nil:
+		case !created && filepath.Base(gitDir) == DirName:
+			// Init again is harmless: it does not make the repository of
+			// a work tree bare.
+			return nil, false, fmt.Errorf("%w: %s is the repository of a work tree; init --bare does not make it bare", ErrInvalid, gitDir)
+		default: // a new bare repository, or one whose init stopped short
+			if err := os.WriteFile(barePath, nil, 0o644); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	repo, err = Open(ctx, gitDir)

@@ -197,6 +197,12 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	return true, nil
 }
 
+// IsFormatLine reports whether b is the content of a format file of a
+// format this evgit reads.
+func IsFormatLine(b []byte) bool {
+	return string(b) == formatLine || string(b) == formatLine1
+}
+
 // Open opens the storage in dir (the .evgit folder), cutting a torn tail
 // left by a crash if it can take the lock.
 func Open(dir string, opts Options) (*Store, error) {
