@@ -96,6 +96,12 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}
+	if err := checkUTF8("message", opts.Message); err != nil {
+		return nil, err
+	}
+	if err := checkUTF8("idempotency key", opts.IdempotencyKey); err != nil {
+		return nil, err
+	}
 	prepared := make([]preparedEvent, len(events))
 	for i := range events {
 		data, err := checkEvent(&events[i])
@@ -241,6 +247,16 @@ type preparedEvent struct {
 func checkActor(a string) error {
 	if !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
 		return invalidf("actor %q: want UTF-8 without control characters", a)
+	}
+	return nil
+}
+
+// checkUTF8 refuses text that is not UTF-8: export writes it as JSON,
+// which would replace the bad bytes, and the import of that export
+// would then make another commit.
+func checkUTF8(what, text string) error {
+	if !utf8.ValidString(text) {
+		return invalidf("%s %q: want UTF-8", what, text)
 	}
 	return nil
 }

@@ -63,3 +63,20 @@ func TestAppendGuards(t *testing.T) {
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{b.Commit}})
 	require.NoError(t, err)
 }
+
+// A message or idempotency key that is not UTF-8 is refused: export
+// writes them as JSON, which would replace the bad bytes, and importing
+// that export would make another commit. Found by a helper's audit: the
+// message was stored as given.
+func TestAppendRefusesTextNotUTF8(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	_, err := r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{Message: "a\xffb"})
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{IdempotencyKey: "k\xff"})
+	require.ErrorIs(t, err, ErrInvalid)
+	appendOne(t, r, ev("a", "T", `{}`))
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{Message: "\xff"})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, 1, eventsOnHead(t, r))
+}

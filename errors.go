@@ -38,10 +38,19 @@ var (
 
 // invalidError is bad input: its message stands alone (the CLI prints it
 // after "error: ") and it matches ErrInvalid.
-type invalidError struct{ msg string }
+type invalidError struct {
+	msg string
+	err error // what it says more of, if anything (errors.Is reaches it)
+}
 
 func (e *invalidError) Error() string        { return e.msg }
 func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e *invalidError) Unwrap() error        { return e.err }
+
+// invalidWrap returns an error matching ErrInvalid, and err's sentinels,
+// with err's message alone: a message that names its kind already
+// (invalid model: ...) needs no second prefix.
+func invalidWrap(err error) error { return &invalidError{msg: err.Error(), err: err} }
 
 // conflictError is a conflict whose message stands alone; it matches
 // ErrConflict.

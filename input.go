@@ -120,9 +120,12 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 			d.DisallowUnknownFields()
 			if err := d.Decode(&h); err != nil {
 				var te *json.UnmarshalTypeError
-				if errors.As(err, &te) && te.Field != "" {
+				switch {
+				case errors.As(err, &te) && te.Field != "":
 					// Name the field as the input does, not as Go does.
 					return fmt.Errorf("bad \"commit\": %s: want %s, not %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
+				case te != nil:
+					return fmt.Errorf("bad \"commit\": want an object, not %s", te.Value)
 				}
 				return fmt.Errorf("bad \"commit\": %v", err)
 			}
@@ -233,7 +236,7 @@ func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 // and its number from 1; b is valid only during the call.
 func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	sc.Buffer(make([]byte, 0, 1<<20), maxInputLine)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -245,11 +248,17 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", n+1, err)
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		return invalidf("line %d: longer than %d MiB, the most a line may hold", n+1, maxInputLine>>20)
+	case err != nil:
+		return fmt.Errorf("reading the input: %w", err) // not the line's fault
 	}
 	return nil
 }
+
+// maxInputLine is the most bytes an input line may hold.
+const maxInputLine = 64 << 20
 
 // jsonKind names a Go kind as JSON names its values, for messages.
 func jsonKind(k reflect.Kind) string {

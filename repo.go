@@ -273,7 +273,7 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (object.ID, error) {
 	mdl, err := model.Parse(src)
 	if err != nil {
-		return object.ZeroID, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return object.ZeroID, invalidWrap(err)
 	}
 	id := object.Hash(object.KindBlob, src)
 	err = r.st.Update(ctx, func(tx *store.Tx) error {

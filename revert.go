@@ -78,6 +78,9 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}
+	if err := checkUTF8("message", opts.Message); err != nil {
+		return nil, err
+	}
 	ids, commits, err := r.revertTargets(ctx, rev)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package model
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
@@ -39,8 +41,15 @@ func Parse(src []byte) (m *Model, err error) {
 		latest:        map[string]int{},
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	// One document: a second one (after ---) would be ignored, and what
+	// the user wrote there with it.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: more than one YAML document (a line ---); a model is one", ErrModel)
 	}
 	if len(doc.Content) == 0 {
 		return m, nil

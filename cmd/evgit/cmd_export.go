@@ -50,6 +50,9 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 	// Write beside the target and rename, so a failed export leaves no
 	// half-written file behind.
 	path := g.path(opts.output)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return invalidf("-o %s: is a folder, want a file", opts.output)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		var pe *fs.PathError

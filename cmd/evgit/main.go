@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -101,6 +102,8 @@ func flagError(_ *cobra.Command, err error) error {
 		why = "out of range"
 	case errors.As(err, &num) && num.Func == "ParseBool":
 		why = "want true or false"
+	case errors.As(err, &num) && strings.HasPrefix(bad.GetValue(), "-") && strings.HasPrefix(bad.GetFlag().Value.Type(), "uint"):
+		why = "want a number, not a negative one"
 	case errors.As(err, &num):
 		why = "not a number"
 	}
