@@ -1149,13 +1149,18 @@ func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) 
 const landedSkipMax = 1000
 
 // holds reports whether commit c holds a commit of an import's input as
-// an import writes it: its header's message and actor, and its events' streams,
+// an import writes it: its header's message, actor and number of
+// reverts, the time it asks for, and its events' streams,
 // types, data, schemas (where the input gives one) and meta (what the
 // input gives; the commit adds its time and actor where it gives none),
 // in order.
 func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
-	if len(c.Events) != len(g.events) || g.header != nil && (c.Message != g.header.Message || g.header.Actor != "" && c.Actor != g.header.Actor) {
+	if len(c.Events) != len(g.events) || g.header != nil && (c.Message != g.header.Message ||
+		g.header.Actor != "" && c.Actor != g.header.Actor || len(g.header.Reverts) != len(c.Reverts)) {
 		return false, nil
+	}
+	if ok, err := holdsTime(rd, c, g); err != nil || !ok {
+		return false, err
 	}
 	for i, id := range c.Events {
 		e, err := readEvent(rd, id)
@@ -1174,6 +1179,25 @@ func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// holdsTime reports whether commit c has the time an input's commit asks
+// for (its header's, or its first event's meta time), if it asks for
+// one: that time, or its parent's when the time asked for is earlier
+// (times never decrease along a line).
+func holdsTime(rd reader, c *object.Commit, g importGroup) (bool, error) {
+	o, err := importSpec(g, "")
+	if err != nil || o.Time.IsZero() || o.Time.Equal(c.Time) {
+		return err == nil, nil
+	}
+	if !o.Time.Before(c.Time) || c.Parent().IsZero() {
+		return false, nil
+	}
+	p, err := readCommit(rd, c.Parent())
+	if err != nil {
+		return false, err
+	}
+	return p.Time.Equal(c.Time), nil
 }
 
 // checkHeaderID refuses a header whose id is not a commit ID. The id

@@ -433,3 +433,33 @@ func TestImportHeadIsTheBranchsBesideATagOfItsName(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, head, res.Head)
 }
+
+// An input whose commit's header time was corrected since it was
+// imported is an edited input: the commit with the new time is written,
+// not taken for the one on the branch. A time earlier than the commit
+// before it is the one the commit took (times never go back). Found by a
+// helper's review.
+func TestImportTakesAnEditedHeaderTimeForAnotherCommit(t *testing.T) {
+	hdr := func(s, tm string) string {
+		return `{"stream":"` + s + `","type":"T","data":{},"commit":{"message":"` + s + `","actor":"x","time":"` + tm + `"}}` + "\n"
+	}
+	r := newRepo(t)
+	appendOne(t, r, ev("other", "T", `{}`)) // so the headers' IDs name no commit here
+	importString(t, r, hdr("a", "2027-01-01T00:00:00Z")+hdr("b", "2027-01-02T00:00:00Z"), ImportOptions{})
+	res := importString(t, r, hdr("a", "2027-01-01T00:00:00Z")+hdr("b", "2027-01-03T00:00:00Z"), ImportOptions{})
+	assert.Equal(t, 1, res.Commits, "skipped %d", res.Skipped)
+	info, err := r.Show(context.Background(), "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, "2027-01-03", info.Time.UTC().Format("2006-01-02"))
+
+	// Dated before the commit before it: it took that commit's time.
+	s := newRepo(t)
+	appendOne(t, s, ev("other", "T", `{}`))
+	v := hdr("a", "2027-01-05T00:00:00Z") + hdr("b", "2027-01-02T00:00:00Z")
+	importString(t, s, v, ImportOptions{})
+	res = importString(t, s, v, ImportOptions{})
+	assert.Equal(t, 0, res.Commits, "run again")
+	res = importString(t, s, hdr("a", "2027-01-05T00:00:00Z"), ImportOptions{})
+	assert.Equal(t, 0, res.Commits, "its first line")
+	assert.Equal(t, 3, eventsOnHead(t, s))
+}

@@ -150,7 +150,7 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 // failing with errOverBudget past it and with ctx's error once ctx is
 // done.
 func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, budget int) (*lineView, error) {
-	step, err := readStep(rd, id, nil)
+	step, err := readStep(rd, id, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +158,9 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 	for {
 		if v, ok := li.covers(id, step.Commit.Offset); ok {
 			return v, nil
+		}
+		if step, err = readStep(rd, id, nil, true); err != nil {
+			return nil, err
 		}
 		// Walk back, without the lock, to a commit the index holds.
 		var walked []walkedCommit
@@ -189,13 +192,18 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			if p.IsZero() {
 				break
 			}
-			ps, err := readStep(rd, p, cs)
+			ps, err := readStep(rd, p, cs, false)
 			if err != nil {
 				return nil, err
 			}
 			if v, ok := li.covers(p, ps.Commit.Offset); ok {
 				base = v.pos
 				break
+			}
+			// Its events only now: a commit the index holds is not read
+			// further.
+			if ps, err = readStep(rd, p, cs, true); err != nil {
+				return nil, err
 			}
 			cur, cs = p, ps
 		}
@@ -206,17 +214,18 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 	}
 }
 
-// readStep reads a commit and its events' bodies for a walk down its
-// line; prev is the step read before, whose first parent id is (nil for
-// the first). The store reads a frame's commits and events together
-// (store.ReadLineStep); another reader (a transaction) reads each object.
-func readStep(rd reader, id object.ID, prev *store.LineStep) (*store.LineStep, error) {
+// readStep reads a commit, and with events its events' bodies, for a
+// walk down its line; prev is the step read before, whose first parent id
+// is (nil for the first). The store reads a frame's commits and events
+// together (store.ReadLineStep); another reader (a transaction) reads
+// each object.
+func readStep(rd reader, id object.ID, prev *store.LineStep, events bool) (*store.LineStep, error) {
 	if st, ok := rd.(*store.Store); ok {
-		return st.ReadLineStep(id, prev)
+		return st.ReadLineStep(id, prev, events)
 	}
 	c, err := readCommit(rd, id)
-	if err != nil {
-		return nil, err
+	if err != nil || !events {
+		return &store.LineStep{Commit: c}, err
 	}
 	step := &store.LineStep{Commit: c, Events: make([][]byte, len(c.Events))}
 	for i, eid := range c.Events {

@@ -13,7 +13,7 @@ import (
 // just before those.
 type LineStep struct {
 	Commit *object.Commit
-	Events [][]byte // the events' bodies, in order, each checked against its ID
+	Events [][]byte // the events' bodies, in order, each checked against its ID; nil when not asked for
 
 	next    pack.Location // where the first parent probably lies
 	hasNext bool
@@ -23,14 +23,14 @@ type LineStep struct {
 // commit before a commit's events.
 const lineStepScan = 64
 
-// ReadLineStep reads commit id and its events for a walk down a
-// first-parent line. prev, when not nil, is the step that named id as its
-// first parent: the frame prev was read from is looked at first, and the
-// index only when the commit is not where prev expects it. A walk then
-// reads a frame's commits and events with one index lookup per frame
+// ReadLineStep reads commit id, and with events its events, for a walk
+// down a first-parent line. prev, when not nil, is the step that named id
+// as its first parent: the frame prev was read from is looked at first,
+// and the index only when the commit is not where prev expects it. A walk
+// then reads a frame's commits and events with one index lookup per frame
 // instead of one per object. Every object is checked against its ID as
 // Get checks it.
-func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
+func (s *Store) ReadLineStep(id object.ID, prev *LineStep, events bool) (*LineStep, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -68,25 +68,28 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	step := &LineStep{Commit: c, Events: make([][]byte, len(c.Events))}
+	step := &LineStep{Commit: c}
 	first := int(loc.Slot) - len(c.Events) // where the events lie if written just before
 	from := first                          // where the look for the parent starts
-	for i, eid := range c.Events {
-		if k := first + i; k >= 0 {
-			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
-				step.Events[i] = e.Body
-				continue
+	if events {
+		step.Events = make([][]byte, len(c.Events))
+		for i, eid := range c.Events {
+			if k := first + i; k >= 0 {
+				if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
+					step.Events[i] = e.Body
+					continue
+				}
 			}
+			from = int(loc.Slot) // not all just before: look for the parent from the commit back
+			kind, body, _, err := s.get(eid)
+			if err != nil {
+				return nil, err
+			}
+			if kind != object.KindEvent {
+				return nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+			}
+			step.Events[i] = body
 		}
-		from = int(loc.Slot) // not all just before: look for the parent from the commit back
-		kind, body, _, err := s.get(eid)
-		if err != nil {
-			return nil, err
-		}
-		if kind != object.KindEvent {
-			return nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
-		}
-		step.Events[i] = body
 	}
 	for k := from - 1; k >= 0 && k >= from-lineStepScan; k-- {
 		if kind := f.Entries[k].Kind; kind == pack.EntryCommit || kind == pack.EntryPackedCommit {

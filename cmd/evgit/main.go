@@ -275,12 +275,12 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 // emptyFlags refuses a string flag given an empty value (`-b ”`,
 // `--prune=`), which a command would otherwise take for the flag left
 // out: the default branch, no key, the default grace period. A message
-// may be empty.
+// may be empty, and so may -C.
 func emptyFlags(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if err != nil || f.Value.Type() != "string" || f.Value.String() != "" || f.Name == "message" {
-			return
+		if err != nil || f.Value.Type() != "string" || f.Value.String() != "" || f.Name == "message" || f.Name == "directory" {
+			return // an empty -C changes nothing, as in Git
 		}
 		want := "a value"
 		switch f.Name {
