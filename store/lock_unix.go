@@ -57,6 +57,30 @@ func (l *flock) lock() error {
 	}
 }
 
+// tryLock is lock when the lock is free; it reports false, holding
+// nothing, when another process holds it.
+func (l *flock) tryLock() (bool, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return false, ErrClosed
+	}
+	for {
+		err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EWOULDBLOCK:
+			l.mu.Unlock()
+			return false, nil
+		case err != nil:
+			l.mu.Unlock()
+			return false, err
+		}
+		return true, nil
+	}
+}
+
 func (l *flock) unlock() {
 	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 	l.mu.Unlock()

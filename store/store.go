@@ -238,20 +238,28 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.lock = lk
 	s.group.s = s
-	// Take the lock for the first load so a torn tail can be cut.
-	if err := s.lock.lock(); err != nil {
+	// Take the lock for the first load, if it is free, so a torn tail can
+	// be cut. Another process may hold it for long: an import's dry run
+	// holds it while it reads its input, which may be a pipe this very
+	// process is to write (evgit export | evgit import -), so waiting for
+	// it could wait for good. Reading needs no lock; the first write
+	// takes it and lists the log again under it.
+	locked, err := s.lock.tryLock()
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	err = s.reload(!opts.Salvage)
-	if err == nil && !opts.Salvage {
+	err = s.reload(locked && !opts.Salvage)
+	if err == nil && locked && !opts.Salvage {
 		_ = s.removeTemps(true) // best effort: they only take room
 	}
 	if opts.Salvage {
 		s.broken = fmt.Errorf("%w: opened to salvage what damage left, read only", ErrBroken)
 	}
 	s.mu.Unlock()
-	s.lock.unlock()
+	if locked {
+		s.lock.unlock()
+	}
 	if err != nil {
 		s.Close()
 		return nil, err

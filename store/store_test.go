@@ -381,3 +381,46 @@ func TestSegmentWithoutFramesIsCorruption(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.ErrorContains(t, err, "segment 1 holds no frame")
 }
+
+// Open does not wait for a lock another process holds: an import's dry
+// run holds it while it reads its input, which may be a pipe the opening
+// process is to write (evgit export | evgit import - in one repository),
+// and waiting hung both. It reads without the lock, and its first write
+// waits for it. Found when the export | import test hung once in twenty
+// runs.
+func TestOpenDoesNotWaitForTheLock(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	id := appendCommit(t, s, 0)
+	holder, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer holder.Close()
+	require.NoError(t, holder.lock.lock())
+	opened := make(chan *Store, 1)
+	go func() {
+		s2, err := Open(dir, Options{})
+		assert.NoError(t, err)
+		opened <- s2
+	}()
+	var s2 *Store
+	select {
+	case s2 = <-opened:
+	case <-time.After(10 * time.Second):
+		holder.lock.unlock()
+		t.Fatal("Open waited for the lock another holder holds")
+	}
+	defer s2.Close()
+	head, _, _ := s2.Resolve("HEAD")
+	assert.Equal(t, id, head)
+	wrote := make(chan object.ID, 1)
+	go func() { wrote <- appendCommit(t, s2, 1) }()
+	select {
+	case <-wrote:
+		t.Error("a write went in while another holder held the lock")
+	case <-time.After(100 * time.Millisecond):
+	}
+	holder.lock.unlock()
+	next := <-wrote
+	require.NoError(t, s.Refresh())
+	head, _, _ = s.Resolve("HEAD")
+	assert.Equal(t, next, head)
+}
