@@ -17,7 +17,8 @@ import (
 // which another input can hold too. Each run of commits an import writes
 // in one transaction records two keys in the idempotency index: the
 // prefix digest at its last commit (prefixKey), and the one at its first
-// (startKey), whose value names the run's last and first commits. The
+// (startKey), whose value names the run's last commit and the first it
+// added (a commit retried for its idempotency key is not added). The
 // first finds a batch that landed whole, or, looked up at each of a
 // batch's commits, where an earlier, shorter import of the input ended;
 // the second finds a run that an earlier, longer import of the input
@@ -97,7 +98,7 @@ func prefixKey(prefix object.ID) string {
 
 // startKey is the idempotency key an import records at the first commit
 // of each run of commits it writes: the input's prefix digest there. Its
-// value holds the run's last commit, then its first.
+// value holds the run's last commit, then the first it added.
 func startKey(prefix object.ID) string {
 	return "\x00import-start\x00" + hex.EncodeToString(prefix[:])
 }
