@@ -216,7 +216,13 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 				s.size = off
 				return s.nonZeroExtent(off, end), nil
 			}
-			return 0, ferr
+			// Bytes after it say the frame was whole before they were
+			// written: read without the lock, it may have been read
+			// while another process wrote it. Damage is what a second
+			// read still finds.
+			if payload, next, ferr = s.ReadFrame(off); ferr != nil {
+				return 0, ferr
+			}
 		}
 		if err := fn(off, payload); err != nil {
 			return 0, err

@@ -951,6 +951,13 @@ func (s *Store) refresh(locked bool) error {
 
 // catchUp reads what other processes wrote since the store last looked.
 func (s *Store) catchUp(locked bool) error {
+	if locked && !s.listedLocked {
+		// The first write after a load without the lock (an Open that
+		// found it held) loads again as a locked Open does: from each
+		// segment's start, so that a torn tail is cut, whatever its
+		// first bytes, before anything is appended after it.
+		return s.reload(true)
+	}
 	g := s.lock.gen()
 	fast := g == s.gen
 	switch {
