@@ -389,6 +389,16 @@ func TestDamage(t *testing.T) {
 			kind: "idempotency", named: func(object.ID) string { return `refs/heads/main "k"` }, message: "commit " + someID.String() + " is missing",
 		},
 		{
+			name: "import start key naming a missing first commit",
+			apply: func(t *testing.T, s *store.Store, base object.ID) {
+				writeTx(t, s, func(tx *store.Tx) error {
+					tx.PutIdempotency("refs/heads/main", "\x00import-start\x00ab", base, someID)
+					return nil
+				})
+			},
+			kind: "idempotency", named: func(object.ID) string { return `refs/heads/main "\x00import-start\x00ab"` }, message: "commit " + someID.String() + " is missing",
+		},
+		{
 			name: "inner tree that miscounts",
 			apply: func(t *testing.T, s *store.Store, base object.ID) {
 				writeTx(t, s, func(tx *store.Tx) error {

@@ -21,6 +21,13 @@ import (
 // decode. It also finds what the log check cannot tell from a crash: a
 // torn frame at the end of a segment that is not the newest, and a sealed
 // segment that lost frames its index holds records of.
+
+// importStartKey begins the idempotency key an import records at the
+// first commit of each run of commits it writes (package evgit,
+// startKey; docs/format.md §6.4): its value names the run's last commit,
+// then the first it added.
+const importStartKey = "\x00import-start\x00"
+
 func (c *checker) checkRecords(ctx context.Context) error {
 	logDir := filepath.Join(c.st.Dir(), "log")
 	segs := c.layout.segs
@@ -184,6 +191,11 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 			c.bad(at, "value of %d bytes, want %d", len(value), 2*object.IDSize)
 		default:
 			c.exists(at, "commit", object.ID(value[:object.IDSize]))
+			if bytes.HasPrefix(k, []byte(importStartKey)) {
+				// An import's start key names the first commit of its run
+				// where other keys hold a digest.
+				c.exists(at, "commit", object.ID(value[object.IDSize:]))
+			}
 		}
 	case store.RecKept:
 		at.kind, at.name = KindKept, fmt.Sprintf("%x", key)
