@@ -272,7 +272,7 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 	return enc
 }
 
-// emptyFlags refuses a string flag given an empty value (`-b ”`,
+// emptyFlags refuses a string flag given an empty value (`-b ""`,
 // `--prune=`), which a command would otherwise take for the flag left
 // out: the default branch, no key, the default grace period. A message
 // may be empty, and so may -C.
