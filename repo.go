@@ -194,12 +194,14 @@ func (r *Repository) WorkTree() string { return r.workTree }
 // (fsck, gc, benchmarks).
 func (r *Repository) Store() *store.Store { return r.st }
 
-// TornBytes returns how many bytes of a torn write, left by a crash,
-// opening the repository cut.
+// TornBytes returns how many bytes of a torn write, left by a crash, the
+// repository cut: opening it, or, opened while another process held its
+// lock, at its first write.
 func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
 
-// TornKept returns where Open kept the bytes it cut (TornBytes), relative
-// to the .evgit folder: a file in lost-found/. "" when nothing was cut.
+// TornKept returns where the bytes last cut (TornBytes) were kept,
+// relative to the .evgit folder: a file in lost-found/. "" when nothing
+// was cut.
 func (r *Repository) TornKept() string { return r.st.TornKept() }
 
 // Model returns the repository's model and the ID of its blob; nil and

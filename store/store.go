@@ -322,15 +322,16 @@ func (s *Store) closeFiles() {
 // Dir returns the .evgit folder.
 func (s *Store) Dir() string { return s.dir }
 
-// TornKept returns where the bytes of the torn tail Open cut were kept,
-// relative to the .evgit folder; "" when nothing was cut.
+// TornKept returns where the bytes of the last torn tail cut (TornBytes)
+// were kept, relative to the .evgit folder; "" when nothing was cut.
 func (s *Store) TornKept() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.tornKept
 }
 
-// TornBytes returns how many bytes of a torn tail Open cut.
+// TornBytes returns how many bytes of a torn tail the store cut: at Open,
+// or, opened while another process held the lock, at its first write.
 func (s *Store) TornBytes() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -51,6 +51,7 @@ type globalOptions struct {
 
 	started bool // the command's own code was reached: errors are no longer usage errors
 	repo    *evgit.Repository
+	torn    int64 // the torn bytes already reported
 }
 
 // run executes one evgit invocation and returns its exit code.
@@ -70,6 +71,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if g.repo != nil {
+		// Opened while another process held the lock, the repository
+		// cuts a torn tail at its first write instead: said as Open's is.
+		g.reportTorn()
 		if cerr := g.repo.Close(); err == nil && cerr != nil {
 			err = cerr
 		}
@@ -233,10 +237,17 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 		return nil, notRepository(err)
 	}
 	g.repo = repo
-	if n := repo.TornBytes(); n > 0 {
-		fmt.Fprintf(g.stderr, "warning: cut %d bytes of a torn write left by a crash (kept in .evgit/%s)\n", n, repo.TornKept())
-	}
+	g.reportTorn()
 	return repo, nil
+}
+
+// reportTorn warns, once, of the bytes of a torn write left by a crash
+// that the repository cut since it last said so.
+func (g *globalOptions) reportTorn() {
+	if n := g.repo.TornBytes(); n > g.torn {
+		fmt.Fprintf(g.stderr, "warning: cut %d bytes of a torn write left by a crash (kept in .evgit/%s)\n", n-g.torn, g.repo.TornKept())
+		g.torn = n
+	}
 }
 
 // gitDir returns the repository folder openRepo opens, without opening

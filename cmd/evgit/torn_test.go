@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// A command that opened the repository while another process held its
+// lock cuts a torn tail at its first write, not at open: it says so as it
+// says a cut at open, once.
+func TestTornTailCutAtTheFirstWriteIsReported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	cli := func(args ...string) (int, string) {
+		var stderr bytes.Buffer
+		code := runWith(ctx, append([]string{"-C", dir}, args...), strings.NewReader(""), &bytes.Buffer{}, &stderr, env)
+		return code, stderr.String()
+	}
+	code, stderr := cli("init")
+	require.Equal(t, exitOK, code, stderr)
+	code, stderr = cli("commit", "a", "T", "{}")
+	require.Equal(t, exitOK, code, stderr)
+	seg := filepath.Join(dir, ".evgit", "log", "00000001.seg")
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("torn!")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	// Another process holds the lock while the command opens.
+	lk, err := os.OpenFile(filepath.Join(dir, ".evgit", "lock"), os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer lk.Close()
+	require.NoError(t, unix.Flock(int(lk.Fd()), unix.LOCK_EX))
+	done := make(chan string, 1)
+	go func() {
+		code, stderr := cli("commit", "b", "T", "{}")
+		assert.Equal(t, exitOK, code, stderr)
+		done <- stderr
+	}()
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, unix.Flock(int(lk.Fd()), unix.LOCK_UN))
+	stderr = <-done
+	assert.Regexp(t, `^warning: cut [0-9]+ bytes of a torn write left by a crash \(kept in \.evgit/lost-found/00000001-[0-9]+\.torn\)\n$`, stderr)
+	code, stderr = cli("log", "--oneline")
+	assert.Equal(t, exitOK, code)
+	assert.Empty(t, stderr)
+}
