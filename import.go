@@ -487,8 +487,12 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		head, _, _ := tx.Resolve(branchRef)
 		// Looking inside the batch for where an earlier import ended
 		// costs a lookup a commit: only when the branch moved since the
-		// dry run, which looked on the branch as it was.
-		inner := *trust == nil || (*trust).branchRef != branchRef || (*trust).head != head
+		// dry run, which looked on the branch as it was, and only for a
+		// batch with commits an earlier import may have retried for
+		// their keys (a run that did records no start key; every other
+		// run is found by its start key).
+		moved := *trust == nil || (*trust).branchRef != branchRef || (*trust).head != head
+		inner := moved && slices.ContainsFunc(groups, func(g importGroup) bool { return g.header != nil && g.header.IdempotencyKey != "" })
 		found, err := findLanded(tx, branchRef, head, groups, pos, inner, line)
 		if err != nil {
 			return err
