@@ -164,41 +164,23 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 				}
 				return err
 			}
-			switch kind {
-			case object.KindCommit:
-				c, err := object.DecodeCommit(body)
-				if err != nil {
-					return err
-				}
-				commits = append(commits, commitInfo{id: id, offset: c.Offset, time: c.Time.UnixNano()})
-				for _, p := range c.Parents {
-					mark(p)
-				}
-				for _, e := range c.Events {
-					mark(e)
-				}
+			c, err := objectRefs(kind, body, func(ref object.ID, reverted bool) {
 				// A reverted commit is kept when it is here, but it need
 				// not be: an import of part of a history keeps the IDs of
 				// commits left out (an export of one branch, or of one
 				// stream), as the compensating commit's ID covers them.
-				for _, r := range c.Reverts {
-					if _, _, _, err := s.get(r); !errors.Is(err, ErrNotFound) {
-						mark(r)
+				if reverted {
+					if _, _, _, err := s.get(ref); errors.Is(err, ErrNotFound) {
+						return
 					}
 				}
-			case object.KindTree:
-				t, err := object.DecodeTree(body)
-				if err != nil {
-					return err
-				}
-				for _, c := range t.Children {
-					mark(c)
-				}
-				for _, e := range t.Entries {
-					if e.State == nil {
-						mark(e.StateID)
-					}
-				}
+				mark(ref)
+			})
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				commits = append(commits, commitInfo{id: id, offset: c.Offset, time: c.Time.UnixNano()})
 			}
 		}
 		return nil
@@ -308,23 +290,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
-		if written[id] {
-			return nil
-		}
-		if !reach[id] {
-			// Its grace counts from the file it lies in, or, in the pack,
-			// from when the gc that first kept it found it.
-			t := fileTimes[loc.Seg]
-			if k, ok := since[id]; ok && loc.Seg == 0 {
-				t = k
-			}
-			if opts.PruneNow || !t.After(cutoff) {
-				st.Dropped++
-				return nil
-			}
-			keep = append(keep, pack.Record{Kind: RecKept, Key: id[:], Value: binary.AppendVarint(nil, t.UnixNano())})
-		}
+	add := func(id object.ID, loc pack.Location) error {
 		kind, body, data, err := s.getAt(id, loc, object.ZeroID)
 		if err != nil {
 			return err
@@ -336,9 +302,46 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		}
 		written[id] = true
 		return nil
+	}
+	// Unreachable objects wait until every object was seen: one still
+	// in grace keeps what it reaches (its parents, events, subtrees),
+	// which may lie anywhere.
+	var unreached []unreachedObject
+	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
+		if written[id] {
+			return nil
+		}
+		if !reach[id] {
+			// Its grace counts from the file it lies in, or, in the pack,
+			// from when the gc that first kept it found it.
+			t := fileTimes[loc.Seg]
+			if k, ok := since[id]; ok && loc.Seg == 0 {
+				t = k
+			}
+			unreached = append(unreached, unreachedObject{id: id, loc: loc, since: t})
+			return nil
+		}
+		return add(id, loc)
 	})
 	if err != nil {
 		return st, err
+	}
+	graced := map[object.ID]time.Time{}
+	if !opts.PruneNow {
+		if graced, err = s.inGraceLocked(ctx, unreached, cutoff); err != nil {
+			return st, err
+		}
+	}
+	for _, u := range unreached {
+		t, ok := graced[u.id]
+		if !ok {
+			st.Dropped++
+			continue
+		}
+		keep = append(keep, pack.Record{Kind: RecKept, Key: u.id[:], Value: binary.AppendVarint(nil, t.UnixNano())})
+		if err := add(u.id, u.loc); err != nil {
+			return st, err
+		}
 	}
 	// Skip links of commits still there.
 	links, err := s.allRecordsLocked(RecLink)
@@ -436,6 +439,98 @@ func sealerAlive(name string) bool {
 // emptyTree is the root of a snapshot without streams (snapshot.EmptyRoot),
 // which a snapshot writer may record without storing the node.
 var emptyTree = object.Hash(object.KindTree, (&object.Tree{Leaf: true}).Encode())
+
+// unreachedObject is an object no ref reaches: where it lies, and when
+// its grace began.
+type unreachedObject struct {
+	id    object.ID
+	loc   pack.Location
+	since time.Time
+}
+
+// inGraceLocked returns the unreachable objects gc keeps, each with the
+// time its grace counts from: those younger than cutoff, and what they
+// reach (as Git keeps what recent unreachable objects reach), for as long
+// as the youngest of them that reaches it. Without that, a recent commit
+// of a deleted branch was kept and its older parents dropped: fsck found
+// the parent missing, and a branch made at the commit could not be read.
+func (s *Store) inGraceLocked(ctx context.Context, unreached []unreachedObject, cutoff time.Time) (map[object.ID]time.Time, error) {
+	at := make(map[object.ID]int, len(unreached))
+	kept := map[object.ID]time.Time{}
+	var work []object.ID
+	for i, u := range unreached {
+		at[u.id] = i
+		if u.since.After(cutoff) {
+			kept[u.id] = u.since
+			work = append(work, u.id)
+		}
+	}
+	for len(work) > 0 {
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		id := work[len(work)-1]
+		work = work[:len(work)-1]
+		t := kept[id]
+		kind, body, _, err := s.getAt(id, unreached[at[id]].loc, object.ZeroID)
+		if err != nil {
+			return nil, err
+		}
+		_, err = objectRefs(kind, body, func(ref object.ID, _ bool) {
+			if _, ok := at[ref]; !ok {
+				return // reachable, so written, or not here
+			}
+			if old, ok := kept[ref]; !ok || t.After(old) {
+				kept[ref] = t
+				work = append(work, ref)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// objectRefs calls fn with each object an object names: a commit's
+// parents, events and the commits it reverts (reverted set), a tree's
+// children and the state blobs its entries name; it returns the commit
+// when it is one.
+func objectRefs(kind object.Kind, body []byte, fn func(ref object.ID, reverted bool)) (*object.Commit, error) {
+	switch kind {
+	case object.KindCommit:
+		c, err := object.DecodeCommit(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range c.Parents {
+			fn(p, false)
+		}
+		for _, e := range c.Events {
+			fn(e, false)
+		}
+		for _, r := range c.Reverts {
+			fn(r, true)
+		}
+		return c, nil
+	case object.KindTree:
+		t, err := object.DecodeTree(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range t.Children {
+			if !c.IsZero() {
+				fn(c, false)
+			}
+		}
+		for _, e := range t.Entries {
+			if e.State == nil {
+				fn(e.StateID, false)
+			}
+		}
+	}
+	return nil, nil
+}
 
 // thinSnapshots picks which snapshot records to keep: per model, the
 // newest recent ones, and one per slice when history is cut into spread
