@@ -53,6 +53,11 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return invalidf("-o %s: is a folder, want a file", opts.output)
 	}
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		// A device, a pipe or a link: written into, never replaced by a
+		// file renamed over it (-o /dev/null replaced the device).
+		return exportInto(ctx, repo, path, opts.output, exportOpts)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		var pe *fs.PathError
@@ -74,4 +79,23 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// exportInto writes an export into an existing file that is not a
+// regular one (a device such as /dev/null, a named pipe, a link), as a
+// shell's redirection would.
+func exportInto(ctx context.Context, repo *evgit.Repository, path, name string, opts evgit.ExportOptions) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write %s: %w", name, err)
+	}
+	if err := repo.Export(ctx, f, opts); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// export -o into an existing file that is not a regular one writes into
+// it, as a shell's redirection would: a link keeps pointing at the file
+// it names, and a named pipe (as /dev/null, a device) is not replaced by a
+// file renamed over it. Found when /dev/null turned into a regular file
+// on this machine.
+func TestExportIntoALinkOrAPipe(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cli := func(args ...string) (int, string) {
+		var stderr bytes.Buffer
+		code := runWith(ctx, append([]string{"-C", dir}, args...), strings.NewReader(""), io.Discard, &stderr, func(string) string { return "" })
+		return code, stderr.String()
+	}
+	code, stderr := cli("init")
+	require.Equal(t, exitOK, code, stderr)
+	code, stderr = cli("commit", "a", "T", "{}")
+	require.Equal(t, exitOK, code, stderr)
+
+	target := filepath.Join(dir, "target.ndjson")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	link := filepath.Join(dir, "link.ndjson")
+	require.NoError(t, os.Symlink(target, link))
+	code, stderr = cli("export", "-o", "link.ndjson")
+	require.Equal(t, exitOK, code, stderr)
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "still a link")
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"stream":"a"`)
+
+	pipe := filepath.Join(dir, "pipe")
+	require.NoError(t, unix.Mkfifo(pipe, 0o644))
+	read := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(pipe)
+		read <- string(b)
+	}()
+	code, stderr = cli("export", "-o", "pipe")
+	require.Equal(t, exitOK, code, stderr)
+	fi, err = os.Lstat(pipe)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeNamedPipe, "still a pipe")
+	select {
+	case got := <-read:
+		assert.Contains(t, got, `"stream":"a"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing was written into the pipe")
+	}
+}
