@@ -129,15 +129,26 @@ func refPathFree(tx *store.Tx, full, what, name string) error {
 // DeleteBranch deletes a branch and its reflog. The branch HEAD names
 // cannot be deleted.
 func (r *Repository) DeleteBranch(ctx context.Context, name, actor string) (object.ID, error) {
-	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor)
+	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, false)
+}
+
+// DeleteMergedBranch deletes a branch only when HEAD's commit holds its
+// commit on its first-parent line, as `git branch -d` deletes only a
+// branch merged into HEAD: a branch with commits nothing else reaches is
+// refused (an error matching ErrInvalid), since gc would drop them.
+// DeleteBranch deletes it whatever it holds.
+func (r *Repository) DeleteMergedBranch(ctx context.Context, name, actor string) (object.ID, error) {
+	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, true)
 }
 
 // DeleteTag deletes a tag.
 func (r *Repository) DeleteTag(ctx context.Context, name, actor string) (object.ID, error) {
-	return r.deleteRef(ctx, refs.TagsPrefix+name, "tag", name, actor)
+	return r.deleteRef(ctx, refs.TagsPrefix+name, "tag", name, actor, false)
 }
 
-func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor string) (object.ID, error) {
+// deleteRef deletes a ref; with merged, only when HEAD's first-parent
+// line holds its commit.
+func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor string, merged bool) (object.ID, error) {
 	var old object.ID
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		v, ok := tx.Ref(full)
@@ -146,6 +157,20 @@ func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor stri
 		}
 		if head, _ := tx.Ref(refs.HEAD); head.Symbolic == full {
 			return invalidf("cannot delete the branch '%s' HEAD is on", name)
+		}
+		if merged {
+			head, _, _ := tx.Resolve(refs.HEAD)
+			var line lineSet
+			on := head == v.ID
+			if !on && !head.IsZero() {
+				var err error
+				if on, err = line.has(tx, head, v.ID); err != nil {
+					return err
+				}
+			}
+			if !on {
+				return invalidf("the branch '%s' is not fully merged; if you are sure you want to delete it, run 'evgit branch -D %s'", name, name)
+			}
 		}
 		old = v.ID
 		return tx.UpdateRef(refs.Update{Name: full, Old: v.ID, Delete: true, Time: now(), Actor: actor, Message: what + ": deleted"})

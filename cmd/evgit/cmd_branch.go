@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/object"
 )
 
 // refArgs checks the arguments of branch and tag: one name or more to
@@ -33,21 +34,31 @@ func optionalArg(args []string, i int) string {
 type branchOptions struct {
 	args   []string
 	delete bool
+	force  bool // -D: delete whatever the branch holds
 	json   bool
 }
 
 func newBranchCommand(g *globalOptions) *cobra.Command {
 	var opts branchOptions
 	cmd := &cobra.Command{
-		Use:   "branch [NAME [REV]] [-d NAME]",
+		Use:   "branch [NAME [REV]] [-d NAME] [-D NAME]",
 		Short: "List, create or delete branches",
-		Args:  refArgs(&opts.delete),
+		Long: `List, create or delete branches.
+
+-d deletes a branch only when HEAD's commit holds its commit (it is merged
+into HEAD), as in Git: gc would drop commits no ref reaches. -D deletes it
+whatever it holds.`,
+		Args: refArgs(&opts.delete),
+		PreRun: func(cmd *cobra.Command, args []string) {
+			opts.delete = opts.delete || opts.force
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args
 			return runBranch(cmd.Context(), opts, g)
 		},
 	}
-	cmd.Flags().BoolVarP(&opts.delete, "delete", "d", false, "delete the named branches")
+	cmd.Flags().BoolVarP(&opts.delete, "delete", "d", false, "delete the named branches, when merged into HEAD")
+	cmd.Flags().BoolVarP(&opts.force, "force-delete", "D", false, "delete the named branches, whatever they hold")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON (NDJSON when listing)")
 	return cmd
 }
@@ -59,20 +70,16 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 	}
 	switch {
 	case opts.delete:
-		for _, name := range opts.args {
-			old, err := repo.DeleteBranch(ctx, name, g.actor())
-			if err != nil {
-				return err
-			}
-			if opts.json {
-				if err := jsonEncoder(g.stdout).Encode(evgit.Ref{Name: name, Commit: old}); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(g.stdout, "Deleted branch %s (was %s).\n", name, old.Short())
+		del := repo.DeleteMergedBranch
+		if opts.force {
+			del = repo.DeleteBranch
 		}
-		return nil
+		deleted := func(name string, old object.ID) string {
+			return fmt.Sprintf("Deleted branch %s (was %s).", name, old.Short())
+		}
+		return deleteEach(g, opts.args, opts.json, deleted, func(name string) (object.ID, error) {
+			return del(ctx, name, g.actor())
+		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
 		id, err := repo.CreateBranch(ctx, opts.args[0], rev, g.actor())
@@ -127,4 +134,29 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// deleteEach deletes each named ref, as Git does: one that cannot be
+// deleted is reported (error: ...) and the others are deleted still; the
+// error of the last that failed is returned, after the rest.
+func deleteEach(g *globalOptions, names []string, asJSON bool, deleted func(name string, old object.ID) string, del func(name string) (object.ID, error)) error {
+	var last error
+	for _, name := range names {
+		old, err := del(name)
+		if err != nil {
+			if last != nil {
+				fmt.Fprintf(g.stderr, "error: %v\n", last)
+			}
+			last = err
+			continue
+		}
+		if asJSON {
+			if err := jsonEncoder(g.stdout).Encode(evgit.Ref{Name: name, Commit: old}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintln(g.stdout, deleted(name, old))
+	}
+	return last
 }

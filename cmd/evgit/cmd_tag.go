@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit/object"
 )
 
 type tagOptions struct {
@@ -35,14 +37,12 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 	}
 	switch {
 	case opts.delete:
-		for _, name := range opts.args {
-			old, err := repo.DeleteTag(ctx, name, g.actor())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Deleted tag '%s' (was %s)\n", name, old.Short())
+		deleted := func(name string, old object.ID) string {
+			return fmt.Sprintf("Deleted tag '%s' (was %s)", name, old.Short())
 		}
-		return nil
+		return deleteEach(g, opts.args, false, deleted, func(name string) (object.ID, error) {
+			return repo.DeleteTag(ctx, name, g.actor())
+		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
 		_, err := repo.CreateTag(ctx, opts.args[0], rev, g.actor())

@@ -1,0 +1,39 @@
+package evgit
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// DeleteMergedBranch deletes a branch only when HEAD's line holds its
+// commit (git branch -d); DeleteBranch whatever it holds (git branch -D).
+// Found by a helper's audit: the CLI's -d deleted unmerged work, which gc
+// then dropped.
+func TestDeleteMergedBranch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "T", `{}`))
+	_, err := r.CreateBranch(ctx, "behind", "HEAD", "t")
+	require.NoError(t, err)
+	appendOne(t, r, ev("a", "T", `{"n":2}`))
+	_, err = r.CreateBranch(ctx, "topic", "HEAD", "t")
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("t", "T", `{}`)}, AppendOptions{Branch: "topic"})
+	require.NoError(t, err)
+
+	_, err = r.DeleteMergedBranch(ctx, "topic", "t")
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Resolve(ctx, "topic")
+	require.NoError(t, err, "still there")
+	_, err = r.DeleteMergedBranch(ctx, "behind", "t")
+	require.NoError(t, err, "HEAD holds its commit")
+	_, err = r.DeleteBranch(ctx, "topic", "t")
+	require.NoError(t, err)
+	for _, b := range []string{"behind", "topic"} {
+		_, err = r.Resolve(ctx, b)
+		assert.ErrorIs(t, err, ErrNotFound, b)
+	}
+}
