@@ -316,7 +316,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// frames for 40% of its time). Unreachable objects wait until every
 	// object was seen: one still in grace keeps what it reaches (its
 	// parents, events, subtrees), which may lie anywhere.
-	var rest, unreached []unreachedObject
+	var rest, unreached []gcObject
 	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
 		if written[id] {
 			return nil
@@ -328,10 +328,10 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			if k, ok := since[id]; ok && loc.Seg == 0 {
 				t = k
 			}
-			unreached = append(unreached, unreachedObject{id: id, loc: loc, since: t})
+			unreached = append(unreached, gcObject{id: id, loc: loc, since: t})
 			return nil
 		}
-		rest = append(rest, unreachedObject{id: id, loc: loc})
+		rest = append(rest, gcObject{id: id, loc: loc})
 		return nil
 	})
 	if err != nil {
@@ -458,9 +458,9 @@ func sealerAlive(name string) bool {
 // which a snapshot writer may record without storing the node.
 var emptyTree = object.Hash(object.KindTree, (&object.Tree{Leaf: true}).Encode())
 
-// unreachedObject is an object gc writes or weighs: where it lies and,
+// gcObject is an object gc writes or weighs: where it lies and,
 // when no ref reaches it, when its grace began.
-type unreachedObject struct {
+type gcObject struct {
 	id    object.ID
 	loc   pack.Location
 	since time.Time
@@ -468,7 +468,7 @@ type unreachedObject struct {
 
 // byLocation orders objects as they lie in the log: pack first, then by
 // segment, frame and slot.
-func byLocation(a, b unreachedObject) int {
+func byLocation(a, b gcObject) int {
 	return cmp.Or(cmp.Compare(a.loc.Seg, b.loc.Seg), cmp.Compare(a.loc.Off, b.loc.Off), cmp.Compare(a.loc.Slot, b.loc.Slot))
 }
 
@@ -481,7 +481,7 @@ func byLocation(a, b unreachedObject) int {
 // The young ones are walked youngest first, so each object takes its
 // final time the first time it is reached and is read at most once;
 // events and state blobs, which name nothing, are not read.
-func (s *Store) inGraceLocked(ctx context.Context, unreached []unreachedObject, cutoff time.Time) (map[object.ID]time.Time, error) {
+func (s *Store) inGraceLocked(ctx context.Context, unreached []gcObject, cutoff time.Time) (map[object.ID]time.Time, error) {
 	at := make(map[object.ID]int, len(unreached))
 	var young []int
 	for i, u := range unreached {
