@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,23 +17,12 @@ import (
 // file renamed over it. Found when /dev/null turned into a regular file
 // on this machine.
 func TestExportIntoALinkOrAPipe(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	cli := func(args ...string) (int, string) {
-		var stderr bytes.Buffer
-		code := runWith(ctx, append([]string{"-C", dir}, args...), strings.NewReader(""), io.Discard, &stderr, func(string) string { return "" })
-		return code, stderr.String()
-	}
-	code, stderr := cli("init")
-	require.Equal(t, exitOK, code, stderr)
-	code, stderr = cli("commit", "a", "T", "{}")
-	require.Equal(t, exitOK, code, stderr)
-
+	dir, cli := repoWithACommit(t)
 	target := filepath.Join(dir, "target.ndjson")
 	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
 	link := filepath.Join(dir, "link.ndjson")
 	require.NoError(t, os.Symlink(target, link))
-	code, stderr = cli("export", "-o", "link.ndjson")
+	code, stderr := cli("export", "-o", "link.ndjson")
 	require.Equal(t, exitOK, code, stderr)
 	fi, err := os.Lstat(link)
 	require.NoError(t, err)
