@@ -48,9 +48,10 @@ func newBranchCommand(g *globalOptions) *cobra.Command {
 -d deletes a branch only when HEAD's commit holds its commit (it is merged
 into HEAD), as in Git: gc would drop commits no ref reaches. -D deletes it
 whatever it holds.`,
-		Args: refArgs(&opts.delete),
-		PreRun: func(cmd *cobra.Command, args []string) {
+		Args: func(cmd *cobra.Command, args []string) error {
+			// Args are checked before the command runs: -D deletes too.
 			opts.delete = opts.delete || opts.force
+			return refArgs(&opts.delete)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.args = args

@@ -53,9 +53,21 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return invalidf("-o %s: is a folder, want a file", opts.output)
 	}
-	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
-		// A device, a pipe or a link: written into, never replaced by a
-		// file renamed over it (-o /dev/null replaced the device).
+	// A link is followed: the file it names is written, whole (made
+	// when it does not exist yet, as a shell's redirection makes it).
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	} else if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+		if to, rerr := os.Readlink(path); rerr == nil {
+			if !filepath.IsAbs(to) {
+				to = filepath.Join(filepath.Dir(path), to)
+			}
+			path = to
+		}
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device or a pipe: written into, never replaced by a file
+		// renamed over it (-o /dev/null replaced the device).
 		return exportInto(ctx, repo, path, opts.output, exportOpts)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
@@ -82,8 +94,8 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 }
 
 // exportInto writes an export into an existing file that is not a
-// regular one (a device such as /dev/null, a named pipe, a link), as a
-// shell's redirection would.
+// regular one (a device such as /dev/null, a named pipe), as a shell's
+// redirection would.
 func exportInto(ctx context.Context, repo *evgit.Repository, path, name string, opts evgit.ExportOptions) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
