@@ -150,7 +150,7 @@ func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
 // failing with errOverBudget past it and with ctx's error once ctx is
 // done.
 func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, budget int) (*lineView, error) {
-	step, err := readStep(rd, id, nil, false)
+	step, err := readStep(rd, id, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 		if v, ok := li.covers(id, step.Commit.Offset); ok {
 			return v, nil
 		}
-		if step, err = readStep(rd, id, nil, true); err != nil {
+		if err := readStepEvents(rd, step); err != nil {
 			return nil, err
 		}
 		// Walk back, without the lock, to a commit the index holds.
@@ -192,7 +192,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			if p.IsZero() {
 				break
 			}
-			ps, err := readStep(rd, p, cs, false)
+			ps, err := readStep(rd, p, cs)
 			if err != nil {
 				return nil, err
 			}
@@ -202,7 +202,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			}
 			// Its events only now: a commit the index holds is not read
 			// further.
-			if ps, err = readStep(rd, p, cs, true); err != nil {
+			if err := readStepEvents(rd, ps); err != nil {
 				return nil, err
 			}
 			cur, cs = p, ps
@@ -214,31 +214,39 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 	}
 }
 
-// readStep reads a commit, and with events its events' bodies, for a
-// walk down its line; prev is the step read before, whose first parent id
-// is (nil for the first). The store reads a frame's commits and events
-// together (store.ReadLineStep); another reader (a transaction) reads
-// each object.
-func readStep(rd reader, id object.ID, prev *store.LineStep, events bool) (*store.LineStep, error) {
+// readStep reads a commit for a walk down its line; prev is the step
+// read before, whose first parent id is (nil for the first). The store
+// reads a frame's commits and events together (store.ReadLineStep);
+// another reader (a transaction) reads each object.
+func readStep(rd reader, id object.ID, prev *store.LineStep) (*store.LineStep, error) {
 	if st, ok := rd.(*store.Store); ok {
-		return st.ReadLineStep(id, prev, events)
+		return st.ReadLineStep(id, prev)
 	}
 	c, err := readCommit(rd, id)
-	if err != nil || !events {
-		return &store.LineStep{Commit: c}, err
+	if err != nil {
+		return nil, err
 	}
-	step := &store.LineStep{Commit: c, Events: make([][]byte, len(c.Events))}
-	for i, eid := range c.Events {
+	return &store.LineStep{Commit: c}, nil
+}
+
+// readStepEvents reads the events' bodies of a step's commit.
+func readStepEvents(rd reader, step *store.LineStep) error {
+	if st, ok := rd.(*store.Store); ok {
+		return st.ReadLineEvents(step)
+	}
+	events := make([][]byte, len(step.Commit.Events))
+	for i, eid := range step.Commit.Events {
 		kind, body, _, err := rd.Get(eid)
 		if err == nil && kind != object.KindEvent {
 			err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		step.Events[i] = body
+		events[i] = body
 	}
-	return step, nil
+	step.Events = events
+	return nil
 }
 
 // interner gives each distinct stream name one string.

@@ -8,13 +8,14 @@ import (
 )
 
 // LineStep is a commit read on a walk down a first-parent line, with its
-// events' bodies, and where its first parent probably lies: a commit's
-// events are written just before it, and its parent, in most frames,
-// just before those.
+// events' bodies once read (ReadLineEvents), and where its first parent
+// probably lies: a commit's events are written just before it, and its
+// parent, in most frames, just before those.
 type LineStep struct {
 	Commit *object.Commit
-	Events [][]byte // the events' bodies, in order, each checked against its ID; nil when not asked for
+	Events [][]byte // the events' bodies, in order, each checked against its ID; nil until read
 
+	at      pack.Location // where the commit lies
 	next    pack.Location // where the first parent probably lies
 	hasNext bool
 }
@@ -23,14 +24,14 @@ type LineStep struct {
 // commit before a commit's events.
 const lineStepScan = 64
 
-// ReadLineStep reads commit id, and with events its events, for a walk
-// down a first-parent line. prev, when not nil, is the step that named id
-// as its first parent: the frame prev was read from is looked at first,
-// and the index only when the commit is not where prev expects it. A walk
-// then reads a frame's commits and events with one index lookup per frame
+// ReadLineStep reads commit id for a walk down a first-parent line. prev,
+// when not nil, is the step that named id as its first parent: the frame
+// prev was read from is looked at first, and the index only when the
+// commit is not where prev expects it. A walk then reads a frame's
+// commits and events (ReadLineEvents) with one index lookup per frame
 // instead of one per object. Every object is checked against its ID as
 // Get checks it.
-func (s *Store) ReadLineStep(id object.ID, prev *LineStep, events bool) (*LineStep, error) {
+func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -68,29 +69,10 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep, events bool) (*LineSt
 	if err != nil {
 		return nil, err
 	}
-	step := &LineStep{Commit: c}
-	first := int(loc.Slot) - len(c.Events) // where the events lie if written just before
-	from := first                          // where the look for the parent starts
-	if events {
-		step.Events = make([][]byte, len(c.Events))
-		for i, eid := range c.Events {
-			if k := first + i; k >= 0 {
-				if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
-					step.Events[i] = e.Body
-					continue
-				}
-			}
-			from = int(loc.Slot) // not all just before: look for the parent from the commit back
-			kind, body, _, err := s.get(eid)
-			if err != nil {
-				return nil, err
-			}
-			if kind != object.KindEvent {
-				return nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
-			}
-			step.Events[i] = body
-		}
-	}
+	step := &LineStep{Commit: c, at: loc}
+	// The parent lies before the events, which lie just before the
+	// commit: a guess, checked by ID when it is used.
+	from := int(loc.Slot) - len(c.Events)
 	for k := from - 1; k >= 0 && k >= from-lineStepScan; k-- {
 		if kind := f.Entries[k].Kind; kind == pack.EntryCommit || kind == pack.EntryPackedCommit {
 			step.next, step.hasNext = pack.Location{Seg: loc.Seg, Off: loc.Off, Slot: uint32(k)}, true
@@ -98,6 +80,45 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep, events bool) (*LineSt
 		}
 	}
 	return step, nil
+}
+
+// ReadLineEvents reads the events of a step's commit: from the commit's
+// frame, just before it, where they lie when they were written with it,
+// else through the index.
+func (s *Store) ReadLineEvents(step *LineStep) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.stale != nil {
+		return s.stale
+	}
+	f, err := s.frame(step.at)
+	if err != nil {
+		return err
+	}
+	c := step.Commit
+	first := int(step.at.Slot) - len(c.Events)
+	events := make([][]byte, len(c.Events))
+	for i, eid := range c.Events {
+		if k := first + i; k >= 0 {
+			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
+				events[i] = e.Body
+				continue
+			}
+		}
+		kind, body, _, err := s.get(eid)
+		if err != nil {
+			return err
+		}
+		if kind != object.KindEvent {
+			return fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+		}
+		events[i] = body
+	}
+	step.Events = events
+	return nil
 }
 
 // locate returns the frame holding an object and its location there,
