@@ -72,11 +72,7 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the temporary name means nothing to the user
-		}
-		return fmt.Errorf("cannot write %s: %w", opts.output, err)
+		return cannotWrite(opts.output, err)
 	}
 	defer os.Remove(f.Name())
 	if err := f.Chmod(0o644); err != nil {
@@ -99,15 +95,22 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 func exportInto(ctx context.Context, repo *evgit.Repository, path, name string, opts evgit.ExportOptions) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("cannot write %s: %w", name, err)
+		return cannotWrite(name, err)
 	}
 	if err := repo.Export(ctx, f, opts); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
+}
+
+// cannotWrite names the output an export could not open, by the name the
+// user gave: the path the error holds (a temporary file's, a link's
+// target) means nothing to them.
+func cannotWrite(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot write %s: %w", name, err)
 }
