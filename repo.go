@@ -20,6 +20,7 @@ import (
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
 	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
 )
@@ -82,27 +83,49 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	if b, err := os.ReadFile(filepath.Join(gitDir, "format")); err == nil && !store.IsFormatLine(b) {
 		return nil, false, fmt.Errorf("%w: %s holds a file named format that is not evgit's; init writes nothing there", ErrInvalid, gitDir)
 	}
+	if opts.Bare {
+		if err := markBare(gitDir); err != nil {
+			return nil, false, err
+		}
+	}
 	created, err = store.Init(nil, gitDir, branch)
+	if err == nil {
+		err = initStopsHere()
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	if opts.Bare {
-		barePath := filepath.Join(gitDir, "bare")
-		_, err := os.Stat(barePath)
-		switch {
-		case err == nil:
-		case !created && filepath.Base(gitDir) == DirName:
-			// Init again is harmless: it does not make the repository of
-			// a work tree bare.
-			return nil, false, fmt.Errorf("%w: %s is the repository of a work tree; init --bare does not make it bare", ErrInvalid, gitDir)
-		default: // a new bare repository, or one whose init stopped short
-			if err := os.WriteFile(barePath, nil, 0o644); err != nil {
-				return nil, false, err
-			}
-		}
-	}
 	repo, err = Open(ctx, gitDir)
 	return repo, created, err
+}
+
+// initStopsHere is where a test stops Init after it made the storage,
+// as a crash would.
+var initStopsHere = func() error { return nil }
+
+// markBare marks gitDir bare before init --bare makes its storage, so
+// that an init stopped in between and run again finds the mark and
+// finishes (made after, the storage alone looked like a work tree's
+// repository). A repository there already is left as it is: bare if it
+// is marked so or is not named .evgit (a bare one whose mark an older
+// init did not write yet), else a work tree's, which --bare must not
+// turn bare.
+func markBare(gitDir string) error {
+	barePath := filepath.Join(gitDir, "bare")
+	if _, err := os.Stat(barePath); err == nil {
+		return nil
+	}
+	if store.Initialized(nil, gitDir) && filepath.Base(gitDir) == DirName {
+		return fmt.Errorf("%w: %s is the repository of a work tree; init --bare does not make it bare", ErrInvalid, gitDir)
+	}
+	if err := os.MkdirAll(gitDir, 0o755); err != nil {
+		return err
+	}
+	if err := pack.WriteFileAtomic(pack.OS, barePath, nil); err != nil {
+		return err
+	}
+	// The folder's own name, if init made it, durable in its parent.
+	return pack.OS.SyncDir(filepath.Dir(gitDir))
 }
 
 // Open opens the repository whose .evgit folder (or bare repository

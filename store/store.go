@@ -169,14 +169,10 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if fsys == nil {
 		fsys = pack.OS
 	}
-	logDir := filepath.Join(dir, "log")
-	if ents, err := fsys.ReadDir(logDir); err == nil {
-		for _, e := range ents {
-			if strings.HasSuffix(e.Name(), segSuffix) {
-				return false, nil
-			}
-		}
+	if Initialized(fsys, dir) {
+		return false, nil
 	}
+	logDir := filepath.Join(dir, "log")
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
@@ -195,6 +191,19 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// Initialized reports whether dir holds a repository's storage: a
+// segment in its log folder, the last step Init takes.
+func Initialized(fsys pack.FS, dir string) bool {
+	if fsys == nil {
+		fsys = pack.OS
+	}
+	ents, err := fsys.ReadDir(filepath.Join(dir, "log"))
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return strings.HasSuffix(e.Name(), segSuffix) })
 }
 
 // IsFormatLine reports whether b is the content of a format file of a
