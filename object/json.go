@@ -51,7 +51,7 @@ type jsonParser struct {
 }
 
 func (p *jsonParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s at byte %d", ErrJSON, fmt.Sprintf(format, args...), p.pos)
+	return fmt.Errorf("%w at byte %d: %s", ErrJSON, p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *jsonParser) skipSpace() {

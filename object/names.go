@@ -35,6 +35,12 @@ func ValidateStream(s string) error {
 			return fmt.Errorf("%w: stream %q has a control character", ErrInvalidName, s)
 		}
 	}
+	switch {
+	case strings.HasPrefix(s, "/"):
+		return fmt.Errorf("%w: stream %q starts with /", ErrInvalidName, s)
+	case strings.HasSuffix(s, "/"):
+		return fmt.Errorf("%w: stream %q ends with /", ErrInvalidName, s)
+	}
 	for seg := range strings.SplitSeq(s, "/") {
 		switch {
 		case seg == "":

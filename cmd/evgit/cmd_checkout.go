@@ -27,7 +27,7 @@ state (2-space indent, sorted keys, final newline). Files of streams absent at
 REV are removed. Only files whose state changed since the last checkout, or
 that were edited or deleted by hand, are written. HEAD moves to REV: attached
 when REV is a branch, detached otherwise; -b NEW creates branch NEW at REV
-and attaches HEAD to it.
+and attaches HEAD to it (with no REV, at HEAD, as in Git).
 
 With -- STREAM..., only those streams' files are written and HEAD stays.
 --as-of TIME takes the newest commit on REV's first-parent line at or before
@@ -35,6 +35,8 @@ TIME (HEAD detaches).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
 			switch {
+			case dash == -1 && len(args) == 0 && cmd.Flags().Changed("branch"):
+				// checkout -b NEW: a new branch at HEAD.
 			case dash == -1 && len(args) != 1:
 				return usagef("checkout takes one revision, got %d arguments", len(args))
 			case dash == 0:
@@ -45,15 +47,17 @@ TIME (HEAD detaches).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.rev = args[0]
-			opts.streams = args[1:]
+			opts.rev = "HEAD"
+			if len(args) > 0 {
+				opts.rev, opts.streams = args[0], args[1:]
+			}
 			return runCheckout(cmd.Context(), opts, g)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.asOf, "as-of", "", "check out the newest commit on REV's first-parent line at or before `TIME`")
 	f.StringVarP(&opts.branch, "branch", "b", "", "create branch `NEW` at REV and attach HEAD to it")
-	f.BoolVar(&opts.json, "json", false, `print {"commit","branch","detached","written","removed","unchanged"}`)
+	f.BoolVar(&opts.json, "json", false, `print {"commit","branch" or "detached":true,"written","removed","unchanged"} (neither with -- STREAM...)`)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,19 +48,19 @@ once. More than one -m make paragraphs of the message, as in Git.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit message (given more than once: its paragraphs)")
+	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit `MSG` (given more than once: its paragraphs)")
 	f.StringArrayVarP(&opts.files, "file", "f", nil, "read events from the NDJSON `FILE` (- for standard input), after the triples and the files before")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
 	f.StringArrayVar(&opts.expect, "expect", nil, "require `STREAM=VERSION` (0: the stream does not exist yet)")
 	f.StringVar(&opts.idempotencyKey, "idempotency-key", "", "write nothing if a commit with this `KEY` is on the branch")
-	f.StringVar(&opts.actor, "actor", "", "who appends (default $EVGIT_ACTOR, else the user name)")
+	f.StringVar(&opts.actor, "actor", "", "who appends, a `NAME` (default $EVGIT_ACTOR, else the user name)")
 	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
 
 func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error {
-	message := strings.Join(opts.message, "\n\n")
+	message := paragraphs(opts.message)
 	appendOpts := evgit.AppendOptions{
 		Branch:         opts.branch,
 		Message:        message,
@@ -132,6 +133,12 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 	}
 	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, res.Commit.Short(), summary(msg, res.Events))
 	return nil
+}
+
+// paragraphs joins the values of -m given more than once as paragraphs
+// of one message, as Git does; an empty one adds no paragraph.
+func paragraphs(ms []string) string {
+	return strings.Join(slices.DeleteFunc(slices.Clone(ms), func(m string) bool { return m == "" }), "\n\n")
 }
 
 // summary is a commit's one-line description: "MSG (N events)".

@@ -11,7 +11,7 @@ import (
 
 type revertOptions struct {
 	rev          string
-	message      string
+	message      []string
 	emptyMessage bool // -m "": the message is empty, not the default
 	branch       string
 	actor        string
@@ -31,19 +31,20 @@ A type the model names is undone by its revert rule (a deposit by a
 withdrawal), checked by the model's require rules like any event. Any
 other event is a merge patch, undone by the patch that restores the fields
 it changed, even where a later event changed one of them since: a warning
-names each such field. Nothing is written when an event cannot be undone.`,
+names each such field. Nothing is written when an event cannot be undone.
+More than one -m make paragraphs of the message, as for commit.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
-			opts.emptyMessage = cmd.Flags().Changed("message") && opts.message == ""
+			opts.emptyMessage = cmd.Flags().Changed("message") && paragraphs(opts.message) == ""
 			return runRevert(cmd.Context(), opts, g)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.message, "message", "m", "", "the commit message (default: Revert \"<message of REV>\")")
+	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit `MSG` (default: Revert \"<message of REV>\"; given more than once: its paragraphs)")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
-	f.StringVar(&opts.actor, "actor", "", "who appends (default $EVGIT_ACTOR, else the user name)")
-	f.StringVar(&opts.date, "date", "", "the commit time (RFC 3339 or YYYY-MM-DD; default now)")
+	f.StringVar(&opts.actor, "actor", "", "who appends, a `NAME` (default $EVGIT_ACTOR, else the user name)")
+	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -63,7 +64,7 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	}
 	res, err := repo.Revert(ctx, opts.rev, evgit.RevertOptions{
 		Branch:       opts.branch,
-		Message:      opts.message,
+		Message:      paragraphs(opts.message),
 		EmptyMessage: opts.emptyMessage,
 		Actor:        actor,
 		Time:         when,

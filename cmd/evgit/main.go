@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,7 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if g.repo != nil {
 		// Opened while another process held the lock, the repository
 		// cuts a torn tail at its first write instead: said as Open's is.
@@ -81,7 +82,12 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil && !g.started && !errors.Is(err, evgit.ErrInvalid) {
 		// Cobra failed before the command ran: an unknown command or
 		// flag, or a wrong number of arguments (a bad flag value is an
-		// invalid value, exit 1: flagError).
+		// invalid value, exit 1: flagError). Cobra's message does not
+		// say which command it is about: the command and its usage line
+		// are added.
+		if msg := err.Error(); cmd != nil && cmd != root && !strings.HasPrefix(msg, cmd.Name()+" ") && !strings.HasPrefix(msg, "unknown command ") {
+			err = fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, strings.TrimSuffix(cmd.UseLine(), " [flags]"))
+		}
 		err = asUsage(err)
 	}
 	if err == nil && out.err != nil {
@@ -135,6 +141,15 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "evgit",
 		Short:         "A Git-style, content-addressed event store",
+		Long: `evgit is a Git-style, content-addressed event store: commits of events,
+branches and tags, state folded from the events by a model, and every past
+state recoverable (checkout, show REV:STREAM, --as-of).
+
+Environment:
+  EVGIT_DIR    the repository folder to use (a .evgit folder, or a bare
+               repository), instead of the one found from the current folder
+  EVGIT_ACTOR  who commits, imports and reverts when --actor is not given
+               (default: the login name)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -161,6 +176,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetHelpCommand(newHelpCommand(root))
 	root.PersistentFlags().VarP((*dirFlag)(&g.dir), "directory", "C", "run as if evgit was started in `DIR` (each relative -C from the one before, as in Git)")
 	root.SetFlagErrorFunc(flagError)
 
@@ -185,6 +201,22 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newDemoCommand(g),
 	)
 	return root
+}
+
+// newHelpCommand is "evgit help [COMMAND]...": cobra's prints the whole
+// list, exit 0, for a command it does not know.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]...",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("no help topic %q; evgit help lists the commands", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
 
 // dirFlag is -C: as in Git, each relative -C is taken from the one
@@ -290,13 +322,27 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 func emptyFlags(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if err != nil || f.Value.Type() != "string" || f.Value.String() != "" || f.Name == "message" || f.Name == "directory" {
+		if err != nil || f.Name == "message" || f.Name == "directory" {
 			return // an empty -C changes nothing, as in Git
+		}
+		switch v := f.Value.(type) {
+		case pflag.SliceValue: // given more than once: none may be empty
+			if !slices.Contains(v.GetSlice(), "") {
+				return
+			}
+		default:
+			if f.Value.Type() != "string" || f.Value.String() != "" {
+				return
+			}
 		}
 		want := "a value"
 		switch f.Name {
 		case "date", "as-of", "since", "until":
 			want = "a time"
+		case "file":
+			want = "a file name (- for standard input)"
+		case "expect":
+			want = "STREAM=VERSION"
 		}
 		err = invalidf("--%s: empty, want %s", f.Name, want)
 	})
