@@ -139,8 +139,8 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 // newRootCommand builds the whole command tree.
 func newRootCommand(g *globalOptions) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "evgit",
-		Short:         "A Git-style, content-addressed event store",
+		Use:   "evgit",
+		Short: "A Git-style, content-addressed event store",
 		Long: `evgit is a Git-style, content-addressed event store: commits of events,
 branches and tags, state folded from the events by a model, and every past
 state recoverable (checkout, show REV:STREAM, --as-of).
