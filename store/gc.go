@@ -27,7 +27,7 @@ type GCOptions struct {
 	PruneNow bool
 	// RecentSnapshots snapshots are kept on the newest stretch of each
 	// model's history; further back, history is cut into SpreadSnapshots
-	// slices and one snapshot is kept per slice. Zero picks 16 and 32.
+	// slices and one snapshot is kept per slice. Zero picks 2 and 6.
 	RecentSnapshots int
 	SpreadSnapshots int
 	// Now is the time gc runs at; zero means time.Now().

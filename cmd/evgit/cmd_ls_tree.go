@@ -22,7 +22,9 @@ func newLsTreeCommand(g *globalOptions) *cobra.Command {
 
     <version> <state hash>TAB<stream>
 
-The state hash is the blob ID of the stream's state (its canonical JSON).
+The state hash is the ID the stream's state (its canonical JSON) has as a
+blob, computed whether or not it is stored: cat-file prints it only for a
+state over 64 bytes that a recorded snapshot holds.
 With --json, NDJSON: {"stream","version","hash"} a line.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
