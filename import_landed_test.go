@@ -463,3 +463,23 @@ func TestImportTakesAnEditedHeaderTimeForAnotherCommit(t *testing.T) {
 	assert.Equal(t, 0, res.Commits, "its first line")
 	assert.Equal(t, 3, eventsOnHead(t, s))
 }
+
+// An import into an empty branch records its runs' keys too. Found by a
+// helper's audit of docs/format.md: a batch with keyed commit headers,
+// written in the transaction onto a branch with no commit yet, recorded
+// none, so the same input imported again found its keyed commits (by
+// their keys) and wrote the others a second time.
+func TestImportIntoAnEmptyBranchRecordsItsKeys(t *testing.T) {
+	keyed := `{"stream":"k","type":"T","data":{"v":1},"commit":{"message":"","actor":"test","idempotency_key":"k1"}}` + "\n"
+	line := func(s string) string {
+		return `{"stream":"` + s + `","type":"T","data":{},"commit":{"message":"` + s + `"}}` + "\n"
+	}
+	for _, src := range []string{keyed + line("a") + line("b"), line("a") + keyed + line("b")} {
+		r := newRepo(t)
+		res := importString(t, r, src, ImportOptions{})
+		require.Equal(t, 3, res.Commits)
+		res = importString(t, r, src, ImportOptions{})
+		assert.Equal(t, 0, res.Commits, "%q imported again", src)
+		assert.Equal(t, 3, eventsOnHead(t, r), "%q: %v", src, lineOf(t, r, "HEAD"))
+	}
+}

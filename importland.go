@@ -142,7 +142,8 @@ type landedPart struct {
 func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner bool, line *lineSet) (landedPart, error) {
 	n := len(groups)
 	if head.IsZero() || n == 0 {
-		return landedPart{}, nil
+		// Nothing landed; the run still records its keys.
+		return landedPart{rest: pos}, nil
 	}
 	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
 	if err != nil || !last.IsZero() {
