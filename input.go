@@ -26,6 +26,11 @@ type EventInput struct {
 
 // CommitHeader is the "commit" object export writes on the first line of
 // each commit, so import reproduces the commit exactly.
+//
+// Its JSON encoding, fields in this order, is hashed into the import keys
+// a repository stores (docs/format.md §6.4): reordering, renaming or adding
+// a field changes the keys, and an import would no longer find what an
+// earlier one landed by them.
 type CommitHeader struct {
 	ID             string   `json:"id,omitempty"`
 	Message        string   `json:"message"`
