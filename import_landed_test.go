@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -482,4 +483,16 @@ func TestImportIntoAnEmptyBranchRecordsItsKeys(t *testing.T) {
 		assert.Equal(t, 0, res.Commits, "%q imported again", src)
 		assert.Equal(t, 3, eventsOnHead(t, r), "%q: %v", src, lineOf(t, r, "HEAD"))
 	}
+}
+
+// The header's JSON is hashed into the import keys (docs/format.md §6.4):
+// a change to it would make imports miss what earlier ones landed.
+func TestCommitHeaderJSONIsPinned(t *testing.T) {
+	h := CommitHeader{ID: "ab", Message: "a<b", Actor: "ann", Time: "2026-01-01T00:00:00Z", IdempotencyKey: "k", Reverts: []string{"cd"}}
+	b, err := json.Marshal(&h)
+	require.NoError(t, err)
+	require.Equal(t, `{"id":"ab","message":"a\u003cb","actor":"ann","time":"2026-01-01T00:00:00Z","idempotency_key":"k","reverts":["cd"]}`, string(b))
+	b, err = json.Marshal(&CommitHeader{})
+	require.NoError(t, err)
+	require.Equal(t, `{"message":"","actor":"","time":""}`, string(b))
 }
