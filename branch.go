@@ -10,6 +10,7 @@ import (
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
 )
 
 // Ref is a branch or tag.
@@ -101,6 +102,7 @@ func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor
 	if err != nil {
 		return id, err
 	}
+	refResolved()
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		if _, ok := tx.Ref(full); ok {
 			return invalidf("a %s named '%s' already exists", what, name)
@@ -108,9 +110,29 @@ func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor
 		if err := refPathFree(tx, full, what, name); err != nil {
 			return err
 		}
+		if err := stillHeld(tx, id, rev); err != nil {
+			return err
+		}
 		return tx.UpdateRef(refs.Update{Name: full, New: id, Time: now(), Actor: actor, Message: what + ": Created from " + rev})
 	})
 	return id, err
+}
+
+// refResolved is where a test runs a gc between resolving a new ref's
+// revision and moving the ref.
+var refResolved = func() {}
+
+// stillHeld refuses to point a ref at a commit the store no longer holds.
+// A revision is resolved before the transaction that moves the ref, and a
+// gc in between (in another process, or another goroutine) may have
+// dropped the commit it named, unreachable then; the ref would name
+// nothing, and every later gc would stop at it. Found by a helper's
+// audit: branch NAME ID beside a gc --prune=now.
+func stillHeld(tx *store.Tx, id object.ID, rev string) error {
+	if tx.Has(id) {
+		return nil
+	}
+	return fmt.Errorf("%w %q: %s is gone (a gc dropped it)", walk.ErrUnknownRevision, rev, id.Short())
 }
 
 // refPathFree refuses a ref that would clash with another as a path, as

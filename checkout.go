@@ -286,6 +286,9 @@ func (r *Repository) streamsAtHead(ctx context.Context) ([]string, error) {
 // new branch, or detached.
 func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID, opts CheckoutOptions, res *CheckoutResult) error {
 	return r.st.Update(ctx, func(tx *store.Tx) error {
+		if err := stillHeld(tx, id, rev); err != nil {
+			return err
+		}
 		head, _ := tx.Ref(refs.HEAD)
 		from := head.Symbolic
 		if from == "" {

@@ -238,6 +238,12 @@ type trustedFold struct {
 	time      time.Time
 	links     linkState // the skip links behind the import's first commit
 	plan      *snapshotPlan
+	// packLoads is the store's Tx.PackLoads() when the fold was done: the
+	// trees the fold plans build on nodes the store held then, and a gc
+	// since may have dropped some (found by a helper's audit: an import
+	// wrote trees whose children a gc --prune=now between its batches
+	// had removed).
+	packLoads uint64
 }
 
 // preparedBatch is a trusted batch built, without the store's lock, in a
@@ -363,7 +369,9 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 		if err != nil {
 			return err
 		}
-		if branchRef != t.branchRef {
+		if branchRef != t.branchRef || tx.PackLoads() != t.packLoads {
+			// Another branch, or a gc since the dry run: its trees may
+			// build on nodes the gc dropped.
 			return errRetryUntrusted
 		}
 		// The branch is where the dry run found the batch not landed
@@ -516,7 +524,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		t := *trust
-		if t != nil && (t.branchRef != branchRef || t.head != hs.head) {
+		if t != nil && (t.branchRef != branchRef || t.head != hs.head || tx.PackLoads() != t.packLoads) {
 			t = nil
 			dropTrust(trust)
 			r.forgetHeads()
@@ -756,7 +764,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if err := w.hs.ensureTrack(w); err != nil {
 			return err
 		}
-		t := &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time}
+		t := &trustedFold{branchRef: branchRef, head: hs.head, offset: hs.offset, time: hs.time, packLoads: tx.PackLoads()}
 		if v, ok := tx.Ref(refs.HEAD); ok && v.Symbolic == branchRef {
 			t.headOn = true
 		}

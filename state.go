@@ -67,7 +67,7 @@ type headState struct {
 	// model is the ID of the model its states were folded under (set as
 	// it is kept: keepHead); a writer under another model starts afresh.
 	model object.ID
-	// heldAt is Tx.Loads()+1 when treeHeld last found the tree of snap
+	// heldAt is Tx.PackLoads()+1 when treeHeld last found the tree of snap
 	// held; 0 when it never did.
 	heldAt uint64
 	// building says, for a head kept in Repository.heads, that a snapshot
@@ -253,15 +253,15 @@ func (r *Repository) headFor(tx *store.Tx, branchRef string, mdlID object.ID) (*
 // A lookup maps every object written since the last one into the
 // store's table (hundreds of thousands of map inserts for a run of
 // 1000-event commits, a tenth of their CPU), so a head checked once is
-// not checked again until the store loads its files again, which any gc
-// makes it do (Tx.Loads): a tree recorded in a transaction since was
+// not checked again until the store loads a new pack, which any gc
+// makes it do (Tx.PackLoads): a tree recorded in a transaction since was
 // written at the same count.
 func (h *headState) treeHeld(tx *store.Tx) bool {
 	t := h.track()
 	if t == nil || t.root.IsZero() || t.root == snapshot.EmptyRoot {
 		return true
 	}
-	loads := tx.Loads() + 1 // heldAt 0: never checked
+	loads := tx.PackLoads() + 1 // heldAt 0: never checked
 	if h.heldAt == loads {
 		return true
 	}

@@ -177,6 +177,18 @@ type FileSize struct {
 	Size int64
 }
 
+// LayoutGeneration returns the repository's layout generation (the
+// first 8 bytes of its lock file): a writer advances it, under the lock,
+// before it adds or removes a file of the log folder (a seal, an index
+// merge, a gc). A reader that lists or opens those files by name, as fsck
+// does, saw one file set throughout when the generation is the same
+// before and after.
+func (s *Store) LayoutGeneration() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lock.gen()
+}
+
 // Files lists the log folder's segments and indexes with their sizes.
 func (s *Store) Files() ([]FileSize, error) {
 	ents, err := s.fsys.ReadDir(s.logDir)

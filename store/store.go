@@ -138,6 +138,7 @@ type Store struct {
 	// writableSeg is the segment opened for appending, 0 if none.
 	writableSeg uint32
 	reloads     uint64   // how many times the tables were rebuilt
+	packLoads   uint64   // how many loads found another pack than the one before (PackLoads)
 	sealing     *sealJob // the index being built in the background, if any
 	closing     bool     // Close has begun: no new background seal
 	closed      bool     // Close is done: every call fails with ErrClosed
@@ -507,6 +508,7 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 		_ = s.fsys.SyncDir(s.logDir)
 	}
+	prevPack := s.packNum
 	s.packNum = 0
 	if len(l.packs) > 0 {
 		s.packNum = l.packs[len(l.packs)-1]
@@ -517,6 +519,9 @@ func (s *Store) reloadOnce(locked bool) error {
 		if len(l.segs) == 0 {
 			return fmt.Errorf("%w: no segment after pack %d", ErrCorrupt, s.packNum)
 		}
+	}
+	if s.packNum != prevPack {
+		s.packLoads++
 	}
 	for i := len(l.idx) - 1; i >= 0; i-- {
 		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))

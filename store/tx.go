@@ -230,12 +230,12 @@ func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	return kind, body, data, err
 }
 
-// Loads returns how many times the store has loaded its tables from the
-// files. Only a load can drop an object the store held: a gc, by this
-// process or another, makes the store load again (before the next
-// transaction, for another's). So an object held at one count is still
-// held while the count is the same.
-func (tx *Tx) Loads() uint64 { return tx.s.reloads }
+// PackLoads returns how many times the store has loaded a pack other
+// than the one it held before. Only gc drops objects, and every gc, of
+// this process or another, writes a pack numbered past the last, which
+// the store loads before its next transaction. So an object held at one
+// count is still held while the count is the same.
+func (tx *Tx) PackLoads() uint64 { return tx.s.packLoads }
 
 // Has reports whether an object is stored, or added by this transaction
 // or its group, without reading it: where an index or the pack's index
