@@ -225,7 +225,7 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 		defer close(j.done)
 		j.root, j.err = snapshot.NewWriter(j.sink, j.sink, pinned).Update(base, changes)
 		if j.err == nil {
-			shared.AddAll(pinned) // the new tree's nodes, for the next update and loads
+			shared.AddTree(pinned, j.root) // the new tree, for the next update and loads
 		}
 	}()
 	return j

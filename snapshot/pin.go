@@ -48,23 +48,46 @@ func (r *Reader) Pin(root object.ID, keys []Key) (*Cache, error) {
 	return c, walk(root, 0, Key{}, keys)
 }
 
-// AddAll puts every node that from holds into c.
-func (c *Cache) AddAll(from *Cache) {
-	if c == nil || from == nil {
+// AddTree puts every node of the tree at root into c, each from from or
+// from c itself, so that the whole tree stays cached as a unit: a node
+// the update did not rewrite is kept beside the ones it did, where
+// adding only the nodes the update read and wrote let it age out of c,
+// and the next update that passed it read it from the store (for a run of large commits, a store lookup most
+// commits, each mapping every object written since the last). A node
+// found in neither, and what lies below it, is left out.
+func (c *Cache) AddTree(from *Cache, root object.ID) {
+	if c == nil || from == nil || root.IsZero() {
 		return
 	}
 	from.mu.Lock()
-	ids := make([]object.ID, 0, len(from.cur)+len(from.old))
-	nodes := make([]*node, 0, cap(ids))
-	for _, m := range []map[object.ID]*node{from.old, from.cur} {
-		for id, n := range m {
-			ids, nodes = append(ids, id), append(nodes, n)
-		}
-	}
-	from.mu.Unlock()
+	defer from.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, id := range ids {
-		c.putLocked(id, nodes[i])
+	var add func(id object.ID)
+	add = func(id object.ID) {
+		n, ok := from.cur[id]
+		if !ok {
+			n, ok = from.old[id]
+		}
+		if _, in := c.cur[id]; in {
+			n, ok = c.cur[id], true
+		} else {
+			if !ok {
+				n, ok = c.old[id]
+			}
+			if !ok {
+				return
+			}
+			c.putLocked(id, n)
+		}
+		if n.t.Leaf {
+			return
+		}
+		for _, child := range n.t.Children {
+			if !child.IsZero() {
+				add(child)
+			}
+		}
 	}
+	add(root)
 }

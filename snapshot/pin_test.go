@@ -39,3 +39,45 @@ func TestPinServesTheUpdate(t *testing.T) {
 		assert.Equal(t, want, got, "%d changes", n)
 	}
 }
+
+// AddTree keeps a tree that is updated again and again cached whole,
+// the nodes no update rewrote included, while other nodes pass through
+// the cache: each update, pinned from the cache alone, then reads
+// nothing from the store.
+func TestAddTreeKeepsTheLiveTreeWhole(t *testing.T) {
+	m := newMemRepo()
+	shared := NewCache(600)
+	var base []Change
+	for i := range 3000 {
+		base = append(base, Change{Stream: fmt.Sprintf("s-%04d", i), Version: 1, State: state(i, 1)})
+	}
+	root, err := writer(m, shared).Build(base)
+	require.NoError(t, err)
+	other := newMemRepo()
+	for round := range 30 {
+		// Other trees pass through the cache meanwhile.
+		var churn []Change
+		for i := range 1000 {
+			churn = append(churn, Change{Stream: fmt.Sprintf("c-%d-%04d", round, i), Version: 1, State: state(i, 1)})
+		}
+		_, err := writer(other, shared).Build(churn)
+		require.NoError(t, err)
+		// A few streams change, in a different part of the tree each round.
+		var changes []Change
+		keys := []Key{}
+		for i := range 20 {
+			s := fmt.Sprintf("s-%04d", (round*97+i*131)%3000)
+			changes = append(changes, Change{Stream: s, Version: uint64(2 + round), State: state(i, 2+round)})
+			keys = append(keys, KeyOf(s))
+		}
+		pinned, err := NewReader(nothing{}, shared).Pin(root, keys)
+		require.NoError(t, err, "round %d: the update's nodes are cached", round)
+		alone := &memRepo{Overlay: NewOverlay(nothing{})}
+		root, err = NewWriter(alone, alone, pinned).Update(root, changes)
+		require.NoError(t, err)
+		shared.AddTree(pinned, root)
+	}
+	n, err := NewReader(nothing{}, shared).Verify(root)
+	require.NoError(t, err, "the whole tree is cached")
+	require.Equal(t, uint64(3000), n)
+}
