@@ -139,6 +139,7 @@ type Store struct {
 	writableSeg uint32
 	reloads     uint64   // how many times the tables were rebuilt
 	packLoads   uint64   // how many loads found another pack than the one before (PackLoads)
+	packSeen    uint32   // the pack the last load that succeeded found
 	sealing     *sealJob // the index being built in the background, if any
 	closing     bool     // Close has begun: no new background seal
 	closed      bool     // Close is done: every call fails with ErrClosed
@@ -471,8 +472,15 @@ func (s *Store) reload(locked bool) error {
 	}
 	if err != nil {
 		s.stale = fmt.Errorf("reloading the log failed: %w", err)
+		// Whatever the files hold now may not be what the tables held:
+		// what a count vouched for is vouched for no more (PackLoads).
+		s.packLoads++
 	} else {
 		s.stale = nil
+		if s.packNum != s.packSeen {
+			s.packLoads++
+			s.packSeen = s.packNum
+		}
 	}
 	return err
 }
@@ -508,7 +516,6 @@ func (s *Store) reloadOnce(locked bool) error {
 		}
 		_ = s.fsys.SyncDir(s.logDir)
 	}
-	prevPack := s.packNum
 	s.packNum = 0
 	if len(l.packs) > 0 {
 		s.packNum = l.packs[len(l.packs)-1]
@@ -520,9 +527,7 @@ func (s *Store) reloadOnce(locked bool) error {
 			return fmt.Errorf("%w: no segment after pack %d", ErrCorrupt, s.packNum)
 		}
 	}
-	if s.packNum != prevPack {
-		s.packLoads++
-	}
+
 	for i := len(l.idx) - 1; i >= 0; i-- {
 		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))
 		if err == nil && s.opts.Salvage {
