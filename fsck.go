@@ -31,10 +31,11 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 	var rep *FsckReport
 	// fsck lists and opens the log folder's files by name: a seal, an
 	// index merge or a gc of another process meanwhile (they advance the
-	// layout generation first) can take a file away under it, which reads
-	// as damage that is not there. A run that found problems while the
-	// file set changed is run again, on the new one (found by a helper's
-	// audit: 19 of 20 runs beside a gc reported a segment missing).
+	// layout generation) can take a file away under it, which reads as
+	// damage that is not there. A run that found problems while the file
+	// set changed, or a file it listed gone, is run again, on the new one
+	// (found by a helper's audit: 19 of 20 runs beside a gc reported a
+	// segment missing).
 	for try := 1; ; try++ {
 		gen := r.st.LayoutGeneration()
 		if err := r.refresh(); err != nil {
@@ -44,7 +45,7 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 		if rep, err = fsck.Run(ctx, r.st, opts); err != nil {
 			return nil, err
 		}
-		if rep.OK || try == fsckTries || r.st.LayoutGeneration() == gen {
+		if rep.OK || try == fsckTries || r.st.LayoutGeneration() == gen && rep.Vanished == 0 {
 			break
 		}
 	}

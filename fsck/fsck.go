@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/evgit/evgit/object"
@@ -75,6 +76,12 @@ type Report struct {
 
 	// Checked counts what was looked at, for people; not in the JSON.
 	Checked Counts `json:"-"`
+
+	// Vanished counts the files of the log folder that were listed and
+	// gone when opened: a writer (a seal, an index merge, a gc) changed
+	// the file set during the check, so what is reported about them may
+	// not be damage. A caller runs the check again.
+	Vanished int `json:"-"`
 }
 
 // Counts says how much a check looked at.
@@ -151,6 +158,15 @@ func (c *checker) remember(id object.ID, f fact) {
 }
 
 func (c *checker) add(p Problem) { c.rep.Problems = append(c.rep.Problems, p) }
+
+// fileProblem reports a file of the log folder that could not be opened,
+// counting one that was gone (Report.Vanished).
+func (c *checker) fileProblem(kind, name string, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		c.rep.Vanished++
+	}
+	c.add(Problem{Kind: kind, Name: name, File: name, Message: err.Error()})
+}
 
 // fetch reads what links need to know of an object.
 func (c *checker) fetch(id object.ID) (fact, error) {

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -29,6 +30,9 @@ func (c *checker) checkLog() {
 			kind = KindPack
 		case strings.HasSuffix(p.File, "idx"): // .idx, .ridx, .pidx
 			kind = KindIndex
+		}
+		if errors.Is(p.Err, fs.ErrNotExist) {
+			c.rep.Vanished++
 		}
 		pr := Problem{Kind: kind, Name: p.File, File: p.File, Message: p.Err.Error()}
 		if p.Offset >= 0 {

@@ -48,7 +48,7 @@ func (c *checker) checkRecords(ctx context.Context) error {
 		name := segName(n)
 		seg, err := pack.OpenSegment(pack.OS, filepath.Join(logDir, name), n, false)
 		if err != nil {
-			c.add(Problem{Kind: KindSegment, Name: name, File: name, Message: err.Error()})
+			c.fileProblem(KindSegment, name, err)
 			continue
 		}
 		torn, err := seg.Scan(0, true, func(off int64, payload []byte) error {
@@ -100,7 +100,7 @@ func (c *checker) checkRecords(ctx context.Context) error {
 		name = c.layout.packFile(".ridx")
 		ix, err := pack.OpenIndex(pack.OS, filepath.Join(logDir, name))
 		if err != nil {
-			c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+			c.fileProblem(KindIndex, name, err)
 			return nil
 		}
 		defer ix.Close()
@@ -122,7 +122,7 @@ func (c *checker) checkRecords(ctx context.Context) error {
 func (c *checker) checkIndexRecords(path, name string, records map[uint32]int, incomplete map[uint32]bool) {
 	ix, err := pack.OpenIndex(pack.OS, path)
 	if err != nil {
-		c.add(Problem{Kind: KindIndex, Name: name, File: name, Message: err.Error()})
+		c.fileProblem(KindIndex, name, err)
 		return
 	}
 	defer ix.Close()

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -198,10 +200,13 @@ func (s *Store) Files() ([]FileSize, error) {
 	var out []FileSize
 	for _, e := range ents {
 		n := e.Name()
-		if !strings.HasSuffix(n, segSuffix) && !strings.HasSuffix(n, idxSuffix) && !strings.HasPrefix(n, "pack-") {
-			continue
+		if !strings.HasSuffix(n, segSuffix) && !strings.HasSuffix(n, idxSuffix) && !strings.HasPrefix(n, "pack-") || strings.HasSuffix(n, ".tmp") {
+			continue // not a file of the log: a file a writer is writing
 		}
 		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the listing, by a writer holding the lock
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -50,14 +50,14 @@ func (s *Store) openPack(l listing, locked bool) error {
 	removed := false
 	for _, seg := range l.segs {
 		if seg <= n {
-			_ = s.fsys.Remove(filepath.Join(s.logDir, segName(seg)))
+			s.removeObsolete(filepath.Join(s.logDir, segName(seg)))
 			removed = true
 		}
 	}
 	for _, old := range l.packs {
 		if old < n {
 			for _, suf := range []string{packIndexSuffix, packRecordsSuffix, packDataSuffix} {
-				_ = s.fsys.Remove(filepath.Join(s.logDir, packName(old, suf)))
+				s.removeObsolete(filepath.Join(s.logDir, packName(old, suf)))
 			}
 			removed = true
 		}

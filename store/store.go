@@ -137,13 +137,17 @@ type Store struct {
 	packRecs *pack.Index
 	// writableSeg is the segment opened for appending, 0 if none.
 	writableSeg uint32
-	reloads     uint64   // how many times the tables were rebuilt
-	packLoads   uint64   // how many loads found another pack than the one before (PackLoads)
-	packSeen    uint32   // the pack the last load that succeeded found
-	sealing     *sealJob // the index being built in the background, if any
-	closing     bool     // Close has begun: no new background seal
-	closed      bool     // Close is done: every call fails with ErrClosed
-	packed      bool     // format 2: events and commits are written packed
+	reloads     uint64 // how many times the tables were rebuilt
+	packLoads   uint64 // how many loads found another pack than the one before (PackLoads)
+	packSeen    uint32 // the pack the last load that succeeded found
+	// removedObsolete is set when a locked load removed a file others
+	// may have listed (removeObsolete); reload then advances the layout
+	// generation.
+	removedObsolete bool
+	sealing         *sealJob // the index being built in the background, if any
+	closing         bool     // Close has begun: no new background seal
+	closed          bool     // Close is done: every call fails with ErrClosed
+	packed          bool     // format 2: events and commits are written packed
 
 	lock  *flock
 	group groupCommit
@@ -454,6 +458,15 @@ func checkPackFiles(files map[uint32]int, l listing) error {
 	return nil
 }
 
+// removeObsolete removes a file of the log folder that a load found
+// obsolete (replaced by a pack or a merged index); the caller holds the
+// lock.
+func (s *Store) removeObsolete(path string) {
+	if s.fsys.Remove(path) == nil {
+		s.removedObsolete = true
+	}
+}
+
 // reload reads the log's layout from scratch: indexes, the uncovered
 // segments into memory, and the refs from the newest segment. With locked
 // set the caller holds the repository lock and a torn tail is cut.
@@ -468,6 +481,17 @@ func (s *Store) reload(locked bool) error {
 		// listing and our opening them; list again.
 		if err = s.reloadOnce(locked); !errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+	}
+	if s.removedObsolete {
+		// Files others may have listed are gone: say so, as a seal or
+		// gc does before it changes the file set (fsck reruns a check
+		// that saw the generation move; found by a helper's review).
+		s.removedObsolete = false
+		if berr := s.lock.bumpGen(); berr != nil && err == nil {
+			err = berr
+		} else if berr == nil {
+			s.gen = s.lock.gen() // the tables are of the file set as it is now
 		}
 	}
 	if err != nil {
@@ -511,7 +535,7 @@ func (s *Store) reloadOnce(locked bool) error {
 		// pack is a dead gc's, which nothing reads.
 		for _, n := range l.partial {
 			for _, suf := range []string{packIndexSuffix, packRecordsSuffix, packDataSuffix} {
-				_ = s.fsys.Remove(filepath.Join(s.logDir, packName(n, suf)))
+				s.removeObsolete(filepath.Join(s.logDir, packName(n, suf)))
 			}
 		}
 		_ = s.fsys.SyncDir(s.logDir)
@@ -551,7 +575,7 @@ func (s *Store) reloadOnce(locked bool) error {
 			// scanned.
 			ix.Close()
 			if locked {
-				_ = s.fsys.Remove(ix.Path)
+				s.removeObsolete(ix.Path)
 			}
 			continue
 		}
@@ -656,7 +680,7 @@ func (s *Store) dropOverlapping(ixs []*pack.Index, locked bool) []*pack.Index {
 		}
 		ix.Close()
 		if locked {
-			_ = s.fsys.Remove(ix.Path)
+			s.removeObsolete(ix.Path)
 		}
 	}
 	return slices.DeleteFunc(ixs, func(ix *pack.Index) bool { return slices.Contains(drop, ix) })
