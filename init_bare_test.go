@@ -47,3 +47,19 @@ func TestInitBareKeepsAWorkTreesRepository(t *testing.T) {
 	_, err = os.Stat(filepath.Join(wt, DirName, "bare"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// A plain init of a folder where an init --bare stopped after its mark,
+// before the storage, makes a work tree's repository: the mark goes.
+// Found by a helper's review.
+func TestInitOverAStoppedBareInit(t *testing.T) {
+	ctx := context.Background()
+	wt := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(wt, DirName), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(wt, DirName, "bare"), nil, 0o644))
+	r, created, err := Init(ctx, wt, InitOptions{})
+	require.NoError(t, err)
+	defer r.Close()
+	require.True(t, created)
+	require.Equal(t, wt, r.WorkTree())
+	require.NoFileExists(t, filepath.Join(wt, DirName, "bare"))
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -85,6 +86,12 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	}
 	if opts.Bare {
 		if err := markBare(gitDir); err != nil {
+			return nil, false, err
+		}
+	} else if !store.Initialized(nil, gitDir) {
+		// The mark of an init --bare of this folder stopped before it
+		// made the storage: this init makes a work tree's repository.
+		if err := os.Remove(filepath.Join(gitDir, "bare")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, false, err
 		}
 	}

@@ -86,7 +86,8 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		// say which command it is about: the command and its usage line
 		// are added.
 		if msg := err.Error(); cmd != nil && cmd != root && !strings.HasPrefix(msg, cmd.Name()+" ") && !strings.HasPrefix(msg, "unknown command ") {
-			err = fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, strings.TrimSuffix(cmd.UseLine(), " [flags]"))
+			name := strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ") // "model set"
+			err = fmt.Errorf("%s: %w (usage: %s)", name, err, strings.TrimSuffix(cmd.UseLine(), " [flags]"))
 		}
 		err = asUsage(err)
 	}
