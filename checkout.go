@@ -24,6 +24,7 @@ import (
 	"github.com/evgit/evgit/pack"
 	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
 )
 
 // WorktreeIndexName is the file in the repository folder that records
@@ -142,6 +143,11 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		at = refs.HeadsPrefix + rev
 	}
 	id, err := r.resolveAt(ctx, at, opts.AsOf)
+	if err != nil && opts.Branch != "" && rev == refs.HEAD && opts.AsOf.IsZero() && errors.Is(err, walk.ErrUnknownRevision) {
+		if res, ok, uerr := r.unbornBranch(ctx, opts); ok || uerr != nil {
+			return res, uerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +362,32 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 		return tx.UpdateRef(refs.Update{Name: refs.HEAD, Old: cur, New: id, Time: now(), Actor: opts.Actor,
 			Message: fmt.Sprintf("checkout: moving from %s to %s", from, id.Short())})
 	})
+}
+
+// unbornBranch is checkout -b NEW in a repository whose HEAD names a
+// branch with no commit yet: as in Git, HEAD moves to NEW, unborn too,
+// and nothing is written. ok is false when HEAD is not unborn.
+func (r *Repository) unbornBranch(ctx context.Context, opts CheckoutOptions) (res *CheckoutResult, ok bool, err error) {
+	err = r.st.Update(ctx, func(tx *store.Tx) error {
+		head, _ := tx.Ref(refs.HEAD)
+		if id, _, _ := tx.Resolve(refs.HEAD); !head.IsSymbolic() || !id.IsZero() {
+			return nil
+		}
+		target := refs.HeadsPrefix + opts.Branch
+		if _, exists := tx.Ref(target); exists {
+			return invalidf("a branch named '%s' already exists", opts.Branch)
+		}
+		if err := refPathFree(tx, target, "branch", opts.Branch); err != nil {
+			return err
+		}
+		tx.SetSymbolic(refs.HEAD, target)
+		ok = true
+		return nil
+	})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return &CheckoutResult{Branch: opts.Branch}, true, nil
 }
 
 // StateFile returns the bytes checkout writes for a state: its canonical
