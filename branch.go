@@ -104,10 +104,7 @@ func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor
 	}
 	refResolved()
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
-		if _, ok := tx.Ref(full); ok {
-			return invalidf("a %s named '%s' already exists", what, name)
-		}
-		if err := refPathFree(tx, full, what, name); err != nil {
+		if err := newRefFree(tx, full, what, name); err != nil {
 			return err
 		}
 		if err := stillHeld(tx, id, rev); err != nil {
@@ -133,6 +130,15 @@ func stillHeld(tx *store.Tx, id object.ID, rev string) error {
 		return nil
 	}
 	return fmt.Errorf("%w %q: %s is gone (a gc dropped it)", walk.ErrUnknownRevision, rev, id.Short())
+}
+
+// newRefFree refuses to make a ref where one of that name is, or where
+// it would clash with another as a path (refPathFree).
+func newRefFree(tx *store.Tx, full, what, name string) error {
+	if _, ok := tx.Ref(full); ok {
+		return invalidf("a %s named '%s' already exists", what, name)
+	}
+	return refPathFree(tx, full, what, name)
 }
 
 // refPathFree refuses a ref that would clash with another as a path, as

@@ -113,14 +113,11 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		if err := refs.CheckBranchName(opts.Branch); err != nil {
 			return nil, invalidf("%v", err)
 		}
-		if _, ok := r.st.Ref(refs.HeadsPrefix + opts.Branch); ok {
-			return nil, invalidf("a branch named '%s' already exists", opts.Branch)
-		}
-		// A name that clashes with another ref's path (x against x/y)
-		// is refused before any file is written, as moveHead would
-		// refuse it after.
+		// A name taken, or that clashes with another ref's path (x
+		// against x/y), is refused before any file is written, as
+		// moveHead would refuse it after.
 		if err := r.st.Update(ctx, func(tx *store.Tx) error {
-			return refPathFree(tx, refs.HeadsPrefix+opts.Branch, "branch", opts.Branch)
+			return newRefFree(tx, refs.HeadsPrefix+opts.Branch, "branch", opts.Branch)
 		}); err != nil {
 			return nil, err
 		}
@@ -305,10 +302,7 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 		switch {
 		case opts.Branch != "":
 			target = refs.HeadsPrefix + opts.Branch
-			if _, ok := tx.Ref(target); ok {
-				return invalidf("a branch named '%s' already exists", opts.Branch)
-			}
-			if err := refPathFree(tx, target, "branch", opts.Branch); err != nil {
+			if err := newRefFree(tx, target, "branch", opts.Branch); err != nil {
 				return err
 			}
 			if err := tx.UpdateRef(refs.Update{Name: target, New: id, Time: now(), Actor: opts.Actor, Message: "branch: Created from " + rev}); err != nil {
@@ -374,10 +368,7 @@ func (r *Repository) unbornBranch(ctx context.Context, opts CheckoutOptions) (re
 			return nil
 		}
 		target := refs.HeadsPrefix + opts.Branch
-		if _, exists := tx.Ref(target); exists {
-			return invalidf("a branch named '%s' already exists", opts.Branch)
-		}
-		if err := refPathFree(tx, target, "branch", opts.Branch); err != nil {
+		if err := newRefFree(tx, target, "branch", opts.Branch); err != nil {
 			return err
 		}
 		tx.SetSymbolic(refs.HEAD, target)

@@ -182,9 +182,9 @@ type FileSize struct {
 // LayoutGeneration returns the repository's layout generation (the
 // first 8 bytes of its lock file): a writer advances it, under the lock,
 // before it adds or removes a file of the log folder (a seal, an index
-// merge, a gc). A reader that lists or opens those files by name, as fsck
-// does, saw one file set throughout when the generation is the same
-// before and after.
+// merge, a gc) and again after it removes some. A reader that lists or
+// opens those files by name, as fsck does, saw one file set throughout
+// when the generation is the same before and after.
 func (s *Store) LayoutGeneration() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

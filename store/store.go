@@ -551,7 +551,6 @@ func (s *Store) reloadOnce(locked bool) error {
 			return fmt.Errorf("%w: no segment after pack %d", ErrCorrupt, s.packNum)
 		}
 	}
-
 	for i := len(l.idx) - 1; i >= 0; i-- {
 		ix, err := pack.OpenIndex(s.fsys, filepath.Join(s.logDir, l.idx[i]))
 		if err == nil && s.opts.Salvage {
