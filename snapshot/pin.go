@@ -52,9 +52,10 @@ func (r *Reader) Pin(root object.ID, keys []Key) (*Cache, error) {
 // from c itself, so that the whole tree stays cached as a unit: a node
 // the update did not rewrite is kept beside the ones it did, where
 // adding only the nodes the update read and wrote let it age out of c,
-// and the next update that passed it read it from the store (for a run of large commits, a store lookup most
-// commits, each mapping every object written since the last). A node
-// found in neither, and what lies below it, is left out.
+// and the next update that passed it read it from the store (for a run
+// of large commits, a store lookup most commits, each mapping every
+// object written since the last). A node found in neither, and what lies
+// below it, is left out.
 func (c *Cache) AddTree(from *Cache, root object.ID) {
 	if c == nil || from == nil || root.IsZero() {
 		return
@@ -65,15 +66,12 @@ func (c *Cache) AddTree(from *Cache, root object.ID) {
 	defer c.mu.Unlock()
 	var add func(id object.ID)
 	add = func(id object.ID) {
-		n, ok := from.cur[id]
+		n, ok := c.cur[id]
 		if !ok {
-			n, ok = from.old[id]
-		}
-		if _, in := c.cur[id]; in {
-			n, ok = c.cur[id], true
-		} else {
-			if !ok {
-				n, ok = c.old[id]
+			for _, m := range [...]map[object.ID]*node{from.cur, from.old, c.old} {
+				if n, ok = m[id]; ok {
+					break
+				}
 			}
 			if !ok {
 				return
