@@ -535,11 +535,10 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	// The commit's entry goes right after its events, which it then
 	// need not list (pack.Payload.AddCommit); the tree an earlier commit
 	// left building goes after it, so that tree had this commit's fold to
-	// finish in.
+	// finish in (and to be compressed in).
 	id := w.tx.PutCommit(c)
 	if !w.trusted {
 		w.flushSnapshot()
-		w.tx.CompressAhead() // the tree, while this commit links and publishes
 	}
 	job := w.startSnapshot(c)
 	if opts.IdempotencyKey != "" {

@@ -87,9 +87,7 @@ func (w *commitWriter) flushSnapshot() {
 	j := t.job
 	next := &snapTrack{root: t.root, dirty: maps.Clone(t.dirty), treeRoom: t.treeRoom}
 	if j.wait() == nil {
-		for _, o := range j.sink.cur {
-			w.tx.PutHashed(o.id, o.kind, o.body)
-		}
+		w.tx.PutPiece(j.piece)
 		w.tx.PutSnapshot(j.commit, j.model, j.root)
 		next.root = j.root
 		next.treeRoom = txRoom{objects: len(j.sink.cur), bytes: j.sink.bytes()}
@@ -189,6 +187,7 @@ const parallelSnapshotMin = 64
 type snapshotJob struct {
 	done    chan struct{}
 	sink    *treeSink
+	piece   *store.Piece // the tree's new nodes, compressed on the job's goroutine
 	changes []snapshot.Change
 	commit  object.ID // the boundary commit, set once it is built
 	model   object.ID
@@ -224,9 +223,19 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 	go func() {
 		defer close(j.done)
 		j.root, j.err = snapshot.NewWriter(j.sink, j.sink, pinned).Update(base, changes)
-		if j.err == nil {
-			shared.AddTree(pinned, j.root) // the new tree, for the next update and loads
+		if j.err != nil {
+			return
 		}
+		shared.AddTree(pinned, j.root) // the new tree, for the next update and loads
+		// Compressed here, the tree costs the commit that records it
+		// no compression: that commit's write waits for what it
+		// compresses, and this goroutine has the next commit's fold to
+		// finish in.
+		j.piece = store.NewPiece(len(j.sink.cur))
+		for _, o := range j.sink.cur {
+			j.piece.PutHashed(o.id, o.kind, o.body)
+		}
+		j.piece.Compress()
 	}()
 	return j
 }

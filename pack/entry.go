@@ -75,6 +75,7 @@ type Payload struct {
 	// last is the ID of the payload's last commit entry, when known.
 	last     object.ID
 	haveLast bool
+	commits  bool // a commit entry was added
 	// events are the IDs of the event entries that end the payload, as
 	// far back as they are known: a packed commit may leave them out.
 	events []object.ID
@@ -105,7 +106,7 @@ func (p *Payload) Reset() {
 }
 
 func (p *Payload) forget() {
-	p.n, p.haveLast, p.events = 0, false, p.events[:0]
+	p.n, p.haveLast, p.commits, p.events = 0, false, false, p.events[:0]
 }
 
 func (p *Payload) add(kind uint8, parts ...[]byte) int {
@@ -126,7 +127,7 @@ func (p *Payload) add(kind uint8, parts ...[]byte) int {
 func (p *Payload) AddObject(kind object.Kind, body []byte) int {
 	p.events = p.events[:0]
 	if kind == object.KindCommit {
-		p.haveLast = false // a commit whose ID is not known here
+		p.haveLast, p.commits = false, true // a commit whose ID is not known here
 	}
 	return p.add(uint8(kind), body)
 }
@@ -134,7 +135,7 @@ func (p *Payload) AddObject(kind object.Kind, body []byte) int {
 // addWholeCommit adds the commit id whole: the next may leave out its ID.
 func (p *Payload) addWholeCommit(id object.ID, body []byte) int {
 	slot := p.add(EntryCommit, body)
-	p.last, p.haveLast, p.events = id, true, p.events[:0]
+	p.last, p.haveLast, p.commits, p.events = id, true, true, p.events[:0]
 	return slot
 }
 
@@ -176,8 +177,25 @@ func (p *Payload) AddCommit(id object.ID, c *object.Commit, body []byte) int {
 		pieces := packCommit(body, flags)
 		slot = p.add(EntryPackedCommit, []byte{flags}, pieces[0], pieces[1], pieces[2])
 	}
-	p.last, p.haveLast, p.events = id, true, p.events[:0]
+	p.last, p.haveLast, p.commits, p.events = id, true, true, p.events[:0]
 	return slot
+}
+
+// Append adds q's entries after p's and returns the slot of q's first.
+// q was built on its own, so none of its packed entries leave out what
+// p's entries give back; the entries after it may pack against q's.
+func (p *Payload) Append(q *Payload) int {
+	first := p.n
+	if q.n == 0 {
+		return first
+	}
+	p.buf = append(p.buf, q.buf...)
+	p.n += q.n
+	p.events = append(p.events[:0], q.events...)
+	if q.commits {
+		p.last, p.haveLast, p.commits = q.last, q.haveLast, true
+	}
+	return first
 }
 
 // packCommit returns the pieces of a canonical commit body that remain

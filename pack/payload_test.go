@@ -152,3 +152,49 @@ func TestPackedFrameCountsItsRebuiltBodies(t *testing.T) {
 	assert.Less(t, len(packed.Bytes()), len(whole.Bytes()))
 	assert.GreaterOrEqual(t, pf.size, wf.size)
 }
+
+// A payload appended to another reads back as one: its entries keep
+// their objects, and the entries after it pack against its last commit
+// and events, or against the first payload's commit when it holds none.
+func TestPayloadAppend(t *testing.T) {
+	commit := func(p *Payload, parent object.ID, i int) (object.ID, int) {
+		ev := object.NewEvent("acc-1", "Deposited", 1, nil, fmt.Appendf(nil, `{"n":%d}`, i))
+		body := ev.Encode()
+		eid := object.Hash(object.KindEvent, body)
+		p.AddPackedEvent(eid, body, ev.Data)
+		c := &object.Commit{Events: []object.ID{eid}, Time: time.Unix(int64(i), 0).UTC(), Offset: uint64(i + 1)}
+		if !parent.IsZero() {
+			c.Parents = []object.ID{parent}
+		}
+		cb := c.Encode()
+		id := object.Hash(object.KindCommit, cb)
+		return id, p.AddCommit(id, c, cb)
+	}
+	for _, qCommits := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commits=%v", qCommits), func(t *testing.T) {
+			var p, q Payload
+			first, _ := commit(&p, object.ZeroID, 0)
+			tree := (&object.Tree{Leaf: true}).Encode()
+			treeSlot := q.AddObject(object.KindTree, tree)
+			last := first
+			if qCommits {
+				last, _ = commit(&q, object.ZeroID, 1)
+			}
+			base := p.Append(&q)
+			require.Equal(t, 2, base, "q's first entry follows p's two")
+			next, slot := commit(&p, last, 2)
+			entries, err := ParseEntries(p.Bytes())
+			require.NoError(t, err)
+			require.Len(t, entries, p.Len())
+			assert.Equal(t, EntryPackedCommit, entries[slot].Kind)
+			assert.Equal(t, byte(packedParentPrev|packedEventsPrev), entries[slot].Body[0], "the commit after leaves out its parent and its event")
+			f := NewFrame(entries, p.Size())
+			o, err := f.Object(base + treeSlot)
+			require.NoError(t, err)
+			assert.Equal(t, object.Hash(object.KindTree, tree), o.ID)
+			o, err = f.Object(slot)
+			require.NoError(t, err)
+			assert.Equal(t, next, o.ID)
+		})
+	}
+}

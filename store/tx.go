@@ -131,14 +131,10 @@ func (tx *Tx) Reserve(objects, bytes int) {
 // CompressAhead starts compressing what the transaction added since the
 // last call on another goroutine, when that is enough to be worth it: the
 // write then compresses only what is added after. A large commit calls
-// it once its events are in, while it folds them, and again once the
-// previous commit's snapshot tree is in, after its own entry. The bytes
-// compressed never change: a payload only grows.
+// it once its events are in, while it folds them. The bytes compressed
+// never change: a payload only grows.
 func (tx *Tx) CompressAhead() {
-	from := 0
-	if n := len(tx.ahead); n > 0 {
-		from = tx.ahead[n-1].end
-	}
+	from := tx.aheadEnd()
 	if tx.detached || tx.payload.Size()-from < compressAheadMin {
 		return
 	}
@@ -153,6 +149,80 @@ func (tx *Tx) CompressAhead() {
 
 // compressAheadMin is the least that CompressAhead compresses ahead.
 const compressAheadMin = 64 << 10
+
+// Piece is a run of objects encoded and compressed away from any
+// transaction, on any goroutine, for Tx.PutPiece: a large snapshot tree
+// built beside a commit is compressed where it is built, not on the path
+// of the commit that records it.
+type Piece struct {
+	payload pack.Payload
+	objs    []objSlot // slots within the piece
+	zstd    []byte    // the payload compressed; nil until Compress
+}
+
+// NewPiece returns an empty piece with room for n objects.
+func NewPiece(n int) *Piece { return &Piece{objs: make([]objSlot, 0, n)} }
+
+// PutHashed adds a blob or tree body whose ID the caller computed, as
+// Tx.PutHashed does.
+func (p *Piece) PutHashed(id object.ID, kind object.Kind, body []byte) {
+	p.objs = append(p.objs, objSlot{id: id, slot: p.payload.AddObject(kind, body), p: pending{kind: kind, body: body}})
+}
+
+// Compress compresses the piece; nothing may be added after.
+func (p *Piece) Compress() {
+	if p.payload.Size() > 0 {
+		p.zstd = pack.Compress(p.payload.Bytes(), 0).Zstd
+	}
+}
+
+// PutPiece adds a piece's objects after what the transaction holds, with
+// the piece's compressed bytes, which the write then uses as they are: the
+// piece starts a piece of its own in the frame, so what the transaction
+// added since the last piece compressed ahead is compressed now. A piece
+// not compressed, or a detached transaction (which compresses its payload
+// whole, Seal), takes the objects one by one.
+func (tx *Tx) PutPiece(p *Piece) {
+	if p.zstd == nil || tx.detached {
+		for _, o := range p.objs {
+			tx.PutHashed(o.id, o.p.kind, o.p.body)
+		}
+		return
+	}
+	if from := tx.aheadEnd(); tx.payload.Size() > from {
+		if tx.payload.Size()-from >= compressAheadMin {
+			tx.CompressAhead()
+		} else {
+			payload := tx.payload.Bytes()
+			tx.ahead = append(tx.ahead, &compressAhead{end: len(payload), done: closed, c: pack.Compress(payload, from)})
+		}
+	}
+	base := tx.payload.Append(&p.payload)
+	for _, o := range p.objs {
+		o.slot += base
+		tx.order = append(tx.order, o)
+		if tx.objs != nil {
+			tx.objs[o.id] = len(tx.order) - 1
+		}
+	}
+	end := tx.payload.Size()
+	tx.ahead = append(tx.ahead, &compressAhead{end: end, done: closed, c: pack.Compressed{N: end, Zstd: p.zstd}})
+}
+
+// aheadEnd returns where the pieces compressed ahead end in the payload.
+func (tx *Tx) aheadEnd() int {
+	if n := len(tx.ahead); n > 0 {
+		return tx.ahead[n-1].end
+	}
+	return 0
+}
+
+// closed is a channel closed from the start: a piece compressed already.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // PutEvent adds an event with its data, whole, and returns its ID.
 func (tx *Tx) PutEvent(e *object.Event) object.ID {
