@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -136,6 +137,38 @@ type walkedCommit struct {
 	streams    []string // the events' streams
 }
 
+// walkedLine holds the commits a walk read, newest first, in blocks: one
+// slice of a million walked commits would be copied whole each time it
+// grew (a fifth of a first walk of such a line, and twice its memory at
+// the peak).
+type walkedLine struct {
+	blocks [][]walkedCommit
+	n      int
+}
+
+// walkBlock is how many walked commits a block holds.
+const walkBlock = 4096
+
+func (wl *walkedLine) add(w walkedCommit) {
+	// Small blocks first, for the short walks of a line that grew.
+	if k := len(wl.blocks); k == 0 || len(wl.blocks[k-1]) == cap(wl.blocks[k-1]) {
+		size := walkBlock
+		if k := len(wl.blocks); k < 8 {
+			size = min(size, 16<<k)
+		}
+		wl.blocks = append(wl.blocks, make([]walkedCommit, 0, size))
+	}
+	b := &wl.blocks[len(wl.blocks)-1]
+	*b = append(*b, w)
+	wl.n++
+}
+
+// oldest returns the commit walked last, the oldest.
+func (wl *walkedLine) oldest() *walkedCommit {
+	b := wl.blocks[len(wl.blocks)-1]
+	return &b[len(b)-1]
+}
+
 // errOverBudget is coverWithin's answer when the line it would walk is
 // longer than its budget.
 var errOverBudget = errors.New("line index: walk over budget")
@@ -163,15 +196,15 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			return nil, err
 		}
 		// Walk back, without the lock, to a commit the index holds.
-		var walked []walkedCommit
+		var walked walkedLine
 		names := interner{}
 		base := -1
 		cur, cs := id, step
 		for {
-			if budget > 0 && len(walked) >= budget {
+			if budget > 0 && walked.n >= budget {
 				return nil, errOverBudget
 			}
-			if len(walked)%1024 == 1023 {
+			if walked.n%1024 == 1023 {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
@@ -187,7 +220,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 				}
 				w.streams[i] = names.intern(stream)
 			}
-			walked = append(walked, w)
+			walked.add(w)
 			p := cc.Parent()
 			if p.IsZero() {
 				break
@@ -207,7 +240,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			}
 			cur, cs = p, ps
 		}
-		if li.splice(walked, base) {
+		if li.splice(&walked, base) {
 			continue // found at the top of the loop
 		}
 		// The index changed under us; look again.
@@ -264,10 +297,10 @@ func (in interner) intern(b []byte) string {
 // splice cuts the index after base (-1: empties it) and appends the
 // walked commits (newest first). It fails when the commit at base changed
 // since the walk found it.
-func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
+func (li *lineIndex) splice(walked *walkedLine, base int) bool {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	if base >= len(li.ids) || (base >= 0 && li.ids[base] != walked[len(walked)-1].parent) {
+	if base >= len(li.ids) || (base >= 0 && li.ids[base] != walked.oldest().parent) {
 		return false
 	}
 	if base+1 < len(li.ids) {
@@ -276,26 +309,35 @@ func (li *lineIndex) splice(walked []walkedCommit, base int) bool {
 	if li.streams == nil {
 		li.streams = map[string]*streamLine{}
 	}
-	for i := len(walked) - 1; i >= 0; i-- {
-		w := walked[i]
-		pos := uint32(len(li.ids))
-		li.ids = append(li.ids, w.id)
-		li.offsets = append(li.offsets, w.offset)
-		li.times = append(li.times, w.time)
-		if w.merge {
-			li.merges = append(li.merges, pos)
-		}
-		for j, stream := range w.streams {
-			sl := li.streams[stream]
-			if sl == nil {
-				sl = &streamLine{}
-				li.streams[stream] = sl
-			}
-			sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j), id: w.events[j]})
+	li.ids = slices.Grow(li.ids, walked.n)
+	li.offsets = slices.Grow(li.offsets, walked.n)
+	li.times = slices.Grow(li.times, walked.n)
+	for k := len(walked.blocks) - 1; k >= 0; k-- {
+		for i := len(walked.blocks[k]) - 1; i >= 0; i-- {
+			li.add(&walked.blocks[k][i])
 		}
 	}
-	li.walked += len(walked)
+	li.walked += walked.n
 	return true
+}
+
+// add appends a walked commit to the index. The caller holds the lock.
+func (li *lineIndex) add(w *walkedCommit) {
+	pos := uint32(len(li.ids))
+	li.ids = append(li.ids, w.id)
+	li.offsets = append(li.offsets, w.offset)
+	li.times = append(li.times, w.time)
+	if w.merge {
+		li.merges = append(li.merges, pos)
+	}
+	for j, stream := range w.streams {
+		sl := li.streams[stream]
+		if sl == nil {
+			sl = &streamLine{}
+			li.streams[stream] = sl
+		}
+		sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j), id: w.events[j]})
+	}
 }
 
 // cut keeps the first n commits. The caller holds the lock.

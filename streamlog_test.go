@@ -323,11 +323,15 @@ func TestLineIndexDamagedIsWalkedAgain(t *testing.T) {
 // decodes is written back byte for byte.
 func FuzzDecodeLineCache(f *testing.F) {
 	li := &lineIndex{}
-	li.splice([]walkedCommit{
+	var walked walkedLine
+	for _, w := range []walkedCommit{
 		{id: object.ID{3}, parent: object.ID{2}, offset: 5, time: 30, events: []object.ID{{30}, {31}}, streams: []string{"b", "a"}},
 		{id: object.ID{2}, parent: object.ID{1}, offset: 3, time: 20, merge: true, events: []object.ID{{20}, {21}}, streams: []string{"a", "a"}},
 		{id: object.ID{1}, offset: 1, time: 20, events: []object.ID{{10}}, streams: []string{"b"}},
-	}, -1)
+	} {
+		walked.add(w)
+	}
+	li.splice(&walked, -1)
 	f.Add(li.encodeLocked())
 	f.Add([]byte(lineCacheMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
