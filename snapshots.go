@@ -391,22 +391,25 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 		states = map[string]streamState{}
 	}
 	var names []string
+	var step *store.FoldStep
 	for i, id := range ids {
 		if ctx != nil && i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		c, err := readCommit(rd, id)
-		if err != nil {
+		var err error
+		if step, err = readFoldStep(rd, id, step); err != nil {
 			return nil, err
 		}
+		c := step.Commit
 		names = names[:0]
-		for _, eid := range c.Events {
-			e, err := readEvent(rd, eid)
+		for k, body := range step.Bodies {
+			e, err := object.DecodeEvent(body)
 			if err != nil {
 				return nil, err
 			}
+			e.Data = step.Data[k] // checked against e.DataID when the store first read it
 			if states[e.Stream], err = l.apply(states[e.Stream], e); err != nil {
 				return nil, err
 			}
@@ -420,6 +423,35 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 		}
 	}
 	return states, nil
+}
+
+// readFoldStep reads a commit and its events for a fold along its line,
+// oldest first; prev is the step of its first parent, or nil. The store,
+// and a transaction, read a frame's commits and events together
+// (store.ReadFoldStep); another reader reads each object.
+func readFoldStep(rd reader, id object.ID, prev *store.FoldStep) (*store.FoldStep, error) {
+	switch rd := rd.(type) {
+	case *store.Store:
+		return rd.ReadFoldStep(id, prev)
+	case *store.Tx:
+		return rd.ReadFoldStep(id, prev)
+	}
+	c, err := readCommit(rd, id)
+	if err != nil {
+		return nil, err
+	}
+	step := &store.FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events))}
+	for i, eid := range c.Events {
+		kind, body, data, err := rd.Get(eid)
+		if err != nil {
+			return nil, err
+		}
+		if kind != object.KindEvent {
+			return nil, fmt.Errorf("%s is a %s, not an event: %w", eid.Short(), kind, ErrNotFound)
+		}
+		step.Bodies[i], step.Data[i] = body, data
+	}
+	return step, nil
 }
 
 func changesOf(states map[string]streamState, names []string) []snapshot.Change {

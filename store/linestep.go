@@ -146,3 +146,147 @@ func (s *Store) locate(id object.ID) (*pack.Frame, pack.Location, error) {
 	}
 	return nil, pack.Location{}, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 }
+
+// FoldStep is a commit read on a fold along a first-parent line, oldest
+// first, with its events' bodies and data, each checked against its ID.
+type FoldStep struct {
+	Commit *object.Commit
+	Bodies [][]byte // the events' bodies, in order
+	Data   [][]byte // the events' data, in order
+
+	at      pack.Location // where the commit lies
+	inFrame bool          // at holds: the commit was read from a frame
+}
+
+// foldStepScan bounds how far past a commit ReadFoldStep looks in its
+// frame for the next commit of the line.
+const foldStepScan = 1024
+
+// ReadFoldStep reads commit id and its events for a fold along a
+// first-parent line, oldest first. prev, when not nil, is the step of
+// id's first parent: the frame prev was read from is looked at first,
+// after prev, where a frame of many commits (an import's batch) holds
+// the next, and the index only when it does not. The events are read
+// from the commit's frame, just before it, where they lie when they were
+// written with it, else through the index. A fold then costs an index
+// lookup per frame, not one per object.
+func (s *Store) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.readFoldStep(id, prev)
+}
+
+// ReadFoldStep is Store.ReadFoldStep inside a transaction, which sees
+// what it and its group added.
+func (tx *Tx) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
+	if tx.detached || tx.holds(id) {
+		return tx.foldStepByObjects(id)
+	}
+	return tx.s.readFoldStep(id, prev) // under the lock the transaction holds
+}
+
+// holds reports whether the transaction or an earlier one of its group
+// added an object.
+func (tx *Tx) holds(id object.ID) bool {
+	if _, ok := tx.pending(id); ok {
+		return true
+	}
+	for _, other := range tx.group.txs {
+		if _, ok := other.pending(id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// foldStepByObjects reads a fold step one object at a time.
+func (tx *Tx) foldStepByObjects(id object.ID) (*FoldStep, error) {
+	kind, body, _, err := tx.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if kind != object.KindCommit {
+		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+	}
+	c, err := object.DecodeCommit(body)
+	if err != nil {
+		return nil, err
+	}
+	step := &FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events))}
+	for i, eid := range c.Events {
+		kind, body, data, err := tx.Get(eid)
+		if err != nil {
+			return nil, err
+		}
+		if kind != object.KindEvent {
+			return nil, fmt.Errorf("object %s is a %s, not an event: %w", eid.Short(), kind, ErrNotFound)
+		}
+		step.Bodies[i], step.Data[i] = body, data
+	}
+	return step, nil
+}
+
+// readFoldStep is ReadFoldStep; s.mu is held.
+func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.stale != nil {
+		return nil, s.stale
+	}
+	var f *pack.Frame
+	var loc pack.Location
+	if prev != nil && prev.inFrame {
+		if pf, err := s.frame(prev.at); err == nil {
+			from := int(prev.at.Slot) + 1
+			for k := from; k < len(pf.Entries) && k < from+foldStepScan; k++ {
+				if kind := pf.Entries[k].Kind; kind != pack.EntryCommit && kind != pack.EntryPackedCommit {
+					continue
+				}
+				if o, err := pf.Object(k); err == nil && o.ID == id {
+					f, loc = pf, pack.Location{Seg: prev.at.Seg, Off: prev.at.Off, Slot: uint32(k)}
+					break
+				}
+			}
+		}
+	}
+	if f == nil {
+		var err error
+		if f, loc, err = s.locate(id); err != nil {
+			return nil, err
+		}
+	}
+	o, err := f.Object(int(loc.Slot))
+	if err == nil && o.ID != id {
+		err = fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", id.Short(), err)
+	}
+	if o.Kind != object.KindCommit {
+		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
+	}
+	c, err := object.DecodeCommit(o.Body)
+	if err != nil {
+		return nil, err
+	}
+	step := &FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events)), at: loc, inFrame: true}
+	first := int(loc.Slot) - len(c.Events)
+	for i, eid := range c.Events {
+		if k := first + i; k >= 0 {
+			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
+				step.Bodies[i], step.Data[i] = e.Body, e.Data
+				continue
+			}
+		}
+		kind, body, data, err := s.get(eid)
+		if err != nil {
+			return nil, err
+		}
+		if kind != object.KindEvent {
+			return nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+		}
+		step.Bodies[i], step.Data[i] = body, data
+	}
+	return step, nil
+}

@@ -1046,6 +1046,9 @@ func (s *Store) writable(n uint32) bool { return s.writableSeg == n }
 
 // lookup finds an object's location.
 func (s *Store) lookup(id object.ID) (pack.Location, bool) {
+	if lookupSeen != nil {
+		lookupSeen(id)
+	}
 	if loc, ok := s.memTable()[id]; ok {
 		return loc, true
 	}
@@ -1056,6 +1059,9 @@ func (s *Store) lookup(id object.ID) (pack.Location, bool) {
 	}
 	return pack.Location{}, false
 }
+
+// lookupSeen, when set (by tests), is told of every index lookup.
+var lookupSeen func(object.ID)
 
 // Has reports whether the object is stored.
 func (s *Store) Has(id object.ID) bool {
