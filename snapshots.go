@@ -436,22 +436,7 @@ func readFoldStep(rd reader, id object.ID, prev *store.FoldStep) (*store.FoldSte
 	case *store.Tx:
 		return rd.ReadFoldStep(id, prev)
 	}
-	c, err := readCommit(rd, id)
-	if err != nil {
-		return nil, err
-	}
-	step := &store.FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events))}
-	for i, eid := range c.Events {
-		kind, body, data, err := rd.Get(eid)
-		if err != nil {
-			return nil, err
-		}
-		if kind != object.KindEvent {
-			return nil, fmt.Errorf("%s is a %s, not an event: %w", eid.Short(), kind, ErrNotFound)
-		}
-		step.Bodies[i], step.Data[i] = body, data
-	}
-	return step, nil
+	return store.FoldStepOf(rd.Get, id)
 }
 
 func changesOf(states map[string]streamState, names []string) []snapshot.Change {

@@ -180,7 +180,7 @@ func (s *Store) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 // what it and its group added.
 func (tx *Tx) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 	if tx.detached || tx.holds(id) {
-		return tx.foldStepByObjects(id)
+		return FoldStepOf(tx.Get, id)
 	}
 	return tx.s.readFoldStep(id, prev) // under the lock the transaction holds
 }
@@ -199,9 +199,11 @@ func (tx *Tx) holds(id object.ID) bool {
 	return false
 }
 
-// foldStepByObjects reads a fold step one object at a time.
-func (tx *Tx) foldStepByObjects(id object.ID) (*FoldStep, error) {
-	kind, body, _, err := tx.Get(id)
+// FoldStepOf reads a fold step one object at a time through get: a
+// transaction's own commits, and a reader that is neither a Store nor a
+// Tx.
+func FoldStepOf(get func(object.ID) (object.Kind, []byte, []byte, error), id object.ID) (*FoldStep, error) {
+	kind, body, _, err := get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +216,7 @@ func (tx *Tx) foldStepByObjects(id object.ID) (*FoldStep, error) {
 	}
 	step := &FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events))}
 	for i, eid := range c.Events {
-		kind, body, data, err := tx.Get(eid)
+		kind, body, data, err := get(eid)
 		if err != nil {
 			return nil, err
 		}

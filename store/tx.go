@@ -194,7 +194,7 @@ func (tx *Tx) PutPiece(p *Piece) {
 			tx.CompressAhead()
 		} else {
 			payload := tx.payload.Bytes()
-			tx.ahead = append(tx.ahead, &compressAhead{end: len(payload), done: closed, c: pack.Compress(payload, from)})
+			tx.ahead = append(tx.ahead, &compressAhead{end: len(payload), done: compressedNow, c: pack.Compress(payload, from)})
 		}
 	}
 	base := tx.payload.Append(&p.payload)
@@ -206,7 +206,7 @@ func (tx *Tx) PutPiece(p *Piece) {
 		}
 	}
 	end := tx.payload.Size()
-	tx.ahead = append(tx.ahead, &compressAhead{end: end, done: closed, c: pack.Compressed{N: end, Zstd: p.zstd}})
+	tx.ahead = append(tx.ahead, &compressAhead{end: end, done: compressedNow, c: pack.Compressed{N: end, Zstd: p.zstd}})
 }
 
 // aheadEnd returns where the pieces compressed ahead end in the payload.
@@ -217,8 +217,9 @@ func (tx *Tx) aheadEnd() int {
 	return 0
 }
 
-// closed is a channel closed from the start: a piece compressed already.
-var closed = func() chan struct{} {
+// compressedNow is the done channel of a piece compressed already: closed
+// from the start.
+var compressedNow = func() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
