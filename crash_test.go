@@ -106,6 +106,19 @@ func crashChild(dir string, seed uint64, seal int) error {
 				return fmt.Errorf("append: %w", err)
 			}
 			ack("one", res.Commit)
+		case p < 75:
+			// Many streams at a snapshot boundary: the commit builds its
+			// tree on another goroutine, which compresses it there, and
+			// the next commit records it (store.Piece).
+			var evs []EventInput
+			for k := range 70 + rng.IntN(130) {
+				evs = append(evs, event(fmt.Sprintf("big-%d", (k*7+i)%400)))
+			}
+			res, err := r.Append(ctx, evs, AppendOptions{Actor: "child", Message: "big"})
+			if err != nil {
+				return fmt.Errorf("append: %w", err)
+			}
+			ack("big", res.Commit)
 		case p < 85:
 			var evs []EventInput
 			for range 2 + rng.IntN(6) {
@@ -207,6 +220,12 @@ func TestKillDuringAppends(t *testing.T) {
 			key = atOffset.ReplaceAllString(key, "<file> at <offset>")
 			if _, seen := fsckFindings[key]; !seen {
 				fsckFindings[key] = fmt.Sprintf("first after round %d: %s", round, f)
+			}
+		}
+		if _, err := r.VerifySnapshots(ctx, "HEAD"); err != nil {
+			key := "snapshots: " + hexID.ReplaceAllString(err.Error(), "<id>")
+			if _, seen := fsckFindings[key]; !seen {
+				fsckFindings[key] = fmt.Sprintf("first after round %d: %v", round, err)
 			}
 		}
 		if tore {
