@@ -49,23 +49,7 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 			}
 		}
 	}
-	if f == nil {
-		var err error
-		if f, loc, err = s.locate(id); err != nil {
-			return nil, err
-		}
-	}
-	o, err := f.Object(int(loc.Slot))
-	if err == nil && o.ID != id {
-		err = fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", id.Short(), err)
-	}
-	if o.Kind != object.KindCommit {
-		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
-	}
-	c, err := object.DecodeCommit(o.Body)
+	c, f, loc, err := s.commitAt(id, f, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -98,27 +82,8 @@ func (s *Store) ReadLineEvents(step *LineStep) error {
 	if err != nil {
 		return err
 	}
-	c := step.Commit
-	first := int(step.at.Slot) - len(c.Events)
-	events := make([][]byte, len(c.Events))
-	for i, eid := range c.Events {
-		if k := first + i; k >= 0 {
-			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
-				events[i] = e.Body
-				continue
-			}
-		}
-		kind, body, _, err := s.get(eid)
-		if err != nil {
-			return err
-		}
-		if kind != object.KindEvent {
-			return fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
-		}
-		events[i] = body
-	}
-	step.Events = events
-	return nil
+	step.Events, _, err = s.eventsBefore(f, step.at, step.Commit.Events, false)
+	return err
 }
 
 // locate returns the frame holding an object and its location there,
@@ -252,10 +217,25 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 			}
 		}
 	}
+	c, f, loc, err := s.commitAt(id, f, loc)
+	if err != nil {
+		return nil, err
+	}
+	step := &FoldStep{Commit: c, at: loc, inFrame: true}
+	if step.Bodies, step.Data, err = s.eventsBefore(f, loc, c.Events, true); err != nil {
+		return nil, err
+	}
+	return step, nil
+}
+
+// commitAt reads commit id from frame f at loc, or, when f is nil, from
+// where the indexes say it lies, and returns it with its frame and
+// location. s.mu is held.
+func (s *Store) commitAt(id object.ID, f *pack.Frame, loc pack.Location) (*object.Commit, *pack.Frame, pack.Location, error) {
 	if f == nil {
 		var err error
 		if f, loc, err = s.locate(id); err != nil {
-			return nil, err
+			return nil, nil, loc, err
 		}
 	}
 	o, err := f.Object(int(loc.Slot))
@@ -263,32 +243,46 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 		err = fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", id.Short(), err)
+		return nil, nil, loc, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
 	if o.Kind != object.KindCommit {
-		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
+		return nil, nil, loc, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
 	}
 	c, err := object.DecodeCommit(o.Body)
-	if err != nil {
-		return nil, err
+	return c, f, loc, err
+}
+
+// eventsBefore reads the events ids of the commit at loc in frame f:
+// from the frame, just before the commit, where they lie when they were
+// written with it, else through the index; with their data when data is
+// set. Each is checked against its ID as Get checks it. s.mu is held.
+func (s *Store) eventsBefore(f *pack.Frame, loc pack.Location, ids []object.ID, data bool) (bodies, datas [][]byte, err error) {
+	bodies = make([][]byte, len(ids))
+	if data {
+		datas = make([][]byte, len(ids))
 	}
-	step := &FoldStep{Commit: c, Bodies: make([][]byte, len(c.Events)), Data: make([][]byte, len(c.Events)), at: loc, inFrame: true}
-	first := int(loc.Slot) - len(c.Events)
-	for i, eid := range c.Events {
+	first := int(loc.Slot) - len(ids)
+	for i, eid := range ids {
 		if k := first + i; k >= 0 {
 			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
-				step.Bodies[i], step.Data[i] = e.Body, e.Data
+				bodies[i] = e.Body
+				if data {
+					datas[i] = e.Data
+				}
 				continue
 			}
 		}
-		kind, body, data, err := s.get(eid)
+		kind, body, d, err := s.get(eid)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if kind != object.KindEvent {
-			return nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+			return nil, nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
 		}
-		step.Bodies[i], step.Data[i] = body, data
+		bodies[i] = body
+		if data {
+			datas[i] = d
+		}
 	}
-	return step, nil
+	return bodies, datas, nil
 }
