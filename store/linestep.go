@@ -34,11 +34,8 @@ const lineStepScan = 64
 func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if s.stale != nil {
-		return nil, s.stale
+	if err := s.readable(); err != nil {
+		return nil, err
 	}
 	var f *pack.Frame
 	var loc pack.Location
@@ -72,11 +69,8 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 func (s *Store) ReadLineEvents(step *LineStep) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.stale != nil {
-		return s.stale
+	if err := s.readable(); err != nil {
+		return err
 	}
 	f, err := s.frame(step.at)
 	if err != nil {
@@ -195,11 +189,8 @@ func FoldStepOf(get func(object.ID) (object.Kind, []byte, []byte, error), id obj
 
 // readFoldStep is ReadFoldStep; s.mu is held.
 func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if s.stale != nil {
-		return nil, s.stale
+	if err := s.readable(); err != nil {
+		return nil, err
 	}
 	var f *pack.Frame
 	var loc pack.Location

@@ -1117,14 +1117,20 @@ func (s *Store) get(id object.ID) (object.Kind, []byte, []byte, error) {
 	return s.getAfter(id, object.ZeroID)
 }
 
+// readable returns why the store cannot be read, or nil: closed, or a
+// view gone stale. s.mu is held.
+func (s *Store) readable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.stale
+}
+
 // getAfter is get with the first parent of id, should id be a commit,
 // known to the caller (ZeroID: not known); see pack.Frame.ObjectAfter.
 func (s *Store) getAfter(id, parent object.ID) (object.Kind, []byte, []byte, error) {
-	if s.closed {
-		return 0, nil, nil, ErrClosed
-	}
-	if s.stale != nil {
-		return 0, nil, nil, s.stale
+	if err := s.readable(); err != nil {
+		return 0, nil, nil, err
 	}
 	loc, ok := s.lookup(id)
 	if !ok {
