@@ -54,55 +54,19 @@ func TestCompressAhead(t *testing.T) {
 	require.True(t, bytes.HasPrefix(frame, pieces[0].Zstd), "the frame starts with the first piece")
 	require.True(t, bytes.HasPrefix(frame[len(pieces[0].Zstd):], pieces[1].Zstd), "and goes on with the second")
 
-	// A group whose first transaction compressed ahead: both queue while
-	// a third holds the lead, and go in its successor's group.
-	release, holding := make(chan struct{}), make(chan struct{})
-	errs := make(chan error, 3)
-	go func() {
-		errs <- s.Update(context.Background(), func(tx *Tx) error {
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
-	queued := func(n int) {
-		for {
-			s.group.mu.Lock()
-			q := len(s.group.queue)
-			s.group.mu.Unlock()
-			if q == n {
-				return
-			}
-			runtime.Gosched()
-		}
-	}
+	// A group whose first transaction compressed ahead.
 	var groupAhead []pack.Compressed
-	go func() {
-		errs <- s.Update(context.Background(), func(tx *Tx) error {
-			ids = append(ids, put(tx, "group-a", 400)...)
-			tx.CompressAhead()
-			groupAhead = tx.compressedAhead()
-			return nil
-		})
-	}()
-	queued(1)
-	go func() {
-		errs <- s.Update(context.Background(), func(tx *Tx) error {
-			for i := range 50 {
-				tx.PutObject(object.KindBlob, blob("group-b", i))
-			}
-			return nil
-		})
-	}()
-	queued(2)
-	syncs, _ := s.SyncStats()
-	close(release)
-	for range 3 {
-		require.NoError(t, <-errs)
-	}
-	after, _ := s.SyncStats()
-	require.Equal(t, syncs+1, after, "the two went in one group (the holder wrote nothing)")
+	inOneGroup(t, s, func(tx *Tx) error {
+		ids = append(ids, put(tx, "group-a", 400)...)
+		tx.CompressAhead()
+		groupAhead = tx.compressedAhead()
+		return nil
+	}, func(tx *Tx) error {
+		for i := range 50 {
+			tx.PutObject(object.KindBlob, blob("group-b", i))
+		}
+		return nil
+	})
 	require.Len(t, groupAhead, 1)
 	loc, ok = s.lookup(ids[len(ids)-1])
 	require.True(t, ok)
@@ -123,4 +87,37 @@ func TestCompressAhead(t *testing.T) {
 	require.NoError(t, err)
 	defer s2.Close()
 	check(s2)
+}
+
+// inOneGroup runs fns as the transactions of one group: each queues, in
+// order, while another transaction holds the lead, and they all go in
+// the group of the one that leads next, with one sync.
+func inOneGroup(t *testing.T, s *Store, fns ...func(*Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	release, holding := make(chan struct{}), make(chan struct{})
+	errs := make(chan error, len(fns)+1)
+	go func() {
+		errs <- s.Update(ctx, func(*Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	for i, fn := range fns {
+		go func() { errs <- s.Update(ctx, fn) }()
+		for queued := 0; queued != i+1; runtime.Gosched() {
+			s.group.mu.Lock()
+			queued = len(s.group.queue)
+			s.group.mu.Unlock()
+		}
+	}
+	syncs, _ := s.SyncStats()
+	close(release)
+	for range len(fns) + 1 {
+		require.NoError(t, <-errs)
+	}
+	after, _ := s.SyncStats()
+	require.Equal(t, syncs+1, after, "the transactions went in one group (the holder wrote nothing)")
 }

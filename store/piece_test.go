@@ -125,44 +125,16 @@ func TestPutPieceInAGroup(t *testing.T) {
 		return p
 	}
 	a, b := newPiece("a"), newPiece("b")
-	release, holding := make(chan struct{}), make(chan struct{})
-	errs := make(chan error, 3)
-	go func() {
-		errs <- s.Update(context.Background(), func(tx *Tx) error {
-			close(holding)
-			<-release
+	var fns []func(*Tx) error
+	for i, p := range []*Piece{a, b} {
+		fns = append(fns, func(tx *Tx) error {
+			ids = append(ids, tx.PutObject(object.KindBlob, fmt.Appendf(nil, "before %d", i)))
+			tx.PutPiece(p)
+			ids = append(ids, tx.PutObject(object.KindBlob, fmt.Appendf(nil, "after %d", i)))
 			return nil
 		})
-	}()
-	<-holding
-	queued := func(n int) {
-		for {
-			s.group.mu.Lock()
-			q := len(s.group.queue)
-			s.group.mu.Unlock()
-			if q == n {
-				return
-			}
-		}
 	}
-	for i, p := range []*Piece{a, b} {
-		go func() {
-			errs <- s.Update(context.Background(), func(tx *Tx) error {
-				ids = append(ids, tx.PutObject(object.KindBlob, fmt.Appendf(nil, "before %d", i)))
-				tx.PutPiece(p)
-				ids = append(ids, tx.PutObject(object.KindBlob, fmt.Appendf(nil, "after %d", i)))
-				return nil
-			})
-		}()
-		queued(i + 1)
-	}
-	syncs, _ := s.SyncStats()
-	close(release)
-	for range 3 {
-		require.NoError(t, <-errs)
-	}
-	after, _ := s.SyncStats()
-	require.Equal(t, syncs+1, after, "the two went in one group")
+	inOneGroup(t, s, fns...)
 	loc, ok := s.lookup(ids[len(ids)-1])
 	require.True(t, ok)
 	raw, err := os.ReadFile(filepath.Join(dir, "log", segName(loc.Seg)))
