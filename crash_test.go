@@ -222,10 +222,14 @@ func TestKillDuringAppends(t *testing.T) {
 				fsckFindings[key] = fmt.Sprintf("first after round %d: %s", round, f)
 			}
 		}
-		if _, err := r.VerifySnapshots(ctx, "HEAD"); err != nil {
-			key := "snapshots: " + hexID.ReplaceAllString(err.Error(), "<id>")
-			if _, seen := fsckFindings[key]; !seen {
-				fsckFindings[key] = fmt.Sprintf("first after round %d: %v", round, err)
+		// HEAD's snapshots against the fold (unless round 0's child died
+		// before its first commit, which leaves the branch unborn).
+		if _, _, born := r.st.Resolve("HEAD"); born {
+			if _, err := r.VerifySnapshots(ctx, "HEAD"); err != nil {
+				key := "snapshots: " + hexID.ReplaceAllString(err.Error(), "<id>")
+				if _, seen := fsckFindings[key]; !seen {
+					fsckFindings[key] = fmt.Sprintf("first after round %d: %v", round, err)
+				}
 			}
 		}
 		if tore {
