@@ -191,7 +191,10 @@ func (p *Payload) Append(q *Payload) int {
 	}
 	p.buf = append(p.buf, q.buf...)
 	p.n += q.n
-	p.events = append(p.events[:0], q.events...)
+	if len(q.events) < q.n { // q ends the run of events p ended with
+		p.events = p.events[:0]
+	}
+	p.events = append(p.events, q.events...)
 	if q.commits {
 		p.last, p.haveLast, p.commits = q.last, q.haveLast, true
 	}

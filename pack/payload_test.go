@@ -198,3 +198,30 @@ func TestPayloadAppend(t *testing.T) {
 		})
 	}
 }
+
+// A payload of packed events only, appended, goes on the run of events
+// the first payload ended with: a commit after names them all and still
+// leaves them out.
+func TestPayloadAppendEventsOnly(t *testing.T) {
+	var p, q Payload
+	var ids []object.ID
+	for i, to := range []*Payload{&p, &p, &q, &q} {
+		ev := object.NewEvent("acc-1", "Deposited", 1, nil, fmt.Appendf(nil, `{"n":%d}`, i))
+		body := ev.Encode()
+		id := object.Hash(object.KindEvent, body)
+		to.AddPackedEvent(id, body, ev.Data)
+		ids = append(ids, id)
+	}
+	p.Append(&q)
+	c := &object.Commit{Events: ids, Time: time.Unix(1, 0).UTC(), Offset: 4}
+	cb := c.Encode()
+	cid := object.Hash(object.KindCommit, cb)
+	slot := p.AddCommit(cid, c, cb)
+	entries, err := ParseEntries(p.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, EntryPackedCommit, entries[slot].Kind)
+	assert.Equal(t, byte(packedEventsPrev), entries[slot].Body[0], "the commit leaves out its four events")
+	o, err := NewFrame(entries, p.Size()).Object(slot)
+	require.NoError(t, err)
+	assert.Equal(t, cid, o.ID)
+}
