@@ -152,7 +152,7 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		if !refused(err) {
 			r.forgetHeads()
 		}
-		return nil, err
+		return nil, invalidIfTooLarge(err)
 	}
 	return res, nil
 }

@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -79,4 +80,26 @@ func TestAppendRefusesTextNotUTF8(t *testing.T) {
 	_, err = r.Revert(ctx, "HEAD", RevertOptions{Message: "\xff"})
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Equal(t, 1, eventsOnHead(t, r))
+}
+
+// An event's data may hold at most 64 MiB, as an input line may: more is
+// refused as invalid input before anything is built, and nothing is
+// written (a frame holds at most 256 MiB, and one written larger would
+// make the repository unreadable).
+func TestAppendRefusesAnEventTooLarge(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("small", "T", `{"a":1}`))
+	before, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	big := append(append([]byte(`{"blob":"`), bytes.Repeat([]byte("x"), 64<<20)...), `"}`...)
+	_, err = r.Append(ctx, []EventInput{{Stream: "big", Type: "T", Data: big}}, AppendOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	require.ErrorContains(t, err, "more than the 64 MiB an event may hold")
+	after, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	st, err := r.State(ctx, "HEAD", "small", StateOptions{})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"a":1}`, string(st.State))
 }

@@ -52,6 +52,16 @@ func (e *invalidError) Unwrap() error        { return e.err }
 // (invalid model: ...) needs no second prefix.
 func invalidWrap(err error) error { return &invalidError{msg: err.Error(), err: err} }
 
+// invalidIfTooLarge makes a transaction the store refused as larger
+// than a frame holds (store.ErrTooLarge) an error matching ErrInvalid:
+// the input was too large.
+func invalidIfTooLarge(err error) error {
+	if errors.Is(err, store.ErrTooLarge) {
+		return invalidWrap(fmt.Errorf("commit too large: %w", err))
+	}
+	return err
+}
+
 // conflictError is a conflict whose message stands alone; it matches
 // ErrConflict.
 type conflictError struct{ msg string }

@@ -196,6 +196,9 @@ func checkEvent(e *EventInput) ([]byte, error) {
 	if err := checkNames(e); err != nil {
 		return nil, err
 	}
+	if len(e.Data) > maxInputLine {
+		return nil, fmt.Errorf("data: %d MiB, more than the %d MiB an event may hold", len(e.Data)>>20, maxInputLine>>20)
+	}
 	if len(bytes.TrimSpace(e.Data)) == 0 {
 		return []byte("{}"), nil
 	}
@@ -262,7 +265,8 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	return nil
 }
 
-// maxInputLine is the most bytes an input line may hold.
+// maxInputLine is the most bytes an input line may hold, and an event's
+// data through Append.
 const maxInputLine = 64 << 20
 
 // jsonKind names a Go kind as JSON names its values, for messages.

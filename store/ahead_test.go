@@ -94,6 +94,12 @@ func TestCompressAhead(t *testing.T) {
 // the group of the one that leads next, with one sync.
 func inOneGroup(t *testing.T, s *Store, fns ...func(*Tx) error) {
 	t.Helper()
+	inOneGroupSyncs(t, s, 1, fns...)
+}
+
+// inOneGroupSyncs is inOneGroup for a group written with syncs syncs.
+func inOneGroupSyncs(t *testing.T, s *Store, syncs int, fns ...func(*Tx) error) {
+	t.Helper()
 	ctx := context.Background()
 	release, holding := make(chan struct{}), make(chan struct{})
 	errs := make(chan error, len(fns)+1)
@@ -113,11 +119,11 @@ func inOneGroup(t *testing.T, s *Store, fns ...func(*Tx) error) {
 			s.group.mu.Unlock()
 		}
 	}
-	syncs, _ := s.SyncStats()
+	before, _ := s.SyncStats()
 	close(release)
 	for range len(fns) + 1 {
 		require.NoError(t, <-errs)
 	}
 	after, _ := s.SyncStats()
-	require.Equal(t, syncs+1, after, "the transactions went in one group (the holder wrote nothing)")
+	require.Equal(t, before+uint64(syncs), after, "the transactions went in one group (the holder wrote nothing)")
 }

@@ -58,6 +58,9 @@ var (
 	// ErrNotRepository is returned by Open for a folder that holds no
 	// repository.
 	ErrNotRepository = errors.New("not an evgit repository")
+	// ErrTooLarge is returned for a transaction larger than a frame may
+	// hold (pack.MaxFramePayload); nothing of it is written.
+	ErrTooLarge = errors.New("transaction too large")
 )
 
 // Options tune a store. The zero value is sensible.

@@ -41,6 +41,7 @@ type Tx struct {
 	frame      []byte
 	sealed     bool // Seal made frame; the payload and bodies are gone
 	sealedN    int  // the entries in frame
+	sealedSize int  // the payload bytes in frame
 	sealedObjs []sealedObj
 	// SpillFrame moved the frame and sealedObjs to spill, at spilled;
 	// the frame is the span's first spilledFrame bytes.
@@ -625,7 +626,7 @@ func (tx *Tx) Seal() {
 		frame = make([]byte, 0, n)
 	}
 	tx.frame = pack.AppendFrame(frame[:0], tx.payload.Bytes(), false)
-	tx.sealed, tx.sealedN = true, tx.payload.Len()
+	tx.sealed, tx.sealedN, tx.sealedSize = true, tx.payload.Len(), tx.payload.Size()
 	payload := tx.payload.Bytes()[:0]
 	detachedPayloads.Put(&payload)
 	tx.payload = pack.Payload{}
@@ -640,6 +641,14 @@ func (tx *Tx) Seal() {
 type sealedObj struct {
 	id   object.ID
 	slot uint32
+}
+
+// rawSize returns the bytes of the transaction's payload.
+func (tx *Tx) rawSize() int {
+	if tx.sealed {
+		return tx.sealedSize
+	}
+	return tx.payload.Size()
 }
 
 // entries returns how many entries the transaction adds.
@@ -768,7 +777,8 @@ func (s *Store) runTxs(batch []*request) {
 	g := newGroupState()
 	var txs []*Tx
 	var ok []*request
-	for _, r := range batch {
+	size := 0 // the payload bytes of txs
+	for i, r := range batch {
 		if err := ctxErr(r.ctx); err != nil {
 			r.done <- err
 			continue
@@ -789,19 +799,49 @@ func (s *Store) runTxs(batch []*request) {
 			r.done <- nil
 			continue
 		}
+		// A frame holds at most pack.MaxFramePayload bytes, which a
+		// reader checks: a transaction larger is refused, and a group
+		// that would pass it is written in more than one frame.
+		n := tx.rawSize()
+		if n > maxTxPayload {
+			r.done <- fmt.Errorf("%w: it holds %.1f MiB, and a transaction may hold at most %.1f MiB", ErrTooLarge, float64(n)/(1<<20), float64(maxTxPayload)/(1<<20))
+			continue
+		}
+		if size+n > maxTxPayload {
+			if !s.writeGroup(txs, ok, batch[i:]) {
+				return
+			}
+			txs, ok, size = nil, nil, 0
+		}
 		tx.merge()
 		txs = append(txs, tx)
 		ok = append(ok, r)
+		size += n
 	}
+	s.writeGroup(txs, ok, nil)
+}
+
+// maxTxPayload is the most payload bytes a frame is written with: what
+// a reader accepts, less room for the frame's own bytes. A variable so
+// tests can lower it.
+var maxTxPayload = pack.MaxFramePayload - 1<<20
+
+// writeGroup writes transactions as one frame and tells their requests;
+// when the write fails, the store is broken and the requests of rest
+// (not yet run) are told so too. It reports whether the write succeeded.
+func (s *Store) writeGroup(txs []*Tx, ok, rest []*request) bool {
 	if len(txs) == 0 {
-		return
+		return true
 	}
 	if err := s.write(txs); err != nil {
 		s.broken = fmt.Errorf("%w: %v", ErrBroken, err)
 		for _, r := range ok {
 			r.done <- fmt.Errorf("write failed: %w", err)
 		}
-		return
+		for _, r := range rest {
+			r.done <- s.broken
+		}
+		return false
 	}
 	s.group.mu.Lock()
 	s.group.syncs++
@@ -813,6 +853,7 @@ func (s *Store) runTxs(batch []*request) {
 	if err := s.maybeSeal(); err != nil {
 		s.broken = fmt.Errorf("%w: sealing: %v", ErrBroken, err)
 	}
+	return true
 }
 
 // write appends the group's transactions as one frame, syncs once, and
