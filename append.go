@@ -99,7 +99,7 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 	if err := checkUTF8("message", opts.Message); err != nil {
 		return nil, err
 	}
-	if err := checkUTF8("idempotency key", opts.IdempotencyKey); err != nil {
+	if err := checkKey(opts.IdempotencyKey); err != nil {
 		return nil, err
 	}
 	prepared := make([]preparedEvent, len(events))
@@ -247,6 +247,17 @@ type preparedEvent struct {
 func checkActor(a string) error {
 	if !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
 		return invalidf("actor %q: want UTF-8 without control characters", a)
+	}
+	return nil
+}
+
+// checkKey refuses an idempotency key that is not UTF-8 (see checkUTF8)
+// or holds a control character: cat-file prints a commit's key on a
+// header line of its own, where a newline would make a key read as
+// another header.
+func checkKey(k string) error {
+	if !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl) {
+		return invalidf("idempotency key %q: want UTF-8 without control characters", k)
 	}
 	return nil
 }

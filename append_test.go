@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,17 @@ func TestAppendRefusesTextNotUTF8(t *testing.T) {
 	_, err := r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{Message: "a\xffb"})
 	require.ErrorIs(t, err, ErrInvalid)
 	_, err = r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{IdempotencyKey: "k\xff"})
+	require.ErrorIs(t, err, ErrInvalid)
+	// Nor a key with a control character (cat-file prints it on a line
+	// of its own), nor meta that is not UTF-8 (export would change it,
+	// and with it the event's ID), nor a meta actor with a newline.
+	_, err = r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{IdempotencyKey: "x\nreverts 1234"})
+	require.ErrorIs(t, err, ErrInvalid)
+	for _, meta := range []map[string]string{{"x": "\xff"}, {"\xff": "x"}, {"actor": "a\nb"}} {
+		_, err = r.Append(ctx, []EventInput{{Stream: "a", Type: "T", Meta: meta}}, AppendOptions{})
+		require.ErrorIs(t, err, ErrInvalid, "%q", meta)
+	}
+	_, err = r.Import(ctx, strings.NewReader(`{"stream":"a","type":"T","commit":{"idempotency_key":"a\nb"}}`+"\n"), ImportOptions{})
 	require.ErrorIs(t, err, ErrInvalid)
 	appendOne(t, r, ev("a", "T", `{}`))
 	_, err = r.Revert(ctx, "HEAD", RevertOptions{Message: "\xff"})

@@ -1259,6 +1259,9 @@ func importSpec(g importGroup, actor string) (AppendOptions, error) {
 		return o, nil
 	}
 	o.Message, o.IdempotencyKey = h.Message, h.IdempotencyKey
+	if err := checkKey(h.IdempotencyKey); err != nil {
+		return o, fmt.Errorf("line %d: commit %w", g.line, err)
+	}
 	if h.HasActor() {
 		if err := checkActor(h.Actor); err != nil {
 			return o, fmt.Errorf("line %d: commit %w", g.line, err)

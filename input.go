@@ -10,6 +10,9 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/walk"
@@ -198,6 +201,19 @@ func checkEvent(e *EventInput) ([]byte, error) {
 	}
 	if len(e.Data) > maxInputLine {
 		return nil, fmt.Errorf("data: %d MiB, more than the %d MiB an event may hold", len(e.Data)>>20, maxInputLine>>20)
+	}
+	// A program's meta, unlike a parsed line's, may hold any bytes:
+	// export writes it as JSON, which would replace bytes that are not
+	// UTF-8, and the import of that export would make other events.
+	for k, v := range e.Meta {
+		switch {
+		case !utf8.ValidString(k):
+			return nil, fmt.Errorf("meta key %q: want UTF-8", k)
+		case k == "actor" && (!utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl)):
+			return nil, fmt.Errorf("meta.actor %q: want UTF-8 without control characters", v)
+		case !utf8.ValidString(v):
+			return nil, fmt.Errorf("meta.%s %q: want UTF-8", k, v)
+		}
 	}
 	if len(bytes.TrimSpace(e.Data)) == 0 {
 		return []byte("{}"), nil
