@@ -124,7 +124,7 @@ func TestCloseWhileAppending(t *testing.T) {
 func TestCancelledContext(t *testing.T) {
 	r := newRepo(t)
 	for i := range 30 {
-		commitEvents(t, r, "", ev(fmt.Sprintf("s%02d", i), "E", `{"a":1}`))
+		commitEvents(t, r, "", ev(fmt.Sprintf("s%02d", i), "E", `{"a":1}`), ev("s", "E", fmt.Sprintf(`{"i":%d}`, i)))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -170,6 +170,18 @@ func TestCancelledContext(t *testing.T) {
 		},
 		"Diff": func(ctx context.Context, stop context.CancelFunc) (int, error) {
 			return drainStopping(r.Diff(ctx, "HEAD~29", "HEAD"), stop)
+		},
+		"States": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.States(ctx, "HEAD"), stop)
+		},
+		"Log": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.Log(ctx, LogOptions{}), stop)
+		},
+		"Log, reverse": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.Log(ctx, LogOptions{Reverse: true}), stop)
+		},
+		"Log of a stream, reverse": func(ctx context.Context, stop context.CancelFunc) (int, error) {
+			return drainStopping(r.Log(ctx, LogOptions{Stream: "s", Reverse: true}), stop)
 		},
 	} {
 		ctx, stop := context.WithCancel(context.Background())

@@ -124,6 +124,9 @@ func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield fu
 		}
 	}
 	for _, e := range slices.Backward(kept) {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
 		if !yield(e, nil) {
 			return true, nil
 		}

@@ -79,12 +79,10 @@ func (r *Repository) States(ctx context.Context, rev string) iter.Seq2[StreamSta
 			yield(StreamState{}, err)
 			return
 		}
-		for i, e := range entries {
-			if i%256 == 0 {
-				if err := ctx.Err(); err != nil {
-					yield(StreamState{}, err)
-					return
-				}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				yield(StreamState{}, err)
+				return
 			}
 			st, err := view.snaps.State(e)
 			if err != nil {

@@ -70,6 +70,10 @@ func Log(ctx context.Context, src Source, opts LogOptions) iter.Seq2[Entry, erro
 			return
 		}
 		for _, e := range slices.Backward(all) {
+			if err := ctx.Err(); err != nil {
+				yield(Entry{}, err)
+				return
+			}
 			if !yield(e, nil) {
 				return
 			}
