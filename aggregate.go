@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/evgit/evgit/model"
@@ -47,17 +48,27 @@ func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Red
 //
 // Snapshots: every SnapshotEvery events of a stream (default 100; < 0
 // turns them off) Load keeps the state, JSON-encoded, in memory in the
-// Repository, keyed by Name, Version, the model (whose upcasts the
-// reducers saw), the stream, the stream's version and the ID of the commit
-// holding that event (which names all history before it, so snapshots are
-// shared across branches where history is the same and never confused
-// where it is not). A later Load starts from
-// the nearest such snapshot. They last as long as the Repository value
-// and are never written to the repository: change Version whenever the
-// reducers change meaning, and S must survive a JSON round trip
-// (exported fields) or snapshots must be off.
+// Repository, keyed by Name (for an Aggregate without one, the Aggregate
+// value itself, so unnamed aggregates never share snapshots), the type S,
+// Version, the model (whose upcasts the reducers saw), the stream, the
+// stream's version and the ID of the commit holding that event (which
+// names all history before it, so snapshots are shared across branches
+// where history is the same and never confused where it is not). A later
+// Load starts from the nearest such snapshot. They last as long as the
+// Repository value and are never written to the repository: change
+// Version whenever the reducers change meaning. A state that does not
+// come back from JSON equal (reflect.DeepEqual: unexported fields, an
+// interface holding an int) is not kept, so such an S loads from the
+// stream's first event every time.
+//
+// An Aggregate is safe for concurrent Loads once set up.
 type Aggregate[S any] struct {
-	Name    string
+	// Name names the reducers' snapshots, shared by every Aggregate of
+	// the same Name, S and Version: two with other reducers need two
+	// names (or none).
+	Name string
+	// Version is changed when the reducers change meaning, so that
+	// snapshots folded by the old ones are not used.
 	Version int
 	// Handlers maps an event type to its reducer.
 	Handlers map[string]Reducer[S]
@@ -66,7 +77,9 @@ type Aggregate[S any] struct {
 	Default Reducer[S]
 	// Init returns the state before the first event; nil means the zero
 	// value of S.
-	Init          func() S
+	Init func() S
+	// SnapshotEvery is how many of a stream's events lie between two
+	// snapshots: 0 means 100, < 0 none.
 	SnapshotEvery int
 }
 
@@ -123,8 +136,15 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 		every = 0
 	}
 	snaps := &r.derived().aggs
+	// An Aggregate without a Name shares its snapshots with no other: a
+	// zero Name would otherwise be every unnamed Aggregate's.
+	var owner any
+	if a.Name == "" {
+		owner = a
+	}
+	typ := reflect.TypeFor[S]()
 	key := func(at uint64) aggregateKey {
-		return aggregateKey{name: a.Name, version: a.Version, model: mdlID, stream: stream, at: at, commit: v.ids[refs[at-1].pos]}
+		return aggregateKey{name: a.Name, owner: owner, typ: typ, version: a.Version, model: mdlID, stream: stream, at: at, commit: v.ids[refs[at-1].pos]}
 	}
 	var state S
 	if a.Init != nil {
@@ -168,7 +188,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 			}
 		}
 		if every > 0 && (done+1)%every == 0 {
-			if b, err := json.Marshal(state); err == nil {
+			if b, ok := snapshotOf(state); ok {
 				snaps.put(key(done+1), b)
 			}
 		}
@@ -176,9 +196,27 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	return &Loaded[S]{Stream: stream, Version: n, Commit: id, State: state}, nil
 }
 
+// snapshotOf returns a typed state JSON-encoded for a snapshot, when it
+// comes back from JSON as it is: a state whose fields JSON does not see
+// (unexported ones) would come back without them, and a later Load would
+// start from that silently.
+func snapshotOf[S any](state S) ([]byte, bool) {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return nil, false
+	}
+	var back S
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, state) {
+		return nil, false
+	}
+	return b, true
+}
+
 // aggregateKey names a typed snapshot.
 type aggregateKey struct {
 	name    string
+	owner   any          // an Aggregate without a Name: the Aggregate itself
+	typ     reflect.Type // S
 	version int
 	model   object.ID // the model whose upcasts fed the reducers
 	stream  string

@@ -1043,3 +1043,41 @@ func TestFoldLineStopsWhenCancelled(t *testing.T) {
 		})
 	}))
 }
+
+// Unnamed aggregates of one state type never share snapshots (a zero
+// Name was every one's), and a state JSON cannot carry whole (an
+// unexported field) is never kept as a snapshot: each Load folds what
+// its own reducers give, first time and after (a helper's audit).
+func TestAggregateSnapshotsAreTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for i := range 150 {
+		typ := "Deposit"
+		if i%3 == 2 {
+			typ = "Withdraw"
+		}
+		appendOne(t, r, ev("acc", typ, `{}`))
+	}
+	type count struct{ N int }
+	inc := func(s count, _ *RecordedEvent) (count, error) { s.N++; return s, nil }
+	deposits := &Aggregate[count]{Handlers: map[string]Reducer[count]{"Deposit": inc}}
+	withdrawals := &Aggregate[count]{Handlers: map[string]Reducer[count]{"Withdraw": inc}}
+	for range 2 {
+		got, err := withdrawals.Load(ctx, r, "HEAD", "acc", StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, 50, got.State.N)
+		got, err = deposits.Load(ctx, r, "HEAD", "acc", StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, 100, got.State.N)
+	}
+
+	type hidden struct{ n int }
+	hide := &Aggregate[hidden]{Name: "hidden", Handlers: map[string]Reducer[hidden]{
+		"Deposit": func(s hidden, _ *RecordedEvent) (hidden, error) { s.n++; return s, nil },
+	}}
+	for range 2 {
+		got, err := hide.Load(ctx, r, "HEAD", "acc", StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, 100, got.State.n)
+	}
+}
