@@ -70,6 +70,7 @@ func TestUseAfterClose(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = r.Fsck(ctx, FsckOptions{})
 	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, r.Flush(ctx), ErrClosed)
 }
 
 // Close while goroutines append: each append either lands or fails with

@@ -116,10 +116,14 @@ func (w *commitWriter) absorbSnapshot() {
 // building: a commit with many changed streams builds its snapshot on a
 // goroutine of its own and does not wait for it; the next commit on its
 // branch records it, or Flush, or Close. Snapshots are derived data: one
-// lost to a crash costs a longer walk back to the one before.
+// lost to a crash costs a longer walk back to the one before. After
+// Close, Flush returns ErrClosed.
 func (r *Repository) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if r.st.Closed() {
+		return ErrClosed
 	}
 	// A cached head is changed in place by the writer that folds on it,
 	// inside a transaction: it is read inside one too, never beside, but

@@ -285,6 +285,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Closed reports whether Close was called.
+func (s *Store) Closed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
 // Close releases the store's files, once the write in flight and a
 // background seal are done. Every later call fails with ErrClosed; a
 // second Close does nothing.
