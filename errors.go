@@ -28,7 +28,9 @@ var (
 	// ErrInvalid is returned for bad input: a stream or type name, JSON,
 	// a time, a ref name, an option.
 	ErrInvalid = errors.New("invalid input")
-	// ErrNothingToCommit is returned by Append when there are no events.
+	// ErrNothingToCommit is returned when there is nothing to write: Append
+	// of no events, Import of an input without events, Revert of a range
+	// that holds no commit.
 	ErrNothingToCommit = errors.New("nothing to commit")
 	// ErrNotRepository is returned when no repository is found.
 	ErrNotRepository = store.ErrNotRepository

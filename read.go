@@ -121,17 +121,21 @@ func (r *Repository) ResolveAsOf(ctx context.Context, rev string, t time.Time) (
 	return r.CommitAsOf(ctx, id, t)
 }
 
-// LogOptions select commits for Log. Range is a revision or A..B; empty
-// means HEAD.
+// LogOptions select commits for Log, as git log's arguments do. The
+// zero value is every commit reachable from HEAD, newest first.
 type LogOptions struct {
-	Range       string
-	Max         int
-	Stream      string
-	Type        string
-	Since       time.Time
-	Until       time.Time
+	Range string // a revision or A..B; empty means HEAD
+	Max   int    // yield at most this many commits; 0 (or less): no limit
+	// Stream and Type keep the commits holding an event of the stream
+	// and of the type; both given, one event must be both.
+	Stream string
+	Type   string
+	Since  time.Time // keep commits at or after this time; zero: unset
+	Until  time.Time // keep commits at or before this time; zero: unset
+	// Reverse yields the same commits oldest first: Max picks the newest
+	// Max, then they are reversed, as git log does.
 	Reverse     bool
-	FirstParent bool
+	FirstParent bool // follow only first parents
 	// Versions fills each event's stream version (costs a fold per stream
 	// met); without it Version is 0.
 	Versions bool

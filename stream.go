@@ -67,7 +67,7 @@ func (r *Repository) resolveAt(ctx context.Context, rev string, asOf time.Time) 
 // the process's line index holds tip it is a binary search; otherwise it
 // follows the skip links recorded every hundred events.
 // When even the first commit is newer than t, the error matches
-// walk.ErrUnknownRevision.
+// ErrNotFound (walk.ErrUnknownRevision).
 func (r *Repository) CommitAsOf(ctx context.Context, tip object.ID, t time.Time) (object.ID, error) {
 	if err := ctx.Err(); err != nil {
 		return object.ZeroID, err
