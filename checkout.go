@@ -40,9 +40,10 @@ type CheckoutOptions struct {
 	// Branch, when set, is created at the commit and HEAD attached to it
 	// (checkout -b). It must not exist.
 	Branch string
-	// Streams, when set, writes only these streams' files, from the
-	// revision, and leaves HEAD where it is (checkout REV -- STREAM...).
-	// Each must exist at the revision.
+	// Streams, when not empty, writes only these streams' files, from
+	// the revision, and leaves HEAD where it is (checkout REV --
+	// STREAM...). Each must exist at the revision. An empty list is no
+	// list: the whole checkout, which moves HEAD.
 	Streams []string
 	// Actor is recorded in the reflog.
 	Actor string
