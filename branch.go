@@ -78,7 +78,10 @@ func (r *Repository) CurrentBranch(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// CreateBranch creates a branch at a revision (HEAD when empty).
+// CreateBranch creates a branch at a revision (HEAD when empty). A name
+// Git would refuse, a branch that exists already and an actor with
+// control characters are errors matching ErrInvalid; a revision that
+// names no commit, ErrNotFound.
 func (r *Repository) CreateBranch(ctx context.Context, name, rev, actor string) (object.ID, error) {
 	if err := refs.CheckBranchName(name); err != nil {
 		return object.ZeroID, invalidf("%v", err)
@@ -86,7 +89,8 @@ func (r *Repository) CreateBranch(ctx context.Context, name, rev, actor string) 
 	return r.createRef(ctx, refs.HeadsPrefix+name, "branch", name, rev, actor)
 }
 
-// CreateTag creates a tag at a revision (HEAD when empty).
+// CreateTag creates a tag at a revision (HEAD when empty), with the
+// errors of CreateBranch.
 func (r *Repository) CreateTag(ctx context.Context, name, rev, actor string) (object.ID, error) {
 	if err := refs.CheckTagName(name); err != nil {
 		return object.ZeroID, invalidf("%v", err)
@@ -95,6 +99,9 @@ func (r *Repository) CreateTag(ctx context.Context, name, rev, actor string) (ob
 }
 
 func (r *Repository) createRef(ctx context.Context, full, what, name, rev, actor string) (object.ID, error) {
+	if err := checkActor(actor); err != nil {
+		return object.ZeroID, err
+	}
 	if rev == "" {
 		rev = refs.HEAD
 	}
@@ -177,6 +184,9 @@ func (r *Repository) DeleteTag(ctx context.Context, name, actor string) (object.
 // deleteRef deletes a ref; with merged, only when HEAD's first-parent
 // line holds its commit.
 func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor string, merged bool) (object.ID, error) {
+	if err := checkActor(actor); err != nil {
+		return object.ZeroID, err
+	}
 	var old object.ID
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		v, ok := tx.Ref(full)

@@ -77,8 +77,16 @@ type CheckoutResult struct {
 // and checkout refuses to write through a symbolic link. Should another
 // writer move the branch it attaches to while it writes, it writes again
 // at the branch's new commit, so that HEAD is never left attached to a
-// branch the files do not show, nor detached where a branch was asked for.
+// branch the files do not show, nor detached where a branch was asked for
+// (after 8 such moves, an error matching ErrConflict).
+//
+// An empty rev means HEAD. A bare repository, a Branch that exists and an
+// actor with control characters are errors matching ErrInvalid; a
+// revision, or one of Streams, that does not exist, ErrNotFound.
 func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
+	if err := checkActor(opts.Actor); err != nil {
+		return nil, err
+	}
 	for tries := 1; ; tries++ {
 		res, err := r.checkoutOnce(ctx, rev, opts)
 		if !errors.Is(err, errBranchMoved) {

@@ -303,6 +303,9 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 // SetModel parses and stores a model; states are folded through it from
 // now on (snapshots of another model are not used).
 func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (object.ID, error) {
+	if err := checkActor(actor); err != nil {
+		return object.ZeroID, err
+	}
 	mdl, err := model.Parse(src)
 	if err != nil {
 		return object.ZeroID, invalidWrap(err)
