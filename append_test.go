@@ -88,6 +88,8 @@ func TestAppendRefusesTextNotUTF8(t *testing.T) {
 	}
 	_, err = r.Import(ctx, strings.NewReader(`{"stream":"a","type":"T","commit":{"idempotency_key":"a\nb"}}`+"\n"), ImportOptions{})
 	require.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Import(ctx, strings.NewReader(`{"stream":"a","type":"T","meta":{"actor":"a\nb"}}`+"\n"), ImportOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
 	appendOne(t, r, ev("a", "T", `{}`))
 	_, err = r.Revert(ctx, "HEAD", RevertOptions{Message: "\xff"})
 	require.ErrorIs(t, err, ErrInvalid)

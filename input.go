@@ -191,6 +191,9 @@ func checkNames(e *EventInput) error {
 			return fmt.Errorf("meta.time %q is not RFC 3339", t)
 		}
 	}
+	if a, ok := e.Meta["actor"]; ok && strings.ContainsFunc(a, unicode.IsControl) {
+		return fmt.Errorf("meta.actor %q: want no control characters, as a commit's actor", a)
+	}
 	return nil
 }
 
@@ -209,8 +212,6 @@ func checkEvent(e *EventInput) ([]byte, error) {
 		switch {
 		case !utf8.ValidString(k):
 			return nil, fmt.Errorf("meta key %q: want UTF-8", k)
-		case k == "actor" && (!utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl)):
-			return nil, fmt.Errorf("meta.actor %q: want UTF-8 without control characters", v)
 		case !utf8.ValidString(v):
 			return nil, fmt.Errorf("meta.%s %q: want UTF-8", k, v)
 		}
