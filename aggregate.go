@@ -120,13 +120,13 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	// v's commits stay valid whatever happens to the index later.
 	n := uint64(len(refs))
 	if opts.Version > n {
-		return nil, fmt.Errorf("%s at %s: %w", stream, rev, &versionError{stream: stream, have: n, asked: opts.Version})
+		return nil, fmt.Errorf("%s at %s: %w", stream, revAt(rev, opts.AsOf, id), &versionError{stream: stream, have: n, asked: opts.Version})
 	}
 	if opts.Version > 0 {
 		n = opts.Version
 	}
 	if n == 0 {
-		return nil, notFoundf("stream %s does not exist at %s", stream, rev)
+		return nil, notFoundf("stream %s does not exist at %s", stream, revAt(rev, opts.AsOf, id))
 	}
 	every := uint64(a.SnapshotEvery)
 	switch {

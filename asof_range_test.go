@@ -34,3 +34,25 @@ func TestAsOfOutsideTheNanosecondRange(t *testing.T) {
 		}
 	}
 }
+
+// A stream missing, or too short, at the commit an as-of time led to is
+// reported at that commit, not at the revision the time was taken on,
+// where it may well exist (a helper's audit).
+func TestAsOfErrorsNameTheCommitFound(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	early, err := r.Append(ctx, []EventInput{ev("acc-1", "T", `{"a":1}`)}, AppendOptions{Time: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("acc-3", "T", `{"b":1}`)}, AppendOptions{Time: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	asOf := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	at := early.Commit.Short() + " (HEAD as of 2026-11-25T00:00:00Z)"
+	_, err = r.State(ctx, "HEAD", "acc-3", StateOptions{AsOf: asOf})
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.EqualError(t, err, "stream acc-3 does not exist at "+at)
+	_, err = r.State(ctx, "HEAD", "acc-1", StateOptions{AsOf: asOf, Version: 3})
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorContains(t, err, "acc-1 at "+at+": ")
+	_, err = r.Checkout(ctx, "HEAD", CheckoutOptions{AsOf: asOf, Streams: []string{"acc-3"}})
+	assert.EqualError(t, err, "stream acc-3 does not exist at "+at)
+}

@@ -180,7 +180,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 				return nil, err
 			}
 			if !found {
-				return nil, notFoundf("stream %s does not exist at %s", s, rev)
+				return nil, notFoundf("stream %s does not exist at %s", s, revAt(rev, opts.AsOf, id))
 			}
 			want = append(want, e)
 		}

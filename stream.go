@@ -41,12 +41,24 @@ func (r *Repository) State(ctx context.Context, rev, stream string, opts StateOp
 	}
 	st, err := newLoader(r, r.st, mdl, mdlID).load(id, stream, opts.Version)
 	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", stream, rev, err)
+		return nil, fmt.Errorf("%s at %s: %w", stream, revAt(rev, opts.AsOf, id), err)
 	}
 	if st.version == 0 {
-		return nil, notFoundf("stream %s does not exist at %s", stream, rev)
+		return nil, notFoundf("stream %s does not exist at %s", stream, revAt(rev, opts.AsOf, id))
 	}
 	return &StreamState{Stream: stream, Version: st.version, State: st.state, Commit: id}, nil
+}
+
+// revAt names, in a message, what resolveAt(rev, asOf) found (id): the
+// revision as given, or with a time the commit it led to.
+func revAt(rev string, asOf time.Time, id object.ID) string {
+	if rev == "" {
+		rev = "HEAD"
+	}
+	if asOf.IsZero() {
+		return rev
+	}
+	return fmt.Sprintf("%s (%s as of %s)", id.Short(), rev, asOf.UTC().Format(time.RFC3339Nano))
 }
 
 // resolveAt resolves a revision, then with a time the newest commit at or
