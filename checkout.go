@@ -163,6 +163,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	}
 	view := views[0]
 	wt := &worktree{dir: r.workTree, checked: map[string]bool{}}
+	wt.cwd, _ = os.Stat(".")
 	idxPath := filepath.Join(r.gitDir, WorktreeIndexName)
 	if fi, err := os.Lstat(idxPath); err == nil && !fi.Mode().IsRegular() {
 		// Found now, before any file is written, not when the index is.
@@ -410,6 +411,11 @@ func StateFile(state []byte) ([]byte, error) {
 type worktree struct {
 	dir     string
 	checked map[string]bool // folders known to be real folders inside dir
+	// cwd is the process's current folder, which an emptied folder is
+	// not removed as (Git, since 2.35, leaves it too): the user's shell
+	// stands in it, and the next command would fail to find it. nil when
+	// it cannot be read.
+	cwd fs.FileInfo
 }
 
 // path returns the file of a stream, refusing one that would leave the
@@ -592,6 +598,9 @@ func (w *worktree) remove(stream string) error {
 		return err
 	}
 	for dir := filepath.Dir(p); dir != w.dir && strings.HasPrefix(dir, w.dir); dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil && w.cwd != nil && os.SameFile(fi, w.cwd) {
+			break
+		}
 		if os.Remove(dir) != nil {
 			break
 		}

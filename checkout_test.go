@@ -351,3 +351,22 @@ func TestCheckoutRefusedOnAPathWritesNothing(t *testing.T) {
 		assert.Equal(t, before, workTreeFiles(t, wt), "%s, some streams: the work tree as it was", obstacle)
 	}
 }
+
+// A checkout that empties the folder the process stands in leaves that
+// folder (as Git does since 2.35): the user's shell is in it, and the
+// next command would fail to find its own folder. Folders emptied
+// elsewhere go, as before (a helper's audit of the CLI).
+func TestCheckoutKeepsTheCurrentFolder(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "1", ev("top", "T", `{}`))
+	commitEvents(t, r, "2", ev("d/s", "T", `{"v":1}`), ev("e/s", "T", `{"v":1}`))
+	_, err := r.Checkout(ctx, "main", CheckoutOptions{})
+	require.NoError(t, err)
+	t.Chdir(filepath.Join(r.WorkTree(), "d"))
+	_, err = r.Checkout(ctx, "HEAD~1", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.NoFileExists(t, filepath.Join(r.WorkTree(), "d", "s.json"))
+	assert.DirExists(t, filepath.Join(r.WorkTree(), "d"), "the current folder stays")
+	assert.NoDirExists(t, filepath.Join(r.WorkTree(), "e"), "another emptied folder goes")
+}
