@@ -223,6 +223,20 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			return nil, err
 		}
 	}
+	// What the last checkout wrote: the index, or without one, the
+	// streams at HEAD (it most likely wrote those).
+	partial := !idxOK || idx.commit.IsZero()
+	var atHead []string
+	if len(opts.Streams) == 0 && partial {
+		if atHead, err = r.streamsAtHead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Streams) == 0 {
+		if err := untrackedInTheWay(jobs, idx, atHead); err != nil {
+			return nil, err
+		}
+	}
 	// Creating files is what a checkout waits on: several at once.
 	if err := writeFiles(ctx, jobs); err != nil {
 		return nil, err
@@ -237,17 +251,9 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		gone := slices.Collect(maps.Keys(idx.entries))
 		// An index that names no full checkout was made by a checkout of
 		// some streams only, without an index before it: it does not say
-		// what else the work tree holds.
-		partial := !idxOK || idx.commit.IsZero()
-		if partial {
-			// No index to say what the work tree holds: the streams at
-			// HEAD are what the last checkout most likely wrote.
-			more, err := r.streamsAtHead(ctx)
-			if err != nil {
-				return nil, err
-			}
-			gone = append(gone, more...)
-		}
+		// what else the work tree holds, and the streams at HEAD are what
+		// the last checkout most likely wrote.
+		gone = append(gone, atHead...)
 		slices.Sort(gone)
 		for _, s := range slices.Compact(gone) {
 			if seen[s] {
@@ -278,6 +284,54 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		return nil, err
 	}
 	return res, nil
+}
+
+// untrackedInTheWay refuses a full checkout that would overwrite a file
+// the user made: one no checkout wrote (not in the index, nor, without
+// an index, a stream at HEAD) that holds other bytes than its stream's
+// state, as git checkout refuses to overwrite an untracked file. Links
+// are replaced, never followed, as before. Checking out named streams
+// (checkout REV -- STREAM) asks for those files, and overwrites them.
+func untrackedInTheWay(jobs []fileJob, idx *worktreeIndex, atHead []string) error {
+	var inTheWay []string
+	var headHas map[string]bool // atHead as a set, made on first need
+	for _, j := range jobs {
+		if _, known := idx.entries[j.entry.Stream]; known {
+			continue
+		}
+		if headHas == nil {
+			headHas = make(map[string]bool, len(atHead))
+			for _, s := range atHead {
+				headHas[s] = true
+			}
+		}
+		if headHas[j.entry.Stream] {
+			continue
+		}
+		fi, err := os.Lstat(j.path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		have, err := os.ReadFile(j.path)
+		if err != nil {
+			return err
+		}
+		want, err := StateFile(j.state)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(have, want) {
+			inTheWay = append(inTheWay, j.path)
+		}
+	}
+	switch len(inTheWay) {
+	case 0:
+		return nil
+	case 1:
+		return invalidf("checkout would overwrite %s, which no checkout wrote; move or remove it", inTheWay[0])
+	default:
+		return invalidf("checkout would overwrite %s and %d more files no checkout wrote; move or remove them", inTheWay[0], len(inTheWay)-1)
+	}
 }
 
 // streamsAtHead lists the streams at HEAD's commit; none on an unborn

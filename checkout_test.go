@@ -370,3 +370,38 @@ func TestCheckoutKeepsTheCurrentFolder(t *testing.T) {
 	assert.DirExists(t, filepath.Join(r.WorkTree(), "d"), "the current folder stays")
 	assert.NoDirExists(t, filepath.Join(r.WorkTree(), "e"), "another emptied folder goes")
 }
+
+// A full checkout refuses to overwrite a file no checkout wrote (as git
+// checkout refuses an untracked file in the way) and writes nothing; a
+// file that already holds the state is taken as it is; naming the stream
+// (checkout REV -- STREAM) overwrites it (a helper's audit of the CLI).
+func TestCheckoutKeepsFilesItDidNotWrite(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "1", ev("top", "T", `{}`))
+	_, err := r.Checkout(ctx, "main", CheckoutOptions{})
+	require.NoError(t, err)
+	mine := filepath.Join(r.WorkTree(), "n.json")
+	require.NoError(t, os.WriteFile(mine, []byte(`{"mine":1}`+"\n"), 0o644))
+	commitEvents(t, r, "2", ev("n", "T", `{"v":9}`), ev("o", "T", `{"v":8}`))
+	_, err = r.Checkout(ctx, "main", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "n.json, which no checkout wrote")
+	b, err := os.ReadFile(mine)
+	require.NoError(t, err)
+	assert.Equal(t, `{"mine":1}`+"\n", string(b), "left as it was")
+	assert.NoFileExists(t, filepath.Join(r.WorkTree(), "o.json"), "nothing written")
+
+	res, err := r.Checkout(ctx, "main", CheckoutOptions{Streams: []string{"n"}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Written)
+	require.NoError(t, os.Remove(mine))
+	want, err := StateFile([]byte(`{"v":8}`))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(r.WorkTree(), "o.json"), want, 0o644))
+	res, err = r.Checkout(ctx, "main", CheckoutOptions{})
+	require.NoError(t, err, "a file that holds its state already is no obstacle")
+	b, err = os.ReadFile(mine)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"v":9}`, string(b))
+}
