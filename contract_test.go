@@ -309,7 +309,7 @@ func TestRefWinsOverAbbreviatedObjectID(t *testing.T) {
 // model may not default events past it either (model tests).
 func TestSchemaLimits(t *testing.T) {
 	_, err := ParseLine([]byte(`{"stream":"s","type":"T","schema":2147483648}`), false)
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "schema must be an integer from 1 to 2147483647, not 2147483648")
 	r := newRepo(t)
 	_, err = r.Append(context.Background(), []EventInput{{Stream: "s", Type: "T", Schema: 1 << 31, Data: json.RawMessage(`{}`)}}, AppendOptions{})

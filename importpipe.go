@@ -123,7 +123,7 @@ func recycleLines(lines []InputLine) {
 // when it may. actor is the commit actor of the lines so far, which a
 // commit header changes for the lines after it.
 func parseImportLine(b []byte, mdl *model.Model, actor *string, dflt string) (InputLine, error) {
-	l, err := ParseLine(b, true)
+	l, err := parseLine(b, true)
 	if err != nil {
 		return l, err
 	}

@@ -63,8 +63,18 @@ type InputLine struct {
 }
 
 // ParseLine parses and checks one NDJSON event line; allowCommit accepts
-// the "commit" header export writes.
+// the "commit" header export writes. A bad line is an error matching
+// ErrInvalid.
 func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
+	in, err := parseLine(b, allowCommit)
+	if err != nil {
+		return in, invalidWrap(err)
+	}
+	return in, nil
+}
+
+// parseLine is ParseLine, for callers that say which line it was.
+func parseLine(b []byte, allowCommit bool) (InputLine, error) {
 	var in InputLine
 	var seen [6]bool // stream, type, data, schema, meta, commit
 	err := object.ObjectMembers(b, func(key string, v []byte) error {
@@ -243,7 +253,7 @@ func ReadLines(r io.Reader, allowCommit bool) ([]InputLine, error) {
 // ScanLines calls fn for each line of NDJSON read from r.
 func ScanLines(r io.Reader, allowCommit bool, fn func(InputLine) error) error {
 	return scanRaw(r, func(n int, b []byte) error {
-		l, err := ParseLine(b, allowCommit)
+		l, err := parseLine(b, allowCommit)
 		if err != nil {
 			return invalidf("line %d: %v", n, err)
 		}
