@@ -37,6 +37,7 @@ type GCStats struct {
 // GC repacks reachable objects (from any ref or reflog entry) into one
 // compressed pack, drops unreachable objects older than the grace period
 // and thins old snapshots. A crash at any moment of gc loses nothing.
+// With an error, the stats say what was done before it.
 func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	so := store.GCOptions{}
 	switch p := strings.TrimSpace(opts.Prune); p {

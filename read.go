@@ -167,7 +167,9 @@ type EventInfo struct {
 	Meta    map[string]string `json:"meta"`
 }
 
-// Log yields commits newest first, like git log.
+// Log yields commits newest first, like git log. A branch with no
+// commit yet (HEAD on an unborn branch) yields one error matching
+// ErrNotFound, not an empty sequence.
 func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*CommitInfo, error] {
 	return func(yield func(*CommitInfo, error) bool) {
 		wo, err := r.logOptions(ctx, opts)
@@ -195,7 +197,10 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 	}
 }
 
-// LogEntries yields the walk's entries, for callers that draw graphs.
+// LogEntries yields the walk's entries, for callers that draw graphs;
+// skipped, when not nil, is told of each commit the walk passes without
+// yielding it (walk.LogOptions.Skipped), which a graph needs to keep its
+// lanes joined.
 func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped func(object.ID, []object.ID)) iter.Seq2[walk.Entry, error] {
 	return func(yield func(walk.Entry, error) bool) {
 		wo, err := r.logOptions(ctx, opts)
