@@ -311,6 +311,8 @@ func TestSchemaLimits(t *testing.T) {
 	_, err := ParseLine([]byte(`{"stream":"s","type":"T","schema":2147483648}`), false)
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "schema must be an integer from 1 to 2147483647, not 2147483648")
+	_, err = newRepo(t).StreamAt(context.Background(), object.ZeroID, "../x")
+	require.ErrorIs(t, err, ErrInvalid, "StreamAt checks the name as State does")
 	r := newRepo(t)
 	_, err = r.Append(context.Background(), []EventInput{{Stream: "s", Type: "T", Schema: 1 << 31, Data: json.RawMessage(`{}`)}}, AppendOptions{})
 	assert.ErrorIs(t, err, ErrInvalid)

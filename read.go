@@ -419,11 +419,16 @@ type StreamState struct {
 }
 
 // StreamAt returns a stream's version and state at a commit: version 0
-// and a nil state when the stream has no event there. It starts from the
-// nearest snapshot of the current model at or below the commit.
+// and a nil state when the stream has no event there (and at ZeroID,
+// before any commit). It starts from the nearest snapshot of the current
+// model at or below the commit. A name no stream can have is an error
+// matching ErrInvalid.
 func (r *Repository) StreamAt(ctx context.Context, id object.ID, stream string) (StreamState, error) {
 	if err := ctx.Err(); err != nil {
 		return StreamState{}, err
+	}
+	if err := object.ValidateStream(stream); err != nil {
+		return StreamState{}, invalidf("%v", err)
 	}
 	return r.streamAt(id, stream)
 }
