@@ -227,12 +227,12 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	// streams at HEAD (it most likely wrote those).
 	partial := !idxOK || idx.commit.IsZero()
 	var atHead []string
-	if len(opts.Streams) == 0 && partial {
-		if atHead, err = r.streamsAtHead(ctx); err != nil {
-			return nil, err
-		}
-	}
 	if len(opts.Streams) == 0 {
+		if partial {
+			if atHead, err = r.streamsAtHead(ctx); err != nil {
+				return nil, err
+			}
+		}
 		if err := untrackedInTheWay(jobs, idx, atHead); err != nil {
 			return nil, err
 		}
