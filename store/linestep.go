@@ -138,24 +138,10 @@ func (s *Store) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 // ReadFoldStep is Store.ReadFoldStep inside a transaction, which sees
 // what it and its group added.
 func (tx *Tx) ReadFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
-	if tx.detached || tx.holds(id) {
+	if _, ok := tx.groupPending(id); ok || tx.detached {
 		return FoldStepOf(tx.Get, id)
 	}
 	return tx.s.readFoldStep(id, prev) // under the lock the transaction holds
-}
-
-// holds reports whether the transaction or an earlier one of its group
-// added an object.
-func (tx *Tx) holds(id object.ID) bool {
-	if _, ok := tx.pending(id); ok {
-		return true
-	}
-	for _, other := range tx.group.txs {
-		if _, ok := other.pending(id); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // FoldStepOf reads a fold step one object at a time through get: a

@@ -291,15 +291,24 @@ func (tx *Tx) Get(id object.ID) (object.Kind, []byte, []byte, error) {
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return kind, body, data, err
 	}
-	if p, ok := tx.pending(id); ok {
+	if p, ok := tx.groupPending(id); ok {
 		return p.kind, p.body, p.data, nil
+	}
+	return kind, body, data, err
+}
+
+// groupPending returns an object this transaction, or an earlier one of
+// its group, added and the store has not written yet.
+func (tx *Tx) groupPending(id object.ID) (pending, bool) {
+	if p, ok := tx.pending(id); ok {
+		return p, true
 	}
 	for _, other := range tx.group.txs {
 		if p, ok := other.pending(id); ok {
-			return p.kind, p.body, p.data, nil
+			return p, true
 		}
 	}
-	return kind, body, data, err
+	return pending{}, false
 }
 
 // PackLoads returns how many times the store has loaded a pack other
