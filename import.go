@@ -44,14 +44,28 @@ type ImportResult struct {
 	Skipped int       `json:"-"` // commits already on the branch; not in the JSON of SPEC §3
 }
 
-// Transaction bounds of import: a batch ends after this many commits or
-// events, whichever comes first. Deterministic in the input, so a rerun
-// of an interrupted import cuts the same batches and skips those that
-// landed. Variables so tests can make them small.
+// Transaction bounds of import: a batch ends after this many commits,
+// events or bytes of input lines, whichever comes first (a commit larger
+// than the bytes alone is a batch of its own). Deterministic in the
+// input, so a rerun of an interrupted import cuts the same batches and
+// skips those that landed. The bytes keep a batch well inside what a
+// frame may hold (pack.MaxFramePayload): a thousand lines of a megabyte
+// each made a transaction the store refuses. Variables so tests can make
+// them small.
 var (
 	importBatchCommits = 1000
 	importBatchEvents  = 10000
+	importBatchBytes   = 64 << 20
 )
+
+// lineBytes returns the bytes of a commit's input lines.
+func lineBytes(g importGroup) int {
+	n := 0
+	for i := range g.events {
+		n += len(g.events[i].raw)
+	}
+	return n
+}
 
 type importGroup struct {
 	events []preparedEvent
@@ -845,7 +859,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		var groups []importGroup
 		var slab []preparedEvent
 		cut, base := 0, 0
-		openEvents := 0
+		openEvents, openBytes := 0, 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
 		// closeCut closes the first cut commits as a batch placed in the
 		// input at pos; landedAt, when not zero, is the commit the batch
@@ -869,7 +883,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				}
 			}
 			groups = slices.Clone(groups[cut:])
-			base, cut, openEvents = base+cut, 0, 0
+			base, cut, openEvents, openBytes = base+cut, 0, 0, 0
 			specs = make([]AppendOptions, 0, importBatchCommits)
 			if checkLanded {
 				b.landed, b.last = !landedAt.IsZero(), landedAt
@@ -937,16 +951,17 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if k == 0 || k == cut {
 				return closeCut(found.last, pos)
 			}
-			n, all, events := cut, specs, openEvents
-			head := 0
+			n, all, events, bytes := cut, specs, openEvents, openBytes
+			head, headBytes := 0, 0
 			for _, g := range groups[:k] {
 				head += len(g.events)
+				headBytes += lineBytes(g)
 			}
-			cut, specs, openEvents = k, all[:k:k], head
+			cut, specs, openEvents, openBytes = k, all[:k:k], head, headBytes
 			if err := closeCut(found.last, spanPos{before: pos.before, head: pos.head, start: pos.start, end: found.at}); err != nil {
 				return err
 			}
-			cut, openEvents = n-k, events-head
+			cut, openEvents, openBytes = n-k, events-head, bytes-headBytes
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
 			return closeCut(object.ZeroID, found.rest)
 		}
@@ -954,7 +969,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// closing the batch first when the commit does not fit.
 		cutNext := func() error {
 			g := groups[cut]
-			if cut > 0 && (cut >= importBatchCommits || openEvents+len(g.events) > importBatchEvents) {
+			gBytes := lineBytes(g)
+			if cut > 0 && (cut >= importBatchCommits || openEvents+len(g.events) > importBatchEvents || openBytes+gBytes > importBatchBytes) {
 				if err := closeBatch(); err != nil {
 					return err
 				}
@@ -971,6 +987,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			specs = append(specs, o)
 			openEvents += len(g.events)
+			openBytes += gBytes
 			cut++
 			if !checkLanded && foldErr == nil {
 				foldErr = fold(g, o)

@@ -496,3 +496,26 @@ func TestCommitHeaderJSONIsPinned(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `{"message":"","actor":"","time":""}`, string(b))
 }
+
+// A batch also ends at importBatchBytes of input lines, so that lines of
+// a megabyte do not make a transaction larger than a frame holds; the
+// cut stays deterministic in the input, and the same input imported
+// again finds every batch landed.
+func TestImportBatchesEndAtTheirBytes(t *testing.T) {
+	old := importBatchBytes
+	importBatchBytes = 3000
+	t.Cleanup(func() { importBatchBytes = old })
+	r := newRepo(t)
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, `{"stream":"s%d","type":"T","data":{"pad":"%0990d"}}`+"\n", i%3, i)
+	}
+	syncs, _ := r.st.SyncStats()
+	res := importString(t, r, b.String(), ImportOptions{})
+	assert.Equal(t, 20, res.Commits)
+	after, _ := r.st.SyncStats()
+	assert.GreaterOrEqual(t, after-syncs, uint64(10), "two lines of about 1 KB a batch")
+	res = importString(t, r, b.String(), ImportOptions{})
+	assert.Equal(t, 0, res.Commits, "every batch found landed")
+	assert.Equal(t, 20, eventsOnHead(t, r))
+}

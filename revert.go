@@ -153,7 +153,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 	})
 	if err != nil {
 		r.forgetHeads()
-		return nil, err
+		return nil, invalidIfTooLarge(err)
 	}
 	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg, Overwrites: over}, nil
 }
