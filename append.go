@@ -553,7 +553,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	}
 	job := w.startSnapshot(c)
 	if opts.IdempotencyKey != "" {
-		w.tx.PutIdempotency(branchRef, opts.IdempotencyKey, id, dig)
+		w.tx.PutIdempotency("", opts.IdempotencyKey, id, dig)
 	}
 	if err := w.link(id, c); err != nil {
 		return AppendResult{}, err // a job started goes on and is dropped
@@ -769,30 +769,44 @@ func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, e
 }
 
 // keyOnLine finds the commit an idempotency key names on the first-parent
-// line that ends at head (SPEC §3: "already on the branch"). The key is
-// recorded under the branch its commit was made on: first this branch's
-// record, then, when that names no commit of the line, the records of the
-// other branches, for a branch made from one that holds the key. A commit
-// not on the line does not count: a branch deleted and made again starts
-// without keys. The index finds a key's commit; the line check walks back
-// from head only as far as that commit's offset, so its cost is the
-// distance to it (a retry is usually close to the head). The other
-// branches cost a lookup each, only for a key the branch does not hold:
-// its first use.
+// line that ends at head (SPEC §3: "already on the branch"). A key is
+// recorded for no branch in particular (store.IdemKey with an empty
+// branch), once for each commit that used it: the key is on the line when
+// one of those commits is, whichever branch it was made on and whether or
+// not that branch still exists, so a line never holds a key twice. Keys
+// recorded before that were recorded under the branch their commit was
+// made on: then this branch's record, then those of the other branches,
+// for a branch made from one that holds the key. The index finds a key's
+// commits; the line check walks back from head only as far as a commit's
+// offset, so its cost is the distance to it (a retry is usually close to
+// the head). The other branches cost a lookup each, only for a key the
+// line does not hold: its first use.
 func keyOnLine(tx *store.Tx, branchRef string, head object.ID, key string, line *lineSet) (commit, digest object.ID, ok bool, err error) {
 	if head.IsZero() {
 		return commit, digest, false, nil
+	}
+	on := func(c, d object.ID) (bool, error) {
+		ok, err := line.has(tx, head, c)
+		if ok {
+			commit, digest = c, d
+		}
+		return ok, err
+	}
+	uses, err := tx.IdempotencyAll("", key)
+	if err != nil {
+		return commit, digest, false, err
+	}
+	for _, u := range uses {
+		if ok, err = on(u.Commit, u.Digest); err != nil || ok {
+			return commit, digest, ok, err
+		}
 	}
 	check := func(branch string) (bool, error) {
 		c, d, found, err := tx.Idempotency(branch, key)
 		if err != nil || !found {
 			return false, err
 		}
-		on, err := line.has(tx, head, c)
-		if on {
-			commit, digest = c, d
-		}
-		return on, err
+		return on(c, d)
 	}
 	if ok, err = check(branchRef); err != nil || ok {
 		return commit, digest, ok, err

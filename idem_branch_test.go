@@ -3,6 +3,7 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,4 +82,82 @@ func TestIdempotencyRetryAfterExportImport(t *testing.T) {
 		_, err = r.Append(ctx, []EventInput{ev("acc-1", "Deposited", `{"amount":6}`)}, AppendOptions{IdempotencyKey: "k-1", Actor: "teller"})
 		require.ErrorIs(t, err, ErrConflict)
 	}
+}
+
+// A key stays on every line that holds its commit, after the branch it
+// was made on is deleted: a branch made from that one refuses the key
+// with other events and takes it with the same events as a duplicate, so
+// no line holds a key twice, and the line's export imports (before, the
+// second use was committed, and the import refused it).
+func TestIdempotencyKeyOutlivesItsBranch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	_, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":1}`)}, AppendOptions{})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "dev", "main", "t")
+	require.NoError(t, err)
+	first, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":2}`)}, AppendOptions{Branch: "dev", IdempotencyKey: "k"})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "keep", "dev", "t")
+	require.NoError(t, err)
+	_, err = r.DeleteBranch(ctx, "dev", "t")
+	require.NoError(t, err)
+
+	_, err = r.Append(ctx, []EventInput{ev("s", "T", `{"a":3}`)}, AppendOptions{Branch: "keep", IdempotencyKey: "k"})
+	require.ErrorIs(t, err, ErrConflict, "other events under a key the line holds")
+	again, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":2}`)}, AppendOptions{Branch: "keep", IdempotencyKey: "k"})
+	require.NoError(t, err)
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, first.Commit, again.Commit)
+
+	// The same after a reopen and after gc, which rewrite the records.
+	for _, step := range []string{"reopen", "gc"} {
+		if step == "reopen" {
+			require.NoError(t, r.Close())
+			r, err = Open(ctx, r.GitDir())
+			require.NoError(t, err)
+			t.Cleanup(func() { r.Close() })
+		} else {
+			_, err = r.GC(ctx, GCOptions{Prune: "now"})
+			require.NoError(t, err)
+		}
+		_, err = r.Append(ctx, []EventInput{ev("s", "T", `{"a":3}`)}, AppendOptions{Branch: "keep", IdempotencyKey: "k"})
+		require.ErrorIs(t, err, ErrConflict, step)
+	}
+
+	var exp bytes.Buffer
+	require.NoError(t, r.Export(ctx, &exp, ExportOptions{Range: "keep"}))
+	b := newRepo(t)
+	_, err = b.Import(ctx, &exp, ImportOptions{})
+	require.NoError(t, err)
+	head, err := b.Resolve(ctx, "main")
+	require.NoError(t, err)
+	assert.Equal(t, first.Commit, head)
+}
+
+// An import run again onto a branch made from the one it was first run
+// onto, since deleted, finds what the first run added and adds nothing.
+func TestImportAgainAfterItsBranchIsDeleted(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var in bytes.Buffer
+	for i := range 5 {
+		fmt.Fprintf(&in, `{"stream":"s","type":"T","data":{"n":%d}}`+"\n", i)
+	}
+	_, err := r.Append(ctx, []EventInput{ev("s", "T", `{"a":1}`)}, AppendOptions{})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "load", "main", "t")
+	require.NoError(t, err)
+	first, err := r.Import(ctx, bytes.NewReader(in.Bytes()), ImportOptions{Branch: "load"})
+	require.NoError(t, err)
+	require.Equal(t, 5, first.Commits)
+	_, err = r.CreateBranch(ctx, "kept", "load", "t")
+	require.NoError(t, err)
+	_, err = r.DeleteBranch(ctx, "load", "t")
+	require.NoError(t, err)
+	again, err := r.Import(ctx, bytes.NewReader(in.Bytes()), ImportOptions{Branch: "kept"})
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Commits)
+	assert.Equal(t, 5, again.Skipped)
+	assert.Equal(t, first.Head, again.Head)
 }

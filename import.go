@@ -643,14 +643,14 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		return 0, 0, err
 	}
 	if !end.IsZero() {
-		w.tx.PutIdempotency(branchRef, prefixKey(end), w.hs.head, end)
+		w.tx.PutIdempotency("", prefixKey(end), w.hs.head, end)
 	}
 	if !start.IsZero() && commits > 0 {
 		// Its value names the run's first commit added where a key's
 		// digest goes: the run is read back from its last commit to
 		// there (runHolds). A commit retried (its key found on the line)
 		// is not in it.
-		w.tx.PutIdempotency(branchRef, startKey(start), w.hs.head, first)
+		w.tx.PutIdempotency("", startKey(start), w.hs.head, first)
 	}
 	return events, commits, nil
 }

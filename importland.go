@@ -106,8 +106,8 @@ func startKey(prefix object.ID) string {
 // keyLanded returns the commit an import key names, when that commit is
 // on head's first-parent line, and the second ID of the key's value;
 // ZeroIDs otherwise. The key is looked up as a commit's idempotency key
-// is (keyOnLine): recorded on branchRef, or on another branch whose
-// commit this line holds (a branch made from the one imported onto).
+// is (keyOnLine): recorded for any branch (or, by earlier builds, on
+// branchRef or another branch), and found when its commit is on the line.
 func keyLanded(tx *store.Tx, branchRef string, head object.ID, key string, line *lineSet) (object.ID, object.ID, error) {
 	last, second, ok, err := keyOnLine(tx, branchRef, head, key, line)
 	if err != nil || !ok {

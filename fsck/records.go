@@ -184,6 +184,9 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 		at.kind = KindIdempotency
 		branch, k, ok := bytes.Cut(key, []byte{0})
 		at.name = fmt.Sprintf("%s %q", branch, k)
+		if len(branch) == 0 {
+			at.name = fmt.Sprintf("%q", k) // a key on any branch
+		}
 		switch {
 		case !ok:
 			c.bad(at, "key has no branch")

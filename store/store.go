@@ -37,7 +37,7 @@ const (
 	RecRef        = pack.RecordBase + 0 // key: ref name; value: refs.Update
 	RecSymref     = pack.RecordBase + 1 // key: ref name; value: target ref name, empty to detach
 	RecCheckpoint = pack.RecordBase + 2 // key: ref name; value: refs.EncodeValue; starts each segment
-	RecIdem       = pack.RecordBase + 3 // key: branch, 0, idempotency key; value: commit ID, events digest
+	RecIdem       = pack.RecordBase + 3 // key: branch (empty: any), 0, idempotency key; value: commit ID, events digest
 	RecSnapshot   = pack.RecordBase + 4 // key: commit ID, model ID; value: tree ID
 	RecLink       = pack.RecordBase + 5 // key: commit ID; value: a skip link (see Link)
 	RecKept       = pack.RecordBase + 6 // key: object ID; value: varint Unix ns its grace counts from
@@ -120,9 +120,9 @@ type Store struct {
 	memOrder  []pack.IndexedObject
 	mem       map[object.ID]pack.Location
 	memMapped atomic.Int64
-	memMu     sync.Mutex    // held by a reader that maps what was written
-	memRecs   []pack.Record // records of uncovered segments, in log order
-	memIdem   map[string][]byte
+	memMu     sync.Mutex          // held by a reader that maps what was written
+	memRecs   []pack.Record       // records of uncovered segments, in log order
+	memIdem   map[string][][]byte // every value of a key, in log order
 	memSnap   map[string]object.ID
 	memLinks  map[object.ID][]byte
 	refs      *refs.Table
@@ -532,7 +532,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.reloads++
 	s.resetMem(nil, locked)
 	s.memRecs = nil
-	s.memIdem = map[string][]byte{}
+	s.memIdem = map[string][][]byte{}
 	s.memSnap = map[string]object.ID{}
 	s.memLinks = map[object.ID][]byte{}
 	s.refs = refs.NewTable()
@@ -935,7 +935,7 @@ func (s *Store) addMemRecord(r pack.Record) {
 	s.memRecs = append(s.memRecs, r)
 	switch r.Kind {
 	case RecIdem:
-		s.memIdem[string(r.Key)] = r.Value
+		s.memIdem[string(r.Key)] = append(s.memIdem[string(r.Key)], r.Value)
 	case RecSnapshot:
 		if len(r.Value) == object.IDSize {
 			s.memSnap[string(r.Key)] = object.ID(r.Value)
@@ -1410,6 +1410,9 @@ func (s *Store) records(kind uint8, key []byte) ([][]byte, error) {
 			out = append(out, r.Value)
 		}
 	}
+	if kind == RecIdem {
+		return append(out, s.memIdem[string(key)]...), nil
+	}
 	for _, r := range s.memRecs {
 		if r.Kind == kind && bytes.Equal(r.Key, key) {
 			out = append(out, r.Value)
@@ -1422,8 +1425,8 @@ func (s *Store) records(kind uint8, key []byte) ([][]byte, error) {
 func (s *Store) latestRecord(kind uint8, key []byte) ([]byte, bool, error) {
 	switch kind {
 	case RecIdem:
-		if v, ok := s.memIdem[string(key)]; ok {
-			return v, true, nil
+		if vs := s.memIdem[string(key)]; len(vs) > 0 {
+			return vs[len(vs)-1], true, nil
 		}
 	case RecSnapshot:
 		if v, ok := s.memSnap[string(key)]; ok {
@@ -1492,7 +1495,11 @@ func (s *Store) HeadLog() ([]refs.Update, error) {
 	return out, nil
 }
 
-// IdemKey returns the record key of an idempotency key on a branch.
+// IdemKey returns the record key of an idempotency key on a branch. An
+// empty branch is the key on any branch: each commit that used the key
+// has a record of its own there, and the reader keeps those whose commit
+// is on its line (evgit records every key so; earlier builds recorded
+// each under its commit's branch).
 func IdemKey(branch, key string) []byte {
 	return append(append([]byte(branch), 0), key...)
 }
@@ -1505,15 +1512,45 @@ func (s *Store) Idempotency(branch, key string) (commit, digest object.ID, ok bo
 	return s.idempotency(branch, key)
 }
 
+// IdemUse is one use of an idempotency key: the commit that used it and
+// the digest of its events.
+type IdemUse struct {
+	Commit, Digest object.ID
+}
+
+// idempotencyAll returns every use recorded for an idempotency key on a
+// branch, oldest first.
+func (s *Store) idempotencyAll(branch, key string) ([]IdemUse, error) {
+	vals, err := s.records(RecIdem, IdemKey(branch, key))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IdemUse, 0, len(vals))
+	for _, v := range vals {
+		u, err := decodeIdem(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// decodeIdem decodes an idempotency record's value.
+func decodeIdem(v []byte) (IdemUse, error) {
+	if len(v) != 2*object.IDSize {
+		return IdemUse{}, fmt.Errorf("%w: idempotency record", ErrCorrupt)
+	}
+	return IdemUse{object.ID(v[:32]), object.ID(v[32:])}, nil
+}
+
 func (s *Store) idempotency(branch, key string) (commit, digest object.ID, ok bool, err error) {
 	v, ok, err := s.latestRecord(RecIdem, IdemKey(branch, key))
 	if err != nil || !ok {
 		return commit, digest, false, err
 	}
-	if len(v) != 2*object.IDSize {
-		return commit, digest, false, fmt.Errorf("%w: idempotency record", ErrCorrupt)
-	}
-	return object.ID(v[:32]), object.ID(v[32:]), true, nil
+	u, err := decodeIdem(v)
+	return u.Commit, u.Digest, err == nil, err
 }
 
 // SnapshotKey returns the record key of a snapshot entry.

@@ -26,7 +26,7 @@ type Tx struct {
 	order   []objSlot
 	refs    map[string]*refs.Value // nil value: deleted
 	recs    []pack.Record
-	idem    map[string][]byte
+	idem    map[string][][]byte
 	snaps   map[string]object.ID
 	links   map[object.ID][]byte
 	// A detached transaction (Store.Detached) is built without the lock:
@@ -85,17 +85,17 @@ type objSlot struct {
 type groupState struct {
 	txs   []*Tx // transactions merged so far, whose objects later ones may read
 	refs  map[string]*refs.Value
-	idem  map[string][]byte
+	idem  map[string][][]byte
 	snaps map[string]object.ID
 	links map[object.ID][]byte
 }
 
 func newGroupState() *groupState {
-	return &groupState{links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &groupState{links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (s *Store) newTx(g *groupState) *Tx {
-	return &Tx{s: s, group: g, links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][]byte{}, snaps: map[string]object.ID{}}
+	return &Tx{s: s, group: g, links: map[object.ID][]byte{}, refs: map[string]*refs.Value{}, idem: map[string][][]byte{}, snaps: map[string]object.ID{}}
 }
 
 func (tx *Tx) put(id object.ID, p pending, add func() int) object.ID {
@@ -489,8 +489,9 @@ func (tx *Tx) SetSymbolic(name, target string) {
 // Idempotency looks up a key as this transaction sees it.
 func (tx *Tx) Idempotency(branch, key string) (commit, digest object.ID, ok bool, err error) {
 	k := string(IdemKey(branch, key))
-	for _, m := range []map[string][]byte{tx.idem, tx.group.idem} {
-		if v, ok := m[k]; ok {
+	for _, m := range []map[string][][]byte{tx.idem, tx.group.idem} {
+		if vs := m[k]; len(vs) > 0 {
+			v := vs[len(vs)-1]
 			return object.ID(v[:32]), object.ID(v[32:]), true, nil
 		}
 	}
@@ -500,11 +501,33 @@ func (tx *Tx) Idempotency(branch, key string) (commit, digest object.ID, ok bool
 	return tx.s.idempotency(branch, key)
 }
 
+// IdempotencyAll returns every use of a key on a branch as this
+// transaction sees it, newest first: its own, its group's, then the
+// store's.
+func (tx *Tx) IdempotencyAll(branch, key string) ([]IdemUse, error) {
+	k := string(IdemKey(branch, key))
+	var out []IdemUse
+	for _, m := range []map[string][][]byte{tx.idem, tx.group.idem} {
+		for _, v := range slices.Backward(m[k]) {
+			out = append(out, IdemUse{object.ID(v[:32]), object.ID(v[32:])})
+		}
+	}
+	if tx.detached {
+		return out, nil
+	}
+	stored, err := tx.s.idempotencyAll(branch, key)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(stored)
+	return append(out, stored...), nil
+}
+
 // PutIdempotency records that a commit used an idempotency key.
 func (tx *Tx) PutIdempotency(branch, key string, commit, digest object.ID) {
 	k := IdemKey(branch, key)
 	v := append(append(make([]byte, 0, 64), commit[:]...), digest[:]...)
-	tx.idem[string(k)] = v
+	tx.idem[string(k)] = append(tx.idem[string(k)], v)
 	tx.recs = append(tx.recs, pack.Record{Kind: RecIdem, Key: k, Value: v})
 	tx.payload.AddRecord(RecIdem, k, v)
 }
@@ -563,7 +586,7 @@ func (tx *Tx) merge() {
 		tx.group.refs[k] = v
 	}
 	for k, v := range tx.idem {
-		tx.group.idem[k] = v
+		tx.group.idem[k] = append(tx.group.idem[k], v...)
 	}
 	for k, v := range tx.snaps {
 		tx.group.snaps[k] = v
