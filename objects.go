@@ -61,17 +61,13 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 		return object.ParseID(strings.ToLower(name))
 	}
 	if len(name) >= 4 && isHex(name) && !r.namesRef(name) {
-		cands := r.st.Prefix(strings.ToLower(name), 16)
+		cands := r.st.Prefix(strings.ToLower(name), 0)
 		switch len(cands) {
 		case 1:
 			return cands[0], nil
 		case 0:
 		default:
-			short := make([]string, len(cands))
-			for i, c := range cands {
-				short[i] = c.Short()
-			}
-			return object.ZeroID, fmt.Errorf("%w: short object ID %s is ambiguous; candidates: %s", walk.ErrAmbiguous, name, strings.Join(short, " "))
+			return object.ZeroID, fmt.Errorf("%w: short object ID %s is ambiguous; candidates: %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), " "))
 		}
 	}
 	return walk.Resolve(ctx, source{r.st}, name)

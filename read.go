@@ -84,8 +84,11 @@ func (s source) CurrentBranch() (string, bool) {
 }
 
 func (s source) Lookup(prefix string) ([]object.ID, error) {
+	// Every object with the prefix, then the commits: a limit taken
+	// before the kinds are known could leave out a commit behind other
+	// objects (a short prefix in a large repository matches hundreds).
 	var out []object.ID
-	for _, id := range s.st.Prefix(prefix, 64) {
+	for _, id := range s.st.Prefix(prefix, 0) {
 		if kind, _, _, err := s.st.Get(id); err == nil && kind == object.KindCommit {
 			out = append(out, id)
 		}

@@ -396,9 +396,10 @@ func searchUniform(lo, hi int, want, first, last uint64, key func(int) uint64) i
 	return a + sort.Search(b-a, func(i int) bool { return key(a+i) >= want })
 }
 
-// Prefix returns the IDs that start with the given bytes; odd is set when
-// the last nibble of a hex prefix is in the low half of the last byte's
-// range, so a hex prefix of odd length matches on its upper nibble only.
+// Prefix returns the IDs that start with the given bytes, at most limit
+// of them (all when limit <= 0); odd is set when the last nibble of a hex
+// prefix is in the low half of the last byte's range, so a hex prefix of
+// odd length matches on its upper nibble only.
 func (ix *Index) Prefix(prefix []byte, oddNibble bool, limit int) []object.ID {
 	if len(prefix) == 0 {
 		return nil
@@ -418,7 +419,7 @@ func (ix *Index) Prefix(prefix []byte, oddNibble bool, limit int) []object.ID {
 		}
 	}
 	var out []object.ID
-	for i := l; i < hi && len(out) < limit; i++ {
+	for i := l; i < hi && (limit <= 0 || len(out) < limit); i++ {
 		id := ix.idAt(i)
 		if !matchPrefix(id, prefix, oddNibble) {
 			break

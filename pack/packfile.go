@@ -475,7 +475,7 @@ func (px *PackIndex) Prefixes(fn func(prefix []byte, loc Location) bool) {
 
 // PrefixLocations returns the locations of objects whose ID starts with
 // prefix (at most 8 bytes; with oddNibble only the upper half of the last
-// byte counts), up to limit.
+// byte counts), up to limit (all when limit <= 0).
 func (px *PackIndex) PrefixLocations(prefix []byte, oddNibble bool, limit int) []Location {
 	if len(prefix) == 0 || len(prefix) > 8 {
 		return nil
@@ -494,7 +494,7 @@ func (px *PackIndex) PrefixLocations(prefix []byte, oddNibble bool, limit int) [
 		lo = l
 	}
 	var out []Location
-	for i := lo; i < hi && len(out) < limit; i++ {
+	for i := lo; i < hi && (limit <= 0 || len(out) < limit); i++ {
 		if !matchPrefix(px.prefixes[i*8:i*8+8], prefix, oddNibble) {
 			break
 		}

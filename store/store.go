@@ -1310,7 +1310,8 @@ func (s *Store) Blob(id object.ID) ([]byte, error) {
 	return body, nil
 }
 
-// Prefix returns up to limit object IDs that start with a hex prefix.
+// Prefix returns the object IDs that start with a hex prefix, sorted, at
+// most limit of them (all when limit <= 0).
 func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 	hexPrefix = strings.ToLower(hexPrefix)
 	odd := len(hexPrefix)%2 == 1
@@ -1363,7 +1364,7 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 		}
 	}
 	slices.SortFunc(out, func(a, b object.ID) int { return bytes.Compare(a[:], b[:]) })
-	if len(out) > limit {
+	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out

@@ -270,15 +270,15 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 		case 1:
 			return ids[0], nil
 		default:
-			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", ErrAmbiguous, name, strings.Join(shortIDs(ids), ", "))
+			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", ErrAmbiguous, name, strings.Join(ShortIDs(ids), ", "))
 		}
 	}
 	return object.ZeroID, unknownRevision(rev, "")
 }
 
-// shortIDs abbreviates sorted, distinct IDs to the shortest length of at
+// ShortIDs abbreviates sorted, distinct IDs to the shortest length of at
 // least 7 digits that tells them apart.
-func shortIDs(ids []object.ID) []string {
+func ShortIDs(ids []object.ID) []string {
 	hexes := make([]string, len(ids))
 	for i, id := range ids {
 		hexes[i] = id.String()

@@ -82,6 +82,17 @@ var ErrAmbiguous = errors.New("ambiguous revision")
 // nor YYYY-MM-DD.
 var ErrInvalidTime = errors.New("invalid time")
 
+// Given returns the error Resolve gives for an empty revision when rev is
+// empty, and nil otherwise: for a command that takes HEAD when its
+// revision is left out, not when it is given empty (as Git refuses
+// `git log ""`).
+func Given(rev string) error {
+	if rev == "" {
+		return unknownRevision(rev, "empty revision")
+	}
+	return nil
+}
+
 // unknownRevision returns an error matching ErrUnknownRevision that names
 // rev and, when known, why.
 func unknownRevision(rev, reason string) error {

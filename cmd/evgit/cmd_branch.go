@@ -10,6 +10,7 @@ import (
 
 	"github.com/evgit/evgit"
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/walk"
 )
 
 // refArgs checks the arguments of branch and tag: one name or more to
@@ -83,6 +84,11 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
+		if len(opts.args) > 1 {
+			if err := walk.Given(rev); err != nil {
+				return err
+			}
+		}
 		id, err := repo.CreateBranch(ctx, opts.args[0], rev, g.actor())
 		if err != nil {
 			return err

@@ -32,10 +32,15 @@ func newCatFileCommand(g *globalOptions) *cobra.Command {
 					modes++
 				}
 			}
-			if modes != 1 {
-				return usagef("cat-file needs exactly one of -t, -s, -p")
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return err
 			}
-			return cobra.ExactArgs(1)(cmd, args)
+			if modes != 1 {
+				// Exit 1, not 2: SPEC §3 keeps 2 for an unknown flag or
+				// a wrong number of arguments, "nothing else".
+				return invalidf("cat-file needs exactly one of -t, -s, -p")
+			}
+			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.name = args[0]

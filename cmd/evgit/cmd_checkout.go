@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type checkoutOptions struct {
@@ -49,6 +50,9 @@ TIME (HEAD detaches).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = "HEAD"
 			if len(args) > 0 {
+				if err := walk.Given(args[0]); err != nil {
+					return err
+				}
 				opts.rev, opts.streams = args[0], args[1:]
 			}
 			return runCheckout(cmd.Context(), opts, g)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type exportOptions struct {
@@ -27,6 +28,9 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if err := walk.Given(args[0]); err != nil {
+					return err
+				}
 				opts.rev = args[0]
 			}
 			return runExport(cmd.Context(), opts, g)

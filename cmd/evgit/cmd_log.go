@@ -38,6 +38,9 @@ func newLogCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if err := walk.Given(args[0]); err != nil {
+					return err
+				}
 				opts.rev = args[0]
 			}
 			opts.none = cmd.Flags().Changed("max-count") && opts.max == 0

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/walk"
 )
 
 type tagOptions struct {
@@ -45,6 +46,11 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
+		if len(opts.args) > 1 {
+			if err := walk.Given(rev); err != nil {
+				return err
+			}
+		}
 		_, err := repo.CreateTag(ctx, opts.args[0], rev, g.actor())
 		return err
 	}

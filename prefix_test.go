@@ -1,0 +1,60 @@
+package evgit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/store"
+	"github.com/evgit/evgit/walk"
+)
+
+// A short prefix in a large repository matches many objects of every
+// kind. A revision's abbreviation must still find the one commit among
+// them, however many other objects sort before it, and a listing of
+// candidates must name them all. Built by searching for a commit whose ID
+// starts with "abcdf" and 70 blobs whose IDs start with "abcd" and sort
+// before it (a repository of about five million objects holds that many).
+func TestAbbreviationAmongManyObjects(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var commit *object.Commit
+	for i := 0; commit == nil; i++ {
+		c := &object.Commit{Time: time.Unix(1_700_000_000, 0).UTC(), Actor: "t", Message: fmt.Sprint(i)}
+		if strings.HasPrefix(c.ID().String(), "abcdf") {
+			commit = c
+		}
+	}
+	var blobs [][]byte
+	for i := 0; len(blobs) < 70; i++ {
+		b := []byte(fmt.Sprintf(`{"n":%d}`, i))
+		if id := object.Hash(object.KindBlob, b).String(); strings.HasPrefix(id, "abcd") && id < "abcdf" {
+			blobs = append(blobs, b)
+		}
+	}
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		for _, b := range blobs {
+			tx.PutObject(object.KindBlob, b)
+		}
+		tx.PutCommit(commit)
+		return nil
+	}))
+
+	for _, abbrev := range []string{"abcd", "abcdf"} {
+		got, err := r.Resolve(ctx, abbrev)
+		require.NoError(t, err, abbrev)
+		assert.Equal(t, commit.ID(), got, abbrev)
+	}
+	_, err := r.ReadObject(ctx, "abcd")
+	require.ErrorIs(t, err, walk.ErrAmbiguous)
+	_, list, _ := strings.Cut(err.Error(), "candidates: ")
+	cands := strings.Fields(list)
+	assert.Len(t, cands, 71, "every candidate listed: %v", err)
+	assert.Len(t, cands[0], 8, "abbreviated to tell each from its neighbours")
+}
