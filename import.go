@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -42,6 +43,13 @@ type ImportResult struct {
 	Events  int       `json:"events"`
 	Head    object.ID `json:"head"`
 	Skipped int       `json:"-"` // commits already on the branch; not in the JSON of SPEC §3
+	// Renames maps each ID a commit header named to the other ID its
+	// commit was built with: the input was imported onto other history
+	// than it was exported from, or it is not an export of a whole line
+	// (a range's, a stream's, an edited one, or one cut inside a commit,
+	// whose last commit is then built with fewer events). Empty when
+	// every header's commit kept its ID. Not in the JSON of SPEC §3.
+	Renames map[object.ID]object.ID `json:"-"`
 }
 
 // Transaction bounds of import: a batch ends after this many commits,
@@ -227,6 +235,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
 		res.Head = head
 	}
+	res.Renames = maps.Clone(opts.renames.ids)
 	// A bulk import leaves up to SealObjects objects in the newest
 	// segment, which every later open would scan: index them now.
 	if res.Commits >= importSealMin {

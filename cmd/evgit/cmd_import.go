@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/object"
 )
 
 type importOptions struct {
@@ -77,6 +81,7 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	warnRenames(g, res.Renames)
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
@@ -86,6 +91,23 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	}
 	fmt.Fprintln(g.stdout)
 	return nil
+}
+
+// warnRenames says on stderr, in one line, that commits were built with
+// other IDs than their headers name: harmless for an export imported onto
+// other history, but also the mark of an input cut inside a commit, whose
+// last commit then lacks events (importing the whole input after would
+// add that commit again, whole).
+func warnRenames(g *globalOptions, renames map[object.ID]object.ID) {
+	if len(renames) == 0 {
+		return
+	}
+	declared := slices.SortedFunc(maps.Keys(renames), func(a, b object.ID) int { return bytes.Compare(a[:], b[:]) })
+	what := fmt.Sprintf("a commit got another ID than its header names (%s became %s)", declared[0].Short(), renames[declared[0]].Short())
+	if n := len(renames); n > 1 {
+		what = fmt.Sprintf("%d commits got other IDs than their headers name (%s became %s, and %d more)", n, declared[0].Short(), renames[declared[0]].Short(), n-1)
+	}
+	fmt.Fprintf(g.stderr, "warning: %s: the input is not the export of a whole line imported onto the history it came from\n", what)
 }
 
 // isTerminal reports whether w is a terminal, where progress is shown.
