@@ -2,7 +2,9 @@ package pack
 
 import (
 	"container/list"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/evgit/evgit/object"
@@ -18,36 +20,155 @@ type FrameKey struct {
 // reading several objects of one frame decompresses it once. Each object
 // entry is resolved (a packed form rebuilt), hashed and, for an event,
 // checked against its data ID the first time it is read; later reads
-// compare IDs instead of hashing again. A frame with packed commits
-// resolves its commits, in order, on the first read of one of them, since
-// each may need the ID of the one before and of the events just before
-// it. Any other entry, a packed event included, is resolved alone.
+// compare IDs instead of hashing again. A packed commit may need the ID of
+// the commit before it and of the events just before it, so the commits
+// of a frame are resolved in order, as far as the one read, unless its
+// parent is known (ObjectAfter). Any other entry, a packed event
+// included, is resolved alone.
+//
+// A frame read from a file (NewLazyFrame) is decompressed as far as the
+// entries read need: its payload is zstd frames back to back (parts),
+// and an entry needs only the parts up to it, since entries refer only to
+// entries before them. A large commit's or an import's frame holds its
+// events and commits first and its snapshot tree last, in parts of their
+// own, so a read of a commit does not decompress the tree.
 type Frame struct {
-	Entries []Entry
-	size    int
+	size int
 
 	mu       sync.Mutex
+	entries  []Entry // parsed so far; all once parts is empty
+	parts    []zstdPart
+	raw      []byte // the part decompressed last, after what the part before left unsplit
+	parsed   int    // bytes of raw split into entries
+	rawLen   int
+	rawDone  int    // bytes of the payload decompressed
+	where    string // names the frame in errors
+	err      error  // why the rest could not be decoded
 	objects  []FrameObject
 	done     []bool
-	chained  bool // holds packed commits, resolved together (resolveCommits)
-	resolved bool
+	resolved int       // entries the commit chain has passed (resolveCommitsTo)
+	prev     object.ID // the last commit it passed
+	havePrev bool
 }
 
 // NewFrame wraps parsed entries of a payload of the given size. The size
 // a cache counts is the payload's, the per-entry bookkeeping, and for each
 // packed entry the body it is rebuilt to when read.
 func NewFrame(entries []Entry, size int) *Frame {
-	f := &Frame{Entries: entries, size: size + len(entries)*(2*48+96)}
+	f := &Frame{entries: entries, size: size + len(entries)*(2*48+96)}
 	for _, e := range entries {
 		switch e.Kind {
 		case EntryPackedCommit:
-			f.chained = true
 			f.size += len(e.Body) + 2*object.IDSize
 		case EntryPackedEvent:
 			f.size += len(e.Body) + object.IDSize
 		}
 	}
 	return f
+}
+
+// NewLazyFrame returns a frame whose payload of rawLen bytes is the
+// concatenation of what parts, zstd frames, decompress to; each part is
+// decompressed when an entry in it is first asked for. where names the
+// frame in errors. Its size for a cache is counted whole at once, as a
+// guess at what it holds once read whole.
+func NewLazyFrame(parts []zstdPart, rawLen int, where string) *Frame {
+	return &Frame{parts: parts, rawLen: rawLen, where: where, size: rawLen + rawLen/2}
+}
+
+// decodeTo decompresses parts until the entry at slot is parsed or none
+// is left; f.mu is held. It reports whether slot exists.
+func (f *Frame) decodeTo(slot int) (bool, error) {
+	for slot >= len(f.entries) && len(f.parts) > 0 && f.err == nil {
+		// A buffer for each part, which the entries split from it keep
+		// pointing into; the bytes of an entry the part before cut short
+		// are copied to its start.
+		part := f.parts[0]
+		f.parts = f.parts[1:]
+		left := f.raw[f.parsed:]
+		size := part.size
+		if size < 0 || size > f.rawLen-f.rawDone {
+			size = f.rawLen - f.rawDone // not given, or damaged: DecodeAll checks
+		}
+		buf := append(make([]byte, 0, len(left)+size), left...)
+		out, err := zstdDecoder().DecodeAll(part.b, buf)
+		if err == nil {
+			f.rawDone += len(out) - len(left)
+		}
+		switch {
+		case err != nil:
+			f.err = fmt.Errorf("%w: %s: frame does not decompress: %v", ErrCorrupt, f.where, err)
+		case f.rawDone > f.rawLen || len(f.parts) == 0 && f.rawDone != f.rawLen:
+			f.err = fmt.Errorf("%w: %s: frame decompressed to %d bytes or more, want %d", ErrCorrupt, f.where, f.rawDone, f.rawLen)
+		}
+		if f.err != nil {
+			break
+		}
+		f.raw, f.parsed = out, 0
+		f.parseAvailable(len(f.parts) == 0)
+	}
+	if slot < len(f.entries) {
+		return true, nil
+	}
+	return false, f.err
+}
+
+// parseAvailable splits the whole entries decompressed so far; with last,
+// the payload is all there, and a cut entry is damage.
+func (f *Frame) parseAvailable(last bool) {
+	for f.parsed < len(f.raw) {
+		b := f.raw[f.parsed:]
+		kind := b[0]
+		n, k := binary.Uvarint(b[1:])
+		if k == 0 || (k > 0 && n > uint64(len(b)-1-k)) {
+			if last {
+				f.err = fmt.Errorf("%w: %s: entry %d overruns its frame", ErrCorrupt, f.where, len(f.entries))
+			}
+			return // the rest of the entry is in the next part
+		}
+		if k < 0 || kind == 0 || (kind > EntryPackedCommit && kind < RecordBase) {
+			f.err = fmt.Errorf("%w: %s: entry %d is damaged (kind %d)", ErrCorrupt, f.where, len(f.entries), kind)
+			return
+		}
+		start := 1 + k
+		f.entries = append(f.entries, Entry{Kind: kind, Body: b[start : start+int(n) : start+int(n)]})
+		f.parsed += start + int(n)
+	}
+}
+
+// Decompressed returns how many bytes of the frame's payload are
+// decompressed so far, and of how many.
+func (f *Frame) Decompressed() (done, total int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rawLen == 0 { // decoded whole when made
+		return f.size, f.size
+	}
+	return f.rawDone, f.rawLen
+}
+
+// Len returns the frame's number of entries, decompressing it whole.
+func (f *Frame) Len() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.decodeTo(math.MaxInt); err != nil {
+		return len(f.entries), err
+	}
+	return len(f.entries), nil
+}
+
+// Kind returns the kind of the entry at slot, and false past the last.
+func (f *Frame) Kind(slot int) (uint8, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if slot < 0 {
+		return 0, false, nil
+	}
+	ok, err := f.decodeTo(slot)
+	if !ok {
+		return 0, false, err
+	}
+	return f.entries[slot].Kind, true, nil
 }
 
 // FrameObject is an object entry of a frame, resolved and hashed.
@@ -71,57 +192,63 @@ func (f *Frame) Object(slot int) (FrameObject, error) {
 // before it, instead of the frame's commits all at once: it is taken
 // only if it hashes to id, and otherwise read as Object reads it.
 func (f *Frame) ObjectAfter(slot int, id, parent object.ID) (FrameObject, error) {
-	if slot < 0 || slot >= len(f.Entries) {
-		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.objects == nil {
-		f.objects = make([]FrameObject, len(f.Entries))
-		f.done = make([]bool, len(f.Entries))
+	if slot < 0 {
+		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
 	}
-	if f.chained && !f.resolved && f.Entries[slot].Kind == EntryPackedCommit && !f.done[slot] {
+	if ok, err := f.decodeTo(slot); !ok {
+		if err != nil {
+			return FrameObject{}, err
+		}
+		return FrameObject{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
+	}
+	if n := len(f.entries); len(f.objects) < n {
+		f.objects = append(f.objects, make([]FrameObject, n-len(f.objects))...)
+		f.done = append(f.done, make([]bool, n-len(f.done))...)
+	}
+	if f.entries[slot].Kind == EntryPackedCommit && !f.done[slot] {
 		if !parent.IsZero() {
 			if o := f.packedCommit(slot, parent, true); o.Err == nil && o.ID == id {
 				f.objects[slot], f.done[slot] = o, true
 			}
 		}
 		if !f.done[slot] {
-			f.resolveCommits() // a packed commit needs the IDs of the entries before it
+			f.resolveCommitsTo(slot) // a packed commit needs the IDs of the entries before it
 		}
 	}
 	return f.objectAt(slot)
 }
 
-// resolveCommits resolves and hashes the commits of a chained frame, each
-// from the one before it and, when it leaves its events out, the events
-// just before it. The other entries (trees, records, events no commit
-// leaves out) are left to be resolved when read. A commit that cannot be
-// rebuilt is damaged alone, and so is every later one that leaves out its
-// parent: the rest of the frame reads as it would without it.
-func (f *Frame) resolveCommits() {
-	f.resolved = true
-	var prev object.ID
-	havePrev := false
-	for i, e := range f.Entries {
-		switch e.Kind {
+// resolveCommitsTo resolves and hashes the commits of the frame up to
+// slot, from where it stopped before, each from the one before it and,
+// when it leaves its events out, the events just before it. The other
+// entries (trees, records, events no commit leaves out) are left to be
+// resolved when read. A commit that cannot be rebuilt is damaged alone,
+// and so is every later one that leaves out its parent: the rest of the
+// frame reads as it would without it. f.mu is held, and the entries up to
+// slot are parsed.
+func (f *Frame) resolveCommitsTo(slot int) {
+	for ; f.resolved <= slot; f.resolved++ {
+		i := f.resolved
+		switch e := f.entries[i]; e.Kind {
 		case EntryCommit:
 			if !f.done[i] {
 				f.objects[i], f.done[i] = hashObject(e), true
 			}
 		case EntryPackedCommit:
-			f.objects[i], f.done[i] = f.packedCommit(i, prev, havePrev), true
+			f.objects[i], f.done[i] = f.packedCommit(i, f.prev, f.havePrev), true
 		default:
 			continue
 		}
-		prev, havePrev = f.objects[i].ID, f.objects[i].Err == nil
+		f.prev, f.havePrev = f.objects[i].ID, f.objects[i].Err == nil
 	}
 }
 
 // packedCommit rebuilds and hashes the packed commit at slot i, whose
 // frame's previous commit is prev (if havePrev).
 func (f *Frame) packedCommit(i int, prev object.ID, havePrev bool) FrameObject {
-	e := f.Entries[i]
+	e := f.entries[i]
 	if len(e.Body) < 1 || e.Body[0]&^(packedParentPrev|packedEventsPrev) != 0 {
 		return FrameObject{Err: errBadPackedCommit}
 	}
@@ -151,7 +278,7 @@ func (f *Frame) packedCommit(i int, prev object.ID, havePrev bool) FrameObject {
 // objectAt resolves and hashes the entry at slot once; f.mu is held.
 func (f *Frame) objectAt(slot int) (FrameObject, error) {
 	if !f.done[slot] {
-		e := f.Entries[slot]
+		e := f.entries[slot]
 		if e.Kind == EntryPackedEvent {
 			r, err := resolveEvent(e)
 			if err != nil {
@@ -193,10 +320,19 @@ func hashEntry(e Entry, checkData bool) FrameObject {
 
 // Entry returns the entry at slot with any packed form resolved. A packed
 // event is rebuilt alone; a packed commit needs the entries before it in
-// the frame, so it resolves the frame's commits once.
+// the frame, so it resolves the frame's commits as far as it.
 func (f *Frame) Entry(slot int) (Entry, error) {
-	e := f.Entries[slot]
-	switch e.Kind {
+	kind, ok, err := f.Kind(slot)
+	switch {
+	case err != nil:
+		return Entry{}, err
+	case !ok:
+		return Entry{}, fmt.Errorf("%w: slot %d out of range", ErrCorrupt, slot)
+	}
+	f.mu.Lock()
+	e := f.entries[slot]
+	f.mu.Unlock()
+	switch kind {
 	case EntryPackedEvent:
 		return resolveEvent(e)
 	case EntryPackedCommit:

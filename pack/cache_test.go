@@ -38,9 +38,7 @@ func chainedFrame(t *testing.T) (*Frame, []object.ID) {
 	entries, err := ParseEntries(payload)
 	require.NoError(t, err)
 	require.Len(t, entries, len(want))
-	f := NewFrame(entries, len(payload))
-	require.True(t, f.chained)
-	return f, want
+	return NewFrame(entries, len(payload)), want
 }
 
 // A caller that knows a packed commit's ID and parent has it rebuilt
@@ -51,23 +49,23 @@ func TestObjectAfterRebuildsACommitAlone(t *testing.T) {
 	o, err := f.ObjectAfter(7, want[7], want[5]) // the fourth commit, after the third
 	require.NoError(t, err)
 	assert.Equal(t, want[7], o.ID)
-	assert.False(t, f.resolved, "the commit is rebuilt alone")
+	assert.Zero(t, f.resolved, "the commit is rebuilt alone")
 	o, err = f.Object(7)
 	require.NoError(t, err)
 	assert.Equal(t, want[7], o.ID)
-	assert.False(t, f.resolved, "and kept")
+	assert.Zero(t, f.resolved, "and kept")
 
 	f, want = chainedFrame(t)
 	o, err = f.ObjectAfter(7, want[7], want[3]) // a wrong parent
 	require.NoError(t, err)
 	assert.Equal(t, want[7], o.ID)
-	assert.True(t, f.resolved)
+	assert.Equal(t, 8, f.resolved)
 
 	f, want = chainedFrame(t)
 	o, err = f.ObjectAfter(7, want[9], want[5]) // the ID of another commit
 	require.NoError(t, err)
 	assert.Equal(t, want[7], o.ID, "the slot's own commit, which the store then refuses as not the one asked for")
-	assert.True(t, f.resolved)
+	assert.Equal(t, 8, f.resolved)
 	for slot, id := range want {
 		o, err := f.Object(slot)
 		require.NoError(t, err)
@@ -83,12 +81,12 @@ func TestFrameResolvesAnEventAlone(t *testing.T) {
 	o, err := f.Object(4) // the third event
 	require.NoError(t, err)
 	assert.Equal(t, want[4], o.ID)
-	assert.False(t, f.resolved, "an event is resolved alone")
+	assert.Zero(t, f.resolved, "an event is resolved alone")
 
 	o, err = f.Object(7) // the fourth commit
 	require.NoError(t, err)
 	assert.Equal(t, want[7], o.ID)
-	assert.True(t, f.resolved, "a packed commit resolves the frame")
+	assert.Equal(t, 8, f.resolved, "a packed commit resolves the commits up to it")
 	for slot, id := range want {
 		o, err := f.Object(slot)
 		require.NoError(t, err)

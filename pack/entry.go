@@ -79,7 +79,17 @@ type Payload struct {
 	// events are the IDs of the event entries that end the payload, as
 	// far back as they are known: a packed commit may leave them out.
 	events []object.ID
+	// treesAt is where the first snapshot tree entry after other entries
+	// starts, 0 for none (TreesAt).
+	treesAt int
 }
+
+// TreesAt returns the offset of the first tree entry that follows other
+// entries, or 0: an import's batch, or a commit with its snapshot, holds
+// its events and commits first and its tree after, and a frame that
+// compresses the two apart lets a read of a commit leave the tree
+// compressed (AppendFrameSplit, Frame).
+func (p *Payload) TreesAt() int { return p.treesAt }
 
 // Len returns the number of entries added.
 func (p *Payload) Len() int { return p.n }
@@ -106,13 +116,16 @@ func (p *Payload) Reset() {
 }
 
 func (p *Payload) forget() {
-	p.n, p.haveLast, p.commits, p.events = 0, false, false, p.events[:0]
+	p.n, p.haveLast, p.commits, p.events, p.treesAt = 0, false, false, p.events[:0], 0
 }
 
 func (p *Payload) add(kind uint8, parts ...[]byte) int {
 	size := 0
 	for _, b := range parts {
 		size += len(b)
+	}
+	if kind == uint8(object.KindTree) && p.treesAt == 0 && p.n > 0 {
+		p.treesAt = len(p.buf)
 	}
 	p.buf = append(p.buf, kind)
 	p.buf = binary.AppendUvarint(p.buf, uint64(size))

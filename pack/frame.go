@@ -38,6 +38,18 @@ func AppendFrame(dst, payload []byte, tight bool) []byte {
 	return appendFrame(dst, payload, tight, nil)
 }
 
+// AppendFrameSplit is AppendFrame for the append path, with the payload
+// compressed as two runs of zstd frames, cut at offset at (no cut when at
+// is 0): a reader decompresses a frame's parts only as far as the entry
+// it reads (Frame), so entries before the cut are read without
+// decompressing those after (Payload.TreesAt).
+func AppendFrameSplit(dst, payload []byte, at int) []byte {
+	if at <= 0 || at >= len(payload) {
+		return AppendFrame(dst, payload, false)
+	}
+	return appendFrame(dst, payload, false, []Compressed{Compress(payload[:at], 0)})
+}
+
 // Compressed is a piece of a payload compressed ahead of the rest
 // (Compress): the bytes up to offset N, from where the piece before ended,
 // as zstd frames.

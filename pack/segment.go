@@ -114,30 +114,9 @@ func (s *Segment) Sync() error { return syncData(s.f) }
 // ReadFrame reads and checks the frame at off and returns its uncompressed
 // payload and the offset of the next frame.
 func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
-	var hdr [FrameHeaderSize]byte
-	if _, err := s.f.ReadAt(hdr[:], off); err != nil {
-		return nil, 0, readError(s.Num, off, err)
-	}
-	h, err := parseFrameHeader(hdr[:])
+	raw, h, err := s.readChecked(off)
 	if err != nil {
-		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
-	}
-	if end := off + FrameHeaderSize + int64(h.size); end > s.alloc {
-		// Past what this process knows of the file: look again before
-		// allocating what a damaged length asks for.
-		if st, err := s.f.Stat(); err == nil {
-			s.alloc = max(s.alloc, st.Size())
-		}
-		if end > s.alloc {
-			return nil, 0, fmt.Errorf("%w: segment %d: frame at %d runs past the end of the file", ErrCorrupt, s.Num, off)
-		}
-	}
-	raw := make([]byte, h.size)
-	if _, err := s.f.ReadAt(raw, off+FrameHeaderSize); err != nil {
-		return nil, 0, readError(s.Num, off, err)
-	}
-	if err := h.check(hdr[:], raw); err != nil {
-		return nil, 0, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+		return nil, 0, err
 	}
 	payload, err = h.decodePayload(raw)
 	if err != nil {
@@ -148,6 +127,63 @@ func (s *Segment) ReadFrame(off int64) (payload []byte, next int64, err error) {
 		return nil, off + FrameHeaderSize + int64(h.size), &contentError{fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)}
 	}
 	return payload, off + FrameHeaderSize + int64(h.size), nil
+}
+
+// readChecked reads the frame at off and checks its checksum, returning
+// its stored payload and header.
+func (s *Segment) readChecked(off int64) ([]byte, frameHeader, error) {
+	var hdr [FrameHeaderSize]byte
+	if _, err := s.f.ReadAt(hdr[:], off); err != nil {
+		return nil, frameHeader{}, readError(s.Num, off, err)
+	}
+	h, err := parseFrameHeader(hdr[:])
+	if err != nil {
+		return nil, h, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+	}
+	if end := off + FrameHeaderSize + int64(h.size); end > s.alloc {
+		// Past what this process knows of the file: look again before
+		// allocating what a damaged length asks for.
+		if st, err := s.f.Stat(); err == nil {
+			s.alloc = max(s.alloc, st.Size())
+		}
+		if end > s.alloc {
+			return nil, h, fmt.Errorf("%w: segment %d: frame at %d runs past the end of the file", ErrCorrupt, s.Num, off)
+		}
+	}
+	raw := make([]byte, h.size)
+	if _, err := s.f.ReadAt(raw, off+FrameHeaderSize); err != nil {
+		return nil, h, readError(s.Num, off, err)
+	}
+	if err := h.check(hdr[:], raw); err != nil {
+		return nil, h, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
+	}
+	return raw, h, nil
+}
+
+// ReadLazyFrame reads and checks the frame at off, as ReadFrame does, and
+// returns it as a Frame that decompresses its parts as its entries are
+// asked for (NewLazyFrame). A stored payload, or one whose zstd layout it
+// does not follow, is decoded whole at once.
+func (s *Segment) ReadLazyFrame(off int64) (*Frame, error) {
+	raw, h, err := s.readChecked(off)
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("segment %d: frame at %d", s.Num, off)
+	if h.rawLen != 0 {
+		if parts, err := zstdParts(raw); err == nil {
+			return NewLazyFrame(parts, int(h.rawLen), where), nil
+		}
+	}
+	payload, err := h.decodePayload(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	entries, err := ParseEntries(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return NewFrame(entries, len(payload)), nil
 }
 
 // readError reports a failed read of a frame: a frame cut short by the

@@ -55,7 +55,7 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	// commit: a guess, checked by ID when it is used.
 	from := int(loc.Slot) - len(c.Events)
 	for k := from - 1; k >= 0 && k >= from-lineStepScan; k-- {
-		if kind := f.Entries[k].Kind; kind == pack.EntryCommit || kind == pack.EntryPackedCommit {
+		if kind, _, _ := f.Kind(k); kind == pack.EntryCommit || kind == pack.EntryPackedCommit {
 			step.next, step.hasNext = pack.Location{Seg: loc.Seg, Off: loc.Off, Slot: uint32(k)}, true
 			break
 		}
@@ -183,8 +183,12 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 	if prev != nil && prev.inFrame {
 		if pf, err := s.frame(prev.at); err == nil {
 			from := int(prev.at.Slot) + 1
-			for k := from; k < len(pf.Entries) && k < from+foldStepScan; k++ {
-				if kind := pf.Entries[k].Kind; kind != pack.EntryCommit && kind != pack.EntryPackedCommit {
+			for k := from; k < from+foldStepScan; k++ {
+				kind, ok, _ := pf.Kind(k)
+				if !ok {
+					break
+				}
+				if kind != pack.EntryCommit && kind != pack.EntryPackedCommit {
 					continue
 				}
 				if o, err := pf.Object(k); err == nil && o.ID == id {

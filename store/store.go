@@ -1100,16 +1100,11 @@ func (s *Store) frame(loc pack.Location) (*pack.Frame, error) {
 	if seg == nil {
 		return nil, fmt.Errorf("%w: segment %d is missing", ErrCorrupt, loc.Seg)
 	}
-	payload, _, err := seg.ReadFrame(int64(loc.Off))
+	// Decompressed as far as the entries read need (pack.Frame).
+	f, err := seg.ReadLazyFrame(int64(loc.Off))
 	if err != nil {
 		return nil, err
 	}
-	entries, err := pack.ParseEntries(payload)
-	if err != nil {
-		return nil, err
-	}
-
-	f := pack.NewFrame(entries, len(payload))
 	s.cache.Put(key, f)
 	return f, nil
 }
@@ -1350,7 +1345,7 @@ func (s *Store) Prefix(hexPrefix string, limit int) []object.ID {
 		}
 		for _, loc := range s.packIdx.PrefixLocations(search, searchOdd, limit) {
 			f, err := s.frame(loc)
-			if err != nil || int(loc.Slot) >= len(f.Entries) {
+			if err != nil {
 				continue
 			}
 			o, err := f.Object(int(loc.Slot))

@@ -657,7 +657,7 @@ func (tx *Tx) Seal() {
 		// chain of ever larger ones as the compressor appends.
 		frame = make([]byte, 0, n)
 	}
-	tx.frame = pack.AppendFrame(frame[:0], tx.payload.Bytes(), false)
+	tx.frame = pack.AppendFrameSplit(frame[:0], tx.payload.Bytes(), tx.payload.TreesAt())
 	tx.sealed, tx.sealedN, tx.sealedSize = true, tx.payload.Len(), tx.payload.Size()
 	payload := tx.payload.Bytes()[:0]
 	detachedPayloads.Put(&payload)
