@@ -14,6 +14,8 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
+
+	"github.com/evgit/evgit/object"
 )
 
 // Names of the checked operators the patcher substitutes for expr-lang's
@@ -35,6 +37,10 @@ const (
 	fnGet = "__evgit_get"
 	fnMod = "__evgit_mod"
 	fnShl = "__evgit_shl"
+	fnPow = "__evgit_pow"
+	// fnFromJSON replaces the builtin fromJSON, which decodes numbers
+	// as float64.
+	fnFromJSON = "__evgit_fromjson"
 	// fnSmall passes an argument of a builtin that would read an unsigned
 	// integer above 2^63-1 as a negative one (max, min, the bit
 	// functions), and refuses such an integer.
@@ -50,7 +56,7 @@ var smallArgs = map[string]bool{
 // binaryFuncs maps the binary operators the patcher replaces to their
 // checked functions.
 var binaryFuncs = map[string]string{
-	"+": fnAdd, "-": fnSub, "*": fnMul, "%": fnMod,
+	"+": fnAdd, "-": fnSub, "*": fnMul, "%": fnMod, "**": fnPow, "^": fnPow,
 	"==": fnEq, "!=": fnNe, "<": fnLt, "<=": fnLe, ">": fnGt, ">=": fnGe,
 }
 
@@ -85,6 +91,8 @@ var compileOptions = []expr.Option{
 	expr.Function(fnGet, checkedGet),
 	expr.Function(fnMod, checkedMod),
 	expr.Function(fnShl, checkedShl),
+	expr.Function(fnPow, checkedPow),
+	expr.Function(fnFromJSON, checkedFromJSON),
 	expr.Function(fnSmall, checkedSmall),
 	expr.Patch(checkedPatcher{}),
 }
@@ -160,6 +168,10 @@ func (checkedPatcher) Visit(node *ast.Node) {
 			return
 		}
 		switch n.Name {
+		case "fromJSON":
+			if len(n.Arguments) == 1 {
+				ast.Patch(node, call(fnFromJSON, n.Arguments[0]))
+			}
 		case "bitshl":
 			if len(n.Arguments) == 2 {
 				ast.Patch(node, call(fnShl, n.Arguments[0], n.Arguments[1]))
@@ -277,6 +289,8 @@ func checkedGet(args ...any) (any, error) {
 	case map[string]any:
 		return o[key], nil
 	case map[string]string:
+		// meta: an absent key reads as "", as it always has (a model's
+		// states depend on it; docs/guide.md says so).
 		return o[key], nil
 	case nil:
 		return nil, fmt.Errorf("cannot read field %s of null", key)
@@ -537,6 +551,49 @@ func checkedShl(args ...any) (any, error) {
 		return nil, fmt.Errorf("%w: %d << %d", errOverflow, x.i, n.i)
 	}
 	return x.i << n.i, nil
+}
+
+// checkedPow is x ** y (and x ^ y): an integer when both are integers and
+// y >= 0, refusing a result beyond int64, as + - * do (expr-lang's own
+// works in float64 and rounds); a float otherwise.
+func checkedPow(args ...any) (any, error) {
+	x, y := number(args[0]), number(args[1])
+	switch {
+	case x.kind == numBig:
+		return nil, bigError(args[0])
+	case y.kind == numBig:
+		return nil, bigError(args[1])
+	case x.kind == numInt && y.kind == numInt && y.i >= 0:
+		r, base, e := int64(1), x.i, y.i
+		for e > 0 {
+			if e&1 == 1 {
+				var ok bool
+				if r, ok = intArith('*', r, base); !ok {
+					return nil, fmt.Errorf("%w: %d ** %d", errOverflow, x.i, y.i)
+				}
+			}
+			if e >>= 1; e > 0 {
+				var ok bool
+				if base, ok = intArith('*', base, base); !ok {
+					// Only an error if a later bit needs it: 1 and 0 and
+					// -1 never overflow, others then would.
+					return nil, fmt.Errorf("%w: %d ** %d", errOverflow, x.i, y.i)
+				}
+			}
+		}
+		return r, nil
+	}
+	return fallback("**", args[0], args[1], func(a, b any) any { return runtime.Exponent(a, b) })
+}
+
+// checkedFromJSON is fromJSON(s) decoding as event data is decoded:
+// integers exact up to 64 bits, never through float64.
+func checkedFromJSON(args ...any) (any, error) {
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("fromJSON of %s, want a string", typeName(args[0]))
+	}
+	return object.DecodeJSON([]byte(s))
 }
 
 // checkedSmall passes v unless it is an integer beyond int64.

@@ -173,6 +173,9 @@ types:
   Int:   { apply: { v: int(event.v) } }
   Div:   { apply: { v: state.v / event.v } }
   Mod:   { apply: { v: state.v % event.v } }
+  Pow:   { apply: { v: state.v ** event.v } }
+  Caret: { apply: { v: state.v ^ event.v } }
+  JSON:  { apply: { v: fromJSON(event.s) } }
   Big:   { require: ["event.v > 0", "event.v >= 1", "event.v != 1", "1 < event.v"], apply: { v: event.v } }
   Range: { require: ["event.v > 0", "event.v <= 1000", "event.v == 1000"], apply: { v: event.v } }
   Less:  { require: ["state.v < event.v"], apply: { v: event.v } }
@@ -216,6 +219,18 @@ types:
 		{name: "division yields a float", state: `{"v":7}`, event: ev("Div", `{"v":2}`), want: `{"v":3.5}`},
 		{name: "division by zero is not JSON", state: `{"v":7}`, event: ev("Div", `{"v":0}`), wantErr: "not a JSON number"},
 		{name: "modulo", state: `{"v":7}`, event: ev("Mod", `{"v":4}`), want: `{"v":3}`},
+		{name: "power stays integer", state: `{"v":94906267}`, event: ev("Pow", `{"v":2}`), want: `{"v":9007199515875289}`},
+		{name: "caret is power", state: `{"v":-2}`, event: ev("Caret", `{"v":63}`), want: `{"v":-9223372036854775808}`},
+		{name: "power to zero", state: `{"v":0}`, event: ev("Pow", `{"v":0}`), want: `{"v":1}`},
+		{name: "power of one to anything", state: `{"v":-1}`, event: ev("Pow", `{"v":9223372036854775807}`), want: `{"v":-1}`},
+		{name: "power overflow", state: `{"v":2}`, event: ev("Pow", `{"v":63}`), wantErr: "integer overflow"},
+		{name: "power overflow by squaring", state: `{"v":3037000500}`, event: ev("Pow", `{"v":2}`), wantErr: "integer overflow"},
+		{name: "negative exponent is a float", state: `{"v":2}`, event: ev("Pow", `{"v":-1}`), want: `{"v":0.5}`},
+		{name: "float power stays float", state: `{"v":1.5}`, event: ev("Pow", `{"v":2}`), want: `{"v":2.25}`},
+		{name: "power of a big unsigned refused", state: `{"v":18446744073709551615}`, event: ev("Pow", `{"v":1}`), wantErr: "beyond the signed 64-bit range"},
+		{name: "fromJSON keeps integers exact", event: ev("JSON", `{"s":"{\"a\":9007199254740993,\"b\":[1.5,-0]}"}`), want: `{"v":{"a":9007199254740993,"b":[1.5,0]}}`},
+		{name: "fromJSON of bad JSON", event: ev("JSON", `{"s":"{"}`), wantErr: "JSON"},
+		{name: "fromJSON of a number", event: ev("JSON", `{"s":1}`), wantErr: "want a string"},
 		{name: "big unsigned compares exactly", event: ev("Big", `{"v":18446744073709551615}`), want: `{"v":18446744073709551615}`},
 		{name: "int64 compares with int literals", event: ev("Range", `{"v":1000}`), want: `{"v":1000}`},
 		{name: "int64 range refused", event: ev("Range", `{"v":1001}`), wantErr: `require "event.v <= 1000" failed`},
