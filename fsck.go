@@ -121,10 +121,10 @@ func sameLine(saved *savedLine, walked *lineIndex) string {
 	}
 	for name, sl := range walked.streams {
 		got := saved.streams[name]
-		if got == nil || len(got.refs) != len(sl.refs) {
+		if got == nil || len(got.events()) != len(sl.events()) {
 			return "the events of " + name
 		}
-		for i, ref := range sl.refs {
+		for i, ref := range sl.events() {
 			if got.refs[i].pos != ref.pos || got.refs[i].idx != ref.idx {
 				return "the events of " + name
 			}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/evgit/evgit/object"
 )
@@ -189,14 +190,14 @@ func (li *lineIndex) encodeLocked() []byte {
 	b = appendPositions(b, li.merges)
 	names := make([]string, 0, len(li.streams))
 	for s, sl := range li.streams {
-		if len(sl.refs) > 0 {
+		if len(sl.events()) > 0 {
 			names = append(names, s)
 		}
 	}
 	slices.Sort(names)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, s := range names {
-		refs := li.streams[s].refs
+		refs := li.streams[s].events()
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 		b = binary.AppendUvarint(b, uint64(len(refs)))
@@ -266,8 +267,8 @@ func (d *lineDecoder) fail(why string) {
 	d.b = nil
 }
 
-// decodeLineCache decodes a whole file and checks what the index relies
-// on: offsets that grow, positions within the line and in order, stream
+// decodeLineCache decodes a whole file, which the result keeps pointing
+// into, and checks what the index relies on: offsets that grow, positions within the line and in order, stream
 // names valid and sorted.
 func decodeLineCache(b []byte) (*savedLine, error) {
 	if len(b) < len(lineCacheMagic)+4 || !bytes.HasPrefix(b, []byte(lineCacheMagic)) {
@@ -282,11 +283,12 @@ func decodeLineCache(b []byte) (*savedLine, error) {
 	if n == 0 {
 		d.fail("no commits")
 	}
-	s := &savedLine{ids: make([]object.ID, n), offsets: make([]uint64, n), times: make([]int64, n), streams: map[string]*streamLine{}}
-	for i := range n {
-		s.ids[i] = object.ID(d.b[i*object.IDSize:])
-	}
+	s := &savedLine{offsets: make([]uint64, n), times: make([]int64, n), streams: map[string]*streamLine{}}
 	if d.err == nil {
+		// The IDs are read where they lie in b, a buffer of the
+		// caller's that nothing writes to after (the index appends to
+		// them, which copies them first: their capacity is n).
+		s.ids = unsafe.Slice((*object.ID)(unsafe.Pointer(unsafe.SliceData(d.b))), n)
 		d.b = d.b[n*object.IDSize:]
 	}
 	var off uint64
@@ -315,8 +317,11 @@ func decodeLineCache(b []byte) (*savedLine, error) {
 			break
 		}
 		prevName = name
+		// Checked now, decoded when the stream is read (streamLine.events):
+		// a process reads a stream or two of a line that may hold a
+		// hundred thousand.
 		m := d.count(2)
-		refs := make([]eventRef, 0, m)
+		coded := d.b
 		var pos uint64
 		var prevIdx uint64
 		for j := 0; j < m && d.err == nil; j++ {
@@ -327,12 +332,12 @@ func decodeLineCache(b []byte) (*savedLine, error) {
 			}
 			pos += delta
 			prevIdx = idx
-			refs = append(refs, eventRef{pos: uint32(pos), idx: uint32(idx)})
 		}
 		if m == 0 {
 			d.fail("a stream with no events")
 		}
-		s.streams[name] = &streamLine{refs: refs}
+		coded = coded[: len(coded)-len(d.b) : len(coded)-len(d.b)]
+		s.streams[name] = &streamLine{coded: coded, codedN: m}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
@@ -341,6 +346,20 @@ func decodeLineCache(b []byte) (*savedLine, error) {
 		return nil, d.err
 	}
 	return s, nil
+}
+
+// decodeRefs decodes a stream's events as decodeLineCache checked them,
+// appending to refs.
+func decodeRefs(b []byte, refs []eventRef) []eventRef {
+	var pos uint64
+	for len(b) > 0 {
+		delta, k := binary.Uvarint(b)
+		idx, k2 := binary.Uvarint(b[k:])
+		b = b[k+k2:]
+		pos += delta
+		refs = append(refs, eventRef{pos: uint32(pos), idx: uint32(idx)})
+	}
+	return refs
 }
 
 // positions reads increasing positions below n.

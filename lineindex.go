@@ -86,6 +86,22 @@ type streamLine struct {
 	refs  []eventRef
 	mdl   object.ID
 	marks [][]byte // marks[i]: state after event (i+1)*markEvery
+	// coded holds refs as the line cache file gives them, checked but
+	// not yet decoded (linecache.go): a process that reads one stream of
+	// a long line decodes that stream's events only. The index's lock is
+	// held to decode them (events).
+	coded  []byte
+	codedN int // events in coded
+}
+
+// events returns the stream's events on the line, decoding them from the
+// line cache file the first time. The index's lock is held.
+func (sl *streamLine) events() []eventRef {
+	if sl.coded != nil {
+		sl.refs = decodeRefs(sl.coded, make([]eventRef, 0, sl.codedN))
+		sl.coded = nil
+	}
+	return sl.refs
 }
 
 // errLineMoved is returned by a lineView when the index was cut since the
@@ -336,7 +352,7 @@ func (li *lineIndex) add(w *walkedCommit) {
 			sl = &streamLine{}
 			li.streams[stream] = sl
 		}
-		sl.refs = append(sl.refs, eventRef{pos: pos, idx: uint32(j), id: w.events[j]})
+		sl.refs = append(sl.events(), eventRef{pos: pos, idx: uint32(j), id: w.events[j]})
 	}
 }
 
@@ -346,8 +362,13 @@ func (li *lineIndex) cut(n int) {
 	li.ids, li.offsets, li.times = li.ids[:n:n], li.offsets[:n:n], li.times[:n:n]
 	m := sort.Search(len(li.merges), func(i int) bool { return int(li.merges[i]) >= n })
 	li.merges = li.merges[:m:m]
+	if n == 0 {
+		clear(li.streams)
+		return
+	}
 	for s, sl := range li.streams {
-		k := sort.Search(len(sl.refs), func(i int) bool { return int(sl.refs[i].pos) >= n })
+		refs := sl.events()
+		k := sort.Search(len(refs), func(i int) bool { return int(refs[i].pos) >= n })
 		if k == 0 {
 			delete(li.streams, s)
 			continue
@@ -448,12 +469,13 @@ func (v *lineView) streamRefs(stream string, mdlID object.ID) ([]eventRef, [][]b
 	if sl == nil {
 		return nil, nil, nil
 	}
-	k := sort.Search(len(sl.refs), func(i int) bool { return int(sl.refs[i].pos) > v.pos })
+	refs := sl.events()
+	k := sort.Search(len(refs), func(i int) bool { return int(refs[i].pos) > v.pos })
 	var marks [][]byte
 	if sl.mdl == mdlID {
 		marks = sl.marks[:min(len(sl.marks), k/markEvery)]
 	}
-	return sl.refs[:k:k], marks, nil
+	return refs[:k:k], marks, nil
 }
 
 // addMark records a stream's state after event n (a multiple of
@@ -463,7 +485,7 @@ func (v *lineView) addMark(stream string, n int, state []byte, mdlID object.ID) 
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	sl := li.streams[stream]
-	if sl == nil || li.gen != v.gen || n > len(sl.refs) {
+	if sl == nil || li.gen != v.gen || n > len(sl.events()) {
 		return
 	}
 	if sl.mdl != mdlID {
@@ -484,7 +506,7 @@ func (v *lineView) streams() ([]string, error) {
 	}
 	var out []string
 	for s, sl := range li.streams {
-		if len(sl.refs) > 0 && int(sl.refs[0].pos) <= v.pos {
+		if refs := sl.events(); len(refs) > 0 && int(refs[0].pos) <= v.pos {
 			out = append(out, s)
 		}
 	}

@@ -44,7 +44,7 @@ func TestWalkedLineInBlocks(t *testing.T) {
 	}
 	for s, sl := range li.streams {
 		k := map[string]int{"a": 0, "b": 1, "c": 2}[s]
-		for j, ref := range sl.refs {
+		for j, ref := range sl.events() {
 			pos := 3*j + k
 			assert.Equal(t, uint32(pos), ref.pos, s)
 			assert.Equal(t, object.ID{byte(pos), 2}, ref.id, s)

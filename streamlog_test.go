@@ -352,7 +352,7 @@ func FuzzDecodeLineCache(f *testing.F) {
 			require.True(t, k == 0 || s.merges[k-1] < p)
 		}
 		for _, sl := range s.streams {
-			for k, r := range sl.refs {
+			for k, r := range sl.events() {
 				require.Less(t, int(r.pos), len(s.ids))
 				require.True(t, k == 0 || sl.refs[k-1].pos < r.pos || sl.refs[k-1].pos == r.pos && sl.refs[k-1].idx < r.idx)
 			}
@@ -589,7 +589,7 @@ func TestFsckChecksTheLineCache(t *testing.T) {
 
 	s, err := decodeLineCache(good)
 	require.NoError(t, err)
-	s.streams["s1"].refs = s.streams["s1"].refs[1:] // one event left out
+	s.streams["s1"].refs = s.streams["s1"].events()[1:] // one event left out
 	li := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
 	require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
 	probs := fsckCache()
@@ -602,4 +602,30 @@ func TestFsckChecksTheLineCache(t *testing.T) {
 	probs = fsckCache()
 	require.Len(t, probs, 1)
 	assert.Contains(t, probs[0].Message, "checksum")
+}
+
+// A process that reads the saved index decodes the events of the streams
+// it reads only (a line of a million commits holds a hundred thousand
+// streams), and answers as one that walked the line.
+func TestLineCacheDecodesOnlyTheStreamsRead(t *testing.T) {
+	ctx := context.Background()
+	dir, want, _, _ := cachedRepo(t, lineCacheMin+100, "s2")
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, want, streamLogIDs(t, r, "s2"))
+	assert.Zero(t, walkedSince(r), "read from the file")
+	li := &r.derived().line
+	li.mu.Lock()
+	coded := 0
+	for name, sl := range li.streams {
+		if sl.coded != nil {
+			coded++
+		} else {
+			assert.Equal(t, "s2", name, "decoded though not read")
+		}
+	}
+	n := len(li.streams)
+	li.mu.Unlock()
+	assert.Equal(t, n-1, coded)
 }

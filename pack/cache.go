@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/evgit/evgit/object"
@@ -105,6 +106,9 @@ func (f *Frame) decodeTo(slot int) (bool, error) {
 			break
 		}
 		f.raw, f.parsed = out, 0
+		// Room for the part's entries at once (a commit's is about 25
+		// bytes, an event's about 90), not a slice regrown as it fills.
+		f.entries = slices.Grow(f.entries, len(out)/64)
 		f.parseAvailable(len(f.parts) == 0)
 	}
 	if slot < len(f.entries) {
