@@ -2,13 +2,14 @@ package evgit
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/evgit/evgit/fsck"
+	"github.com/evgit/evgit/pack"
 	"github.com/evgit/evgit/store"
 )
 
@@ -71,12 +72,15 @@ func (r *Repository) checkLineCache(ctx context.Context) (*FsckProblem, error) {
 	if li.cache == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(li.cache)
-	if err != nil {
-		return nil, nil
-	}
 	problem := func(format string, args ...any) *FsckProblem {
 		return &FsckProblem{Kind: fsck.KindCache, Name: filepath.ToSlash(lineCacheName), Message: fmt.Sprintf(format, args...) + "; remove it (derived data)"}
+	}
+	b, err := pack.ReadRegular(li.cache)
+	if errors.Is(err, pack.ErrCorrupt) {
+		return problem("%v", err), nil // not a regular file
+	}
+	if err != nil {
+		return nil, nil
 	}
 	saved, err := decodeLineCache(b)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
 )
 
 // The line index (lineindex.go) is saved between processes in one file,
@@ -49,7 +50,7 @@ func (li *lineIndex) load(rd reader) {
 	if !try {
 		return
 	}
-	b, err := os.ReadFile(li.cache)
+	b, err := pack.ReadRegular(li.cache)
 	if err != nil {
 		return
 	}

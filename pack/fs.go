@@ -37,7 +37,7 @@ var OS FS = osFS{}
 type osFS struct{}
 
 func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
+	f, err := OpenRegular(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -243,7 +242,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts:   opts,
 		cache:  pack.NewFrameCache(opts.CacheBytes),
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "format")); err != nil {
+	if b, err := pack.ReadRegular(filepath.Join(dir, "format")); errors.Is(err, ErrCorrupt) {
+		return nil, err // there, but not a file
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 	} else if string(b) == formatLine {
 		s.packed = true
@@ -588,6 +589,14 @@ func (s *Store) reloadOnce(locked bool) error {
 			}
 			continue
 		}
+		if err := coversMissing(ix, l.segs); err != nil {
+			ix.Close()
+			if s.opts.Salvage {
+				s.salvaged = append(s.salvaged, Problem{File: l.idx[i], Offset: -1, Err: err})
+				continue
+			}
+			return err
+		}
 		s.indexes = append(s.indexes, ix)
 		for _, n := range ix.Segments() {
 			s.covered[n] = true
@@ -629,6 +638,28 @@ func (s *Store) reloadOnce(locked bool) error {
 		if err := s.scanSegment(n, 0, locked); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// coversMissing refuses an index that covers a segment with no file. A
+// damaged index may name a segment it never covered: it is checked whole
+// then, and reported by name (derived data: removing it lets the
+// repository open, its segments scanned instead), where reading on would
+// let the next seal start that segment and leave the repository unable to
+// open with an error that blames a segment that was never lost. An intact
+// index that covers a missing segment means the segment's commits are
+// lost.
+func coversMissing(ix *pack.Index, segs []uint32) error {
+	for _, n := range ix.Segments() {
+		if _, ok := slices.BinarySearch(segs, n); ok {
+			continue
+		}
+		name := filepath.Base(ix.Path)
+		if err := ix.Verify(); err != nil {
+			return fmt.Errorf("index %s is damaged (%w): it is derived data, remove it and the segments it covers are read instead", name, err)
+		}
+		return fmt.Errorf("%w: index %s covers segment %d, but %s is missing: the commits it held are lost; restore it from a backup", ErrCorrupt, name, n, segName(n))
 	}
 	return nil
 }
