@@ -60,13 +60,48 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return runWith(ctx, args, stdin, stdout, stderr, os.Getenv)
 }
 
+// logCountArgs turns git log's -<n> (log -3) into -n <n>, which the flag
+// parser cannot take as a flag of its own; a value of -n or
+// --max-count (-n -1: no limit) is left as it is, and so is anything
+// after --.
+func logCountArgs(args []string) []string {
+	at := -1
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-C" {
+			i++ // its folder
+			continue
+		}
+		if !strings.HasPrefix(args[i], "-") {
+			if args[i] == "log" {
+				at = i
+			}
+			break
+		}
+	}
+	if at < 0 {
+		return args
+	}
+	out := slices.Clone(args)
+	for i := at + 1; i < len(out) && out[i] != "--"; i++ {
+		a := out[i]
+		if a == "-n" || a == "--max-count" {
+			i++
+			continue
+		}
+		if len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "0123456789") == "" {
+			out[i] = "--max-count=" + a[1:]
+		}
+	}
+	return out
+}
+
 // runWith is run with the environment read through getenv.
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	out := &checkedWriter{w: stdout}
 	stdout = out
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCommand(g)
-	root.SetArgs(args)
+	root.SetArgs(logCountArgs(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
