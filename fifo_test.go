@@ -62,3 +62,17 @@ func TestFIFOInAFilesPlace(t *testing.T) {
 		})
 	}
 }
+
+// init refuses a format file that is not a regular file, as it refuses
+// one that is not evgit's: it writes nothing there.
+func TestInitKeepsAFIFONamedFormat(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, DirName, "format")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, syscall.Mkfifo(path, 0o644))
+	_, _, err := Init(context.Background(), dir, InitOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	st, err := os.Lstat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeNamedPipe, st.Mode().Type(), "left as it was")
+}

@@ -81,7 +81,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	}
 	// A format file not evgit's (a folder of other things given to init
 	// --bare) is the user's: not overwritten.
-	if b, err := pack.ReadRegular(filepath.Join(gitDir, "format")); err == nil && !store.IsFormatLine(b) {
+	if b, err := pack.ReadRegular(filepath.Join(gitDir, "format")); err == nil && !store.IsFormatLine(b) || errors.Is(err, pack.ErrCorrupt) {
 		return nil, false, fmt.Errorf("%w: %s holds a file named format that is not evgit's; init writes nothing there", ErrInvalid, gitDir)
 	}
 	if opts.Bare {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evgit/evgit/object"
 )
@@ -34,7 +35,11 @@ type FrameKey struct {
 // events and commits first and its snapshot tree last, in parts of their
 // own, so a read of a commit does not decompress the tree.
 type Frame struct {
-	size int
+	// size is what a cache counts for the frame (bytes held, and the
+	// bookkeeping of its entries); a frame read lazily grows it as it
+	// decodes, and the cache catches up on its next Get or Put.
+	size atomic.Int64
+	item atomic.Pointer[cacheItem] // where a cache counts it, once put in one
 
 	mu       sync.Mutex
 	entries  []Entry // parsed so far; all once parts is empty
@@ -56,25 +61,40 @@ type Frame struct {
 // a cache counts is the payload's, the per-entry bookkeeping, and for each
 // packed entry the body it is rebuilt to when read.
 func NewFrame(entries []Entry, size int) *Frame {
-	f := &Frame{entries: entries, size: size + len(entries)*(2*48+96)}
+	f := &Frame{entries: entries}
+	f.size.Store(int64(size + entriesSize(entries)))
+	return f
+}
+
+// entriesSize is what a frame holds for entries besides their bytes: the
+// entry, its resolved object and flag, and for a packed entry the body it
+// is rebuilt to when read.
+func entriesSize(entries []Entry) int {
+	n := len(entries) * (2*48 + 96)
 	for _, e := range entries {
 		switch e.Kind {
 		case EntryPackedCommit:
-			f.size += len(e.Body) + 2*object.IDSize
+			n += len(e.Body) + 2*object.IDSize
 		case EntryPackedEvent:
-			f.size += len(e.Body) + object.IDSize
+			n += len(e.Body) + object.IDSize
 		}
 	}
-	return f
+	return n
 }
 
 // NewLazyFrame returns a frame whose payload of rawLen bytes is the
 // concatenation of what parts, zstd frames, decompress to; each part is
 // decompressed when an entry in it is first asked for. where names the
-// frame in errors. Its size for a cache is counted whole at once, as a
-// guess at what it holds once read whole.
+// frame in errors. Its size for a cache counts the compressed parts it
+// holds, then what each part decoded adds, less the part.
 func NewLazyFrame(parts []zstdPart, rawLen int, where string) *Frame {
-	return &Frame{parts: parts, rawLen: rawLen, where: where, size: rawLen + rawLen/2}
+	f := &Frame{parts: parts, rawLen: rawLen, where: where}
+	n := 0
+	for _, p := range parts {
+		n += len(p.b)
+	}
+	f.size.Store(int64(n))
+	return f
 }
 
 // decodeTo decompresses parts until the entry at slot is parsed or none
@@ -85,7 +105,11 @@ func (f *Frame) decodeTo(slot int) (bool, error) {
 		// pointing into; the bytes of an entry the part before cut short
 		// are copied to its start.
 		part := f.parts[0]
+		f.parts[0] = zstdPart{} // its bytes can go once decoded
 		f.parts = f.parts[1:]
+		if len(f.parts) == 0 {
+			f.parts = nil
+		}
 		left := f.raw[f.parsed:]
 		size := part.size
 		if size < 0 || size > f.rawLen-f.rawDone {
@@ -109,7 +133,16 @@ func (f *Frame) decodeTo(slot int) (bool, error) {
 		// Room for the part's entries at once (a commit's is about 25
 		// bytes, an event's about 90), not a slice regrown as it fills.
 		f.entries = slices.Grow(f.entries, len(out)/64)
+		before := len(f.entries)
 		f.parseAvailable(len(f.parts) == 0)
+		f.size.Add(int64(cap(out) - len(part.b) + entriesSize(f.entries[before:])))
+		if it := f.item.Load(); it != nil {
+			it.c.grew(it) // f.mu, then the cache's lock: never the other way
+		}
+	}
+	if len(f.parts) == 0 && f.err == nil && f.rawDone != f.rawLen {
+		// No part at all, or none left short of the length.
+		f.err = fmt.Errorf("%w: %s: frame decompressed to %d bytes, want %d", ErrCorrupt, f.where, f.rawDone, f.rawLen)
 	}
 	if slot < len(f.entries) {
 		return true, nil
@@ -146,7 +179,8 @@ func (f *Frame) Decompressed() (done, total int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rawLen == 0 { // decoded whole when made
-		return f.size, f.size
+		n := int(f.size.Load())
+		return n, n
 	}
 	return f.rawDone, f.rawLen
 }
@@ -350,7 +384,8 @@ func (f *Frame) Entry(slot int) (Entry, error) {
 }
 
 // FrameCache keeps recently decoded frames, up to a budget of bytes, and
-// drops the least recently used first.
+// drops the least recently used first. A frame read lazily grows as it is
+// read: each Get and Put counts what the frame grew by since.
 type FrameCache struct {
 	mu     sync.Mutex
 	budget int
@@ -360,8 +395,11 @@ type FrameCache struct {
 }
 
 type cacheItem struct {
-	key FrameKey
-	f   *Frame
+	key     FrameKey
+	f       *Frame
+	c       *FrameCache
+	counted int  // f's size as used counts it
+	live    bool // still in the cache
 }
 
 // NewFrameCache returns a cache holding up to budget bytes of payload.
@@ -375,7 +413,10 @@ func (c *FrameCache) Get(k FrameKey) (*Frame, bool) {
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.lru.MoveToFront(e)
-		return e.Value.(*cacheItem).f, true
+		f := e.Value.(*cacheItem).f
+		c.recount(e)
+		c.evict()
+		return f, true
 	}
 	return nil, false
 }
@@ -386,16 +427,49 @@ func (c *FrameCache) Put(k FrameKey, f *Frame) {
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.lru.MoveToFront(e)
+		c.recount(e)
+		c.evict()
 		return
 	}
-	c.items[k] = c.lru.PushFront(&cacheItem{key: k, f: f})
-	c.used += f.size
+	n := int(f.size.Load())
+	it := &cacheItem{key: k, f: f, c: c, counted: n, live: true}
+	f.item.Store(it)
+	c.items[k] = c.lru.PushFront(it)
+	c.used += n
+	c.evict()
+}
+
+// grew counts what a frame in the cache grew by as it was read.
+func (c *FrameCache) grew(it *cacheItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !it.live {
+		return
+	}
+	n := int(it.f.size.Load())
+	c.used += n - it.counted
+	it.counted = n
+	c.evict()
+}
+
+// recount counts what an item's frame grew by since it was last counted.
+func (c *FrameCache) recount(e *list.Element) {
+	it := e.Value.(*cacheItem)
+	n := int(it.f.size.Load())
+	c.used += n - it.counted
+	it.counted = n
+}
+
+// evict drops the least recently used frames past the budget, the most
+// recent one always kept.
+func (c *FrameCache) evict() {
 	for c.used > c.budget && c.lru.Len() > 1 {
 		e := c.lru.Back()
 		it := e.Value.(*cacheItem)
 		c.lru.Remove(e)
 		delete(c.items, it.key)
-		c.used -= it.f.size
+		c.used -= it.counted
+		it.live = false
 	}
 }
 
@@ -403,6 +477,9 @@ func (c *FrameCache) Put(k FrameKey, f *Frame) {
 func (c *FrameCache) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, e := range c.items {
+		e.Value.(*cacheItem).live = false
+	}
 	c.lru.Init()
 	c.items = map[FrameKey]*list.Element{}
 	c.used = 0

@@ -185,3 +185,50 @@ func TestZstdParts(t *testing.T) {
 		assert.Error(t, err, "%x", bad)
 	}
 }
+
+// A cache counts what a lazy frame holds as it is read, not only what it
+// held when put (its compressed bytes): read whole, it counts about what
+// a frame decoded at once does, and frames past the budget are dropped.
+func TestFrameCacheCountsWhatLazyFramesGrowTo(t *testing.T) {
+	p, ids, _ := batchPayload(t, 3000)
+	frame := AppendFrameSplit(nil, p.Bytes(), p.TreesAt())
+	entries, err := ParseEntries(p.Bytes())
+	require.NoError(t, err)
+	eager := NewFrame(entries, len(p.Bytes())).size.Load()
+
+	c := NewFrameCache(1 << 30)
+	f := lazyOf(t, frame)
+	c.Put(FrameKey{Off: 1}, f)
+	put := c.used
+	assert.Less(t, put, len(p.Bytes())/2, "compressed when put")
+	_, err = f.Len()
+	require.NoError(t, err)
+	assert.InDelta(t, float64(eager), float64(c.used), float64(eager)/4, "read whole: counted as a frame decoded at once")
+	assert.Nil(t, f.parts, "the compressed parts are let go")
+
+	// A budget of about one frame read whole: the second, read, drops
+	// the first.
+	c = NewFrameCache(int(eager) + int(eager)/2)
+	first, second := lazyOf(t, frame), lazyOf(t, frame)
+	c.Put(FrameKey{Off: 1}, first)
+	_, err = first.Object(len(ids) - 1)
+	require.NoError(t, err)
+	c.Put(FrameKey{Off: 2}, second)
+	_, err = second.Object(len(ids) - 1)
+	require.NoError(t, err)
+	_, ok := c.Get(FrameKey{Off: 1})
+	assert.False(t, ok, "dropped once the second grew")
+	assert.LessOrEqual(t, c.used, c.budget)
+}
+
+// A frame whose header gives a length but that holds no zstd frame at
+// all is damaged, not empty.
+func TestLazyFrameWithNoParts(t *testing.T) {
+	f := NewLazyFrame(nil, 100, "test frame")
+	_, err := f.Len()
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, _, err = f.Kind(0)
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = f.Object(0)
+	require.ErrorIs(t, err, ErrCorrupt)
+}

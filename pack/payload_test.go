@@ -150,7 +150,7 @@ func TestPackedFrameCountsItsRebuiltBodies(t *testing.T) {
 	require.NoError(t, err)
 	pf, wf := NewFrame(pe, len(packed.Bytes())), NewFrame(we, len(whole.Bytes()))
 	assert.Less(t, len(packed.Bytes()), len(whole.Bytes()))
-	assert.GreaterOrEqual(t, pf.size, wf.size)
+	assert.GreaterOrEqual(t, pf.size.Load(), wf.size.Load())
 }
 
 // A payload appended to another reads back as one: its entries keep

@@ -171,7 +171,7 @@ func (s *Segment) ReadLazyFrame(off int64) (*Frame, error) {
 	}
 	where := fmt.Sprintf("segment %d: frame at %d", s.Num, off)
 	if h.rawLen != 0 {
-		if parts, err := zstdParts(raw); err == nil {
+		if parts, err := zstdParts(raw); err == nil && len(parts) > 0 {
 			return NewLazyFrame(parts, int(h.rawLen), where), nil
 		}
 	}

@@ -642,6 +642,14 @@ func (s *Store) reloadOnce(locked bool) error {
 	return nil
 }
 
+// notExistMark adds fs.ErrNotExist to an error without changing its text.
+var notExistMark = markError{fs.ErrNotExist}
+
+type markError struct{ err error }
+
+func (m markError) Error() string { return "" }
+func (m markError) Unwrap() error { return m.err }
+
 // coversMissing refuses an index that covers a segment with no file. A
 // damaged index may name a segment it never covered: it is checked whole
 // then, and reported by name (derived data: removing it lets the
@@ -659,7 +667,11 @@ func coversMissing(ix *pack.Index, segs []uint32) error {
 		if err := ix.Verify(); err != nil {
 			return fmt.Errorf("index %s is damaged (%w): it is derived data, remove it and the segments it covers are read instead", name, err)
 		}
-		return fmt.Errorf("%w: index %s covers segment %d, but %s is missing: the commits it held are lost; restore it from a backup", ErrCorrupt, name, n, segName(n))
+		// Also fs.ErrNotExist, which makes reload list the folder again:
+		// a reader's listing, taken without the lock in several system
+		// calls while a gc removed old files, can hold an old index
+		// without its segment and without the pack that replaced both.
+		return fmt.Errorf("%w: index %s covers segment %d, but %s is missing: the commits it held are lost; restore it from a backup%w", ErrCorrupt, name, n, segName(n), notExistMark)
 	}
 	return nil
 }
