@@ -519,12 +519,10 @@ func checkedMul(args ...any) (any, error) { return arith('*', args[0], args[1]) 
 // checkedMod is % on integers, refusing those beyond int64 (expr-lang's
 // would read them as negative) and a zero divisor.
 func checkedMod(args ...any) (any, error) {
-	x, y := number(args[0]), number(args[1])
+	x, y, err := smallOperands(args)
 	switch {
-	case x.kind == numBig:
-		return nil, bigError(args[0])
-	case y.kind == numBig:
-		return nil, bigError(args[1])
+	case err != nil:
+		return nil, err
 	case x.kind == numInt && y.kind == numInt:
 		if y.i == 0 {
 			return nil, errors.New("integer divide by zero")
@@ -532,6 +530,19 @@ func checkedMod(args ...any) (any, error) {
 		return x.i % y.i, nil
 	}
 	return fallback("%", args[0], args[1], func(a, b any) any { return runtime.Modulo(a, b) })
+}
+
+// smallOperands classifies a binary operator's operands, refusing an
+// integer beyond int64, which no arithmetic here reads.
+func smallOperands(args []any) (x, y num, err error) {
+	x, y = number(args[0]), number(args[1])
+	switch {
+	case x.kind == numBig:
+		err = bigError(args[0])
+	case y.kind == numBig:
+		err = bigError(args[1])
+	}
+	return x, y, err
 }
 
 // checkedShl is bitshl(x, n) that refuses a result that does not fit in
@@ -557,12 +568,10 @@ func checkedShl(args ...any) (any, error) {
 // y >= 0, refusing a result beyond int64, as + - * do (expr-lang's own
 // works in float64 and rounds); a float otherwise.
 func checkedPow(args ...any) (any, error) {
-	x, y := number(args[0]), number(args[1])
+	x, y, err := smallOperands(args)
 	switch {
-	case x.kind == numBig:
-		return nil, bigError(args[0])
-	case y.kind == numBig:
-		return nil, bigError(args[1])
+	case err != nil:
+		return nil, err
 	case x.kind == numInt && y.kind == numInt && y.i >= 0:
 		r, base, e := int64(1), x.i, y.i
 		for e > 0 {
