@@ -37,7 +37,7 @@ type FrameKey struct {
 type Frame struct {
 	// size is what a cache counts for the frame (bytes held, and the
 	// bookkeeping of its entries); a frame read lazily grows it as it
-	// decodes, and the cache catches up on its next Get or Put.
+	// decodes, and tells the cache that holds it (FrameCache.grew).
 	size atomic.Int64
 	item atomic.Pointer[cacheItem] // where a cache counts it, once put in one
 
@@ -124,7 +124,7 @@ func (f *Frame) decodeTo(slot int) (bool, error) {
 		case err != nil:
 			f.err = fmt.Errorf("%w: %s: frame does not decompress: %v", ErrCorrupt, f.where, err)
 		case f.rawDone > f.rawLen || len(f.parts) == 0 && f.rawDone != f.rawLen:
-			f.err = fmt.Errorf("%w: %s: frame decompressed to %d bytes or more, want %d", ErrCorrupt, f.where, f.rawDone, f.rawLen)
+			f.err = fmt.Errorf("%w: %s: frame's parts decompress to %d bytes, want %d", ErrCorrupt, f.where, f.rawDone, f.rawLen)
 		}
 		if f.err != nil {
 			break
@@ -385,7 +385,7 @@ func (f *Frame) Entry(slot int) (Entry, error) {
 
 // FrameCache keeps recently decoded frames, up to a budget of bytes, and
 // drops the least recently used first. A frame read lazily grows as it is
-// read: each Get and Put counts what the frame grew by since.
+// read, and says so (grew); Get and Put count it again too.
 type FrameCache struct {
 	mu     sync.Mutex
 	budget int
