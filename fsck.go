@@ -46,8 +46,15 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 		if rep, err = fsck.Run(ctx, r.st, opts); err != nil {
 			return nil, err
 		}
-		if rep.OK || try == fsckTries || r.st.LayoutGeneration() == gen && rep.Vanished == 0 {
+		settled := r.st.LayoutGeneration() == gen && rep.Vanished == 0
+		if rep.OK || settled {
 			break
+		}
+		if try == fsckTries {
+			// Problems that every run found while files changed under
+			// it may be no more than that: an error, not a report of
+			// damage that may not be there (fsck exits 1 either way).
+			return nil, fmt.Errorf("the repository's files changed under each of %d runs of fsck (a gc, a seal or an index merge in another process), and the last run's findings may come from that (%d problems, the first: %s); run fsck again when it is quieter", fsckTries, len(rep.Problems), rep.Problems[0])
 		}
 	}
 	if p, err := r.checkLineCache(ctx); err != nil {
