@@ -179,6 +179,14 @@ func commitReflogMessage(msg string) string {
 // is what log --oneline and the commit line show, and what a revert
 // message quotes.
 func Subject(message string) string {
+	// Blank lines before the first paragraph are skipped, as Git does.
+	for {
+		line, rest, ok := strings.Cut(message, "\n")
+		if !ok || strings.TrimSpace(line) != "" {
+			break
+		}
+		message = rest
+	}
 	first, _, _ := strings.Cut(message, "\n\n")
 	if !strings.Contains(first, "\n") {
 		return strings.TrimRight(first, " \t\r")

@@ -72,6 +72,14 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	if opts.Bare {
 		gitDir = abs
 	}
+	// A file where a folder of the repository would go is named as such,
+	// before anything below trips on it with a message about something
+	// else.
+	for _, p := range []string{abs, gitDir} {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return nil, false, fmt.Errorf("%w: cannot make a repository in %s: it is a file, not a folder", ErrInvalid, p)
+		}
+	}
 	branch := opts.Branch
 	if branch == "" {
 		branch = DefaultBranch

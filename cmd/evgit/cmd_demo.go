@@ -76,8 +76,11 @@ func (d *demoSession) ok(args ...string) { d.run(exitOK, args...) }
 // demoEnv is the environment the demo's commands see: a fixed actor, so
 // the session prints the same everywhere.
 func demoEnv(key string) string {
-	if key == "EVGIT_ACTOR" {
+	switch key {
+	case "EVGIT_ACTOR":
 		return "demo"
+	case "EVGIT_DIR":
+		return "" // the demo's repository is the one it makes, never the user's
 	}
 	return os.Getenv(key)
 }

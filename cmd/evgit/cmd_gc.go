@@ -25,6 +25,8 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opts.prune, "prune", "", "drop unreachable objects older than `DURATION` (now, 36h, 3d, 2w; default 2w)")
+	// --prune alone, as in Git, is the default grace.
+	cmd.Flags().Lookup("prune").NoOptDefVal = "2w"
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the figures as JSON")
 	return cmd
 }
