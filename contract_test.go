@@ -342,8 +342,8 @@ func TestSubject(t *testing.T) {
 		"One\n\nBody":                     "One",
 		"line one\nline two\n\nbody":      "line one line two",
 		"line one\r\n line two  \n \nend": "line one line two",
-		"\n  \nhello\nworld\n\nbody":       "hello world", // leading blank lines skipped, as Git does
-		"\n\n\n":                           "",
+		"\n  \nhello\nworld\n\nbody":      "hello world", // leading blank lines skipped, as Git does
+		"\n\n\n":                          "",
 	} {
 		assert.Equal(t, want, Subject(msg), "%q", msg)
 	}
