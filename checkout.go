@@ -87,6 +87,13 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}
+	if r.workTree != "" {
+		unlock, err := r.lockWorktree()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	for tries := 1; ; tries++ {
 		res, err := r.checkoutOnce(ctx, rev, opts)
 		if !errors.Is(err, errBranchMoved) {
@@ -616,10 +623,21 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 			return worktreeEntry{}, err
 		}
 	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	// The size and time the index keeps are those of the file this
+	// wrote, read from it before it is closed, not from the path after:
+	// anything that wrote the path in between would be vouched for.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return worktreeEntry{}, err
 	}
-	fi, err := os.Lstat(p)
+	_, err = f.Write(b)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return worktreeEntry{}, err
 	}
