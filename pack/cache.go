@@ -385,7 +385,7 @@ func (f *Frame) Entry(slot int) (Entry, error) {
 
 // FrameCache keeps recently decoded frames, up to a budget of bytes, and
 // drops the least recently used first. A frame read lazily grows as it is
-// read, and says so (grew); Get and Put count it again too.
+// read, and says so (grew).
 type FrameCache struct {
 	mu     sync.Mutex
 	budget int
@@ -413,10 +413,7 @@ func (c *FrameCache) Get(k FrameKey) (*Frame, bool) {
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.lru.MoveToFront(e)
-		f := e.Value.(*cacheItem).f
-		c.recount(e)
-		c.evict()
-		return f, true
+		return e.Value.(*cacheItem).f, true
 	}
 	return nil, false
 }
@@ -427,8 +424,6 @@ func (c *FrameCache) Put(k FrameKey, f *Frame) {
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.lru.MoveToFront(e)
-		c.recount(e)
-		c.evict()
 		return
 	}
 	n := int(f.size.Load())
@@ -450,14 +445,6 @@ func (c *FrameCache) grew(it *cacheItem) {
 	c.used += n - it.counted
 	it.counted = n
 	c.evict()
-}
-
-// recount counts what an item's frame grew by since it was last counted.
-func (c *FrameCache) recount(e *list.Element) {
-	it := e.Value.(*cacheItem)
-	n := int(it.f.size.Load())
-	c.used += n - it.counted
-	it.counted = n
 }
 
 // evict drops the least recently used frames past the budget, the most
