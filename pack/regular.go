@@ -1,8 +1,8 @@
 package pack
 
 import (
+	"bytes"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 )
@@ -35,22 +35,12 @@ func ReadRegular(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var size int
+	var buf bytes.Buffer
 	if st, err := f.Stat(); err == nil {
-		size = int(st.Size())
+		buf.Grow(int(st.Size()) + bytes.MinRead) // room to see EOF without growing
 	}
-	b := make([]byte, 0, size+1)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, err
 	}
+	return buf.Bytes(), nil
 }
