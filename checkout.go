@@ -31,6 +31,13 @@ import (
 // what checkout last wrote to the work tree.
 const WorktreeIndexName = "worktree"
 
+// WorktreeLockName is the file, in the repository folder, whose flock a
+// checkout holds while it writes the work tree and its index: two
+// checkouts of one work tree at once would interleave their files, and
+// the second's index could vouch for a file the first wrote. The second
+// waits.
+const WorktreeLockName = "worktree.lock"
+
 // CheckoutOptions configure Checkout.
 type CheckoutOptions struct {
 	// AsOf, when set, checks out the newest commit on the revision's
@@ -88,9 +95,9 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		return nil, err
 	}
 	if r.workTree != "" {
-		unlock, err := r.lockWorktree()
+		unlock, err := store.LockFile(filepath.Join(r.gitDir, WorktreeLockName))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("checkout: the work tree's lock: %w", err)
 		}
 		defer unlock()
 	}

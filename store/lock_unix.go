@@ -135,3 +135,22 @@ func processAlive(pid int) bool {
 	}
 	return unix.Kill(pid, 0) != unix.ESRCH
 }
+
+// LockFile takes an exclusive flock on the file at path, made if
+// missing, waiting while another process holds it, and returns its
+// release; the kernel drops it if the process dies. For a lock of
+// something beside the store: checkout's of the work tree.
+func LockFile(path string) (unlock func(), err error) {
+	l, err := openLock(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.lock(); err != nil {
+		l.f.Close()
+		return nil, err
+	}
+	return func() {
+		l.unlock()
+		l.closeHeld()
+	}, nil
+}
