@@ -195,6 +195,18 @@ func (f *Frame) Len() (int, error) {
 	return len(f.entries), nil
 }
 
+// DecodedKind returns the kind of the entry at slot when that entry is
+// decompressed already, and false otherwise: for a look around what was
+// read that should not decompress more.
+func (f *Frame) DecodedKind(slot int) (uint8, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if slot < 0 || slot >= len(f.entries) {
+		return 0, false
+	}
+	return f.entries[slot].Kind, true
+}
+
 // Kind returns the kind of the entry at slot, and false past the last.
 func (f *Frame) Kind(slot int) (uint8, bool, error) {
 	f.mu.Lock()

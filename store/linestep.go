@@ -184,7 +184,11 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 		if pf, err := s.frame(prev.at); err == nil {
 			from := int(prev.at.Slot) + 1
 			for k := from; k < from+foldStepScan; k++ {
-				kind, ok, _ := pf.Kind(k)
+				// Only as far as the frame is decompressed: an import's
+				// batch holds its snapshot tree after its commits, in
+				// parts of its own that looking on would decompress
+				// for nothing (pack.Frame).
+				kind, ok := pf.DecodedKind(k)
 				if !ok {
 					break
 				}
