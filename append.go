@@ -253,7 +253,7 @@ type preparedEvent struct {
 // character: a commit prints it on one line (cat-file -p, log), where a
 // newline would make it read as something else.
 func checkActor(a string) error {
-	if !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
+	if !plainText(a) {
 		return invalidf("actor %q: want UTF-8 without control characters", a)
 	}
 	return nil
@@ -264,10 +264,17 @@ func checkActor(a string) error {
 // header line of its own, where a newline would make a key read as
 // another header.
 func checkKey(k string) error {
-	if !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl) {
+	if !plainText(k) {
 		return invalidf("idempotency key %q: want UTF-8 without control characters", k)
 	}
 	return nil
+}
+
+// plainText reports whether s is UTF-8 without control characters, as an
+// actor, a meta actor and an idempotency key must be: text shown on a
+// line of its own (cat-file, log), where a newline would forge another.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // checkUTF8 refuses text that is not UTF-8: export writes it as JSON,
