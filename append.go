@@ -271,8 +271,8 @@ func checkKey(k string) error {
 }
 
 // plainText reports whether s is UTF-8 without control characters, as an
-// actor, a meta actor and an idempotency key must be: text shown on a
-// line of its own (cat-file, log), where a newline would forge another.
+// actor and an idempotency key must be: text shown on a line of its own
+// (cat-file, log), where a newline would forge another.
 func plainText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
