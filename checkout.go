@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -237,17 +238,22 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			return nil, err
 		}
 	}
-	// What the last checkout wrote: the index, or without one, the
-	// streams at HEAD (it most likely wrote those).
+	// What the last checkout wrote: the index, or without one (no
+	// checkout ever ran, or its index was lost), the files of the
+	// streams at HEAD that hold what checkout writes for them.
 	partial := !idxOK || idx.commit.IsZero()
-	var atHead []string
+	var head *headFiles
+	var gone []string
 	if len(opts.Streams) == 0 {
 		if partial {
-			if atHead, err = r.streamsAtHead(ctx); err != nil {
+			if head, err = r.filesAtHead(ctx); err != nil {
 				return nil, err
 			}
 		}
-		if err := untrackedInTheWay(jobs, idx, atHead); err != nil {
+		if err := untrackedInTheWay(jobs, idx, head); err != nil {
+			return nil, err
+		}
+		if gone, err = wt.removals(seen, idx, head); err != nil {
 			return nil, err
 		}
 	}
@@ -262,20 +268,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		res.Written++
 	}
 	if len(opts.Streams) == 0 {
-		gone := slices.Collect(maps.Keys(idx.entries))
-		// An index that names no full checkout was made by a checkout of
-		// some streams only, without an index before it: it does not say
-		// what else the work tree holds, and the streams at HEAD are what
-		// the last checkout most likely wrote.
-		gone = append(gone, atHead...)
-		slices.Sort(gone)
-		for _, s := range slices.Compact(gone) {
-			if seen[s] {
-				continue
-			}
-			if partial && !wt.exists(s) {
-				continue
-			}
+		for _, s := range gone {
 			if err := wt.remove(s); err != nil {
 				return nil, err
 			}
@@ -302,24 +295,15 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 
 // untrackedInTheWay refuses a full checkout that would overwrite a file
 // the user made: one no checkout wrote (not in the index, nor, without
-// an index, a stream at HEAD) that holds other bytes than its stream's
-// state, as git checkout refuses to overwrite an untracked file. Links
-// are replaced, never followed, as before. Checking out named streams
-// (checkout REV -- STREAM) asks for those files, and overwrites them.
-func untrackedInTheWay(jobs []fileJob, idx *worktreeIndex, atHead []string) error {
+// an index, a file holding its stream's state at HEAD) that holds other
+// bytes than its stream's state, as git checkout refuses to overwrite an
+// untracked file. Links are replaced, never followed, as before.
+// Checking out named streams (checkout REV -- STREAM) asks for those
+// files, and overwrites them.
+func untrackedInTheWay(jobs []fileJob, idx *worktreeIndex, head *headFiles) error {
 	var inTheWay []string
-	var headHas map[string]bool // atHead as a set, made on first need
 	for _, j := range jobs {
 		if _, known := idx.entries[j.entry.Stream]; known {
-			continue
-		}
-		if headHas == nil {
-			headHas = make(map[string]bool, len(atHead))
-			for _, s := range atHead {
-				headHas[s] = true
-			}
-		}
-		if headHas[j.entry.Stream] {
 			continue
 		}
 		fi, err := os.Lstat(j.path)
@@ -334,32 +318,138 @@ func untrackedInTheWay(jobs []fileJob, idx *worktreeIndex, atHead []string) erro
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(have, want) {
+		if bytes.Equal(have, want) {
+			continue
+		}
+		if ours, err := head.wrote(j.entry.Stream, have); err != nil {
+			return err
+		} else if !ours {
 			inTheWay = append(inTheWay, j.path)
 		}
 	}
-	switch len(inTheWay) {
+	return refuseInTheWay("overwrite", inTheWay)
+}
+
+// refuseInTheWay is the error of a checkout that would overwrite or
+// remove files no checkout wrote; nil when there are none.
+func refuseInTheWay(verb string, paths []string) error {
+	switch len(paths) {
 	case 0:
 		return nil
 	case 1:
-		return invalidf("checkout would overwrite %s, which no checkout wrote; move or remove it", inTheWay[0])
+		return invalidf("checkout would %s %s, which no checkout wrote; move or remove it", verb, paths[0])
 	default:
-		return invalidf("checkout would overwrite %s and %d more files no checkout wrote; move or remove them", inTheWay[0], len(inTheWay)-1)
+		return invalidf("checkout would %s %s and %d more files no checkout wrote; move or remove them", verb, paths[0], len(paths)-1)
 	}
 }
 
-// streamsAtHead lists the streams at HEAD's commit; none on an unborn
+// removals returns the streams whose files a full checkout removes: those
+// the last checkout wrote (the index, or without one the files at HEAD
+// that hold their state there) that the revision lacks. It removes
+// nothing, and refuses, before anything is written, a removal that
+// would fail or take what no checkout wrote: a folder in a file's place,
+// a link in a folder's, a file a user made.
+func (w *worktree) removals(seen map[string]bool, idx *worktreeIndex, head *headFiles) ([]string, error) {
+	gone := slices.Collect(maps.Keys(idx.entries))
+	if head != nil {
+		gone = append(gone, slices.Collect(maps.Keys(head.entries))...)
+	}
+	slices.Sort(gone)
+	gone = slices.Compact(gone)
+	out := gone[:0]
+	var inTheWay []string
+	for _, s := range gone {
+		if seen[s] {
+			continue
+		}
+		p, err := w.path(s)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Lstat(p)
+		if err == nil {
+			// A link in a folder's place is refused, not followed.
+			err = w.checkDirs(p, false)
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+			if _, known := idx.entries[s]; known {
+				out = append(out, s) // deleted by hand: only the index forgets it
+			}
+			continue
+		case err != nil:
+			return nil, err
+		case fi.IsDir():
+			return nil, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
+		}
+		if _, known := idx.entries[s]; !known {
+			// Known only as a stream at HEAD: removed if it holds what
+			// checkout writes for it there.
+			have, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			if ours, err := head.wrote(s, have); err != nil {
+				return nil, err
+			} else if !ours {
+				inTheWay = append(inTheWay, p)
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	if err := refuseInTheWay("remove", inTheWay); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// headFiles is, for a checkout without an index, what the last checkout
+// most likely wrote: the streams at HEAD. A file counts as written by
+// checkout only if it holds exactly the file of its stream's state at
+// HEAD: a file a user made in a stream's place, before any checkout ran,
+// is theirs.
+type headFiles struct {
+	view    treeView
+	entries map[string]object.TreeEntry
+}
+
+// filesAtHead returns the streams at HEAD's commit; none on an unborn
 // branch.
-func (r *Repository) streamsAtHead(ctx context.Context) ([]string, error) {
-	_, _, entries, err := r.entriesAt(ctx, refs.HEAD)
+func (r *Repository) filesAtHead(ctx context.Context) (*headFiles, error) {
+	_, view, entries, err := r.entriesAt(ctx, refs.HEAD)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return &headFiles{}, nil
 	}
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.Stream
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	h := &headFiles{view: view, entries: make(map[string]object.TreeEntry, len(entries))}
+	for _, e := range entries {
+		h.entries[e.Stream] = e
+	}
+	return h, nil
+}
+
+// wrote reports whether have is the file checkout writes for stream's
+// state at HEAD; false for a stream HEAD lacks, or with no headFiles.
+func (h *headFiles) wrote(stream string, have []byte) (bool, error) {
+	if h == nil {
+		return false, nil
+	}
+	e, ok := h.entries[stream]
+	if !ok {
+		return false, nil
+	}
+	st, err := h.view.snaps.State(e)
+	if err != nil {
+		return false, err
+	}
+	want, err := StateFile(st)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(have, want), nil
 }
 
 // moveHead points HEAD at a checked-out commit: at the branch rev names

@@ -405,3 +405,76 @@ func TestCheckoutKeepsFilesItDidNotWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"v":9}`, string(b))
 }
+
+// Before any checkout ran (no index), files in the places of streams at
+// HEAD were taken for what a checkout wrote: the first checkout removed
+// or overwrote a user's files. Now only a file holding its stream's
+// state at HEAD counts as checkout's; any other stops the checkout
+// before anything is written (a helper's audit of time travel).
+func TestFirstCheckoutKeepsTheUsersFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	c1 := commitEvents(t, r, "a", ev("a", "Set", `{"v":1}`))
+	commitEvents(t, r, "b", ev("c", "Set", `{"v":1}`), ev("a", "Set", `{"v":2}`))
+	wt := r.WorkTree()
+	for _, name := range []string{"c.json", "a.json"} {
+		require.NoError(t, os.WriteFile(filepath.Join(wt, name), []byte("my notes\n"), 0o644))
+		before := workTreeFiles(t, wt)
+		for _, rev := range []string{c1.String(), "main"} {
+			_, err := r.Checkout(ctx, rev, CheckoutOptions{})
+			require.ErrorIs(t, err, ErrInvalid, "%s in the way, checkout %s", name, rev)
+			assert.ErrorContains(t, err, name+", which no checkout wrote")
+			assert.Equal(t, before, workTreeFiles(t, wt), "%s, checkout %s: the work tree as it was", name, rev)
+		}
+		require.NoFileExists(t, filepath.Join(r.GitDir(), WorktreeIndexName))
+		require.NoError(t, os.Remove(filepath.Join(wt, name)))
+	}
+
+	// Files that hold HEAD's states are taken as a lost checkout's: the
+	// checkout of c1 removes c.json and rewrites a.json.
+	for stream, state := range map[string]string{"a": `{"v":2}`, "c": `{"v":1}`} {
+		b, err := StateFile([]byte(state))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(wt, stream+".json"), b, 0o644))
+	}
+	res := checkout(t, r, c1.String(), CheckoutOptions{})
+	assert.Equal(t, 1, res.Removed)
+	assert.Equal(t, map[string]string{"a.json": "{\n  \"v\": 1\n}\n"}, workTreeFiles(t, wt))
+}
+
+// A checkout refused because a file it would remove cannot be (its
+// folder is a link, or a folder stands in the file's place) had already
+// rewritten the other files, and HEAD no longer matched them: removals
+// are checked with the writes now, before anything is written (a
+// helper's audit of time travel).
+func TestCheckoutRefusedOnARemovalWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, obstacle := range []string{"link", "folder"} {
+		t.Run(obstacle, func(t *testing.T) {
+			r := newRepo(t)
+			c1 := commitEvents(t, r, "1", ev("top", "Set", `{"v":1}`))
+			commitEvents(t, r, "2", ev("top", "Set", `{"v":2}`), ev("new/s", "Set", `{"v":1}`))
+			checkout(t, r, "main", CheckoutOptions{})
+			wt := r.WorkTree()
+			switch obstacle {
+			case "link":
+				elsewhere := t.TempDir()
+				require.NoError(t, os.Rename(filepath.Join(wt, "new", "s.json"), filepath.Join(elsewhere, "s.json")))
+				require.NoError(t, os.Remove(filepath.Join(wt, "new")))
+				require.NoError(t, os.Symlink(elsewhere, filepath.Join(wt, "new")))
+			case "folder":
+				require.NoError(t, os.Remove(filepath.Join(wt, "new", "s.json")))
+				require.NoError(t, os.MkdirAll(filepath.Join(wt, "new", "s.json", "keep"), 0o755))
+			}
+			top := filepath.Join(wt, "top.json")
+			before, err := os.ReadFile(top)
+			require.NoError(t, err)
+			_, err = r.Checkout(ctx, c1.String(), CheckoutOptions{})
+			require.ErrorIs(t, err, ErrInvalid)
+			after, err := os.ReadFile(top)
+			require.NoError(t, err)
+			assert.Equal(t, string(before), string(after), "top.json as it was")
+			assert.Equal(t, "main", currentBranch(t, r))
+		})
+	}
+}

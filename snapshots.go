@@ -235,7 +235,7 @@ func (w *commitWriter) startSnapshot(c *object.Commit) *snapshotJob {
 		// no compression: that commit's write waits for what it
 		// compresses, and this goroutine has the next commit's fold to
 		// finish in.
-		j.piece = store.NewPiece(len(j.sink.cur))
+		j.piece = store.NewPiece(len(j.sink.cur), j.sink.bytes())
 		for _, o := range j.sink.cur {
 			j.piece.PutHashed(o.id, o.kind, o.body)
 		}

@@ -26,7 +26,7 @@ func TestPutPiece(t *testing.T) {
 		return fmt.Appendf(nil, `{"tag":%q,"i":%d,"pad":"%0200d"}`, tag, i, i)
 	}
 	newPiece := func(tag string, n int, compress bool) (*Piece, []object.ID) {
-		p := NewPiece(n)
+		p := NewPiece(n, 0)
 		var ids []object.ID
 		done := make(chan struct{})
 		go func() { // as a snapshot job builds one
@@ -114,7 +114,7 @@ func TestPutPieceInAGroup(t *testing.T) {
 	s, dir := newStore(t, Options{})
 	var ids []object.ID
 	newPiece := func(tag string) *Piece {
-		p := NewPiece(300)
+		p := NewPiece(300, 0)
 		for i := range 300 {
 			b := fmt.Appendf(nil, `{"tag":%q,"i":%d,"pad":"%0200d"}`, tag, i, i)
 			id := object.Hash(object.KindTree, b)

@@ -161,8 +161,13 @@ type Piece struct {
 	zstd    []byte    // the payload compressed; nil until Compress
 }
 
-// NewPiece returns an empty piece with room for n objects.
-func NewPiece(n int) *Piece { return &Piece{objs: make([]objSlot, 0, n)} }
+// NewPiece returns an empty piece with room for n objects of about bytes
+// bytes in all, so that it does not regrow as it fills.
+func NewPiece(n, bytes int) *Piece {
+	p := &Piece{objs: make([]objSlot, 0, n)}
+	p.payload.Grow(bytes)
+	return p
+}
 
 // PutHashed adds a blob or tree body whose ID the caller computed, as
 // Tx.PutHashed does.
