@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
@@ -45,6 +47,10 @@ const (
 	// integer above 2^63-1 as a negative one (max, min, the bit
 	// functions), and refuses such an integer.
 	fnSmall = "__evgit_small"
+	// fnMapList replaces keys, values and toPairs, which list a map in
+	// Go's random order: a state must be the same on every replay, so
+	// they list it sorted by key. Its second argument says which.
+	fnMapList = "__evgit_maplist"
 )
 
 // smallArgs are the builtins whose arguments go through fnSmall.
@@ -94,6 +100,7 @@ var compileOptions = []expr.Option{
 	expr.Function(fnPow, checkedPow),
 	expr.Function(fnFromJSON, checkedFromJSON),
 	expr.Function(fnSmall, checkedSmall),
+	expr.Function(fnMapList, sortedMapList),
 	expr.Patch(checkedPatcher{}),
 }
 
@@ -168,6 +175,10 @@ func (checkedPatcher) Visit(node *ast.Node) {
 			return
 		}
 		switch n.Name {
+		case "keys", "values", "toPairs":
+			if len(n.Arguments) == 1 {
+				ast.Patch(node, call(fnMapList, n.Arguments[0], &ast.StringNode{Value: n.Name}))
+			}
 		case "fromJSON":
 			if len(n.Arguments) == 1 {
 				ast.Patch(node, call(fnFromJSON, n.Arguments[0]))
@@ -603,6 +614,36 @@ func checkedFromJSON(args ...any) (any, error) {
 		return nil, fmt.Errorf("fromJSON of %s, want a string", typeName(args[0]))
 	}
 	return object.DecodeJSON([]byte(s))
+}
+
+// sortedMapList is keys(m), values(m) or toPairs(m) (args[1] says
+// which) with m's entries in the order of their keys, so that a state
+// built from them is the same on every replay. A pair is a list of two.
+func sortedMapList(args ...any) (any, error) {
+	v := reflect.ValueOf(args[0])
+	what, _ := args[1].(string)
+	if v.Kind() != reflect.Map {
+		return nil, fmt.Errorf("%s of %s, want an object", what, typeName(args[0]))
+	}
+	keys := v.MapKeys()
+	slices.SortFunc(keys, func(a, b reflect.Value) int {
+		if a.Kind() == reflect.String && b.Kind() == reflect.String {
+			return strings.Compare(a.String(), b.String())
+		}
+		return strings.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface()))
+	})
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		switch what {
+		case "keys":
+			out[i] = k.Interface()
+		case "values":
+			out[i] = v.MapIndex(k).Interface()
+		default:
+			out[i] = []any{k.Interface(), v.MapIndex(k).Interface()}
+		}
+	}
+	return out, nil
 }
 
 // checkedSmall passes v unless it is an integer beyond int64.
