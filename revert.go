@@ -72,8 +72,12 @@ var testHookRevertComputed func()
 // The compensations depend only on history, so they are computed before
 // the write lock is taken; the check against the branch's current states
 // and the append happen in one transaction, under the lock, on the head
-// the commit is built on: a branch that moves meanwhile cannot make the
-// check stale, and a revert never fails because the branch moved.
+// the commit is built on, so a branch that moves meanwhile cannot make
+// the check stale. A revision named through a ref (HEAD, a branch, X~N)
+// is resolved again when the branch moved since it was resolved, so two
+// reverts of HEAD at once never revert one commit twice; one that keeps
+// moving (a hundred times) fails with ErrConflict. An event whose stream
+// the branch does not have is not compensated (ErrNoCompensation).
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
@@ -81,24 +85,82 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 	if err := checkUTF8("message", opts.Message); err != nil {
 		return nil, err
 	}
-	ids, commits, err := r.revertTargets(ctx, rev)
-	if err != nil {
-		return nil, err
-	}
-	msg := opts.Message
-	if msg == "" && !opts.EmptyMessage {
-		msg = revertMessage(commits)
-	}
-	for attempt := 1; ; attempt++ {
-		res, err := r.revertOnce(ctx, ids, commits, msg, opts)
-		if errors.Is(err, errModelMoved) && attempt < revertAttempts {
+	for attempt, moved := 1, 0; ; {
+		pin, err := r.pinRevision(rev, opts.Branch)
+		if err != nil {
+			return nil, err
+		}
+		ids, commits, err := r.revertTargets(ctx, rev)
+		if err != nil {
+			return nil, err
+		}
+		msg := opts.Message
+		if msg == "" && !opts.EmptyMessage {
+			msg = revertMessage(commits)
+		}
+		res, err := r.revertOnce(ctx, ids, commits, msg, opts, pin)
+		switch {
+		case errors.Is(err, errModelMoved) && attempt < revertAttempts:
+			attempt++
 			continue
+		case errors.Is(err, errRevisionMoved) && moved < revertMovedAttempts:
+			moved++
+			continue
+		case errors.Is(err, errRevisionMoved):
+			return nil, fmt.Errorf("%w: the branch kept moving while %s was reverted", ErrConflict, rev)
 		}
 		return res, err
 	}
 }
 
-func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions) (*RevertResult, error) {
+// errRevisionMoved says the branch a revert appends to moved after its
+// revision was resolved: the revision is resolved again, on the new
+// head. Two runs of `revert HEAD` at once each reverted the same commit
+// (a deposit withdrawn twice); now the second reverts the first's
+// revert, as it would have run after it.
+var errRevisionMoved = errors.New("the branch moved while reverting")
+
+// revertMovedAttempts bounds how often Revert resolves its revision
+// again because its branch moved; then it fails with ErrConflict.
+const revertMovedAttempts = 100
+
+// revertPin is the branch a revert appends to and its head when the
+// revision was resolved.
+type revertPin struct {
+	branch string
+	head   object.ID
+}
+
+// pinRevision returns the branch a revert appends to and its head now,
+// before rev is resolved; nil when rev names its commits by full IDs,
+// which no ref moving can change.
+func (r *Repository) pinRevision(rev, branch string) (*revertPin, error) {
+	from, to, isRange := walk.ParseRange(rev)
+	if !isRange {
+		from, to = rev, rev
+	}
+	if fullID(from) && fullID(to) {
+		return nil, nil
+	}
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
+	p := &revertPin{branch: refs.HeadsPrefix + branch}
+	if branch == "" {
+		v, _ := r.st.Ref(refs.HEAD)
+		p.branch = v.Symbolic
+	}
+	p.head, _, _ = r.st.Resolve(p.branch)
+	return p, nil
+}
+
+// fullID reports whether s is a commit's whole ID in hex.
+func fullID(s string) bool {
+	_, err := object.ParseID(s)
+	return err == nil
+}
+
+func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions, pin *revertPin) (*RevertResult, error) {
 	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
@@ -133,9 +195,12 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if err != nil {
 			return err
 		}
-		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, error) {
+		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
+			return errRevisionMoved
+		}
+		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {
 			st, err := w.hs.get(w, stream)
-			return st.state, err
+			return st.state, st.version > 0, err
 		})
 		if err != nil {
 			return err

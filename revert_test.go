@@ -413,3 +413,66 @@ func TestRevertMessage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "", res.Message, "revert -m \"\"")
 }
+
+// Two `revert HEAD` at once each reverted the commit HEAD named when it
+// started, so a deposit was withdrawn twice (a helper's audit). A
+// revision resolved against a branch that moves before the revert is
+// appended is resolved again on the new head: the second reverts the
+// first's revert, as it would have run after it. A full ID stays put.
+func TestRevertHeadResolvedAgainWhenTheBranchMoves(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	var first *RevertResult
+	calls := 0
+	testHookRevertComputed = func() {
+		calls++
+		if calls == 1 {
+			// Another process reverts HEAD meanwhile.
+			first, err = other.Revert(ctx, "HEAD", RevertOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, []object.ID{dep}, first.Reverts)
+		}
+	}
+	defer func() { testHookRevertComputed = nil }()
+	res, err := r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{first.Commit}, res.Reverts, "the revert of the revert")
+	assert.Equal(t, first.Commit, res.Parents[0])
+	st, err := r.State(ctx, "HEAD", "acc-1", StateOptions{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"owner":"ann","balance":100,"frozen":false}`, string(st.State), "the deposit withdrawn once, and put back")
+
+	// By full ID, the commit named is the one reverted, on the new head.
+	calls = 0
+	testHookRevertComputed = func() { calls++ }
+	res, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{dep}, res.Reverts)
+	assert.Equal(t, 1, calls)
+}
+
+// Reverting a commit of another branch whose stream the branch lacks
+// made that stream there (a helper's audit): refused now, nothing
+// written.
+func TestRevertOfAStreamTheBranchLacks(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	base := commitEvents(t, r, "base", ev("s", "E", `{"a":1}`))
+	_, err := r.CreateBranch(ctx, "feat", "main", "test")
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("y", "E", `{"t":1,"u":2}`)}, AppendOptions{Branch: "feat", Message: "mk"})
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("y", "E", `{"t":5}`)}, AppendOptions{Branch: "feat", Message: "mod"})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, "feat", RevertOptions{})
+	require.ErrorIs(t, err, ErrNoCompensation)
+	assert.ErrorContains(t, err, "stream y has no events on this branch")
+	head, err := r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	assert.Equal(t, base, head, "nothing written")
+}

@@ -83,29 +83,36 @@ func Compensate(mdl *model.Model, t Target) (Compensation, error) {
 }
 
 // Check replays comps, in the order given, on the streams' current states
-// (current returns a stream's state at the branch's head). It returns the
-// later changes that merge-patch compensations set back (Overwrite), and
-// the first refusal: the model's *RuleError for a compensation its rules
-// refuse. Check must run where the states cannot move until the
-// compensations are appended: in the same transaction.
-func Check(mdl *model.Model, comps []Compensation, current func(stream string) ([]byte, error)) ([]Overwrite, error) {
+// (current returns a stream's state at the branch's head, and whether the
+// stream has events there). It returns the later changes that
+// merge-patch compensations set back (Overwrite), and the first refusal:
+// a compensation for a stream the branch does not have (an error
+// matching model.ErrNoCompensation: there is nothing there to undo), or
+// the model's *RuleError for a compensation its rules refuse. Check must
+// run where the states cannot move until the compensations are
+// appended: in the same transaction.
+func Check(mdl *model.Model, comps []Compensation, current func(stream string) (state []byte, exists bool, err error)) ([]Overwrite, error) {
 	states := map[string][]byte{}
 	var over []Overwrite
 	for _, c := range comps {
 		st, ok := states[c.Stream]
 		if !ok {
+			var exists bool
 			var err error
-			if st, err = current(c.Stream); err != nil {
+			if st, exists, err = current(c.Stream); err != nil {
 				return nil, err
+			}
+			if !exists {
+				return nil, fmt.Errorf("cannot revert commit %s: stream %s has no events on this branch: %w", c.Commit.Short(), c.Stream, model.ErrNoCompensation)
 			}
 		}
 		if c.Restores {
-			field, changed, err := changedField(c.After, st, c.Event.Data)
+			fields, err := changedFields(c.After, st, c.Event.Data)
 			if err != nil {
 				return nil, fmt.Errorf("cannot revert commit %s: stream %s: %w", c.Commit.Short(), c.Stream, err)
 			}
-			if changed {
-				over = append(over, Overwrite{Stream: c.Stream, Field: field, Event: c.Target, Commit: c.Commit})
+			for _, f := range fields {
+				over = append(over, Overwrite{Stream: c.Stream, Field: f, Event: c.Target, Commit: c.Commit})
 			}
 		}
 		next, err := mdl.Apply(c.Stream, st, c.Event)
@@ -117,61 +124,66 @@ func Check(mdl *model.Model, comps []Compensation, current func(stream string) (
 	return over, nil
 }
 
-// changedField reports the first field (in sorted order) that the inverse
-// patch sets and whose value in the current state differs from the state
-// right after the reverted event.
-func changedField(after, current, inverse []byte) (string, bool, error) {
+// changedFields returns, in sorted order, every field that the inverse
+// patch sets back although its value in the current state differs from
+// the state right after the reverted event: a later change the
+// compensation undoes too. A field the patch leaves as it is (a later
+// event put back the value from before the reverted one) is no such
+// change. "" stands for the whole state, when it is no longer an object.
+func changedFields(after, current, inverse []byte) ([]string, error) {
 	a, err := decode(after)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	c, err := decode(current)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	inv, err := decode(inverse)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	if reflect.DeepEqual(a, c) {
-		return "", false, nil // nothing changed since the event
+		return nil, nil // nothing changed since the event
 	}
 	p, ok := inv.(map[string]any)
 	if !ok {
-		return "", false, fmt.Errorf("%w: the compensation is not an object", model.ErrNoCompensation)
+		return nil, fmt.Errorf("%w: the compensation is not an object", model.ErrNoCompensation)
 	}
 	cm, ok := c.(map[string]any)
 	if !ok {
 		// Even an empty patch would turn the state into an object.
-		return "", true, nil
+		return []string{""}, nil
 	}
 	am, _ := a.(map[string]any)
-	field, changed := changedIn(am, cm, p, "")
-	return field, changed, nil
+	return changedIn(am, cm, p, "", nil), nil
 }
 
-func changedIn(after, current, inverse map[string]any, path string) (string, bool) {
+func changedIn(after, current, inverse map[string]any, path string, out []string) []string {
 	for _, k := range slices.Sorted(maps.Keys(inverse)) {
 		av, inAfter := after[k]
 		cv, inCurrent := current[k]
 		// The patch merges into an object the event left: compare inside it.
 		if sub, ok := inverse[k].(map[string]any); ok {
 			if am, ok := av.(map[string]any); ok {
-				cm, ok := cv.(map[string]any)
-				if !ok {
-					return path + k, true
-				}
-				if f, changed := changedIn(am, cm, sub, path+k+"."); changed {
-					return f, true
+				if cm, ok := cv.(map[string]any); ok {
+					out = changedIn(am, cm, sub, path+k+".", out)
+				} else {
+					out = append(out, path+k) // the patch makes it an object again
 				}
 				continue
 			}
 		}
-		if inAfter != inCurrent || !reflect.DeepEqual(av, cv) {
-			return path + k, true
+		if inAfter == inCurrent && reflect.DeepEqual(av, cv) {
+			continue // as the event left it
+		}
+		// null in the patch removes the field; anything else sets it.
+		restored := inverse[k] == nil && !inCurrent || inverse[k] != nil && inCurrent && reflect.DeepEqual(inverse[k], cv)
+		if !restored {
+			out = append(out, path+k)
 		}
 	}
-	return "", false
+	return out
 }
 
 func decode(raw []byte) (any, error) {
