@@ -106,11 +106,11 @@ func patchComp(t *testing.T, stream, before, patch string) Compensation {
 
 func TestCheck(t *testing.T) {
 	tests := []struct {
-		name      string
-		before    string // the state before the reverted event
-		patch     string // the reverted event
-		current   string // the state at the head
-		want      []string // the fields of later changes set back; "": the whole state
+		name    string
+		before  string   // the state before the reverted event
+		patch   string   // the reverted event
+		current string   // the state at the head
+		want    []string // the fields of later changes set back; "": the whole state
 	}{
 		{name: "nothing since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":2}`},
 		{name: "other field since", before: `{"a":1}`, patch: `{"a":2}`, current: `{"a":2,"b":9}`},
