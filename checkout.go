@@ -741,16 +741,6 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
 }
 
-// exists reports whether the stream's file is in the work tree.
-func (w *worktree) exists(stream string) bool {
-	p, err := w.path(stream)
-	if err != nil {
-		return false
-	}
-	fi, err := os.Lstat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
 // remove removes a stream's file and the folders it leaves empty.
 func (w *worktree) remove(stream string) error {
 	p, err := w.path(stream)
