@@ -87,6 +87,13 @@ type importGroup struct {
 // written: a bad line or a refused event writes nothing. Batches already
 // imported onto the branch (an interrupted import run again) are skipped,
 // and not folded: the branch holds them.
+//
+// The check runs under the repository's write lock, which other writers
+// (in any process) wait for, and it reads r to its end: feed Import an
+// input that is all there (a file, a finished pipe) rather than one a
+// slow producer writes. Cancelling ctx stops it at once, writing nothing
+// it had not already made durable. A read that fails is reported as
+// such ("reading the input: ..."), never as a bad line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	switch {
 	case opts.Batch < 0:
@@ -1003,7 +1010,19 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			return nil
 		}
-		for c := range chunks {
+		for {
+			// The write lock is held while the input is read: a
+			// cancelled import stops waiting for it at once.
+			var c parsedChunk
+			var more bool
+			select {
+			case c, more = <-chunks:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if !more {
+				break
+			}
 			if c.err != nil {
 				parseErr = c.err
 				return c.err

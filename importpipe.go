@@ -63,6 +63,13 @@ func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan pars
 	}
 	go func() {
 		defer close(ch)
+		defer func() {
+			// The caller's reader panicked: an error for the caller,
+			// not a crash of its program on a goroutine it cannot reach.
+			if p := recover(); p != nil {
+				send(parsedChunk{err: fmt.Errorf("reading the input: the reader panicked: %v", p)})
+			}
+		}()
 		chunk := newLines()
 		// The lines as read, kept for a batch that must be read again
 		// (importBatchSpan.commits). Batches keep slices of these

@@ -269,12 +269,31 @@ func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 // its surrounding JSON white space (RFC 8259: space, tab, CR, LF; not a
 // vertical tab or a no-break space, which make the line invalid JSON),
 // and its number from 1; b is valid only during the call.
+//
+// A last line without a newline is taken only once the input ended
+// cleanly: a read that fails in the middle of a line is a read error, not
+// a line of bad JSON.
 func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
+	if r == nil {
+		return invalidf("no input to read")
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), maxInputLine)
+	var unterminated []byte // the last line, when no newline ended it
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		advance, token, err := bufio.ScanLines(data, atEOF)
+		if atEOF && token != nil && advance == len(data) && (len(data) == 0 || data[len(data)-1] != '\n') {
+			unterminated = token
+		}
+		return advance, token, err
+	})
 	n := 0
 	for sc.Scan() {
 		n++
+		if unterminated != nil {
+			unterminated = slices.Clone(sc.Bytes()) // taken below, if the input ended well
+			break
+		}
 		b := trimJSONSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
@@ -282,6 +301,12 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 		if err := fn(n, b); err != nil {
 			return err
 		}
+	}
+	if unterminated != nil && !sc.Scan() && sc.Err() == nil {
+		if b := trimJSONSpace(unterminated); len(b) > 0 {
+			return fn(n, b)
+		}
+		return nil
 	}
 	switch err := sc.Err(); {
 	case errors.Is(err, bufio.ErrTooLong):

@@ -1,0 +1,92 @@
+package evgit
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// failingReader fails every read with err.
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// panickingReader panics on its first read.
+type panickingReader struct{}
+
+func (panickingReader) Read([]byte) (int, error) { panic("reader broke") }
+
+// What an import's reader does wrong is reported as what it is, and
+// nothing is written (a helper's audit of the library): a read that
+// failed in the middle of a line read as that line's bad JSON; a nil
+// reader or one that panicked crashed the program on a goroutine of the
+// import's own.
+func TestImportReaderFailures(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	boom := errors.New("connection reset")
+	in := io.MultiReader(strings.NewReader(`{"stream":"a","type":"X"}`+"\n"+`{"stream":"b","ty`), failingReader{boom})
+	_, err := r.Import(ctx, in, ImportOptions{})
+	require.ErrorIs(t, err, boom)
+	assert.NotErrorIs(t, err, ErrInvalid, "not the line's fault")
+	assert.ErrorContains(t, err, "reading the input")
+	_, err = ReadLines(io.MultiReader(strings.NewReader(`{"stream":"b","ty`), failingReader{boom}), false)
+	require.ErrorIs(t, err, boom)
+
+	// The same line at a clean end of the input is the line's fault; a
+	// whole last line without a newline is taken.
+	_, err = r.Import(ctx, strings.NewReader(`{"stream":"a","type":"X"}`+"\n"+`{"stream":"b","ty`), ImportOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "line 2:")
+
+	_, err = r.Import(ctx, nil, ImportOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = r.Import(ctx, panickingReader{}, ImportOptions{})
+	require.ErrorContains(t, err, "the reader panicked: reader broke")
+	_, err = r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, ErrNotFound, "nothing written")
+
+	res, err := r.Import(ctx, strings.NewReader(`{"stream":"a","type":"X"}`+"\n"+`{"stream":"b","type":"X"}`), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Events)
+}
+
+// An import holds the write lock while it reads its input; cancelled
+// while its producer is quiet, it returned only once the producer wrote
+// again (a helper's audit of the library). Now it stops at once, writes
+// nothing, and the next writer goes on.
+func TestImportCancelledWhileItsInputIsQuiet(t *testing.T) {
+	r := newRepo(t)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Import(ctx, pr, ImportOptions{})
+		done <- err
+	}()
+	_, err := pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // the import waits for more under the lock
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled import still waits for its input")
+	}
+	_, err = r.Append(context.Background(), []EventInput{ev("a", "X", `{}`)}, AppendOptions{})
+	require.NoError(t, err)
+	n := 0
+	for _, err := range r.Log(context.Background(), LogOptions{}) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Equal(t, 1, n, "nothing of the import written")
+}
