@@ -61,6 +61,21 @@ func (l *flock) lock() error {
 // nothing, when another process holds it.
 func (l *flock) tryLock() (bool, error) {
 	l.mu.Lock()
+	return l.tryFlock()
+}
+
+// tryLockNow is tryLock that does not wait for another goroutine of
+// this process either: false when anyone holds the lock.
+func (l *flock) tryLockNow() (bool, error) {
+	if !l.mu.TryLock() {
+		return false, nil
+	}
+	return l.tryFlock()
+}
+
+// tryFlock takes the file lock if it is free, l.mu held; it lets go of
+// l.mu unless it took the lock.
+func (l *flock) tryFlock() (bool, error) {
 	if l.closed {
 		l.mu.Unlock()
 		return false, ErrClosed

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evgit/evgit/object"
@@ -618,7 +619,18 @@ type request struct {
 	prepared *Tx // a detached transaction to write after fn, alone in its group
 	done     chan error
 	lead     chan struct{} // told to lead the next group
+	// state is reqPending until a group runs the request (reqRunning) or
+	// its caller stops waiting for it, its context done (reqAbandoned):
+	// whichever comes first, so an abandoned request never runs.
+	state atomic.Int32
 }
+
+// The states of a request.
+const (
+	reqPending int32 = iota
+	reqRunning
+	reqAbandoned
+)
 
 // Update runs fn in a transaction and makes what it added durable before
 // returning. If fn returns an error nothing of it is written. Transactions
@@ -726,24 +738,60 @@ func (s *Store) update(req *request) error {
 	if !g.leading {
 		g.leading = true
 		g.mu.Unlock()
-		s.leadGroup()
+		s.leadGroup(req)
 		return <-req.done
 	}
 	g.mu.Unlock()
+	var cancelled <-chan struct{}
+	if ctx != nil {
+		cancelled = ctx.Done()
+	}
 	select {
 	case err := <-req.done:
 		return err
 	case <-req.lead:
-		s.leadGroup()
+		s.leadGroup(req)
 		return <-req.done
+	case <-cancelled:
+		if s.abandon(req) {
+			return ctx.Err()
+		}
+		return <-req.done // a group runs it already: its result comes
 	}
+}
+
+// abandon takes a request its caller no longer waits for out of the
+// queue, handing on the lead if it was just given it, unless a group
+// runs it already: then it reports false.
+func (s *Store) abandon(req *request) bool {
+	if !req.state.CompareAndSwap(reqPending, reqAbandoned) {
+		return false
+	}
+	g := &s.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if i := slices.Index(g.queue, req); i >= 0 {
+		g.queue = slices.Delete(g.queue, i, i+1)
+	}
+	select {
+	case <-req.lead:
+		if len(g.queue) > 0 {
+			g.queue[0].lead <- struct{}{}
+		} else {
+			g.leading = false
+		}
+	default:
+	}
+	return true
 }
 
 // leadGroup runs the queued transactions as one group, then hands the
 // lead to the first request queued meanwhile and returns, so its own
 // caller can queue its next transaction while that group syncs: with two
-// writers, each group then carries both.
-func (s *Store) leadGroup() {
+// writers, each group then carries both. own is the leader's request. A
+// leader whose context ends while another process holds the repository's
+// lock leaves, and the rest of its group waits under the next leader.
+func (s *Store) leadGroup(own *request) {
 	g := &s.group
 	g.mu.Lock()
 	batch := g.queue
@@ -758,7 +806,64 @@ func (s *Store) leadGroup() {
 		}
 		g.mu.Unlock()
 	}()
+	if err := s.lockFor(own); err != nil {
+		if !errors.Is(err, errLeft) {
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
+		}
+		rest := make([]*request, 0, len(batch))
+		for _, r := range batch {
+			if r != own && r.state.Load() == reqPending {
+				rest = append(rest, r)
+			}
+		}
+		own.state.Store(reqAbandoned)
+		own.done <- ctxErr(own.ctx)
+		g.mu.Lock()
+		g.queue = append(rest, g.queue...)
+		g.mu.Unlock()
+		return
+	}
+	defer s.lock.unlock()
 	s.runGroup(batch)
+}
+
+// errLeft says a leader's context ended while it waited for the lock.
+var errLeft = errors.New("store: the leader's context ended")
+
+// lockFor takes the repository's lock for a group that own leads. A
+// leader whose context can end waits for it by trying again and again,
+// so that it can leave when its context ends (errLeft); one whose
+// context cannot end waits in the kernel, handed the lock as soon as it
+// is free.
+func (s *Store) lockFor(own *request) error {
+	var cancelled <-chan struct{}
+	if own.ctx != nil {
+		cancelled = own.ctx.Done()
+	}
+	if cancelled == nil {
+		return s.lock.lock()
+	}
+	var timer *time.Timer
+	for wait := 20 * time.Microsecond; ; wait = min(2*wait, time.Millisecond) {
+		ok, err := s.lock.tryLockNow()
+		if ok || err != nil {
+			return err
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-cancelled:
+			return errLeft
+		case <-timer.C:
+		}
+	}
 }
 
 // SyncStats returns how many syncs and transactions the store made.
@@ -769,17 +874,13 @@ func (s *Store) SyncStats() (syncs, commits uint64) {
 	return g.syncs, g.commits
 }
 
+// runGroup runs a group's transactions, the lock held.
 func (s *Store) runGroup(batch []*request) {
 	fail := func(err error) {
 		for _, r := range batch {
 			r.done <- err
 		}
 	}
-	if err := s.lock.lock(); err != nil {
-		fail(err)
-		return
-	}
-	defer s.lock.unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refresh(true); err != nil {
@@ -816,6 +917,9 @@ func (s *Store) runTxs(batch []*request) {
 	var ok []*request
 	size := 0 // the payload bytes of txs
 	for i, r := range batch {
+		if !r.state.CompareAndSwap(reqPending, reqRunning) {
+			continue // its caller left
+		}
 		if err := ctxErr(r.ctx); err != nil {
 			r.done <- err
 			continue
