@@ -184,7 +184,11 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 		}
 		if fn != nil {
 			if state, err = fn(state, re); err != nil {
-				return nil, fmt.Errorf("%s: %s %s (version %d): %w", a.Name, stream, e.Type, done+1, err)
+				where := fmt.Sprintf("%s %s (version %d)", stream, e.Type, done+1)
+				if a.Name != "" {
+					where = a.Name + ": " + where
+				}
+				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 		}
 		if every > 0 && (done+1)%every == 0 {

@@ -3,6 +3,7 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -1080,4 +1081,20 @@ func TestAggregateSnapshotsAreTheirOwn(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 100, got.State.n)
 	}
+}
+
+// A reducer's error names the stream, type and version, after the
+// Aggregate's name when it has one; without one the message started with
+// ": " (a helper's audit of the library).
+func TestAggregateErrorNamesTheEvent(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("acc", "Deposit", `{}`))
+	boom := errors.New("boom")
+	fail := func(struct{}, *RecordedEvent) (struct{}, error) { return struct{}{}, boom }
+	_, err := (&Aggregate[struct{}]{Default: fail}).Load(ctx, r, "HEAD", "acc", StateOptions{})
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, "acc Deposit (version 1): boom", err.Error())
+	_, err = (&Aggregate[struct{}]{Name: "accounts", Default: fail}).Load(ctx, r, "HEAD", "acc", StateOptions{})
+	assert.Equal(t, "accounts: acc Deposit (version 1): boom", err.Error())
 }
