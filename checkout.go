@@ -483,19 +483,14 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			}
 			target = head.Symbolic
 		case at == refs.HeadsPrefix+rev:
-			// rev named a branch: attach to it, at the commit written.
-			if v, ok := tx.Ref(at); ok && !v.IsSymbolic() && v.ID != id {
-				return errBranchMoved
-			}
-			fallthrough
-		default:
-			for _, name := range []string{at, refs.HeadsPrefix + rev} {
-				if strings.HasPrefix(name, refs.HeadsPrefix) {
-					if v, ok := tx.Ref(name); ok && !v.IsSymbolic() && v.ID == id {
-						target = name
-						break
-					}
+			// rev named a branch by its short name: attach to it, at the
+			// commit written. Any other revision detaches, a branch's
+			// full name (refs/heads/x) too, as in Git.
+			if v, ok := tx.Ref(at); ok && !v.IsSymbolic() {
+				if v.ID != id {
+					return errBranchMoved
 				}
+				target = at
 			}
 		}
 		cur, _, _ := tx.Resolve(refs.HEAD)

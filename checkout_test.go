@@ -478,3 +478,19 @@ func TestCheckoutRefusedOnARemovalWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// A branch's full name (refs/heads/x) detaches HEAD, as in Git; its
+// short name attaches (a helper's audit of time travel).
+func TestCheckoutFullBranchNameDetaches(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "E", `{"v":1}`))
+	res, err := r.Checkout(ctx, "refs/heads/main", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.True(t, res.Detached)
+	assert.Equal(t, "", currentBranch(t, r))
+	res, err = r.Checkout(ctx, "main", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.False(t, res.Detached)
+	assert.Equal(t, "main", currentBranch(t, r))
+}
