@@ -396,8 +396,16 @@ func (m *Model) Compensate(stream string, before []byte, ev Event) (Event, error
 // 10^21, is written as an integer literal (canonical JSON has one number
 // type), which reads back as an integer past the 64-bit range that no
 // arithmetic accepts, and every later event on the stream would be
-// refused. Refused here, the event that made it is.
+// refused. Refused here, the event that made it is. So is a result that
+// nests the state deeper than any read accepts.
 func checkStorable(v any) error {
+	return storableAt(v, 2) // the state is the object at level 1
+}
+
+// storableAt is checkStorable for a value at nesting level level: a
+// container there past object.MaxJSONDepth would make a state no read
+// accepts, and its stream unreadable from then on.
+func storableAt(v any, level int) error {
 	switch x := v.(type) {
 	case float64:
 		// -2^63 too: its shortest form, -9223372036854776000, is past
@@ -406,17 +414,26 @@ func checkStorable(v any) error {
 			return fmt.Errorf("result %g is a whole number past the 64-bit integer range, which would be stored as an integer no arithmetic accepts", x)
 		}
 	case map[string]any:
+		if level > object.MaxJSONDepth {
+			return errTooDeep
+		}
 		for _, e := range x {
-			if err := checkStorable(e); err != nil {
+			if err := storableAt(e, level+1); err != nil {
 				return err
 			}
 		}
 	case []any:
+		if level > object.MaxJSONDepth {
+			return errTooDeep
+		}
 		for _, e := range x {
-			if err := checkStorable(e); err != nil {
+			if err := storableAt(e, level+1); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// errTooDeep refuses a state no read would accept.
+var errTooDeep = fmt.Errorf("the state would nest deeper than %d levels, which no read accepts", object.MaxJSONDepth)

@@ -765,3 +765,24 @@ types:
 	_, err := m.Apply("s", nil, ev("T", `[1]`))
 	assert.ErrorContains(t, err, "keys of array, want an object")
 }
+
+// A model could nest a state deeper than any read accepts: the commit
+// was taken, and from then on its stream could be neither read nor
+// written (a helper's audit). The event that would do it is refused.
+func TestApplyRefusesAStateTooDeep(t *testing.T) {
+	m := mustParse(t, `
+types:
+  T: { apply: { a: "[state?.a]" } }
+`)
+	var st []byte
+	for i := range object.MaxJSONDepth - 1 {
+		next, err := m.Apply("s", st, ev("T", `{}`))
+		require.NoError(t, err, "event %d", i+1)
+		st = next
+	}
+	_, err := object.DecodeJSON(st)
+	require.NoError(t, err, "the deepest state reads back")
+	_, err = m.Apply("s", st, ev("T", `{}`))
+	require.ErrorIs(t, err, ErrRule)
+	assert.ErrorContains(t, err, "nest deeper than 512")
+}

@@ -15,8 +15,12 @@ import (
 // ErrJSON is returned when event data or a state is not valid JSON.
 var ErrJSON = errors.New("invalid JSON")
 
-// maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxJSONDepth = 512
+// MaxJSONDepth is the deepest nesting of arrays and objects a JSON value
+// may have (the top-level one counts as 1); deeper input is refused, so
+// that hostile input cannot exhaust the stack.
+const MaxJSONDepth = 512
+
+const maxJSONDepth = MaxJSONDepth
 
 // CanonicalJSON validates raw and returns its canonical form: object keys
 // sorted by their UTF-8 bytes, no insignificant white space, strings with
