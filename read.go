@@ -161,11 +161,14 @@ type CommitInfo struct {
 
 // EventInfo is an event as log and show print it.
 type EventInfo struct {
-	ID      object.ID         `json:"id"`
-	Stream  string            `json:"stream"`
-	Type    string            `json:"type"`
-	Schema  int               `json:"schema"`
-	Version uint64            `json:"version"`
+	ID     object.ID `json:"id"`
+	Stream string    `json:"stream"`
+	Type   string    `json:"type"`
+	Schema int       `json:"schema"`
+	// Version is the stream's version after the event: filled by Show,
+	// and by Log with LogOptions.Versions; 0 (left out of the JSON)
+	// otherwise.
+	Version uint64            `json:"version,omitempty"`
 	Data    json.RawMessage   `json:"data"`
 	Meta    map[string]string `json:"meta"`
 }

@@ -1098,3 +1098,30 @@ func TestAggregateErrorNamesTheEvent(t *testing.T) {
 	_, err = (&Aggregate[struct{}]{Name: "accounts", Default: fail}).Load(ctx, r, "HEAD", "acc", StateOptions{})
 	assert.Equal(t, "accounts: acc Deposit (version 1): boom", err.Error())
 }
+
+// A Log without Versions leaves each event's version out of its JSON
+// rather than print "version":0, which reads as a wrong version (a
+// helper's audit of the library); with Versions, and from Show, it is
+// there.
+func TestEventVersionInJSONOnlyWhenKnown(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("acc", "E", `{}`))
+	for _, versions := range []bool{false, true} {
+		for c, err := range r.Log(ctx, LogOptions{Versions: versions}) {
+			require.NoError(t, err)
+			b, err := json.Marshal(c)
+			require.NoError(t, err)
+			if versions {
+				assert.Contains(t, string(b), `"version":1`)
+			} else {
+				assert.NotContains(t, string(b), `"version"`)
+			}
+		}
+	}
+	info, err := r.Show(ctx, "HEAD")
+	require.NoError(t, err)
+	b, err := json.Marshal(info)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"version":1`)
+}
