@@ -163,3 +163,60 @@ func TestWritersLeavingAtRandom(t *testing.T) {
 	require.NoError(t, s.Update(context.Background(), fn))
 	assert.True(t, s.Has(id))
 }
+
+// waitQueue waits until the store's queue holds n requests.
+func waitQueue(s *Store, n int) {
+	for {
+		s.group.mu.Lock()
+		got := len(s.group.queue)
+		s.group.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(10 * time.Microsecond)
+	}
+}
+
+// A leader that leaves (its context ended while another process holds
+// the lock) puts the rest of its group back in the queue. A request of
+// that group whose caller left at the same moment was put back too, and
+// handed the lead nobody would take: every later writer hung (found by a
+// helper's review). The rest is now chosen under the queue's lock.
+func TestLeaderLeavingAsItsGroupLeaves(t *testing.T) {
+	for i := range 200 {
+		s, dir := newStore(t, Options{})
+		release := holdLockElsewhere(t, dir)
+		g := &s.group
+		g.mu.Lock()
+		g.leading = true // another leader runs a group
+		g.mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		own := &request{ctx: ctx, fn: func(*Tx) error { return nil }}
+		other := &request{ctx: ctx, fn: func(*Tx) error { return nil }}
+		ownDone, otherDone := make(chan error, 1), make(chan error, 1)
+		go func() { ownDone <- s.update(own) }()
+		waitQueue(s, 1)
+		go func() { otherDone <- s.update(other) }()
+		waitQueue(s, 2)
+		// The other leader hands on the lead: own takes both and waits
+		// for the lock; then both callers leave at once.
+		g.mu.Lock()
+		g.queue[0].lead <- struct{}{}
+		g.mu.Unlock()
+		waitQueue(s, 0)
+		time.Sleep(time.Duration(i%7) * 50 * time.Microsecond)
+		cancel()
+		require.ErrorIs(t, <-ownDone, context.Canceled)
+		require.ErrorIs(t, <-otherDone, context.Canceled)
+		release()
+		done := make(chan error, 1)
+		go func() { done <- s.Update(context.Background(), func(*Tx) error { return nil }) }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: a writer hangs after a leader and its group left", i)
+		}
+		require.NoError(t, s.Close())
+	}
+}

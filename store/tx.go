@@ -813,15 +813,18 @@ func (s *Store) leadGroup(own *request) {
 			}
 			return
 		}
-		rest := make([]*request, 0, len(batch))
+		own.state.Store(reqAbandoned)
+		own.done <- ctxErr(own.ctx)
+		// Under g.mu: a request that abandons after this finds itself
+		// back in the queue and takes itself out (abandon takes g.mu
+		// after its state changed); one filtered out here has left.
+		g.mu.Lock()
+		rest := make([]*request, 0, len(batch)+len(g.queue))
 		for _, r := range batch {
 			if r != own && r.state.Load() == reqPending {
 				rest = append(rest, r)
 			}
 		}
-		own.state.Store(reqAbandoned)
-		own.done <- ctxErr(own.ctx)
-		g.mu.Lock()
 		g.queue = append(rest, g.queue...)
 		g.mu.Unlock()
 		return
