@@ -243,7 +243,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	// streams at HEAD that hold what checkout writes for them.
 	partial := !idxOK || idx.commit.IsZero()
 	var head *headFiles
-	var gone []string
+	var gone []removal
 	if len(opts.Streams) == 0 {
 		if partial {
 			if head, err = r.filesAtHead(ctx); err != nil {
@@ -268,11 +268,13 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		res.Written++
 	}
 	if len(opts.Streams) == 0 {
-		for _, s := range gone {
-			if err := wt.remove(s); err != nil {
-				return nil, err
+		for _, g := range gone {
+			if g.file {
+				if err := wt.remove(g.stream); err != nil {
+					return nil, err
+				}
 			}
-			delete(idx.entries, s)
+			delete(idx.entries, g.stream)
 			res.Removed++
 		}
 		idx.commit = id
@@ -343,46 +345,63 @@ func refuseInTheWay(verb string, paths []string) error {
 	}
 }
 
-// removals returns the streams whose files a full checkout removes: those
-// the last checkout wrote (the index, or without one the files at HEAD
+// removal is a stream a full checkout drops from the work tree: its file
+// removed, or, when none is there (deleted by hand, or no file can be
+// where a file goes), only its entry in the index.
+type removal struct {
+	stream string
+	file   bool
+}
+
+// removals returns what a full checkout removes: the streams the last
+// checkout wrote (the index, or without one the regular files at HEAD
 // that hold their state there) that the revision lacks. It removes
 // nothing, and refuses, before anything is written, a removal that
 // would fail or take what no checkout wrote: a folder in a file's place,
-// a link in a folder's, a file a user made.
-func (w *worktree) removals(seen map[string]bool, idx *worktreeIndex, head *headFiles) ([]string, error) {
+// a link in a folder's, a file a user made. Anything but a regular file
+// where a stream at HEAD lies, with no index, is not checkout's: it is
+// left as it is, never read.
+func (w *worktree) removals(seen map[string]bool, idx *worktreeIndex, head *headFiles) ([]removal, error) {
 	gone := slices.Collect(maps.Keys(idx.entries))
 	if head != nil {
 		gone = append(gone, slices.Collect(maps.Keys(head.entries))...)
 	}
 	slices.Sort(gone)
 	gone = slices.Compact(gone)
-	out := gone[:0]
+	var out []removal
 	var inTheWay []string
 	for _, s := range gone {
 		if seen[s] {
 			continue
 		}
+		_, known := idx.entries[s]
 		p, err := w.path(s)
 		if err != nil {
 			return nil, err
 		}
 		fi, err := os.Lstat(p)
-		if err == nil {
-			// A link in a folder's place is refused, not followed.
-			err = w.checkDirs(p, false)
-		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-			if _, known := idx.entries[s]; known {
-				out = append(out, s) // deleted by hand: only the index forgets it
+			if known {
+				out = append(out, removal{stream: s}) // only the index forgets it
 			}
 			continue
 		case err != nil:
 			return nil, err
+		}
+		// A link in a folder's place is refused, not followed.
+		if err := w.checkDirs(p, false); err != nil {
+			return nil, err
+		}
+		switch {
 		case fi.IsDir():
 			return nil, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
-		}
-		if _, known := idx.entries[s]; !known {
+		case !fi.Mode().IsRegular():
+			if known {
+				out = append(out, removal{stream: s, file: true}) // replaced, never followed
+			}
+			continue
+		case !known:
 			// Known only as a stream at HEAD: removed if it holds what
 			// checkout writes for it there.
 			have, err := os.ReadFile(p)
@@ -396,7 +415,7 @@ func (w *worktree) removals(seen map[string]bool, idx *worktreeIndex, head *head
 				continue
 			}
 		}
-		out = append(out, s)
+		out = append(out, removal{stream: s, file: true})
 	}
 	if err := refuseInTheWay("remove", inTheWay); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -493,4 +494,71 @@ func TestCheckoutFullBranchNameDetaches(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, res.Detached)
 	assert.Equal(t, "main", currentBranch(t, r))
+}
+
+// A stream to remove whose file cannot be there (a file stands where its
+// folder goes, or its folder is a link to a folder without it) has
+// nothing to remove: the checkout goes on, where it used to fail after
+// writing the other files (a helper's review).
+func TestCheckoutRemovalWithNothingThere(t *testing.T) {
+	ctx := context.Background()
+	for _, obstacle := range []string{"file in the folder's place", "link to a folder without it"} {
+		t.Run(obstacle, func(t *testing.T) {
+			r := newRepo(t)
+			c1 := commitEvents(t, r, "1", ev("top", "Set", `{"v":1}`))
+			commitEvents(t, r, "2", ev("top", "Set", `{"v":2}`), ev("new/s", "Set", `{"v":1}`))
+			checkout(t, r, "main", CheckoutOptions{})
+			wt := r.WorkTree()
+			require.NoError(t, os.RemoveAll(filepath.Join(wt, "new")))
+			if obstacle == "file in the folder's place" {
+				require.NoError(t, os.WriteFile(filepath.Join(wt, "new"), []byte("x"), 0o644))
+			} else {
+				require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(wt, "new")))
+			}
+			res, err := r.Checkout(ctx, c1.String(), CheckoutOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Removed)
+			b, err := os.ReadFile(filepath.Join(wt, "top.json"))
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"v":1}`, string(b))
+			_, err = os.Lstat(filepath.Join(wt, "new"))
+			require.NoError(t, err, "what stands there is left")
+		})
+	}
+}
+
+// Without an index, anything but a regular file in the place of a
+// stream at HEAD is not checkout's: left as it is, never read (a FIFO
+// there hung the checkout, a dangling link failed it; a helper's review).
+func TestFirstCheckoutLeavesSpecialFiles(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range []string{"dangling link", "fifo"} {
+		t.Run(kind, func(t *testing.T) {
+			r := newRepo(t)
+			c1 := commitEvents(t, r, "1", ev("a", "Set", `{"v":1}`))
+			commitEvents(t, r, "2", ev("b", "Set", `{"v":1}`))
+			p := filepath.Join(r.WorkTree(), "b.json")
+			if kind == "fifo" {
+				require.NoError(t, syscall.Mkfifo(p, 0o644))
+			} else {
+				require.NoError(t, os.Symlink(filepath.Join(r.WorkTree(), "nowhere"), p))
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Checkout(ctx, c1.String(), CheckoutOptions{})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(20 * time.Second):
+				if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					f.Close() // let the reader go
+				}
+				t.Fatal("checkout waits on the FIFO")
+			}
+			_, err := os.Lstat(p)
+			require.NoError(t, err, "left as it is")
+		})
+	}
 }
