@@ -73,10 +73,11 @@ var testHookRevertComputed func()
 // the write lock is taken; the check against the branch's current states
 // and the append happen in one transaction, under the lock, on the head
 // the commit is built on, so a branch that moves meanwhile cannot make
-// the check stale. A revision named through a ref (HEAD, a branch, X~N)
-// is resolved again when the branch moved since it was resolved, so two
-// reverts of HEAD at once never revert one commit twice; one that keeps
-// moving (a hundred times) fails with ErrConflict. An event whose stream
+// the check stale. A revision named through HEAD or that branch (HEAD,
+// HEAD~2, main) is resolved again when the branch moved since it was
+// resolved, so two reverts of HEAD at once never revert one commit twice;
+// a branch that keeps moving (a hundred times) fails it with ErrConflict.
+// Any other revision (an ID, a tag, another branch) is resolved once. An event whose stream
 // the branch does not have is not compensated (ErrNoCompensation).
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
 	if err := checkActor(opts.Actor); err != nil {
@@ -132,16 +133,11 @@ type revertPin struct {
 }
 
 // pinRevision returns the branch a revert appends to and its head now,
-// before rev is resolved; nil when rev names its commits by full IDs,
-// which no ref moving can change.
+// before rev is resolved, when rev is named through that branch or HEAD
+// (HEAD~1, main, @{2}): what it names moves with the branch. nil for
+// any other revision (an ID, a tag, another branch), which the branch
+// moving cannot change.
 func (r *Repository) pinRevision(rev, branch string) (*revertPin, error) {
-	from, to, isRange := walk.ParseRange(rev)
-	if !isRange {
-		from, to = rev, rev
-	}
-	if fullID(from) && fullID(to) {
-		return nil, nil
-	}
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
@@ -150,15 +146,28 @@ func (r *Repository) pinRevision(rev, branch string) (*revertPin, error) {
 		v, _ := r.st.Ref(refs.HEAD)
 		p.branch = v.Symbolic
 	}
+	from, to, isRange := walk.ParseRange(rev)
+	if !isRange {
+		from, to = rev, rev
+	}
+	if !movesWith(from, p.branch) && !movesWith(to, p.branch) {
+		return nil, nil
+	}
 	p.head, _, _ = r.st.Resolve(p.branch)
 	return p, nil
 }
 
-// fullID reports whether s is a commit's whole ID in hex.
-func fullID(s string) bool {
-	_, err := object.ParseID(s)
-	return err == nil
+// movesWith reports whether rev is named through HEAD or the branch
+// (its full name).
+func movesWith(rev, branch string) bool {
+	name, ok := walk.RevisionName(rev)
+	if !ok {
+		return false // Resolve says what is wrong with it
+	}
+	short := strings.TrimPrefix(branch, refs.HeadsPrefix)
+	return name == refs.HEAD || branch != "" && (name == branch || name == short || name == "heads/"+short)
 }
+
 
 func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions, pin *revertPin) (*RevertResult, error) {
 	mdl, mdlID, err := r.model()

@@ -476,3 +476,35 @@ func TestRevertOfAStreamTheBranchLacks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, base, head, "nothing written")
 }
+
+// A revision the branch moving cannot change (a tag, an abbreviated ID,
+// another branch) is not resolved again: on a branch that moves before
+// every attempt, its revert lands at once, where pinning every revision
+// failed it with ErrConflict after a hundred tries (a helper's review).
+func TestRevertOfAFixedRevisionOnABusyBranch(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	_, err := r.CreateTag(ctx, "v1", dep.String(), "test")
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "side", dep.String(), "test")
+	require.NoError(t, err)
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	calls := 0
+	testHookRevertComputed = func() {
+		calls++
+		_, err := other.Append(ctx, []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":100}`)}, AppendOptions{})
+		require.NoError(t, err)
+	}
+	defer func() { testHookRevertComputed = nil }()
+	for _, rev := range []string{"v1", dep.String()[:10], "side", "side~0"} {
+		calls = 0
+		res, err := r.Revert(ctx, rev, RevertOptions{})
+		require.NoError(t, err, rev)
+		assert.Equal(t, []object.ID{dep}, res.Reverts, rev)
+		assert.Equal(t, 1, calls, "%s: computed once", rev)
+	}
+}

@@ -392,3 +392,15 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%w %q: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", ErrInvalidTime, s)
 }
+
+// RevisionName returns the name a revision starts from (a ref name, a
+// short ref name or a hex ID; "HEAD" for "@" and a bare @{N}), without
+// its reflog selector and parent steps: what the commit it names depends
+// on. ok is false for a revision that does not parse.
+func RevisionName(rev string) (name string, ok bool) {
+	r, err := parseRevision(rev)
+	if err != nil {
+		return "", false
+	}
+	return r.name, true
+}
