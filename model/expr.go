@@ -176,7 +176,9 @@ func (checkedPatcher) Visit(node *ast.Node) {
 		}
 		switch n.Name {
 		case "keys", "values", "toPairs":
-			if len(n.Arguments) == 1 {
+			// Only where a map may come: the builtin refuses anything
+			// else (keys(1)) when the model is parsed.
+			if len(n.Arguments) == 1 && mayBeMap(n.Arguments[0]) {
 				ast.Patch(node, call(fnMapList, n.Arguments[0], &ast.StringNode{Value: n.Name}))
 			}
 		case "fromJSON":
@@ -614,6 +616,16 @@ func checkedFromJSON(args ...any) (any, error) {
 		return nil, fmt.Errorf("fromJSON of %s, want a string", typeName(args[0]))
 	}
 	return object.DecodeJSON([]byte(s))
+}
+
+// mayBeMap reports whether the node, as checked, may yield a map: its
+// type is a map, or known only at run time (and it is not nil).
+func mayBeMap(n ast.Node) bool {
+	if _, isNil := n.(*ast.NilNode); isNil {
+		return false
+	}
+	t := n.Type()
+	return t != nil && (t.Kind() == reflect.Map || t.Kind() == reflect.Interface)
 }
 
 // sortedMapList is keys(m), values(m) or toPairs(m) (args[1] says

@@ -786,3 +786,13 @@ types:
 	require.ErrorIs(t, err, ErrRule)
 	assert.ErrorContains(t, err, "nest deeper than 512")
 }
+
+// keys, values and toPairs of what cannot be an object are refused when
+// the model is parsed, as before they were sorted (a helper's review).
+func TestMapListsOfNonObjectsRefusedAtParse(t *testing.T) {
+	for _, src := range []string{"keys(1)", "values('x')", "toPairs(nil)", "keys([1])"} {
+		_, err := Parse([]byte("types:\n  T: { apply: { k: \"" + src + "\" } }\n"))
+		assert.Error(t, err, src)
+	}
+	mustParse(t, "types:\n  T: { apply: { k: \"keys(event)\", v: \"values({a: 1})\", p: \"toPairs(state ?? {})\" } }\n")
+}
