@@ -609,6 +609,9 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*request
 	leading bool
+	// lockWait is the wait for the lock a leader that left handed on.
+	lockMu   sync.Mutex
+	lockWait *lockWait
 	// Syncs counts fsyncs and Commits transactions, for benchmarks.
 	syncs, commits uint64
 }
@@ -837,10 +840,13 @@ func (s *Store) leadGroup(own *request) {
 var errLeft = errors.New("store: the leader's context ended")
 
 // lockFor takes the repository's lock for a group that own leads. A
-// leader whose context can end waits for it by trying again and again,
-// so that it can leave when its context ends (errLeft); one whose
-// context cannot end waits in the kernel, handed the lock as soon as it
-// is free.
+// leader whose context cannot end (context.Background()) waits in the
+// kernel. One whose context can end waits for a goroutine that waits in
+// the kernel, so that it can leave when its context ends (errLeft)
+// while keeping its place: the next leader takes over that wait, and a
+// wait no leader wants any longer lets the lock go as soon as it has it.
+// Either way the lock goes to whoever the kernel wakes first, as it did
+// when every writer waited in the kernel itself.
 func (s *Store) lockFor(own *request) error {
 	var cancelled <-chan struct{}
 	if own.ctx != nil {
@@ -849,24 +855,54 @@ func (s *Store) lockFor(own *request) error {
 	if cancelled == nil {
 		return s.lock.lock()
 	}
-	var timer *time.Timer
-	for wait := 20 * time.Microsecond; ; wait = min(2*wait, time.Millisecond) {
-		ok, err := s.lock.tryLockNow()
-		if ok || err != nil {
-			return err
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-cancelled:
-			return errLeft
-		case <-timer.C:
-		}
+	if ok, err := s.lock.tryLockNow(); ok || err != nil {
+		return err
 	}
+	g := &s.group
+	g.lockMu.Lock()
+	w := g.lockWait
+	if w == nil {
+		w = &lockWait{done: make(chan struct{})}
+		g.lockWait = w
+		go func() {
+			err := s.lock.lock()
+			g.lockMu.Lock()
+			defer g.lockMu.Unlock()
+			g.lockWait = nil
+			if w.unwanted && err == nil {
+				s.lock.unlock()
+				err = errLeft
+			}
+			w.err = err
+			close(w.done)
+		}()
+	}
+	w.unwanted = false // this leader wants it
+	g.lockMu.Unlock()
+	select {
+	case <-w.done:
+		return w.err
+	case <-cancelled:
+	}
+	g.lockMu.Lock()
+	defer g.lockMu.Unlock()
+	select {
+	case <-w.done: // it came as the context ended
+		if w.err == nil {
+			s.lock.unlock()
+		}
+	default:
+		w.unwanted = true
+	}
+	return errLeft
+}
+
+// lockWait is a wait for the repository's lock on a goroutine of its
+// own (lockFor); groupCommit.lockMu guards it.
+type lockWait struct {
+	done     chan struct{} // closed once err is set
+	err      error
+	unwanted bool // no leader waits for it: let the lock go at once
 }
 
 // SyncStats returns how many syncs and transactions the store made.
