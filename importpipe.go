@@ -64,10 +64,10 @@ func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan pars
 	go func() {
 		defer close(ch)
 		defer func() {
-			// The caller's reader panicked: an error for the caller,
-			// not a crash of its program on a goroutine it cannot reach.
+			// A panic here is an error for the caller, not a crash of
+			// its program on a goroutine it cannot reach.
 			if p := recover(); p != nil {
-				send(parsedChunk{err: fmt.Errorf("reading the input: the reader panicked: %v", p)})
+				send(parsedChunk{err: fmt.Errorf("parsing the input panicked (a bug in evgit): %v", p)})
 			}
 		}()
 		chunk := newLines()
@@ -77,7 +77,11 @@ func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan pars
 		// would keep the old array alive beside the new): a line that
 		// does not fit starts a new one.
 		var raw []byte
-		err := scanRaw(in, func(n int, b []byte) error {
+		var rd io.Reader // nil stays nil: scanRaw refuses it
+		if in != nil {
+			rd = safeReader{in}
+		}
+		err := scanRaw(rd, func(n int, b []byte) error {
 			l, err := parseImportLine(b, mdl, &actor, dflt)
 			if err != nil {
 				return invalidf("line %d: %v", n, err)
@@ -560,4 +564,16 @@ func (b *snapBuilder) run(root object.ID) {
 	if seen > built {
 		build()
 	}
+}
+
+// safeReader turns a panic of the reader it wraps into an error.
+type safeReader struct{ r io.Reader }
+
+func (s safeReader) Read(p []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("the reader panicked: %v", v)
+		}
+	}()
+	return s.r.Read(p)
 }
