@@ -168,7 +168,6 @@ func movesWith(rev, branch string) bool {
 	return name == refs.HEAD || branch != "" && (name == branch || name == short || name == "heads/"+short)
 }
 
-
 func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []*object.Commit, msg string, opts RevertOptions, pin *revertPin) (*RevertResult, error) {
 	mdl, mdlID, err := r.model()
 	if err != nil {
