@@ -220,3 +220,34 @@ func TestLeaderLeavingAsItsGroupLeaves(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 }
+
+// A writer that gave up on another process's lock left a goroutine
+// waiting in the kernel with the lock's in-process mutex held, so the
+// store's Close (an interrupted `evgit commit` on its way out) waited for
+// the other process all the same (a helper's stress run). The wait holds
+// no mutex now: Close returns at once, and a store opened again writes
+// once the lock is free.
+func TestCloseAfterAWriterGaveUpOnTheLock(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	release := holdLockElsewhere(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	fn, _ := putBlob("given up", nil)
+	require.ErrorIs(t, s.Update(ctx, fn), context.DeadlineExceeded)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("Close waits for another process's lock")
+	}
+	release()
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	fn, id := putBlob("after", nil)
+	require.NoError(t, s2.Update(context.Background(), fn))
+	assert.True(t, s2.Has(id))
+}

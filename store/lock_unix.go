@@ -21,6 +21,7 @@ import (
 type flock struct {
 	mu     sync.Mutex
 	f      *os.File
+	path   string
 	closed bool // the store was closed: lock fails with ErrClosed
 }
 
@@ -36,7 +37,7 @@ func openLock(path string) (*flock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &flock{f: f}, nil
+	return &flock{f: f, path: path}, nil
 }
 
 func (l *flock) lock() error {
@@ -93,6 +94,28 @@ func (l *flock) tryFlock() (bool, error) {
 			return false, err
 		}
 		return true, nil
+	}
+}
+
+// waitFree waits, in the kernel, until no process holds the lock, and
+// returns without holding it: through a file of its own, and without
+// mu, so that this process can close the store meanwhile. A waiter that
+// must be able to give up (lockFor) waits so, then tries the lock.
+func (l *flock) waitFree() error {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	}
 }
 

@@ -842,7 +842,7 @@ var errLeft = errors.New("store: the leader's context ended")
 // lockFor takes the repository's lock for a group that own leads. A
 // leader whose context cannot end (context.Background()) waits in the
 // kernel. One whose context can end waits for a goroutine that waits in
-// the kernel, so that it can leave when its context ends (errLeft)
+// the kernel (waitForLock), so that it can leave when its context ends (errLeft)
 // while keeping its place: the next leader takes over that wait, and a
 // wait no leader wants any longer lets the lock go as soon as it has it.
 // Either way the lock goes to whoever the kernel wakes first, as it did
@@ -865,7 +865,7 @@ func (s *Store) lockFor(own *request) error {
 		w = &lockWait{done: make(chan struct{})}
 		g.lockWait = w
 		go func() {
-			err := s.lock.lock()
+			err := s.waitForLock()
 			g.lockMu.Lock()
 			defer g.lockMu.Unlock()
 			g.lockWait = nil
@@ -895,6 +895,28 @@ func (s *Store) lockFor(own *request) error {
 		w.unwanted = true
 	}
 	return errLeft
+}
+
+// waitForLock takes the lock, waiting in the kernel for it to be free
+// without holding the lock's in-process mutex, which Close takes: a
+// process whose writer gave up closes its store at once, not once
+// another process lets the lock go (a helper's stress run).
+func (s *Store) waitForLock() error {
+	for {
+		if ok, err := s.lock.tryLockNow(); ok || err != nil {
+			return err
+		}
+		if err := s.lock.waitFree(); err != nil {
+			return err
+		}
+		if ok, err := s.lock.tryLockNow(); ok || err != nil {
+			return err
+		}
+		// Free, but taken first, by a process or a goroutine of this
+		// one (which lets mu go just after the file): a moment, then
+		// wait again.
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // lockWait is a wait for the repository's lock on a goroutine of its

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -107,6 +108,9 @@ func report(w io.Writer, err error) int {
 		prefix = "fatal: "
 	}
 	msg := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(strings.TrimSpace(err.Error()))
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted" // Ctrl-C: Go's "context canceled" says little to a user
+	}
 	fmt.Fprintf(w, "%s%s\n", prefix, msg)
 	return exitCode(err)
 }

@@ -172,6 +172,13 @@ func TestReportPrintsOneLine(t *testing.T) {
 	b.Reset()
 	report(&b, notRepository(fmt.Errorf("%w (or any parent): /x", evgit.ErrNotRepository)))
 	assert.Equal(t, "fatal: not an evgit repository (or any parent): /x\n", b.String())
+
+	// Ctrl-C: what happened, not Go's "context canceled" (a helper's
+	// stress run).
+	b.Reset()
+	code = report(&b, fmt.Errorf("import: %w", context.Canceled))
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, "error: interrupted\n", b.String())
 }
 
 func TestShellJoin(t *testing.T) {
