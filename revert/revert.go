@@ -177,13 +177,42 @@ func changedIn(after, current, inverse map[string]any, path string, out []string
 		if inAfter == inCurrent && reflect.DeepEqual(av, cv) {
 			continue // as the event left it
 		}
-		// null in the patch removes the field; anything else sets it.
-		restored := inverse[k] == nil && !inCurrent || inverse[k] != nil && inCurrent && reflect.DeepEqual(inverse[k], cv)
-		if !restored {
+		// null in the patch removes the field; anything else sets it,
+		// merging into an object.
+		changes := inCurrent
+		if inverse[k] != nil {
+			changes = !inCurrent || patchChanges(cv, inverse[k])
+		}
+		if changes {
 			out = append(out, path+k)
 		}
 	}
 	return out
+}
+
+// patchChanges reports whether merging the patch p into v (RFC 7386)
+// changes it.
+func patchChanges(v, p any) bool {
+	pm, ok := p.(map[string]any)
+	if !ok {
+		return !reflect.DeepEqual(v, p) // a value that is not an object replaces
+	}
+	vm, ok := v.(map[string]any)
+	if !ok {
+		return true // it becomes an object
+	}
+	for k, pv := range pm {
+		cv, in := vm[k]
+		switch {
+		case pv == nil:
+			if in {
+				return true
+			}
+		case !in || patchChanges(cv, pv):
+			return true
+		}
+	}
+	return false
 }
 
 func decode(raw []byte) (any, error) {

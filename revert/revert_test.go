@@ -126,6 +126,8 @@ func TestCheck(t *testing.T) {
 		{name: "state no longer an object", before: `{"a":1}`, patch: `{"a":2}`, current: `[1]`, want: []string{""}},
 		{name: "no-op patch", before: `{"a":1}`, patch: `{"a":1}`, current: `{"a":5}`},
 		{name: "several fields since", before: `{"a":1,"b":1,"m":{"x":1,"y":1},"z":1}`, patch: `{"a":2,"b":2,"m":{"x":2,"y":2},"z":2}`, current: `{"a":3,"b":3,"m":{"x":3,"y":2},"z":2}`, want: []string{"a", "b", "m.x"}},
+		{name: "object replaced by scalar, an object since that the patch leaves as it is", before: `{"m":{"x":1}}`, patch: `{"m":5}`, current: `{"m":{"x":1,"z":2}}`},
+		{name: "object replaced by scalar, an object since that the patch changes", before: `{"m":{"x":1}}`, patch: `{"m":5}`, current: `{"m":{"x":3}}`, want: []string{"m"}},
 		{name: "put back since", before: `{"a":1,"b":1}`, patch: `{"a":2,"b":2}`, current: `{"a":1,"b":3}`, want: []string{"b"}},
 		{name: "no-op patch on a state no longer an object", before: `{"a":1}`, patch: `{"a":1}`, current: `"x"`, want: []string{""}},
 	}
