@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -250,4 +251,27 @@ func TestCloseAfterAWriterGaveUpOnTheLock(t *testing.T) {
 	fn, id := putBlob("after", nil)
 	require.NoError(t, s2.Update(context.Background(), fn))
 	assert.True(t, s2.Has(id))
+}
+
+// A store opened by a relative path, in a process that then changed
+// folder: a writer with a context waited for the lock through the lock
+// file opened again by that relative path, and failed (a helper's
+// review). The path is made absolute when the store opens.
+func TestWaitingForTheLockAfterAChangeOfFolder(t *testing.T) {
+	_, dir := newStore(t, Options{})
+	t.Chdir(filepath.Dir(dir))
+	s, err := Open(filepath.Base(dir), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	t.Chdir(t.TempDir())
+	release := holdLockElsewhere(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fn, id := putBlob("after a chdir", nil)
+	done := make(chan error, 1)
+	go func() { done <- s.Update(ctx, fn) }()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	require.NoError(t, <-done)
+	assert.True(t, s.Has(id))
 }

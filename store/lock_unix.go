@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,12 @@ type flock struct {
 // such a file too, so readers still wait for writers, and such a process
 // reads and cannot write.
 func openLock(path string) (*flock, error) {
+	// waitFree opens it again: by a path that a change of folder does
+	// not move.
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
 		f, err = os.Open(path)

@@ -858,6 +858,9 @@ func (s *Store) lockFor(own *request) error {
 	if ok, err := s.lock.tryLockNow(); ok || err != nil {
 		return err
 	}
+	if ctxErr(own.ctx) != nil {
+		return errLeft // given the lead as its context ended: no wait to start
+	}
 	g := &s.group
 	g.lockMu.Lock()
 	w := g.lockWait

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -36,10 +35,12 @@ func main() {
 		// does not grow to four times what it holds.
 		debug.SetMemoryLimit(2 << 30)
 	}
-	// Ctrl-C (or a TERM) cancels the command, which stops at its next
-	// check and writes nothing it has not made durable; a second one
-	// ends the process at once, as if the first had not been caught.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C cancels the command, which stops at its next check and
+	// writes nothing it has not made durable; a second one ends the
+	// process at once, as if the first had not been caught. A TERM ends
+	// it at once, as before: a commit is durable or not there, and some
+	// waits (gc's for the lock) do not watch the context.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	go func() {
 		<-ctx.Done()
 		stop()
