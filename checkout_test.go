@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/bankgen"
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
 )
 
@@ -443,6 +444,17 @@ func TestFirstCheckoutKeepsTheUsersFiles(t *testing.T) {
 	assert.Equal(t, map[string]string{"a.json": "{\n  \"v\": 1\n}\n"}, workTreeFiles(t, wt))
 }
 
+// checkedOutWithAStreamToRemove returns a repository whose work tree holds
+// main (streams top and new/s) and main's parent, which lacks new/s.
+func checkedOutWithAStreamToRemove(t *testing.T) (*Repository, object.ID) {
+	t.Helper()
+	r := newRepo(t)
+	c1 := commitEvents(t, r, "1", ev("top", "Set", `{"v":1}`))
+	commitEvents(t, r, "2", ev("top", "Set", `{"v":2}`), ev("new/s", "Set", `{"v":1}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	return r, c1
+}
+
 // A checkout refused because a file it would remove cannot be (its
 // folder is a link, or a folder stands in the file's place) had already
 // rewritten the other files, and HEAD no longer matched them: removals
@@ -452,10 +464,7 @@ func TestCheckoutRefusedOnARemovalWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	for _, obstacle := range []string{"link", "folder"} {
 		t.Run(obstacle, func(t *testing.T) {
-			r := newRepo(t)
-			c1 := commitEvents(t, r, "1", ev("top", "Set", `{"v":1}`))
-			commitEvents(t, r, "2", ev("top", "Set", `{"v":2}`), ev("new/s", "Set", `{"v":1}`))
-			checkout(t, r, "main", CheckoutOptions{})
+			r, c1 := checkedOutWithAStreamToRemove(t)
 			wt := r.WorkTree()
 			switch obstacle {
 			case "link":
@@ -504,10 +513,7 @@ func TestCheckoutRemovalWithNothingThere(t *testing.T) {
 	ctx := context.Background()
 	for _, obstacle := range []string{"file in the folder's place", "link to a folder without it"} {
 		t.Run(obstacle, func(t *testing.T) {
-			r := newRepo(t)
-			c1 := commitEvents(t, r, "1", ev("top", "Set", `{"v":1}`))
-			commitEvents(t, r, "2", ev("top", "Set", `{"v":2}`), ev("new/s", "Set", `{"v":1}`))
-			checkout(t, r, "main", CheckoutOptions{})
+			r, c1 := checkedOutWithAStreamToRemove(t)
 			wt := r.WorkTree()
 			require.NoError(t, os.RemoveAll(filepath.Join(wt, "new")))
 			if obstacle == "file in the folder's place" {
