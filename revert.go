@@ -77,8 +77,9 @@ var testHookRevertComputed func()
 // HEAD~2, main) is resolved again when the branch moved since it was
 // resolved, so two reverts of HEAD at once never revert one commit twice;
 // a branch that keeps moving (a hundred times) fails it with ErrConflict.
-// Any other revision (an ID, a tag, another branch) is resolved once. An event whose stream
-// the branch does not have is not compensated (ErrNoCompensation).
+// Any other revision (an ID, a tag, another branch) is resolved once. An
+// event whose stream the branch does not have is not compensated
+// (ErrNoCompensation).
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
