@@ -275,3 +275,34 @@ func TestWaitingForTheLockAfterAChangeOfFolder(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.True(t, s.Has(id))
 }
+
+// gc waited for another process's lock whatever its context said (a
+// helper's review: a TERM to `evgit gc` could not stop it); it gives up
+// when its context ends now, and a writer behind it in this process is
+// not held up by that.
+func TestGCLeavesWhenItsContextEnds(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	fn, _ := putBlob("before", nil)
+	require.NoError(t, s.Update(context.Background(), fn))
+	release := holdLockElsewhere(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.GC(ctx, GCOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(20 * time.Second):
+		release()
+		t.Fatal("gc still waits for the lock")
+	}
+	release()
+	fn, id := putBlob("after", nil)
+	require.NoError(t, s.Update(context.Background(), fn))
+	assert.True(t, s.Has(id))
+	_, err := s.GC(context.Background(), GCOptions{})
+	require.NoError(t, err)
+}

@@ -67,7 +67,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		opts.ReflogExpire = 30 * 24 * time.Hour
 	}
 	var st GCStats
-	unlock, err := s.lockFresh()
+	unlock, err := s.lockFresh(ctx)
 	if err != nil {
 		return st, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -400,7 +401,7 @@ func (s *Store) mergeable(old []string, segs []uint32) bool {
 // so that opening the repository reads its index instead of scanning it
 // (an import calls it when it ends). It reports whether it sealed.
 func (s *Store) Seal(min int) (bool, error) {
-	unlock, err := s.lockFresh()
+	unlock, err := s.lockFresh(nil)
 	if err != nil {
 		return false, err
 	}
@@ -418,8 +419,8 @@ func (s *Store) Seal(min int) (bool, error) {
 // lockFresh takes the cross-process lock and s.mu, once no background
 // seal runs, and catches up with what other processes wrote; unlock
 // releases both.
-func (s *Store) lockFresh() (unlock func(), err error) {
-	unlock, err = s.lockIdle()
+func (s *Store) lockFresh(ctx context.Context) (unlock func(), err error) {
+	unlock, err = s.lockIdle(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -432,10 +433,12 @@ func (s *Store) lockFresh() (unlock func(), err error) {
 
 // lockIdle takes the cross-process lock and s.mu, once no background seal
 // runs, without catching up; unlock releases both.
-func (s *Store) lockIdle() (unlock func(), err error) {
+func (s *Store) lockIdle(ctx context.Context) (unlock func(), err error) {
 	for {
 		s.waitSeal()
-		if err := s.lock.lock(); err != nil {
+		if err := s.lockCtx(ctx, false); errors.Is(err, errLeft) {
+			return nil, ctxErr(ctx)
+		} else if err != nil {
 			return nil, err
 		}
 		s.mu.Lock()

@@ -847,10 +847,16 @@ var errLeft = errors.New("store: the leader's context ended")
 // wait no leader wants any longer lets the lock go as soon as it has it.
 // Either way the lock goes to whoever the kernel wakes first, as it did
 // when every writer waited in the kernel itself.
-func (s *Store) lockFor(own *request) error {
+func (s *Store) lockFor(own *request) error { return s.lockCtx(own.ctx, true) }
+
+// lockCtx takes the repository's lock as lockFor describes, giving up
+// with errLeft when ctx ends. shared is for group leaders, one at a time,
+// which take over each other's wait; any other caller (gc) waits on its
+// own.
+func (s *Store) lockCtx(ctx context.Context, shared bool) error {
 	var cancelled <-chan struct{}
-	if own.ctx != nil {
-		cancelled = own.ctx.Done()
+	if ctx != nil {
+		cancelled = ctx.Done()
 	}
 	if cancelled == nil {
 		return s.lock.lock()
@@ -858,20 +864,27 @@ func (s *Store) lockFor(own *request) error {
 	if ok, err := s.lock.tryLockNow(); ok || err != nil {
 		return err
 	}
-	if ctxErr(own.ctx) != nil {
+	if ctxErr(ctx) != nil {
 		return errLeft // given the lead as its context ended: no wait to start
 	}
 	g := &s.group
 	g.lockMu.Lock()
-	w := g.lockWait
+	var w *lockWait
+	if shared {
+		w = g.lockWait
+	}
 	if w == nil {
 		w = &lockWait{done: make(chan struct{})}
-		g.lockWait = w
+		if shared {
+			g.lockWait = w
+		}
 		go func() {
 			err := s.waitForLock()
 			g.lockMu.Lock()
 			defer g.lockMu.Unlock()
-			g.lockWait = nil
+			if g.lockWait == w {
+				g.lockWait = nil
+			}
 			if w.unwanted && err == nil {
 				s.lock.unlock()
 				err = errLeft
