@@ -282,7 +282,7 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	var unterminated []byte // the last line, when no newline ended it
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
 		advance, token, err := bufio.ScanLines(data, atEOF)
-		if atEOF && token != nil && advance == len(data) && (len(data) == 0 || data[len(data)-1] != '\n') {
+		if atEOF && token != nil && advance == len(data) && data[len(data)-1] != '\n' {
 			unterminated = token
 		}
 		return advance, token, err
