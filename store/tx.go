@@ -917,11 +917,9 @@ func (s *Store) lockCtx(ctx context.Context, shared bool) error {
 // without holding the lock's in-process mutex, which Close takes: a
 // process whose writer gave up closes its store at once, not once
 // another process lets the lock go (a helper's stress run).
+// Its caller tried the lock already.
 func (s *Store) waitForLock() error {
 	for {
-		if ok, err := s.lock.tryLockNow(); ok || err != nil {
-			return err
-		}
 		if err := s.lock.waitFree(); err != nil {
 			return err
 		}
