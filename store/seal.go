@@ -23,7 +23,7 @@ import (
 // segment that the next open scans. An indexed newest segment, with
 // nothing after it, means a lost segment: opening refuses it.
 func (s *Store) maybeSeal() error {
-	if s.sealing != nil {
+	if s.sealing.Load() != nil {
 		return nil // one at a time; the segment grows until it is done
 	}
 	seg := s.segs[s.last]
@@ -107,7 +107,7 @@ func (s *Store) startSeal() error {
 		return err
 	}
 	s.gen = s.lock.gen()
-	s.sealing = job
+	s.sealing.Store(job)
 	go s.runSeal(job)
 	return nil
 }
@@ -118,9 +118,7 @@ func (s *Store) startSeal() error {
 // seal's index covers it.
 func (s *Store) runSeal(job *sealJob) {
 	defer func() {
-		s.mu.Lock()
-		s.sealing = nil
-		s.mu.Unlock()
+		s.sealing.Store(nil)
 		close(job.done)
 	}()
 	// The slices share arrays that the writer appends to, past their
@@ -178,10 +176,7 @@ var tempSeq atomic.Uint64
 
 // waitSeal waits for a background seal to finish, if one runs.
 func (s *Store) waitSeal() {
-	s.mu.RLock()
-	job := s.sealing
-	s.mu.RUnlock()
-	if job != nil {
+	if job := s.sealing.Load(); job != nil {
 		<-job.done
 	}
 }
@@ -442,7 +437,7 @@ func (s *Store) lockIdle(ctx context.Context) (unlock func(), err error) {
 			return nil, err
 		}
 		s.mu.Lock()
-		if s.sealing == nil {
+		if s.sealing.Load() == nil {
 			break
 		}
 		s.mu.Unlock()

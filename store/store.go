@@ -146,7 +146,16 @@ type Store struct {
 	// may have listed (removeObsolete); reload then advances the layout
 	// generation.
 	removedObsolete bool
-	sealing         *sealJob // the index being built in the background, if any
+	// sealing is the index being built in the background, if any. Set
+	// by a writer holding s.mu; the seal clears it when done without
+	// s.mu, which a group's transactions may hold for reading for long
+	// (an import's check): waiting for it would stop every reader too.
+	sealing         atomic.Pointer[sealJob]
+	// current is set while a group of this store holds the lock and its
+	// tables have caught up under it: no other process can write until
+	// the group lets the lock go, so a reader's Refresh has nothing to
+	// catch up on and need not wait for the group's transactions.
+	current atomic.Bool
 	closing         bool     // Close has begun: no new background seal
 	closed          bool     // Close is done: every call fails with ErrClosed
 	packed          bool     // format 2: events and commits are written packed
@@ -312,7 +321,7 @@ func (s *Store) Close() error {
 			return nil // the lock file is closed: closed already
 		}
 		s.mu.Lock()
-		if s.sealing == nil {
+		if s.sealing.Load() == nil {
 			break
 		}
 		s.mu.Unlock()
@@ -1019,6 +1028,14 @@ func (s *Store) applyRefRecord(kind uint8, key, value []byte) error {
 // Refresh catches up with what other processes wrote since the store last
 // looked: new frames, new segments, new or merged indexes.
 func (s *Store) Refresh() error {
+	if s.current.Load() {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.broken != nil {
+			return s.broken
+		}
+		return s.readable()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.refresh(false)

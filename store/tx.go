@@ -949,7 +949,14 @@ func (s *Store) SyncStats() (syncs, commits uint64) {
 	return g.syncs, g.commits
 }
 
-// runGroup runs a group's transactions, the lock held.
+// runGroup runs a group's transactions, the lock held. The tables catch
+// up with other processes under s.mu held for writing; the transactions'
+// functions then run with s.mu held only for reading, so that this
+// process's reads go on beside them (an import checks its whole input in
+// one function), and each write of the group takes it for writing.
+// Nothing else changes the tables meanwhile: other processes wait for the
+// lock, and so do this process's other writers (for their turn in the
+// queue), a gc and a seal's publication (for the lock), and Close.
 func (s *Store) runGroup(batch []*request) {
 	fail := func(err error) {
 		for _, r := range batch {
@@ -957,15 +964,21 @@ func (s *Store) runGroup(batch []*request) {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.refresh(true); err != nil {
+		s.mu.Unlock()
 		fail(err)
 		return
 	}
 	if s.writableSeg != s.last {
+		s.mu.Unlock()
 		fail(fmt.Errorf("cannot write: segment %d could not be opened for writing (%w); a user who may only read the repository can read it, not write", s.last, fs.ErrPermission))
 		return
 	}
+	s.current.Store(true)
+	defer s.current.Store(false)
+	s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	// A prepared transaction is written alone: its frame is compressed
 	// already, and one frame holds one group.
 	for len(batch) > 0 {
@@ -984,8 +997,8 @@ func (s *Store) runGroup(batch []*request) {
 	}
 }
 
-// runTxs runs a group's transactions and writes them; the lock and s.mu
-// are held.
+// runTxs runs a group's transactions and writes them; the lock is held,
+// and s.mu for reading.
 func (s *Store) runTxs(batch []*request) {
 	g := newGroupState()
 	var txs []*Tx
@@ -1045,10 +1058,18 @@ var maxTxPayload = pack.MaxFramePayload - 1<<20
 // writeGroup writes transactions as one frame and tells their requests;
 // when the write fails, the store is broken and the requests of rest
 // (not yet run) are told so too. It reports whether the write succeeded.
+// The caller holds s.mu for reading, which writeGroup holds for writing
+// while it writes and takes the frame into the tables.
 func (s *Store) writeGroup(txs []*Tx, ok, rest []*request) bool {
 	if len(txs) == 0 {
 		return true
 	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer func() {
+		s.mu.Unlock()
+		s.mu.RLock()
+	}()
 	if err := s.write(txs); err != nil {
 		s.broken = fmt.Errorf("%w: %v", ErrBroken, err)
 		for _, r := range ok {

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
+)
+
+// A transaction held s.mu for writing while its function ran, so every
+// read of the process waited for it: behind an import, which checks its
+// whole input in one function as it reads it, for as long as the input
+// took to come. Reads go on beside a transaction's function now, and see
+// the store as it was before the transaction, until it is written.
+func TestReadsGoOnBesideATransaction(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	before, beforeID := putBlob("before", nil)
+	require.NoError(t, s.Update(context.Background(), before))
+	_, ok := s.Ref("refs/heads/main")
+	require.False(t, ok, "main is unborn")
+
+	// Another process writes before the group takes the lock: the group
+	// catches up with it, and so do the reads beside it.
+	other, err := Open(dir, Options{})
+	require.NoError(t, err)
+	elsewhere, elsewhereID := putBlob("elsewhere", nil)
+	require.NoError(t, other.Update(context.Background(), elsewhere))
+	require.NoError(t, other.Close())
+
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	unhold := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(unhold) // before the store closes, should the test fail
+	duringID := object.Hash(object.KindBlob, []byte("during"))
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(context.Background(), func(tx *Tx) error {
+			tx.PutObject(object.KindBlob, []byte("during"))
+			if err := tx.UpdateRef(refs.Update{Name: "refs/heads/main", New: duringID, Time: time.Now()}); err != nil {
+				return err
+			}
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		assert.NoError(t, s.Refresh())
+		assert.True(t, s.Has(beforeID))
+		assert.True(t, s.Has(elsewhereID), "what another process wrote before the group")
+		assert.False(t, s.Has(duringID), "the transaction is not written yet")
+		_, ok := s.Ref("refs/heads/main")
+		assert.False(t, ok, "the ref is not moved yet")
+		kind, body, _, err := s.Get(beforeID)
+		assert.NoError(t, err)
+		assert.Equal(t, object.KindBlob, kind)
+		assert.Equal(t, "before", string(body))
+	}()
+	select {
+	case <-read:
+	case <-time.After(20 * time.Second):
+		t.Fatal("reads wait for the transaction's function")
+	}
+
+	unhold()
+	require.NoError(t, <-first)
+	require.NoError(t, s.Refresh())
+	assert.True(t, s.Has(duringID))
+	v, ok := s.Ref("refs/heads/main")
+	require.True(t, ok)
+	assert.Equal(t, duringID, v.ID)
+}
