@@ -150,15 +150,15 @@ type Store struct {
 	// by a writer holding s.mu; the seal clears it when done without
 	// s.mu, which a group's transactions may hold for reading for long
 	// (an import's check): waiting for it would stop every reader too.
-	sealing         atomic.Pointer[sealJob]
+	sealing atomic.Pointer[sealJob]
 	// current is set while a group of this store holds the lock and its
 	// tables have caught up under it: no other process can write until
 	// the group lets the lock go, so a reader's Refresh has nothing to
 	// catch up on and need not wait for the group's transactions.
 	current atomic.Bool
-	closing         bool     // Close has begun: no new background seal
-	closed          bool     // Close is done: every call fails with ErrClosed
-	packed          bool     // format 2: events and commits are written packed
+	closing bool // Close has begun: no new background seal
+	closed  bool // Close is done: every call fails with ErrClosed
+	packed  bool // format 2: events and commits are written packed
 
 	lock  *flock
 	group groupCommit
