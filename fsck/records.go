@@ -37,6 +37,9 @@ func (c *checker) checkRecords(ctx context.Context) error {
 	// name objects the store does not see yet: they are checked against
 	// the store's view, so they are left for the next fsck.
 	viewSeg, viewEnd := c.st.ViewEnd()
+	// Read before the segments: it claims only frames synced before they
+	// are read, whatever another process appends meanwhile.
+	markSeg, markEnd, marked := c.st.DurableMark()
 	for i, n := range segs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -77,6 +80,10 @@ func (c *checker) checkRecords(ctx context.Context) error {
 		})
 		if err != nil || torn > 0 {
 			incomplete[n] = true // the log check reports it; records were not all counted
+		}
+		if err == nil && marked && n == markSeg && i == len(segs)-1 && seg.Size() < markEnd {
+			c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),
+				Message: fmt.Sprintf("its whole frames end at offset %d, but %d bytes of it were synced (the lock file's mark): damaged or cut short", seg.Size(), markEnd)})
 		}
 		if err == nil && torn > 0 && i < len(segs)-1 {
 			c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),

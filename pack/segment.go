@@ -499,5 +499,18 @@ func (s *Segment) Truncate() error {
 	return s.f.Sync()
 }
 
+// CutTo takes back what was appended past off, the logical end before
+// an append that failed (or whose sync did): the file is cut there and
+// synced, so that the bytes of a write reported as failed are not read
+// later as the torn tail a crash leaves. The segment may be appended to
+// again once it succeeds.
+func (s *Segment) CutTo(off int64) error {
+	if err := s.f.Truncate(off); err != nil {
+		return err
+	}
+	s.size, s.alloc = off, off
+	return s.f.Sync()
+}
+
 // ReaderAt exposes the file for readers that need raw access (fsck).
 func (s *Segment) ReaderAt() io.ReaderAt { return s.f }

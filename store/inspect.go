@@ -173,6 +173,14 @@ func (s *Store) ViewEnd() (last uint32, end int64) {
 	return s.last, s.scanned
 }
 
+// DurableMark returns what the lock file records as synced of the newest
+// segment a writer wrote: the segment's number and how many of its bytes;
+// ok is false when it records nothing that checks. Frames of that segment
+// that end short of it are damage, never a crash's torn tail.
+func (s *Store) DurableMark() (seg uint32, end int64, ok bool) {
+	return s.lock.mark()
+}
+
 // FileSize is a file of the log folder and its size.
 type FileSize struct {
 	Name string

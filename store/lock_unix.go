@@ -5,6 +5,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,6 +171,43 @@ func (l *flock) bumpGen() error {
 	binary.LittleEndian.PutUint64(b[:], l.gen()+1)
 	_, err := l.f.WriteAt(b[:], 0)
 	return err
+}
+
+// The durable mark follows the generation in the lock file: the newest
+// segment's number (u32le), how many of its bytes were synced (u64le), and
+// a CRC-32C of those 12 bytes (u32le). Part of the format.
+const (
+	markOff  = 8
+	markSize = 16
+)
+
+// setMark records that segment seg holds its first end bytes durably. A
+// writer calls it, holding the lock, after the segment's sync returned,
+// and never syncs it: whatever of it a power loss keeps, old or new, says
+// no more than the disk holds. An error is ignored (the mark only lets
+// damage be told from a torn write; without it a damaged last frame is
+// cut as torn, as it always was).
+func (l *flock) setMark(seg uint32, end int64) {
+	var b [markSize]byte
+	binary.LittleEndian.PutUint32(b[0:], seg)
+	binary.LittleEndian.PutUint64(b[4:], uint64(end))
+	binary.LittleEndian.PutUint32(b[12:], crc32.Checksum(b[:12], castagnoli))
+	_, _ = l.f.WriteAt(b[:], markOff)
+}
+
+// mark reads the durable mark: ok is false when there is none (a lock
+// file an older evgit wrote) or it does not check (read while a writer
+// wrote it, or damaged), and then nothing is claimed.
+func (l *flock) mark() (seg uint32, end int64, ok bool) {
+	var b [markSize]byte
+	if n, _ := l.f.ReadAt(b[:], markOff); n < markSize {
+		return 0, 0, false
+	}
+	if crc32.Checksum(b[:12], castagnoli) != binary.LittleEndian.Uint32(b[12:]) {
+		return 0, 0, false
+	}
+	end = int64(binary.LittleEndian.Uint64(b[4:]))
+	return binary.LittleEndian.Uint32(b[0:]), end, end >= 0
 }
 
 // processAlive reports whether a process with this ID runs (or may: one

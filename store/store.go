@@ -130,6 +130,10 @@ type Store struct {
 	tornKept  string // where the cut bytes were kept (lost-found), relative to dir
 	gen       uint64 // the layout generation the store last listed
 	stale     error  // set while the tables are half built by a failed reload
+	// uncut is why a torn tail of the newest segment could not be cut
+	// (its bytes could not be kept first); nil when none is left. Reads
+	// stop at the tail; writes are refused while it is there.
+	uncut error
 	// The pack gc wrote, if any: its frames, its object index and the
 	// records it kept (reflogs, idempotency keys, snapshots). Segments
 	// numbered up to packNum are replaced by it.
@@ -799,6 +803,15 @@ func cmpUint32(a, b uint32) int {
 func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 	seg := s.segs[n]
 	isLast := n == s.last
+	if isLast && locked {
+		s.uncut = nil // scanned again from where it was left
+	}
+	// Read before the segment: what it says was synced before the scan
+	// began, so a reader racing a writer finds those frames whole.
+	var durable int64
+	if mseg, end, ok := s.lock.mark(); ok && isLast && mseg == n {
+		durable = end
+	}
 	frames := 0
 	absorb := func(off int64, payload []byte) error {
 		frames++
@@ -822,6 +835,16 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 		// and read on it would be a repository without refs.
 		return fmt.Errorf("%w: segment %d holds no frame, not even the checkpoint every segment starts with", ErrCorrupt, n)
 	}
+	if durable > seg.Size() {
+		// A crash tears only what was never synced: frames that end
+		// short of what was are damage (a flipped bit in the last frame,
+		// a file cut short), never a torn tail to cut.
+		err := fmt.Errorf("%w: segment %d: its whole frames end at offset %d, but %d bytes of it were synced (the lock file's mark): damaged or cut short", ErrCorrupt, n, seg.Size(), durable)
+		if !s.opts.Salvage {
+			return err
+		}
+		s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: seg.Size(), Err: err})
+	}
 	if torn > 0 {
 		if !isLast {
 			return fmt.Errorf("%w: segment %d ends in a torn frame but is not the newest", ErrCorrupt, n)
@@ -831,7 +854,11 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 		if locked && s.writable(n) {
 			kept, err := s.keepTorn(n, seg, torn)
 			if err != nil {
-				return err
+				// No room to keep it (a full disk): the tail stays,
+				// which reads never reach, and writes are refused
+				// until a later try keeps and cuts it.
+				s.uncut = err
+				return nil
 			}
 			if err := seg.Truncate(); err != nil {
 				return err
@@ -863,8 +890,9 @@ const LostFound = "lost-found"
 // end, to lost-found/<segment>-<offset>.torn before it is cut, and returns
 // that path (relative to the .evgit folder). A crash can only tear what
 // was never acknowledged, but a flipped bit in the last frame looks the
-// same (pack.Segment.Scan): the bytes stay, should they be a commit
-// someone was told was durable.
+// same (pack.Segment.Scan) where the lock file holds no durable mark (an
+// older evgit's): the bytes stay, should they be a commit someone was
+// told was durable.
 func (s *Store) keepTorn(n uint32, seg *pack.Segment, torn int64) (string, error) {
 	b := make([]byte, torn)
 	if _, err := seg.ReaderAt().ReadAt(b, seg.Size()); err != nil {
@@ -1058,6 +1086,10 @@ func (s *Store) refresh(locked bool) error {
 			s.stale = fmt.Errorf("catching up with the log failed: %w", err)
 		}
 		return err
+	}
+	if locked && s.uncut != nil {
+		// A writer would append after the torn tail it could not cut.
+		return fmt.Errorf("cannot write: %w", s.uncut)
 	}
 	return nil
 }

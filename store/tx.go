@@ -1126,13 +1126,21 @@ func (s *Store) write(txs []*Tx) error {
 			frame = pack.AppendFrame(nil, payload, false)
 		}
 	}
+	end := seg.Size()
 	off, err := seg.Append(frame)
+	if err == nil {
+		err = seg.Sync()
+	}
 	if err != nil {
+		// The write is reported as failed: take back what of it reached
+		// the file (a disk that filled up took half a frame), so that
+		// the next open does not cut it as a crash's torn tail, which
+		// needs room in lost-found. Best effort: the store is broken
+		// either way, and a tail left is cut then.
+		_ = seg.CutTo(end)
 		return err
 	}
-	if err := seg.Sync(); err != nil {
-		return err
-	}
+	s.lock.setMark(s.last, seg.Size())
 	if off > 1<<32-1 {
 		return fmt.Errorf("segment %d passed 4 GiB", s.last)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -189,6 +190,39 @@ func TestFsckCommandPastDamage(t *testing.T) {
 	after, err := os.ReadFile(seg)
 	require.NoError(t, err)
 	assert.Equal(t, b, after)
+}
+
+// A flipped bit in the newest segment's last frame was cut as a crash's
+// torn tail, with a warning: the acknowledged commit in it was gone, the
+// branch went back one commit, and fsck said ok (a helper's audit). The
+// lock file's mark says that frame was synced, so it is damage: every
+// command refuses the repository, fsck names the segment and offset, and
+// nothing is cut.
+func TestFsckDamagedLastFrame(t *testing.T) {
+	dir := fsckRepository(t)
+	lock, err := os.ReadFile(filepath.Join(dir, ".evgit", "lock"))
+	require.NoError(t, err)
+	require.Len(t, lock, 24, "the generation, then the durable mark")
+	end := int64(binary.LittleEndian.Uint64(lock[12:20]))
+	seg := filepath.Join(dir, ".evgit", "log", fmt.Sprintf("%08d.seg", binary.LittleEndian.Uint32(lock[8:12])))
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	b[end-20] ^= 0x40 // inside the last frame, the tag's
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+
+	code, _, errs := runCLI(t, "-C", dir, "log", "--oneline")
+	assert.Equal(t, exitError, code)
+	assert.Regexp(t, `^error: corrupt: segment 1: its whole frames end at offset \d+, but \d+ bytes of it were synced`, errs)
+	assert.NotContains(t, errs, "warning: cut")
+
+	code, _, errs = runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitError, code)
+	assert.Regexp(t, `error: segment 00000001.seg: its whole frames end at offset \d+, but `+fmt.Sprint(end)+` bytes of it were synced`, errs)
+	after, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	assert.Equal(t, b, after, "nothing was cut")
+	_, err = os.Stat(filepath.Join(dir, ".evgit", "lost-found"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 // TestFsckScripts runs the scenarios of testdata/fsck once newRootCommand
