@@ -31,8 +31,8 @@ type AppendOptions struct {
 	Expect  map[string]uint64 // stream → version it must have (0: must not exist)
 	// IdempotencyKey, when set, names the commit on its branch: a key
 	// already used there with the same events makes Append return that
-	// commit (Duplicate set) and add nothing; with other events, an
-	// error matching ErrConflict.
+	// commit (Duplicate set) and add nothing; with other events, a
+	// *KeyReusedError (matching ErrConflict).
 	IdempotencyKey string
 	Reverts        []object.ID // commits this one compensates
 }
@@ -61,6 +61,38 @@ func (e *ExpectError) Error() string {
 
 // Is makes an ExpectError match ErrConflict.
 func (e *ExpectError) Is(target error) bool { return target == ErrConflict }
+
+// KeyReusedError is an idempotency key used again with other events. It
+// matches ErrConflict, as an ExpectError does, but retrying cannot help:
+// the key names a commit of other events for good, where an expected
+// version may hold once the caller has read the stream again. A client
+// that retries on conflicts tells the two apart with errors.As.
+type KeyReusedError struct {
+	Key string
+	// Commit is the commit that holds the key; ZeroID when an earlier
+	// line of the same import input used it.
+	Commit object.ID
+	// Line is the import input's line of the commit refused; 0 for
+	// Append.
+	Line int
+}
+
+// Error names the key and the commit, or the line, that used it first.
+func (e *KeyReusedError) Error() string {
+	msg := fmt.Sprintf("idempotency key %q was used with other events", e.Key)
+	if e.Commit.IsZero() {
+		msg += " earlier in the input"
+	} else {
+		msg += fmt.Sprintf(" (commit %s)", e.Commit.Short())
+	}
+	if e.Line > 0 {
+		msg = fmt.Sprintf("line %d: %s", e.Line, msg)
+	}
+	return msg
+}
+
+// Is makes a KeyReusedError match ErrConflict.
+func (e *KeyReusedError) Is(target error) bool { return target == ErrConflict }
 
 // Commit times are stored as nanoseconds since 1970 in 64 bits.
 var (
@@ -442,7 +474,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		}
 		if ok {
 			if prevDig != dig {
-				return AppendResult{}, conflictf("idempotency key %q was used with other events (commit %s)", opts.IdempotencyKey, prev.Short())
+				return AppendResult{}, &KeyReusedError{Key: opts.IdempotencyKey, Commit: prev}
 			}
 			res, err := w.r.resultOf(w.tx, prev, branch, true)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,10 @@ func TestAppendGuards(t *testing.T) {
 
 	_, err = r.Append(ctx, []EventInput{ev("acc-1", "X", `{}`)}, AppendOptions{Expect: map[string]uint64{"acc-1": 1}})
 	require.ErrorIs(t, err, ErrConflict)
+	var expectErr *ExpectError
+	require.ErrorAs(t, err, &expectErr)
+	var reused *KeyReusedError
+	assert.False(t, errors.As(err, &reused), "a retry may mend it")
 	res2, err := r.Append(ctx, []EventInput{ev("acc-1", "X", `{}`)}, AppendOptions{Expect: map[string]uint64{"acc-1": 2, "acc-2": 0}, Time: date.Add(-time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []any{res.Commit}, []any{res2.Parents[0]})
@@ -52,6 +57,12 @@ func TestAppendGuards(t *testing.T) {
 	assert.Equal(t, a.Commit, b.Commit)
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":2}`)}, k)
 	require.ErrorIs(t, err, ErrConflict)
+	// A client that retries on conflicts must not retry this one: it
+	// tells it by its type (a helper's audit: one retried for ever).
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, &KeyReusedError{Key: "k1", Commit: a.Commit}, reused)
+	assert.False(t, errors.As(err, &expectErr))
+	assert.Equal(t, `idempotency key "k1" was used with other events (commit `+a.Commit.Short()+`)`, err.Error())
 
 	_, err = r.Append(ctx, nil, AppendOptions{})
 	require.ErrorIs(t, err, ErrNothingToCommit)
@@ -116,4 +127,27 @@ func TestAppendRefusesAnEventTooLarge(t *testing.T) {
 	st, err := r.State(ctx, "HEAD", "small", StateOptions{})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"a":1}`, string(st.State))
+}
+
+// An import refuses a key used with other events as Append does, with
+// the line, and the same type.
+func TestImportKeyReusedError(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	in := `{"stream":"a","type":"X","commit":{"message":"m","idempotency_key":"k"}}` + "\n" +
+		`{"stream":"b","type":"X","commit":{"message":"m","idempotency_key":"k"}}` + "\n"
+	_, err := r.Import(ctx, strings.NewReader(in), ImportOptions{})
+	require.ErrorIs(t, err, ErrConflict)
+	var reused *KeyReusedError
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, &KeyReusedError{Key: "k", Line: 2}, reused)
+	assert.Equal(t, `line 2: idempotency key "k" was used with other events earlier in the input`, err.Error())
+
+	res, err := r.Append(ctx, []EventInput{ev("z", "Y", `{"q":1}`)}, AppendOptions{IdempotencyKey: "k"})
+	require.NoError(t, err)
+	_, err = r.Import(ctx, strings.NewReader(in[:strings.Index(in, "\n")+1]+`{"stream":"c","type":"X","commit":{"message":"n","idempotency_key":"k2"}}`+"\n"), ImportOptions{})
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, "k", reused.Key)
+	assert.Equal(t, res.Commit, reused.Commit)
+	assert.Equal(t, 1, reused.Line)
 }

@@ -15,8 +15,9 @@ var (
 	// ErrNotFound is returned when a revision, ref, stream or object does
 	// not exist.
 	ErrNotFound = store.ErrNotFound
-	// ErrConflict is returned when an expected version does not hold, an
-	// idempotency key is reused with other events, or a ref moved under a
+	// ErrConflict is returned when an expected version does not hold
+	// (*ExpectError), an idempotency key is reused with other events
+	// (*KeyReusedError, which no retry mends), or a ref moved under a
 	// compare-and-swap.
 	ErrConflict = refs.ErrConflict
 	// ErrRule is returned when a model rule refuses events: a require

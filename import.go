@@ -1092,7 +1092,7 @@ func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head
 	dig := digest(events, spec, mdl)
 	if prev, ok := k[key]; ok {
 		if prev != dig {
-			return conflictf("line %d: idempotency key %q was used with other events earlier in the input", line, key)
+			return &KeyReusedError{Key: key, Line: line}
 		}
 		return nil
 	}
@@ -1101,7 +1101,7 @@ func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head
 	if err != nil || !ok || prevDig == dig {
 		return err
 	}
-	return conflictf("line %d: idempotency key %q was used with other events (commit %s)", line, key, prev.Short())
+	return &KeyReusedError{Key: key, Commit: prev, Line: line}
 }
 
 // importRenames maps the IDs an import's headers name to the IDs their

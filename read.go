@@ -161,6 +161,10 @@ type CommitInfo struct {
 
 // EventInfo is an event as log and show print it.
 type EventInfo struct {
+	// ID is the event's content address (docs/format.md): two events
+	// with the same stream, type, schema, meta and data have one ID,
+	// in one commit or in two. An occurrence is the commit and the
+	// event's place in it, or the stream and its Version.
 	ID     object.ID `json:"id"`
 	Stream string    `json:"stream"`
 	Type   string    `json:"type"`
