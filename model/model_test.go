@@ -507,6 +507,9 @@ func TestParseErrors(t *testing.T) {
 		wantErr string
 	}{
 		{name: "not YAML", src: "types: [", wantErr: "invalid model"},
+		{name: "two documents", src: "types: {}\n---\ntypes: {}\n", wantErr: "more than one YAML document (a line ---)"},
+		// Not a second document: no --- to look for (a helper's audit).
+		{name: "two JSON objects", src: "{\"a\":1}\n{\"b\":2}\n", wantErr: "invalid model: after the first document: yaml: "},
 		{name: "upcast to a schema an event cannot carry", src: "upcast:\n  - {type: T, from: 1, to: 3000000000}", wantErr: "to must be a schema version of at most 2147483647, not 3000000000"},
 		{name: "not a mapping", src: "- a\n- b", wantErr: "the model: must be a mapping"},
 		{name: "unknown top-level key", src: "typs: {}", wantErr: "line 1: typs: unknown key"},

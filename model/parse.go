@@ -48,8 +48,12 @@ func Parse(src []byte) (m *Model, err error) {
 	// One document: a second one (after ---) would be ignored, and what
 	// the user wrote there with it.
 	var more yaml.Node
-	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&more); err == nil {
 		return nil, fmt.Errorf("%w: more than one YAML document (a line ---); a model is one", ErrModel)
+	} else if !errors.Is(err, io.EOF) {
+		// Not a second document but text that is none (two JSON
+		// objects on two lines, say).
+		return nil, fmt.Errorf("%w: after the first document: %v", ErrModel, err)
 	}
 	if len(doc.Content) == 0 {
 		return m, nil
