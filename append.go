@@ -26,7 +26,7 @@ import (
 type AppendOptions struct {
 	Branch  string            // short branch name; "" means the branch HEAD names
 	Message string            // commit message
-	Actor   string            // commit actor; events' meta.actor defaults to it
+	Actor   string            // commit actor; events' meta.actor defaults to it; empty: none (the CLI fills in $EVGIT_ACTOR or the user's name)
 	Time    time.Time         // commit time; zero means now
 	Expect  map[string]uint64 // stream → version it must have (0: must not exist)
 	// IdempotencyKey, when set, names the commit on its branch: a key

@@ -27,7 +27,8 @@ type FsckProblem = fsck.Problem
 // and time against the first parent), every ref and reflog entry, the
 // snapshot and idempotency records, and the checksums of every log file.
 // Problems found are in the report (OK is false); the error is for a check
-// that could not run.
+// that could not run. It does not fold the events again to check each
+// snapshot's states: VerifySnapshots does (`evgit fsck --snapshots`).
 func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, error) {
 	var rep *FsckReport
 	// fsck lists and opens the log folder's files by name: a seal, an
