@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,4 +80,51 @@ func TestReadsGoOnBesideATransaction(t *testing.T) {
 	v, ok := s.Ref("refs/heads/main")
 	require.True(t, ok)
 	assert.Equal(t, duringID, v.ID)
+}
+
+// Writers, readers, background seals and gc at once, for -race: reads
+// beside transactions touch nothing a write changes without s.mu held for
+// writing.
+func TestReadsBesideWritersSealsAndGC(t *testing.T) {
+	s, _ := newStore(t, Options{SealObjects: 20, BackgroundSeal: true})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var last atomic.Value
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				id := appendCommit(t, s, w*100000+i)
+				last.Store(id)
+			}
+		}()
+	}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				_ = s.Refresh()
+				if v, ok := last.Load().(object.ID); ok {
+					if _, err := s.Commit(v); err != nil {
+						t.Errorf("read: %v", err)
+					}
+				}
+				_, _ = s.Reflog("refs/heads/main")
+				s.DurableMark()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			_, _ = s.GC(context.Background(), GCOptions{PruneNow: true})
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	stop.Store(true)
+	wg.Wait()
 }

@@ -160,9 +160,17 @@ type Store struct {
 	// the group lets the lock go, so a reader's Refresh has nothing to
 	// catch up on and need not wait for the group's transactions.
 	current atomic.Bool
-	closing bool // Close has begun: no new background seal
-	closed  bool // Close is done: every call fails with ErrClosed
-	packed  bool // format 2: events and commits are written packed
+	// refreshMu is held by a Refresh from its look at current until it
+	// holds s.mu for writing, and by a group from before it takes s.mu
+	// until it holds it for reading with current set: a Refresh that
+	// found no group then never waits for s.mu while a group's
+	// transactions hold it for reading, which would stop every new
+	// reader behind it (sync.RWMutex) until they were done (a helper's
+	// review).
+	refreshMu sync.Mutex
+	closing   bool // Close has begun: no new background seal
+	closed    bool // Close is done: every call fails with ErrClosed
+	packed    bool // format 2: events and commits are written packed
 
 	lock  *flock
 	group groupCommit
@@ -858,6 +866,7 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 				// which reads never reach, and writes are refused
 				// until a later try keeps and cuts it.
 				s.uncut = err
+				s.scanned = seg.Size()
 				return nil
 			}
 			if err := seg.Truncate(); err != nil {
@@ -1056,7 +1065,9 @@ func (s *Store) applyRefRecord(kind uint8, key, value []byte) error {
 // Refresh catches up with what other processes wrote since the store last
 // looked: new frames, new segments, new or merged indexes.
 func (s *Store) Refresh() error {
+	s.refreshMu.Lock()
 	if s.current.Load() {
+		s.refreshMu.Unlock()
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if s.broken != nil {
@@ -1065,6 +1076,7 @@ func (s *Store) Refresh() error {
 		return s.readable()
 	}
 	s.mu.Lock()
+	s.refreshMu.Unlock()
 	defer s.mu.Unlock()
 	return s.refresh(false)
 }
@@ -1077,9 +1089,10 @@ func (s *Store) refresh(locked bool) error {
 		return s.broken
 	}
 	if s.stale != nil {
-		return s.reload(locked)
-	}
-	if err := s.catchUp(locked); err != nil {
+		if err := s.reload(locked); err != nil {
+			return err
+		}
+	} else if err := s.catchUp(locked); err != nil {
 		// Part of what was read may be in the tables already: trust
 		// nothing until a reload from scratch succeeds.
 		if s.stale == nil {

@@ -963,14 +963,17 @@ func (s *Store) runGroup(batch []*request) {
 			r.done <- err
 		}
 	}
+	s.refreshMu.Lock()
 	s.mu.Lock()
 	if err := s.refresh(true); err != nil {
 		s.mu.Unlock()
+		s.refreshMu.Unlock()
 		fail(err)
 		return
 	}
 	if s.writableSeg != s.last {
 		s.mu.Unlock()
+		s.refreshMu.Unlock()
 		fail(fmt.Errorf("cannot write: segment %d could not be opened for writing (%w); a user who may only read the repository can read it, not write", s.last, fs.ErrPermission))
 		return
 	}
@@ -978,6 +981,7 @@ func (s *Store) runGroup(batch []*request) {
 	defer s.current.Store(false)
 	s.mu.Unlock()
 	s.mu.RLock()
+	s.refreshMu.Unlock()
 	defer s.mu.RUnlock()
 	// A prepared transaction is written alone: its frame is compressed
 	// already, and one frame holds one group.

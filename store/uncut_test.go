@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+)
+
+// openUncut builds a repository with n commits and a torn tail, and opens
+// it while lost-found cannot be made (a full disk): s.uncut is set.
+func openUncut(t *testing.T, n int) *Store {
+	fsys := newFaultFS()
+	dir := filepath.Join(scratchDir(t), ".evgit")
+	_, err := Init(fsys, dir, "main")
+	require.NoError(t, err)
+	s, err := Open(dir, Options{FS: fsys})
+	require.NoError(t, err)
+	for i := range n {
+		appendCommit(t, s, i)
+	}
+	end := s.segs[1].Size()
+	require.NoError(t, s.Close())
+	f, err := os.OpenFile(filepath.Join(dir, "log", segName(1)), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, end)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	var full atomic.Bool
+	full.Store(true)
+	fsys.mu.Lock()
+	fsys.before = func(c fsCall) {
+		if full.Load() && c.Op == "MkdirAll" && strings.Contains(c.Path, LostFound) {
+			fsys.mu.Lock()
+			fsys.failAt = c.N
+			fsys.mu.Unlock()
+		}
+	}
+	fsys.mu.Unlock()
+	s2, err := Open(dir, Options{FS: fsys})
+	require.NoError(t, err)
+	t.Cleanup(func() { s2.Close() })
+	require.NotNil(t, s2.uncut)
+	return s2
+}
+
+// A locked scan that leaves the tail uncut returns before s.scanned is
+// set: the next scan starts over from where the previous one began and
+// takes every record of the segment in again.
+func TestUncutTailIsScannedOnce(t *testing.T) {
+	s := openUncut(t, 3)
+	log0, err := s.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	require.Len(t, log0, 3)
+	for range 3 { // each refused write scans again
+		err := s.Update(context.Background(), func(tx *Tx) error {
+			tx.PutObject(object.KindBlob, []byte("x"))
+			return nil
+		})
+		require.Error(t, err)
+	}
+	require.NoError(t, s.Refresh())
+	log1, err := s.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	require.Len(t, log1, 3, "reflog entries taken in again by the rescans")
+}
+
+// A Refresh that found no group running and waits for s.mu while the
+// group catches up becomes a pending writer once the group holds s.mu for
+// reading: every read of the process then waits for the transaction's
+// function, and a function that waits for such a read never returns.
+func TestRefreshDoesNotQueueBehindAGroup(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	before, beforeID := putBlob("before", nil)
+	require.NoError(t, s.Update(context.Background(), before))
+	for try := range 20 {
+		s.mu.RLock() // a read in progress as the group starts
+		held, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- s.Update(context.Background(), func(tx *Tx) error {
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		time.Sleep(20 * time.Millisecond) // the leader waits for s.mu.Lock
+		go func() { _ = s.Refresh() }()   // no group current yet: waits for s.mu.Lock
+		time.Sleep(20 * time.Millisecond)
+		s.mu.RUnlock()
+		<-held
+		read := make(chan bool, 1)
+		go func() { read <- s.Has(beforeID) }()
+		select {
+		case ok := <-read:
+			require.True(t, ok)
+			close(release)
+			require.NoError(t, <-first)
+		case <-time.After(time.Second):
+			close(release)
+			require.NoError(t, <-first)
+			t.Fatalf("try %d: a read waits for the transaction's function (a Refresh queued for s.mu.Lock behind the group's RLock)", try)
+		}
+	}
+}
+
+// refresh(true) with s.stale set returns what reload returns, and a
+// reload whose locked scan leaves the tail uncut returns nil: the write
+// goes on, appended over the tail it could not keep.
+func TestStaleReloadStillRefusesOverAnUncutTail(t *testing.T) {
+	s := openUncut(t, 2)
+	s.mu.Lock()
+	s.stale = errors.New("catching up with the log failed: a read failed once") // any failed catch-up
+	s.mu.Unlock()
+	err := s.Update(context.Background(), func(tx *Tx) error {
+		tx.PutObject(object.KindBlob, []byte("after"))
+		return nil
+	})
+	require.Error(t, err, "a write while the torn tail is uncut must be refused")
+}
+
+// The records taken in twice reach the index a seal writes: the reopened
+// repository's reflog still holds them twice.
+func TestUncutTailRecordsReachTheIndexOnce(t *testing.T) {
+	s := openUncut(t, 3)
+	require.NoError(t, s.Refresh()) // a reader's refresh scans from 0 again
+	// Room again: the next write keeps and cuts the tail.
+	s.lock.mu.Lock()
+	s.lock.mu.Unlock()
+	fsys := s.fsys.(*faultFS)
+	fsys.mu.Lock()
+	fsys.before = nil
+	fsys.failAt = 0
+	fsys.mu.Unlock()
+	appendCommit(t, s, 3)
+	_, err := s.Seal(1)
+	require.NoError(t, err)
+	dir := s.dir
+	require.NoError(t, s.Close())
+	s2, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	log, err := s2.Reflog("refs/heads/main")
+	require.NoError(t, err)
+	require.Len(t, log, 4)
+}
