@@ -30,6 +30,13 @@ func (s *Store) maybeSeal() error {
 	if len(s.memOrder) < s.opts.SealObjects && seg.Size() < s.opts.SealBytes {
 		return nil
 	}
+	// A disk without room for the index would fail its write after the
+	// next segment was started: every commit then started one more (a
+	// helper's audit, on a full disk). The segment grows instead, until
+	// there is room.
+	if free, ok := freeSpace(s.logDir); ok && free < s.indexBytes()+1<<20 {
+		return nil
+	}
 	// Another process sealing (or merging) in the background would win or
 	// lose the race to publish; either way one index is built for nothing
 	// and a segment started for nothing. Let it finish, unless the newest
@@ -41,6 +48,16 @@ func (s *Store) maybeSeal() error {
 		return s.startSeal()
 	}
 	return s.seal()
+}
+
+// indexBytes is about what the index of every uncovered segment takes
+// (pack.EncodeIndex): each object's ID and location, each record whole.
+func (s *Store) indexBytes() int64 {
+	n := int64(len(s.memOrder)) * (object.IDSize + 12)
+	for _, r := range s.memRecs {
+		n += int64(len(r.Key)+len(r.Value)) + 16
+	}
+	return n
 }
 
 // sealJob is a segment's index being built in the background: the sealed

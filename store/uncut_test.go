@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/object"
@@ -151,4 +152,32 @@ func TestUncutTailRecordsReachTheIndexOnce(t *testing.T) {
 	log, err := s2.Reflog("refs/heads/main")
 	require.NoError(t, err)
 	require.Len(t, log, 4)
+}
+
+// On a disk without room for an index, a seal wrote the next segment,
+// then failed to write the index, and the next commit did the same: a
+// new segment a commit (a helper's audit, on a full disk). No seal starts
+// now until there is room; the segment grows meanwhile.
+func TestNoSealWithoutRoomForTheIndex(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		s, _ := newStore(t, Options{SealObjects: 8, BackgroundSeal: background})
+		full := true
+		saved := freeSpace
+		freeSpace = func(dir string) (int64, bool) {
+			if full {
+				return 4096, true
+			}
+			return saved(dir)
+		}
+		t.Cleanup(func() { freeSpace = saved })
+		for i := range 30 {
+			appendCommit(t, s, i)
+		}
+		s.waitSeal()
+		assert.Equal(t, uint32(1), s.last, "no segment started (background %v)", background)
+		full = false
+		appendCommit(t, s, 30)
+		s.waitSeal()
+		assert.Greater(t, s.last, uint32(1), "sealed once there is room (background %v)", background)
+	}
 }
