@@ -108,6 +108,16 @@ func (s *Segment) Append(frames []byte) (int64, error) {
 	return off, nil
 }
 
+// NothingAt reports whether no frame starts at off: the bytes a frame
+// header would take there are zeros, or the file ends. It reads them and
+// changes nothing, so readers may call it together.
+func (s *Segment) NothingAt(off int64) bool {
+	off = max(off, int64(len(SegmentMagic)))
+	var hdr [FrameHeaderSize]byte
+	n, err := s.f.ReadAt(hdr[:], off)
+	return (err == nil || errors.Is(err, io.EOF)) && allZero(hdr[:n])
+}
+
 // Sync makes every appended frame durable.
 func (s *Segment) Sync() error { return syncData(s.f) }
 

@@ -128,3 +128,36 @@ func TestReadsBesideWritersSealsAndGC(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 }
+
+// Each read of the facade refreshes first, and a Refresh took the tables
+// for writing even with nothing to catch up on, so readers took turns. One
+// with nothing new now holds them only for reading, beside other readers.
+func TestRefreshWithNothingNewHoldsTheTablesForReading(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	refresh := func() {
+		t.Helper()
+		s.mu.RLock() // another reader
+		done := make(chan error, 1)
+		go func() { done <- s.Refresh() }()
+		select {
+		case err := <-done:
+			s.mu.RUnlock()
+			require.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			s.mu.RUnlock()
+			require.NoError(t, <-done)
+			t.Fatal("Refresh waited for the tables while another reader held them")
+		}
+	}
+	refresh()
+	// Something new is still caught up with, under the write hold.
+	other, err := Open(dir, Options{})
+	require.NoError(t, err)
+	id := appendCommit(t, other, 1)
+	require.NoError(t, other.Close())
+	assert.False(t, s.Has(id))
+	require.NoError(t, s.Refresh())
+	assert.True(t, s.Has(id))
+	refresh()
+}

@@ -1075,10 +1075,35 @@ func (s *Store) Refresh() error {
 		}
 		return s.readable()
 	}
+	// Most often nothing was written since: that is found holding the
+	// tables for reading, so that readers do not take turns at holding
+	// them for writing (each read of the facade refreshes first).
+	s.mu.RLock()
+	nothing := s.nothingNew()
+	s.mu.RUnlock()
+	if nothing {
+		s.refreshMu.Unlock()
+		return nil
+	}
 	s.mu.Lock()
 	s.refreshMu.Unlock()
 	defer s.mu.Unlock()
 	return s.refresh(false)
+}
+
+// nothingNew reports whether a reader's catch-up would find nothing to
+// read, as catchUp's fast path decides it: the same layout generation,
+// no segment after the newest, and no frame after what was scanned of
+// it. s.mu is held for reading; nothing is changed.
+func (s *Store) nothingNew() bool {
+	if s.closed || s.broken != nil || s.stale != nil || s.lock.gen() != s.gen {
+		return false
+	}
+	if !s.listedLocked && s.exists(segName(s.last+1)) {
+		return false
+	}
+	seg := s.segs[s.last]
+	return seg != nil && seg.NothingAt(s.scanned)
 }
 
 func (s *Store) refresh(locked bool) error {
