@@ -210,17 +210,6 @@ func (l *flock) mark() (seg uint32, end int64, ok bool) {
 	return binary.LittleEndian.Uint32(b[0:]), end, end >= 0
 }
 
-// freeSpace returns the bytes free to this user on the file system of
-// dir; ok is false when it cannot tell. A variable, so tests can fill a
-// disk.
-var freeSpace = func(dir string) (int64, bool) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, false
-	}
-	return int64(st.Bavail) * int64(st.Bsize), true
-}
-
 // processAlive reports whether a process with this ID runs (or may: one
 // this process may not signal counts as running).
 func processAlive(pid int) bool {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,4 +162,22 @@ func TestRefreshWithNothingNewHoldsTheTablesForReading(t *testing.T) {
 	require.NoError(t, s.Refresh())
 	assert.True(t, s.Has(id))
 	refresh()
+}
+
+// A Refresh that finds nothing new must still see what the durable mark
+// says: another process's synced commit lost from the newest segment (cut
+// short at a frame boundary) reads as zeros or the file's end where the
+// next frame would start, and was taken for nothing new, the reader going
+// on with the refs of before (a helper's review).
+func TestRefreshWithNothingNewStillSeesTheMark(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	appendCommit(t, s, 0)
+	require.NoError(t, s.Refresh())
+	end := s.segs[s.last].Size()
+	other, err := Open(dir, Options{})
+	require.NoError(t, err)
+	appendCommit(t, other, 1)
+	require.NoError(t, other.Close())
+	require.NoError(t, os.Truncate(filepath.Join(dir, "log", segName(s.last)), end))
+	require.ErrorIs(t, s.Refresh(), ErrCorrupt)
 }

@@ -1102,6 +1102,11 @@ func (s *Store) nothingNew() bool {
 	if !s.listedLocked && s.exists(segName(s.last+1)) {
 		return false
 	}
+	if mseg, end, ok := s.lock.mark(); ok && mseg == s.last && end > s.scanned {
+		// More was synced than was read: a frame to read, or one lost,
+		// which catching up reports (a helper's review).
+		return false
+	}
 	seg := s.segs[s.last]
 	return seg != nil && seg.NothingAt(s.scanned)
 }
