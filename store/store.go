@@ -1093,8 +1093,9 @@ func (s *Store) Refresh() error {
 
 // nothingNew reports whether a reader's catch-up would find nothing to
 // read, as catchUp's fast path decides it: the same layout generation,
-// no segment after the newest, and no frame after what was scanned of
-// it. s.mu is held for reading; nothing is changed.
+// no segment after the newest, no durable mark past what was scanned of
+// it (scanSegment's check), and no frame after that. s.mu is held for
+// reading; nothing is changed.
 func (s *Store) nothingNew() bool {
 	if s.closed || s.broken != nil || s.stale != nil || s.lock.gen() != s.gen {
 		return false
