@@ -92,9 +92,10 @@ type importGroup struct {
 // (in any process) wait for, and it reads r to its end: feed Import an
 // input that is all there (a file, a finished pipe) rather than one a
 // slow producer writes. Reads, of this Repository and of other processes,
-// go on meanwhile and see the history as it was before the import. Cancelling ctx stops it at once, writing nothing
-// it had not already made durable. A read that fails is reported as
-// such ("reading the input: ..."), never as a bad line.
+// go on meanwhile and see the history as it was before the import.
+// Cancelling ctx stops it at once, writing nothing it had not already
+// made durable. A read that fails is reported as such ("reading the
+// input: ..."), never as a bad line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	switch {
 	case opts.Batch < 0:
