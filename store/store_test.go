@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -425,66 +423,4 @@ func TestOpenDoesNotWaitForTheLock(t *testing.T) {
 	require.NoError(t, s.Refresh())
 	head, _, _ = s.Resolve("HEAD")
 	assert.Equal(t, next, head)
-}
-
-// A torn tail is kept in lost-found before it is cut; when that fails (a
-// full disk), opening failed, and with it every command, reads and fsck
-// too (a helper's audit). The store opens now and reads up to the tail;
-// writes are refused, naming why, until the tail can be kept and cut.
-func TestTornTailThatCannotBeKept(t *testing.T) {
-	fsys := newFaultFS()
-	dir := filepath.Join(scratchDir(t), ".evgit")
-	_, err := Init(fsys, dir, "main")
-	require.NoError(t, err)
-	s, err := Open(dir, Options{FS: fsys})
-	require.NoError(t, err)
-	id := appendCommit(t, s, 0)
-	end := s.segs[1].Size()
-	require.NoError(t, s.Close())
-	f, err := os.OpenFile(filepath.Join(dir, "log", segName(1)), os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteAt([]byte{200, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3}, end)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-
-	var full atomic.Bool
-	full.Store(true)
-	fsys.mu.Lock()
-	fsys.before = func(c fsCall) {
-		if full.Load() && c.Op == "MkdirAll" && strings.Contains(c.Path, LostFound) {
-			fsys.mu.Lock()
-			fsys.failAt = c.N
-			fsys.mu.Unlock()
-		}
-	}
-	fsys.mu.Unlock()
-
-	s2, err := Open(dir, Options{FS: fsys})
-	require.NoError(t, err, "reads need no room on the disk")
-	defer s2.Close()
-	assert.Zero(t, s2.TornBytes())
-	head, _, _ := s2.Resolve("HEAD")
-	assert.Equal(t, id, head)
-	_, err = s2.Commit(id)
-	require.NoError(t, err)
-	require.NoError(t, s2.Refresh())
-
-	err = s2.Update(context.Background(), func(tx *Tx) error {
-		tx.PutObject(object.KindBlob, []byte("after"))
-		return nil
-	})
-	require.ErrorContains(t, err, "keeping the torn tail of segment 1")
-	assert.False(t, s2.Has(object.Hash(object.KindBlob, []byte("after"))))
-
-	full.Store(false) // room again: the next write keeps and cuts the tail
-	appendCommit(t, s2, 1)
-	assert.Equal(t, int64(11), s2.TornBytes())
-	s3, err := Open(dir, Options{})
-	require.NoError(t, err)
-	defer s3.Close()
-	assert.Zero(t, s3.TornBytes())
-	head3, _, _ := s3.Resolve("HEAD")
-	head2, _, _ := s2.Resolve("HEAD")
-	assert.Equal(t, head2, head3)
-	assert.NotEqual(t, id, head3)
 }

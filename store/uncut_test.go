@@ -18,7 +18,8 @@ import (
 
 // openUncut builds a repository with n commits and a torn tail, and opens
 // it while lost-found cannot be made (a full disk): s.uncut is set.
-func openUncut(t *testing.T, n int) *Store {
+// roomAgain lets lost-found be made again.
+func openUncut(t *testing.T, n int) (s2 *Store, roomAgain func()) {
 	fsys := newFaultFS()
 	dir := filepath.Join(scratchDir(t), ".evgit")
 	_, err := Init(fsys, dir, "main")
@@ -46,18 +47,50 @@ func openUncut(t *testing.T, n int) *Store {
 		}
 	}
 	fsys.mu.Unlock()
-	s2, err := Open(dir, Options{FS: fsys})
-	require.NoError(t, err)
+	s2, err = Open(dir, Options{FS: fsys})
+	require.NoError(t, err, "reads need no room on the disk")
 	t.Cleanup(func() { s2.Close() })
 	require.NotNil(t, s2.uncut)
-	return s2
+	return s2, func() { full.Store(false) }
+}
+
+// A torn tail is kept in lost-found before it is cut; when that fails (a
+// full disk), opening failed, and with it every command, reads and fsck
+// too (a helper's audit). The store opens now and reads up to the tail;
+// writes are refused, naming why, until the tail can be kept and cut.
+func TestTornTailThatCannotBeKept(t *testing.T) {
+	s, roomAgain := openUncut(t, 1)
+	assert.Zero(t, s.TornBytes())
+	id, _, _ := s.Resolve("HEAD")
+	_, err := s.Commit(id)
+	require.NoError(t, err)
+	require.NoError(t, s.Refresh())
+
+	err = s.Update(context.Background(), func(tx *Tx) error {
+		tx.PutObject(object.KindBlob, []byte("after"))
+		return nil
+	})
+	require.ErrorContains(t, err, "keeping the torn tail of segment 1")
+	assert.False(t, s.Has(object.Hash(object.KindBlob, []byte("after"))))
+
+	roomAgain() // the next write keeps and cuts the tail
+	appendCommit(t, s, 1)
+	assert.Equal(t, int64(11), s.TornBytes())
+	s3, err := Open(s.dir, Options{})
+	require.NoError(t, err)
+	defer s3.Close()
+	assert.Zero(t, s3.TornBytes())
+	head3, _, _ := s3.Resolve("HEAD")
+	head, _, _ := s.Resolve("HEAD")
+	assert.Equal(t, head, head3)
+	assert.NotEqual(t, id, head3)
 }
 
 // A locked scan that leaves the tail uncut returns before s.scanned is
 // set: the next scan starts over from where the previous one began and
 // takes every record of the segment in again.
 func TestUncutTailIsScannedOnce(t *testing.T) {
-	s := openUncut(t, 3)
+	s, _ := openUncut(t, 3)
 	log0, err := s.Reflog("refs/heads/main")
 	require.NoError(t, err)
 	require.Len(t, log0, 3)
@@ -117,7 +150,7 @@ func TestRefreshDoesNotQueueBehindAGroup(t *testing.T) {
 // reload whose locked scan leaves the tail uncut returns nil: the write
 // goes on, appended over the tail it could not keep.
 func TestStaleReloadStillRefusesOverAnUncutTail(t *testing.T) {
-	s := openUncut(t, 2)
+	s, _ := openUncut(t, 2)
 	s.mu.Lock()
 	s.stale = errors.New("catching up with the log failed: a read failed once") // any failed catch-up
 	s.mu.Unlock()
@@ -131,16 +164,9 @@ func TestStaleReloadStillRefusesOverAnUncutTail(t *testing.T) {
 // The records taken in twice reach the index a seal writes: the reopened
 // repository's reflog still holds them twice.
 func TestUncutTailRecordsReachTheIndexOnce(t *testing.T) {
-	s := openUncut(t, 3)
+	s, roomAgain := openUncut(t, 3)
 	require.NoError(t, s.Refresh()) // a reader's refresh scans from 0 again
-	// Room again: the next write keeps and cuts the tail.
-	s.lock.mu.Lock()
-	s.lock.mu.Unlock()
-	fsys := s.fsys.(*faultFS)
-	fsys.mu.Lock()
-	fsys.before = nil
-	fsys.failAt = 0
-	fsys.mu.Unlock()
+	roomAgain()                     // the next write keeps and cuts the tail
 	appendCommit(t, s, 3)
 	_, err := s.Seal(1)
 	require.NoError(t, err)
