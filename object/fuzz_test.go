@@ -371,3 +371,82 @@ func FuzzCanonicalJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCanonicalJSONAgreesWithEncodingJSON checks the hand-written parser
+// against the standard library's: what CanonicalJSON accepts is valid
+// JSON to encoding/json too, and means the same after canonicalizing
+// (numbers compared as float64, the precision encoding/json reads them
+// with; objects and arrays member by member). CanonicalJSON may refuse
+// more (duplicate keys, lone surrogates, integers it would round).
+func FuzzCanonicalJSONAgreesWithEncodingJSON(f *testing.F) {
+	for _, v := range readGolden(f).JSON {
+		f.Add([]byte(v.In))
+	}
+	for _, s := range []string{`{"b":{"c":[true,false,null]},"a":-0}`, `[1e2,-0.0,1E-7,"\u00e9\ud83d\ude00"]`, "\"\\u0000\\/\"", `{"a":1,"a":2}`, `1e400`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := object.CanonicalJSON(raw)
+		if err != nil {
+			return
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("CanonicalJSON accepts %q, which encoding/json refuses", raw)
+		}
+		in, canon := decodeStd(t, raw), decodeStd(t, out)
+		if !sameJSON(in, canon) {
+			t.Fatalf("canonicalizing %q changed its meaning: %q", raw, out)
+		}
+	})
+}
+
+func decodeStd(t *testing.T, b []byte) any {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("encoding/json cannot read %q: %v", b, err)
+	}
+	return v
+}
+
+// sameJSON compares two values encoding/json decoded with UseNumber.
+func sameJSON(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !sameJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		if x == y {
+			return true
+		}
+		fx, err1 := x.Float64()
+		fy, err2 := y.Float64()
+		return err1 == nil && err2 == nil && fx == fy
+	default:
+		return a == b
+	}
+}
