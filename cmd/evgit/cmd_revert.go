@@ -41,7 +41,7 @@ More than one -m make paragraphs of the message, as for commit.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit `MSG` (default: Revert \"<message of REV>\"; given more than once: its paragraphs)")
+	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit `MSG` (default: Revert \"<subject of REV>\"; given more than once: its paragraphs)")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
 	f.StringVar(&opts.actor, "actor", "", "who appends, a `NAME` (default $EVGIT_ACTOR, else the user name)")
 	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
