@@ -85,10 +85,13 @@ type Aggregate[S any] struct {
 
 // Loaded is a typed state with where it was found.
 type Loaded[S any] struct {
+	// Stream is the name of the stream loaded.
 	Stream  string
 	Version uint64    // the stream's events folded into State
 	Commit  object.ID // the commit it was loaded at
-	State   S
+	// State is the stream's state after its first Version events, folded
+	// through the aggregate's reducers.
+	State S
 }
 
 // Load folds a stream at a revision (or, with opts, at a time or after

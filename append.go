@@ -40,18 +40,33 @@ type AppendOptions struct {
 // AppendResult describes an appended (or, for a repeated idempotency key,
 // an earlier) commit. Its JSON is what `evgit commit --json` prints.
 type AppendResult struct {
-	Commit    object.ID   `json:"commit"`
-	Branch    string      `json:"branch"`
-	Parents   []object.ID `json:"parents"`
-	Events    int         `json:"events"`
-	Offset    uint64      `json:"offset"`
-	Duplicate bool        `json:"duplicate"`
+	// Commit is the ID of the commit appended, or of the earlier commit
+	// that holds a repeated idempotency key.
+	Commit object.ID `json:"commit"`
+	// Branch is the short name of the branch appended to, such as "main".
+	Branch string `json:"branch"`
+	// Parents are the commit's parents, first parent first; empty (never
+	// nil, so JSON prints []) for a root commit.
+	Parents []object.ID `json:"parents"`
+	// Events is the number of events the commit holds.
+	Events int `json:"events"`
+	// Offset is the number of events on the first-parent line up to and
+	// including Commit.
+	Offset uint64 `json:"offset"`
+	// Duplicate reports that the idempotency key was already used on the
+	// branch with the same events, so nothing was written.
+	Duplicate bool `json:"duplicate"`
 }
 
 // ExpectError is an expected version that did not hold.
 type ExpectError struct {
-	Stream          string
-	Expected, Found uint64
+	// Stream is the stream whose version did not hold.
+	Stream string
+	// Expected is the version the caller expected (0: the stream does
+	// not exist yet).
+	Expected uint64
+	// Found is the stream's version on the branch: its number of events.
+	Found uint64
 }
 
 // Error says which stream was at which version.
@@ -68,6 +83,7 @@ func (e *ExpectError) Is(target error) bool { return target == ErrConflict }
 // version may hold once the caller has read the stream again. A client
 // that retries on conflicts tells the two apart with errors.As.
 type KeyReusedError struct {
+	// Key is the idempotency key used again.
 	Key string
 	// Commit is the commit that holds the key; ZeroID when an earlier
 	// line of the same import input used it.

@@ -15,9 +15,12 @@ import (
 
 // Ref is a branch or tag.
 type Ref struct {
-	Name    string    `json:"name"`
-	Commit  object.ID `json:"commit"`
-	Current bool      `json:"current,omitempty"`
+	// Name is the short name, without refs/heads/ or refs/tags/.
+	Name string `json:"name"`
+	// Commit is the commit the ref points at.
+	Commit object.ID `json:"commit"`
+	// Current reports the branch HEAD names; never set for a tag.
+	Current bool `json:"current,omitempty"`
 }
 
 // Branches yields the branches by name; the one HEAD names is Current.

@@ -59,12 +59,15 @@ type CheckoutOptions struct {
 
 // CheckoutResult says what Checkout did; its JSON is `checkout --json`.
 type CheckoutResult struct {
+	// Commit is the commit checked out; the zero ID when -b only moved
+	// HEAD to a new, unborn branch.
 	Commit object.ID `json:"commit"`
 	// Branch is the branch HEAD is attached to after a full checkout; ""
 	// when HEAD is detached or was left alone.
-	Branch   string `json:"branch,omitempty"`
-	Detached bool   `json:"detached,omitempty"`
-	Already  bool   `json:"-"` // HEAD was on Branch already
+	Branch string `json:"branch,omitempty"`
+	// Detached reports that a full checkout left HEAD detached at Commit.
+	Detached bool `json:"detached,omitempty"`
+	Already  bool `json:"-"` // HEAD was on Branch already
 
 	Written   int `json:"written"`   // files written
 	Removed   int `json:"removed"`   // files of streams absent at the commit, removed

@@ -23,12 +23,21 @@ type GCOptions struct {
 
 // GCStats say what GC did; its JSON is `evgit gc --json`.
 type GCStats struct {
-	BytesBefore      int64 `json:"bytes_before"`
-	BytesAfter       int64 `json:"bytes_after"`
-	Objects          int   `json:"objects"`
-	Dropped          int   `json:"dropped"`
-	SnapshotsKept    int   `json:"snapshots_kept"`
-	SnapshotsDropped int   `json:"snapshots_dropped"`
+	// BytesBefore is the size in bytes of the log folder's segments,
+	// indexes and pack files before gc.
+	BytesBefore int64 `json:"bytes_before"`
+	// BytesAfter is the size in bytes of the same files after gc.
+	BytesAfter int64 `json:"bytes_after"`
+	// Objects is the number of objects in the new pack: the reachable
+	// ones and the unreachable ones still in the grace period.
+	Objects int `json:"objects"`
+	// Dropped is the number of unreachable objects dropped.
+	Dropped int `json:"dropped"`
+	// SnapshotsKept is the number of snapshot records kept.
+	SnapshotsKept int `json:"snapshots_kept"`
+	// SnapshotsDropped is the number of snapshot records dropped: thinned
+	// out, of a commit no longer reachable, or whose tree is gone.
+	SnapshotsDropped int `json:"snapshots_dropped"`
 	// ReflogExpired counts the entries of HEAD's reflog dropped: older
 	// than 30 days, and naming a commit nothing else reaches.
 	ReflogExpired int `json:"reflog_expired"`

@@ -39,8 +39,12 @@ type ImportOptions struct {
 
 // ImportResult summarizes an import; its JSON is `evgit import --json`.
 type ImportResult struct {
-	Commits int       `json:"commits"`
-	Events  int       `json:"events"`
+	// Commits is the number of commits this import wrote; those skipped
+	// are not counted.
+	Commits int `json:"commits"`
+	// Events is the number of events in the commits written.
+	Events int `json:"events"`
+	// Head is the branch's head after the import.
 	Head    object.ID `json:"head"`
 	Skipped int       `json:"-"` // commits already on the branch; not in the JSON of SPEC §3
 	// Renames maps each ID a commit header named to the other ID its

@@ -20,8 +20,8 @@ import (
 
 // EventInput is an event to append, as SPEC §2 writes it.
 type EventInput struct {
-	Stream string            `json:"stream"`
-	Type   string            `json:"type"`
+	Stream string            `json:"stream"`           // the stream's name; required (SPEC §2 says which are valid)
+	Type   string            `json:"type"`             // the event's type; required, [A-Za-z_][A-Za-z0-9_.:-]*
 	Data   json.RawMessage   `json:"data,omitempty"`   // any JSON; {} when empty
 	Schema int               `json:"schema,omitempty"` // 0: the model's newest for the type
 	Meta   map[string]string `json:"meta,omitempty"`   // time and actor default to the commit's
@@ -35,12 +35,12 @@ type EventInput struct {
 // a field changes the keys, and an import would no longer find what an
 // earlier one landed by them.
 type CommitHeader struct {
-	ID             string   `json:"id,omitempty"`
-	Message        string   `json:"message"`
-	Actor          string   `json:"actor"`
-	Time           string   `json:"time"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
-	Reverts        []string `json:"reverts,omitempty"`
+	ID             string   `json:"id,omitempty"`              // the commit's hex ID where it was exported from; empty: none declared
+	Message        string   `json:"message"`                   // the commit message
+	Actor          string   `json:"actor"`                     // the commit's actor, when HasActor; else the import's is used
+	Time           string   `json:"time"`                      // the commit time, RFC 3339; empty: the first event's meta.time, else now
+	IdempotencyKey string   `json:"idempotency_key,omitempty"` // the commit's idempotency key; empty: none
+	Reverts        []string `json:"reverts,omitempty"`         // hex IDs of the commits this one compensates
 	// actorSet says the header names an actor, "" included: one that
 	// names none takes the import's actor, as a line without a header
 	// does.
@@ -54,9 +54,9 @@ func (h *CommitHeader) HasActor() bool { return h.actorSet }
 // InputLine is one NDJSON line: an event, and for the first line of an
 // exported commit, its header.
 type InputLine struct {
-	Event  EventInput
-	Commit *CommitHeader
-	Line   int
+	Event  EventInput    // the event the line holds
+	Commit *CommitHeader // the line's commit header; nil when it has none or headers are not allowed
+	Line   int           // the line's number in the input, from 1; 0 from ParseLine
 	data   []byte        // Event.Data in canonical form
 	enc    *encodedEvent // the event encoded ahead (import), or nil
 	raw    []byte        // the line without surrounding space, and a newline (import), or nil

@@ -12,13 +12,13 @@ import (
 // ObjectInfo is one stored object, decoded: exactly one of Commit, Event,
 // Tree and Blob is set.
 type ObjectInfo struct {
-	ID     object.ID
-	Kind   object.Kind
-	Size   int // length of the canonical body
-	Commit *object.Commit
-	Event  *object.Event // with its Data
-	Tree   *object.Tree
-	Blob   []byte
+	ID     object.ID      // the object's full ID
+	Kind   object.Kind    // commit, event, tree or blob
+	Size   int            // length of the canonical body
+	Commit *object.Commit // the decoded commit, for a commit
+	Event  *object.Event  // with its Data
+	Tree   *object.Tree   // the decoded snapshot node, for a tree
+	Blob   []byte         // the blob's bytes, for a blob
 }
 
 // ReadObject reads any object named by a full or abbreviated hex ID (at

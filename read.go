@@ -132,7 +132,7 @@ type LogOptions struct {
 	// Stream and Type keep the commits holding an event of the stream
 	// and of the type; both given, one event must be both.
 	Stream string
-	Type   string
+	Type   string    // see Stream; empty: any type
 	Since  time.Time // keep commits at or after this time; zero: unset
 	Until  time.Time // keep commits at or before this time; zero: unset
 	// Reverse yields the same commits oldest first: Max picks the newest
@@ -147,14 +147,14 @@ type LogOptions struct {
 // CommitInfo is a commit as log and show print it; its JSON is one line
 // of `evgit log --json`.
 type CommitInfo struct {
-	ID      object.ID   `json:"commit"`
-	Parents []object.ID `json:"parents"`
-	Time    time.Time   `json:"time"`
-	Actor   string      `json:"actor"`
-	Message string      `json:"message"`
-	Offset  uint64      `json:"offset"`
-	Reverts []object.ID `json:"reverts,omitempty"`
-	Events  []EventInfo `json:"events"`
+	ID      object.ID   `json:"commit"`            // the commit's ID
+	Parents []object.ID `json:"parents"`           // first parent first; empty, not null, for a root commit
+	Time    time.Time   `json:"time"`              // the commit time, never earlier than its first parent's
+	Actor   string      `json:"actor"`             // the commit's actor; empty: none
+	Message string      `json:"message"`           // the commit message
+	Offset  uint64      `json:"offset"`            // events on the first-parent line up to and including this commit
+	Reverts []object.ID `json:"reverts,omitempty"` // the commits this one compensates
+	Events  []EventInfo `json:"events"`            // the commit's events, in commit order
 	// IdempotencyKey is not part of the log JSON of SPEC §3; export uses it.
 	IdempotencyKey string `json:"-"`
 }
@@ -166,15 +166,15 @@ type EventInfo struct {
 	// in one commit or in two. An occurrence is the commit and the
 	// event's place in it, or the stream and its Version.
 	ID     object.ID `json:"id"`
-	Stream string    `json:"stream"`
-	Type   string    `json:"type"`
-	Schema int       `json:"schema"`
+	Stream string    `json:"stream"` // the stream the event belongs to
+	Type   string    `json:"type"`   // the event's type
+	Schema int       `json:"schema"` // the schema version the event was written in, before any upcast
 	// Version is the stream's version after the event: filled by Show,
 	// and by Log with LogOptions.Versions; 0 (left out of the JSON)
 	// otherwise.
 	Version uint64            `json:"version,omitempty"`
-	Data    json.RawMessage   `json:"data"`
-	Meta    map[string]string `json:"meta"`
+	Data    json.RawMessage   `json:"data"` // the data as stored: canonical JSON, not upcast
+	Meta    map[string]string `json:"meta"` // the stored meta: the commit's time and actor filled in where the event gave none
 }
 
 // Log yields commits newest first, like git log. A branch with no
@@ -421,9 +421,9 @@ func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string
 // StreamState is a stream's state at a revision; its JSON is what
 // `show REV:STREAM --json` prints.
 type StreamState struct {
-	Stream  string          `json:"stream"`
-	Version uint64          `json:"version"`
-	State   json.RawMessage `json:"state"`
+	Stream  string          `json:"stream"`  // the stream's name
+	Version uint64          `json:"version"` // the stream's events folded into State; 0: no event yet
+	State   json.RawMessage `json:"state"`   // the stream's state, canonical JSON; nil when Version is 0
 	// Commit is the commit the state was found at (after --as-of).
 	Commit object.ID `json:"-"`
 }

@@ -41,6 +41,7 @@ type RevertOptions struct {
 // the reverted commits.
 type RevertResult struct {
 	AppendResult
+	// Reverts are the reverted commits, newest first.
 	Reverts []object.ID `json:"reverts"`
 	Message string      `json:"-"` // the revert commit's message
 	// Overwrites are the later changes that merge-patch compensations set

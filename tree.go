@@ -14,8 +14,8 @@ import (
 // TreeEntry is one stream of the snapshot at a revision; its JSON is one
 // line of `ls-tree --json`.
 type TreeEntry struct {
-	Stream  string `json:"stream"`
-	Version uint64 `json:"version"`
+	Stream  string `json:"stream"`  // the stream's name
+	Version uint64 `json:"version"` // the stream's events at the revision
 	// Hash is the ID of the state as a blob, object.Hash(KindBlob, its
 	// canonical JSON), as snapshot leaves name it: equal states have
 	// equal hashes. A state of more than object.InlineStateMax bytes is
@@ -138,8 +138,8 @@ func yieldAll[T any](ctx context.Context, items []T, yield func(T, error) bool) 
 
 // StreamVersion is a stream's version and state on one side of a diff.
 type StreamVersion struct {
-	Version uint64          `json:"version"`
-	State   json.RawMessage `json:"state"`
+	Version uint64          `json:"version"` // the stream's events on that side
+	State   json.RawMessage `json:"state"`   // the stream's state there, as JSON
 }
 
 // Change kinds of a StreamChange.
@@ -153,10 +153,10 @@ const (
 // its JSON is one line of `diff --json`. Old is nil for an added stream,
 // New for a removed one.
 type StreamChange struct {
-	Stream string         `json:"stream"`
-	Status string         `json:"status"` // ChangeAdded, ChangeRemoved or ChangeChanged
-	Old    *StreamVersion `json:"old,omitempty"`
-	New    *StreamVersion `json:"new,omitempty"`
+	Stream string         `json:"stream"`        // the stream's name
+	Status string         `json:"status"`        // ChangeAdded, ChangeRemoved or ChangeChanged
+	Old    *StreamVersion `json:"old,omitempty"` // the stream at the first revision (a)
+	New    *StreamVersion `json:"new,omitempty"` // the stream at the second revision (b)
 }
 
 // Diff yields the streams whose state differs between revisions a and b,

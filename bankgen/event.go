@@ -27,7 +27,11 @@ const (
 // AccountUnfrozen. A FeeCharged event at schema 1 writes Amount under the old
 // field name "value".
 type Data struct {
-	Owner  string
+	// Owner is the account holder's name, written as "owner" for
+	// AccountOpened.
+	Owner string
+	// Amount is the integer amount of a deposit, withdrawal or fee, written
+	// as "amount" (or "value" for a FeeCharged at schema 1).
 	Amount int64
 }
 
@@ -35,12 +39,19 @@ type Data struct {
 // Schema 0 means "not given" and omits the field; an empty Actor and a zero Time
 // are likewise left out of meta.
 type Event struct {
+	// Stream is the account stream the event belongs to, such as acc-000000.
 	Stream string
-	Type   string
-	Data   Data
+	// Type is the event type, such as TypeMoneyDeposited.
+	Type string
+	// Data is the event's payload; its fields reach the JSON by Type.
+	Data Data
+	// Schema is the event type's schema version; 0 leaves it out of the line.
 	Schema int
-	Actor  string
-	Time   time.Time
+	// Actor is the event's meta.actor; empty leaves it out.
+	Actor string
+	// Time is the event's business time, meta.time in RFC 3339 at
+	// whole seconds; zero leaves it out.
+	Time time.Time
 }
 
 // AppendNDJSON appends e as one SPEC §2 line to dst, with the fields in the order

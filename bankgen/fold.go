@@ -16,9 +16,14 @@ var ErrRejected = errors.New("bankgen: event rejected")
 // fields of the model's state plus Version, the number of events applied to
 // the stream.
 type Account struct {
-	Owner   string
+	// Owner is the owner named by the account's last AccountOpened.
+	Owner string
+	// Balance is the account's balance: deposits less withdrawals and fees.
 	Balance int64
-	Frozen  bool
+	// Frozen reports that the account is frozen, refusing withdrawals.
+	Frozen bool
+	// Version is the number of the stream's events applied; refused
+	// events do not count.
 	Version int
 }
 

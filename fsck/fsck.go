@@ -86,9 +86,29 @@ type Report struct {
 
 // Counts says how much a check looked at.
 type Counts struct {
-	Commits, Events, Trees, Blobs int
-	Refs, ReflogEntries, Records  int
-	Segments, Indexes             int
+	// Commits is the number of commit objects that decoded and were checked.
+	Commits int
+	// Events is the number of event objects that decoded and were checked.
+	Events int
+	// Trees is the number of snapshot tree nodes that decoded and were
+	// checked.
+	Trees int
+	// Blobs is the number of blob objects read.
+	Blobs int
+	// Refs is the number of refs checked, HEAD and MODEL included.
+	Refs int
+	// ReflogEntries is the number of reflog entries checked, HEAD's own
+	// included.
+	ReflogEntries int
+	// Records is the number of records (entries other than objects) that
+	// decoded and were checked, from the segments and the pack's record
+	// index.
+	Records int
+	// Segments is the number of log segments checked.
+	Segments int
+	// Indexes is the number of index files checked: the segments' indexes
+	// and the pack's record index.
+	Indexes int
 }
 
 // Run checks the repository behind st. The error is for a check that could

@@ -34,10 +34,10 @@ var errRequireFalse = errors.New("failed")
 // `revert FIELD` or `upcast FROM->TO FIELD`. Err is what went wrong; for a
 // require that was simply false it reads "failed".
 type RuleError struct {
-	Stream string
-	Type   string
-	Rule   string
-	Err    error
+	Stream string // the event's stream; empty when not known
+	Type   string // the event's type
+	Rule   string // the rule that refused it, such as `apply FIELD`
+	Err    error  // what went wrong; "failed" for a require that was false
 }
 
 // Error reads like

@@ -16,10 +16,10 @@ const defaultSnapshotEvery = 100
 // data is written in, its data as canonical JSON (empty means {}) and its
 // meta (actor, time, correlation, ...).
 type Event struct {
-	Type   string
-	Schema int
-	Data   []byte
-	Meta   map[string]string
+	Type   string            // the event's type
+	Schema int               // the schema version Data is written in
+	Data   []byte            // canonical JSON; empty means {}
+	Meta   map[string]string // actor, time, correlation, ...
 }
 
 // Model is a parsed model file: the rules that fold events into state. A

@@ -18,7 +18,7 @@ const InlineStateMax = 64
 
 // TreeEntry is one stream in a snapshot leaf.
 type TreeEntry struct {
-	Stream  string
+	Stream  string // the stream's name
 	Version uint64 // events in the stream
 	// State is the state's canonical JSON when it is at most
 	// InlineStateMax bytes; otherwise nil and StateID names the blob.
@@ -30,7 +30,7 @@ type TreeEntry struct {
 // by name; an inner node has a child for each nibble of the streams'
 // hashes that occurs below it, and the count of streams under it.
 type Tree struct {
-	Leaf     bool
+	Leaf     bool           // a leaf (Entries set); false: an inner node
 	Entries  []TreeEntry    // leaf only
 	Children [TreeFanout]ID // inner only; ZeroID where no stream falls
 	Count    uint64         // inner only: streams below

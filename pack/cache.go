@@ -14,8 +14,8 @@ import (
 
 // FrameKey names a frame: its segment and offset.
 type FrameKey struct {
-	Seg uint32
-	Off uint32
+	Seg uint32 // the segment's number; 0 for the pack
+	Off uint32 // the frame's byte offset in its file
 }
 
 // Frame is a decoded frame: its entries, split once and kept so that
@@ -223,7 +223,8 @@ func (f *Frame) Kind(slot int) (uint8, bool, error) {
 
 // FrameObject is an object entry of a frame, resolved and hashed.
 type FrameObject struct {
-	ID   object.ID // ZeroID for a record
+	ID object.ID // ZeroID for a record
+	// Kind is the object's kind; 0 for a record or a damaged entry.
 	Kind object.Kind
 	Body []byte // the canonical body
 	Data []byte // an event's data

@@ -22,8 +22,8 @@ const (
 
 // Entry is one entry of a frame: an object or a record.
 type Entry struct {
-	Kind uint8
-	Body []byte
+	Kind uint8  // an Entry kind below RecordBase for an object; RecordBase and up for a record
+	Body []byte // the entry's bytes, laid out as its kind says
 }
 
 // IsObject reports whether the entry holds an object (packed entries

@@ -54,8 +54,8 @@ func AppendFrameSplit(dst, payload []byte, at int) []byte {
 // (Compress): the bytes up to offset N, from where the piece before ended,
 // as zstd frames.
 type Compressed struct {
-	N    int
-	Zstd []byte
+	N    int    // the payload offset where the piece ends
+	Zstd []byte // the piece's bytes, from where the piece before ended, as zstd frames
 }
 
 // Compress compresses start[from:], the piece of a payload's start after

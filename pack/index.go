@@ -44,23 +44,23 @@ const (
 // Location says where an object lies: the segment, the frame's offset in
 // it, and the entry's slot in the frame.
 type Location struct {
-	Seg  uint32
-	Off  uint32
-	Slot uint32
+	Seg  uint32 // the segment's number; 0 for the pack
+	Off  uint32 // the frame's byte offset in its file
+	Slot uint32 // the entry's index among the frame's entries, from 0
 }
 
 // IndexedObject is one object of an index.
 type IndexedObject struct {
-	ID  object.ID
-	Loc Location
+	ID  object.ID // the object's ID
+	Loc Location  // where the object lies
 }
 
 // Record is a record entry kept in an index: its kind and key are what it
 // is found by; records with equal keys keep the order they were logged in.
 type Record struct {
-	Kind  uint8
-	Key   []byte
-	Value []byte
+	Kind  uint8  // the record's entry kind, RecordBase or above
+	Key   []byte // what the record is found by, with Kind
+	Value []byte // the record's value
 }
 
 // compareObjects orders indexed objects by ID.
@@ -209,7 +209,7 @@ type Index struct {
 	recOffs []byte
 	recData []byte
 	fanout  []byte
-	Path    string
+	Path    string // the file the index was opened from
 }
 
 // OpenIndex maps an index file and checks its header and layout. The

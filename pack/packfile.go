@@ -342,7 +342,7 @@ type PackIndex struct {
 	prefixes []byte
 	ords     []byte
 	frames   []byte
-	Path     string
+	Path     string // the file the index was opened from
 
 	verifyOnce sync.Once
 	verifyErr  error

@@ -24,8 +24,8 @@ const Model = "MODEL"
 // Value is what a ref holds: an object ID, or for a symbolic ref (HEAD on a
 // branch) the name of the ref it follows.
 type Value struct {
-	ID       object.ID
-	Symbolic string
+	ID       object.ID // the object the ref points at; ZeroID for a symbolic ref
+	Symbolic string    // the full name of the ref followed; empty when not symbolic
 }
 
 // IsSymbolic reports whether the value names another ref.
@@ -33,13 +33,13 @@ func (v Value) IsSymbolic() bool { return v.Symbolic != "" }
 
 // Update is one move of a ref, and the reflog entry that records it.
 type Update struct {
-	Name    string
+	Name    string    // the ref's full name, such as refs/heads/main or HEAD
 	Old     object.ID // ZeroID: the ref did not exist
 	New     object.ID // ZeroID with Delete set: the ref is deleted
-	Delete  bool
-	Time    time.Time
-	Actor   string
-	Message string
+	Delete  bool      // the update deletes the ref
+	Time    time.Time // when the ref moved, kept to the nanosecond
+	Actor   string    // who moved it; empty: none given
+	Message string    // why, as the reflog shows it, such as "branch: Created from HEAD"
 }
 
 // updateFlagDelete marks a deletion in an encoded update. Part of the format.

@@ -17,6 +17,7 @@ import (
 // compensation as the patch that restores the fields the event changed).
 // A revert reports it, so that nobody loses a later change unawares.
 type Overwrite struct {
+	// Stream is the stream whose later change the revert undoes.
 	Stream string
 	// Field is the dotted path of the field ("address.city"); empty when
 	// the stream's whole state is no longer an object.

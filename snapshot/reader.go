@@ -382,7 +382,8 @@ func (r *Reader) Verify(root object.ID) (uint64, error) {
 // Delta is one stream that differs between two snapshots: Old is nil
 // when the stream was added, New is nil when it was removed.
 type Delta struct {
-	Old, New *object.TreeEntry
+	Old *object.TreeEntry // the stream's entry in the first snapshot
+	New *object.TreeEntry // the stream's entry in the second snapshot
 }
 
 // Stream returns the name of the stream the delta is about.

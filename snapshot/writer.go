@@ -20,11 +20,11 @@ type Sink interface {
 // Change sets one stream's version and state in a snapshot, or removes
 // the stream when Delete is set.
 type Change struct {
-	Stream  string
+	Stream  string // the stream's name
 	Version uint64 // >= 1
 	State   []byte // canonical JSON, not empty; kept by reference
-	Delete  bool
-	Key     Key // KeyOf(Stream) when the caller has it already; zero: computed
+	Delete  bool   // remove the stream instead of setting it
+	Key     Key    // KeyOf(Stream) when the caller has it already; zero: computed
 }
 
 // Writer builds snapshot trees: it reads nodes like a Reader and writes

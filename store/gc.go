@@ -24,12 +24,12 @@ type GCOptions struct {
 	// Grace keeps unreachable objects younger than this (by the time of
 	// the file they lie in). PruneNow drops every unreachable object.
 	Grace    time.Duration
-	PruneNow bool
+	PruneNow bool // drop unreachable objects whatever their age, ignoring Grace
 	// RecentSnapshots snapshots are kept on the newest stretch of each
 	// model's history; further back, history is cut into SpreadSnapshots
 	// slices and one snapshot is kept per slice. Zero picks 2 and 6.
 	RecentSnapshots int
-	SpreadSnapshots int
+	SpreadSnapshots int // how many slices of history, by offset, keep one snapshot each
 	// Now is the time gc runs at; zero means time.Now().
 	Now time.Time
 	// ReflogExpire is the age past which an entry of HEAD's reflog that
@@ -40,11 +40,13 @@ type GCOptions struct {
 
 // GCStats says what GC did.
 type GCStats struct {
+	// BytesBefore and BytesAfter are the sizes in bytes of the log
+	// folder's files (Files) before and after gc.
 	BytesBefore, BytesAfter int64
 	Objects                 int // objects in the new pack
 	Dropped                 int // unreachable objects dropped
-	SnapshotsKept           int
-	SnapshotsDropped        int
+	SnapshotsKept           int // snapshot records kept
+	SnapshotsDropped        int // snapshot records dropped: thinned out, of unreachable commits, or with their tree gone
 	ReflogExpired           int // entries of HEAD's reflog dropped (GCOptions.ReflogExpire)
 }
 

@@ -87,7 +87,7 @@ func (s *Store) RefUpdates() (map[string][]refs.Update, error) {
 type Problem struct {
 	File   string // the file, relative to the log folder
 	Offset int64  // where in it, -1 when the whole file
-	Err    error
+	Err    error  // what is wrong
 }
 
 // String returns the problem as one line: file, offset, what is wrong.
@@ -183,8 +183,8 @@ func (s *Store) DurableMark() (seg uint32, end int64, ok bool) {
 
 // FileSize is a file of the log folder and its size.
 type FileSize struct {
-	Name string
-	Size int64
+	Name string // the file's name in the log folder
+	Size int64  // its size in bytes
 }
 
 // LayoutGeneration returns the repository's layout generation (the

@@ -12,6 +12,7 @@ import (
 // probably lies: a commit's events are written just before it, and its
 // parent, in most frames, just before those.
 type LineStep struct {
+	// Commit is the commit read, decoded.
 	Commit *object.Commit
 	Events [][]byte // the events' bodies, in order, each checked against its ID; nil until read
 
@@ -109,6 +110,7 @@ func (s *Store) locate(id object.ID) (*pack.Frame, pack.Location, error) {
 // FoldStep is a commit read on a fold along a first-parent line, oldest
 // first, with its events' bodies and data, each checked against its ID.
 type FoldStep struct {
+	// Commit is the commit read, decoded.
 	Commit *object.Commit
 	Bodies [][]byte // the events' bodies, in order
 	Data   [][]byte // the events' data, in order

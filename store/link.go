@@ -18,8 +18,8 @@ import (
 type Link struct {
 	Prev   object.ID // the previous linked commit; ZeroID at the start
 	Up     object.ID // the previous coarse-linked commit before this one
-	Time   time.Time
-	Offset uint64
+	Time   time.Time // the commit's time
+	Offset uint64    // the commit's offset: events on its first-parent line up to and including it
 }
 
 // encode lays a link out: Prev (32), Up (32), varint Unix nanoseconds,

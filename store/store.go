@@ -70,7 +70,7 @@ type Options struct {
 	// twice (default 65536); SealBytes once it is this large (default
 	// 64 MiB). Smaller segments open faster.
 	SealObjects int
-	SealBytes   int64
+	SealBytes   int64 // the segment size in bytes that seals it; 0: 64 MiB
 	// CacheBytes is the budget of the decoded-frame cache (default 128 MiB).
 	CacheBytes int
 	// BackgroundSeal builds a full segment's index on a goroutine of its
@@ -1647,7 +1647,8 @@ func (s *Store) Idempotency(branch, key string) (commit, digest object.ID, ok bo
 // IdemUse is one use of an idempotency key: the commit that used it and
 // the digest of its events.
 type IdemUse struct {
-	Commit, Digest object.ID
+	Commit object.ID // the commit that used the key
+	Digest object.ID // the digest of the commit's events
 }
 
 // idempotencyAll returns every use recorded for an idempotency key on a

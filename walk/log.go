@@ -34,8 +34,8 @@ type LogOptions struct {
 
 // Entry is one commit Log yields.
 type Entry struct {
-	ID     object.ID
-	Commit *object.Commit
+	ID     object.ID      // the commit's ID
+	Commit *object.Commit // the commit, decoded
 	// Parents are the parents the walk follows: Commit.Parents, or only the
 	// first with FirstParent. GraphWriter.Next takes them.
 	Parents []object.ID

@@ -48,10 +48,11 @@ type EventMatcher interface {
 // ReflogEntry is one change of a ref: it moved from Old to New. A zero Old
 // means the ref was created, a zero New that it was deleted.
 type ReflogEntry struct {
-	Old, New object.ID
-	Time     time.Time
-	Actor    string
-	Message  string
+	Old     object.ID // where the ref was before; zero when created
+	New     object.ID // where the ref moved to; zero when deleted
+	Time    time.Time // when it moved
+	Actor   string    // who moved it; empty: none given
+	Message string    // why, such as "commit: Open"
 }
 
 // ErrNotFound is returned when an object or ref does not exist. Source

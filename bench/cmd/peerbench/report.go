@@ -43,59 +43,91 @@ func (u unit) higherIsBetter() bool { return u == perSecond }
 
 // Report is the outcome of a run; its JSON is what -json prints.
 type Report struct {
-	Events    int      `json:"events"`
-	Accounts  int      `json:"accounts"`
-	Seed      uint64   `json:"seed"`
-	Hot       string   `json:"hot_stream"`
-	HotEvents int      `json:"hot_stream_events"`
-	Single    int      `json:"single_event_appends"`
-	GitSample int      `json:"git_sample"`
-	Batch     int      `json:"batch"`
-	Reps      int      `json:"reps"`
-	Machine   Machine  `json:"machine"`
-	Seconds   float64  `json:"seconds"`
-	Command   string   `json:"command"`
-	Systems   []string `json:"systems"`
-	Rows      []*Row   `json:"rows"`
-	Targets   []Target `json:"targets"`
+	// Events is the number of events in the workload (-events).
+	Events int `json:"events"`
+	// Accounts is the number of account streams in the workload (-accounts).
+	Accounts int `json:"accounts"`
+	// Seed is the bankgen seed of the workload (-seed).
+	Seed uint64 `json:"seed"`
+	// Hot is the hottest stream: the one with the most events, the first by
+	// name on a tie.
+	Hot string `json:"hot_stream"`
+	// HotEvents is the number of Hot's events in the whole workload.
+	HotEvents int `json:"hot_stream_events"`
+	// Single is the number of events evgit and SQLite append one durable
+	// commit each (-single, at most Events).
+	Single int `json:"single_event_appends"`
+	// GitSample is the number of events git appends one commit each, to
+	// extrapolate its rate from (-git-sample; 0: skipped).
+	GitSample int `json:"git_sample"`
+	// Batch is the number of events in each durable commit of the
+	// append-batch row (-batch).
+	Batch int `json:"batch"`
+	// Reps is the number of runs of each read whose median is reported
+	// (-reps).
+	Reps int `json:"reps"`
+	// Machine describes the machine the run happened on.
+	Machine Machine `json:"machine"`
+	// Seconds is the wall time of the whole run, in seconds.
+	Seconds float64 `json:"seconds"`
+	// Command is the command line that reruns the benchmark.
+	Command string `json:"command"`
+	// Systems are the display names of the systems run ("evgit", "SQLite",
+	// "git"), in the order -systems gave them.
+	Systems []string `json:"systems"`
+	// Rows are the figures, one row each, in table order.
+	Rows []*Row `json:"rows"`
+	// Targets are evgit's goals against its peers, evaluated.
+	Targets []Target `json:"targets"`
 }
 
 // Machine says where the run happened.
 type Machine struct {
-	OS     string `json:"os"`
-	CPU    string `json:"cpu"`
-	CPUs   int    `json:"cpus"`
-	Go     string `json:"go"`
-	Git    string `json:"git"`
+	// OS is the harness's GOOS/GOARCH, such as linux/amd64.
+	OS string `json:"os"`
+	// CPU is the CPU's model name from /proc/cpuinfo; empty where there is
+	// none.
+	CPU string `json:"cpu"`
+	// CPUs is the number of logical CPUs (runtime.NumCPU).
+	CPUs int `json:"cpus"`
+	// Go is the Go version the harness was built with (runtime.Version).
+	Go string `json:"go"`
+	// Git is the version `git --version` prints; empty when it failed.
+	Git string `json:"git"`
+	// SQLite is the version of the SQLite library (modernc.org/sqlite)
+	// the harness links.
 	SQLite string `json:"sqlite"`
 }
 
 // Row is one figure for every system.
 type Row struct {
-	ID      string             `json:"id"`
-	Title   string             `json:"title"`
-	Unit    string             `json:"unit"`
+	ID      string             `json:"id"`             // the row's name, such as "append-each"
+	Title   string             `json:"title"`          // what the row measures, as the table shows it
+	Unit    string             `json:"unit"`           // the figures' unit: "events/s", "ms", "MB" or "s"
 	Info    bool               `json:"info,omitempty"` // shown, not compared
-	Results map[string]*Result `json:"results"`
+	Results map[string]*Result `json:"results"`        // each system's figure, by display name
 	unit    unit
 }
 
 // Result is one system's figure in a row.
 type Result struct {
 	Measure
+	// Value is the figure in the row's unit; 0 when Error is set.
 	Value float64 `json:"value"`
-	Error string  `json:"error,omitempty"`
+	// Error is why the operation failed or its answer was wrong; empty
+	// when it succeeded.
+	Error string `json:"error,omitempty"`
 }
 
 // Target is one of evgit's goals against a peer.
 type Target struct {
-	Peer   string  `json:"peer"`
-	Row    string  `json:"row"`
-	Need   float64 `json:"need"`   // evgit must be this many times better
-	Factor float64 `json:"factor"` // how many times better evgit is (below 1: worse)
-	Pass   bool    `json:"pass"`
-	Text   string  `json:"text"`
-	Known  bool    `json:"measured"`
+	Peer   string  `json:"peer"`     // the peer's display name: "SQLite" or "git"
+	Row    string  `json:"row"`      // the ID of the row compared
+	Need   float64 `json:"need"`     // evgit must be this many times better
+	Factor float64 `json:"factor"`   // how many times better evgit is (below 1: worse)
+	Pass   bool    `json:"pass"`     // Known, and Factor at least Need
+	Text   string  `json:"text"`     // the goal in words
+	Known  bool    `json:"measured"` // both figures were measured, without error and above 0
 }
 
 func newReport(o options, w *Workload) *Report {

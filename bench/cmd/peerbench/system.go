@@ -42,9 +42,9 @@ type Measure struct {
 	Events  int     `json:"events"`          // events written, for rates
 	Bytes   int64   `json:"bytes,omitempty"` // sizes
 	MaxRSS  int64   `json:"max_rss"`         // peak resident set of the process(es) that did the work, in bytes
-	Reps    int     `json:"reps,omitempty"`
-	Note    string  `json:"note,omitempty"`
-	Answer  Answer  `json:"answer"`
+	Reps    int     `json:"reps,omitempty"`  // runs of a read, Seconds being their median; 0 for other operations
+	Note    string  `json:"note,omitempty"`  // how the system did the operation, for the report
+	Answer  Answer  `json:"answer"`          // what the operation computed, checked against the workload
 }
 
 // Answer is what an operation computed, checked against the workload.
@@ -59,6 +59,7 @@ type Answer struct {
 // Workload is the generated banking workload, with the answers every
 // system must find.
 type Workload struct {
+	// Cfg is the bankgen configuration that generates the events.
 	Cfg    bankgen.Config
 	Dir    string // the run's folder
 	NDJSON string // the events as NDJSON (SPEC §2)
@@ -68,13 +69,16 @@ type Workload struct {
 	Mid     int       // the middle of history is after the first Mid events
 	MidTime time.Time // business (and commit) time of event Mid-1
 
-	HotHead   bankgen.Account
+	// HotHead is Hot's state after the whole history.
+	HotHead bankgen.Account
+	// HotMid is Hot's state after the first Mid events.
 	HotMid    bankgen.Account
 	HotEvents int // events of Hot in the whole history
 	MidCount  int // streams at the middle
-	MidSum    int64
-	Single    int // events appended one commit each by evgit and SQLite
-	Sample    int // git's single-commit sample size
+	// MidSum is the sum of the balances of the streams at the middle.
+	MidSum int64
+	Single int // events appended one commit each by evgit and SQLite
+	Sample int // git's single-commit sample size
 }
 
 // gitPath is where the git layout keeps an account's file: two levels of
