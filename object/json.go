@@ -298,7 +298,7 @@ func (p *jsonParser) str() (string, error) {
 			}
 			b = utf8.AppendRune(b, r)
 		default:
-			return "", p.errorf("invalid escape \\%c", e)
+			return "", p.errorf("invalid escape %q", []byte{'\\', e})
 		}
 	}
 }
