@@ -508,3 +508,19 @@ func TestRevertOfAFixedRevisionOnABusyBranch(t *testing.T) {
 		assert.Equal(t, 1, calls, "%s: computed once", rev)
 	}
 }
+
+// A rule that refuses one compensation of a range names the commit it
+// would undo, not only its stream and type: here A's deposit, whose
+// withdrawal the frozen account refuses, after C's was accepted.
+func TestRevertRangeRefusedNamesTheCommit(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-2", "AccountOpened", `{"owner":"bob"}`))
+	frozen := commitEvents(t, r, "Freeze", ev("acc-1", "AccountFrozen", `{}`))
+	a := commitEvents(t, r, "A", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	c := commitEvents(t, r, "C", ev("acc-2", "MoneyDeposited", `{"amount":5}`))
+	_, err := r.Revert(ctx, frozen.Short()+"..HEAD", RevertOptions{Actor: "test"})
+	require.ErrorIs(t, err, ErrRule)
+	assert.Equal(t, "cannot revert commit "+a.Short()+`: stream acc-1: MoneyWithdrawn: require "!state.frozen" failed`, err.Error())
+	assert.Equal(t, c, headOf(t, r), "nothing written")
+}

@@ -118,7 +118,8 @@ func Check(mdl *model.Model, comps []Compensation, current func(stream string) (
 		}
 		next, err := mdl.Apply(c.Stream, st, c.Event)
 		if err != nil {
-			return nil, err
+			// Name the commit: a range reverts several.
+			return nil, fmt.Errorf("cannot revert commit %s: %w", c.Commit.Short(), err)
 		}
 		states[c.Stream] = next
 	}
