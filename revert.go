@@ -46,8 +46,8 @@ type RevertResult struct {
 	Message string      `json:"-"` // the revert commit's message
 	// Overwrites are the later changes that merge-patch compensations set
 	// back with the reverted events' (see revert.Overwrite); the CLI warns
-	// of each.
-	Overwrites []revert.Overwrite `json:"-"`
+	// of each, and lists them in its JSON.
+	Overwrites []revert.Overwrite `json:"overwrites,omitempty"`
 }
 
 // revertAttempts bounds how often Revert starts again when the model

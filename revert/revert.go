@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
@@ -18,12 +19,16 @@ import (
 // A revert reports it, so that nobody loses a later change unawares.
 type Overwrite struct {
 	// Stream is the stream whose later change the revert undoes.
-	Stream string
-	// Field is the dotted path of the field ("address.city"); empty when
-	// the stream's whole state is no longer an object.
-	Field  string
-	Event  object.ID // the reverted event
-	Commit object.ID // the commit that holds it
+	Stream string `json:"stream"`
+	// Field is the dotted path of the field ("address.city"), for
+	// people; empty when the stream's whole state is no longer an
+	// object.
+	Field string `json:"field"`
+	// Path is the same path key by key (["address","city"]), which a
+	// key holding a dot cannot make ambiguous; empty for the whole state.
+	Path   []string  `json:"path"`
+	Event  object.ID `json:"event"`  // the reverted event
+	Commit object.ID `json:"commit"` // the commit that holds it
 }
 
 // String reads like
@@ -108,12 +113,12 @@ func Check(mdl *model.Model, comps []Compensation, current func(stream string) (
 			}
 		}
 		if c.Restores {
-			fields, err := changedFields(c.After, st, c.Event.Data)
+			paths, err := changedFields(c.After, st, c.Event.Data)
 			if err != nil {
 				return nil, fmt.Errorf("cannot revert commit %s: stream %s: %w", c.Commit.Short(), c.Stream, err)
 			}
-			for _, f := range fields {
-				over = append(over, Overwrite{Stream: c.Stream, Field: f, Event: c.Target, Commit: c.Commit})
+			for _, path := range paths {
+				over = append(over, Overwrite{Stream: c.Stream, Field: strings.Join(path, "."), Path: path, Event: c.Target, Commit: c.Commit})
 			}
 		}
 		next, err := mdl.Apply(c.Stream, st, c.Event)
@@ -126,13 +131,14 @@ func Check(mdl *model.Model, comps []Compensation, current func(stream string) (
 	return over, nil
 }
 
-// changedFields returns, in sorted order, every field that the inverse
-// patch sets back although its value in the current state differs from
-// the state right after the reverted event: a later change the
-// compensation undoes too. A field the patch leaves as it is (a later
-// event put back the value from before the reverted one) is no such
-// change. "" stands for the whole state, when it is no longer an object.
-func changedFields(after, current, inverse []byte) ([]string, error) {
+// changedFields returns, in sorted order, the path of every field that
+// the inverse patch sets back although its value in the current state
+// differs from the state right after the reverted event: a later change
+// the compensation undoes too. A field the patch leaves as it is (a
+// later event put back the value from before the reverted one) is no
+// such change. An empty path stands for the whole state, when it is no
+// longer an object.
+func changedFields(after, current, inverse []byte) ([][]string, error) {
 	a, err := decode(after)
 	if err != nil {
 		return nil, err
@@ -155,13 +161,15 @@ func changedFields(after, current, inverse []byte) ([]string, error) {
 	cm, ok := c.(map[string]any)
 	if !ok {
 		// Even an empty patch would turn the state into an object.
-		return []string{""}, nil
+		return [][]string{{}}, nil
 	}
 	am, _ := a.(map[string]any)
-	return changedIn(am, cm, p, "", nil), nil
+	return changedIn(am, cm, p, nil, nil), nil
 }
 
-func changedIn(after, current, inverse map[string]any, path string, out []string) []string {
+// changedIn is changedFields inside the object at path.
+func changedIn(after, current, inverse map[string]any, path []string, out [][]string) [][]string {
+	at := func(k string) []string { return append(slices.Clip(path), k) }
 	for _, k := range slices.Sorted(maps.Keys(inverse)) {
 		av, inAfter := after[k]
 		cv, inCurrent := current[k]
@@ -169,9 +177,9 @@ func changedIn(after, current, inverse map[string]any, path string, out []string
 		if sub, ok := inverse[k].(map[string]any); ok {
 			if am, ok := av.(map[string]any); ok {
 				if cm, ok := cv.(map[string]any); ok {
-					out = changedIn(am, cm, sub, path+k+".", out)
+					out = changedIn(am, cm, sub, at(k), out)
 				} else {
-					out = append(out, path+k) // the patch makes it an object again
+					out = append(out, at(k)) // the patch makes it an object again
 				}
 				continue
 			}
@@ -186,7 +194,7 @@ func changedIn(after, current, inverse map[string]any, path string, out []string
 			changes = !inCurrent || patchChanges(cv, inverse[k])
 		}
 		if changes {
-			out = append(out, path+k)
+			out = append(out, at(k))
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package revert
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -141,12 +142,34 @@ func TestCheck(t *testing.T) {
 			require.NoError(t, err, "taken, as SPEC §4 says")
 			var fields []string
 			for _, o := range over {
-				assert.Equal(t, Overwrite{Stream: "s", Field: o.Field, Event: c.Target, Commit: c.Commit}, o)
+				assert.Equal(t, Overwrite{Stream: "s", Field: o.Field, Path: o.Path, Event: c.Target, Commit: c.Commit}, o)
+				assert.Equal(t, o.Field, strings.Join(o.Path, "."))
 				fields = append(fields, o.Field)
 			}
 			assert.Equal(t, tt.want, fields)
 		})
 	}
+}
+
+// TestCheckPathsKeyByKey: a key holding a dot and a nested field print
+// alike as a dotted Field; their Paths tell them apart.
+func TestCheckPathsKeyByKey(t *testing.T) {
+	c := patchComp(t, "s", `{"a":{"b":1},"a.b":1}`, `{"a":{"b":2},"a.b":2}`)
+	over, err := Check(nil, []Compensation{c}, func(string) ([]byte, bool, error) {
+		return []byte(`{"a":{"b":3},"a.b":3}`), true, nil
+	})
+	require.NoError(t, err)
+	require.Len(t, over, 2)
+	assert.Equal(t, []string{"a", "b"}, over[0].Path)
+	assert.Equal(t, []string{"a.b"}, over[1].Path)
+	assert.Equal(t, "a.b", over[0].Field)
+	assert.Equal(t, "a.b", over[1].Field)
+
+	c = patchComp(t, "s", `{"a":1}`, `{"a":2}`)
+	over, err = Check(nil, []Compensation{c}, func(string) ([]byte, bool, error) { return []byte(`[1]`), true, nil })
+	require.NoError(t, err)
+	require.Len(t, over, 1)
+	assert.Empty(t, over[0].Path, "the whole state")
 }
 
 // TestCheckReplaysInOrder checks each compensation against the state the
