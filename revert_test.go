@@ -173,7 +173,7 @@ func TestRevertMergePatchChangedLater(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Overwrites, 1)
 	o := res.Overwrites[0]
-	assert.Equal(t, revert.Overwrite{Stream: "doc-1", Field: "meta.lang", Event: o.Event, Commit: p1}, o)
+	assert.Equal(t, revert.Overwrite{Stream: "doc-1", Field: "meta.lang", Path: []string{"meta", "lang"}, Event: o.Event, Commit: p1}, o)
 	assert.Contains(t, o.String(), `stream doc-1: field "meta.lang" no longer holds what event`)
 	assert.Equal(t, map[string]any{"title": "a", "meta": map[string]any{"lang": "en"}}, stateOf(t, r, "doc-1"))
 	_, err = r.Revert(ctx, "HEAD", RevertOptions{})
