@@ -34,6 +34,13 @@ type RevertOptions struct {
 	EmptyMessage bool
 	Actor        string    // commit actor
 	Time         time.Time // commit time; zero means now
+	// IdempotencyKey, as for Append: when a commit of the branch holds
+	// the key with the same compensating events (a retry of a revert
+	// that landed), nothing is written and that commit is the result
+	// (Duplicate); with other events (a retry of `revert HEAD`, which now
+	// names the revert), the error is a *KeyReusedError. It is checked
+	// before the model's rules, which a second compensation may fail.
+	IdempotencyKey string
 }
 
 // RevertResult describes the commit a revert appended. Its JSON is what
@@ -86,6 +93,9 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 		return nil, err
 	}
 	if err := checkUTF8("message", opts.Message); err != nil {
+		return nil, err
+	}
+	if err := checkKey(opts.IdempotencyKey); err != nil {
 		return nil, err
 	}
 	for attempt, moved := 1, 0; ; {
@@ -194,8 +204,9 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 	if testHookRevertComputed != nil {
 		testHookRevertComputed()
 	}
-	aopts := AppendOptions{Branch: opts.Branch, Message: msg, Actor: opts.Actor, Time: opts.Time, Reverts: ids}
+	aopts := AppendOptions{Branch: opts.Branch, Message: msg, Actor: opts.Actor, Time: opts.Time, Reverts: ids, IdempotencyKey: opts.IdempotencyKey}
 	var res *AppendResult
+	var dup *object.Commit // the commit that holds the key, for a retry
 	var over []revert.Overwrite
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		if v, _ := tx.Ref(refs.Model); v.ID != mdlID {
@@ -207,6 +218,23 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		}
 		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
 			return errRevisionMoved
+		}
+		if key := opts.IdempotencyKey; key != "" {
+			var line lineSet
+			prev, prevDig, ok, err := keyOnLine(tx, branchRef, hs.head, key, &line)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if prevDig != digest(events, aopts, mdl) {
+					return &KeyReusedError{Key: key, Commit: prev}
+				}
+				if dup, err = readCommit(tx, prev); err != nil {
+					return err
+				}
+				res, err = r.resultOf(tx, prev, shortBranch(branchRef), true)
+				return err
+			}
 		}
 		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {
 			st, err := w.hs.get(w, stream)
@@ -229,6 +257,9 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 	if err != nil {
 		r.forgetHeads()
 		return nil, invalidIfTooLarge(err)
+	}
+	if dup != nil {
+		return &RevertResult{AppendResult: *res, Reverts: nonNil(dup.Reverts), Message: dup.Message}, nil
 	}
 	return &RevertResult{AppendResult: *res, Reverts: ids, Message: msg, Overwrites: over}, nil
 }

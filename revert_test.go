@@ -524,3 +524,42 @@ func TestRevertRangeRefusedNamesTheCommit(t *testing.T) {
 	assert.Equal(t, "cannot revert commit "+a.Short()+`: stream acc-1: MoneyWithdrawn: require "!state.frozen" failed`, err.Error())
 	assert.Equal(t, c, headOf(t, r), "nothing written")
 }
+
+// A revert with an idempotency key is safe to retry: the retry finds the
+// revert that landed and writes nothing, even where a second
+// compensation would be refused (the key is checked before the rules);
+// a retry of `revert HEAD`, which now names the revert, holds other
+// events and is refused as a key reused.
+func TestRevertIdempotencyKey(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	first, err := r.Revert(ctx, dep.String(), RevertOptions{Actor: "test", IdempotencyKey: "undo-1"})
+	require.NoError(t, err)
+	assert.False(t, first.Duplicate)
+
+	again, err := r.Revert(ctx, dep.String(), RevertOptions{Actor: "test", IdempotencyKey: "undo-1"})
+	require.NoError(t, err, "a second withdrawal of 10 from 0 would break a rule; the key is found first")
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, first.Commit, again.Commit)
+	assert.Equal(t, []object.ID{dep}, again.Reverts)
+	assert.Equal(t, `Revert "Deposit"`, again.Message)
+	assert.Equal(t, first.Commit, headOf(t, r), "nothing written")
+	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
+
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{Actor: "test", IdempotencyKey: "undo-1"})
+	var reused *KeyReusedError
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, first.Commit, reused.Commit)
+	assert.ErrorIs(t, err, ErrConflict)
+	assert.Equal(t, first.Commit, headOf(t, r))
+
+	// Without the key, the same retry is refused by the rule: the key is
+	// what tells a retry from a second revert.
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{Actor: "test"})
+	require.ErrorIs(t, err, ErrRule)
+
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{IdempotencyKey: "a\nb"})
+	require.ErrorIs(t, err, ErrInvalid)
+}

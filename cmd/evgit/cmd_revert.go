@@ -16,6 +16,7 @@ type revertOptions struct {
 	branch       string
 	actor        string
 	date         string
+	key          string
 	json         bool
 }
 
@@ -32,7 +33,12 @@ withdrawal), checked by the model's require rules like any event. Any
 other event is a merge patch, undone by the patch that restores the fields
 it changed, even where a later event changed one of them since: a warning
 names each such field. Nothing is written when an event cannot be undone.
-More than one -m make paragraphs of the message, as for commit.`,
+More than one -m make paragraphs of the message, as for commit.
+
+--idempotency-key makes a retry safe: if a commit of the branch holds the
+key with the same compensating events, nothing is written and that commit
+is printed ("duplicate":true with --json); with other events (a retry of
+revert HEAD, where HEAD is now the revert), exit 3.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
@@ -45,6 +51,7 @@ More than one -m make paragraphs of the message, as for commit.`,
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
 	f.StringVar(&opts.actor, "actor", "", "who appends, a `NAME` (default $EVGIT_ACTOR, else the user name)")
 	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
+	f.StringVar(&opts.key, "idempotency-key", "", "write nothing if a commit with this `KEY` and the same compensations is on the branch")
 	f.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -63,11 +70,12 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 		actor = g.actor()
 	}
 	res, err := repo.Revert(ctx, opts.rev, evgit.RevertOptions{
-		Branch:       opts.branch,
-		Message:      paragraphs(opts.message),
-		EmptyMessage: opts.emptyMessage,
-		Actor:        actor,
-		Time:         when,
+		Branch:         opts.branch,
+		Message:        paragraphs(opts.message),
+		EmptyMessage:   opts.emptyMessage,
+		Actor:          actor,
+		Time:           when,
+		IdempotencyKey: opts.key,
 	})
 	if err != nil {
 		return err
