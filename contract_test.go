@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/evgit/evgit/bankgen"
 	"github.com/evgit/evgit/object"
 )
 
@@ -380,4 +381,24 @@ func TestAbbreviationThroughADamagedIndex(t *testing.T) {
 	_, err = r2.Resolve(ctx, ids[2].String()[:12])
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.ErrorContains(t, err, filepath.Base(idx[0]))
+}
+
+// A model source with no document (an empty file, a comment, null) is
+// refused: it would drop every rule without a word. {} sets a model
+// without types.
+func TestSetModelRefusesAnEmptySource(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	id, err := r.SetModel(ctx, []byte(bankgen.Model), "test")
+	require.NoError(t, err)
+	for _, src := range []string{"", "\n", "# rules later\n", "null", "~\n"} {
+		_, err := r.SetModel(ctx, []byte(src), "test")
+		require.ErrorIs(t, err, ErrInvalid, "%q", src)
+		assert.Contains(t, err.Error(), "the model is empty")
+	}
+	_, now, err := r.Model(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, id, now, "the model stays")
+	_, err = r.SetModel(ctx, []byte("{}"), "test")
+	require.NoError(t, err)
 }

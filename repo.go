@@ -309,7 +309,9 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 }
 
 // SetModel parses and stores a model; states are folded through it from
-// now on (snapshots of another model are not used).
+// now on (snapshots of another model are not used). A source with no
+// YAML document, or only null (an empty file), is refused with ErrInvalid:
+// it would drop every rule; `{}` is a model without types.
 func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (object.ID, error) {
 	if err := checkActor(actor); err != nil {
 		return object.ZeroID, err
@@ -317,6 +319,11 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 	mdl, err := model.Parse(src)
 	if err != nil {
 		return object.ZeroID, invalidWrap(err)
+	}
+	if mdl.Blank() {
+		// An empty file, or nothing on a pipe: taken, it would drop every
+		// rule without a word. A model without types says so: {}.
+		return object.ZeroID, invalidf("the model is empty: it would name no types and drop every rule (write {} for a model without types)")
 	}
 	id := object.Hash(object.KindBlob, src)
 	err = r.st.Update(ctx, func(tx *store.Tx) error {

@@ -31,10 +31,17 @@ type Model struct {
 	SnapshotEvery int
 
 	src     []byte
+	blank   bool // the source holds no document, or null
 	types   map[string]*typeRules
 	upcasts map[string]map[int]*upcastRule // type → from → rule
 	latest  map[string]int                 // type → highest upcast "to"
 }
+
+// Blank reports whether the model's source held no YAML document, or
+// only null: an empty file, which names no types, as `{}` does on
+// purpose. Setting such a model drops every rule; Repository.SetModel
+// refuses it.
+func (m *Model) Blank() bool { return m.blank }
 
 // typeRules are the rules of one event type the model names.
 type typeRules struct {

@@ -24,7 +24,8 @@ const (
 // Parse reads a model file (YAML; JSON is YAML) and compiles every
 // expression in it once. The error of a bad model wraps ErrModel and names
 // the line, the place (types.T.apply.FIELD, upcast[N].from, ...) and what
-// is wrong with it. An empty file is a model that names no types.
+// is wrong with it. An empty file is a model that names no types (and
+// Blank).
 func Parse(src []byte) (m *Model, err error) {
 	defer func() {
 		// The YAML decoder is not ours; a panic on odd input must still be
@@ -56,11 +57,13 @@ func Parse(src []byte) (m *Model, err error) {
 		return nil, fmt.Errorf("%w: after the first document: %v", ErrModel, err)
 	}
 	if len(doc.Content) == 0 {
+		m.blank = true
 		return m, nil
 	}
 	p := &parser{}
 	root := p.resolve(doc.Content[0])
 	if isNull(root) {
+		m.blank = true
 		return m, nil
 	}
 	err = p.mapping(root, "the model", func(key string, kn, v *yaml.Node) error {

@@ -43,7 +43,8 @@ the branch are skipped: run an interrupted import again to finish it.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
-	f.IntVar(&opts.batch, "batch", 1, "events per commit for lines without a commit header")
+	opts.batch = 1
+	f.Var((*decimalInt)(&opts.batch), "batch", "events per commit for lines without a commit header")
 	f.BoolVar(&opts.json, "json", false, "print the summary as JSON")
 	return cmd
 }

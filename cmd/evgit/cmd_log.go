@@ -48,7 +48,8 @@ func newLogCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&opts.max, "max-count", "n", -1, "show at most `N` commits (-1: no limit); -N, as in git log -3, is short for -n N")
+	opts.max = -1
+	f.VarP((*decimalInt)(&opts.max), "max-count", "n", "show at most `N` commits (-1: no limit); -N, as in git log -3, is short for -n N")
 	f.BoolVar(&opts.oneline, "oneline", false, "one line a commit: short ID, message and event count")
 	f.BoolVar(&opts.json, "json", false, "print NDJSON, one commit with its events a line")
 	f.StringVar(&opts.stream, "stream", "", "only commits holding an event of `STREAM`")

@@ -34,7 +34,7 @@ REV, as JSON with 2-space indentation and sorted keys.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.json, "json", false, "print JSON: the commit as log --json does, or {stream, version, state}")
 	f.StringVar(&opts.asOf, "as-of", "", "with REV:STREAM, use the newest commit on REV's first-parent line at or before `TIME`")
-	f.Uint64Var(&opts.version, "version", 0, "with REV:STREAM, the state after the stream's `N`-th event")
+	f.Var((*decimalUint64)(&opts.version), "version", "with REV:STREAM, the state after the stream's `N`-th event")
 	return cmd
 }
 

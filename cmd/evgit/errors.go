@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/evgit/evgit"
 )
@@ -111,6 +114,31 @@ func report(w io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted" // Ctrl-C: Go's "context canceled" says little to a user
 	}
-	fmt.Fprintf(w, "%s%s\n", prefix, msg)
+	fmt.Fprintf(w, "%s%s\n", prefix, printable(msg))
 	return exitCode(err)
+}
+
+// printable escapes what a terminal would act on or garble, as Go's %q
+// writes it: control characters (\x1b starts a terminal's escape
+// sequences) and bytes that are not UTF-8. Most messages quote the values
+// they name already; a path or a flag's value, echoed as given, may not.
+func printable(msg string) string {
+	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, unicode.IsControl) {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", msg[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r) // '\x01', '\t', '\u0085'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

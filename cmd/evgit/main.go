@@ -282,6 +282,38 @@ func (d *dirFlag) Set(v string) error {
 	return nil
 }
 
+// decimalInt is an int flag read in decimal only, as Git reads numbers:
+// pflag's own reads Go's prefixes, so --batch 010 would be 8 and -n 0x10
+// sixteen.
+type decimalInt int
+
+func (d *decimalInt) String() string { return strconv.Itoa(int(*d)) }
+func (d *decimalInt) Type() string   { return "int" }
+
+func (d *decimalInt) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, strconv.IntSize)
+	if err != nil {
+		return err
+	}
+	*d = decimalInt(n)
+	return nil
+}
+
+// decimalUint64 is decimalInt for a uint64 flag.
+type decimalUint64 uint64
+
+func (d *decimalUint64) String() string { return strconv.FormatUint(uint64(*d), 10) }
+func (d *decimalUint64) Type() string   { return "uint64" }
+
+func (d *decimalUint64) Set(v string) error {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return err
+	}
+	*d = decimalUint64(n)
+	return nil
+}
+
 // path resolves a path given on the command line against -C.
 func (g *globalOptions) path(p string) string {
 	if g.dir == "" || filepath.IsAbs(p) {

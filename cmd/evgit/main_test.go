@@ -175,6 +175,12 @@ func TestReportPrintsOneLine(t *testing.T) {
 
 	// Ctrl-C: what happened, not Go's "context canceled" (a helper's
 	// stress run).
+	// A value echoed as given (a path, a flag's value) is escaped: a
+	// terminal would act on \x1b, and bytes that are not UTF-8 garble.
+	b.Reset()
+	report(&b, fmt.Errorf("cannot change to '%s': no such directory", "a\x1b[31m\tb\xff\u0085é"))
+	assert.Equal(t, `error: cannot change to 'a\x1b[31m\tb\xff\u0085é': no such directory`+"\n", b.String())
+
 	b.Reset()
 	code = report(&b, fmt.Errorf("import: %w", context.Canceled))
 	assert.Equal(t, exitError, code)
