@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
@@ -76,8 +77,12 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	// before anything below trips on it with a message about something
 	// else.
 	for _, p := range []string{abs, gitDir} {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && !st.IsDir():
 			return nil, false, fmt.Errorf("%w: cannot make a repository in %s: it is a file, not a folder", ErrInvalid, p)
+		case errors.Is(err, syscall.ENOTDIR):
+			return nil, false, fmt.Errorf("%w: cannot make a repository in %s: a folder on its path is a file", ErrInvalid, p)
 		}
 	}
 	branch := opts.Branch

@@ -183,6 +183,11 @@ func readInput[T any](g *globalOptions, name string, fn func(io.Reader) (T, erro
 	if name == "-" {
 		return fn(g.stdin)
 	}
+	if name == "" {
+		// os.Open says "open : no such file or directory".
+		var zero T
+		return zero, invalidf("an empty file name (- is standard input)")
+	}
 	f, err := os.Open(g.path(name))
 	if err != nil {
 		var zero T

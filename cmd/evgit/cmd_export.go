@@ -38,7 +38,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.stream, "stream", "", "only the events of `STREAM`")
-	f.StringVarP(&opts.output, "output", "o", "", "write to `FILE` instead of standard output")
+	f.StringVarP(&opts.output, "output", "o", "", "write to `FILE` instead of standard output (- is standard output)")
 	return cmd
 }
 
@@ -48,7 +48,9 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 		return err
 	}
 	exportOpts := evgit.ExportOptions{Range: opts.rev, Stream: opts.stream}
-	if opts.output == "" {
+	if opts.output == "" || opts.output == "-" {
+		// -o -: standard output, as - means standard input to import
+		// and commit -f (a file named - is ./-).
 		return repo.Export(ctx, g.stdout, exportOpts)
 	}
 	// Write beside the target and rename, so a failed export leaves no

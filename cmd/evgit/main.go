@@ -135,9 +135,13 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		err = asUsage(err)
 	}
-	if err == nil && out.err != nil {
+	switch {
+	case err == nil && out.err != nil:
 		// What the command did is done, but its output is lost.
 		err = fmt.Errorf("writing the output: %w", out.err)
+	case err != nil && out.err != nil && errors.Is(err, out.err) && !strings.HasPrefix(err.Error(), "writing the output: "):
+		// A command that stopped on the write says so alike.
+		err = fmt.Errorf("writing the output: %w", err)
 	}
 	return report(stderr, err)
 }
