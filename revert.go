@@ -35,10 +35,12 @@ type RevertOptions struct {
 	Actor        string    // commit actor
 	Time         time.Time // commit time; zero means now
 	// IdempotencyKey, as for Append: when a commit of the branch holds
-	// the key with the same compensating events (a retry of a revert
-	// that landed), nothing is written and that commit is the result
-	// (Duplicate); with other events (a retry of `revert HEAD`, which now
-	// names the revert), the error is a *KeyReusedError. It is checked
+	// the key, reverts the same commits and holds the same compensating
+	// events (a retry of a revert that landed, even one that landed
+	// while this one ran), nothing is written and that commit is the
+	// result (Duplicate); any other commit with the key (a retry of
+	// `revert HEAD`, which now names the revert; equal events reverting
+	// another commit) makes the error a *KeyReusedError. It is checked
 	// before the model's rules, which a second compensation may fail.
 	IdempotencyKey string
 }
@@ -216,9 +218,9 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if err != nil {
 			return err
 		}
-		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
-			return errRevisionMoved
-		}
+		// The key first: a retry of `revert HEAD` that landed while this
+		// one computed the same compensations is this revert, though the
+		// branch moved.
 		if key := opts.IdempotencyKey; key != "" {
 			var line lineSet
 			prev, prevDig, ok, err := keyOnLine(tx, branchRef, hs.head, key, &line)
@@ -226,15 +228,22 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 				return err
 			}
 			if ok {
-				if prevDig != digest(events, aopts, mdl) {
-					return &KeyReusedError{Key: key, Commit: prev}
-				}
-				if dup, err = readCommit(tx, prev); err != nil {
+				c, err := readCommit(tx, prev)
+				if err != nil {
 					return err
 				}
+				// The same events reverting other commits (two equal
+				// deposits) are another revert.
+				if prevDig != digest(events, aopts, mdl) || !slices.Equal(c.Reverts, ids) {
+					return &KeyReusedError{Key: key, Commit: prev}
+				}
+				dup = c
 				res, err = r.resultOf(tx, prev, shortBranch(branchRef), true)
 				return err
 			}
+		}
+		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
+			return errRevisionMoved
 		}
 		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {
 			st, err := w.hs.get(w, stream)

@@ -563,3 +563,58 @@ func TestRevertIdempotencyKey(t *testing.T) {
 	_, err = r.Revert(ctx, dep.String(), RevertOptions{IdempotencyKey: "a\nb"})
 	require.ErrorIs(t, err, ErrInvalid)
 }
+
+// A key names one revert: the same compensations reverting another
+// commit (two equal deposits), or a plain commit that used the key, are
+// not it, and the key is refused as reused rather than the revert
+// reported done.
+func TestRevertIdempotencyKeyNamesTheRevertedCommits(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	d1 := commitEvents(t, r, "D1", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	d2 := commitEvents(t, r, "D2", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	first, err := r.Revert(ctx, d1.String(), RevertOptions{IdempotencyKey: "k"})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, d2.String(), RevertOptions{IdempotencyKey: "k"})
+	var reused *KeyReusedError
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, first.Commit, reused.Commit)
+
+	plain, err := r.Append(ctx, []EventInput{ev("acc-1", "MoneyWithdrawn", `{"amount":10}`)}, AppendOptions{IdempotencyKey: "k2"})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, d2.String(), RevertOptions{IdempotencyKey: "k2"})
+	require.ErrorAs(t, err, &reused)
+	assert.Equal(t, plain.Commit, reused.Commit)
+	assert.Equal(t, plain.Commit, headOf(t, r), "nothing written")
+}
+
+// Two `revert HEAD` with one key (a request and its retry) that resolved
+// HEAD alike: the one that lands second finds the first by its key, though
+// the branch moved under it, and is that revert, not a revert of it.
+func TestRevertIdempotencyKeyRetryLandsFirst(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	var retry *RevertResult
+	var retryErr error
+	once := false
+	testHookRevertComputed = func() {
+		if !once {
+			once = true
+			retry, retryErr = other.Revert(ctx, "HEAD", RevertOptions{IdempotencyKey: "k"})
+		}
+	}
+	defer func() { testHookRevertComputed = nil }()
+	res, err := r.Revert(ctx, "HEAD", RevertOptions{IdempotencyKey: "k"})
+	require.NoError(t, retryErr)
+	assert.Equal(t, []object.ID{dep}, retry.Reverts)
+	require.NoError(t, err)
+	assert.True(t, res.Duplicate)
+	assert.Equal(t, retry.Commit, res.Commit)
+	assert.Equal(t, retry.Commit, headOf(t, r))
+}

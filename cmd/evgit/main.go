@@ -161,12 +161,18 @@ func flagError(_ *cobra.Command, err error) error {
 		why = "out of range"
 	case errors.As(err, &num) && num.Func == "ParseBool":
 		why = "want true or false"
-	case errors.As(err, &num) && strings.HasPrefix(bad.GetValue(), "-") && strings.HasPrefix(bad.GetFlag().Value.Type(), "uint"):
+	case errors.As(err, &num) && negativeNumber(bad.GetValue()) && strings.HasPrefix(bad.GetFlag().Value.Type(), "uint"):
 		why = "want a number, not a negative one"
 	case errors.As(err, &num):
 		why = "not a number"
 	}
 	return invalidf("--%s %s: %s", bad.GetFlag().Name, bad.GetValue(), why)
+}
+
+// negativeNumber reports whether v reads as a negative number: "-5",
+// not "-" or "-x".
+func negativeNumber(v string) bool {
+	return len(v) > 1 && v[0] == '-' && v[1] >= '0' && v[1] <= '9'
 }
 
 // checkedWriter remembers the first error writing to w, so that a
