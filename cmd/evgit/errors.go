@@ -120,10 +120,11 @@ func report(w io.Writer, err error) int {
 
 // printable escapes what a terminal would act on or garble, as Go's %q
 // writes it: control characters (\x1b starts a terminal's escape
-// sequences) and bytes that are not UTF-8. Most messages quote the values
+// sequences), format characters (U+202E turns the text after it
+// around), line and paragraph separators, and bytes that are not UTF-8. Most messages quote the values
 // they name already; a path or a flag's value, echoed as given, may not.
 func printable(msg string) string {
-	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, unicode.IsControl) {
+	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, unprintable) {
 		return msg
 	}
 	var b strings.Builder
@@ -132,8 +133,8 @@ func printable(msg string) string {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, "\\x%02x", msg[i])
-		case unicode.IsControl(r):
-			q := strconv.QuoteRune(r) // '\x01', '\t', '\u0085'
+		case unprintable(r):
+			q := strconv.QuoteRune(r) // '\x01', '\t', '\u0085', '\u202e'
 			b.WriteString(q[1 : len(q)-1])
 		default:
 			b.WriteString(msg[i : i+n])
@@ -141,4 +142,9 @@ func printable(msg string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// unprintable reports whether printable escapes r.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }

@@ -180,6 +180,9 @@ func TestReportPrintsOneLine(t *testing.T) {
 	b.Reset()
 	report(&b, fmt.Errorf("cannot change to '%s': no such directory", "a\x1b[31m\tb\xff\u0085é"))
 	assert.Equal(t, `error: cannot change to 'a\x1b[31m\tb\xff\u0085é': no such directory`+"\n", b.String())
+	b.Reset()
+	report(&b, fmt.Errorf("branch %s: not found", "evil\u202eexe.txt\u2028"))
+	assert.Equal(t, `error: branch evil\u202eexe.txt\u2028: not found`+"\n", b.String())
 
 	b.Reset()
 	code = report(&b, fmt.Errorf("import: %w", context.Canceled))
