@@ -3,6 +3,7 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"runtime"
@@ -590,4 +591,37 @@ func TestImportStopsWhenTheModelChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, importBatchCommits, res.Skipped)
 	assert.Equal(t, 3700, eventsOnHead(t, r))
+}
+
+// Data nested as deep as evgit takes, MaxJSONDepth levels, goes through
+// Append, export and import alike, and one level more is refused by both:
+// until session 18 Append took 513 levels of empty arrays, and the
+// import of their export refused the line.
+func TestDeepestDataRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	deep := func(n int) json.RawMessage {
+		return json.RawMessage(strings.Repeat("[", n) + strings.Repeat("]", n))
+	}
+	src := newRepo(t)
+	_, err := src.Append(ctx, []EventInput{{Stream: "s", Type: "T", Data: deep(object.MaxJSONDepth)}}, AppendOptions{Actor: "a"})
+	require.NoError(t, err)
+	_, err = src.Append(ctx, []EventInput{{Stream: "s", Type: "T", Data: deep(object.MaxJSONDepth + 1)}}, AppendOptions{Actor: "a"})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "nested deeper than 512")
+
+	var out bytes.Buffer
+	require.NoError(t, src.Export(ctx, &out, ExportOptions{}))
+	dst := newRepo(t)
+	_, err = dst.Import(ctx, bytes.NewReader(out.Bytes()), ImportOptions{Actor: "a"})
+	require.NoError(t, err)
+	a, err := src.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	b, err := dst.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+
+	line := `{"stream":"s","type":"T","data":` + string(deep(object.MaxJSONDepth+1)) + "}\n"
+	_, err = dst.Import(ctx, strings.NewReader(line), ImportOptions{Actor: "a"})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "nested deeper than 512")
 }

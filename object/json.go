@@ -22,6 +22,14 @@ const MaxJSONDepth = 512
 
 const maxJSONDepth = MaxJSONDepth
 
+// tooDeep reports whether a value starting with c, inside depth
+// containers, would be a container past MaxJSONDepth: one at level 513,
+// even empty (until session 18 an empty one there was taken, which the
+// import of its export then refused).
+func tooDeep(c byte, depth int) bool {
+	return depth >= maxJSONDepth && (c == '{' || c == '[')
+}
+
 // CanonicalJSON validates raw and returns its canonical form: object keys
 // sorted by their UTF-8 bytes, no insignificant white space, strings with
 // the minimal escapes, integers that fit in 64 bits kept digit for digit,
@@ -69,12 +77,14 @@ func (p *jsonParser) skipSpace() {
 	}
 }
 
+// value appends the canonical form of the value at p.pos, which depth
+// containers hold (0 for a top-level value).
 func (p *jsonParser) value(dst []byte, depth int) ([]byte, error) {
-	if depth > maxJSONDepth {
-		return dst, p.errorf("nested deeper than %d", maxJSONDepth)
-	}
 	if p.pos >= len(p.in) {
 		return dst, p.errorf("unexpected end of input")
+	}
+	if tooDeep(p.in[p.pos], depth) {
+		return dst, p.errorf("nested deeper than %d", maxJSONDepth)
 	}
 	switch c := p.in[p.pos]; {
 	case (c == '{' || c == '[' || c == '"') && p.plain(&dst, depth):
@@ -485,7 +495,9 @@ func ObjectMembers(raw []byte, fn func(key string, canonical []byte) error) erro
 			}
 			p.pos++
 			p.skipSpace()
-			scratch, err = p.value(scratch[:0], 1)
+			// A member is a value of its own (an event line's data):
+			// the object around it does not count against its depth.
+			scratch, err = p.value(scratch[:0], 0)
 			if err != nil {
 				return err
 			}

@@ -83,11 +83,11 @@ func intern(b []byte) string {
 }
 
 func (p *valueParser) value(depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, p.errorf("nested deeper than %d", maxJSONDepth)
-	}
 	if p.pos >= len(p.in) {
 		return nil, p.errorf("unexpected end of input")
+	}
+	if tooDeep(p.in[p.pos], depth) {
+		return nil, p.errorf("nested deeper than %d", maxJSONDepth)
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':

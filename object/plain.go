@@ -18,7 +18,7 @@ func IsPlainCanonical(b []byte) bool {
 // scanPlain checks the plain canonical value at b[i:] and returns where it
 // ends.
 func scanPlain(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > maxJSONDepth {
+	if i >= len(b) || tooDeep(b[i], depth) {
 		return 0, false
 	}
 	switch c := b[i]; {
