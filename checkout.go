@@ -262,6 +262,21 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	}
 	// Creating files is what a checkout waits on: several at once.
 	if err := writeFiles(ctx, jobs); err != nil {
+		// Stopped (Ctrl-C, a full disk): HEAD stays, and the index keeps
+		// the files written so far as checkout's, so that the next
+		// checkout rewrites or removes them; unlisted, a stream's file
+		// that HEAD lacks would be left behind as the user's.
+		for _, j := range jobs {
+			if j.done {
+				ent := j.result
+				ent.hash, ent.version = j.entry.StateID, j.entry.Version
+				idx.entries[j.entry.Stream] = ent
+			}
+		}
+		idx.written = time.Now()
+		if werr := pack.WriteFileAtomic(pack.OS, idxPath, idx.encode()); werr != nil {
+			err = errors.Join(err, fmt.Errorf("writing the work tree index: %w", werr))
+		}
 		return nil, err
 	}
 	for _, j := range jobs {
@@ -682,7 +697,12 @@ type fileJob struct {
 	path   string
 	state  []byte
 	result worktreeEntry
+	done   bool // the file is written: result holds its size, time and hash
 }
+
+// checkoutFileWritten, when set (by tests), runs after each file a
+// checkout writes, on the writing goroutine.
+var checkoutFileWritten func()
 
 // writeFiles writes the jobs' files with a few workers; folders exist.
 func writeFiles(ctx context.Context, jobs []fileJob) error {
@@ -711,7 +731,10 @@ func writeFiles(ctx context.Context, jobs []fileJob) error {
 					mu.Unlock()
 					return
 				}
-				jobs[i].result = ent
+				jobs[i].result, jobs[i].done = ent, true
+				if checkoutFileWritten != nil {
+					checkoutFileWritten()
+				}
 			}
 		}()
 	}

@@ -2,11 +2,13 @@ package evgit
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -567,4 +569,42 @@ func TestFirstCheckoutLeavesSpecialFiles(t *testing.T) {
 			require.NoError(t, err, "left as it is")
 		})
 	}
+}
+
+// A checkout stopped while it writes (Ctrl-C) leaves HEAD where it was,
+// and the files it wrote are listed as checkout's: the next checkout of
+// HEAD removes those of streams HEAD lacks and rewrites the others. Not
+// listed, they were left behind as if the user had made them (a
+// helper's audit).
+func TestCheckoutStoppedWhileWritingIsUndoneByTheNext(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("shared", "E", `{"on":"main"}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	want := workTreeFiles(t, r.WorkTree())
+	_, err := r.CreateBranch(ctx, "feat", "main", "test")
+	require.NoError(t, err)
+	var events []EventInput
+	for i := range 300 {
+		events = append(events, ev(fmt.Sprintf("feat-%03d", i), "E", `{"n":1}`))
+	}
+	events = append(events, ev("shared", "E", `{"on":"feat"}`))
+	_, err = r.Append(ctx, events, AppendOptions{Branch: "feat", Actor: "test"})
+	require.NoError(t, err)
+
+	stop, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	checkoutFileWritten = func() { once.Do(cancel) }
+	defer func() { checkoutFileWritten = nil }()
+	_, err = r.Checkout(stop, "feat", CheckoutOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	checkoutFileWritten = nil
+	assert.Equal(t, "main", currentBranch(t, r))
+	left := workTreeFiles(t, r.WorkTree())
+	require.Greater(t, len(left), 1, "some of feat's files were written")
+	require.Less(t, len(left), 302, "not all")
+
+	res := checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, want, workTreeFiles(t, r.WorkTree()), "the work tree is main's again")
+	assert.Equal(t, len(left)-len(want), res.Removed)
 }
