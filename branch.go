@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/evgit/evgit/object"
@@ -194,7 +195,7 @@ func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor stri
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		v, ok := tx.Ref(full)
 		if !ok {
-			return fmt.Errorf("%s '%s': %w", what, name, ErrNotFound)
+			return fmt.Errorf("%s %s: %w", what, quotedName(name), ErrNotFound)
 		}
 		if head, _ := tx.Ref(refs.HEAD); head.Symbolic == full {
 			return invalidf("cannot delete the branch '%s' HEAD is on", name)
@@ -217,4 +218,14 @@ func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor stri
 		return tx.UpdateRef(refs.Update{Name: full, Old: v.ID, Delete: true, Time: now(), Actor: actor, Message: what + ": deleted"})
 	})
 	return old, err
+}
+
+// quotedName quotes a ref name the user gave as Git does ('main'), or, when
+// it holds what no ref name may (a control character, bytes that are not
+// UTF-8), as Go does ("a\nb"): the message stays one line.
+func quotedName(name string) string {
+	if plainText(name) {
+		return "'" + name + "'"
+	}
+	return strconv.Quote(name)
 }

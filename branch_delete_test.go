@@ -37,3 +37,16 @@ func TestDeleteMergedBranch(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNotFound, b)
 	}
 }
+
+// Deleting a branch or tag that does not exist names it on one line,
+// quoted as Go does when the name holds what no ref name may.
+func TestDeleteMissingRefNamesItOnOneLine(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	_, err := r.DeleteBranch(ctx, "nope", "t")
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Equal(t, "branch 'nope': not found", err.Error())
+	_, err = r.DeleteTag(ctx, "a\nb\x1b[31m", "t")
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Equal(t, `tag "a\nb\x1b[31m": not found`, err.Error())
+}
