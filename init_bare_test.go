@@ -5,8 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -62,4 +64,23 @@ func TestInitOverAStoppedBareInit(t *testing.T) {
 	require.True(t, created)
 	require.Equal(t, wt, r.WorkTree())
 	require.NoFileExists(t, filepath.Join(wt, DirName, "bare"))
+}
+
+// A path init cannot make is named with the reason, not by the first
+// step that trips on it (removing a bare mark, said a helper's audit).
+func TestInitNamesAPathItCannotMake(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "afile"), nil, 0o644))
+	for _, c := range []struct{ path, why string }{
+		{filepath.Join(dir, "afile", "x"), "a folder on its path is a file"},
+		{filepath.Join(dir, strings.Repeat("x", 300)), "file name too long"},
+		{filepath.Join(dir, "nul\x00x"), "invalid argument"},
+	} {
+		_, _, err := Init(ctx, c.path, InitOptions{})
+		require.ErrorIs(t, err, ErrInvalid, c.path)
+		assert.ErrorContains(t, err, "cannot make a repository in")
+		assert.ErrorContains(t, err, c.why)
+		assert.NotContains(t, err.Error(), "bare")
+	}
 }

@@ -83,6 +83,10 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 			return nil, false, fmt.Errorf("%w: cannot make a repository in %s: it is a file, not a folder", ErrInvalid, p)
 		case errors.Is(err, syscall.ENOTDIR):
 			return nil, false, fmt.Errorf("%w: cannot make a repository in %s: a folder on its path is a file", ErrInvalid, p)
+		case errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EINVAL):
+			// A name too long, or holding a NUL: said here, not by the
+			// first step below that trips on it.
+			return nil, false, fmt.Errorf("%w: cannot make a repository in %q: %v", ErrInvalid, p, errors.Unwrap(err))
 		}
 	}
 	branch := opts.Branch
