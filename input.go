@@ -22,7 +22,7 @@ import (
 type EventInput struct {
 	Stream string            `json:"stream"`           // the stream's name; required (SPEC §2 says which are valid)
 	Type   string            `json:"type"`             // the event's type; required, [A-Za-z_][A-Za-z0-9_.:-]*
-	Data   json.RawMessage   `json:"data,omitempty"`   // any JSON; {} when empty
+	Data   json.RawMessage   `json:"data,omitempty"`   // any JSON, at most 64 MiB and 512 levels deep; {} when empty
 	Schema int               `json:"schema,omitempty"` // 0: the model's newest for the type
 	Meta   map[string]string `json:"meta,omitempty"`   // time and actor default to the commit's
 }
