@@ -414,6 +414,19 @@ func TestRevertMessage(t *testing.T) {
 	assert.Equal(t, "", res.Message, "revert -m \"\"")
 }
 
+// depositWithTwoHandles is a bank repository whose HEAD deposits into an
+// opened account, and a second Repository on it, as another process.
+func depositWithTwoHandles(t *testing.T) (r, other *Repository, dep object.ID) {
+	t.Helper()
+	r = bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep = commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	other, err := Open(context.Background(), r.GitDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	return r, other, dep
+}
+
 // Two `revert HEAD` at once each reverted the commit HEAD named when it
 // started, so a deposit was withdrawn twice (a helper's audit). A
 // revision resolved against a branch that moves before the revert is
@@ -421,18 +434,14 @@ func TestRevertMessage(t *testing.T) {
 // first's revert, as it would have run after it. A full ID stays put.
 func TestRevertHeadResolvedAgainWhenTheBranchMoves(t *testing.T) {
 	ctx := context.Background()
-	r := bankRepo(t)
-	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
-	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
-	other, err := Open(ctx, r.GitDir())
-	require.NoError(t, err)
-	defer other.Close()
+	r, other, dep := depositWithTwoHandles(t)
 	var first *RevertResult
 	calls := 0
 	testHookRevertComputed = func() {
 		calls++
 		if calls == 1 {
 			// Another process reverts HEAD meanwhile.
+			var err error
 			first, err = other.Revert(ctx, "HEAD", RevertOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, []object.ID{dep}, first.Reverts)
@@ -594,12 +603,7 @@ func TestRevertIdempotencyKeyNamesTheRevertedCommits(t *testing.T) {
 // the branch moved under it, and is that revert, not a revert of it.
 func TestRevertIdempotencyKeyRetryLandsFirst(t *testing.T) {
 	ctx := context.Background()
-	r := bankRepo(t)
-	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
-	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
-	other, err := Open(ctx, r.GitDir())
-	require.NoError(t, err)
-	defer other.Close()
+	r, other, dep := depositWithTwoHandles(t)
 	var retry *RevertResult
 	var retryErr error
 	once := false
