@@ -121,8 +121,9 @@ func report(w io.Writer, err error) int {
 // printable escapes what a terminal would act on or garble, as Go's %q
 // writes it: control characters (\x1b starts a terminal's escape
 // sequences), format characters (U+202E turns the text after it
-// around), line and paragraph separators, and bytes that are not UTF-8. Most messages quote the values
-// they name already; a path or a flag's value, echoed as given, may not.
+// around), line and paragraph separators, and bytes that are not UTF-8.
+// Most messages quote the values they name already; a path or a flag's
+// value, echoed as given, may not.
 func printable(msg string) string {
 	if utf8.ValidString(msg) && !strings.ContainsFunc(msg, unprintable) {
 		return msg
