@@ -114,8 +114,25 @@ func report(w io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted" // Ctrl-C: Go's "context canceled" says little to a user
 	}
-	fmt.Fprintf(w, "%s%s\n", prefix, printable(msg))
+	fmt.Fprintf(w, "%s%s\n", prefix, shortened(printable(msg)))
 	return exitCode(err)
+}
+
+// maxErrorLine is the longest error line printed whole: a message that
+// echoes a value as given (a 100 KB branch name, a line of digits) is cut
+// after it, saying how much was left out.
+const maxErrorLine = 2000
+
+// shortened cuts msg after maxErrorLine bytes, at a character's start.
+func shortened(msg string) string {
+	if len(msg) <= maxErrorLine {
+		return msg
+	}
+	cut := maxErrorLine
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", msg[:cut], len(msg)-cut)
 }
 
 // printable escapes what a terminal would act on or garble, as Go's %q

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stretchr/testify/assert"
@@ -180,6 +181,14 @@ func TestReportPrintsOneLine(t *testing.T) {
 	b.Reset()
 	report(&b, fmt.Errorf("cannot change to '%s': no such directory", "a\x1b[31m\tb\xff\u0085é"))
 	assert.Equal(t, `error: cannot change to 'a\x1b[31m\tb\xff\u0085é': no such directory`+"\n", b.String())
+	// A value echoed whole would make a line of any length: cut, saying
+	// how much was left out.
+	b.Reset()
+	report(&b, fmt.Errorf("invalid name %s", strings.Repeat("é", 100_000)))
+	assert.Less(t, b.Len(), 2100)
+	assert.True(t, utf8.ValidString(b.String()))
+	assert.Regexp(t, `^error: invalid name (é)+… \(\d+ more bytes\)\n$`, b.String())
+
 	b.Reset()
 	report(&b, fmt.Errorf("branch %s: not found", "evil\u202eexe.txt\u2028"))
 	assert.Equal(t, `error: branch evil\u202eexe.txt\u2028: not found`+"\n", b.String())
