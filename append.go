@@ -483,15 +483,11 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
 		dig = digest(events, opts, w.mdl)
-		var line lineSet
-		prev, prevDig, ok, err := keyOnLine(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, &line)
+		prev, ok, err := keyedCommit(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, dig)
 		if err != nil {
 			return AppendResult{}, err
 		}
 		if ok {
-			if prevDig != dig {
-				return AppendResult{}, &KeyReusedError{Key: opts.IdempotencyKey, Commit: prev}
-			}
 			res, err := w.r.resultOf(w.tx, prev, branch, true)
 			if err != nil {
 				return AppendResult{}, err
@@ -829,6 +825,21 @@ func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, e
 	}
 	e, err := readEvent(rd, id)
 	return e, err == nil, err
+}
+
+// keyedCommit finds the commit of the branch's line that holds key (ok
+// false for none) and refuses one made of other events than dig says
+// (*KeyReusedError): a retry writes nothing, a reuse is a conflict.
+func keyedCommit(tx *store.Tx, branchRef string, head object.ID, key string, dig object.ID) (object.ID, bool, error) {
+	var line lineSet
+	prev, prevDig, ok, err := keyOnLine(tx, branchRef, head, key, &line)
+	if err != nil || !ok {
+		return object.ZeroID, false, err
+	}
+	if prevDig != dig {
+		return object.ZeroID, false, &KeyReusedError{Key: key, Commit: prev}
+	}
+	return prev, true, nil
 }
 
 // keyOnLine finds the commit an idempotency key names on the first-parent

@@ -222,8 +222,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		// one computed the same compensations is this revert, though the
 		// branch moved.
 		if key := opts.IdempotencyKey; key != "" {
-			var line lineSet
-			prev, prevDig, ok, err := keyOnLine(tx, branchRef, hs.head, key, &line)
+			prev, ok, err := keyedCommit(tx, branchRef, hs.head, key, digest(events, aopts, mdl))
 			if err != nil {
 				return err
 			}
@@ -234,7 +233,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 				}
 				// The same events reverting other commits (two equal
 				// deposits) are another revert.
-				if prevDig != digest(events, aopts, mdl) || !slices.Equal(c.Reverts, ids) {
+				if !slices.Equal(c.Reverts, ids) {
 					return &KeyReusedError{Key: key, Commit: prev}
 				}
 				dup = c
