@@ -59,6 +59,125 @@ type RevertResult struct {
 	Overwrites []revert.Overwrite `json:"overwrites,omitempty"`
 }
 
+// AlreadyRevertedError is Revert's answer when a commit it would revert
+// is reverted already on the branch, by a revert that is itself in
+// effect (not reverted in turn): compensating it again would undo it
+// twice, a second refund. Git's revert finds nothing to commit there
+// too. It matches ErrNothingToCommit. Reverting the revert (By) puts
+// the commit's events back in effect, and then the commit can be
+// reverted again.
+type AlreadyRevertedError struct {
+	Commit object.ID // the commit asked to revert
+	By     object.ID // the newest revert of it in effect
+}
+
+// Error names both commits.
+func (e *AlreadyRevertedError) Error() string {
+	return fmt.Sprintf("commit %s is already reverted by %s", e.Commit.Short(), e.By.Short())
+}
+
+// Is makes the error match ErrNothingToCommit.
+func (e *AlreadyRevertedError) Is(target error) bool { return target == ErrNothingToCommit }
+
+// revertsSeen is what a walk down a first-parent line found of reverts:
+// the commits on it that revert something, newest first, from tip down
+// to where the walk stopped.
+type revertsSeen struct {
+	tip       object.ID
+	reverters []*object.Commit
+	ids       []object.ID // the reverters' IDs
+}
+
+// seeReverts walks the first-parent line from tip, newest first, and
+// collects the commits that revert something, until it reaches stop
+// (not walked; reached reports it), every one of targets, or the root.
+// Commits older than a target cannot revert it (their IDs would cover
+// its own), so the walk ends at the oldest target on the line.
+func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []object.ID) (seen revertsSeen, reached bool, err error) {
+	left := make(map[object.ID]bool, len(targets))
+	for _, id := range targets {
+		left[id] = true
+	}
+	seen.tip = tip
+	for id, n := tip, 0; !id.IsZero() && len(left) > 0; n++ {
+		if id == stop {
+			return seen, true, nil
+		}
+		if n%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return seen, false, err
+			}
+		}
+		delete(left, id)
+		c, err := readCommit(rd, id)
+		if err != nil {
+			return seen, false, err
+		}
+		if len(c.Reverts) > 0 {
+			seen.reverters = append(seen.reverters, c)
+			seen.ids = append(seen.ids, id)
+		}
+		id = object.ZeroID
+		if len(c.Parents) > 0 {
+			id = c.Parents[0]
+		}
+	}
+	return seen, false, nil
+}
+
+// checkNotReverted fails with *AlreadyRevertedError when one of ids is
+// reverted on the first-parent line ending at head by a revert in effect.
+// before, when its tip is on that line, is the older part of the line,
+// walked before the lock was taken: only the commits since are walked
+// now. Newest first, a commit not undone by a later revert in effect is
+// in effect, and so are its reverts. A revert made on another line and
+// merged in is not seen.
+func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids []object.ID, before revertsSeen) error {
+	seen, reached, err := seeReverts(ctx, rd, head, before.tip, ids)
+	if err != nil {
+		return err
+	}
+	if reached {
+		seen.reverters = append(seen.reverters, before.reverters...)
+		seen.ids = append(seen.ids, before.ids...)
+	}
+	undone := map[object.ID]object.ID{} // a commit → the revert in effect that undoes it
+	for i, c := range seen.reverters {
+		if _, ok := undone[seen.ids[i]]; ok {
+			continue
+		}
+		for _, x := range c.Reverts {
+			if _, ok := undone[x]; !ok {
+				undone[x] = seen.ids[i]
+			}
+		}
+	}
+	for _, id := range ids {
+		if by, ok := undone[id]; ok {
+			return &AlreadyRevertedError{Commit: id, By: by}
+		}
+	}
+	return nil
+}
+
+// revertsBefore walks, before the lock is taken, the line of the branch
+// a revert appends to, so that checkNotReverted under the lock walks
+// only what landed since. Nothing when the branch cannot be read now
+// (the transaction says what is wrong).
+func (r *Repository) revertsBefore(ctx context.Context, branch string, ids []object.ID) (revertsSeen, error) {
+	name := refs.HeadsPrefix + branch
+	if branch == "" {
+		v, _ := r.st.Ref(refs.HEAD)
+		name = v.Symbolic
+	}
+	tip, _, ok := r.st.Resolve(name)
+	if name == "" || !ok {
+		return revertsSeen{}, nil
+	}
+	seen, _, err := seeReverts(ctx, r.st, tip, object.ZeroID, ids)
+	return seen, err
+}
+
 // revertAttempts bounds how often Revert starts again when the model
 // changed between computing the compensations and appending them.
 const revertAttempts = 3
@@ -89,7 +208,10 @@ var testHookRevertComputed func()
 // a branch that keeps moving (a hundred times) fails it with ErrConflict.
 // Any other revision (an ID, a tag, another branch) is resolved once. An
 // event whose stream the branch does not have is not compensated
-// (ErrNoCompensation).
+// (ErrNoCompensation). A commit that a revert in effect on the branch's
+// first-parent line undid already is not reverted again
+// (*AlreadyRevertedError), which holds for two reverts of one commit at
+// once too; the key of a retry is looked up first.
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
@@ -203,6 +325,10 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		}
 		events[i] = preparedEvent{in: in, data: data}
 	}
+	before, err := r.revertsBefore(ctx, opts.Branch, ids)
+	if err != nil {
+		return nil, err
+	}
 	if testHookRevertComputed != nil {
 		testHookRevertComputed()
 	}
@@ -243,6 +369,9 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		}
 		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
 			return errRevisionMoved
+		}
+		if err := checkNotReverted(ctx, tx, hs.head, ids, before); err != nil {
+			return err
 		}
 		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {
 			st, err := w.hs.get(w, stream)

@@ -515,6 +515,12 @@ func TestRevertOfAFixedRevisionOnABusyBranch(t *testing.T) {
 		require.NoError(t, err, rev)
 		assert.Equal(t, []object.ID{dep}, res.Reverts, rev)
 		assert.Equal(t, 1, calls, "%s: computed once", rev)
+		// The deposit back in effect, for the next name to revert it.
+		hook := testHookRevertComputed
+		testHookRevertComputed = nil
+		_, err = r.Revert(ctx, res.Commit.String(), RevertOptions{})
+		require.NoError(t, err)
+		testHookRevertComputed = hook
 	}
 }
 
@@ -564,10 +570,13 @@ func TestRevertIdempotencyKey(t *testing.T) {
 	assert.ErrorIs(t, err, ErrConflict)
 	assert.Equal(t, first.Commit, headOf(t, r))
 
-	// Without the key, the same retry is refused by the rule: the key is
-	// what tells a retry from a second revert.
+	// Without the key, the same retry is refused too: the deposit is
+	// reverted already.
 	_, err = r.Revert(ctx, dep.String(), RevertOptions{Actor: "test"})
-	require.ErrorIs(t, err, ErrRule)
+	var already *AlreadyRevertedError
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, first.Commit, already.By)
+	assert.Equal(t, first.Commit, headOf(t, r))
 
 	_, err = r.Revert(ctx, dep.String(), RevertOptions{IdempotencyKey: "a\nb"})
 	require.ErrorIs(t, err, ErrInvalid)
@@ -621,4 +630,71 @@ func TestRevertIdempotencyKeyRetryLandsFirst(t *testing.T) {
 	assert.True(t, res.Duplicate)
 	assert.Equal(t, retry.Commit, res.Commit)
 	assert.Equal(t, retry.Commit, headOf(t, r))
+}
+
+// A commit reverted already, by a revert in effect, is not reverted
+// again: a second refund. Alone or in a range, by any name, even when
+// the first revert lands while the second computes. Reverting the
+// revert puts the commit back in effect, and then it can be reverted
+// again; a branch without the revert can revert it.
+func TestRevertTwiceIsRefused(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	_, err := r.CreateBranch(ctx, "side", dep.String(), "test")
+	require.NoError(t, err)
+	gift := commitEvents(t, r, "Gift", ev("acc-1", "MoneyDeposited", `{"amount":7}`))
+	first, err := r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+
+	refused := func(rev string, by object.ID) {
+		t.Helper()
+		head := headOf(t, r)
+		_, err := r.Revert(ctx, rev, RevertOptions{})
+		var already *AlreadyRevertedError
+		require.ErrorAs(t, err, &already, rev)
+		assert.ErrorIs(t, err, ErrNothingToCommit)
+		assert.Equal(t, dep, already.Commit, rev)
+		assert.Equal(t, by, already.By, rev)
+		assert.Equal(t, "commit "+dep.Short()+" is already reverted by "+by.Short(), err.Error())
+		assert.Equal(t, head, headOf(t, r), "%s: nothing written", rev)
+	}
+	refused(dep.String(), first.Commit)
+	refused("HEAD~2", first.Commit)
+	refused(dep.Short()+"~1..HEAD", first.Commit) // the gift and the revert are fine, the deposit not
+	assert.Equal(t, 7.0, balance(t, r, "acc-1"))
+
+	// The revert reverted: the deposit counts again, and can be reverted.
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 107.0, balance(t, r, "acc-1"))
+	second, err := r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 7.0, balance(t, r, "acc-1"))
+	refused(dep.String(), second.Commit)
+
+	// Another branch's line holds no revert of it.
+	res, err := r.Revert(ctx, dep.String(), RevertOptions{Branch: "side"})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{dep}, res.Reverts)
+
+	// The first of two reverts at once lands; the second, computed
+	// before it landed, is refused under the lock.
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer other.Close()
+	var landed *RevertResult
+	testHookRevertComputed = func() {
+		testHookRevertComputed = nil
+		landed, err = other.Revert(ctx, gift.String(), RevertOptions{})
+		require.NoError(t, err)
+	}
+	defer func() { testHookRevertComputed = nil }()
+	_, err = r.Revert(ctx, gift.String(), RevertOptions{})
+	var already *AlreadyRevertedError
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, gift, already.Commit)
+	assert.Equal(t, landed.Commit, already.By)
+	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
 }

@@ -35,6 +35,9 @@ it changed, even where a later event changed one of them since: a warning
 names each such field. Nothing is written when an event cannot be undone.
 More than one -m make paragraphs of the message, as for commit.
 
+A commit that a revert on the branch undid already is not reverted again
+(exit 1): revert that revert first to put it back in effect.
+
 --idempotency-key makes a retry safe: if a commit of the branch holds the
 key with the same compensating events, nothing is written and that commit
 is printed ("duplicate":true with --json); with other events (a retry of
