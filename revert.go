@@ -126,7 +126,9 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 }
 
 // checkNotReverted fails with *AlreadyRevertedError when one of ids is
-// reverted on the first-parent line ending at head by a revert in effect.
+// reverted on the first-parent line ending at head by a revert in effect
+// that is not among ids: a range that holds a commit and its revert
+// reverts both, which leaves the commit undone once.
 // before, when its tip is on that line, is the older part of the line,
 // walked before the lock was taken: only the commits since are walked
 // now. Newest first, a commit not undone by a later revert in effect is
@@ -141,20 +143,21 @@ func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids []obje
 		seen.reverters = append(seen.reverters, before.reverters...)
 		seen.ids = append(seen.ids, before.ids...)
 	}
-	undone := map[object.ID]object.ID{} // a commit → the revert in effect that undoes it
+	// undone holds the commits not in effect: those reverted now, and
+	// those a later revert in effect names.
+	undone := make(map[object.ID]bool, len(ids))
+	for _, id := range ids {
+		undone[id] = true
+	}
 	for i, c := range seen.reverters {
-		if _, ok := undone[seen.ids[i]]; ok {
-			continue
+		if undone[seen.ids[i]] {
+			continue // its reverts are not in effect
 		}
 		for _, x := range c.Reverts {
-			if _, ok := undone[x]; !ok {
-				undone[x] = seen.ids[i]
+			if slices.Contains(ids, x) {
+				return &AlreadyRevertedError{Commit: x, By: seen.ids[i]}
 			}
-		}
-	}
-	for _, id := range ids {
-		if by, ok := undone[id]; ok {
-			return &AlreadyRevertedError{Commit: id, By: by}
+			undone[x] = true
 		}
 	}
 	return nil

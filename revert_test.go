@@ -662,7 +662,7 @@ func TestRevertTwiceIsRefused(t *testing.T) {
 	}
 	refused(dep.String(), first.Commit)
 	refused("HEAD~2", first.Commit)
-	refused(dep.Short()+"~1..HEAD", first.Commit) // the gift and the revert are fine, the deposit not
+	refused(dep.Short()+"~1.."+gift.Short(), first.Commit) // the gift is fine, the deposit not
 	assert.Equal(t, 7.0, balance(t, r, "acc-1"))
 
 	// The revert reverted: the deposit counts again, and can be reverted.
@@ -697,4 +697,26 @@ func TestRevertTwiceIsRefused(t *testing.T) {
 	assert.Equal(t, gift, already.Commit)
 	assert.Equal(t, landed.Commit, already.By)
 	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
+}
+
+// A range that holds a commit and its revert reverts both: the revert's
+// compensation puts the deposit back and the deposit's takes it away,
+// so it stays undone once.
+func TestRevertRangeWithACommitAndItsRevert(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	open := commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	undo, err := r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	res, err := r.Revert(ctx, open.String()+"..HEAD", RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{undo.Commit, dep}, res.Reverts)
+	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
+	// That range's revert undid the deposit: not again, alone or in a
+	// range from after it.
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	var already *AlreadyRevertedError
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, res.Commit, already.By)
 }
