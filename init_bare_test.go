@@ -84,3 +84,51 @@ func TestInitNamesAPathItCannotMake(t *testing.T) {
 		assert.NotContains(t, err.Error(), "bare")
 	}
 }
+
+// TestInitMakesOneRepositoryAFolder: init --bare of a folder that holds
+// a work tree's .evgit, and init of a bare repository's folder, refuse
+// and write nothing; each made a second repository beside the first,
+// and commands run there found only one of them.
+func TestInitMakesOneRepositoryAFolder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, _, err := Init(ctx, dir, InitOptions{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	_, _, err = Init(ctx, dir, InitOptions{Bare: true})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, "invalid input: "+dir+" holds the repository of a work tree (.evgit); init --bare makes no second one there", err.Error())
+	assert.Equal(t, []string{DirName}, dirNames(t, dir), "nothing written")
+
+	bare := t.TempDir()
+	r, _, err = Init(ctx, bare, InitOptions{Bare: true})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	before := dirNames(t, bare)
+	_, _, err = Init(ctx, bare, InitOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, "invalid input: "+bare+" is a bare repository; init makes no work tree's repository inside it", err.Error())
+	assert.Equal(t, before, dirNames(t, bare), "nothing written")
+
+	// Each init run again is still harmless.
+	for _, c := range []struct {
+		dir  string
+		bare bool
+	}{{dir, false}, {bare, true}} {
+		r, created, err := Init(ctx, c.dir, InitOptions{Bare: c.bare})
+		require.NoError(t, err)
+		assert.False(t, created)
+		require.NoError(t, r.Close())
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}

@@ -101,6 +101,15 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	if b, err := pack.ReadRegular(filepath.Join(gitDir, "format")); err == nil && !store.IsFormatLine(b) || errors.Is(err, pack.ErrCorrupt) {
 		return nil, false, fmt.Errorf("%w: %s holds a file named format that is not evgit's; init writes nothing there", ErrInvalid, gitDir)
 	}
+	// One folder, one repository: a work tree's repository and a bare
+	// one would share it, and commands run there would find the one
+	// and miss the other.
+	switch {
+	case opts.Bare && !store.Initialized(nil, gitDir) && store.Initialized(nil, filepath.Join(abs, DirName)):
+		return nil, false, fmt.Errorf("%w: %s holds the repository of a work tree (%s); init --bare makes no second one there", ErrInvalid, abs, DirName)
+	case !opts.Bare && !store.Initialized(nil, gitDir) && store.Initialized(nil, abs) && isBare(abs):
+		return nil, false, fmt.Errorf("%w: %s is a bare repository; init makes no work tree's repository inside it", ErrInvalid, abs)
+	}
 	if opts.Bare {
 		if err := markBare(gitDir); err != nil {
 			return nil, false, err
@@ -167,10 +176,16 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 		return nil, err
 	}
 	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs)}
-	if _, err := os.Stat(filepath.Join(abs, "bare")); err != nil {
+	if !isBare(abs) {
 		r.workTree = filepath.Dir(abs)
 	}
 	return r, nil
+}
+
+// isBare reports whether the repository at gitDir is marked bare.
+func isBare(gitDir string) bool {
+	_, err := os.Stat(filepath.Join(gitDir, "bare"))
+	return err == nil
 }
 
 // Discover finds the repository that holds dir by walking up from it, as
