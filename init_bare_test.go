@@ -132,3 +132,12 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// TestCloseOfAFailedOpen: the nil Repository a failed Open returns
+// closes without a panic, so `defer r.Close()` may come before the
+// error check.
+func TestCloseOfAFailedOpen(t *testing.T) {
+	r, err := Open(context.Background(), filepath.Join(t.TempDir(), "none"))
+	require.Error(t, err)
+	assert.NoError(t, r.Close())
+}

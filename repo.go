@@ -234,8 +234,12 @@ func isRepo(dir string) bool {
 }
 
 // Close records the snapshots still building (Flush) and releases the
-// repository. Closing it again does nothing.
+// repository. Closing it again does nothing, and so does closing the nil
+// Repository a failed Open or Init returns.
 func (r *Repository) Close() error {
+	if r == nil {
+		return nil
+	}
 	err := r.Flush(context.Background())
 	if errors.Is(err, ErrClosed) {
 		err = nil
