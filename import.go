@@ -324,7 +324,7 @@ type batchWork struct {
 // faster than batches are built, and each batch waiting holds its parsed
 // events. The 100k-event import (14 MB) never reaches it. The bound gives
 // way while the preparer waits for a tree whose boundary the dry run has
-// yet to fold (trees are kept every importSnapshotStride boundaries, so
+// yet to fold (trees are kept importSnapshotStride × snapshot_every events apart, so
 // with snapshots far apart that can be many batches ahead). A variable
 // so tests can make it small.
 var importQueueMax = 16 << 20
@@ -813,7 +813,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			return err
 		}
 		if tr := w.hs.track(); tr != nil && mdl.SnapshotInterval() > 0 {
-			b, err := r.newSnapBuilder(tx, tr.root, importSnapshotStride)
+			b, err := r.newSnapBuilder(tx, tr.root, hs.offset, uint64(importSnapshotStride)*uint64(mdl.SnapshotInterval()))
 			if err != nil {
 				return err
 			}

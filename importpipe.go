@@ -298,15 +298,17 @@ type builtSnapshot struct {
 
 // snapBuilder builds an import's snapshot trees on its own goroutine.
 // The fold pushes every boundary's changed states; the builder keeps
-// every stride-th boundary and the last one (the dropped ones' changes
-// go into the next kept one) and sends the trees, in order, to the
-// batches that write the boundary commits. Trees depend on states, not
-// on commit IDs, so they need not wait for the commits.
+// the boundaries whose offset crosses a multiple of spacing events, and
+// the last one (the dropped ones' changes go into the next kept one),
+// and sends the trees, in order, to the batches that write the boundary
+// commits. Trees depend on states, not on commit IDs, so they need not
+// wait for the commits.
 type snapBuilder struct {
-	w      *snapshot.Writer
-	sink   *treeSink
-	stride int
-	queue  *queue[plannedSnapshot]
+	w       *snapshot.Writer
+	sink    *treeSink
+	start   uint64 // the offset the import starts from
+	spacing uint64
+	queue   *queue[plannedSnapshot]
 
 	out      chan builtSnapshot
 	done     chan struct{}
@@ -329,7 +331,7 @@ type plannedSnapshot struct {
 
 // newSnapBuilder starts a builder on the tree at root, which it reads
 // from rd first (nothing to read for an empty tree).
-func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*snapBuilder, error) {
+func (r *Repository) newSnapBuilder(rd reader, root object.ID, start, spacing uint64) (*snapBuilder, error) {
 	sink := &treeSink{objs: map[object.ID]hashedObject{}}
 	if !root.IsZero() && root != snapshot.EmptyRoot {
 		if err := sink.preload(rd, root); err != nil {
@@ -339,7 +341,8 @@ func (r *Repository) newSnapBuilder(rd reader, root object.ID, stride int) (*sna
 	b := &snapBuilder{
 		w:      snapshot.NewWriter(sink, sink, snapshot.NewCache(importTreeCache)),
 		sink:   sink,
-		stride: max(stride, 1),
+		start:   start,
+		spacing: max(spacing, 1),
 		queue:  newQueue[plannedSnapshot](),
 		out:    make(chan builtSnapshot, 16),
 		done:   make(chan struct{}),
@@ -521,6 +524,7 @@ func (b *snapBuilder) run(root object.ID) {
 	pending := map[string]snapshot.Change{}
 	seen, built := 0, 0
 	var last uint64
+	mark := b.start / b.spacing // the multiple of spacing last crossed
 	build := func() bool {
 		changes := make([]snapshot.Change, 0, len(pending))
 		for _, c := range pending {
@@ -552,8 +556,11 @@ func (b *snapBuilder) run(root object.ID) {
 		for _, c := range p.changes {
 			pending[c.Stream] = c
 		}
-		if seen%b.stride == 0 && !build() {
-			return
+		if m := p.offset / b.spacing; m > mark {
+			mark = m
+			if !build() {
+				return
+			}
 		}
 	}
 	select {

@@ -760,6 +760,44 @@ func TestImportSnapshotStride(t *testing.T) {
 	assert.Equal(t, n/50/7+1, checked)
 }
 
+// TestImportSnapshotStrideCountsEvents: with commits of more than
+// snapshot_every events, each a boundary, an import's snapshots are
+// still stride × snapshot_every events apart, not stride commits apart.
+func TestImportSnapshotStrideCountsEvents(t *testing.T) {
+	old := importSnapshotStride
+	importSnapshotStride = 7
+	t.Cleanup(func() { importSnapshotStride = old })
+	ctx := context.Background()
+	const n, batch = 2550, 125 // boundaries every 50 events: every commit is one
+	cfg := bankgen.Config{Seed: 7, Events: n, Accounts: 100}
+	var buf bytes.Buffer
+	require.NoError(t, bankgen.Write(&buf, cfg))
+	r := modelRepo(t, bankModelEvery(50))
+	res, err := r.Import(ctx, &buf, ImportOptions{Batch: batch})
+	require.NoError(t, err)
+	require.Equal(t, n, res.Events)
+	events := bankgen.Generate(cfg)
+	_, mdlID, err := r.Model(ctx)
+	require.NoError(t, err)
+	var offsets, with []int
+	for k := batch; k < n; k += batch {
+		offsets = append(offsets, k)
+	}
+	offsets = append(offsets, n)
+	for i, k := range offsets {
+		id, err := r.Resolve(ctx, fmt.Sprintf("HEAD~%d", len(offsets)-1-i))
+		require.NoError(t, err)
+		_, ok, err := r.st.Snapshot(id, mdlID)
+		require.NoError(t, err)
+		if ok {
+			with = append(with, k)
+			checkTree(t, r, id, expectAt(events, k))
+		}
+	}
+	// The commits whose events cross a multiple of 350, and the last.
+	assert.Equal(t, []int{375, 750, 1125, 1500, 1750, 2125, 2500, 2550}, with)
+}
+
 // TestLineIndexAcrossBranches loads, with snapshots off, from two
 // branches at once: the line index is cut and grown under the loads,
 // which must stay right.
