@@ -339,13 +339,13 @@ func (r *Repository) newSnapBuilder(rd reader, root object.ID, start, spacing ui
 		}
 	}
 	b := &snapBuilder{
-		w:      snapshot.NewWriter(sink, sink, snapshot.NewCache(importTreeCache)),
-		sink:   sink,
+		w:       snapshot.NewWriter(sink, sink, snapshot.NewCache(importTreeCache)),
+		sink:    sink,
 		start:   start,
 		spacing: max(spacing, 1),
-		queue:  newQueue[plannedSnapshot](),
-		out:    make(chan builtSnapshot, 16),
-		done:   make(chan struct{}),
+		queue:   newQueue[plannedSnapshot](),
+		out:     make(chan builtSnapshot, 16),
+		done:    make(chan struct{}),
 	}
 	if root.IsZero() {
 		root = snapshot.EmptyRoot
