@@ -156,11 +156,22 @@ func newRefFree(tx *store.Tx, full, what, name string) error {
 // Git refuses refs/heads/x/y beside refs/heads/x: one of them could not
 // be a file beside the other in a Git repository, so an export to Git, or
 // a user who reads names as paths, would meet two things of one name.
+//
+// The folders above full are looked up one by one and only the refs
+// below it are listed: listing every ref and sorting them on each create
+// made creating 10,000 refs quadratic (7 ms a create at 10,000 refs; a
+// helper's audit).
 func refPathFree(tx *store.Tx, full, what, name string) error {
-	for _, other := range tx.RefNames("refs/") {
-		if strings.HasPrefix(other, full+"/") || strings.HasPrefix(full, other+"/") {
-			return invalidf("cannot create %s '%s': '%s' exists", what, name, other)
+	for i := len("refs/"); i < len(full); i++ {
+		if full[i] != '/' {
+			continue
 		}
+		if _, ok := tx.Ref(full[:i]); ok {
+			return invalidf("cannot create %s '%s': '%s' exists", what, name, full[:i])
+		}
+	}
+	if below := tx.RefNames(full + "/"); len(below) > 0 {
+		return invalidf("cannot create %s '%s': '%s' exists", what, name, below[0])
 	}
 	return nil
 }

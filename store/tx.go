@@ -367,7 +367,7 @@ func (tx *Tx) RefNames(prefix string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(name string) {
-		if seen[name] || !strings.HasPrefix(name, prefix) {
+		if !strings.HasPrefix(name, prefix) || seen[name] {
 			return
 		}
 		seen[name] = true
