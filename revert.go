@@ -59,25 +59,78 @@ type RevertResult struct {
 	Overwrites []revert.Overwrite `json:"overwrites,omitempty"`
 }
 
-// AlreadyRevertedError is Revert's answer when a commit it would revert
-// is reverted already on the branch, by a revert that is itself in
-// effect (not reverted in turn): compensating it again would undo it
-// twice, a second refund. Git's revert finds nothing to commit there
-// too. It matches ErrNothingToCommit. Reverting the revert (By) puts
-// the commit's events back in effect, and then the commit can be
-// reverted again.
+// AlreadyRevertedError is Revert's answer when the revert would undo a
+// commit that is undone already on the branch: compensating a deposit
+// again is a second refund. Git's revert finds nothing to commit there
+// too. It matches ErrNothingToCommit.
+//
+// A commit is undone by a revert in effect, and a revert is in effect
+// unless reverted in turn; reverting a revert puts back what it
+// reverted, so reverting the revert of a revert undoes the first commit
+// again, and is refused when that commit is undone already. Reverting
+// the revert that undid it (By) puts the commit back in effect, and
+// then it can be reverted again.
 type AlreadyRevertedError struct {
-	Commit object.ID // the commit asked to revert
-	By     object.ID // the newest revert of it in effect
+	Commit object.ID // the commit that would be undone twice
+	// By is the newest revert in effect that undoes it; ZeroID when the
+	// revert asked for would undo it twice by itself.
+	By object.ID
+	// Through is the commit asked to revert whose revert would undo
+	// Commit again; ZeroID when Commit is itself one asked for.
+	Through object.ID
 }
 
-// Error names both commits.
+// Error names the commits.
 func (e *AlreadyRevertedError) Error() string {
-	return fmt.Sprintf("commit %s is already reverted by %s", e.Commit.Short(), e.By.Short())
+	switch {
+	case e.By.IsZero():
+		return fmt.Sprintf("this revert would undo commit %s twice", e.Commit.Short())
+	case e.Through.IsZero():
+		return fmt.Sprintf("commit %s is already reverted by %s", e.Commit.Short(), e.By.Short())
+	}
+	return fmt.Sprintf("commit %s is already reverted by %s; reverting %s would undo it again", e.Commit.Short(), e.By.Short(), e.Through.Short())
 }
 
 // Is makes the error match ErrNothingToCommit.
 func (e *AlreadyRevertedError) Is(target error) bool { return target == ErrNothingToCommit }
+
+// revertClosure returns the commits whose effect a revert of ids would
+// change: ids (commits), and what each of them reverts, recursively, as
+// reverting a revert puts back what it reverted; with, for each, the
+// commit of ids it is reached through. A reverted commit that is not
+// stored (an import of one branch) ends its chain.
+func revertClosure(rd reader, ids []object.ID, commits []*object.Commit) ([]object.ID, map[object.ID]object.ID, error) {
+	through := make(map[object.ID]object.ID, len(ids))
+	closure := slices.Clone(ids)
+	reverts := make([][]object.ID, len(ids))
+	for i, id := range ids {
+		through[id] = object.ZeroID
+		reverts[i] = commits[i].Reverts
+	}
+	for i := 0; i < len(closure); i++ {
+		if i >= len(ids) {
+			c, err := readCommit(rd, closure[i])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			reverts = append(reverts, c.Reverts)
+		}
+		from := through[closure[i]]
+		if from.IsZero() {
+			from = closure[i]
+		}
+		for _, x := range reverts[i] {
+			if _, ok := through[x]; !ok {
+				through[x] = from
+				closure = append(closure, x)
+			}
+		}
+	}
+	return closure, through, nil
+}
 
 // revertsSeen is what a walk down a first-parent line found of reverts:
 // the commits on it that revert something, newest first, from tip down
@@ -125,17 +178,20 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 	return seen, false, nil
 }
 
-// checkNotReverted fails with *AlreadyRevertedError when one of ids is
-// reverted on the first-parent line ending at head by a revert in effect
-// that is not among ids: a range that holds a commit and its revert
-// reverts both, which leaves the commit undone once.
+// checkNotReverted fails with *AlreadyRevertedError when reverting ids
+// would undo a commit of closure (revertClosure) that is undone already
+// on the first-parent line ending at head, or undo one twice itself.
 // before, when its tip is on that line, is the older part of the line,
 // walked before the lock was taken: only the commits since are walked
-// now. Newest first, a commit not undone by a later revert in effect is
-// in effect, and so are its reverts. A revert made on another line and
-// merged in is not seen.
-func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids []object.ID, before revertsSeen) error {
-	seen, reached, err := seeReverts(ctx, rd, head, before.tip, ids)
+// now.
+//
+// Each commit's net effect is 1 less the net effects of the later
+// commits that revert it, counted newest first: 1 in effect, 0 undone,
+// and below 0 undone twice. The revert asked for, newest of all, has
+// effect 1. A range that holds a commit and its revert in effect lowers
+// the revert to 0 and puts the commit back before undoing it: once.
+func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids, closure []object.ID, through map[object.ID]object.ID, before revertsSeen) error {
+	seen, reached, err := seeReverts(ctx, rd, head, before.tip, closure)
 	if err != nil {
 		return err
 	}
@@ -143,22 +199,37 @@ func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids []obje
 		seen.reverters = append(seen.reverters, before.reverters...)
 		seen.ids = append(seen.ids, before.ids...)
 	}
-	// undone holds the commits not in effect: those reverted now, and
-	// those a later revert in effect names.
-	undone := make(map[object.ID]bool, len(ids))
+	// Later commits' effects on each commit, without the revert asked
+	// for and what it changes; by: the newest revert in effect of each.
+	acc := map[object.ID]int{}
+	change := make(map[object.ID]int, len(closure))
+	by := map[object.ID]object.ID{}
 	for _, id := range ids {
-		undone[id] = true
+		change[id]++
 	}
 	for i, c := range seen.reverters {
-		if undone[seen.ids[i]] {
-			continue // its reverts are not in effect
-		}
+		id := seen.ids[i]
+		net, d := 1-acc[id], -change[id]
 		for _, x := range c.Reverts {
-			if slices.Contains(ids, x) {
-				return &AlreadyRevertedError{Commit: x, By: seen.ids[i]}
+			acc[x] += net
+			if d != 0 {
+				change[x] += d
 			}
-			undone[x] = true
+			if _, ok := by[x]; !ok && net > 0 {
+				by[x] = id
+			}
 		}
+	}
+	for _, x := range closure {
+		net, d := 1-acc[x], -change[x]
+		if d >= 0 || net+d >= 0 {
+			continue
+		}
+		e := &AlreadyRevertedError{Commit: x, Through: through[x]}
+		if net <= 0 {
+			e.By = by[x]
+		}
+		return e
 	}
 	return nil
 }
@@ -328,7 +399,11 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		}
 		events[i] = preparedEvent{in: in, data: data}
 	}
-	before, err := r.revertsBefore(ctx, opts.Branch, ids)
+	closure, through, err := revertClosure(r.st, ids, commits)
+	if err != nil {
+		return nil, err
+	}
+	before, err := r.revertsBefore(ctx, opts.Branch, closure)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +448,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
 			return errRevisionMoved
 		}
-		if err := checkNotReverted(ctx, tx, hs.head, ids, before); err != nil {
+		if err := checkNotReverted(ctx, tx, hs.head, ids, closure, through, before); err != nil {
 			return err
 		}
 		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {

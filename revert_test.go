@@ -713,10 +713,103 @@ func TestRevertRangeWithACommitAndItsRevert(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []object.ID{undo.Commit, dep}, res.Reverts)
 	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
-	// That range's revert undid the deposit: not again, alone or in a
-	// range from after it.
+	// That range's revert undid the deposit: not again.
 	_, err = r.Revert(ctx, dep.String(), RevertOptions{})
 	var already *AlreadyRevertedError
 	require.ErrorAs(t, err, &already)
 	assert.Equal(t, res.Commit, already.By)
+
+	// Once the range's revert is reverted, the first revert is in effect
+	// again, and the range can be reverted again.
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, open.String()+".."+undo.Commit.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, balance(t, r, "acc-1"))
+
+	// A range whose revert of the deposit was reverted would undo that
+	// revert a second time: refused, though the balance would not move.
+	r = bankRepo(t)
+	open = commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`))
+	dep = commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	undo, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	back, err := r.Revert(ctx, undo.Commit.String(), RevertOptions{})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, open.String()+".."+undo.Commit.String(), RevertOptions{})
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, AlreadyRevertedError{Commit: undo.Commit, By: back.Commit}, *already)
+	assert.Equal(t, back.Commit, headOf(t, r))
+	assert.Equal(t, 100.0, balance(t, r, "acc-1"))
+}
+
+// Reverting a revert puts back what it reverted: reverting the revert
+// of a revert undoes the first commit again, and is refused when that
+// commit is undone already (a second refund), alone or through a
+// range's revert.
+func TestRevertOfARevertThatWouldUndoTwice(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-1", "MoneyDeposited", `{"amount":1000}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	fee := commitEvents(t, r, "Fee", ev("acc-1", "MoneyDeposited", `{"amount":10}`))
+	r1, err := r.Revert(ctx, dep.String(), RevertOptions{}) // 1010
+	require.NoError(t, err)
+	r2, err := r.Revert(ctx, r1.Commit.String(), RevertOptions{}) // 1110: dep back
+	require.NoError(t, err)
+	r3, err := r.Revert(ctx, dep.String(), RevertOptions{}) // 1010
+	require.NoError(t, err)
+	head := headOf(t, r)
+	_, err = r.Revert(ctx, r2.Commit.String(), RevertOptions{}) // would put r1 back: 910
+	var already *AlreadyRevertedError
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, AlreadyRevertedError{Commit: dep, By: r3.Commit, Through: r2.Commit}, *already)
+	assert.Equal(t, "commit "+dep.Short()+" is already reverted by "+r3.Commit.Short()+"; reverting "+r2.Commit.Short()+" would undo it again", err.Error())
+	assert.Equal(t, head, headOf(t, r), "nothing written")
+	assert.Equal(t, 1010.0, balance(t, r, "acc-1"))
+
+	// The same through a range: its revert reverted, the fee reverted
+	// again, the revert of the revert is refused.
+	rr, err := r.Revert(ctx, dep.Short()+".."+fee.Short(), RevertOptions{}) // the fee: 1000
+	require.NoError(t, err)
+	rr2, err := r.Revert(ctx, rr.Commit.String(), RevertOptions{}) // 1010
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, fee.String(), RevertOptions{}) // 1000
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, rr2.Commit.String(), RevertOptions{})
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, fee, already.Commit)
+	assert.Equal(t, 1000.0, balance(t, r, "acc-1"))
+}
+
+// Histories that reverted one commit twice (made before reverts were
+// checked, or by an import) count both: the commit stays refused, naming
+// the newest revert in effect, until both reverts are reverted.
+func TestRevertAfterAnOlderDoubleRevert(t *testing.T) {
+	ctx := context.Background()
+	r := bankRepo(t)
+	commitEvents(t, r, "Open", ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-1", "MoneyDeposited", `{"amount":1000}`))
+	dep := commitEvents(t, r, "Deposit", ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	undo := func() object.ID {
+		res, err := r.Append(ctx, []EventInput{ev("acc-1", "MoneyWithdrawn", `{"amount":100}`)}, AppendOptions{Message: "undo", Reverts: []object.ID{dep}})
+		require.NoError(t, err)
+		return res.Commit
+	}
+	o1, o2 := undo(), undo()
+	assert.Equal(t, 900.0, balance(t, r, "acc-1"))
+	var already *AlreadyRevertedError
+	_, err := r.Revert(ctx, dep.String(), RevertOptions{})
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, o2, already.By)
+	_, err = r.Revert(ctx, o1.String(), RevertOptions{})
+	require.NoError(t, err)
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	require.ErrorAs(t, err, &already)
+	assert.Equal(t, o2, already.By, "still undone once")
+	_, err = r.Revert(ctx, o2.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1100.0, balance(t, r, "acc-1"))
+	_, err = r.Revert(ctx, dep.String(), RevertOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1000.0, balance(t, r, "acc-1"))
 }
