@@ -627,3 +627,32 @@ func TestKeptObjectsAreClean(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK, "%v", rep.Problems)
 }
+
+// TestTreesAreReadOnce: a snapshot's inner nodes link to nodes of every
+// earlier snapshot, all over the log. Their counts are remembered, not
+// read again from the store once the bounded memory of recent objects
+// let go of them: with 200 snapshots of 200,000 streams that made fsck
+// decode frames again and again, for minutes.
+func TestTreesAreReadOnce(t *testing.T) {
+	ctx := context.Background()
+	r, _, err := evgit.Init(ctx, t.TempDir(), evgit.InitOptions{})
+	require.NoError(t, err)
+	_, err = r.SetModel(ctx, []byte("snapshot_every: 1\n"), "test")
+	require.NoError(t, err)
+	for c := range 30 {
+		var batch []evgit.EventInput
+		for i := range 40 {
+			batch = append(batch, evgit.EventInput{Stream: fmt.Sprintf("s-%d", (c*17+i*13)%300), Type: "Set", Data: json.RawMessage(fmt.Sprintf(`{"c":%d}`, c))})
+		}
+		_, err := r.Append(ctx, batch, evgit.AppendOptions{Actor: "test"})
+		require.NoError(t, err)
+	}
+	gitDir := r.GitDir()
+	require.NoError(t, r.Close())
+	reads := 0
+	defer fsck.WatchTreeReads(8, &reads)()
+	rep := runFsck(t, gitDir)
+	assert.Empty(t, rep.Problems)
+	assert.Greater(t, rep.Checked.Trees, 100)
+	assert.Zero(t, reads, "tree nodes read again")
+}

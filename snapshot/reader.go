@@ -202,10 +202,20 @@ func decodeNode(body []byte) (*node, error) {
 	}
 	// The decoder takes varints that are longer than they need be: one
 	// node, one encoding.
-	if !bytes.Equal(appendTree(make([]byte, 0, len(body)), t), body) {
+	own := appendTree(make([]byte, 0, len(body)), t)
+	if !bytes.Equal(own, body) {
 		return nil, corruptf("node is not canonically encoded")
 	}
 	n := &node{t: t}
+	if t.Leaf {
+		// The inline states the decoder gave point into body, which is
+		// part of a decoded frame of megabytes: a cached leaf held its
+		// whole frame, and a walk over a tree spread over many frames
+		// held them all, past the frame cache's bound (4 GB for a tree
+		// of 200,000 streams; a helper's audit). The node's own copy
+		// holds the same bytes.
+		rebind(t, own)
+	}
 	if !t.Leaf {
 		if t.Count <= object.TreeLeafMax {
 			return nil, corruptf("inner node of %d streams; at most %d belong in a leaf", t.Count, object.TreeLeafMax)
@@ -230,9 +240,17 @@ func decodeNode(body []byte) (*node, error) {
 
 // at loads a node and checks that it may stand at depth d under prefix.
 func (r *Reader) at(id object.ID, d int, prefix *Key) (*node, error) {
-	n, err := r.load(id)
-	if err != nil {
-		return nil, err
+	return r.atPre(nil, id, d, prefix)
+}
+
+// atPre is at taking the node from pre when it was read ahead.
+func (r *Reader) atPre(pre preloaded, id object.ID, d int, prefix *Key) (*node, error) {
+	n, ok := pre[id]
+	if !ok {
+		var err error
+		if n, err = r.load(id); err != nil {
+			return nil, err
+		}
 	}
 	if n.built {
 		return n, nil
@@ -315,7 +333,8 @@ var errStop = errors.New("stop")
 func (r *Reader) All(root object.ID) iter.Seq2[object.TreeEntry, error] {
 	return func(yield func(object.TreeEntry, error) bool) {
 		var prefix Key
-		_, err := r.walk(root, 0, prefix, func(e object.TreeEntry) bool { return yield(e, nil) })
+		pre := r.preload([]object.ID{root}, false)
+		_, err := r.walk(pre, root, 0, prefix, func(e object.TreeEntry) bool { return yield(e, nil) })
 		if err != nil && err != errStop {
 			yield(object.TreeEntry{}, err)
 		}
@@ -323,8 +342,8 @@ func (r *Reader) All(root object.ID) iter.Seq2[object.TreeEntry, error] {
 }
 
 // walk visits the subtree at id and returns how many streams it holds.
-func (r *Reader) walk(id object.ID, d int, prefix Key, fn func(object.TreeEntry) bool) (uint64, error) {
-	n, err := r.at(id, d, &prefix)
+func (r *Reader) walk(pre preloaded, id object.ID, d int, prefix Key, fn func(object.TreeEntry) bool) (uint64, error) {
+	n, err := r.atPre(pre, id, d, &prefix)
 	if err != nil {
 		return 0, err
 	}
@@ -341,7 +360,7 @@ func (r *Reader) walk(id object.ID, d int, prefix Key, fn func(object.TreeEntry)
 		if c.IsZero() {
 			continue
 		}
-		k, err := r.walk(c, d+1, withNibble(prefix, d, i), fn)
+		k, err := r.walk(pre, c, d+1, withNibble(prefix, d, i), fn)
 		if err != nil {
 			return 0, err
 		}
@@ -359,7 +378,7 @@ func (r *Reader) walk(id object.ID, d int, prefix Key, fn func(object.TreeEntry)
 func (r *Reader) Verify(root object.ID) (uint64, error) {
 	var prefix Key
 	var ferr error
-	n, err := r.walk(root, 0, prefix, func(e object.TreeEntry) bool {
+	n, err := r.walk(r.preload([]object.ID{root}, false), root, 0, prefix, func(e object.TreeEntry) bool {
 		st, err := r.State(e)
 		if err == nil {
 			var canon []byte
@@ -409,7 +428,8 @@ type part struct {
 func (r *Reader) Diff(a, b object.ID) iter.Seq2[Delta, error] {
 	return func(yield func(Delta, error) bool) {
 		var prefix Key
-		err := r.diff(part{id: a}, part{id: b}, 0, prefix, func(d Delta) bool { return yield(d, nil) })
+		pre := r.preload([]object.ID{a, b}, true)
+		err := r.diff(pre, part{id: a}, part{id: b}, 0, prefix, func(d Delta) bool { return yield(d, nil) })
 		if err != nil && err != errStop {
 			yield(Delta{}, err)
 		}
@@ -418,14 +438,14 @@ func (r *Reader) Diff(a, b object.ID) iter.Seq2[Delta, error] {
 
 // expand turns a stored part into a list (a leaf) or returns its node
 // (an inner node).
-func (r *Reader) expand(p part, d int, prefix *Key) (part, *node, error) {
+func (r *Reader) expand(pre preloaded, p part, d int, prefix *Key) (part, *node, error) {
 	if p.list {
 		return p, nil, nil
 	}
 	if p.id.IsZero() {
 		return part{list: true}, nil, nil
 	}
-	n, err := r.at(p.id, d, prefix)
+	n, err := r.atPre(pre, p.id, d, prefix)
 	if err != nil {
 		return p, nil, err
 	}
@@ -435,15 +455,15 @@ func (r *Reader) expand(p part, d int, prefix *Key) (part, *node, error) {
 	return p, n, nil
 }
 
-func (r *Reader) diff(a, b part, d int, prefix Key, fn func(Delta) bool) error {
+func (r *Reader) diff(pre preloaded, a, b part, d int, prefix Key, fn func(Delta) bool) error {
 	if !a.list && !b.list && a.id == b.id {
 		return nil
 	}
-	a, an, err := r.expand(a, d, &prefix)
+	a, an, err := r.expand(pre, a, d, &prefix)
 	if err != nil {
 		return err
 	}
-	b, bn, err := r.expand(b, d, &prefix)
+	b, bn, err := r.expand(pre, b, d, &prefix)
 	if err != nil {
 		return err
 	}
@@ -452,7 +472,7 @@ func (r *Reader) diff(a, b part, d int, prefix Key, fn func(Delta) bool) error {
 	}
 	for i := range object.TreeFanout {
 		ca, cb := child(a, an, d, i), child(b, bn, d, i)
-		if err := r.diff(ca, cb, d+1, withNibble(prefix, d, i), fn); err != nil {
+		if err := r.diff(pre, ca, cb, d+1, withNibble(prefix, d, i), fn); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -1204,6 +1205,48 @@ func (s *Store) lookup(id object.ID) (pack.Location, bool) {
 		}
 	}
 	return pack.Location{}, false
+}
+
+// ReadOrder sorts ids into the order they are read cheapest: by where
+// they lie, so that the objects of one frame come together and frames
+// come in file order (the pack first); objects not found come last, in
+// the order given. A reader of many objects decodes each frame once,
+// where another order may decode one frame again for each object once
+// the frames outgrow the frame cache (snapshot.ReadOrderer).
+func (s *Store) ReadOrder(ids []object.ID) {
+	if len(ids) < 2 {
+		return
+	}
+	s.mu.RLock()
+	type placed struct {
+		id    object.ID
+		loc   pack.Location
+		found bool
+	}
+	ps := make([]placed, len(ids))
+	for i, id := range ids {
+		ps[i].id = id
+		if loc, ok := s.lookup(id); ok {
+			ps[i].loc, ps[i].found = loc, true
+		} else if s.packIdx != nil {
+			if c := s.packIdx.Candidates(id); len(c) > 0 {
+				ps[i].loc, ps[i].found = c[0], true
+			}
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortStableFunc(ps, func(a, b placed) int {
+		if a.found != b.found {
+			if a.found {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.loc.Seg, b.loc.Seg), cmp.Compare(a.loc.Off, b.loc.Off), cmp.Compare(a.loc.Slot, b.loc.Slot))
+	})
+	for i := range ps {
+		ids[i] = ps[i].id
+	}
 }
 
 // lookupSeen, when set (by tests), is told of every index lookup.

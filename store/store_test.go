@@ -424,3 +424,32 @@ func TestOpenDoesNotWaitForTheLock(t *testing.T) {
 	head, _, _ = s.Resolve("HEAD")
 	assert.Equal(t, next, head)
 }
+
+// TestReadOrderSortsByWhereObjectsLie: ReadOrder puts IDs in the order
+// they lie in the log (frame by frame, in file order), in segments and,
+// after gc, in the pack; unknown IDs go last in the order given.
+func TestReadOrderSortsByWhereObjectsLie(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	var written []object.ID
+	for i := range 30 {
+		written = append(written, appendCommit(t, s, i))
+		if i == 14 {
+			_, err := s.Seal(0)
+			require.NoError(t, err)
+		}
+	}
+	unknown := []object.ID{object.Hash(object.KindBlob, []byte("x")), object.Hash(object.KindBlob, []byte("y"))}
+	check := func() {
+		t.Helper()
+		ids := slices.Clone(written)
+		slices.Reverse(ids)
+		ids = append([]object.ID{unknown[0]}, ids...)
+		ids = append(ids, unknown[1])
+		s.ReadOrder(ids)
+		assert.Equal(t, append(slices.Clone(written), unknown...), ids)
+	}
+	check()
+	_, err := s.GC(context.Background(), GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	check()
+}
