@@ -282,10 +282,11 @@ var testHookRevertComputed func()
 // a branch that keeps moving (a hundred times) fails it with ErrConflict.
 // Any other revision (an ID, a tag, another branch) is resolved once. An
 // event whose stream the branch does not have is not compensated
-// (ErrNoCompensation). A commit that a revert in effect on the branch's
-// first-parent line undid already is not reverted again
-// (*AlreadyRevertedError), which holds for two reverts of one commit at
-// once too; the key of a retry is looked up first.
+// (ErrNoCompensation). A revert that would undo a commit the branch's
+// first-parent line has undone already, by reverting it again or by
+// reverting a revert of a revert, is refused (*AlreadyRevertedError),
+// which holds for two reverts of one commit at once too; the key of a
+// retry is looked up first.
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
