@@ -32,10 +32,10 @@ type preloaded map[object.ID]*node
 // the store's frame cache it decodes the same frames again and again:
 // `ls-tree` of 200,000 streams imported in 1000-event commits ran for
 // minutes (a helper's audit). Level by level, in the store's order, each
-// frame is decoded about once a level. The nodes are all held, as the
-// walks that use this (listing, checkout, diff, verify) hold every entry
-// anyway. Reading stops at the first error, which the walk then meets
-// in its own place.
+// frame is decoded about once a level. The nodes are all held: listing,
+// checkout and diff hold every entry anyway, and verify holds the tree
+// (a few hundred bytes a stream) where it held one path. Reading stops
+// at the first error, which the walk then meets in its own place.
 func (r *Reader) preload(roots []object.ID, skipEqual bool) preloaded {
 	ro, ok := r.src.(ReadOrderer)
 	if !ok {
@@ -81,10 +81,19 @@ func (r *Reader) preload(roots []object.ID, skipEqual bool) preloaded {
 		if skipEqual && len(roots) == 2 {
 			next[0], next[1] = pairChildren(pre, level[0], level[1])
 		} else {
+			// A node is queued once: a damaged tree that names one
+			// child at many places would otherwise grow each level
+			// sixteenfold before the walk's checks refuse it.
+			queued := map[object.ID]bool{}
 			for t, ids := range level {
 				for _, id := range ids {
 					if n := pre[id]; n != nil && !n.t.Leaf {
-						next[t] = appendChildren(next[t], n)
+						for _, c := range n.t.Children {
+							if _, read := pre[c]; !c.IsZero() && !read && !queued[c] {
+								queued[c] = true
+								next[t] = append(next[t], c)
+							}
+						}
 					}
 				}
 			}
@@ -106,20 +115,13 @@ func empty(level [][]object.ID) bool {
 	return true
 }
 
-func appendChildren(dst []object.ID, n *node) []object.ID {
-	for _, c := range n.t.Children {
-		if !c.IsZero() {
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
 // pairChildren returns the children of two levels of nodes at the same
 // places (a[i] and b[i] stand at one place; ZeroID where a tree has no
 // node there or a leaf above), dropping pairs of equal IDs, which a diff
-// does not read.
+// does not read, and pairs met before (a damaged tree may name one node
+// at many places).
 func pairChildren(pre preloaded, a, b []object.ID) (na, nb []object.ID) {
+	seen := map[[2]object.ID]bool{}
 	for i := range a {
 		var ca, cb [object.TreeFanout]object.ID
 		if n := pre[a[i]]; n != nil && !n.t.Leaf {
@@ -129,8 +131,10 @@ func pairChildren(pre preloaded, a, b []object.ID) (na, nb []object.ID) {
 			cb = n.t.Children
 		}
 		for j := range object.TreeFanout {
-			if ca[j] == cb[j] {
+			if p := [2]object.ID{ca[j], cb[j]}; ca[j] == cb[j] || seen[p] {
 				continue
+			} else {
+				seen[p] = true
 			}
 			na, nb = append(na, ca[j]), append(nb, cb[j])
 		}

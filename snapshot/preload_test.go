@@ -148,3 +148,49 @@ func TestDecodedLeafOwnsItsStates(t *testing.T) {
 	assert.Equal(t, `{"b":1}`, string(n.t.Entries[0].State))
 	assert.Equal(t, "acc-1", n.t.Entries[0].Stream)
 }
+
+// TestPreloadOfATreeNamingOneNodeEverywhere: a damaged tree whose inner
+// nodes name one child at all sixteen places is read once a node, not
+// sixteenfold a level, before the walk refuses it as it did without
+// reading ahead (a helper's review).
+func TestPreloadOfATreeNamingOneNodeEverywhere(t *testing.T) {
+	repo := newFramedRepo()
+	leaf := &object.Tree{Leaf: true, Entries: []object.TreeEntry{{Stream: "acc-1", Version: 1, State: []byte(`{}`)}}}
+	leaf.Entries[0].StateID = object.Hash(object.KindBlob, leaf.Entries[0].State)
+	id := repo.PutObject(object.KindTree, leaf.Encode())
+	for range 4 {
+		in := &object.Tree{Count: 100}
+		for i := range in.Children {
+			in.Children[i] = id
+		}
+		id = repo.PutObject(object.KindTree, in.Encode())
+	}
+	largest := 0
+	ro := &sizeOrderer{framedRepo: repo, largest: &largest}
+	var got, want error
+	for _, err := range NewReader(ro, nil).All(id) {
+		got = err
+	}
+	for _, err := range NewReader(unordered{repo}, nil).All(id) {
+		want = err
+	}
+	require.ErrorIs(t, got, ErrCorrupt)
+	assert.Equal(t, want.Error(), got.Error())
+	assert.LessOrEqual(t, largest, 1)
+	for _, err := range NewReader(ro, nil).Diff(EmptyRoot, id) {
+		got = err
+	}
+	require.ErrorIs(t, got, ErrCorrupt)
+	assert.LessOrEqual(t, largest, 2)
+}
+
+// sizeOrderer records the most IDs one ReadOrder call was given.
+type sizeOrderer struct {
+	*framedRepo
+	largest *int
+}
+
+func (s *sizeOrderer) ReadOrder(ids []object.ID) {
+	*s.largest = max(*s.largest, len(ids))
+	s.framedRepo.ReadOrder(ids)
+}
