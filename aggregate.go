@@ -1,8 +1,10 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"fmt"
 	"reflect"
 	"sync"
@@ -30,12 +32,16 @@ type RecordedEvent struct {
 type Reducer[S any] func(state S, e *RecordedEvent) (S, error)
 
 // Handle makes a Reducer of a function that takes the event's data
-// decoded (encoding/json) into a D.
+// decoded (encoding/json) into a D. Numbers decoded into an interface
+// value (a D of any or map[string]any, or such a field) are json.Number,
+// which holds them exactly: integers are never rounded through float64
+// (SPEC §2), where encoding/json's default would turn 9007199254740993
+// into 9007199254740992.
 func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Reducer[S] {
 	return func(state S, e *RecordedEvent) (S, error) {
 		var d D
 		if len(e.Data) > 0 {
-			if err := json.Unmarshal(e.Data, &d); err != nil {
+			if err := unmarshalExact(e.Data, &d); err != nil {
 				return state, fmt.Errorf("event %s of %s: data: %w", e.ID.Short(), e.Stream, err)
 			}
 		}
@@ -157,7 +163,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	for at := n - n%max(every, 1); every > 0 && at >= every; at -= every {
 		if b, ok := snaps.get(key(at)); ok {
 			var s S
-			if err := json.Unmarshal(b, &s); err == nil {
+			if err := unmarshalExact(b, &s); err == nil {
 				state, done = s, at
 				break
 			}
@@ -213,10 +219,24 @@ func snapshotOf[S any](state S) ([]byte, bool) {
 		return nil, false
 	}
 	var back S
-	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, state) {
+	if err := unmarshalExact(b, &back); err != nil || !reflect.DeepEqual(back, state) {
 		return nil, false
 	}
 	return b, true
+}
+
+// unmarshalExact is json.Unmarshal with numbers in interface values
+// decoded as json.Number.
+func unmarshalExact(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("invalid character after the top-level value")
+	}
+	return nil
 }
 
 // aggregateKey names a typed snapshot.

@@ -171,7 +171,9 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 			return err
 		}
 		for _, id := range opts.Reverts {
-			if _, err := readCommit(tx, id); err != nil {
+			if _, err := readCommit(tx, id); errors.Is(err, ErrNotFound) {
+				return invalidf("reverts %s: no such commit", id.Short())
+			} else if err != nil {
 				return invalidf("reverts %s: %v", id.Short(), err)
 			}
 		}

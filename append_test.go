@@ -73,6 +73,7 @@ func TestAppendGuards(t *testing.T) {
 	// link corruption.
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{{1, 2, 3}}})
 	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, "reverts 0102030: no such commit", err.Error(), "not a \"not found\" that ErrNotFound does not match")
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{b.Commit}})
 	require.NoError(t, err)
 }

@@ -45,6 +45,29 @@ func TestUnknownRevisionIsNotFound(t *testing.T) {
 	}
 }
 
+// A revision whose syntax is wrong is invalid input, not a commit that
+// is missing, through every call that takes one: a caller can tell a
+// typo from an absent commit (a helper's audit of the library).
+func TestBadRevisionIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "", ev("s", "E", `{"a":1}`))
+	for _, rev := range []string{"HEAD~-1", "main@{x}", "bad..ref~1", "refs/heads/a b", "HEAD..main"} {
+		_, err := r.Resolve(ctx, rev)
+		assert.ErrorIs(t, err, ErrInvalid, rev)
+		assert.NotErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.Show(ctx, rev)
+		assert.ErrorIs(t, err, ErrInvalid, rev)
+		_, err = r.State(ctx, rev, "s", StateOptions{})
+		assert.ErrorIs(t, err, ErrInvalid, rev)
+		assert.NotErrorIs(t, err, ErrNotFound, rev)
+		_, err = r.CreateBranch(ctx, "b", rev, "t")
+		assert.ErrorIs(t, err, ErrInvalid, rev)
+	}
+	_, err := r.State(ctx, "HEAD..main", "s", StateOptions{})
+	assert.EqualError(t, err, `unknown revision "HEAD..main": a range, where one commit is wanted`)
+}
+
 // A Repository used after Close returns ErrClosed, never panics; Close
 // again does nothing.
 func TestUseAfterClose(t *testing.T) {

@@ -27,8 +27,9 @@ var (
 	// never returned as data.
 	ErrCorrupt = object.ErrCorrupt
 	// ErrInvalid is returned for bad input: a stream or type name, JSON,
-	// a time, a ref name, an option.
-	ErrInvalid = errors.New("invalid input")
+	// a time, a ref name, a revision's syntax (walk.ErrBadRevision), an
+	// option.
+	ErrInvalid = object.ErrInvalid
 	// ErrNothingToCommit is returned when there is nothing to write: Append
 	// of no events, Import of an input without events, Revert of a range
 	// that holds no commit.
@@ -38,6 +39,12 @@ var (
 	// ErrClosed is returned by a Repository used after Close.
 	ErrClosed = store.ErrClosed
 )
+
+// RuleError is the error a model rule refuses events with: the stream,
+// the event type and the rule (errors.As finds it; it matches ErrRule).
+// It is model.RuleError, named here so that a caller of the facade need
+// not import the model package to inspect it.
+type RuleError = model.RuleError
 
 // invalidError is bad input: its message stands alone (the CLI prints it
 // after "error: ") and it matches ErrInvalid.

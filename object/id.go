@@ -25,6 +25,12 @@ var ZeroID ID
 // hash is not the ID they were read under.
 var ErrCorrupt = errors.New("corrupt")
 
+// ErrInvalid is the kind of every refusal of bad input: a stream or type
+// name, JSON, a time, a ref name, a revision's syntax, an option. The
+// facade's ErrInvalid is this error, so lower packages can return errors
+// that match it.
+var ErrInvalid = errors.New("invalid input")
+
 // ErrNotFound is returned when an object, a ref, a revision or a stream
 // does not exist. The store, the revision walker and the facade all
 // return errors matching this one value.

@@ -174,12 +174,13 @@ func reflogCandidates(name string) []string {
 // refs/heads/<n>; last an abbreviated ID. So a ref whose name is also an
 // abbreviated ID wins, as in Git. An abbreviated ID of several commits
 // fails with an error matching ErrAmbiguous that lists them; an unknown
-// name, bad syntax or a step beyond the root fails with an error matching
-// ErrUnknownRevision. Errors of src other than absence pass through.
+// name or a step beyond the root fails with an error matching
+// ErrUnknownRevision, bad syntax with one matching ErrBadRevision. Errors
+// of src other than absence pass through.
 func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
 	r, err := parseRevision(rev)
 	if err != nil {
-		return object.ZeroID, unknownRevision(rev, err.Error())
+		return object.ZeroID, badRevision(rev, err.Error())
 	}
 	var id object.ID
 	if r.reflog >= 0 {
@@ -236,7 +237,7 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 		// as in Git.
 		id, err := object.ParseID(strings.ToLower(name))
 		if err != nil {
-			return object.ZeroID, unknownRevision(rev, err.Error())
+			return object.ZeroID, badRevision(rev, err.Error())
 		}
 		_, err = commit(ctx, src, id)
 		if err == nil {
@@ -246,10 +247,12 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 			return object.ZeroID, err
 		}
 	}
+	named := false // some ref could have the name
 	for _, full := range RefCandidates(name) {
 		if refs.CheckRefName(full) != nil {
 			continue
 		}
+		named = true
 		id, ok, err := src.Ref(full)
 		if err != nil {
 			return object.ZeroID, err
@@ -272,6 +275,12 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 		default:
 			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", ErrAmbiguous, name, strings.Join(ShortIDs(ids), ", "))
 		}
+	}
+	if !named && !hex {
+		if from, to, ok := ParseRange(name); ok && from != "" && to != "" {
+			return object.ZeroID, badRevision(rev, "a range, where one commit is wanted")
+		}
+		return object.ZeroID, badRevision(rev, "no ref can have that name")
 	}
 	return object.ZeroID, unknownRevision(rev, "")
 }

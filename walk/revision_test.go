@@ -133,17 +133,17 @@ func TestResolve(t *testing.T) {
 		{name: "reflog too far", input: "main@{4}", wantErr: ErrUnknownRevision, wantMsg: "has 4 entries"},
 		{name: "reflog cut too far", input: "feature@{2}", wantErr: ErrUnknownRevision},
 		{name: "no reflog", input: "v1@{1}", wantErr: ErrUnknownRevision, wantMsg: "no reflog for v1"},
-		{name: "empty", input: "", wantErr: ErrUnknownRevision},
-		{name: "bad count", input: "main~x", wantErr: ErrUnknownRevision, wantMsg: `unexpected "x"`},
-		{name: "bad reflog", input: "main@{x}", wantErr: ErrUnknownRevision, wantMsg: "reflog selector"},
-		{name: "negative reflog", input: "main@{-1}", wantErr: ErrUnknownRevision},
-		{name: "unclosed reflog", input: "main@{1", wantErr: ErrUnknownRevision},
-		{name: "peel syntax", input: "main^{commit}", wantErr: ErrUnknownRevision},
-		{name: "only steps", input: "~1", wantErr: ErrUnknownRevision},
-		{name: "count overflow", input: "main~99999999999999999999", wantErr: ErrUnknownRevision, wantMsg: "out of range"},
-		{name: "range is not a revision", input: "main..feature", wantErr: ErrUnknownRevision},
-		{name: "path escape", input: "../../etc/passwd", wantErr: ErrUnknownRevision},
-		{name: "bad ref name", input: "refs/heads/a b", wantErr: ErrUnknownRevision},
+		{name: "empty", input: "", wantErr: ErrBadRevision},
+		{name: "bad count", input: "main~x", wantErr: ErrBadRevision, wantMsg: `unexpected "x"`},
+		{name: "bad reflog", input: "main@{x}", wantErr: ErrBadRevision, wantMsg: "reflog selector"},
+		{name: "negative reflog", input: "main@{-1}", wantErr: ErrBadRevision},
+		{name: "unclosed reflog", input: "main@{1", wantErr: ErrBadRevision},
+		{name: "peel syntax", input: "main^{commit}", wantErr: ErrBadRevision},
+		{name: "only steps", input: "~1", wantErr: ErrBadRevision},
+		{name: "count overflow", input: "main~99999999999999999999", wantErr: ErrBadRevision, wantMsg: "out of range"},
+		{name: "range is not a revision", input: "main..feature", wantErr: ErrBadRevision, wantMsg: "a range, where one commit is wanted"},
+		{name: "path escape", input: "../../etc/passwd", wantErr: ErrBadRevision},
+		{name: "bad ref name", input: "refs/heads/a b", wantErr: ErrBadRevision},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +151,9 @@ func TestResolve(t *testing.T) {
 			if tt.wantErr != nil {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, tt.wantErr)
+				// A typo is invalid input, not a commit that is missing.
+				assert.Equal(t, tt.wantErr == ErrBadRevision, errors.Is(err, object.ErrInvalid))
+				assert.Equal(t, tt.wantErr == ErrUnknownRevision, errors.Is(err, ErrNotFound))
 				assert.Contains(t, err.Error(), tt.wantMsg)
 				assert.True(t, id.IsZero())
 				return
@@ -307,7 +310,7 @@ func FuzzResolve(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := Resolve(context.Background(), repo, s)
 		if err != nil {
-			if !errors.Is(err, ErrUnknownRevision) && !errors.Is(err, ErrAmbiguous) {
+			if !errors.Is(err, ErrUnknownRevision) && !errors.Is(err, ErrAmbiguous) && !errors.Is(err, ErrBadRevision) {
 				t.Fatalf("%q: unexpected error %v", s, err)
 			}
 			return

@@ -61,10 +61,24 @@ type ReflogEntry struct {
 var ErrNotFound = object.ErrNotFound
 
 // ErrUnknownRevision is returned when a revision names no commit: an
-// unknown name or hex prefix, bad syntax, a step beyond the root, a reflog
-// entry that does not exist, or an as-of time before the first commit. It
-// matches ErrNotFound too.
+// unknown name or hex prefix, a step beyond the root, a reflog entry that
+// does not exist, or an as-of time before the first commit. It matches
+// ErrNotFound too.
 var ErrUnknownRevision error = &kindError{msg: "unknown revision", kind: ErrNotFound}
+
+// ErrBadRevision is returned for a revision whose syntax is wrong, where
+// nothing was looked up: an empty one, a bad suffix (HEAD~-1), a name no
+// ref can have, a range (A..B) where one commit is wanted. It matches
+// object.ErrInvalid, not ErrNotFound, so a caller can tell a typo from a
+// commit that is not there. Its message starts "unknown revision", as
+// Git's does for both.
+var ErrBadRevision error = &kindError{msg: "bad revision", kind: object.ErrInvalid}
+
+// badRevision returns an error matching ErrBadRevision that names rev
+// and why.
+func badRevision(rev, reason string) error {
+	return &wrapError{msg: fmt.Sprintf("unknown revision %q: %s", rev, reason), err: ErrBadRevision}
+}
 
 // kindError is a sentinel error that is also a kind of a wider one.
 type kindError struct {
@@ -89,7 +103,7 @@ var ErrInvalidTime = errors.New("invalid time")
 // `git log ""`).
 func Given(rev string) error {
 	if rev == "" {
-		return unknownRevision(rev, "empty revision")
+		return badRevision(rev, "empty revision")
 	}
 	return nil
 }
