@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
@@ -115,18 +117,10 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	if err != nil {
 		return nil, err
 	}
-	var v *lineView
-	var refs []eventRef
-	err = r.onLine(r.st, id, func(lv *lineView) error {
-		var err error
-		v = lv
-		refs, _, err = lv.streamRefs(stream, object.ZeroID)
-		return err
-	})
+	v, refs, err := r.streamOnLine(id, stream)
 	if err != nil {
 		return nil, err
 	}
-	// v's commits stay valid whatever happens to the index later.
 	n := uint64(len(refs))
 	if opts.Version > n {
 		return nil, fmt.Errorf("%s at %s: %w", stream, revAt(rev, opts.AsOf, id), &versionError{stream: stream, have: n, asked: opts.Version})
@@ -173,27 +167,17 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ref := refs[done]
-		eid, err := v.eventID(r.st, ref, stream)
+		re, err := r.recordedEvent(v, refs, mdl, stream, done, false)
 		if err != nil {
 			return nil, err
 		}
-		e, err := readEvent(r.st, eid)
-		if err != nil {
-			return nil, err
-		}
-		up, err := mdl.Upcast(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
-		if err != nil {
-			return nil, fmt.Errorf("upcasting event %s of %s: %w", eid.Short(), stream, err)
-		}
-		re := &RecordedEvent{ID: eid, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: up.Schema, Version: done + 1, Data: up.Data, Meta: e.Meta}
-		fn := a.Handlers[e.Type]
+		fn := a.Handlers[re.Type]
 		if fn == nil {
 			fn = a.Default
 		}
 		if fn != nil {
 			if state, err = fn(state, re); err != nil {
-				where := fmt.Sprintf("%s %s (version %d)", stream, e.Type, done+1)
+				where := fmt.Sprintf("%s %s (version %d)", stream, re.Type, done+1)
 				if a.Name != "" {
 					where = a.Name + ": " + where
 				}
@@ -207,6 +191,104 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 		}
 	}
 	return &Loaded[S]{Stream: stream, Version: n, Commit: id, State: state}, nil
+}
+
+// streamOnLine returns the first-parent line ending at id, and a
+// stream's events on it, oldest first. The view's commits stay valid
+// whatever happens to the index later.
+func (r *Repository) streamOnLine(id object.ID, stream string) (*lineView, []eventRef, error) {
+	var v *lineView
+	var refs []eventRef
+	err := r.onLine(r.st, id, func(lv *lineView) error {
+		var err error
+		v = lv
+		refs, _, err = lv.streamRefs(stream, object.ZeroID)
+		return err
+	})
+	return v, refs, err
+}
+
+// recordedEvent reads a stream's event after its first i events on the
+// line of v (refs: the stream's events there), upcast unless raw.
+func (r *Repository) recordedEvent(v *lineView, refs []eventRef, mdl *model.Model, stream string, i uint64, raw bool) (*RecordedEvent, error) {
+	ref := refs[i]
+	eid, err := v.eventID(r.st, ref, stream)
+	if err != nil {
+		return nil, err
+	}
+	e, err := readEvent(r.st, eid)
+	if err != nil {
+		return nil, err
+	}
+	re := &RecordedEvent{ID: eid, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: e.Schema, Version: i + 1, Data: e.Data, Meta: e.Meta}
+	if raw {
+		return re, nil
+	}
+	up, err := mdl.Upcast(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
+	if err != nil {
+		return nil, fmt.Errorf("upcasting event %s of %s: %w", eid.Short(), stream, err)
+	}
+	re.Schema, re.Data = up.Schema, up.Data
+	return re, nil
+}
+
+// EventsOptions select a stream's events for Events.
+type EventsOptions struct {
+	// AsOf, when set, reads the newest commit on rev's first-parent
+	// line whose time is at or before it (SPEC §3, --as-of).
+	AsOf time.Time
+	// From is the first version to yield: the stream's From-th event;
+	// 0 and 1 both mean its first. A From past the stream's last event
+	// yields nothing: a reader that keeps its place asks for the event
+	// after the last it saw.
+	From uint64
+	// Raw yields the data and schema as stored, not upcast to the
+	// newest schema of the model.
+	Raw bool
+}
+
+// Events yields a stream's events on rev's first-parent line, oldest
+// first: each with its commit, its version (the stream's event count
+// after it) and its data upcast to the newest schema, as a typed
+// reducer sees them (RecordedEvent). A stream without an event there is
+// an error matching ErrNotFound, as for State. Breaking out of the loop
+// stops reading.
+func (r *Repository) Events(ctx context.Context, rev, stream string, opts EventsOptions) iter.Seq2[*RecordedEvent, error] {
+	return func(yield func(*RecordedEvent, error) bool) {
+		if err := object.ValidateStream(stream); err != nil {
+			yield(nil, invalidf("%v", err))
+			return
+		}
+		id, err := r.resolveAt(ctx, rev, opts.AsOf)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		mdl, _, err := r.model()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		v, refs, err := r.streamOnLine(id, stream)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if len(refs) == 0 {
+			yield(nil, notFoundf("stream %s does not exist at %s", stream, revAt(rev, opts.AsOf, id)))
+			return
+		}
+		for i := max(opts.From, 1) - 1; i < uint64(len(refs)); i++ {
+			if err := ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+			e, err := r.recordedEvent(v, refs, mdl, stream, i, opts.Raw)
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // snapshotOf returns a typed state JSON-encoded for a snapshot, when it

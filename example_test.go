@@ -45,3 +45,31 @@ func Example() {
 	// 2 {"balance":120,"owner":"Ann"}
 	// 1 {"balance":0,"owner":"Ann"}
 }
+
+// A stream's events, oldest first, from a version on: what an account
+// statement, or a reader that keeps its place, reads.
+func ExampleRepository_Events() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "evgit-example")
+	defer os.RemoveAll(dir)
+	repo, _, err := evgit.Init(ctx, filepath.Join(dir, "bank"), evgit.InitOptions{})
+	if err != nil {
+		panic(err)
+	}
+	defer repo.Close()
+	for _, amount := range []string{`{"amount":100}`, `{"amount":20}`, `{"amount":5}`} {
+		ev := evgit.EventInput{Stream: "acc-1", Type: "MoneyDeposited", Data: json.RawMessage(amount)}
+		if _, err := repo.Append(ctx, []evgit.EventInput{ev}, evgit.AppendOptions{}); err != nil {
+			panic(err)
+		}
+	}
+	for e, err := range repo.Events(ctx, "HEAD", "acc-1", evgit.EventsOptions{From: 2}) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Version, e.Type, string(e.Data))
+	}
+	// Output:
+	// 2 MoneyDeposited {"amount":20}
+	// 3 MoneyDeposited {"amount":5}
+}

@@ -1188,3 +1188,78 @@ func TestEventVersionInJSONOnlyWhenKnown(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"version":1`)
 }
+
+// Events reads a stream's events, oldest first, upcast as reducers see
+// them, from a version on, at a revision or a time; Raw keeps them as
+// stored; a stream with no event is not found; breaking out stops.
+func TestEvents(t *testing.T) {
+	ctx := context.Background()
+	r := modelRepo(t, bankgen.Model)
+	at := func(h int) time.Time { return time.Date(2026, 11, 24, h, 0, 0, 0, time.UTC) }
+	open := appendAt(t, r, at(9), ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("acc-2", "AccountOpened", `{"owner":"bob"}`))
+	dep := appendAt(t, r, at(10), ev("acc-1", "MoneyDeposited", `{"amount":100}`))
+	old := EventInput{Stream: "acc-1", Type: "FeeCharged", Schema: 1, Data: json.RawMessage(`{"value":5}`)}
+	fee := appendAt(t, r, at(11), old)
+
+	type seen struct {
+		commit  object.ID
+		version uint64
+		typ     string
+		schema  int
+		data    string
+	}
+	read := func(rev string, opts EventsOptions) ([]seen, error) {
+		var out []seen
+		for e, err := range r.Events(ctx, rev, "acc-1", opts) {
+			if err != nil {
+				return out, err
+			}
+			assert.Equal(t, "acc-1", e.Stream)
+			out = append(out, seen{e.Commit, e.Version, e.Type, e.Schema, string(e.Data)})
+		}
+		return out, nil
+	}
+	all, err := read("HEAD", EventsOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []seen{
+		{open, 1, "AccountOpened", 1, `{"owner":"ann"}`},
+		{dep, 2, "MoneyDeposited", 1, `{"amount":100}`},
+		{fee, 3, "FeeCharged", 2, `{"amount":5,"value":5}`},
+	}, all)
+	raw, err := read("HEAD", EventsOptions{From: 3, Raw: true})
+	require.NoError(t, err)
+	assert.Equal(t, []seen{{fee, 3, "FeeCharged", 1, `{"value":5}`}}, raw)
+	past, err := read("HEAD", EventsOptions{From: 4})
+	require.NoError(t, err)
+	assert.Empty(t, past, "after the last event: nothing yet")
+	before, err := read("HEAD", EventsOptions{AsOf: at(10)})
+	require.NoError(t, err)
+	assert.Len(t, before, 2)
+	first, err := read("HEAD~2", EventsOptions{})
+	require.NoError(t, err)
+	assert.Len(t, first, 1)
+
+	n := 0
+	for range r.Events(ctx, "HEAD", "acc-1", EventsOptions{}) {
+		n++
+		break
+	}
+	assert.Equal(t, 1, n)
+	for _, err := range r.Events(ctx, "HEAD", "acc-9", EventsOptions{}) {
+		assert.ErrorIs(t, err, ErrNotFound)
+	}
+	for _, err := range r.Events(ctx, "HEAD", "bad/../name", EventsOptions{}) {
+		assert.ErrorIs(t, err, ErrInvalid)
+	}
+	for _, err := range r.Events(ctx, "nope", "acc-1", EventsOptions{}) {
+		assert.ErrorIs(t, err, ErrNotFound)
+	}
+}
+
+// appendAt appends one commit at a time and returns its ID.
+func appendAt(t *testing.T, r *Repository, at time.Time, events ...EventInput) object.ID {
+	t.Helper()
+	res, err := r.Append(context.Background(), events, AppendOptions{Actor: "test", Time: at})
+	require.NoError(t, err)
+	return res.Commit
+}
