@@ -100,9 +100,9 @@ type importGroup struct {
 // slow producer writes. Reads, of this Repository and of other processes,
 // go on meanwhile and see the history as it was before the import.
 // Cancelling ctx stops it at once, writing nothing it had not already
-// made durable; a read of in that is blocked then stays with its
-// goroutine until it returns, which then reads no more, so do not hand
-// in to anything else until it has. An error returns no result: run the
+// made durable; a read of in that is blocked then is left to finish on
+// its own goroutine, which may read once more before it stops, so do
+// not hand in to anything else until the reads have returned. An error returns no result: run the
 // import again to finish it and learn what it holds. A read that fails
 // is reported as such ("reading the input: ..."), never as a bad line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
