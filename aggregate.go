@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"iter"
 	"reflect"
 	"sync"
@@ -36,9 +35,11 @@ type Reducer[S any] func(state S, e *RecordedEvent) (S, error)
 // Handle makes a Reducer of a function that takes the event's data
 // decoded (encoding/json) into a D. Numbers decoded into an interface
 // value (a D of any or map[string]any, or such a field) are json.Number,
-// which holds them exactly: integers are never rounded through float64
-// (SPEC §2), where encoding/json's default would turn 9007199254740993
-// into 9007199254740992.
+// not float64, which holds them exactly: integers are never rounded
+// through float64 (SPEC §2), where encoding/json's default would turn
+// 9007199254740993 into 9007199254740992. So read d["amount"] as a
+// json.Number (its Int64 or Float64), not with .(float64), which
+// panics; or decode into a struct with typed fields.
 func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Reducer[S] {
 	return func(state S, e *RecordedEvent) (S, error) {
 		var d D
@@ -66,8 +67,8 @@ func Handle[S, D any](fn func(state S, data D, e *RecordedEvent) (S, error)) Red
 // Repository value and are never written to the repository: change
 // Version whenever the reducers change meaning. A state that does not
 // come back from JSON equal (reflect.DeepEqual: unexported fields, an
-// interface holding an int) is not kept, so such an S loads from the
-// stream's first event every time.
+// interface holding an int, or float64s and json.Numbers mixed) is not
+// kept, so such an S loads from the stream's first event every time.
 //
 // An Aggregate is safe for concurrent Loads once set up.
 type Aggregate[S any] struct {
@@ -156,8 +157,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	var done uint64
 	for at := n - n%max(every, 1); every > 0 && at >= every; at -= every {
 		if b, ok := snaps.get(key(at)); ok {
-			var s S
-			if err := unmarshalExact(b, &s); err == nil {
+			if s, err := typedStateOf[S](b); err == nil {
 				state, done = s, at
 				break
 			}
@@ -294,31 +294,50 @@ func (r *Repository) Events(ctx context.Context, rev, stream string, opts Events
 // snapshotOf returns a typed state JSON-encoded for a snapshot, when it
 // comes back from JSON as it is: a state whose fields JSON does not see
 // (unexported ones) would come back without them, and a later Load would
-// start from that silently.
+// start from that silently. Numbers in interface values come back as
+// float64 or as json.Number, whichever the state held: the first byte
+// says which (snapshotFloats, snapshotNumbers), for typedStateOf.
 func snapshotOf[S any](state S) ([]byte, bool) {
 	b, err := json.Marshal(state)
 	if err != nil {
 		return nil, false
 	}
-	var back S
-	if err := unmarshalExact(b, &back); err != nil || !reflect.DeepEqual(back, state) {
-		return nil, false
+	for _, mode := range []byte{snapshotFloats, snapshotNumbers} {
+		snap := append([]byte{mode}, b...)
+		if back, err := typedStateOf[S](snap); err == nil && reflect.DeepEqual(back, state) {
+			return snap, true
+		}
 	}
-	return b, true
+	return nil, false
+}
+
+// The first byte of a typed snapshot: how its numbers decode.
+const (
+	snapshotFloats  = 'f' // encoding/json's default: float64
+	snapshotNumbers = 'n' // json.Number
+)
+
+// typedStateOf decodes a typed snapshot that snapshotOf made.
+func typedStateOf[S any](snap []byte) (S, error) {
+	var s S
+	if len(snap) == 0 {
+		return s, fmt.Errorf("empty snapshot")
+	}
+	if snap[0] == snapshotFloats {
+		return s, json.Unmarshal(snap[1:], &s)
+	}
+	return s, unmarshalExact(snap[1:], &s)
 }
 
 // unmarshalExact is json.Unmarshal with numbers in interface values
 // decoded as json.Number.
 func unmarshalExact(b []byte, v any) error {
+	if !json.Valid(b) {
+		return json.Unmarshal(b, v) // its error says what is wrong
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("invalid character after the top-level value")
-	}
-	return nil
+	return dec.Decode(v)
 }
 
 // aggregateKey names a typed snapshot.

@@ -30,8 +30,9 @@ type ImportOptions struct {
 	// Progress, when set, is called after each write of the import,
 	// with the events done so far (written durably, or found written by
 	// an earlier run and skipped) and the total. A write holds up to
-	// 1,000 commits, 10,000 events or 64 MiB of input lines, made
-	// durable with one sync; it is not the Batch of events per commit.
+	// 1,000 commits, 10,000 events or 64 MiB of input lines (a larger
+	// commit is a write of its own), made durable with one sync; it is
+	// not the Batch of events per commit.
 	Progress func(done, total int)
 
 	renames *importRenames // set by Import
@@ -100,11 +101,12 @@ type importGroup struct {
 // slow producer writes. Reads, of this Repository and of other processes,
 // go on meanwhile and see the history as it was before the import.
 // Cancelling ctx stops it at once, writing nothing it had not already
-// made durable; a read of in that is blocked then is left to finish on
-// its own goroutine, which may read once more before it stops, so do
-// not hand in to anything else until the reads have returned. An error returns no result: run the
-// import again to finish it and learn what it holds. A read that fails
-// is reported as such ("reading the input: ..."), never as a bad line.
+// made durable. A read of in that is blocked at that moment is left to
+// finish on a goroutine of Import's, which may call Read once more
+// before it stops: close in, or let it reach its end, rather than read
+// it again yourself. An error returns no result: run the import again
+// to finish it and learn what it holds. A read that fails is reported
+// as such ("reading the input: ..."), never as a bad line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	switch {
 	case opts.Batch < 0:

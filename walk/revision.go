@@ -277,6 +277,9 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 		}
 	}
 	if !named && !hex {
+		if strings.Contains(name, "...") {
+			return object.ZeroID, badRevision(rev, "a symmetric range (A...B), which evgit does not have")
+		}
 		if from, to, ok := ParseRange(name); ok && from != "" && to != "" {
 			return object.ZeroID, badRevision(rev, "a range, where one commit is wanted")
 		}

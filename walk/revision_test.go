@@ -142,6 +142,7 @@ func TestResolve(t *testing.T) {
 		{name: "only steps", input: "~1", wantErr: ErrBadRevision},
 		{name: "count overflow", input: "main~99999999999999999999", wantErr: ErrBadRevision, wantMsg: "out of range"},
 		{name: "range is not a revision", input: "main..feature", wantErr: ErrBadRevision, wantMsg: "a range, where one commit is wanted"},
+		{name: "symmetric range", input: "main...feature", wantErr: ErrBadRevision, wantMsg: "symmetric range"},
 		{name: "path escape", input: "../../etc/passwd", wantErr: ErrBadRevision},
 		{name: "bad ref name", input: "refs/heads/a b", wantErr: ErrBadRevision},
 	}

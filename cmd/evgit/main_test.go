@@ -151,6 +151,7 @@ func TestExitCode(t *testing.T) {
 		{"corrupt", fmt.Errorf("x: %w", evgit.ErrCorrupt), exitError},
 		{"nothing to commit", evgit.ErrNothingToCommit, exitError},
 		{"unknown revision", fmt.Errorf("%w \"x\"", walk.ErrUnknownRevision), exitError},
+		{"bad revision", fmt.Errorf("x: %w", walk.ErrBadRevision), exitError},
 		{"ambiguous", walk.ErrAmbiguous, exitError},
 		{"other", errors.New("disk on fire"), exitError},
 		{"conflict", &evgit.ExpectError{Stream: "s", Expected: 1, Found: 2}, exitConflict},
