@@ -534,6 +534,7 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 	if k := min(len(marks), int(n/markEvery)); k > 0 {
 		st = streamState{version: uint64(k * markEvery), state: marks[k-1]}
 	}
+	f := mdl.Folder(stream, st.state)
 	for st.version < n {
 		eid, err := v.eventID(rd, refs[st.version], stream)
 		if err != nil {
@@ -543,14 +544,17 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 		if err != nil {
 			return st, err
 		}
-		next, err := mdl.Replay(stream, st.state, model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta})
-		if err != nil {
+		if err := f.Replay(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}); err != nil {
 			return st, err
 		}
-		st = streamState{version: st.version + 1, state: next}
+		st.version++
 		if st.version%markEvery == 0 {
-			v.addMark(stream, int(st.version), next, mdlID)
+			if st.state, err = f.State(); err != nil {
+				return st, err
+			}
+			v.addMark(stream, int(st.version), st.state, mdlID)
 		}
 	}
-	return st, nil
+	st.state, err = f.State()
+	return st, err
 }

@@ -475,11 +475,17 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 // foldOnto folds events (newest first) onto a state, stopping after the
 // stream's version-th event when version > 0.
 func (l *loader) foldOnto(st streamState, events []*object.Event, stream string, version uint64) (streamState, error) {
+	f := l.mdl.Folder(stream, st.state)
 	for i := len(events) - 1; i >= 0 && (version == 0 || st.version < version); i-- {
-		var err error
-		if st, err = l.apply(st, events[i]); err != nil {
-			return st, err
+		e := events[i]
+		if err := f.Replay(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}); err != nil {
+			return st, fmt.Errorf("folding %s: %w", e.Stream, err)
 		}
+		st.version++
+	}
+	var err error
+	if st.state, err = f.State(); err != nil {
+		return st, err
 	}
 	if version > st.version {
 		return st, &versionError{stream: stream, have: st.version, asked: version}
