@@ -24,7 +24,7 @@ type preloaded map[object.ID]*node
 
 // preload reads the nodes of the trees at roots, one level at a time,
 // each level in the order the source reads cheapest, and returns them.
-// Skip, when set, says to read neither a pair of nodes of equal ID at
+// skipEqual, when set, says to read neither a pair of nodes of equal ID at
 // one place in two trees nor what lies below them (a diff skips them).
 //
 // A walk in trie order reads the nodes of a tree that grew over many
