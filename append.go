@@ -56,6 +56,10 @@ type AppendResult struct {
 	// Duplicate reports that the idempotency key was already used on the
 	// branch with the same events, so nothing was written.
 	Duplicate bool `json:"duplicate"`
+	// Time is the commit's time: AppendOptions.Time, or now, moved up
+	// to its first parent's when that is later (SPEC §3, Time). Not in
+	// the JSON, whose shape SPEC §3 fixes.
+	Time time.Time `json:"-"`
 }
 
 // ExpectError is an expected version that did not hold.
@@ -623,7 +627,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	if err := w.snapshot(id, c, job); err != nil {
 		return AppendResult{}, err
 	}
-	return AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset}, nil
+	return AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(events), Offset: c.Offset, Time: c.Time}, nil
 }
 
 // encodeEvents encodes and hashes the events not encoded ahead.
@@ -774,7 +778,7 @@ func (r *Repository) resultOf(rd reader, id object.ID, branch string, dup bool) 
 	if err != nil {
 		return nil, err
 	}
-	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(c.Events), Offset: c.Offset, Duplicate: dup}, nil
+	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(c.Events), Offset: c.Offset, Duplicate: dup, Time: c.Time}, nil
 }
 
 // reader reads objects and snapshot records; the store and a

@@ -47,6 +47,8 @@ func TestAppendGuards(t *testing.T) {
 	res2, err := r.Append(ctx, []EventInput{ev("acc-1", "X", `{}`)}, AppendOptions{Expect: map[string]uint64{"acc-1": 2, "acc-2": 0}, Time: date.Add(-time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, []any{res.Commit}, []any{res2.Parents[0]})
+	assert.Equal(t, date, res.Time)
+	assert.Equal(t, date, res2.Time, "an hour before its parent: its parent's time (SPEC §3)")
 
 	k := AppendOptions{IdempotencyKey: "k1"}
 	a, err := r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":1}`)}, k)
@@ -54,6 +56,7 @@ func TestAppendGuards(t *testing.T) {
 	b, err := r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":1}`)}, k)
 	require.NoError(t, err)
 	assert.True(t, b.Duplicate)
+	assert.Equal(t, a.Time, b.Time, "the earlier commit's")
 	assert.Equal(t, a.Commit, b.Commit)
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{"a":2}`)}, k)
 	require.ErrorIs(t, err, ErrConflict)
