@@ -144,8 +144,7 @@ var initStopsHere = func() error { return nil }
 // init did not write yet), else a work tree's, which --bare must not
 // turn bare.
 func markBare(gitDir string) error {
-	barePath := filepath.Join(gitDir, "bare")
-	if _, err := os.Stat(barePath); err == nil {
+	if isBare(gitDir) {
 		return nil
 	}
 	if store.Initialized(nil, gitDir) && filepath.Base(gitDir) == DirName {
@@ -154,7 +153,7 @@ func markBare(gitDir string) error {
 	if err := os.MkdirAll(gitDir, 0o755); err != nil {
 		return err
 	}
-	if err := pack.WriteFileAtomic(pack.OS, barePath, nil); err != nil {
+	if err := pack.WriteFileAtomic(pack.OS, filepath.Join(gitDir, "bare"), nil); err != nil {
 		return err
 	}
 	// The folder's own name, if init made it, durable in its parent.

@@ -234,16 +234,23 @@ func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids, closu
 	return nil
 }
 
+// revertBranch returns the full name of the branch a revert appends to
+// as the store sees it now: the short name given, or the branch HEAD
+// names ("" when HEAD is detached). The transaction checks it.
+func (r *Repository) revertBranch(short string) string {
+	if short != "" {
+		return refs.HeadsPrefix + short
+	}
+	v, _ := r.st.Ref(refs.HEAD)
+	return v.Symbolic
+}
+
 // revertsBefore walks, before the lock is taken, the line of the branch
 // a revert appends to, so that checkNotReverted under the lock walks
 // only what landed since. Nothing when the branch cannot be read now
 // (the transaction says what is wrong).
 func (r *Repository) revertsBefore(ctx context.Context, branch string, ids []object.ID) (revertsSeen, error) {
-	name := refs.HeadsPrefix + branch
-	if branch == "" {
-		v, _ := r.st.Ref(refs.HEAD)
-		name = v.Symbolic
-	}
+	name := r.revertBranch(branch)
 	tip, _, ok := r.st.Resolve(name)
 	if name == "" || !ok {
 		return revertsSeen{}, nil
@@ -352,11 +359,7 @@ func (r *Repository) pinRevision(rev, branch string) (*revertPin, error) {
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
-	p := &revertPin{branch: refs.HeadsPrefix + branch}
-	if branch == "" {
-		v, _ := r.st.Ref(refs.HEAD)
-		p.branch = v.Symbolic
-	}
+	p := &revertPin{branch: r.revertBranch(branch)}
 	from, to, isRange := walk.ParseRange(rev)
 	if !isRange {
 		from, to = rev, rev
