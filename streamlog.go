@@ -11,9 +11,19 @@ import (
 	"github.com/evgit/evgit/walk"
 )
 
-// streamLogBudget is how many commits a short log of one stream walks to
-// reach the line index before it walks the log instead.
-const streamLogBudget = 4096
+// A short log of one stream (-n, --since) of a line the index does not
+// hold yet first tries the index within streamLogProbe commits of the
+// tip, which holds a line a process indexed before a few commits landed
+// on it. Otherwise it walks the log, which ends soon for a stream with
+// recent events; once the walk has passed streamLogBudget commits without
+// ending, the stream is rare on this line, so the rest comes from the
+// index, built once for the whole line and saved for the next process
+// (linecache.go). A log that would walk the whole line anyway (no -n or
+// --since) builds the index at once. Variables so tests can lower them.
+var (
+	streamLogProbe  = 64
+	streamLogBudget = 4096
+)
 
 // logWalk yields what walk.Log yields for wo: from the line index when
 // the log keeps one stream's commits of a line (streamLog), otherwise by
@@ -28,7 +38,31 @@ func (r *Repository) logWalk(ctx context.Context, wo walk.LogOptions) iter.Seq2[
 		if done {
 			return
 		}
+		skip := 0
+		if indexable(wo) && short(wo) {
+			var over, stopped bool
+			skip, over, stopped, err = r.walkWithin(ctx, wo, yield)
+			if err != nil {
+				yield(walk.Entry{}, err)
+				return
+			}
+			if !over || stopped {
+				return
+			}
+			// What the walk yielded comes first from the index too.
+			if done, err = r.streamLogFrom(ctx, wo, 0, skip, yield); err != nil {
+				yield(walk.Entry{}, err)
+				return
+			}
+			if done {
+				return
+			}
+		}
 		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+			if err == nil && skip > 0 {
+				skip--
+				continue
+			}
 			if !yield(e, err) || err != nil {
 				return
 			}
@@ -36,27 +70,69 @@ func (r *Repository) logWalk(ctx context.Context, wo walk.LogOptions) iter.Seq2[
 	}
 }
 
+// indexable reports whether the line index can give wo's log: one
+// stream's commits from one tip, nothing excluded, no graph to draw
+// through the commits left out.
+func indexable(wo walk.LogOptions) bool {
+	return wo.Stream != "" && len(wo.Include) == 1 && len(wo.Exclude) == 0 && wo.Skipped == nil
+}
+
+// short reports whether wo's walk may end before the line does.
+func short(wo walk.LogOptions) bool { return wo.Max > 0 || !wo.Since.IsZero() }
+
+// walkWithin walks wo's log until it ends, the caller stops it (stopped),
+// or it has passed streamLogBudget commits it did not yield (over); it
+// reports how many entries it yielded.
+func (r *Repository) walkWithin(ctx context.Context, wo walk.LogOptions, yield func(walk.Entry, error) bool) (yielded int, over, stopped bool, err error) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	passed := 0
+	wo.Skipped = func(object.ID, []object.ID) {
+		if passed++; passed == streamLogBudget {
+			cancel(errOverBudget)
+		}
+	}
+	for e, err := range walk.Log(wctx, source{r.st}, wo) {
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(context.Cause(wctx), errOverBudget) {
+				return yielded, true, false, nil
+			}
+			return yielded, false, false, err
+		}
+		if !yield(e, nil) {
+			return yielded, false, true, nil
+		}
+		yielded++
+	}
+	return yielded, false, false, nil
+}
+
 // streamLog yields the commits of a log filtered by stream from the line
 // index: the stream's events on the line, newest first, and only their
 // commits read, where the walk reads every commit of the line and the
 // names of all its events. It does so, and reports done, when the index
-// gives exactly what the walk would: one tip and nothing excluded, no
-// graph to draw through the commits left out, and a line with no merge
-// (or --first-parent), since the walk of a single line takes its commits
-// in line order whatever their times. A log the walk may end early (-n,
-// --since) takes the index only when it holds the tip's line or walking
-// back to it costs at most streamLogBudget commits: otherwise building
-// the index could cost far more than the walk.
+// gives exactly what the walk would: an indexable log, and a line with no
+// merge (or --first-parent), since the walk of a single line takes its
+// commits in line order whatever their times. A short log takes the index
+// only when it holds the tip's line or walking back to it costs at most
+// streamLogProbe commits (logWalk says what happens otherwise).
 func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield func(walk.Entry, error) bool) (done bool, err error) {
-	if wo.Stream == "" || len(wo.Include) != 1 || len(wo.Exclude) != 0 || wo.Skipped != nil {
+	budget := 0
+	if short(wo) {
+		budget = streamLogProbe
+	}
+	return r.streamLogFrom(ctx, wo, budget, 0, yield)
+}
+
+// streamLogFrom is streamLog walking at most budget commits to the index
+// (0: no limit), and leaving out the first skip entries it would yield:
+// a walk yielded them already.
+func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budget, skip int, yield func(walk.Entry, error) bool) (done bool, err error) {
+	if !indexable(wo) {
 		return false, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return true, err
-	}
-	budget := 0
-	if wo.Max > 0 || !wo.Since.IsZero() {
-		budget = streamLogBudget
 	}
 	var v *lineView
 	var refs []eventRef
@@ -87,6 +163,13 @@ func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield fu
 		}
 	}
 	until, hasUntil := walk.ClampNano(wo.Until), !wo.Until.IsZero()
+	emit := func(e walk.Entry) bool {
+		if skip > 0 {
+			skip--
+			return true
+		}
+		return yield(e, nil)
+	}
 	var kept []walk.Entry // for Reverse
 	n := 0
 	for i := len(refs) - 1; i >= 0; {
@@ -116,7 +199,7 @@ func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield fu
 		}
 		if wo.Reverse {
 			kept = append(kept, e)
-		} else if !yield(e, nil) {
+		} else if !emit(e) {
 			return true, nil
 		}
 		if n++; wo.Max > 0 && n >= wo.Max {
@@ -127,7 +210,7 @@ func (r *Repository) streamLog(ctx context.Context, wo walk.LogOptions, yield fu
 		if err := ctx.Err(); err != nil {
 			return true, err
 		}
-		if !yield(e, nil) {
+		if !emit(e) {
 			return true, nil
 		}
 	}

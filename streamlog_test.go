@@ -456,7 +456,7 @@ func TestStreamLogCancelled(t *testing.T) {
 // not the whole line into an index.
 func TestShortStreamLogWalksWithoutAnIndex(t *testing.T) {
 	ctx := context.Background()
-	dir := bulkRepo(t, streamLogBudget+200)
+	dir := bulkRepo(t, streamLogProbe+200)
 	r, err := Open(ctx, dir)
 	require.NoError(t, err)
 	defer r.Close()
@@ -481,6 +481,77 @@ func TestShortStreamLogWalksWithoutAnIndex(t *testing.T) {
 			assert.Equal(t, want[i].ID, got[i])
 		}
 	}
+}
+
+// A short log of a stream rare on a long line walks until the walk has
+// passed streamLogBudget commits, then takes the rest from the index,
+// built once: it yields what the walk yields, the walk's entries once. It
+// used to walk the budget towards the index, give up, and walk the whole
+// line: each run of `log --stream S -n 5` on a 1M-event repository cost
+// a second before its first commit, and the index was never built.
+func TestShortLogOfARareStreamBuildsTheIndex(t *testing.T) {
+	ctx := context.Background()
+	defer func(p, b int) { streamLogProbe, streamLogBudget = p, b }(streamLogProbe, streamLogBudget)
+	streamLogProbe, streamLogBudget = 4, 40
+	var b strings.Builder
+	line := func(stream string, i int) {
+		fmt.Fprintf(&b, `{"stream":%q,"type":"T","data":{"i":%d}}`+"\n", stream, i)
+	}
+	for i := range 300 {
+		switch {
+		case i < 30 && i%3 == 0, i >= 297: // rare: old commits and the newest three
+			line("rare", i)
+		default:
+			line(fmt.Sprintf("s%d", i%5), i)
+		}
+	}
+	r := newRepo(t)
+	_, err := r.Import(ctx, strings.NewReader(b.String()), ImportOptions{})
+	require.NoError(t, err)
+	dir := r.GitDir()
+	require.NoError(t, r.Close())
+	head := func(r *Repository) []object.ID {
+		id, err := r.Resolve(ctx, "HEAD")
+		require.NoError(t, err)
+		return []object.ID{id}
+	}
+	for _, wo := range []walk.LogOptions{
+		{Stream: "rare", Max: 6},
+		{Stream: "rare", Max: 6, Reverse: true},
+		{Stream: "rare", Since: time.Unix(0, 0)},
+		{Stream: "rare", Max: 2},  // the walk ends first
+		{Stream: "rare", Max: 40}, // more than there are
+	} {
+		r, err := Open(ctx, dir)
+		require.NoError(t, err)
+		wo.Include = head(r)
+		want := walkedLog(t, r, wo)
+		var got []walk.Entry
+		for e, err := range r.logWalk(ctx, wo) {
+			require.NoError(t, err)
+			got = append(got, e)
+		}
+		sameEntries(t, want, got, fmt.Sprintf("%+v", wo))
+		if wo.Max == 2 {
+			assert.Zero(t, walkedSince(r), "a walk that ends soon builds no index")
+		} else {
+			assert.Equal(t, 300, walkedSince(r), "past the budget, the index takes the log")
+		}
+		require.NoError(t, r.Close())
+	}
+
+	// A caller that stops after the walk's entries stops the log.
+	r, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	n := 0
+	for _, err := range r.logWalk(ctx, walk.LogOptions{Include: head(r), Stream: "rare", Max: 6}) {
+		require.NoError(t, err)
+		if n++; n == 3 {
+			break
+		}
+	}
+	assert.Equal(t, 3, n)
 }
 
 // A process that indexed another branch's line does not replace the saved
