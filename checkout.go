@@ -275,7 +275,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		}
 		idx.written = time.Now()
 		if werr := pack.WriteFileAtomic(pack.OS, idxPath, idx.encode()); werr != nil {
-			err = errors.Join(err, fmt.Errorf("writing the work tree index: %w", werr))
+			err = fmt.Errorf("%w; then writing the work tree index: %w", err, werr)
 		}
 		return nil, err
 	}
@@ -746,28 +746,27 @@ func writeFiles(ctx context.Context, jobs []fileJob) error {
 }
 
 // writeStateFile writes the file of a stream at p (its folder exists),
-// replacing a link rather than following it.
+// replacing a link rather than following it. The bytes go to a file of
+// their own beside p, renamed over p once whole, so a write that fails
+// (a full disk) leaves the old file as it was, never half of the new one
+// (a helper's audit: a checkout on a full disk left a torn file that
+// matched no commit).
 func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	b, err := StateFile(state)
 	if err != nil {
 		return worktreeEntry{}, fmt.Errorf("state of %s: %w", stream, err)
 	}
-	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return worktreeEntry{}, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
-		}
-		if err := os.Remove(p); err != nil { // a link: replace it, never follow it
-			return worktreeEntry{}, err
-		}
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		return worktreeEntry{}, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
+	}
+	f, tmp, err := createBeside(p)
+	if err != nil {
+		return worktreeEntry{}, err
 	}
 	// The size and time the index keeps are those of the file this
 	// wrote, read from it before it is closed, not from the path after:
 	// anything that wrote the path in between would be vouched for.
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return worktreeEntry{}, err
-	}
-	_, err = f.Write(b)
+	_, err = writeWorkFile(f, b)
 	var fi os.FileInfo
 	if err == nil {
 		fi, err = f.Stat()
@@ -775,10 +774,32 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, p) // over a link, the link is replaced
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return worktreeEntry{}, err
 	}
 	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
+}
+
+// writeWorkFile writes a work-tree file's bytes; tests make it fail.
+var writeWorkFile = (*os.File).Write
+
+// createBeside creates a new file in p's folder, named after p with a
+// suffix no stream's file has (they all end in .json), with the mode a
+// file created at p would get.
+func createBeside(p string) (*os.File, string, error) {
+	dir, base := filepath.Split(p)
+	for i := 0; ; i++ {
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d-%d.tmp", base, os.Getpid(), i))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) && i < 100 {
+			continue // left by a process that died
+		}
+		return f, tmp, err
+	}
 }
 
 // remove removes a stream's file and the folders it leaves empty.

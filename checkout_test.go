@@ -608,3 +608,32 @@ func TestCheckoutStoppedWhileWritingIsUndoneByTheNext(t *testing.T) {
 	assert.Equal(t, want, workTreeFiles(t, r.WorkTree()), "the work tree is main's again")
 	assert.Equal(t, len(left)-len(want), res.Removed)
 }
+
+// A file whose write fails (a full disk) is left as it was: the bytes go
+// to a file beside it, renamed over it once whole. Checkout used to
+// truncate the file and write in place, and a full disk left half of
+// the new state, matching no commit (a helper's audit).
+func TestCheckoutWriteFailureLeavesTheOldFile(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "Set", `{"v":"old"}`), ev("b", "Set", `{"v":1}`))
+	appendOne(t, r, ev("a", "Set", `{"v":"`+strings.Repeat("new", 3000)+`"}`), ev("c", "Set", `{"v":2}`))
+	checkout(t, r, "HEAD~1", CheckoutOptions{})
+	before := workTreeFiles(t, r.WorkTree())
+	require.Contains(t, before, "a.json")
+
+	defer func(w func(*os.File, []byte) (int, error)) { writeWorkFile = w }(writeWorkFile)
+	writeWorkFile = func(f *os.File, b []byte) (int, error) {
+		n, _ := f.Write(b[:len(b)/2])
+		return n, syscall.ENOSPC
+	}
+	_, err := r.Checkout(ctx, "main", CheckoutOptions{})
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Equal(t, before, workTreeFiles(t, r.WorkTree()), "every file whole and as it was, none beside them")
+
+	writeWorkFile = (*os.File).Write
+	checkout(t, r, "main", CheckoutOptions{})
+	after := workTreeFiles(t, r.WorkTree())
+	assert.Contains(t, after["a.json"], "newnew")
+	assert.Contains(t, after, "c.json")
+}

@@ -121,6 +121,9 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	if !res.Duplicate {
+		g.written = "commit " + res.Commit.Short()
+	}
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}

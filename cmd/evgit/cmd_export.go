@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -71,6 +72,11 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 			path = to
 		}
 	}
+	if inside(repo.GitDir(), path) {
+		// Renamed over a segment or the format file, the export destroyed
+		// the repository (a helper's audit).
+		return invalidf("-o %s: inside the repository folder %s; write the export elsewhere", opts.output, repo.GitDir())
+	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		// A device or a pipe: written into, never replaced by a file
 		// renamed over it (-o /dev/null replaced the device).
@@ -93,6 +99,31 @@ func runExport(ctx context.Context, opts exportOptions, g *globalOptions) error 
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// inside reports whether path lies in the folder dir, links resolved
+// (path need not exist yet: its nearest folder that does is resolved).
+func inside(dir, path string) bool {
+	real := func(p string) string {
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		rest := ""
+		for {
+			if r, err := filepath.EvalSymlinks(p); err == nil {
+				return filepath.Join(r, rest)
+			}
+			parent := filepath.Dir(p)
+			if parent == p {
+				return filepath.Join(p, rest)
+			}
+			rest = filepath.Join(filepath.Base(p), rest)
+			p = parent
+		}
+	}
+	rel, err := filepath.Rel(real(dir), real(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // exportInto writes an export into an existing file that is not a

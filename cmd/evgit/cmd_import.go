@@ -82,6 +82,9 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	if res.Commits > 0 {
+		g.written = fmt.Sprintf("the import of %d commits, head %s,", res.Commits, res.Head.Short())
+	}
 	warnRenames(g, res.Renames)
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)

@@ -84,6 +84,9 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	if err != nil {
 		return err
 	}
+	if !res.Duplicate {
+		g.written = "commit " + res.Commit.Short()
+	}
 	for _, o := range res.Overwrites {
 		fmt.Fprintf(g.stderr, "warning: %s\n", o)
 	}

@@ -60,6 +60,10 @@ type globalOptions struct {
 	getenv func(string) string
 
 	started bool // the command's own code was reached: errors are no longer usage errors
+	// written names what the command wrote before printing it ("commit
+	// 3f2a9c1"), so that an output lost after it says it landed: a
+	// script that saw only "error" would write it again.
+	written string
 	repo    *evgit.Repository
 	torn    int64 // the torn bytes already reported
 }
@@ -142,6 +146,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case err != nil && out.err != nil && errors.Is(err, out.err) && !strings.HasPrefix(err.Error(), "writing the output: "):
 		// A command that stopped on the write says so alike.
 		err = fmt.Errorf("writing the output: %w", err)
+	}
+	if err != nil && out.err != nil && g.written != "" {
+		err = fmt.Errorf("%w (%s was written)", err, g.written)
 	}
 	return report(stderr, err)
 }

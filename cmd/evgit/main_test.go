@@ -246,6 +246,37 @@ func TestLostOutputFails(t *testing.T) {
 	}
 }
 
+// TestLostOutputNamesWhatLanded: a commit, revert or import whose output
+// is lost still exits 1, and says it was written, so a script does not
+// write it again (a helper's audit: the message read as a failure).
+func TestLostOutputNamesWhatLanded(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	getenv := func(string) string { return "" }
+	var stderr strings.Builder
+	for _, args := range [][]string{{"init", dir}, {"-C", dir, "commit", "acc-1", "Opened", "{}"}} {
+		require.Equal(t, exitOK, runWith(ctx, args, strings.NewReader(""), io.Discard, &stderr, getenv), stderr.String())
+	}
+	landed := regexp.MustCompile(`^error: writing the output: no space left on device \((commit [0-9a-f]{7}|the import of 1 commits, head [0-9a-f]{7},) was written\)\n$`)
+	for _, args := range [][]string{
+		{"-C", dir, "commit", "acc-1", "Set", `{"x":1}`},
+		{"-C", dir, "revert", "HEAD"},
+		{"-C", dir, "import", "-"},
+		{"-C", dir, "commit", "--json", "acc-1", "Opened", "{}"},
+	} {
+		stderr.Reset()
+		code := runWith(ctx, args, strings.NewReader(`{"stream":"acc-2","type":"Opened","data":{}}`+"\n"), fullWriter{}, &stderr, getenv)
+		assert.Equal(t, exitError, code, "%v", args)
+		assert.Regexp(t, landed, stderr.String(), "%v", args)
+	}
+	// A retry that finds its commit by its key wrote nothing.
+	for range 2 {
+		stderr.Reset()
+		runWith(ctx, []string{"-C", dir, "commit", "--idempotency-key", "k", "acc-3", "Opened", "{}"}, strings.NewReader(""), fullWriter{}, &stderr, getenv)
+	}
+	assert.Equal(t, "error: writing the output: no space left on device\n", stderr.String())
+}
+
 // TestReadOnlyUserReads: a user who may read the repository but not write
 // it (here nobody, on a repository root made) can log, show and fsck, and
 // a commit fails with one line saying why. Needs root to switch users.
