@@ -3,47 +3,69 @@ package evgit_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"testing"
 
 	"github.com/evgit/evgit"
 )
 
 // A repository from Go: two commits, the second guarded by the version
-// its writer read, then the state at each.
+// its writer read, then the state before it and the stream's events.
 func Example() {
-	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "evgit-example")
 	defer os.RemoveAll(dir)
-	repo, _, err := evgit.Init(ctx, filepath.Join(dir, "bank"), evgit.InitOptions{})
-	if err != nil {
+	if err := bank(context.Background(), filepath.Join(dir, "bank")); err != nil {
 		panic(err)
+	}
+	// Run again on the same repository, the guarded Append is refused.
+	fmt.Println(bank(context.Background(), filepath.Join(dir, "bank")))
+	// Output:
+	// 1 {"balance":0,"owner":"Ann"}
+	// 1 AccountOpened {"balance":0,"owner":"Ann"}
+	// 2 MoneyDeposited {"balance":120}
+	// acc-1 moved on since it was read; read it again and decide: stream acc-1 is at version 3, expected 1
+}
+
+// bank is README.md's program from Go, as it stands there
+// (TestReadmeRunsTheExample keeps the two alike).
+func bank(ctx context.Context, dir string) error {
+	repo, _, err := evgit.Init(ctx, dir, evgit.InitOptions{})
+	if err != nil {
+		return err
 	}
 	defer repo.Close() // also records snapshots that large commits left building
-
-	_, err = repo.Append(ctx, []evgit.EventInput{
+	if _, err := repo.Append(ctx, []evgit.EventInput{
 		{Stream: "acc-1", Type: "AccountOpened", Data: json.RawMessage(`{"owner":"Ann","balance":0}`)},
-	}, evgit.AppendOptions{Message: "Open"})
-	if err != nil {
-		panic(err)
+	}, evgit.AppendOptions{Message: "Open"}); err != nil {
+		return err
 	}
-	res, err := repo.Append(ctx, []evgit.EventInput{
+	res, err := repo.Append(ctx, []evgit.EventInput{ // only if acc-1 is still at version 1
 		{Stream: "acc-1", Type: "MoneyDeposited", Data: json.RawMessage(`{"balance":120}`)},
 	}, evgit.AppendOptions{Message: "Deposit", Expect: map[string]uint64{"acc-1": 1}})
+	if errors.Is(err, evgit.ErrConflict) {
+		return fmt.Errorf("acc-1 moved on since it was read; read it again and decide: %w", err)
+	}
 	if err != nil {
-		panic(err)
+		return err
 	}
-	for _, rev := range []string{res.Commit.String(), "HEAD~1"} {
-		st, err := repo.State(ctx, rev, "acc-1", evgit.StateOptions{})
+	then, err := repo.State(ctx, res.Commit.String()+"~1", "acc-1", evgit.StateOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Println(then.Version, string(then.State)) // 1 {"balance":0,"owner":"Ann"}
+
+	// The stream's events, oldest first: 1 AccountOpened ..., 2 MoneyDeposited ...
+	for e, err := range repo.Events(ctx, "HEAD", "acc-1", evgit.EventsOptions{}) {
 		if err != nil {
-			panic(err)
+			return err
 		}
-		fmt.Println(st.Version, string(st.State))
+		fmt.Println(e.Version, e.Type, string(e.Data))
 	}
-	// Output:
-	// 2 {"balance":120,"owner":"Ann"}
-	// 1 {"balance":0,"owner":"Ann"}
+	return nil
 }
 
 // A stream's events, oldest first, from a version on: what an account
@@ -72,4 +94,30 @@ func ExampleRepository_Events() {
 	// Output:
 	// 2 MoneyDeposited {"amount":20}
 	// 3 MoneyDeposited {"amount":5}
+}
+
+// TestReadmeRunsTheExample: README.md's Go program is bank, as it stands
+// here, so what the README shows compiles and runs (a helper found the
+// README's earlier snippet did not compile).
+func TestReadmeRunsTheExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := func(b []byte) string {
+		s := string(b)
+		i := strings.Index(s, "func bank(")
+		if i < 0 {
+			return ""
+		}
+		s = s[i:]
+		return s[:strings.Index(s, "\n}\n")+3]
+	}
+	if got, want := fn(readme), fn(self); got == "" || got != want {
+		t.Errorf("README.md's program is not example_test.go's bank:\n%s\nwant:\n%s", got, want)
+	}
 }

@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	d := &demoSession{ctx: ctx, dir: dir, out: g.stdout}
 	fmt.Fprintf(d.out, "# A small bank kept in evgit, in %s\n$ cd %s\n", dir, dir)
 
-	d.say("Create the repository and store the banking model (SPEC §4).")
+	d.say("Create the repository and store the banking model (docs/guide.md §2).")
 	d.ok("init")
 	if err := os.WriteFile(filepath.Join(dir, "bank.yaml"), []byte(bankgen.Model), 0o644); err != nil {
 		return err
@@ -206,7 +206,7 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "\n# Explore it yourself: cd %s && evgit log\n", dir)
+	fmt.Fprintf(d.out, "\n# Explore it yourself (go install ./cmd/evgit puts evgit on your PATH): cd %s && evgit log\n", dir)
 	return nil
 }
 

@@ -19,7 +19,14 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc [--prune=DURATION|now]",
 		Short: "Repack reachable objects and drop unreachable ones",
-		Args:  cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && cmd.Flags().Changed("prune") && opts.prune == "2w" {
+				// As in Git, --prune takes its value after "=": with a
+				// space, the value reads as a command.
+				return usagef("--prune takes its value after =: --prune=%s", args[0])
+			}
+			return cobra.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGC(cmd.Context(), opts, g)
 		},
