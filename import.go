@@ -1293,7 +1293,7 @@ func checkHeaderID(g importGroup) error {
 func importSpec(g importGroup, actor string) (AppendOptions, error) {
 	o := AppendOptions{Actor: actor}
 	h := g.header
-	given := true
+	given, fromMeta := true, false
 	switch {
 	case h != nil && h.Time != "":
 		t, err := walk.ParseTime(h.Time)
@@ -1303,6 +1303,7 @@ func importSpec(g importGroup, actor string) (AppendOptions, error) {
 		o.Time = t
 	case g.events[0].in.Meta["time"] != "":
 		o.Time, _ = walk.ParseRFC3339(g.events[0].in.Meta["time"]) // checked as the line was read
+		fromMeta = true
 	default:
 		given = false
 	}
@@ -1310,6 +1311,11 @@ func importSpec(g importGroup, actor string) (AppendOptions, error) {
 	// which the commit would otherwise take for none given (now).
 	if given {
 		if err := checkTime(o.Time); err != nil {
+			if fromMeta {
+				// commit takes such an event (its commit's time is now),
+				// so say why import does not.
+				return o, fmt.Errorf("line %d: meta.time is the commit's time when no header gives one: %w", g.line, err)
+			}
 			return o, fmt.Errorf("line %d: %w", g.line, err)
 		}
 	}

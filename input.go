@@ -75,6 +75,23 @@ func ParseLine(b []byte, allowCommit bool) (InputLine, error) {
 
 // parseLine is ParseLine, for callers that say which line it was.
 func parseLine(b []byte, allowCommit bool) (InputLine, error) {
+	in, err := parseLineAs(b, allowCommit)
+	if err != nil {
+		// Say what a file saved by an editor often holds, which the
+		// parser's message would leave a user to guess (a helper's audit).
+		switch {
+		case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
+			return in, errors.New("the line starts with a UTF-8 byte-order mark; save the file without one")
+		case bytes.HasPrefix(b, []byte("\xff\xfe")), bytes.HasPrefix(b, []byte("\xfe\xff")):
+			return in, errors.New("the file is UTF-16; evgit reads UTF-8 NDJSON")
+		case bytes.Contains(b, []byte("}\r{")):
+			return in, fmt.Errorf("%w (lines end in CR alone; evgit splits lines at LF)", err)
+		}
+	}
+	return in, err
+}
+
+func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 	var in InputLine
 	var seen [6]bool // stream, type, data, schema, meta, commit
 	err := object.ObjectMembers(b, func(key string, v []byte) error {

@@ -5,6 +5,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"os"
@@ -25,6 +26,9 @@ type flock struct {
 	f      *os.File
 	path   string
 	closed bool // the store was closed: lock fails with ErrClosed
+	// readOnly: this process may not write the file, so it may not
+	// write the repository either.
+	readOnly bool
 }
 
 // openLock opens the lock file, for reading only when this process may
@@ -39,13 +43,21 @@ func openLock(path string) (*flock, error) {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	readOnly := false
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
+		werr := err
 		f, err = os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Not there, and not ours to create: say that, not "no
+			// such file" (a helper's audit).
+			return nil, fmt.Errorf("cannot write: %s could not be created (%w); a user who may only read the repository can read it, not write", path, werr)
+		}
+		readOnly = true
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &flock{f: f, path: path}, nil
+	return &flock{f: f, path: path, readOnly: readOnly}, nil
 }
 
 func (l *flock) lock() error {
@@ -167,6 +179,10 @@ func (l *flock) gen() uint64 {
 
 // bumpGen advances the generation; the caller holds the lock.
 func (l *flock) bumpGen() error {
+	if l.readOnly {
+		// gc, seal: "bad file descriptor" said nothing (a helper's audit).
+		return fmt.Errorf("cannot write: %s could not be opened for writing (%w); a user who may only read the repository can read it, not write", l.path, fs.ErrPermission)
+	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], l.gen()+1)
 	_, err := l.f.WriteAt(b[:], 0)

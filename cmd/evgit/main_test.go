@@ -330,8 +330,13 @@ func TestReadOnlyUserReads(t *testing.T) {
 		out, code := asNobody(append([]string{"-C", repo}, args...)...)
 		assert.Equal(t, exitOK, code, "%v: %s", args, out)
 	}
-	out, code := asNobody("-C", repo, "commit", "acc-1", "Noted", "{}")
-	assert.Equal(t, exitError, code, out)
-	assert.Equal(t, 1, strings.Count(out, "\n"), out)
-	assert.Contains(t, out, "permission denied")
+	// Each write says why it cannot (gc said "bad file descriptor" and
+	// checkout "no such file or directory"; a helper's audit).
+	for _, args := range [][]string{{"commit", "acc-1", "Noted", "{}"}, {"gc", "--prune=now"}, {"checkout", "HEAD"}} {
+		out, code := asNobody(append([]string{"-C", repo}, args...)...)
+		assert.Equal(t, exitError, code, "%v: %s", args, out)
+		assert.Equal(t, 1, strings.Count(out, "\n"), "%v: %s", args, out)
+		assert.Contains(t, out, "permission denied", "%v", args)
+		assert.Contains(t, out, "may only read the repository", "%v", args)
+	}
 }
