@@ -736,17 +736,33 @@ func (w *commitWriter) foldAll(events []preparedEvent, evs []pendingEvent, durin
 	return nil
 }
 
-// fold applies an event to its stream's state at the writer's head.
+// fold applies an event to its stream's state at the writer's head. A
+// large state the writer changes a second time is kept decoded from then
+// on (streamState.live), so that each further merge patch costs its own
+// size, not the state's.
 func (w *commitWriter) fold(stream string, ev model.Event) error {
-	st, err := w.hs.get(w, stream)
+	st, own, err := w.hs.getLive(w, stream)
 	if err != nil {
 		return err
 	}
-	next, err := w.mdl.Apply(stream, st.state, ev)
+	if !own {
+		// Another head's entry: its Folder, if any, is not this writer's.
+		if st, err = st.settled(); err != nil {
+			return err
+		}
+	} else if st.live == nil && model.LargeState(st.state) {
+		st.live = w.mdl.Folder(stream, st.state)
+	}
+	next := streamState{version: st.version + 1, live: st.live}
+	if st.live != nil {
+		err = st.live.Apply(ev)
+	} else {
+		next.state, err = w.mdl.Apply(stream, st.state, ev)
+	}
 	if err != nil {
 		return err
 	}
-	w.hs.set(stream, streamState{version: st.version + 1, state: next}, w.mdl.SnapshotInterval() > 0)
+	w.hs.set(stream, next, w.mdl.SnapshotInterval() > 0)
 	return nil
 }
 

@@ -241,7 +241,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		progress()
 	}
-	if trust != nil && trust.head == res.Head {
+	if trust != nil && trust.head == res.Head && trust.final.settleLive() == nil {
 		final := trust.final.flatten()
 		final.head, final.offset, final.time = trust.head, trust.offset, trust.time
 		if final.snap != nil && trust.plan != nil {

@@ -18,7 +18,45 @@ import (
 // streamState is a stream's version (its event count) and state.
 type streamState struct {
 	version uint64
-	state   []byte // canonical JSON; nil before the first event
+	state   []byte // canonical JSON; nil before the first event, or while live
+	// live, when set, holds the state instead of state: a writer folding
+	// many merge patches onto a large state keeps it decoded between
+	// them (model.Folder), where the bytes cost the whole state for every
+	// event (10,000 one-event commits onto a state of a megabyte took
+	// 19 s to import; a helper's audit). Only the headState a writer
+	// folds into holds such entries, and only while it folds: get hands
+	// out bytes, and keepHead turns them back into bytes (settleLive).
+	live *model.Folder
+}
+
+// settled returns st with its state as bytes.
+func (st streamState) settled() (streamState, error) {
+	if st.live == nil {
+		return st, nil
+	}
+	b, err := st.live.State()
+	if err != nil {
+		return streamState{}, err
+	}
+	return streamState{version: st.version, state: b}, nil
+}
+
+// settleLive turns the live states of h's chain back into bytes, as a
+// head is kept: a Folder must not outlive the writer that folds into it.
+func (h *headState) settleLive() error {
+	for s := h; s != nil; s = s.base {
+		for name, st := range s.streams {
+			if st.live == nil {
+				continue
+			}
+			st, err := st.settled()
+			if err != nil {
+				return err
+			}
+			s.streams[name] = st
+		}
+	}
+	return nil
 }
 
 // snapTrack is what a writer needs to record the next snapshot: the root
@@ -132,8 +170,29 @@ func (h *headState) ensureTrack(w *commitWriter) error {
 	return h.chainRoot().hydrate(w)
 }
 
-// get returns a stream's version and state at the head.
+// get returns a stream's version and state at the head, as bytes.
 func (h *headState) get(w *commitWriter, stream string) (streamState, error) {
+	st, _, err := h.getLive(w, stream)
+	if err != nil {
+		return st, err
+	}
+	return st.settled()
+}
+
+// getLive is get for the writer that folds into h: it also reports
+// whether h itself holds the entry (the writer changed the stream), and
+// leaves such an entry's state live.
+func (h *headState) getLive(w *commitWriter, stream string) (st streamState, own bool, err error) {
+	if st, ok := h.streams[stream]; ok {
+		return st, true, nil
+	}
+	st, err = h.load(w, stream)
+	return st, false, err
+}
+
+// load finds a stream h does not hold: in the heads below it, or in the
+// store.
+func (h *headState) load(w *commitWriter, stream string) (streamState, error) {
 	if st, ok := h.cached(stream); ok {
 		return st, nil
 	}
@@ -275,6 +334,13 @@ func (h *headState) treeHeld(tx *store.Tx) bool {
 // keepHead caches hs as the head of branchRef, folded under the model
 // mdlID.
 func (r *Repository) keepHead(branchRef string, hs *headState, mdlID object.ID) {
+	if err := hs.settleLive(); err != nil {
+		// Not kept: the next writer reads what it needs from the store.
+		r.mu.Lock()
+		delete(r.heads, branchRef)
+		r.mu.Unlock()
+		return
+	}
 	flat := hs.flatten()
 	flat.model = mdlID
 	t := flat.track()

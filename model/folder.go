@@ -33,8 +33,19 @@ func (m *Model) Folder(stream string, state []byte) *Folder {
 	return &Folder{m: m, stream: stream, raw: state}
 }
 
+// LargeState reports whether a state is large enough that a Folder pays:
+// merging a patch on its bytes would cost more than keeping it decoded.
+func LargeState(state []byte) bool { return len(state) >= folderDecodedMin }
+
 // Replay folds one event, as Model.Replay does.
-func (f *Folder) Replay(ev Event) error {
+func (f *Folder) Replay(ev Event) error { return f.fold(ev, false) }
+
+// Apply folds one event as Model.Apply does: with the requires of its
+// type checked, for a writer. An event refused leaves the Folder as it
+// was.
+func (f *Folder) Apply(ev Event) error { return f.fold(ev, true) }
+
+func (f *Folder) fold(ev Event, check bool) error {
 	patch := f.m.rules(ev.Type) == nil && !f.m.upcastsFrom(ev.Type, ev.Schema)
 	if patch && (f.decoded || len(f.raw) >= folderDecodedMin) {
 		if !f.decoded {
@@ -55,7 +66,7 @@ func (f *Folder) Replay(ev Event) error {
 	if err != nil {
 		return err
 	}
-	next, err := f.m.Replay(f.stream, raw, ev)
+	next, err := f.m.fold(f.stream, raw, ev, check)
 	if err != nil {
 		return err
 	}
