@@ -104,8 +104,10 @@ type importGroup struct {
 // made durable. A read of in that is blocked at that moment is left to
 // finish on a goroutine of Import's, which may call Read once more
 // before it stops: close in, or let it reach its end, rather than read
-// it again yourself. An error returns no result: run the import again
-// to finish it and learn what it holds. A read that fails is reported
+// it again yourself. An error that stops the import once some of its
+// commits landed returns them with it (Commits, Events, Head: what the
+// branch holds of the input so far; Skipped as far as it went), and no
+// result when none did: run the import again to finish it. A read that fails is reported
 // as such ("reading the input: ..."), never as a bad line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	switch {
@@ -168,6 +170,13 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
 	}
 	res := &ImportResult{}
+	// landed returns an error with what landed before it, if anything did.
+	landed := func(err error) (*ImportResult, error) {
+		if res.Commits == 0 {
+			return nil, err
+		}
+		return res, err
+	}
 	var line lineSet
 	done := 0
 	// distrust drops the fold once the branch is not where it left it:
@@ -194,7 +203,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			// skipped, if the branch is still where the fold left it.
 			unmoved, err := r.unmoved(ctx, opts, trust)
 			if err != nil {
-				return nil, err
+				return landed(err)
 			}
 			if unmoved {
 				res.Skipped += b.end - b.start
@@ -216,7 +225,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 				progress()
 				continue
 			} else if !errors.Is(err, errRetryUntrusted) {
-				return nil, err
+				return landed(err)
 			} else {
 				// Someone else wrote meanwhile, the batch landed before,
 				// or it could not be built. The preparer has taken
@@ -227,7 +236,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		groups, specs, err := b.commits(mdl, opts)
 		if err != nil {
-			return nil, err
+			return landed(err)
 		}
 		err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line)
 		if errors.Is(err, errRetryUntrusted) {
@@ -237,7 +246,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		if err != nil {
 			r.forgetHeads()
-			return nil, err
+			return landed(err)
 		}
 		progress()
 	}
@@ -260,7 +269,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	// segment, which every later open would scan: index them now.
 	if res.Commits >= importSealMin {
 		if _, err := r.st.Seal(importSealMin); err != nil {
-			return nil, err
+			return landed(err)
 		}
 	}
 	return res, nil

@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -89,4 +90,42 @@ func TestImportCancelledWhileItsInputIsQuiet(t *testing.T) {
 		n++
 	}
 	assert.Equal(t, 1, n, "nothing of the import written")
+}
+
+// An import stopped once some of its batches landed returns them with
+// its error: the commits the branch holds of the input, and its head.
+// It returned no result, so a caller could not say what it had done.
+func TestImportStoppedReturnsWhatLanded(t *testing.T) {
+	r := newRepo(t)
+	var in strings.Builder
+	for i := range 3 * importBatchCommits {
+		fmt.Fprintf(&in, `{"stream":"s%d","type":"X","data":{"i":%d}}`+"\n", i%7, i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	res, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{Progress: func(done, total int) {
+		if done >= importBatchCommits {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotNil(t, res)
+	n := 0
+	for _, err := range r.Log(context.Background(), LogOptions{}) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Positive(t, res.Commits)
+	assert.Less(t, res.Commits, 3*importBatchCommits)
+	assert.Equal(t, n, res.Commits, "what the result says landed")
+	assert.Equal(t, res.Commits, res.Events)
+	head, err := r.Resolve(context.Background(), "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, head, res.Head)
+
+	// Stopped before anything landed: no result.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	res, err = r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, res)
 }

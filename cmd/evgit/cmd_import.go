@@ -80,6 +80,10 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 		_ = bar.Finish()
 	}
 	if err != nil {
+		if res != nil {
+			// Stopped part way (Ctrl-C, a full disk): say what landed.
+			return fmt.Errorf("%w (%d commits landed before it stopped, head %s; run the import again to finish)", err, res.Commits, res.Head.Short())
+		}
 		return err
 	}
 	if res.Commits > 0 {

@@ -112,7 +112,11 @@ func report(w io.Writer, err error) int {
 	}
 	msg := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(strings.TrimSpace(err.Error()))
 	if errors.Is(err, context.Canceled) {
-		msg = "interrupted" // Ctrl-C: Go's "context canceled" says little to a user
+		// Ctrl-C: Go's "context canceled" says little to a user; what
+		// the message adds after it (an import's commits that landed)
+		// stays.
+		_, after, _ := strings.Cut(msg, context.Canceled.Error())
+		msg = "interrupted" + after
 	}
 	fmt.Fprintf(w, "%s%s\n", prefix, shortened(printable(msg)))
 	return exitCode(err)

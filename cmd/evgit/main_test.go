@@ -198,6 +198,9 @@ func TestReportPrintsOneLine(t *testing.T) {
 	code = report(&b, fmt.Errorf("import: %w", context.Canceled))
 	assert.Equal(t, exitError, code)
 	assert.Equal(t, "error: interrupted\n", b.String())
+	b.Reset()
+	report(&b, fmt.Errorf("%w (5 commits landed)", context.Canceled))
+	assert.Equal(t, "error: interrupted (5 commits landed)\n", b.String())
 }
 
 func TestShellJoin(t *testing.T) {
