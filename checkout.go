@@ -157,12 +157,24 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	if rev == "" {
 		rev = refs.HEAD
 	}
-	// A branch wins over a tag of the same name, as git checkout does:
-	// checking out a branch is what attaches HEAD.
-	at := rev
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
+	if n, ok := walk.PreviousSelector(rev); ok && len(opts.Streams) == 0 {
+		// @{-N} (checkout -): back to the branch HEAD was on, attached,
+		// as in Git; or to the commit, detached, when it was detached or
+		// the branch is gone.
+		branch, id, err := walk.PreviousCheckout(ctx, source{r.st}, n)
+		if err != nil {
+			return nil, err
+		}
+		if rev = id.String(); branch != "" {
+			rev = strings.TrimPrefix(branch, refs.HeadsPrefix)
+		}
+	}
+	// A branch wins over a tag of the same name, as git checkout does:
+	// checking out a branch is what attaches HEAD.
+	at := rev
 	if _, ok := r.st.Ref(refs.HeadsPrefix + rev); ok && !strings.HasPrefix(rev, "refs/") {
 		at = refs.HeadsPrefix + rev
 	}

@@ -23,6 +23,7 @@ type revision struct {
 	name    string // a ref name, short ref name or hex (abbreviated) ID
 	reflog  int    // N of name@{N}; -1 when absent
 	current bool   // a bare @{N}: the reflog of the branch HEAD is on
+	before  int    // N of @{-N}: what HEAD was on before the N-th last checkout; 0 when absent
 	steps   []step
 }
 
@@ -36,7 +37,9 @@ type step struct {
 // String returns the canonical spelling of r: every step with its count.
 func (r revision) String() string {
 	var b strings.Builder
-	if !r.current {
+	if r.before > 0 {
+		b.WriteString("@{-" + strconv.Itoa(r.before) + "}")
+	} else if !r.current {
 		b.WriteString(r.name)
 	}
 	if r.reflog >= 0 {
@@ -68,7 +71,17 @@ func parseRevision(rev string) (revision, error) {
 		if !strings.HasSuffix(base, "}") {
 			return r, fmt.Errorf("bad reflog selector %q", base[i:])
 		}
-		n, ok := parseCount(base[i+2 : len(base)-1])
+		sel := base[i+2 : len(base)-1]
+		if i == 0 && strings.HasPrefix(sel, "-") {
+			// @{-N}: the N-th branch or commit checked out before.
+			n, ok := parseCount(sel[1:])
+			if !ok || n == 0 {
+				return r, fmt.Errorf("bad selector %q: want @{-N}, N at least 1", base)
+			}
+			r.before, r.name = n, refs.HEAD
+			return r, parseSteps(&r, rest)
+		}
+		n, ok := parseCount(sel)
 		if !ok {
 			return r, fmt.Errorf("bad reflog selector %q: want @{N}", base[i:])
 		}
@@ -85,10 +98,15 @@ func parseRevision(rev string) (revision, error) {
 		return r, errors.New("no name before " + strconv.Quote(rest[:1]))
 	}
 	r.name = base
+	return r, parseSteps(&r, rest)
+}
+
+// parseSteps parses the parent steps after a revision's name.
+func parseSteps(r *revision, rest string) error {
 	for rest != "" {
 		op := rest[0]
 		if op != '~' && op != '^' {
-			return r, fmt.Errorf("unexpected %q", rest)
+			return fmt.Errorf("unexpected %q", rest)
 		}
 		rest = rest[1:]
 		k := 0
@@ -99,13 +117,13 @@ func parseRevision(rev string) (revision, error) {
 		if k > 0 {
 			var ok bool
 			if n, ok = parseCount(rest[:k]); !ok {
-				return r, fmt.Errorf("count %q out of range", rest[:k])
+				return fmt.Errorf("count %q out of range", rest[:k])
 			}
 		}
 		rest = rest[k:]
 		r.steps = append(r.steps, step{op: op, n: n})
 	}
-	return r, nil
+	return nil
 }
 
 // parseCount parses a non-negative decimal count of digits only.
@@ -167,7 +185,8 @@ func reflogCandidates(name string) []string {
 // X@{N} directly after the name (the N-th previous value in X's reflog,
 // X@{0} its current value; a bare @{N} reads the reflog of the branch
 // HEAD is on, as in Git, when src is a BranchSource, and HEAD's while HEAD
-// is detached).
+// is detached). A bare @{-N} is what HEAD was on before the N-th last
+// checkout (PreviousCheckout), and may take steps after it.
 //
 // A name is looked up like Git: a full 64-digit ID of an existing commit
 // first; then the exact ref ("HEAD", "refs/..."), refs/<n>, refs/tags/<n>,
@@ -183,7 +202,15 @@ func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
 		return object.ZeroID, badRevision(rev, err.Error())
 	}
 	var id object.ID
-	if r.reflog >= 0 {
+	if r.before > 0 {
+		var branch string
+		if branch, id, err = PreviousCheckout(ctx, src, r.before); err == nil && branch != "" {
+			id, err = resolveName(ctx, src, rev, branch)
+		}
+		if err != nil {
+			return object.ZeroID, err
+		}
+	} else if r.reflog >= 0 {
 		name := r.name
 		if bs, ok := src.(BranchSource); ok && r.current {
 			if branch, ok := bs.CurrentBranch(); ok {
@@ -352,6 +379,61 @@ func resolveReflog(ctx context.Context, src Source, rev, name string, n int) (ob
 		return resolveName(ctx, src, rev, name)
 	}
 	return object.ZeroID, unknownRevision(rev, "no reflog for "+name)
+}
+
+// checkoutMessage starts the reflog message of a checkout that moved
+// HEAD, as in Git: "checkout: moving from FROM to TO".
+const checkoutMessage = "checkout: moving from "
+
+// PreviousSelector reports whether rev is exactly @{-N} and gives N.
+func PreviousSelector(rev string) (int, bool) {
+	r, err := parseRevision(rev)
+	if err != nil || r.before == 0 || len(r.steps) > 0 {
+		return 0, false
+	}
+	return r.before, true
+}
+
+// PreviousCheckout finds what HEAD was on before the n-th most recent
+// checkout that moved it (n >= 1), from HEAD's reflog as Git does for
+// @{-n} and `checkout -`: branch is the full name of the branch it was
+// on, when that branch still exists; otherwise branch is empty and id is
+// the commit HEAD was at. Fewer checkouts than n in the reflog is an
+// error matching ErrUnknownRevision.
+func PreviousCheckout(ctx context.Context, src Source, n int) (branch string, id object.ID, err error) {
+	rev := "@{-" + strconv.Itoa(n) + "}"
+	log, err := src.Reflog(refs.HEAD)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", object.ZeroID, err
+	}
+	seen := 0
+	for _, e := range log {
+		rest, ok := strings.CutPrefix(e.Message, checkoutMessage)
+		if !ok {
+			continue
+		}
+		from, _, ok := strings.Cut(rest, " to ")
+		if !ok {
+			continue
+		}
+		if seen++; seen < n {
+			continue
+		}
+		// A branch name holds no space, so " to " ends it.
+		full := refs.HeadsPrefix + from
+		if refs.CheckBranchName(from) == nil {
+			if _, ok, err := src.Ref(full); err != nil {
+				return "", object.ZeroID, err
+			} else if ok {
+				return full, object.ZeroID, nil
+			}
+		}
+		if e.Old.IsZero() {
+			return "", object.ZeroID, unknownRevision(rev, "HEAD was on the unborn branch "+from)
+		}
+		return "", e.Old, nil
+	}
+	return "", object.ZeroID, unknownRevision(rev, fmt.Sprintf("HEAD's reflog holds %d checkouts", seen))
 }
 
 // ParseRange splits a range "A..B" into from = A and to = B; an empty side

@@ -201,6 +201,10 @@ func TestParseRevision(t *testing.T) {
 		{name: "junk after reflog", input: "main@{1}x", wantErr: true},
 		{name: "plus count", input: "main~+1", wantErr: true},
 		{name: "brace step", input: "main^{}", wantErr: true},
+		{name: "previous", input: "@{-2}~1", want: revision{name: "HEAD", reflog: -1, before: 2, steps: []step{{'~', 1}}}},
+		{name: "previous zero", input: "@{-0}", wantErr: true},
+		{name: "previous of a name", input: "main@{-1}", wantErr: true},
+		{name: "previous not a count", input: "@{-x}", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +216,49 @@ func TestParseRevision(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// @{-N} is what HEAD was on before the N-th last checkout, read from
+// HEAD's reflog as Git reads it: a branch that still exists by its name
+// (its tip now), anything else by the commit HEAD was at.
+func TestPreviousCheckout(t *testing.T) {
+	ctx := context.Background()
+	f := mergeRepo(t)
+	f.reflogs["HEAD"] = []ReflogEntry{
+		{Old: f.id("a1"), New: f.id("a3"), Message: "checkout: moving from " + f.id("a1").Short() + " to main"},
+		{Old: f.id("f2"), New: f.id("a1"), Message: "checkout: moving from feature to " + f.id("a1").Short()},
+		{Old: f.id("a2"), New: f.id("f2"), Message: "commit: on feature"},
+		{Old: f.id("root"), New: f.id("a2"), Message: "checkout: moving from gone to feature"},
+		{Old: f.id("a3"), New: f.id("root"), Message: "checkout: moving from main to gone"},
+	}
+	for rev, want := range map[string]string{
+		"@{-1}":   "a1",   // a detached commit: the one HEAD was at
+		"@{-2}":   "f2",   // feature, now
+		"@{-2}~1": "f1",   // and steps after it
+		"@{-3}":   "root", // gone is no branch: the commit HEAD was at
+		"@{-4}":   "a3",   // main, now
+	} {
+		id, err := Resolve(ctx, f, rev)
+		require.NoError(t, err, rev)
+		assert.Equal(t, f.id(want), id, rev)
+	}
+	branch, _, err := PreviousCheckout(ctx, f, 2)
+	require.NoError(t, err)
+	assert.Equal(t, "refs/heads/feature", branch)
+	branch, id, err := PreviousCheckout(ctx, f, 1)
+	require.NoError(t, err)
+	assert.Equal(t, "", branch)
+	assert.Equal(t, f.id("a1"), id)
+	_, err = Resolve(ctx, f, "@{-5}")
+	assert.ErrorIs(t, err, ErrUnknownRevision)
+	assert.ErrorContains(t, err, "HEAD's reflog holds 4 checkouts")
+	n, ok := PreviousSelector("@{-3}")
+	assert.True(t, ok)
+	assert.Equal(t, 3, n)
+	for _, rev := range []string{"@{-3}~1", "HEAD", "@{3}"} {
+		_, ok := PreviousSelector(rev)
+		assert.False(t, ok, rev)
 	}
 }
 

@@ -30,6 +30,9 @@ that were edited or deleted by hand, are written. HEAD moves to REV: attached
 when REV is a branch, detached otherwise; -b NEW creates branch NEW at REV
 and attaches HEAD to it (with no REV, at HEAD, as in Git).
 
+REV - (or @{-1}) is what HEAD was on before the last checkout, as in Git:
+that branch, attached, or that commit; @{-N} goes N checkouts back.
+
 With -- STREAM..., only those streams' files are written and HEAD stays.
 --as-of TIME takes the newest commit on REV's first-parent line at or before
 TIME (HEAD detaches).`,
@@ -54,6 +57,9 @@ TIME (HEAD detaches).`,
 					return err
 				}
 				opts.rev, opts.streams = args[0], args[1:]
+				if opts.rev == "-" {
+					opts.rev = "@{-1}" // as in Git: the branch checked out before
+				}
 			}
 			return runCheckout(cmd.Context(), opts, g)
 		},
