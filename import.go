@@ -250,7 +250,11 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		progress()
 	}
-	if trust != nil && trust.head == res.Head && trust.final.settleLive() == nil {
+	// The fold's head is kept once a batch of it landed: landing took the
+	// head it forked from out of r.heads, so flattening into that one
+	// changes nothing another writer can see. With nothing landed, that
+	// head is still kept, and still right, and other writers use it.
+	if trust != nil && trust.head == res.Head && res.Commits > 0 && trust.final.settleLive() == nil {
 		final := trust.final.flatten()
 		final.head, final.offset, final.time = trust.head, trust.offset, trust.time
 		if final.snap != nil && trust.plan != nil {

@@ -41,20 +41,22 @@ func (st streamState) settled() (streamState, error) {
 	return streamState{version: st.version, state: b}, nil
 }
 
-// settleLive turns the live states of h's chain back into bytes, as a
-// head is kept: a Folder must not outlive the writer that folds into it.
+// settleLive turns the live states of h back into bytes, as a head is
+// kept: a Folder must not outlive the writer that folds into it. Only h
+// itself, a writer's fork, may hold them; its bases are kept heads, which
+// hold bytes, and which other writers read (a helper's review found the
+// first version ranging over them outside any transaction, beside a
+// writer adding to them: a fatal concurrent map access).
 func (h *headState) settleLive() error {
-	for s := h; s != nil; s = s.base {
-		for name, st := range s.streams {
-			if st.live == nil {
-				continue
-			}
-			st, err := st.settled()
-			if err != nil {
-				return err
-			}
-			s.streams[name] = st
+	for name, st := range h.streams {
+		if st.live == nil {
+			continue
 		}
+		st, err := st.settled()
+		if err != nil {
+			return err
+		}
+		h.streams[name] = st
 	}
 	return nil
 }
