@@ -94,7 +94,10 @@ func (r *Repository) walkWithin(ctx context.Context, wo walk.LogOptions, yield f
 	}
 	for e, err := range walk.Log(wctx, source{r.st}, wo) {
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(context.Cause(wctx), errOverBudget) {
+			switch {
+			case ctx.Err() != nil:
+				return yielded, false, false, ctx.Err() // the caller's, not the budget's
+			case errors.Is(err, context.Canceled) && errors.Is(context.Cause(wctx), errOverBudget):
 				return yielded, true, false, nil
 			}
 			return yielded, false, false, err
