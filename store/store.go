@@ -1323,11 +1323,27 @@ func (s *Store) getAfter(id, parent object.ID) (object.Kind, []byte, []byte, err
 			if errors.Is(err, ErrNotFound) {
 				err = s.notFound(id)
 			}
-			return kind, body, data, err
+			return kind, body, data, s.blame(id, err)
 		}
 		return 0, nil, nil, s.notFound(id)
 	}
-	return s.getAt(id, loc, parent)
+	kind, body, data, err := s.getAt(id, loc, parent)
+	return kind, body, data, s.blame(id, err)
+}
+
+// blame names a damaged index as the cause of a corrupt read, when one
+// is: an index that points into the wrong place yields a slot out of
+// range or an object that does not hash to its ID, and the message then
+// named the object, not the file at fault (a helper's audit). The
+// indexes are each checked whole once, the first time it is asked.
+func (s *Store) blame(id object.ID, err error) error {
+	if err == nil || !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	if ierr := s.checkIndexes(); ierr != nil {
+		return fmt.Errorf("object %s: %w", id.Short(), ierr)
+	}
+	return err
 }
 
 // notFound is the error for an object no index and no unindexed segment
