@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -69,11 +70,20 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}, err
 }
 
+// durationSyntax is what time.ParseDuration reads, without a sign.
+var durationSyntax = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`)
+
 // ParseGrace reads a grace period: a Go duration, or a whole number of
 // days ("3d") or weeks ("2w").
 func ParseGrace(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err == nil && d >= 0:
 		return d, nil
+	case err != nil && durationSyntax.MatchString(s):
+		// A duration as Go writes them, and still refused: too long
+		// (Go's message says only "invalid duration"; a helper's audit).
+		return 0, invalidf("invalid --prune value %q: longer than a duration can hold (about 292 years)", s)
 	}
 	if len(s) > 1 {
 		n, err := strconv.Atoi(s[:len(s)-1])
