@@ -37,8 +37,20 @@ type GCStats struct {
 	// SnapshotsKept is the number of snapshot records kept.
 	SnapshotsKept int `json:"snapshots_kept"`
 	// SnapshotsDropped is the number of snapshot records dropped: thinned
-	// out, of a commit no longer reachable, or whose tree is gone.
+	// out, of a commit no longer reachable, or whose tree is gone or
+	// damaged.
 	SnapshotsDropped int `json:"snapshots_dropped"`
+	// SnapshotsDamaged counts the snapshots among those dropped whose
+	// tree could not be read whole (a damaged frame): snapshots are
+	// derived data, so gc drops them and goes on, and states are
+	// rebuilt from the events.
+	SnapshotsDamaged int `json:"snapshots_damaged"`
+	// DamagedFrames counts the frames of the pack gc passed over as
+	// damaged, dropping what they held: only with Prune "now", and only
+	// once everything reachable was read whole, so they held only objects
+	// nothing reaches and snapshot trees. Within a grace period gc refuses
+	// instead (ErrCorrupt), naming the frame.
+	DamagedFrames int `json:"damaged_frames"`
 	// ReflogExpired counts the entries of HEAD's reflog dropped: older
 	// than 30 days, and naming a commit nothing else reaches.
 	ReflogExpired int `json:"reflog_expired"`
@@ -66,6 +78,7 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	return GCStats{
 		BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter, Objects: st.Objects,
 		Dropped: st.Dropped, SnapshotsKept: st.SnapshotsKept, SnapshotsDropped: st.SnapshotsDropped,
+		SnapshotsDamaged: st.SnapshotsDamaged, DamagedFrames: st.DamagedFrames,
 		ReflogExpired: st.ReflogExpired,
 	}, err
 }

@@ -441,6 +441,17 @@ func (px *PackIndex) Candidates(id object.ID) []Location {
 	return out
 }
 
+// FrameOffsets returns where each of the pack's frames starts, in
+// order, as the index records them: a reader can go from frame to frame
+// without trusting a damaged frame's header to say where the next is.
+func (px *PackIndex) FrameOffsets() []uint32 {
+	out := make([]uint32, px.f)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(px.frames[i*8:])
+	}
+	return out
+}
+
 // locate turns an ordinal into a frame and slot.
 func (px *PackIndex) locate(ord uint32) (Location, bool) {
 	lo, hi := 0, px.f

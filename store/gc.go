@@ -46,7 +46,13 @@ type GCStats struct {
 	Objects                 int // objects in the new pack
 	Dropped                 int // unreachable objects dropped
 	SnapshotsKept           int // snapshot records kept
-	SnapshotsDropped        int // snapshot records dropped: thinned out, of unreachable commits, or with their tree gone
+	SnapshotsDropped        int // snapshot records dropped: thinned out, of unreachable commits, or with their tree gone or damaged
+	// SnapshotsDamaged counts the snapshots among those dropped whose
+	// tree could not be read whole: a damaged node or state blob.
+	SnapshotsDamaged int
+	// DamagedFrames counts the frames of the pack passed over as damaged
+	// (with PruneNow only), and what they held dropped.
+	DamagedFrames int
 	ReflogExpired           int // entries of HEAD's reflog dropped (GCOptions.ReflogExpire)
 }
 
@@ -230,16 +236,65 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		offsets[c.id] = c.offset
 	}
 	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots)
+	// A snapshot is derived data: one whose tree is gone is dropped, not
+	// a reason to stop (the indexes were checked, so gone means gone),
+	// and so is one whose tree cannot be read whole. A damaged frame that
+	// held only trees stopped every gc for good, while every read worked
+	// (a helper's audit). Each kept tree is read here, node by node, and
+	// becomes reachable only once read whole; a damaged object is never
+	// copied, even within its grace period.
+	treeOK := map[object.ID]bool{} // tree nodes and state blobs read whole
+	damaged := map[object.ID]bool{}
+	readTree := func(root object.ID) (whole, gone bool, err error) {
+		stack, seen := []object.ID{root}, map[object.ID]bool{}
+		for len(stack) > 0 {
+			if err := ctxErr(ctx); err != nil {
+				return false, false, err
+			}
+			id := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if treeOK[id] || seen[id] {
+				continue
+			}
+			if damaged[id] {
+				return false, false, nil
+			}
+			kind, body, _, err := s.get(id)
+			if errors.Is(err, ErrNotFound) && id == root {
+				return false, true, nil
+			}
+			if err == nil && kind != object.KindTree && kind != object.KindBlob {
+				err = fmt.Errorf("%w: a snapshot tree names %s, a %s", ErrCorrupt, id.Short(), kind)
+			}
+			if err == nil {
+				_, err = objectRefs(kind, body, func(ref object.ID, _ refRole) { stack = append(stack, ref) })
+			}
+			switch {
+			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotFound), errors.Is(err, object.ErrCorrupt):
+				damaged[id] = true
+				return false, false, nil
+			case err != nil:
+				return false, false, err
+			}
+			seen[id] = true
+		}
+		for id := range seen {
+			treeOK[id] = true
+		}
+		return true, false, nil
+	}
 	for _, r := range snaps {
 		root := object.ID(r.Value)
 		if kept[string(r.Key)] && root != emptyTree {
-			// A snapshot is derived data: one whose tree is gone is
-			// dropped, not a reason to stop (the indexes were checked,
-			// so gone means gone).
-			if _, _, _, err := s.get(root); errors.Is(err, ErrNotFound) {
-				kept[string(r.Key)] = false
-			} else if err != nil {
+			whole, gone, err := readTree(root)
+			if err != nil {
 				return st, err
+			}
+			if !whole {
+				kept[string(r.Key)] = false
+				if !gone {
+					st.SnapshotsDamaged++
+				}
 			}
 		}
 		if !kept[string(r.Key)] {
@@ -248,12 +303,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		}
 		st.SnapshotsKept++
 		keep = append(keep, r)
-		if root != emptyTree { // never stored: readers know it
-			mark(root)
-		}
 	}
-	if err := walkAll(); err != nil {
-		return st, err
+	for id := range treeOK {
+		reach[id] = true
 	}
 
 	// Write the pack: commits oldest first, each after its events, then
@@ -319,8 +371,18 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// object was seen: one still in grace keeps what it reaches (its
 	// parents, events, subtrees), which may lie anywhere.
 	var rest, unreached []gcObject
-	err = s.objectsLocked(func(id object.ID, loc pack.Location) error {
+	// A damaged frame of the pack is passed over here: everything a ref,
+	// a reflog or a kept snapshot reaches was read whole above, so it
+	// holds only objects nothing reaches (and the nodes of snapshots
+	// dropped as damaged). Those may be dropped only by a gc that drops
+	// every unreachable object; within a grace period, gc refuses and
+	// says so, where it refused with no way forward.
+	err = s.objectsPassing(func(id object.ID, loc pack.Location) error {
 		if written[id] {
+			return nil
+		}
+		if damaged[id] {
+			st.Dropped++ // a damaged node of a snapshot dropped: not copied
 			return nil
 		}
 		if !reach[id] {
@@ -334,6 +396,12 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			return nil
 		}
 		rest = append(rest, gcObject{id: id, loc: loc})
+		return nil
+	}, func(off int64, err error) error {
+		if !opts.PruneNow {
+			return fmt.Errorf("gc: %w; everything reachable was read whole, so it holds only objects nothing reaches, or snapshot trees: gc --prune=now drops them", err)
+		}
+		st.DamagedFrames++
 		return nil
 	})
 	if err != nil {

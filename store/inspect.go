@@ -23,6 +23,12 @@ func (s *Store) Objects(fn func(id object.ID, loc pack.Location) error) error {
 }
 
 func (s *Store) objectsLocked(fn func(id object.ID, loc pack.Location) error) error {
+	return s.objectsPassing(fn, nil)
+}
+
+// objectsPassing is objectsLocked passing over the pack's damaged frames
+// when damaged is set (packObjects).
+func (s *Store) objectsPassing(fn func(id object.ID, loc pack.Location) error, damaged func(off int64, err error) error) error {
 	mem := s.memTable()
 	seen := make(map[object.ID]bool, len(mem))
 	for id, loc := range mem {
@@ -46,33 +52,61 @@ func (s *Store) objectsLocked(fn func(id object.ID, loc pack.Location) error) er
 		return nil
 	}
 	// A pack's index keeps only ID prefixes: read its frames in order.
-	_, err := s.packData.Scan(0, false, func(off int64, payload []byte) error {
-		entries, err := pack.ParseEntries(payload)
+	return s.packObjects(seen, fn, damaged)
+}
+
+// packObjects calls fn with each object of the pack not in seen, frame
+// by frame at the offsets its index records (checked whole by then, and
+// a pack is written whole: a damaged last frame is damage, never a torn
+// tail). A damaged frame is an error, or, when damaged is set, reported
+// to it and passed over: gc, which has read everything reachable whole
+// by then, decides.
+func (s *Store) packObjects(seen map[object.ID]bool, fn func(id object.ID, loc pack.Location) error, damaged func(off int64, err error) error) error {
+	for _, off := range s.packIdx.FrameOffsets() {
+		payload, _, err := s.packData.ReadFrame(int64(off))
+		if err != nil {
+			if damaged == nil || !errors.Is(err, ErrCorrupt) {
+				return err
+			}
+			if err := damaged(int64(off), err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := packFrameObjects(int64(off), payload, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// packFrameObjects calls fn with each object of a pack frame's payload
+// not seen yet.
+func packFrameObjects(off int64, payload []byte, seen map[object.ID]bool, fn func(id object.ID, loc pack.Location) error) error {
+	entries, err := pack.ParseEntries(payload)
+	if err != nil {
+		return err
+	}
+	if entries, err = pack.ResolvePacked(entries); err != nil {
+		return err
+	}
+	for slot, e := range entries {
+		if !e.IsObject() {
+			continue
+		}
+		id, err := e.ObjectID()
 		if err != nil {
 			return err
 		}
-		if entries, err = pack.ResolvePacked(entries); err != nil {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := fn(id, pack.Location{Seg: 0, Off: uint32(off), Slot: uint32(slot)}); err != nil {
 			return err
 		}
-		for slot, e := range entries {
-			if !e.IsObject() {
-				continue
-			}
-			id, err := e.ObjectID()
-			if err != nil {
-				return err
-			}
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			if err := fn(id, pack.Location{Seg: 0, Off: uint32(off), Slot: uint32(slot)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return err
+	}
+	return nil
 }
 
 // RefUpdates returns every ref move still in the log, oldest first per
