@@ -53,7 +53,7 @@ type GCStats struct {
 	// DamagedFrames counts the frames of the pack passed over as damaged
 	// (with PruneNow only), and what they held dropped.
 	DamagedFrames int
-	ReflogExpired           int // entries of HEAD's reflog dropped (GCOptions.ReflogExpire)
+	ReflogExpired int // entries of HEAD's reflog dropped (GCOptions.ReflogExpire)
 }
 
 // GC repacks every reachable object into one pack, drops unreachable
