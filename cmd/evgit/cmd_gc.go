@@ -48,10 +48,10 @@ func runGC(ctx context.Context, opts gcOptions, g *globalOptions) error {
 		return err
 	}
 	if st.DamagedFrames > 0 {
-		fmt.Fprintf(g.stderr, "warning: dropped %d damaged frames of the pack; nothing reachable was in them\n", st.DamagedFrames)
+		fmt.Fprintf(g.stderr, "warning: dropped %d damaged frame(s) of the pack; nothing reachable was in them\n", st.DamagedFrames)
 	}
 	if st.SnapshotsDamaged > 0 {
-		fmt.Fprintf(g.stderr, "warning: dropped %d snapshots whose trees were damaged (derived data: states are rebuilt from the events)\n", st.SnapshotsDamaged)
+		fmt.Fprintf(g.stderr, "warning: dropped %d snapshot(s) whose trees were damaged (derived data: states are rebuilt from the events)\n", st.SnapshotsDamaged)
 	}
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(st)
