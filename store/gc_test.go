@@ -79,27 +79,33 @@ func TestGCRepacksAndKeepsWhatIsReachable(t *testing.T) {
 	assert.Equal(t, 2*len(ids), n)
 }
 
+// packedStore makes a store of n commits, all packed by a gc, closes it,
+// and returns its folder, the commits, and the pack index's path.
+func packedStore(t *testing.T, n int) (dir string, ids []object.ID, pidx string) {
+	t.Helper()
+	s, dir := newStore(t, Options{SealObjects: 50})
+	for i := range n {
+		ids = append(ids, appendCommit(t, s, i))
+	}
+	_, err := s.GC(context.Background(), GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	found, err := filepath.Glob(filepath.Join(dir, "log", "pack-*.pidx"))
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	return dir, ids, found[0]
+}
+
 // TestGCRefusesDamagedIndexes: gc finds what to keep through the indexes,
 // so one damaged there would hide objects, and gc would drop them for
 // good. It checks the indexes first and refuses, changing nothing.
 func TestGCRefusesDamagedIndexes(t *testing.T) {
 	ctx := context.Background()
-	s, dir := newStore(t, Options{SealObjects: 50})
-	var ids []object.ID
-	for i := range 200 {
-		ids = append(ids, appendCommit(t, s, i))
-	}
-	_, err := s.GC(ctx, GCOptions{PruneNow: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-
-	pidx, err := filepath.Glob(filepath.Join(dir, "log", "pack-*.pidx"))
-	require.NoError(t, err)
-	require.Len(t, pidx, 1)
-	b, err := os.ReadFile(pidx[0])
+	dir, _, pidx := packedStore(t, 200)
+	b, err := os.ReadFile(pidx)
 	require.NoError(t, err)
 	b[len(b)/2] ^= 0x01
-	require.NoError(t, os.WriteFile(pidx[0], b, 0o644))
+	require.NoError(t, os.WriteFile(pidx, b, 0o644))
 	files := func() map[string]int64 {
 		out := map[string]int64{}
 		es, err := os.ReadDir(filepath.Join(dir, "log"))
@@ -304,27 +310,16 @@ func TestGCExpiresHeadLog(t *testing.T) {
 // hash to its ID, or a slot out of range; the error names the index, the
 // file at fault (a helper's audit: it named only the object).
 func TestDamagedPackIndexIsNamed(t *testing.T) {
-	ctx := context.Background()
-	s, dir := newStore(t, Options{SealObjects: 50})
-	var ids []object.ID
-	for i := range 300 {
-		ids = append(ids, appendCommit(t, s, i))
-	}
-	_, err := s.GC(ctx, GCOptions{PruneNow: true})
+	dir, ids, pidx := packedStore(t, 300)
+	orig, err := os.ReadFile(pidx)
 	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	pidx, err := filepath.Glob(filepath.Join(dir, "log", "pack-*.pidx"))
-	require.NoError(t, err)
-	require.Len(t, pidx, 1)
-	orig, err := os.ReadFile(pidx[0])
-	require.NoError(t, err)
-	defer os.WriteFile(pidx[0], orig, 0o644)
+	defer os.WriteFile(pidx, orig, 0o644)
 
 	misread := 0
 	for off := 0; off < len(orig); off += 7 {
 		b := slices.Clone(orig)
 		b[off] ^= 0x5a
-		require.NoError(t, os.WriteFile(pidx[0], b, 0o644))
+		require.NoError(t, os.WriteFile(pidx, b, 0o644))
 		s, err := Open(dir, Options{})
 		if err != nil {
 			continue // refused at open: named there
