@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -253,6 +255,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			return nil, err
 		}
 	}
+	wt.removeLeftovers(idx)
 	// What the last checkout wrote: the index, or without one (no
 	// checkout ever ran, or its index was lost), the files of the
 	// streams at HEAD that hold what checkout writes for them.
@@ -270,6 +273,24 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		}
 		if gone, err = wt.removals(seen, idx, head); err != nil {
 			return nil, err
+		}
+	}
+	// Before the first file, the index lists every file this checkout
+	// may write as checkout's, with a state no file matches: a checkout
+	// killed part way (kill -9, a power loss) then leaves files the next
+	// checkout rewrites or removes. Without it they were left for good,
+	// taken for the user's (a helper's audit). A stop it sees (Ctrl-C, a
+	// full disk) records what it wrote exactly, below.
+	if len(jobs) > 0 {
+		intent := &worktreeIndex{commit: idx.commit, written: time.Now(), entries: maps.Clone(idx.entries)}
+		if intent.entries == nil {
+			intent.entries = map[string]worktreeEntry{}
+		}
+		for _, j := range jobs {
+			intent.entries[j.entry.Stream] = worktreeEntry{}
+		}
+		if err := pack.WriteFileAtomic(pack.OS, idxPath, intent.encode()); err != nil {
+			return nil, fmt.Errorf("writing the work tree index: %w", err)
 		}
 	}
 	// Creating files is what a checkout waits on: several at once.
@@ -510,9 +531,12 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			return err
 		}
 		head, _ := tx.Ref(refs.HEAD)
+		// A detached HEAD is named by its full ID, as Git writes it: a
+		// short one could be read back as a branch of that name
+		// (@{-N}, checkout -; a helper's audit).
 		from := head.Symbolic
 		if from == "" {
-			from = head.ID.Short()
+			from = head.ID.String()
 		}
 		from = shortBranch(from)
 		target := "" // the branch to attach to
@@ -566,7 +590,7 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			tx.SetSymbolic(refs.HEAD, "")
 		}
 		return tx.UpdateRef(refs.Update{Name: refs.HEAD, Old: cur, New: id, Time: now(), Actor: opts.Actor,
-			Message: fmt.Sprintf("checkout: moving from %s to %s", from, id.Short())})
+			Message: fmt.Sprintf("checkout: moving from %s to %s", from, id)})
 	})
 }
 
@@ -773,7 +797,7 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	}
 	f, tmp, err := createBeside(p)
 	if err != nil {
-		return worktreeEntry{}, err
+		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	// The size and time the index keeps are those of the file this
 	// wrote, read from it before it is closed, not from the path after:
@@ -791,24 +815,75 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return worktreeEntry{}, err
+		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
+}
+
+// cannotWriteFile names the stream's file a write failed for, not the
+// file beside it that the write went to, which the user never sees.
+func cannotWriteFile(p string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("cannot write %s: %w", p, err)
+}
+
+// leftoverName is the name of a file createBeside makes.
+var leftoverName = regexp.MustCompile(`^\..+\.json\.[0-9a-f]{8}\.tmp$`)
+
+// removeLeftovers removes what a checkout killed part way left beside
+// the files it was writing: the index lists those streams with a state no
+// file matches (the intent written before the first file), and their
+// folders lose the files createBeside names (a helper's audit: they were
+// left for good, and kept the folders alive). A folder that is a link, or
+// that cannot be read, is left alone.
+func (w *worktree) removeLeftovers(idx *worktreeIndex) {
+	dirs := map[string]bool{}
+	for s, e := range idx.entries {
+		if !e.hash.IsZero() {
+			continue
+		}
+		if p, err := w.path(s); err == nil {
+			dirs[filepath.Dir(p)] = true
+		}
+	}
+	for d := range dirs {
+		if w.checkDirs(filepath.Join(d, "x.json"), false) != nil {
+			continue
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && leftoverName.MatchString(e.Name()) {
+				os.Remove(filepath.Join(d, e.Name()))
+			}
+		}
+	}
 }
 
 // writeWorkFile writes a work-tree file's bytes; tests make it fail.
 var writeWorkFile = (*os.File).Write
 
 // createBeside creates a new file in p's folder, named after p with a
-// suffix no stream's file has (they all end in .json), with the mode a
-// file created at p would get.
+// random suffix no stream's file has (they all end in .json), with the
+// mode a file created at p would get (0644 less the umask, as Git). The
+// suffix is random, not the process's ID: a process that always runs as
+// pid 1 (a container) met the files its killed runs left.
 func createBeside(p string) (*os.File, string, error) {
 	dir, base := filepath.Split(p)
 	for i := 0; ; i++ {
-		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d-%d.tmp", base, os.Getpid(), i))
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%08x.tmp", base, rand.Uint32()))
 		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) && i < 100 {
-			continue // left by a process that died
+			continue
 		}
 		return f, tmp, err
 	}

@@ -629,6 +629,8 @@ func TestCheckoutWriteFailureLeavesTheOldFile(t *testing.T) {
 	}
 	_, err := r.Checkout(ctx, "main", CheckoutOptions{})
 	require.ErrorIs(t, err, syscall.ENOSPC)
+	// The message names the stream's file, not the one beside it.
+	assert.Regexp(t, `^cannot write .*/[ac]\.json: no space left on device`, err.Error())
 	assert.Equal(t, before, workTreeFiles(t, r.WorkTree()), "every file whole and as it was, none beside them")
 
 	writeWorkFile = (*os.File).Write

@@ -397,9 +397,9 @@ func PreviousSelector(rev string) (int, bool) {
 // PreviousCheckout finds what HEAD was on before the n-th most recent
 // checkout that moved it (n >= 1), from HEAD's reflog as Git does for
 // @{-n} and `checkout -`: branch is the full name of the branch it was
-// on, when that branch still exists; otherwise branch is empty and id is
-// the commit HEAD was at. Fewer checkouts than n in the reflog is an
-// error matching ErrUnknownRevision.
+// on, or, when HEAD was detached, branch is empty and id is the commit
+// it was at. A branch since deleted, or fewer checkouts than n in the
+// reflog, is an error matching ErrUnknownRevision.
 func PreviousCheckout(ctx context.Context, src Source, n int) (branch string, id object.ID, err error) {
 	rev := "@{-" + strconv.Itoa(n) + "}"
 	log, err := src.Reflog(refs.HEAD)
@@ -419,19 +419,20 @@ func PreviousCheckout(ctx context.Context, src Source, n int) (branch string, id
 		if seen++; seen < n {
 			continue
 		}
-		// A branch name holds no space, so " to " ends it.
+		// A branch name holds no space, so " to " ends it. A detached
+		// HEAD is named by its ID (in full; by 7 digits before session
+		// 20), never taken for a branch of that name.
+		if isHex(from) && strings.HasPrefix(e.Old.String(), strings.ToLower(from)) {
+			return "", e.Old, nil
+		}
 		full := refs.HeadsPrefix + from
-		if refs.CheckBranchName(from) == nil {
-			if _, ok, err := src.Ref(full); err != nil {
-				return "", object.ZeroID, err
-			} else if ok {
-				return full, object.ZeroID, nil
-			}
+		if _, ok, err := src.Ref(full); err != nil {
+			return "", object.ZeroID, err
+		} else if !ok {
+			// As in Git, @{-N} is that branch: gone, it names nothing.
+			return "", object.ZeroID, unknownRevision(rev, "the branch "+from+" HEAD was on is gone")
 		}
-		if e.Old.IsZero() {
-			return "", object.ZeroID, unknownRevision(rev, "HEAD was on the unborn branch "+from)
-		}
-		return "", e.Old, nil
+		return full, object.ZeroID, nil
 	}
 	return "", object.ZeroID, unknownRevision(rev, fmt.Sprintf("HEAD's reflog holds %d checkouts", seen))
 }

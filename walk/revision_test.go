@@ -225,19 +225,21 @@ func TestParseRevision(t *testing.T) {
 func TestPreviousCheckout(t *testing.T) {
 	ctx := context.Background()
 	f := mergeRepo(t)
+	// A branch named like the detached commit's short ID (as reflogs
+	// before session 20 wrote it) is not where HEAD was.
+	f.refs["refs/heads/"+f.id("a1").Short()] = f.id("a3")
 	f.reflogs["HEAD"] = []ReflogEntry{
 		{Old: f.id("a1"), New: f.id("a3"), Message: "checkout: moving from " + f.id("a1").Short() + " to main"},
-		{Old: f.id("f2"), New: f.id("a1"), Message: "checkout: moving from feature to " + f.id("a1").Short()},
+		{Old: f.id("f2"), New: f.id("a1"), Message: "checkout: moving from feature to " + f.id("a1").String()},
 		{Old: f.id("a2"), New: f.id("f2"), Message: "commit: on feature"},
 		{Old: f.id("root"), New: f.id("a2"), Message: "checkout: moving from gone to feature"},
 		{Old: f.id("a3"), New: f.id("root"), Message: "checkout: moving from main to gone"},
 	}
 	for rev, want := range map[string]string{
-		"@{-1}":   "a1",   // a detached commit: the one HEAD was at
-		"@{-2}":   "f2",   // feature, now
-		"@{-2}~1": "f1",   // and steps after it
-		"@{-3}":   "root", // gone is no branch: the commit HEAD was at
-		"@{-4}":   "a3",   // main, now
+		"@{-1}":   "a1", // a detached commit: the one HEAD was at
+		"@{-2}":   "f2", // feature, now
+		"@{-2}~1": "f1", // and steps after it
+		"@{-4}":   "a3", // main, now
 	} {
 		id, err := Resolve(ctx, f, rev)
 		require.NoError(t, err, rev)
@@ -250,6 +252,10 @@ func TestPreviousCheckout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "", branch)
 	assert.Equal(t, f.id("a1"), id)
+	// As in Git, a branch since deleted names nothing.
+	_, err = Resolve(ctx, f, "@{-3}")
+	assert.ErrorIs(t, err, ErrUnknownRevision)
+	assert.ErrorContains(t, err, "the branch gone HEAD was on is gone")
 	_, err = Resolve(ctx, f, "@{-5}")
 	assert.ErrorIs(t, err, ErrUnknownRevision)
 	assert.ErrorContains(t, err, "HEAD's reflog holds 4 checkouts")
