@@ -164,8 +164,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	}
 	if n, ok := walk.PreviousSelector(rev); ok && len(opts.Streams) == 0 {
 		// @{-N} (checkout -): back to the branch HEAD was on, attached,
-		// as in Git; or to the commit, detached, when it was detached or
-		// the branch is gone.
+		// as in Git; or to the commit, detached, when HEAD was detached.
 		branch, id, err := walk.PreviousCheckout(ctx, source{r.st}, n)
 		if err != nil {
 			return nil, err
