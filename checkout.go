@@ -193,7 +193,12 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		return nil, err
 	}
 	view := views[0]
-	wt := &worktree{dir: r.workTree, checked: map[string]bool{}}
+	root, err := os.OpenRoot(r.workTree)
+	if err != nil {
+		return nil, fmt.Errorf("the work tree: %w", err)
+	}
+	defer root.Close()
+	wt := &worktree{dir: r.workTree, root: root, checked: map[string]bool{}}
 	wt.cwd, _ = os.Stat(".")
 	idxPath := filepath.Join(r.gitDir, WorktreeIndexName)
 	if fi, err := os.Lstat(idxPath); err == nil && !fi.Mode().IsRegular() {
@@ -293,7 +298,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		}
 	}
 	// Creating files is what a checkout waits on: several at once.
-	if err := writeFiles(ctx, jobs); err != nil {
+	if err := writeFiles(ctx, wt, jobs); err != nil {
 		// Stopped (Ctrl-C, a full disk): HEAD stays, and the index keeps
 		// the files written so far as checkout's, so that the next
 		// checkout rewrites or removes them; unlisted, a stream's file
@@ -634,7 +639,12 @@ func StateFile(state []byte) ([]byte, error) {
 
 // worktree writes and removes stream files under dir.
 type worktree struct {
-	dir     string
+	dir string
+	// root is dir opened as an os.Root: every folder made, file written,
+	// renamed or removed goes through it, so a folder swapped for a link
+	// to elsewhere between the checks and the writes is refused, never
+	// written through (a helper's audit: 67 files landed outside).
+	root    *os.Root
 	checked map[string]bool // folders known to be real folders inside dir
 	// cwd is the process's current folder, which an emptied folder is
 	// not removed as (Git, since 2.35, leaves it too): the user's shell
@@ -657,6 +667,16 @@ func (w *worktree) path(stream string) (string, error) {
 	return p, nil
 }
 
+// rel returns p, a path in the work tree, relative to it, as the root
+// takes it.
+func (w *worktree) rel(p string) string {
+	rel, err := filepath.Rel(w.dir, p)
+	if err != nil {
+		return p // absolute: the root refuses it
+	}
+	return rel
+}
+
 // checkDirs makes the folders from the work tree down to p's folder,
 // refusing any that is a symbolic link (which could lead outside).
 // Without create it makes none, and a folder missing is no error.
@@ -673,7 +693,7 @@ func (w *worktree) checkDirs(p string, create bool) error {
 	case errors.Is(err, fs.ErrNotExist) && !create:
 		return nil // made when the files are written
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := w.root.Mkdir(w.rel(dir), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	case err != nil:
@@ -740,7 +760,7 @@ type fileJob struct {
 var checkoutFileWritten func()
 
 // writeFiles writes the jobs' files with a few workers; folders exist.
-func writeFiles(ctx context.Context, jobs []fileJob) error {
+func writeFiles(ctx context.Context, w *worktree, jobs []fileJob) error {
 	const workers = 8
 	var (
 		next  atomic.Int64
@@ -757,7 +777,7 @@ func writeFiles(ctx context.Context, jobs []fileJob) error {
 				if i >= len(jobs) || ctx.Err() != nil {
 					return
 				}
-				ent, err := writeStateFile(jobs[i].path, jobs[i].entry.Stream, jobs[i].state)
+				ent, err := w.writeStateFile(jobs[i].path, jobs[i].entry.Stream, jobs[i].state)
 				if err != nil {
 					mu.Lock()
 					if first == nil {
@@ -786,7 +806,7 @@ func writeFiles(ctx context.Context, jobs []fileJob) error {
 // (a full disk) leaves the old file as it was, never half of the new one
 // (a helper's audit: a checkout on a full disk left a torn file that
 // matched no commit).
-func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
+func (w *worktree) writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	b, err := StateFile(state)
 	if err != nil {
 		return worktreeEntry{}, fmt.Errorf("state of %s: %w", stream, err)
@@ -794,7 +814,10 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 		return worktreeEntry{}, fmt.Errorf("%w: %s is a folder", ErrInvalid, p)
 	}
-	f, tmp, err := createBeside(p)
+	if beforeWorkFile != nil {
+		beforeWorkFile(p)
+	}
+	f, tmp, err := w.createBeside(p)
 	if err != nil {
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
@@ -810,10 +833,10 @@ func writeStateFile(p, stream string, state []byte) (worktreeEntry, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, p) // over a link, the link is replaced
+		err = w.root.Rename(w.rel(tmp), w.rel(p)) // over a link, the link is replaced
 	}
 	if err != nil {
-		os.Remove(tmp)
+		w.root.Remove(w.rel(tmp))
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
@@ -856,13 +879,15 @@ func (w *worktree) removeLeftovers(idx *worktreeIndex) {
 		if w.checkDirs(filepath.Join(d, "x.json"), false) != nil {
 			continue
 		}
-		ents, err := os.ReadDir(d)
+		f, err := w.root.Open(w.rel(d))
 		if err != nil {
 			continue
 		}
+		ents, _ := f.ReadDir(-1)
+		f.Close()
 		for _, e := range ents {
 			if e.Type().IsRegular() && leftoverName.MatchString(e.Name()) {
-				os.Remove(filepath.Join(d, e.Name()))
+				w.root.Remove(w.rel(filepath.Join(d, e.Name())))
 			}
 		}
 	}
@@ -871,16 +896,20 @@ func (w *worktree) removeLeftovers(idx *worktreeIndex) {
 // writeWorkFile writes a work-tree file's bytes; tests make it fail.
 var writeWorkFile = (*os.File).Write
 
+// beforeWorkFile, when set (by tests), runs before a work-tree file is
+// created: where a folder may be swapped for a link.
+var beforeWorkFile func(p string)
+
 // createBeside creates a new file in p's folder, named after p with a
 // random suffix no stream's file has (they all end in .json), with the
 // mode a file created at p would get (0644 less the umask, as Git). The
 // suffix is random, not the process's ID: a process that always runs as
 // pid 1 (a container) met the files its killed runs left.
-func createBeside(p string) (*os.File, string, error) {
+func (w *worktree) createBeside(p string) (*os.File, string, error) {
 	dir, base := filepath.Split(p)
 	for i := 0; ; i++ {
 		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%08x.tmp", base, rand.Uint32()))
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := w.root.OpenFile(w.rel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) && i < 100 {
 			continue
 		}
@@ -900,14 +929,14 @@ func (w *worktree) remove(stream string) error {
 		}
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := w.root.Remove(w.rel(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	for dir := filepath.Dir(p); dir != w.dir && strings.HasPrefix(dir, w.dir); dir = filepath.Dir(dir) {
 		if fi, err := os.Stat(dir); err == nil && w.cwd != nil && os.SameFile(fi, w.cwd) {
 			break
 		}
-		if os.Remove(dir) != nil {
+		if w.root.Remove(w.rel(dir)) != nil {
 			break
 		}
 		delete(w.checked, dir)

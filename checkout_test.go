@@ -639,3 +639,42 @@ func TestCheckoutWriteFailureLeavesTheOldFile(t *testing.T) {
 	assert.Contains(t, after["a.json"], "newnew")
 	assert.Contains(t, after, "c.json")
 }
+
+// A folder swapped for a link to elsewhere after checkout checked it and
+// before a file is written into it: the write is refused, nothing lands
+// outside the work tree. The checks ran first and the writes went by
+// path, so they followed the link (a helper's audit: 67 files landed
+// outside). Every write now goes through an os.Root of the work tree.
+func TestCheckoutNeverWritesThroughASwappedLink(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("base", "Set", `{}`))
+	_, err := r.CreateBranch(ctx, "other", "main", "")
+	require.NoError(t, err)
+	var events []EventInput
+	for i := range 20 {
+		events = append(events, ev(fmt.Sprintf("d/u%02d", i), "Set", fmt.Sprintf(`{"v":%d}`, i)))
+	}
+	_, err = r.Append(ctx, events, AppendOptions{Branch: "other"})
+	require.NoError(t, err)
+	checkout(t, r, "main", CheckoutOptions{})
+	outside := t.TempDir()
+	d := filepath.Join(r.WorkTree(), "d")
+
+	defer func() { beforeWorkFile = nil }()
+	var once sync.Once
+	beforeWorkFile = func(p string) {
+		if filepath.Dir(p) != d {
+			return
+		}
+		once.Do(func() {
+			require.NoError(t, os.Rename(d, d+".real"))
+			require.NoError(t, os.Symlink(outside, d))
+		})
+	}
+	_, err = r.Checkout(ctx, "other", CheckoutOptions{})
+	require.Error(t, err)
+	ents, rerr := os.ReadDir(outside)
+	require.NoError(t, rerr)
+	assert.Empty(t, ents, "nothing written outside the work tree")
+}
