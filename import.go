@@ -107,8 +107,9 @@ type importGroup struct {
 // it again yourself. An error that stops the import once some of its
 // commits landed returns them with it (Commits, Events, Head: what the
 // branch holds of the input so far; Skipped as far as it went), and no
-// result when none did: run the import again to finish it. A read that fails is reported
-// as such ("reading the input: ..."), never as a bad line.
+// result when none did: run the import again to finish it. A read that
+// fails is reported as such ("reading the input: ..."), never as a bad
+// line.
 func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOptions) (*ImportResult, error) {
 	switch {
 	case opts.Batch < 0:
