@@ -526,7 +526,21 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 			if err != nil {
 				return 0, last, err
 			}
-			on = len(c.Events) == len(g.events)
+			// An export of one stream keeps the IDs of commits it took
+			// some of the events of: those are not the commits named,
+			// and are written anew. Every event kept, the commit must
+			// be the one named: an export edited inside a commit whose
+			// header keeps its id was skipped without a word, the edit
+			// lost (a helper's audit).
+			if on = len(c.Events) == len(g.events); on {
+				held, err := holds(rd, c, g)
+				if err != nil {
+					return 0, last, err
+				}
+				if !held {
+					return 0, last, invalidf("line %d: commit %s is on the branch, but this input's commit of that id differs from it (an edited export?); drop its \"id\" to add it as a new commit", g.line, id.Short())
+				}
+			}
 		}
 		if !on {
 			return k, last, nil
