@@ -245,6 +245,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// copied, even within its grace period.
 	treeOK := map[object.ID]bool{} // tree nodes and state blobs read whole
 	damaged := map[object.ID]bool{}
+	var firstDamage error
 	readTree := func(root object.ID) (whole, gone bool, err error) {
 		stack, seen := []object.ID{root}, map[object.ID]bool{}
 		for len(stack) > 0 {
@@ -272,6 +273,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			switch {
 			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotFound), errors.Is(err, object.ErrCorrupt):
 				damaged[id] = true
+				if firstDamage == nil {
+					firstDamage = err
+				}
 				return false, false, nil
 			case err != nil:
 				return false, false, err
@@ -303,6 +307,13 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		}
 		st.SnapshotsKept++
 		keep = append(keep, r)
+	}
+	if firstDamage != nil && !opts.PruneNow {
+		// Within a grace period, the unreachable trees kept for it may
+		// name the damaged nodes, and would be kept naming what is gone
+		// (a helper's review): only a gc that drops every unreachable
+		// object may drop them.
+		return st, fmt.Errorf("gc: a snapshot tree is damaged (%w); snapshots are derived data: gc --prune=now drops them and the snapshots that hold them", firstDamage)
 	}
 	for id := range treeOK {
 		reach[id] = true
@@ -406,6 +417,19 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	})
 	if err != nil {
 		return st, err
+	}
+	// Fail closed: everything reachable is written or listed to be. An
+	// object read whole above but not found by the listing lies in a
+	// frame damaged since (the reads may come from the frame cache; a
+	// helper's review found gc keeping a snapshot whose tree it dropped).
+	listed := make(map[object.ID]bool, len(rest))
+	for _, o := range rest {
+		listed[o.id] = true
+	}
+	for id := range reach {
+		if !written[id] && !listed[id] {
+			return st, fmt.Errorf("gc: %w: reachable object %s was not found listing the objects (a frame damaged since it was read?); nothing changed, run fsck", ErrCorrupt, id.Short())
+		}
 	}
 	slices.SortFunc(rest, byLocation)
 	for _, o := range rest {

@@ -1,0 +1,104 @@
+package fsck_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/fsck"
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/refs"
+	"github.com/evgit/evgit/store"
+)
+
+// A kept snapshot's inner node P is good; its child Y lies alone in a
+// damaged segment frame. gc with a grace period dropped the snapshot
+// and Y, and kept P for its grace, naming a child gone: fsck then found
+// it missing (a helper's review). Within a grace period gc now refuses
+// when a snapshot tree is damaged; with --prune=now it drops them all.
+func TestGCWithGraceRefusesADamagedSnapshotTree(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), ".evgit")
+	_, err := store.Init(nil, dir, "main")
+	require.NoError(t, err)
+	s, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var head object.ID
+	for i := range 3 {
+		require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+			ev := object.NewEvent("s", "T", 1, nil, []byte(fmt.Sprintf(`{"i":%d}`, i)))
+			eid := tx.PutEvent(ev)
+			c := &object.Commit{Events: []object.ID{eid}, Time: time.Unix(int64(i), 0), Offset: uint64(i + 1)}
+			old := head
+			if !head.IsZero() {
+				c.Parents = []object.ID{head}
+			}
+			head = tx.PutCommit(c)
+			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: c.Time, Message: "commit"})
+		}))
+	}
+	var y, p object.ID
+	big := `{"x":"` + strings.Repeat("z", 300) + `"}`
+	require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+		y = tx.PutTree(&object.Tree{Leaf: true, Entries: []object.TreeEntry{{Stream: "s", Version: 3, State: []byte(big), StateID: object.Hash(object.KindBlob, []byte(big))}}})
+		return nil
+	}))
+	mdl := object.Hash(object.KindBlob, []byte("model"))
+	require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+		var ch [object.TreeFanout]object.ID
+		ch[0] = y
+		p = tx.PutTree(&object.Tree{Children: ch, Count: 1})
+		tx.PutSnapshot(head, mdl, p)
+		return nil
+	}))
+	var yloc, ploc pack.Location
+	require.NoError(t, s.Objects(func(id object.ID, loc pack.Location) error {
+		if id == y {
+			yloc = loc
+		}
+		if id == p {
+			ploc = loc
+		}
+		return nil
+	}))
+	require.NotEqual(t, yloc.Off, ploc.Off)
+	_, err = s.Seal(0)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	seg := filepath.Join(dir, "log", fmt.Sprintf("%08d.seg", yloc.Seg))
+	if _, err := os.Stat(seg); err != nil {
+		m, _ := filepath.Glob(filepath.Join(dir, "log", "*"))
+		t.Fatalf("segment file? %v", m)
+	}
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	at := int64(yloc.Off) + pack.FrameHeaderSize + 3
+	b[at] ^= 0x5a
+	require.NoError(t, os.WriteFile(seg, b, 0o644))
+
+	s, err = store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, opts := range []store.GCOptions{{Grace: time.Hour}, {PruneNow: true}} {
+		st, err := s.GC(ctx, opts)
+		if err != nil {
+			require.ErrorIs(t, err, store.ErrCorrupt)
+			require.False(t, opts.PruneNow, "--prune=now drops the damaged snapshot")
+			require.Contains(t, err.Error(), "gc --prune=now drops them")
+			continue
+		}
+		require.True(t, opts.PruneNow, "with grace, gc refuses")
+		require.Equal(t, 1, st.SnapshotsDamaged)
+		rep, err := fsck.Run(ctx, s, fsck.Options{})
+		require.NoError(t, err)
+		require.Empty(t, rep.Problems, "gc left nothing naming what it dropped")
+	}
+}
