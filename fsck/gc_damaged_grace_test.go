@@ -14,7 +14,6 @@ import (
 	"github.com/evgit/evgit/fsck"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
-	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
 )
 
@@ -32,33 +31,23 @@ func TestGCWithGraceRefusesADamagedSnapshotTree(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	var head object.ID
-	for i := range 3 {
-		require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
-			ev := object.NewEvent("s", "T", 1, nil, []byte(fmt.Sprintf(`{"i":%d}`, i)))
-			eid := tx.PutEvent(ev)
-			c := &object.Commit{Events: []object.ID{eid}, Time: time.Unix(int64(i), 0), Offset: uint64(i + 1)}
-			old := head
-			if !head.IsZero() {
-				c.Parents = []object.ID{head}
-			}
-			head = tx.PutCommit(c)
-			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: c.Time, Message: "commit"})
-		}))
+	for range 3 {
+		head = commitOn(t, s, head, func(*store.Tx, *object.Commit) {})
 	}
 	var y, p object.ID
 	big := `{"x":"` + strings.Repeat("z", 300) + `"}`
-	require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+	writeTx(t, s, func(tx *store.Tx) error {
 		y = tx.PutTree(&object.Tree{Leaf: true, Entries: []object.TreeEntry{{Stream: "s", Version: 3, State: []byte(big), StateID: object.Hash(object.KindBlob, []byte(big))}}})
 		return nil
-	}))
+	})
 	mdl := object.Hash(object.KindBlob, []byte("model"))
-	require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+	writeTx(t, s, func(tx *store.Tx) error {
 		var ch [object.TreeFanout]object.ID
 		ch[0] = y
 		p = tx.PutTree(&object.Tree{Children: ch, Count: 1})
 		tx.PutSnapshot(head, mdl, p)
 		return nil
-	}))
+	})
 	var yloc, ploc pack.Location
 	require.NoError(t, s.Objects(func(id object.ID, loc pack.Location) error {
 		if id == y {

@@ -241,8 +241,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// and so is one whose tree cannot be read whole. A damaged frame that
 	// held only trees stopped every gc for good, while every read worked
 	// (a helper's audit). Each kept tree is read here, node by node, and
-	// becomes reachable only once read whole; a damaged object is never
-	// copied, even within its grace period.
+	// becomes reachable only once read whole. Damaged, it is unreachable,
+	// and only a gc that drops every unreachable object goes on (below).
 	treeOK := map[object.ID]bool{} // tree nodes and state blobs read whole
 	damaged := map[object.ID]bool{}
 	var firstDamage error
@@ -384,16 +384,12 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	var rest, unreached []gcObject
 	// A damaged frame of the pack is passed over here: everything a ref,
 	// a reflog or a kept snapshot reaches was read whole above, so it
-	// holds only objects nothing reaches (and the nodes of snapshots
-	// dropped as damaged). Those may be dropped only by a gc that drops
+	// holds only objects nothing reaches (the nodes of snapshots dropped
+	// as damaged among them). Those may be dropped only by a gc that drops
 	// every unreachable object; within a grace period, gc refuses and
 	// says so, where it refused with no way forward.
 	err = s.objectsPassing(func(id object.ID, loc pack.Location) error {
 		if written[id] {
-			return nil
-		}
-		if damaged[id] {
-			st.Dropped++ // a damaged node of a snapshot dropped: not copied
 			return nil
 		}
 		if !reach[id] {
