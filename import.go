@@ -47,7 +47,9 @@ type ImportResult struct {
 	Commits int `json:"commits"`
 	// Events is the number of events in the commits written.
 	Events int `json:"events"`
-	// Head is the branch's head after the import.
+	// Head is the commit the import left the branch at: its last commit
+	// landed, or, when every commit was on the branch already, the
+	// branch's head.
 	Head    object.ID `json:"head"`
 	Skipped int       `json:"-"` // commits already on the branch; not in the JSON of SPEC §3
 	// Renames maps each ID a commit header named to the other ID its
@@ -263,11 +265,17 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 		r.keepHead(trust.branchRef, final, mdlID)
 	}
-	// The summary names the branch's head after the import: when the
-	// last batches were found there already, the commit they ended at
-	// may be behind it.
-	if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
-		res.Head = head
+	// An import that landed commits names its last one: the branch's
+	// head as it left it, whatever another writer, waiting for the lock,
+	// added since. One that found every commit on the branch already
+	// names the branch's head, which may be ahead of the last it found.
+	if afterImportLanded != nil {
+		afterImportLanded()
+	}
+	if res.Commits == 0 {
+		if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
+			res.Head = head
+		}
 	}
 	res.Renames = maps.Clone(opts.renames.ids)
 	// A bulk import leaves up to SealObjects objects in the newest
@@ -279,6 +287,10 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	}
 	return res, nil
 }
+
+// afterImportLanded, when set (by tests), runs once an import's last
+// batch has landed, before it reports its head.
+var afterImportLanded func()
 
 // importSealMin is the least commits after which an import seals the
 // newest segment when it ends.

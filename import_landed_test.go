@@ -435,6 +435,33 @@ func TestImportHeadIsTheBranchsBesideATagOfItsName(t *testing.T) {
 	assert.Equal(t, head, res.Head)
 }
 
+// The head an import reports is its own last commit, not one another
+// writer, waiting for the lock, added as the import ended: "Imported 2
+// commits, head X" named the other writer's commit.
+func TestImportHeadIsItsOwnBesideAWriterAfterIt(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var other object.ID
+	afterImportLanded = func() {
+		afterImportLanded = nil
+		res, err := r.Append(ctx, []EventInput{ev("c", "T", `{}`)}, AppendOptions{})
+		require.NoError(t, err)
+		other = res.Commit
+	}
+	t.Cleanup(func() { afterImportLanded = nil })
+	res := importString(t, r, `{"stream":"a","type":"T"}`+"\n"+`{"stream":"b","type":"T"}`+"\n", ImportOptions{})
+	require.False(t, other.IsZero())
+	info, err := r.Show(ctx, "HEAD~1")
+	require.NoError(t, err)
+	assert.Equal(t, info.ID, res.Head)
+	assert.Equal(t, "b", info.Events[0].Stream)
+
+	// Run again, it finds both on the branch and names its head.
+	res = importString(t, r, `{"stream":"a","type":"T"}`+"\n"+`{"stream":"b","type":"T"}`+"\n", ImportOptions{})
+	assert.Equal(t, 0, res.Commits)
+	assert.Equal(t, other, res.Head)
+}
+
 // An input whose commit's header time was corrected since it was
 // imported is an edited input: the commit with the new time is written,
 // not taken for the one on the branch. A time earlier than the commit
