@@ -391,6 +391,18 @@ func (p *jsonParser) number(dst []byte) ([]byte, error) {
 	if math.IsInf(f, 0) {
 		return dst, p.errorf("number %q out of range", text)
 	}
+	if !integer && f == math.Trunc(f) && math.Abs(f) >= 1<<53 {
+		// A whole number written with a fraction or an exponent
+		// (9007199254740993.0) is exact up to 64 bits, as its integer
+		// text is: past 2^53 a float would round it. Beyond 64 bits it
+		// is a float, as before (1.2345678901234567e+29).
+		if v, ok := new(big.Rat).SetString(text); ok && v.IsInt() {
+			n := v.Num()
+			if n.IsInt64() || n.IsUint64() {
+				return n.Append(dst, 10), nil
+			}
+		}
+	}
 	if integer && !exactFloat(text, f) {
 		return dst, p.errorf("integer %s does not fit in 64 bits and would be rounded; write it as a string", text)
 	}

@@ -197,11 +197,11 @@ func (p *valueParser) value(depth int) (any, error) {
 		if v, ok := p.smallInt(); ok {
 			return v, nil
 		}
-		start := p.pos
-		if _, err := p.number(nil); err != nil {
+		canon, err := p.number(nil)
+		if err != nil {
 			return nil, err
 		}
-		text := string(p.in[start:p.pos])
+		text := string(canon) // 9007199254740993.0 is the integer it says
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return i, nil
 		}
