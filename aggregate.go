@@ -20,8 +20,8 @@ import (
 type RecordedEvent struct {
 	ID      object.ID         // the event as stored (before upcasting)
 	Commit  object.ID         // the commit that holds it
-	Stream  string            //
-	Type    string            //
+	Stream  string            // the stream it belongs to
+	Type    string            // its event type
 	Schema  int               // after upcasting
 	Version uint64            // the stream's version after this event
 	Data    json.RawMessage   // canonical JSON, after upcasting
@@ -103,9 +103,9 @@ type Loaded[S any] struct {
 	State S
 }
 
-// Load folds a stream at a revision (or, with opts, at a time or after
-// its N-th event) through the aggregate's reducers. A stream without an
-// event there is an error matching ErrNotFound.
+// Load folds a stream at a revision ("" for HEAD; or, with opts, at a
+// time or after its N-th event) through the aggregate's reducers. A
+// stream without an event there is an error matching ErrNotFound.
 func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream string, opts StateOptions) (*Loaded[S], error) {
 	if err := object.ValidateStream(stream); err != nil {
 		return nil, invalidf("%v", err)
@@ -247,7 +247,8 @@ type EventsOptions struct {
 	Raw bool
 }
 
-// Events yields a stream's events on rev's first-parent line, oldest
+// Events yields a stream's events on rev's first-parent line (rev ""
+// for HEAD), oldest
 // first: each with its commit, its version (the stream's event count
 // after it) and its data upcast to the newest schema, as a typed
 // reducer sees them (RecordedEvent). A stream without an event there is

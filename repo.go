@@ -495,4 +495,4 @@ func (r *Repository) refresh() error {
 
 // errDetached refuses a write that names no branch while HEAD is detached;
 // it matches ErrInvalid.
-var errDetached error = &invalidError{msg: "HEAD is detached; name a branch with -b"}
+var errDetached error = &invalidError{msg: "HEAD is detached; name a branch with -b (Branch in the library's options)"}

@@ -867,6 +867,21 @@ func TestStatesAtARevision(t *testing.T) {
 	for _, err := range r.States(ctx, "nosuch") {
 		require.ErrorIs(t, err, ErrNotFound)
 	}
+	// "" is HEAD, as for State and Events (a helper's audit found States
+	// and Tree refusing it).
+	n = 0
+	for st, err := range r.States(ctx, "") {
+		require.NoError(t, err)
+		head, err := r.State(ctx, "", st.Stream, StateOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, head.State, st.State)
+		n++
+	}
+	assert.Equal(t, len(expectAt(events, 3000)), n)
+	for e, err := range r.Tree(ctx, "") {
+		require.NoError(t, err)
+		assert.NotZero(t, e.Version)
+	}
 }
 
 // TestModelSetKeepsHistoryReadable: a model set with stricter requires

@@ -22,7 +22,8 @@ type StateOptions struct {
 	Version uint64
 }
 
-// State returns a stream's version and state at a revision: the fold of
+// State returns a stream's version and state at a revision ("" for
+// HEAD): the fold of
 // its events on the revision's first-parent line through the model, found
 // from the nearest snapshot at or below it (SPEC §3 `show REV:STREAM`). A
 // stream exists once it has an event; one without an event there is an

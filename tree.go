@@ -52,8 +52,8 @@ func (r *Repository) treeViews(ids ...object.ID) ([]treeView, error) {
 	return out, nil
 }
 
-// Tree yields every stream at a revision with its version and state
-// hash, sorted by name (SPEC §3 `ls-tree`).
+// Tree yields every stream at a revision ("" for HEAD) with its version
+// and state hash, sorted by name (SPEC §3 `ls-tree`).
 func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, error] {
 	return func(yield func(TreeEntry, error) bool) {
 		_, _, entries, err := r.entriesAt(ctx, rev)
@@ -69,9 +69,10 @@ func (r *Repository) Tree(ctx context.Context, rev string) iter.Seq2[TreeEntry, 
 	}
 }
 
-// States yields every stream at a revision with its version and state,
-// sorted by name: the whole state at any version, read from the nearest
-// snapshot and the events after it, as checkout writes it to files.
+// States yields every stream at a revision ("" for HEAD) with its
+// version and state, sorted by name: the whole state at any version,
+// read from the nearest snapshot and the events after it, as checkout
+// writes it to files.
 func (r *Repository) States(ctx context.Context, rev string) iter.Seq2[StreamState, error] {
 	return func(yield func(StreamState, error) bool) {
 		id, view, entries, err := r.entriesAt(ctx, rev)
@@ -99,6 +100,9 @@ func (r *Repository) States(ctx context.Context, rev string) iter.Seq2[StreamSta
 // entriesAt returns the snapshot entries of every stream at a revision,
 // sorted by name, with the commit and the view that reads their states.
 func (r *Repository) entriesAt(ctx context.Context, rev string) (object.ID, treeView, []object.TreeEntry, error) {
+	if rev == "" {
+		rev = "HEAD" // as State and Events take it
+	}
 	id, err := r.Resolve(ctx, rev)
 	if err != nil {
 		return id, treeView{}, nil, err

@@ -87,4 +87,3 @@ func TestCanonicalJSONKeepsWholeFloatsExact(t *testing.T) {
 		}
 	}
 }
-
