@@ -118,7 +118,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 	if err != nil {
 		return nil, err
 	}
-	v, refs, err := r.streamOnLine(id, stream)
+	v, refs, err := r.streamOnLine(ctx, id, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +196,10 @@ func (a *Aggregate[S]) Load(ctx context.Context, r *Repository, rev, stream stri
 // streamOnLine returns the first-parent line ending at id, and a
 // stream's events on it, oldest first. The view's commits stay valid
 // whatever happens to the index later.
-func (r *Repository) streamOnLine(id object.ID, stream string) (*lineView, []eventRef, error) {
+func (r *Repository) streamOnLine(ctx context.Context, id object.ID, stream string) (*lineView, []eventRef, error) {
 	var v *lineView
 	var refs []eventRef
-	err := r.onLine(r.st, id, func(lv *lineView) error {
+	err := r.onLine(ctx, r.st, id, func(lv *lineView) error {
 		var err error
 		v = lv
 		refs, _, err = lv.streamRefs(stream, object.ZeroID)
@@ -270,7 +270,7 @@ func (r *Repository) Events(ctx context.Context, rev, stream string, opts Events
 			yield(nil, err)
 			return
 		}
-		v, refs, err := r.streamOnLine(id, stream)
+		v, refs, err := r.streamOnLine(ctx, id, stream)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -501,8 +501,8 @@ func verifyAfterKill(ctx context.Context, gitDir string, lanes [][]object.ID) (i
 	if (len(log) == 0 && ok) || (len(log) > 0 && log[0].New != head) {
 		return 0, 0, fmt.Errorf("reflog does not end at HEAD")
 	}
-	if probs := st.VerifyLog(); len(probs) > 0 {
-		return 0, 0, fmt.Errorf("VerifyLog: %v", probs)
+	if probs, err := st.VerifyLog(ctx); err != nil || len(probs) > 0 {
+		return 0, 0, fmt.Errorf("VerifyLog: %v %v", probs, err)
 	}
 	return len(line), r.TornBytes(), nil
 }

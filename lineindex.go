@@ -381,9 +381,9 @@ func (li *lineIndex) cut(n int) {
 }
 
 // onLine runs fn on a view of the index at id, again on a new view when
-// the index moved under fn.
-func (r *Repository) onLine(rd reader, id object.ID, fn func(v *lineView) error) error {
-	return r.onLineWithin(context.Background(), rd, id, 0, fn)
+// the index moved under fn. Cancelling ctx stops the index's build.
+func (r *Repository) onLine(ctx context.Context, rd reader, id object.ID, fn func(v *lineView) error) error {
+	return r.onLineWithin(ctx, rd, id, 0, fn)
 }
 
 // onLineWithin is onLine with coverWithin's context and budget.

@@ -39,7 +39,7 @@ func TestLogVersionsLookEachStreamUpOnce(t *testing.T) {
 	for _, tip := range []string{"main", "side"} {
 		wo, err := r.logOptions(ctx, LogOptions{Range: tip})
 		require.NoError(t, err)
-		vs := r.newVersioner(true)
+		vs := r.newVersioner(context.Background(), true)
 		var infos []*CommitInfo
 		for e, err := range walk.Log(ctx, source{r.st}, wo) {
 			require.NoError(t, err)

@@ -187,7 +187,7 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 			yield(nil, err)
 			return
 		}
-		vs := r.newVersioner(opts.Versions)
+		vs := r.newVersioner(ctx, opts.Versions)
 		if vs != nil && (opts.Stream != "" || opts.Type != "") && opts.Max == 0 {
 			// A filtered log walks the whole line but yields commits
 			// apart: no version is handed down from one to the next, so
@@ -280,7 +280,7 @@ func (r *Repository) Show(ctx context.Context, rev string) (*CommitInfo, error) 
 	if err != nil {
 		return nil, err
 	}
-	return r.info(id, c, nil, r.newVersioner(true))
+	return r.info(id, c, nil, r.newVersioner(ctx, true))
 }
 
 func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event, vs *versioner) (*CommitInfo, error) {
@@ -326,6 +326,7 @@ func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event
 // (versionerLookups), it takes the line index instead, where a version is a
 // binary search: a log of a long history then costs one walk of it.
 type versioner struct {
+	ctx    context.Context // stops a line index's build
 	r      *Repository
 	known  map[object.ID]map[string]uint64 // commit → stream → version after it
 	misses int
@@ -342,11 +343,11 @@ func versionerLookups(offset uint64) int {
 	return max(16, int(min(offset/256, 1<<30)))
 }
 
-func (r *Repository) newVersioner(on bool) *versioner {
+func (r *Repository) newVersioner(ctx context.Context, on bool) *versioner {
 	if !on {
 		return nil
 	}
-	return &versioner{r: r, known: map[object.ID]map[string]uint64{}}
+	return &versioner{ctx: ctx, r: r, known: map[object.ID]map[string]uint64{}}
 }
 
 // before returns the versions, before commit c (id), of the streams it
@@ -364,7 +365,7 @@ func (v *versioner) before(id object.ID, c *object.Commit, in map[string]uint64)
 		if !ok {
 			var err error
 			v.misses++
-			if a, err = v.r.streamVersion(id, c, stream, v.eager || v.misses > versionerLookups(c.Offset)); err != nil {
+			if a, err = v.r.streamVersion(v.ctx, id, c, stream, v.eager || v.misses > versionerLookups(c.Offset)); err != nil {
 				return nil, err
 			}
 		}
@@ -394,7 +395,7 @@ func (v *versioner) before(id object.ID, c *object.Commit, in map[string]uint64)
 // streamVersion returns how many events a stream has at a commit: by
 // counting its events in the line index (built when useIndex is set), or
 // by loading the stream.
-func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string, useIndex bool) (uint64, error) {
+func (r *Repository) streamVersion(ctx context.Context, id object.ID, c *object.Commit, stream string, useIndex bool) (uint64, error) {
 	li := &r.derived().line
 	if v, ok := li.covers(id, c.Offset); ok || useIndex {
 		var n uint64
@@ -406,14 +407,14 @@ func (r *Repository) streamVersion(id object.ID, c *object.Commit, stream string
 		if ok && count(v) == nil {
 			return n, nil
 		}
-		return n, r.onLine(r.st, id, count)
+		return n, r.onLine(ctx, r.st, id, count)
 	}
 	st, err := r.streamAt(id, stream)
 	if errors.Is(err, ErrRule) {
 		// A version is a count: a commit the current model cannot fold
 		// (one only a tag keeps, which model set does not check) still
 		// has one.
-		return r.streamVersion(id, c, stream, true)
+		return r.streamVersion(ctx, id, c, stream, true)
 	}
 	return st.Version, err
 }

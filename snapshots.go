@@ -712,7 +712,7 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 		}
 	}
 	var changes []snapshot.Change
-	err := l.r.onLine(l.rd, id, func(v *lineView) error {
+	err := l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
 		streams, err := v.streams()
 		if err != nil {
 			return err

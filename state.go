@@ -398,7 +398,8 @@ func modelID(mdl *model.Model) object.ID {
 // events after it; when no snapshot exists, from the line index (or, with
 // no repository, by folding the whole line).
 type loader struct {
-	r     *Repository // nil: no line index and no node cache
+	ctx   context.Context // stops a line index's build; Background unless set
+	r     *Repository     // nil: no line index and no node cache
 	rd    reader
 	mdl   *model.Model
 	mdlID object.ID
@@ -411,7 +412,7 @@ func newLoader(r *Repository, rd reader, mdl *model.Model, mdlID object.ID) *loa
 	if r != nil {
 		cache = r.derived().nodes
 	}
-	return &loader{r: r, rd: rd, mdl: mdl, mdlID: mdlID, every: uint64(mdl.SnapshotInterval()), snaps: snapshot.NewReader(rd, cache)}
+	return &loader{ctx: context.Background(), r: r, rd: rd, mdl: mdl, mdlID: mdlID, every: uint64(mdl.SnapshotInterval()), snaps: snapshot.NewReader(rd, cache)}
 }
 
 // loadStream folds one stream at a commit, from the nearest snapshot of
@@ -493,7 +494,7 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 		return l.fromIndex(id, stream, version)
 	}
 	var mine []*object.Event // the stream's events walked, newest first
-	missedAt, walked := -1, 0
+	missedAt, walked, commits := -1, 0, 0
 	for cur := id; ; {
 		c, err := readCommit(l.rd, cur)
 		if err != nil {
@@ -533,6 +534,11 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 		if p.IsZero() {
 			return l.foldOnto(streamState{}, mine, stream, version)
 		}
+		if commits++; commits%1024 == 0 {
+			if err := l.ctx.Err(); err != nil {
+				return streamState{}, err
+			}
+		}
 		if l.r != nil && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
 			return l.fromIndex(id, stream, version)
 		}
@@ -565,7 +571,7 @@ func (l *loader) foldOnto(st streamState, events []*object.Event, stream string,
 // line index and its marks.
 func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamState, error) {
 	var st streamState
-	err := l.r.onLine(l.rd, id, func(v *lineView) error {
+	err := l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
 		var err error
 		st, err = v.fold(l.rd, l.mdl, l.mdlID, stream, version)
 		return err
@@ -641,7 +647,7 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 	var states map[string]streamState
 	var changes []snapshot.Change
 	var at *lineView // the newest boundary, when it gets a snapshot
-	err := w.r.onLine(w.tx, h.head, func(v *lineView) error {
+	err := w.r.onLine(l.ctx, w.tx, h.head, func(v *lineView) error {
 		streams, err := v.streams()
 		if err != nil {
 			return err

@@ -1087,7 +1087,7 @@ func TestFoldLineStopsWhenCancelled(t *testing.T) {
 	mdl, _, err := r.Model(ctx)
 	require.NoError(t, err)
 	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
-		return r.onLine(tx, head, func(v *lineView) error {
+		return r.onLine(context.Background(), tx, head, func(v *lineView) error {
 			_, _, err := foldLine(cancelled, tx, mdl, v, 0, nil)
 			assert.ErrorIs(t, err, context.Canceled)
 			states, _, err := foldLine(ctx, tx, mdl, v, 0, nil)

@@ -40,7 +40,9 @@ func (r *Repository) State(ctx context.Context, rev, stream string, opts StateOp
 	if err != nil {
 		return nil, err
 	}
-	st, err := newLoader(r, r.st, mdl, mdlID).load(id, stream, opts.Version)
+	l := newLoader(r, r.st, mdl, mdlID)
+	l.ctx = ctx
+	st, err := l.load(id, stream, opts.Version)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", stream, revAt(rev, opts.AsOf, id), err)
 	}

@@ -282,7 +282,7 @@ func TestLineIndexSavedBetweenProcesses(t *testing.T) {
 	var v *lineView
 	head, err := r.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
-	require.NoError(t, r.onLine(r.st, head, func(lv *lineView) error { v = lv; return nil }))
+	require.NoError(t, r.onLine(context.Background(), r.st, head, func(lv *lineView) error { v = lv; return nil }))
 	assert.Equal(t, 1, walkedSince(r), "only the commit the saved index lacks")
 	refs, _, err := v.streamRefs("s3", object.ZeroID)
 	require.NoError(t, err)
@@ -626,7 +626,7 @@ func TestLineCacheWrongStreamIsRemoved(t *testing.T) {
 	defer r.Close()
 	head, err := r.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
-	err = r.onLine(r.st, head, func(v *lineView) error {
+	err = r.onLine(context.Background(), r.st, head, func(v *lineView) error {
 		refs, _, err := v.streamRefs("s1", object.ZeroID)
 		require.NoError(t, err)
 		_, err = v.eventID(r.st, refs[0], "s1")

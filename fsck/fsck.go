@@ -120,7 +120,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err := c.readLayout(); err != nil {
 		return nil, err
 	}
-	c.checkLog()
+	if err := c.checkLog(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.checkObjects(ctx); err != nil {
 		return nil, err
 	}

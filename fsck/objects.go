@@ -22,8 +22,12 @@ type located struct {
 }
 
 // checkLog checks every frame's checksum and every index's trailer.
-func (c *checker) checkLog() {
-	for _, p := range c.st.VerifyLog() {
+func (c *checker) checkLog(ctx context.Context) error {
+	probs, err := c.st.VerifyLog(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range probs {
 		kind := KindSegment
 		switch {
 		case strings.HasSuffix(p.File, ".pack"):
@@ -40,6 +44,7 @@ func (c *checker) checkLog() {
 		}
 		c.add(pr)
 	}
+	return nil
 }
 
 // bucket groups object locations by segment (0: the pack) and MiB of it:

@@ -368,8 +368,8 @@ func checkStore(s *Store, c repoCheck) ([]object.ID, error) {
 	if len(line) > 0 && len(log) == 0 {
 		return nil, errors.New("the branch has commits but no reflog")
 	}
-	if probs := s.VerifyLog(); len(probs) > 0 {
-		return nil, fmt.Errorf("VerifyLog: %v", probs)
+	if probs, err := s.VerifyLog(context.Background()); err != nil || len(probs) > 0 {
+		return nil, fmt.Errorf("VerifyLog: %v %v", probs, err)
 	}
 	return line, nil
 }

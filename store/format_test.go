@@ -80,7 +80,7 @@ func TestFormatDecidesPackedEntries(t *testing.T) {
 			require.NoError(t, err)
 			defer s.Close()
 			check(s)
-			assert.Empty(t, s.VerifyLog())
+			assert.Empty(t, verifyLog(t, s))
 		})
 	}
 }

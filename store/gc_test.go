@@ -61,7 +61,7 @@ func TestGCRepacksAndKeepsWhatIsReachable(t *testing.T) {
 		for _, n := range []int{4, 10, 16, 17, 20, 33, 63, 64} {
 			assert.Equal(t, []object.ID{ids[7]}, s.Prefix(ids[7].String()[:n], 10), "a prefix of %d digits", n)
 		}
-		assert.Empty(t, s.VerifyLog())
+		assert.Empty(t, verifyLog(t, s))
 	}
 	check(s)
 	// New commits after gc, then reopen.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -135,20 +136,35 @@ func (p Problem) String() string {
 // VerifyLog checks every frame of every segment and of the pack
 // (checksum, decompression, entries, no damaged tail except on the newest
 // segment) and every index's trailer checksum, and returns what is wrong.
-// That each object lies where its index says is fsck's part.
-func (s *Store) VerifyLog() []Problem {
+// That each object lies where its index says is fsck's part. Cancelling
+// ctx stops it, with ctx's error and no problems.
+func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var probs []Problem
+	frames := 0
+	// stop says whether ctx was cancelled, looking every 64 frames.
+	stop := func() error {
+		if frames++; frames%64 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	}
 	nums := make([]uint32, 0, len(s.segs))
 	for n := range s.segs {
 		nums = append(nums, n)
 	}
 	slices.Sort(nums)
 	for _, n := range nums {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		seg := s.segs[n]
 		name := segName(n)
 		torn, err := seg.ScanPast(n == s.last, func(off int64, payload []byte) error {
+			if err := stop(); err != nil {
+				return err
+			}
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
 				_, err = pack.ResolvePacked(entries) // format 2 segments hold packed entries
@@ -160,6 +176,9 @@ func (s *Store) VerifyLog() []Problem {
 		}, func(off, next int64, err error) {
 			probs = append(probs, Problem{File: name, Offset: off, Err: fmt.Errorf("%w (%d bytes unreadable, to offset %d)", err, next-off, next)})
 		})
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		} else if torn > 0 && n != s.last {
@@ -167,6 +186,9 @@ func (s *Store) VerifyLog() []Problem {
 		}
 	}
 	for _, ix := range s.indexes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		name := filepath.Base(ix.Path)
 		if err := ix.Verify(); err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
@@ -174,7 +196,10 @@ func (s *Store) VerifyLog() []Problem {
 	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
-		if torn, err := s.packData.ScanPast(false, func(off int64, payload []byte) error {
+		torn, err := s.packData.ScanPast(false, func(off int64, payload []byte) error {
+			if err := stop(); err != nil {
+				return err
+			}
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
 				_, err = pack.ResolvePacked(entries)
@@ -185,7 +210,11 @@ func (s *Store) VerifyLog() []Problem {
 			return nil
 		}, func(off, next int64, err error) {
 			probs = append(probs, Problem{File: name, Offset: off, Err: fmt.Errorf("%w (%d bytes unreadable, to offset %d)", err, next-off, next)})
-		}); err != nil {
+		})
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		} else if torn > 0 {
 			probs = append(probs, Problem{File: name, Offset: s.packData.Size(), Err: fmt.Errorf("%w: the pack ends in %d damaged bytes", ErrCorrupt, torn)})
@@ -194,7 +223,7 @@ func (s *Store) VerifyLog() []Problem {
 			probs = append(probs, Problem{File: filepath.Base(s.packIdx.Path), Offset: -1, Err: err})
 		}
 	}
-	return probs
+	return probs, nil
 }
 
 // ViewEnd returns how far this store has read the log: its newest
