@@ -344,6 +344,9 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		return object.ZeroID, err
 	}
 	mdl, err := model.Parse(src)
+	if err == nil {
+		err = mdl.Check()
+	}
 	if err != nil {
 		return object.ZeroID, invalidWrap(err)
 	}

@@ -30,11 +30,13 @@ type Model struct {
 	// snapshots off. Parse sets it to 100 when the file does not say.
 	SnapshotEvery int
 
-	src     []byte
-	blank   bool // the source holds no document, or null
-	types   map[string]*typeRules
-	upcasts map[string]map[int]*upcastRule // type → from → rule
-	latest  map[string]int                 // type → highest upcast "to"
+	src      []byte
+	blank    bool     // the source holds no document, or null
+	unclear  []string // what Check refuses, each naming its line
+	warnings []string // what Warnings returns
+	types    map[string]*typeRules
+	upcasts  map[string]map[int]*upcastRule // type → from → rule
+	latest   map[string]int                 // type → highest upcast "to"
 }
 
 // Blank reports whether the model's source held no YAML document, or
@@ -42,6 +44,24 @@ type Model struct {
 // purpose. Setting such a model drops every rule; Repository.SetModel
 // refuses it.
 func (m *Model) Blank() bool { return m.blank }
+
+// Check returns an error matching ErrModel that names what in the source
+// parses but reads otherwise than its author likely meant, and that model
+// set refuses: an unquoted integer with a leading zero (010), which YAML
+// reads as octal (8) and an expression as decimal (10). A model stored
+// before it was refused still parses as it did.
+func (m *Model) Check() error {
+	if len(m.unclear) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrModel, m.unclear[0])
+}
+
+// Warnings returns what in the source is allowed but likely a mistake,
+// one line each naming its line in the source: a revert rule whose type
+// the model does not name, so its compensating event is a merge patch of
+// its data.
+func (m *Model) Warnings() []string { return m.warnings }
 
 // typeRules are the rules of one event type the model names.
 type typeRules struct {
@@ -238,7 +258,9 @@ func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
 // written (commit, import, revert), under the model of that moment, and
 // a model set since may hold others, which must not make history
 // unreadable (SPEC §4: state is rebuilt from events). An apply expression
-// that fails is still an error: there is no state to give then.
+// that fails is still an error: there is no state to give then; so is
+// one that nests the state deeper than any read accepts (a *RuleError
+// either way, so model set refuses a model that does so to history).
 func (m *Model) Replay(stream string, state []byte, ev Event) ([]byte, error) {
 	return m.fold(stream, state, ev, false)
 }
@@ -312,8 +334,11 @@ func (m *Model) fold(stream string, state []byte, ev Event, check bool) ([]byte,
 	for i := range t.apply {
 		f := &t.apply[i]
 		v, err := f.eval(e)
-		if err == nil && check {
-			err = checkStorable(v)
+		if err == nil {
+			// A replay takes a whole number past 2^63 as history has
+			// it, but never a state no read accepts: model set would
+			// leave the stream unreadable.
+			err = storableAt(v, 2, check)
 		}
 		if err != nil {
 			return nil, &RuleError{Stream: stream, Type: ev.Type, Rule: "apply " + f.name, Err: err}
@@ -398,23 +423,21 @@ func (m *Model) Compensate(stream string, before []byte, ev Event) (Event, error
 	return Event{Type: t.revert.typ, Schema: m.LatestSchema(t.revert.typ), Data: raw}, nil
 }
 
-// checkStorable refuses a result that would not read back as the number
-// it is: a float with no fraction, at or past 2^63 in size and below
-// 10^21, is written as an integer literal (canonical JSON has one number
-// type), which reads back as an integer past the 64-bit range that no
+// storableAt refuses a result, at nesting level level (the state is the
+// object at level 1), that would not read back as the value it is. A
+// container past object.MaxJSONDepth would make a state no read accepts,
+// and its stream unreadable from then on. With floats set, so is a float
+// with no fraction, at or past 2^63 in size and below 10^21: it is
+// written as an integer literal (canonical JSON has one number type),
+// which reads back as an integer past the 64-bit range that no
 // arithmetic accepts, and every later event on the stream would be
-// refused. Refused here, the event that made it is. So is a result that
-// nests the state deeper than any read accepts.
-func checkStorable(v any) error {
-	return storableAt(v, 2) // the state is the object at level 1
-}
-
-// storableAt is checkStorable for a value at nesting level level: a
-// container there past object.MaxJSONDepth would make a state no read
-// accepts, and its stream unreadable from then on.
-func storableAt(v any, level int) error {
+// refused. Refused here, the event that made it is.
+func storableAt(v any, level int, floats bool) error {
 	switch x := v.(type) {
 	case float64:
+		if !floats {
+			break
+		}
 		// -2^63 too: its shortest form, -9223372036854776000, is past
 		// the range as an integer literal.
 		if a := math.Abs(x); a >= 1<<63 && a < 1e21 && a == math.Trunc(a) {
@@ -425,7 +448,7 @@ func storableAt(v any, level int) error {
 			return errTooDeep
 		}
 		for _, e := range x {
-			if err := storableAt(e, level+1); err != nil {
+			if err := storableAt(e, level+1, floats); err != nil {
 				return err
 			}
 		}
@@ -434,7 +457,7 @@ func storableAt(v any, level int) error {
 			return errTooDeep
 		}
 		for _, e := range x {
-			if err := storableAt(e, level+1); err != nil {
+			if err := storableAt(e, level+1, floats); err != nil {
 				return err
 			}
 		}

@@ -788,6 +788,12 @@ types:
 	_, err = m.Apply("s", st, ev("T", `{}`))
 	require.ErrorIs(t, err, ErrRule)
 	assert.ErrorContains(t, err, "nest deeper than 512")
+	// A replay too (model set folding history under a new model): it
+	// made the state, and the next event then failed to read it, not as
+	// a rule (a helper's audit: model set exited 1, not 4).
+	_, err = m.Replay("s", st, ev("T", `{}`))
+	require.ErrorIs(t, err, ErrRule)
+	assert.ErrorContains(t, err, "nest deeper than 512")
 }
 
 // keys, values and toPairs of what cannot be an object are refused when
@@ -798,4 +804,30 @@ func TestMapListsOfNonObjectsRefusedAtParse(t *testing.T) {
 		assert.Error(t, err, src)
 	}
 	mustParse(t, "types:\n  T: { apply: { k: \"keys(event)\", v: \"values({a: 1})\", p: \"toPairs(state ?? {})\" } }\n")
+}
+
+// The message for a bad expression quotes at most its first 60 bytes, so
+// the reason after it survives a line cut at 2,000 bytes (a helper's
+// audit: a generated model's error showed only the expression).
+func TestLongExpressionErrorKeepsTheReason(t *testing.T) {
+	_, err := Parse([]byte(`types: {T: {apply: {a: "` + strings.Repeat("1+", 1200) + `nosuch"}}}`))
+	require.ErrorIs(t, err, ErrModel)
+	assert.Contains(t, err.Error(), "unknown name nosuch")
+	assert.Contains(t, err.Error(), "… (2406 bytes)")
+	assert.Less(t, len(err.Error()), 300)
+}
+
+// model set refuses what parses but reads otherwise than meant (Check),
+// and warns of what is likely a typo (Warnings); a model stored before
+// still parses as it did (a helper's audit: 010 folded to 8, "010" to 10).
+func TestCheckAndWarnings(t *testing.T) {
+	m := mustParse(t, "types:\n  T: { apply: { n: 010, m: \"010\", k: 0o10, z: 0, f: 0.5 } }\n")
+	require.ErrorIs(t, m.Check(), ErrModel)
+	assert.ErrorContains(t, m.Check(), "types.T.apply.n: 010 has a leading zero")
+	st, err := m.Apply("s", nil, ev("T", `{}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"f":0.5,"k":8,"m":10,"n":8,"z":0}`, string(st))
+	m = mustParse(t, "types:\n  T: { apply: { n: 10, neg: -7 }, revert: { type: U } }\n  V: { apply: { x: 1 }, revert: { type: T } }\n")
+	assert.NoError(t, m.Check())
+	assert.Equal(t, []string{"line 2: types.T.revert.type: U is a type the model does not name: its compensating event is applied as a merge patch of its data"}, m.Warnings())
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/evgit/evgit/object"
 	"github.com/expr-lang/expr/vm"
@@ -92,12 +94,26 @@ func Parse(src []byte) (m *Model, err error) {
 	for _, t := range m.types {
 		t.fast = compileFast(t)
 	}
+	m.unclear = p.unclear
+	for _, r := range p.reverts {
+		if m.types[r.typ] == nil && len(m.upcasts[r.typ]) == 0 {
+			m.warnings = append(m.warnings, fmt.Sprintf("line %d: %s: %s is a type the model does not name: its compensating event is applied as a merge patch of its data", r.line, r.where, r.typ))
+		}
+	}
 	return m, nil
 }
 
 type parser struct {
 	constantNodes int
 	expressions   int
+	unclear       []string     // for Model.Check
+	reverts       []revertType // for Model.Warnings
+}
+
+// revertType is the type a revert rule names, and where.
+type revertType struct {
+	typ, where string
+	line       int
 }
 
 // compile compiles one expression of the model at node n.
@@ -108,9 +124,23 @@ func (p *parser) compile(n *yaml.Node, where string, asBool bool) (*vm.Program, 
 	}
 	prog, err := compile(n.Value, asBool)
 	if err != nil {
-		return nil, p.errorf(n, where, "expression %q: %v", n.Value, err)
+		return nil, p.errorf(n, where, "expression %s: %v", quoteShort(n.Value), err)
 	}
 	return prog, nil
+}
+
+// quoteShort quotes an expression for a message, cut to its first 60
+// bytes when longer, so that the reason after it stays on the line.
+func quoteShort(src string) string {
+	const max = 60
+	if len(src) <= max {
+		return strconv.Quote(src)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(src[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", src[:cut], len(src))
 }
 
 func (p *parser) errorf(n *yaml.Node, where, format string, args ...any) error {
@@ -273,6 +303,7 @@ func (p *parser) revert(t *typeRules, n *yaml.Node, where string) error {
 	if !hasType {
 		return p.errorf(n, where, "needs the type of the compensating event")
 	}
+	p.reverts = append(p.reverts, revertType{typ: r.typ, where: where + ".type", line: n.Line})
 	t.revert = r
 	return nil
 }
@@ -417,6 +448,9 @@ func (p *parser) constant(n *yaml.Node, where string, depth int) (any, error) {
 			}
 			return b, nil
 		case "!!int":
+			if d := strings.TrimLeft(n.Value, "+-"); len(d) > 1 && d[0] == '0' && d[1] >= '0' && d[1] <= '9' {
+				p.unclear = append(p.unclear, fmt.Sprintf("line %d: %s: %s has a leading zero, which YAML reads as octal and an expression as decimal; write it without the zero, as 0o%s for octal, or quote it as an expression", n.Line, where, n.Value, strings.TrimLeft(d, "0")))
+			}
 			var i int64
 			if err := n.Decode(&i); err == nil {
 				return i, nil

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit/model"
 )
 
 type modelSetOptions struct {
@@ -52,8 +55,15 @@ func runModelSet(ctx context.Context, opts modelSetOptions, g *globalOptions) er
 	if err != nil {
 		return err
 	}
-	_, err = repo.SetModel(ctx, src, g.actor())
-	return err
+	if _, err = repo.SetModel(ctx, src, g.actor()); err != nil {
+		return err
+	}
+	if m, err := model.Parse(src); err == nil {
+		for _, w := range m.Warnings() {
+			fmt.Fprintf(g.stderr, "warning: %s\n", w)
+		}
+	}
+	return nil
 }
 
 func runModelShow(ctx context.Context, g *globalOptions) error {
