@@ -831,3 +831,9 @@ func TestCheckAndWarnings(t *testing.T) {
 	assert.NoError(t, m.Check())
 	assert.Equal(t, []string{"line 2: types.T.revert.type: U is a type the model does not name: its compensating event is applied as a merge patch of its data"}, m.Warnings())
 }
+
+// snapshot_every: 010 is 8 to YAML: refused by Check as in apply.
+func TestCheckSnapshotEveryOctal(t *testing.T) {
+	m := mustParse(t, "snapshot_every: 010\n")
+	assert.ErrorContains(t, m.Check(), "snapshot_every: 010 has a leading zero")
+}

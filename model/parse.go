@@ -129,6 +129,14 @@ func (p *parser) compile(n *yaml.Node, where string, asBool bool) (*vm.Program, 
 	return prog, nil
 }
 
+// octal notes, for Check, an integer written with a leading zero, which
+// YAML reads as octal and an expression (or a person) as decimal.
+func (p *parser) octal(n *yaml.Node, where string) {
+	if d := strings.TrimLeft(n.Value, "+-"); len(d) > 1 && d[0] == '0' && d[1] >= '0' && d[1] <= '9' {
+		p.unclear = append(p.unclear, fmt.Sprintf("line %d: %s: %s has a leading zero, which YAML reads as octal and an expression as decimal; write it without the zero, as 0o%s for octal, or quote it as an expression", n.Line, where, n.Value, strings.TrimLeft(d, "0")))
+	}
+}
+
 // quoteShort quotes an expression for a message, cut to its first 60
 // bytes when longer, so that the reason after it stays on the line.
 func quoteShort(src string) string {
@@ -193,6 +201,7 @@ func (p *parser) integer(n *yaml.Node, where string) (int, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 		return 0, p.errorf(n, where, "must be an integer")
 	}
+	p.octal(n, where)
 	var i int
 	if err := n.Decode(&i); err != nil {
 		return 0, p.errorf(n, where, "must be an integer: %v", err)
@@ -448,9 +457,7 @@ func (p *parser) constant(n *yaml.Node, where string, depth int) (any, error) {
 			}
 			return b, nil
 		case "!!int":
-			if d := strings.TrimLeft(n.Value, "+-"); len(d) > 1 && d[0] == '0' && d[1] >= '0' && d[1] <= '9' {
-				p.unclear = append(p.unclear, fmt.Sprintf("line %d: %s: %s has a leading zero, which YAML reads as octal and an expression as decimal; write it without the zero, as 0o%s for octal, or quote it as an expression", n.Line, where, n.Value, strings.TrimLeft(d, "0")))
-			}
+			p.octal(n, where)
 			var i int64
 			if err := n.Decode(&i); err == nil {
 				return i, nil
