@@ -344,9 +344,6 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 		return object.ZeroID, err
 	}
 	mdl, err := model.Parse(src)
-	if err == nil {
-		err = mdl.Check()
-	}
 	if err != nil {
 		return object.ZeroID, invalidWrap(err)
 	}
@@ -359,17 +356,23 @@ func (r *Repository) SetModel(ctx context.Context, src []byte, actor string) (ob
 	err = r.st.Update(ctx, func(tx *store.Tx) error {
 		old, _ := tx.Ref(refs.Model)
 		if old.ID == id {
-			return nil
+			return nil // set already: what Check refuses now was taken then
+		}
+		if err := mdl.Check(); err != nil {
+			return invalidWrap(err)
 		}
 		branches, err := r.branchesOffHead(tx)
 		if err != nil {
 			return err
 		}
-		forks, err := r.foldsAtHead(ctx, tx, mdl, id, branches)
+		// History folds under the new model without its requires, but
+		// not into a state no read accepts.
+		strict := mdl.Strict()
+		forks, err := r.foldsAtHead(ctx, tx, strict, id, branches)
 		if err != nil {
 			return err
 		}
-		if err := foldsOnBranches(ctx, tx, mdl, branches, forks); err != nil {
+		if err := foldsOnBranches(ctx, tx, strict, branches, forks); err != nil {
 			return err
 		}
 		tx.PutObject(object.KindBlob, src)

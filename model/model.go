@@ -34,6 +34,7 @@ type Model struct {
 	blank    bool     // the source holds no document, or null
 	unclear  []string // what Check refuses, each naming its line
 	warnings []string // what Warnings returns
+	strict   bool     // Replay refuses a state too deep (Strict)
 	types    map[string]*typeRules
 	upcasts  map[string]map[int]*upcastRule // type → from → rule
 	latest   map[string]int                 // type → highest upcast "to"
@@ -55,6 +56,21 @@ func (m *Model) Check() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrModel, m.unclear[0])
+}
+
+// Strict returns a copy of m whose Replay also refuses, as a *RuleError,
+// an event that would nest its stream's state deeper than any read
+// accepts (by an apply or an upcast), as Apply does. Model set folds the
+// history with it, so that a model that would leave a stream unreadable
+// is refused; history already folded by a model is replayed with m,
+// which takes what that history holds.
+func (m *Model) Strict() *Model {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.strict = true
+	return &c
 }
 
 // Warnings returns what in the source is allowed but likely a mistake,
@@ -258,9 +274,8 @@ func (m *Model) Apply(stream string, state []byte, ev Event) ([]byte, error) {
 // written (commit, import, revert), under the model of that moment, and
 // a model set since may hold others, which must not make history
 // unreadable (SPEC §4: state is rebuilt from events). An apply expression
-// that fails is still an error: there is no state to give then; so is
-// one that nests the state deeper than any read accepts (a *RuleError
-// either way, so model set refuses a model that does so to history).
+// that fails is still an error: there is no state to give then. Model set
+// replays with Strict, which also refuses a state too deep to read.
 func (m *Model) Replay(stream string, state []byte, ev Event) ([]byte, error) {
 	return m.fold(stream, state, ev, false)
 }
@@ -284,6 +299,13 @@ func (m *Model) fold(stream string, state []byte, ev Event, check bool) ([]byte,
 		return nil, err
 	}
 	data, _, err = m.upcast(stream, ev, data)
+	if err == nil && m.upcastsFrom(ev.Type, ev.Schema) && (check || m.strict) {
+		// Input data is never too deep; what an upcast made of it may
+		// be, and a merge patch of it too.
+		if err = storableAt(data, 1, false); err != nil {
+			err = &RuleError{Stream: stream, Type: ev.Type, Rule: "upcast", Err: err}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,10 +356,9 @@ func (m *Model) fold(stream string, state []byte, ev Event, check bool) ([]byte,
 	for i := range t.apply {
 		f := &t.apply[i]
 		v, err := f.eval(e)
-		if err == nil {
-			// A replay takes a whole number past 2^63 as history has
-			// it, but never a state no read accepts: model set would
-			// leave the stream unreadable.
+		if err == nil && (check || m.strict) {
+			// A strict replay (model set) takes a whole number past
+			// 2^63 as history has it, but not a state no read accepts.
 			err = storableAt(v, 2, check)
 		}
 		if err != nil {

@@ -788,12 +788,36 @@ types:
 	_, err = m.Apply("s", st, ev("T", `{}`))
 	require.ErrorIs(t, err, ErrRule)
 	assert.ErrorContains(t, err, "nest deeper than 512")
-	// A replay too (model set folding history under a new model): it
-	// made the state, and the next event then failed to read it, not as
-	// a rule (a helper's audit: model set exited 1, not 4).
-	_, err = m.Replay("s", st, ev("T", `{}`))
+	// A strict replay too (model set folding history under a new model):
+	// it made the state, and the next event then failed to read it, not
+	// as a rule (a helper's audit: model set exited 1, not 4). A plain
+	// replay takes what history holds (a model set before this check
+	// may have made it), or the history would stop reading.
+	_, err = m.Strict().Replay("s", st, ev("T", `{}`))
 	require.ErrorIs(t, err, ErrRule)
 	assert.ErrorContains(t, err, "nest deeper than 512")
+	_, err = m.Replay("s", st, ev("T", `{}`))
+	require.NoError(t, err)
+}
+
+// An upcast can nest an event's data a level deeper than the input
+// allows, and a merge patch of it the state (a helper's review): refused
+// as a rule by Apply and by a strict replay, taken by a plain one.
+func TestUpcastRefusesDataTooDeep(t *testing.T) {
+	m := mustParse(t, "upcast:\n  - { type: T, from: 1, to: 2, data: { w: event } }\n")
+	deep := strings.Repeat(`{"a":`, object.MaxJSONDepth) + "1" + strings.Repeat("}", object.MaxJSONDepth)
+	e := Event{Type: "T", Schema: 1, Data: []byte(deep)}
+	_, err := m.Apply("s", nil, e)
+	require.ErrorIs(t, err, ErrRule)
+	assert.ErrorContains(t, err, "upcast")
+	_, err = m.Strict().Replay("s", nil, e)
+	require.ErrorIs(t, err, ErrRule)
+	_, err = m.Replay("s", nil, e)
+	require.NoError(t, err)
+	shallow := Event{Type: "T", Schema: 1, Data: []byte(`{"a":{"b":1}}`)}
+	st, err := m.Apply("s", nil, shallow)
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":{"b":1},"w":{"a":{"b":1}}}`, string(st))
 }
 
 // keys, values and toPairs of what cannot be an object are refused when
@@ -836,4 +860,40 @@ func TestCheckAndWarnings(t *testing.T) {
 func TestCheckSnapshotEveryOctal(t *testing.T) {
 	m := mustParse(t, "snapshot_every: 010\n")
 	assert.ErrorContains(t, m.Check(), "snapshot_every: 010 has a leading zero")
+}
+
+// What Check says of a leading zero keeps the sign, and offers a form
+// that parses (a helper's review: -010 was told 0o10, 00 was told 0o).
+func TestLeadingZeroMessages(t *testing.T) {
+	for in, want := range map[string]string{
+		"010":  "write 10, 0o10 for octal",
+		"-010": "write -10, -0o10 for octal",
+		"+010": "write 10, 0o10 for octal",
+		"00":   "write 0, or quote it",
+		"-00":  "write 0, or quote it",
+	} {
+		m := mustParse(t, "types:\n  T: { apply: { n: "+in+" } }\n")
+		assert.ErrorContains(t, m.Check(), want, in)
+	}
+	for _, in := range []string{"08", "-09"} {
+		_, err := Parse([]byte("types:\n  T: { apply: { n: " + in + " } }\n"))
+		assert.ErrorContains(t, err, "it is no octal number", in)
+	}
+	for _, in := range []string{"0", "10", "-1", "0o10", "0x1f"} {
+		m := mustParse(t, "types:\n  T: { apply: { n: "+in+" } }\n")
+		assert.NoError(t, m.Check(), in)
+	}
+}
+
+// A nil model is no model: every event a merge patch, on the fast path
+// or not (the strict replay's check once read a field of a nil model).
+func TestNilModelReplays(t *testing.T) {
+	var m *Model
+	for _, data := range []string{`{"a":1}`, `{"a":1.5,"b":"\u00e9"}`} {
+		st, err := m.Replay("s", []byte(`{"c":true}`), ev("T", data))
+		require.NoError(t, err, data)
+		assert.Contains(t, string(st), `"c":true`)
+		_, err = m.Apply("s", nil, ev("T", data))
+		require.NoError(t, err, data)
+	}
 }

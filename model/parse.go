@@ -132,9 +132,33 @@ func (p *parser) compile(n *yaml.Node, where string, asBool bool) (*vm.Program, 
 // octal notes, for Check, an integer written with a leading zero, which
 // YAML reads as octal and an expression (or a person) as decimal.
 func (p *parser) octal(n *yaml.Node, where string) {
-	if d := strings.TrimLeft(n.Value, "+-"); len(d) > 1 && d[0] == '0' && d[1] >= '0' && d[1] <= '9' {
-		p.unclear = append(p.unclear, fmt.Sprintf("line %d: %s: %s has a leading zero, which YAML reads as octal and an expression as decimal; write it without the zero, as 0o%s for octal, or quote it as an expression", n.Line, where, n.Value, strings.TrimLeft(d, "0")))
+	if msg := leadingZero(n.Value); msg != "" {
+		p.unclear = append(p.unclear, fmt.Sprintf("line %d: %s: %s", n.Line, where, msg))
 	}
+}
+
+// leadingZero says what is unclear about an integer written with a
+// leading zero (010, -010, 00, 08), or "" for one without.
+func leadingZero(text string) string {
+	sign := ""
+	d := text
+	if d != "" && (d[0] == '+' || d[0] == '-') {
+		sign, d = d[:1], d[1:]
+	}
+	if sign == "+" {
+		sign = ""
+	}
+	if len(d) < 2 || d[0] != '0' || d[1] < '0' || d[1] > '9' {
+		return ""
+	}
+	digits := strings.TrimLeft(d, "0")
+	if digits == "" {
+		return fmt.Sprintf("%s has a leading zero, which YAML reads as octal and an expression as decimal; write 0, or quote it as an expression", text)
+	}
+	if strings.Trim(digits, "01234567") != "" {
+		return fmt.Sprintf("%s has a leading zero, which YAML reads as octal, and it is no octal number; write %s%s, or quote it as an expression", text, sign, digits)
+	}
+	return fmt.Sprintf("%s has a leading zero, which YAML reads as octal and an expression as decimal; write %s%s, %s0o%s for octal, or quote it as an expression", text, sign, digits, sign, digits)
 }
 
 // quoteShort quotes an expression for a message, cut to its first 60
@@ -466,9 +490,15 @@ func (p *parser) constant(n *yaml.Node, where string, depth int) (any, error) {
 			if err := n.Decode(&u); err == nil {
 				return u, nil
 			}
+			if msg := leadingZero(n.Value); msg != "" {
+				return nil, p.errorf(n, where, "%s", msg) // 08: no octal either
+			}
 			return nil, p.errorf(n, where, "integer %s does not fit in 64 bits", n.Value)
 		case "!!float":
 			if strings.Trim(n.Value, "+-0123456789_") == "" {
+				if msg := leadingZero(n.Value); msg != "" {
+					return nil, p.errorf(n, where, "%s", msg) // 08: YAML's float
+				}
 				// digits alone: an integer too large for 64 bits, which
 				// a float would round
 				return nil, p.errorf(n, where, "integer %s does not fit in 64 bits", n.Value)

@@ -32,10 +32,11 @@ func tooDeep(c byte, depth int) bool {
 
 // CanonicalJSON validates raw and returns its canonical form: object keys
 // sorted by their UTF-8 bytes, no insignificant white space, strings with
-// the minimal escapes, integers that fit in 64 bits kept digit for digit,
-// other numbers printed as the shortest float64 that round-trips (an
-// integer beyond 64 bits that a float64 does not hold exactly is an
-// error, never rounded). Two JSON
+// the minimal escapes, integers that fit in 64 bits kept digit for digit
+// (also when written with a fraction or an exponent: 9007199254740993.0
+// is 9007199254740993), other numbers printed as the shortest float64
+// that round-trips (an integer literal beyond 64 bits that a float64 does
+// not hold exactly is an error, never rounded). Two JSON
 // texts with the same meaning have the same canonical bytes, so they hash
 // alike.
 func CanonicalJSON(raw []byte) ([]byte, error) {

@@ -232,9 +232,13 @@ func hasLiteral(b []byte, lit string) bool {
 
 // EncodeJSON returns the canonical JSON of a value built from the types
 // DecodeJSON returns (other Go integer and float kinds, map[string]string
-// and []string are accepted too). A float is printed as CanonicalJSON
-// prints a number that is not an integer literal: one that holds an
-// integer below 1e21 without a fraction or exponent.
+// and []string are accepted too). A float64 is printed as its shortest
+// decimal that round-trips, as CanonicalJSON prints a number that is not
+// a whole one: one that holds an integer below 1e21 without a fraction or
+// exponent. So a float64 holding 70000000000000008 prints
+// 70000000000000010, while CanonicalJSON of the text 70000000000000008.0,
+// and EncodeJSON of what DecodeJSON makes of it (an int64), print
+// 70000000000000008: the value a float holds is rounded already.
 func EncodeJSON(v any) ([]byte, error) {
 	return AppendJSON(nil, v)
 }
@@ -350,9 +354,9 @@ func appendFloatValue(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, fmt.Errorf("%w: %v is not a JSON number", ErrJSON, f)
 	}
-	// As CanonicalJSON writes a number that is not an integer literal:
-	// an integral float past 2^53 is written with its shortest digits
-	// (70000000000000010), not its exact value (70000000000000008).
+	// Its shortest digits (70000000000000010), not its exact value
+	// (70000000000000008): a float computed is rounded already, and
+	// CanonicalJSON prints a float it reads so.
 	return AppendJSONFloat(dst, f), nil
 }
 
