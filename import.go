@@ -98,10 +98,14 @@ type importGroup struct {
 // and not folded: the branch holds them.
 //
 // The check runs under the repository's write lock, which other writers
-// (in any process) wait for, and it reads r to its end: feed Import an
-// input that is all there (a file, a finished pipe) rather than one a
-// slow producer writes. Reads, of this Repository and of other processes,
-// go on meanwhile and see the history as it was before the import.
+// (in any process) wait for. An input that may not be all there (not an
+// *os.File of a regular file, nor a *bytes.Reader, *strings.Reader or
+// *bytes.Buffer) is first read into memory without the lock, to its end
+// or 64 MiB; past that, the rest is read under the lock: feed Import a
+// longer input that is all there (a file, a finished pipe) rather than
+// one a slow producer writes. Reads, of this Repository and of other
+// processes, go on meanwhile and see the history as it was before the
+// import.
 // Cancelling ctx stops it at once, writing nothing it had not already
 // made durable. A read of in that is blocked at that moment is left to
 // finish on a goroutine of Import's, which may call Read once more
@@ -126,6 +130,10 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	opts.hold = &importHold{st: r.st}
 	opts.now = now()
 	defer opts.hold.close()
+	in, err := spool(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}

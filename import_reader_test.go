@@ -58,10 +58,9 @@ func TestImportReaderFailures(t *testing.T) {
 	assert.Equal(t, 2, res.Events)
 }
 
-// An import holds the write lock while it reads its input; cancelled
-// while its producer is quiet, it returned only once the producer wrote
-// again (a helper's audit of the library). Now it stops at once, writes
-// nothing, and the next writer goes on.
+// An import cancelled while its producer is quiet returned only once the
+// producer wrote again (a helper's audit of the library). Now it stops at
+// once, writes nothing, and the next writer goes on.
 func TestImportCancelledWhileItsInputIsQuiet(t *testing.T) {
 	r := newRepo(t)
 	pr, pw := io.Pipe()
@@ -129,3 +128,53 @@ func TestImportStoppedReturnsWhatLanded(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Nil(t, res)
 }
+
+// An import reads an input that may not be all there (a pipe) before it
+// takes the write lock, up to spoolMax bytes: other writers go on while
+// its producer is quiet. It read such an input under the lock, so a
+// producer that wrote one line a minute stopped every writer for as long.
+func TestImportFromAQuietPipeLetsWritersGoOn(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	pr, pw := io.Pipe()
+	done := make(chan *ImportResult, 1)
+	go func() {
+		res, err := r.Import(ctx, pr, ImportOptions{})
+		assert.NoError(t, err)
+		done <- res
+	}()
+	_, err := pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	appended := make(chan error, 1)
+	go func() {
+		_, err := r.Append(ctx, []EventInput{ev("a", "X", `{}`)}, AppendOptions{})
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		pw.Close() // let the import end, and the append after it
+		t.Fatal("an append waited for the import's quiet producer")
+	}
+	_, err = pw.Write([]byte(`{"stream":"q","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	res := <-done
+	assert.Equal(t, 2, res.Commits)
+	assert.Equal(t, []string{"a|X|{}", "p|X|{}", "q|X|{}"}, lineOf(t, r, "HEAD"))
+
+	// Past spoolMax, the rest is read under the lock, as before, and
+	// the whole input is imported.
+	old := spoolMax
+	spoolMax = 100
+	t.Cleanup(func() { spoolMax = old })
+	var in strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&in, `{"stream":"s%d","type":"X"}`+"\n", i)
+	}
+	res, err = r.Import(ctx, io.MultiReader(strings.NewReader(in.String())), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 50, res.Commits)
+}
+
