@@ -678,3 +678,27 @@ func TestCheckoutNeverWritesThroughASwappedLink(t *testing.T) {
 	require.NoError(t, rerr)
 	assert.Empty(t, ents, "nothing written outside the work tree")
 }
+
+// A checkout that fails changes nothing in the repository folder, the
+// first one too (a helper's audit: an unknown revision left the work
+// tree's lock file behind, which init now makes).
+func TestFailedFirstCheckoutChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "T", `{}`))
+	list := func() map[string]int64 {
+		out := map[string]int64{}
+		require.NoError(t, filepath.WalkDir(r.GitDir(), func(p string, d fs.DirEntry, err error) error {
+			require.NoError(t, err)
+			if fi, err := d.Info(); err == nil && !d.IsDir() {
+				out[p] = fi.Size()
+			}
+			return nil
+		}))
+		return out
+	}
+	before := list()
+	_, err := r.Checkout(ctx, "nope", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Equal(t, before, list())
+}

@@ -162,7 +162,9 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 				case te != nil:
 					return fmt.Errorf("bad \"commit\": want an object, not %s", te.Value)
 				}
-				return fmt.Errorf("bad \"commit\": %v", err)
+				// encoding/json says "json: unknown field ..."; the
+				// input's own words are without the package's name.
+				return fmt.Errorf("bad \"commit\": %s", strings.TrimPrefix(err.Error(), "json: "))
 			}
 			if string(bytes.TrimSpace(v)) == "null" {
 				return fmt.Errorf("bad \"commit\": want an object, not null")

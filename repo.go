@@ -122,6 +122,12 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 		}
 	}
 	created, err = store.Init(nil, gitDir, branch)
+	if err == nil && created && !opts.Bare {
+		// Made here, a checkout that fails (an unknown revision) leaves
+		// the repository as it found it; a repository made before has
+		// it made by its first checkout.
+		err = touch(filepath.Join(gitDir, WorktreeLockName))
+	}
 	if err == nil {
 		err = initStopsHere()
 	}
@@ -130,6 +136,15 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	}
 	repo, err = Open(ctx, gitDir)
 	return repo, created, err
+}
+
+// touch makes an empty file at path unless one is there.
+func touch(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // initStopsHere is where a test stops Init after it made the storage,

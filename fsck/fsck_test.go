@@ -453,6 +453,18 @@ func TestDamage(t *testing.T) {
 			kind: "reflog", named: func(object.ID) string { return "refs/heads/main@{0}" }, message: "but the entry before left it at",
 		},
 		{
+			// Named apart from HEAD@{N}, HEAD's own reflog: a helper's
+			// audit found both listed as HEAD@{0}.
+			name: "a detached HEAD's move record naming nothing",
+			apply: func(t *testing.T, s *store.Store, base object.ID) {
+				var p pack.Payload
+				u := refs.Update{Name: refs.HEAD, Old: base, New: someID, Time: time.Unix(1, 0)}
+				p.AddRecord(store.RecRef, []byte(u.Name), u.Encode())
+				appendFrame(t, s.Dir(), p.Bytes())
+			},
+			kind: "reflog", named: func(object.ID) string { return "HEAD's move record 0" }, message: "is missing",
+		},
+		{
 			name: "kept object's time that is not a varint",
 			apply: func(t *testing.T, s *store.Store, base object.ID) {
 				var p pack.Payload

@@ -99,6 +99,11 @@ func (c *checker) checkReflogs() {
 		for i, u := range log {
 			c.rep.Checked.ReflogEntries++
 			at := where{kind: KindReflog, name: fmt.Sprintf("%s@{%d}", name, len(log)-1-i)}
+			if name == refs.HEAD {
+				// Not HEAD@{N}, which names HEAD's own reflog, above:
+				// the records of a detached HEAD's moves.
+				at.name = fmt.Sprintf("HEAD's move record %d", len(log)-1-i)
+			}
 			if u.New.IsZero() {
 				c.bad(at, "moves the ref to nothing without deleting it")
 			} else {

@@ -42,8 +42,13 @@ func runShow(ctx context.Context, opts showOptions, g *globalOptions) error {
 	if rev, stream, ok := strings.Cut(opts.rev, ":"); ok {
 		return showStream(ctx, opts, g, rev, stream)
 	}
-	if opts.asOf != "" || opts.version != 0 {
+	switch {
+	case opts.asOf != "" && opts.version != 0:
 		return invalidf("--as-of and --version need REV:STREAM")
+	case opts.asOf != "":
+		return invalidf("--as-of needs REV:STREAM")
+	case opts.version != 0:
+		return invalidf("--version needs REV:STREAM")
 	}
 	repo, err := g.openRepo(ctx)
 	if err != nil {
