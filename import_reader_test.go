@@ -177,4 +177,3 @@ func TestImportFromAQuietPipeLetsWritersGoOn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 50, res.Commits)
 }
-

@@ -238,11 +238,16 @@ func processAlive(pid int) bool {
 // LockFile takes an exclusive flock on the file at path, made if
 // missing, waiting while another process holds it, and returns its
 // release; the kernel drops it if the process dies. For a lock of
-// something beside the store: checkout's of the work tree.
+// something beside the store: checkout's of the work tree. It is taken
+// to write: a file this process may not write is an error saying so.
 func LockFile(path string) (unlock func(), err error) {
 	l, err := openLock(path)
 	if err != nil {
 		return nil, err
+	}
+	if l.readOnly {
+		l.f.Close()
+		return nil, fmt.Errorf("cannot write: %s could not be opened for writing (%w); a user who may only read the repository can read it, not write", l.path, fs.ErrPermission)
 	}
 	if err := l.lock(); err != nil {
 		l.f.Close()
