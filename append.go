@@ -274,7 +274,7 @@ func (r *Repository) writerOn(tx *store.Tx, branch string, mdl *model.Model, mdl
 }
 
 // branchRef returns the full ref a commit goes to.
-func (r *Repository) branchRef(tx *store.Tx, short string) (string, error) {
+func (r *Repository) branchRef(tx refReader, short string) (string, error) {
 	if short != "" {
 		if err := refs.CheckBranchName(short); err != nil {
 			return "", invalidf("%v", err)
@@ -293,6 +293,11 @@ func (r *Repository) branchRef(tx *store.Tx, short string) (string, error) {
 		return "", errDetached
 	}
 	return head.Symbolic, nil
+}
+
+// refReader reads refs: a transaction, or the store as last read.
+type refReader interface {
+	Ref(name string) (refs.Value, bool)
 }
 
 type preparedEvent struct {

@@ -100,10 +100,13 @@ type importGroup struct {
 // The check runs under the repository's write lock, which other writers
 // (in any process) wait for. An input that may not be all there (not an
 // *os.File of a regular file, nor a *bytes.Reader, *strings.Reader or
-// *bytes.Buffer) is first read into memory without the lock, to its end
-// or 64 MiB; past that, the rest is read under the lock: feed Import a
-// longer input that is all there (a file, a finished pipe) rather than
-// one a slow producer writes. Reads, of this Repository and of other
+// *bytes.Buffer) is first read and parsed without the lock while its
+// producer writes slowly, to its end, its first bad line or 4 MiB of
+// lines; past that, or from a fast producer, the rest is read under the
+// lock: feed Import a longer input that is all there (a file, a
+// finished pipe) rather than one a slow producer writes. A branch
+// that does not exist, or a detached HEAD with no Branch, is refused
+// before anything is read. Reads, of this Repository and of other
 // processes, go on meanwhile and see the history as it was before the
 // import.
 // Cancelling ctx stops it at once, writing nothing it had not already
@@ -130,10 +133,6 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	opts.hold = &importHold{st: r.st}
 	opts.now = now()
 	defer opts.hold.close()
-	in, err := spool(ctx, in)
-	if err != nil {
-		return nil, err
-	}
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
@@ -148,12 +147,26 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			opts.Branch = shortBranch(target)
 		}
 	}
+	// A branch that is not there, or a detached HEAD, is said now, not
+	// once a pipe's producer has written its input (the check under the
+	// lock says it again, should it change meanwhile).
+	if _, err := r.branchRef(r.st, opts.Branch); err != nil {
+		return nil, err
+	}
 	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}
 	chunks, stopParse := parseAhead(in, mdl, opts.Actor)
 	defer stopParse()
+	if !allThere(in) {
+		var stopSpool func()
+		var err error
+		if chunks, stopSpool, err = spoolChunks(ctx, chunks); err != nil {
+			return nil, err
+		}
+		defer stopSpool()
+	}
 	// Fold everything first: a refused event must refuse the import
 	// before its first batch lands, and the fold feeds the snapshot
 	// builder. Meanwhile the batches folded are built and compressed,

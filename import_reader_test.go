@@ -177,3 +177,81 @@ func TestImportFromAQuietPipeLetsWritersGoOn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 50, res.Commits)
 }
+
+// badCountReader returns its text, then a count past the buffer.
+type badCountReader struct {
+	text string
+	n    int // the count once the text is read
+}
+
+func (b *badCountReader) Read(p []byte) (int, error) {
+	if b.text != "" {
+		n := copy(p, b.text)
+		b.text = b.text[n:]
+		return n, nil
+	}
+	return b.n, nil
+}
+
+// What a helper's review of the first spool (of raw bytes) found: a
+// reader that returns an impossible count, or no data and no error again
+// and again, crashed the program or changed the data, or spun forever;
+// a bad first line, or a branch that does not exist, waited for the
+// producer to end; and HEAD's branch was read after the spool, so a
+// checkout meanwhile sent the import elsewhere. Lines are now read ahead
+// parsed, as the check reads them.
+func TestImportSpoolsParsedLines(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	line := `{"stream":"a","type":"X","data":{"n":56}}` + "\n"
+	for _, n := range []int{1 << 20, -3, 0} {
+		_, err := r.Import(ctx, &badCountReader{text: line, n: n}, ImportOptions{})
+		require.Error(t, err, "count %d", n)
+		assert.ErrorContains(t, err, "reading the input", "count %d", n)
+	}
+	_, err := r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, ErrNotFound, "nothing written")
+
+	// A bad first line and a missing branch are said while the
+	// producer still writes.
+	early := func(in string, opts ImportOptions, want error) {
+		t.Helper()
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go pw.Write([]byte(in))
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Import(ctx, pr, opts)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, want)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the import waited for its producer to end")
+		}
+	}
+	early("{bad\n", ImportOptions{}, ErrInvalid)
+	early(line, ImportOptions{Branch: "nosuch"}, ErrNotFound)
+
+	// HEAD's branch when the import starts takes it, whatever a
+	// checkout does while the producer writes.
+	appendOne(t, r, ev("a", "X", `{}`))
+	_, err = r.CreateBranch(ctx, "other", "HEAD", "t")
+	require.NoError(t, err)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Import(ctx, pr, ImportOptions{})
+		done <- err
+	}()
+	// Read once the parser runs: the branch is taken by then.
+	_, err = pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	_, err = r.Checkout(ctx, "other", CheckoutOptions{})
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"a|X|{}", "p|X|{}"}, lineOf(t, r, "main"))
+	assert.Equal(t, []string{"a|X|{}"}, lineOf(t, r, "other"))
+}
