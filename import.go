@@ -157,7 +157,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if err != nil {
 		return nil, err
 	}
-	chunks, stopParse := parseAhead(in, mdl, opts.Actor)
+	chunks, stopParse := parseAhead(ctx, in, mdl, opts.Actor)
 	defer stopParse()
 	if !allThere(in) {
 		var stopSpool func()

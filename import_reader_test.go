@@ -255,3 +255,34 @@ func TestImportSpoolsParsedLines(t *testing.T) {
 	assert.Equal(t, []string{"a|X|{}", "p|X|{}"}, lineOf(t, r, "main"))
 	assert.Equal(t, []string{"a|X|{}"}, lineOf(t, r, "other"))
 }
+
+// countingLines gives one line per read, endlessly, and cancels its
+// context at the read numbered at; it counts the reads after that.
+type countingLines struct {
+	reads, at, after int
+	cancel           func()
+}
+
+func (c *countingLines) Read(p []byte) (int, error) {
+	c.reads++
+	if c.reads == c.at {
+		c.cancel()
+	} else if c.reads > c.at {
+		c.after++
+	}
+	return copy(p, fmt.Sprintf(`{"stream":"s%d","type":"X"}`+"\n", c.reads)), nil
+}
+
+// A cancelled import reads no more of its input (a helper's review: the
+// parser read on to the end of its chunk of 1,024 lines, while the doc
+// said a blocked read may finish, and that is all), and writes nothing.
+func TestCancelledImportReadsNoMore(t *testing.T) {
+	r := newRepo(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &countingLines{at: 3000, cancel: cancel}
+	_, err := r.Import(ctx, in, ImportOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.LessOrEqual(t, in.after, 1, "reads after the cancel")
+	_, err = r.Resolve(context.Background(), "HEAD")
+	require.ErrorIs(t, err, ErrNotFound, "nothing written")
+}

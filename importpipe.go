@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +49,9 @@ var errParseStopped = errors.New("import: parsing stopped")
 // parseAhead parses NDJSON on its own goroutine and sends the lines in
 // chunks, then one chunk with the error if a line is bad. Events whose
 // meta already holds the time, and the actor when there is a commit
-// actor, are encoded and hashed there too. stop ends the goroutine early.
-func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan parsedChunk, stop func()) {
+// actor, are encoded and hashed there too. stop ends the goroutine early,
+// and so does cancelling ctx: it reads no more after either.
+func parseAhead(ctx context.Context, in io.Reader, mdl *model.Model, dflt string) (chunks <-chan parsedChunk, stop func()) {
 	actor := dflt
 	ch := make(chan parsedChunk, 8)
 	done := make(chan struct{})
@@ -79,7 +81,7 @@ func parseAhead(in io.Reader, mdl *model.Model, dflt string) (chunks <-chan pars
 		var raw []byte
 		var rd io.Reader // nil stays nil: scanRaw refuses it
 		if in != nil {
-			rd = safeReader{in}
+			rd = stoppableReader{safeReader{in}, done, ctx}
 		}
 		err := scanRaw(rd, func(n int, b []byte) error {
 			l, err := parseImportLine(b, mdl, &actor, dflt)
@@ -574,6 +576,25 @@ func (b *snapBuilder) run(root object.ID) {
 }
 
 // safeReader turns a panic of the reader it wraps into an error.
+// stoppableReader reads no more once done is closed (the import stopped)
+// or ctx is cancelled: a read blocked then is the last.
+type stoppableReader struct {
+	r    io.Reader
+	done <-chan struct{}
+	ctx  context.Context
+}
+
+func (s stoppableReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.done:
+		return 0, errParseStopped
+	case <-s.ctx.Done():
+		return 0, s.ctx.Err() // an error for the check, never an end
+	default:
+		return s.r.Read(p)
+	}
+}
+
 type safeReader struct{ r io.Reader }
 
 func (s safeReader) Read(p []byte) (n int, err error) {

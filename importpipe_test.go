@@ -328,7 +328,7 @@ func TestImportKeepsLinesAtTheirSize(t *testing.T) {
 				fmt.Fprintf(&in, `{"stream":"s-%d","type":"Noted","data":{"note":"%s"}}`+"\n", i%500, pad)
 			}
 			before := heapInUse()
-			chunks, stop := parseAhead(bytes.NewReader(in.Bytes()), nil, "")
+			chunks, stop := parseAhead(context.Background(), bytes.NewReader(in.Bytes()), nil, "")
 			defer stop()
 			var kept [][]byte
 			for c := range chunks {
