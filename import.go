@@ -38,6 +38,7 @@ type ImportOptions struct {
 	renames *importRenames // set by Import
 	hold    *importHold    // set by Import
 	now     time.Time      // the time of commits the input gives none; set by Import
+	unborn  bool           // Branch is the unborn branch HEAD named when Import started
 }
 
 // ImportResult summarizes an import; its JSON is `evgit import --json`.
@@ -136,15 +137,18 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
+	// Refs as they are now: another process may have made the branch.
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
 	if opts.Branch == "" {
 		// The branch HEAD names now takes every batch, as a commit takes
 		// the branch HEAD names when it starts: a checkout elsewhere
 		// during the import must not send its later batches there.
-		if err := r.refresh(); err != nil {
-			return nil, err
-		}
 		if _, target, _ := r.st.Resolve(refs.HEAD); target != "" && shortBranch(target) != target {
 			opts.Branch = shortBranch(target)
+			_, exists := r.st.Ref(target)
+			opts.unborn = !exists
 		}
 	}
 	// A branch that is not there, or a detached HEAD, is said now, not
@@ -309,6 +313,17 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	return res, nil
 }
 
+// importBranchRef is branchRef for an import: the unborn branch HEAD
+// named when the import started takes it, also when HEAD has moved
+// since (a checkout -b while a slow producer wrote the input).
+func (r *Repository) importBranchRef(tx refReader, opts ImportOptions) (string, error) {
+	name, err := r.branchRef(tx, opts.Branch)
+	if errors.Is(err, ErrNotFound) && opts.unborn {
+		return refs.HeadsPrefix + opts.Branch, nil
+	}
+	return name, err
+}
+
 // afterImportLanded, when set (by tests), runs once an import's last
 // batch has landed, before it reports its head.
 var afterImportLanded func()
@@ -455,7 +470,7 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 		if err := modelUnmoved(tx, mdlID); err != nil {
 			return err
 		}
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		branchRef, err := r.importBranchRef(tx, opts)
 		if err != nil {
 			return err
 		}
@@ -486,7 +501,7 @@ func (r *Repository) writePrepared(ctx context.Context, p preparedBatch, opts Im
 func (r *Repository) unmoved(ctx context.Context, opts ImportOptions, t *trustedFold) (bool, error) {
 	unmoved := false
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		branchRef, err := r.importBranchRef(tx, opts)
 		if err != nil {
 			return err
 		}
@@ -592,7 +607,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if err := modelUnmoved(tx, mdlID); err != nil {
 			return err
 		}
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		branchRef, err := r.importBranchRef(tx, opts)
 		if err != nil {
 			return err
 		}
@@ -855,7 +870,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if err := modelUnmoved(tx, mdlID); err != nil {
 			return err
 		}
-		branchRef, err := r.branchRef(tx, opts.Branch)
+		branchRef, err := r.importBranchRef(tx, opts)
 		if err != nil {
 			return err
 		}

@@ -286,3 +286,41 @@ func TestCancelledImportReadsNoMore(t *testing.T) {
 	_, err = r.Resolve(context.Background(), "HEAD")
 	require.ErrorIs(t, err, ErrNotFound, "nothing written")
 }
+
+// The branch an import takes is the one it found when it started, read
+// afresh, whatever happens to HEAD while a slow producer writes (a
+// helper's review of the read-ahead): a long-lived Repository refused a
+// branch another one had made since it last read the refs, and an
+// import onto the unborn branch HEAD named was refused once a checkout
+// -b moved HEAD to another unborn branch.
+func TestImportBranchIsTakenAfreshAndKept(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "X", `{}`))
+	other, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	_, err = other.CreateBranch(ctx, "made-elsewhere", "HEAD", "t")
+	require.NoError(t, err)
+	require.NoError(t, other.Close())
+	_, err = r.Import(ctx, strings.NewReader(`{"stream":"b","type":"X"}`+"\n"), ImportOptions{Branch: "made-elsewhere"})
+	require.NoError(t, err)
+
+	u := newRepo(t)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := u.Import(ctx, pr, ImportOptions{})
+		done <- err
+	}()
+	// Read once the parser runs: the branch is taken by then.
+	_, err = pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	_, err = u.Checkout(ctx, "", CheckoutOptions{Branch: "other"})
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"p|X|{}"}, lineOf(t, u, "main"))
+	branch, err := u.CurrentBranch(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "other", branch, "HEAD stays where the checkout put it")
+}

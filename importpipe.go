@@ -575,7 +575,6 @@ func (b *snapBuilder) run(root object.ID) {
 	}
 }
 
-// safeReader turns a panic of the reader it wraps into an error.
 // stoppableReader reads no more once done is closed (the import stopped)
 // or ctx is cancelled: a read blocked then is the last.
 type stoppableReader struct {
@@ -595,6 +594,7 @@ func (s stoppableReader) Read(p []byte) (int, error) {
 	}
 }
 
+// safeReader turns a panic of the reader it wraps into an error.
 type safeReader struct{ r io.Reader }
 
 func (s safeReader) Read(p []byte) (n int, err error) {
