@@ -315,11 +315,18 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 
 // importBranchRef is branchRef for an import: the unborn branch HEAD
 // named when the import started takes it, also when HEAD has moved
-// since (a checkout -b while a slow producer wrote the input).
-func (r *Repository) importBranchRef(tx refReader, opts ImportOptions) (string, error) {
+// since (a checkout -b while a slow producer wrote the input), as long
+// as no branch was born since. One born meanwhile may be that branch,
+// born and deleted, or one whose path clashes with it (x against x/y):
+// then the import is refused as before (a helper's review).
+func (r *Repository) importBranchRef(tx *store.Tx, opts ImportOptions) (string, error) {
 	name, err := r.branchRef(tx, opts.Branch)
-	if errors.Is(err, ErrNotFound) && opts.unborn {
-		return refs.HeadsPrefix + opts.Branch, nil
+	if errors.Is(err, ErrNotFound) && opts.unborn && len(tx.RefNames(refs.HeadsPrefix)) == 0 {
+		full := refs.HeadsPrefix + opts.Branch
+		if perr := refPathFree(tx, full, "branch", opts.Branch); perr != nil {
+			return "", perr
+		}
+		return full, nil
 	}
 	return name, err
 }

@@ -324,3 +324,52 @@ func TestImportBranchIsTakenAfreshAndKept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "other", branch, "HEAD stays where the checkout put it")
 }
+
+// The unborn branch an import took keeps it only while no branch is born
+// (a helper's review of that rule): a branch main/y born meanwhile made
+// the import create main beside it, which every other way of making a
+// branch refuses; and a main born and deleted meanwhile came back.
+func TestImportUnbornBranchOnlyWhileNoneIsBorn(t *testing.T) {
+	ctx := context.Background()
+	start := func(r *Repository) (*io.PipeWriter, chan error) {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Import(ctx, pr, ImportOptions{})
+			done <- err
+		}()
+		_, err := pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+		require.NoError(t, err)
+		return pw, done
+	}
+	branches := func(r *Repository) []string {
+		var out []string
+		for b, err := range r.Branches(ctx) {
+			require.NoError(t, err)
+			out = append(out, b.Name)
+		}
+		return out
+	}
+
+	r := newRepo(t)
+	pw, done := start(r)
+	_, err := r.Checkout(ctx, "", CheckoutOptions{Branch: "main/y"})
+	require.NoError(t, err)
+	appendOne(t, r, ev("a", "X", `{}`))
+	require.NoError(t, pw.Close())
+	require.ErrorIs(t, <-done, ErrNotFound)
+	assert.Equal(t, []string{"main/y"}, branches(r))
+
+	s := newRepo(t)
+	pw, done = start(s)
+	_, err = s.Checkout(ctx, "", CheckoutOptions{Branch: "other"})
+	require.NoError(t, err)
+	appendOne(t, s, ev("a", "X", `{}`))
+	_, err = s.CreateBranch(ctx, "main", "other", "t")
+	require.NoError(t, err)
+	_, err = s.DeleteBranch(ctx, "main", "t")
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	require.ErrorIs(t, <-done, ErrNotFound)
+	assert.Equal(t, []string{"other"}, branches(s))
+}
