@@ -239,15 +239,7 @@ func TestImportSpoolsParsedLines(t *testing.T) {
 	appendOne(t, r, ev("a", "X", `{}`))
 	_, err = r.CreateBranch(ctx, "other", "HEAD", "t")
 	require.NoError(t, err)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Import(ctx, pr, ImportOptions{})
-		done <- err
-	}()
-	// Read once the parser runs: the branch is taken by then.
-	_, err = pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
-	require.NoError(t, err)
+	pw, done := startPipeImport(t, r, ImportOptions{})
 	_, err = r.Checkout(ctx, "other", CheckoutOptions{})
 	require.NoError(t, err)
 	require.NoError(t, pw.Close())
@@ -306,15 +298,7 @@ func TestImportBranchIsTakenAfreshAndKept(t *testing.T) {
 	require.NoError(t, err)
 
 	u := newRepo(t)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := u.Import(ctx, pr, ImportOptions{})
-		done <- err
-	}()
-	// Read once the parser runs: the branch is taken by then.
-	_, err = pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
-	require.NoError(t, err)
+	pw, done := startPipeImport(t, u, ImportOptions{})
 	_, err = u.Checkout(ctx, "", CheckoutOptions{Branch: "other"})
 	require.NoError(t, err)
 	require.NoError(t, pw.Close())
@@ -331,17 +315,6 @@ func TestImportBranchIsTakenAfreshAndKept(t *testing.T) {
 // branch refuses; and a main born and deleted meanwhile came back.
 func TestImportUnbornBranchOnlyWhileNoneIsBorn(t *testing.T) {
 	ctx := context.Background()
-	start := func(r *Repository) (*io.PipeWriter, chan error) {
-		pr, pw := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			_, err := r.Import(ctx, pr, ImportOptions{})
-			done <- err
-		}()
-		_, err := pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
-		require.NoError(t, err)
-		return pw, done
-	}
 	branches := func(r *Repository) []string {
 		var out []string
 		for b, err := range r.Branches(ctx) {
@@ -352,7 +325,7 @@ func TestImportUnbornBranchOnlyWhileNoneIsBorn(t *testing.T) {
 	}
 
 	r := newRepo(t)
-	pw, done := start(r)
+	pw, done := startPipeImport(t, r, ImportOptions{})
 	_, err := r.Checkout(ctx, "", CheckoutOptions{Branch: "main/y"})
 	require.NoError(t, err)
 	appendOne(t, r, ev("a", "X", `{}`))
@@ -361,7 +334,7 @@ func TestImportUnbornBranchOnlyWhileNoneIsBorn(t *testing.T) {
 	assert.Equal(t, []string{"main/y"}, branches(r))
 
 	s := newRepo(t)
-	pw, done = start(s)
+	pw, done = startPipeImport(t, s, ImportOptions{})
 	_, err = s.Checkout(ctx, "", CheckoutOptions{Branch: "other"})
 	require.NoError(t, err)
 	appendOne(t, s, ev("a", "X", `{}`))
@@ -372,4 +345,20 @@ func TestImportUnbornBranchOnlyWhileNoneIsBorn(t *testing.T) {
 	require.NoError(t, pw.Close())
 	require.ErrorIs(t, <-done, ErrNotFound)
 	assert.Equal(t, []string{"other"}, branches(s))
+}
+
+// startPipeImport starts an import from a pipe and feeds it one line,
+// which the parser reads once it runs: the import has taken its branch
+// by the time this returns. Close the writer to end the input.
+func startPipeImport(t *testing.T, r *Repository, opts ImportOptions) (*io.PipeWriter, chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Import(context.Background(), pr, opts)
+		done <- err
+	}()
+	_, err := pw.Write([]byte(`{"stream":"p","type":"X"}` + "\n"))
+	require.NoError(t, err)
+	return pw, done
 }
