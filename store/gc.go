@@ -240,35 +240,53 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	// a reason to stop (the indexes were checked, so gone means gone),
 	// and so is one whose tree cannot be read whole. A damaged frame that
 	// held only trees stopped every gc for good, while every read worked
-	// (a helper's audit). Each kept tree is read here, node by node, and
-	// becomes reachable only once read whole. Damaged, it is unreachable,
-	// and only a gc that drops every unreachable object goes on (below).
-	treeOK := map[object.ID]bool{} // tree nodes and state blobs read whole
+	// (a helper's audit). Each kept tree is read here, and becomes
+	// reachable only once read whole. Damaged, it is unreachable, and only
+	// a gc that drops every unreachable object goes on (below).
+	//
+	// The trees are read level by level, all of them at once, each level
+	// in the order its nodes lie in the files (readOrderLocked): read a
+	// node at a time, depth first, they decoded a frame again for each
+	// node once they outgrew the frame cache, and gc took 147 s at
+	// 200,000 streams against 5 s at 100,000 (a helper's audit).
+	var roots []object.ID
+	for _, r := range snaps {
+		if root := object.ID(r.Value); kept[string(r.Key)] && root != emptyTree {
+			roots = append(roots, root)
+		}
+	}
+	names := map[object.ID][]object.ID{} // a node read whole → what it names
 	damaged := map[object.ID]bool{}
+	isRoot := map[object.ID]bool{}
+	gone := map[object.ID]bool{} // roots not stored at all
 	var firstDamage error
-	readTree := func(root object.ID) (whole, gone bool, err error) {
-		stack, seen := []object.ID{root}, map[object.ID]bool{}
-		for len(stack) > 0 {
+	queued := map[object.ID]bool{}
+	var level []object.ID
+	for _, root := range roots {
+		isRoot[root] = true
+		if !queued[root] {
+			queued[root] = true
+			level = append(level, root)
+		}
+	}
+	for len(level) > 0 {
+		s.readOrderLocked(level)
+		var next []object.ID
+		for _, id := range level {
 			if err := ctxErr(ctx); err != nil {
-				return false, false, err
-			}
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if treeOK[id] || seen[id] {
-				continue
-			}
-			if damaged[id] {
-				return false, false, nil
+				return st, err
 			}
 			kind, body, _, err := s.get(id)
-			if errors.Is(err, ErrNotFound) && id == root {
-				return false, true, nil
+			if errors.Is(err, ErrNotFound) && isRoot[id] {
+				gone[id] = true
+				continue
 			}
 			if err == nil && kind != object.KindTree && kind != object.KindBlob {
 				err = fmt.Errorf("%w: a snapshot tree names %s, a %s", ErrCorrupt, id.Short(), kind)
 			}
+			var refs []object.ID
 			if err == nil {
-				_, err = objectRefs(kind, body, func(ref object.ID, _ refRole) { stack = append(stack, ref) })
+				_, err = objectRefs(kind, body, func(ref object.ID, _ refRole) { refs = append(refs, ref) })
 			}
 			switch {
 			case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotFound), errors.Is(err, object.ErrCorrupt):
@@ -276,29 +294,52 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 				if firstDamage == nil {
 					firstDamage = err
 				}
-				return false, false, nil
+				continue
 			case err != nil:
-				return false, false, err
+				return st, err
+			}
+			names[id] = refs
+			for _, ref := range refs {
+				if !queued[ref] {
+					queued[ref] = true
+					next = append(next, ref)
+				}
+			}
+		}
+		level = next
+	}
+	// A tree is whole when every node below its root was read whole; its
+	// nodes are then reachable.
+	treeOK := map[object.ID]bool{}
+	readWhole := func(root object.ID) bool {
+		stack, seen := []object.ID{root}, map[object.ID]bool{}
+		for len(stack) > 0 {
+			id := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if treeOK[id] || seen[id] {
+				continue
+			}
+			refs, ok := names[id]
+			if !ok || damaged[id] {
+				return false
 			}
 			seen[id] = true
+			stack = append(stack, refs...)
 		}
 		for id := range seen {
 			treeOK[id] = true
 		}
-		return true, false, nil
+		return true
 	}
 	for _, r := range snaps {
 		root := object.ID(r.Value)
 		if kept[string(r.Key)] && root != emptyTree {
-			whole, gone, err := readTree(root)
-			if err != nil {
-				return st, err
-			}
-			if !whole {
+			switch {
+			case gone[root]:
 				kept[string(r.Key)] = false
-				if !gone {
-					st.SnapshotsDamaged++
-				}
+			case !readWhole(root):
+				kept[string(r.Key)] = false
+				st.SnapshotsDamaged++
 			}
 		}
 		if !kept[string(r.Key)] {

@@ -1214,10 +1214,16 @@ func (s *Store) lookup(id object.ID) (pack.Location, bool) {
 // where another order may decode one frame again for each object once
 // the frames outgrow the frame cache (snapshot.ReadOrderer).
 func (s *Store) ReadOrder(ids []object.ID) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.readOrderLocked(ids)
+}
+
+// readOrderLocked is ReadOrder for a caller holding s.mu.
+func (s *Store) readOrderLocked(ids []object.ID) {
 	if len(ids) < 2 {
 		return
 	}
-	s.mu.RLock()
 	type placed struct {
 		id    object.ID
 		loc   pack.Location
@@ -1234,7 +1240,6 @@ func (s *Store) ReadOrder(ids []object.ID) {
 			}
 		}
 	}
-	s.mu.RUnlock()
 	slices.SortStableFunc(ps, func(a, b placed) int {
 		if a.found != b.found {
 			if a.found {
