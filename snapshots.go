@@ -698,7 +698,6 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 	if id.IsZero() {
 		return snapshot.EmptyRoot, nil
 	}
-	w := snapshot.NewWriter(ov, ov, nil)
 	if l.every > 0 || l.r == nil {
 		b, err := l.backToSnapshot(id, l.r != nil)
 		if err != nil {
@@ -706,11 +705,12 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 		}
 		switch {
 		case b.found:
-			return l.treeFrom(w, b.root, b.events)
+			return l.treeFrom(ov, b.root, b.events)
 		case b.atRoot:
-			return l.treeFrom(w, snapshot.EmptyRoot, b.events)
+			return l.treeFrom(ov, snapshot.EmptyRoot, b.events)
 		}
 	}
+	w := snapshot.NewWriter(ov, ov, nil)
 	var changes []snapshot.Change
 	err := l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
 		streams, err := v.streams()
@@ -733,16 +733,46 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 	return w.Build(changes)
 }
 
+// nodeCache returns the repository's cache of decoded snapshot nodes, or
+// nil for a loader without a repository.
+func (l *loader) nodeCache() *snapshot.Cache {
+	if l.r == nil {
+		return nil
+	}
+	return l.r.derived().nodes
+}
+
 // treeFrom folds events (newest first) onto a snapshot and returns the
-// updated tree's root.
-func (l *loader) treeFrom(w *snapshot.Writer, root object.ID, events []*object.Event) (object.ID, error) {
+// updated tree's root, built in ov. The paths of the streams the events
+// touch are read first, in file order (Pin), for the lookups and the
+// update both.
+func (l *loader) treeFrom(ov *snapshot.Overlay, root object.ID, events []*object.Event) (object.ID, error) {
+	var keys []snapshot.Key
+	seen := map[string]bool{}
+	for _, e := range events {
+		if !seen[e.Stream] {
+			seen[e.Stream] = true
+			keys = append(keys, snapshot.KeyOf(e.Stream))
+		}
+	}
+	pinned, err := snapshot.NewReader(ov, l.nodeCache()).Pin(root, keys)
+	if err != nil {
+		return object.ZeroID, err
+	}
+	w := snapshot.NewWriter(ov, ov, pinned)
 	states := map[string]streamState{}
 	for i := len(events) - 1; i >= 0; i-- {
 		e := events[i]
 		st, ok := states[e.Stream]
 		if !ok {
-			var err error
-			if st, err = l.lookup(root, e.Stream); err != nil {
+			entry, found, err := w.Lookup(root, e.Stream)
+			if err == nil && found {
+				var state []byte
+				if state, err = w.State(entry); err == nil {
+					st = streamState{version: entry.Version, state: state}
+				}
+			}
+			if err != nil {
 				return object.ZeroID, err
 			}
 		}
