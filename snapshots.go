@@ -755,6 +755,9 @@ func (l *loader) treeFrom(ov *snapshot.Overlay, root object.ID, events []*object
 			keys = append(keys, snapshot.KeyOf(e.Stream))
 		}
 	}
+	if len(keys) == 0 {
+		return root, nil // the commit has its snapshot: nothing to fold
+	}
 	pinned, err := snapshot.NewReader(ov, l.nodeCache()).Pin(root, keys)
 	if err != nil {
 		return object.ZeroID, err

@@ -320,6 +320,12 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 				continue
 			}
 			refs, ok := names[id]
+			if !ok && gone[id] && id != root && firstDamage == nil {
+				// Gone as a root of its own, but named inside this
+				// tree: damage here, as any missing node is (a
+				// helper's review).
+				firstDamage = fmt.Errorf("%w: a snapshot tree names %s", ErrNotFound, id.Short())
+			}
 			if !ok || damaged[id] {
 				return false
 			}
