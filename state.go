@@ -408,11 +408,9 @@ type loader struct {
 }
 
 func newLoader(r *Repository, rd reader, mdl *model.Model, mdlID object.ID) *loader {
-	var cache *snapshot.Cache
-	if r != nil {
-		cache = r.derived().nodes
-	}
-	return &loader{ctx: context.Background(), r: r, rd: rd, mdl: mdl, mdlID: mdlID, every: uint64(mdl.SnapshotInterval()), snaps: snapshot.NewReader(rd, cache)}
+	l := &loader{ctx: context.Background(), r: r, rd: rd, mdl: mdl, mdlID: mdlID, every: uint64(mdl.SnapshotInterval())}
+	l.snaps = snapshot.NewReader(rd, l.nodeCache())
+	return l
 }
 
 // loadStream folds one stream at a commit, from the nearest snapshot of

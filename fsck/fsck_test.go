@@ -229,6 +229,20 @@ type damage struct {
 	message string                                             // a part of its message
 }
 
+// initStore makes a repository's folder in a temporary directory and
+// opens it, to be closed when the test ends (a second Close is
+// harmless); it returns the store and its folder.
+func initStore(t *testing.T, opts store.Options) (*store.Store, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), ".evgit")
+	_, err := store.Init(nil, dir, "main")
+	require.NoError(t, err)
+	s, err := store.Open(dir, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
 // writeTx runs a transaction that must succeed.
 func writeTx(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
@@ -485,11 +499,7 @@ func TestDamage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "repo")
-			_, err := store.Init(nil, dir, "main")
-			require.NoError(t, err)
-			s, err := store.Open(dir, store.Options{SealObjects: 8})
-			require.NoError(t, err)
+			s, dir := initStore(t, store.Options{SealObjects: 8})
 			base := commitOn(t, s, object.ZeroID, func(_ *store.Tx, c *object.Commit) {})
 			writeTx(t, s, func(tx *store.Tx) error {
 				src := []byte(bankgen.Model)
@@ -620,19 +630,14 @@ func TestMissingNewestSegment(t *testing.T) {
 // it keeps (still in its grace) passes fsck.
 func TestKeptObjectsAreClean(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "repo")
-	_, err := store.Init(nil, dir, "main")
-	require.NoError(t, err)
-	s, err := store.Open(dir, store.Options{})
-	require.NoError(t, err)
-	defer s.Close()
+	s, _ := initStore(t, store.Options{})
 	commitOn(t, s, object.ZeroID, func(_ *store.Tx, c *object.Commit) {})
 	var orphan object.ID
 	writeTx(t, s, func(tx *store.Tx) error {
 		orphan = tx.PutObject(object.KindBlob, []byte("orphan"))
 		return nil
 	})
-	_, err = s.GC(ctx, store.GCOptions{Grace: time.Hour})
+	_, err := s.GC(ctx, store.GCOptions{Grace: time.Hour})
 	require.NoError(t, err)
 	require.True(t, s.Has(orphan), "gc kept the orphan, with its time")
 	rep, err := fsck.Run(ctx, s, fsck.Options{})

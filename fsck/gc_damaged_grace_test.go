@@ -24,12 +24,7 @@ import (
 // when a snapshot tree is damaged; with --prune=now it drops them all.
 func TestGCWithGraceRefusesADamagedSnapshotTree(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), ".evgit")
-	_, err := store.Init(nil, dir, "main")
-	require.NoError(t, err)
-	s, err := store.Open(dir, store.Options{})
-	require.NoError(t, err)
-	defer s.Close()
+	s, dir := initStore(t, store.Options{})
 	var head object.ID
 	for range 3 {
 		head = commitOn(t, s, head, func(*store.Tx, *object.Commit) {})
@@ -59,7 +54,7 @@ func TestGCWithGraceRefusesADamagedSnapshotTree(t *testing.T) {
 		return nil
 	}))
 	require.NotEqual(t, yloc.Off, ploc.Off)
-	_, err = s.Seal(0)
+	_, err := s.Seal(0)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	seg := filepath.Join(dir, "log", fmt.Sprintf("%08d.seg", yloc.Seg))
@@ -100,11 +95,7 @@ func TestGCWithGraceRefusesADamagedSnapshotTree(t *testing.T) {
 func TestGCWithGraceRefusesARootGoneThatATreeNames(t *testing.T) {
 	ctx := context.Background()
 	for _, bOlder := range []bool{false, true} {
-		dir := filepath.Join(t.TempDir(), ".evgit")
-		_, err := store.Init(nil, dir, "main")
-		require.NoError(t, err)
-		s, err := store.Open(dir, store.Options{})
-		require.NoError(t, err)
+		s, _ := initStore(t, store.Options{})
 		var c [3]object.ID
 		var head object.ID
 		for i := range c {
@@ -126,7 +117,7 @@ func TestGCWithGraceRefusesARootGoneThatATreeNames(t *testing.T) {
 			tx.PutSnapshot(b, mdl, p)
 			return nil
 		})
-		_, err = s.GC(ctx, store.GCOptions{Grace: time.Hour, RecentSnapshots: 10})
+		_, err := s.GC(ctx, store.GCOptions{Grace: time.Hour, RecentSnapshots: 10})
 		require.Error(t, err, "b older: %v", bOlder)
 		require.ErrorContains(t, err, "gc --prune=now drops them")
 		_, err = s.GC(ctx, store.GCOptions{PruneNow: true, RecentSnapshots: 10})
@@ -134,6 +125,5 @@ func TestGCWithGraceRefusesARootGoneThatATreeNames(t *testing.T) {
 		rep, err := fsck.Run(ctx, s, fsck.Options{})
 		require.NoError(t, err)
 		require.True(t, rep.OK, "%v", rep.Problems)
-		require.NoError(t, s.Close())
 	}
 }
