@@ -70,7 +70,7 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 			return object.ZeroID, fmt.Errorf("%w: short object ID %s is ambiguous; candidates: %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), " "))
 		}
 	}
-	return walk.Resolve(ctx, source{r.st}, name)
+	return walk.Resolve(ctx, newLineSource(r.st), name)
 }
 
 // namesRef reports whether name is a ref's short name: such a ref wins

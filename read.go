@@ -30,6 +30,87 @@ func (s source) Commit(_ context.Context, id object.ID) (*object.Commit, error) 
 	return c, notFound(err)
 }
 
+// lineSource is a source for a walk along parents (log, revisions,
+// revert's range): it remembers, for each commit read, where its first
+// parent probably lies (store.LineStep), so that a walk down a line costs
+// an index lookup per frame, not one per commit. The frame the walk
+// leaves, when no line it follows is still in it, leaves the store's
+// frame cache (store.DropFrame): a log of a long history holds a frame
+// or two, not a cache full of frames it reads once. With prefetch set
+// (a log that reads on), as the walk goes into another frame, the store
+// decodes the frame after that one on another goroutine
+// (store.PrefetchLine), so the walk uses both cores. It is for one walk
+// on one goroutine.
+type lineSource struct {
+	source
+	lines    lineReader
+	prefetch bool
+	next     map[object.ID]*store.LineStep // by the first parent of the step
+	last     *store.LineStep               // the step read last
+}
+
+// lineReader reads a walk's commits: the store, or a test's wrapper.
+type lineReader interface {
+	ReadLineStep(id object.ID, prev *store.LineStep) (*store.LineStep, error)
+	PrefetchLine(step *store.LineStep)
+	DropFrame(step *store.LineStep)
+}
+
+// lineSourceHints bounds the commits a lineSource remembers: a walk's
+// frontier holds one per line it follows.
+const lineSourceHints = 1024
+
+func newLineSource(st *store.Store) *lineSource {
+	return &lineSource{source: source{st}, lines: st, next: map[object.ID]*store.LineStep{}}
+}
+
+// newLogSource is the lineSource of a log: it prefetches, unless the log
+// stops after a few commits (-n), where what a prefetch reads would go
+// unread.
+func newLogSource(st *store.Store, wo walk.LogOptions) *lineSource {
+	s := newLineSource(st)
+	s.prefetch = wo.Max <= 0 || wo.Max > logPrefetchAfter
+	return s
+}
+
+// logPrefetchAfter is the -n past which a log prefetches.
+const logPrefetchAfter = 100
+
+func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, error) {
+	prev := s.next[id]
+	delete(s.next, id)
+	step, err := s.lines.ReadLineStep(id, prev)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if len(step.Commit.Parents) > 0 && len(s.next) < lineSourceHints {
+		s.next[step.Commit.Parents[0]] = step
+	}
+	if s.last != nil && !s.last.SameFrame(step) {
+		if !s.following(s.last) {
+			s.lines.DropFrame(s.last)
+		}
+		// Not from the first frame: a walk that stays in it is done
+		// soon and would not read what a prefetch reads.
+		if s.prefetch {
+			s.lines.PrefetchLine(step)
+		}
+	}
+	s.last = step
+	return step.Commit, nil
+}
+
+// following reports whether a line the walk follows still goes through
+// the frame step was read from: whether a remembered step was read there.
+func (s *lineSource) following(step *store.LineStep) bool {
+	for _, n := range s.next {
+		if n.SameFrame(step) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s source) Event(_ context.Context, id object.ID) (*object.Event, error) {
 	e, err := s.st.Event(id)
 	return e, notFound(err)
@@ -111,7 +192,7 @@ func (r *Repository) Resolve(ctx context.Context, rev string) (object.ID, error)
 	if err := r.refresh(); err != nil {
 		return object.ZeroID, err
 	}
-	return walk.Resolve(ctx, source{r.st}, rev)
+	return walk.Resolve(ctx, newLineSource(r.st), rev)
 }
 
 // ResolveAsOf resolves rev and then takes the newest commit on its

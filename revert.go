@@ -510,7 +510,7 @@ func (r *Repository) revertTargets(ctx context.Context, rev string) ([]object.ID
 	}
 	var ids []object.ID
 	var commits []*object.Commit
-	for e, err := range walk.Log(ctx, source{r.st}, walk.LogOptions{Include: []object.ID{b}, Exclude: []object.ID{a}}) {
+	for e, err := range walk.Log(ctx, newLineSource(r.st), walk.LogOptions{Include: []object.ID{b}, Exclude: []object.ID{a}}) {
 		if err != nil {
 			return nil, nil, err
 		}

@@ -58,7 +58,7 @@ func (r *Repository) logWalk(ctx context.Context, wo walk.LogOptions) iter.Seq2[
 				return
 			}
 		}
-		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+		for e, err := range walk.Log(ctx, newLogSource(r.st, wo), wo) {
 			if err == nil && skip > 0 {
 				skip--
 				continue
@@ -92,7 +92,7 @@ func (r *Repository) walkWithin(ctx context.Context, wo walk.LogOptions, yield f
 			cancel(errOverBudget)
 		}
 	}
-	for e, err := range walk.Log(wctx, source{r.st}, wo) {
+	for e, err := range walk.Log(wctx, newLogSource(r.st, wo), wo) {
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:

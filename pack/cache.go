@@ -473,6 +473,21 @@ func (c *FrameCache) evict() {
 	}
 }
 
+// Drop removes a frame from the cache, if there: for a reader done with
+// it that will not read it again (a walk down a long line), so that it
+// does not push out frames others will.
+func (c *FrameCache) Drop(k FrameKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		it := e.Value.(*cacheItem)
+		c.lru.Remove(e)
+		delete(c.items, k)
+		c.used -= it.counted
+		it.live = false
+	}
+}
+
 // Clear empties the cache.
 func (c *FrameCache) Clear() {
 	c.mu.Lock()

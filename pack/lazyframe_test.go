@@ -219,6 +219,25 @@ func TestFrameCacheCountsWhatLazyFramesGrowTo(t *testing.T) {
 	_, ok := c.Get(FrameKey{Off: 1})
 	assert.False(t, ok, "dropped once the second grew")
 	assert.LessOrEqual(t, c.used, c.budget)
+
+	// A frame a reader drops is gone and counts no more, even as it
+	// grows after; dropping what is not there does nothing.
+	c = NewFrameCache(1 << 30)
+	third := lazyOf(t, frame)
+	c.Put(FrameKey{Off: 3}, third)
+	c.Put(FrameKey{Off: 4}, lazyOf(t, frame))
+	kept := c.used / 2
+	c.Drop(FrameKey{Off: 3})
+	_, ok = c.Get(FrameKey{Off: 3})
+	assert.False(t, ok, "dropped")
+	assert.Equal(t, kept, c.used)
+	_, err = third.Len()
+	require.NoError(t, err)
+	assert.Equal(t, kept, c.used, "its growth not counted")
+	c.Drop(FrameKey{Off: 3})
+	assert.Equal(t, kept, c.used)
+	_, ok = c.Get(FrameKey{Off: 4})
+	assert.True(t, ok)
 }
 
 // A frame whose header gives a length but that holds no zstd frame at

@@ -64,6 +64,79 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	return step, nil
 }
 
+// SameFrame reports whether two steps were read from the same frame.
+func (step *LineStep) SameFrame(other *LineStep) bool {
+	return step.at.Seg == other.at.Seg && step.at.Off == other.at.Off
+}
+
+// DropFrame tells the store that a walk is done with the frame step was
+// read from: it leaves the frame cache. A walk down a long line then
+// holds the frame it reads, not the cache's budget of frames it will not
+// read again, which pushed out what others would.
+func (s *Store) DropFrame(step *LineStep) {
+	s.cache.Drop(pack.FrameKey{Seg: step.at.Seg, Off: step.at.Off})
+}
+
+// PrefetchLine starts to decode and check, on another goroutine, the
+// frame where the line through step goes on once it leaves step's frame:
+// the frame of the first parent of that frame's earliest commit. A walk
+// down a long line that calls it as it enters each frame then has the
+// next one ready when it gets there, and uses both cores, not one. It
+// reads only what is in memory already besides the index and the next
+// frame's compressed bytes; a frame that holds the parent too, or a
+// parent not found, starts nothing. The goroutine touches only the
+// frame's memory, so the store may close meanwhile.
+func (s *Store) PrefetchLine(step *LineStep) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.readable() != nil {
+		return
+	}
+	f, ok := s.cache.Get(pack.FrameKey{Seg: step.at.Seg, Off: step.at.Off})
+	if !ok {
+		return
+	}
+	for k := range int(step.at.Slot) {
+		kind, ok := f.DecodedKind(k)
+		if !ok {
+			return
+		}
+		if kind != pack.EntryCommit && kind != pack.EntryPackedCommit {
+			continue
+		}
+		o, err := f.Object(k) // resolved already, with the step's commit
+		if err != nil || o.Kind != object.KindCommit {
+			return
+		}
+		c, err := object.DecodeCommit(o.Body)
+		if err != nil || len(c.Parents) == 0 {
+			return
+		}
+		loc, ok := s.lookup(c.Parents[0])
+		if !ok && s.packIdx != nil {
+			if cs := s.packIdx.Candidates(c.Parents[0]); len(cs) > 0 {
+				loc, ok = cs[0], true
+			}
+		}
+		if !ok || loc.Seg == step.at.Seg && loc.Off == step.at.Off {
+			return
+		}
+		if next, err := s.frame(loc); err == nil {
+			go func() {
+				next.Object(int(loc.Slot)) //nolint:errcheck // a damaged entry is reported when the walk reads it
+				if prefetched != nil {
+					prefetched(loc)
+				}
+			}()
+		}
+		return
+	}
+}
+
+// prefetched, when set (by tests), is told of each frame PrefetchLine
+// has decoded, by the object it decoded it for.
+var prefetched func(pack.Location)
+
 // ReadLineEvents reads the events of a step's commit: from the commit's
 // frame, just before it, where they lie when they were written with it,
 // else through the index.
@@ -222,15 +295,15 @@ func (s *Store) commitAt(id object.ID, f *pack.Frame, loc pack.Location) (*objec
 	if f == nil {
 		var err error
 		if f, loc, err = s.locate(id); err != nil {
-			return nil, nil, loc, err
+			return nil, nil, loc, s.blame(id, err)
 		}
 	}
 	o, err := f.Object(int(loc.Slot))
-	if err == nil && o.ID != id {
-		err = fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
-	}
 	if err != nil {
-		return nil, nil, loc, fmt.Errorf("object %s: %w", id.Short(), err)
+		return nil, nil, loc, s.blame(id, fmt.Errorf("object %s: %w", id.Short(), err))
+	}
+	if o.ID != id {
+		return nil, nil, loc, s.blame(id, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short()))
 	}
 	if o.Kind != object.KindCommit {
 		return nil, nil, loc, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
