@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 
 	"github.com/evgit/evgit/object"
@@ -173,8 +174,9 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		}
 		return yield(e, nil)
 	}
-	var kept []walk.Entry // for Reverse
-	n := 0
+	// The positions to read, newest first, then their commits read, on
+	// two goroutines for a log that reads on.
+	var todo []uint32
 	for i := len(refs) - 1; i >= 0; {
 		pos := refs[i].pos
 		for i >= 0 && refs[i].pos == pos {
@@ -186,28 +188,47 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if hasUntil && v.times[pos] > until {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return true, err
+		todo = append(todo, pos)
+	}
+	type read struct {
+		e  walk.Entry
+		ok bool
+	}
+	workers := 1
+	if wo.Max <= 0 || wo.Max > logPrefetchAfter {
+		workers = min(runtime.GOMAXPROCS(0), streamLogWorkers)
+	}
+	var kept []walk.Entry // for Reverse
+	n, stopped := 0, false
+	err = readInOrder(len(todo), streamLogChunk, workers, func(k int) (read, error) {
+		if streamLogReading != nil {
+			streamLogReading(k)
 		}
+		if err := ctx.Err(); err != nil {
+			return read{}, err
+		}
+		pos := todo[k]
 		var parent object.ID
 		if pos > 0 {
 			parent = v.ids[pos-1]
 		}
 		e, ok, err := r.streamLogEntry(v.ids[pos], parent, wo)
-		if err != nil {
-			return true, err
-		}
-		if !ok {
-			continue
+		return read{e, ok}, err
+	}, func(rd read) bool {
+		if !rd.ok {
+			return true
 		}
 		if wo.Reverse {
-			kept = append(kept, e)
-		} else if !emit(e) {
-			return true, nil
+			kept = append(kept, rd.e)
+		} else if !emit(rd.e) {
+			stopped = true
+			return false
 		}
-		if n++; wo.Max > 0 && n >= wo.Max {
-			break
-		}
+		n++
+		return wo.Max <= 0 || n < wo.Max
+	})
+	if err != nil || stopped {
+		return true, err
 	}
 	for _, e := range slices.Backward(kept) {
 		if err := ctx.Err(); err != nil {
@@ -219,6 +240,19 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	}
 	return true, ctx.Err()
 }
+
+// streamLogWorkers bounds the goroutines a log by stream reads commits
+// on, and streamLogChunk is how many each reads at a time: enough that
+// handing them out costs little, few enough that a log stopped early has
+// read little it does not yield.
+const (
+	streamLogWorkers = 4
+	streamLogChunk   = 64
+)
+
+// streamLogReading, when set (by tests), is told of each read of a log
+// by stream, by its place in the log.
+var streamLogReading func(k int)
 
 // streamLogEntry reads a commit holding an event of wo.Stream, whose
 // first parent is parent (ZeroID for none), with its events, and reports

@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -699,4 +701,50 @@ func TestLineCacheDecodesOnlyTheStreamsRead(t *testing.T) {
 	n := len(li.streams)
 	li.mu.Unlock()
 	assert.Equal(t, n-1, coded)
+}
+
+// A log of one stream that reads on reads its commits on two
+// goroutines: the first read waits for one of the second chunk to start.
+// A log cut short reads on one.
+func TestStreamLogReadsOnTwoGoroutines(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one processor: the log reads on one goroutine")
+	}
+	ctx := context.Background()
+	r := streamLogRepo(t, 400)
+	tip, err := r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	want := walkedLog(t, r, walk.LogOptions{Include: []object.ID{tip}, Stream: "b"})
+	require.Greater(t, len(want), 2*streamLogChunk)
+
+	started := make(chan struct{})
+	var once atomic.Bool
+	var concurrent atomic.Bool
+	streamLogReading = func(k int) {
+		switch {
+		case k == 0:
+			select {
+			case <-started:
+				concurrent.Store(true)
+			case <-time.After(30 * time.Second):
+			}
+		case k >= streamLogChunk && once.CompareAndSwap(false, true):
+			close(started)
+		}
+	}
+	defer func() { streamLogReading = nil }()
+	got := indexedLog(t, r, walk.LogOptions{Include: []object.ID{tip}, Stream: "b"})
+	sameEntries(t, want, got, "two goroutines")
+	assert.True(t, concurrent.Load(), "the second chunk was read while the first was")
+
+	var reads atomic.Int64
+	streamLogReading = func(k int) {
+		reads.Add(1)
+		if k == 0 {
+			time.Sleep(10 * time.Millisecond) // a second goroutine would read on meanwhile
+		}
+	}
+	got = indexedLog(t, r, walk.LogOptions{Include: []object.ID{tip}, Stream: "b", Max: 3})
+	sameEntries(t, want[:3], got, "cut short")
+	assert.LessOrEqual(t, reads.Load(), int64(3+streamLogChunk), "one goroutine, reading as the log yields")
 }
