@@ -216,3 +216,60 @@ func TestLineSourceKeepsFramesALineStillGoesThrough(t *testing.T) {
 	assert.False(t, c.readAgainAfterDrop)
 	assert.Positive(t, c.drops, "the frames left for good")
 }
+
+// Hints whose parent the walk read already, through another child, pile
+// up one a fork and are never used: past lineSourceHints of them, the
+// oldest go, and the lines the walk is on are still remembered, so it
+// lets go of no frame a line still goes through (a review found the
+// source remembering nothing more once full, then dropping and decoding
+// two interleaved lines' frames again for each commit).
+func TestLineSourceForgetsHintsOfForksFirst(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	seq := 0
+	put := func(tx *store.Tx, sec int64, parents ...object.ID) object.ID {
+		seq++
+		e := object.NewEvent("s", "T", 1, nil, fmt.Appendf(nil, `{"n":%d}`, seq))
+		return tx.PutCommit(&object.Commit{Parents: parents, Events: []object.ID{tx.PutEvent(e)}, Time: time.Unix(sec, 0).UTC(), Offset: uint64(seq), Message: "m"})
+	}
+	update := func(fn func(tx *store.Tx)) {
+		require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error { fn(tx); return nil }))
+	}
+	// Two lines of a frame each whose times interleave, merged; then
+	// forks, each a branch whose first commit is older than the main
+	// line's next, merged.
+	const n, forks = 200, lineSourceHints + 100
+	var base, a, b, tip object.ID
+	update(func(tx *store.Tx) { base = put(tx, 1) })
+	update(func(tx *store.Tx) {
+		a = base
+		for i := range n {
+			a = put(tx, int64(10+2*i), a)
+		}
+	})
+	update(func(tx *store.Tx) {
+		b = base
+		for i := range n {
+			b = put(tx, int64(11+2*i), b)
+		}
+	})
+	update(func(tx *store.Tx) {
+		tip = put(tx, 100000, a, b)
+		for k := range forks {
+			at := int64(200000 + 10*k)
+			side := put(tx, at+2, put(tx, at+1, tip))
+			tip = put(tx, at+4, put(tx, at+3, tip), side)
+		}
+	})
+	c := &countedLineReads{st: r.st}
+	src := newLogSource(r.st, walk.LogOptions{})
+	src.lines = c
+	k := 0
+	for _, err := range walk.Log(ctx, src, walk.LogOptions{Include: []object.ID{tip}}) {
+		require.NoError(t, err)
+		k++
+	}
+	require.Equal(t, 1+2*n+1+4*forks, k)
+	assert.LessOrEqual(t, len(src.next), lineSourceHints)
+	assert.False(t, c.readAgainAfterDrop, "a frame let go was read again")
+}

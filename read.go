@@ -46,6 +46,7 @@ type lineSource struct {
 	lines    lineReader
 	prefetch bool
 	next     map[object.ID]*store.LineStep // by the first parent of the step
+	order    []object.ID                   // next's keys, oldest first, and keys since read
 	last     *store.LineStep               // the step read last
 }
 
@@ -57,8 +58,11 @@ type lineReader interface {
 }
 
 // lineSourceHints bounds the commits a lineSource remembers: a walk's
-// frontier holds one per line it follows.
-const lineSourceHints = 1024
+// frontier holds one per line it follows. A hint whose parent the walk
+// read already, through another child (a fork), is never used; the
+// oldest go first, so such hints, which pile up one a fork, never push
+// out the lines the walk is on.
+const lineSourceHints = 256
 
 func newLineSource(st *store.Store) *lineSource {
 	return &lineSource{source: source{st}, lines: st, next: map[object.ID]*store.LineStep{}}
@@ -83,8 +87,8 @@ func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, er
 	if err != nil {
 		return nil, notFound(err)
 	}
-	if len(step.Commit.Parents) > 0 && len(s.next) < lineSourceHints {
-		s.next[step.Commit.Parents[0]] = step
+	if len(step.Commit.Parents) > 0 {
+		s.remember(step.Commit.Parents[0], step)
 	}
 	if s.last != nil && !s.last.SameFrame(step) {
 		if !s.following(s.last) {
@@ -98,6 +102,29 @@ func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, er
 	}
 	s.last = step
 	return step.Commit, nil
+}
+
+// remember keeps step as the hint for parent, letting the oldest hints
+// go past lineSourceHints.
+func (s *lineSource) remember(parent object.ID, step *store.LineStep) {
+	if _, ok := s.next[parent]; !ok {
+		s.order = append(s.order, parent)
+	}
+	s.next[parent] = step
+	for len(s.next) > lineSourceHints {
+		delete(s.next, s.order[0]) // perhaps read since, and gone already
+		s.order = s.order[1:]
+	}
+	if len(s.order) > 4*lineSourceHints {
+		// Mostly keys read since: keep the ones still remembered.
+		kept := make([]object.ID, 0, 2*lineSourceHints)
+		for _, id := range s.order {
+			if _, ok := s.next[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		s.order = kept
+	}
 }
 
 // following reports whether a line the walk follows still goes through
