@@ -191,8 +191,8 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		todo = append(todo, pos)
 	}
 	type read struct {
-		e  walk.Entry
-		ok bool
+		e          walk.Entry
+		ok, absent bool // absent: the commit holds no event of the stream
 	}
 	workers := 1
 	if wo.Max <= 0 || wo.Max > logPrefetchAfter {
@@ -200,6 +200,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	}
 	var kept []walk.Entry // for Reverse
 	n, stopped := 0, false
+	var stopErr error
 	err = readInOrder(len(todo), streamLogChunk, workers, func(k int) (read, error) {
 		if streamLogReading != nil {
 			streamLogReading(k)
@@ -212,9 +213,21 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if pos > 0 {
 			parent = v.ids[pos-1]
 		}
-		e, ok, err := r.streamLogEntry(v.ids[pos], parent, wo)
-		return read{e, ok}, err
+		e, ok, held, err := r.streamLogEntry(v.ids[pos], parent, wo)
+		return read{e: e, ok: ok, absent: !held}, err
 	}, func(rd read) bool {
+		// What was read ahead is handed on only as the reads would have
+		// gone on: not once the context ends or the store closes, and
+		// damage acted on only when the log gets to it.
+		if stopErr = ctx.Err(); stopErr == nil {
+			stopErr = r.st.Readable()
+		}
+		if stopErr == nil && rd.absent {
+			stopErr = r.derived().line.damaged(fmt.Sprintf("commit %s as holding an event of %s", rd.e.ID.Short(), wo.Stream))
+		}
+		if stopErr != nil {
+			return false
+		}
 		if !rd.ok {
 			return true
 		}
@@ -227,6 +240,9 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		n++
 		return wo.Max <= 0 || n < wo.Max
 	})
+	if err == nil {
+		err = stopErr
+	}
 	if err != nil || stopped {
 		return true, err
 	}
@@ -254,30 +270,31 @@ const (
 // by stream, by its place in the log.
 var streamLogReading func(k int)
 
-// streamLogEntry reads a commit holding an event of wo.Stream, whose
-// first parent is parent (ZeroID for none), with its events, and reports
-// whether one matches the filters.
-func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (walk.Entry, bool, error) {
+// streamLogEntry reads a commit the line index says holds an event of
+// wo.Stream, whose first parent is parent (ZeroID for none), with its
+// events, and reports whether one matches the filters, and whether one
+// is of the stream at all (held: when not, the index is damaged, which
+// the caller acts on once its log gets there).
+func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (e walk.Entry, ok, held bool, err error) {
 	src := source{r.st}
 	c, err := r.st.CommitAfter(id, parent)
 	if err != nil {
-		return walk.Entry{}, false, notFound(err)
+		return walk.Entry{}, false, false, notFound(err)
 	}
 	events := make([]*object.Event, len(c.Events))
-	ok, held := false, false
 	for i, eid := range c.Events {
 		if events[i], err = src.Event(context.Background(), eid); err != nil {
-			return walk.Entry{}, false, err
+			return walk.Entry{}, false, false, err
 		}
 		held = held || events[i].Stream == wo.Stream
 		ok = ok || events[i].Stream == wo.Stream && (wo.Type == "" || events[i].Type == wo.Type)
 	}
 	if !held {
-		return walk.Entry{}, false, r.derived().line.damaged(fmt.Sprintf("commit %s as holding an event of %s", id.Short(), wo.Stream))
+		return walk.Entry{ID: id}, false, false, nil
 	}
 	parents := c.Parents
 	if wo.FirstParent && len(parents) > 1 {
 		parents = parents[:1]
 	}
-	return walk.Entry{ID: id, Commit: c, Parents: parents, Events: events}, ok, nil
+	return walk.Entry{ID: id, Commit: c, Parents: parents, Events: events}, ok, true, nil
 }

@@ -748,3 +748,90 @@ func TestStreamLogReadsOnTwoGoroutines(t *testing.T) {
 	sameEntries(t, want[:3], got, "cut short")
 	assert.LessOrEqual(t, reads.Load(), int64(3+streamLogChunk), "one goroutine, reading as the log yields")
 }
+
+// What a log of one stream read ahead on its second goroutine is not
+// yielded once the caller's context ends or the repository closes, as
+// the reads it stands for would not have been made; and a line cache
+// naming a commit past where the log stops, read ahead, is left alone,
+// as the log never got there (a review found 82 entries yielded after a
+// cancel, 191 after Close, and the cache removed).
+func TestStreamLogReadAheadStopsAsTheReadsWould(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one processor: the log reads on one goroutine")
+	}
+	r := streamLogRepo(t, 600)
+	ctx, cancel := context.WithCancel(context.Background())
+	after, n := 0, 0
+	var lerr error
+	for _, err := range r.Log(ctx, LogOptions{Stream: "b"}) {
+		if err != nil {
+			lerr = err
+			break
+		}
+		if n++; n == 1 {
+			cancel()
+		} else {
+			after++
+		}
+	}
+	assert.ErrorIs(t, lerr, context.Canceled)
+	assert.Zero(t, after, "entries yielded after the cancel")
+
+	after, n, lerr = 0, 0, nil
+	for _, err := range r.Log(context.Background(), LogOptions{Stream: "b"}) {
+		if err != nil {
+			lerr = err
+			break
+		}
+		if n++; n == 1 {
+			require.NoError(t, r.Close())
+		} else {
+			after++
+		}
+	}
+	assert.ErrorIs(t, lerr, ErrClosed)
+	assert.Zero(t, after, "entries yielded after Close")
+}
+
+func TestStreamLogReadAheadLeavesDamageItDoesNotReach(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one processor: the log reads on one goroutine")
+	}
+	ctx := context.Background()
+	dir, want, cache, b := cachedRepo(t, lineCacheMin+600, "s1")
+	s, err := decodeLineCache(b)
+	require.NoError(t, err)
+	sl := s.streams["s1"]
+	refs := sl.events()
+	refs[len(refs)-1-160].pos++ // s1's 161st newest event named at the next commit, of another stream
+	sl.refs = refs
+	li := &lineIndex{ids: s.ids, offsets: s.offsets, times: s.times, merges: s.merges, streams: s.streams}
+	damaged := li.encodeLocked()
+	require.NoError(t, os.WriteFile(cache, damaged, 0o644))
+
+	r, err := Open(ctx, dir)
+	require.NoError(t, err)
+	defer r.Close()
+	var got []object.ID
+	for info, err := range r.Log(ctx, LogOptions{Stream: "s1", Max: 150}) {
+		require.NoError(t, err)
+		got = append(got, info.ID)
+	}
+	assert.Equal(t, want[:150], got)
+	_, err = os.Stat(cache)
+	assert.NoError(t, err, "the cache is left: the log stopped before the damage")
+
+	// A log that gets there says so, and removes it.
+	var lerr error
+	n := 0
+	for _, lerr = range r.Log(ctx, LogOptions{Stream: "s1"}) {
+		if lerr != nil {
+			break
+		}
+		n++
+	}
+	assert.ErrorIs(t, lerr, ErrCorrupt)
+	assert.Equal(t, 160, n, "the entries before the damage")
+	_, err = os.Stat(cache)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -308,6 +308,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Readable returns why the store cannot be read, or nil: ErrClosed after
+// Close, or the error of a view gone stale. A reader that read ahead
+// checks it before handing on what it read, as each read checks it.
+func (s *Store) Readable() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.readable()
+}
+
 // Closed reports whether Close was called.
 func (s *Store) Closed() bool {
 	s.mu.RLock()
