@@ -245,6 +245,13 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			if err != nil {
 				return nil, err
 			}
+			if st, ok := rd.(*store.Store); ok && !cs.SameFrame(ps) {
+				// Into the next frame down the line: the one left is not
+				// read again, and the one after is decoded meanwhile on
+				// the other core (design.md §8, "Walking a long history").
+				st.DropFrame(cs)
+				st.PrefetchLine(ps)
+			}
 			if v, ok := li.covers(p, ps.Commit.Offset); ok {
 				base = v.pos
 				break

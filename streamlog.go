@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/store"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -192,6 +193,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	}
 	type read struct {
 		e          walk.Entry
+		step       *store.LineStep
 		ok, absent bool // absent: the commit holds no event of the stream
 	}
 	workers := 1
@@ -201,6 +203,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	var kept []walk.Entry // for Reverse
 	n, stopped := 0, false
 	var stopErr error
+	var last *store.LineStep // the step emitted last
 	err = readInOrder(len(todo), streamLogChunk, workers, func(k int) (read, error) {
 		if streamLogReading != nil {
 			streamLogReading(k)
@@ -213,8 +216,8 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if pos > 0 {
 			parent = v.ids[pos-1]
 		}
-		e, ok, held, err := r.streamLogEntry(v.ids[pos], parent, wo)
-		return read{e: e, ok: ok, absent: !held}, err
+		e, step, ok, held, err := r.streamLogEntry(v.ids[pos], parent, wo)
+		return read{e: e, step: step, ok: ok, absent: !held}, err
 	}, func(rd read) bool {
 		// What was read ahead is handed on only as the reads would have
 		// gone on: not once the context ends or the store closes, and
@@ -228,6 +231,14 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if stopErr != nil {
 			return false
 		}
+		// The log goes back through the frames in file order and does
+		// not come back: the one it left leaves the frame cache, so that
+		// a long history holds a few frames, not the cache's budget
+		// (design.md §8, "Walking a long history").
+		if last != nil && !last.SameFrame(rd.step) {
+			r.st.DropFrame(last)
+		}
+		last = rd.step
 		if !rd.ok {
 			return true
 		}
@@ -275,26 +286,27 @@ var streamLogReading func(k int)
 // events, and reports whether one matches the filters, and whether one
 // is of the stream at all (held: when not, the index is damaged, which
 // the caller acts on once its log gets there).
-func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (e walk.Entry, ok, held bool, err error) {
-	src := source{r.st}
-	c, err := r.st.CommitAfter(id, parent)
+func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (e walk.Entry, step *store.LineStep, ok, held bool, err error) {
+	step, err = r.st.ReadCommitWithEvents(id, parent)
 	if err != nil {
-		return walk.Entry{}, false, false, notFound(err)
+		return walk.Entry{}, nil, false, false, notFound(err)
 	}
+	c := step.Commit
 	events := make([]*object.Event, len(c.Events))
-	for i, eid := range c.Events {
-		if events[i], err = src.Event(context.Background(), eid); err != nil {
-			return walk.Entry{}, false, false, err
+	for i, body := range step.Events {
+		if events[i], err = object.DecodeEvent(body); err != nil {
+			return walk.Entry{}, nil, false, false, err
 		}
+		events[i].Data = step.Data[i]
 		held = held || events[i].Stream == wo.Stream
 		ok = ok || events[i].Stream == wo.Stream && (wo.Type == "" || events[i].Type == wo.Type)
 	}
 	if !held {
-		return walk.Entry{ID: id}, false, false, nil
+		return walk.Entry{ID: id}, step, false, false, nil
 	}
 	parents := c.Parents
 	if wo.FirstParent && len(parents) > 1 {
 		parents = parents[:1]
 	}
-	return walk.Entry{ID: id, Commit: c, Parents: parents, Events: events}, ok, true, nil
+	return walk.Entry{ID: id, Commit: c, Parents: parents, Events: events}, step, ok, true, nil
 }

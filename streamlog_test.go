@@ -761,6 +761,7 @@ func TestStreamLogReadAheadStopsAsTheReadsWould(t *testing.T) {
 	}
 	r := streamLogRepo(t, 600)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	after, n := 0, 0
 	var lerr error
 	for _, err := range r.Log(ctx, LogOptions{Stream: "b"}) {
@@ -834,4 +835,40 @@ func TestStreamLogReadAheadLeavesDamageItDoesNotReach(t *testing.T) {
 	assert.Equal(t, 160, n, "the entries before the damage")
 	_, err = os.Stat(cache)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// A log of one stream, the walk that builds the line index for it, and a
+// log of the whole line each let go of the frames they leave: a long
+// history read once does not fill the frame cache.
+func TestLogsLetGoOfFramesBehind(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"stream", "line", "all"} {
+		r := streamLogRepo(t, 300) // a frame a commit, each cached as written, and 75 on a side branch
+		start, _ := r.st.CacheUse()
+		require.Greater(t, start, 300, name)
+		n := 0
+		switch name {
+		case "stream":
+			// The index first, walked here, then the stream's commits.
+			for _, err := range r.Log(ctx, LogOptions{Stream: "b"}) {
+				require.NoError(t, err)
+				n++
+			}
+		case "line":
+			head, err := r.Resolve(ctx, "HEAD")
+			require.NoError(t, err)
+			_, err = r.derived().line.cover(r.st, head)
+			require.NoError(t, err)
+			n = 1
+		case "all":
+			for _, err := range r.Log(ctx, LogOptions{}) {
+				require.NoError(t, err)
+				n++
+			}
+		}
+		require.Positive(t, n, name)
+		// The main line's 300 frames go, the side branch's 75 stay.
+		frames, _ := r.st.CacheUse()
+		assert.Less(t, frames, start-290, "%s: frames left in the cache of %d", name, start)
+	}
 }

@@ -488,6 +488,14 @@ func (c *FrameCache) Drop(k FrameKey) {
 	}
 }
 
+// Use reports how many frames the cache holds and the bytes it counts
+// for them.
+func (c *FrameCache) Use() (frames, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.used
+}
+
 // Clear empties the cache.
 func (c *FrameCache) Clear() {
 	c.mu.Lock()

@@ -15,6 +15,7 @@ type LineStep struct {
 	// Commit is the commit read, decoded.
 	Commit *object.Commit
 	Events [][]byte // the events' bodies, in order, each checked against its ID; nil until read
+	Data   [][]byte // the events' data, with ReadCommitWithEvents only
 
 	at      pack.Location // where the commit lies
 	next    pack.Location // where the first parent probably lies
@@ -60,6 +61,35 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 			step.next, step.hasNext = pack.Location{Seg: loc.Seg, Off: loc.Off, Slot: uint32(k)}, true
 			break
 		}
+	}
+	return step, nil
+}
+
+// ReadCommitWithEvents reads commit id, whose first parent the caller
+// knows (ZeroID when it does not; see CommitAfter), with its events'
+// bodies and data: from the commit's frame, just before it, where they
+// lie when they were written with it, else through the index, so that a
+// commit and its events cost one index lookup, not one each. Every object
+// is checked against its ID as Get checks it. The step tells the frame it
+// was read from (SameFrame, DropFrame); it gives no hint of where the
+// parent lies.
+func (s *Store) ReadCommitWithEvents(id, parent object.ID) (*LineStep, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.readAfter(id, parent)
+	if err != nil {
+		return nil, err
+	}
+	if r.obj.Kind != object.KindCommit {
+		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), r.obj.Kind, ErrNotFound)
+	}
+	c, err := object.DecodeCommit(r.obj.Body)
+	if err != nil {
+		return nil, err
+	}
+	step := &LineStep{Commit: c, at: r.loc}
+	if step.Events, step.Data, err = s.eventsBefore(r.f, r.loc, c.Events, true); err != nil {
+		return nil, err
 	}
 	return step, nil
 }
@@ -136,6 +166,12 @@ func (s *Store) PrefetchLine(step *LineStep) {
 // prefetched, when set (by tests), is told of each frame PrefetchLine
 // has decoded, by the object it decoded it for.
 var prefetched func(pack.Location)
+
+// CacheUse reports how many decoded frames the store's frame cache holds
+// and the bytes it counts for them, against Options.CacheBytes.
+func (s *Store) CacheUse() (frames, bytes int) {
+	return s.cache.Use()
+}
 
 // ReadLineEvents reads the events of a step's commit: from the commit's
 // frame, just before it, where they lie when they were written with it,

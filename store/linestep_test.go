@@ -99,3 +99,83 @@ func TestLineStepWalkReadsByFrames(t *testing.T) {
 	// prefetch's and the walk's own (the hint ends at a frame's start).
 	require.LessOrEqual(t, lookups, 1+2*(frames-1))
 }
+
+// ReadCommitWithEvents reads a commit and its events, with their data,
+// as Get reads each, with one index lookup when the events lie just
+// before the commit, from segments and from the pack after gc; an event
+// another commit wrote first is read through the index. CacheUse counts
+// the frames read, and DropFrame lets them go.
+func TestReadCommitWithEvents(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	ctx := context.Background()
+	var ids, parents []object.ID
+	var first object.ID // an event of the first commit, named again by the last
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		old, _, _ := tx.Resolve("refs/heads/main")
+		head := old
+		for i := range 60 {
+			var events []object.ID
+			if i == 59 {
+				events = append(events, first)
+			}
+			for j := range 1 + i%3 {
+				events = append(events, tx.PutEvent(object.NewEvent(fmt.Sprintf("s-%d", j), "T", 1, nil, fmt.Appendf(nil, `{"i":%d,"j":%d}`, i, j))))
+			}
+			if first.IsZero() {
+				first = events[0]
+			}
+			c := &object.Commit{Events: events, Time: time.Unix(int64(i), 0).UTC(), Offset: uint64(len(ids) + 1)}
+			if !head.IsZero() {
+				c.Parents = []object.ID{head}
+			}
+			parents = append(parents, head)
+			head = tx.PutCommit(c)
+			ids = append(ids, head)
+		}
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
+	}))
+	check := func(name string) {
+		for i, id := range ids {
+			for _, parent := range []object.ID{object.ZeroID, parents[i]} {
+				lookups := 0
+				lookupSeen = func(object.ID) { lookups++ }
+				step, err := s.ReadCommitWithEvents(id, parent)
+				lookupSeen = nil
+				require.NoError(t, err, name)
+				c, err := s.Commit(id)
+				require.NoError(t, err)
+				require.Equal(t, c, step.Commit, name)
+				require.Len(t, step.Events, len(c.Events))
+				for k, eid := range c.Events {
+					_, body, data, err := s.Get(eid)
+					require.NoError(t, err)
+					require.Equal(t, body, step.Events[k], "%s: commit %d event %d", name, i, k)
+					require.Equal(t, data, step.Data[k], "%s: commit %d event %d", name, i, k)
+				}
+				if name == "segments" {
+					want := 1
+					if i == 59 {
+						want = 2 // the first commit's event, read through the index
+					}
+					require.Equal(t, want, lookups, "%s: commit %d", name, i)
+				}
+			}
+		}
+		_, err := s.ReadCommitWithEvents(first, object.ZeroID)
+		require.ErrorIs(t, err, ErrNotFound, "an event is not a commit")
+
+		s.cache.Clear()
+		step, err := s.ReadCommitWithEvents(ids[30], object.ZeroID)
+		require.NoError(t, err)
+		frames, _ := s.CacheUse()
+		require.Equal(t, 1, frames, name)
+		s.DropFrame(step)
+		frames, bytes := s.CacheUse()
+		require.Zero(t, frames, name)
+		require.Zero(t, bytes, name)
+	}
+	check("segments")
+	_, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	check("pack")
+}

@@ -1274,7 +1274,7 @@ func (s *Store) Has(id object.ID) bool {
 		return true
 	}
 	if s.packIdx != nil {
-		_, _, _, err := s.getPacked(id, object.ZeroID)
+		_, err := s.readPacked(id, object.ZeroID)
 		return err == nil
 	}
 	return false
@@ -1327,22 +1327,36 @@ func (s *Store) readable() error {
 // getAfter is get with the first parent of id, should id be a commit,
 // known to the caller (ZeroID: not known); see pack.Frame.ObjectAfter.
 func (s *Store) getAfter(id, parent object.ID) (object.Kind, []byte, []byte, error) {
+	r, err := s.readAfter(id, parent)
+	return r.obj.Kind, r.obj.Body, r.obj.Data, err
+}
+
+// located is an object read, with the frame and place it was read from.
+type located struct {
+	obj pack.FrameObject
+	f   *pack.Frame
+	loc pack.Location
+}
+
+// readAfter is getAfter, reporting where the object was read. s.mu is
+// held.
+func (s *Store) readAfter(id, parent object.ID) (located, error) {
 	if err := s.readable(); err != nil {
-		return 0, nil, nil, err
+		return located{}, err
 	}
 	loc, ok := s.lookup(id)
 	if !ok {
 		if s.packIdx != nil {
-			kind, body, data, err := s.getPacked(id, parent)
+			r, err := s.readPacked(id, parent)
 			if errors.Is(err, ErrNotFound) {
 				err = s.notFound(id)
 			}
-			return kind, body, data, s.blame(id, err)
+			return r, s.blame(id, err)
 		}
-		return 0, nil, nil, s.notFound(id)
+		return located{}, s.notFound(id)
 	}
-	kind, body, data, err := s.getAt(id, loc, parent)
-	return kind, body, data, s.blame(id, err)
+	r, err := s.readAt(id, loc, parent)
+	return r, s.blame(id, err)
 }
 
 // blame names a damaged index as the cause of a corrupt read, when one
@@ -1394,29 +1408,36 @@ func (s *Store) checkIndexes() error {
 	return nil
 }
 
-// getPacked reads an object from the pack, trying each entry whose
+// readPacked reads an object from the pack, trying each entry whose
 // 8-byte prefix matches until one hashes to id.
-func (s *Store) getPacked(id, parent object.ID) (object.Kind, []byte, []byte, error) {
+func (s *Store) readPacked(id, parent object.ID) (located, error) {
 	var firstErr error
 	for _, loc := range s.packIdx.Candidates(id) {
-		kind, body, data, err := s.getAt(id, loc, parent)
+		r, err := s.readAt(id, loc, parent)
 		if err == nil {
-			return kind, body, data, nil
+			return r, nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
 	if firstErr != nil {
-		return 0, nil, nil, firstErr
+		return located{}, firstErr
 	}
-	return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
+	return located{}, fmt.Errorf("object %s: %w", id.Short(), ErrNotFound)
 }
 
 func (s *Store) getAt(id object.ID, loc pack.Location, parent object.ID) (object.Kind, []byte, []byte, error) {
+	r, err := s.readAt(id, loc, parent)
+	return r.obj.Kind, r.obj.Body, r.obj.Data, err
+}
+
+// readAt reads the object at loc, which must hash to id (see getAfter
+// for parent).
+func (s *Store) readAt(id object.ID, loc pack.Location, parent object.ID) (located, error) {
 	f, err := s.frame(loc)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
+		return located{}, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
 	var o pack.FrameObject
 	if parent.IsZero() {
@@ -1425,12 +1446,12 @@ func (s *Store) getAt(id object.ID, loc pack.Location, parent object.ID) (object
 		o, err = f.ObjectAfter(int(loc.Slot), id, parent)
 	}
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("object %s: %w", id.Short(), err)
+		return located{}, fmt.Errorf("object %s: %w", id.Short(), err)
 	}
 	if o.ID != id {
-		return 0, nil, nil, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
+		return located{}, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short())
 	}
-	return o.Kind, o.Body, o.Data, nil
+	return located{obj: o, f: f, loc: loc}, nil
 }
 
 // Commit reads a commit.
