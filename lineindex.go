@@ -189,6 +189,11 @@ func (wl *walkedLine) oldest() *walkedCommit {
 // longer than its budget.
 var errOverBudget = errors.New("line index: walk over budget")
 
+// coverAheadAfter is how many commits the walk that covers a line goes
+// before it leaves frames and reads ahead: one that catches up with a
+// few new commits reads the frames the command reads next.
+const coverAheadAfter = 64
+
 // cover makes the index hold the first-parent line ending at id and
 // returns a view at id.
 func (li *lineIndex) cover(rd reader, id object.ID) (*lineView, error) {
@@ -213,6 +218,7 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 		}
 		// Walk back, without the lock, to a commit the index holds.
 		var walked walkedLine
+		var frames frameLeaver
 		names := interner{}
 		base := -1
 		cur, cs := id, step
@@ -245,12 +251,20 @@ func (li *lineIndex) coverWithin(ctx context.Context, rd reader, id object.ID, b
 			if err != nil {
 				return nil, err
 			}
-			if st, ok := rd.(*store.Store); ok && !cs.SameFrame(ps) {
-				// Into the next frame down the line: the one left is not
-				// read again, and the one after is decoded meanwhile on
-				// the other core (design.md §8, "Walking a long history").
-				st.DropFrame(cs)
-				st.PrefetchLine(ps)
+			if st, ok := rd.(*store.Store); ok {
+				// Into the next frame down the line, once the walk is a
+				// long one (not one catching up with a few commits): the
+				// frame left goes first from the cache, and the one after
+				// is decoded meanwhile on the other core (design.md §8,
+				// "Walking a long history").
+				if frames.leave == nil {
+					frames.leave = st.LeaveFrame
+				}
+				if walked.n < coverAheadAfter {
+					frames.last = ps
+				} else if frames.step(ps, nil) {
+					st.PrefetchLine(ps)
+				}
 			}
 			if v, ok := li.covers(p, ps.Commit.Offset); ok {
 				base = v.pos

@@ -34,27 +34,63 @@ func (s source) Commit(_ context.Context, id object.ID) (*object.Commit, error) 
 // revert's range): it remembers, for each commit read, where its first
 // parent probably lies (store.LineStep), so that a walk down a line costs
 // an index lookup per frame, not one per commit. The frame the walk
-// leaves, when no line it follows is still in it, leaves the store's
-// frame cache (store.DropFrame): a log of a long history holds a frame
-// or two, not a cache full of frames it reads once. With prefetch set
-// (a log that reads on), as the walk goes into another frame, the store
-// decodes the frame after that one on another goroutine
-// (store.PrefetchLine), so the walk uses both cores. It is for one walk
-// on one goroutine.
+// leaves, when no line it follows is still in it, is left in the store's
+// frame cache to go first (frameLeaver): a log of a long history does not
+// push out what other reads use. With prefetch set (a log that reads on),
+// as the walk goes into another frame, the store decodes the frame after
+// that one on another goroutine (store.PrefetchLine), so the walk uses
+// both cores. It is for one walk on one goroutine.
 type lineSource struct {
 	source
 	lines    lineReader
 	prefetch bool
 	next     map[object.ID]*store.LineStep // by the first parent of the step
 	order    []object.ID                   // next's keys, oldest first, and keys since read
-	last     *store.LineStep               // the step read last
+	frames   frameLeaver
 }
 
 // lineReader reads a walk's commits: the store, or a test's wrapper.
 type lineReader interface {
 	ReadLineStep(id object.ID, prev *store.LineStep) (*store.LineStep, error)
 	PrefetchLine(step *store.LineStep)
-	DropFrame(step *store.LineStep)
+	LeaveFrame(step *store.LineStep)
+}
+
+// frameLeaver tells the store of each frame a walk leaves
+// (store.LeaveFrame), so that the frames of a long walk go first from the
+// frame cache, or at once in a process that ends after its command
+// (OpenOptions.DropScanned). A walk that comes back to a frame it left
+// (a line that goes back and forth between frames, as objects written
+// again in a later frame make it) stops telling: each return would
+// decode the frame again.
+type frameLeaver struct {
+	leave func(*store.LineStep)
+	last  *store.LineStep
+	left  [8]*store.LineStep // the frames left last, a ring
+	next  int
+	off   bool
+}
+
+// step records that the walk read step, and reports whether it lies in
+// another frame than the step before; if so, that frame is left, unless
+// keep (when not nil) says a line the walk follows still goes through it.
+func (l *frameLeaver) step(step *store.LineStep, keep func(*store.LineStep) bool) (moved bool) {
+	last := l.last
+	l.last = step
+	if last == nil || last.SameFrame(step) {
+		return false
+	}
+	for _, f := range l.left {
+		if f != nil && f.SameFrame(step) {
+			l.off = true
+		}
+	}
+	if !l.off && (keep == nil || !keep(last)) {
+		l.leave(last)
+		l.left[l.next] = last
+		l.next = (l.next + 1) % len(l.left)
+	}
+	return true
 }
 
 // lineSourceHints bounds the commits a lineSource remembers: a walk's
@@ -65,7 +101,9 @@ type lineReader interface {
 const lineSourceHints = 256
 
 func newLineSource(st *store.Store) *lineSource {
-	return &lineSource{source: source{st}, lines: st, next: map[object.ID]*store.LineStep{}}
+	s := &lineSource{source: source{st}, lines: st, next: map[object.ID]*store.LineStep{}}
+	s.frames.leave = func(step *store.LineStep) { s.lines.LeaveFrame(step) }
+	return s
 }
 
 // newLogSource is the lineSource of a log: it prefetches, unless the log
@@ -90,17 +128,11 @@ func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, er
 	if len(step.Commit.Parents) > 0 {
 		s.remember(step.Commit.Parents[0], step)
 	}
-	if s.last != nil && !s.last.SameFrame(step) {
-		if !s.following(s.last) {
-			s.lines.DropFrame(s.last)
-		}
-		// Not from the first frame: a walk that stays in it is done
-		// soon and would not read what a prefetch reads.
-		if s.prefetch {
-			s.lines.PrefetchLine(step)
-		}
+	// Not from the first frame: a walk that stays in it is done soon and
+	// would not read what a prefetch reads.
+	if s.frames.step(step, s.following) && s.prefetch {
+		s.lines.PrefetchLine(step)
 	}
-	s.last = step
 	return step.Commit, nil
 }
 

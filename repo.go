@@ -178,14 +178,36 @@ func markBare(gitDir string) error {
 // Open opens the repository whose .evgit folder (or bare repository
 // folder) is gitDir.
 func Open(ctx context.Context, gitDir string) (*Repository, error) {
+	return OpenWith(ctx, gitDir, OpenOptions{})
+}
+
+// OpenOptions tune how Open keeps what it reads in memory.
+type OpenOptions struct {
+	// CacheBytes is the budget of decoded frames (compressed groups of
+	// objects) kept in memory; 0 means 128 MiB.
+	CacheBytes int
+	// DropScanned lets go at once of each frame a long walk (a log, a
+	// stream's history) leaves. By default such frames stay in memory,
+	// the first to go when the budget needs room, so that a long-lived
+	// process (a server) finds them on its next query; a process that
+	// ends after one command (the evgit command line) stays smaller, and
+	// faster, without them.
+	DropScanned bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, gitDir string, opts OpenOptions) (*Repository, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if opts.CacheBytes < 0 {
+		return nil, invalidf("cache budget %d is negative", opts.CacheBytes)
 	}
 	abs, err := filepath.Abs(gitDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(abs, store.Options{BackgroundSeal: true})
+	st, err := store.Open(abs, store.Options{BackgroundSeal: true, CacheBytes: opts.CacheBytes, DropLeft: opts.DropScanned})
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	var kept []walk.Entry // for Reverse
 	n, stopped := 0, false
 	var stopErr error
-	var last *store.LineStep // the step emitted last
+	frames := frameLeaver{leave: r.st.LeaveFrame}
 	err = readInOrder(len(todo), streamLogChunk, workers, func(k int) (read, error) {
 		if streamLogReading != nil {
 			streamLogReading(k)
@@ -231,14 +231,10 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if stopErr != nil {
 			return false
 		}
-		// The log goes back through the frames in file order and does
-		// not come back: the one it left leaves the frame cache, so that
-		// a long history holds a few frames, not the cache's budget
-		// (design.md §8, "Walking a long history").
-		if last != nil && !last.SameFrame(rd.step) {
-			r.st.DropFrame(last)
-		}
-		last = rd.step
+		// The log goes back through the frames in file order: the one it
+		// leaves goes first from the frame cache (design.md §8, "Walking
+		// a long history").
+		frames.step(rd.step, nil)
 		if !rd.ok {
 			return true
 		}

@@ -488,6 +488,18 @@ func (c *FrameCache) Drop(k FrameKey) {
 	}
 }
 
+// Demote makes a frame, if there, the first to go when the cache needs
+// room: for a reader done with it that will not read it again soon (a
+// walk down a long line), so that it does not push out frames others
+// will read, yet stays while there is room.
+func (c *FrameCache) Demote(k FrameKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.lru.MoveToBack(e)
+	}
+}
+
 // Use reports how many frames the cache holds and the bytes it counts
 // for them.
 func (c *FrameCache) Use() (frames, bytes int) {

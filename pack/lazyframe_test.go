@@ -238,6 +238,29 @@ func TestFrameCacheCountsWhatLazyFramesGrowTo(t *testing.T) {
 	assert.Equal(t, kept, c.used)
 	_, ok = c.Get(FrameKey{Off: 4})
 	assert.True(t, ok)
+
+	// A frame demoted is the first to go when room is needed, before
+	// one used longer ago; while there is room, it stays.
+	c = NewFrameCache(2*int(eager) + int(eager)/2)
+	for k := range 2 {
+		f := lazyOf(t, frame)
+		c.Put(FrameKey{Off: uint32(10 + k)}, f)
+		_, err = f.Len()
+		require.NoError(t, err)
+	}
+	c.Demote(FrameKey{Off: 11})
+	c.Demote(FrameKey{Off: 99}) // not there: nothing
+	_, ok = c.Get(FrameKey{Off: 11})
+	assert.True(t, ok, "kept while there is room")
+	c.Demote(FrameKey{Off: 11})
+	third = lazyOf(t, frame)
+	c.Put(FrameKey{Off: 12}, third)
+	_, err = third.Len()
+	require.NoError(t, err)
+	_, ok = c.Get(FrameKey{Off: 11})
+	assert.False(t, ok, "the demoted frame went")
+	_, ok = c.Get(FrameKey{Off: 10})
+	assert.True(t, ok, "the frame used longer ago stayed")
 }
 
 // A frame whose header gives a length but that holds no zstd frame at

@@ -71,7 +71,7 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 // lie when they were written with it, else through the index, so that a
 // commit and its events cost one index lookup, not one each. Every object
 // is checked against its ID as Get checks it. The step tells the frame it
-// was read from (SameFrame, DropFrame); it gives no hint of where the
+// was read from (SameFrame, LeaveFrame); it gives no hint of where the
 // parent lies.
 func (s *Store) ReadCommitWithEvents(id, parent object.ID) (*LineStep, error) {
 	s.mu.RLock()
@@ -99,12 +99,17 @@ func (step *LineStep) SameFrame(other *LineStep) bool {
 	return step.at.Seg == other.at.Seg && step.at.Off == other.at.Off
 }
 
-// DropFrame tells the store that a walk is done with the frame step was
-// read from: it leaves the frame cache. A walk down a long line then
-// holds the frame it reads, not the cache's budget of frames it will not
-// read again, which pushed out what others would.
-func (s *Store) DropFrame(step *LineStep) {
-	s.cache.Drop(pack.FrameKey{Seg: step.at.Seg, Off: step.at.Off})
+// LeaveFrame tells the store that a walk has left the frame step was read
+// from, and will not read it again soon: it becomes the first frame to go
+// when the cache needs room, or, with Options.DropLeft, goes at once. A
+// walk down a long line then does not push out the frames others read.
+func (s *Store) LeaveFrame(step *LineStep) {
+	key := pack.FrameKey{Seg: step.at.Seg, Off: step.at.Off}
+	if s.opts.DropLeft {
+		s.cache.Drop(key)
+	} else {
+		s.cache.Demote(key)
+	}
 }
 
 // PrefetchLine starts to decode and check, on another goroutine, the

@@ -16,11 +16,11 @@ import (
 // A walk down a line with ReadLineStep reads a frame's commits with one
 // index lookup, not one per commit; PrefetchLine, called as the walk
 // enters a frame, has the frame the line goes on to decoded on another
-// goroutine before the walk gets there; and DropFrame takes the frame a
-// walk leaves out of the frame cache. The commits read are the ones Get
+// goroutine before the walk gets there; and LeaveFrame takes the frame a
+// walk leaves out of the frame cache (with DropLeft). The commits read are the ones Get
 // reads.
 func TestLineStepWalkReadsByFrames(t *testing.T) {
-	s, _ := newStore(t, Options{})
+	s, _ := newStore(t, Options{DropLeft: true})
 	ctx := context.Background()
 	var ids []object.ID // oldest first
 	const frames, perFrame = 5, 40
@@ -74,7 +74,7 @@ func TestLineStepWalkReadsByFrames(t *testing.T) {
 		require.Equal(t, c, step.Commit)
 		if last != nil && !last.SameFrame(step) {
 			left := frameOf(ids[i+1])
-			s.DropFrame(last)
+			s.LeaveFrame(last)
 			_, cached := s.cache.Get(left)
 			require.False(t, cached, "the frame left is out of the cache")
 		}
@@ -104,9 +104,9 @@ func TestLineStepWalkReadsByFrames(t *testing.T) {
 // as Get reads each, with one index lookup when the events lie just
 // before the commit, from segments and from the pack after gc; an event
 // another commit wrote first is read through the index. CacheUse counts
-// the frames read, and DropFrame lets them go.
+// the frames read, and LeaveFrame lets them go (with DropLeft).
 func TestReadCommitWithEvents(t *testing.T) {
-	s, _ := newStore(t, Options{})
+	s, _ := newStore(t, Options{DropLeft: true})
 	ctx := context.Background()
 	var ids, parents []object.ID
 	var first object.ID // an event of the first commit, named again by the last
@@ -169,7 +169,7 @@ func TestReadCommitWithEvents(t *testing.T) {
 		require.NoError(t, err)
 		frames, _ := s.CacheUse()
 		require.Equal(t, 1, frames, name)
-		s.DropFrame(step)
+		s.LeaveFrame(step)
 		frames, bytes := s.CacheUse()
 		require.Zero(t, frames, name)
 		require.Zero(t, bytes, name)
@@ -178,4 +178,17 @@ func TestReadCommitWithEvents(t *testing.T) {
 	_, err := s.GC(ctx, GCOptions{PruneNow: true})
 	require.NoError(t, err)
 	check("pack")
+}
+
+// Without DropLeft, a frame a walk leaves stays cached while there is
+// room (it goes first when there is not: pack.FrameCache.Demote).
+func TestLeaveFrameKeepsWhileThereIsRoom(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	id := appendCommit(t, s, 1)
+	s.cache.Clear()
+	step, err := s.ReadCommitWithEvents(id, object.ZeroID)
+	require.NoError(t, err)
+	s.LeaveFrame(step)
+	frames, _ := s.CacheUse()
+	require.Equal(t, 1, frames)
 }

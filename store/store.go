@@ -74,6 +74,12 @@ type Options struct {
 	SealBytes   int64 // the segment size in bytes that seals it; 0: 64 MiB
 	// CacheBytes is the budget of the decoded-frame cache (default 128 MiB).
 	CacheBytes int
+	// DropLeft drops from the cache at once each frame a walk leaves
+	// (LeaveFrame), where by default it is kept, first to go when the
+	// cache needs room: for a process that ends after one command, which
+	// then stays small, where a long-lived one would find the frames
+	// again on its next walk.
+	DropLeft bool
 	// BackgroundSeal builds a full segment's index on a goroutine of its
 	// own: the commit that fills the segment only starts the next one,
 	// and commits go on while the index is sorted, written and merged.

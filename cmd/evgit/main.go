@@ -350,14 +350,19 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 		repo *evgit.Repository
 		err  error
 	)
+	// A command ends soon: the frames a long walk leaves are let go.
+	open := evgit.OpenOptions{DropScanned: true}
 	if dir := g.getenv("EVGIT_DIR"); dir != "" {
-		repo, err = evgit.Open(ctx, g.path(dir))
+		repo, err = evgit.OpenWith(ctx, g.path(dir), open)
 	} else {
 		start := g.dir
 		if start == "" {
 			start = "."
 		}
-		repo, err = evgit.Discover(ctx, start)
+		var gitDir string
+		if gitDir, err = evgit.FindGitDir(start); err == nil {
+			repo, err = evgit.OpenWith(ctx, gitDir, open)
+		}
 	}
 	if err != nil {
 		return nil, notRepository(err)
