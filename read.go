@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/evgit/evgit/object"
@@ -59,37 +60,47 @@ type lineReader interface {
 // frameLeaver tells the store of each frame a walk leaves
 // (store.LeaveFrame), so that the frames of a long walk go first from the
 // frame cache, or at once in a process that ends after its command
-// (OpenOptions.DropScanned). A walk that comes back to a frame it left
-// (a line that goes back and forth between frames, as objects written
-// again in a later frame make it) stops telling: each return would
-// decode the frame again.
+// (OpenOptions.DropScanned). A frame the walk comes back to after leaving
+// it (a line that goes back and forth between frames, as objects written
+// again in a later frame make it) is not left again: each return would
+// decode it again. Past frameLeaverReturns such frames, the walk leaves
+// none.
 type frameLeaver struct {
-	leave func(*store.LineStep)
-	last  *store.LineStep
-	left  [8]*store.LineStep // the frames left last, a ring
-	next  int
-	off   bool
+	leave    func(*store.LineStep)
+	last     *store.LineStep
+	left     [8]*store.LineStep // the frames left last, a ring
+	next     int
+	returned []*store.LineStep // frames the walk came back to
+	off      bool
 }
+
+// frameLeaverReturns bounds the frames a walk remembers coming back to.
+const frameLeaverReturns = 64
 
 // step records that the walk read step, and reports whether it lies in
 // another frame than the step before; if so, that frame is left, unless
-// keep (when not nil) says a line the walk follows still goes through it.
+// keep (when not nil) says a line the walk follows still goes through it,
+// or the walk came back to it before.
 func (l *frameLeaver) step(step *store.LineStep, keep func(*store.LineStep) bool) (moved bool) {
 	last := l.last
 	l.last = step
 	if last == nil || last.SameFrame(step) {
 		return false
 	}
-	for _, f := range l.left {
+	for i, f := range l.left {
 		if f != nil && f.SameFrame(step) {
-			l.off = true
+			l.left[i] = nil
+			if l.returned = append(l.returned, step); len(l.returned) > frameLeaverReturns {
+				l.off = true
+			}
 		}
 	}
-	if !l.off && (keep == nil || !keep(last)) {
-		l.leave(last)
-		l.left[l.next] = last
-		l.next = (l.next + 1) % len(l.left)
+	if l.off || keep != nil && keep(last) || slices.ContainsFunc(l.returned, last.SameFrame) {
+		return true
 	}
+	l.leave(last)
+	l.left[l.next] = last
+	l.next = (l.next + 1) % len(l.left)
 	return true
 }
 

@@ -181,7 +181,8 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 	return OpenWith(ctx, gitDir, OpenOptions{})
 }
 
-// OpenOptions tune how Open keeps what it reads in memory.
+// OpenOptions tune how OpenWith and DiscoverWith keep what they read in
+// memory.
 type OpenOptions struct {
 	// CacheBytes is the budget of decoded frames (compressed groups of
 	// objects) kept in memory; 0 means 128 MiB.
@@ -227,6 +228,11 @@ func isBare(gitDir string) bool {
 // Discover finds the repository that holds dir by walking up from it, as
 // Git does, and opens it.
 func Discover(ctx context.Context, dir string) (*Repository, error) {
+	return DiscoverWith(ctx, dir, OpenOptions{})
+}
+
+// DiscoverWith is Discover with options.
+func DiscoverWith(ctx context.Context, dir string, opts OpenOptions) (*Repository, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -238,7 +244,7 @@ func Discover(ctx context.Context, dir string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Open(ctx, gitDir)
+	return OpenWith(ctx, gitDir, opts)
 }
 
 // FindGitDir returns the repository folder that holds dir, walking up

@@ -877,3 +877,31 @@ func TestLogsLetGoOfFramesBehind(t *testing.T) {
 		require.NoError(t, r.Close())
 	}
 }
+
+// The walk that covers a line leaves no frame while it catches up with a
+// few new commits (fewer than coverAheadAfter): those frames are the ones
+// its command reads next (a review found a log -n 3 after one append
+// decoding the head's frame again).
+func TestLineIndexCatchingUpLeavesNoFrame(t *testing.T) {
+	ctx := context.Background()
+	w := streamLogRepo(t, 100)
+	dir := w.gitDir
+	require.NoError(t, w.Close())
+	r, err := OpenWith(ctx, dir, OpenOptions{DropScanned: true})
+	require.NoError(t, err)
+	defer r.Close()
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	_, err = r.derived().line.cover(r.st, head)
+	require.NoError(t, err)
+	for i := range 10 {
+		appendOne(t, r, ev("a", "T", fmt.Sprintf(`{"late":%d}`, i)))
+	}
+	before, _ := r.st.CacheUse()
+	head, err = r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	_, err = r.derived().line.cover(r.st, head)
+	require.NoError(t, err)
+	after, _ := r.st.CacheUse()
+	assert.Equal(t, before, after, "frames left by a walk of 10 commits")
+}

@@ -359,10 +359,7 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 		if start == "" {
 			start = "."
 		}
-		var gitDir string
-		if gitDir, err = evgit.FindGitDir(start); err == nil {
-			repo, err = evgit.OpenWith(ctx, gitDir, open)
-		}
+		repo, err = evgit.DiscoverWith(ctx, start, open)
 	}
 	if err != nil {
 		return nil, notRepository(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -333,4 +334,16 @@ func TestReadOnlyUserReads(t *testing.T) {
 		assert.Contains(t, out, "permission denied", "%v", args)
 		assert.Contains(t, out, "may only read the repository", "%v", args)
 	}
+}
+
+// A command cancelled before it starts (Ctrl-C at once) says it was
+// interrupted, not that no repository is there (a review found the second
+// once the command line opened its repository with options).
+func TestCancelledBeforeOpenIsInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"-C", t.TempDir(), "log"}, strings.NewReader(""), &out, &errb)
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, "error: interrupted\n", errb.String())
 }
