@@ -93,3 +93,47 @@ func TestFrameResolvesAnEventAlone(t *testing.T) {
 		assert.Equal(t, id, o.ID, "slot %d", slot)
 	}
 }
+
+// A pack's frames, compressed on other goroutines as the writer goes on,
+// lie in the order they were closed, where the index says, each the
+// bytes compressing it alone gives: the same pack as compressing each in
+// turn.
+func TestPackWriterLaysFramesOutInOrder(t *testing.T) {
+	build := func(ahead int) ([]byte, []packFrame) {
+		defer func(a int) { packAhead = a }(packAhead)
+		packAhead = ahead
+		w := NewPackWriter()
+		var parent object.ID
+		for i := range 3000 {
+			ev := object.NewEvent(fmt.Sprintf("s%d", i%7), "T", 1, nil, []byte(fmt.Sprintf(`{"n":%d,"pad":"%0*d"}`, i, i%50, i)))
+			w.AddEvent(ev.ID(), ev.Encode(), ev.Data)
+			c := object.Commit{Events: []object.ID{ev.ID()}, Offset: uint64(i + 1), Time: time.Unix(int64(i), 0).UTC()}
+			if !parent.IsZero() {
+				c.Parents = []object.ID{parent}
+			}
+			w.AddCommit(c.ID(), &c)
+			parent = c.ID()
+		}
+		data, _ := w.Finish()
+		return data, w.frames
+	}
+	data, frames := build(8)
+	require.Greater(t, len(frames), 20)
+	end := len(PackMagic)
+	for i, f := range frames {
+		require.Equal(t, end, int(f.off), "frame %d starts where the one before ended", i)
+		h, err := parseFrameHeader(data[f.off:])
+		require.NoError(t, err)
+		end = int(f.off) + FrameHeaderSize + int(h.size)
+		payload, err := h.decodePayload(data[int(f.off)+FrameHeaderSize : end])
+		require.NoError(t, err)
+		require.Equal(t, data[f.off:end], AppendFrame(nil, payload, true), "frame %d", i)
+		if i > 0 {
+			require.Greater(t, f.first, frames[i-1].first)
+		}
+	}
+	require.Equal(t, len(data), end)
+	one, oneFrames := build(1)
+	require.Equal(t, one, data)
+	require.Equal(t, oneFrames, frames)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -208,14 +209,27 @@ func fillCommit(packed []byte, flags byte, prev object.ID, havePrev bool, events
 }
 
 // PackWriter lays objects out in pack frames, leaving out what can be
-// derived, and records where each object went.
+// derived, and records where each object went. Frames are compressed on
+// other goroutines while the caller adds objects, up to packAhead at a
+// time, and laid out in the order they were closed: the pack's bytes are
+// the same as compressing each in turn.
 type PackWriter struct {
 	buf     []byte // the pack file being built
 	payload Payload
 	objs    []packedObj
 	frames  []packFrame
 	ordinal uint32
+	pending []pendingFrame // closed frames being compressed, oldest first
 }
+
+// pendingFrame is a closed frame whose compressed bytes are on their way.
+type pendingFrame struct {
+	first uint32      // ordinal of its first entry
+	done  chan []byte // the frame, header and all
+}
+
+// packAhead bounds the frames compressed at once.
+var packAhead = 2 * runtime.GOMAXPROCS(0)
 
 type packedObj struct {
 	id      object.ID
@@ -268,15 +282,27 @@ func (w *PackWriter) maybeFlush() {
 	}
 }
 
-// Flush closes the open frame.
+// Flush closes the open frame, which is compressed on another goroutine.
 func (w *PackWriter) Flush() {
 	if w.payload.Len() == 0 {
 		return
 	}
-	first := w.ordinal - uint32(w.payload.Len())
-	w.frames = append(w.frames, packFrame{off: uint32(len(w.buf)), first: first})
-	w.buf = AppendFrame(w.buf, w.payload.Bytes(), true)
+	if len(w.pending) >= packAhead {
+		w.place()
+	}
+	pf := pendingFrame{first: w.ordinal - uint32(w.payload.Len()), done: make(chan []byte, 1)}
+	payload := slices.Clone(w.payload.Bytes())
+	go func() { pf.done <- AppendFrame(nil, payload, true) }()
+	w.pending = append(w.pending, pf)
 	w.payload.Reset()
+}
+
+// place waits for the oldest frame being compressed and lays it out.
+func (w *PackWriter) place() {
+	pf := w.pending[0]
+	w.pending = w.pending[1:]
+	w.frames = append(w.frames, packFrame{off: uint32(len(w.buf)), first: pf.first})
+	w.buf = append(w.buf, <-pf.done...)
 }
 
 // Len returns the number of objects added.
@@ -285,6 +311,9 @@ func (w *PackWriter) Len() int { return len(w.objs) }
 // Finish returns the pack data and its index.
 func (w *PackWriter) Finish() (data, index []byte) {
 	w.Flush()
+	for len(w.pending) > 0 {
+		w.place()
+	}
 	return w.buf, encodePackIndex(w.objs, w.frames)
 }
 

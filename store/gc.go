@@ -155,6 +155,21 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		time   int64
 	}
 	var commits []commitInfo
+	// Where a commit's first parent probably lies, by the parent's ID
+	// (parentGuess): the walk down a line reads a frame's commits with
+	// one index lookup, not one each.
+	near := map[object.ID]pack.Location{}
+	read := func(id object.ID) (located, error) {
+		if loc, ok := near[id]; ok {
+			delete(near, id)
+			if f, err := s.frame(loc); err == nil {
+				if o, err := f.Object(int(loc.Slot)); err == nil && o.ID == id {
+					return located{obj: o, f: f, loc: loc}, nil
+				}
+			}
+		}
+		return s.readAfter(id, object.ZeroID)
+	}
 	walkAll := func() error {
 		for len(queue) > 0 {
 			if err := ctxErr(ctx); err != nil {
@@ -162,7 +177,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			}
 			id := queue[len(queue)-1]
 			queue = queue[:len(queue)-1]
-			kind, body, _, err := s.get(id)
+			r, err := read(id)
+			kind, body := r.obj.Kind, r.obj.Body
 			if err != nil {
 				if errors.Is(err, ErrNotFound) {
 					// Fail closed: what cannot be found may be hidden by
@@ -196,6 +212,11 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			}
 			if c != nil {
 				commits = append(commits, commitInfo{id: id, offset: c.Offset, time: c.Time.UnixNano()})
+				if len(c.Parents) > 0 && len(near) < gcNearMax {
+					if loc, ok := parentGuess(r.f, r.loc, len(c.Events)); ok {
+						near[c.Parents[0]] = loc
+					}
+				}
 			}
 		}
 		return nil
@@ -373,27 +394,23 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	slices.SortFunc(commits, func(a, b commitInfo) int {
 		return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.time, b.time), bytes.Compare(a.id[:], b.id[:]))
 	})
+	// Read as a fold reads a line (readFoldStep): each commit after the
+	// one before it in its frame, and its events from just before it,
+	// where they lie when written with it, with no index lookup for
+	// either when they do.
+	var prev *FoldStep
 	for _, ci := range commits {
-		_, body, _, err := s.get(ci.id)
+		step, err := s.readFoldStep(ci.id, prev)
 		if err != nil {
 			return st, err
 		}
-		c, err := object.DecodeCommit(body)
-		if err != nil {
-			return st, err
-		}
-		for _, eid := range c.Events {
+		prev = step
+		c := step.Commit
+		for i, eid := range c.Events {
 			if written[eid] {
 				continue // the same event in an earlier commit (a revert repeats one)
 			}
-			kind, ebody, data, err := s.get(eid)
-			if err != nil {
-				return st, err
-			}
-			if kind != object.KindEvent {
-				return st, fmt.Errorf("%w: commit %s names %s, a %s, as an event", ErrCorrupt, ci.id.Short(), eid.Short(), kind)
-			}
-			w.AddEvent(eid, ebody, data)
+			w.AddEvent(eid, step.Bodies[i], step.Data[i])
 			written[eid] = true
 		}
 		w.AddCommit(ci.id, c)
@@ -678,6 +695,11 @@ const (
 	refChild                   // a tree's subtree
 	refState                   // a state blob a tree entry names
 )
+
+// gcNearMax bounds the guesses of where parents lie that gc's walk of
+// what is reachable keeps: one for each line it is on, and the stale ones
+// forks leave.
+const gcNearMax = 1024
 
 // objectRefs calls fn with each object an object names and what it is
 // to it: a commit's parents, events and the commits it reverts, a tree's

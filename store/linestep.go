@@ -53,16 +53,22 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 		return nil, err
 	}
 	step := &LineStep{Commit: c, at: loc}
-	// The parent lies before the events, which lie just before the
-	// commit: a guess, checked by ID when it is used.
-	from := int(loc.Slot) - len(c.Events)
+	step.next, step.hasNext = parentGuess(f, loc, len(c.Events))
+	return step, nil
+}
+
+// parentGuess returns where the first parent of the commit at loc in
+// frame f, with events events, probably lies: the parent lies before
+// the events, which lie just before the commit. It is a guess, to be
+// checked by ID when it is used.
+func parentGuess(f *pack.Frame, loc pack.Location, events int) (pack.Location, bool) {
+	from := int(loc.Slot) - events
 	for k := from - 1; k >= 0 && k >= from-lineStepScan; k-- {
 		if kind, _, _ := f.Kind(k); kind == pack.EntryCommit || kind == pack.EntryPackedCommit {
-			step.next, step.hasNext = pack.Location{Seg: loc.Seg, Off: loc.Off, Slot: uint32(k)}, true
-			break
+			return pack.Location{Seg: loc.Seg, Off: loc.Off, Slot: uint32(k)}, true
 		}
 	}
-	return step, nil
+	return pack.Location{}, false
 }
 
 // ReadCommitWithEvents reads commit id, whose first parent the caller
@@ -353,6 +359,20 @@ func (s *Store) commitAt(id object.ID, f *pack.Frame, loc pack.Location) (*objec
 	return c, f, loc, err
 }
 
+// eventAt returns the body and data of event eid when it is the entry at
+// slot k of frame f, checked against its ID; ok is false when it is not
+// there, to be read through the index.
+func eventAt(f *pack.Frame, k int, eid object.ID) (body, data []byte, ok bool) {
+	if k < 0 {
+		return nil, nil, false
+	}
+	e, err := f.Object(k)
+	if err != nil || e.ID != eid || e.Kind != object.KindEvent {
+		return nil, nil, false
+	}
+	return e.Body, e.Data, true
+}
+
 // eventsBefore reads the events ids of the commit at loc in frame f:
 // from the frame, just before the commit, where they lie when they were
 // written with it, else through the index; with their data when data is
@@ -364,14 +384,12 @@ func (s *Store) eventsBefore(f *pack.Frame, loc pack.Location, ids []object.ID, 
 	}
 	first := int(loc.Slot) - len(ids)
 	for i, eid := range ids {
-		if k := first + i; k >= 0 {
-			if e, err := f.Object(k); err == nil && e.ID == eid && e.Kind == object.KindEvent {
-				bodies[i] = e.Body
-				if data {
-					datas[i] = e.Data
-				}
-				continue
+		if body, d, ok := eventAt(f, first+i, eid); ok {
+			bodies[i] = body
+			if data {
+				datas[i] = d
 			}
+			continue
 		}
 		kind, body, d, err := s.get(eid)
 		if err != nil {

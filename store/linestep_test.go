@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/object"
@@ -191,4 +192,41 @@ func TestLeaveFrameKeepsWhileThereIsRoom(t *testing.T) {
 	s.LeaveFrame(step)
 	frames, _ := s.CacheUse()
 	require.Equal(t, 1, frames)
+}
+
+// gc reads the history it keeps by frames: the walk of what is reachable
+// finds each commit's parent where its frame guesses it, and the pack's
+// writing reads each commit after the one before it and its events from
+// just before it, so a line of commits written together costs a few index
+// lookups, not three an object (the pack is the same).
+func TestGCReadsHistoryByFrames(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	ctx := context.Background()
+	n, events := 0, 0
+	for range 3 {
+		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+			old, _, _ := tx.Resolve("refs/heads/main")
+			head := old
+			for i := range 100 {
+				var evs []object.ID
+				for j := range 1 + i%3 {
+					evs = append(evs, tx.PutEvent(object.NewEvent(fmt.Sprintf("s-%d", j), "T", 1, nil, fmt.Appendf(nil, `{"n":%d,"j":%d}`, n, j))))
+				}
+				n, events = n+1, events+len(evs)
+				c := &object.Commit{Events: evs, Time: time.Unix(int64(n), 0).UTC(), Offset: uint64(n)}
+				if !head.IsZero() {
+					c.Parents = []object.ID{head}
+				}
+				head = tx.PutCommit(c)
+			}
+			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
+		}))
+	}
+	lookups := 0
+	lookupSeen = func(object.ID) { lookups++ }
+	defer func() { lookupSeen = nil }()
+	st, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.NoError(t, err)
+	require.Equal(t, n+events, st.Objects)
+	assert.Less(t, lookups, 40, "index lookups for 300 commits and their events in 3 frames")
 }
