@@ -401,6 +401,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	var prev *FoldStep
 	for _, ci := range commits {
 		step, err := s.readFoldStep(ci.id, prev)
+		if ne := (*notEventError)(nil); errors.As(err, &ne) {
+			return st, fmt.Errorf("%w: commit %s names %s, a %s, as an event", ErrCorrupt, ci.id.Short(), ne.id.Short(), ne.kind)
+		}
 		if err != nil {
 			return st, err
 		}

@@ -359,6 +359,19 @@ func (s *Store) commitAt(id object.ID, f *pack.Frame, loc pack.Location) (*objec
 	return c, f, loc, err
 }
 
+// notEventError is the damage of a commit that names as an event an
+// object of another kind.
+type notEventError struct {
+	id   object.ID
+	kind object.Kind
+}
+
+func (e *notEventError) Error() string {
+	return fmt.Sprintf("%v: %s is a %s, not an event", ErrCorrupt, e.id.Short(), e.kind)
+}
+
+func (e *notEventError) Unwrap() error { return ErrCorrupt }
+
 // eventAt returns the body and data of event eid when it is the entry at
 // slot k of frame f, checked against its ID; ok is false when it is not
 // there, to be read through the index.
@@ -396,7 +409,7 @@ func (s *Store) eventsBefore(f *pack.Frame, loc pack.Location, ids []object.ID, 
 			return nil, nil, err
 		}
 		if kind != object.KindEvent {
-			return nil, nil, fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+			return nil, nil, &notEventError{id: eid, kind: kind}
 		}
 		bodies[i] = body
 		if data {

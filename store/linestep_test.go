@@ -230,3 +230,21 @@ func TestGCReadsHistoryByFrames(t *testing.T) {
 	require.Equal(t, n+events, st.Objects)
 	assert.Less(t, lookups, 40, "index lookups for 300 commits and their events in 3 frames")
 }
+
+// A commit that names another kind of object as an event is damage gc
+// reports naming the commit, as before it read history by frames (a
+// review found the commit left out of the message).
+func TestGCNamesTheCommitThatNamesANonEvent(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	ctx := context.Background()
+	var bad, other object.ID
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		first := tx.PutCommit(&object.Commit{Events: []object.ID{tx.PutEvent(object.NewEvent("s", "T", 1, nil, []byte(`{}`)))}, Time: time.Unix(1, 0).UTC(), Offset: 1})
+		other = first
+		bad = tx.PutCommit(&object.Commit{Parents: []object.ID{first}, Events: []object.ID{first}, Time: time.Unix(2, 0).UTC(), Offset: 2})
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/main", New: bad, Time: time.Unix(1, 0)})
+	}))
+	_, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), fmt.Sprintf("commit %s names %s, a commit, as an event", bad.Short(), other.Short()))
+}
