@@ -404,6 +404,11 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		if ne := (*notEventError)(nil); errors.As(err, &ne) {
 			return st, fmt.Errorf("%w: commit %s names %s, a %s, as an event", ErrCorrupt, ci.id.Short(), ne.id.Short(), ne.kind)
 		}
+		if errors.Is(err, ErrNotFound) {
+			// An event the commit names is gone: fail closed, as for
+			// any reachable object (walkAll).
+			return st, fmt.Errorf("gc: an event of reachable commit %s cannot be found (%v: %w); run fsck", ci.id.Short(), err, ErrCorrupt)
+		}
 		if err != nil {
 			return st, err
 		}

@@ -248,3 +248,19 @@ func TestGCNamesTheCommitThatNamesANonEvent(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), fmt.Sprintf("commit %s names %s, a commit, as an event", bad.Short(), other.Short()))
 }
+
+// An event a reachable commit names that is not stored fails gc closed,
+// as corruption to be looked at with fsck, as a missing commit does.
+func TestGCFailsClosedOnAMissingEvent(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	ctx := context.Background()
+	var c object.ID
+	require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		c = tx.PutCommit(&object.Commit{Events: []object.ID{{7, 7, 7}}, Time: time.Unix(1, 0).UTC(), Offset: 1})
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/main", New: c, Time: time.Unix(1, 0)})
+	}))
+	_, err := s.GC(ctx, GCOptions{PruneNow: true})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "gc: an event of reachable commit "+c.Short()+" cannot be found")
+	assert.Contains(t, err.Error(), "run fsck")
+}
