@@ -61,6 +61,22 @@ func (c *countedLineReads) LeaveFrame(step *store.LineStep) {
 	c.st.LeaveFrame(step)
 }
 
+// countedLog walks the log from tip through a log's lineSource whose
+// reads are counted, and returns the counts, the source and the commits
+// walked.
+func countedLog(t *testing.T, r *Repository, tip object.ID) (*countedLineReads, *lineSource, int) {
+	t.Helper()
+	c := &countedLineReads{st: r.st}
+	src := newLogSource(r.st, walk.LogOptions{})
+	src.lines = c
+	n := 0
+	for _, err := range walk.Log(context.Background(), src, walk.LogOptions{Include: []object.ID{tip}}) {
+		require.NoError(t, err)
+		n++
+	}
+	return c, src, n
+}
+
 // taggedLines returns n import lines whose events no other tag's lines
 // hold.
 func taggedLines(tag string, n int) string {
@@ -92,14 +108,7 @@ func TestLineSourceReadsByFramesAndLetsThemGo(t *testing.T) {
 			_, err := r.GC(ctx, GCOptions{})
 			require.NoError(t, err)
 		}
-		c := &countedLineReads{st: r.st}
-		src := newLogSource(r.st, walk.LogOptions{})
-		src.lines = c
-		n := 0
-		for _, err := range walk.Log(ctx, src, walk.LogOptions{Include: []object.ID{head}}) {
-			require.NoError(t, err)
-			n++
-		}
+		c, src, n := countedLog(t, r, head)
 		require.Equal(t, 4*150+5, n)
 		require.Equal(t, n, c.reads)
 		require.Greater(t, c.frames, 4, "gc %v", gc)
@@ -267,14 +276,7 @@ func TestLineSourceForgetsHintsOfForksFirst(t *testing.T) {
 			tip = put(tx, at+4, put(tx, at+3, tip), side)
 		}
 	})
-	c := &countedLineReads{st: r.st}
-	src := newLogSource(r.st, walk.LogOptions{})
-	src.lines = c
-	k := 0
-	for _, err := range walk.Log(ctx, src, walk.LogOptions{Include: []object.ID{tip}}) {
-		require.NoError(t, err)
-		k++
-	}
+	c, src, k := countedLog(t, r, tip)
 	require.Equal(t, 1+2*n+1+4*forks, k)
 	assert.LessOrEqual(t, len(src.next), lineSourceHints)
 	assert.False(t, c.readAgainAfterDrop, "a frame let go was read again")
@@ -313,14 +315,7 @@ func TestLineSourceLeavesNoFrameItCameBackTo(t *testing.T) {
 			}
 			return nil
 		}))
-		c := &countedLineReads{st: r.st}
-		src := newLogSource(r.st, walk.LogOptions{})
-		src.lines = c
-		n := 0
-		for _, err := range walk.Log(ctx, src, walk.LogOptions{Include: []object.ID{ids[len(ids)-1]}}) {
-			require.NoError(t, err)
-			n++
-		}
+		c, _, n := countedLog(t, r, ids[len(ids)-1])
 		require.Equal(t, len(ids), n)
 		assert.Equal(t, 1, c.rereads, "%s: the frame written again, left once", layout)
 		assert.GreaterOrEqual(t, c.drops, len(ids)-again, "%s: every other frame left", layout)

@@ -464,13 +464,17 @@ func (c *FrameCache) grew(it *cacheItem) {
 // recent one always kept.
 func (c *FrameCache) evict() {
 	for c.used > c.budget && c.lru.Len() > 1 {
-		e := c.lru.Back()
-		it := e.Value.(*cacheItem)
-		c.lru.Remove(e)
-		delete(c.items, it.key)
-		c.used -= it.counted
-		it.live = false
+		c.remove(c.lru.Back())
 	}
+}
+
+// remove takes a frame out of the cache; c.mu is held.
+func (c *FrameCache) remove(e *list.Element) {
+	it := e.Value.(*cacheItem)
+	c.lru.Remove(e)
+	delete(c.items, it.key)
+	c.used -= it.counted
+	it.live = false
 }
 
 // Drop removes a frame from the cache, if there: for a reader done with
@@ -480,11 +484,7 @@ func (c *FrameCache) Drop(k FrameKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
-		it := e.Value.(*cacheItem)
-		c.lru.Remove(e)
-		delete(c.items, k)
-		c.used -= it.counted
-		it.live = false
+		c.remove(e)
 	}
 }
 
