@@ -407,8 +407,14 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 			}
 		}
 		var err error
+		last := step
 		if step, err = readFoldStep(rd, id, step); err != nil {
 			return nil, err
+		}
+		// Into another frame, with many commits to go: the next frame is
+		// decoded meanwhile on the other core.
+		if p, ok := rd.(foldPrefetcher); ok && len(ids)-i > foldPrefetchMin && (last == nil || !last.SameFrame(step)) {
+			p.PrefetchFold(step, ids[i+1:])
 		}
 		c := step.Commit
 		names = names[:0]
@@ -432,6 +438,17 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 	}
 	return states, nil
 }
+
+// foldPrefetcher is a reader that decodes the frame a fold goes on to
+// ahead of it (store.Store.PrefetchFold).
+type foldPrefetcher interface {
+	PrefetchFold(step *store.FoldStep, ahead []object.ID)
+}
+
+// foldPrefetchMin is how many commits a fold must have left before it
+// reads ahead: a load from a snapshot folds at most a few, which the
+// frames it reads anyway hold.
+const foldPrefetchMin = 256
 
 // readFoldStep reads a commit and its events for a fold along its line,
 // oldest first; prev is the step of its first parent, or nil. The store,

@@ -243,6 +243,104 @@ type FoldStep struct {
 // frame for the next commit of the line.
 const foldStepScan = 1024
 
+// SameFrame reports whether two steps were read from the same frame.
+func (step *FoldStep) SameFrame(other *FoldStep) bool {
+	return step.inFrame && other.inFrame && step.at.Seg == other.at.Seg && step.at.Off == other.at.Off
+}
+
+// PrefetchFold starts to decode and check, on another goroutine, the
+// frame where a fold along a line goes on once it leaves step's frame;
+// ahead are the commits it folds next, in order. The first of them that
+// lies in another frame is found by looking up a few, 1, 2, 4, ... ahead
+// and then halving: a fold that calls it as it enters each frame finds
+// the next one decoded, its commits and events hashed, and uses both
+// cores. A commit not found starts nothing. The goroutine touches only
+// the frame's memory.
+func (s *Store) PrefetchFold(step *FoldStep, ahead []object.ID) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.readable() == nil {
+		s.prefetchFold(step, ahead)
+	}
+}
+
+// PrefetchFold is Store.PrefetchFold inside a transaction, under the lock
+// it holds.
+func (tx *Tx) PrefetchFold(step *FoldStep, ahead []object.ID) {
+	if !tx.detached {
+		tx.s.prefetchFold(step, ahead)
+	}
+}
+
+// prefetchFold is PrefetchFold, reporting where the commit it reads
+// ahead from lies, if it does; s.mu is held.
+func (s *Store) prefetchFold(step *FoldStep, ahead []object.ID) (pack.Location, bool) {
+	if step == nil || !step.inFrame || len(ahead) == 0 {
+		return pack.Location{}, false
+	}
+	locOf := func(id object.ID) (pack.Location, bool) {
+		if loc, ok := s.lookup(id); ok {
+			return loc, true
+		}
+		if s.packIdx != nil {
+			if cs := s.packIdx.Candidates(id); len(cs) > 0 {
+				return cs[0], true
+			}
+		}
+		return pack.Location{}, false
+	}
+	same := func(loc pack.Location) bool { return loc.Seg == step.at.Seg && loc.Off == step.at.Off }
+	// ahead[:lo+1] lie in step's frame, ahead[hi] does not.
+	lo, hi := -1, -1
+	for p := 1; hi < 0; p *= 2 {
+		j := min(p, len(ahead)) - 1
+		loc, ok := locOf(ahead[j])
+		switch {
+		case !ok:
+			return pack.Location{}, false
+		case !same(loc):
+			hi = j
+		case j == len(ahead)-1:
+			return pack.Location{}, false // the fold ends in this frame
+		default:
+			lo = j
+		}
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		loc, ok := locOf(ahead[mid])
+		if !ok {
+			return pack.Location{}, false
+		}
+		if same(loc) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	loc, _ := locOf(ahead[hi])
+	next, err := s.frame(loc)
+	if err != nil {
+		return pack.Location{}, false
+	}
+	go func() {
+		// The commit, then what its part of the frame holds after it
+		// (its line's next commits and their events): never more parts.
+		if _, err := next.Object(int(loc.Slot)); err == nil {
+			for k := int(loc.Slot) + 1; ; k++ {
+				if _, ok := next.DecodedKind(k); !ok {
+					break
+				}
+				next.Object(k) //nolint:errcheck // a damaged entry is reported when the fold reads it
+			}
+		}
+		if prefetched != nil {
+			prefetched(loc)
+		}
+	}()
+	return loc, true
+}
+
 // ReadFoldStep reads commit id and its events for a fold along a
 // first-parent line, oldest first. prev, when not nil, is the step of
 // id's first parent: the frame prev was read from is looked at first,

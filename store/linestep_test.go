@@ -264,3 +264,69 @@ func TestGCFailsClosedOnAMissingEvent(t *testing.T) {
 	assert.Contains(t, err.Error(), "gc: an event of reachable commit "+c.Short()+" cannot be found")
 	assert.Contains(t, err.Error(), "run fsck")
 }
+
+// PrefetchFold, called as a fold enters a frame, finds the first commit
+// ahead that lies in another frame (however many of the frame's commits
+// come first), and decodes its frame, commits and events, on another
+// goroutine; when every commit ahead lies in the step's frame, it starts
+// nothing.
+func TestPrefetchFoldFindsTheNextFrame(t *testing.T) {
+	s, _ := newStore(t, Options{DropLeft: true})
+	ctx := context.Background()
+	var ids []object.ID
+	for _, n := range []int{1, 37, 1, 200, 5} { // commits a frame
+		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+			old, _, _ := tx.Resolve("refs/heads/main")
+			head := old
+			for range n {
+				ev := tx.PutEvent(object.NewEvent("s", "T", 1, nil, fmt.Appendf(nil, `{"n":%d}`, len(ids))))
+				c := &object.Commit{Events: []object.ID{ev}, Time: time.Unix(int64(len(ids)), 0).UTC(), Offset: uint64(len(ids) + 1)}
+				if !head.IsZero() {
+					c.Parents = []object.ID{head}
+				}
+				head = tx.PutCommit(c)
+				ids = append(ids, head)
+			}
+			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
+		}))
+	}
+	done := make(chan pack.Location, 8)
+	prefetched = func(loc pack.Location) { done <- loc }
+	defer func() { prefetched = nil }()
+	frameOf := func(id object.ID) pack.FrameKey {
+		loc, ok := s.lookup(id)
+		require.True(t, ok)
+		return pack.FrameKey{Seg: loc.Seg, Off: loc.Off}
+	}
+	var step, last *FoldStep
+	prefetches := 0
+	for i, id := range ids {
+		var err error
+		last = step
+		step, err = s.ReadFoldStep(id, step)
+		require.NoError(t, err)
+		if last != nil && last.SameFrame(step) {
+			continue
+		}
+		s.mu.RLock()
+		loc, ok := s.prefetchFold(step, ids[i+1:])
+		s.mu.RUnlock()
+		j := i + 1
+		for j < len(ids) && frameOf(ids[j]) == frameOf(id) {
+			j++
+		}
+		if j == len(ids) {
+			require.False(t, ok, "the fold ends in this frame")
+			continue
+		}
+		require.True(t, ok, "commit %d", i)
+		require.Equal(t, frameOf(ids[j]), pack.FrameKey{Seg: loc.Seg, Off: loc.Off}, "commit %d: the frame of commit %d", i, j)
+		require.Equal(t, loc, <-done)
+		f, cached := s.cache.Get(pack.FrameKey{Seg: loc.Seg, Off: loc.Off})
+		require.True(t, cached)
+		n, total := f.Decompressed()
+		require.Equal(t, total, n)
+		prefetches++
+	}
+	require.Equal(t, 4, prefetches)
+}
