@@ -413,8 +413,10 @@ func foldCommits(ctx context.Context, rd reader, mdl *model.Model, ids []object.
 		}
 		// Into another frame, with many commits to go: the next frame is
 		// decoded meanwhile on the other core.
-		if p, ok := rd.(foldPrefetcher); ok && len(ids)-i > foldPrefetchMin && (last == nil || !last.SameFrame(step)) {
-			p.PrefetchFold(step, ids[i+1:])
+		if len(ids)-i > foldPrefetchMin && (last == nil || !last.SameFrame(step)) {
+			if p, ok := rd.(foldPrefetcher); ok {
+				p.PrefetchFold(step, ids[i+1:])
+			}
 		}
 		c := step.Commit
 		names = names[:0]

@@ -162,10 +162,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	read := func(id object.ID) (located, error) {
 		if loc, ok := near[id]; ok {
 			delete(near, id)
-			if f, err := s.frame(loc); err == nil {
-				if o, err := f.Object(int(loc.Slot)); err == nil && o.ID == id {
-					return located{obj: o, f: f, loc: loc}, nil
-				}
+			if r, ok := s.objectIfAt(id, loc); ok {
+				return r, nil
 			}
 		}
 		return s.readAfter(id, object.ZeroID)

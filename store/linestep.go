@@ -42,10 +42,8 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	var f *pack.Frame
 	var loc pack.Location
 	if prev != nil && prev.hasNext {
-		if pf, err := s.frame(prev.next); err == nil {
-			if o, err := pf.Object(int(prev.next.Slot)); err == nil && o.ID == id {
-				f, loc = pf, prev.next
-			}
+		if r, ok := s.objectIfAt(id, prev.next); ok {
+			f, loc = r.f, r.loc
 		}
 	}
 	c, f, loc, err := s.commitAt(id, f, loc)
@@ -153,12 +151,7 @@ func (s *Store) PrefetchLine(step *LineStep) {
 		if err != nil || len(c.Parents) == 0 {
 			return
 		}
-		loc, ok := s.lookup(c.Parents[0])
-		if !ok && s.packIdx != nil {
-			if cs := s.packIdx.Candidates(c.Parents[0]); len(cs) > 0 {
-				loc, ok = cs[0], true
-			}
-		}
+		loc, ok := s.probably(c.Parents[0])
 		if !ok || loc.Seg == step.at.Seg && loc.Off == step.at.Off {
 			return
 		}
@@ -278,23 +271,12 @@ func (s *Store) prefetchFold(step *FoldStep, ahead []object.ID) (pack.Location, 
 	if step == nil || !step.inFrame || len(ahead) == 0 {
 		return pack.Location{}, false
 	}
-	locOf := func(id object.ID) (pack.Location, bool) {
-		if loc, ok := s.lookup(id); ok {
-			return loc, true
-		}
-		if s.packIdx != nil {
-			if cs := s.packIdx.Candidates(id); len(cs) > 0 {
-				return cs[0], true
-			}
-		}
-		return pack.Location{}, false
-	}
 	same := func(loc pack.Location) bool { return loc.Seg == step.at.Seg && loc.Off == step.at.Off }
 	// ahead[:lo+1] lie in step's frame, ahead[hi] does not.
 	lo, hi := -1, -1
 	for p := 1; hi < 0; p *= 2 {
 		j := min(p, len(ahead)) - 1
-		loc, ok := locOf(ahead[j])
+		loc, ok := s.probably(ahead[j])
 		switch {
 		case !ok:
 			return pack.Location{}, false
@@ -308,7 +290,7 @@ func (s *Store) prefetchFold(step *FoldStep, ahead []object.ID) (pack.Location, 
 	}
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
-		loc, ok := locOf(ahead[mid])
+		loc, ok := s.probably(ahead[mid])
 		if !ok {
 			return pack.Location{}, false
 		}
@@ -318,7 +300,7 @@ func (s *Store) prefetchFold(step *FoldStep, ahead []object.ID) (pack.Location, 
 			hi = mid
 		}
 	}
-	loc, _ := locOf(ahead[hi])
+	loc, _ := s.probably(ahead[hi])
 	next, err := s.frame(loc)
 	if err != nil {
 		return pack.Location{}, false

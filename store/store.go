@@ -1247,13 +1247,7 @@ func (s *Store) readOrderLocked(ids []object.ID) {
 	ps := make([]placed, len(ids))
 	for i, id := range ids {
 		ps[i].id = id
-		if loc, ok := s.lookup(id); ok {
-			ps[i].loc, ps[i].found = loc, true
-		} else if s.packIdx != nil {
-			if c := s.packIdx.Candidates(id); len(c) > 0 {
-				ps[i].loc, ps[i].found = c[0], true
-			}
-		}
+		ps[i].loc, ps[i].found = s.probably(id)
 	}
 	slices.SortStableFunc(ps, func(a, b placed) int {
 		if a.found != b.found {
@@ -1267,6 +1261,37 @@ func (s *Store) readOrderLocked(ids []object.ID) {
 	for i := range ps {
 		ids[i] = ps[i].id
 	}
+}
+
+// probably returns where an object probably lies, unread: where the
+// indexes say, else the pack's first entry whose prefix matches. A reader
+// that only orders or reads ahead takes it; one that reads the object
+// checks it by ID. s.mu is held.
+func (s *Store) probably(id object.ID) (pack.Location, bool) {
+	if loc, ok := s.lookup(id); ok {
+		return loc, true
+	}
+	if s.packIdx != nil {
+		if c := s.packIdx.Candidates(id); len(c) > 0 {
+			return c[0], true
+		}
+	}
+	return pack.Location{}, false
+}
+
+// objectIfAt returns the object at loc when it is id, as a guess of where
+// id lies (a parent beside its child) is checked: ok is false when the
+// frame cannot be read or holds something else there. s.mu is held.
+func (s *Store) objectIfAt(id object.ID, loc pack.Location) (located, bool) {
+	f, err := s.frame(loc)
+	if err != nil {
+		return located{}, false
+	}
+	o, err := f.Object(int(loc.Slot))
+	if err != nil || o.ID != id {
+		return located{}, false
+	}
+	return located{obj: o, f: f, loc: loc}, true
 }
 
 // lookupSeen, when set (by tests), is told of every index lookup.
