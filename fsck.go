@@ -30,6 +30,35 @@ type FsckProblem = fsck.Problem
 // that could not run. It does not fold the events again to check each
 // snapshot's states: VerifySnapshots does (`evgit fsck --snapshots`).
 func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, error) {
+	// The saved line index is checked beside the rest, on a goroutine of
+	// its own: a walk of its line, which reads no file fsck.Run does not.
+	type cacheCheck struct {
+		p   *FsckProblem
+		err error
+	}
+	lineCache := make(chan cacheCheck, 1)
+	go func() {
+		p, err := r.checkLineCache(ctx)
+		lineCache <- cacheCheck{p, err}
+	}()
+	rep, err := r.fsckSettled(ctx, opts)
+	lc := <-lineCache
+	if err != nil {
+		return nil, err
+	}
+	if lc.err != nil {
+		return nil, lc.err
+	}
+	if lc.p != nil {
+		rep.OK = false
+		rep.Problems = append(rep.Problems, *lc.p)
+	}
+	return rep, nil
+}
+
+// fsckSettled runs fsck.Run until a run is clean or the file set did not
+// change under it.
+func (r *Repository) fsckSettled(ctx context.Context, opts FsckOptions) (*FsckReport, error) {
 	var rep *FsckReport
 	// fsck lists and opens the log folder's files by name: a seal, an
 	// index merge or a gc of another process meanwhile (they advance the
@@ -57,12 +86,6 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 			// damage that may not be there (fsck exits 1 either way).
 			return nil, fmt.Errorf("the repository's files changed under each of %d runs of fsck (a gc, a seal or an index merge in another process), and the last run's findings may come from that (%d problems, the first: %s); run fsck again when it is quieter", fsckTries, len(rep.Problems), rep.Problems[0])
 		}
-	}
-	if p, err := r.checkLineCache(ctx); err != nil {
-		return nil, err
-	} else if p != nil {
-		rep.OK = false
-		rep.Problems = append(rep.Problems, *p)
 	}
 	return rep, nil
 }

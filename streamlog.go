@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/evgit/evgit/internal/ordered"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/store"
 	"github.com/evgit/evgit/walk"
@@ -204,7 +205,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	n, stopped := 0, false
 	var stopErr error
 	frames := frameLeaver{leave: r.st.LeaveFrame}
-	err = readInOrder(len(todo), streamLogChunk, workers, func(k int) (read, error) {
+	err = ordered.Read(len(todo), streamLogChunk, workers, func(k int) (read, error) {
 		if streamLogReading != nil {
 			streamLogReading(k)
 		}

@@ -1,6 +1,7 @@
 package fsck
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,12 +121,26 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err := c.readLayout(); err != nil {
 		return nil, err
 	}
-	if err := c.checkLog(ctx); err != nil {
+	// The log's checksums are checked beside the object pass, on a
+	// goroutine of their own; what they find comes first in the report.
+	type verified struct {
+		probs []store.Problem
+		err   error
+	}
+	logCheck := make(chan verified, 1)
+	go func() {
+		probs, err := st.VerifyLog(ctx)
+		logCheck <- verified{probs, err}
+	}()
+	err := c.checkObjects(ctx)
+	v := <-logCheck
+	if err = cmp.Or(v.err, err); err != nil {
 		return nil, err
 	}
-	if err := c.checkObjects(ctx); err != nil {
-		return nil, err
-	}
+	objectProblems := c.rep.Problems
+	c.rep.Problems = []Problem{}
+	c.checkLog(v.probs)
+	c.rep.Problems = append(c.rep.Problems, objectProblems...)
 	c.checkRefs()
 	c.checkReflogs()
 	if err := c.checkRecords(ctx); err != nil {
@@ -159,7 +174,6 @@ type checker struct {
 	refs map[string]refValue
 
 	layout layout
-	enc    []byte // scratch for re-encoding
 }
 
 type refValue struct {

@@ -5,14 +5,19 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/evgit/evgit/internal/ordered"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
+	"github.com/evgit/evgit/store"
 )
 
 // located is an object the store lists, with where it says it lies.
@@ -21,12 +26,9 @@ type located struct {
 	id  object.ID
 }
 
-// checkLog checks every frame's checksum and every index's trailer.
-func (c *checker) checkLog(ctx context.Context) error {
-	probs, err := c.st.VerifyLog(ctx)
-	if err != nil {
-		return err
-	}
+// checkLog reports what the check of every frame's checksum and every
+// index's trailer found (Store.VerifyLog).
+func (c *checker) checkLog(probs []store.Problem) {
 	for _, p := range probs {
 		kind := KindSegment
 		switch {
@@ -44,7 +46,6 @@ func (c *checker) checkLog(ctx context.Context) error {
 		}
 		c.add(pr)
 	}
-	return nil
 }
 
 // bucket groups object locations by segment (0: the pack) and MiB of it:
@@ -53,7 +54,10 @@ func (c *checker) checkLog(ctx context.Context) error {
 type bucket struct{ seg, mib uint32 }
 
 // checkObjects reads every object the store lists, in the order they lie
-// in the log, so that each frame is decompressed once.
+// in the log, so that each frame is decompressed once. Workers, one a
+// core, read and check the objects of a MiB of the log each (examine);
+// this goroutine checks their links in log order (settle), as the links
+// of an object need what was learnt of the objects before it.
 func (c *checker) checkObjects(ctx context.Context) error {
 	buckets := map[bucket][]located{}
 	total := 0
@@ -74,27 +78,48 @@ func (c *checker) checkObjects(ctx context.Context) error {
 	keys := slices.SortedFunc(maps.Keys(buckets), func(a, b bucket) int {
 		return cmp.Or(cmp.Compare(a.seg, b.seg), cmp.Compare(a.mib, b.mib))
 	})
+	lists := make([][]located, len(keys))
+	for i, k := range keys {
+		lists[i] = buckets[k]
+	}
+	clear(buckets)
 	c.rep.Objects = total
+	examiners := sync.Pool{New: func() any { return &examiner{st: c.st} }}
 	done := 0
-	var scratch []byte
-	for _, k := range keys {
-		objs := buckets[k]
-		delete(buckets, k)
+	var stopped error
+	err := ordered.Read(len(lists), 1, runtime.GOMAXPROCS(0), func(i int) ([]examined, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		objs := lists[i]
+		lists[i] = nil // each list is read once, by one worker
 		slices.SortFunc(objs, func(a, b located) int {
 			return cmp.Or(cmp.Compare(a.loc.Off, b.loc.Off), cmp.Compare(a.loc.Slot, b.loc.Slot))
 		})
-		for _, o := range objs {
+		x := examiners.Get().(*examiner)
+		defer examiners.Put(x)
+		out := make([]examined, len(objs))
+		for j, o := range objs {
+			out[j] = x.examine(o)
+		}
+		return out, nil
+	}, func(objs []examined) bool {
+		for j := range objs {
 			if done%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
+				if stopped = ctx.Err(); stopped != nil {
+					return false
 				}
 				if c.opts.Progress != nil {
 					c.opts.Progress(done, total)
 				}
 			}
 			done++
-			scratch = c.checkObject(o, scratch)
+			c.settle(&objs[j])
 		}
+		return true
+	})
+	if err = cmp.Or(err, stopped); err != nil {
+		return err
 	}
 	if c.opts.Progress != nil {
 		c.opts.Progress(total, total)
@@ -102,46 +127,176 @@ func (c *checker) checkObjects(ctx context.Context) error {
 	return nil
 }
 
-// checkObject reads one object, checking it against its ID, and checks
-// it by its kind.
-func (c *checker) checkObject(o located, scratch []byte) []byte {
-	at := where{id: o.id, seg: o.loc.Seg, off: int64(o.loc.Off), hasLoc: true}
-	kind, body, data, err := c.st.Get(o.id)
-	if err != nil {
-		at.kind = KindObject
-		c.bad(at, "%s", strings.TrimPrefix(err.Error(), "object "+o.id.Short()+": "))
-		c.damaged[o.id] = true
-		return scratch
-	}
-	at.kind = kind.String()
-	switch kind {
-	case object.KindCommit:
-		c.checkCommit(at, o.id, body)
-	case object.KindEvent:
-		scratch = c.checkEvent(at, o.id, body, data, scratch)
-	case object.KindTree:
-		scratch = c.checkTree(at, o.id, body, scratch)
-	case object.KindBlob:
-		c.rep.Checked.Blobs++
-		c.remember(o.id, fact{kind: kind, n: uint64(len(body))})
-	default:
-		c.bad(at, "unknown kind %d", kind)
-	}
-	return scratch
+// examined is what a worker learnt of one object on its own: it read it,
+// checking it against its ID, decoded it, and checked its encoding and
+// its JSON. Its links are checked after, by settle.
+type examined struct {
+	located
+	kind   object.Kind
+	err    error          // the object could not be read
+	ok     bool           // it decoded
+	probs  []localProblem // what was found wrong with it on its own, in order
+	commit *object.Commit // a commit that decoded
+	tree   *object.Tree   // a tree node that decoded
+	size   int            // a blob's length
 }
 
-// checkCommit checks a commit's encoding, its links and the invariants
-// that tie it to its first parent: offset = the parent's offset + its
-// events, and a time no earlier than the parent's.
-func (c *checker) checkCommit(at where, id object.ID, body []byte) {
-	cm, err := object.DecodeCommit(body)
+// localProblem is a problem an object has on its own.
+type localProblem struct {
+	entry int // the leaf entry it is about, or -1: the whole object
+	msg   string
+}
+
+func (e *examined) bad(entry int, format string, args ...any) {
+	e.probs = append(e.probs, localProblem{entry: entry, msg: fmt.Sprintf(format, args...)})
+}
+
+// examiner is one worker's scratch space.
+type examiner struct {
+	st   *store.Store
+	enc  []byte // re-encodings
+	json []byte // canonical JSON
+}
+
+// examine reads one object, checking it against its ID, and checks what
+// it can on its own by the object's kind.
+func (x *examiner) examine(o located) examined {
+	e := examined{located: o}
+	kind, body, data, err := x.st.Get(o.id)
 	if err != nil {
-		c.bad(at, "%v", err)
+		e.err = err
+		return e
+	}
+	e.kind = kind
+	switch kind {
+	case object.KindCommit:
+		cm, err := object.DecodeCommit(body)
+		if err != nil {
+			e.bad(-1, "%v", err)
+			return e
+		}
+		e.commit, e.ok = cm, true
+		x.checkEncoding(&e, body, cm.AppendEncode)
+	case object.KindEvent:
+		ev, err := object.DecodeEvent(body)
+		if err != nil {
+			e.bad(-1, "%v", err)
+			return e
+		}
+		e.ok = true
+		x.checkEncoding(&e, body, ev.AppendEncode)
+		if object.Hash(object.KindBlob, data) != ev.DataID {
+			e.bad(-1, "data does not match data ID %s", ev.DataID)
+			return e
+		}
+		x.checkCanonical(&e, -1, "data", data)
+	case object.KindTree:
+		t, err := object.DecodeTree(body)
+		if err != nil {
+			e.bad(-1, "%v", err)
+			return e
+		}
+		e.tree, e.ok = t, true
+		x.checkEncoding(&e, body, func(dst []byte) []byte { return append(dst, t.Encode()...) })
+		if !t.Leaf {
+			return e
+		}
+		for i, en := range t.Entries {
+			if err := object.ValidateStream(en.Stream); err != nil {
+				e.bad(i, "%v", err)
+			}
+			if en.Version == 0 {
+				e.bad(i, "stream %s has version 0", en.Stream)
+			}
+			if en.State != nil {
+				x.checkCanonical(&e, i, "state of stream "+en.Stream, en.State)
+			}
+		}
+	case object.KindBlob:
+		e.size, e.ok = len(body), true
+	}
+	return e
+}
+
+// checkEncoding reports a body that decodes but is not the canonical
+// encoding of what it decodes to (the decoders accept, for example, a
+// varint with redundant continuation bytes): one value must have one ID.
+func (x *examiner) checkEncoding(e *examined, body []byte, encode func(dst []byte) []byte) {
+	x.enc = encode(x.enc[:0])
+	if !bytes.Equal(x.enc, body) {
+		e.bad(-1, "is not in canonical encoding")
+	}
+}
+
+// checkCanonical reports JSON that is not in canonical form.
+func (x *examiner) checkCanonical(e *examined, entry int, what string, raw []byte) {
+	out, err := object.AppendCanonicalJSON(x.json[:0], raw)
+	x.json = out
+	switch {
+	case err != nil:
+		e.bad(entry, "%s is not JSON: %v", what, err)
+	case !bytes.Equal(out, raw):
+		e.bad(entry, "%s is not canonical JSON", what)
+	}
+}
+
+// settle reports what examine found of an object, remembers what links
+// to it need, and checks its own links.
+func (c *checker) settle(e *examined) {
+	at := where{id: e.id, seg: e.loc.Seg, off: int64(e.loc.Off), hasLoc: true}
+	if e.err != nil {
+		at.kind = KindObject
+		c.bad(at, "%s", strings.TrimPrefix(e.err.Error(), "object "+e.id.Short()+": "))
+		c.damaged[e.id] = true
 		return
 	}
-	c.rep.Checked.Commits++
-	c.remember(id, fact{kind: object.KindCommit, n: cm.Offset, t: cm.Time.UnixNano()})
-	c.checkEncoding(at, body, cm.AppendEncode)
+	at.kind = e.kind.String()
+	switch e.kind {
+	case object.KindCommit:
+		if e.ok {
+			c.rep.Checked.Commits++
+			c.remember(e.id, fact{kind: object.KindCommit, n: e.commit.Offset, t: e.commit.Time.UnixNano()})
+		}
+		c.reportLocal(at, e, -1)
+		if e.ok {
+			c.checkCommit(at, e.commit)
+		}
+	case object.KindEvent:
+		if e.ok {
+			c.rep.Checked.Events++
+			c.remember(e.id, fact{kind: object.KindEvent})
+		}
+		c.reportLocal(at, e, -1)
+	case object.KindTree:
+		if e.ok {
+			c.rep.Checked.Trees++
+			c.remember(e.id, fact{kind: object.KindTree, n: treeCount(e.tree)})
+		}
+		c.reportLocal(at, e, -1)
+		if e.ok {
+			c.checkTree(at, e)
+		}
+	case object.KindBlob:
+		c.rep.Checked.Blobs++
+		c.remember(e.id, fact{kind: object.KindBlob, n: uint64(e.size)})
+	default:
+		c.bad(at, "unknown kind %d", e.kind)
+	}
+}
+
+// reportLocal reports the problems examine found about entry (-1: the
+// whole object), which come in the order of their entries.
+func (c *checker) reportLocal(at where, e *examined, entry int) {
+	for len(e.probs) > 0 && e.probs[0].entry == entry {
+		c.bad(at, "%s", e.probs[0].msg)
+		e.probs = e.probs[1:]
+	}
+}
+
+// checkCommit checks a commit's links and the invariants that tie it to
+// its first parent: offset = the parent's offset + its events, and a
+// time no earlier than the parent's.
+func (c *checker) checkCommit(at where, cm *object.Commit) {
 	for i, p := range cm.Parents {
 		f, ok := c.link(at, "parent", p, object.KindCommit)
 		if !ok || i > 0 {
@@ -172,78 +327,26 @@ func (c *checker) checkCommit(at where, id object.ID, body []byte) {
 	}
 }
 
-// checkEvent checks an event's encoding and its data: it must match the
-// data ID and be canonical JSON.
-func (c *checker) checkEvent(at where, id object.ID, body, data, scratch []byte) []byte {
-	e, err := object.DecodeEvent(body)
-	if err != nil {
-		c.bad(at, "%v", err)
-		return scratch
-	}
-	c.rep.Checked.Events++
-	c.remember(id, fact{kind: object.KindEvent})
-	c.checkEncoding(at, body, e.AppendEncode)
-	if object.Hash(object.KindBlob, data) != e.DataID {
-		c.bad(at, "data does not match data ID %s", e.DataID)
-		return scratch
-	}
-	return c.checkCanonical(at, "data", data, scratch)
-}
-
-// checkEncoding reports a body that decodes but is not the canonical
-// encoding of what it decodes to (the decoders accept, for example, a
-// varint with redundant continuation bytes): one value must have one ID.
-func (c *checker) checkEncoding(at where, body []byte, encode func(dst []byte) []byte) {
-	c.enc = encode(c.enc[:0])
-	if !bytes.Equal(c.enc, body) {
-		c.bad(at, "is not in canonical encoding")
-	}
-}
-
-// checkCanonical reports JSON that is not in canonical form.
-func (c *checker) checkCanonical(at where, what string, raw, scratch []byte) []byte {
-	out, err := object.AppendCanonicalJSON(scratch[:0], raw)
-	switch {
-	case err != nil:
-		c.bad(at, "%s is not JSON: %v", what, err)
-	case !bytes.Equal(out, raw):
-		c.bad(at, "%s is not canonical JSON", what)
-	}
-	return out
-}
-
-// checkTree checks a snapshot node: its encoding, its links, and the
-// parts of the canonical split rule that do not depend on the key hash
-// (still unspecified, docs/format.md §3.4): a state of at most
-// InlineStateMax bytes is inline, an inner node has more than TreeLeafMax
-// streams below it and counts them right.
-func (c *checker) checkTree(at where, id object.ID, body, scratch []byte) []byte {
-	t, err := object.DecodeTree(body)
-	if err != nil {
-		c.bad(at, "%v", err)
-		return scratch
-	}
-	c.rep.Checked.Trees++
-	c.remember(id, fact{kind: object.KindTree, n: treeCount(t)})
-	c.checkEncoding(at, body, func(dst []byte) []byte { return append(dst, t.Encode()...) })
+// checkTree checks a snapshot node's links and the parts of the
+// canonical split rule that do not depend on the key hash (still
+// unspecified, docs/format.md §3.4): a state of at most InlineStateMax
+// bytes is inline, an inner node has more than TreeLeafMax streams below
+// it and counts them right. examine checked each leaf entry's name,
+// version and inline state.
+func (c *checker) checkTree(at where, e *examined) {
+	t := e.tree
 	if t.Leaf {
-		for _, e := range t.Entries {
-			if err := object.ValidateStream(e.Stream); err != nil {
-				c.bad(at, "%v", err)
-			}
-			if e.Version == 0 {
-				c.bad(at, "stream %s has version 0", e.Stream)
-			}
-			if e.State != nil {
-				scratch = c.checkCanonical(at, "state of stream "+e.Stream, e.State, scratch)
+		for i, en := range t.Entries {
+			c.reportLocal(at, e, i)
+			if en.State != nil {
 				continue
 			}
-			f, ok := c.link(at, "state of stream "+e.Stream, e.StateID, object.KindBlob)
+			f, ok := c.link(at, "state of stream "+en.Stream, en.StateID, object.KindBlob)
 			if ok && f.n <= object.InlineStateMax {
-				c.bad(at, "state of stream %s (%d bytes) is a blob; at most %d bytes belong inline", e.Stream, f.n, object.InlineStateMax)
+				c.bad(at, "state of stream %s (%d bytes) is a blob; at most %d bytes belong inline", en.Stream, f.n, object.InlineStateMax)
 			}
 		}
-		return scratch
+		return
 	}
 	var sum uint64
 	complete := true
@@ -261,5 +364,4 @@ func (c *checker) checkTree(at where, id object.ID, body, scratch []byte) []byte
 	if t.Count <= object.TreeLeafMax {
 		c.bad(at, "inner node of %d streams; at most %d belong in a leaf", t.Count, object.TreeLeafMax)
 	}
-	return scratch
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 )
 
 // SegmentMagic starts every segment file. Part of the format.
@@ -15,10 +16,13 @@ var SegmentMagic = []byte("EVGSEG\x00\x01")
 // frame per transaction and syncs once; readers read frames through
 // ReadAt and check each one's CRC before using a byte of it.
 type Segment struct {
-	f     File
-	Num   uint32 // the segment's number, from its file name
-	size  int64  // end of the last whole frame: the logical end
-	alloc int64  // the file's size: zeros past the logical end
+	f    File
+	Num  uint32 // the segment's number, from its file name
+	size int64  // end of the last whole frame: the logical end
+	// alloc is the file's size: zeros past the logical end. Readers
+	// holding a shared lock raise it when they find the file grown, so
+	// it is atomic.
+	alloc atomic.Int64
 }
 
 // Preallocation: the newest segment is kept longer than its frames with
@@ -65,7 +69,9 @@ func OpenSegment(fsys FS, path string, num uint32, writable bool) (*Segment, err
 		f.Close()
 		return nil, err
 	}
-	return &Segment{f: f, Num: num, size: int64(len(SegmentMagic)), alloc: st.Size()}, nil
+	seg := &Segment{f: f, Num: num, size: int64(len(SegmentMagic))}
+	seg.alloc.Store(st.Size())
+	return seg, nil
 }
 
 // Close closes the file.
@@ -81,7 +87,7 @@ func (s *Segment) Size() int64 { return s.size }
 func (s *Segment) Append(frames []byte) (int64, error) {
 	off := s.size
 	end := off + int64(len(frames))
-	if end > s.alloc {
+	if end > s.alloc.Load() {
 		grow := min(max(s.size, preallocMin), preallocMax)
 		newAlloc := end + grow
 		for at := end; at < newAlloc; {
@@ -99,7 +105,7 @@ func (s *Segment) Append(frames []byte) (int64, error) {
 		if err := syncData(s.f); err != nil {
 			return 0, err
 		}
-		s.alloc = newAlloc
+		s.alloc.Store(newAlloc)
 	}
 	if err := writeFull(s.f, frames, off); err != nil {
 		return 0, err
@@ -116,6 +122,16 @@ func (s *Segment) NothingAt(off int64) bool {
 	var hdr [FrameHeaderSize]byte
 	n, err := s.f.ReadAt(hdr[:], off)
 	return (err == nil || errors.Is(err, io.EOF)) && allZero(hdr[:n])
+}
+
+// raiseAlloc raises alloc to n, if it is below.
+func (s *Segment) raiseAlloc(n int64) {
+	for {
+		old := s.alloc.Load()
+		if n <= old || s.alloc.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // Sync makes every appended frame durable.
@@ -150,13 +166,13 @@ func (s *Segment) readChecked(off int64) ([]byte, frameHeader, error) {
 	if err != nil {
 		return nil, h, fmt.Errorf("segment %d: frame at %d: %w", s.Num, off, err)
 	}
-	if end := off + FrameHeaderSize + int64(h.size); end > s.alloc {
+	if end := off + FrameHeaderSize + int64(h.size); end > s.alloc.Load() {
 		// Past what this process knows of the file: look again before
 		// allocating what a damaged length asks for.
 		if st, err := s.f.Stat(); err == nil {
-			s.alloc = max(s.alloc, st.Size())
+			s.raiseAlloc(st.Size())
 		}
-		if end > s.alloc {
+		if end > s.alloc.Load() {
 			return nil, h, fmt.Errorf("%w: segment %d: frame at %d runs past the end of the file", ErrCorrupt, s.Num, off)
 		}
 	}
@@ -234,7 +250,7 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 		n, rerr := s.f.ReadAt(hdr[:], off)
 		if (rerr == nil || errors.Is(rerr, io.EOF)) && allZero(hdr[:n]) {
 			s.size = off
-			s.alloc = max(s.alloc, off)
+			s.raiseAlloc(off)
 			return 0, nil
 		}
 	}
@@ -243,7 +259,7 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 		return 0, err
 	}
 	end := st.Size()
-	s.alloc = end
+	s.alloc.Store(end)
 	for off < end {
 		if done, err := s.endsAt(off, end, verifyTail); err != nil {
 			return 0, err
@@ -282,7 +298,7 @@ func (s *Segment) Scan(off int64, verifyTail bool, fn func(off int64, payload []
 	// would take its bytes for damage, and, holding the lock, cut an
 	// acknowledged commit as a torn tail.
 	s.size = off
-	s.alloc = max(s.alloc, off)
+	s.raiseAlloc(off)
 	return 0, nil
 }
 
@@ -408,20 +424,36 @@ func nextWholeFrame(b []byte, from, limit int, strict bool) int {
 // checks out starts (the end of the data when none does). With tailOK
 // (the newest segment), damage that Scan would take for a torn tail ends
 // the scan instead, and its size is returned. Nothing is cut. Another
-// error of fn, or a read error, ends the scan.
+// error of fn, or a read error, ends the scan. The segment's logical end
+// is set where the scan ended: the caller writes alone.
 func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error, damaged func(off, next int64, err error)) (torn int64, err error) {
+	torn, end, err := s.scanPast(tailOK, fn, damaged)
+	if err == nil {
+		s.size = end
+	}
+	return torn, err
+}
+
+// CheckPast is ScanPast for readers (fsck's check of the log, beside
+// other readers): it returns where the data ends, and leaves the
+// segment's logical end as it was.
+func (s *Segment) CheckPast(tailOK bool, fn func(off int64, payload []byte) error, damaged func(off, next int64, err error)) (torn, logicalEnd int64, err error) {
+	return s.scanPast(tailOK, fn, damaged)
+}
+
+func (s *Segment) scanPast(tailOK bool, fn func(off int64, payload []byte) error, damaged func(off, next int64, err error)) (torn, logicalEnd int64, err error) {
 	st, err := s.f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	end := st.Size()
-	s.alloc = max(s.alloc, end)
+	s.raiseAlloc(end)
 	var rest []byte // the file from restOff, read once at the first damage
 	var restOff int64
 	off := int64(len(SegmentMagic))
 	for off < end {
 		if done, err := s.endsAt(off, end, true); err != nil {
-			return 0, err
+			return 0, 0, err
 		} else if done {
 			break
 		}
@@ -435,14 +467,14 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 			}
 		}
 		if !errors.Is(ferr, ErrCorrupt) {
-			return 0, ferr
+			return 0, 0, ferr
 		}
 		if !whole {
 			if rest == nil {
 				restOff = off
 				rest = make([]byte, end-off)
 				if _, err := s.f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
-					return 0, readError(s.Num, off, err)
+					return 0, 0, readError(s.Num, off, err)
 				}
 			}
 			// A strict search first, then every offset below what it
@@ -459,8 +491,7 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 				next = restOff + int64(limit)
 			}
 			if next < 0 && tailOK && off > int64(len(SegmentMagic)) && !s.writtenAfter(off, end) {
-				s.size = off
-				return s.nonZeroExtent(off, end), nil
+				return s.nonZeroExtent(off, end), off, nil
 			}
 			if next < 0 {
 				next = end
@@ -469,8 +500,7 @@ func (s *Segment) ScanPast(tailOK bool, fn func(off int64, payload []byte) error
 		damaged(off, next, ferr)
 		off = next
 	}
-	s.size = off
-	return 0, nil
+	return 0, off, nil
 }
 
 // writtenAfter reports whether bytes were written after the damaged frame
@@ -505,7 +535,7 @@ func (s *Segment) Truncate() error {
 	if err := s.f.Truncate(s.size); err != nil {
 		return err
 	}
-	s.alloc = s.size
+	s.alloc.Store(s.size)
 	return s.f.Sync()
 }
 
@@ -518,7 +548,8 @@ func (s *Segment) CutTo(off int64) error {
 	if err := s.f.Truncate(off); err != nil {
 		return err
 	}
-	s.size, s.alloc = off, off
+	s.size = off
+	s.alloc.Store(off)
 	return s.f.Sync()
 }
 

@@ -161,7 +161,7 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 		}
 		seg := s.segs[n]
 		name := segName(n)
-		torn, err := seg.ScanPast(n == s.last, func(off int64, payload []byte) error {
+		torn, end, err := seg.CheckPast(n == s.last, func(off int64, payload []byte) error {
 			if err := stop(); err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		} else if torn > 0 && n != s.last {
-			probs = append(probs, Problem{File: name, Offset: seg.Size(), Err: fmt.Errorf("%w: a sealed segment ends in %d damaged bytes", ErrCorrupt, torn)})
+			probs = append(probs, Problem{File: name, Offset: end, Err: fmt.Errorf("%w: a sealed segment ends in %d damaged bytes", ErrCorrupt, torn)})
 		}
 	}
 	for _, ix := range s.indexes {
@@ -196,7 +196,7 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
-		torn, err := s.packData.ScanPast(false, func(off int64, payload []byte) error {
+		torn, end, err := s.packData.CheckPast(false, func(off int64, payload []byte) error {
 			if err := stop(); err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 		if err != nil {
 			probs = append(probs, Problem{File: name, Offset: -1, Err: err})
 		} else if torn > 0 {
-			probs = append(probs, Problem{File: name, Offset: s.packData.Size(), Err: fmt.Errorf("%w: the pack ends in %d damaged bytes", ErrCorrupt, torn)})
+			probs = append(probs, Problem{File: name, Offset: end, Err: fmt.Errorf("%w: the pack ends in %d damaged bytes", ErrCorrupt, torn)})
 		}
 		if err := s.packIdx.Verify(); err != nil {
 			probs = append(probs, Problem{File: filepath.Base(s.packIdx.Path), Offset: -1, Err: err})

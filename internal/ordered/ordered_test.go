@@ -1,4 +1,4 @@
-package evgit
+package ordered
 
 import (
 	"errors"
@@ -11,14 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readInOrder emits every result once, in order, whatever the workers,
+// Read emits every result once, in order, whatever the workers,
 // the chunk size and the order reads finish in.
-func TestReadInOrderEmitsInOrder(t *testing.T) {
+func TestReadEmitsInOrder(t *testing.T) {
 	for _, n := range []int{0, 1, 63, 64, 65, 1000} {
 		for _, workers := range []int{1, 2, 4} {
 			for _, chunk := range []int{1, 7, 64} {
 				var got []int
-				err := readInOrder(n, chunk, workers, func(i int) (int, error) {
+				err := Read(n, chunk, workers, func(i int) (int, error) {
 					if i%5 == 0 {
 						time.Sleep(time.Microsecond * time.Duration(i%3))
 					}
@@ -40,10 +40,10 @@ func TestReadInOrderEmitsInOrder(t *testing.T) {
 
 // With two workers, two chunks are read at once: the first read waits
 // for one of the second chunk to start.
-func TestReadInOrderReadsChunksAtOnce(t *testing.T) {
+func TestReadReadsChunksAtOnce(t *testing.T) {
 	started := make(chan struct{})
 	var once atomic.Bool
-	err := readInOrder(20, 10, 2, func(i int) (int, error) {
+	err := Read(20, 10, 2, func(i int) (int, error) {
 		switch {
 		case i == 0:
 			select {
@@ -62,7 +62,7 @@ func TestReadInOrderReadsChunksAtOnce(t *testing.T) {
 // Stopped by emit, it returns with no read running, having read at most
 // the chunks ahead of emit; a failed read ends it after the results
 // before it, even when a later read failed first.
-func TestReadInOrderStops(t *testing.T) {
+func TestReadStops(t *testing.T) {
 	const n, chunk, workers = 10000, 16, 2
 	var running, maxRead atomic.Int64
 	read := func(i int) (int, error) {
@@ -77,7 +77,7 @@ func TestReadInOrderStops(t *testing.T) {
 		return i, nil
 	}
 	var got []int
-	err := readInOrder(n, chunk, workers, read, func(v int) bool {
+	err := Read(n, chunk, workers, read, func(v int) bool {
 		got = append(got, v)
 		return v < 100
 	})
@@ -88,7 +88,7 @@ func TestReadInOrderStops(t *testing.T) {
 
 	for _, workers := range []int{1, 2, 4} {
 		got = got[:0]
-		err = readInOrder(n, chunk, workers, func(i int) (int, error) {
+		err = Read(n, chunk, workers, func(i int) (int, error) {
 			switch {
 			case i == 500:
 				time.Sleep(5 * time.Millisecond)

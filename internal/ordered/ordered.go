@@ -1,11 +1,13 @@
-package evgit
+// Package ordered runs reads on several goroutines and hands their
+// results on in order.
+package ordered
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// readInOrder calls read(i) for each i in [0, n) and emit with each
+// Read calls read(i) for each i in [0, n) and emit with each
 // result in the order of i, until emit returns false or read fails: then
 // it returns read's error, after emitting every result before it. With
 // workers > 1 and more than one chunk of work, workers goroutines read
@@ -14,7 +16,7 @@ import (
 // concurrently, and may be called for indexes past where emit stopped
 // (never more than those chunks), so it must have no effect a reader
 // would miss. emit is called on the caller's goroutine only.
-func readInOrder[T any](n, chunk, workers int, read func(i int) (T, error), emit func(T) bool) error {
+func Read[T any](n, chunk, workers int, read func(i int) (T, error), emit func(T) bool) error {
 	if workers < 2 || n <= chunk {
 		for i := range n {
 			v, err := read(i)
