@@ -87,7 +87,9 @@ type CheckoutResult struct {
 // tells a file that is already right from one that is missing, was
 // edited by hand, or holds another state; all three are written.
 // File paths never leave the work tree: stream names cannot hold "..",
-// and checkout refuses to write through a symbolic link. Should another
+// and checkout refuses to write through a symbolic link. Nor do they go
+// into the repository's folder where the file system ignores case or
+// takes \ for / (a stream .Evgit/x is refused, on every system). Should another
 // writer move the branch it attaches to while it writes, it writes again
 // at the branch's new commit, so that HEAD is never left attached to a
 // branch the files do not show, nor detached where a branch was asked for
@@ -662,7 +664,19 @@ func (w *worktree) path(stream string) (string, error) {
 	p := filepath.Join(w.dir, filepath.FromSlash(stream)+".json")
 	rel, err := filepath.Rel(w.dir, p)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%w: stream %s would be written outside the work tree", ErrInvalid, stream)
+		return "", invalidf("stream %s would be written outside the work tree", stream)
+	}
+	// Stream names tell .evgit from .Evgit, and / from \ ; some file
+	// systems do not (macOS's and Windows' ignore case, and Windows takes
+	// \ for a folder), and there the file would go into the repository's
+	// folder. Refused everywhere, as Git refuses .GIT, so that a work
+	// tree checks out alike on every system.
+	for seg := range strings.SplitSeq(rel, string(filepath.Separator)) {
+		for part := range strings.SplitSeq(seg, `\`) {
+			if strings.EqualFold(part, ".evgit") {
+				return "", invalidf("stream %s would be written into the repository's folder on a file system that ignores case or takes \\ for /, as macOS's and Windows' do", stream)
+			}
+		}
 	}
 	return p, nil
 }

@@ -232,6 +232,44 @@ func TestCheckoutStaysInTheWorkTree(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 }
 
+// A stream whose file would land in the repository's folder where case
+// is ignored (.Evgit/x on macOS) or \ is a folder (a\.evgit\x on
+// Windows) is refused on every system, with nothing written (a helper's
+// audit).
+func TestCheckoutRefusesTheRepositorysFolderInAnyCase(t *testing.T) {
+	for _, stream := range []string{".Evgit/x", "a/.EVGIT/x", `a\.evgit\x`, `x\..\.evgit\y`} {
+		t.Run(stream, func(t *testing.T) {
+			r := newRepo(t)
+			appendOne(t, r, ev("ok", "Set", `{"v":1}`), ev(stream, "Set", `{"v":2}`))
+			before := folderFiles(t, r.WorkTree())
+			_, err := r.Checkout(context.Background(), "main", CheckoutOptions{})
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.ErrorContains(t, err, "stream "+stream+" would be written into the repository's folder")
+			_, err = r.Checkout(context.Background(), "main", CheckoutOptions{Streams: []string{stream}})
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.Equal(t, before, folderFiles(t, r.WorkTree()), "nothing written")
+		})
+	}
+}
+
+// folderFiles lists every file under dir, the repository's included,
+// with its size.
+func folderFiles(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			out[p] = fi.Size()
+		}
+		return err
+	}))
+	return out
+}
+
 func TestStateFile(t *testing.T) {
 	b, err := StateFile([]byte(`{"b":[1,{"c":null}],"a":"\u00e9"}`))
 	require.NoError(t, err)

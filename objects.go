@@ -67,7 +67,7 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 			return cands[0], nil
 		case 0:
 		default:
-			return object.ZeroID, fmt.Errorf("%w: short object ID %s is ambiguous; candidates: %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), " "))
+			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), ", "))
 		}
 	}
 	return walk.Resolve(ctx, newLineSource(r.st), name)

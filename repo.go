@@ -94,7 +94,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 		branch = DefaultBranch
 	}
 	if err := refs.CheckBranchName(branch); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, false, invalidf("%v", err)
 	}
 	// A format file not evgit's (a folder of other things given to init
 	// --bare) is the user's: not overwritten.
