@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zeebo/blake3"
 
 	"github.com/evgit/evgit/bankgen"
 	"github.com/evgit/evgit/object"
@@ -275,6 +276,45 @@ func TestStateFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "{\n  \"a\": \"é\",\n  \"b\": [\n    1,\n    {\n      \"c\": null\n    }\n  ]\n}\n", string(b))
 	_ = bankgen.Model
+}
+
+// The index's text is docs/format.md's, written and read field by field:
+// one written by fmt, as before session 23, reads the same and is
+// written back byte for byte.
+func TestWorktreeIndexText(t *testing.T) {
+	h1, h2 := object.Hash(object.KindBlob, []byte("1")), object.Hash(object.KindBlob, []byte("2"))
+	var body strings.Builder
+	fmt.Fprintf(&body, "evgit worktree 2\ncommit %s\nwritten %d\n", h2, int64(1795782720037738100))
+	fmt.Fprintf(&body, "%s %d %d %d %s %s\n", h1, 3, 120, int64(1795782720000000001), h2, "a b/c")
+	fmt.Fprintf(&body, "%s %d %d %d %s %s\n", object.ZeroID, 0, 0, 0, object.ZeroID, "acc-1")
+	fmt.Fprintf(&body, "%s %d %d %d %s %s\n", h2, uint64(1)<<63, -1, int64(-5), h1, "z")
+	checked := func(body string) string { return body + fmt.Sprintf("check %x\n", blake3.Sum256([]byte(body))) }
+	text := checked(body.String())
+	x, err := decodeWorktreeIndex([]byte(text))
+	require.NoError(t, err)
+	assert.Equal(t, &worktreeIndex{commit: h2, written: time.Unix(0, 1795782720037738100), entries: map[string]worktreeEntry{
+		"a b/c": {hash: h1, version: 3, size: 120, mtime: 1795782720000000001, file: h2},
+		"acc-1": {},
+		"z":     {hash: h2, version: 1 << 63, size: -1, mtime: -5, file: h1},
+	}}, x)
+	assert.Equal(t, text, string(x.encode()))
+	b := body.String()
+	for _, bad := range []string{
+		checked(strings.Replace(b, "worktree 2", "worktree 3", 1)),
+		checked(strings.Replace(b, "commit ", "commit x", 1)),
+		checked(strings.Replace(b, "written ", "written x", 1)),
+		checked(strings.Replace(b, " 120 ", " 12x ", 1)),
+		checked(strings.Replace(b, " 120 ", " 120", 1)),
+		checked(strings.Replace(b, " a b/c\n", "\n", 1)),
+		checked(strings.Replace(b, " z\n", " ../z\n", 1)),
+		checked(b + strings.SplitAfter(b, "\n")[3]), // a stream twice
+		checked("evgit worktree 2\ncommit " + object.ZeroID.String() + "\n"),
+		text[:len(text)-1],
+		strings.Replace(text, " 120 ", " 121 ", 1),
+	} {
+		_, err := decodeWorktreeIndex([]byte(bad))
+		assert.ErrorIs(t, err, ErrCorrupt, "%q", bad)
+	}
 }
 
 func FuzzWorktreeIndex(f *testing.F) {

@@ -218,6 +218,23 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 			return false, err
 		}
 	}
+	// Inits of one folder at once, in goroutines or processes, take
+	// turns: the first makes the repository, the others find it made.
+	// Unlocked, two wrote the same temp files, and a second one's
+	// segment replaced the first one's, with a commit appended to it
+	// since (a helper's audit).
+	lk, err := openLock(filepath.Join(dir, "lock"))
+	if err != nil {
+		return false, err
+	}
+	defer lk.f.Close()
+	if err := lk.lock(); err != nil {
+		return false, err
+	}
+	defer lk.unlock()
+	if Initialized(fsys, dir) {
+		return false, nil
+	}
 	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte(formatLine)); err != nil {
 		return false, err
 	}
