@@ -97,7 +97,7 @@ type Loaded[S any] struct {
 	// Stream is the name of the stream loaded.
 	Stream  string
 	Version uint64    // the stream's events folded into State
-	Commit  object.ID // the commit it was loaded at
+	Commit  object.ID // the commit the revision led to; with a Version asked for, not the one holding that event
 	// State is the stream's state after its first Version events, folded
 	// through the aggregate's reducers.
 	State S

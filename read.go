@@ -254,10 +254,15 @@ func (s source) Lookup(prefix string) ([]object.ID, error) {
 }
 
 // Resolve turns a revision (SPEC §3: hex, branch, tag, HEAD, X~N, X^N,
-// X@{N}) into a commit ID.
+// X@{N}) into a commit ID. An empty rev means HEAD, as it does wherever
+// the library takes a revision (the command line refuses a revision
+// given empty, as Git does).
 func (r *Repository) Resolve(ctx context.Context, rev string) (object.ID, error) {
 	if err := ctx.Err(); err != nil {
 		return object.ZeroID, err
+	}
+	if rev == "" {
+		rev = refs.HEAD
 	}
 	if err := r.refresh(); err != nil {
 		return object.ZeroID, err
@@ -421,7 +426,7 @@ func (r *Repository) logOptions(ctx context.Context, opts LogOptions) (walk.LogO
 	return wo, nil
 }
 
-// Show returns one commit with its events.
+// Show returns one commit with its events; an empty rev means HEAD.
 func (r *Repository) Show(ctx context.Context, rev string) (*CommitInfo, error) {
 	id, err := r.Resolve(ctx, rev)
 	if err != nil {
@@ -576,7 +581,9 @@ type StreamState struct {
 	Stream  string          `json:"stream"`  // the stream's name
 	Version uint64          `json:"version"` // the stream's events folded into State; 0: no event yet
 	State   json.RawMessage `json:"state"`   // the stream's state, canonical JSON; nil when Version is 0
-	// Commit is the commit the state was found at (after --as-of).
+	// Commit is the commit the revision led to (after --as-of): with a
+	// Version asked for, the commit it was looked for at, not the one
+	// that holds the stream's Version-th event.
 	Commit object.ID `json:"-"`
 }
 

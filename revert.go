@@ -293,8 +293,11 @@ var testHookRevertComputed func()
 // first-parent line has undone already, by reverting it again or by
 // reverting a revert of a revert, is refused (*AlreadyRevertedError),
 // which holds for two reverts of one commit at once too; the key of a
-// retry is looked up first.
+// retry is looked up first. An empty rev means HEAD.
 func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions) (*RevertResult, error) {
+	if rev == "" {
+		rev = refs.HEAD
+	}
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}

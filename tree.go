@@ -168,7 +168,8 @@ type StreamChange struct {
 // only) and changed, with both versions and states. A stream whose
 // events left its state as it was (the version moved, the state did
 // not) is not a difference. The snapshot trees are compared by node ID,
-// so unchanged subtrees are skipped without being read.
+// so unchanged subtrees are skipped without being read. An empty
+// revision means HEAD.
 func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChange, error] {
 	return func(yield func(StreamChange, error) bool) {
 		ia, err := r.Resolve(ctx, a)

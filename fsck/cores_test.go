@@ -16,7 +16,7 @@ import (
 	"github.com/evgit/evgit/store"
 )
 
-// The object pass reads a MiB of the log on each core and checks links
+// The object pass reads pieces of the log on each core and checks links
 // in log order on one goroutine: the report must be the one a single core
 // gives, problem for problem, in the order the objects lie, whatever the
 // number of cores. The log here spans several MiB, with damage of every

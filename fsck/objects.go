@@ -55,7 +55,7 @@ type bucket struct{ seg, mib uint32 }
 
 // checkObjects reads every object the store lists, in the order they lie
 // in the log, so that each frame is decompressed once. Workers, one a
-// core, read and check the objects of a MiB of the log each (examine);
+// core, read and check up to examinePiece objects each (examine);
 // this goroutine checks their links in log order (settle), as the links
 // of an object need what was learnt of the objects before it.
 func (c *checker) checkObjects(ctx context.Context) error {
@@ -78,13 +78,20 @@ func (c *checker) checkObjects(ctx context.Context) error {
 	keys := slices.SortedFunc(maps.Keys(buckets), func(a, b bucket) int {
 		return cmp.Or(cmp.Compare(a.seg, b.seg), cmp.Compare(a.mib, b.mib))
 	})
-	lists := make([][]located, len(keys))
-	for i, k := range keys {
-		lists[i] = buckets[k]
+	// A worker takes a piece of a bucket, in log order: pieces of a
+	// bounded number of objects, since what a worker found waits for
+	// settle, and a MiB of compressed log may hold a million objects.
+	var lists [][]located
+	for _, k := range keys {
+		objs := buckets[k]
+		delete(buckets, k)
+		slices.SortFunc(objs, func(a, b located) int {
+			return cmp.Or(cmp.Compare(a.loc.Off, b.loc.Off), cmp.Compare(a.loc.Slot, b.loc.Slot))
+		})
+		lists = slices.AppendSeq(lists, slices.Chunk(objs, examinePiece))
 	}
-	clear(buckets)
 	c.rep.Objects = total
-	examiners := sync.Pool{New: func() any { return &examiner{st: c.st} }}
+	examiners := sync.Pool{New: func() any { return &examiner{objects: c.st.NewFrameReader()} }}
 	done := 0
 	var stopped error
 	err := ordered.Read(len(lists), 1, runtime.GOMAXPROCS(0), func(i int) ([]examined, error) {
@@ -93,13 +100,15 @@ func (c *checker) checkObjects(ctx context.Context) error {
 		}
 		objs := lists[i]
 		lists[i] = nil // each list is read once, by one worker
-		slices.SortFunc(objs, func(a, b located) int {
-			return cmp.Or(cmp.Compare(a.loc.Off, b.loc.Off), cmp.Compare(a.loc.Slot, b.loc.Slot))
-		})
 		x := examiners.Get().(*examiner)
 		defer examiners.Put(x)
 		out := make([]examined, len(objs))
 		for j, o := range objs {
+			if j%256 == 255 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			out[j] = x.examine(o)
 		}
 		return out, nil
@@ -127,6 +136,9 @@ func (c *checker) checkObjects(ctx context.Context) error {
 	return nil
 }
 
+// examinePiece is how many objects a worker examines at a time.
+const examinePiece = 4096
+
 // examined is what a worker learnt of one object on its own: it read it,
 // checking it against its ID, decoded it, and checked its encoding and
 // its JSON. Its links are checked after, by settle.
@@ -141,6 +153,9 @@ type examined struct {
 	size   int            // a blob's length
 }
 
+// inlineState stands for an inline state examine checked.
+var inlineState = []byte{}
+
 // localProblem is a problem an object has on its own.
 type localProblem struct {
 	entry int // the leaf entry it is about, or -1: the whole object
@@ -151,18 +166,18 @@ func (e *examined) bad(entry int, format string, args ...any) {
 	e.probs = append(e.probs, localProblem{entry: entry, msg: fmt.Sprintf(format, args...)})
 }
 
-// examiner is one worker's scratch space.
+// examiner is one worker's reader and scratch space.
 type examiner struct {
-	st   *store.Store
-	enc  []byte // re-encodings
-	json []byte // canonical JSON
+	objects *store.FrameReader
+	enc     []byte // re-encodings
+	json    []byte // canonical JSON
 }
 
 // examine reads one object, checking it against its ID, and checks what
 // it can on its own by the object's kind.
 func (x *examiner) examine(o located) examined {
 	e := examined{located: o}
-	kind, body, data, err := x.st.Get(o.id)
+	kind, body, data, err := x.objects.Get(o.id, o.loc)
 	if err != nil {
 		e.err = err
 		return e
@@ -210,6 +225,10 @@ func (x *examiner) examine(o located) examined {
 			}
 			if en.State != nil {
 				x.checkCanonical(&e, i, "state of stream "+en.Stream, en.State)
+				// settle needs to know that it was inline, not its
+				// bytes, which lie in the frame: held, they would
+				// keep the frame in memory.
+				t.Entries[i].State = inlineState
 			}
 		}
 	case object.KindBlob:

@@ -13,18 +13,26 @@ type File interface {
 	io.ReaderAt
 	io.WriterAt
 	io.Closer
+	// Sync makes what was written durable (fsync).
 	Sync() error
+	// Truncate cuts or extends the file to size bytes.
 	Truncate(size int64) error
+	// Stat describes the file.
 	Stat() (fs.FileInfo, error)
 }
 
 // FS is the file system the storage runs on. OS is the real one; a test
 // passes a wrapper that fails the k-th call.
 type FS interface {
+	// OpenFile opens a file as os.OpenFile does.
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	// Rename renames a file, replacing newpath, as os.Rename does.
 	Rename(oldpath, newpath string) error
+	// Remove removes a file or an empty folder.
 	Remove(name string) error
+	// ReadDir lists a folder, sorted by name.
 	ReadDir(name string) ([]fs.DirEntry, error)
+	// MkdirAll makes a folder and the folders above it it needs.
 	MkdirAll(name string, perm fs.FileMode) error
 	// SyncDir makes the names in a folder durable after a create, rename
 	// or remove.

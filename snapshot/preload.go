@@ -6,6 +6,7 @@ import "github.com/evgit/evgit/object"
 // reads them cheapest: the objects of one stored frame together, frames
 // in file order. The store is one.
 type ReadOrderer interface {
+	// ReadOrder sorts ids in the order they are cheapest to read.
 	ReadOrder(ids []object.ID)
 }
 

@@ -75,6 +75,8 @@ var EmptyRoot = object.Hash(object.KindTree, emptyLeafBody)
 // sources. An object that does not exist is an error the source chooses
 // (the store's ErrNotFound).
 type Source interface {
+	// Get reads an object checked against its ID: its kind, its body
+	// and, for an event, its data.
 	Get(id object.ID) (kind object.Kind, body, data []byte, err error)
 }
 

@@ -14,6 +14,7 @@ import (
 // Sink stores objects and returns their IDs; a store transaction and an
 // Overlay are sinks.
 type Sink interface {
+	// PutObject stores an object and returns its ID.
 	PutObject(kind object.Kind, body []byte) object.ID
 }
 

@@ -35,6 +35,8 @@ type Source interface {
 // on: a bare @{N} then reads that branch's reflog, as in Git, and
 // HEAD's only while HEAD is detached.
 type BranchSource interface {
+	// CurrentBranch returns the branch HEAD names (refs/heads/…), and
+	// false when HEAD is detached.
 	CurrentBranch() (ref string, ok bool)
 }
 
@@ -42,6 +44,7 @@ type BranchSource interface {
 // has a stream and type (an empty one matches any) without loading it
 // whole; Log then loads the events of matching commits only.
 type EventMatcher interface {
+	// EventIs reports whether event id has the stream and the type.
 	EventIs(ctx context.Context, id object.ID, stream, typ string) (bool, error)
 }
 

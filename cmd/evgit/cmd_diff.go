@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type diffOptions struct {
@@ -44,6 +45,11 @@ a line, status being added, removed or changed.`,
 }
 
 func runDiff(ctx context.Context, opts diffOptions, g *globalOptions) error {
+	for _, rev := range []string{opts.a, opts.b} {
+		if err := walk.Given(rev); err != nil {
+			return err
+		}
+	}
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

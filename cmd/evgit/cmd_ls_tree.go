@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit/walk"
 )
 
 type lsTreeOptions struct {
@@ -37,6 +39,9 @@ With --json, NDJSON: {"stream","version","hash"} a line.`,
 }
 
 func runLsTree(ctx context.Context, opts lsTreeOptions, g *globalOptions) error {
+	if err := walk.Given(opts.rev); err != nil {
+		return err
+	}
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/evgit/evgit/walk"
 )
 
 type revParseOptions struct {
@@ -30,6 +32,9 @@ func runRevParse(ctx context.Context, opts revParseOptions, g *globalOptions) er
 		return err
 	}
 	for _, rev := range opts.revs {
+		if err := walk.Given(rev); err != nil {
+			return err
+		}
 		id, err := repo.Resolve(ctx, rev)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type revertOptions struct {
@@ -61,6 +62,9 @@ revert HEAD, where HEAD is now the revert), exit 3.`,
 }
 
 func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error {
+	if err := walk.Given(opts.rev); err != nil {
+		return err
+	}
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type showOptions struct {
@@ -43,6 +44,9 @@ REV, as JSON with 2-space indentation and sorted keys.`,
 func runShow(ctx context.Context, opts showOptions, g *globalOptions) error {
 	if rev, stream, ok := strings.Cut(opts.rev, ":"); ok {
 		return showStream(ctx, opts, g, rev, stream)
+	}
+	if err := walk.Given(opts.rev); err != nil {
+		return err
 	}
 	switch {
 	case opts.asOf != "" && opts.version != 0:
