@@ -88,9 +88,9 @@ type CheckoutResult struct {
 // tells a file that is already right from one that is missing, was
 // edited by hand, or holds another state; all three are written.
 // File paths never leave the work tree: stream names cannot hold "..",
-// and checkout refuses to write through a symbolic link. Nor do they go
-// into the repository's folder where the file system ignores case or
-// takes \ for / (a stream .Evgit/x is refused, on every system). Should another
+// and checkout refuses to write through a symbolic link. Nor does it
+// write into a folder that macOS's or Windows' file system takes for the
+// repository's (a stream .Evgit/x is refused, on every system). Should another
 // writer move the branch it attaches to while it writes, it writes again
 // at the branch's new commit, so that HEAD is never left attached to a
 // branch the files do not show, nor detached where a branch was asked for
@@ -665,18 +665,6 @@ func (w *worktree) path(stream string) (string, error) {
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		return "", invalidf("stream %s would be written outside the work tree", stream)
 	}
-	// Stream names tell .evgit from .Evgit, and / from \ ; some file
-	// systems do not (macOS's and Windows' ignore case, and Windows takes
-	// \ for a folder), and there the file would go into the repository's
-	// folder. Refused everywhere, as Git refuses .GIT, so that a work
-	// tree checks out alike on every system.
-	for seg := range strings.SplitSeq(rel, string(filepath.Separator)) {
-		for part := range strings.SplitSeq(seg, `\`) {
-			if strings.EqualFold(part, ".evgit") {
-				return "", invalidf("stream %s would be written into the repository's folder on a file system that ignores case or takes \\ for /, as macOS's and Windows' do", stream)
-			}
-		}
-	}
 	return p, nil
 }
 
@@ -764,6 +752,32 @@ func (w *worktree) unchangedFiles(ctx context.Context, want []object.TreeEntry, 
 	return same, err
 }
 
+// throughRepository reports whether a path in the work tree goes through
+// a folder that some file system takes for the repository's (.evgit): in
+// any case (macOS, Windows), through \ (Windows), with trailing dots or
+// spaces (Windows drops them), as its short name EVGIT~1 (Windows), or
+// with code points HFS+ ignores (macOS), as Git checks for .git.
+func throughRepository(rel string) bool {
+	for seg := range strings.SplitSeq(filepath.ToSlash(rel), "/") {
+		for part := range strings.SplitSeq(seg, `\`) {
+			part = strings.TrimRight(strings.Map(hfsIgnored, part), ". ")
+			if strings.EqualFold(part, DirName) || strings.EqualFold(part, "evgit~1") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hfsIgnored drops the code points HFS+ ignores in names.
+func hfsIgnored(r rune) rune {
+	switch {
+	case r >= 0x200c && r <= 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x206a && r <= 0x206f, r == 0xfeff:
+		return -1
+	}
+	return r
+}
+
 // checkoutStatters is how many goroutines look at a work tree's files.
 const checkoutStatters = 4
 
@@ -775,6 +789,15 @@ func (w *worktree) plan(stream string) (string, error) {
 	p, err := w.path(stream)
 	if err != nil {
 		return "", err
+	}
+	// Stream names tell .evgit from .Evgit, and / from \ ; some file
+	// systems do not, and there the file would go into the repository's
+	// folder. Writing one is refused everywhere, as Git refuses .GIT, so
+	// that a work tree checks out alike on every system; such a file is
+	// still looked at and removed, so that a checkout can leave a commit
+	// that holds the stream.
+	if throughRepository(w.rel(p)) {
+		return "", invalidf("stream %s would be written into the repository's folder on macOS or Windows, whose file systems ignore case (and Windows takes \\ for /)", stream)
 	}
 	if err := w.checkDirs(p, false); err != nil {
 		return "", err

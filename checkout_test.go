@@ -234,21 +234,36 @@ func TestCheckoutStaysInTheWorkTree(t *testing.T) {
 }
 
 // A stream whose file would land in the repository's folder where case
-// is ignored (.Evgit/x on macOS) or \ is a folder (a\.evgit\x on
-// Windows) is refused on every system, with nothing written (a helper's
-// audit).
+// is ignored (.Evgit/x on macOS), \ is a folder (a\.evgit\x on
+// Windows), trailing dots and spaces are dropped or short names stand in
+// (Windows), or some code points are ignored (HFS+), is not written, on
+// every system, with nothing written; a checkout of another commit still
+// runs, and removes such a file an older evgit wrote (helpers' audit and
+// review).
 func TestCheckoutRefusesTheRepositorysFolderInAnyCase(t *testing.T) {
-	for _, stream := range []string{".Evgit/x", "a/.EVGIT/x", `a\.evgit\x`, `x\..\.evgit\y`} {
+	ctx := context.Background()
+	for _, stream := range []string{".Evgit/x", "a/.EVGIT/x", `a\.evgit\x`, `x\..\.evgit\y`, ".evgit./x", ".evgit /x", "EVGIT~1/x", ".evgit\u200c/x"} {
 		t.Run(stream, func(t *testing.T) {
 			r := newRepo(t)
-			appendOne(t, r, ev("ok", "Set", `{"v":1}`), ev(stream, "Set", `{"v":2}`))
+			appendOne(t, r, ev("ok", "Set", `{"v":1}`))
+			appendOne(t, r, ev(stream, "Set", `{"v":2}`))
 			before := folderFiles(t, r.WorkTree())
-			_, err := r.Checkout(context.Background(), "main", CheckoutOptions{})
+			_, err := r.Checkout(ctx, "main", CheckoutOptions{})
 			require.ErrorIs(t, err, ErrInvalid)
 			assert.ErrorContains(t, err, "stream "+stream+" would be written into the repository's folder")
-			_, err = r.Checkout(context.Background(), "main", CheckoutOptions{Streams: []string{stream}})
+			_, err = r.Checkout(ctx, "main", CheckoutOptions{Streams: []string{stream}})
 			require.ErrorIs(t, err, ErrInvalid)
 			assert.Equal(t, before, folderFiles(t, r.WorkTree()), "nothing written")
+
+			// Away from it: the checkout runs, and removes the file an
+			// older evgit wrote there.
+			old := filepath.Join(r.WorkTree(), filepath.FromSlash(stream)+".json")
+			require.NoError(t, os.MkdirAll(filepath.Dir(old), 0o755))
+			require.NoError(t, os.WriteFile(old, []byte("{\n  \"v\": 2\n}\n"), 0o644))
+			res := checkout(t, r, "HEAD~1", CheckoutOptions{})
+			assert.Equal(t, 1, res.Written)
+			assert.Equal(t, 1, res.Removed)
+			assert.NoFileExists(t, old)
 		})
 	}
 }
