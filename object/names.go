@@ -69,7 +69,12 @@ func ValidateType(t string) error {
 			ok = ok || (c >= '0' && c <= '9') || c == '.' || c == ':' || c == '-'
 		}
 		if !ok {
-			r, _ := utf8.DecodeRuneInString(t[i:]) // named whole, not by its first byte
+			// Named whole, not by its first byte; a byte that is not
+			// UTF-8 is named as such, not as U+FFFD.
+			r, n := utf8.DecodeRuneInString(t[i:])
+			if r == utf8.RuneError && n <= 1 {
+				return fmt.Errorf("%w: type %q: byte %q is not UTF-8", ErrInvalidName, t, t[i:i+1])
+			}
 			return fmt.Errorf("%w: type %q: character %q not allowed", ErrInvalidName, t, r)
 		}
 	}
