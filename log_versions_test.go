@@ -3,6 +3,8 @@ package evgit
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,5 +59,44 @@ func TestLogVersionsLookEachStreamUpOnce(t *testing.T) {
 			}
 		}
 		assert.Len(t, vs.known, 0, "%s: nothing left over at the root", tip)
+	}
+}
+
+// A long log with versions reads the saved line index once its lookups
+// pass versionerLoadAfter, and counts versions there: before, it loaded
+// streams until it would have built the index (offset/256 lookups, a
+// third of `log --json` over 100,000 commits).
+func TestLogVersionsReadTheSavedLineIndexEarly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, _, err := Init(ctx, dir, InitOptions{})
+	require.NoError(t, err)
+	var in strings.Builder
+	for i := range 20_000 {
+		fmt.Fprintf(&in, `{"stream":"s-%d","type":"T"}`+"\n", i%5000)
+	}
+	importString(t, r, in.String(), ImportOptions{})
+	for _, err := range r.Log(ctx, LogOptions{Stream: "s-1"}) { // builds the line index
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Close()) // and saves it
+	require.FileExists(t, filepath.Join(r.GitDir(), lineCacheName))
+
+	r, err = Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer r.Close()
+	loaded := 0
+	versionLoaded = func() { loaded++ }
+	defer func() { versionLoaded = nil }()
+	count := map[string]uint64{}
+	var events []EventInfo
+	for e, err := range r.Log(ctx, LogOptions{Versions: true}) {
+		require.NoError(t, err)
+		events = append(events, e.Events...)
+	}
+	assert.Equal(t, versionerLoadAfter-1, loaded, "streams loaded before the saved index was read, at the versionerLoadAfter-th lookup")
+	for i := len(events) - 1; i >= 0; i-- {
+		count[events[i].Stream]++
+		require.Equal(t, count[events[i].Stream], events[i].Version, "the %d-th event", i)
 	}
 }
