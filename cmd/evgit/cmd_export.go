@@ -38,7 +38,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.stream, "stream", "", "only the events of `STREAM`")
+	f.Var(&onceString{p: &opts.stream}, "stream", "only the events of `STREAM`")
 	f.StringVarP(&opts.output, "output", "o", "", "write to `FILE` instead of standard output (- is standard output)")
 	return cmd
 }

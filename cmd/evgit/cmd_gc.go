@@ -20,7 +20,7 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 		Use:   "gc [--prune=DURATION|now]",
 		Short: "Repack reachable objects and drop unreachable ones",
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 && cmd.Flags().Changed("prune") && opts.prune == "2w" {
+			if len(args) == 1 && opts.prune == pruneBare {
 				// As in Git, --prune takes its value after "=": with a
 				// space, the value reads as a command.
 				return usagef("--prune takes its value after =: --prune=%s", args[0])
@@ -28,15 +28,23 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 			return cobra.NoArgs(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.prune == pruneBare {
+				opts.prune = "" // --prune alone, as in Git, is the default grace
+			}
 			return runGC(cmd.Context(), opts, g)
 		},
 	}
 	cmd.Flags().StringVar(&opts.prune, "prune", "", "drop unreachable objects older than `DURATION` (now, 36h, 3d, 2w; default 2w)")
-	// --prune alone, as in Git, is the default grace.
-	cmd.Flags().Lookup("prune").NoOptDefVal = "2w"
+	// --prune given without a value: told apart from --prune=2w, whose
+	// value an argument after it does not stand for.
+	cmd.Flags().Lookup("prune").NoOptDefVal = pruneBare
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the figures as JSON")
 	return cmd
 }
+
+// pruneBare is --prune's value when it is given without one (and
+// --prune=default): the default grace.
+const pruneBare = "default"
 
 func runGC(ctx context.Context, opts gcOptions, g *globalOptions) error {
 	repo, err := g.openRepo(ctx)

@@ -161,6 +161,9 @@ func flagError(_ *cobra.Command, err error) error {
 	if !errors.As(err, &bad) {
 		return asUsage(err)
 	}
+	if errors.Is(err, errGivenTwice) {
+		return usagef("--%s given twice: it takes one value", bad.GetFlag().Name)
+	}
 	why := "not a valid value"
 	var num *strconv.NumError
 	switch {
@@ -313,6 +316,34 @@ func (d *decimalInt) Set(v string) error {
 		return err
 	}
 	*d = decimalInt(n)
+	return nil
+}
+
+// onceString is a string flag that may be given once. A filter given
+// twice (--stream a --stream b) kept the last, silently; Git ORs a
+// repeated --author, evgit's filters take one value (a helper's audit).
+type onceString struct {
+	p   *string
+	set bool
+}
+
+// errGivenTwice is what onceString says of a second value.
+var errGivenTwice = errors.New("given twice")
+
+func (o *onceString) String() string {
+	if o.p == nil {
+		return ""
+	}
+	return *o.p
+}
+
+func (o *onceString) Type() string { return "string" }
+
+func (o *onceString) Set(v string) error {
+	if o.set {
+		return errGivenTwice
+	}
+	o.set, *o.p = true, v
 	return nil
 }
 
