@@ -1119,7 +1119,7 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 	}
 	commit, ok := bytes.CutPrefix(header[1], []byte("commit "))
 	var err error
-	if x.commit, err = parseHexID(commit); !ok || err != nil {
+	if x.commit, err = object.ParseID(string(commit)); !ok || err != nil {
 		return nil, bad(2)
 	}
 	written, ok := bytes.CutPrefix(header[2], []byte("written "))
@@ -1139,11 +1139,11 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 		}
 		var e worktreeEntry
 		var err1, err2, err3, err4, err5 error
-		e.hash, err1 = parseHexID(f[0])
+		e.hash, err1 = object.ParseID(string(f[0]))
 		e.version, err2 = strconv.ParseUint(string(f[1]), 10, 64)
 		e.size, err3 = strconv.ParseInt(string(f[2]), 10, 64)
 		e.mtime, err4 = strconv.ParseInt(string(f[3]), 10, 64)
-		e.file, err5 = parseHexID(f[4])
+		e.file, err5 = object.ParseID(string(f[4]))
 		stream := string(line)
 		if !ok || errors.Join(err1, err2, err3, err4, err5) != nil || object.ValidateStream(stream) != nil {
 			return nil, bad(n)
@@ -1154,14 +1154,4 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 		x.entries[stream] = e
 	}
 	return x, nil
-}
-
-// parseHexID reads an ID written in hex.
-func parseHexID(b []byte) (object.ID, error) {
-	var id object.ID
-	if len(b) != 2*object.IDSize {
-		return id, object.ErrInvalidID
-	}
-	_, err := hex.Decode(id[:], b)
-	return id, err
 }

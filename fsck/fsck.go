@@ -137,10 +137,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err = cmp.Or(v.err, err); err != nil {
 		return nil, err
 	}
-	objectProblems := c.rep.Problems
-	c.rep.Problems = []Problem{}
-	c.checkLog(v.probs)
-	c.rep.Problems = append(c.rep.Problems, objectProblems...)
+	c.rep.Problems = append(c.logProblems(v.probs), c.rep.Problems...)
 	c.checkRefs()
 	c.checkReflogs()
 	if err := c.checkRecords(ctx); err != nil {

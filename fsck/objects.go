@@ -26,9 +26,10 @@ type located struct {
 	id  object.ID
 }
 
-// checkLog reports what the check of every frame's checksum and every
-// index's trailer found (Store.VerifyLog).
-func (c *checker) checkLog(probs []store.Problem) {
+// logProblems are the problems the check of every frame's checksum and
+// every index's trailer found (Store.VerifyLog), as the report gives them.
+func (c *checker) logProblems(probs []store.Problem) []Problem {
+	var out []Problem
 	for _, p := range probs {
 		kind := KindSegment
 		switch {
@@ -44,8 +45,9 @@ func (c *checker) checkLog(probs []store.Problem) {
 		if p.Offset >= 0 {
 			pr.Offset = p.Offset
 		}
-		c.add(pr)
+		out = append(out, pr)
 	}
+	return out
 }
 
 // bucket groups object locations by segment (0: the pack) and MiB of it:
