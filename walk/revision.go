@@ -109,6 +109,17 @@ func parseSteps(r *revision, rest string) error {
 			return fmt.Errorf("unexpected %q", rest)
 		}
 		rest = rest[1:]
+		if op == '^' && strings.HasPrefix(rest, "{") {
+			// Git's peel, X^{} or X^{commit}: a revision names a
+			// commit already (tags name commits), so it is X^0.
+			end := strings.IndexByte(rest, '}')
+			if end < 0 || (rest[1:end] != "" && rest[1:end] != "commit") {
+				return fmt.Errorf("unexpected %q: a revision names a commit, and ^{} and ^{commit} are the peels there are", "^"+rest)
+			}
+			rest = rest[end+1:]
+			r.steps = append(r.steps, step{op: '^', n: 0})
+			continue
+		}
 		k := 0
 		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
 			k++
