@@ -17,8 +17,8 @@ const DefaultGrace = 14 * 24 * time.Hour
 // GCOptions configure GC.
 type GCOptions struct {
 	// Prune is how old an unreachable object must be to be dropped:
-	// "now", a Go duration ("36h"), or days or weeks ("3d", "2w"); empty
-	// means DefaultGrace.
+	// "now", "never" (none is), a Go duration ("36h"), or days or weeks
+	// ("3d", "2w"); empty means DefaultGrace.
 	Prune string
 }
 
@@ -67,6 +67,10 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		so.Grace = DefaultGrace
 	case "now":
 		so.PruneNow = true
+	case "never":
+		// As in Git: keep every unreachable object (the longest grace
+		// there is, about 292 years), and still repack.
+		so.Grace = time.Duration(math.MaxInt64)
 	default:
 		d, err := ParseGrace(p)
 		if err != nil {
@@ -111,5 +115,5 @@ func ParseGrace(s string) (time.Duration, error) {
 			return time.Duration(n) * unit, nil
 		}
 	}
-	return 0, invalidf("invalid --prune value %q: want now, a duration like 36h, or 3d, 2w", s)
+	return 0, invalidf("invalid --prune value %q: want now, never, a duration like 36h, or 3d, 2w", s)
 }

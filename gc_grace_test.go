@@ -78,3 +78,43 @@ func TestGCGraceKeepsWhatAKeptCommitReaches(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK, "%v", rep.Problems)
 }
+
+// --prune=never keeps every unreachable object, however old, as in Git,
+// and still repacks; a grace shorter than their age drops them.
+func TestGCPruneNeverKeepsEveryUnreachableObject(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	appendOne(t, r, ev("a", "T", `{"x":1}`))
+	_, err := r.CreateBranch(ctx, "tmp", "HEAD", "t")
+	require.NoError(t, err)
+	gone, err := r.Append(ctx, []EventInput{ev("b", "T", `{"x":2}`)}, AppendOptions{Branch: "tmp"})
+	require.NoError(t, err)
+	_, err = r.DeleteBranch(ctx, "tmp", "t")
+	require.NoError(t, err)
+	// A century passes: every file is old.
+	old := time.Now().AddDate(-100, 0, 0)
+	logDir := filepath.Join(r.GitDir(), "log")
+	ents, err := os.ReadDir(logDir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		require.NoError(t, os.Chtimes(filepath.Join(logDir, e.Name()), old, old))
+	}
+	gitDir := r.GitDir()
+	require.NoError(t, r.Close())
+	r, err = Open(ctx, gitDir)
+	require.NoError(t, err)
+	defer r.Close()
+
+	st, err := r.GC(ctx, GCOptions{Prune: "never"})
+	require.NoError(t, err)
+	assert.Zero(t, st.Dropped)
+	assert.Positive(t, st.Objects, "repacked")
+	_, err = r.Show(ctx, gone.Commit.String())
+	require.NoError(t, err, "the unreachable commit is kept")
+
+	st, err = r.GC(ctx, GCOptions{Prune: "36500d"})
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Dropped, "the commit and its event, a century old")
+	_, err = r.Show(ctx, gone.Commit.String())
+	assert.ErrorIs(t, err, ErrNotFound)
+}
