@@ -38,13 +38,19 @@ func (r *Repository) Fsck(ctx context.Context, opts FsckOptions) (*FsckReport, e
 	}
 	lineCache := make(chan cacheCheck, 1)
 	go func() {
-		p, err := r.checkLineCache(ctx)
+		p, err := r.checkLineCache(ctx, false)
 		lineCache <- cacheCheck{p, err}
 	}()
 	rep, err := r.fsckSettled(ctx, opts)
 	lc := <-lineCache
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(lc.err, errCatchUp) {
+		// Saved by another process at a commit this one had not read:
+		// looked at again now, having caught up, not beside the
+		// object pass, which the catching up (a write lock) would stop.
+		lc.p, lc.err = r.checkLineCache(ctx, true)
 	}
 	if lc.err != nil {
 		return nil, lc.err
@@ -90,6 +96,10 @@ func (r *Repository) fsckSettled(ctx context.Context, opts FsckOptions) (*FsckRe
 	return rep, nil
 }
 
+// errCatchUp is checkLineCache's answer, without catchUp, for a file
+// saved at a commit this process has not read yet.
+var errCatchUp = errors.New("the line cache names a commit not read yet")
+
 // fsckTries is how many times Fsck runs while the file set keeps
 // changing under it.
 const fsckTries = 5
@@ -97,8 +107,10 @@ const fsckTries = 5
 // checkLineCache compares the saved line index, if there is one that
 // reads, with the index a walk of its line builds from the commits: the
 // file is derived data, and a wrong one would answer a log of one stream
-// or a fold without snapshots wrongly, not fail.
-func (r *Repository) checkLineCache(ctx context.Context) (*FsckProblem, error) {
+// or a fold without snapshots wrongly, not fail. A file saved at a commit
+// this process has not read yet is looked at after catching up, with
+// catchUp; without, the error is errCatchUp.
+func (r *Repository) checkLineCache(ctx context.Context, catchUp bool) (*FsckProblem, error) {
 	li := &r.derived().line
 	if li.cache == "" {
 		return nil, nil
@@ -122,6 +134,9 @@ func (r *Repository) checkLineCache(ctx context.Context) (*FsckProblem, error) {
 		// Saved by another process after this one read the log, at a
 		// commit it has not seen yet (a helper's audit found fsck
 		// reporting such a file): look again once caught up.
+		if !catchUp {
+			return nil, errCatchUp
+		}
 		if err := r.refresh(); err != nil {
 			return nil, err
 		}
