@@ -137,7 +137,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err = cmp.Or(v.err, err); err != nil {
 		return nil, err
 	}
-	c.rep.Problems = append(c.logProblems(v.probs), c.rep.Problems...)
+	// Never nil: the JSON says "problems":[] when there are none.
+	c.rep.Problems = append(append([]Problem{}, c.logProblems(v.probs)...), c.rep.Problems...)
 	c.checkRefs()
 	c.checkReflogs()
 	if err := c.checkRecords(ctx); err != nil {

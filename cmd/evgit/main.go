@@ -162,7 +162,7 @@ func flagError(_ *cobra.Command, err error) error {
 		return asUsage(err)
 	}
 	if errors.Is(err, errGivenTwice) {
-		return usagef("--%s given twice: it takes one value", bad.GetFlag().Name)
+		return invalidf("--%s given twice, with other values: it takes one", bad.GetFlag().Name)
 	}
 	why := "not a valid value"
 	var num *strconv.NumError
@@ -319,9 +319,11 @@ func (d *decimalInt) Set(v string) error {
 	return nil
 }
 
-// onceString is a string flag that may be given once. A filter given
-// twice (--stream a --stream b) kept the last, silently; Git ORs a
-// repeated --author, evgit's filters take one value (a helper's audit).
+// onceString is a string flag that takes one value: a filter given
+// twice with two values (--stream a --stream b) kept the last, silently;
+// Git ORs a repeated --author, evgit's filters take one value (a helper's
+// audit). That is an invalid value, exit 1: SPEC keeps exit 2 for an
+// unknown flag or a wrong number of arguments.
 type onceString struct {
 	p   *string
 	set bool
@@ -340,7 +342,7 @@ func (o *onceString) String() string {
 func (o *onceString) Type() string { return "string" }
 
 func (o *onceString) Set(v string) error {
-	if o.set {
+	if o.set && v != *o.p {
 		return errGivenTwice
 	}
 	o.set, *o.p = true, v
