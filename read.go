@@ -488,6 +488,10 @@ type versioner struct {
 	known  map[object.ID]map[string]uint64 // commit → stream → version after it
 	misses int
 	eager  bool // take the line index at the first lookup
+	// triedSaved says the saved line index was read: once, as soon as
+	// misses reaches versionerLoadAfter, which shrinks with the offset as
+	// a walk goes down, so misses may pass it without meeting it.
+	triedSaved bool
 }
 
 // versionerLookups is how many lookups a versioner makes, walking back
@@ -531,7 +535,8 @@ func (v *versioner) before(id object.ID, c *object.Commit, in map[string]uint64)
 		if !ok {
 			var err error
 			v.misses++
-			if v.misses == versionerLoadAfter(c.Offset) {
+			if !v.triedSaved && v.misses >= versionerLoadAfter(c.Offset) {
+				v.triedSaved = true
 				// A saved line index answers versions on its line
 				// as counts: read it once there is a log's worth of
 				// lookups to spare (a third of a long log's time was
