@@ -44,11 +44,7 @@ func TestFsckBesideAGC(t *testing.T) {
 func TestFsckLineCacheSavedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	var src strings.Builder
-	for i := range lineCacheMin + 100 {
-		fmt.Fprintf(&src, `{"stream":"s-%d","type":"T","data":{}}`+"\n", i%7)
-	}
-	importString(t, r, src.String(), ImportOptions{})
+	importPastLineCacheMin(t, r)
 	ran := false
 	rep, err := r.Fsck(ctx, FsckOptions{Progress: func(done, total int) {
 		if ran {
@@ -167,11 +163,7 @@ func TestFsckBesideAGCEveryRun(t *testing.T) {
 func TestFsckLineCacheAheadOfTheView(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	var src strings.Builder
-	for i := range lineCacheMin + 100 {
-		fmt.Fprintf(&src, `{"stream":"s-%d","type":"T","data":{}}`+"\n", i%7)
-	}
-	importString(t, r, src.String(), ImportOptions{})
+	importPastLineCacheMin(t, r)
 	other, err := Open(ctx, r.GitDir())
 	require.NoError(t, err)
 	appendOne(t, other, ev("s-1", "T", `{}`))
@@ -185,4 +177,15 @@ func TestFsckLineCacheAheadOfTheView(t *testing.T) {
 	rep, err := r.Fsck(ctx, FsckOptions{})
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%v", rep.Problems)
+}
+
+// importPastLineCacheMin imports a line long enough that a log of one
+// stream saves its index when the repository closes.
+func importPastLineCacheMin(t *testing.T, r *Repository) {
+	t.Helper()
+	var src strings.Builder
+	for i := range lineCacheMin + 100 {
+		fmt.Fprintf(&src, `{"stream":"s-%d","type":"T","data":{}}`+"\n", i%7)
+	}
+	importString(t, r, src.String(), ImportOptions{})
 }

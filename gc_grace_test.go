@@ -34,17 +34,7 @@ func TestGCGraceKeepsWhatAKeptCommitReaches(t *testing.T) {
 	_, err = r.GC(ctx, GCOptions{})
 	require.NoError(t, err)
 	// A month passes: every file is old.
-	old := time.Now().Add(-30 * 24 * time.Hour)
-	logDir := filepath.Join(r.GitDir(), "log")
-	ents, err := os.ReadDir(logDir)
-	require.NoError(t, err)
-	for _, e := range ents {
-		require.NoError(t, os.Chtimes(filepath.Join(logDir, e.Name()), old, old))
-	}
-	gitDir := r.GitDir()
-	require.NoError(t, r.Close())
-	r, err = Open(ctx, gitDir)
-	require.NoError(t, err)
+	r = aged(t, r, time.Now().Add(-30*24*time.Hour))
 	defer r.Close()
 	recent, err := r.Append(ctx, []EventInput{ev("b", "T", `{"x":3}`)}, AppendOptions{Branch: "tmp"})
 	require.NoError(t, err)
@@ -92,17 +82,7 @@ func TestGCPruneNeverKeepsEveryUnreachableObject(t *testing.T) {
 	_, err = r.DeleteBranch(ctx, "tmp", "t")
 	require.NoError(t, err)
 	// A century passes: every file is old.
-	old := time.Now().AddDate(-100, 0, 0)
-	logDir := filepath.Join(r.GitDir(), "log")
-	ents, err := os.ReadDir(logDir)
-	require.NoError(t, err)
-	for _, e := range ents {
-		require.NoError(t, os.Chtimes(filepath.Join(logDir, e.Name()), old, old))
-	}
-	gitDir := r.GitDir()
-	require.NoError(t, r.Close())
-	r, err = Open(ctx, gitDir)
-	require.NoError(t, err)
+	r = aged(t, r, time.Now().AddDate(-100, 0, 0))
 	defer r.Close()
 
 	st, err := r.GC(ctx, GCOptions{Prune: "never"})
@@ -117,4 +97,21 @@ func TestGCPruneNeverKeepsEveryUnreachableObject(t *testing.T) {
 	assert.Equal(t, 2, st.Dropped, "the commit and its event, a century old")
 	_, err = r.Show(ctx, gone.Commit.String())
 	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+// aged closes r, dates every file of its log at old, as if that much time
+// had passed since they were written, and opens the repository again.
+func aged(t *testing.T, r *Repository, old time.Time) *Repository {
+	t.Helper()
+	logDir := filepath.Join(r.GitDir(), "log")
+	ents, err := os.ReadDir(logDir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		require.NoError(t, os.Chtimes(filepath.Join(logDir, e.Name()), old, old))
+	}
+	gitDir := r.GitDir()
+	require.NoError(t, r.Close())
+	r, err = Open(context.Background(), gitDir)
+	require.NoError(t, err)
+	return r
 }
