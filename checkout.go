@@ -1102,6 +1102,11 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 	next := func(rest *[]byte, sep byte) ([]byte, bool) {
 		field, after, ok := bytes.Cut(*rest, []byte{sep})
 		*rest = after
+		if sep == '\n' {
+			// A line may end in CRLF, as bufio.Scanner, which read the
+			// index before session 23, took it.
+			field = bytes.TrimSuffix(field, []byte{'\r'})
+		}
 		return field, ok
 	}
 	rest := body

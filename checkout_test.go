@@ -313,6 +313,11 @@ func TestWorktreeIndexText(t *testing.T) {
 		"z":     {hash: h2, version: 1 << 63, size: -1, mtime: -5, file: h1},
 	}}, x)
 	assert.Equal(t, text, string(x.encode()))
+	// Lines that end in CRLF read the same, as they did through
+	// bufio.Scanner.
+	crlf, err := decodeWorktreeIndex([]byte(checked(strings.ReplaceAll(body.String(), "\n", "\r\n"))))
+	require.NoError(t, err)
+	assert.Equal(t, x, crlf)
 	b := body.String()
 	for _, bad := range []string{
 		checked(strings.Replace(b, "worktree 2", "worktree 3", 1)),
