@@ -169,10 +169,17 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 			if string(bytes.TrimSpace(v)) == "null" {
 				return fmt.Errorf("bad \"commit\": want an object, not null")
 			}
+			keyGiven := false
 			_ = object.ObjectMembers(v, func(k string, _ []byte) error {
 				h.actorSet = h.actorSet || k == "actor"
+				keyGiven = keyGiven || k == "idempotency_key"
 				return nil
 			})
+			// As commit refuses --idempotency-key "": a key given
+			// empty (or null) is a mistake, and no key is left out.
+			if keyGiven && h.IdempotencyKey == "" {
+				return fmt.Errorf("bad \"commit\": idempotency_key: empty, want a value (leave it out for none)")
+			}
 			in.Commit = &h
 		default:
 			return fmt.Errorf("unknown field %q", key)
