@@ -60,6 +60,9 @@ type ImportResult struct {
 	// whose last commit is then built with fewer events). Empty when
 	// every header's commit kept its ID. Not in the JSON of SPEC §3.
 	Renames map[object.ID]object.ID `json:"-"`
+	// RenamedAt maps each ID of Renames to the input line its commit
+	// starts at. Not in the JSON of SPEC §3.
+	RenamedAt map[object.ID]int `json:"-"`
 }
 
 // Transaction bounds of import: a batch ends after this many commits,
@@ -302,7 +305,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			res.Head = head
 		}
 	}
-	res.Renames = maps.Clone(opts.renames.ids)
+	res.Renames, res.RenamedAt = maps.Clone(opts.renames.ids), maps.Clone(opts.renames.lines)
 	// A bulk import leaves up to SealObjects objects in the newest
 	// segment, which every later open would scan: index them now.
 	if res.Commits >= importSealMin {
@@ -581,20 +584,23 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 			if err != nil {
 				return 0, last, err
 			}
-			// An export of one stream keeps the IDs of commits it took
-			// some of the events of: those are not the commits named,
-			// and are written anew. Every event kept, the commit must
-			// be the one named: an export edited inside a commit whose
-			// header keeps its id was skipped without a word, the edit
-			// lost (a helper's audit).
-			if on = len(c.Events) == len(g.events); on {
-				held, err := holds(rd, c, g)
-				if err != nil {
-					return 0, last, err
-				}
-				if !held {
-					return 0, last, invalidf("line %d: commit %s is on the branch, but this input's commit of that id differs from it (an edited export?); drop its \"id\" to add it as a new commit", g.line, id.Short())
-				}
+			// The commit named is on the branch, so its events are: the
+			// input's commit must hold them all, or some of them in
+			// order (an export of one stream, or one cut inside the
+			// commit, keeps the IDs of commits it took some events of),
+			// and is skipped. Anything else is an edited export,
+			// refused: skipped, the edit was lost without a word, and
+			// written anew, the events the commit has were written
+			// twice (helpers' audits).
+			held, err := holds(rd, c, g)
+			if err == nil && !held && len(g.events) < len(c.Events) {
+				held, err = holdsSome(rd, c, g)
+			}
+			if err != nil {
+				return 0, last, err
+			}
+			if !held {
+				return 0, last, invalidf("line %d: commit %s is on the branch, but this input's commit of that id differs from it (an edited export?); drop its \"id\" to add it as a new commit", g.line, id.Short())
 			}
 		}
 		if !on {
@@ -738,7 +744,7 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		if err != nil {
 			return 0, 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
-		w.renames.note(g.header, out.Commit)
+		w.renames.note(g.header, g.line, out.Commit)
 		if out.Duplicate && w.trusted {
 			// The dry run folded events this commit does not add.
 			return 0, 0, errRetryUntrusted
@@ -1207,13 +1213,14 @@ func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head
 // The preparer and, after it, the transaction build the commits in
 // order, so a commit is noted before any later one reads the map.
 type importRenames struct {
-	mu  sync.Mutex
-	ids map[object.ID]object.ID
+	mu    sync.Mutex
+	ids   map[object.ID]object.ID
+	lines map[object.ID]int // the input line each renamed commit starts at
 }
 
 // note records the commit a header's commit became. A commit built again
 // (the branch moved under a prepared batch) replaces what was noted.
-func (m *importRenames) note(h *CommitHeader, id object.ID) {
+func (m *importRenames) note(h *CommitHeader, line int, id object.ID) {
 	if m == nil || h == nil || h.ID == "" {
 		return
 	}
@@ -1231,10 +1238,13 @@ func (m *importRenames) note(h *CommitHeader, id object.ID) {
 	switch {
 	case declared != id && m.ids == nil:
 		m.ids = map[object.ID]object.ID{declared: id}
+		m.lines = map[object.ID]int{declared: line}
 	case declared != id:
 		m.ids[declared] = id
+		m.lines[declared] = line
 	default:
 		delete(m.ids, declared)
+		delete(m.lines, declared)
 	}
 }
 
@@ -1286,7 +1296,7 @@ func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) 
 		case err != nil:
 			return err
 		case ok:
-			m.note(groups[i].header, id)
+			m.note(groups[i].header, groups[i].line, id)
 			i--
 		case skipped == landedSkipMax:
 			return nil
@@ -1308,30 +1318,67 @@ const landedSkipMax = 1000
 // input gives; the commit adds its time and actor where it gives none),
 // in order.
 func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
-	if len(c.Events) != len(g.events) || g.header != nil && (c.Message != g.header.Message ||
-		g.header.Actor != "" && c.Actor != g.header.Actor || len(g.header.Reverts) != len(c.Reverts)) {
+	if len(c.Events) != len(g.events) {
 		return false, nil
 	}
-	if ok, err := holdsTime(rd, c, g); err != nil || !ok {
+	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
 		return false, err
 	}
 	for i, id := range c.Events {
 		e, err := readEvent(rd, id)
-		if err != nil {
+		if err != nil || !eventHolds(e, &g.events[i]) {
 			return false, err
-		}
-		pe := &g.events[i]
-		if e.Stream != pe.in.Stream || e.Type != pe.in.Type || !bytes.Equal(e.Data, pe.data) ||
-			pe.in.Schema != 0 && e.Schema != pe.in.Schema || len(e.Meta) < len(pe.in.Meta) {
-			return false, nil
-		}
-		for k, v := range pe.in.Meta {
-			if got, ok := e.Meta[k]; !ok || got != v {
-				return false, nil
-			}
 		}
 	}
 	return true, nil
+}
+
+// holdsSome reports whether commit c is the commit an input's commit
+// holds some of the events of, in their order: an export of one stream's
+// events, or one cut inside the commit.
+func holdsSome(rd reader, c *object.Commit, g importGroup) (bool, error) {
+	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
+		return false, err
+	}
+	i := 0
+	for j, id := range c.Events {
+		if i == len(g.events) || len(c.Events)-j < len(g.events)-i {
+			break
+		}
+		e, err := readEvent(rd, id)
+		if err != nil {
+			return false, err
+		}
+		if eventHolds(e, &g.events[i]) {
+			i++
+		}
+	}
+	return i == len(g.events), nil
+}
+
+// holdsHeader reports whether commit c has what an input's commit header
+// asks for: message, actor (when it names one), as many reverts, time.
+func holdsHeader(rd reader, c *object.Commit, g importGroup) (bool, error) {
+	if g.header != nil && (c.Message != g.header.Message ||
+		g.header.Actor != "" && c.Actor != g.header.Actor || len(g.header.Reverts) != len(c.Reverts)) {
+		return false, nil
+	}
+	return holdsTime(rd, c, g)
+}
+
+// eventHolds reports whether event e is the input's event pe: stream,
+// type, data, the schema and meta fields pe gives.
+func eventHolds(e *object.Event, pe *preparedEvent) bool {
+	if e.Stream != pe.in.Stream || e.Type != pe.in.Type || !bytes.Equal(e.Data, pe.data) ||
+		pe.in.Schema != 0 && e.Schema != pe.in.Schema || len(e.Meta) < len(pe.in.Meta) {
+		return false
+	}
+	for k, v := range pe.in.Meta {
+		if got, ok := e.Meta[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // holdsTime reports whether commit c has the time an input's commit asks

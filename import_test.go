@@ -384,15 +384,22 @@ func TestImportLandedByIDs(t *testing.T) {
 	assert.Equal(t, 3001, commits, "nothing written twice")
 
 	// Plain lines after the last header join its commit (--batch 3): the
-	// input's commit then holds other events than the one its id names.
+	// input's commit then holds more events than the one its id names,
+	// which is on the branch. Refused, nothing written: skipped, the five
+	// were lost; written, the commit's own event was written twice.
 	plain := []byte(`{"stream":"acc-000001","type":"MoneyDeposited","data":{"amount":7}}` + "\n")
 	edited := append(bytes.Clone(exp.Bytes()), bytes.Repeat(plain, 5)...)
 	s := modelRepo(t, bankgen.Model)
 	_, err = s.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{})
 	require.NoError(t, err)
-	res, err = s.Import(ctx, bytes.NewReader(edited), ImportOptions{Batch: 3})
+	before, err := s.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
-	assert.Equal(t, 1, res.Commits, "the last commit, with its five more events, is new")
+	_, err = s.Import(ctx, bytes.NewReader(edited), ImportOptions{Batch: 3})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "line 3000: commit ")
+	after, err := s.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "nothing written")
 
 	// A split batch (its first commits landed by ID, the rest new) is
 	// found whole by a run again.

@@ -336,7 +336,7 @@ func (w *commitWriter) planBoundary(b *snapBuilder, before, after uint64) error 
 
 // importSnapshotStride thins the snapshots an import records: only the
 // boundary commits whose offset crosses a multiple of stride ×
-// snapshot_every events, and the last, get one. Counted in events, not
+// snapshot_every events, and the last boundary commit, get one. Counted in events, not
 // in boundaries: with commits of more than snapshot_every events each is
 // a boundary, and every stride-th of them left loads walking stride
 // commits of events (10,000 with --batch 1000; a helper's audit).

@@ -471,18 +471,43 @@ func ParseRange(s string) (from, to string, isRange bool) {
 // second. RFC 3339 allows a lower-case "t" and "z", which Go's layout
 // does not: they are read as upper case.
 func ParseRFC3339(s string) (time.Time, error) {
-	if strings.ContainsAny(s, "tz") {
-		s = strings.ToUpper(s)
+	u := s
+	if strings.ContainsAny(u, "tz") {
+		u = strings.ToUpper(u)
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, u)
 	if err != nil {
+		if len(u) >= 19 && u[10] == 'T' && u[17:19] == "60" {
+			return t, rfc3339Error{s, "a leap second (second 60) is not taken"}
+		}
 		return t, err
 	}
 	// Go takes an offset of 24 hours; RFC 3339's hours go to 23.
 	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
-		return time.Time{}, fmt.Errorf("time %q: offset out of range", s)
+		return time.Time{}, rfc3339Error{s, "offset out of range"}
+	}
+	if !rfc3339Tail(u[19:]) {
+		return time.Time{}, rfc3339Error{s, `want RFC 3339: a fraction after "." and an offset of Z or ±HH:MM, minutes below 60`}
 	}
 	return t, nil
+}
+
+// rfc3339Error is a time Go's parser takes and RFC 3339 does not.
+type rfc3339Error struct{ s, why string }
+
+func (e rfc3339Error) Error() string { return fmt.Sprintf("time %q: %s", e.s, e.why) }
+
+// rfc3339Tail reports whether what follows the seconds of a time Go's
+// parser took is as RFC 3339 writes it, where Go is looser: a fraction
+// only after ".", never ",", and an offset's minutes from 00 to 59.
+func rfc3339Tail(s string) bool {
+	if strings.HasPrefix(s, ".") {
+		s = strings.TrimLeft(s[1:], "0123456789")
+	}
+	if s == "Z" {
+		return true
+	}
+	return len(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':' && s[4] <= '5'
 }
 
 // ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional
@@ -490,11 +515,16 @@ func ParseRFC3339(s string) (time.Time, error) {
 // The result is in UTC. Other text fails with an error matching
 // ErrInvalidTime.
 func ParseTime(s string) (time.Time, error) {
-	if t, err := ParseRFC3339(s); err == nil {
+	t, err := ParseRFC3339(s)
+	if err == nil {
 		return t.UTC(), nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
+	}
+	var re rfc3339Error
+	if errors.As(err, &re) {
+		return time.Time{}, fmt.Errorf("%w %q: %s", ErrInvalidTime, s, re.why)
 	}
 	return time.Time{}, fmt.Errorf("%w %q: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", ErrInvalidTime, s)
 }

@@ -315,6 +315,14 @@ func TestParseTime(t *testing.T) {
 		{name: "bad date", input: "2026-13-01", wantErr: true},
 		{name: "words", input: "yesterday", wantErr: true},
 		{name: "empty", input: "", wantErr: true},
+		// Go's parser takes these; RFC 3339 does not.
+		{name: "comma fraction", input: "2026-11-24T15:00:00,5Z", wantErr: true},
+		{name: "offset minute 60", input: "2026-11-24T15:00:00+05:60", wantErr: true},
+		{name: "offset minute 99", input: "2026-11-24T15:00:00-01:99", wantErr: true},
+		{name: "offset 24 hours", input: "2026-11-24T15:00:00+24:00", wantErr: true},
+		{name: "leap second", input: "2016-12-31T23:59:60Z", wantErr: true},
+		{name: "offset minute 59", input: "2026-11-24T15:00:00+05:59", want: time.Date(2026, 11, 24, 9, 1, 0, 0, time.UTC)},
+		{name: "lower case", input: "2026-11-24t15:00:00.25z", want: time.Date(2026, 11, 24, 15, 0, 0, 25e7, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

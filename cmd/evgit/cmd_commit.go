@@ -51,7 +51,7 @@ once. More than one -m make paragraphs of the message, as in Git.`,
 	f.StringArrayVarP(&opts.message, "message", "m", nil, "the commit `MSG` (given more than once: its paragraphs)")
 	f.StringArrayVarP(&opts.files, "file", "f", nil, "read events from the NDJSON `FILE` (- for standard input), after the triples and the files before")
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
-	f.StringArrayVar(&opts.expect, "expect", nil, "require `STREAM=VERSION` (0: the stream does not exist yet)")
+	f.StringArrayVar(&opts.expect, "expect", nil, "require `STREAM=VERSION`, else exit 3 (0: the stream does not exist yet; repeatable)")
 	f.StringVar(&opts.idempotencyKey, "idempotency-key", "", "write nothing if a commit with this `KEY` is on the branch")
 	f.StringVar(&opts.actor, "actor", "", "who appends, a `NAME` (default $EVGIT_ACTOR, else the user name)")
 	f.StringVar(&opts.date, "date", "", "the commit `TIME` (RFC 3339 or YYYY-MM-DD; default now)")
@@ -123,6 +123,10 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 	}
 	if !res.Duplicate {
 		g.written = "commit " + res.Commit.Short()
+		if !t.IsZero() && !res.Time.Equal(t) {
+			// SPEC §3 (Time): said, as the date asked for is not kept.
+			fmt.Fprintf(g.stderr, "warning: --date %s is before the parent's time; the commit takes %s, as times never decrease along a branch\n", t.UTC().Format(time.RFC3339Nano), res.Time.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)

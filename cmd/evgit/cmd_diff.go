@@ -32,8 +32,8 @@ in the manner of git diff:
     +{"balance":200,"frozen":false,"owner":"ann"}
 
 An added stream's old side and a removed stream's new side are /dev/null.
-With --json, NDJSON: {"stream","status","old":{"version","state"},"new":{...}}
-a line, status being added, removed or changed.`,
+With --json, NDJSON: {"stream","status","old"?:{"version","state"},"new"?:{...}}
+a line, status being added (no "old"), removed (no "new") or changed.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.a, opts.b = args[0], args[1]

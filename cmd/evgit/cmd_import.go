@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 		Long: `Append the events of an NDJSON file as commits of --batch events each.
 
 Lines that carry a "commit" object, as export writes them, start a commit
-with that message, actor, time and idempotency key, so importing an export
+with that message, actor, time, idempotency key and reverts, so importing an export
 into an empty repository reproduces the same commit IDs. Commits already on
 the branch are skipped: run an interrupted import again to finish it.`,
 		Args: cobra.ExactArgs(1),
@@ -44,7 +45,7 @@ the branch are skipped: run an interrupted import again to finish it.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.branch, "branch", "b", "", "append to `BRANCH` instead of the branch HEAD names")
 	opts.batch = 1
-	f.Var((*decimalInt)(&opts.batch), "batch", "events per commit for lines without a commit header")
+	f.Var((*decimalInt)(&opts.batch), "batch", "`N` events a commit for lines without a commit header")
 	f.BoolVar(&opts.json, "json", false, "print the summary as JSON")
 	return cmd
 }
@@ -89,7 +90,7 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	if res.Commits > 0 {
 		g.written = fmt.Sprintf("the import of %d commits, head %s,", res.Commits, res.Head.Short())
 	}
-	warnRenames(g, res.Renames)
+	warnRenames(g, res.Renames, res.RenamedAt)
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
@@ -106,14 +107,21 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 // other history, but also the mark of an input cut inside a commit, whose
 // last commit then lacks events (importing the whole input after would
 // add that commit again, whole).
-func warnRenames(g *globalOptions, renames map[object.ID]object.ID) {
+func warnRenames(g *globalOptions, renames map[object.ID]object.ID, at map[object.ID]int) {
 	if len(renames) == 0 {
 		return
 	}
-	declared := slices.SortedFunc(maps.Keys(renames), func(a, b object.ID) int { return bytes.Compare(a[:], b[:]) })
-	what := fmt.Sprintf("a commit got another ID than its header names (%s became %s)", declared[0].Short(), renames[declared[0]].Short())
+	// In input order: the first says where, the last may be a commit the
+	// input was cut inside.
+	declared := slices.SortedFunc(maps.Keys(renames), func(a, b object.ID) int {
+		return cmp.Or(cmp.Compare(at[a], at[b]), bytes.Compare(a[:], b[:]))
+	})
+	became := func(id object.ID) string {
+		return fmt.Sprintf("%s became %s at line %d", id.Short(), renames[id].Short(), at[id])
+	}
+	what := fmt.Sprintf("a commit got another ID than its header names (%s)", became(declared[0]))
 	if n := len(renames); n > 1 {
-		what = fmt.Sprintf("%d commits got other IDs than their headers name (%s became %s, and %d more)", n, declared[0].Short(), renames[declared[0]].Short(), n-1)
+		what = fmt.Sprintf("%d commits got other IDs than their headers name (the first: %s; the last: %s)", n, became(declared[0]), became(declared[n-1]))
 	}
 	fmt.Fprintf(g.stderr, "warning: %s: the input is not the export of a whole line imported onto the history it came from\n", what)
 }

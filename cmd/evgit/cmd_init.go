@@ -30,7 +30,7 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&opts.bare, "bare", false, "make DIR itself the repository, with no work tree")
-	cmd.Flags().StringVarP(&opts.branch, "initial-branch", "b", "", "name of the initial branch (default \"main\")")
+	cmd.Flags().StringVarP(&opts.branch, "initial-branch", "b", "", "name of the initial `BRANCH` (default \"main\")")
 	return cmd
 }
 

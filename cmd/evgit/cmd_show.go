@@ -29,7 +29,7 @@ REV, as JSON with 2-space indentation and sorted keys.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.rev = args[0]
 			if cmd.Flags().Changed("version") && opts.version == 0 {
-				return invalidf("--version 0: a stream exists from its first event on (SPEC §3), so its versions start at 1")
+				return invalidf("--version 0: a stream exists from its first event on, so its versions start at 1")
 			}
 			return runShow(cmd.Context(), opts, g)
 		},
