@@ -323,6 +323,9 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 		}
 		return object.ZeroID, badRevision(rev, "no ref can have that name")
 	}
+	if len(name) < minHexPrefix && strings.Trim(name, "0123456789abcdefABCDEF") == "" {
+		return object.ZeroID, unknownRevision(rev, fmt.Sprintf("no ref has that name, and an abbreviated ID has at least %d hex digits", minHexPrefix))
+	}
 	return object.ZeroID, unknownRevision(rev, "")
 }
 

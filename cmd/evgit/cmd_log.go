@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +118,19 @@ func runLog(ctx context.Context, opts logOptions, g *globalOptions) error {
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	return err
+	return streamHint(ctx, repo, opts.rev, err)
+}
+
+// streamHint adds to an unknown revision that names a stream at HEAD how
+// to log that stream: git log PATH is what a Git user tries.
+func streamHint(ctx context.Context, repo *evgit.Repository, rev string, err error) error {
+	if !errors.Is(err, walk.ErrUnknownRevision) || object.ValidateStream(rev) != nil {
+		return err
+	}
+	if _, serr := repo.State(ctx, "HEAD", rev, evgit.StateOptions{}); serr != nil {
+		return err
+	}
+	return fmt.Errorf("%w (a stream: log --stream %s)", err, rev)
 }
 
 // logJSON prints NDJSON: one CommitInfo, with stream versions, a line.

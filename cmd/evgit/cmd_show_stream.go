@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/object"
 )
 
 // showStreamState prints the state of a stream at a revision (show
@@ -21,6 +25,10 @@ func showStreamState(ctx context.Context, opts showOptions, g *globalOptions, re
 	}
 	st, err := repo.State(ctx, rev, stream, evgit.StateOptions{AsOf: asOf, Version: opts.version})
 	if err != nil {
+		// The name of a work tree's file, where its stream's was meant.
+		if base, ok := strings.CutSuffix(stream, ".json"); ok && errors.Is(err, evgit.ErrInvalid) && object.ValidateStream(base) == nil {
+			return fmt.Errorf("%w (%s is the work tree's file of stream %s: show %s:%s)", err, stream, base, rev, base)
+		}
 		return err
 	}
 	if opts.json {
