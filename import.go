@@ -563,8 +563,11 @@ func modelUnmoved(tx *store.Tx, mdlID object.ID) error {
 
 // idsOnLine returns how many commits at the start of groups have a
 // header id naming a commit on the first-parent line of head that holds
-// as many events as the input's commit does (an input edited since it was
-// exported may name a commit and hold other events), and the last one.
+// the input's commit's events (all of them, or some in order), and the
+// last one. A commit named on the line that holds other events (an input
+// edited since it was exported) is refused, and so is the first commit
+// not on the line when head, right after the last, is it written short
+// (refuseShort).
 func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (int, object.ID, error) {
 	var last object.ID
 	for k, g := range groups {
@@ -604,11 +607,47 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 			}
 		}
 		if !on {
+			if !id.IsZero() {
+				if err := refuseShort(rd, head, last, id, g); err != nil {
+					return 0, last, err
+				}
+			}
 			return k, last, nil
 		}
 		last = id
 	}
 	return len(groups), last, nil
+}
+
+// refuseShort refuses the input's commit g, whose header names id, when
+// an earlier import of a copy of the input cut inside it wrote it short:
+// head comes right after last, the input's commit before g (zero: none),
+// and holds the first of g's events under g's header. Written on top of
+// head, the events head holds would be there twice (a helper's audit).
+func refuseShort(rd reader, head, last, id object.ID, g importGroup) error {
+	if head.IsZero() || head == last {
+		return nil
+	}
+	c, err := readCommit(rd, head)
+	if err != nil {
+		return err
+	}
+	if c.Parent() != last || len(c.Events) >= len(g.events) {
+		return nil
+	}
+	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
+		return err
+	}
+	for i, eid := range c.Events {
+		e, err := readEvent(rd, eid)
+		if err != nil {
+			return err
+		}
+		if !eventHolds(e, &g.events[i]) {
+			return nil
+		}
+	}
+	return invalidf("line %d: commit %s was imported before from a copy of this input cut inside it, as %s with %d of its %d events; imported whole now, those would be there twice: drop its \"id\" and the lines of its first %d events to add the rest", g.line, id.Short(), head.Short(), len(c.Events), len(g.events), len(c.Events))
 }
 
 // importBatch writes one batch of commits in one transaction, less those
