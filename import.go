@@ -834,6 +834,9 @@ type importBatchSpan struct {
 	pos      spanPos
 	landed   bool
 	last     object.ID // the commit the landed batch ended at
+	// starts are the input lines its commits start at, which the lines
+	// parsed again do not know.
+	starts []int
 }
 
 // commits returns the batch's commits and their options, parsing its
@@ -861,6 +864,9 @@ func (b *importBatchSpan) commits(mdl *model.Model, opts ImportOptions) ([]impor
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("import: reading a batch again: %w", err)
+		}
+		for i := range groups {
+			groups[i].line = b.starts[i]
 		}
 	}
 	specs := make([]AppendOptions, len(groups))
@@ -1025,8 +1031,10 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], pos: pos}
 			bspecs := specs
 			n := 0
-			for _, g := range b.groups {
+			b.starts = make([]int, len(b.groups))
+			for i, g := range b.groups {
 				n += len(g.events)
+				b.starts[i] = g.line
 			}
 			// The lines stay in the buffers they were read into: a batch
 			// keeps those it spans, and the parsed events let go of them.
@@ -1052,7 +1060,15 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					if err != nil {
 						return err
 					}
-					ftime = c.Time
+					// The next commits go on the branch's head, which may
+					// be past a batch landed below it (one stream's export
+					// of older commits): their times move up to the
+					// later of the two (a review found the fold dated
+					// its events with the older one, and the snapshot
+					// held states the commits' events do not give).
+					if c.Time.After(ftime) {
+						ftime = c.Time
+					}
 				}
 				for i, g := range b.groups {
 					if foldErr == nil && !b.landed {
@@ -1373,24 +1389,38 @@ func holds(rd reader, c *object.Commit, g importGroup) (bool, error) {
 }
 
 // holdsSome reports whether commit c is the commit an input's commit
-// holds some of the events of, in their order: an export of one stream's
-// events, or one cut inside the commit.
+// holds some of the events of, as export writes them: the first of them
+// (an export cut inside the commit), or, when they are all of one
+// stream, the first of that stream's (an export of the stream, cut or
+// whole). Any other part of the commit is an edited input: an event
+// added after the part is not among the commit's there.
 func holdsSome(rd reader, c *object.Commit, g importGroup) (bool, error) {
 	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
 		return false, err
 	}
+	stream := g.events[0].in.Stream
+	for _, pe := range g.events[1:] {
+		if pe.in.Stream != stream {
+			stream = ""
+			break
+		}
+	}
 	i := 0
-	for j, id := range c.Events {
-		if i == len(g.events) || len(c.Events)-j < len(g.events)-i {
+	for _, id := range c.Events {
+		if i == len(g.events) {
 			break
 		}
 		e, err := readEvent(rd, id)
 		if err != nil {
 			return false, err
 		}
-		if eventHolds(e, &g.events[i]) {
-			i++
+		switch {
+		case stream != "" && e.Stream != stream:
+			continue
+		case !eventHolds(e, &g.events[i]):
+			return false, nil
 		}
+		i++
 	}
 	return i == len(g.events), nil
 }

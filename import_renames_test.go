@@ -3,10 +3,14 @@ package evgit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
 )
 
 // ImportResult.Renames names the commits built with other IDs than their
@@ -31,4 +35,45 @@ func TestImportRenames(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, part.Renames, 1)
 	assert.Equal(t, part.Head, part.Renames[cut.Commit])
+}
+
+// TestImportRenamedAtNamesInputLines: each renamed commit is noted with
+// the input line its commit starts at, also for a batch built again
+// after the branch moved under a prepared import (its lines are parsed
+// again, and a parse of a batch's lines alone knows no line numbers; a
+// review found line 0 there).
+func TestImportRenamedAtNamesInputLines(t *testing.T) {
+	ctx := context.Background()
+	src := newRepo(t)
+	for i := range 6 {
+		_, err := src.Append(ctx, []EventInput{ev("s", "T", fmt.Sprintf(`{"n":%d}`, i))}, AppendOptions{Message: fmt.Sprint("m", i), Actor: "a"})
+		require.NoError(t, err)
+	}
+	var exp bytes.Buffer
+	require.NoError(t, src.Export(ctx, &exp, ExportOptions{}))
+	dst := newRepo(t)
+	_, err := dst.Append(ctx, []EventInput{ev("x", "T", `{}`)}, AppendOptions{Actor: "a"})
+	require.NoError(t, err)
+	old := importBatchCommits
+	importBatchCommits = 2
+	t.Cleanup(func() { importBatchCommits = old })
+	moved := false
+	res, err := dst.Import(ctx, bytes.NewReader(exp.Bytes()), ImportOptions{Progress: func(done, total int) {
+		if !moved {
+			moved = true
+			_, err := dst.Append(ctx, []EventInput{ev("y", "T", `{}`)}, AppendOptions{Actor: "a"})
+			require.NoError(t, err)
+		}
+	}})
+	require.NoError(t, err)
+	require.Len(t, res.Renames, 6, "every commit is built on other history")
+	want := map[object.ID]int{}
+	for i, line := range bytes.Split(bytes.TrimSpace(exp.Bytes()), []byte("\n")) {
+		var l struct{ Commit CommitHeader }
+		require.NoError(t, json.Unmarshal(line, &l))
+		id, err := object.ParseID(l.Commit.ID)
+		require.NoError(t, err)
+		want[id] = i + 1
+	}
+	assert.Equal(t, want, res.RenamedAt)
 }

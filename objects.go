@@ -68,7 +68,7 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 		case 0:
 			// Hex that is no ref's name names an object, and no
 			// object has it: said as for a full ID.
-			return object.ZeroID, fmt.Errorf("object %s: %w", strings.ToLower(name), ErrNotFound)
+			return object.ZeroID, fmt.Errorf("object %s: %w", name, ErrNotFound)
 		default:
 			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), ", "))
 		}

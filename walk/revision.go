@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,65 +472,54 @@ func ParseRange(s string) (from, to string, isRange bool) {
 }
 
 // ParseRFC3339 parses an RFC 3339 time, with an optional fraction of a
-// second. RFC 3339 allows a lower-case "t" and "z", which Go's layout
-// does not: they are read as upper case.
+// second, as Go's parser reads it: also a "," before the fraction, a
+// one-digit hour and an offset's minutes past 59, which evgit took before
+// ParseTime checked the shape, so an event's meta.time stored by an older
+// build imports again. RFC 3339 allows a lower-case "t" and "z", which
+// Go's layout does not: they are read as upper case.
 func ParseRFC3339(s string) (time.Time, error) {
-	u := s
-	if strings.ContainsAny(u, "tz") {
-		u = strings.ToUpper(u)
+	if strings.ContainsAny(s, "tz") {
+		s = strings.ToUpper(s)
 	}
-	t, err := time.Parse(time.RFC3339Nano, u)
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		if len(u) >= 19 && u[10] == 'T' && u[17:19] == "60" {
-			return t, rfc3339Error{s, "a leap second (second 60) is not taken"}
-		}
 		return t, err
 	}
 	// Go takes an offset of 24 hours; RFC 3339's hours go to 23.
 	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
-		return time.Time{}, rfc3339Error{s, "offset out of range"}
-	}
-	if !rfc3339Tail(u[19:]) {
-		return time.Time{}, rfc3339Error{s, `want RFC 3339: a fraction after "." and an offset of Z or ±HH:MM, minutes below 60`}
+		return time.Time{}, fmt.Errorf("time %q: offset out of range", s)
 	}
 	return t, nil
 }
 
-// rfc3339Error is a time Go's parser takes and RFC 3339 does not.
-type rfc3339Error struct{ s, why string }
-
-func (e rfc3339Error) Error() string { return fmt.Sprintf("time %q: %s", e.s, e.why) }
-
-// rfc3339Tail reports whether what follows the seconds of a time Go's
-// parser took is as RFC 3339 writes it, where Go is looser: a fraction
-// only after ".", never ",", and an offset's minutes from 00 to 59.
-func rfc3339Tail(s string) bool {
-	if strings.HasPrefix(s, ".") {
-		s = strings.TrimLeft(s[1:], "0123456789")
-	}
-	if s == "Z" {
-		return true
-	}
-	return len(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':' && s[4] <= '5'
-}
+// rfc3339Shape is RFC 3339's date-time: Go's parser takes more.
+var rfc3339Shape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$`)
 
 // ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional
 // fraction of a second), or a date YYYY-MM-DD meaning 00:00:00Z that day.
 // The result is in UTC. Other text fails with an error matching
-// ErrInvalidTime.
+// ErrInvalidTime; so does a leap second (second 60), which Go's time
+// cannot hold.
 func ParseTime(s string) (time.Time, error) {
-	t, err := ParseRFC3339(s)
-	if err == nil {
-		return t.UTC(), nil
-	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	var re rfc3339Error
-	if errors.As(err, &re) {
-		return time.Time{}, fmt.Errorf("%w %q: %s", ErrInvalidTime, s, re.why)
+	why := "want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD"
+	if rfc3339Shape.MatchString(s) {
+		t, err := ParseRFC3339(s)
+		zone := s[len(s)-1] == 'Z' || s[len(s)-1] == 'z'
+		switch {
+		case !zone && s[len(s)-2] > '5':
+			why = "an offset's minutes go to 59"
+		case err == nil:
+			return t.UTC(), nil
+		case s[17:19] == "60":
+			if _, err := ParseRFC3339(s[:17] + "59" + s[19:]); err == nil {
+				why = "a leap second (second 60) is not taken"
+			}
+		}
 	}
-	return time.Time{}, fmt.Errorf("%w %q: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", ErrInvalidTime, s)
+	return time.Time{}, fmt.Errorf("%w %q: %s", ErrInvalidTime, s, why)
 }
 
 // RevisionName returns the name a revision starts from (a ref name, a

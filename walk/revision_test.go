@@ -321,6 +321,8 @@ func TestParseTime(t *testing.T) {
 		{name: "offset minute 99", input: "2026-11-24T15:00:00-01:99", wantErr: true},
 		{name: "offset 24 hours", input: "2026-11-24T15:00:00+24:00", wantErr: true},
 		{name: "leap second", input: "2016-12-31T23:59:60Z", wantErr: true},
+		{name: "one-digit hour", input: "2026-11-24T5:00:00Z", wantErr: true},
+		{name: "second 60 of a bad date", input: "2026-02-30T00:00:60Z", wantErr: true},
 		{name: "offset minute 59", input: "2026-11-24T15:00:00+05:59", want: time.Date(2026, 11, 24, 9, 1, 0, 0, time.UTC)},
 		{name: "lower case", input: "2026-11-24t15:00:00.25z", want: time.Date(2026, 11, 24, 15, 0, 0, 25e7, time.UTC)},
 	}
@@ -330,6 +332,8 @@ func TestParseTime(t *testing.T) {
 			if tt.wantErr {
 				require.ErrorIs(t, err, ErrInvalidTime)
 				assert.Contains(t, err.Error(), `invalid time "`+tt.input+`"`)
+				assert.Equal(t, tt.name == "leap second", strings.Contains(err.Error(), "leap second"), err.Error())
+				assert.Equal(t, strings.HasPrefix(tt.name, "offset minute"), strings.Contains(err.Error(), "offset's minutes"), err.Error())
 				return
 			}
 			require.NoError(t, err)

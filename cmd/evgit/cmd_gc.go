@@ -34,7 +34,7 @@ func newGCCommand(g *globalOptions) *cobra.Command {
 			return runGC(cmd.Context(), opts, g)
 		},
 	}
-	cmd.Flags().StringVar(&opts.prune, "prune", "", "drop unreachable objects older than `DURATION` (now, never, 36h, 3d, 2w; --prune alone or --prune=default: 2w)")
+	cmd.Flags().StringVar(&opts.prune, "prune", "", "drop unreachable objects older than `DURATION` (now, never, 36h, 3d, 2w; default 2w, as with --prune alone or --prune=default)")
 	// --prune given without a value: told apart from --prune=2w, whose
 	// value an argument after it does not stand for.
 	cmd.Flags().Lookup("prune").NoOptDefVal = pruneBare
