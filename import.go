@@ -563,7 +563,8 @@ func modelUnmoved(tx *store.Tx, mdlID object.ID) error {
 
 // idsOnLine returns how many commits at the start of groups have a
 // header id naming a commit on the first-parent line of head that holds
-// the input's commit's events (all of them, or some in order), and the
+// the input's commit's events (all of them, or the part of them an
+// export of one stream, or one cut inside the commit, holds), and the
 // last one. A commit named on the line that holds other events (an input
 // edited since it was exported) is refused, and so is the first commit
 // not on the line when head, right after the last, is it written short
@@ -588,10 +589,10 @@ func idsOnLine(rd reader, head object.ID, groups []importGroup, line *lineSet) (
 				return 0, last, err
 			}
 			// The commit named is on the branch, so its events are: the
-			// input's commit must hold them all, or some of them in
-			// order (an export of one stream, or one cut inside the
-			// commit, keeps the IDs of commits it took some events of),
-			// and is skipped. Anything else is an edited export,
+			// input's commit must hold them all, or the part of them an
+			// export of one stream, or one cut inside the commit, holds
+			// (holdsSome; such an export keeps the IDs of the commits it
+			// took some events of), and is skipped. Anything else is an edited export,
 			// refused: skipped, the edit was lost without a word, and
 			// written anew, the events the commit has were written
 			// twice (helpers' audits).
