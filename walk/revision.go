@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -492,8 +491,53 @@ func ParseRFC3339(s string) (time.Time, error) {
 	return t, nil
 }
 
-// rfc3339Shape is RFC 3339's date-time: Go's parser takes more.
-var rfc3339Shape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$`)
+// rfc3339Shaped reports whether s has the shape of RFC 3339's date-time,
+// YYYY-MM-DDTHH:MM:SS[.F…](Z|±HH:MM), of which Go's parser takes more (a
+// "," before the fraction, a one-digit hour). Checked byte by byte: an
+// import parses a time a commit, and a regular expression cost eight
+// times the parse.
+func rfc3339Shaped(s string) bool {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(s) < 20 {
+		return false
+	}
+	for i := range 19 {
+		switch c := s[i]; i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != 'T' && c != 't' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		default:
+			if !digit(c) {
+				return false
+			}
+		}
+	}
+	rest := s[19:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && digit(rest[n]) {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	if rest == "Z" || rest == "z" {
+		return true
+	}
+	return len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		digit(rest[1]) && digit(rest[2]) && digit(rest[4]) && digit(rest[5])
+}
 
 // ParseTime parses a time as SPEC §3 allows: RFC 3339 (with an optional
 // fraction of a second), or a date YYYY-MM-DD meaning 00:00:00Z that day.
@@ -501,11 +545,13 @@ var rfc3339Shape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[
 // ErrInvalidTime; so does a leap second (second 60), which Go's time
 // cannot hold.
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	if len(s) == len(time.DateOnly) {
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t, nil
+		}
 	}
 	why := "want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD"
-	if rfc3339Shape.MatchString(s) {
+	if rfc3339Shaped(s) {
 		t, err := ParseRFC3339(s)
 		zone := s[len(s)-1] == 'Z' || s[len(s)-1] == 'z'
 		switch {
