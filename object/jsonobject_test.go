@@ -93,3 +93,14 @@ func TestPlainMembers(t *testing.T) {
 		}
 	}
 }
+
+// IsPlainCanonical checks UTF-8 in strings, keys and values, and only
+// there: ASCII strings skip the check (scanString), the others take it.
+func TestIsPlainCanonicalUTF8(t *testing.T) {
+	for _, s := range []string{"{\"a\":\"\xff\"}", "{\"\xc3\":1}", "{\"a\":[\"ok\",\"\xed\xa0\x80\"]}", "{\"a\":\"é\xff\"}"} {
+		assert.False(t, IsPlainCanonical([]byte(s)), "%q", s)
+	}
+	for _, s := range []string{`{"a":"é"}`, `{"é":"x"}`, `{"a":["ok","日本"]}`, `{"a":"plain ascii"}`} {
+		assert.True(t, IsPlainCanonical([]byte(s)), "%q", s)
+	}
+}

@@ -108,12 +108,15 @@ func scanString(b []byte, i int) (int, bool) {
 		return 0, false
 	}
 	start := i + 1
+	var high byte // the bits of every byte: ASCII alone needs no UTF-8 check
 	for j := start; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return j + 1, utf8.Valid(b[start:j])
+			return j + 1, high < utf8.RuneSelf || utf8.Valid(b[start:j])
 		case c == '\\' || c < 0x20:
 			return 0, false
+		default:
+			high |= c
 		}
 	}
 	return 0, false
