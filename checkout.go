@@ -58,6 +58,10 @@ type CheckoutOptions struct {
 	Streams []string
 	// Actor is recorded in the reflog.
 	Actor string
+
+	// movedOn, on Checkout's last try, attaches HEAD to a branch that
+	// moved on past the commit written (other writers appended to it).
+	movedOn bool
 }
 
 // CheckoutResult says what Checkout did; its JSON is `checkout --json`.
@@ -71,6 +75,12 @@ type CheckoutResult struct {
 	// Detached reports that a full checkout left HEAD detached at Commit.
 	Detached bool `json:"detached,omitempty"`
 	Already  bool `json:"-"` // HEAD was on Branch already
+	// MovedOn, when not zero, is where Branch was when HEAD was attached
+	// to it: other writers kept appending to it while its files were
+	// written, Checkout gave up catching up, and the work tree shows
+	// Commit, an older commit of Branch's first-parent line (its index
+	// says so: the next checkout writes what changed since).
+	MovedOn object.ID `json:"-"`
 
 	Written   int `json:"written"`   // files written
 	Removed   int `json:"removed"`   // files of streams absent at the commit, removed
@@ -93,8 +103,11 @@ type CheckoutResult struct {
 // repository's (a stream .Evgit/x is refused, on every system). Should another
 // writer move the branch it attaches to while it writes, it writes again
 // at the branch's new commit, so that HEAD is never left attached to a
-// branch the files do not show, nor detached where a branch was asked for
-// (after 8 such moves, an error matching ErrConflict).
+// branch the files do not show, nor detached where a branch was asked for.
+// After 8 such moves it stops catching up: HEAD is attached all the same,
+// the files show an older commit of the branch's first-parent line, and
+// CheckoutResult.MovedOn says where the branch is (a branch moved
+// anywhere else, 8 times, is an error matching ErrConflict).
 //
 // An empty rev means HEAD. A bare repository, a Branch that exists and an
 // actor with control characters are errors matching ErrInvalid; a
@@ -111,6 +124,7 @@ func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOpti
 		defer unlock()
 	}
 	for tries := 1; ; tries++ {
+		opts.movedOn = tries == checkoutTries
 		res, err := r.checkoutOnce(ctx, rev, opts)
 		if !errors.Is(err, errBranchMoved) {
 			return res, err
@@ -527,6 +541,26 @@ func (h *headFiles) wrote(stream string, have []byte) (bool, error) {
 	return bytes.Equal(have, want), nil
 }
 
+// movedOn answers a branch found at tip, not at the commit id whose
+// files were written: errBranchMoved, to write the files again, but on
+// the last try (opts.movedOn) when id is on tip's first-parent line,
+// where other writers' appends put it; then res.MovedOn is tip.
+func movedOn(tx *store.Tx, tip, id object.ID, opts CheckoutOptions, res *CheckoutResult) error {
+	if !opts.movedOn {
+		return errBranchMoved
+	}
+	var line lineSet
+	on, err := line.has(tx, tip, id)
+	switch {
+	case err != nil:
+		return err
+	case !on:
+		return errBranchMoved
+	}
+	res.MovedOn = tip
+	return nil
+}
+
 // moveHead points HEAD at a checked-out commit: at the branch rev names
 // (at is rev as resolved: a branch's full name when rev names one), at a
 // new branch, or detached.
@@ -557,7 +591,9 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 		case !opts.AsOf.IsZero():
 		case rev == refs.HEAD && head.IsSymbolic():
 			if v, ok := tx.Ref(head.Symbolic); ok && v.ID != id {
-				return errBranchMoved
+				if err := movedOn(tx, v.ID, id, opts, res); err != nil {
+					return err
+				}
 			}
 			target = head.Symbolic
 		case at == refs.HeadsPrefix+rev:
@@ -566,7 +602,9 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			// full name (refs/heads/x) too, as in Git.
 			if v, ok := tx.Ref(at); ok && !v.IsSymbolic() {
 				if v.ID != id {
-					return errBranchMoved
+					if err := movedOn(tx, v.ID, id, opts, res); err != nil {
+						return err
+					}
 				}
 				target = at
 			}

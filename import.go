@@ -1017,6 +1017,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		frontier := true
 		var line lineSet
 		keys := importKeys{}
+		named := map[object.ID]int{} // header ids, at their lines
 		// groups are the commits read and not yet in a batch: the first
 		// cut of them are in the batch being cut, and base is the
 		// number of groups[0] in the input.
@@ -1154,7 +1155,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				err = keys.check(tx, mdl, branchRef, hs.head, &line, g.line, o, g.events)
 			}
 			if err == nil {
-				err = checkHeaderID(g)
+				err = checkHeaderID(g, named)
 			}
 			if specErr == nil {
 				specErr = err
@@ -1475,14 +1476,25 @@ func holdsTime(rd reader, c *object.Commit, g importGroup) (bool, error) {
 // reverts may name any commit, here or not: an export of one branch or
 // one stream leaves out commits that its reverts name, and the reverting
 // commit's ID covers those names.
-func checkHeaderID(g importGroup) error {
+//
+// An id named twice is refused too: an export names each commit once, so
+// the input is two exports in one (of two branches that share commits,
+// say), and the commits of the second that the first holds would be
+// written again, their events twice (an audit), where the source's own
+// history skips them. named holds the ids met so far, at their lines.
+func checkHeaderID(g importGroup, named map[object.ID]int) error {
 	h := g.header
 	if h == nil || h.ID == "" {
 		return nil
 	}
-	if _, err := object.ParseID(h.ID); err != nil {
+	id, err := object.ParseID(h.ID)
+	if err != nil {
 		return invalidf("line %d: commit id: %v", g.line, err)
 	}
+	if first, ok := named[id]; ok {
+		return invalidf("line %d: commit %s is named again, first at line %d: an export names each commit once (import two exports one after the other)", g.line, id.Short(), first)
+	}
+	named[id] = g.line
 	return nil
 }
 

@@ -102,6 +102,9 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 		fmt.Fprintf(g.stderr, "Switched to branch '%s'\n", res.Branch)
 	}
 	fmt.Fprintf(g.stderr, "%d %s written, %d removed, %d unchanged\n", res.Written, plural(res.Written, "file", "files"), res.Removed, res.Unchanged)
+	if !res.MovedOn.IsZero() {
+		fmt.Fprintf(g.stderr, "warning: %s moved on to %s while its files were written; the work tree shows %s (checkout %s again to catch up)\n", res.Branch, res.MovedOn.Short(), res.Commit.Short(), res.Branch)
+	}
 	return nil
 }
 
