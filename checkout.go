@@ -80,7 +80,7 @@ type CheckoutResult struct {
 	// written, Checkout gave up catching up, and the work tree shows
 	// Commit, an older commit of Branch's first-parent line (its index
 	// says so: the next checkout writes what changed since).
-	MovedOn object.ID `json:"-"`
+	MovedOn object.ID `json:"moved_on,omitzero"`
 
 	Written   int `json:"written"`   // files written
 	Removed   int `json:"removed"`   // files of streams absent at the commit, removed
@@ -600,7 +600,13 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			// rev named a branch by its short name: attach to it, at the
 			// commit written. Any other revision detaches, a branch's
 			// full name (refs/heads/x) too, as in Git.
-			if v, ok := tx.Ref(at); ok && !v.IsSymbolic() {
+			v, ok := tx.Ref(at)
+			if !ok {
+				// Deleted while its files were written: tried again,
+				// the checkout finds no such branch (it detached).
+				return errBranchMoved
+			}
+			if !v.IsSymbolic() {
 				if v.ID != id {
 					if err := movedOn(tx, v.ID, id, opts, res); err != nil {
 						return err
@@ -619,8 +625,16 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			}
 			// HEAD's reflog records the checkout, as Git's does, also
 			// of the branch HEAD is on; not of HEAD itself.
+			// HEAD is at the branch's tip, also where the branch moved
+			// on past the commit written: the reflog names where HEAD
+			// is (reflog readers take a HEAD log whose newest entry is
+			// elsewhere for an old build's, and read the branch's).
+			to := id
+			if !res.MovedOn.IsZero() {
+				to = res.MovedOn
+			}
 			if rev != refs.HEAD || !res.Already {
-				tx.LogHead(refs.Update{Old: cur, New: id, Actor: opts.Actor,
+				tx.LogHead(refs.Update{Old: cur, New: to, Actor: opts.Actor,
 					Message: fmt.Sprintf("checkout: moving from %s to %s", from, res.Branch)})
 			}
 			return nil

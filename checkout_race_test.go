@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -79,13 +80,28 @@ func TestCheckoutRacedByAnAppend(t *testing.T) {
 	file, err = os.ReadFile(filepath.Join(r.WorkTree(), "s.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, string(written.Events[0].Data), string(file), "the files are the commit written's")
-	// Once the writers stop, a checkout catches up.
+	js, err := json.Marshal(res)
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"moved_on":"`+tip.String()+`"`)
+	// HEAD's reflog names where HEAD is, the tip (so it is read, not
+	// taken for an old build's): @{-1} goes back to the detached c1.
 	checkoutWritten = nil
+	at, err := r.Resolve(ctx, "HEAD@{0}")
+	require.NoError(t, err)
+	assert.Equal(t, tip, at)
+	back, err := r.Checkout(ctx, "@{-1}", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, c1.Commit, back.Commit)
+	assert.True(t, back.Detached)
+	// Once the writers stop, a checkout catches up.
 	res, err = r.Checkout(ctx, "main", CheckoutOptions{})
 	require.NoError(t, err)
 	assert.True(t, res.MovedOn.IsZero())
 	assert.Equal(t, tip, res.Commit)
 	assert.Equal(t, 1, res.Written)
+	js, err = json.Marshal(res)
+	require.NoError(t, err)
+	assert.NotContains(t, string(js), "moved_on")
 	file, err = os.ReadFile(filepath.Join(r.WorkTree(), "s.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, fmt.Sprintf(`{"a":%d}`, n), string(file))
@@ -133,4 +149,34 @@ func TestConcurrentCheckoutsOfOneWorkTree(t *testing.T) {
 			require.JSONEq(t, want, string(b), "trial %d: HEAD on %s, file s%03d", trial, branch, i)
 		}
 	}
+}
+
+// A branch deleted while its files were written: the checkout does not
+// detach HEAD there (it did, though a branch was asked for), it finds no
+// such branch, and HEAD stays where it was.
+func TestCheckoutOfABranchDeletedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	c1, err := r.Append(ctx, []EventInput{ev("s", "X", `{"a":1}`)}, AppendOptions{})
+	require.NoError(t, err)
+	_, err = r.CreateBranch(ctx, "b1", "main", "t")
+	require.NoError(t, err)
+	_, err = r.Checkout(ctx, c1.Commit.String(), CheckoutOptions{})
+	require.NoError(t, err)
+	p2, err := Open(ctx, r.GitDir())
+	require.NoError(t, err)
+	defer p2.Close()
+	checkoutWritten = func() {
+		_, err := p2.DeleteBranch(ctx, "b1", "t")
+		require.NoError(t, err)
+	}
+	defer func() { checkoutWritten = nil }()
+	_, err = r.Checkout(ctx, "b1", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+	branch, err := r.CurrentBranch(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, branch, "HEAD still detached")
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, c1.Commit, head)
 }

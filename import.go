@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -1017,7 +1018,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		frontier := true
 		var line lineSet
 		keys := importKeys{}
-		named := map[object.ID]int{} // header ids, at their lines
+		named := namedIDs{}
 		// groups are the commits read and not yet in a batch: the first
 		// cut of them are in the batch being cut, and base is the
 		// number of groups[0] in the input.
@@ -1477,12 +1478,13 @@ func holdsTime(rd reader, c *object.Commit, g importGroup) (bool, error) {
 // one stream leaves out commits that its reverts name, and the reverting
 // commit's ID covers those names.
 //
-// An id named twice is refused too: an export names each commit once, so
-// the input is two exports in one (of two branches that share commits,
-// say), and the commits of the second that the first holds would be
-// written again, their events twice (an audit), where the source's own
-// history skips them. named holds the ids met so far, at their lines.
-func checkHeaderID(g importGroup, named map[object.ID]int) error {
+// An id named twice is refused too, unless each time by the events of
+// another single stream (exports of two streams, one after the other):
+// an export names each commit once, so the input is two exports in one
+// (of two branches that share commits, say), and the commits of the
+// second that the first holds would be written again, their events twice
+// (an audit), where the source's own history skips them.
+func checkHeaderID(g importGroup, named namedIDs) error {
 	h := g.header
 	if h == nil || h.ID == "" {
 		return nil
@@ -1491,11 +1493,35 @@ func checkHeaderID(g importGroup, named map[object.ID]int) error {
 	if err != nil {
 		return invalidf("line %d: commit id: %v", g.line, err)
 	}
-	if first, ok := named[id]; ok {
-		return invalidf("line %d: commit %s is named again, first at line %d: an export names each commit once (import two exports one after the other)", g.line, id.Short(), first)
+	stream := g.events[0].in.Stream
+	for _, pe := range g.events[1:] {
+		if pe.in.Stream != stream {
+			stream = ""
+			break
+		}
 	}
-	named[id] = g.line
+	first, ok := named[id]
+	if !ok {
+		named[id] = namedID{line: g.line, streams: stream}
+		return nil
+	}
+	if stream == "" || first.streams == "" || slices.Contains(strings.Split(first.streams, "\x00"), stream) {
+		return invalidf("line %d: commit %s is named again, first at line %d: an export names each commit once (import two exports one after the other)", g.line, id.Short(), first.line)
+	}
+	first.streams += "\x00" + stream
+	named[id] = first
 	return nil
+}
+
+// namedIDs are the header ids an import's input names, each with the
+// line that first named it and the streams whose events named it, when
+// each time it was one stream's: "" for several, else the streams joined
+// by zero bytes (no stream name holds one).
+type namedIDs map[object.ID]namedID
+
+type namedID struct {
+	line    int
+	streams string
 }
 
 // importSpec returns the options of an imported commit: those its

@@ -562,6 +562,16 @@ func ParseTime(s string) (time.Time, error) {
 		case s[17:19] == "60":
 			if _, err := ParseRFC3339(s[:17] + "59" + s[19:]); err == nil {
 				why = "a leap second (second 60) is not taken"
+				break
+			}
+			fallthrough
+		default:
+			// RFC 3339's shape with a field out of range: Go names it.
+			var pe *time.ParseError
+			if errors.As(err, &pe) && pe.Message != "" {
+				why = strings.TrimPrefix(pe.Message, ": ")
+			} else if !errors.As(err, &pe) {
+				why = "offset out of range"
 			}
 		}
 	}

@@ -85,6 +85,7 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 		return err
 	}
 	if opts.json {
+		warnMovedOn(g, res)
 		return jsonEncoder(g.stdout).Encode(res)
 	}
 	// Like Git, the news goes to stderr; stdout stays empty.
@@ -102,10 +103,16 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 		fmt.Fprintf(g.stderr, "Switched to branch '%s'\n", res.Branch)
 	}
 	fmt.Fprintf(g.stderr, "%d %s written, %d removed, %d unchanged\n", res.Written, plural(res.Written, "file", "files"), res.Removed, res.Unchanged)
+	warnMovedOn(g, res)
+	return nil
+}
+
+// warnMovedOn says that the work tree shows an older commit than the
+// branch HEAD was attached to, which others kept appending to.
+func warnMovedOn(g *globalOptions, res *evgit.CheckoutResult) {
 	if !res.MovedOn.IsZero() {
 		fmt.Fprintf(g.stderr, "warning: %s moved on to %s while its files were written; the work tree shows %s (checkout %s again to catch up)\n", res.Branch, res.MovedOn.Short(), res.Commit.Short(), res.Branch)
 	}
-	return nil
 }
 
 func plural(n int, one, many string) string {
