@@ -624,11 +624,11 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 				res.Already = true
 			}
 			// HEAD's reflog records the checkout, as Git's does, also
-			// of the branch HEAD is on; not of HEAD itself.
-			// HEAD is at the branch's tip, also where the branch moved
-			// on past the commit written: the reflog names where HEAD
-			// is (reflog readers take a HEAD log whose newest entry is
-			// elsewhere for an old build's, and read the branch's).
+			// of the branch HEAD is on; not of HEAD itself. It names
+			// where HEAD is, the branch's tip, also when the branch
+			// moved on past the commit written (a reader takes a HEAD
+			// log whose newest entry is elsewhere for an old build's,
+			// and reads the branch's).
 			to := id
 			if !res.MovedOn.IsZero() {
 				to = res.MovedOn
