@@ -81,6 +81,10 @@ type CheckoutResult struct {
 	// Commit, an older commit of Branch's first-parent line (its index
 	// says so: the next checkout writes what changed since).
 	MovedOn object.ID `json:"moved_on,omitzero"`
+	// Deleted, when not empty, is the branch asked for, which another
+	// writer deleted while its files were written: HEAD is detached at
+	// Commit, the commit they show.
+	Deleted string `json:"-"`
 
 	Written   int `json:"written"`   // files written
 	Removed   int `json:"removed"`   // files of streams absent at the commit, removed
@@ -107,7 +111,9 @@ type CheckoutResult struct {
 // After 8 such moves it stops catching up: HEAD is attached all the same,
 // the files show an older commit of the branch's first-parent line, and
 // CheckoutResult.MovedOn says where the branch is (a branch moved
-// anywhere else, 8 times, is an error matching ErrConflict).
+// anywhere else, 8 times, is an error matching ErrConflict). A branch
+// deleted meanwhile leaves HEAD detached at the commit the files show
+// (CheckoutResult.Deleted).
 //
 // An empty rev means HEAD. A bare repository, a Branch that exists and an
 // actor with control characters are errors matching ErrInvalid; a
@@ -602,9 +608,10 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 			// full name (refs/heads/x) too, as in Git.
 			v, ok := tx.Ref(at)
 			if !ok {
-				// Deleted while its files were written: tried again,
-				// the checkout finds no such branch (it detached).
-				return errBranchMoved
+				// Deleted while its files were written: HEAD detaches
+				// at the commit they show, and the result says why.
+				res.Deleted = shortBranch(at)
+				break
 			}
 			if !v.IsSymbolic() {
 				if v.ID != id {

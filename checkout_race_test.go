@@ -151,15 +151,18 @@ func TestConcurrentCheckoutsOfOneWorkTree(t *testing.T) {
 	}
 }
 
-// A branch deleted while its files were written: the checkout does not
-// detach HEAD there (it did, though a branch was asked for), it finds no
-// such branch, and HEAD stays where it was.
+// A branch deleted while its files were written: HEAD detaches at the
+// commit the files show, and the result says so (it detached without a
+// word; then, for a review, it refused, the files rewritten and HEAD
+// left where it was).
 func TestCheckoutOfABranchDeletedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	c1, err := r.Append(ctx, []EventInput{ev("s", "X", `{"a":1}`)}, AppendOptions{})
 	require.NoError(t, err)
 	_, err = r.CreateBranch(ctx, "b1", "main", "t")
+	require.NoError(t, err)
+	c2, err := r.Append(ctx, []EventInput{ev("u", "X", `{"a":2}`)}, AppendOptions{Branch: "b1"})
 	require.NoError(t, err)
 	_, err = r.Checkout(ctx, c1.Commit.String(), CheckoutOptions{})
 	require.NoError(t, err)
@@ -171,12 +174,17 @@ func TestCheckoutOfABranchDeletedMeanwhile(t *testing.T) {
 		require.NoError(t, err)
 	}
 	defer func() { checkoutWritten = nil }()
-	_, err = r.Checkout(ctx, "b1", CheckoutOptions{})
-	require.ErrorIs(t, err, ErrNotFound)
+	res, err := r.Checkout(ctx, "b1", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "b1", res.Deleted)
+	assert.True(t, res.Detached)
+	assert.Equal(t, c2.Commit, res.Commit)
 	branch, err := r.CurrentBranch(ctx)
 	require.NoError(t, err)
-	assert.Empty(t, branch, "HEAD still detached")
+	assert.Empty(t, branch, "HEAD detached")
 	head, err := r.Resolve(ctx, "HEAD")
 	require.NoError(t, err)
-	assert.Equal(t, c1.Commit, head)
+	assert.Equal(t, c2.Commit, head, "at the commit the files show")
+	_, err = os.Stat(filepath.Join(r.WorkTree(), "u.json"))
+	require.NoError(t, err)
 }

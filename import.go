@@ -12,7 +12,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -1502,26 +1501,40 @@ func checkHeaderID(g importGroup, named namedIDs) error {
 	}
 	first, ok := named[id]
 	if !ok {
-		named[id] = namedID{line: g.line, streams: stream}
+		named[id] = namedID{line: g.line, stream: stream}
 		return nil
 	}
-	if stream == "" || first.streams == "" || slices.Contains(strings.Split(first.streams, "\x00"), stream) {
-		return invalidf("line %d: commit %s is named again, first at line %d: an export names each commit once (import two exports one after the other)", g.line, id.Short(), first.line)
+	again := func(why string) error {
+		return invalidf("line %d: commit %s is named again, first at line %d: %s", g.line, id.Short(), first.line, why)
 	}
-	first.streams += "\x00" + stream
-	named[id] = first
+	switch {
+	case stream == "" && first.stream == "":
+		return again("an export names each commit once (import two exports one after the other)")
+	case stream == "" || first.stream == "":
+		// The commit's events (of several streams) and a part of them.
+		return again("the input holds some of its events twice")
+	}
+	if first.more == nil {
+		first.more = map[string]bool{first.stream: true}
+		named[id] = first
+	}
+	if first.more[stream] {
+		return again("the input holds some of its events twice")
+	}
+	first.more[stream] = true
 	return nil
 }
 
 // namedIDs are the header ids an import's input names, each with the
-// line that first named it and the streams whose events named it, when
-// each time it was one stream's: "" for several, else the streams joined
-// by zero bytes (no stream name holds one).
+// line that first named it and, when that naming held one stream's
+// events, the stream; more holds the streams of later namings, each
+// another one-stream part of the commit (exports of several streams).
 type namedIDs map[object.ID]namedID
 
 type namedID struct {
-	line    int
-	streams string
+	line   int
+	stream string          // "" for events of several streams
+	more   map[string]bool // the streams of every naming, once named again
 }
 
 // importSpec returns the options of an imported commit: those its

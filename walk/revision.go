@@ -560,10 +560,14 @@ func ParseTime(s string) (time.Time, error) {
 		case err == nil:
 			return t.UTC(), nil
 		case s[17:19] == "60":
-			if _, err := ParseRFC3339(s[:17] + "59" + s[19:]); err == nil {
+			// Go names the second first: with it at 59, the other
+			// field out of range, if one is, is named.
+			_, err59 := ParseRFC3339(s[:17] + "59" + s[19:])
+			if err59 == nil {
 				why = "a leap second (second 60) is not taken"
 				break
 			}
+			err = err59
 			fallthrough
 		default:
 			// RFC 3339's shape with a field out of range: Go names it.

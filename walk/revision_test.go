@@ -405,6 +405,7 @@ func TestParseTimeNamesTheFieldOutOfRange(t *testing.T) {
 		"2026-01-01T24:00:00Z":      "hour out of range",
 		"2026-01-01T00:00:00+24:00": "offset out of range",
 		"2016-12-31T23:59:60Z":      "a leap second (second 60) is not taken",
+		"2026-02-30T00:00:60Z":      "day out of range",
 		"2026-01-01T00:00:00+05:60": "an offset's minutes go to 59",
 		"2026-01-01 00:00:00Z":      "want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD",
 	} {

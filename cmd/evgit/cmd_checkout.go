@@ -108,10 +108,14 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 }
 
 // warnMovedOn says that the work tree shows an older commit than the
-// branch HEAD was attached to, which others kept appending to.
+// branch HEAD was attached to, which others kept appending to, or that
+// HEAD detached where the branch asked for was deleted meanwhile.
 func warnMovedOn(g *globalOptions, res *evgit.CheckoutResult) {
 	if !res.MovedOn.IsZero() {
 		fmt.Fprintf(g.stderr, "warning: %s moved on to %s while its files were written; the work tree shows %s (checkout %s again to catch up)\n", res.Branch, res.MovedOn.Short(), res.Commit.Short(), res.Branch)
+	}
+	if res.Deleted != "" {
+		fmt.Fprintf(g.stderr, "warning: the branch %s was deleted while its files were written; HEAD is detached at %s, the commit they show\n", res.Deleted, res.Commit.Short())
 	}
 }
 
