@@ -651,6 +651,18 @@ func refuseShort(rd reader, head, last, id object.ID, g importGroup) error {
 	return invalidf("line %d: commit %s was imported before from a copy of this input cut inside it, as %s with %d of its %d events; imported whole now, those would be there twice: drop its \"id\" and the lines of its first %d events to add the rest", g.line, id.Short(), head.Short(), len(c.Events), len(g.events), len(c.Events))
 }
 
+// stream returns the stream of all the group's events, or "" when they
+// are of several.
+func (g importGroup) stream() string {
+	stream := g.events[0].in.Stream
+	for _, pe := range g.events[1:] {
+		if pe.in.Stream != stream {
+			return ""
+		}
+	}
+	return stream
+}
+
 // importBatch writes one batch of commits in one transaction, less those
 // at its start that landed on the branch already (findLanded): an
 // import of the same input, run before or running beside this one, may
@@ -1400,13 +1412,7 @@ func holdsSome(rd reader, c *object.Commit, g importGroup) (bool, error) {
 	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
 		return false, err
 	}
-	stream := g.events[0].in.Stream
-	for _, pe := range g.events[1:] {
-		if pe.in.Stream != stream {
-			stream = ""
-			break
-		}
-	}
+	stream := g.stream()
 	i := 0
 	for _, id := range c.Events {
 		if i == len(g.events) {
@@ -1492,13 +1498,7 @@ func checkHeaderID(g importGroup, named namedIDs) error {
 	if err != nil {
 		return invalidf("line %d: commit id: %v", g.line, err)
 	}
-	stream := g.events[0].in.Stream
-	for _, pe := range g.events[1:] {
-		if pe.in.Stream != stream {
-			stream = ""
-			break
-		}
-	}
+	stream := g.stream()
 	first, ok := named[id]
 	if !ok {
 		named[id] = namedID{line: g.line, stream: stream}
