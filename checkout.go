@@ -84,7 +84,7 @@ type CheckoutResult struct {
 	// Deleted, when not empty, is the branch asked for, which another
 	// writer deleted while its files were written: HEAD is detached at
 	// Commit, the commit they show.
-	Deleted string `json:"-"`
+	Deleted string `json:"deleted,omitempty"`
 
 	Written   int `json:"written"`   // files written
 	Removed   int `json:"removed"`   // files of streams absent at the commit, removed

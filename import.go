@@ -1504,24 +1504,21 @@ func checkHeaderID(g importGroup, named namedIDs) error {
 		named[id] = namedID{line: g.line, stream: stream}
 		return nil
 	}
-	again := func(why string) error {
-		return invalidf("line %d: commit %s is named again, first at line %d: %s", g.line, id.Short(), first.line, why)
+	again := func(at int) error {
+		return invalidf("line %d: commit %s is named again, first at line %d: the input holds some of its events twice (two exports in one? import them one after the other)", g.line, id.Short(), at)
 	}
-	switch {
-	case stream == "" && first.stream == "":
-		return again("an export names each commit once (import two exports one after the other)")
-	case stream == "" || first.stream == "":
-		// The commit's events (of several streams) and a part of them.
-		return again("the input holds some of its events twice")
+	if stream == "" || first.stream == "" {
+		// The commit's events (of several streams) and any of them.
+		return again(first.line)
 	}
 	if first.more == nil {
-		first.more = map[string]bool{first.stream: true}
+		first.more = map[string]int{first.stream: first.line}
 		named[id] = first
 	}
-	if first.more[stream] {
-		return again("the input holds some of its events twice")
+	if at, ok := first.more[stream]; ok {
+		return again(at)
 	}
-	first.more[stream] = true
+	first.more[stream] = g.line
 	return nil
 }
 
@@ -1533,8 +1530,8 @@ type namedIDs map[object.ID]namedID
 
 type namedID struct {
 	line   int
-	stream string          // "" for events of several streams
-	more   map[string]bool // the streams of every naming, once named again
+	stream string         // "" for events of several streams
+	more   map[string]int // each naming's stream, at its line, once named again
 }
 
 // importSpec returns the options of an imported commit: those its

@@ -560,8 +560,8 @@ func ParseTime(s string) (time.Time, error) {
 		case err == nil:
 			return t.UTC(), nil
 		case s[17:19] == "60":
-			// Go names the second first: with it at 59, the other
-			// field out of range, if one is, is named.
+			// Go may name the second before another field out of
+			// range (the day): with it at 59, that field is named.
 			_, err59 := ParseRFC3339(s[:17] + "59" + s[19:])
 			if err59 == nil {
 				why = "a leap second (second 60) is not taken"
