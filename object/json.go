@@ -229,13 +229,15 @@ func (p *jsonParser) array(dst []byte, depth int) ([]byte, error) {
 func (p *jsonParser) str() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
-	// Fast path: no escapes.
+	// Fast path: no escapes. ASCII alone (every byte's high bit clear)
+	// needs no UTF-8 check.
+	var high byte
 	for p.pos < len(p.in) {
 		c := p.in[p.pos]
 		if c == '"' {
 			s := p.in[start:p.pos]
 			p.pos++
-			if !utf8.Valid(s) {
+			if high >= utf8.RuneSelf && !utf8.Valid(s) {
 				return "", p.errorf("invalid UTF-8 in string")
 			}
 			return string(s), nil
@@ -243,6 +245,7 @@ func (p *jsonParser) str() (string, error) {
 		if c == '\\' || c < 0x20 {
 			break
 		}
+		high |= c
 		p.pos++
 	}
 	var b []byte
@@ -480,7 +483,9 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // ObjectMembers calls fn for each member of the JSON object in raw, in
 // order, with the member's key and the canonical form of its value. It
-// fails on anything that is not one valid JSON object.
+// fails on anything that is not one valid JSON object. The value's bytes
+// may be raw's own or a buffer used again for the next member: fn must
+// not change them, nor keep them past its return.
 func ObjectMembers(raw []byte, fn func(key string, canonical []byte) error) error {
 	p := jsonParser{in: raw}
 	p.skipSpace()
@@ -510,11 +515,17 @@ func ObjectMembers(raw []byte, fn func(key string, canonical []byte) error) erro
 			p.skipSpace()
 			// A member is a value of its own (an event line's data):
 			// the object around it does not count against its depth.
-			scratch, err = p.value(scratch[:0], 0)
-			if err != nil {
+			// Plain canonical JSON, what most input holds, is passed as
+			// written, without a copy.
+			v := scratch[:0]
+			if end, ok := scanPlain(p.in, p.pos, 0); ok {
+				v, p.pos = p.in[p.pos:end:end], end
+			} else if scratch, err = p.value(scratch[:0], 0); err != nil {
 				return err
+			} else {
+				v = scratch
 			}
-			if err := fn(key, scratch); err != nil {
+			if err := fn(key, v); err != nil {
 				return err
 			}
 			p.skipSpace()

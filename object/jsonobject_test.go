@@ -104,3 +104,34 @@ func TestIsPlainCanonicalUTF8(t *testing.T) {
 		assert.True(t, IsPlainCanonical([]byte(s)), "%q", s)
 	}
 }
+
+// ObjectMembers gives each member's value in canonical form, whether it
+// is written plain (passed as written) or not (canonicalized), and the
+// bytes it passed for one member stay right when the next is parsed.
+func TestObjectMembersCanonical(t *testing.T) {
+	raw := `{ "plain":{"a":1,"b":"x"}, "sorted" : {"b":2, "a":1}, "esc":"\u0041", "n":1.50, "s":"ok", "e":[ 1 ,2] }`
+	var got []string
+	err := ObjectMembers([]byte(raw), func(k string, v []byte) error {
+		got = append(got, k+"="+string(v))
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{`plain={"a":1,"b":"x"}`, `sorted={"a":1,"b":2}`, `esc="A"`, `n=1.5`, `s="ok"`, `e=[1,2]`}, got)
+	for _, bad := range []string{`{"a":1,"a":{"x":1,"x":2}}`, `{"a":"\xff"}`, `{"a":1}x`, `{"a":[1,]}`, `[1]`} {
+		err := ObjectMembers([]byte(bad), func(string, []byte) error { return nil })
+		assert.ErrorIs(t, err, ErrJSON, bad)
+	}
+}
+
+// Strings and keys that start as ASCII and then hold bytes that are not
+// UTF-8 are refused: the ASCII fast path checks what it skipped.
+func TestJSONStringUTF8AfterASCII(t *testing.T) {
+	for _, bad := range []string{"\"abc\xff\"", "{\"abc\xff\":1}", "{\"k\":\"abc\xc3\"}", "{\"a\\n\":\"x\xff\"}"} {
+		_, err := CanonicalJSON([]byte(bad))
+		assert.ErrorIs(t, err, ErrJSON, "%q", bad)
+		_, err = DecodeJSON([]byte(bad))
+		assert.ErrorIs(t, err, ErrJSON, "%q", bad)
+	}
+	s, ok := UnquoteJSON([]byte("\"abc\xff\""))
+	assert.False(t, ok, "%q", s)
+}

@@ -43,11 +43,12 @@ type member struct {
 // ...) decoded again and again are not allocated again and again.
 func (p *jsonParser) key() (string, error) {
 	start := p.pos + 1
+	var high byte // ASCII alone needs no UTF-8 check
 	for i := start; i < len(p.in) && i-start <= maxInterned; i++ {
 		c := p.in[i]
 		if c == '"' {
 			b := p.in[start:i]
-			if !utf8.Valid(b) {
+			if high >= utf8.RuneSelf && !utf8.Valid(b) {
 				break // str reports it
 			}
 			p.pos = i + 1
@@ -56,6 +57,7 @@ func (p *jsonParser) key() (string, error) {
 		if c == '\\' || c < 0x20 {
 			break
 		}
+		high |= c
 	}
 	return p.str()
 }
