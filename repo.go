@@ -110,6 +110,29 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	case !opts.Bare && !store.Initialized(nil, gitDir) && store.Initialized(nil, abs) && isBare(abs):
 		return nil, false, fmt.Errorf("%w: %s is a bare repository; init makes no work tree's repository inside it", ErrInvalid, abs)
 	}
+	// The folders this init makes, deepest first, and the bare mark:
+	// taken back if it fails (a full disk), with what store.Init makes.
+	var madeDirs []string
+	for p := gitDir; ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || p == filepath.Dir(p) {
+			break
+		}
+		madeDirs = append(madeDirs, p)
+	}
+	bareMark := filepath.Join(gitDir, "bare")
+	madeMark := opts.Bare && !isBare(gitDir)
+	stored := false // store.Init made the storage: from then on a failure leaves it
+	defer func() {
+		if err == nil || stored {
+			return
+		}
+		if madeMark {
+			_ = os.Remove(bareMark)
+		}
+		for _, d := range madeDirs {
+			_ = os.Remove(d) // only when empty
+		}
+	}()
 	if opts.Bare {
 		if err := markBare(gitDir); err != nil {
 			return nil, false, err
@@ -121,7 +144,8 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 			return nil, false, err
 		}
 	}
-	created, err = store.Init(nil, gitDir, branch)
+	created, err = store.Init(initFS, gitDir, branch)
+	stored = err == nil
 	if err == nil && created && !opts.Bare {
 		// Made here, a checkout that fails (an unknown revision) leaves
 		// the repository as it found it; a repository made before has
@@ -146,6 +170,10 @@ func touch(path string) error {
 	}
 	return f.Close()
 }
+
+// initFS is the file system Init makes the storage through: nil for the
+// operating system's; a test fails its calls.
+var initFS pack.FS
 
 // initStopsHere is where a test stops Init after it made the storage,
 // as a crash would.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -94,6 +95,23 @@ func (e *AlreadyRevertedError) Error() string {
 // Is makes the error match ErrNothingToCommit.
 func (e *AlreadyRevertedError) Is(target error) bool { return target == ErrNothingToCommit }
 
+// NotOnBranchError is returned by Revert for a commit that is not on the
+// first-parent line of the branch the revert appends to: the branch never
+// had its events, so there is nothing there to undo. It matches
+// ErrNoCompensation.
+type NotOnBranchError struct {
+	Commit object.ID // the commit asked to revert
+	Branch string    // the branch's short name
+}
+
+// Error names the commit and the branch.
+func (e *NotOnBranchError) Error() string {
+	return fmt.Sprintf("cannot revert commit %s: it is not on branch %s (a commit of another branch?), so there is nothing there to undo; revert it on a branch that has it (-b)", e.Commit.Short(), quotedName(e.Branch))
+}
+
+// Is makes the error match ErrNoCompensation.
+func (e *NotOnBranchError) Is(target error) bool { return target == ErrNoCompensation }
+
 // revertClosure returns the commits whose effect a revert of ids would
 // change: ids (commits), and what each of them reverts, recursively, as
 // reverting a revert puts back what it reverted; with, for each, the
@@ -138,7 +156,8 @@ func revertClosure(rd reader, ids []object.ID, commits []*object.Commit) ([]obje
 type revertsSeen struct {
 	tip       object.ID
 	reverters []*object.Commit
-	ids       []object.ID // the reverters' IDs
+	ids       []object.ID        // the reverters' IDs
+	found     map[object.ID]bool // the targets the walk passed
 }
 
 // seeReverts walks the first-parent line from tip, newest first, and
@@ -151,7 +170,7 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 	for _, id := range targets {
 		left[id] = true
 	}
-	seen.tip = tip
+	seen.tip, seen.found = tip, map[object.ID]bool{}
 	for id, n := tip, 0; !id.IsZero() && len(left) > 0; n++ {
 		if id == stop {
 			return seen, true, nil
@@ -161,7 +180,10 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 				return seen, false, err
 			}
 		}
-		delete(left, id)
+		if left[id] {
+			seen.found[id] = true
+			delete(left, id)
+		}
 		c, err := readCommit(rd, id)
 		if err != nil {
 			return seen, false, err
@@ -178,9 +200,14 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 	return seen, false, nil
 }
 
-// checkNotReverted fails with *AlreadyRevertedError when reverting ids
-// would undo a commit of closure (revertClosure) that is undone already
-// on the first-parent line ending at head, or undo one twice itself.
+// checkNotReverted fails when a commit of ids is not on the first-parent
+// line ending at head, the line of branch (its short name): a commit the
+// branch never had has nothing there to undo, and its compensations would
+// put in what never was (a refund of a fee never charged; a revert of
+// another branch's revert, which would apply a commit a second time;
+// helpers' audits). And it fails with *AlreadyRevertedError when reverting
+// ids would undo a commit of closure (revertClosure) that is undone already
+// on that line, or undo one twice itself.
 // before, when its tip is on that line, is the older part of the line,
 // walked before the lock was taken: only the commits since are walked
 // now.
@@ -190,7 +217,7 @@ func seeReverts(ctx context.Context, rd reader, tip, stop object.ID, targets []o
 // and below 0 undone twice. The revert asked for, newest of all, has
 // effect 1. A range that holds a commit and its revert in effect lowers
 // the revert to 0 and puts the commit back before undoing it: once.
-func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids, closure []object.ID, through map[object.ID]object.ID, before revertsSeen) error {
+func checkNotReverted(ctx context.Context, rd reader, branch string, head object.ID, ids, closure []object.ID, through map[object.ID]object.ID, before revertsSeen) error {
 	seen, reached, err := seeReverts(ctx, rd, head, before.tip, closure)
 	if err != nil {
 		return err
@@ -198,6 +225,12 @@ func checkNotReverted(ctx context.Context, rd reader, head object.ID, ids, closu
 	if reached {
 		seen.reverters = append(seen.reverters, before.reverters...)
 		seen.ids = append(seen.ids, before.ids...)
+		maps.Copy(seen.found, before.found)
+	}
+	for _, id := range ids {
+		if !seen.found[id] {
+			return &NotOnBranchError{Commit: id, Branch: branch}
+		}
 	}
 	// Later commits' effects on each commit, without the revert asked
 	// for and what it changes; by: the newest revert in effect of each.
@@ -287,9 +320,10 @@ var testHookRevertComputed func()
 // HEAD~2, main) is resolved again when the branch moved since it was
 // resolved, so two reverts of HEAD at once never revert one commit twice;
 // a branch that keeps moving (a hundred times) fails it with ErrConflict.
-// Any other revision (an ID, a tag, another branch) is resolved once. An
-// event whose stream the branch does not have is not compensated
-// (ErrNoCompensation). A revert that would undo a commit the branch's
+// Any other revision (an ID, a tag, another branch) is resolved once. A
+// commit that is not on the branch's first-parent line is not reverted
+// (*NotOnBranchError, which matches ErrNoCompensation): the branch never
+// had its events. A revert that would undo a commit the branch's
 // first-parent line has undone already, by reverting it again or by
 // reverting a revert of a revert, is refused (*AlreadyRevertedError),
 // which holds for two reverts of one commit at once too; the key of a
@@ -455,7 +489,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		if pin != nil && (branchRef != pin.branch || hs.head != pin.head) {
 			return errRevisionMoved
 		}
-		if err := checkNotReverted(ctx, tx, hs.head, ids, closure, through, before); err != nil {
+		if err := checkNotReverted(ctx, tx, shortBranch(branchRef), hs.head, ids, closure, through, before); err != nil {
 			return err
 		}
 		over, err = revert.Check(mdl, comps, func(stream string) ([]byte, bool, error) {

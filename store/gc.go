@@ -80,6 +80,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		return st, err
 	}
 	defer unlock()
+	if err := s.lock.writable(); err != nil {
+		return st, err
+	}
 	if err := s.removeTemps(false); err != nil {
 		return st, err
 	}
@@ -543,26 +546,8 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	st.Objects = w.Len()
 	data, index := w.Finish()
-
-	// The new segment first (refs checkpoint), then the pack: data,
-	// records, and last its index, which makes it live.
-	replaced := s.last
-	if err := s.lock.bumpGen(); err != nil {
-		return st, err
-	}
-	if err := s.startSegment(replaced + 1); err != nil {
-		return st, err
-	}
 	recIndex := pack.EncodeIndex([]uint32{0}, nil, keep)
-	for _, f := range []struct {
-		suffix string
-		data   []byte
-	}{{packDataSuffix, data}, {packRecordsSuffix, recIndex}, {packIndexSuffix, index}} {
-		if err := pack.WriteFileAtomic(s.fsys, filepath.Join(s.logDir, packName(replaced, f.suffix)), f.data); err != nil {
-			return st, err
-		}
-	}
-	if err := s.lock.bumpGen(); err != nil {
+	if err := s.writePack(s.last, [3][]byte{data, recIndex, index}); err != nil {
 		return st, err
 	}
 	if err := s.reload(true); err != nil {
@@ -876,4 +861,63 @@ func (s *Store) refUpdatesLocked() (map[string][]refs.Update, error) {
 		out[u.Name] = append(out[u.Name], u)
 	}
 	return out, nil
+}
+
+// writePack writes the pack that replaces the segments up to replaced and
+// the new segment after them. The pack's files are written whole first,
+// as temporary files, while nothing else has changed: a gc that fails
+// there (a full disk) leaves the repository as it found it (a helper's
+// audit found a new segment and a pack file left behind). Then the new
+// segment, whose checkpoint holds the refs, and then the pack goes live:
+// its data, its records, and last its index. A failure before the index
+// is renamed takes all of it back; from then on the pack is live.
+func (s *Store) writePack(replaced uint32, files [3][]byte) error {
+	suffixes := [3]string{packDataSuffix, packRecordsSuffix, packIndexSuffix}
+	var names, temps []string
+	takeBack := func(seg bool) {
+		for _, name := range append(names, temps...) {
+			_ = s.fsys.Remove(name)
+		}
+		if seg {
+			_ = s.fsys.Remove(filepath.Join(s.logDir, segName(replaced+1)))
+			_ = s.fsys.SyncDir(s.logDir)
+			// Another process may have read the new segment: tell it
+			// to read the folder again.
+			_ = s.lock.bumpGen()
+		}
+	}
+	for i, b := range files {
+		tmp := filepath.Join(s.logDir, packName(replaced, suffixes[i])+".tmp")
+		if err := pack.WriteTemp(s.fsys, tmp, b); err != nil {
+			takeBack(false)
+			return err
+		}
+		temps = append(temps, tmp)
+	}
+	if err := s.lock.bumpGen(); err != nil {
+		takeBack(false)
+		return err
+	}
+	if err := s.startSegment(replaced + 1); err != nil {
+		// ErrCorrupt: the segment was there before, and stays.
+		takeBack(!errors.Is(err, ErrCorrupt))
+		return err
+	}
+	for i := range files {
+		name := filepath.Join(s.logDir, packName(replaced, suffixes[i]))
+		if err := s.fsys.Rename(temps[0], name); err != nil {
+			takeBack(true)
+			return err
+		}
+		names, temps = append(names, name), temps[1:]
+		// Each name durable before the next: the index, which makes
+		// the pack live, never without the files it indexes.
+		if err := s.fsys.SyncDir(s.logDir); err != nil {
+			if i < len(files)-1 {
+				takeBack(true)
+			}
+			return err
+		}
+	}
+	return s.lock.bumpGen()
 }

@@ -27,8 +27,10 @@ type flock struct {
 	path   string
 	closed bool // the store was closed: lock fails with ErrClosed
 	// readOnly: this process may not write the file, so it may not
-	// write the repository either.
+	// write the repository either; why is the error opening it to write
+	// gave (EACCES, or EROFS on a read-only file system).
 	readOnly bool
+	why      error
 }
 
 // openLock opens the lock file, for reading only when this process may
@@ -43,22 +45,37 @@ func openLock(path string) (*flock, error) {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	readOnly := false
+	var why error
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
-		werr := err
+		why = err
 		f, err = os.Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Not there, and not ours to create: say that, not "no
 			// such file" (a helper's audit).
-			return nil, fmt.Errorf("cannot write: %s could not be created (%w); a user who may only read the repository can read it, not write", path, werr)
+			return nil, cannotWrite(path, "could not be created", why)
 		}
-		readOnly = true
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &flock{f: f, path: path, readOnly: readOnly}, nil
+	return &flock{f: f, path: path, readOnly: why != nil, why: why}, nil
 }
+
+// cannotWrite says that what could not be opened (or created) to write,
+// and why: a file system mounted read-only, or a user who may only read
+// the repository. It matches fs.ErrPermission.
+func cannotWrite(what, verb string, why error) error {
+	if errors.Is(why, unix.EROFS) {
+		return readOnlyFS("cannot write: " + what + " " + verb + ": the file system is mounted read-only")
+	}
+	return fmt.Errorf("cannot write: %s %s (%w); a user who may only read the repository can read it, not write", what, verb, fs.ErrPermission)
+}
+
+// readOnlyFS is cannotWrite's error for a read-only file system.
+type readOnlyFS string
+
+func (e readOnlyFS) Error() string { return string(e) }
+func (e readOnlyFS) Unwrap() error { return fs.ErrPermission }
 
 func (l *flock) lock() error {
 	l.mu.Lock()
@@ -179,14 +196,23 @@ func (l *flock) gen() uint64 {
 
 // bumpGen advances the generation; the caller holds the lock.
 func (l *flock) bumpGen() error {
-	if l.readOnly {
-		// gc, seal: "bad file descriptor" said nothing (a helper's audit).
-		return fmt.Errorf("cannot write: %s could not be opened for writing (%w); a user who may only read the repository can read it, not write", l.path, fs.ErrPermission)
+	if err := l.writable(); err != nil {
+		return err
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], l.gen()+1)
 	_, err := l.f.WriteAt(b[:], 0)
 	return err
+}
+
+// writable fails when the lock file could only be opened for reading: the
+// user may read the repository, not write it.
+func (l *flock) writable() error {
+	if l.readOnly {
+		// gc, seal: "bad file descriptor" said nothing (a helper's audit).
+		return cannotWrite(l.path, "could not be opened for writing", l.why)
+	}
+	return nil
 }
 
 // The durable mark follows the generation in the lock file: the newest
@@ -247,7 +273,7 @@ func LockFile(path string) (unlock func(), err error) {
 	}
 	if l.readOnly {
 		l.f.Close()
-		return nil, fmt.Errorf("cannot write: %s could not be opened for writing (%w); a user who may only read the repository can read it, not write", l.path, fs.ErrPermission)
+		return nil, cannotWrite(l.path, "could not be opened for writing", l.why)
 	}
 	if err := l.lock(); err != nil {
 		l.f.Close()

@@ -72,11 +72,13 @@ func TestReloadInsideAnotherGC(t *testing.T) {
 	require.NoError(t, tw.commit(tw.b, "b")) // segment 2: one commit, uncovered
 	var once sync.Once
 	var refreshErr error
-	pidxRenamed := false
+	refreshed, pidxRenamed := false, false
 	fsys.mu.Lock()
 	fsys.before = func(c fsCall) {
-		if c.Op == "OpenFile" && strings.HasSuffix(c.Path, packIndexSuffix+".tmp") {
-			once.Do(func() { refreshErr = tw.a.Refresh() })
+		if c.Op == "Rename" && strings.HasSuffix(c.Path, packDataSuffix) {
+			// gc wrote its pack's files as temporary ones, bumped the
+			// generation and started its new segment.
+			once.Do(func() { refreshErr, refreshed = tw.a.Refresh(), true })
 		}
 		if c.Op == "Rename" && strings.HasSuffix(c.Path, packIndexSuffix) {
 			pidxRenamed = true
@@ -93,6 +95,7 @@ func TestReloadInsideAnotherGC(t *testing.T) {
 	_, err := tw.b.GC(t.Context(), GCOptions{})
 	require.Error(t, err)
 	require.NoError(t, refreshErr)
+	require.True(t, refreshed, "the reader reloaded inside gc")
 	tw.b.Close()
 	require.NoError(t, tw.commit(tw.a, "a"))
 	_, err = tw.a.Seal(1) // the commit may have sealed already (SealObjects 4)

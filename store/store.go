@@ -209,6 +209,24 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		return false, nil
 	}
 	logDir := filepath.Join(dir, "log")
+	// What this init makes is taken back if it fails: a full disk must
+	// not leave half a repository (a helper's audit). What was there
+	// before (an init stopped half way, which this one finishes) stays.
+	lockPath, formatPath, segPath := filepath.Join(dir, "lock"), filepath.Join(dir, "format"), filepath.Join(logDir, segName(1))
+	var made []string
+	for _, p := range []string{logDir, lockPath, formatPath, segPath} {
+		if !existsIn(fsys, p) {
+			made = append(made, p)
+		}
+	}
+	defer func() {
+		if err != nil {
+			for _, p := range slices.Backward(made) {
+				_ = fsys.Remove(p)
+			}
+			_ = fsys.SyncDir(dir)
+		}
+	}()
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
@@ -223,7 +241,7 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	// Unlocked, two wrote the same temp files, and a second one's
 	// segment replaced the first one's, with a commit appended to it
 	// since (a helper's audit).
-	lk, err := openLock(filepath.Join(dir, "lock"))
+	lk, err := openLock(lockPath)
 	if err != nil {
 		return false, err
 	}
@@ -235,15 +253,21 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if Initialized(fsys, dir) {
 		return false, nil
 	}
-	if err := pack.WriteFileAtomic(fsys, filepath.Join(dir, "format"), []byte(formatLine)); err != nil {
+	if err := pack.WriteFileAtomic(fsys, formatPath, []byte(formatLine)); err != nil {
 		return false, err
 	}
 	var p pack.Payload
 	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
-	if err := pack.WriteSegment(fsys, filepath.Join(logDir, segName(1)), pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
+	if err := pack.WriteSegment(fsys, segPath, pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// existsIn reports whether path names something in its folder.
+func existsIn(fsys pack.FS, path string) bool {
+	ents, err := fsys.ReadDir(filepath.Dir(path))
+	return err == nil && slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return e.Name() == filepath.Base(path) })
 }
 
 // Initialized reports whether dir holds a repository's storage: a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -974,7 +973,7 @@ func (s *Store) runGroup(batch []*request) {
 	if s.writableSeg != s.last {
 		s.mu.Unlock()
 		s.refreshMu.Unlock()
-		fail(fmt.Errorf("cannot write: segment %d could not be opened for writing (%w); a user who may only read the repository can read it, not write", s.last, fs.ErrPermission))
+		fail(cannotWrite(fmt.Sprintf("segment %d", s.last), "could not be opened for writing", s.lock.why))
 		return
 	}
 	s.current.Store(true)

@@ -36,9 +36,11 @@ it changed, even where a later event changed one of them since: a warning
 names each such field. Nothing is written when an event cannot be undone.
 More than one -m make paragraphs of the message, as for commit.
 
-A revert that would undo a commit the branch has undone already (a second
-refund) is refused, exit 1, naming the revert in effect: revert that one
-first to put the commit back.
+A revert undoes only what its branch has: a commit that is not on the
+branch's line (made on another branch) is refused, exit 1. A revert that
+would undo a commit the branch has undone already (a second refund) is
+refused, exit 1, naming the revert in effect: revert that one first to put
+the commit back.
 
 --idempotency-key makes a retry safe: if a commit of the branch holds the
 key with the same compensating events, nothing is written and that commit
