@@ -494,7 +494,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	var dig object.ID
 	if opts.IdempotencyKey != "" {
 		dig = digest(events, opts, w.mdl)
-		prev, ok, err := keyedCommit(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, dig)
+		prev, ok, err := keyedCommit(w.tx, branchRef, w.hs.head, opts.IdempotencyKey, dig, events, opts, w.mdl)
 		if err != nil {
 			return AppendResult{}, err
 		}
@@ -855,18 +855,54 @@ func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, e
 }
 
 // keyedCommit finds the commit of the branch's line that holds key (ok
-// false for none) and refuses one made of other events than dig says
-// (*KeyReusedError): a retry writes nothing, a reuse is a conflict.
-func keyedCommit(tx *store.Tx, branchRef string, head object.ID, key string, dig object.ID) (object.ID, bool, error) {
+// false for none) and refuses one made of other events than events with
+// opts, whose digest is dig (*KeyReusedError): a retry writes nothing, a
+// reuse is a conflict.
+func keyedCommit(tx *store.Tx, branchRef string, head object.ID, key string, dig object.ID, events []preparedEvent, opts AppendOptions, mdl *model.Model) (object.ID, bool, error) {
 	var line lineSet
 	prev, prevDig, ok, err := keyOnLine(tx, branchRef, head, key, &line)
 	if err != nil || !ok {
 		return object.ZeroID, false, err
 	}
-	if prevDig != dig {
-		return object.ZeroID, false, &KeyReusedError{Key: key, Commit: prev}
+	if same, err := sameRequest(tx, prev, prevDig, dig, events, opts, mdl); err != nil || !same {
+		if err == nil {
+			err = &KeyReusedError{Key: key, Commit: prev}
+		}
+		return object.ZeroID, false, err
 	}
 	return prev, true, nil
+}
+
+// sameRequest reports whether events with opts are the events of the
+// commit prev, which holds their key with the digest prevDig: their
+// digest dig is prevDig, or becomes it when each event given without a
+// schema takes the schema prev's event was written with. A schema left
+// out means the newest the model knows, and a model set between a try
+// and its retry may know a newer one: the retry of a commit that landed
+// failed for good as a reuse of its key (a helper's audit).
+func sameRequest(rd reader, prev, prevDig, dig object.ID, events []preparedEvent, opts AppendOptions, mdl *model.Model) (bool, error) {
+	if dig == prevDig {
+		return true, nil
+	}
+	if !slices.ContainsFunc(events, func(e preparedEvent) bool { return e.in.Schema == 0 }) {
+		return false, nil
+	}
+	c, err := readCommit(rd, prev)
+	if err != nil || len(c.Events) != len(events) {
+		return false, err
+	}
+	filled := slices.Clone(events)
+	for i := range filled {
+		if filled[i].in.Schema != 0 {
+			continue
+		}
+		e, err := readEvent(rd, c.Events[i])
+		if err != nil {
+			return false, err
+		}
+		filled[i].in.Schema = e.Schema
+	}
+	return digest(filled, opts, mdl) == prevDig, nil
 }
 
 // keyOnLine finds the commit an idempotency key names on the first-parent

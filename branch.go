@@ -176,8 +176,9 @@ func refPathFree(tx *store.Tx, full, what, name string) error {
 	return nil
 }
 
-// DeleteBranch deletes a branch and its reflog. The branch HEAD names
-// cannot be deleted.
+// DeleteBranch deletes a branch and its reflog. An unknown branch is an
+// error matching ErrNotFound; the branch HEAD names cannot be deleted (an
+// error matching ErrInvalid).
 func (r *Repository) DeleteBranch(ctx context.Context, name, actor string) (object.ID, error) {
 	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, false)
 }
@@ -191,7 +192,8 @@ func (r *Repository) DeleteMergedBranch(ctx context.Context, name, actor string)
 	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, true)
 }
 
-// DeleteTag deletes a tag.
+// DeleteTag deletes a tag; an unknown one is an error matching
+// ErrNotFound.
 func (r *Repository) DeleteTag(ctx context.Context, name, actor string) (object.ID, error) {
 	return r.deleteRef(ctx, refs.TagsPrefix+name, "tag", name, actor, false)
 }

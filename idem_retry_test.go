@@ -46,3 +46,40 @@ func TestImportKeyedCommitTwiceOntoALaterHead(t *testing.T) {
 	_, err = r.Import(ctx, strings.NewReader(in), ImportOptions{})
 	require.NoError(t, err, "second import")
 }
+
+// The retry of a keyed commit whose events left their schema out (the
+// newest the model knows) is the same request after a model that knows a
+// newer schema is set: before, it failed for good as a reuse of the key
+// (a helper's audit), though its commit had landed. Other events, or a
+// schema given that differs, are still a reuse; Import agrees.
+func TestIdempotentRetryAfterANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	evs := []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":5}`), ev("acc-1", "AccountFrozen", `{}`)}
+	first, err := r.Append(ctx, evs, AppendOptions{IdempotencyKey: "req-1"})
+	require.NoError(t, err)
+	model := "types:\n  Other: { apply: { x: 1 } }\nupcast:\n  - { type: MoneyDeposited, from: 1, to: 2, data: { amount: event.amount } }\n"
+	_, err = r.SetModel(ctx, []byte(model), "test")
+	require.NoError(t, err)
+	again, err := r.Append(ctx, evs, AppendOptions{IdempotencyKey: "req-1"})
+	require.NoError(t, err, "the retry")
+	require.True(t, again.Duplicate)
+	require.Equal(t, first.Commit, again.Commit)
+
+	other := []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":6}`), ev("acc-1", "AccountFrozen", `{}`)}
+	_, err = r.Append(ctx, other, AppendOptions{IdempotencyKey: "req-1"})
+	var reused *KeyReusedError
+	require.ErrorAs(t, err, &reused, "other data")
+	given := []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":5}`), ev("acc-1", "AccountFrozen", `{}`)}
+	given[0].Schema = 2
+	_, err = r.Append(ctx, given, AppendOptions{IdempotencyKey: "req-1"})
+	require.ErrorAs(t, err, &reused, "a schema given that differs")
+
+	in := `{"stream":"acc-1","type":"MoneyDeposited","data":{"amount":5},"commit":{"idempotency_key":"req-1"}}` + "\n" +
+		`{"stream":"acc-1","type":"AccountFrozen","data":{}}` + "\n"
+	res, err := r.Import(ctx, strings.NewReader(in), ImportOptions{})
+	require.NoError(t, err, "import of the same request")
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	require.Equal(t, first.Commit, head, "nothing written: %+v", res)
+}

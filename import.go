@@ -1265,6 +1265,9 @@ func (k importKeys) check(tx *store.Tx, mdl *model.Model, branchRef string, head
 	if err != nil || !ok || prevDig == dig {
 		return err
 	}
+	if same, err := sameRequest(tx, prev, prevDig, dig, events, spec, mdl); err != nil || same {
+		return err
+	}
 	return &KeyReusedError{Key: key, Commit: prev, Line: line}
 }
 
@@ -1601,7 +1604,9 @@ type ExportOptions struct {
 }
 
 // Export writes the events, oldest first, as NDJSON that Import reads
-// back into the same commits.
+// back into the same commits. A branch with no commits yet is an error
+// matching ErrNotFound, as for Log; a Stream with no events in the range
+// writes nothing and is no error (as `log --stream` lists nothing).
 func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)

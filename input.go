@@ -20,7 +20,7 @@ import (
 
 // EventInput is an event to append, as SPEC §2 writes it.
 type EventInput struct {
-	Stream string            `json:"stream"`           // the stream's name; required (SPEC §2 says which are valid)
+	Stream string            `json:"stream"`           // the stream's name; required (SPEC §2 says which are valid; checkout refuses a full checkout of one whose file macOS or Windows would put in the repository's folder, such as x/.EVGIT/y)
 	Type   string            `json:"type"`             // the event's type; required, [A-Za-z_][A-Za-z0-9_.:-]*
 	Data   json.RawMessage   `json:"data,omitempty"`   // any JSON, at most 64 MiB and 512 levels deep; {} when empty
 	Schema int               `json:"schema,omitempty"` // 0: the model's newest for the type

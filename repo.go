@@ -213,7 +213,8 @@ func Open(ctx context.Context, gitDir string) (*Repository, error) {
 // memory.
 type OpenOptions struct {
 	// CacheBytes is the budget of decoded frames (compressed groups of
-	// objects) kept in memory; 0 means 128 MiB.
+	// objects) kept in memory; 0 means 128 MiB, and a negative budget is
+	// an error matching ErrInvalid.
 	CacheBytes int
 	// DropScanned lets go at once of each frame a long walk (a log, a
 	// stream's history) leaves. By default such frames stay in memory,

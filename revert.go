@@ -467,7 +467,7 @@ func (r *Repository) revertOnce(ctx context.Context, ids []object.ID, commits []
 		// one computed the same compensations is this revert, though the
 		// branch moved.
 		if key := opts.IdempotencyKey; key != "" {
-			prev, ok, err := keyedCommit(tx, branchRef, hs.head, key, digest(events, aopts, mdl))
+			prev, ok, err := keyedCommit(tx, branchRef, hs.head, key, digest(events, aopts, mdl), events, aopts, mdl)
 			if err != nil {
 				return err
 			}
