@@ -211,7 +211,10 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	logDir := filepath.Join(dir, "log")
 	// What this init makes is taken back if it fails: a full disk must
 	// not leave half a repository (a helper's audit). What was there
-	// before (an init stopped half way, which this one finishes) stays.
+	// before (an init stopped half way, which this one finishes) stays,
+	// and so do the files of an init of the same folder running beside
+	// this one: only an init that took the lock removes files, and the
+	// log folder goes only when empty.
 	lockPath, formatPath, segPath := filepath.Join(dir, "lock"), filepath.Join(dir, "format"), filepath.Join(logDir, segName(1))
 	var made []string
 	for _, p := range []string{logDir, lockPath, formatPath, segPath} {
@@ -219,10 +222,13 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 			made = append(made, p)
 		}
 	}
+	locked := false
 	defer func() {
 		if err != nil {
 			for _, p := range slices.Backward(made) {
-				_ = fsys.Remove(p)
+				if locked || p == logDir {
+					_ = fsys.Remove(p)
+				}
 			}
 			_ = fsys.SyncDir(dir)
 		}
@@ -249,6 +255,7 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if err := lk.lock(); err != nil {
 		return false, err
 	}
+	locked = true
 	defer lk.unlock()
 	if Initialized(fsys, dir) {
 		return false, nil
