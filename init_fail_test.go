@@ -52,3 +52,54 @@ func TestInitFailureTakesBackWhatItMade(t *testing.T) {
 		}
 	}
 }
+
+// raceInitFS runs another init in its first MkdirAll, then fails every
+// folder sync.
+type raceInitFS struct {
+	pack.FS
+	other func()
+	ran   *bool
+}
+
+func (f raceInitFS) MkdirAll(name string, perm os.FileMode) error {
+	if !*f.ran {
+		*f.ran = true
+		f.other()
+	}
+	return f.FS.MkdirAll(name, perm)
+}
+
+func (f raceInitFS) SyncDir(name string) error {
+	if *f.ran {
+		return errors.New("injected: transient error")
+	}
+	return f.FS.SyncDir(name)
+}
+
+// Two `init --bare` of one folder at once: A finishes while B runs; B
+// then fails, and took back A's bare mark and storage (a helper's
+// review). A's repository stays, bare, with its commit.
+func TestConcurrentBareInitFailureKeepsTheOther(t *testing.T) {
+	dir := t.TempDir()
+	ran := false
+	initFS = raceInitFS{FS: pack.OS, ran: &ran, other: func() {
+		saved := initFS
+		initFS = nil
+		r, created, err := Init(context.Background(), dir, InitOptions{Bare: true})
+		initFS = saved
+		require.NoError(t, err)
+		require.True(t, created)
+		_, err = r.Append(context.Background(), []EventInput{ev("acc-1", "MoneyDeposited", `{"amount":5}`)}, AppendOptions{})
+		require.NoError(t, err)
+		r.Close()
+	}}
+	_, _, err := Init(context.Background(), dir, InitOptions{Bare: true})
+	initFS = nil
+	require.Error(t, err)
+	assert.FileExists(t, filepath.Join(dir, "bare"), "A's bare mark")
+	r, err := Open(context.Background(), dir)
+	require.NoError(t, err, "A's repository")
+	defer r.Close()
+	_, err = r.Resolve(context.Background(), "HEAD")
+	assert.NoError(t, err, "A's commit")
+}

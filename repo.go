@@ -126,7 +126,8 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 		if err == nil || stored {
 			return
 		}
-		if madeMark {
+		if madeMark && !store.Initialized(nil, gitDir) {
+			// Not when an init beside this one made the repository.
 			_ = os.Remove(bareMark)
 		}
 		for _, d := range madeDirs {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -151,4 +152,98 @@ func TestCannotWriteSaysWhy(t *testing.T) {
 	perm := cannotWrite("lock", "could not be opened for writing", &os.PathError{Op: "open", Path: "lock", Err: unix.EACCES})
 	assert.ErrorIs(t, perm, fs.ErrPermission)
 	assert.Contains(t, perm.Error(), "a user who may only read the repository can read it, not write")
+}
+
+// Two inits of one folder at once: B looked at what was there before A
+// made the repository, A finished, then B failed (a transient error on a
+// folder sync). B's take-back removed A's repository (a helper's review):
+// an init removes files only once it holds the lock and finds no
+// repository made.
+func TestConcurrentInitFailureKeepsTheOther(t *testing.T) {
+	root := scratchDir(t)
+	dir := filepath.Join(root, ".evgit")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	b := newFaultFS()
+	ranA := false
+	b.before = func(c fsCall) {
+		if c.Op == "MkdirAll" && !ranA {
+			ranA = true
+			created, err := Init(nil, dir, "main") // A, another process
+			require.NoError(t, err)
+			require.True(t, created)
+		}
+		if c.Op == "SyncDir" && ranA {
+			b.mu.Lock()
+			if b.failAt == 0 {
+				b.failAt = c.N
+			}
+			b.mu.Unlock()
+		}
+	}
+	_, err := Init(b, dir, "main")
+	require.Error(t, err)
+	assert.True(t, Initialized(nil, dir), "A's repository")
+	assert.FileExists(t, filepath.Join(dir, "format"))
+}
+
+// An init that fails takes back what it made while it holds the lock: an
+// init waiting for the lock then makes the repository, which stays (a
+// helper's review found the take-back running after the unlock, removing
+// what the waiting init made).
+func TestInitTakeBackBeforeUnlock(t *testing.T) {
+	dir := filepath.Join(scratchDir(t), ".evgit")
+	a := newFaultFS()
+	var started bool
+	done := make(chan error, 1)
+	a.before = func(c fsCall) {
+		if c.Op == "OpenFile" && filepath.Base(c.Path) == segName(1)+".tmp" {
+			a.mu.Lock()
+			a.failAt = c.N // a full disk
+			a.mu.Unlock()
+		}
+		if c.Op == "Remove" && !started {
+			started = true
+			go func() { // B, waiting for the lock A holds
+				_, err := Init(nil, dir, "main")
+				done <- err
+			}()
+			time.Sleep(50 * time.Millisecond) // B reaches the lock
+		}
+	}
+	_, err := Init(a, dir, "main")
+	require.Error(t, err)
+	require.True(t, started)
+	require.NoError(t, <-done)
+	assert.True(t, Initialized(nil, dir), "B's repository")
+	s, err := Open(dir, Options{})
+	require.NoError(t, err)
+	s.Close()
+}
+
+// lockInit takes the lock file at the path, again when the file it waited
+// for was removed meanwhile: holding a file no longer there kept out no
+// one who opened the path after.
+func TestLockInitFollowsARemovedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	first, err := lockInit(path)
+	require.NoError(t, err)
+	got := make(chan *flock, 1)
+	go func() {
+		lk, err := lockInit(path)
+		assert.NoError(t, err)
+		got <- lk
+	}()
+	time.Sleep(50 * time.Millisecond) // the second waits on the first's file
+	require.NoError(t, os.Remove(path))
+	first.unlock()
+	first.f.Close()
+	second := <-got
+	require.NotNil(t, second)
+	defer second.f.Close()
+	held, err := second.f.Stat()
+	require.NoError(t, err)
+	now, err := os.Stat(path)
+	require.NoError(t, err, "the file at the path")
+	assert.True(t, os.SameFile(held, now), "the lock held is the file at the path")
+	second.unlock()
 }

@@ -61,6 +61,35 @@ func openLock(path string) (*flock, error) {
 	return &flock{f: f, path: path, readOnly: why != nil, why: why}, nil
 }
 
+// lockInit opens and takes the lock file at path for Init, and again when
+// the file it took was removed meanwhile: an init that fails takes back
+// the lock file it made, holding it, and a lock on a file no longer there
+// keeps out no one who opens the path after.
+func lockInit(path string) (*flock, error) {
+	for {
+		lk, err := openLock(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := lk.lock(); err != nil {
+			lk.f.Close()
+			return nil, err
+		}
+		held, err := lk.f.Stat()
+		if err == nil {
+			var now fs.FileInfo
+			if now, err = os.Stat(lk.path); err == nil && os.SameFile(held, now) {
+				return lk, nil
+			}
+		}
+		lk.unlock()
+		lk.f.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+}
+
 // cannotWrite says that what could not be opened (or created) to write,
 // and why: a file system mounted read-only, or a user who may only read
 // the repository. It matches fs.ErrPermission.

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -209,36 +210,19 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		return false, nil
 	}
 	logDir := filepath.Join(dir, "log")
-	// What this init makes is taken back if it fails: a full disk must
-	// not leave half a repository (a helper's audit). What was there
-	// before (an init stopped half way, which this one finishes) stays,
-	// and so do the files of an init of the same folder running beside
-	// this one: only an init that took the lock removes files, and the
-	// log folder goes only when empty.
 	lockPath, formatPath, segPath := filepath.Join(dir, "lock"), filepath.Join(dir, "format"), filepath.Join(logDir, segName(1))
-	var made []string
-	for _, p := range []string{logDir, lockPath, formatPath, segPath} {
-		if !existsIn(fsys, p) {
-			made = append(made, p)
-		}
-	}
-	locked := false
-	defer func() {
-		if err != nil {
-			for _, p := range slices.Backward(made) {
-				if locked || p == logDir {
-					_ = fsys.Remove(p)
-				}
-			}
-			_ = fsys.SyncDir(dir)
-		}
-	}()
+	madeLog := !existsIn(fsys, logDir)
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
-	// Make the new folders' names durable in their parents.
+	// Make the new folders' names durable in their parents. A log folder
+	// made here goes again when that fails (only when empty: another
+	// init's goes on).
 	for _, d := range []string{filepath.Dir(dir), dir} {
 		if err := fsys.SyncDir(d); err != nil {
+			if madeLog {
+				_ = fsys.Remove(logDir)
+			}
 			return false, err
 		}
 	}
@@ -247,26 +231,56 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	// Unlocked, two wrote the same temp files, and a second one's
 	// segment replaced the first one's, with a commit appended to it
 	// since (a helper's audit).
-	lk, err := openLock(lockPath)
+	madeLock := !existsIn(fsys, lockPath)
+	lk, err := lockInit(lockPath)
 	if err != nil {
 		return false, err
 	}
 	defer lk.f.Close()
-	if err := lk.lock(); err != nil {
-		return false, err
-	}
-	locked = true
 	defer lk.unlock()
 	if Initialized(fsys, dir) {
 		return false, nil
 	}
-	if err := pack.WriteFileAtomic(fsys, formatPath, []byte(formatLine)); err != nil {
+	// From here this init makes the repository. What it makes is taken
+	// back if it fails, a full disk leaving no half repository (a
+	// helper's audit), and while it holds the lock, so that no other
+	// init's files go with it: the format file, unless an init stopped
+	// half way left it (this one finishes that), the log folder when
+	// empty, and the lock file last (an init waiting for it finds it
+	// gone and opens it again: lockInit).
+	madeFormat := !existsIn(fsys, formatPath)
+	// An init that failed while this one waited took back the log folder.
+	if !existsIn(fsys, logDir) {
+		madeLog = true
+		if err := fsys.MkdirAll(logDir, 0o755); err != nil {
+			return false, err
+		}
+		if err := fsys.SyncDir(dir); err != nil {
+			_ = fsys.Remove(logDir)
+			return false, err
+		}
+	}
+	takeBack := func(err error) (bool, error) {
+		_ = fsys.Remove(segPath)
+		if madeFormat {
+			_ = fsys.Remove(formatPath)
+		}
+		if madeLog {
+			_ = fsys.Remove(logDir)
+		}
+		if madeLock {
+			_ = os.Remove(lockPath)
+		}
+		_ = fsys.SyncDir(dir)
 		return false, err
+	}
+	if err := pack.WriteFileAtomic(fsys, formatPath, []byte(formatLine)); err != nil {
+		return takeBack(err)
 	}
 	var p pack.Payload
 	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
 	if err := pack.WriteSegment(fsys, segPath, pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
-		return false, err
+		return takeBack(err)
 	}
 	return true, nil
 }
