@@ -50,7 +50,9 @@ type Entry struct {
 // Filters (Since, Until, Stream, Type) drop commits but not the history
 // behind them, except that the walk stops at the first commit older than
 // Since. Max counts yielded commits; Reverse yields the same commits oldest
-// first and is the only option that collects before yielding.
+// first and is the only option that collects before yielding: the newest
+// 65,536 entries whole, only the IDs of older ones, which are loaded
+// again as they are yielded (memory of about 32 bytes a commit beyond).
 //
 // The walk streams: each commit is loaded once when first reached and
 // yielded as soon as it leaves the queue, so stopping the range loop stops
@@ -64,12 +66,49 @@ func Log(ctx context.Context, src Source, opts LogOptions) iter.Seq2[Entry, erro
 			}
 			return
 		}
-		var all []Entry
-		if err := w.run(func(e Entry) bool { all = append(all, e); return true }); err != nil {
+		// The newest reverseKeep entries wait whole; of older ones only
+		// the ID waits, and the commit is loaded again as it is yielded,
+		// so that a reversed log of a long history (an export) holds
+		// about a hundred bytes a commit, not the commit and its events
+		// (1.9 GB for a million, a helper's audit).
+		var kept []Entry      // the newest, whole
+		var older []object.ID // the rest, newest first
+		err := w.run(func(e Entry) bool {
+			if len(kept) < reverseKeep {
+				kept = append(kept, e)
+			} else {
+				older = append(older, e.ID)
+			}
+			return true
+		})
+		if err != nil {
 			yield(Entry{}, err)
 			return
 		}
-		for _, e := range slices.Backward(all) {
+		filter := opts.Stream != "" || opts.Type != ""
+		for _, id := range slices.Backward(older) {
+			if err := ctx.Err(); err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			c, err := commit(ctx, src, id)
+			var events []*object.Event
+			if err == nil && filter {
+				events, _, err = w.match(c)
+			}
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			parents := c.Parents
+			if opts.FirstParent && len(parents) > 1 {
+				parents = parents[:1]
+			}
+			if !yield(Entry{ID: id, Commit: c, Parents: parents, Events: events}, nil) {
+				return
+			}
+		}
+		for _, e := range slices.Backward(kept) {
 			if err := ctx.Err(); err != nil {
 				yield(Entry{}, err)
 				return
@@ -80,6 +119,10 @@ func Log(ctx context.Context, src Source, opts LogOptions) iter.Seq2[Entry, erro
 		}
 	}
 }
+
+// reverseKeep is how many of the newest entries a reversed log keeps
+// whole while it walks; it loads the older ones again as it yields them.
+var reverseKeep = 1 << 16
 
 // node is a commit the walk has reached.
 type node struct {

@@ -396,3 +396,50 @@ func BenchmarkLogRangeLinear100k(b *testing.B) {
 		}
 	}
 }
+
+// A reversed log keeps the newest reverseKeep entries whole and loads the
+// older ones again as it yields them: with any number kept, it yields
+// the entries the walk gave, in reverse, with their commits, parents and
+// filtered events.
+func TestLogReverseLoadsOlderEntriesAgain(t *testing.T) {
+	f := newFake()
+	ev := func(stream string) *object.Event { return object.NewEvent(stream, "T", 1, nil, []byte(`{"n":1}`)) }
+	f.add("root", 1, nil, ev("a"))
+	f.add("a1", 2, []string{"root"}, ev("a"), ev("b"))
+	f.add("f1", 3, []string{"root"}, ev("b"))
+	f.add("a2", 4, []string{"a1"}, ev("b"))
+	f.add("m", 5, []string{"a2", "f1"}, ev("a"))
+	f.add("a3", 6, []string{"m"}, ev("b"))
+	defer func(keep int) { reverseKeep = keep }(reverseKeep)
+	for _, opts := range []LogOptions{
+		{Include: []object.ID{f.id("a3")}},
+		{Include: []object.ID{f.id("a3")}, FirstParent: true},
+		{Include: []object.ID{f.id("a3")}, Stream: "a"},
+		{Include: []object.ID{f.id("a3")}, Exclude: []object.ID{f.id("a1")}},
+	} {
+		var forward []Entry
+		for e, err := range Log(context.Background(), f, opts) {
+			require.NoError(t, err)
+			forward = append(forward, e)
+		}
+		require.NotEmpty(t, forward)
+		for _, keep := range []int{0, 1, 2, 100} {
+			reverseKeep = keep
+			rev := opts
+			rev.Reverse = true
+			var got []Entry
+			for e, err := range Log(context.Background(), f, rev) {
+				require.NoError(t, err)
+				got = append(got, e)
+			}
+			require.Len(t, got, len(forward), "keep %d", keep)
+			for i, e := range got {
+				want := forward[len(forward)-1-i]
+				assert.Equal(t, want.ID, e.ID, "keep %d", keep)
+				assert.Equal(t, want.Commit, e.Commit, "keep %d %s", keep, f.labels[e.ID])
+				assert.Equal(t, want.Parents, e.Parents, "keep %d %s", keep, f.labels[e.ID])
+				assert.Equal(t, want.Events, e.Events, "keep %d %s", keep, f.labels[e.ID])
+			}
+		}
+	}
+}
