@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -50,5 +51,51 @@ func TestAsOfFollowsLinks(t *testing.T) {
 		}
 		require.NoError(t, gerr, "minute %v", minutes)
 		assert.Equal(t, want, got, "minute %v", minutes)
+	}
+}
+
+// log --until starts at the newest commit at or before it, found along
+// the skip links, where it read every newer commit first (2 s over a
+// million, a helper's audit); what it yields is what the walk from the
+// head gives.
+func TestLogUntilJumpsAlongLinks(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		_, err := r.Append(ctx, []EventInput{{Stream: fmt.Sprintf("s-%d", i%7), Type: "T", Data: json.RawMessage(`{"n":1}`)}},
+			AppendOptions{Time: start.Add(time.Duration(i) * time.Minute)})
+		require.NoError(t, err)
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	defer func() { testHookLineSourceCommit = nil }()
+	for _, c := range []struct {
+		until, since float64 // minutes from start; since < 0: none
+		max          int
+	}{{-1, -1, 0}, {0, -1, 0}, {10.5, -1, 3}, {150, -1, 5}, {150, 140, 0}, {2000, 1990.5, 0}, {2999, -1, 2}, {5000, -1, 2}} {
+		opts := LogOptions{Until: start.Add(time.Duration(c.until * float64(time.Minute))), Max: c.max}
+		wo := walk.LogOptions{Include: []object.ID{head}, Until: opts.Until, Max: c.max}
+		if c.since >= 0 {
+			opts.Since = start.Add(time.Duration(c.since * float64(time.Minute)))
+			wo.Since = opts.Since
+		}
+		var want []object.ID
+		for e, err := range walk.Log(ctx, source{r.st}, wo) {
+			require.NoError(t, err)
+			want = append(want, e.ID)
+		}
+		reads := 0
+		testHookLineSourceCommit = func(object.ID) { reads++ }
+		var got []object.ID
+		for info, err := range r.Log(ctx, opts) {
+			require.NoError(t, err)
+			got = append(got, info.ID)
+		}
+		testHookLineSourceCommit = nil
+		assert.Equal(t, want, got, "%+v", c)
+		if c.until < 2900 {
+			assert.Less(t, reads, len(want)+2*linkEvery, "%+v: commits read", c)
+		}
 	}
 }

@@ -129,7 +129,14 @@ func newLogSource(st *store.Store, wo walk.LogOptions) *lineSource {
 // logPrefetchAfter is the -n past which a log prefetches.
 const logPrefetchAfter = 100
 
+// testHookLineSourceCommit, when set by a test, is told of each commit a
+// lineSource reads.
+var testHookLineSourceCommit func(object.ID)
+
 func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, error) {
+	if testHookLineSourceCommit != nil {
+		testHookLineSourceCommit(id)
+	}
 	prev := s.next[id]
 	delete(s.next, id)
 	step, err := s.lines.ReadLineStep(id, prev)
