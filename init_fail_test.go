@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,7 +79,7 @@ func (f raceInitFS) SyncDir(name string) error {
 }
 
 // Two `init --bare` of one folder at once: A finishes while B runs; B
-// then fails, and took back A's bare mark and storage (a helper's
+// then failed, and took back A's bare mark and storage (a helper's
 // review). A's repository stays, bare, with its commit.
 func TestConcurrentBareInitFailureKeepsTheOther(t *testing.T) {
 	dir := t.TempDir()
@@ -93,13 +95,149 @@ func TestConcurrentBareInitFailureKeepsTheOther(t *testing.T) {
 		require.NoError(t, err)
 		r.Close()
 	}}
+	// B finds, once it holds the lock, the repository A made.
 	_, _, err := Init(context.Background(), dir, InitOptions{Bare: true})
 	initFS = nil
-	require.Error(t, err)
+	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(dir, "bare"), "A's bare mark")
 	r, err := Open(context.Background(), dir)
 	require.NoError(t, err, "A's repository")
 	defer r.Close()
 	_, err = r.Resolve(context.Background(), "HEAD")
 	assert.NoError(t, err, "A's commit")
+}
+
+// orderFS: the first MkdirAll (B's) starts A and waits until A reaches its
+// own MkdirAll, where A waits for release; the first SyncDir (B's) fails.
+type orderFS struct {
+	pack.FS
+	mu        sync.Mutex
+	mkdirs    int
+	syncFails int
+	startA    func()
+	aReached  chan struct{}
+	release   chan struct{}
+}
+
+func (f *orderFS) MkdirAll(name string, perm os.FileMode) error {
+	f.mu.Lock()
+	f.mkdirs++
+	n := f.mkdirs
+	f.mu.Unlock()
+	switch n {
+	case 1: // B
+		f.startA()
+		<-f.aReached
+	case 2: // A
+		close(f.aReached)
+		<-f.release
+	}
+	return f.FS.MkdirAll(name, perm)
+}
+
+func (f *orderFS) SyncDir(name string) error {
+	f.mu.Lock()
+	fail := f.syncFails == 0
+	f.syncFails++
+	f.mu.Unlock()
+	if fail {
+		return errors.New("injected: transient error")
+	}
+	return f.FS.SyncDir(name)
+}
+
+// Two `init --bare` of a folder: B marks it bare, A finds the mark and
+// goes on to make the storage; B fails before A has made it and takes the
+// mark back. A's repository was then not bare, its work tree the folder
+// above (a helper's review): A writes the mark again.
+func TestBareInitKeepsItsMarkWhenAnotherFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	fsys := &orderFS{FS: pack.OS, aReached: make(chan struct{}), release: make(chan struct{})}
+	type res struct {
+		created bool
+		err     error
+		bare    bool
+	}
+	aDone := make(chan res, 1)
+	fsys.startA = func() {
+		go func() {
+			r, created, err := Init(context.Background(), dir, InitOptions{Bare: true})
+			out := res{created: created, err: err}
+			if err == nil {
+				out.bare = r.WorkTree() == ""
+				r.Close()
+			}
+			aDone <- out
+		}()
+	}
+	initFS = fsys
+	defer func() { initFS = nil }()
+	_, _, errB := Init(context.Background(), dir, InitOptions{Bare: true})
+	require.Error(t, errB, "B")
+	close(fsys.release)
+	a := <-aDone
+	require.NoError(t, a.err, "A")
+	assert.True(t, a.created)
+	assert.FileExists(t, filepath.Join(dir, "bare"), "A's repository is bare")
+	assert.True(t, a.bare, "A's repository opens bare")
+	r, err := Open(context.Background(), dir)
+	require.NoError(t, err)
+	assert.Empty(t, r.WorkTree())
+	r.Close()
+}
+
+// failFirstFormat fails the first write of format.tmp, after starting B
+// and giving it time to wait on the lock.
+type failFirstFormat struct {
+	pack.FS
+	mu     sync.Mutex
+	done   bool
+	onFail func()
+}
+
+func (f *failFirstFormat) OpenFile(name string, flag int, perm os.FileMode) (pack.File, error) {
+	if filepath.Base(name) == "format.tmp" {
+		f.mu.Lock()
+		first := !f.done
+		f.done = true
+		f.mu.Unlock()
+		if first {
+			f.onFail()
+			return nil, &os.PathError{Op: "write", Path: name, Err: errors.New("no space left on device")}
+		}
+	}
+	return f.FS.OpenFile(name, flag, perm)
+}
+
+// A fails while B waits on the lock A holds: B makes the repository,
+// though A's facade took back the folders it made (lockInit makes them
+// again, as B had made them; a helper's review found B failing).
+func TestWaitingInitMakesTheFoldersAgain(t *testing.T) {
+	fails := 0
+	var last error
+	for range 10 {
+		dir := filepath.Join(t.TempDir(), "new")
+		bDone := make(chan error, 1)
+		fsys := &failFirstFormat{FS: pack.OS}
+		fsys.onFail = func() {
+			go func() {
+				r, _, err := Init(context.Background(), dir, InitOptions{})
+				if err == nil {
+					r.Close()
+				}
+				bDone <- err
+			}()
+			time.Sleep(20 * time.Millisecond) // B waits on A's lock
+		}
+		initFS = fsys
+		_, _, errA := Init(context.Background(), dir, InitOptions{})
+		require.Error(t, errA)
+		errB := <-bDone
+		initFS = nil
+		if errB != nil {
+			fails++
+			last = errB
+		}
+	}
+	assert.Zero(t, fails, "B failed %d of 10 times, last: %v", fails, last)
 }

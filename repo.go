@@ -147,6 +147,11 @@ func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, 
 	}
 	created, err = store.Init(initFS, gitDir, branch)
 	stored = err == nil
+	if err == nil && opts.Bare && !isBare(gitDir) {
+		// Another init --bare of this folder that failed took back the
+		// mark this one found there and did not write.
+		err = markBare(gitDir)
+	}
 	if err == nil && created && !opts.Bare {
 		// Made here, a checkout that fails (an unknown revision) leaves
 		// the repository as it found it; a repository made before has

@@ -156,9 +156,9 @@ func TestCannotWriteSaysWhy(t *testing.T) {
 
 // Two inits of one folder at once: B looked at what was there before A
 // made the repository, A finished, then B failed (a transient error on a
-// folder sync). B's take-back removed A's repository (a helper's review):
-// an init removes files only once it holds the lock and finds no
-// repository made.
+// folder sync) and its take-back removed A's repository (a helper's
+// review). An init takes nothing back before it holds the lock, and
+// syncs the folders once it holds it and finds no repository made.
 func TestConcurrentInitFailureKeepsTheOther(t *testing.T) {
 	root := scratchDir(t)
 	dir := filepath.Join(root, ".evgit")
@@ -180,8 +180,9 @@ func TestConcurrentInitFailureKeepsTheOther(t *testing.T) {
 			b.mu.Unlock()
 		}
 	}
-	_, err := Init(b, dir, "main")
-	require.Error(t, err)
+	created, err := Init(b, dir, "main")
+	require.NoError(t, err, "B finds, once it holds the lock, the repository A made")
+	assert.False(t, created)
 	assert.True(t, Initialized(nil, dir), "A's repository")
 	assert.FileExists(t, filepath.Join(dir, "format"))
 }

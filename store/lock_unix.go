@@ -68,6 +68,13 @@ func openLock(path string) (*flock, error) {
 func lockInit(path string) (*flock, error) {
 	for {
 		lk, err := openLock(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The folder too was taken back (by the init that made it):
+			// made again, as this init made it at first.
+			if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+				lk, err = openLock(path)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -215,22 +215,12 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 		return false, err
 	}
-	// Make the new folders' names durable in their parents. A log folder
-	// made here goes again when that fails (only when empty: another
-	// init's goes on).
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := fsys.SyncDir(d); err != nil {
-			if madeLog {
-				_ = fsys.Remove(logDir)
-			}
-			return false, err
-		}
-	}
 	// Inits of one folder at once, in goroutines or processes, take
 	// turns: the first makes the repository, the others find it made.
 	// Unlocked, two wrote the same temp files, and a second one's
 	// segment replaced the first one's, with a commit appended to it
-	// since (a helper's audit).
+	// since (a helper's audit). Nothing is taken back before the lock
+	// is held: another init may be making the repository meanwhile.
 	madeLock := !existsIn(fsys, lockPath)
 	lk, err := lockInit(lockPath)
 	if err != nil {
@@ -255,10 +245,6 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		if err := fsys.MkdirAll(logDir, 0o755); err != nil {
 			return false, err
 		}
-		if err := fsys.SyncDir(dir); err != nil {
-			_ = fsys.Remove(logDir)
-			return false, err
-		}
 	}
 	takeBack := func(err error) (bool, error) {
 		_ = fsys.Remove(segPath)
@@ -273,6 +259,12 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		}
 		_ = fsys.SyncDir(dir)
 		return false, err
+	}
+	// The new folders' names durable in their parents.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := fsys.SyncDir(d); err != nil {
+			return takeBack(err)
+		}
 	}
 	if err := pack.WriteFileAtomic(fsys, formatPath, []byte(formatLine)); err != nil {
 		return takeBack(err)
