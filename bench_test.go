@@ -147,3 +147,15 @@ func BenchmarkAppendBank(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseLine parses the lines of the banking workload as import
+// does (commit headers allowed), one line an operation.
+func BenchmarkParseLine(b *testing.B) {
+	lines := bytes.Split(bytes.TrimSpace(benchWorkload(b, 10_000)), []byte("\n"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := parseLine(lines[i%len(lines)], true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
