@@ -219,7 +219,15 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 	if wo.Max <= 0 || wo.Max > logPrefetchAfter {
 		workers = min(runtime.GOMAXPROCS(0), streamLogWorkers)
 	}
-	var kept []walk.Entry // for Reverse
+	// A reversed log with no -n reads the positions oldest first and
+	// yields as it reads: holding every entry of a hot stream until the
+	// last was read took 0.8 GB over a million commits (a helper's
+	// review). With -n the newest n are found first, then reversed.
+	direct := wo.Reverse && wo.Max <= 0
+	if direct {
+		slices.Reverse(todo)
+	}
+	var kept []walk.Entry // for Reverse with -n
 	n, stopped := 0, false
 	var stopErr error
 	frames := frameLeaver{leave: r.st.LeaveFrame}
@@ -257,7 +265,7 @@ func (r *Repository) streamLogFrom(ctx context.Context, wo walk.LogOptions, budg
 		if !rd.ok {
 			return true
 		}
-		if wo.Reverse {
+		if wo.Reverse && !direct {
 			kept = append(kept, rd.e)
 		} else if !emit(rd.e) {
 			stopped = true
