@@ -69,8 +69,8 @@ func Log(ctx context.Context, src Source, opts LogOptions) iter.Seq2[Entry, erro
 		// The newest reverseKeep entries wait whole; of older ones only
 		// the ID waits, and the commit is loaded again as it is yielded,
 		// so that a reversed log of a long history (an export) holds
-		// about a hundred bytes a commit, not the commit and its events
-		// (1.9 GB for a million, a helper's audit).
+		// 32 bytes a commit, not the commit and its events (1.9 GB for
+		// a million, a helper's audit).
 		var kept []Entry      // the newest, whole
 		var older []object.ID // the rest, newest first
 		err := w.run(func(e Entry) bool {
