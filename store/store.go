@@ -239,13 +239,6 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	// empty, and the lock file last (an init waiting for it finds it
 	// gone and opens it again: lockInit).
 	madeFormat := !existsIn(fsys, formatPath)
-	// An init that failed while this one waited took back the log folder.
-	if !existsIn(fsys, logDir) {
-		madeLog = true
-		if err := fsys.MkdirAll(logDir, 0o755); err != nil {
-			return false, err
-		}
-	}
 	takeBack := func(err error) (bool, error) {
 		_ = fsys.Remove(segPath)
 		if madeFormat {
@@ -259,6 +252,13 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		}
 		_ = fsys.SyncDir(dir)
 		return false, err
+	}
+	// An init that failed while this one waited took back the log folder.
+	if !existsIn(fsys, logDir) {
+		madeLog = true
+		if err := fsys.MkdirAll(logDir, 0o755); err != nil {
+			return takeBack(err)
+		}
 	}
 	// The new folders' names durable in their parents.
 	for _, d := range []string{filepath.Dir(dir), dir} {

@@ -100,11 +100,7 @@ func Log(ctx context.Context, src Source, opts LogOptions) iter.Seq2[Entry, erro
 				yield(Entry{}, err)
 				return
 			}
-			parents := c.Parents
-			if opts.FirstParent && len(parents) > 1 {
-				parents = parents[:1]
-			}
-			if !yield(Entry{ID: id, Commit: c, Parents: parents, Events: events}, nil) {
+			if !yield(Entry{ID: id, Commit: c, Parents: w.parents(c), Events: events}, nil) {
 				return
 			}
 		}
@@ -198,10 +194,7 @@ func (w *walker) run(emit func(Entry) bool) error {
 			// walks no further than the first commit older than --since.
 			return nil
 		}
-		parents := n.c.Parents
-		if w.opts.FirstParent && len(parents) > 1 {
-			parents = parents[:1]
-		}
+		parents := w.parents(n.c)
 		show := !hasUntil || n.time <= until
 		var events []*object.Event
 		if show && filter {
@@ -238,6 +231,15 @@ func (w *walker) run(emit func(Entry) bool) error {
 		}
 	}
 	return nil
+}
+
+// parents returns the parents of c the walk follows: the first alone
+// with FirstParent.
+func (w *walker) parents(c *object.Commit) []object.ID {
+	if w.opts.FirstParent && len(c.Parents) > 1 {
+		return c.Parents[:1]
+	}
+	return c.Parents
 }
 
 // follow queues p, the only parent of n, when n was the only commit left
