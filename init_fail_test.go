@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,4 +241,78 @@ func TestWaitingInitMakesTheFoldersAgain(t *testing.T) {
 		}
 	}
 	assert.Zero(t, fails, "B failed %d of 10 times, last: %v", fails, last)
+}
+
+// Inits of one folder at once, bare or not: every one succeeds and one
+// made the repository (a helper's audit found bare ones failing on the
+// mark's one temporary name, all renaming it).
+func TestConcurrentInitsAllSucceed(t *testing.T) {
+	for _, bare := range []bool{false, true} {
+		for range 10 {
+			dir := filepath.Join(t.TempDir(), "sub", "repo")
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			made, errs := 0, []error(nil)
+			for range 12 {
+				wg.Go(func() {
+					r, created, err := Init(context.Background(), dir, InitOptions{Bare: bare})
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						errs = append(errs, err)
+						return
+					}
+					if created {
+						made++
+					}
+					r.Close()
+				})
+			}
+			wg.Wait()
+			require.Empty(t, errs, "bare=%v", bare)
+			assert.Equal(t, 1, made, "bare=%v: one init made it", bare)
+			r, err := Open(context.Background(), dirOf(dir, bare))
+			require.NoError(t, err)
+			assert.Equal(t, bare, r.WorkTree() == "", "bare=%v", bare)
+			r.Close()
+		}
+	}
+}
+
+// dirOf is the repository folder of an init of dir.
+func dirOf(dir string, bare bool) string {
+	if bare {
+		return dir
+	}
+	return filepath.Join(dir, DirName)
+}
+
+// Inits of one new folder at once on a full disk all fail, and leave no
+// file: a helper's audit found a lock file left, made again by an init
+// that waited for the lock of one that failed and took it back. (An
+// empty folder may stay, made by one init while another, which did not
+// make it, was the last to fail.)
+func TestConcurrentInitsOnAFullDiskLeaveNoFile(t *testing.T) {
+	initFS = noSpaceFS{FS: pack.OS, full: "format.tmp"}
+	defer func() { initFS = nil }()
+	for range 20 {
+		root := t.TempDir()
+		dir := filepath.Join(root, "r", "w")
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				_, _, err := Init(context.Background(), dir, InitOptions{})
+				assert.Error(t, err)
+			})
+		}
+		wg.Wait()
+		var files []string
+		require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return err
+		}))
+		assert.Empty(t, files)
+	}
 }

@@ -199,13 +199,33 @@ func markBare(gitDir string) error {
 	if store.Initialized(nil, gitDir) && filepath.Base(gitDir) == DirName {
 		return fmt.Errorf("%w: %s is the repository of a work tree; init --bare does not make it bare", ErrInvalid, gitDir)
 	}
-	if err := os.MkdirAll(gitDir, 0o755); err != nil {
+	// The mark is an empty file, made in place, not under a temporary
+	// name and renamed: inits of one folder at once each make it, and
+	// all of them renaming one temporary file failed all but the first
+	// (a helper's audit). A folder another init made and took back
+	// meanwhile is made again.
+	var f *os.File
+	for range 2 {
+		if err := os.MkdirAll(gitDir, 0o755); err != nil {
+			return err
+		}
+		var err error
+		if f, err = os.OpenFile(filepath.Join(gitDir, "bare"), os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if f == nil {
+		return fmt.Errorf("cannot make %s: it was removed as it was made", gitDir)
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := pack.WriteFileAtomic(pack.OS, filepath.Join(gitDir, "bare"), nil); err != nil {
+	// The mark's name, and the folder's own if init made it, durable.
+	if err := pack.OS.SyncDir(gitDir); err != nil {
 		return err
 	}
-	// The folder's own name, if init made it, durable in its parent.
 	return pack.OS.SyncDir(filepath.Dir(gitDir))
 }
 

@@ -226,11 +226,11 @@ func TestInitTakeBackBeforeUnlock(t *testing.T) {
 // one who opened the path after.
 func TestLockInitFollowsARemovedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
-	first, err := lockInit(path)
+	first, _, err := lockInit(path)
 	require.NoError(t, err)
 	got := make(chan *flock, 1)
 	go func() {
-		lk, err := lockInit(path)
+		lk, _, err := lockInit(path)
 		assert.NoError(t, err)
 		got <- lk
 	}()

@@ -64,35 +64,48 @@ func openLock(path string) (*flock, error) {
 // lockInit opens and takes the lock file at path for Init, and again when
 // the file it took was removed meanwhile: an init that fails takes back
 // the lock file it made, holding it, and a lock on a file no longer there
-// keeps out no one who opens the path after.
-func lockInit(path string) (*flock, error) {
+// keeps out no one who opens the path after. It makes the lock's folder
+// again when that was taken back too. made lists what was not there
+// before the open that took the lock, the file first, then the folders,
+// deepest first: what this init made, for it to take back if it fails.
+func lockInit(path string) (lk *flock, made []string, err error) {
 	for {
-		lk, err := openLock(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		made = made[:0]
+		if _, err := os.Lstat(path); err != nil {
+			made = append(made, path)
+		}
+		for p := filepath.Dir(path); p != filepath.Dir(p); p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); err == nil {
+				break
+			}
+			made = append(made, p)
+		}
+		if len(made) > 0 && made[len(made)-1] != path {
 			// The folder too was taken back (by the init that made it):
 			// made again, as this init made it at first.
-			if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-				lk, err = openLock(path)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, nil, err
 			}
 		}
+		lk, err := openLock(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := lk.lock(); err != nil {
 			lk.f.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		held, err := lk.f.Stat()
 		if err == nil {
 			var now fs.FileInfo
 			if now, err = os.Stat(lk.path); err == nil && os.SameFile(held, now) {
-				return lk, nil
+				return lk, made, nil
 			}
 		}
 		lk.unlock()
 		lk.f.Close()
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 }

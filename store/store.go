@@ -221,8 +221,7 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	// segment replaced the first one's, with a commit appended to it
 	// since (a helper's audit). Nothing is taken back before the lock
 	// is held: another init may be making the repository meanwhile.
-	madeLock := !existsIn(fsys, lockPath)
-	lk, err := lockInit(lockPath)
+	lk, madeLock, err := lockInit(lockPath)
 	if err != nil {
 		return false, err
 	}
@@ -247,8 +246,8 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		if madeLog {
 			_ = fsys.Remove(logDir)
 		}
-		if madeLock {
-			_ = os.Remove(lockPath)
+		for _, p := range madeLock { // the lock file, then its folders (only when empty)
+			_ = os.Remove(p)
 		}
 		_ = fsys.SyncDir(dir)
 		return false, err
