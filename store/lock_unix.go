@@ -69,25 +69,34 @@ func openLock(path string) (*flock, error) {
 // before the open that took the lock, the file first, then the folders,
 // deepest first: what this init made, for it to take back if it fails.
 func lockInit(path string) (lk *flock, made []string, err error) {
-	for {
+	for tries := 0; ; tries++ {
 		made = made[:0]
-		if _, err := os.Lstat(path); err != nil {
-			made = append(made, path)
-		}
 		for p := filepath.Dir(path); p != filepath.Dir(p); p = filepath.Dir(p) {
 			if _, err := os.Lstat(p); err == nil {
 				break
 			}
 			made = append(made, p)
 		}
-		if len(made) > 0 && made[len(made)-1] != path {
+		if len(made) > 0 {
 			// The folder too was taken back (by the init that made it):
 			// made again, as this init made it at first.
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return nil, nil, err
 			}
 		}
-		lk, err := openLock(path)
+		// Made here only if made exclusively: a file another init made
+		// between a look and the open is not this one's to take back.
+		lk, err := openLockFile(path, os.O_CREATE|os.O_EXCL)
+		if err == nil {
+			made = append([]string{path}, made...)
+		} else if errors.Is(err, fs.ErrExist) {
+			// Without O_CREATE: a file removed since is made again by
+			// the exclusive open, as this init's.
+			lk, err = openLockFile(path, 0)
+		}
+		if errors.Is(err, fs.ErrNotExist) && tries < 100 {
+			continue // the folder was taken back meanwhile
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -108,6 +117,20 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 			return nil, nil, err
 		}
 	}
+}
+
+// openLockFile opens the lock file at path to read and write, with the
+// extra flags of os.OpenFile (O_CREATE|O_EXCL: made here, or fs.ErrExist).
+func openLockFile(path string, flags int) (*flock, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|flags, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &flock{f: f, path: path}, nil
 }
 
 // cannotWrite says that what could not be opened (or created) to write,
