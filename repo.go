@@ -199,27 +199,22 @@ func markBare(gitDir string) error {
 	if store.Initialized(nil, gitDir) && filepath.Base(gitDir) == DirName {
 		return fmt.Errorf("%w: %s is the repository of a work tree; init --bare does not make it bare", ErrInvalid, gitDir)
 	}
-	// The mark is an empty file, made in place, not under a temporary
-	// name and renamed: inits of one folder at once each make it, and
-	// all of them renaming one temporary file failed all but the first
-	// (a helper's audit). A folder another init made and took back
-	// meanwhile is made again.
-	var f *os.File
-	for range 2 {
-		if err := os.MkdirAll(gitDir, 0o755); err != nil {
-			return err
-		}
-		var err error
-		if f, err = os.OpenFile(filepath.Join(gitDir, "bare"), os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
+	// The mark is an empty file, made in place (touch), not under a
+	// temporary name and renamed: inits of one folder at once each make
+	// it, and all of them renaming one temporary file failed all but the
+	// first (a helper's audit).
+	mark := filepath.Join(gitDir, "bare")
+	err := os.MkdirAll(gitDir, 0o755)
+	if err == nil {
+		err = touch(mark)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// The folder, made and taken back by another init meanwhile.
+		if err = os.MkdirAll(gitDir, 0o755); err == nil {
+			err = touch(mark)
 		}
 	}
-	if f == nil {
-		return fmt.Errorf("cannot make %s: it was removed as it was made", gitDir)
-	}
-	if err := f.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	// The mark's name, and the folder's own if init made it, durable.
