@@ -981,7 +981,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// The meta of events that bring none, shared while the time and
 		// actor stay (all of an input without times, mostly).
 		var bare map[string]string
-		var bareTime, bareActor string
+		var bareTime time.Time
+		var bareActor string
 		fold := func(g importGroup, o AppendOptions) error {
 			at := o.Time
 			if at.IsZero() {
@@ -992,9 +993,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				at = ftime
 			}
 			ftime = at
-			tstr := at.Format(time.RFC3339Nano)
-			if tstr != bareTime || o.Actor != bareActor {
-				bare, bareTime, bareActor = nil, tstr, o.Actor
+			tt := timeText{t: at}
+			if !at.Equal(bareTime) || o.Actor != bareActor {
+				bare, bareTime, bareActor = nil, at, o.Actor
 			}
 			for _, pe := range g.events {
 				schema := pe.in.Schema
@@ -1002,7 +1003,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 					schema = mdl.LatestSchema(pe.in.Type)
 				}
 				var meta map[string]string
-				meta, bare = filledMeta(pe.in.Meta, bare, tstr, o.Actor)
+				meta, bare = filledMeta(pe.in.Meta, bare, &tt, o.Actor)
 				if err := w.fold(pe.in.Stream, model.Event{Type: pe.in.Type, Schema: schema, Data: pe.data, Meta: meta}); err != nil {
 					return fmt.Errorf("line %d: %w", pe.line, err)
 				}
