@@ -274,13 +274,14 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		}
 		jobs = append(jobs, fileJob{entry: e, path: p, state: st})
 	}
-	// Every path was checked: nothing is written before all are.
+	// Every path is checked, and every refusal below made, before
+	// anything is written: no folder is made for a checkout refused (a
+	// helper's audit found a refused checkout's new folders left behind).
 	for _, j := range jobs {
-		if err := wt.checkDirs(j.path, true); err != nil {
+		if err := wt.checkDirs(j.path, false); err != nil {
 			return nil, err
 		}
 	}
-	wt.removeLeftovers(idx)
 	// What the last checkout wrote: the index, or without one (no
 	// checkout ever ran, or its index was lost), the files of the
 	// streams at HEAD that hold what checkout writes for them.
@@ -300,6 +301,12 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			return nil, err
 		}
 	}
+	for _, j := range jobs {
+		if err := wt.checkDirs(j.path, true); err != nil {
+			return nil, err
+		}
+	}
+	wt.removeLeftovers(idx)
 	// Before the first file, the index lists every file this checkout
 	// may write as checkout's, with a state no file matches: a checkout
 	// killed part way (kill -9, a power loss) then leaves files the next

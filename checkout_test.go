@@ -508,6 +508,39 @@ func TestCheckoutKeepsFilesItDidNotWrite(t *testing.T) {
 	assert.JSONEq(t, `{"v":9}`, string(b))
 }
 
+// A checkout refused for a file in the way had already made the folders
+// of its new streams, and left them empty (a helper's audit): the
+// refusals now come before any folder is made, with -b too.
+func TestRefusedCheckoutMakesNoFolder(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "1", ev("a/b/c", "Set", `{"v":1}`), ev("n", "Set", `{"v":2}`))
+	wt := r.WorkTree()
+	require.NoError(t, os.WriteFile(filepath.Join(wt, "n.json"), []byte("mine\n"), 0o644))
+	for _, opts := range []CheckoutOptions{{}, {Branch: "nb"}} {
+		_, err := r.Checkout(ctx, "main", opts)
+		require.ErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, "n.json, which no checkout wrote")
+		assert.NoDirExists(t, filepath.Join(wt, "a"), "branch %q", opts.Branch)
+	}
+
+	// A file it would remove, which no checkout wrote, is refused the
+	// same way.
+	require.NoError(t, os.Remove(filepath.Join(wt, "n.json")))
+	c2 := commitEvents(t, r, "2", ev("x/y", "Set", `{"v":3}`))
+	commitEvents(t, r, "3", ev("gone", "Set", `{"v":4}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	require.NoError(t, os.RemoveAll(filepath.Join(wt, "x")))
+	require.NoError(t, os.RemoveAll(filepath.Join(wt, "a")))
+	require.NoError(t, os.Remove(filepath.Join(r.GitDir(), WorktreeIndexName)))
+	require.NoError(t, os.WriteFile(filepath.Join(wt, "gone.json"), []byte("mine\n"), 0o644))
+	_, err := r.Checkout(ctx, c2.String(), CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "gone.json, which no checkout wrote")
+	assert.NoDirExists(t, filepath.Join(wt, "x"))
+	assert.NoDirExists(t, filepath.Join(wt, "a"))
+}
+
 // Before any checkout ran (no index), files in the places of streams at
 // HEAD were taken for what a checkout wrote: the first checkout removed
 // or overwrote a user's files. Now only a file holding its stream's
