@@ -197,9 +197,11 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		}
 	}
 	// A branch wins over a tag of the same name, as git checkout does:
-	// checking out a branch is what attaches HEAD.
+	// checking out a branch is what attaches HEAD. So does a branch
+	// whose name is a ref's full name (refs/heads/x, a branch of its
+	// own): Git switches to it, where refs/heads/x names x elsewhere.
 	at := rev
-	if _, ok := r.st.Ref(refs.HeadsPrefix + rev); ok && !strings.HasPrefix(rev, "refs/") {
+	if _, ok := r.st.Ref(refs.HeadsPrefix + rev); ok {
 		at = refs.HeadsPrefix + rev
 	}
 	id, err := r.resolveAt(ctx, at, opts.AsOf)
@@ -612,7 +614,8 @@ func (r *Repository) moveHead(ctx context.Context, rev, at string, id object.ID,
 		case at == refs.HeadsPrefix+rev:
 			// rev named a branch by its short name: attach to it, at the
 			// commit written. Any other revision detaches, a branch's
-			// full name (refs/heads/x) too, as in Git.
+			// full name (refs/heads/x) too, as in Git, unless a branch
+			// is named so itself.
 			v, ok := tx.Ref(at)
 			if !ok {
 				// Deleted while its files were written: HEAD detaches

@@ -627,7 +627,7 @@ func TestCheckoutRefusedOnARemovalWritesNothing(t *testing.T) {
 func TestCheckoutFullBranchNameDetaches(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	appendOne(t, r, ev("a", "E", `{"v":1}`))
+	first := appendOne(t, r, ev("a", "E", `{"v":1}`))
 	res, err := r.Checkout(ctx, "refs/heads/main", CheckoutOptions{})
 	require.NoError(t, err)
 	assert.True(t, res.Detached)
@@ -636,6 +636,20 @@ func TestCheckoutFullBranchNameDetaches(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, res.Detached)
 	assert.Equal(t, "main", currentBranch(t, r))
+
+	// A branch named refs/heads/x is a branch of its own, which the
+	// name checks out, attached, as git checkout does, at its own
+	// commit (x's is another); it used to detach (a helper's audit).
+	_, err = r.CreateBranch(ctx, "refs/heads/x", "main", "t")
+	require.NoError(t, err)
+	appendOne(t, r, ev("a", "E", `{"v":2}`))
+	_, err = r.CreateBranch(ctx, "x", "main", "t")
+	require.NoError(t, err)
+	res, err = r.Checkout(ctx, "refs/heads/x", CheckoutOptions{})
+	require.NoError(t, err)
+	assert.False(t, res.Detached)
+	assert.Equal(t, "refs/heads/x", currentBranch(t, r))
+	assert.Equal(t, first, res.Commit)
 }
 
 // A stream to remove whose file cannot be there (a file stands where its
