@@ -75,14 +75,20 @@ func parseRevision(rev string) (revision, error) {
 		if i == 0 && strings.HasPrefix(sel, "-") {
 			// @{-N}: the N-th branch or commit checked out before.
 			n, ok := parseCount(sel[1:])
-			if !ok || n == 0 {
+			switch {
+			case !ok && allDigits(sel[1:]):
+				return r, fmt.Errorf("bad selector %q: %s is out of range", base, sel[1:])
+			case !ok || n == 0:
 				return r, fmt.Errorf("bad selector %q: want @{-N}, N at least 1", base)
 			}
 			r.before, r.name = n, refs.HEAD
 			return r, parseSteps(&r, rest)
 		}
 		n, ok := parseCount(sel)
-		if !ok {
+		switch {
+		case !ok && allDigits(sel):
+			return r, fmt.Errorf("bad reflog selector %q: %s is out of range", base[i:], sel)
+		case !ok:
 			return r, fmt.Errorf("bad reflog selector %q: want @{N}", base[i:])
 		}
 		r.reflog = n
@@ -139,12 +145,15 @@ func parseSteps(r *revision, rest string) error {
 
 // parseCount parses a non-negative decimal count of digits only.
 func parseCount(s string) (int, bool) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+	if !allDigits(s) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
 }
+
+// allDigits reports whether s is decimal digits only, at least one.
+func allDigits(s string) bool { return s != "" && strings.TrimLeft(s, "0123456789") == "" }
 
 // isHex reports whether s could be a full or abbreviated hex ID.
 func isHex(s string) bool {
