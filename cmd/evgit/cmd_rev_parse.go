@@ -17,7 +17,7 @@ func newRevParseCommand(g *globalOptions) *cobra.Command {
 	var opts revParseOptions
 	return &cobra.Command{
 		Use:   "rev-parse REV...",
-		Short: "Print the full commit ID a revision names",
+		Short: "Print the full commit ID a revision names (A..B: B, then ^A)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.revs = args
@@ -31,15 +31,30 @@ func runRevParse(ctx context.Context, opts revParseOptions, g *globalOptions) er
 	if err != nil {
 		return err
 	}
+	// Every revision is resolved before anything is printed: a bad one
+	// prints nothing.
+	var out []string
 	for _, rev := range opts.revs {
 		if err := walk.Given(rev); err != nil {
 			return err
 		}
-		id, err := repo.Resolve(ctx, rev)
+		// A range A..B prints B, then A excluded (^A), as git rev-parse
+		// does.
+		from, to, isRange := walk.ParseRange(rev)
+		id, err := repo.Resolve(ctx, to)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(g.stdout, id)
+		out = append(out, id.String())
+		if isRange {
+			if id, err = repo.Resolve(ctx, from); err != nil {
+				return err
+			}
+			out = append(out, "^"+id.String())
+		}
+	}
+	for _, line := range out {
+		fmt.Fprintln(g.stdout, line)
 	}
 	return nil
 }
