@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -93,11 +94,19 @@ func TestUnknownFormatIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "format"), []byte("evgit 3\n"), 0o644))
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), `has format "evgit 3\n"; this evgit reads "evgit 1\n" and "evgit 2\n"`)
+	assert.Contains(t, err.Error(), `has format "evgit 3\n" (its file `+filepath.Join(dir, "format")+`); this evgit reads "evgit 1\n" and "evgit 2\n"`)
 
 	// The bytes as they are: a lost newline is visible.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "format"), []byte("evgit 2"), 0o644))
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), `has format "evgit 2";`)
+	assert.Contains(t, err.Error(), `has format "evgit 2" (its file`)
+
+	// A file of other bytes (a segment's, copied over it) is shown cut
+	// short, not whole on one line of kilobytes.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "format"), bytes.Repeat([]byte("EVGSEG\x00\x01"), 300), 0o644))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Less(t, len(err.Error()), 300)
+	assert.Contains(t, err.Error(), `..." (its file`)
 }

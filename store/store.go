@@ -330,7 +330,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	} else if string(b) == formatLine {
 		s.packed = true
 	} else if string(b) != formatLine1 {
-		return nil, fmt.Errorf("%w: %s has format %q; this evgit reads %q and %q", ErrCorrupt, dir, string(b), formatLine1, formatLine)
+		// Named by its file, and cut short: a damaged one may hold
+		// anything (a helper's audit saw 2 KB of escaped bytes).
+		shown := string(b)
+		if len(shown) > 32 {
+			shown = shown[:32] + "..."
+		}
+		return nil, fmt.Errorf("%w: %s has format %q (its file %s); this evgit reads %q and %q", ErrCorrupt, dir, shown, filepath.Join(dir, "format"), formatLine1, formatLine)
 	}
 	lk, err := openLock(filepath.Join(dir, "lock"))
 	if err != nil {

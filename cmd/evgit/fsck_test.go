@@ -135,7 +135,7 @@ func TestFsckCommandUnopenable(t *testing.T) {
 	code, out, errs := runCLI(t, "-C", dir, "fsck")
 	assert.Equal(t, exitError, code)
 	assert.Empty(t, out)
-	assert.Regexp(t, `^error: .* has format "evgit 9\\n"; .*\n$`, errs)
+	assert.Regexp(t, `^error: .* has format "evgit 9\\n" \(its file .*/format\); .*\n$`, errs)
 
 	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
 	assert.Equal(t, exitError, code)
