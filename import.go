@@ -787,6 +787,14 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		if errors.Is(err, errRetryUntrusted) {
 			return 0, 0, err
 		}
+		var reused *KeyReusedError
+		if errors.As(err, &reused) && reused.Line == 0 && g.line > 0 {
+			// A key another writer used since the dry run looked: said
+			// as the dry run says it, by the line (a helper's audit saw
+			// both forms for one race).
+			reused.Line = g.line
+			return 0, 0, err
+		}
 		if err != nil {
 			return 0, 0, fmt.Errorf("commit %d of the batch: %w", i+1, err)
 		}
