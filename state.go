@@ -405,6 +405,10 @@ type loader struct {
 	mdlID object.ID
 	every uint64
 	snaps *snapshot.Reader
+	// jumped marks a load at the commit the line index named for a
+	// version: it folds from the line's start if it must, never jumps
+	// again.
+	jumped bool
 }
 
 func newLoader(r *Repository, rd reader, mdl *model.Model, mdlID object.ID) *loader {
@@ -566,8 +570,14 @@ func (l *loader) foldOnto(st streamState, events []*object.Event, stream string,
 }
 
 // fromIndex folds a stream from the start of id's line, through the
-// line index and its marks.
+// line index and its marks; with version > 0 and snapshots, it first
+// looks for the version from the snapshot nearest it (atVersion).
 func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamState, error) {
+	if version > 0 && l.every > 0 && !l.jumped {
+		if st, ok, err := l.atVersion(id, stream, version); ok || err != nil {
+			return st, err
+		}
+	}
 	var st streamState
 	err := l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
 		var err error
@@ -581,6 +591,37 @@ func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamS
 		return st, &versionError{stream: stream, have: st.version, asked: version}
 	}
 	return st, nil
+}
+
+// atVersion loads a stream's version-th state at the commit that holds
+// its version-th event, which the line index names: from the snapshot
+// nearest that commit, as a load at it does, where a walk back from a
+// later commit had passed many snapshots that were too new, and the fold
+// from the line's start that followed read every event of the stream
+// before it (a version in the middle of a hot stream's 134,549 events on
+// a million commits: 1.0–1.9 s). ok is false when the index cannot say
+// (a line with merges, a version past the stream's events).
+func (l *loader) atVersion(id object.ID, stream string, version uint64) (st streamState, ok bool, err error) {
+	var at object.ID
+	err = l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
+		at = object.ZeroID
+		if !v.linear() {
+			return nil
+		}
+		refs, _, err := v.streamRefs(stream, l.mdlID)
+		if err != nil || version > uint64(len(refs)) {
+			return err
+		}
+		at = v.ids[refs[version-1].pos]
+		return nil
+	})
+	if err != nil || at.IsZero() {
+		return streamState{}, false, err
+	}
+	jl := *l
+	jl.jumped = true
+	st, err = jl.load(at, stream, version)
+	return st, err == nil, err
 }
 
 // hydrate (on a chain root) finds the newest snapshot at or below the
