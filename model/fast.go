@@ -76,6 +76,14 @@ func compileFast(t *typeRules) *fastRules {
 		}
 		ff := fastField{name: name}
 		if fl.prog == nil {
+			// A constant the full path refuses on a write (a whole
+			// float past 2^63, which would be stored as an integer no
+			// arithmetic accepts) is left to it, so that its refusal
+			// never depends on which path an event takes (a helper's
+			// audit: the fast path wrote it).
+			if storableAt(fl.constant, 2, true) != nil {
+				return nil
+			}
 			c, err := object.EncodeJSON(fl.constant)
 			if err != nil {
 				return nil
