@@ -208,6 +208,11 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 	if in.data == nil {
 		in.data = []byte("{}")
 	}
+	if len(in.data) > maxEventData {
+		// Canonical, as stored: an import took data that commit
+		// refused, whose export then did not import (a helper's audit).
+		return in, dataTooLarge(len(in.data))
+	}
 	return in, nil
 }
 
@@ -239,7 +244,7 @@ func checkEvent(e *EventInput) ([]byte, error) {
 		return nil, err
 	}
 	if len(e.Data) > maxInputLine {
-		return nil, fmt.Errorf("data: %d MiB, more than the %d MiB an event may hold", len(e.Data)>>20, maxInputLine>>20)
+		return nil, dataTooLarge(len(e.Data))
 	}
 	// A program's meta, unlike a parsed line's, may hold any bytes:
 	// export writes it as JSON, which would replace bytes that are not
@@ -256,13 +261,31 @@ func checkEvent(e *EventInput) ([]byte, error) {
 		return []byte("{}"), nil
 	}
 	if object.IsPlainCanonical(e.Data) {
+		if len(e.Data) > maxEventData {
+			return nil, dataTooLarge(len(e.Data))
+		}
 		return e.Data, nil // canonical already, as a program's data mostly is
 	}
 	data, err := object.CanonicalJSON(e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("data: %v", err)
 	}
+	// Measured canonical, as it is stored and exported: canonical JSON
+	// may be longer than what was given (1e18 is 1000000000000000000).
+	if len(data) > maxEventData {
+		return nil, dataTooLarge(len(data))
+	}
 	return data, nil
+}
+
+// dataTooLarge refuses an event's data of n bytes: in MiB, or in bytes
+// when so few past the limit that MiB would not tell them apart.
+func dataTooLarge(n int) error {
+	size := fmt.Sprintf("%d MiB", n>>20)
+	if n>>20 <= maxEventData>>20 {
+		size = fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Errorf("data: %s, more than the %d MiB an event may hold", size, maxEventData>>20)
 }
 
 // ReadLines reads NDJSON from r, skipping blank lines; a bad line is
@@ -304,7 +327,9 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 		return invalidf("no input to read")
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), maxInputLine)
+	// Room for the line's CR and LF too: a line of exactly maxInputLine
+	// bytes is taken (it was refused), a longer one refused below.
+	sc.Buffer(make([]byte, 0, 1<<20), maxInputLine+2)
 	var unterminated []byte // the last line, when no newline ended it
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
 		advance, token, err := bufio.ScanLines(data, atEOF)
@@ -316,6 +341,9 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	n := 0
 	for sc.Scan() {
 		n++
+		if len(sc.Bytes()) > maxInputLine {
+			return lineTooLong(n)
+		}
 		if unterminated != nil {
 			unterminated = slices.Clone(sc.Bytes()) // taken below, if the input ended well
 			break
@@ -336,16 +364,27 @@ func scanRaw(r io.Reader, fn func(n int, b []byte) error) error {
 	}
 	switch err := sc.Err(); {
 	case errors.Is(err, bufio.ErrTooLong):
-		return invalidf("line %d: longer than %d MiB, the most a line may hold", n+1, maxInputLine>>20)
+		return lineTooLong(n + 1)
 	case err != nil:
 		return fmt.Errorf("reading the input: %w", err) // not the line's fault
 	}
 	return nil
 }
 
-// maxInputLine is the most bytes an input line may hold, and an event's
-// data through Append.
-const maxInputLine = 64 << 20
+// lineTooLong refuses input line n.
+func lineTooLong(n int) error {
+	return invalidf("line %d: longer than %d MiB, the most a line may hold", n, maxInputLine>>20)
+}
+
+// maxEventData is the most bytes an event's data may hold, canonical, as
+// it is stored; maxInputLine the most an input line may: twice as much,
+// so that the line export writes for an event of the most data, with its
+// meta and its commit's header, imports again (at 64 MiB each, such a
+// line did not: a helper's audit).
+const (
+	maxEventData = 64 << 20
+	maxInputLine = 128 << 20
+)
 
 // jsonKind names a Go kind as JSON names its values, for messages.
 func jsonKind(k reflect.Kind) string {
