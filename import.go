@@ -63,6 +63,20 @@ type ImportResult struct {
 	// RenamedAt maps each ID of Renames to the input line its commit
 	// starts at. Not in the JSON of SPEC §3.
 	RenamedAt map[object.ID]int `json:"-"`
+	// Renamed lists each commit built with another ID than its header
+	// names, in input order: more than Renames holds when the input
+	// names one ID for several commits (two exports of one history's
+	// streams, one after the other), where Renames keeps the last. Not in
+	// the JSON of SPEC §3.
+	Renamed []Rename `json:"-"`
+}
+
+// Rename is a commit an import built with another ID than its header
+// names.
+type Rename struct {
+	Declared object.ID // the ID the header names
+	Built    object.ID // the ID the commit got
+	Line     int       // the input line the commit starts at
 }
 
 // Transaction bounds of import: a batch ends after this many commits,
@@ -306,6 +320,7 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		}
 	}
 	res.Renames, res.RenamedAt = maps.Clone(opts.renames.ids), maps.Clone(opts.renames.lines)
+	res.Renamed = opts.renames.inOrder()
 	// A bulk import leaves up to SealObjects objects in the newest
 	// segment, which every later open would scan: index them now.
 	if res.Commits >= importSealMin {
@@ -1291,6 +1306,21 @@ type importRenames struct {
 	mu    sync.Mutex
 	ids   map[object.ID]object.ID
 	lines map[object.ID]int // the input line each renamed commit starts at
+	// byLine is every renamed commit by the line it starts at: an input
+	// may name one ID for several commits, which ids keeps one of.
+	byLine map[int]Rename
+}
+
+// inOrder returns the renamed commits in input order.
+func (m *importRenames) inOrder() []Rename {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Collect(maps.Values(m.byLine))
+	slices.SortFunc(out, func(a, b Rename) int { return cmp.Compare(a.Line, b.Line) })
+	return out
 }
 
 // note records the commit a header's commit became. A commit built again
@@ -1314,12 +1344,15 @@ func (m *importRenames) note(h *CommitHeader, line int, id object.ID) {
 	case declared != id && m.ids == nil:
 		m.ids = map[object.ID]object.ID{declared: id}
 		m.lines = map[object.ID]int{declared: line}
+		m.byLine = map[int]Rename{line: {Declared: declared, Built: id, Line: line}}
 	case declared != id:
 		m.ids[declared] = id
 		m.lines[declared] = line
+		m.byLine[line] = Rename{Declared: declared, Built: id, Line: line}
 	default:
 		delete(m.ids, declared)
 		delete(m.lines, declared)
+		delete(m.byLine, line)
 	}
 }
 

@@ -76,4 +76,42 @@ func TestImportRenamedAtNamesInputLines(t *testing.T) {
 		want[id] = i + 1
 	}
 	assert.Equal(t, want, res.RenamedAt)
+	require.Len(t, res.Renamed, 6, "a batch built again is noted once")
+	for i, r := range res.Renamed {
+		assert.Equal(t, want[r.Declared], r.Line)
+		assert.Equal(t, res.Renames[r.Declared], r.Built)
+		if i > 0 {
+			assert.Less(t, res.Renamed[i-1].Line, r.Line, "in input order")
+		}
+	}
+}
+
+// Two exports of one history's streams, one after the other, name each
+// commit twice, and every commit of both is built anew: Renamed lists all
+// four, in input order, where Renames (by the ID named) keeps two, and the
+// warning counted two and named the wrong first (a helper's audit).
+func TestImportRenamedListsAnIDNamedTwice(t *testing.T) {
+	ctx := context.Background()
+	src := newRepo(t)
+	for i := range 2 {
+		_, err := src.Append(ctx, []EventInput{ev("a", "T", fmt.Sprintf(`{"x":%d}`, i)), ev("b", "T", fmt.Sprintf(`{"y":%d}`, i))}, AppendOptions{Actor: "a", Message: fmt.Sprint("c", i)})
+		require.NoError(t, err)
+	}
+	var in bytes.Buffer
+	for _, s := range []string{"a", "b"} {
+		require.NoError(t, src.Export(ctx, &in, ExportOptions{Stream: s}))
+	}
+	res, err := newRepo(t).Import(ctx, &in, ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 4, res.Commits)
+	assert.Len(t, res.Renames, 2)
+	require.Len(t, res.Renamed, 4)
+	var lines []int
+	for _, r := range res.Renamed {
+		lines = append(lines, r.Line)
+	}
+	assert.Equal(t, []int{1, 2, 3, 4}, lines)
+	assert.Equal(t, res.Renamed[0].Declared, res.Renamed[2].Declared)
+	assert.NotEqual(t, res.Renamed[0].Built, res.Renamed[2].Built)
+	assert.Equal(t, res.Head, res.Renamed[3].Built)
 }

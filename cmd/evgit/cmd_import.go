@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/evgit/evgit"
-	"github.com/evgit/evgit/object"
 )
 
 type importOptions struct {
@@ -90,7 +85,7 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	if res.Commits > 0 {
 		g.written = fmt.Sprintf("the import of %d commits, head %s,", res.Commits, res.Head.Short())
 	}
-	warnRenames(g, res.Renames, res.RenamedAt)
+	warnRenames(g, res.Renamed)
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
@@ -107,21 +102,18 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 // other history, but also the mark of an input cut inside a commit, whose
 // last commit then lacks events (importing the whole input after would
 // add that commit again, whole).
-func warnRenames(g *globalOptions, renames map[object.ID]object.ID, at map[object.ID]int) {
-	if len(renames) == 0 {
+func warnRenames(g *globalOptions, renamed []evgit.Rename) {
+	if len(renamed) == 0 {
 		return
 	}
 	// In input order: the first says where, the last may be a commit the
 	// input was cut inside.
-	declared := slices.SortedFunc(maps.Keys(renames), func(a, b object.ID) int {
-		return cmp.Or(cmp.Compare(at[a], at[b]), bytes.Compare(a[:], b[:]))
-	})
-	became := func(id object.ID) string {
-		return fmt.Sprintf("%s became %s at line %d", id.Short(), renames[id].Short(), at[id])
+	became := func(r evgit.Rename) string {
+		return fmt.Sprintf("%s became %s at line %d", r.Declared.Short(), r.Built.Short(), r.Line)
 	}
-	what := fmt.Sprintf("a commit got another ID than its header names (%s)", became(declared[0]))
-	if n := len(renames); n > 1 {
-		what = fmt.Sprintf("%d commits got other IDs than their headers name (the first: %s; the last: %s)", n, became(declared[0]), became(declared[n-1]))
+	what := fmt.Sprintf("a commit got another ID than its header names (%s)", became(renamed[0]))
+	if n := len(renamed); n > 1 {
+		what = fmt.Sprintf("%d commits got other IDs than their headers name (the first: %s; the last: %s)", n, became(renamed[0]), became(renamed[n-1]))
 	}
 	fmt.Fprintf(g.stderr, "warning: %s: the input is not the export of a whole line imported onto the history it came from\n", what)
 }
