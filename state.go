@@ -601,15 +601,26 @@ func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamS
 // before it (a version in the middle of a hot stream's 134,549 events on
 // a million commits: 1.0–1.9 s). ok is false when the index cannot say
 // (a line with merges, a version past the stream's events).
+//
+// The index may come from the line cache, which a damaged file can make
+// say otherwise than history: the event it names is checked to be the
+// stream's, as a fold through the index checks each, and a commit whose
+// line holds fewer of the stream's events than the index says is taken as
+// such damage too (the cache is removed, and the error says so), never
+// reported as a version the stream does not have (a review found that).
 func (l *loader) atVersion(id object.ID, stream string, version uint64) (st streamState, ok bool, err error) {
 	var at object.ID
+	var li *lineIndex
 	err = l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
-		at = object.ZeroID
+		at, li = object.ZeroID, v.li
 		if !v.linear() {
 			return nil
 		}
 		refs, _, err := v.streamRefs(stream, l.mdlID)
 		if err != nil || version > uint64(len(refs)) {
+			return err
+		}
+		if _, err := v.eventID(l.rd, refs[version-1], stream); err != nil {
 			return err
 		}
 		at = v.ids[refs[version-1].pos]
@@ -621,6 +632,10 @@ func (l *loader) atVersion(id object.ID, stream string, version uint64) (st stre
 	jl := *l
 	jl.jumped = true
 	st, err = jl.load(at, stream, version)
+	var short *versionError
+	if errors.As(err, &short) {
+		return streamState{}, false, li.damaged(fmt.Sprintf("commit %s as one with the %d-th event of %s, where its line holds %d", at.Short(), version, stream, short.have))
+	}
 	return st, err == nil, err
 }
 

@@ -3,6 +3,8 @@ package evgit
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,4 +47,62 @@ func TestVersionLoadsFromTheNearestSnapshot(t *testing.T) {
 	_, err = r.State(ctx, "HEAD", "hot", StateOptions{Version: 10_001})
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.ErrorContains(t, err, "has 10000 events, not 10001")
+}
+
+// A line cache that names a stream's events at earlier commits than
+// history holds them (a damaged file whose checksum still holds) is
+// found out as the fold through it finds it out: the cache is removed and
+// the error says so, and the next load is right. The jump to the commit
+// of the version-th event read the cache unchecked and reported a
+// version the stream does not have, keeping the file (a review found it).
+// Moved one commit back, hot's events land on another stream's; with a
+// position made up early on (and the last dropped), on hot's own earlier
+// ones, whose line holds one event too few.
+func TestVersionJumpChecksTheLineCache(t *testing.T) {
+	for _, how := range []string{"moved back", "one made up"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			r := newRepo(t)
+			var in strings.Builder
+			for i := 1; i <= 3_000; i++ {
+				fmt.Fprintf(&in, `{"stream":"hot","type":"Set","data":{"n":%d}}`+"\n", i)
+				fmt.Fprintf(&in, `{"stream":"c1","type":"Set","data":{"n":%d}}`+"\n", i)
+				fmt.Fprintf(&in, `{"stream":"c2","type":"Set","data":{"n":%d}}`+"\n", i)
+			}
+			_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
+			require.NoError(t, err)
+			_, err = r.State(ctx, "HEAD", "hot", StateOptions{Version: 500})
+			require.NoError(t, err)
+			gitDir := r.GitDir()
+			require.NoError(t, r.Close())
+			cache := filepath.Join(gitDir, lineCacheName)
+			b, err := os.ReadFile(cache)
+			require.NoError(t, err, "the walk saved the line")
+			saved, err := decodeLineCache(b)
+			require.NoError(t, err)
+			refs := saved.streams["hot"].events()
+			if how == "moved back" {
+				for i := 1; i < len(refs); i++ {
+					refs[i].pos--
+				}
+			} else {
+				madeUp := eventRef{pos: refs[99].pos + 1} // c1's commit
+				refs = append(refs[:100:100], append([]eventRef{madeUp}, refs[100:len(refs)-1]...)...)
+			}
+			saved.streams["hot"].refs = refs
+			li := &lineIndex{ids: saved.ids, offsets: saved.offsets, times: saved.times, merges: saved.merges, streams: saved.streams}
+			require.NoError(t, os.WriteFile(cache, li.encodeLocked(), 0o644))
+
+			r, err = Open(ctx, gitDir)
+			require.NoError(t, err)
+			defer r.Close()
+			_, err = r.State(ctx, "HEAD", "hot", StateOptions{Version: 500})
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.ErrorContains(t, err, "the line cache")
+			assert.NoFileExists(t, cache)
+			st, err := r.State(ctx, "HEAD", "hot", StateOptions{Version: 500})
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"n":500}`, string(st.State))
+		})
+	}
 }
