@@ -148,7 +148,7 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}
-	if err := checkUTF8("message", opts.Message); err != nil {
+	if err := checkMessage(opts.Message); err != nil {
 		return nil, err
 	}
 	if err := checkKey(opts.IdempotencyKey); err != nil {
@@ -315,7 +315,31 @@ func checkActor(a string) error {
 	if !plainText(a) {
 		return invalidf("actor %q: want UTF-8 without control characters", a)
 	}
+	return checkTextSize("actor", len(a))
+}
+
+// maxText is the most bytes a commit's message, actor or idempotency key,
+// or an event's meta (its keys and values together), may hold: with the
+// most data an event may hold, the line export writes for it then fits
+// the most a line may hold, and imports again (a review found an event
+// whose meta made its export a line no import took).
+const maxText = 1 << 20
+
+// checkTextSize refuses text of n bytes past maxText.
+func checkTextSize(what string, n int) error {
+	if n > maxText {
+		return invalidf("%s: %d bytes, more than the %d MiB it may hold", what, n, maxText>>20)
+	}
 	return nil
+}
+
+// checkMessage refuses a commit message that is not UTF-8 (see
+// checkUTF8) or longer than maxText.
+func checkMessage(m string) error {
+	if err := checkUTF8("message", m); err != nil {
+		return err
+	}
+	return checkTextSize("message", len(m))
 }
 
 // checkKey refuses an idempotency key that is not UTF-8 (see checkUTF8)
@@ -326,7 +350,7 @@ func checkKey(k string) error {
 	if !plainText(k) {
 		return invalidf("idempotency key %q: want UTF-8 without control characters", k)
 	}
-	return nil
+	return checkTextSize("idempotency key", len(k))
 }
 
 // plainText reports whether s is UTF-8 without control characters, as an

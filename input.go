@@ -180,6 +180,14 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 			if keyGiven && h.IdempotencyKey == "" {
 				return fmt.Errorf("bad \"commit\": idempotency_key: empty, want a value (leave it out for none)")
 			}
+			for _, t := range []struct {
+				what string
+				n    int
+			}{{"message", len(h.Message)}, {"actor", len(h.Actor)}, {"idempotency_key", len(h.IdempotencyKey)}} {
+				if t.n > maxText {
+					return fmt.Errorf("bad \"commit\": %s: %d bytes, more than the %d MiB it may hold", t.what, t.n, maxText>>20)
+				}
+			}
 			in.Commit = &h
 		default:
 			return fmt.Errorf("unknown field %q", key)
@@ -235,6 +243,21 @@ func checkNames(e *EventInput) error {
 	if a, ok := e.Meta["actor"]; ok && strings.ContainsFunc(a, unicode.IsControl) {
 		return fmt.Errorf("meta.actor %q: want no control characters, as a commit's actor", a)
 	}
+	// Bounded as a commit's actor is, and the rest of the meta together:
+	// a commit fills in its time and actor, so an exported event holds
+	// them whatever it was given.
+	n := 0
+	for k, v := range e.Meta {
+		if k != "time" && k != "actor" {
+			n += len(k) + len(v)
+		}
+	}
+	switch {
+	case len(e.Meta["actor"]) > maxText:
+		return fmt.Errorf("meta.actor: %d bytes, more than the %d MiB it may hold", len(e.Meta["actor"]), maxText>>20)
+	case n > maxText:
+		return fmt.Errorf("meta: %d bytes besides its time and actor, more than the %d MiB it may hold", n, maxText>>20)
+	}
 	return nil
 }
 
@@ -244,7 +267,9 @@ func checkEvent(e *EventInput) ([]byte, error) {
 		return nil, err
 	}
 	if len(e.Data) > maxInputLine {
-		return nil, dataTooLarge(len(e.Data))
+		// Not canonicalized to be measured: what is given may hold no
+		// more than a line may.
+		return nil, fmt.Errorf("data: %d MiB as given, more than the %d MiB a line may hold", len(e.Data)>>20, maxInputLine>>20)
 	}
 	// A program's meta, unlike a parsed line's, may hold any bytes:
 	// export writes it as JSON, which would replace bytes that are not

@@ -40,16 +40,21 @@ func TestDataMeasuredCanonical(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound, "nothing written")
 }
 
-// An event of the most data an event may hold, in a commit with a
-// message, exports as a line longer than its data, which import takes
-// again, with the same ID: with lines held to 64 MiB, as data is, it
-// was refused (a helper's audit).
+// An event of the most data an event may hold, with the most meta, in a
+// commit with the longest message, exports as a line longer than its
+// data, which import takes again, with the same ID: with lines held to
+// 64 MiB, as data is, it was refused (a helper's audit), and with meta
+// and messages of any size an export could pass any limit (a review).
 func TestExportOfTheLargestEventImports(t *testing.T) {
 	ctx := context.Background()
 	prefix, suffix := `{"b":"`, `"}`
 	data := prefix + strings.Repeat("x", maxEventData-len(prefix)-len(suffix)) + suffix
+	// With the most meta and message too, of characters JSON escapes in
+	// six bytes each.
+	meta := map[string]string{"k": strings.Repeat("\x01", maxText-1), "actor": strings.Repeat("b", maxText)}
+	msg := strings.Repeat("\x02", maxText)
 	src := newRepo(t)
-	res, err := src.Append(ctx, []EventInput{{Stream: "s", Type: "T", Data: []byte(data)}}, AppendOptions{Actor: "ann", Message: "the largest"})
+	res, err := src.Append(ctx, []EventInput{{Stream: "s", Type: "T", Data: []byte(data), Meta: meta}}, AppendOptions{Actor: strings.Repeat("a", maxText), Message: msg, IdempotencyKey: strings.Repeat("k", maxText)})
 	require.NoError(t, err)
 	var out bytes.Buffer
 	require.NoError(t, src.Export(ctx, &out, ExportOptions{}))
@@ -82,4 +87,40 @@ func TestLineOfTheLimit(t *testing.T) {
 	err := scanRaw(io.MultiReader(strings.NewReader("{}\n"), bytes.NewReader(long), strings.NewReader("\n")), func(int, []byte) error { return nil })
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.ErrorContains(t, err, "line 2: longer than 128 MiB")
+}
+
+// Meta, a message, an actor and an idempotency key hold at most 1 MiB
+// each, through Append, Revert and an input line alike; more is refused
+// and nothing is written.
+func TestTextAroundTheDataIsBounded(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	big := strings.Repeat("x", maxText+1)
+	e := EventInput{Stream: "s", Type: "T", Data: []byte(`{}`)}
+	withMeta := e
+	withMeta.Meta = map[string]string{"k": big}
+	for name, try := range map[string]func() error{
+		"meta":    func() error { _, err := r.Append(ctx, []EventInput{withMeta}, AppendOptions{}); return err },
+		"message": func() error { _, err := r.Append(ctx, []EventInput{e}, AppendOptions{Message: big}); return err },
+		"actor":   func() error { _, err := r.Append(ctx, []EventInput{e}, AppendOptions{Actor: big}); return err },
+		"key":     func() error { _, err := r.Append(ctx, []EventInput{e}, AppendOptions{IdempotencyKey: big}); return err },
+		"import meta": func() error {
+			_, err := r.Import(ctx, strings.NewReader(`{"stream":"s","type":"T","meta":{"k":"`+big+`"}}`+"\n"), ImportOptions{})
+			return err
+		},
+		"import message": func() error {
+			_, err := r.Import(ctx, strings.NewReader(`{"stream":"s","type":"T","commit":{"message":"`+big+`"}}`+"\n"), ImportOptions{})
+			return err
+		},
+	} {
+		err := try()
+		require.ErrorIs(t, err, ErrInvalid, name)
+		assert.ErrorContains(t, err, "more than the 1 MiB it may hold", name)
+	}
+	_, err := r.Resolve(ctx, "HEAD")
+	require.ErrorIs(t, err, ErrNotFound, "nothing written")
+	appendOne(t, r, e)
+	_, err = r.Revert(ctx, "HEAD", RevertOptions{Message: big})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "more than the 1 MiB it may hold")
 }

@@ -335,7 +335,7 @@ func (r *Repository) Revert(ctx context.Context, rev string, opts RevertOptions)
 	if err := checkActor(opts.Actor); err != nil {
 		return nil, err
 	}
-	if err := checkUTF8("message", opts.Message); err != nil {
+	if err := checkMessage(opts.Message); err != nil {
 		return nil, err
 	}
 	if err := checkKey(opts.IdempotencyKey); err != nil {
