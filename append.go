@@ -320,10 +320,9 @@ func checkActor(a string) error {
 
 // maxText is the most bytes a commit's message, actor or idempotency key,
 // or an event's meta (its actor; its other keys and values together), may
-// hold: with the
-// most data an event may hold, the line export writes for it then fits
-// the most a line may hold, and imports again (a review found an event
-// whose meta made its export a line no import took).
+// hold: with the most data an event may hold, the line export writes for
+// it then fits the most a line may hold, and imports again (a review
+// found an event whose meta made its export a line no import took).
 const maxText = 1 << 20
 
 // checkTextSize refuses text of n bytes past maxText.
