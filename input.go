@@ -285,15 +285,12 @@ func checkEvent(e *EventInput) ([]byte, error) {
 	if len(bytes.TrimSpace(e.Data)) == 0 {
 		return []byte("{}"), nil
 	}
-	if object.IsPlainCanonical(e.Data) {
-		if len(e.Data) > maxEventData {
-			return nil, dataTooLarge(len(e.Data))
+	data := e.Data // canonical already, as a program's data mostly is
+	if !object.IsPlainCanonical(data) {
+		var err error
+		if data, err = object.CanonicalJSON(e.Data); err != nil {
+			return nil, fmt.Errorf("data: %v", err)
 		}
-		return e.Data, nil // canonical already, as a program's data mostly is
-	}
-	data, err := object.CanonicalJSON(e.Data)
-	if err != nil {
-		return nil, fmt.Errorf("data: %v", err)
 	}
 	// Measured canonical, as it is stored and exported: canonical JSON
 	// may be longer than what was given (1e18 is 1000000000000000000).
