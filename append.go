@@ -325,10 +325,19 @@ func checkActor(a string) error {
 // found an event whose meta made its export a line no import took).
 const maxText = 1 << 20
 
+// textSizeError says that text of n bytes is past maxText, or returns
+// nil; checkTextSize is it as invalid input.
+func textSizeError(what string, n int) error {
+	if n > maxText {
+		return fmt.Errorf("%s: %d bytes, more than the %d MiB it may hold", what, n, maxText>>20)
+	}
+	return nil
+}
+
 // checkTextSize refuses text of n bytes past maxText.
 func checkTextSize(what string, n int) error {
-	if n > maxText {
-		return invalidf("%s: %d bytes, more than the %d MiB it may hold", what, n, maxText>>20)
+	if err := textSizeError(what, n); err != nil {
+		return invalidf("%v", err)
 	}
 	return nil
 }

@@ -184,8 +184,8 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 				what string
 				n    int
 			}{{"message", len(h.Message)}, {"actor", len(h.Actor)}, {"idempotency_key", len(h.IdempotencyKey)}} {
-				if t.n > maxText {
-					return fmt.Errorf("bad \"commit\": %s: %d bytes, more than the %d MiB it may hold", t.what, t.n, maxText>>20)
+				if err := textSizeError(t.what, t.n); err != nil {
+					return fmt.Errorf("bad \"commit\": %w", err)
 				}
 			}
 			in.Commit = &h
@@ -252,10 +252,10 @@ func checkNames(e *EventInput) error {
 			n += len(k) + len(v)
 		}
 	}
-	switch {
-	case len(e.Meta["actor"]) > maxText:
-		return fmt.Errorf("meta.actor: %d bytes, more than the %d MiB it may hold", len(e.Meta["actor"]), maxText>>20)
-	case n > maxText:
+	if err := textSizeError("meta.actor", len(e.Meta["actor"])); err != nil {
+		return err
+	}
+	if n > maxText {
 		return fmt.Errorf("meta: %d bytes besides its time and actor, more than the %d MiB it may hold", n, maxText>>20)
 	}
 	return nil
