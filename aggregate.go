@@ -220,6 +220,9 @@ func (r *Repository) recordedEvent(v *lineView, refs []eventRef, mdl *model.Mode
 	if err != nil {
 		return nil, err
 	}
+	// The data is the caller's (and its reducer's) to change: a copy,
+	// not the frame cache's bytes.
+	e.Data = bytes.Clone(e.Data)
 	re := &RecordedEvent{ID: eid, Commit: v.ids[ref.pos], Stream: stream, Type: e.Type, Schema: e.Schema, Version: i + 1, Data: e.Data, Meta: e.Meta}
 	if raw {
 		return re, nil

@@ -34,7 +34,12 @@ type AppendOptions struct {
 	// commit (Duplicate set) and add nothing; with other events, a
 	// *KeyReusedError (matching ErrConflict).
 	IdempotencyKey string
-	Reverts        []object.ID // commits this one compensates
+	// Reverts names the commits this one compensates, for a
+	// compensation written by hand (Revert fills it in itself). Each
+	// must be a stored commit; the events are not checked against them:
+	// the claim is recorded as given, and Revert then refuses those
+	// commits as already reverted (*AlreadyRevertedError).
+	Reverts []object.ID
 }
 
 // AppendResult describes an appended (or, for a repeated idempotency key,

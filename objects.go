@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -38,13 +39,19 @@ func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, 
 	if err != nil {
 		return nil, err
 	}
+	// The body (a tree's inline states and a blob are slices of it) and
+	// an event's data are the store's cached bytes: the caller gets
+	// copies, which it may change.
+	body = bytes.Clone(body)
 	info := &ObjectInfo{ID: id, Kind: kind, Size: len(body)}
 	switch kind {
 	case object.KindCommit:
 		info.Commit, err = object.DecodeCommit(body)
 	case object.KindEvent:
 		info.Event, err = readEvent(r.st, id)
-		_ = data
+		if err == nil {
+			info.Event.Data = bytes.Clone(data)
+		}
 	case object.KindTree:
 		info.Tree, err = object.DecodeTree(body)
 	case object.KindBlob:

@@ -2,6 +2,9 @@ package evgit
 
 import (
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,4 +37,31 @@ func TestOpenWithCacheBudget(t *testing.T) {
 		}
 		require.NoError(t, r.Close())
 	}
+}
+
+// Discover refuses a folder that is not there, or a file, as `git -C`
+// does, where it used to walk up from the missing path to the repository
+// of a parent (a helper's audit); a folder inside the work tree finds it.
+func TestDiscoverRefusesAMissingFolder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, _, err := Init(ctx, dir, InitOptions{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub", "deeper"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sub", "file"), nil, 0o644))
+
+	r, err = Discover(ctx, filepath.Join(dir, "sub", "deeper"))
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+
+	_, err = Discover(ctx, filepath.Join(dir, "sub", "missing"))
+	require.ErrorIs(t, err, ErrNotRepository)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), "missing")
+	_, err = Discover(ctx, filepath.Join(dir, "sub", "file"))
+	require.ErrorIs(t, err, ErrNotRepository)
+	assert.Contains(t, err.Error(), "not a folder")
+	_, err = FindGitDir(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, ErrNotRepository)
 }

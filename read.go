@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -373,7 +374,9 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 // LogEntries yields the walk's entries, for callers that draw graphs;
 // skipped, when not nil, is told of each commit the walk passes without
 // yielding it (walk.LogOptions.Skipped), which a graph needs to keep its
-// lanes joined.
+// lanes joined. Unlike Log's, an entry's events are the store's: their
+// data lies in its frame cache, to be read, never changed (copy what
+// you change); Log, Show, Events and the state calls return copies.
 func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped func(object.ID, []object.ID)) iter.Seq2[walk.Entry, error] {
 	return func(yield func(walk.Entry, error) bool) {
 		wo, err := r.logOptions(ctx, opts)
@@ -461,7 +464,10 @@ func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event
 			}
 		}
 		counts[e.Stream]++
-		info.Events[i] = EventInfo{ID: eid, Stream: e.Stream, Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}
+		// The data is copied out of the frame cache: a caller changing
+		// it changed every later read, and the next snapshot (a
+		// helper's audit). The commit and the meta are decoded afresh.
+		info.Events[i] = EventInfo{ID: eid, Stream: e.Stream, Type: e.Type, Schema: e.Schema, Data: bytes.Clone(e.Data), Meta: e.Meta}
 		if info.Events[i].Meta == nil {
 			info.Events[i].Meta = map[string]string{}
 		}
@@ -635,7 +641,9 @@ func (r *Repository) StreamAt(ctx context.Context, id object.ID, stream string) 
 	if err := object.ValidateStream(stream); err != nil {
 		return StreamState{}, invalidf("%v", err)
 	}
-	return r.streamAt(id, stream)
+	st, err := r.streamAt(id, stream)
+	st.State = bytes.Clone(st.State) // the caller's, not the caches'
+	return st, err
 }
 
 // streamAt is StreamAt without a context, for callers inside a call.

@@ -298,11 +298,19 @@ func DiscoverWith(ctx context.Context, dir string, opts OpenOptions) (*Repositor
 }
 
 // FindGitDir returns the repository folder that holds dir, walking up
-// from it as Discover does, without opening it.
+// from it as Discover does, without opening it. A dir that is not there,
+// or not a folder, is an error matching ErrNotRepository (and, when it is
+// not there, fs.ErrNotExist), as `git -C` refuses it: a mistyped path
+// must not find the repository of a parent.
 func FindGitDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNotRepository, err)
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("%w: %s: not a folder", ErrNotRepository, abs)
 	}
 	for d := abs; ; d = filepath.Dir(d) {
 		for _, cand := range []string{filepath.Join(d, DirName), d} {
@@ -349,7 +357,8 @@ func (r *Repository) GitDir() string { return r.gitDir }
 func (r *Repository) WorkTree() string { return r.workTree }
 
 // Store returns the storage engine, for tools that need its internals
-// (fsck, gc, benchmarks).
+// (fsck, gc, benchmarks). What it reads is its caches' bytes, not copies:
+// never change them.
 func (r *Repository) Store() *store.Store { return r.st }
 
 // TornBytes returns how many bytes of a torn write, left by a crash, the
@@ -363,12 +372,14 @@ func (r *Repository) TornBytes() int64 { return r.st.TornBytes() }
 func (r *Repository) TornKept() string { return r.st.TornKept() }
 
 // Model returns the repository's model and the ID of its blob; nil and
-// the zero ID when none is set.
+// the zero ID when none is set. The model is the caller's copy: changing
+// it changes nothing the repository reads.
 func (r *Repository) Model(ctx context.Context) (*model.Model, object.ID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, object.ZeroID, err
 	}
-	return r.model()
+	m, id, err := r.model()
+	return m.Clone(), id, err
 }
 
 // model returns the repository's model, as it stands now.

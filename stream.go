@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -49,7 +50,10 @@ func (r *Repository) State(ctx context.Context, rev, stream string, opts StateOp
 	if st.version == 0 {
 		return nil, notFoundf("stream %s does not exist at %s", stream, revAt(rev, opts.AsOf, id))
 	}
-	return &StreamState{Stream: stream, Version: st.version, State: st.state, Commit: id}, nil
+	// The caller's copy: the state may be the head cache's or a
+	// snapshot node's, which a caller changing it would change for every
+	// later read.
+	return &StreamState{Stream: stream, Version: st.version, State: bytes.Clone(st.state), Commit: id}, nil
 }
 
 // revAt names, in a message, what resolveAt(rev, asOf) found (id): the

@@ -1,6 +1,7 @@
 package evgit
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -90,7 +91,8 @@ func (r *Repository) States(ctx context.Context, rev string) iter.Seq2[StreamSta
 				yield(StreamState{}, err)
 				return
 			}
-			if !yield(StreamState{Stream: e.Stream, Version: e.Version, State: st, Commit: id}, nil) {
+			// The caller's copy, not the node cache's.
+			if !yield(StreamState{Stream: e.Stream, Version: e.Version, State: bytes.Clone(st), Commit: id}, nil) {
 				return
 			}
 		}
@@ -196,7 +198,7 @@ func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChan
 			if err != nil {
 				return nil, err
 			}
-			return &StreamVersion{Version: e.Version, State: st}, nil
+			return &StreamVersion{Version: e.Version, State: bytes.Clone(st)}, nil // the caller's
 		}
 		var out []StreamChange
 		for d, err := range rd.Diff(views[0].root, views[1].root) {

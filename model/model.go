@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
@@ -120,13 +121,25 @@ type upcastRule struct {
 }
 
 // Source returns the bytes the model was parsed from, as they were given
-// (`model show` prints them). The caller must not modify them. A nil model
-// has no source.
+// (`model show` prints them). The caller must not modify them (a copy
+// made by Clone may be). A nil model has no source.
 func (m *Model) Source() []byte {
 	if m == nil {
 		return nil
 	}
 	return m.src
+}
+
+// Clone returns a copy of m that its caller may change (SnapshotEvery,
+// the bytes of Source) without changing m; its rules are shared, as
+// nothing changes them. A nil model clones to nil.
+func (m *Model) Clone() *Model {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.src = bytes.Clone(m.src)
+	return &c
 }
 
 // SnapshotInterval returns the number of events between snapshots (0: no
