@@ -180,7 +180,7 @@ func refPathFree(tx *store.Tx, full, what, name string) error {
 // error matching ErrNotFound; the branch HEAD names cannot be deleted (an
 // error matching ErrInvalid).
 func (r *Repository) DeleteBranch(ctx context.Context, name, actor string) (object.ID, error) {
-	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, false)
+	return r.deleteOne(ctx, refs.HeadsPrefix, "branch", name, actor, false)
 }
 
 // DeleteMergedBranch deletes a branch only when HEAD's commit holds its
@@ -189,48 +189,88 @@ func (r *Repository) DeleteBranch(ctx context.Context, name, actor string) (obje
 // refused (an error matching ErrInvalid), since gc would drop them.
 // DeleteBranch deletes it whatever it holds.
 func (r *Repository) DeleteMergedBranch(ctx context.Context, name, actor string) (object.ID, error) {
-	return r.deleteRef(ctx, refs.HeadsPrefix+name, "branch", name, actor, true)
+	return r.deleteOne(ctx, refs.HeadsPrefix, "branch", name, actor, true)
+}
+
+// DeleteBranches deletes several branches at once, all or none: the
+// first that cannot be deleted (as DeleteBranch, or with onlyMerged as
+// DeleteMergedBranch, would refuse it) is the error, and no branch is
+// deleted. It returns the commit each branch named, in the order given;
+// a name given twice is deleted once.
+func (r *Repository) DeleteBranches(ctx context.Context, names []string, actor string, onlyMerged bool) ([]object.ID, error) {
+	return r.deleteRefs(ctx, refs.HeadsPrefix, "branch", names, actor, onlyMerged)
+}
+
+// DeleteTags deletes several tags at once, all or none, as
+// DeleteBranches does branches.
+func (r *Repository) DeleteTags(ctx context.Context, names []string, actor string) ([]object.ID, error) {
+	return r.deleteRefs(ctx, refs.TagsPrefix, "tag", names, actor, false)
 }
 
 // DeleteTag deletes a tag; an unknown one is an error matching
 // ErrNotFound.
 func (r *Repository) DeleteTag(ctx context.Context, name, actor string) (object.ID, error) {
-	return r.deleteRef(ctx, refs.TagsPrefix+name, "tag", name, actor, false)
+	return r.deleteOne(ctx, refs.TagsPrefix, "tag", name, actor, false)
 }
 
-// deleteRef deletes a ref; with merged, only when HEAD's first-parent
-// line holds its commit.
-func (r *Repository) deleteRef(ctx context.Context, full, what, name, actor string, merged bool) (object.ID, error) {
-	if err := checkActor(actor); err != nil {
+// deleteOne is deleteRefs of one name.
+func (r *Repository) deleteOne(ctx context.Context, prefix, what, name, actor string, merged bool) (object.ID, error) {
+	olds, err := r.deleteRefs(ctx, prefix, what, []string{name}, actor, merged)
+	if err != nil {
 		return object.ZeroID, err
 	}
-	var old object.ID
+	return olds[0], nil
+}
+
+// deleteRefs deletes the refs prefix+name of names in one transaction,
+// all or none; with merged, each only when HEAD's first-parent line
+// holds its commit.
+func (r *Repository) deleteRefs(ctx context.Context, prefix, what string, names []string, actor string, merged bool) ([]object.ID, error) {
+	if err := checkActor(actor); err != nil {
+		return nil, err
+	}
+	var olds []object.ID
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
-		v, ok := tx.Ref(full)
-		if !ok {
-			return fmt.Errorf("%s %s: %w", what, quotedName(name), ErrNotFound)
-		}
-		if head, _ := tx.Ref(refs.HEAD); head.Symbolic == full {
-			return invalidf("cannot delete the branch '%s' HEAD is on", name)
-		}
-		if merged {
-			head, _, _ := tx.Resolve(refs.HEAD)
-			var line lineSet
-			on := head == v.ID
-			if !on && !head.IsZero() {
-				var err error
-				if on, err = line.has(tx, head, v.ID); err != nil {
-					return err
+		olds = make([]object.ID, len(names))
+		var line lineSet
+		deleted := map[string]object.ID{}
+		for i, name := range names {
+			full := prefix + name
+			if id, ok := deleted[full]; ok {
+				olds[i] = id
+				continue
+			}
+			v, ok := tx.Ref(full)
+			if !ok {
+				return fmt.Errorf("%s %s: %w", what, quotedName(name), ErrNotFound)
+			}
+			if head, _ := tx.Ref(refs.HEAD); head.Symbolic == full {
+				return invalidf("cannot delete the branch '%s' HEAD is on", name)
+			}
+			if merged {
+				head, _, _ := tx.Resolve(refs.HEAD)
+				on := head == v.ID
+				if !on && !head.IsZero() {
+					var err error
+					if on, err = line.has(tx, head, v.ID); err != nil {
+						return err
+					}
+				}
+				if !on {
+					return invalidf("the branch '%s' is not fully merged; if you are sure you want to delete it, run 'evgit branch -D %s'", name, name)
 				}
 			}
-			if !on {
-				return invalidf("the branch '%s' is not fully merged; if you are sure you want to delete it, run 'evgit branch -D %s'", name, name)
+			olds[i], deleted[full] = v.ID, v.ID
+			if err := tx.UpdateRef(refs.Update{Name: full, Old: v.ID, Delete: true, Time: now(), Actor: actor, Message: what + ": deleted"}); err != nil {
+				return err
 			}
 		}
-		old = v.ID
-		return tx.UpdateRef(refs.Update{Name: full, Old: v.ID, Delete: true, Time: now(), Actor: actor, Message: what + ": deleted"})
+		return nil
 	})
-	return old, err
+	if err != nil {
+		return nil, err
+	}
+	return olds, nil
 }
 
 // quotedName quotes a ref name the user gave as Git does ('main'), or, when

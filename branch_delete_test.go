@@ -50,3 +50,55 @@ func TestDeleteMissingRefNamesItOnOneLine(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Equal(t, `tag "a\nb\x1b[31m": not found`, err.Error())
 }
+
+// DeleteBranches and DeleteTags delete all the names or none: one that
+// cannot be deleted, anywhere in the list, leaves every ref as it was (a
+// helper's audit: the command line deleted the others, as Git does).
+func TestDeleteSeveralAllOrNone(t *testing.T) {
+	ctx := context.Background()
+	r, _, err := Init(ctx, t.TempDir(), InitOptions{})
+	require.NoError(t, err)
+	defer r.Close()
+	_, err = r.Append(ctx, []EventInput{{Stream: "s", Type: "T"}}, AppendOptions{})
+	require.NoError(t, err)
+	for _, n := range []string{"a", "b", "c"} {
+		_, err := r.CreateBranch(ctx, n, "", "")
+		require.NoError(t, err)
+		_, err = r.CreateTag(ctx, "t"+n, "", "")
+		require.NoError(t, err)
+	}
+	_, err = r.Append(ctx, []EventInput{{Stream: "s", Type: "T"}}, AppendOptions{Branch: "c"})
+	require.NoError(t, err)
+	refsNow := func() []string {
+		var names []string
+		for b, err := range r.Branches(ctx) {
+			require.NoError(t, err)
+			names = append(names, b.Name)
+		}
+		for tg, err := range r.Tags(ctx) {
+			require.NoError(t, err)
+			names = append(names, tg.Name)
+		}
+		return names
+	}
+	before := refsNow()
+
+	_, err = r.DeleteBranches(ctx, []string{"a", "nope", "b"}, "", false)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = r.DeleteBranches(ctx, []string{"a", "b", "main"}, "", false)
+	require.ErrorIs(t, err, ErrInvalid, "HEAD's branch")
+	_, err = r.DeleteBranches(ctx, []string{"a", "c"}, "", true)
+	require.ErrorIs(t, err, ErrInvalid, "c is not merged")
+	_, err = r.DeleteTags(ctx, []string{"ta", "tb", "nope"}, "")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.Equal(t, before, refsNow(), "a refused delete deletes nothing")
+
+	olds, err := r.DeleteBranches(ctx, []string{"a", "c", "a"}, "", false)
+	require.NoError(t, err)
+	require.Len(t, olds, 3)
+	require.Equal(t, olds[0], olds[2])
+	olds, err = r.DeleteTags(ctx, []string{"ta", "tb"}, "")
+	require.NoError(t, err)
+	require.Len(t, olds, 2)
+	require.Equal(t, []string{"b", "main", "tc"}, refsNow())
+}

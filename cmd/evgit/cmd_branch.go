@@ -72,15 +72,12 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 	}
 	switch {
 	case opts.delete:
-		del := repo.DeleteMergedBranch
-		if opts.force {
-			del = repo.DeleteBranch
+		olds, err := repo.DeleteBranches(ctx, opts.args, g.actor(), !opts.force)
+		if err != nil {
+			return err
 		}
-		deleted := func(name string, old object.ID) string {
+		return printDeleted(g, opts.args, olds, opts.json, func(name string, old object.ID) string {
 			return fmt.Sprintf("Deleted branch %s (was %s).", name, old.Short())
-		}
-		return deleteEach(g, opts.args, opts.json, deleted, func(name string) (object.ID, error) {
-			return del(ctx, name, g.actor())
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
@@ -143,20 +140,18 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 	return out, nil
 }
 
-// deleteEach deletes each named ref, as Git does: one that cannot be
-// deleted is reported (error: ...) and the others are deleted still; the
-// error of the last that failed is returned, after the rest.
-func deleteEach(g *globalOptions, names []string, asJSON bool, deleted func(name string, old object.ID) string, del func(name string) (object.ID, error)) error {
-	var last error
-	for _, name := range names {
-		old, err := del(name)
-		if err != nil {
-			if last != nil {
-				fmt.Fprintf(g.stderr, "error: %v\n", last)
-			}
-			last = err
+// printDeleted says which refs were deleted, and what each named. The
+// names are deleted all or none (a helper's audit: Git deletes those it
+// can and reports the others, which left half of a bad command done):
+// a name given twice is said once.
+func printDeleted(g *globalOptions, names []string, olds []object.ID, asJSON bool, deleted func(name string, old object.ID) string) error {
+	said := map[string]bool{}
+	for i, name := range names {
+		if said[name] {
 			continue
 		}
+		said[name] = true
+		old := olds[i]
 		if asJSON {
 			if err := jsonEncoder(g.stdout).Encode(evgit.Ref{Name: name, Commit: old}); err != nil {
 				return err
@@ -165,5 +160,5 @@ func deleteEach(g *globalOptions, names []string, asJSON bool, deleted func(name
 		}
 		fmt.Fprintln(g.stdout, deleted(name, old))
 	}
-	return last
+	return nil
 }

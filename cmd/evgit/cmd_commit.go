@@ -39,10 +39,16 @@ func newCommitCommand(g *globalOptions) *cobra.Command {
 Each STREAM TYPE JSON triple is one event; -f adds the events of an NDJSON
 file (- for standard input), after the triples, and may be given more than
 once. More than one -m make paragraphs of the message, as in Git.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		// The arguments are checked before the flags' values, as every
+		// other command's are: a wrong count is a usage error (exit 2)
+		// whatever else is wrong (a helper's audit).
+		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args)%3 != 0 {
 				return usagef("events are given as STREAM TYPE JSON triples; got %d arguments", len(args))
 			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.triples = args
 			return runCommit(cmd.Context(), opts, g)
 		},

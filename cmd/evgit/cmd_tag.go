@@ -38,11 +38,12 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 	}
 	switch {
 	case opts.delete:
-		deleted := func(name string, old object.ID) string {
-			return fmt.Sprintf("Deleted tag '%s' (was %s)", name, old.Short())
+		olds, err := repo.DeleteTags(ctx, opts.args, g.actor())
+		if err != nil {
+			return err
 		}
-		return deleteEach(g, opts.args, false, deleted, func(name string) (object.ID, error) {
-			return repo.DeleteTag(ctx, name, g.actor())
+		return printDeleted(g, opts.args, olds, false, func(name string, old object.ID) string {
+			return fmt.Sprintf("Deleted tag '%s' (was %s)", name, old.Short())
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
