@@ -135,7 +135,8 @@ func (p Problem) String() string {
 
 // VerifyLog checks every frame of every segment and of the pack
 // (checksum, decompression, entries, no damaged tail except on the newest
-// segment) and every index's trailer checksum, and returns what is wrong.
+// segment), every index's trailer checksum, and the pack's index against
+// the pack (pack.IndexCheck), and returns what is wrong.
 // That each object lies where its index says is fsck's part. Cancelling
 // ctx stops it, with ctx's error and no problems.
 func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
@@ -196,21 +197,43 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 	}
 	if s.packData != nil {
 		name := packName(s.packNum, packDataSuffix)
+		idxName := filepath.Base(s.packIdx.Path)
+		// The pack's index is checked against the frames as they are
+		// read, until the first thing wrong with either.
+		check, err := s.packIdx.NewIndexCheck()
+		if err != nil {
+			probs = append(probs, Problem{File: idxName, Offset: -1, Err: err})
+		}
+		checkFailed := func(err error) {
+			probs = append(probs, Problem{File: idxName, Offset: -1, Err: err})
+			check = nil
+		}
 		torn, end, err := s.packData.CheckPast(false, func(off int64, payload []byte) error {
 			if err := stop(); err != nil {
 				return err
 			}
 			entries, err := pack.ParseEntries(payload)
 			if err == nil {
-				_, err = pack.ResolvePacked(entries)
+				entries, err = pack.ResolvePacked(entries)
 			}
 			if err != nil {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
+				check = nil
+			} else if check != nil {
+				if err := check.Frame(off, entries); err != nil {
+					checkFailed(err)
+				}
 			}
 			return nil
 		}, func(off, next int64, err error) {
 			probs = append(probs, Problem{File: name, Offset: off, Err: fmt.Errorf("%w (%d bytes unreadable, to offset %d)", err, next-off, next)})
+			check = nil // the damage is said; the index is not judged by it
 		})
+		if err == nil && check != nil {
+			if err := check.Done(); err != nil {
+				checkFailed(err)
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -472,8 +473,9 @@ func (s *Store) startSegment(n uint32) error {
 		return fmt.Errorf("%w: segment %d exists already", ErrCorrupt, n)
 	}
 	var p pack.Payload
-	for name, v := range s.refs.All() {
-		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(v))
+	all := s.refs.All()
+	for _, name := range slices.Sorted(maps.Keys(all)) { // the same refs, the same bytes
+		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(all[name]))
 	}
 	return pack.WriteSegment(s.fsys, filepath.Join(s.logDir, segName(n)), pack.AppendFrame(nil, p.Bytes(), false))
 }

@@ -1,0 +1,90 @@
+package fsck_test
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zeebo/blake3"
+)
+
+// TestPackIndexCheckedAgainstThePack: fsck proves the pack's index right,
+// not only unchanged. Each damage below is given a fresh trailer, as a
+// writer's bug or a rewrite would leave it: swapped ordinals passed fsck
+// (a helper's audit), while reads of the two objects failed as corrupt.
+func TestPackIndexCheckedAgainstThePack(t *testing.T) {
+	pristine := repository(t, true)
+	matches, err := filepath.Glob(filepath.Join(pristine, "log", "pack-*.pidx"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	orig, err := os.ReadFile(matches[0])
+	require.NoError(t, err)
+	n := int(binary.LittleEndian.Uint32(orig[8:]))
+	f := int(binary.LittleEndian.Uint32(orig[12:]))
+	require.Greater(t, n, 10)
+	require.Greater(t, f, 1)
+	prefixes, ords := 16+1024, 16+1024+8*n
+	frames := ords + 4*n
+	swap := func(b []byte, i, j, size int) {
+		x := append([]byte{}, b[i:i+size]...)
+		copy(b[i:i+size], b[j:j+size])
+		copy(b[j:j+size], x)
+	}
+	// The prefixes of the ordinals 0 and 1 (the pack's first two
+	// objects), to change the ordinals of rows of other buckets.
+	rowOf := func(b []byte, ord uint32) int {
+		for i := 0; i < n; i++ {
+			if binary.LittleEndian.Uint32(b[ords+4*i:]) == ord {
+				return i
+			}
+		}
+		t.Fatalf("no row holds ordinal %d", ord)
+		return -1
+	}
+	for _, c := range []struct {
+		name, want string
+		damage     func(b []byte)
+	}{
+		{"two ordinals swapped", "is listed as", func(b []byte) { swap(b, ords, ords+4, 4) }},
+		{"an ordinal listed twice", "listed twice", func(b []byte) {
+			copy(b[ords+4*rowOf(b, 1):], b[ords+4*rowOf(b, 0):ords+4*rowOf(b, 0)+4])
+		}},
+		{"an ordinal past the pack", "no object of the pack", func(b []byte) {
+			binary.LittleEndian.PutUint32(b[ords+4*rowOf(b, 0):], uint32(n+5))
+		}},
+		{"prefixes out of order", "out of order", func(b []byte) {
+			for i := 0; i+1 < n; i++ { // two rows of one bucket
+				if b[prefixes+8*i] == b[prefixes+8*(i+1)] {
+					swap(b, prefixes+8*i, prefixes+8*(i+1), 8)
+					return
+				}
+			}
+			t.Fatal("no bucket holds two rows")
+		}},
+		{"a prefix in another bucket", "outside its fanout bucket", func(b []byte) { swap(b, prefixes, prefixes+8*(n-1), 8) }},
+		{"a prefix changed within its bucket", "is listed as", func(b []byte) { b[prefixes+8*rowOf(b, 0)+7] ^= 1 }},
+		{"two frames swapped", "frame 0 is at offset", func(b []byte) { swap(b, frames, frames+8, 8) }},
+		{"a frame's first ordinal", "first entry", func(b []byte) { binary.LittleEndian.PutUint32(b[frames+8*1+4:], binary.LittleEndian.Uint32(b[frames+8*1+4:])+1) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			gitDir := copyRepository(t, pristine)
+			b := append([]byte{}, orig...)
+			c.damage(b)
+			sum := blake3.Sum256(b[:len(b)-32])
+			copy(b[len(b)-32:], sum[:])
+			require.NoError(t, os.WriteFile(filepath.Join(gitDir, "log", filepath.Base(matches[0])), b, 0o644))
+			rep := runFsck(t, gitDir)
+			require.False(t, rep.OK, "fsck passed a wrong pack index")
+			var said []string
+			for _, p := range rep.Problems {
+				said = append(said, p.String())
+			}
+			assert.Contains(t, strings.Join(said, "\n"), c.want)
+			assert.Contains(t, strings.Join(said, "\n"), ".pidx")
+		})
+	}
+}
