@@ -68,7 +68,9 @@ func TestPackIndexCheckedAgainstThePack(t *testing.T) {
 		{"a prefix in another bucket", "outside its fanout bucket", func(b []byte) { swap(b, prefixes, prefixes+8*(n-1), 8) }},
 		{"a prefix changed within its bucket", "is listed as", func(b []byte) { b[prefixes+8*rowOf(b, 0)+7] ^= 1 }},
 		{"two frames swapped", "frame 0 is at offset", func(b []byte) { swap(b, frames, frames+8, 8) }},
-		{"a frame's first ordinal", "first entry", func(b []byte) { binary.LittleEndian.PutUint32(b[frames+8*1+4:], binary.LittleEndian.Uint32(b[frames+8*1+4:])+1) }},
+		{"a frame's first ordinal", "first entry", func(b []byte) {
+			binary.LittleEndian.PutUint32(b[frames+8*1+4:], binary.LittleEndian.Uint32(b[frames+8*1+4:])+1)
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			gitDir := copyRepository(t, pristine)
