@@ -26,3 +26,20 @@ func TestImportBadHeaderWinsOverALaterRefusal(t *testing.T) {
 	_, err = r.Resolve(ctx, "HEAD")
 	assert.Error(t, err, "nothing written: main has no commit")
 }
+
+// Read as plain events (commit -f), a line's header has no meaning and
+// its contents are not looked at, but a "commit" that is no object is
+// refused as import refuses it (a helper's audit: commit -f took
+// "commit":5, which import refuses).
+func TestPlainEventsRefuseAHeaderThatIsNoObject(t *testing.T) {
+	for _, v := range []string{"5", `"x"`, "null", "[1]", "true"} {
+		line := []byte(`{"stream":"a","type":"T","commit":` + v + `}`)
+		_, plainErr := ParseLine(line, false)
+		require.ErrorIs(t, plainErr, ErrInvalid, v)
+		_, headerErr := ParseLine(line, true)
+		require.ErrorIs(t, headerErr, ErrInvalid, v)
+		assert.Equal(t, headerErr.Error(), plainErr.Error(), v)
+	}
+	_, err := ParseLine([]byte(`{"stream":"a","type":"T","commit":{"id":"zz","bogus":1}}`), false)
+	assert.NoError(t, err, "the header of an exported line is ignored")
+}

@@ -147,7 +147,12 @@ func parseLineAs(b []byte, allowCommit bool) (InputLine, error) {
 			field = 5
 			if !allowCommit {
 				// An exported line read as plain events: its commit
-				// header has no meaning here.
+				// header has no meaning here, but one that is no
+				// header at all (5, a string) is a mistake, as import
+				// says (a helper's audit: commit -f took it).
+				if t := bytes.TrimSpace(v); len(t) == 0 || t[0] != '{' {
+					return fmt.Errorf("bad \"commit\": want an object, not %s", jsonValueWord(t))
+				}
 				break
 			}
 			var h CommitHeader
@@ -407,6 +412,25 @@ const (
 	maxEventData = 64 << 20
 	maxInputLine = 128 << 20
 )
+
+// jsonValueWord names the kind of a JSON value (valid, not empty) in the
+// words encoding/json's type errors use ("want an object, not number"),
+// so that commit -f and import refuse a header alike.
+func jsonValueWord(v []byte) string {
+	switch v[0] {
+	case '"':
+		return "string"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
+}
 
 // jsonKind names a Go kind as JSON names its values, for messages.
 func jsonKind(k reflect.Kind) string {
