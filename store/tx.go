@@ -677,6 +677,16 @@ func (tx *Tx) Seal() {
 		frame = make([]byte, 0, n)
 	}
 	tx.frame = pack.AppendFrameSplit(frame[:0], tx.payload.Bytes(), tx.payload.TreesAt())
+	if cap(tx.frame) > len(tx.frame)+len(tx.frame)/4+4096 {
+		// Sealed batches wait in memory until the whole input is
+		// folded: each keeps a copy of its size, and the roomy
+		// buffer goes to the next Seal (the banking import compresses
+		// to a fifth of its payload, and its hundred frames held
+		// twice what they needed).
+		big := tx.frame[:0]
+		tx.frame = slices.Clone(tx.frame)
+		detachedFrames.Put(&big)
+	}
 	tx.sealed, tx.sealedN, tx.sealedSize = true, tx.payload.Len(), tx.payload.Size()
 	payload := tx.payload.Bytes()[:0]
 	detachedPayloads.Put(&payload)
