@@ -52,3 +52,37 @@ func TestCheckpointInNameOrder(t *testing.T) {
 	require.Len(t, names, 42) // HEAD, main and the tags
 	require.True(t, slices.IsSorted(names), "%q", names)
 }
+
+// TestNewSegmentNeedsNoGrowthSync: a new segment is written with zeros
+// past its checkpoint, so the first commit after init and after a seal
+// syncs once, its frame, and not first the zeros it would grow the file
+// by (a helper's syscall audit found two syncs there).
+func TestNewSegmentNeedsNoGrowthSync(t *testing.T) {
+	fsys := newFaultFS()
+	dir := filepath.Join(t.TempDir(), ".evgit")
+	_, err := Init(fsys, dir, "main")
+	require.NoError(t, err)
+	s, err := Open(dir, Options{FS: fsys})
+	require.NoError(t, err)
+	defer s.Close()
+	syncsOf := func(commit func()) int {
+		fsys.mu.Lock()
+		from := len(fsys.trace)
+		fsys.mu.Unlock()
+		commit()
+		fsys.mu.Lock()
+		defer fsys.mu.Unlock()
+		n := 0
+		for _, c := range fsys.trace[from:] {
+			if c.Op == "Sync" {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, syncsOf(func() { appendCommit(t, s, 0) }), "the first commit after init")
+	require.Equal(t, 1, syncsOf(func() { appendCommit(t, s, 1) }))
+	_, err = s.Seal(0)
+	require.NoError(t, err)
+	require.Equal(t, 1, syncsOf(func() { appendCommit(t, s, 2) }), "the first commit after a seal")
+}

@@ -41,7 +41,9 @@ type GCOptions struct {
 // GCStats says what GC did.
 type GCStats struct {
 	// BytesBefore and BytesAfter are the sizes in bytes of the log
-	// folder's files (Files) before and after gc.
+	// folder's files (Files) before and after gc, the newest segment's
+	// to the end of its last frame: the zeros preallocated past it hold
+	// nothing, and gc writes a new segment with 64 KiB of them.
 	BytesBefore, BytesAfter int64
 	Objects                 int // objects in the new pack
 	Dropped                 int // unreachable objects dropped
@@ -96,9 +98,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	for _, f := range before {
-		st.BytesBefore += f.Size
-	}
+	st.BytesBefore = s.logBytes(before)
 
 	// Roots: every ref and every reflog entry.
 	reach := map[object.ID]bool{}
@@ -557,10 +557,23 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return st, err
 	}
-	for _, f := range after {
-		st.BytesAfter += f.Size
-	}
+	st.BytesAfter = s.logBytes(after)
 	return st, nil
+}
+
+// logBytes adds up the sizes of the log's files, the newest segment's to
+// its logical end (GCStats).
+func (s *Store) logBytes(files []FileSize) int64 {
+	var n int64
+	newest := segName(s.last)
+	for _, f := range files {
+		if seg := s.segs[s.last]; f.Name == newest && seg != nil {
+			n += min(f.Size, seg.Size())
+			continue
+		}
+		n += f.Size
+	}
+	return n
 }
 
 // removeTemps removes the temporary files that writes killed before
