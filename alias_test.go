@@ -87,6 +87,18 @@ func TestResultsAreTheCallers(t *testing.T) {
 			}
 			return all
 		},
+		"LogScribbledInTheLoop": func(t *testing.T, r *Repository) any {
+			// A loop body that changes each commit as it gets it: the
+			// walk reads the parents after the body returns.
+			var ids []string
+			for c, err := range r.Log(ctx, LogOptions{}) {
+				require.NoError(t, err)
+				ids = append(ids, c.ID.String())
+				scribble(reflect.ValueOf(c))
+			}
+			require.Len(t, ids, 5)
+			return ids
+		},
 		"Events": func(t *testing.T, r *Repository) any {
 			var all []*RecordedEvent
 			for e, err := range r.Events(ctx, "HEAD", "acct", EventsOptions{}) {
@@ -130,10 +142,11 @@ func TestResultsAreTheCallers(t *testing.T) {
 		},
 		"Diff": func(t *testing.T, r *Repository) any {
 			var all []StreamChange
-			for c, err := range r.Diff(ctx, "HEAD~2", "HEAD") {
+			for c, err := range r.Diff(ctx, "HEAD~3", "HEAD") {
 				require.NoError(t, err)
 				all = append(all, c)
 			}
+			require.NotEmpty(t, all)
 			return all
 		},
 		"ReadObjectCommit": func(t *testing.T, r *Repository) any {
@@ -146,6 +159,21 @@ func TestResultsAreTheCallers(t *testing.T) {
 			require.NoError(t, err)
 			o, err := r.ReadObject(ctx, c.Events[0].ID.String())
 			require.NoError(t, err)
+			return o
+		},
+		"ReadObjectTree": func(t *testing.T, r *Repository) any {
+			// The snapshot of the first commit: its acct leaf holds
+			// the state inline.
+			_, mdl, err := r.Model(ctx)
+			require.NoError(t, err)
+			first, err := r.Resolve(ctx, "HEAD~4")
+			require.NoError(t, err)
+			root, ok, err := r.Store().Snapshot(first, mdl)
+			require.NoError(t, err)
+			require.True(t, ok)
+			o, err := r.ReadObject(ctx, root.String())
+			require.NoError(t, err)
+			require.NotNil(t, o.Tree)
 			return o
 		},
 		"ReadObjectModel": func(t *testing.T, r *Repository) any {

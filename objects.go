@@ -39,23 +39,22 @@ func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, 
 	if err != nil {
 		return nil, err
 	}
-	// The body (a tree's inline states and a blob are slices of it) and
-	// an event's data are the store's cached bytes: the caller gets
-	// copies, which it may change.
-	body = bytes.Clone(body)
+	// The body and an event's data are the store's cached bytes: a
+	// tree's inline states and a blob are slices of what they decode
+	// from, so the caller gets copies, which it may change. A commit
+	// and an event decode into values of their own.
 	info := &ObjectInfo{ID: id, Kind: kind, Size: len(body)}
 	switch kind {
 	case object.KindCommit:
 		info.Commit, err = object.DecodeCommit(body)
 	case object.KindEvent:
-		info.Event, err = readEvent(r.st, id)
-		if err == nil {
-			info.Event.Data = bytes.Clone(data)
+		if info.Event, err = object.DecodeEvent(body); err == nil {
+			info.Event.Data = bytes.Clone(data) // checked against its DataID when its frame was read
 		}
 	case object.KindTree:
-		info.Tree, err = object.DecodeTree(body)
+		info.Tree, err = object.DecodeTree(bytes.Clone(body))
 	case object.KindBlob:
-		info.Blob = body
+		info.Blob = bytes.Clone(body)
 	}
 	if err != nil {
 		return nil, err

@@ -374,9 +374,11 @@ func (r *Repository) Log(ctx context.Context, opts LogOptions) iter.Seq2[*Commit
 // LogEntries yields the walk's entries, for callers that draw graphs;
 // skipped, when not nil, is told of each commit the walk passes without
 // yielding it (walk.LogOptions.Skipped), which a graph needs to keep its
-// lanes joined. Unlike Log's, an entry's events are the store's: their
-// data lies in its frame cache, to be read, never changed (copy what
-// you change); Log, Show, Events and the state calls return copies.
+// lanes joined. Unlike Log's, an entry is the walk's and the store's:
+// its commit and parents steer the walk after the loop body returns,
+// and its events' data lies in the frame cache, so read them, never
+// change them (copy what you change); Log, Show, Events and the state
+// calls return copies.
 func (r *Repository) LogEntries(ctx context.Context, opts LogOptions, skipped func(object.ID, []object.ID)) iter.Seq2[walk.Entry, error] {
 	return func(yield func(walk.Entry, error) bool) {
 		wo, err := r.logOptions(ctx, opts)
@@ -450,7 +452,10 @@ func (r *Repository) Show(ctx context.Context, rev string) (*CommitInfo, error) 
 }
 
 func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event, vs *versioner) (*CommitInfo, error) {
-	info := &CommitInfo{ID: id, Parents: nonNil(c.Parents), Time: c.Time, Actor: c.Actor, Message: c.Message, Offset: c.Offset, Reverts: c.Reverts, IdempotencyKey: c.IdempotencyKey}
+	// The lists are copies: the walk yielding this commit reads its
+	// parents after the caller's loop body ran (a helper's review: a
+	// body that changed them steered the log).
+	info := &CommitInfo{ID: id, Parents: nonNil(slices.Clone(c.Parents)), Time: c.Time, Actor: c.Actor, Message: c.Message, Offset: c.Offset, Reverts: slices.Clone(c.Reverts), IdempotencyKey: c.IdempotencyKey}
 	info.Events = make([]EventInfo, len(c.Events))
 	counts := map[string]uint64{}
 	for i, eid := range c.Events {
@@ -466,7 +471,7 @@ func (r *Repository) info(id object.ID, c *object.Commit, events []*object.Event
 		counts[e.Stream]++
 		// The data is copied out of the frame cache: a caller changing
 		// it changed every later read, and the next snapshot (a
-		// helper's audit). The commit and the meta are decoded afresh.
+		// helper's audit). The meta is decoded afresh.
 		info.Events[i] = EventInfo{ID: eid, Stream: e.Stream, Type: e.Type, Schema: e.Schema, Data: bytes.Clone(e.Data), Meta: e.Meta}
 		if info.Events[i].Meta == nil {
 			info.Events[i].Meta = map[string]string{}

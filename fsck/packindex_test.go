@@ -45,37 +45,65 @@ func TestPackIndexCheckedAgainstThePack(t *testing.T) {
 		t.Fatalf("no row holds ordinal %d", ord)
 		return -1
 	}
+	// without drops row i (its prefix and ordinal), as a writer that
+	// left an object out would have written the file.
+	without := func(b []byte, i int) []byte {
+		out := append([]byte{}, b[:prefixes+8*i]...)
+		out = append(out, b[prefixes+8*(i+1):ords+4*i]...)
+		out = append(out, b[ords+4*(i+1):]...)
+		binary.LittleEndian.PutUint32(out[8:], uint32(n-1))
+		for bucket := int(b[prefixes+8*i]); bucket < 256; bucket++ {
+			at := 16 + 4*bucket
+			binary.LittleEndian.PutUint32(out[at:], binary.LittleEndian.Uint32(out[at:])-1)
+		}
+		return out
+	}
+	frameRows := func(b []byte, rows int) []byte {
+		out := append([]byte{}, b[:frames+8*min(rows, f)]...)
+		for i := f; i < rows; i++ { // a frame past the pack's end
+			out = binary.LittleEndian.AppendUint32(out, 1<<30)
+			out = binary.LittleEndian.AppendUint32(out, uint32(n+i))
+		}
+		binary.LittleEndian.PutUint32(out[12:], uint32(rows))
+		return append(out, make([]byte, 32)...)
+	}
 	for _, c := range []struct {
 		name, want string
-		damage     func(b []byte)
+		damage     func(b []byte) []byte
 	}{
-		{"two ordinals swapped", "is listed as", func(b []byte) { swap(b, ords, ords+4, 4) }},
-		{"an ordinal listed twice", "listed twice", func(b []byte) {
+		{"two ordinals swapped", "is listed as", func(b []byte) []byte { swap(b, ords, ords+4, 4); return b }},
+		{"an ordinal listed twice", "listed twice", func(b []byte) []byte {
 			copy(b[ords+4*rowOf(b, 1):], b[ords+4*rowOf(b, 0):ords+4*rowOf(b, 0)+4])
+			return b
 		}},
-		{"an ordinal past the pack", "no object of the pack", func(b []byte) {
+		{"an ordinal past the pack", "no object of the pack", func(b []byte) []byte {
 			binary.LittleEndian.PutUint32(b[ords+4*rowOf(b, 0):], uint32(n+5))
+			return b
 		}},
-		{"prefixes out of order", "out of order", func(b []byte) {
+		{"prefixes out of order", "out of order", func(b []byte) []byte {
 			for i := 0; i+1 < n; i++ { // two rows of one bucket
 				if b[prefixes+8*i] == b[prefixes+8*(i+1)] {
 					swap(b, prefixes+8*i, prefixes+8*(i+1), 8)
-					return
+					return b
 				}
 			}
 			t.Fatal("no bucket holds two rows")
+			return b
 		}},
-		{"a prefix in another bucket", "outside its fanout bucket", func(b []byte) { swap(b, prefixes, prefixes+8*(n-1), 8) }},
-		{"a prefix changed within its bucket", "is listed as", func(b []byte) { b[prefixes+8*rowOf(b, 0)+7] ^= 1 }},
-		{"two frames swapped", "frame 0 is at offset", func(b []byte) { swap(b, frames, frames+8, 8) }},
-		{"a frame's first ordinal", "first entry", func(b []byte) {
+		{"a prefix in another bucket", "outside its fanout bucket", func(b []byte) []byte { swap(b, prefixes, prefixes+8*(n-1), 8); return b }},
+		{"a prefix changed within its bucket", "is listed as", func(b []byte) []byte { b[prefixes+8*rowOf(b, 0)+7] ^= 1; return b }},
+		{"two frames swapped", "frame 0 is at offset", func(b []byte) []byte { swap(b, frames, frames+8, 8); return b }},
+		{"a frame's first ordinal", "first entry", func(b []byte) []byte {
 			binary.LittleEndian.PutUint32(b[frames+8*1+4:], binary.LittleEndian.Uint32(b[frames+8*1+4:])+1)
+			return b
 		}},
+		{"an object left out", "is not listed", func(b []byte) []byte { return without(b, rowOf(b, 3)) }},
+		{"a frame too many", "frames, the pack has", func(b []byte) []byte { return frameRows(b, f+1) }},
+		{"a frame too few", "is not in its frame table", func(b []byte) []byte { return frameRows(b, f-1) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			gitDir := copyRepository(t, pristine)
-			b := append([]byte{}, orig...)
-			c.damage(b)
+			b := c.damage(append([]byte{}, orig...))
 			sum := blake3.Sum256(b[:len(b)-32])
 			copy(b[len(b)-32:], sum[:])
 			require.NoError(t, os.WriteFile(filepath.Join(gitDir, "log", filepath.Base(matches[0])), b, 0o644))
@@ -88,5 +116,24 @@ func TestPackIndexCheckedAgainstThePack(t *testing.T) {
 			assert.Contains(t, strings.Join(said, "\n"), c.want)
 			assert.Contains(t, strings.Join(said, "\n"), ".pidx")
 		})
+	}
+}
+
+// TestDamagedPackFrameBlamesNotTheIndex: a damaged frame of the pack is
+// reported as the pack's, and the index, which the damage says nothing
+// about, is not judged by it.
+func TestDamagedPackFrameBlamesNotTheIndex(t *testing.T) {
+	gitDir := copyRepository(t, repository(t, true))
+	matches, err := filepath.Glob(filepath.Join(gitDir, "log", "pack-*.pack"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	b, err := os.ReadFile(matches[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x40
+	require.NoError(t, os.WriteFile(matches[0], b, 0o644))
+	rep := runFsck(t, gitDir)
+	require.False(t, rep.OK)
+	for _, p := range rep.Problems {
+		assert.NotContains(t, p.String(), ".pidx", "the index is not to blame")
 	}
 }

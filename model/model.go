@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/evgit/evgit/object"
 	"github.com/expr-lang/expr/vm"
@@ -131,7 +132,7 @@ func (m *Model) Source() []byte {
 }
 
 // Clone returns a copy of m that its caller may change (SnapshotEvery,
-// the bytes of Source) without changing m; its rules are shared, as
+// the bytes of Source, what Warnings returns) without changing m; its rules are shared, as
 // nothing changes them. A nil model clones to nil.
 func (m *Model) Clone() *Model {
 	if m == nil {
@@ -139,6 +140,7 @@ func (m *Model) Clone() *Model {
 	}
 	c := *m
 	c.src = bytes.Clone(m.src)
+	c.warnings, c.unclear = slices.Clone(m.warnings), slices.Clone(m.unclear)
 	return &c
 }
 

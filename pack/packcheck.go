@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/evgit/evgit/object"
 )
 
 // IndexCheck checks a pack index against the pack it indexes, whose
@@ -34,7 +36,7 @@ type listedOrd struct {
 
 // NewIndexCheck starts a check of px: it checks the order of the
 // prefixes and the fanout, and reads the ordinals.
-func (px *PackIndex) NewIndexCheck() (*IndexCheck, error) {
+func NewIndexCheck(px *PackIndex) (*IndexCheck, error) {
 	c := &IndexCheck{px: px, listed: make([]listedOrd, px.n)}
 	for i := 0; i < px.n; i++ {
 		p := px.prefixAt(i)
@@ -55,9 +57,9 @@ func (px *PackIndex) NewIndexCheck() (*IndexCheck, error) {
 	return c, nil
 }
 
-// Frame checks the frame at off, whose entries (ResolvePacked) are
-// given.
-func (c *IndexCheck) Frame(off int64, entries []Entry) error {
+// Frame checks the frame at off, whose entries and their IDs
+// (ResolveAll) are given.
+func (c *IndexCheck) Frame(off int64, entries []Entry, ids []object.ID) error {
 	if c.frames >= c.px.f {
 		return fmt.Errorf("%w: pack index: the pack's frame at offset %d is not in its frame table", ErrCorrupt, off)
 	}
@@ -66,16 +68,13 @@ func (c *IndexCheck) Frame(off int64, entries []Entry) error {
 		return fmt.Errorf("%w: pack index: frame %d is at offset %d, first entry %d; the index says %d, %d", ErrCorrupt, c.frames, off, c.ord, got, first)
 	}
 	c.frames++
-	for _, e := range entries {
+	for i, e := range entries {
 		ord := c.ord
 		c.ord++
 		if !e.IsObject() {
 			continue
 		}
-		id, err := e.ObjectID()
-		if err != nil {
-			return err
-		}
+		id := ids[i]
 		if c.next < len(c.listed) && c.listed[c.next].ord < ord {
 			return fmt.Errorf("%w: pack index: ordinal %d is no object of the pack", ErrCorrupt, c.listed[c.next].ord)
 		}

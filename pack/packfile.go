@@ -69,6 +69,13 @@ func ObjectIDs(entries []Entry) ([]object.ID, error) {
 	return ids, err
 }
 
+// ResolveAll is ResolvePacked and ObjectIDs at once: the entries
+// resolved, and each object's ID (zero for a record), every object
+// hashed once.
+func ResolveAll(entries []Entry) ([]Entry, []object.ID, error) {
+	return resolve(entries, true)
+}
+
 // resolve rewrites packed entries into ordinary ones and returns them
 // with the IDs it computed: every object's with all, else those a packed
 // commit needs (the commits, and the events that commits leave out).

@@ -200,7 +200,7 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 		idxName := filepath.Base(s.packIdx.Path)
 		// The pack's index is checked against the frames as they are
 		// read, until the first thing wrong with either.
-		check, err := s.packIdx.NewIndexCheck()
+		check, err := pack.NewIndexCheck(s.packIdx)
 		if err != nil {
 			probs = append(probs, Problem{File: idxName, Offset: -1, Err: err})
 		}
@@ -213,14 +213,15 @@ func (s *Store) VerifyLog(ctx context.Context) ([]Problem, error) {
 				return err
 			}
 			entries, err := pack.ParseEntries(payload)
+			var ids []object.ID
 			if err == nil {
-				entries, err = pack.ResolvePacked(entries)
+				entries, ids, err = pack.ResolveAll(entries)
 			}
 			if err != nil {
 				probs = append(probs, Problem{File: name, Offset: off, Err: err})
 				check = nil
 			} else if check != nil {
-				if err := check.Frame(off, entries); err != nil {
+				if err := check.Frame(off, entries, ids); err != nil {
 					checkFailed(err)
 				}
 			}
