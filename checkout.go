@@ -203,6 +203,9 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	at := rev
 	if _, ok := r.st.Ref(refs.HeadsPrefix + rev); ok {
 		at = refs.HeadsPrefix + rev
+		if _, tag := r.st.Ref(refs.TagsPrefix + rev); tag && r.warn != nil {
+			r.warn(fmt.Sprintf("refname '%s' is ambiguous.", rev)) // as Git warns, and takes the branch
+		}
 	}
 	id, err := r.resolveAt(ctx, at, opts.AsOf)
 	if err != nil && opts.Branch != "" && rev == refs.HEAD && opts.AsOf.IsZero() && errors.Is(err, walk.ErrUnknownRevision) {

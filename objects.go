@@ -79,7 +79,9 @@ func (r *Repository) objectID(ctx context.Context, name string) (object.ID, erro
 			return object.ZeroID, fmt.Errorf("%w %q: candidates %s", walk.ErrAmbiguous, name, strings.Join(walk.ShortIDs(cands), ", "))
 		}
 	}
-	return walk.Resolve(ctx, newLineSource(r.st), name)
+	src := newLineSource(r.st)
+	src.warn = r.warn
+	return walk.Resolve(ctx, src, name)
 }
 
 // namesRef reports whether name is a ref's short name: such a ref wins

@@ -44,6 +44,7 @@ func (s source) Commit(_ context.Context, id object.ID) (*object.Commit, error) 
 // both cores. It is for one walk on one goroutine.
 type lineSource struct {
 	source
+	warn     func(msg string) // walk.Warner, when set
 	lines    lineReader
 	prefetch bool
 	next     map[object.ID]*store.LineStep // by the first parent of the step
@@ -116,6 +117,13 @@ func newLineSource(st *store.Store) *lineSource {
 	s := &lineSource{source: source{st}, lines: st, next: map[object.ID]*store.LineStep{}}
 	s.frames.leave = func(step *store.LineStep) { s.lines.LeaveFrame(step) }
 	return s
+}
+
+// Warn passes what walk warns of on to the repository's OpenOptions.Warn.
+func (s *lineSource) Warn(msg string) {
+	if s.warn != nil {
+		s.warn(msg)
+	}
 }
 
 // newLogSource is the lineSource of a log: it prefetches, unless the log
@@ -275,7 +283,9 @@ func (r *Repository) Resolve(ctx context.Context, rev string) (object.ID, error)
 	if err := r.refresh(); err != nil {
 		return object.ZeroID, err
 	}
-	return walk.Resolve(ctx, newLineSource(r.st), rev)
+	src := newLineSource(r.st)
+	src.warn = r.warn
+	return walk.Resolve(ctx, src, rev)
 }
 
 // ResolveAsOf resolves rev and then takes the newest commit on its

@@ -45,6 +45,8 @@ type Repository struct {
 	// snapshots. Never written; dropping it only costs time.
 	derivedState *derivedState
 
+	warn func(msg string) // OpenOptions.Warn
+
 	mu     sync.Mutex
 	heads  map[string]*headState // per branch ref: streams at the head
 	mdl    *model.Model
@@ -244,6 +246,11 @@ type OpenOptions struct {
 	// ends after one command (the evgit command line) stays smaller, and
 	// faster, without them.
 	DropScanned bool
+	// Warn, when set, is told what Git would warn of, in its words: a
+	// revision naming both a tag and a branch ("refname 'v1' is
+	// ambiguous."; the tag is taken, as Git takes it). The command line
+	// prints it after "warning: ".
+	Warn func(msg string)
 }
 
 // OpenWith is Open with options.
@@ -262,7 +269,7 @@ func OpenWith(ctx context.Context, gitDir string, opts OpenOptions) (*Repository
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs)}
+	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs), warn: opts.Warn}
 	if !isBare(abs) {
 		r.workTree = filepath.Dir(abs)
 	}

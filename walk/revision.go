@@ -277,6 +277,25 @@ func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
 }
 
 // resolveName resolves a name without suffixes.
+// warnAmbiguous tells a Warner when a ref after found among name's
+// candidates exists too, as Git warns "refname 'x' is ambiguous."
+func warnAmbiguous(src Source, name, found string) {
+	w, ok := src.(Warner)
+	if !ok || name == refs.HEAD {
+		return
+	}
+	cands := RefCandidates(name)
+	for _, full := range cands[slices.Index(cands, found)+1:] {
+		if refs.CheckRefName(full) != nil {
+			continue
+		}
+		if _, ok, err := src.Ref(full); err == nil && ok {
+			w.Warn(fmt.Sprintf("refname '%s' is ambiguous.", name))
+			return
+		}
+	}
+}
+
 func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, error) {
 	hex := isHex(name)
 	if hex && len(name) == 2*object.IDSize {
@@ -305,6 +324,7 @@ func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, 
 			return object.ZeroID, err
 		}
 		if ok {
+			warnAmbiguous(src, name, full)
 			return id, nil
 		}
 	}

@@ -40,6 +40,14 @@ type BranchSource interface {
 	CurrentBranch() (ref string, ok bool)
 }
 
+// Warner is implemented by a Source that is told what Git warns of while
+// a revision resolves: a name that more than one ref has (a branch and a
+// tag "v1"), which resolves as Git resolves it, to the first of
+// RefCandidates.
+type Warner interface {
+	Warn(msg string)
+}
+
 // EventMatcher is implemented by a Source that can tell whether an event
 // has a stream and type (an empty one matches any) without loading it
 // whole; Log then loads the events of matching commits only.

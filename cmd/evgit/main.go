@@ -65,7 +65,8 @@ type globalOptions struct {
 	// script that saw only "error" would write it again.
 	written string
 	repo    *evgit.Repository
-	torn    int64 // the torn bytes already reported
+	torn    int64           // the torn bytes already reported
+	warned  map[string]bool // the warnings printed (warnOnce)
 }
 
 // tuneGC, when set (by main, when the environment leaves the collector
@@ -406,7 +407,7 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 		err  error
 	)
 	// A command ends soon: the frames a long walk leaves are let go.
-	open := evgit.OpenOptions{DropScanned: true}
+	open := evgit.OpenOptions{DropScanned: true, Warn: g.warnOnce}
 	if dir := g.getenv("EVGIT_DIR"); dir != "" {
 		repo, err = evgit.OpenWith(ctx, g.path(dir), open)
 	} else {
@@ -422,6 +423,19 @@ func (g *globalOptions) openRepo(ctx context.Context) (*evgit.Repository, error)
 	g.repo = repo
 	g.reportTorn()
 	return repo, nil
+}
+
+// warnOnce prints a warning of the library's (OpenOptions.Warn), each
+// once a command, as Git says an ambiguous name once.
+func (g *globalOptions) warnOnce(msg string) {
+	if g.warned[msg] {
+		return
+	}
+	if g.warned == nil {
+		g.warned = map[string]bool{}
+	}
+	g.warned[msg] = true
+	fmt.Fprintf(g.stderr, "warning: %s\n", msg)
 }
 
 // reportTorn warns, once, of the bytes of a torn write left by a crash
