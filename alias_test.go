@@ -3,6 +3,7 @@ package evgit
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"reflect"
 	"strings"
 	"testing"
@@ -80,12 +81,7 @@ func TestResultsAreTheCallers(t *testing.T) {
 			return c
 		},
 		"Log": func(t *testing.T, r *Repository) any {
-			var all []*CommitInfo
-			for c, err := range r.Log(ctx, LogOptions{}) {
-				require.NoError(t, err)
-				all = append(all, c)
-			}
-			return all
+			return collect(t, r.Log(ctx, LogOptions{}))
 		},
 		"LogScribbledInTheLoop": func(t *testing.T, r *Repository) any {
 			// A loop body that changes each commit as it gets it: the
@@ -100,12 +96,7 @@ func TestResultsAreTheCallers(t *testing.T) {
 			return ids
 		},
 		"Events": func(t *testing.T, r *Repository) any {
-			var all []*RecordedEvent
-			for e, err := range r.Events(ctx, "HEAD", "acct", EventsOptions{}) {
-				require.NoError(t, err)
-				all = append(all, e)
-			}
-			return all
+			return collect(t, r.Events(ctx, "HEAD", "acct", EventsOptions{}))
 		},
 		"State": func(t *testing.T, r *Repository) any {
 			st, err := r.State(ctx, "HEAD", "acct", StateOptions{})
@@ -125,27 +116,13 @@ func TestResultsAreTheCallers(t *testing.T) {
 			return st
 		},
 		"States": func(t *testing.T, r *Repository) any {
-			var all []StreamState
-			for s, err := range r.States(ctx, "HEAD") {
-				require.NoError(t, err)
-				all = append(all, s)
-			}
-			return all
+			return collect(t, r.States(ctx, "HEAD"))
 		},
 		"Tree": func(t *testing.T, r *Repository) any {
-			var all []TreeEntry
-			for e, err := range r.Tree(ctx, "HEAD") {
-				require.NoError(t, err)
-				all = append(all, e)
-			}
-			return all
+			return collect(t, r.Tree(ctx, "HEAD"))
 		},
 		"Diff": func(t *testing.T, r *Repository) any {
-			var all []StreamChange
-			for c, err := range r.Diff(ctx, "HEAD~3", "HEAD") {
-				require.NoError(t, err)
-				all = append(all, c)
-			}
+			all := collect(t, r.Diff(ctx, "HEAD~3", "HEAD"))
 			require.NotEmpty(t, all)
 			return all
 		},
@@ -192,12 +169,7 @@ func TestResultsAreTheCallers(t *testing.T) {
 			}{m.Source(), &m.SnapshotEvery}
 		},
 		"Branches": func(t *testing.T, r *Repository) any {
-			var all []Ref
-			for b, err := range r.Branches(ctx) {
-				require.NoError(t, err)
-				all = append(all, b)
-			}
-			return all
+			return collect(t, r.Branches(ctx))
 		},
 		"Aggregate": func(t *testing.T, r *Repository) any {
 			var seen []*RecordedEvent
@@ -284,4 +256,15 @@ func aliasRepo(t *testing.T) *Repository {
 	require.NoError(t, err)
 
 	return r
+}
+
+// collect gathers what an iterator yields, failing the test at an error.
+func collect[T any](t *testing.T, seq iter.Seq2[T, error]) []T {
+	t.Helper()
+	var all []T
+	for v, err := range seq {
+		require.NoError(t, err)
+		all = append(all, v)
+	}
+	return all
 }
