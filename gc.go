@@ -25,7 +25,8 @@ type GCOptions struct {
 // GCStats say what GC did; its JSON is `evgit gc --json`.
 type GCStats struct {
 	// BytesBefore is the size in bytes of the log folder's segments,
-	// indexes and pack files before gc.
+	// indexes and pack files before gc, the newest segment's to the end
+	// of its last frame (the zeros preallocated past it hold nothing).
 	BytesBefore int64 `json:"bytes_before"`
 	// BytesAfter is the size in bytes of the same files after gc.
 	BytesAfter int64 `json:"bytes_after"`

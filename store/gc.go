@@ -27,9 +27,13 @@ type GCOptions struct {
 	PruneNow bool // drop unreachable objects whatever their age, ignoring Grace
 	// RecentSnapshots snapshots are kept on the newest stretch of each
 	// model's history; further back, history is cut into SpreadSnapshots
-	// slices and one snapshot is kept per slice. Zero picks 2 and 6.
+	// slices, each at most SnapshotGap events long, and one snapshot is
+	// kept per slice. Zero picks 2, 6 and DefaultSnapshotGap: a load in
+	// thinned history then walks at most about twice that many events
+	// of the line back to a snapshot.
 	RecentSnapshots int
-	SpreadSnapshots int // how many slices of history, by offset, keep one snapshot each
+	SpreadSnapshots int    // how many slices of history, by offset, keep one snapshot each (at least)
+	SnapshotGap     uint64 // the most events of the line a slice spans
 	// Now is the time gc runs at; zero means time.Now().
 	Now time.Time
 	// ReflogExpire is the age past which an entry of HEAD's reflog that
@@ -37,6 +41,10 @@ type GCOptions struct {
 	// zero picks 30 days (Git's gc.reflogExpireUnreachable).
 	ReflogExpire time.Duration
 }
+
+// DefaultSnapshotGap is the most events of a line between two snapshots
+// gc keeps, when GCOptions.SnapshotGap is zero.
+const DefaultSnapshotGap = 10_000
 
 // GCStats says what GC did.
 type GCStats struct {
@@ -72,6 +80,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	}
 	if opts.SpreadSnapshots == 0 {
 		opts.SpreadSnapshots = 6
+	}
+	if opts.SnapshotGap == 0 {
+		opts.SnapshotGap = DefaultSnapshotGap
 	}
 	if opts.ReflogExpire == 0 {
 		opts.ReflogExpire = 30 * 24 * time.Hour
@@ -257,7 +268,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	for _, c := range commits {
 		offsets[c.id] = c.offset
 	}
-	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots)
+	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots, opts.SnapshotGap)
 	// A snapshot is derived data: one whose tree is gone is dropped, not
 	// a reason to stop (the indexes were checked, so gone means gone),
 	// and so is one whose tree cannot be read whole. A damaged frame that
@@ -747,8 +758,9 @@ func objectRefs(kind object.Kind, body []byte, fn func(ref object.ID, role refRo
 
 // thinSnapshots picks which snapshot records to keep: per model, the
 // newest recent ones, and one per slice when history is cut into spread
-// slices. Snapshots of commits no longer reachable are dropped.
-func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, spread int) map[string]bool {
+// slices, or more, each at most gap events long. Snapshots of commits no
+// longer reachable are dropped.
+func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, spread int, gap uint64) map[string]bool {
 	type snap struct {
 		key    string
 		offset uint64
@@ -769,7 +781,7 @@ func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, sp
 	for _, list := range byModel {
 		slices.SortFunc(list, func(a, b snap) int { return cmp.Compare(b.offset, a.offset) })
 		maxOff := list[0].offset
-		slice := max(maxOff/uint64(spread), 1)
+		slice := max(min(maxOff/uint64(spread), gap), 1)
 		seen := map[uint64]bool{}
 		for i, sn := range list {
 			bucket := sn.offset / slice

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -363,4 +364,33 @@ func TestGCSizesLeaveOutPreallocatedZeros(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, total()-newest.Size()+s.segs[s.last].Size(), st.BytesAfter)
 	assert.Less(t, st.BytesAfter, total()-60<<10, "the new segment's zeros are not counted")
+}
+
+// thinSnapshots keeps, besides the newest, one snapshot per slice of
+// history, and no slice spans more than gap events: on a long history the
+// kept snapshots lie at most about two gaps apart, where a sixth of
+// history apart left loads in the middle of a million events folding
+// 166,000 of them (a helper's scale audit).
+func TestThinSnapshotsBoundsTheGap(t *testing.T) {
+	var snaps []pack.Record
+	offsets := map[object.ID]uint64{}
+	model := object.Hash(object.KindBlob, []byte("model"))
+	for off := uint64(1000); off <= 1_000_000; off += 1000 {
+		commit := object.Hash(object.KindBlob, fmt.Appendf(nil, "commit %d", off))
+		offsets[commit] = off
+		snaps = append(snaps, pack.Record{Key: append(commit[:], model[:]...)})
+	}
+	kept := thinSnapshots(snaps, offsets, 2, 6, DefaultSnapshotGap)
+	var at []uint64
+	for _, r := range snaps {
+		if kept[string(r.Key)] {
+			at = append(at, offsets[object.ID(r.Key[:32])])
+		}
+	}
+	slices.Sort(at)
+	assert.InDelta(t, 102, len(at), 2)
+	for i := 1; i < len(at); i++ {
+		assert.LessOrEqual(t, at[i]-at[i-1], uint64(2*DefaultSnapshotGap), "between %d and %d", at[i-1], at[i])
+	}
+	assert.Less(t, len(thinSnapshots(snaps, offsets, 2, 6, 1<<62)), 10, "without the gap: a sixth of history each")
 }
