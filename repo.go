@@ -247,9 +247,12 @@ type OpenOptions struct {
 	// faster, without them.
 	DropScanned bool
 	// Warn, when set, is told what Git would warn of, in its words: a
-	// revision naming both a tag and a branch ("refname 'v1' is
-	// ambiguous."; the tag is taken, as Git takes it). The command line
-	// prints it after "warning: ".
+	// revision naming both a tag and a branch, or a ref whose name is
+	// also a commit's abbreviated ID ("refname 'v1' is ambiguous."; the
+	// tag, the ref, is taken, as Git takes it). It may be told the same
+	// thing more than once (a call that resolves a name twice, or
+	// retries), and from several goroutines at once when they share the
+	// Repository. The command line prints each once, after "warning: ".
 	Warn func(msg string)
 }
 

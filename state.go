@@ -380,7 +380,25 @@ func isBoundary(c *object.Commit, every uint64) bool {
 // (about 30 ms) where it folded the stream from the line's start (a
 // helper's scale audit: 1.1 s for a hot stream in the middle of a
 // million events, 0.07 s before gc).
-func walkBudget(every uint64) int { return int(max(8*every, 2*store.DefaultSnapshotGap+4096)) }
+//
+// It also covers an import's stride (10 × snapshot_every, importSnapshotStride),
+// whatever snapshot_every is: with 8 × it did not past snapshot_every 2,700
+// (a review).
+func walkBudget(every uint64) int {
+	return int(max(uint64(importSnapshotStride+2)*every, 2*store.DefaultSnapshotGap+4096))
+}
+
+// walkLeft, when set (by tests), is told how many events a load's walk
+// back read before it left for the line index.
+var walkLeft func(walked int)
+
+// shortWalkBudget is walkBudget for a load of a version far behind the
+// commit it starts at, where the snapshots the walk passes may all be too
+// new for the version: past it, the line index names the commit of the
+// version-th event, and a load there (jumped) walks the long budget.
+func shortWalkBudget(every uint64) int {
+	return int(max(uint64(importSnapshotStride+2)*every, 4096))
+}
 
 var modelIDs sync.Map // *model.Model → object.ID
 
@@ -502,6 +520,10 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 	}
 	var mine []*object.Event // the stream's events walked, newest first
 	missedAt, walked, commits := -1, 0, 0
+	budget, probed := walkBudget(l.every), false // probed: snapshotAhead answered
+	if version > 0 && !l.jumped {
+		budget, probed = shortWalkBudget(l.every), true
+	}
 	for cur := id; ; {
 		c, err := readCommit(l.rd, cur)
 		if err != nil {
@@ -546,11 +568,77 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 				return streamState{}, err
 			}
 		}
-		if l.r != nil && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
-			return l.fromIndex(id, stream, version)
+		if l.r != nil && missedAt >= 0 {
+			past := walked - missedAt
+			if past > budget {
+				if walkLeft != nil {
+					walkLeft(walked)
+				}
+				return l.fromIndex(id, stream, version)
+			}
+			// Past the budget of old (4,096 events), the walk goes on
+			// only if the skip links show a snapshot within the rest:
+			// with none (a model with no snapshots back there), the
+			// longer walk would cost a load 0.1 s for nothing (a
+			// review).
+			if !probed && past > 4096 {
+				// Asked at each commit until one with a link answers.
+				found, known := l.snapshotAhead(cur, c.Offset, uint64(budget-past))
+				if known && !found {
+					if walkLeft != nil {
+						walkLeft(walked)
+					}
+					return l.fromIndex(id, stream, version)
+				}
+				probed = known
+			}
 		}
 		cur = p
 	}
+}
+
+// snapshotAhead says whether a snapshot of the model lies on the
+// first-parent line below cur (whose offset is offset) within span
+// events, following skip links from the nearest linked commit without
+// reading commits. known is false when the links cannot say: the reader
+// keeps none, cur's neighbourhood has none, or snapshots may lie where no
+// link does (snapshot_every not a multiple of the link spacing).
+func (l *loader) snapshotAhead(cur object.ID, offset, span uint64) (found, known bool) {
+	lr, ok := l.rd.(interface {
+		Link(object.ID) (store.Link, bool, error)
+	})
+	if !ok || l.every%linkEvery != 0 {
+		return false, false
+	}
+	link, ok, err := lr.Link(cur)
+	if err != nil || !ok {
+		return false, false
+	}
+	floor := uint64(0)
+	if offset > span {
+		floor = offset - span
+	}
+	for at := link.Prev; !at.IsZero(); {
+		own, ok, err := lr.Link(at)
+		if err != nil || !ok {
+			return false, false
+		}
+		if own.Offset < floor {
+			return false, true
+		}
+		if root, ok, err := l.rd.Snapshot(at, l.mdlID); err != nil {
+			return false, false
+		} else if ok {
+			if root == snapshot.EmptyRoot {
+				return true, true
+			}
+			if kind, _, _, err := l.rd.Get(root); err == nil && kind == object.KindTree {
+				return true, true
+			}
+		}
+		at = own.Prev
+	}
+	return false, true
 }
 
 // foldOnto folds events (newest first) onto a state, stopping after the

@@ -41,4 +41,13 @@ func TestAmbiguousNameWarns(t *testing.T) {
 		require.NoError(t, err, rev)
 	}
 	require.Empty(t, w.said)
+
+	// A branch named like a commit's abbreviated ID: the branch, and
+	// Git's warning (a review: the user likely meant the commit).
+	short := a.String()[:7]
+	f.refs["refs/heads/"+short] = b
+	id, err = Resolve(ctx, w, short)
+	require.NoError(t, err)
+	require.Equal(t, b, id)
+	require.Equal(t, []string{"refname '" + short + "' is ambiguous."}, w.said)
 }

@@ -276,26 +276,34 @@ func Resolve(ctx context.Context, src Source, rev string) (object.ID, error) {
 	return id, nil
 }
 
-// resolveName resolves a name without suffixes.
 // warnAmbiguous tells a Warner when a ref after found among name's
-// candidates exists too, as Git warns "refname 'x' is ambiguous."
+// candidates exists too, or the name, hex of at least 4 digits, is also
+// the abbreviated ID of a commit, as Git warns "refname 'x' is
+// ambiguous." (the ref is taken, as Git takes it).
 func warnAmbiguous(src Source, name, found string) {
 	w, ok := src.(Warner)
 	if !ok || name == refs.HEAD {
 		return
 	}
+	say := func() { w.Warn(fmt.Sprintf("refname '%s' is ambiguous.", name)) }
 	cands := RefCandidates(name)
 	for _, full := range cands[slices.Index(cands, found)+1:] {
 		if refs.CheckRefName(full) != nil {
 			continue
 		}
 		if _, ok, err := src.Ref(full); err == nil && ok {
-			w.Warn(fmt.Sprintf("refname '%s' is ambiguous.", name))
+			say()
 			return
+		}
+	}
+	if len(name) >= 4 && len(name) < 2*object.IDSize && isHex(name) {
+		if ids, err := src.Lookup(strings.ToLower(name)); err == nil && len(ids) > 0 {
+			say()
 		}
 	}
 }
 
+// resolveName resolves a name without suffixes.
 func resolveName(ctx context.Context, src Source, rev, name string) (object.ID, error) {
 	hex := isHex(name)
 	if hex && len(name) == 2*object.IDSize {

@@ -168,7 +168,7 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	d.ok("checkout", "--as-of", "2026-01-06T12:00:00Z", "main")
 	d.ok("checkout", "main")
 
-	d.say("Pack the storage and prove every hash (a history this small grows by the pack's indexes; a million events shrink from 323 MiB to 53 MiB).")
+	d.say("Pack the storage and prove every hash (a history this small grows by the pack's indexes; a million events shrink from 323 MiB to 92 MiB).")
 	d.ok("gc", "--prune=now")
 	d.ok("fsck")
 	if d.err != nil {
