@@ -23,12 +23,7 @@ import (
 func TestVersionLoadsFromTheNearestSnapshot(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	var in strings.Builder
-	for i := 1; i <= 10_000; i++ {
-		fmt.Fprintf(&in, `{"stream":"hot","type":"Set","data":{"n":%d}}`+"\n", i)
-	}
-	_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
-	require.NoError(t, err)
+	importHot(t, r, 10_000)
 	for _, v := range []uint64{2000, 2001, 1500} {
 		st, err := r.State(ctx, "HEAD", "hot", StateOptions{Version: v})
 		require.NoError(t, err)
@@ -47,7 +42,7 @@ func TestVersionLoadsFromTheNearestSnapshot(t *testing.T) {
 	assert.Zero(t, marks, "nothing folded from the line's start")
 
 	// Past the last event: the error as before.
-	_, err = r.State(ctx, "HEAD", "hot", StateOptions{Version: 10_001})
+	_, err := r.State(ctx, "HEAD", "hot", StateOptions{Version: 10_001})
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.ErrorContains(t, err, "has 10000 events, not 10001")
 }
@@ -118,12 +113,7 @@ func TestVersionJumpChecksTheLineCache(t *testing.T) {
 func TestLoadAfterGCWalksToAKeptSnapshot(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	var in strings.Builder
-	for i := 1; i <= 60_000; i++ {
-		fmt.Fprintf(&in, `{"stream":"hot","type":"Set","data":{"n":%d}}`+"\n", i)
-	}
-	_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
-	require.NoError(t, err)
+	importHot(t, r, 60_000)
 	st, err := r.GC(ctx, GCOptions{Prune: "now"})
 	require.NoError(t, err)
 	require.Less(t, st.SnapshotsKept, 12, "thinned")
@@ -155,13 +145,8 @@ func TestLoadAfterGCWalksToAKeptSnapshot(t *testing.T) {
 func TestLoadWithoutSnapshotsBackThereStopsEarly(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
-	var in strings.Builder
-	for i := 1; i <= 40_000; i++ {
-		fmt.Fprintf(&in, `{"stream":"hot","type":"Set","data":{"n":%d}}`+"\n", i)
-	}
-	_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
-	require.NoError(t, err)
-	_, err = r.SetModel(ctx, []byte("snapshot_every: 100 # another model, no snapshots back there\n"), "")
+	importHot(t, r, 40_000)
+	_, err := r.SetModel(ctx, []byte("snapshot_every: 100 # another model, no snapshots back there\n"), "")
 	require.NoError(t, err)
 	gitDir := r.GitDir()
 	require.NoError(t, r.Close())
@@ -178,4 +163,16 @@ func TestLoadWithoutSnapshotsBackThereStopsEarly(t *testing.T) {
 	assert.JSONEq(t, `{"n":10000}`, string(s.State))
 	require.Positive(t, left, "the walk left for the line index")
 	assert.Less(t, left, 4096+1000, "it left at the probe, not after the long budget")
+}
+
+// importHot imports n one-event commits setting stream hot's n, 1 to n:
+// snapshots every 1,000 events under no model.
+func importHot(t *testing.T, r *Repository, n int) {
+	t.Helper()
+	var in strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&in, `{"stream":"hot","type":"Set","data":{"n":%d}}`+"\n", i)
+	}
+	_, err := r.Import(context.Background(), strings.NewReader(in.String()), ImportOptions{})
+	require.NoError(t, err)
 }
