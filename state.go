@@ -597,9 +597,9 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 	}
 }
 
-// snapshotAhead says whether a snapshot of the model lies on the
-// first-parent line below cur (whose offset is offset) within span
-// events, following skip links from the nearest linked commit without
+// snapshotAhead says whether a snapshot of the model, or the line's
+// start, lies on the first-parent line below cur (whose offset is offset)
+// within span events, following skip links from the nearest linked commit without
 // reading commits. known is false when the links cannot say: the reader
 // keeps none, cur's neighbourhood has none, or snapshots may lie where no
 // link does (snapshot_every not a multiple of the link spacing).
@@ -638,7 +638,10 @@ func (l *loader) snapshotAhead(cur object.ID, offset, span uint64) (found, known
 		}
 		at = own.Prev
 	}
-	return false, true
+	// The line's first link, within the span: its start lies less than
+	// a link's spacing below, and a walk there folds from nothing, as
+	// well as from a snapshot.
+	return true, true
 }
 
 // foldOnto folds events (newest first) onto a state, stopping after the
