@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/store"
 )
 
 func nEvents(prefix string, n int) []EventInput {
@@ -62,7 +64,8 @@ func cachedHeadAfterGC(t *testing.T, self bool) {
 	if self {
 		gcBy = r
 	}
-	_, err = gcBy.GC(ctx, GCOptions{Prune: "now"})
+	// Thinned by model alone: along main's line, gc keeps its newest.
+	_, err = gcBy.Store().GC(ctx, store.GCOptions{PruneNow: true, ByModelOnly: true})
 	require.NoError(t, err)
 	_, kept, err := gcBy.Store().Snapshot(mainAt, mid)
 	require.NoError(t, err)

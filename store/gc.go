@@ -34,6 +34,11 @@ type GCOptions struct {
 	RecentSnapshots int
 	SpreadSnapshots int    // how many slices of history, by offset, keep one snapshot each (at least)
 	SnapshotGap     uint64 // the most events of the line a slice spans
+	// ByModelOnly thins each model's history by offset alone, not also
+	// along each ref's first-parent line (the rule before session 27):
+	// a line's newest snapshot may then go, which tests of what a
+	// writer does then need.
+	ByModelOnly bool
 	// Now is the time gc runs at; zero means time.Now().
 	Now time.Time
 	// ReflogExpire is the age past which an entry of HEAD's reflog that
@@ -269,7 +274,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		offsets[c.id] = c.offset
 	}
 	kept := thinSnapshots(snaps, offsets, opts.RecentSnapshots, opts.SpreadSnapshots, opts.SnapshotGap)
-	s.keepAlongLines(snaps, offsets, kept, opts)
+	if !opts.ByModelOnly {
+		s.keepAlongLines(snaps, offsets, kept, opts)
+	}
 	// A snapshot is derived data: one whose tree is gone is dropped, not
 	// a reason to stop (the indexes were checked, so gone means gone),
 	// and so is one whose tree cannot be read whole. A damaged frame that
