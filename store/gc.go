@@ -769,27 +769,14 @@ func objectRefs(kind object.Kind, body []byte, fn func(ref object.ID, role refRo
 // slices, or more, each at most gap events long. Snapshots of commits no
 // longer reachable are dropped.
 func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, spread int, gap uint64) map[string]bool {
-	type snap struct {
-		key    string
-		offset uint64
-	}
-	byModel := map[object.ID][]snap{}
-	for _, r := range snaps {
-		if len(r.Key) != 2*object.IDSize {
-			continue
-		}
-		commit, model := object.ID(r.Key[:32]), object.ID(r.Key[32:])
-		off, ok := offsets[commit]
-		if !ok {
-			continue
-		}
-		byModel[model] = append(byModel[model], snap{key: string(r.Key), offset: off})
+	byModel := map[object.ID][]snapshotOf{}
+	for _, sn := range reachableSnapshots(snaps, offsets) {
+		byModel[sn.model] = append(byModel[sn.model], sn)
 	}
 	keep := map[string]bool{}
 	for _, list := range byModel {
-		slices.SortFunc(list, func(a, b snap) int { return cmp.Compare(b.offset, a.offset) })
-		maxOff := list[0].offset
-		slice := max(min(maxOff/uint64(spread), gap), 1)
+		slices.SortFunc(list, func(a, b snapshotOf) int { return cmp.Compare(b.offset, a.offset) })
+		slice := sliceWidth(list[0].offset, spread, gap)
 		seen := map[uint64]bool{}
 		for i, sn := range list {
 			bucket := sn.offset / slice
@@ -800,6 +787,36 @@ func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, sp
 		}
 	}
 	return keep
+}
+
+// snapshotOf is a snapshot record of a reachable commit, parsed.
+type snapshotOf struct {
+	key           string // the record's key: commit, then model
+	commit, model object.ID
+	offset        uint64 // the commit's
+}
+
+// reachableSnapshots parses the snapshot records of the commits offsets
+// holds (the reachable ones), in the records' order.
+func reachableSnapshots(snaps []pack.Record, offsets map[object.ID]uint64) []snapshotOf {
+	var out []snapshotOf
+	for _, r := range snaps {
+		if len(r.Key) != 2*object.IDSize {
+			continue
+		}
+		commit := object.ID(r.Key[:32])
+		if off, ok := offsets[commit]; ok {
+			out = append(out, snapshotOf{key: string(r.Key), commit: commit, model: object.ID(r.Key[32:]), offset: off})
+		}
+	}
+	return out
+}
+
+// sliceWidth is how many events of history one kept snapshot stands for,
+// past the newest, in a model's history whose newest snapshot is at
+// offset maxOff: a spread-th of it, at most gap.
+func sliceWidth(maxOff uint64, spread int, gap uint64) uint64 {
+	return max(min(maxOff/uint64(spread), gap), 1)
 }
 
 // keepAlongLines adds to kept, on each ref's first-parent line, the
@@ -813,29 +830,14 @@ func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, sp
 // snapshot at or below where they join. Where links are missing, nothing
 // is added: the per-model rule stands.
 func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64, kept map[string]bool, opts GCOptions) {
-	type rec struct {
-		key   string
-		model object.ID
-	}
-	at := map[object.ID][]rec{} // snapshot commit → its records
+	at := map[object.ID][]snapshotOf{} // snapshot commit → its records
 	maxOff := map[object.ID]uint64{}
-	for _, r := range snaps {
-		if len(r.Key) != 2*object.IDSize {
-			continue
-		}
-		commit, model := object.ID(r.Key[:32]), object.ID(r.Key[32:])
-		off, ok := offsets[commit]
-		if !ok {
-			continue
-		}
-		at[commit] = append(at[commit], rec{key: string(r.Key), model: model})
-		maxOff[model] = max(maxOff[model], off)
+	for _, sn := range reachableSnapshots(snaps, offsets) {
+		at[sn.commit] = append(at[sn.commit], sn)
+		maxOff[sn.model] = max(maxOff[sn.model], sn.offset)
 	}
 	if len(at) == 0 {
 		return
-	}
-	slice := func(model object.ID) uint64 {
-		return max(min(maxOff[model]/uint64(opts.SpreadSnapshots), opts.SnapshotGap), 1)
 	}
 	visited := map[object.ID]bool{}
 	for _, v := range s.refs.All() {
@@ -886,7 +888,7 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 			cur = l.Prev
 		}
 		for model := range maxOff { // each model's records are its own
-			w := slice(model)
+			w := sliceWidth(maxOff[model], opts.SpreadSnapshots, opts.SnapshotGap)
 			seen := map[uint64]bool{}
 			n := 0
 			for i, commit := range line {
@@ -894,7 +896,7 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 					if r.model != model {
 						continue
 					}
-					bucket := offsets[commit] / w
+					bucket := r.offset / w
 					if n < opts.RecentSnapshots || !seen[bucket] || (joined && i == len(line)-1) {
 						kept[r.key] = true
 					}
