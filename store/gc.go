@@ -871,9 +871,11 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 		if !linked {
 			continue
 		}
-		joined := false
+		joined, joinedAt := false, uint64(0)
 		for !cur.IsZero() {
-			joined = joined || visited[cur]
+			if !joined && visited[cur] {
+				joined, joinedAt = true, offsets[cur]
+			}
 			if len(at[cur]) > 0 {
 				line = append(line, cur)
 				if joined {
@@ -884,6 +886,9 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 			l, ok, err := s.linkLocked(cur)
 			if err != nil || !ok {
 				break
+			}
+			if joined && l.Offset+2*opts.SnapshotGap < joinedAt {
+				break // none near below the join: many tags on a line must not each walk it
 			}
 			cur = l.Prev
 		}
