@@ -618,11 +618,13 @@ func (l *loader) snapshotAhead(cur object.ID, offset, span uint64) (found, known
 	if offset > span {
 		floor = offset - span
 	}
+	below := link.Offset // each step must go back: a damaged link must not loop
 	for at := link.Prev; !at.IsZero(); {
 		own, ok, err := lr.Link(at)
-		if err != nil || !ok {
+		if err != nil || !ok || own.Offset >= below {
 			return false, false
 		}
+		below = own.Offset
 		if own.Offset < floor {
 			return false, true
 		}
@@ -638,10 +640,13 @@ func (l *loader) snapshotAhead(cur object.ID, offset, span uint64) (found, known
 		}
 		at = own.Prev
 	}
-	// The line's first link, within the span: its start lies less than
-	// a link's spacing below, and a walk there folds from nothing, as
+	// The chain's first link, within the span. The line's start is
+	// within reach only if the span goes down to it: a chain may start
+	// mid-line, where history older than skip links has none (a review),
+	// and below a whole chain's first link lies no multiple of the link
+	// spacing, so no snapshot. A walk to the start folds from nothing, as
 	// well as from a snapshot.
-	return true, true
+	return floor == 0, true
 }
 
 // foldOnto folds events (newest first) onto a state, stopping after the

@@ -7,9 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/store"
 )
 
 // A version far behind the head, in history an import wrote (snapshots
@@ -222,4 +226,42 @@ func TestGCKeepsSnapshotsAlongEachBranch(t *testing.T) {
 		}
 	}
 	assert.Zero(t, left, "every load walked back to a kept snapshot")
+}
+
+// A skip link that does not go back (a damaged record, well formed: fsck
+// does not check links) ends gc's walk along the line, and a load's probe,
+// where gc spun for good (a review).
+func TestLinkThatDoesNotGoBackEndsTheWalks(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	importHot(t, r, 3_000)
+	st := r.Store()
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	// The newest linked commit without a snapshot, its link made a loop.
+	var x object.ID
+	var xl store.Link
+	for id := head; !id.IsZero(); {
+		c, err := st.Commit(id)
+		require.NoError(t, err)
+		if l, ok, _ := st.Link(id); ok && c.Offset%1000 != 0 {
+			x, xl = id, l
+			break
+		}
+		id = c.Parent()
+	}
+	require.False(t, x.IsZero())
+	xl.Prev = x
+	require.NoError(t, st.Update(ctx, func(tx *store.Tx) error { tx.PutLink(x, xl); return nil }))
+	done := make(chan error, 1)
+	go func() { _, err := st.GC(ctx, store.GCOptions{PruneNow: true}); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("gc still walking the line a minute in")
+	}
+	s, err := r.State(ctx, "HEAD", "hot", StateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3_000), s.Version)
 }
