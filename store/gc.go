@@ -778,17 +778,22 @@ func thinSnapshots(snaps []pack.Record, offsets map[object.ID]uint64, recent, sp
 	keep := map[string]bool{}
 	for _, list := range byModel {
 		slices.SortFunc(list, func(a, b snapshotOf) int { return cmp.Compare(b.offset, a.offset) })
-		slice := sliceWidth(list[0].offset, spread, gap)
-		seen := map[uint64]bool{}
-		for i, sn := range list {
-			bucket := sn.offset / slice
-			if i < recent || !seen[bucket] {
-				keep[sn.key] = true
-			}
-			seen[bucket] = true
-		}
+		keepSpread(list, recent, sliceWidth(list[0].offset, spread, gap), keep)
 	}
 	return keep
+}
+
+// keepSpread marks in kept, of one model's snapshots newest first, the
+// newest recent and the newest of each slice of width events.
+func keepSpread(list []snapshotOf, recent int, width uint64, kept map[string]bool) {
+	seen := map[uint64]bool{}
+	for i, sn := range list {
+		bucket := sn.offset / width
+		if i < recent || !seen[bucket] {
+			kept[sn.key] = true
+		}
+		seen[bucket] = true
+	}
 }
 
 // snapshotOf is a snapshot record of a reachable commit, parsed.
@@ -851,7 +856,9 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 		if v.IsSymbolic() || v.ID.IsZero() || (name != refs.HEAD && !strings.HasPrefix(name, refs.HeadsPrefix)) {
 			continue
 		}
-		// The line's snapshot commits, newest first.
+		// The line's snapshot commits, newest first; with joined, the
+		// last is the first at or below where the line joins one
+		// followed before.
 		var line []object.ID
 		cur, linked := v.ID, false
 		for steps := 0; steps <= 100 && !cur.IsZero(); steps++ { // links lie at most 100 events apart
@@ -897,27 +904,21 @@ func (s *Store) keepAlongLines(snaps []pack.Record, offsets map[object.ID]uint64
 			}
 			below = l.Offset
 			if joined && l.Offset+2*opts.SnapshotGap < joinedAt {
-				break // none near below the join: many tags on a line must not each walk it
+				break // none near below the join: many branches of one line must not each walk it
 			}
 			cur = l.Prev
 		}
-		for model := range maxOff { // each model's records are its own
-			w := sliceWidth(maxOff[model], opts.SpreadSnapshots, opts.SnapshotGap)
-			seen := map[uint64]bool{}
-			n := 0
-			for i, commit := range line {
-				for _, r := range at[commit] {
-					if r.model != model {
-						continue
-					}
-					bucket := r.offset / w
-					if n < opts.RecentSnapshots || !seen[bucket] || (joined && i == len(line)-1) {
-						kept[r.key] = true
-					}
-					seen[bucket] = true
-					n++
+		byModel := map[object.ID][]snapshotOf{}
+		for i, commit := range line {
+			for _, sn := range at[commit] {
+				byModel[sn.model] = append(byModel[sn.model], sn)
+				if joined && i == len(line)-1 {
+					kept[sn.key] = true
 				}
 			}
+		}
+		for model, list := range byModel {
+			keepSpread(list, opts.RecentSnapshots, sliceWidth(maxOff[model], opts.SpreadSnapshots, opts.SnapshotGap), kept)
 		}
 	}
 }
