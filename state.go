@@ -571,10 +571,7 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 		if l.r != nil && missedAt >= 0 {
 			past := walked - missedAt
 			if past > budget {
-				if walkLeft != nil {
-					walkLeft(walked)
-				}
-				return l.fromIndex(id, stream, version)
+				return l.leaveWalk(id, stream, version, walked)
 			}
 			// Past the budget of old (4,096 events), the walk goes on
 			// only if the skip links show a snapshot within the rest:
@@ -585,16 +582,22 @@ func (l *loader) load(id object.ID, stream string, version uint64) (streamState,
 				// Asked at each commit until one with a link answers.
 				found, known := l.snapshotAhead(cur, c.Offset, uint64(budget-past))
 				if known && !found {
-					if walkLeft != nil {
-						walkLeft(walked)
-					}
-					return l.fromIndex(id, stream, version)
+					return l.leaveWalk(id, stream, version, walked)
 				}
 				probed = known
 			}
 		}
 		cur = p
 	}
+}
+
+// leaveWalk gives up a walk back that read walked events, for the line
+// index.
+func (l *loader) leaveWalk(id object.ID, stream string, version uint64, walked int) (streamState, error) {
+	if walkLeft != nil {
+		walkLeft(walked)
+	}
+	return l.fromIndex(id, stream, version)
 }
 
 // snapshotAhead says whether a snapshot of the model, or the line's
