@@ -24,7 +24,7 @@ import (
 
 // AppendOptions say where and how a commit is appended.
 type AppendOptions struct {
-	Branch  string            // short branch name; "" means the branch HEAD names
+	Branch  string            // short branch name; "" means the branch HEAD names (refused, matching ErrInvalid, while HEAD is detached)
 	Message string            // commit message
 	Actor   string            // commit actor; events' meta.actor defaults to it; empty: none (the CLI fills in $EVGIT_ACTOR or the user's name)
 	Time    time.Time         // commit time; zero means now
@@ -140,7 +140,9 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 // versions (an *ExpectError, matching ErrConflict, when one does not
 // hold) and the idempotency key (AppendOptions.IdempotencyKey) are
 // checked there. A rule of the model that refuses an event is an error
-// matching ErrRule, and nothing is written.
+// matching ErrRule, and nothing is written. With HEAD detached and no
+// AppendOptions.Branch, Append is refused with an error matching
+// ErrInvalid: name the branch.
 func (r *Repository) Append(ctx context.Context, events []EventInput, opts AppendOptions) (*AppendResult, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrNothingToCommit)

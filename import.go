@@ -124,7 +124,7 @@ type importGroup struct {
 // lock: feed Import a longer input that is all there (a file, a
 // finished pipe) rather than one a slow producer writes. A branch
 // that does not exist, or a detached HEAD with no Branch, is refused
-// before anything is read. Reads, of this Repository and of other
+// before anything is read (ErrNotFound, ErrInvalid). Reads, of this Repository and of other
 // processes, go on meanwhile and see the history as it was before the
 // import.
 // Cancelling ctx stops it at once, writing nothing it had not already

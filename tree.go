@@ -19,9 +19,10 @@ type TreeEntry struct {
 	Version uint64 `json:"version"` // the stream's events at the revision
 	// Hash is the ID of the state as a blob, object.Hash(KindBlob, its
 	// canonical JSON), as snapshot leaves name it: equal states have
-	// equal hashes. A state of more than object.InlineStateMax bytes is
-	// stored as that blob, which cat-file reads; a smaller one lives in
-	// its leaf, and no object has its hash.
+	// equal hashes. A state of more than object.InlineStateMax bytes that
+	// a recorded snapshot holds is stored as that blob, which cat-file
+	// reads; a smaller one lives in its leaf, and a state folded since
+	// the last snapshot is stored nowhere: no object has its hash.
 	Hash object.ID `json:"hash"`
 }
 

@@ -129,10 +129,7 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 	}
 	if !res.Duplicate {
 		g.written = "commit " + res.Commit.Short()
-		if !t.IsZero() && !res.Time.Equal(t) {
-			// SPEC §3 (Time): said, as the date asked for is not kept.
-			fmt.Fprintf(g.stderr, "warning: --date %s is before the parent's time; the commit takes %s, as times never decrease along a branch\n", t.UTC().Format(time.RFC3339Nano), res.Time.UTC().Format(time.RFC3339Nano))
-		}
+		g.warnDateMoved(t, res.Time)
 	}
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
@@ -236,4 +233,15 @@ func asOfFlag(s string) (time.Time, error) {
 		return t, &cliError{msg: "no commit at or before " + t.Format(time.RFC3339Nano), sentinel: evgit.ErrNotFound}
 	}
 	return t, err
+}
+
+// warnDateMoved says that the --date asked for (asked, zero when none)
+// was before the parent's time, so the commit took got instead: SPEC §3
+// (Time), said because the date asked for is not kept. A default time
+// (now) moved up, a clock behind the parent's, is not the user's word,
+// and goes unsaid.
+func (g *globalOptions) warnDateMoved(asked, got time.Time) {
+	if !asked.IsZero() && !got.Equal(asked) {
+		fmt.Fprintf(g.stderr, "warning: --date %s is before the parent's time; the commit takes %s, as times never decrease along a branch\n", asked.UTC().Format(time.RFC3339Nano), got.UTC().Format(time.RFC3339Nano))
+	}
 }

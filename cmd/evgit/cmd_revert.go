@@ -92,6 +92,7 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	}
 	if !res.Duplicate {
 		g.written = "commit " + res.Commit.Short()
+		g.warnDateMoved(when, res.Time)
 	}
 	for _, o := range res.Overwrites {
 		fmt.Fprintf(g.stderr, "warning: %s\n", o)
