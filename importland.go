@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"encoding/hex"
+	"fmt"
 	"slices"
 
 	"github.com/zeebo/blake3"
@@ -194,6 +195,11 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		}
 		k, last = k+m, l
 	}
+	if inner && k < n {
+		if err := refuseCutInside(tx, branchRef, head, groups, pos, k, line); err != nil {
+			return landedPart{}, err
+		}
+	}
 	p := landedPart{k: k, last: last, rest: pos}
 	switch {
 	case k == n:
@@ -205,6 +211,44 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		p.rest = spanPos{before: pos.before, head: head, start: ps[k], end: pos.end}
 	}
 	return p, nil
+}
+
+// refuseCutInside refuses the input's commit groups[k] (of a run placed
+// by pos) when an earlier import of a shorter version of the input ended
+// inside it: that import wrote the commit's first events as its last
+// commit (the input has grown since, as a log appended to does, or its
+// producer died early), and recorded its prefix key there. Imported
+// whole, those events would be there twice, under a commit that matches
+// nothing (a helper's audit: a deposit written twice, exit 0). Each
+// shorter cut costs a digest and a key lookup, so it is asked for only
+// where an earlier import may have ended (findLanded's inner).
+func refuseCutInside(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, k int, line *lineSet) error {
+	g := groups[k]
+	if len(g.events) < 2 {
+		return nil
+	}
+	_, at := pos.prefixes(groups[:k+1], k)
+	d := &digester{h: at}
+	for m := range len(g.events) - 1 {
+		d.add(g.events[m : m+1])
+		dig := d
+		if g.header != nil {
+			dig = &digester{h: d.state()}
+			dig.addGroup(importGroup{header: g.header})
+		}
+		landed, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixDigest(pos.before, dig.sum())), line)
+		if err != nil {
+			return err
+		}
+		if !landed.IsZero() {
+			fix := fmt.Sprintf("import the lines from line %d on alone", g.events[m+1].line)
+			if g.header != nil {
+				fix = fmt.Sprintf("drop its \"id\" and the lines of its first %d events to add the rest", m+1)
+			}
+			return invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m+1, landed.Short(), fix)
+		}
+	}
+	return nil
 }
 
 // runHolds returns how many of groups, from the first, the run of
