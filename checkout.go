@@ -781,10 +781,14 @@ func (w *worktree) checkDirs(p string, create bool) error {
 }
 
 // unchanged reports whether a stream's file is still what the index says
-// checkout wrote: same size and modification time and, for a file whose
-// time stamp is not older than the index file's (a later edit in the
-// same tick of the file system's clock would keep the time stamp: Git's
-// "racy" files), the same bytes.
+// checkout wrote: same size, modification time, inode change time and
+// inode number (where the index has them: indexes before session 28
+// have not), and, for a file whose time stamp is not older than the
+// index file's (a later edit in the same tick of the file system's clock
+// would keep the time stamp: Git's "racy" files), the same bytes. The
+// change time and inode, as Git's index keeps them, catch an edit whose
+// size is the same and whose old modification time was put back (`touch
+// -r`, `cp -p`, `sed -i` and `touch -r`: a helper's audit).
 func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Time) bool {
 	p, err := w.path(stream)
 	if err != nil {
@@ -793,6 +797,11 @@ func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Tim
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size || fi.ModTime().UnixNano() != e.mtime {
 		return false
+	}
+	if e.ctime != 0 || e.ino != 0 {
+		if ctime, ino, ok := fileStamp(fi); ok && (ctime != e.ctime || ino != e.ino) {
+			return false
+		}
 	}
 	if fi.ModTime().Before(indexMtime) {
 		return true
@@ -956,24 +965,32 @@ func (w *worktree) writeStateFile(p, stream string, state []byte) (worktreeEntry
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	// The size and time the index keeps are those of the file this
-	// wrote, read from it before it is closed, not from the path after:
-	// anything that wrote the path in between would be vouched for.
+	// wrote, read from it before it is renamed, not from the path after:
+	// anything that wrote the path in between would be vouched for. Its
+	// inode change time is read from it once renamed, which sets it.
 	_, err = writeWorkFile(f, b)
-	var fi os.FileInfo
+	var fi, renamed os.FileInfo
 	if err == nil {
 		fi, err = f.Stat()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
 		err = w.root.Rename(w.rel(tmp), w.rel(p)) // over a link, the link is replaced
+	}
+	if err == nil {
+		renamed, err = f.Stat()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		w.root.Remove(w.rel(tmp))
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
-	return worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}, nil
+	e := worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}
+	if ctime, ino, ok := fileStamp(renamed); ok {
+		e.ctime, e.ino = ctime, ino
+	}
+	return e, nil
 }
 
 // cannotWriteFile names the stream's file a write failed for, not the
@@ -1081,15 +1098,17 @@ func (w *worktree) remove(stream string) error {
 // worktreeIndex is what checkout last wrote. On disk (.evgit/worktree),
 // written whole and atomically, it is text:
 //
-//	evgit worktree 2
+//	evgit worktree 3
 //	commit <hex ID of the last full checkout, or 64 zeros>
 //	written <Unix nanoseconds when the index was written>
-//	<state hash> <version> <size> <mtime ns> <file hash> <stream>
+//	<state hash> <version> <size> <mtime ns> <ctime ns> <inode> <file hash> <stream>
 //	...
 //	check <hex BLAKE3-256 of every byte above>
 //
 // one line a stream file, sorted by stream; the stream is the rest of
-// the line (names hold no control characters). A file that does not
+// the line (names hold no control characters). An index of version 2,
+// as builds before session 28 wrote it, is read too: its lines lack the
+// ctime and inode, which are then not compared. A file that does not
 // parse, or whose check does not hold, is taken as no index: every file
 // is then rewritten, and the streams at HEAD that the checkout does not
 // write are removed, as the index would have listed them.
@@ -1105,15 +1124,20 @@ type worktreeEntry struct {
 	version uint64
 	size    int64
 	mtime   int64     // Unix nanoseconds
+	ctime   int64     // inode change time, Unix nanoseconds; 0: not known
+	ino     uint64    // inode number; with ctime 0 too: not known
 	file    object.ID // blob ID of the file's bytes
 }
 
-const worktreeMagic = "evgit worktree 2"
+const (
+	worktreeMagic   = "evgit worktree 3"
+	worktreeMagicV2 = "evgit worktree 2" // no ctime, no inode
+)
 
 func (x *worktreeIndex) encode() []byte {
 	streams := slices.Sorted(maps.Keys(x.entries))
-	// A line is two hashes, three numbers and the stream.
-	b := make([]byte, 0, 256+len(streams)*(4*object.IDSize+64))
+	// A line is two hashes, five numbers and the stream.
+	b := make([]byte, 0, 256+len(streams)*(4*object.IDSize+100))
 	b = append(b, worktreeMagic+"\ncommit "...)
 	b = hex.AppendEncode(b, x.commit[:])
 	b = append(b, "\nwritten "...)
@@ -1128,6 +1152,10 @@ func (x *worktreeIndex) encode() []byte {
 		b = strconv.AppendInt(b, e.size, 10)
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, e.mtime, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.ctime, 10)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, e.ino, 10)
 		b = append(b, ' ')
 		b = hex.AppendEncode(b, e.file[:])
 		b = append(b, ' ')
@@ -1191,7 +1219,12 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 		header[n] = line
 	}
 	x := &worktreeIndex{entries: map[string]worktreeEntry{}}
-	if string(header[0]) != worktreeMagic {
+	fields := 7
+	switch string(header[0]) {
+	case worktreeMagic:
+	case worktreeMagicV2:
+		fields = 5
+	default:
 		return nil, bad(1)
 	}
 	commit, ok := bytes.CutPrefix(header[1], []byte("commit "))
@@ -1207,22 +1240,27 @@ func decodeWorktreeIndex(b []byte) (*worktreeIndex, error) {
 	x.written = time.Unix(0, t)
 	for n := 4; len(rest) > 0; n++ {
 		line, _ := next(&rest, '\n') // the body ends in a newline
-		var f [5][]byte
+		var f [7][]byte
 		ok := true
-		for k := range f {
+		for k := range fields {
 			var found bool
 			f[k], found = next(&line, ' ')
 			ok = ok && found
 		}
+		if fields == 5 { // version 2: no ctime, no inode
+			f[6], f[4], f[5] = f[4], []byte("0"), []byte("0")
+		}
 		var e worktreeEntry
-		var err1, err2, err3, err4, err5 error
+		var err1, err2, err3, err4, err5, err6, err7 error
 		e.hash, err1 = object.ParseID(string(f[0]))
 		e.version, err2 = strconv.ParseUint(string(f[1]), 10, 64)
 		e.size, err3 = strconv.ParseInt(string(f[2]), 10, 64)
 		e.mtime, err4 = strconv.ParseInt(string(f[3]), 10, 64)
-		e.file, err5 = object.ParseID(string(f[4]))
+		e.ctime, err5 = strconv.ParseInt(string(f[4]), 10, 64)
+		e.ino, err6 = strconv.ParseUint(string(f[5]), 10, 64)
+		e.file, err7 = object.ParseID(string(f[6]))
 		stream := string(line)
-		if !ok || errors.Join(err1, err2, err3, err4, err5) != nil || object.ValidateStream(stream) != nil {
+		if !ok || errors.Join(err1, err2, err3, err4, err5, err6, err7) != nil || object.ValidateStream(stream) != nil {
 			return nil, bad(n)
 		}
 		if _, dup := x.entries[stream]; dup {
