@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/evgit/evgit/model"
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/refs"
@@ -215,6 +217,15 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		return nil, fmt.Errorf("%w: no events in the input", ErrNothingToCommit)
 	}
 	res := &ImportResult{}
+	if dry.wholeLanded {
+		// Every line landed before, cut into other commits: the branch's
+		// head, as for an import whose commits all landed.
+		res.Skipped = batches[len(batches)-1].end
+		if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
+			res.Head = head
+		}
+		return res, nil
+	}
 	// landed returns an error with what landed before it, if anything did.
 	landed := func(err error) (*ImportResult, error) {
 		if res.Commits == 0 {
@@ -317,6 +328,18 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 	if res.Commits == 0 {
 		if head, err := r.Resolve(ctx, branchOrHead(opts.Branch)); err == nil {
 			res.Head = head
+		}
+	}
+	if res.Commits > 0 {
+		// The input landed whole: said by its lines alone, so that an
+		// import of them again with another --batch finds them. A
+		// transaction of its own, one more sync an import: a crash
+		// before it loses only this.
+		if err := r.st.Update(ctx, func(tx *store.Tx) error {
+			tx.PutIdempotency("", wholeKey(dry.whole), res.Head, dry.whole)
+			return nil
+		}); err != nil {
+			return landed(err)
 		}
 	}
 	res.Renames, res.RenamedAt = maps.Clone(opts.renames.ids), maps.Clone(opts.renames.lines)
@@ -942,6 +965,11 @@ type dryRunResult struct {
 	batches []importBatchSpan
 	total   int // events
 	trust   *trustedFold
+	// whole is the digest of the input's lines (wholeKey); wholeLanded,
+	// that an import of the same lines landed whole on the branch before
+	// (with another --batch, perhaps): nothing is to be written.
+	whole       object.ID
+	wholeLanded bool
 }
 
 // dryRun reads the parsed lines, groups them into commits, cuts the
@@ -1046,6 +1074,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		var rolling object.ID
 		frontier := true
 		var line lineSet
+		wh := blake3.New() // the input's lines, for wholeKey
+		_, _ = wh.WriteString("evgit import lines\x00")
 		keys := importKeys{}
 		named := namedIDs{}
 		// groups are the commits read and not yet in a batch: the first
@@ -1221,6 +1251,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 			for _, l := range c.lines {
 				res.total++
+				_, _ = wh.Write(l.raw)
 				groups = addToGroups(groups, l, opts.Batch, &slab)
 			}
 			recycleLines(c.lines) // copied into the commits
@@ -1239,6 +1270,29 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		if cut > 0 {
 			if err := closeBatch(); err != nil {
 				return err
+			}
+		}
+		wh.Sum(res.whole[:0])
+		if checkLanded && len(res.batches) > 0 && !res.batches[len(res.batches)-1].landed {
+			// Not found landed cut by cut, but perhaps whole: the cuts
+			// of an import of the same lines with another --batch end
+			// elsewhere (a helper's audit: an input of more than a
+			// thousand commits imported again whole with another --batch
+			// was written twice). Before the fold's refusals: those are
+			// of the events on top of themselves.
+			last, _, err := keyLanded(tx, branchRef, hs.head, wholeKey(res.whole), &line)
+			if err != nil {
+				return err
+			}
+			if !last.IsZero() {
+				res.wholeLanded = true
+				if prep != nil {
+					prep.in.close()
+				}
+				if t.plan != nil {
+					t.plan.b.close()
+				}
+				return errDryRun
 			}
 		}
 		if errors.Is(specErr, ErrInvalid) {

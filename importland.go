@@ -104,6 +104,14 @@ func startKey(prefix object.ID) string {
 	return "\x00import-start\x00" + hex.EncodeToString(prefix[:])
 }
 
+// wholeKey is the idempotency key an import that landed every line of
+// its input records at its last commit: the digest of those lines
+// (trimmed, blank ones left out), however they were cut into commits
+// and batches. Its value holds that commit, then the digest.
+func wholeKey(lines object.ID) string {
+	return "\x00import-whole\x00" + hex.EncodeToString(lines[:])
+}
+
 // keyLanded returns the commit an import key names, when that commit is
 // on head's first-parent line, and the second ID of the key's value;
 // ZeroIDs otherwise. The key is looked up as a commit's idempotency key

@@ -43,6 +43,10 @@ func runInit(ctx context.Context, opts initOptions, g *globalOptions) error {
 	if created {
 		fmt.Fprintf(g.stdout, "Initialized empty evgit repository in %s\n", repo.GitDir())
 	} else {
+		if opts.branch != "" {
+			// As Git says it: a repository there keeps its HEAD.
+			fmt.Fprintf(g.stderr, "warning: re-init: ignored --initial-branch=%s\n", opts.branch)
+		}
 		fmt.Fprintf(g.stdout, "Reinitialized existing evgit repository in %s\n", repo.GitDir())
 	}
 	return nil
