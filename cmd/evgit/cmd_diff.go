@@ -19,7 +19,7 @@ type diffOptions struct {
 func newDiffCommand(g *globalOptions) *cobra.Command {
 	var opts diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff A B",
+		Use:   "diff A B | A..B",
 		Short: "Show the streams whose state differs between two revisions",
 		Long: `Show the streams whose state differs between revisions A and B, sorted by
 name: added (only in B), removed (only in A) and changed, with both states,
@@ -32,11 +32,23 @@ in the manner of git diff:
     +{"balance":200,"frozen":false,"owner":"ann"}
 
 An added stream's old side and a removed stream's new side are /dev/null.
+As in Git, A..B is A B, and an empty side of it is HEAD.
 With --json, NDJSON: {"stream","status","old"?:{"version","state"},"new"?:{...}}
 a line, status being added (no "old"), removed (no "new") or changed.`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if _, _, ok := walk.ParseRange(args[0]); ok {
+					return nil
+				}
+			}
+			return cobra.ExactArgs(2)(cmd, args) // no diff against the work tree
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.a, opts.b = args[0], args[1]
+			if len(args) == 1 {
+				opts.a, opts.b, _ = walk.ParseRange(args[0])
+			} else {
+				opts.a, opts.b = args[0], args[1]
+			}
 			return runDiff(cmd.Context(), opts, g)
 		},
 	}

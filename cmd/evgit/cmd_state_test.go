@@ -118,6 +118,21 @@ diff --evgit a/acc-3 b/acc-3
 `, out)
 	_, _, code = runState(t, dir, "diff", "HEAD")
 	assert.Equal(t, 2, code)
+	_, _, code = runState(t, dir, "diff")
+	assert.Equal(t, 2, code)
+	// As in Git, A..B is A B, and an empty side is HEAD.
+	want, _, code := runState(t, dir, "diff", "HEAD~2", "HEAD")
+	require.Equal(t, 0, code)
+	for _, rng := range []string{"HEAD~2..HEAD", "HEAD~2.."} {
+		out, _, code = runState(t, dir, "diff", rng)
+		require.Equal(t, 0, code, rng)
+		assert.Equal(t, want, out, rng)
+	}
+	out, _, code = runState(t, dir, "diff", "..HEAD~2", "--json")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"status":"removed"`)
+	_, _, code = runState(t, dir, "diff", "HEAD~2...HEAD")
+	assert.Equal(t, 2, code)
 }
 
 func TestCheckoutCommand(t *testing.T) {
