@@ -789,25 +789,35 @@ func (w *worktree) checkDirs(p string, create bool) error {
 // change time and inode, as Git's index keeps them, catch an edit whose
 // size is the same and whose old modification time was put back (`touch
 // -r`, `cp -p`, `sed -i` and `touch -r`: a helper's audit).
-func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Time) bool {
+//
+// A file whose change time or inode differs from the index's (or the
+// index has none) is judged by its bytes, as Git refreshes its index:
+// unchanged, the entry with its stamp now is returned as fresh, for the
+// caller to keep, so a work tree copied with cp -a, a file hard-linked
+// or chmod-ed, or an index of version 2 costs one read, not a rewrite.
+func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Time) (same bool, fresh *worktreeEntry) {
 	p, err := w.path(stream)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size || fi.ModTime().UnixNano() != e.mtime {
-		return false
+		return false, nil
 	}
-	if e.ctime != 0 || e.ino != 0 {
-		if ctime, ino, ok := fileStamp(fi); ok && (ctime != e.ctime || ino != e.ino) {
-			return false
-		}
-	}
-	if fi.ModTime().Before(indexMtime) {
-		return true
+	ctime, ino, stamped := fileStamp(fi)
+	moved := stamped && (ctime != e.ctime || ino != e.ino)
+	if !moved && fi.ModTime().Before(indexMtime) {
+		return true, nil
 	}
 	b, err := os.ReadFile(p)
-	return err == nil && object.Hash(object.KindBlob, b) == e.file
+	if err != nil || object.Hash(object.KindBlob, b) != e.file {
+		return false, nil
+	}
+	if moved {
+		e.ctime, e.ino = ctime, ino
+		return true, &e
+	}
+	return true, nil
 }
 
 // unchangedFiles says, for each stream of want, whether its file holds
@@ -816,20 +826,34 @@ func (w *worktree) unchanged(stream string, e worktreeEntry, indexMtime time.Tim
 // stat each, and a read of a racy one): a work tree of 100,000 streams
 // took 0.37 s of stats on one.
 func (w *worktree) unchangedFiles(ctx context.Context, want []object.TreeEntry, idx *worktreeIndex) ([]bool, error) {
+	type judged struct {
+		same  bool
+		fresh *worktreeEntry
+	}
 	same := make([]bool, 0, len(want))
-	err := ordered.Read(len(want), 1024, checkoutStatters, func(i int) (bool, error) {
+	fresh := map[string]worktreeEntry{} // entries that took the stamp their file has now
+	err := ordered.Read(len(want), 1024, checkoutStatters, func(i int) (judged, error) {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return false, err
+				return judged{}, err
 			}
 		}
 		e := want[i]
 		old, known := idx.entries[e.Stream]
-		return known && old.hash == e.StateID && w.unchanged(e.Stream, old, idx.mtime), nil
-	}, func(ok bool) bool {
-		same = append(same, ok)
+		if !known || old.hash != e.StateID {
+			return judged{}, nil
+		}
+		ok, f := w.unchanged(e.Stream, old, idx.mtime)
+		return judged{ok, f}, nil
+	}, func(j judged) bool {
+		if j.fresh != nil {
+			fresh[want[len(same)].Stream] = *j.fresh
+		}
+		same = append(same, j.same)
 		return true
 	})
+	// Kept once the statters are done reading the index.
+	maps.Copy(idx.entries, fresh)
 	return same, err
 }
 
@@ -965,30 +989,35 @@ func (w *worktree) writeStateFile(p, stream string, state []byte) (worktreeEntry
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	// The size and time the index keeps are those of the file this
-	// wrote, read from it before it is renamed, not from the path after:
-	// anything that wrote the path in between would be vouched for. Its
-	// inode change time is read from it once renamed, which sets it.
+	// wrote, read from it before it is closed, not from the path after:
+	// anything that wrote the path in between would be vouched for.
+	// Closed before the rename, so that a write whose error only the
+	// close reports (NFS, a full disk) leaves the old file.
 	_, err = writeWorkFile(f, b)
-	var fi, renamed os.FileInfo
+	var fi os.FileInfo
 	if err == nil {
 		fi, err = f.Stat()
 	}
-	if err == nil {
-		err = w.root.Rename(w.rel(tmp), w.rel(p)) // over a link, the link is replaced
-	}
-	if err == nil {
-		renamed, err = f.Stat()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = w.root.Rename(w.rel(tmp), w.rel(p)) // over a link, the link is replaced
 	}
 	if err != nil {
 		w.root.Remove(w.rel(tmp))
 		return worktreeEntry{}, cannotWriteFile(p, err)
 	}
 	e := worktreeEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), file: object.Hash(object.KindBlob, b)}
-	if ctime, ino, ok := fileStamp(renamed); ok {
-		e.ctime, e.ino = ctime, ino
+	// The inode change time, which the rename sets, from the path: kept
+	// only when the path is still this file as written (its inode, size
+	// and time); else left unknown, and the next checkout reads the
+	// file's bytes.
+	if after, err := os.Lstat(p); err == nil && after.Size() == fi.Size() && after.ModTime().Equal(fi.ModTime()) {
+		ctime, ino, ok := fileStamp(after)
+		if _, ino0, ok0 := fileStamp(fi); ok && ok0 && ino == ino0 {
+			e.ctime, e.ino = ctime, ino
+		}
 	}
 	return e, nil
 }

@@ -872,9 +872,15 @@ func TestCheckoutSeesAnEditThatPutsTheTimeBack(t *testing.T) {
 	require.NoError(t, err)
 	want, err := os.ReadFile(p)
 	require.NoError(t, err)
+	idx := filepath.Join(r.gitDir, WorktreeIndexName)
+	if ctime, ino, ok := fileStamp(fi); ok {
+		// What checkout wrote, it stamped: no read of it next time.
+		x, ok := readWorktreeIndex(idx)
+		require.True(t, ok)
+		assert.Equal(t, [2]int64{ctime, int64(ino)}, [2]int64{x.entries["acc-1"].ctime, int64(x.entries["acc-1"].ino)})
+	}
 	// Time passes: the file is older than the index, which then vouches
 	// for it by its stamps alone (no hash of its bytes).
-	idx := filepath.Join(r.gitDir, WorktreeIndexName)
 	later := time.Now().Add(time.Hour)
 	require.NoError(t, os.Chtimes(idx, later, later))
 
@@ -902,4 +908,31 @@ func TestCheckoutSeesAnEditThatPutsTheTimeBack(t *testing.T) {
 	// Left alone, it is left alone.
 	res := checkout(t, r, "main", CheckoutOptions{})
 	assert.Equal(t, 0, res.Written)
+
+	// A chmod sets the change time, not the bytes: read, not rewritten,
+	// and the index takes the stamp the file has now.
+	require.NoError(t, os.Chmod(p, 0o600))
+	require.NoError(t, os.Chtimes(idx, later, later))
+	res = checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, 0, res.Written)
+	fi, err = os.Stat(p)
+	require.NoError(t, err)
+	x, ok := readWorktreeIndex(idx)
+	require.True(t, ok)
+	ctime, ino, stamped := fileStamp(fi)
+	require.True(t, stamped)
+	assert.Equal(t, ctime, x.entries["acc-1"].ctime)
+	assert.Equal(t, ino, x.entries["acc-1"].ino)
+
+	// An entry without a stamp (an index of version 2) is judged by the
+	// file's bytes.
+	e := x.entries["acc-1"]
+	e.ctime, e.ino = 0, 0
+	x.entries["acc-1"] = e
+	require.NoError(t, os.WriteFile(idx, x.encode(), 0o644))
+	require.NoError(t, os.Chtimes(idx, later, later))
+	require.NoError(t, os.WriteFile(p, bytes.Replace(want, []byte("ann"), []byte("bob"), 1), 0o600))
+	require.NoError(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+	res = checkout(t, r, "main", CheckoutOptions{})
+	assert.Equal(t, 1, res.Written)
 }

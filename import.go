@@ -294,11 +294,12 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 		if err != nil {
 			return landed(err)
 		}
-		err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line)
+		endsInput := i == len(batches)-1
+		err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line, endsInput)
 		if errors.Is(err, errRetryUntrusted) {
 			// The branch is not what the dry run folded on: fold again.
 			distrust()
-			err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line)
+			err = r.importBatch(ctx, groups, specs, b.pos, opts, mdl, mdlID, res, &trust, &line, endsInput)
 		}
 		if err != nil {
 			r.forgetHeads()
@@ -330,15 +331,17 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			res.Head = head
 		}
 	}
-	if res.Commits > 0 {
+	if res.Commits > 0 && ctx.Err() == nil {
 		// The input landed whole: said by its lines alone, so that an
 		// import of them again with another --batch finds them. A
 		// transaction of its own, one more sync an import: a crash
-		// before it loses only this.
+		// before it, or a cancel, loses only this, and the import has
+		// landed all the same (a review found a cancel here reported as
+		// the import's failure).
 		if err := r.st.Update(ctx, func(tx *store.Tx) error {
 			tx.PutIdempotency("", wholeKey(dry.whole), res.Head, dry.whole)
 			return nil
-		}); err != nil {
+		}); err != nil && ctx.Err() == nil {
 			return landed(err)
 		}
 	}
@@ -699,7 +702,9 @@ func (g importGroup) stream() string {
 // at its start that landed on the branch already (findLanded): an
 // import of the same input, run before or running beside this one, may
 // have written them since the dry run looked.
-func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, pos spanPos, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet) error {
+//
+// endsInput says the batch is the input's last (findLanded).
+func (r *Repository) importBatch(ctx context.Context, groups []importGroup, specs []AppendOptions, pos spanPos, opts ImportOptions, mdl *model.Model, mdlID object.ID, res *ImportResult, trust **trustedFold, line *lineSet, endsInput bool) error {
 	return r.st.Update(ctx, func(tx *store.Tx) error {
 		if err := modelUnmoved(tx, mdlID); err != nil {
 			return err
@@ -717,7 +722,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		// run is found by its start key).
 		moved := *trust == nil || (*trust).branchRef != branchRef || (*trust).head != head
 		inner := moved && slices.ContainsFunc(groups, func(g importGroup) bool { return g.header != nil && g.header.IdempotencyKey != "" })
-		found, err := findLanded(tx, branchRef, head, groups, pos, inner, line)
+		found, err := findLanded(tx, branchRef, head, groups, pos, inner, endsInput, object.ZeroID, line)
 		if err != nil {
 			return err
 		}
@@ -1073,6 +1078,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// (prefixDigest); frontier, that no cut has failed to land yet.
 		var rolling object.ID
 		frontier := true
+		ending := false         // the cut being closed is the input's last
+		var cutLanded object.ID // the commit the cut before landed at
 		var line lineSet
 		wh := blake3.New() // the input's lines, for wholeKey
 		_, _ = wh.WriteString("evgit import lines\x00")
@@ -1175,7 +1182,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			// Where an earlier import of a shorter version of the input
 			// ended is looked for only while every cut before landed:
 			// past one that did not, no earlier import of it reached.
-			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, &line)
+			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, ending, cutLanded, &line)
 			if err != nil {
 				return err
 			}
@@ -1183,6 +1190,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if k < cut {
 				frontier = false
 			}
+			cutLanded = found.last // where the next cut goes on from, if this landed whole
 			if k == 0 || k == cut {
 				return closeCut(found.last, pos)
 			}
@@ -1268,6 +1276,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			}
 		}
 		if cut > 0 {
+			ending = true
 			if err := closeBatch(); err != nil {
 				return err
 			}
@@ -1526,6 +1535,30 @@ func holdsSome(rd reader, c *object.Commit, g importGroup) (bool, error) {
 	return i == len(g.events), nil
 }
 
+// holdsFirst reports whether commit c begins with the events of the
+// input's commit g, the last of an input that an import of a longer
+// version of it wrote with more (its --batch cut there): the first of
+// them for plain lines, and for a commit with a header whatever part
+// holdsSome takes.
+func holdsFirst(rd reader, c *object.Commit, g importGroup) (bool, error) {
+	if g.header != nil {
+		return holdsSome(rd, c, g)
+	}
+	if len(g.events) > len(c.Events) {
+		return false, nil
+	}
+	if ok, err := holdsHeader(rd, c, g); err != nil || !ok {
+		return false, err
+	}
+	for i := range g.events {
+		e, err := readEvent(rd, c.Events[i])
+		if err != nil || !eventHolds(e, &g.events[i]) {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // holdsHeader reports whether commit c has what an input's commit header
 // asks for: message, actor (when it names one), as many reverts, time.
 func holdsHeader(rd reader, c *object.Commit, g importGroup) (bool, error) {
@@ -1737,10 +1770,11 @@ func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions
 // back from its head, so an import run again checks that each batch it
 // skips landed on this branch with one walk in all, not one per batch.
 type lineSet struct {
-	head object.ID
-	ids  map[object.ID]bool
-	next object.ID // where the walk goes on
-	low  uint64    // the lowest offset walked
+	head  object.ID
+	ids   map[object.ID]bool
+	child map[object.ID]object.ID // a commit walked → the line's commit after it
+	next  object.ID               // where the walk goes on
+	low   uint64                  // the lowest offset walked
 }
 
 // has reports whether commit lies on the first-parent line ending at head.
@@ -1749,7 +1783,7 @@ func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
 		if ok, err := l.extend(rd, head); err != nil {
 			return false, err
 		} else if !ok {
-			*l = lineSet{head: head, ids: map[object.ID]bool{}, next: head, low: ^uint64(0)}
+			*l = lineSet{head: head, ids: map[object.ID]bool{}, child: map[object.ID]object.ID{}, next: head, low: ^uint64(0)}
 		}
 	}
 	if l.ids[commit] {
@@ -1768,10 +1802,37 @@ func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
 			return false, err
 		}
 		l.ids[l.next] = true
+		l.child[c.Parent()] = l.next
 		l.low = c.Offset
 		l.next = c.Parent()
 	}
 	return l.ids[commit], nil
+}
+
+// after returns the commit after commit on the first-parent line ending
+// at head, ZeroID when commit is head or not on the line.
+func (l *lineSet) after(rd reader, head, commit object.ID) (object.ID, error) {
+	if on, err := l.has(rd, head, commit); err != nil || !on {
+		return object.ZeroID, err
+	}
+	if commit == head {
+		return object.ZeroID, nil
+	}
+	if c, ok := l.child[commit]; ok {
+		return c, nil
+	}
+	// Walked before the set kept children (extend's commits): walk to it.
+	for id := head; !id.IsZero(); {
+		c, err := readCommit(rd, id)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if c.Parent() == commit {
+			return id, nil
+		}
+		id = c.Parent()
+	}
+	return object.ZeroID, nil
 }
 
 // lineExtendMax bounds the commits extend walks back from a new head.
@@ -1788,8 +1849,14 @@ func (l *lineSet) extend(rd reader, head object.ID) (bool, error) {
 	var walked []object.ID
 	for id := head; len(walked) < lineExtendMax && !id.IsZero(); {
 		if id == l.head {
-			for _, w := range walked {
+			for i, w := range walked {
 				l.ids[w] = true
+				if i+1 < len(walked) {
+					l.child[walked[i+1]] = w
+				}
+			}
+			if len(walked) > 0 {
+				l.child[l.head] = walked[len(walked)-1]
 			}
 			l.ids[l.head] = true
 			l.head = head

@@ -148,7 +148,16 @@ type landedPart struct {
 // looked up one a commit, which the caller asks for only where an
 // earlier import may have ended: a run with no start key (one that
 // retried commits with idempotency keys) is found by them alone.
-func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner bool, line *lineSet) (landedPart, error) {
+//
+// endsInput says that the last of groups is the input's last commit: an
+// earlier import of a longer version of the input may have written it
+// with more events (its --batch cut it there), so it has landed when it
+// is the first part of that commit (a helper's audit: a shorter version
+// of an input imported whole wrote its last commit again).
+//
+// after is the commit the input's cut before this run landed at, when
+// it did (ZeroID otherwise).
+func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner, endsInput bool, after object.ID, line *lineSet) (landedPart, error) {
 	n := len(groups)
 	if head.IsZero() || n == 0 {
 		// Nothing landed; the run still records its keys.
@@ -182,21 +191,36 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 			}
 		}
 	}
+	// startAt is the start key's digest of a run that begins at groups[j].
+	startAt := func(j int) object.ID {
+		if j == 0 {
+			return pos.start
+		}
+		return prefixes()[j]
+	}
+	triedBefore := false
 	for k < n {
-		s := pos.start
-		if k > 0 {
-			s = prefixes()[k]
-		}
-		runLast, runFirst, err := keyLanded(tx, branchRef, head, startKey(s), line)
+		m, l, err := longestRun(tx, branchRef, head, startKey(startAt(k)), groups[k:], endsInput, line)
 		if err != nil {
 			return landedPart{}, err
 		}
-		if runLast.IsZero() {
-			break
-		}
-		m, l, err := runHolds(tx, branchRef, head, runFirst, runLast, groups[k:], line)
-		if err != nil {
-			return landedPart{}, err
+		if m == 0 && k > 0 && !triedBefore {
+			// The first commits were found by their header IDs (or an
+			// earlier import's end), and the run that wrote the next
+			// began before them: a stream's export, whose first commit
+			// kept its ID and whose next was renamed, imported again
+			// once its source moved on (a helper's audit: the renamed
+			// commit was written again).
+			triedBefore = true
+			for j := k - 1; j >= 0 && m == 0; j-- {
+				mj, lj, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
+				if err != nil {
+					return landedPart{}, err
+				}
+				if j+mj > k {
+					m, l = j+mj-k, lj
+				}
+			}
 		}
 		if m == 0 {
 			break
@@ -204,8 +228,16 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		k, last = k+m, l
 	}
 	if inner && k < n {
-		if err := refuseCutInside(tx, branchRef, head, groups, pos, k, line); err != nil {
+		anchor := after
+		if k > 0 {
+			anchor = last
+		}
+		whole, at, err := refuseCutInside(tx, head, groups, pos, k, anchor, line)
+		if err != nil {
 			return landedPart{}, err
+		}
+		if whole {
+			k, last = n, at
 		}
 	}
 	p := landedPart{k: k, last: last, rest: pos}
@@ -225,47 +257,185 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 // by pos) when an earlier import of a shorter version of the input ended
 // inside it: that import wrote the commit's first events as its last
 // commit (the input has grown since, as a log appended to does, or its
-// producer died early), and recorded its prefix key there. Imported
-// whole, those events would be there twice, under a commit that matches
-// nothing (a helper's audit: a deposit written twice, exit 0). Each
-// shorter cut costs a digest and a key lookup, so it is asked for only
-// where an earlier import may have ended (findLanded's inner).
-func refuseCutInside(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, k int, line *lineSet) error {
+// producer died early). Imported whole, those events would be there
+// twice, under a commit that matches nothing (a helper's audit: a
+// deposit written twice, exit 0).
+//
+// Where the input's commits before it are on the branch, ending at
+// anchor (the k landed, or the cut before's last commit), the commit
+// after anchor on the line is that commit if it holds groups[k]'s first
+// events: one commit read, whatever the commit's size (a review found a
+// key lookup an event made a commit of 100,000 events take seconds).
+// With no anchor (the input's first cut, nothing of it found), the
+// earlier import's prefix key is looked for after each of the commit's
+// first refuseCutMax events.
+//
+// The lines after such a commit may be on the branch as well, imported
+// alone as the refusal says: where the line's commits after it hold
+// every later event of groups[k:], in order, ending at a commit, the run
+// has landed whole (whole, ending at last); where they hold some, the
+// refusal names the first line they do not (a review found the input
+// refused for good once its new lines were imported alone).
+func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spanPos, k int, anchor object.ID, line *lineSet) (whole bool, last object.ID, err error) {
 	g := groups[k]
 	if len(g.events) < 2 {
-		return nil
+		return false, object.ZeroID, nil
 	}
-	_, at := pos.prefixes(groups[:k+1], k)
-	d := &digester{h: at}
-	for m := range len(g.events) - 1 {
+	refuse := func(m, from int, c object.ID) error {
+		fix := fmt.Sprintf("import the lines from line %d on alone", from)
+		if g.header != nil {
+			fix = fmt.Sprintf("drop its \"id\" and the lines of its first %d events to add the rest", m)
+		}
+		return invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m, c.Short(), fix)
+	}
+	if !anchor.IsZero() {
+		next, err := line.after(tx, head, anchor)
+		if err != nil || next.IsZero() {
+			return false, object.ZeroID, err
+		}
+		c, err := readCommit(tx, next)
+		if err != nil {
+			return false, object.ZeroID, err
+		}
+		m := len(c.Events)
+		if m == 0 || m >= len(g.events) {
+			return false, object.ZeroID, nil
+		}
+		part := g
+		part.events = g.events[:m]
+		if ok, err := holds(tx, c, part); err != nil || !ok {
+			return false, object.ZeroID, err
+		}
+		if slices.ContainsFunc(groups[k:], func(g importGroup) bool { return g.header != nil }) {
+			return false, object.ZeroID, refuse(m, g.events[m].line, next)
+		}
+		var rest []preparedEvent
+		rest = append(rest, g.events[m:]...)
+		for _, g := range groups[k+1:] {
+			rest = append(rest, g.events...)
+		}
+		n, at, err := heldAfter(tx, head, next, rest, line)
+		if err != nil {
+			return false, object.ZeroID, err
+		}
+		if n == len(rest) {
+			return true, at, nil
+		}
+		return false, object.ZeroID, refuse(m, rest[n].line, next)
+	}
+	d := pos.digestFrom()
+	for _, g := range groups[:k] {
+		d.addGroup(g)
+	}
+	for m := range min(len(g.events)-1, refuseCutMax) {
 		d.add(g.events[m : m+1])
 		dig := d
 		if g.header != nil {
 			dig = &digester{h: d.state()}
 			dig.addGroup(importGroup{header: g.header})
 		}
-		landed, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixDigest(pos.before, dig.sum())), line)
+		// Import keys are recorded for no branch (since session 15):
+		// one index read each.
+		uses, err := tx.IdempotencyAll("", prefixKey(prefixDigest(pos.before, dig.sum())))
 		if err != nil {
-			return err
+			return false, object.ZeroID, err
 		}
-		if !landed.IsZero() {
-			fix := fmt.Sprintf("import the lines from line %d on alone", g.events[m+1].line)
-			if g.header != nil {
-				fix = fmt.Sprintf("drop its \"id\" and the lines of its first %d events to add the rest", m+1)
+		for _, u := range uses {
+			if on, err := line.has(tx, head, u.Commit); err != nil {
+				return false, object.ZeroID, err
+			} else if on {
+				return false, object.ZeroID, refuse(m+1, g.events[m+1].line, u.Commit)
 			}
-			return invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m+1, landed.Short(), fix)
 		}
 	}
-	return nil
+	return false, object.ZeroID, nil
+}
+
+// heldAfter returns how many of events, from the first, the commits
+// after commit on head's line hold, in order, each commit whole (as an
+// import of plain lines writes them: holds), and the last of those
+// commits.
+func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, line *lineSet) (int, object.ID, error) {
+	n, last := 0, object.ZeroID
+	for n < len(events) {
+		id, err := line.after(tx, head, commit)
+		if err != nil || id.IsZero() {
+			return n, last, err
+		}
+		c, err := readCommit(tx, id)
+		if err != nil {
+			return n, last, err
+		}
+		if len(c.Events) == 0 || len(c.Events) > len(events)-n {
+			break
+		}
+		ok, err := holds(tx, c, importGroup{events: events[n : n+len(c.Events)]})
+		if err != nil || !ok {
+			return n, last, err
+		}
+		n, last, commit = n+len(c.Events), id, id
+	}
+	return n, last, nil
+}
+
+// refuseCutMax bounds the prefix keys refuseCutInside looks up.
+const refuseCutMax = 1000
+
+// longestRun returns how many of groups, from the first, a run of
+// commits recorded under key (an import-start key: the input's prefix
+// digest at the run's first commit) holds on head's first-parent line,
+// the most of any run so recorded, and the last commit of those. A run
+// counts whose first commit is on the line, also when the line leaves it
+// partway (a branch made inside an earlier import's run: a helper's
+// audit found the whole input imported onto it again); and every run
+// recorded under the key is tried (runs of one input on two branches
+// from one commit: the first found on the line was the shorter).
+func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, error) {
+	uses, err := tx.IdempotencyAll("", key)
+	if err != nil {
+		return 0, object.ZeroID, err
+	}
+	best, bestLast := 0, object.ZeroID
+	try := func(runLast, runFirst object.ID) error {
+		if on, err := line.has(tx, head, runFirst); err != nil || !on {
+			return err
+		}
+		m, l, err := runHolds(tx, branchRef, head, runFirst, runLast, groups, endsInput, line)
+		if err == nil && m > best {
+			best, bestLast = m, l
+		}
+		return err
+	}
+	for _, u := range uses {
+		if err := try(u.Commit, u.Digest); err != nil {
+			return 0, object.ZeroID, err
+		}
+	}
+	if best == 0 {
+		// Builds before session 15 recorded the keys on the branch.
+		runLast, runFirst, err := keyLanded(tx, branchRef, head, key, line)
+		if err != nil {
+			return 0, object.ZeroID, err
+		}
+		if !runLast.IsZero() {
+			if err := try(runLast, runFirst); err != nil {
+				return 0, object.ZeroID, err
+			}
+		}
+	}
+	return best, bestLast, nil
 }
 
 // runHolds returns how many of groups, from the first, the run of
 // commits from first to last (first-parent, one transaction of an import)
 // holds in order, commit for commit (holds), and the last of those
-// commits. A commit of groups whose idempotency key names a commit on
-// head's line outside the run was retried when the run was written, not
-// added: it counts as held, and takes no commit of the run.
-func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, line *lineSet) (int, object.ID, error) {
+// commits. Only the run's commits on head's line count: the line may
+// leave the run partway. A commit of groups whose idempotency key names
+// a commit on head's line outside the run was retried when the run was
+// written, not added: it counts as held, and takes no commit of the run.
+// With endsInput, the last of groups is held by a commit whose first
+// events it holds (holdsFirst).
+func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, error) {
 	var run []object.ID
 	var commits []*object.Commit
 	for id := last; len(run) <= importBatchCommits; {
@@ -286,6 +456,26 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 	}
 	slices.Reverse(run)
 	slices.Reverse(commits)
+	// The run's commits on the line are its first ones, up to where the
+	// line leaves it: found by halving, the line's commits being cached.
+	if on, err := line.has(tx, head, run[len(run)-1]); err != nil {
+		return 0, object.ZeroID, err
+	} else if !on {
+		lo, hi := 0, len(run)-1 // run[lo] on the line (the caller saw to it), run[hi] not
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			on, err := line.has(tx, head, run[mid])
+			if err != nil {
+				return 0, object.ZeroID, err
+			}
+			if on {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		run, commits = run[:lo+1], commits[:lo+1]
+	}
 	m, at := 0, 0 // groups held, commits of the run taken
 	var held object.ID
 	for m < len(groups) {
@@ -304,6 +494,9 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 			break
 		}
 		ok, err := holds(tx, commits[at], g)
+		if err == nil && !ok && endsInput && m == len(groups)-1 && len(g.events) < len(commits[at].Events) {
+			ok, err = holdsFirst(tx, commits[at], g)
+		}
 		if err != nil {
 			return 0, object.ZeroID, err
 		}
