@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/evgit/evgit/object"
@@ -103,4 +104,21 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// Abbrev returns how many hex digits the command line prints of a commit
+// ID for this repository, as Git's core.abbrev "auto" chooses them: 7,
+// or more once the objects are many enough that 7 digits would often
+// name two (about one ID in a hundred at a million events). It reads no
+// file; call it again after large writes.
+func (r *Repository) Abbrev() int {
+	return abbrevFor(r.st.ApproxObjects())
+}
+
+// abbrevFor is Git's rule: with about 2^b objects (b the bits of their
+// count), IDs of 2b bits seldom meet, and b/2 hex digits, rounded up,
+// hold 2b bits; at least 7.
+func abbrevFor(objects int) int {
+	n := (bits.Len(uint(max(objects, 0))) + 1) / 2
+	return min(max(n, 7), 2*object.IDSize)
 }

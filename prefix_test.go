@@ -58,3 +58,14 @@ func TestAbbreviationAmongManyObjects(t *testing.T) {
 	require.Len(t, cands, 71, "every candidate listed: %v", err)
 	assert.Len(t, cands[0], 8, "abbreviated to tell each from its neighbours")
 }
+
+// Short IDs grow as Git's core.abbrev "auto" makes them: 7 hex digits,
+// one more each time the objects' count gains two bits past 2^14.
+func TestAbbrevFor(t *testing.T) {
+	for _, c := range []struct{ objects, want int }{
+		{-1, 7}, {0, 7}, {1, 7}, {8191, 7}, {16383, 7}, {16384, 8}, {65535, 8}, {65536, 9},
+		{100_000, 9}, {2_677_078, 11}, {1 << 62, 32},
+	} {
+		assert.Equal(t, c.want, abbrevFor(c.objects), "%d objects", c.objects)
+	}
+}

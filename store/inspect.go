@@ -346,3 +346,19 @@ func (q *FrameReader) Get(id object.ID, loc pack.Location) (object.Kind, []byte,
 	q.key, q.f = pack.FrameKey{Seg: r.loc.Seg, Off: r.loc.Off}, r.f
 	return r.obj.Kind, r.obj.Body, r.obj.Data, nil
 }
+
+// ApproxObjects returns about how many objects the store holds: those
+// its indexes and the pack's list, and those written since, counted once
+// per write (an object written twice counts twice). It reads no file.
+func (s *Store) ApproxObjects() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := len(s.memOrder)
+	for _, ix := range s.indexes {
+		n += ix.Len()
+	}
+	if s.packIdx != nil {
+		n += s.packIdx.Len()
+	}
+	return n
+}

@@ -77,7 +77,7 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 			return err
 		}
 		return printDeleted(g, opts.args, olds, opts.json, func(name string, old object.ID) string {
-			return fmt.Sprintf("Deleted branch %s (was %s).", name, old.Short())
+			return fmt.Sprintf("Deleted branch %s (was %s).", name, g.short(old))
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)
@@ -115,7 +115,7 @@ func runBranch(ctx context.Context, opts branchOptions, g *globalOptions) error 
 	}
 	if current == "" {
 		if id, err := repo.Resolve(ctx, "HEAD"); err == nil {
-			fmt.Fprintf(w, "* (HEAD detached at %s)\n", id.Short())
+			fmt.Fprintf(w, "* (HEAD detached at %s)\n", g.short(id))
 		}
 	}
 	for _, b := range branches {

@@ -91,12 +91,12 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 	// Like Git, the news goes to stderr; stdout stays empty.
 	switch {
 	case len(opts.streams) > 0:
-		fmt.Fprintf(g.stderr, "Updated %d %s from %s\n", res.Written, plural(res.Written, "file", "files"), res.Commit.Short())
+		fmt.Fprintf(g.stderr, "Updated %d %s from %s\n", res.Written, plural(res.Written, "file", "files"), g.short(res.Commit))
 		return nil
 	case opts.branch != "":
 		fmt.Fprintf(g.stderr, "Switched to a new branch '%s'\n", res.Branch)
 	case res.Detached:
-		fmt.Fprintf(g.stderr, "HEAD is now at %s\n", res.Commit.Short())
+		fmt.Fprintf(g.stderr, "HEAD is now at %s\n", g.short(res.Commit))
 	case res.Already:
 		fmt.Fprintf(g.stderr, "Already on '%s'\n", res.Branch)
 	default:
@@ -112,10 +112,10 @@ func runCheckout(ctx context.Context, opts checkoutOptions, g *globalOptions) er
 // HEAD detached where the branch asked for was deleted meanwhile.
 func warnMovedOn(g *globalOptions, res *evgit.CheckoutResult) {
 	if !res.MovedOn.IsZero() {
-		fmt.Fprintf(g.stderr, "warning: %s moved on to %s while its files were written; the work tree shows %s (checkout %s again to catch up)\n", res.Branch, res.MovedOn.Short(), res.Commit.Short(), res.Branch)
+		fmt.Fprintf(g.stderr, "warning: %s moved on to %s while its files were written; the work tree shows %s (checkout %s again to catch up)\n", res.Branch, g.short(res.MovedOn), g.short(res.Commit), res.Branch)
 	}
 	if res.Deleted != "" {
-		fmt.Fprintf(g.stderr, "warning: the branch %s was deleted while its files were written; HEAD is detached at %s, the commit they show\n", res.Deleted, res.Commit.Short())
+		fmt.Fprintf(g.stderr, "warning: the branch %s was deleted while its files were written; HEAD is detached at %s, the commit they show\n", res.Deleted, g.short(res.Commit))
 	}
 }
 

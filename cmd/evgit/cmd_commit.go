@@ -128,7 +128,7 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 		return err
 	}
 	if !res.Duplicate {
-		g.written = "commit " + res.Commit.Short()
+		g.written = "commit " + g.short(res.Commit)
 		g.warnDateMoved(t, res.Time)
 	}
 	if opts.json {
@@ -141,7 +141,7 @@ func runCommit(ctx context.Context, opts commitOptions, g *globalOptions) error 
 			msg = obj.Commit.Message
 		}
 	}
-	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, res.Commit.Short(), summary(msg, res.Events))
+	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, g.short(res.Commit), summary(msg, res.Events))
 	return nil
 }
 

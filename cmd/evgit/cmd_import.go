@@ -78,18 +78,18 @@ func runImport(ctx context.Context, opts importOptions, g *globalOptions) error 
 	if err != nil {
 		if res != nil {
 			// Stopped part way (Ctrl-C, a full disk): say what landed.
-			return fmt.Errorf("%w (%d commits landed before it stopped, head %s; run the import again to finish)", err, res.Commits, res.Head.Short())
+			return fmt.Errorf("%w (%d commits landed before it stopped, head %s; run the import again to finish)", err, res.Commits, g.short(res.Head))
 		}
 		return err
 	}
 	if res.Commits > 0 {
-		g.written = fmt.Sprintf("the import of %d commits, head %s,", res.Commits, res.Head.Short())
+		g.written = fmt.Sprintf("the import of %d commits, head %s,", res.Commits, g.short(res.Head))
 	}
 	warnRenames(g, res.Renamed)
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
-	fmt.Fprintf(g.stdout, "Imported %d commits (%d events), head %s", res.Commits, res.Events, res.Head.Short())
+	fmt.Fprintf(g.stdout, "Imported %d commits (%d events), head %s", res.Commits, res.Events, g.short(res.Head))
 	if res.Skipped > 0 {
 		fmt.Fprintf(g.stdout, "; %d commits were already imported", res.Skipped)
 	}
@@ -109,7 +109,7 @@ func warnRenames(g *globalOptions, renamed []evgit.Rename) {
 	// In input order: the first says where, the last may be a commit the
 	// input was cut inside.
 	became := func(r evgit.Rename) string {
-		return fmt.Sprintf("%s became %s at line %d", r.Declared.Short(), r.Built.Short(), r.Line)
+		return fmt.Sprintf("%s became %s at line %d", g.short(r.Declared), g.short(r.Built), r.Line)
 	}
 	what := fmt.Sprintf("a commit got another ID than its header names (%s)", became(renamed[0]))
 	if n := len(renamed); n > 1 {

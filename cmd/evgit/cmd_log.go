@@ -152,19 +152,22 @@ func logJSON(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, w
 // loads events (unless a filter needs them), so it stays fast on long
 // histories.
 func logOneline(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, w *bufio.Writer) error {
+	abbrev := repo.Abbrev()
 	for e, err := range repo.LogEntries(ctx, lo, nil) {
 		if err != nil {
 			return err
 		}
-		writeOneline(w, e.ID, e.Commit)
+		writeOneline(w, e.ID, e.Commit, abbrev)
 	}
 	return nil
 }
 
-func writeOneline(w *bufio.Writer, id object.ID, c *object.Commit) {
+// writeOneline prints a commit's line of log --oneline, its ID cut to
+// abbrev hex digits.
+func writeOneline(w *bufio.Writer, id object.ID, c *object.Commit, abbrev int) {
 	var buf [2 * object.IDSize]byte
 	hexID(buf[:], id)
-	w.Write(buf[:7])
+	w.Write(buf[:abbrev])
 	w.WriteByte(' ')
 	if msg := evgit.Subject(c.Message); msg != "" {
 		w.WriteString(msg)
@@ -185,7 +188,7 @@ func hexID(dst []byte, id object.ID) {
 
 // logFull prints commits as git log does, each followed by its events.
 func logFull(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, w *bufio.Writer) error {
-	first := true
+	first, abbrev := true, repo.Abbrev()
 	for info, err := range repo.Log(ctx, lo) {
 		if err != nil {
 			return err
@@ -194,7 +197,7 @@ func logFull(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, w
 			w.WriteByte('\n')
 		}
 		first = false
-		writeCommit(w, info, "", "")
+		writeCommit(w, info, "", "", abbrev)
 	}
 	return nil
 }
@@ -203,7 +206,7 @@ func logFull(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, w
 func logGraph(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, oneline bool, w *bufio.Writer) error {
 	var gw walk.GraphWriter
 	skip := func(id object.ID, parents []object.ID) { gw.Skip(id, parents) }
-	first := true
+	first, abbrev := true, repo.Abbrev()
 	for e, err := range repo.LogEntries(ctx, lo, skip) {
 		if err != nil {
 			return err
@@ -221,14 +224,14 @@ func logGraph(ctx context.Context, repo *evgit.Repository, lo evgit.LogOptions, 
 		}
 		if oneline {
 			w.WriteString(prefix)
-			writeOneline(w, e.ID, e.Commit)
+			writeOneline(w, e.ID, e.Commit, abbrev)
 			continue
 		}
 		info, err := entryInfo(ctx, repo, e)
 		if err != nil {
 			return err
 		}
-		writeCommit(w, info, prefix, gw.Padding())
+		writeCommit(w, info, prefix, gw.Padding(), abbrev)
 	}
 	return nil
 }
@@ -261,7 +264,7 @@ func entryInfo(ctx context.Context, repo *evgit.Repository, e walk.Entry) (*evgi
 // writeCommit prints a commit in git log's medium format, followed by one
 // line per event. The first line starts with first, the others with pad
 // (the graph's columns).
-func writeCommit(w *bufio.Writer, info *evgit.CommitInfo, first, pad string) {
+func writeCommit(w *bufio.Writer, info *evgit.CommitInfo, first, pad string, abbrev int) {
 	line := func(prefix string, parts ...string) {
 		s := prefix
 		for _, p := range parts {
@@ -274,7 +277,7 @@ func writeCommit(w *bufio.Writer, info *evgit.CommitInfo, first, pad string) {
 	if len(info.Parents) > 1 {
 		shorts := make([]string, len(info.Parents))
 		for i, p := range info.Parents {
-			shorts[i] = p.Short()
+			shorts[i] = p.String()[:abbrev]
 		}
 		line(pad, "Merge: ", strings.Join(shorts, " "))
 	}

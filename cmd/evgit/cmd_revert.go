@@ -91,7 +91,7 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 		return err
 	}
 	if !res.Duplicate {
-		g.written = "commit " + res.Commit.Short()
+		g.written = "commit " + g.short(res.Commit)
 		g.warnDateMoved(when, res.Time)
 	}
 	for _, o := range res.Overwrites {
@@ -100,6 +100,6 @@ func runRevert(ctx context.Context, opts revertOptions, g *globalOptions) error 
 	if opts.json {
 		return jsonEncoder(g.stdout).Encode(res)
 	}
-	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, res.Commit.Short(), summary(res.Message, res.Events))
+	fmt.Fprintf(g.stdout, "[%s %s] %s\n", res.Branch, g.short(res.Commit), summary(res.Message, res.Events))
 	return nil
 }

@@ -79,7 +79,7 @@ func runShow(ctx context.Context, opts showOptions, g *globalOptions) error {
 		if err != nil {
 			return err
 		}
-		writeCommit(w, info, "", "")
+		writeCommit(w, info, "", "", repo.Abbrev())
 	}
 	return w.Flush()
 }

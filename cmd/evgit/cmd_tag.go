@@ -43,7 +43,7 @@ func runTag(ctx context.Context, opts tagOptions, g *globalOptions) error {
 			return err
 		}
 		return printDeleted(g, opts.args, olds, false, func(name string, old object.ID) string {
-			return fmt.Sprintf("Deleted tag '%s' (was %s)", name, old.Short())
+			return fmt.Sprintf("Deleted tag '%s' (was %s)", name, g.short(old))
 		})
 	case len(opts.args) > 0:
 		rev := optionalArg(opts.args, 1)

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/object"
 )
 
 func main() {
@@ -512,4 +513,14 @@ func emptyFlags(cmd *cobra.Command) error {
 		err = invalidf("--%s: empty, want %s", f.Name, want)
 	})
 	return err
+}
+
+// short abbreviates a commit ID for output, to the repository's length
+// (Repository.Abbrev: 7 digits, more in a large repository, as Git
+// does), or 7 before one is open.
+func (g *globalOptions) short(id object.ID) string {
+	if g.repo == nil {
+		return id.Short()
+	}
+	return id.String()[:g.repo.Abbrev()]
 }
