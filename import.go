@@ -479,7 +479,7 @@ func (r *Repository) startPreparing(opts ImportOptions, mdl *model.Model, mdlID 
 			tx := r.st.Detached()
 			tx.AssumeHead(t.branchRef, t.headOn)
 			w := &commitWriter{r: r, tx: tx, mdl: mdl, mdlID: mdlID, hs: hs, trusted: true, plan: t.plan, renames: opts.renames, now: opts.now}
-			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, b.pos.start, b.pos.end)
+			events, _, err := w.writeBatch(b.groups, b.specs, t.branchRef, opts.Actor, b.pos)
 			held := 0
 			if err == nil {
 				tx.Seal()
@@ -739,7 +739,6 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return nil
 		}
 		groups, specs = groups[found.k:], specs[found.k:]
-		start, end := found.rest.start, found.rest.end
 		hs, err := r.headFor(tx, branchRef, mdlID)
 		if err != nil {
 			return err
@@ -757,7 +756,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		if t != nil {
 			w.plan = t.plan
 		}
-		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, start, end)
+		events, commits, err := w.writeBatch(groups, specs, branchRef, opts.Actor, found.rest)
 		if err != nil {
 			return err
 		}
@@ -799,7 +798,8 @@ func (d *digester) addGroup(g importGroup) {
 // first and last commits (startKey, prefixKey) where they are not zero;
 // it returns the events and commits added (a retry of a commit with a
 // key adds none).
-func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor string, start, end object.ID) (events, commits int, err error) {
+func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, branchRef, actor string, pos spanPos) (events, commits int, err error) {
+	start, end := pos.start, pos.end
 	// Room for the batch: its events and commits, with their bodies, and
 	// the next snapshot tree when it falls in the batch.
 	objects, size := 0, 0
@@ -866,6 +866,10 @@ func (w *commitWriter) writeBatch(groups []importGroup, specs []AppendOptions, b
 		// there (runHolds). A commit retried (its key found on the line)
 		// is not in it.
 		w.tx.PutIdempotency("", startKey(start), w.hs.head, first)
+		// And by its first event alone: a shorter version of the input
+		// that ends inside the run's first commit finds the run by it
+		// (firstKey).
+		w.tx.PutIdempotency("", firstKey(pos.firstDigest(groups[0])), w.hs.head, first)
 	}
 	return events, commits, nil
 }
@@ -1079,6 +1083,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		var rolling object.ID
 		frontier := true
 		ending := false         // the cut being closed is the input's last
+		var cutErr error        // refuseCutInside's, said at the end
 		var cutLanded object.ID // the commit the cut before landed at
 		var line lineSet
 		wh := blake3.New() // the input's lines, for wholeKey
@@ -1183,6 +1188,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			// ended is looked for only while every cut before landed:
 			// past one that did not, no earlier import of it reached.
 			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, ending, cutLanded, &line)
+			var inside *cutInsideError
+			if errors.As(err, &inside) && cutErr == nil {
+				// Said once the input is read: it may have landed whole.
+				cutErr, err = err, nil
+				found = landedPart{rest: pos}
+			}
 			if err != nil {
 				return err
 			}
@@ -1303,6 +1314,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				}
 				return errDryRun
 			}
+		}
+		if cutErr != nil {
+			return cutErr
 		}
 		if errors.Is(specErr, ErrInvalid) {
 			// A bad commit header is a bad line, reported like the ones

@@ -78,6 +78,14 @@ func (p spanPos) prefixes(groups []importGroup, k int) ([]object.ID, *blake3.Has
 	return ps, at
 }
 
+// firstDigest is the input's prefix digest after the first event of g,
+// the first commit of a run placed by p (firstKey).
+func (p spanPos) firstDigest(g importGroup) object.ID {
+	d := p.digestFrom()
+	d.add(g.events[:1])
+	return prefixDigest(p.before, d.sum())
+}
+
 // prefixDigest is the input's prefix digest after the commits of digest
 // dig (importDigest) of a cut that begins where the prefix digest is
 // before (ZeroID at the input's start).
@@ -110,6 +118,17 @@ func startKey(prefix object.ID) string {
 // and batches. Its value holds that commit, then the digest.
 func wholeKey(lines object.ID) string {
 	return "\x00import-whole\x00" + hex.EncodeToString(lines[:])
+}
+
+// firstKey is the idempotency key an import records at the first commit
+// of each run of commits it writes (since session 28), beside startKey:
+// the input's prefix digest after that commit's first event. Its value
+// is startKey's: the run's last commit, then its first. An input that
+// ends inside the run's first commit, or whose first commit holds the
+// run's first commit and more, finds the run by it, where startKey,
+// after the whole commit, differs.
+func firstKey(prefix object.ID) string {
+	return "\x00import-first\x00" + hex.EncodeToString(prefix[:])
 }
 
 // keyLanded returns the commit an import key names, when that commit is
@@ -222,6 +241,15 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 				}
 			}
 		}
+		if m == 0 && k == 0 && n == 1 && endsInput {
+			// The input is one commit, shorter than the first of a run
+			// (a shorter version of an input imported whole, cut inside
+			// its first commit): found by the run's first event (a
+			// helper's audit).
+			if m, l, err = longestRun(tx, branchRef, head, firstKey(pos.firstDigest(groups[0])), groups, endsInput, line); err != nil {
+				return landedPart{}, err
+			}
+		}
 		if m == 0 {
 			break
 		}
@@ -286,47 +314,74 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spa
 		if g.header != nil {
 			fix = fmt.Sprintf("drop its \"id\" and the lines of its first %d events to add the rest", m)
 		}
-		return invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m, c.Short(), fix)
+		return &cutInsideError{invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m, c.Short(), fix)}
 	}
-	if !anchor.IsZero() {
-		next, err := line.after(tx, head, anchor)
-		if err != nil || next.IsZero() {
-			return false, object.ZeroID, err
-		}
+	// from judges next, a commit on the line that may hold the first
+	// events of g; ok says it does, and the rest is decided.
+	from := func(next object.ID) (ok, whole bool, last object.ID, err error) {
 		c, err := readCommit(tx, next)
 		if err != nil {
-			return false, object.ZeroID, err
+			return false, false, object.ZeroID, err
 		}
 		m := len(c.Events)
 		if m == 0 || m >= len(g.events) {
-			return false, object.ZeroID, nil
+			return false, false, object.ZeroID, nil
 		}
 		part := g
 		part.events = g.events[:m]
 		if ok, err := holds(tx, c, part); err != nil || !ok {
-			return false, object.ZeroID, err
+			return false, false, object.ZeroID, err
 		}
 		if slices.ContainsFunc(groups[k:], func(g importGroup) bool { return g.header != nil }) {
-			return false, object.ZeroID, refuse(m, g.events[m].line, next)
+			return true, false, object.ZeroID, refuse(m, g.events[m].line, next)
 		}
 		var rest []preparedEvent
 		rest = append(rest, g.events[m:]...)
 		for _, g := range groups[k+1:] {
 			rest = append(rest, g.events...)
 		}
-		n, at, err := heldAfter(tx, head, next, rest, line)
-		if err != nil {
+		n, at, on, err := heldAfter(tx, head, next, rest, line)
+		switch {
+		case err != nil:
+			return true, false, object.ZeroID, err
+		case n == len(rest):
+			return true, true, at, nil
+		case on:
+			// The branch holds this input on past the part read, cut
+			// otherwise: no line to go on from can be named here (a
+			// helper's audit: the one named was on the branch already).
+			return true, false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here on are on the branch already, cut into other commits than this import makes (imports of its parts, or another --batch): imported whole now, they would be there twice; import only the lines added since, alone", g.events[m].line)}
+		}
+		return true, false, object.ZeroID, refuse(m, rest[n].line, next)
+	}
+	if !anchor.IsZero() {
+		next, err := line.after(tx, head, anchor)
+		if err != nil || next.IsZero() {
 			return false, object.ZeroID, err
 		}
-		if n == len(rest) {
-			return true, at, nil
+		_, whole, last, err := from(next)
+		return whole, last, err
+	}
+	// No commit to go from (the input's first cut, nothing of it found):
+	// a run that began with g's first event, by its first commit (firstKey)…
+	uses, err := tx.IdempotencyAll("", firstKey(pos.firstDigest(g)))
+	if err != nil {
+		return false, object.ZeroID, err
+	}
+	for _, u := range uses {
+		if on, err := line.has(tx, head, u.Digest); err != nil || !on {
+			if err != nil {
+				return false, object.ZeroID, err
+			}
+			continue
 		}
-		return false, object.ZeroID, refuse(m, rest[n].line, next)
+		if ok, whole, last, err := from(u.Digest); ok || err != nil {
+			return whole, last, err
+		}
 	}
+	// … or, for a run written before session 28, which recorded no
+	// firstKey, its prefix key after each of g's first events.
 	d := pos.digestFrom()
-	for _, g := range groups[:k] {
-		d.addGroup(g)
-	}
 	for m := range min(len(g.events)-1, refuseCutMax) {
 		d.add(g.events[m : m+1])
 		dig := d
@@ -354,29 +409,40 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spa
 // heldAfter returns how many of events, from the first, the commits
 // after commit on head's line hold, in order, each commit whole (as an
 // import of plain lines writes them: holds), and the last of those
-// commits.
-func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, line *lineSet) (int, object.ID, error) {
-	n, last := 0, object.ZeroID
+// commits. on says the next commit holds the rest of events and more
+// (events of the input past them, which the caller does not have).
+func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, line *lineSet) (n int, last object.ID, on bool, err error) {
 	for n < len(events) {
 		id, err := line.after(tx, head, commit)
 		if err != nil || id.IsZero() {
-			return n, last, err
+			return n, last, false, err
 		}
 		c, err := readCommit(tx, id)
 		if err != nil {
-			return n, last, err
+			return n, last, false, err
 		}
-		if len(c.Events) == 0 || len(c.Events) > len(events)-n {
+		if len(c.Events) > len(events)-n {
+			ok, err := holdsFirst(tx, c, importGroup{events: events[n:]})
+			return n, last, ok, err
+		}
+		if len(c.Events) == 0 {
 			break
 		}
 		ok, err := holds(tx, c, importGroup{events: events[n : n+len(c.Events)]})
 		if err != nil || !ok {
-			return n, last, err
+			return n, last, false, err
 		}
 		n, last, commit = n+len(c.Events), id, id
 	}
-	return n, last, nil
+	return n, last, false, nil
 }
+
+// cutInsideError is refuseCutInside's refusal. The dry run holds it
+// until the input is read whole: the same lines imported whole before
+// (wholeKey) are a no-op, not a refusal (a helper's audit).
+type cutInsideError struct{ error }
+
+func (e *cutInsideError) Unwrap() error { return e.error }
 
 // refuseCutMax bounds the prefix keys refuseCutInside looks up.
 const refuseCutMax = 1000
