@@ -345,6 +345,33 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			return landed(err)
 		}
 	}
+	if last := batches[len(batches)-1].last; res.Commits == 0 && !last.IsZero() && ctx.Err() == nil {
+		// Every batch was on the branch: the key of the whole input may
+		// be missing, when the run that wrote the last batch was killed
+		// or cancelled before it recorded the key, which only this run
+		// can put back (a review: without it, an import with another
+		// --batch wrote everything twice). Recorded once: a later run
+		// finds it and writes nothing.
+		err := r.st.Update(ctx, func(tx *store.Tx) error {
+			branchRef, err := r.importBranchRef(tx, opts)
+			if err != nil {
+				return err
+			}
+			head, _, _ := tx.Resolve(branchRef)
+			var line lineSet
+			if l, _, err := keyLanded(tx, branchRef, head, wholeKey(dry.whole), &line); err != nil || !l.IsZero() {
+				return cmp.Or(err, errDryRun)
+			}
+			if on, err := line.has(tx, head, last); err != nil || !on {
+				return cmp.Or(err, errDryRun)
+			}
+			tx.PutIdempotency("", wholeKey(dry.whole), last, dry.whole)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errDryRun) && ctx.Err() == nil {
+			return landed(err)
+		}
+	}
 	res.Renames, res.RenamedAt = maps.Clone(opts.renames.ids), maps.Clone(opts.renames.lines)
 	res.Renamed = opts.renames.inOrder()
 	// A bulk import leaves up to SealObjects objects in the newest
@@ -722,7 +749,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 		// run is found by its start key).
 		moved := *trust == nil || (*trust).branchRef != branchRef || (*trust).head != head
 		inner := moved && slices.ContainsFunc(groups, func(g importGroup) bool { return g.header != nil && g.header.IdempotencyKey != "" })
-		found, err := findLanded(tx, branchRef, head, groups, pos, inner, endsInput, object.ZeroID, line)
+		found, err := findLanded(tx, branchRef, head, groups, pos, inner, endsInput, object.ZeroID, spanPos{}, line)
 		if err != nil {
 			return err
 		}
@@ -1084,6 +1111,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		frontier := true
 		ending := false         // the cut being closed is the input's last
 		var cutErr error        // refuseCutInside's, said at the end
+		var prevCut spanPos     // the cut before's place
 		var cutLanded object.ID // the commit the cut before landed at
 		var line lineSet
 		wh := blake3.New() // the input's lines, for wholeKey
@@ -1187,7 +1215,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			// Where an earlier import of a shorter version of the input
 			// ended is looked for only while every cut before landed:
 			// past one that did not, no earlier import of it reached.
-			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, ending, cutLanded, &line)
+			found, err := findLanded(tx, branchRef, hs.head, groups[:cut], pos, frontier, ending, cutLanded, prevCut, &line)
 			var inside *cutInsideError
 			if errors.As(err, &inside) && cutErr == nil {
 				// Said once the input is read: it may have landed whole.
@@ -1201,7 +1229,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if k < cut {
 				frontier = false
 			}
-			cutLanded = found.last // where the next cut goes on from, if this landed whole
+			cutLanded, prevCut = found.last, pos // where the next cut goes on from, if this landed whole
 			if k == 0 || k == cut {
 				return closeCut(found.last, pos)
 			}

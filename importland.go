@@ -35,6 +35,7 @@ type spanPos struct {
 	before     object.ID
 	head       *blake3.Hasher
 	start, end object.ID
+	tail       *blake3.Hasher // a whole cut's digest state after its last commit (cutPos)
 }
 
 // cutPos returns the place of a whole cut of commits that begins where
@@ -50,7 +51,7 @@ func cutPos(before object.ID, groups []importGroup) spanPos {
 		}
 		end = prefixDigest(before, d.sum())
 	}
-	return spanPos{before: before, start: start, end: end}
+	return spanPos{before: before, start: start, end: end, tail: d.state()}
 }
 
 // digestFrom returns a digester that goes on from the commits of the cut
@@ -175,8 +176,8 @@ type landedPart struct {
 // of an input imported whole wrote its last commit again).
 //
 // after is the commit the input's cut before this run landed at, when
-// it did (ZeroID otherwise).
-func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner, endsInput bool, after object.ID, line *lineSet) (landedPart, error) {
+// it did (ZeroID otherwise), and prev that cut's place.
+func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importGroup, pos spanPos, inner, endsInput bool, after object.ID, prev spanPos, line *lineSet) (landedPart, error) {
 	n := len(groups)
 	if head.IsZero() || n == 0 {
 		// Nothing landed; the run still records its keys.
@@ -260,7 +261,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		if k > 0 {
 			anchor = last
 		}
-		whole, at, err := refuseCutInside(tx, head, groups, pos, k, anchor, line)
+		whole, at, err := refuseCutInside(tx, head, groups, pos, prev, k, anchor, line)
 		if err != nil {
 			return landedPart{}, err
 		}
@@ -290,25 +291,29 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 // deposit written twice, exit 0).
 //
 // Where the input's commits before it are on the branch, ending at
-// anchor (the k landed, or the cut before's last commit), the commit
-// after anchor on the line is that commit if it holds groups[k]'s first
-// events: one commit read, whatever the commit's size (a review found a
-// key lookup an event made a commit of 100,000 events take seconds).
-// With no anchor (the input's first cut, nothing of it found), the
-// earlier import's prefix key is looked for after each of the commit's
-// first refuseCutMax events.
+// anchor (the k landed, or the cut before's last commit, prev placing
+// that cut), the commit after anchor on the line is that commit if it
+// holds groups[k]'s first events and an import's key says an import of
+// this input ended there (importEnded): one commit read, whatever the
+// commit's size (a review found a key lookup an event made a commit of
+// 100,000 events take seconds), and never another writer's commit of the
+// same events (a review: a teller's deposit taken for the input's).
+// With no anchor (the input's first cut, nothing of it found), a run
+// that began with g's first event is found by its firstKey, and for runs
+// of earlier builds the prefix key after each of g's first refuseCutMax
+// events is looked up.
 //
 // The lines after such a commit may be on the branch as well, imported
-// alone as the refusal says: where the line's commits after it hold
-// every later event of groups[k:], in order, ending at a commit, the run
-// has landed whole (whole, ending at last); where they hold some, the
-// refusal names the first line they do not (a review found the input
-// refused for good once its new lines were imported alone).
-func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spanPos, k int, anchor object.ID, line *lineSet) (whole bool, last object.ID, err error) {
+// alone as the refusal says: where import runs right after it hold every
+// later event of groups[k:], in order, the run has landed whole (whole,
+// ending at last); where they hold some, the refusal names the first
+// line they do not (a review found the input refused for good once its
+// new lines were imported alone). So it is, from anchor, where no
+// earlier import ended inside groups[k] but the lines from there on were
+// imported alone.
+func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, prev spanPos, k int, anchor object.ID, line *lineSet) (whole bool, last object.ID, err error) {
 	g := groups[k]
-	if len(g.events) < 2 {
-		return false, object.ZeroID, nil
-	}
+	plain := !slices.ContainsFunc(groups[k:], func(g importGroup) bool { return g.header != nil })
 	refuse := func(m, from int, c object.ID) error {
 		fix := fmt.Sprintf("import the lines from line %d on alone", from)
 		if g.header != nil {
@@ -316,8 +321,32 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spa
 		}
 		return &cutInsideError{invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m, c.Short(), fix)}
 	}
-	// from judges next, a commit on the line that may hold the first
-	// events of g; ok says it does, and the rest is decided.
+	// after decides, once the input's events before rest are on the
+	// branch ending at commit c, whether the import runs after it hold
+	// rest.
+	after := func(c object.ID, rest []preparedEvent) (bool, object.ID, error) {
+		n, at, on, err := heldAfter(tx, head, c, rest, line)
+		switch {
+		case err != nil:
+			return false, object.ZeroID, err
+		case n == len(rest):
+			return true, at, nil
+		case on:
+			// The branch holds this input on past the part read, cut
+			// otherwise: no line to go on from can be named here (a
+			// helper's audit: the one named was on the branch already).
+			return false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here on are on the branch already, cut into other commits than this import makes (imports of its parts, or another --batch): imported whole now, they would be there twice; import only the lines added since, alone", rest[0].line)}
+		case n > 0:
+			return false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here to line %d are on the branch already, imported apart (up to commit %s): imported whole now, they would be there twice; import the lines from line %d on alone", rest[0].line, rest[n-1].line, at.Short(), rest[n].line)}
+		}
+		return false, object.ZeroID, nil
+	}
+	var all []preparedEvent // the events of groups[k:]
+	for _, g := range groups[k:] {
+		all = append(all, g.events...)
+	}
+	// from judges next, a commit on the line that may be an earlier
+	// import's last, holding the first events of g; ok says it is.
 	from := func(next object.ID) (ok, whole bool, last object.ID, err error) {
 		c, err := readCommit(tx, next)
 		if err != nil {
@@ -332,35 +361,33 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spa
 		if ok, err := holds(tx, c, part); err != nil || !ok {
 			return false, false, object.ZeroID, err
 		}
-		if slices.ContainsFunc(groups[k:], func(g importGroup) bool { return g.header != nil }) {
+		if ok, err := importEnded(tx, groups, pos, prev, k, m, next); err != nil || !ok {
+			return false, false, object.ZeroID, err
+		}
+		if !plain {
 			return true, false, object.ZeroID, refuse(m, g.events[m].line, next)
 		}
-		var rest []preparedEvent
-		rest = append(rest, g.events[m:]...)
-		for _, g := range groups[k+1:] {
-			rest = append(rest, g.events...)
+		whole, last, err = after(next, all[m:])
+		if err == nil && !whole {
+			err = refuse(m, all[m].line, next)
 		}
-		n, at, on, err := heldAfter(tx, head, next, rest, line)
-		switch {
-		case err != nil:
-			return true, false, object.ZeroID, err
-		case n == len(rest):
-			return true, true, at, nil
-		case on:
-			// The branch holds this input on past the part read, cut
-			// otherwise: no line to go on from can be named here (a
-			// helper's audit: the one named was on the branch already).
-			return true, false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here on are on the branch already, cut into other commits than this import makes (imports of its parts, or another --batch): imported whole now, they would be there twice; import only the lines added since, alone", g.events[m].line)}
-		}
-		return true, false, object.ZeroID, refuse(m, rest[n].line, next)
+		return true, whole, last, err
 	}
 	if !anchor.IsZero() {
 		next, err := line.after(tx, head, anchor)
 		if err != nil || next.IsZero() {
 			return false, object.ZeroID, err
 		}
-		_, whole, last, err := from(next)
-		return whole, last, err
+		if ok, whole, last, err := from(next); ok || err != nil {
+			return whole, last, err
+		}
+		if !plain {
+			return false, object.ZeroID, nil
+		}
+		return after(anchor, all)
+	}
+	if len(g.events) < 2 {
+		return false, object.ZeroID, nil
 	}
 	// No commit to go from (the input's first cut, nothing of it found):
 	// a run that began with g's first event, by its first commit (firstKey)…
@@ -406,16 +433,74 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos spa
 	return false, object.ZeroID, nil
 }
 
+// importEnded reports whether an import of this input ended at commit c,
+// after the first m events of groups[k] (of a run placed by pos; prev
+// places the cut before): its prefix key there names c. The earlier
+// import's cut began where this one does, or, for k = 0, where the cut
+// before did (a grown commit that no longer fits that cut begins this
+// one: a review), or at groups[k] itself (its lines imported alone).
+func importEnded(tx *store.Tx, groups []importGroup, pos, prev spanPos, k, m int, c object.ID) (bool, error) {
+	g := groups[k]
+	part := importGroup{events: g.events[:m], header: g.header}
+	var cands []object.ID
+	d := pos.digestFrom()
+	for _, g := range groups[:k] {
+		d.addGroup(g)
+	}
+	d.addGroup(part)
+	cands = append(cands, prefixDigest(pos.before, d.sum()))
+	if k == 0 && prev.tail != nil {
+		d := &digester{h: prev.tail.Clone()}
+		d.addGroup(part)
+		cands = append(cands, prefixDigest(prev.before, d.sum()))
+	}
+	var alone digester
+	alone.addGroup(part)
+	cands = append(cands, prefixDigest(object.ZeroID, alone.sum()))
+	for _, p := range cands {
+		uses, err := tx.IdempotencyAll("", prefixKey(p))
+		if err != nil {
+			return false, err
+		}
+		for _, u := range uses {
+			if u.Commit == c {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // heldAfter returns how many of events, from the first, the commits
 // after commit on head's line hold, in order, each commit whole (as an
 // import of plain lines writes them: holds), and the last of those
-// commits. on says the next commit holds the rest of events and more
-// (events of the input past them, which the caller does not have).
+// commits. Only commits of import runs count, each run begun where an
+// input began at the event it holds first (its firstKey: lines imported
+// alone): another writer's commits of the same events are not the
+// input's (a review). on says the next such commit holds the rest of
+// events and more (the input past them, which the caller does not have).
 func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, line *lineSet) (n int, last object.ID, on bool, err error) {
+	var runLast object.ID // the last commit of the run being walked
 	for n < len(events) {
 		id, err := line.after(tx, head, commit)
 		if err != nil || id.IsZero() {
 			return n, last, false, err
+		}
+		if runLast.IsZero() {
+			var d digester
+			d.add(events[n : n+1])
+			uses, err := tx.IdempotencyAll("", firstKey(prefixDigest(object.ZeroID, d.sum())))
+			if err != nil {
+				return n, last, false, err
+			}
+			for _, u := range uses {
+				if u.Digest == id {
+					runLast = u.Commit
+				}
+			}
+			if runLast.IsZero() {
+				break
+			}
 		}
 		c, err := readCommit(tx, id)
 		if err != nil {
@@ -433,6 +518,9 @@ func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, lin
 			return n, last, false, err
 		}
 		n, last, commit = n+len(c.Events), id, id
+		if id == runLast {
+			runLast = object.ZeroID
+		}
 	}
 	return n, last, false, nil
 }
