@@ -261,12 +261,8 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		if k > 0 {
 			anchor = last
 		}
-		whole, at, err := refuseCutInside(tx, head, groups, pos, prev, k, anchor, line)
-		if err != nil {
+		if err := refuseCutInside(tx, head, groups, pos, prev, k, anchor, line); err != nil {
 			return landedPart{}, err
-		}
-		if whole {
-			k, last = n, at
 		}
 	}
 	p := landedPart{k: k, last: last, rest: pos}
@@ -303,107 +299,85 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 // of earlier builds the prefix key after each of g's first refuseCutMax
 // events is looked up.
 //
-// The lines after such a commit may be on the branch as well, imported
-// alone as the refusal says: where import runs right after it hold every
-// later event of groups[k:], in order, the run has landed whole (whole,
-// ending at last); where they hold some, the refusal names the first
-// line they do not (a review found the input refused for good once its
-// new lines were imported alone). So it is, from anchor, where no
-// earlier import ended inside groups[k] but the lines from there on were
-// imported alone.
-func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, prev spanPos, k int, anchor object.ID, line *lineSet) (whole bool, last object.ID, err error) {
+// The refusal names the line to import alone from, unless the commit
+// after the earlier import's holds that line's event: then the lines
+// were imported apart already, perhaps, and naming the line again would
+// have them written twice when followed (a review). Such lines are not
+// taken for the input's (another file that begins with the same event
+// is not this input: a review found its events lost).
+func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, prev spanPos, k int, anchor object.ID, line *lineSet) error {
 	g := groups[k]
-	plain := !slices.ContainsFunc(groups[k:], func(g importGroup) bool { return g.header != nil })
-	refuse := func(m, from int, c object.ID) error {
-		fix := fmt.Sprintf("import the lines from line %d on alone", from)
-		if g.header != nil {
-			fix = fmt.Sprintf("drop its \"id\" and the lines of its first %d events to add the rest", m)
-		}
-		return &cutInsideError{invalidf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: %s", g.line, len(g.events), m, c.Short(), fix)}
-	}
-	// after decides, once the input's events before rest are on the
-	// branch ending at commit c, whether the import runs after it hold
-	// rest.
-	after := func(c object.ID, rest []preparedEvent) (bool, object.ID, error) {
-		n, at, on, err := heldAfter(tx, head, c, rest, line)
-		switch {
-		case err != nil:
-			return false, object.ZeroID, err
-		case n == len(rest):
-			return true, at, nil
-		case on:
-			// The branch holds this input on past the part read, cut
-			// otherwise: no line to go on from can be named here (a
-			// helper's audit: the one named was on the branch already).
-			return false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here on are on the branch already, cut into other commits than this import makes (imports of its parts, or another --batch): imported whole now, they would be there twice; import only the lines added since, alone", rest[0].line)}
-		case n > 0:
-			return false, object.ZeroID, &cutInsideError{invalidf("line %d: this input's lines from here to line %d are on the branch already, imported apart (up to commit %s): imported whole now, they would be there twice; import the lines from line %d on alone", rest[0].line, rest[n-1].line, at.Short(), rest[n].line)}
-		}
-		return false, object.ZeroID, nil
-	}
-	var all []preparedEvent // the events of groups[k:]
-	for _, g := range groups[k:] {
-		all = append(all, g.events...)
+	if len(g.events) < 2 {
+		return nil
 	}
 	// from judges next, a commit on the line that may be an earlier
-	// import's last, holding the first events of g; ok says it is.
-	from := func(next object.ID) (ok, whole bool, last object.ID, err error) {
+	// import's last, holding the first events of g; ok says it is, and
+	// err is then the refusal.
+	from := func(next object.ID) (ok bool, err error) {
 		c, err := readCommit(tx, next)
 		if err != nil {
-			return false, false, object.ZeroID, err
+			return false, err
 		}
 		m := len(c.Events)
 		if m == 0 || m >= len(g.events) {
-			return false, false, object.ZeroID, nil
+			return false, nil
 		}
 		part := g
 		part.events = g.events[:m]
 		if ok, err := holds(tx, c, part); err != nil || !ok {
-			return false, false, object.ZeroID, err
+			return false, err
 		}
 		if ok, err := importEnded(tx, groups, pos, prev, k, m, next); err != nil || !ok {
-			return false, false, object.ZeroID, err
+			return false, err
 		}
-		if !plain {
-			return true, false, object.ZeroID, refuse(m, g.events[m].line, next)
+		msg := fmt.Sprintf("line %d: an import of a shorter version of this input ended inside this commit of %d events, after its first %d, as commit %s; imported whole now, those would be there twice: ", g.line, len(g.events), m, next.Short())
+		if g.header != nil {
+			return true, &cutInsideError{invalidf("%sdrop its \"id\" and the lines of its first %d events to add the rest", msg, m)}
 		}
-		whole, last, err = after(next, all[m:])
-		if err == nil && !whole {
-			err = refuse(m, all[m].line, next)
+		apart, err := line.after(tx, head, next)
+		if err != nil {
+			return true, err
 		}
-		return true, whole, last, err
+		if !apart.IsZero() {
+			c, err := readCommit(tx, apart)
+			if err != nil {
+				return true, err
+			}
+			if len(c.Events) > 0 {
+				e, err := readEvent(tx, c.Events[0])
+				if err != nil {
+					return true, err
+				}
+				if eventHolds(e, &g.events[m]) {
+					return true, &cutInsideError{invalidf("%sthe commit after it, %s, holds line %d's event: if the lines from there on were imported apart, import only the lines added since, alone", msg, apart.Short(), g.events[m].line)}
+				}
+			}
+		}
+		return true, &cutInsideError{invalidf("%simport the lines from line %d on alone", msg, g.events[m].line)}
 	}
 	if !anchor.IsZero() {
 		next, err := line.after(tx, head, anchor)
 		if err != nil || next.IsZero() {
-			return false, object.ZeroID, err
+			return err
 		}
-		if ok, whole, last, err := from(next); ok || err != nil {
-			return whole, last, err
-		}
-		if !plain {
-			return false, object.ZeroID, nil
-		}
-		return after(anchor, all)
-	}
-	if len(g.events) < 2 {
-		return false, object.ZeroID, nil
+		_, err = from(next)
+		return err
 	}
 	// No commit to go from (the input's first cut, nothing of it found):
 	// a run that began with g's first event, by its first commit (firstKey)…
 	uses, err := tx.IdempotencyAll("", firstKey(pos.firstDigest(g)))
 	if err != nil {
-		return false, object.ZeroID, err
+		return err
 	}
 	for _, u := range uses {
 		if on, err := line.has(tx, head, u.Digest); err != nil || !on {
 			if err != nil {
-				return false, object.ZeroID, err
+				return err
 			}
 			continue
 		}
-		if ok, whole, last, err := from(u.Digest); ok || err != nil {
-			return whole, last, err
+		if ok, err := from(u.Digest); ok || err != nil {
+			return err
 		}
 	}
 	// … or, for a run written before session 28, which recorded no
@@ -420,17 +394,18 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 		// one index read each.
 		uses, err := tx.IdempotencyAll("", prefixKey(prefixDigest(pos.before, dig.sum())))
 		if err != nil {
-			return false, object.ZeroID, err
+			return err
 		}
 		for _, u := range uses {
 			if on, err := line.has(tx, head, u.Commit); err != nil {
-				return false, object.ZeroID, err
+				return err
 			} else if on {
-				return false, object.ZeroID, refuse(m+1, g.events[m+1].line, u.Commit)
+				_, err := from(u.Commit)
+				return err
 			}
 		}
 	}
-	return false, object.ZeroID, nil
+	return nil
 }
 
 // importEnded reports whether an import of this input ended at commit c,
@@ -438,7 +413,7 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 // places the cut before): its prefix key there names c. The earlier
 // import's cut began where this one does, or, for k = 0, where the cut
 // before did (a grown commit that no longer fits that cut begins this
-// one: a review), or at groups[k] itself (its lines imported alone).
+// one: a review).
 func importEnded(tx *store.Tx, groups []importGroup, pos, prev spanPos, k, m int, c object.ID) (bool, error) {
 	g := groups[k]
 	part := importGroup{events: g.events[:m], header: g.header}
@@ -454,9 +429,6 @@ func importEnded(tx *store.Tx, groups []importGroup, pos, prev spanPos, k, m int
 		d.addGroup(part)
 		cands = append(cands, prefixDigest(prev.before, d.sum()))
 	}
-	var alone digester
-	alone.addGroup(part)
-	cands = append(cands, prefixDigest(object.ZeroID, alone.sum()))
 	for _, p := range cands {
 		uses, err := tx.IdempotencyAll("", prefixKey(p))
 		if err != nil {
@@ -469,60 +441,6 @@ func importEnded(tx *store.Tx, groups []importGroup, pos, prev spanPos, k, m int
 		}
 	}
 	return false, nil
-}
-
-// heldAfter returns how many of events, from the first, the commits
-// after commit on head's line hold, in order, each commit whole (as an
-// import of plain lines writes them: holds), and the last of those
-// commits. Only commits of import runs count, each run begun where an
-// input began at the event it holds first (its firstKey: lines imported
-// alone): another writer's commits of the same events are not the
-// input's (a review). on says the next such commit holds the rest of
-// events and more (the input past them, which the caller does not have).
-func heldAfter(tx *store.Tx, head, commit object.ID, events []preparedEvent, line *lineSet) (n int, last object.ID, on bool, err error) {
-	var runLast object.ID // the last commit of the run being walked
-	for n < len(events) {
-		id, err := line.after(tx, head, commit)
-		if err != nil || id.IsZero() {
-			return n, last, false, err
-		}
-		if runLast.IsZero() {
-			var d digester
-			d.add(events[n : n+1])
-			uses, err := tx.IdempotencyAll("", firstKey(prefixDigest(object.ZeroID, d.sum())))
-			if err != nil {
-				return n, last, false, err
-			}
-			for _, u := range uses {
-				if u.Digest == id {
-					runLast = u.Commit
-				}
-			}
-			if runLast.IsZero() {
-				break
-			}
-		}
-		c, err := readCommit(tx, id)
-		if err != nil {
-			return n, last, false, err
-		}
-		if len(c.Events) > len(events)-n {
-			ok, err := holdsFirst(tx, c, importGroup{events: events[n:]})
-			return n, last, ok, err
-		}
-		if len(c.Events) == 0 {
-			break
-		}
-		ok, err := holds(tx, c, importGroup{events: events[n : n+len(c.Events)]})
-		if err != nil || !ok {
-			return n, last, false, err
-		}
-		n, last, commit = n+len(c.Events), id, id
-		if id == runLast {
-			runLast = object.ZeroID
-		}
-	}
-	return n, last, false, nil
 }
 
 // cutInsideError is refuseCutInside's refusal. The dry run holds it
