@@ -1860,21 +1860,8 @@ func (l *lineSet) after(rd reader, head, commit object.ID) (object.ID, error) {
 	if commit == head {
 		return object.ZeroID, nil
 	}
-	if c, ok := l.child[commit]; ok {
-		return c, nil
-	}
-	// Walked before the set kept children (extend's commits): walk to it.
-	for id := head; !id.IsZero(); {
-		c, err := readCommit(rd, id)
-		if err != nil {
-			return object.ZeroID, err
-		}
-		if c.Parent() == commit {
-			return id, nil
-		}
-		id = c.Parent()
-	}
-	return object.ZeroID, nil
+	// Every commit walked but head has its child recorded (has, extend).
+	return l.child[commit], nil
 }
 
 // lineExtendMax bounds the commits extend walks back from a new head.
