@@ -331,41 +331,37 @@ func (r *Repository) Import(ctx context.Context, in io.Reader, opts ImportOption
 			res.Head = head
 		}
 	}
-	if res.Commits > 0 && ctx.Err() == nil {
-		// The input landed whole: said by its lines alone, so that an
-		// import of them again with another --batch finds them. A
-		// transaction of its own, one more sync an import: a crash
-		// before it, or a cancel, loses only this, and the import has
-		// landed all the same (a review found a cancel here reported as
-		// the import's failure).
-		if err := r.st.Update(ctx, func(tx *store.Tx) error {
-			tx.PutIdempotency("", wholeKey(dry.whole), res.Head, dry.whole)
-			return nil
-		}); err != nil && ctx.Err() == nil {
-			return landed(err)
-		}
+	// The input landed whole: said by its lines alone (import-whole), so
+	// that an import of them again with another --batch finds them. A
+	// transaction of its own, one more sync an import: a crash before
+	// it, or a cancel, loses only this, and the import has landed all
+	// the same (a review found a cancel here reported as the import's
+	// failure). A run that wrote nothing, every batch on the branch,
+	// puts the key back when it is missing, as the run that wrote the
+	// last batch may have been killed before it (a review: without it,
+	// an import with another --batch wrote everything twice); recorded
+	// once, a later run finds it.
+	at := res.Head
+	if res.Commits == 0 {
+		at = batches[len(batches)-1].last
 	}
-	if last := batches[len(batches)-1].last; res.Commits == 0 && !last.IsZero() && ctx.Err() == nil {
-		// Every batch was on the branch: the key of the whole input may
-		// be missing, when the run that wrote the last batch was killed
-		// or cancelled before it recorded the key, which only this run
-		// can put back (a review: without it, an import with another
-		// --batch wrote everything twice). Recorded once: a later run
-		// finds it and writes nothing.
+	if !at.IsZero() && ctx.Err() == nil {
 		err := r.st.Update(ctx, func(tx *store.Tx) error {
-			branchRef, err := r.importBranchRef(tx, opts)
-			if err != nil {
-				return err
+			if res.Commits == 0 {
+				branchRef, err := r.importBranchRef(tx, opts)
+				if err != nil {
+					return err
+				}
+				head, _, _ := tx.Resolve(branchRef)
+				var line lineSet
+				if l, _, err := keyLanded(tx, branchRef, head, wholeKey(dry.whole), &line); err != nil || !l.IsZero() {
+					return cmp.Or(err, errDryRun)
+				}
+				if on, err := line.has(tx, head, at); err != nil || !on {
+					return cmp.Or(err, errDryRun)
+				}
 			}
-			head, _, _ := tx.Resolve(branchRef)
-			var line lineSet
-			if l, _, err := keyLanded(tx, branchRef, head, wholeKey(dry.whole), &line); err != nil || !l.IsZero() {
-				return cmp.Or(err, errDryRun)
-			}
-			if on, err := line.has(tx, head, last); err != nil || !on {
-				return cmp.Or(err, errDryRun)
-			}
-			tx.PutIdempotency("", wholeKey(dry.whole), last, dry.whole)
+			tx.PutIdempotency("", wholeKey(dry.whole), at, dry.whole)
 			return nil
 		})
 		if err != nil && !errors.Is(err, errDryRun) && ctx.Err() == nil {
