@@ -218,36 +218,64 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		}
 		return prefixes()[j]
 	}
-	triedBefore := false
+	// reach[j] is how far the runs that began at groups[j] hold the
+	// input (j and their count), and their last commit there: the line
+	// and the groups stay, so each is looked up once.
+	type runEnd struct {
+		end  int
+		last object.ID
+	}
+	reach := map[int]runEnd{}
+	runAt := func(j int) (runEnd, error) {
+		if r, ok := reach[j]; ok {
+			return r, nil
+		}
+		m, l, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
+		reach[j] = runEnd{j + m, l}
+		return reach[j], err
+	}
 	for k < n {
-		m, l, err := longestRun(tx, branchRef, head, startKey(startAt(k)), groups[k:], endsInput, line)
+		r, err := runAt(k)
 		if err != nil {
 			return landedPart{}, err
 		}
-		if m == 0 && k > 0 && !triedBefore {
-			// The first commits were found by their header IDs (or an
-			// earlier import's end), and the run that wrote the next
-			// began before them: a stream's export, whose first commit
-			// kept its ID and whose next was renamed, imported again
-			// once its source moved on (a helper's audit: the renamed
-			// commit was written again).
-			triedBefore = true
-			for j := k - 1; j >= 0 && m == 0; j-- {
-				mj, lj, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
+		m, l := r.end-k, r.last
+		if m == 0 && k > 0 {
+			// The commits before were found by their header IDs, by an
+			// earlier import's end, or by a run that counted commits
+			// retried for their keys past its own end, and the run
+			// that wrote the next began before: a stream's export,
+			// whose first commit kept its ID and whose next was
+			// renamed, imported again once its source moved on (a
+			// helper's audit: the renamed commit was written again);
+			// an export whose commits carry keys (the differential
+			// driver of session 28: the run's commits after its
+			// first, which had a key, were written again). The run
+			// that reaches farthest is taken.
+			for j := k - 1; j >= 0; j-- {
+				rj, err := runAt(j)
 				if err != nil {
 					return landedPart{}, err
 				}
-				if j+mj > k {
-					m, l = j+mj-k, lj
+				if rj.end > k+m {
+					m, l = rj.end-k, rj.last
 				}
 			}
 		}
-		if m == 0 && k == 0 && n == 1 && endsInput {
-			// The input is one commit, shorter than the first of a run
+		if m == 0 && k == n-1 && endsInput {
+			// The input's last commit, shorter than the first of a run
 			// (a shorter version of an input imported whole, cut inside
-			// its first commit): found by the run's first event (a
-			// helper's audit).
-			if m, l, err = longestRun(tx, branchRef, head, firstKey(pos.firstDigest(groups[0])), groups, endsInput, line); err != nil {
+			// that run's first commit): found by the run's first event
+			// (a helper's audit; a stream's export cut with head -n,
+			// its last commit the first of the run a later import of
+			// the grown export wrote, was written again until the
+			// differential driver of session 28 found it).
+			at := pos
+			if k > 0 {
+				_, h := pos.prefixes(groups, k)
+				at = spanPos{before: pos.before, head: h}
+			}
+			if m, l, err = longestRun(tx, branchRef, head, firstKey(at.firstDigest(groups[k])), groups[k:], endsInput, line); err != nil {
 				return landedPart{}, err
 			}
 		}
@@ -357,15 +385,27 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 	}
 	if !anchor.IsZero() {
 		next, err := line.after(tx, head, anchor)
-		if err != nil || next.IsZero() {
+		if err != nil {
 			return err
 		}
-		_, err = from(next)
-		return err
+		if !next.IsZero() {
+			if ok, err := from(next); ok || err != nil {
+				return err
+			}
+		}
 	}
-	// No commit to go from (the input's first cut, nothing of it found):
-	// a run that began with g's first event, by its first commit (firstKey)…
-	uses, err := tx.IdempotencyAll("", firstKey(pos.firstDigest(g)))
+	// A run that began with g's first event, by its first commit
+	// (firstKey): with no commit to go from (the input's first cut,
+	// nothing of it found), or where other commits came between (the
+	// differential driver of session 28: a commit made between an
+	// import and its shorter version's, whose commit was then written
+	// again whole)…
+	at := pos
+	if k > 0 {
+		_, h := pos.prefixes(groups, k)
+		at = spanPos{before: pos.before, head: h}
+	}
+	uses, err := tx.IdempotencyAll("", firstKey(at.firstDigest(g)))
 	if err != nil {
 		return err
 	}
@@ -379,6 +419,9 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 		if ok, err := from(u.Digest); ok || err != nil {
 			return err
 		}
+	}
+	if !anchor.IsZero() {
+		return nil
 	}
 	// … or, for a run written before session 28, which recorded no
 	// firstKey, its prefix key after each of g's first events.
