@@ -87,6 +87,30 @@ func (p spanPos) firstDigest(g importGroup) object.ID {
 	return prefixDigest(p.before, d.sum())
 }
 
+// firstDigests returns the input's prefix digests after the first event
+// of groups[k] (of a run placed by pos; prev places the cut before, when
+// known) as an import that began a run with that commit recorded them
+// (firstKey): in a cut that began where this one does; in one that began
+// at groups[k] (an import whose cuts fell otherwise, its commit there
+// larger than the 10,000 events the cut had room for); or, for k = 0, in
+// one that began where the cut before did (its commit there smaller, so
+// it fit that cut). A review of session 29 found the first alone missing
+// both: the events of a commit written twice.
+func firstDigests(groups []importGroup, pos, prev spanPos, k int) []object.ID {
+	if k == 0 {
+		ds := []object.ID{pos.firstDigest(groups[0])}
+		if prev.tail != nil {
+			ds = append(ds, spanPos{before: prev.before, head: prev.tail}.firstDigest(groups[0]))
+		}
+		return ds
+	}
+	ps, h := pos.prefixes(groups, k)
+	return []object.ID{
+		spanPos{before: pos.before, head: h}.firstDigest(groups[k]),
+		spanPos{before: ps[k-1]}.firstDigest(groups[k]),
+	}
+}
+
 // prefixDigest is the input's prefix digest after the commits of digest
 // dig (importDigest) of a cut that begins where the prefix digest is
 // before (ZeroID at the input's start).
@@ -270,13 +294,13 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 			// its last commit the first of the run a later import of
 			// the grown export wrote, was written again until the
 			// differential driver of session 28 found it).
-			at := pos
-			if k > 0 {
-				_, h := pos.prefixes(groups, k)
-				at = spanPos{before: pos.before, head: h}
-			}
-			if m, l, err = longestRun(tx, branchRef, head, firstKey(at.firstDigest(groups[k])), groups[k:], endsInput, line); err != nil {
-				return landedPart{}, err
+			for _, d := range firstDigests(groups, pos, prev, k) {
+				if m, l, err = longestRun(tx, branchRef, head, firstKey(d), groups[k:], endsInput, line); err != nil {
+					return landedPart{}, err
+				}
+				if m > 0 {
+					break
+				}
 			}
 		}
 		if m == 0 {
@@ -362,24 +386,12 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 		if g.header != nil {
 			return true, &cutInsideError{invalidf("%sdrop its \"id\" and the lines of its first %d events to add the rest", msg, m)}
 		}
-		apart, err := line.after(tx, head, next)
+		apart, err := importedApart(tx, head, next, &g.events[m], line)
 		if err != nil {
 			return true, err
 		}
 		if !apart.IsZero() {
-			c, err := readCommit(tx, apart)
-			if err != nil {
-				return true, err
-			}
-			if len(c.Events) > 0 {
-				e, err := readEvent(tx, c.Events[0])
-				if err != nil {
-					return true, err
-				}
-				if eventHolds(e, &g.events[m]) {
-					return true, &cutInsideError{invalidf("%sthe commit after it, %s, holds line %d's event: if the lines from there on were imported apart, import only the lines added since, alone", msg, apart.Short(), g.events[m].line)}
-				}
-			}
+			return true, &cutInsideError{invalidf("%scommit %s holds line %d's event: if the lines from there on were imported apart, import only the lines added since, alone", msg, apart.Short(), g.events[m].line)}
 		}
 		return true, &cutInsideError{invalidf("%simport the lines from line %d on alone", msg, g.events[m].line)}
 	}
@@ -400,24 +412,21 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 	// differential driver of session 28: a commit made between an
 	// import and its shorter version's, whose commit was then written
 	// again whole)…
-	at := pos
-	if k > 0 {
-		_, h := pos.prefixes(groups, k)
-		at = spanPos{before: pos.before, head: h}
-	}
-	uses, err := tx.IdempotencyAll("", firstKey(at.firstDigest(g)))
-	if err != nil {
-		return err
-	}
-	for _, u := range uses {
-		if on, err := line.has(tx, head, u.Digest); err != nil || !on {
-			if err != nil {
+	for _, d := range firstDigests(groups, pos, prev, k) {
+		uses, err := tx.IdempotencyAll("", firstKey(d))
+		if err != nil {
+			return err
+		}
+		for _, u := range uses {
+			if on, err := line.has(tx, head, u.Digest); err != nil || !on {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if ok, err := from(u.Digest); ok || err != nil {
 				return err
 			}
-			continue
-		}
-		if ok, err := from(u.Digest); ok || err != nil {
-			return err
 		}
 	}
 	if !anchor.IsZero() {
@@ -449,6 +458,43 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 		}
 	}
 	return nil
+}
+
+// importedApart returns a commit on head's line after short (an earlier
+// import's last commit, cut inside a commit of the input) that begins
+// with pe, the input's event after the cut: the commit right after short,
+// or the first of a run an import of an input that began with pe wrote
+// (its firstKey), past other writers' commits (a review found the line
+// named again there, and its advice, followed, wrote it twice). ZeroID
+// when there is none.
+func importedApart(tx *store.Tx, head, short object.ID, pe *preparedEvent, line *lineSet) (object.ID, error) {
+	next, err := line.after(tx, head, short)
+	if err != nil || next.IsZero() {
+		return object.ZeroID, err
+	}
+	c, err := readCommit(tx, next)
+	if err != nil {
+		return object.ZeroID, err
+	}
+	if len(c.Events) > 0 {
+		e, err := readEvent(tx, c.Events[0])
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if eventHolds(e, pe) {
+			return next, nil
+		}
+	}
+	uses, err := tx.IdempotencyAll("", firstKey(spanPos{}.firstDigest(importGroup{events: []preparedEvent{*pe}})))
+	if err != nil {
+		return object.ZeroID, err
+	}
+	for _, u := range uses {
+		if on, err := line.has(tx, head, u.Digest); err != nil || on {
+			return u.Digest, err
+		}
+	}
+	return object.ZeroID, nil
 }
 
 // importEnded reports whether an import of this input ended at commit c,
