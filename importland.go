@@ -463,8 +463,8 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 // importedApart returns a commit on head's line after short (an earlier
 // import's last commit, cut inside a commit of the input) that begins
 // with pe, the input's event after the cut: the commit right after short,
-// or the first of a run an import of an input that began with pe wrote
-// (its firstKey), past other writers' commits (a review found the line
+// or the first of a run after it that an import of an input that began
+// with pe wrote (its firstKey), past other writers' commits (a review found the line
 // named again there, and its advice, followed, wrote it twice). ZeroID
 // when there is none.
 func importedApart(tx *store.Tx, head, short object.ID, pe *preparedEvent, line *lineSet) (object.ID, error) {
@@ -486,12 +486,28 @@ func importedApart(tx *store.Tx, head, short object.ID, pe *preparedEvent, line 
 		}
 	}
 	uses, err := tx.IdempotencyAll("", firstKey(spanPos{}.firstDigest(importGroup{events: []preparedEvent{*pe}})))
+	if err != nil || len(uses) == 0 {
+		return object.ZeroID, err
+	}
+	sc, err := readCommit(tx, short)
 	if err != nil {
 		return object.ZeroID, err
 	}
 	for _, u := range uses {
-		if on, err := line.has(tx, head, u.Digest); err != nil || on {
-			return u.Digest, err
+		// Only a run after the short commit: one before it is another
+		// input's, or this input's own first commit (a review found
+		// the line no longer named then).
+		if on, err := line.has(tx, head, u.Digest); err != nil {
+			return object.ZeroID, err
+		} else if !on {
+			continue
+		}
+		c, err := readCommit(tx, u.Digest)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if c.Offset > sc.Offset {
+			return u.Digest, nil
 		}
 	}
 	return object.ZeroID, nil
@@ -638,7 +654,13 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 		run, commits = run[:lo+1], commits[:lo+1]
 	}
 	m, at := 0, 0 // groups held, commits of the run taken
+	// held is the last commit on the line of those holding the groups:
+	// a run's, or one a retried commit's key names past the run's end
+	// (the differential driver of session 29: the anchor was the run's
+	// last commit, before two retried ones, and a shorter import's end
+	// after them went unseen, its commit written again).
 	var held object.ID
+	var heldAt uint64 // held's offset
 	for m < len(groups) {
 		g := groups[m]
 		if g.header != nil && g.header.IdempotencyKey != "" {
@@ -647,7 +669,15 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 				return 0, object.ZeroID, err
 			}
 			if ok && (at == len(run) || c != run[at]) {
-				m++ // retried: its commit is elsewhere on the line
+				// Retried: its commit is elsewhere on the line.
+				rc, err := readCommit(tx, c)
+				if err != nil {
+					return 0, object.ZeroID, err
+				}
+				if rc.Offset > heldAt {
+					held, heldAt = c, rc.Offset
+				}
+				m++
 				continue
 			}
 		}
@@ -664,7 +694,10 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 		if !ok {
 			break
 		}
-		m, at, held = m+1, at+1, run[at]
+		if commits[at].Offset > heldAt {
+			held, heldAt = run[at], commits[at].Offset
+		}
+		m, at = m+1, at+1
 	}
 	if at == 0 {
 		return 0, object.ZeroID, nil // nothing of the run: not this input's
