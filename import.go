@@ -750,7 +750,7 @@ func (r *Repository) importBatch(ctx context.Context, groups []importGroup, spec
 			return err
 		}
 		if found.k > 0 {
-			if err := opts.renames.landed(tx, groups[:found.k], found.last); err != nil {
+			if err := opts.renames.landed(tx, groups[:found.k], found.from, found.held, keyedOn(tx, branchRef, head, line)); err != nil {
 				return err
 			}
 			res.Skipped += found.k
@@ -1125,6 +1125,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		// closeCut closes the first cut commits as a batch placed in the
 		// input at pos; landedAt, when not zero, is the commit the batch
 		// is known to have landed at.
+		// cutHeld names the commits holding a batch closed as landed,
+		// where findLanded knew them, and cutFrom where it reads the
+		// others back from (importRenames.landed).
+		var cutHeld []object.ID
+		var cutFrom object.ID
 		closeCut := func(landedAt object.ID, pos spanPos) error {
 			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], pos: pos}
 			bspecs := specs
@@ -1151,7 +1156,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if checkLanded {
 				b.landed, b.last = !landedAt.IsZero(), landedAt
 				if b.landed {
-					if err := opts.renames.landed(tx, b.groups, landedAt); err != nil {
+					if err := opts.renames.landed(tx, b.groups, cutFrom, cutHeld, keyedOn(tx, branchRef, hs.head, &line)); err != nil {
 						return err
 					}
 					c, err := readCommit(tx, landedAt)
@@ -1226,6 +1231,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				frontier = false
 			}
 			cutLanded, prevCut = found.last, pos // where the next cut goes on from, if this landed whole
+			cutHeld, cutFrom = found.held, found.from
+			defer func() { cutHeld, cutFrom = nil, object.ZeroID }()
 			if k == 0 || k == cut {
 				return closeCut(found.last, pos)
 			}
@@ -1239,6 +1246,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if err := closeCut(found.last, spanPos{before: pos.before, head: pos.head, start: pos.start, end: found.at}); err != nil {
 				return err
 			}
+			cutHeld, cutFrom = nil, object.ZeroID
 			cut, openEvents, openBytes = n-k, events-head, bytes-headBytes
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
 			return closeCut(object.ZeroID, found.rest)
@@ -1480,41 +1488,86 @@ func (m *importRenames) apply(reverts []object.ID) []object.ID {
 }
 
 // landed notes the commits of a batch an earlier run wrote, which ends at
-// last. A commit's ID covers its parent's, so when the batch's last commit
-// is the one its header names, so is every commit before it; otherwise the
-// batch's commits are read back from last. A batch found by a prefix key
-// may have been written by two imports with another writer's commits
-// between: a commit that does not hold its commit's events is passed
-// over, up to landedSkipMax of them, after which the batch's remaining
-// IDs are left unnoted (a later revert of one is then refused as naming
-// no commit here, never pointed at another).
-func (m *importRenames) landed(rd reader, groups []importGroup, last object.ID) error {
+// last (from reading back, below). A commit's ID covers its parent's, so
+// when the batch's last commit is the one its header names, so is every
+// commit before it. Otherwise held, as findLanded found the batch, names
+// the commit holding each of groups where it is known (zero where not),
+// which is noted as it is. The others are read back from from, the
+// commit an earlier import's prefix key named: a commit with an
+// idempotency key is where its key names (the import may have retried
+// it, a review of session 29 found: it is elsewhere on the line); a batch
+// found by a prefix key may have been written by two imports with
+// another writer's commits between, so a commit that does not hold its
+// commit's events is passed over, up to landedSkipMax of them, after
+// which the batch's remaining IDs are left unnoted (a later revert of one
+// is then refused as naming no commit here, never pointed at another).
+func (m *importRenames) landed(rd reader, groups []importGroup, from object.ID, held []object.ID, keyed func(key string) (object.ID, error)) error {
 	declares := func(g importGroup) bool { return g.header != nil && g.header.ID != "" }
-	if !slices.ContainsFunc(groups, declares) || groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == last.String() {
+	if !slices.ContainsFunc(groups, declares) || len(held) == 0 && groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == from.String() {
 		return nil
 	}
-	id := last
+	id := from // the next commit to read back
 	skipped := 0
-	for i := len(groups) - 1; i >= 0 && !id.IsZero(); {
-		c, err := readCommit(rd, id)
-		if err != nil {
-			return err
+	for i := len(groups) - 1; i >= 0; i-- {
+		g := groups[i]
+		if i < len(held) && !held[i].IsZero() {
+			m.note(g.header, g.line, held[i])
+			continue
 		}
-		ok, err := holds(rd, c, groups[i])
-		switch {
-		case err != nil:
-			return err
-		case ok:
-			m.note(groups[i].header, groups[i].line, id)
-			i--
-		case skipped == landedSkipMax:
-			return nil
-		default:
+		if g.header != nil && g.header.IdempotencyKey != "" {
+			at, err := keyed(g.header.IdempotencyKey)
+			if err != nil {
+				return err
+			}
+			if !at.IsZero() {
+				m.note(g.header, g.line, at)
+				if at == id {
+					c, err := readCommit(rd, at)
+					if err != nil {
+						return err
+					}
+					id = c.Parent()
+				}
+				continue
+			}
+		}
+		for {
+			if id.IsZero() {
+				return nil
+			}
+			c, err := readCommit(rd, id)
+			if err != nil {
+				return err
+			}
+			ok, err := holds(rd, c, g)
+			if err != nil {
+				return err
+			}
+			if ok {
+				m.note(g.header, g.line, id)
+				id = c.Parent()
+				break
+			}
+			if skipped == landedSkipMax {
+				return nil
+			}
 			skipped++
+			id = c.Parent()
 		}
-		id = c.Parent()
 	}
 	return nil
+}
+
+// keyedOn returns a lookup of the commit an idempotency key names on
+// head's first-parent line, ZeroID when none does (keyOnLine).
+func keyedOn(tx *store.Tx, branchRef string, head object.ID, line *lineSet) func(key string) (object.ID, error) {
+	return func(key string) (object.ID, error) {
+		c, _, ok, err := keyOnLine(tx, branchRef, head, key, line)
+		if err != nil || !ok {
+			return object.ZeroID, err
+		}
+		return c, nil
+	}
 }
 
 // landedSkipMax is the most commits landed passes over in a batch.

@@ -172,10 +172,16 @@ func keyLanded(tx *store.Tx, branchRef string, head object.ID, key string, line 
 // landedPart is what of a run of an import's commits is on the branch
 // already: its first k commits, ending at commit last; at is the input's
 // prefix digest after the k-th commit, and rest the place of the run's
-// other commits (when k is less than all).
+// other commits (when k is less than all). held names the commit holding
+// each of the k where it was found so (by its header ID, in a run an
+// import wrote, or by its key), ZeroID where it was not (up to where an
+// import ended, its prefix key naming the head it left: importRenames.
+// landed reads those back from from); nil when none was.
 type landedPart struct {
 	k    int
 	last object.ID
+	held []object.ID
+	from object.ID // where those not held are read back from
 	at   object.ID
 	rest spanPos
 }
@@ -208,8 +214,11 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		return landedPart{rest: pos}, nil
 	}
 	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
-	if err != nil || !last.IsZero() {
-		return landedPart{k: n, last: last, at: pos.end}, err
+	if err != nil {
+		return landedPart{}, err
+	}
+	if !last.IsZero() {
+		return landedPart{k: n, last: last, from: last, at: pos.end}, nil
 	}
 	// The prefix digests inside the run: computed on first need.
 	var ps []object.ID
@@ -223,6 +232,13 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 	if err != nil {
 		return landedPart{}, err
 	}
+	from := last
+	// held names the commit holding each of the first k groups, where
+	// known (zero where not).
+	held := make([]object.ID, k)
+	for i := range k {
+		held[i], _ = object.ParseID(groups[i].header.ID)
+	}
 	if k == 0 && inner {
 		for j := n - 2; j >= 0; j-- {
 			l, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixes()[j]), line)
@@ -230,7 +246,8 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 				return landedPart{}, err
 			}
 			if !l.IsZero() {
-				k, last = j+1, l
+				k, last, from = j+1, l, l
+				held = make([]object.ID, k) // read back from l
 				break
 			}
 		}
@@ -248,14 +265,15 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 	type runEnd struct {
 		end  int
 		last object.ID
+		held []object.ID // the commit holding each of groups[j:end]
 	}
 	reach := map[int]runEnd{}
 	runAt := func(j int) (runEnd, error) {
 		if r, ok := reach[j]; ok {
 			return r, nil
 		}
-		m, l, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
-		reach[j] = runEnd{j + m, l}
+		m, l, h, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
+		reach[j] = runEnd{j + m, l, h}
 		return reach[j], err
 	}
 	for k < n {
@@ -263,7 +281,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		if err != nil {
 			return landedPart{}, err
 		}
-		m, l := r.end-k, r.last
+		m, l, h := r.end-k, r.last, r.held
 		if m == 0 && k > 0 {
 			// The commits before were found by their header IDs, by an
 			// earlier import's end, or by a run that counted commits
@@ -282,7 +300,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 					return landedPart{}, err
 				}
 				if rj.end > k+m {
-					m, l = rj.end-k, rj.last
+					m, l, h = rj.end-k, rj.last, rj.held[k-j:]
 				}
 			}
 		}
@@ -295,7 +313,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 			// the grown export wrote, was written again until the
 			// differential driver of session 28 found it).
 			for _, d := range firstDigests(groups, pos, prev, k) {
-				if m, l, err = longestRun(tx, branchRef, head, firstKey(d), groups[k:], endsInput, line); err != nil {
+				if m, l, h, err = longestRun(tx, branchRef, head, firstKey(d), groups[k:], endsInput, line); err != nil {
 					return landedPart{}, err
 				}
 				if m > 0 {
@@ -306,7 +324,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		if m == 0 {
 			break
 		}
-		k, last = k+m, l
+		k, last, held = k+m, l, append(held, h...)
 	}
 	if inner && k < n {
 		anchor := after
@@ -317,7 +335,7 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 			return landedPart{}, err
 		}
 	}
-	p := landedPart{k: k, last: last, rest: pos}
+	p := landedPart{k: k, last: last, held: held, from: from, rest: pos}
 	switch {
 	case k == n:
 		p.at = pos.end
@@ -567,40 +585,41 @@ const refuseCutMax = 1000
 // audit found the whole input imported onto it again); and every run
 // recorded under the key is tried (runs of one input on two branches
 // from one commit: the first found on the line was the shorter).
-func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, error) {
+func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, []object.ID, error) {
 	uses, err := tx.IdempotencyAll("", key)
 	if err != nil {
-		return 0, object.ZeroID, err
+		return 0, object.ZeroID, nil, err
 	}
 	best, bestLast := 0, object.ZeroID
+	var bestHeld []object.ID
 	try := func(runLast, runFirst object.ID) error {
 		if on, err := line.has(tx, head, runFirst); err != nil || !on {
 			return err
 		}
-		m, l, err := runHolds(tx, branchRef, head, runFirst, runLast, groups, endsInput, line)
+		m, l, h, err := runHolds(tx, branchRef, head, runFirst, runLast, groups, endsInput, line)
 		if err == nil && m > best {
-			best, bestLast = m, l
+			best, bestLast, bestHeld = m, l, h
 		}
 		return err
 	}
 	for _, u := range uses {
 		if err := try(u.Commit, u.Digest); err != nil {
-			return 0, object.ZeroID, err
+			return 0, object.ZeroID, nil, err
 		}
 	}
 	if best == 0 {
 		// Builds before session 15 recorded the keys on the branch.
 		runLast, runFirst, err := keyLanded(tx, branchRef, head, key, line)
 		if err != nil {
-			return 0, object.ZeroID, err
+			return 0, object.ZeroID, nil, err
 		}
 		if !runLast.IsZero() {
 			if err := try(runLast, runFirst); err != nil {
-				return 0, object.ZeroID, err
+				return 0, object.ZeroID, nil, err
 			}
 		}
 	}
-	return best, bestLast, nil
+	return best, bestLast, bestHeld, nil
 }
 
 // runHolds returns how many of groups, from the first, the run of
@@ -611,39 +630,40 @@ func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, grou
 // a commit on head's line outside the run was retried when the run was
 // written, not added: it counts as held, and takes no commit of the run.
 // With endsInput, the last of groups is held by a commit whose first
-// events it holds (holdsFirst).
-func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, error) {
+// events it holds (holdsFirst). The commits holding the groups held are
+// returned too, one a group.
+func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, []object.ID, error) {
 	var run []object.ID
 	var commits []*object.Commit
 	for id := last; len(run) <= importBatchCommits; {
 		c, err := readCommit(tx, id)
 		if err != nil {
-			return 0, object.ZeroID, err
+			return 0, object.ZeroID, nil, err
 		}
 		run, commits = append(run, id), append(commits, c)
 		if id == first {
 			break
 		}
 		if id = c.Parent(); id.IsZero() {
-			return 0, object.ZeroID, nil
+			return 0, object.ZeroID, nil, nil
 		}
 	}
 	if run[len(run)-1] != first {
-		return 0, object.ZeroID, nil
+		return 0, object.ZeroID, nil, nil
 	}
 	slices.Reverse(run)
 	slices.Reverse(commits)
 	// The run's commits on the line are its first ones, up to where the
 	// line leaves it: found by halving, the line's commits being cached.
 	if on, err := line.has(tx, head, run[len(run)-1]); err != nil {
-		return 0, object.ZeroID, err
+		return 0, object.ZeroID, nil, err
 	} else if !on {
 		lo, hi := 0, len(run)-1 // run[lo] on the line (the caller saw to it), run[hi] not
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
 			on, err := line.has(tx, head, run[mid])
 			if err != nil {
-				return 0, object.ZeroID, err
+				return 0, object.ZeroID, nil, err
 			}
 			if on {
 				lo = mid
@@ -660,23 +680,25 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 	// last commit, before two retried ones, and a shorter import's end
 	// after them went unseen, its commit written again).
 	var held object.ID
-	var heldAt uint64 // held's offset
+	var heldAt uint64       // held's offset
+	var byGroup []object.ID // the commit holding each group held
 	for m < len(groups) {
 		g := groups[m]
 		if g.header != nil && g.header.IdempotencyKey != "" {
 			c, _, ok, err := keyOnLine(tx, branchRef, head, g.header.IdempotencyKey, line)
 			if err != nil {
-				return 0, object.ZeroID, err
+				return 0, object.ZeroID, nil, err
 			}
 			if ok && (at == len(run) || c != run[at]) {
 				// Retried: its commit is elsewhere on the line.
 				rc, err := readCommit(tx, c)
 				if err != nil {
-					return 0, object.ZeroID, err
+					return 0, object.ZeroID, nil, err
 				}
 				if rc.Offset > heldAt {
 					held, heldAt = c, rc.Offset
 				}
+				byGroup = append(byGroup, c)
 				m++
 				continue
 			}
@@ -689,7 +711,7 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 			ok, err = holdsFirst(tx, commits[at], g)
 		}
 		if err != nil {
-			return 0, object.ZeroID, err
+			return 0, object.ZeroID, nil, err
 		}
 		if !ok {
 			break
@@ -697,10 +719,12 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 		if commits[at].Offset > heldAt {
 			held, heldAt = run[at], commits[at].Offset
 		}
+		byGroup = append(byGroup, run[at])
 		m, at = m+1, at+1
 	}
-	if at == 0 {
-		return 0, object.ZeroID, nil // nothing of the run: not this input's
-	}
-	return m, held, nil
+	// Commits retried alone, with none of the run taken, are held too:
+	// their keys are on the line (a review found the commit after them,
+	// which an import of a cut of the input ended inside, written again
+	// whole when they were not counted).
+	return m, held, byGroup, nil
 }
