@@ -158,3 +158,38 @@ func TestImportRevertOfCommitInRun(t *testing.T) {
 	require.Equal(t, 1, res.Commits) // the revert
 	assert.Equal(t, []object.ID{c2}, revertsOfHead(t, dst))
 }
+
+// TestImportRevertPastAnotherWritersCopy: an input imported in three
+// parts, another writer's copy of one of its commits (same event,
+// message, actor and time) made between the second and third: the
+// revert in the input names the import's own commit, found by the runs
+// the imports wrote, not the copy, which a read back from where the
+// second import ended reached first once the keyed commit after it was
+// found by its key (a review of session 29).
+func TestImportRevertPastAnotherWritersCopy(t *testing.T) {
+	ctx := context.Background()
+	src := newRepo(t)
+	appendRetry(t, src, "c0", 2, "", `{"n":0}`)
+	appendRetry(t, src, "g0", 2, "", `{"n":1}`)
+	_, err := src.Append(ctx, []EventInput{ev("b", "Ev", `{"m":1}`)}, AppendOptions{Message: "g1", Time: retryDay(2), IdempotencyKey: "K", Actor: "a"})
+	require.NoError(t, err)
+	_, err = src.Append(ctx, []EventInput{ev("c", "Ev", `{"x":1}`)}, AppendOptions{Message: "g2", Time: retryDay(2), Actor: "a"})
+	require.NoError(t, err)
+	_, err = src.Revert(ctx, "HEAD~2", RevertOptions{Time: retryDay(2), Actor: "a"})
+	require.NoError(t, err)
+	full := exportOf(t, src, "")
+	lines := bytes.SplitAfter(full, []byte("\n"))
+
+	dst := newRepo(t)
+	appendRetry(t, dst, "base", 1, "", `{"b":1}`)
+	_, err = dst.Import(ctx, bytes.NewReader(bytes.Join(lines[:3], nil)), ImportOptions{})
+	require.NoError(t, err)
+	g0, err := dst.Resolve(ctx, "HEAD~1")
+	require.NoError(t, err)
+	appendRetry(t, dst, "g0", 2, "", `{"n":1}`) // the copy
+	_, err = dst.Import(ctx, bytes.NewReader(bytes.Join(lines[:4], nil)), ImportOptions{})
+	require.NoError(t, err)
+	_, err = dst.Import(ctx, bytes.NewReader(full), ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []object.ID{g0}, revertsOfHead(t, dst))
+}

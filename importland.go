@@ -213,13 +213,6 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		// Nothing landed; the run still records its keys.
 		return landedPart{rest: pos}, nil
 	}
-	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
-	if err != nil {
-		return landedPart{}, err
-	}
-	if !last.IsZero() {
-		return landedPart{k: n, last: last, from: last, at: pos.end}, nil
-	}
 	// The prefix digests inside the run: computed on first need.
 	var ps []object.ID
 	prefixes := func() []object.ID {
@@ -227,30 +220,6 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 			ps, _ = pos.prefixes(groups, -1)
 		}
 		return ps
-	}
-	k, last, err := idsOnLine(tx, head, groups, line)
-	if err != nil {
-		return landedPart{}, err
-	}
-	from := last
-	// held names the commit holding each of the first k groups, where
-	// known (zero where not).
-	held := make([]object.ID, k)
-	for i := range k {
-		held[i], _ = object.ParseID(groups[i].header.ID)
-	}
-	if k == 0 && inner {
-		for j := n - 2; j >= 0; j-- {
-			l, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixes()[j]), line)
-			if err != nil {
-				return landedPart{}, err
-			}
-			if !l.IsZero() {
-				k, last, from = j+1, l, l
-				held = make([]object.ID, k) // read back from l
-				break
-			}
-		}
 	}
 	// startAt is the start key's digest of a run that begins at groups[j].
 	startAt := func(j int) object.ID {
@@ -275,6 +244,70 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		m, l, h, err := longestRun(tx, branchRef, head, startKey(startAt(j)), groups[j:], endsInput, line)
 		reach[j] = runEnd{j + m, l, h}
 		return reach[j], err
+	}
+	// byRuns fills in the commits holding the first k groups, found
+	// landed up to where an earlier import ended (its prefix key names
+	// the head it left, last), from the runs imports wrote, where the
+	// input's reverts may need them: its commits were renamed. Read back
+	// from last instead, a commit retried for its key elsewhere, or
+	// another writer's copy of one, was taken for the run's (reviews of
+	// session 29).
+	byRuns := func(k int, last object.ID, held []object.ID) error {
+		declares := func(g importGroup) bool { return g.header != nil && g.header.ID != "" }
+		if !slices.ContainsFunc(groups[:k], declares) || groups[k-1].header != nil && groups[k-1].header.ID == last.String() {
+			return nil
+		}
+		for i := 0; i < k; {
+			r, err := runAt(i)
+			if err != nil || r.end <= i {
+				return err
+			}
+			for j := i; j < min(r.end, k); j++ {
+				if held[j].IsZero() {
+					held[j] = r.held[j-i]
+				}
+			}
+			i = r.end
+		}
+		return nil
+	}
+	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
+	if err != nil {
+		return landedPart{}, err
+	}
+	if !last.IsZero() {
+		held := make([]object.ID, n)
+		if err := byRuns(n, last, held); err != nil {
+			return landedPart{}, err
+		}
+		return landedPart{k: n, last: last, held: held, from: last, at: pos.end}, nil
+	}
+	k, last, err := idsOnLine(tx, head, groups, line)
+	if err != nil {
+		return landedPart{}, err
+	}
+	from := last
+	// held names the commit holding each of the first k groups, where
+	// known (zero where not).
+	held := make([]object.ID, k)
+	for i := range k {
+		held[i], _ = object.ParseID(groups[i].header.ID)
+	}
+	if k == 0 && inner {
+		for j := n - 2; j >= 0; j-- {
+			l, _, err := keyLanded(tx, branchRef, head, prefixKey(prefixes()[j]), line)
+			if err != nil {
+				return landedPart{}, err
+			}
+			if !l.IsZero() {
+				k, last, from = j+1, l, l
+				held = make([]object.ID, k)
+				if err := byRuns(k, l, held); err != nil {
+					return landedPart{}, err
+				}
+				break
+			}
+		}
 	}
 	for k < n {
 		r, err := runAt(k)
