@@ -216,7 +216,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	if err != nil {
 		return nil, err
 	}
-	views, err := r.treeViews(id)
+	views, err := r.treeViews(ctx, id)
 	if err != nil {
 		return nil, err
 	}

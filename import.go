@@ -1828,6 +1828,9 @@ type ExportOptions struct {
 // matching ErrNotFound, as for Log; a Stream with no events in the range
 // writes nothing and is no error (as `log --stream` lists nothing).
 func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions) error {
+	if w == nil {
+		return invalidf("no output to write to") // as Import's "no input to read" (a helper's audit found a panic)
+	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

@@ -56,6 +56,8 @@ func TestImportReaderFailures(t *testing.T) {
 	res, err := r.Import(ctx, strings.NewReader(`{"stream":"a","type":"X"}`+"\n"+`{"stream":"b","type":"X"}`), ImportOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Events)
+	// Nor does Export panic with no writer.
+	require.ErrorIs(t, r.Export(ctx, nil, ExportOptions{}), ErrInvalid)
 }
 
 // An import cancelled while its producer is quiet returned only once the

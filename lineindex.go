@@ -543,7 +543,7 @@ func (v *lineView) asOf(t int64) int {
 // fold returns a stream's version and state after its first n events on
 // the view's line (all of them when n is 0), starting from the nearest
 // mark and leaving new marks behind.
-func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream string, n uint64) (streamState, error) {
+func (v *lineView) fold(ctx context.Context, rd reader, mdl *model.Model, mdlID object.ID, stream string, n uint64) (streamState, error) {
 	refs, marks, err := v.streamRefs(stream, mdlID)
 	if err != nil {
 		return streamState{}, err
@@ -574,6 +574,11 @@ func (v *lineView) fold(rd reader, mdl *model.Model, mdlID object.ID, stream str
 				return st, err
 			}
 			v.addMark(stream, int(st.version), st.state, mdlID)
+		}
+		if st.version%foldCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
 		}
 	}
 	st.state, err = f.State()

@@ -705,6 +705,9 @@ func (l *loader) backToSnapshot(head object.ID, budget bool) (walkBack, error) {
 		if budget && missedAt >= 0 && walked-missedAt > walkBudget(l.every) {
 			return b, nil
 		}
+		if err := l.ctx.Err(); err != nil {
+			return b, err
+		}
 		cur = p
 	}
 }
@@ -738,7 +741,7 @@ func (l *loader) treeAt(ov *snapshot.Overlay, id object.ID) (object.ID, error) {
 		}
 		changes = changes[:0]
 		for _, s := range streams {
-			st, err := v.fold(l.rd, l.mdl, l.mdlID, s, 0)
+			st, err := v.fold(l.ctx, l.rd, l.mdl, l.mdlID, s, 0)
 			if err != nil {
 				return fmt.Errorf("folding %s: %w", s, err)
 			}
@@ -803,6 +806,11 @@ func (l *loader) treeFrom(ov *snapshot.Overlay, root object.ID, events []*object
 			return object.ZeroID, err
 		}
 		states[e.Stream] = next
+		if i%foldCheckEvery == 0 {
+			if err := l.ctx.Err(); err != nil {
+				return object.ZeroID, err
+			}
+		}
 	}
 	changes := make([]snapshot.Change, 0, len(states))
 	for s, st := range states {

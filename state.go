@@ -652,6 +652,12 @@ func (l *loader) snapshotAhead(cur object.ID, offset, span uint64) (found, known
 	return floor == 0, true
 }
 
+// foldCheckEvery is how many events a fold of one stream folds between
+// looks at its context: a fold of a long stream with no snapshot near
+// (a model just set) took seconds after a cancel, and then answered (a
+// helper's audit).
+const foldCheckEvery = 1024
+
 // foldOnto folds events (newest first) onto a state, stopping after the
 // stream's version-th event when version > 0.
 func (l *loader) foldOnto(st streamState, events []*object.Event, stream string, version uint64) (streamState, error) {
@@ -661,7 +667,11 @@ func (l *loader) foldOnto(st streamState, events []*object.Event, stream string,
 		if err := f.Replay(model.Event{Type: e.Type, Schema: e.Schema, Data: e.Data, Meta: e.Meta}); err != nil {
 			return st, fmt.Errorf("folding %s: %w", e.Stream, err)
 		}
-		st.version++
+		if st.version++; st.version%foldCheckEvery == 0 {
+			if err := l.ctx.Err(); err != nil {
+				return st, err
+			}
+		}
 	}
 	var err error
 	if st.state, err = f.State(); err != nil {
@@ -685,7 +695,7 @@ func (l *loader) fromIndex(id object.ID, stream string, version uint64) (streamS
 	var st streamState
 	err := l.r.onLine(l.ctx, l.rd, id, func(v *lineView) error {
 		var err error
-		st, err = v.fold(l.rd, l.mdl, l.mdlID, stream, version)
+		st, err = v.fold(l.ctx, l.rd, l.mdl, l.mdlID, stream, version)
 		return err
 	})
 	if err != nil {

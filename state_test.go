@@ -85,7 +85,7 @@ func expectAt(events []bankgen.Event, k int) map[string]bankgen.Account {
 // checkTree compares the whole snapshot at a commit with the reference.
 func checkTree(t *testing.T, r *Repository, id object.ID, want map[string]bankgen.Account) {
 	t.Helper()
-	views, err := r.treeViews(id)
+	views, err := r.treeViews(context.Background(), id)
 	require.NoError(t, err)
 	got := map[string]bankgen.Account{}
 	for e, err := range views[0].snaps.All(views[0].root) {

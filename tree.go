@@ -35,12 +35,13 @@ type treeView struct {
 
 // treeViews returns the snapshots at commits, computing in memory those
 // that are not recorded, through one overlay.
-func (r *Repository) treeViews(ids ...object.ID) ([]treeView, error) {
+func (r *Repository) treeViews(ctx context.Context, ids ...object.ID) ([]treeView, error) {
 	mdl, mdlID, err := r.model()
 	if err != nil {
 		return nil, err
 	}
 	l := newLoader(r, r.st, mdl, mdlID)
+	l.ctx = ctx
 	ov := snapshot.NewOverlay(r.st)
 	rd := snapshot.NewReader(ov, r.derived().nodes)
 	out := make([]treeView, len(ids))
@@ -110,7 +111,7 @@ func (r *Repository) entriesAt(ctx context.Context, rev string) (object.ID, tree
 	if err != nil {
 		return id, treeView{}, nil, err
 	}
-	views, err := r.treeViews(id)
+	views, err := r.treeViews(ctx, id)
 	if err != nil {
 		return id, treeView{}, nil, err
 	}
@@ -185,7 +186,7 @@ func (r *Repository) Diff(ctx context.Context, a, b string) iter.Seq2[StreamChan
 			yield(StreamChange{}, err)
 			return
 		}
-		views, err := r.treeViews(ia, ib)
+		views, err := r.treeViews(ctx, ia, ib)
 		if err != nil {
 			yield(StreamChange{}, err)
 			return
