@@ -515,9 +515,9 @@ func refuseCutInside(tx *store.Tx, head object.ID, groups []importGroup, pos, pr
 // import's last commit, cut inside a commit of the input) that begins
 // with pe, the input's event after the cut: the commit right after short,
 // or the first of a run after it that an import of an input that began
-// with pe wrote (its firstKey), past other writers' commits (a review found the line
-// named again there, and its advice, followed, wrote it twice). ZeroID
-// when there is none.
+// with pe wrote (its firstKey), past other writers' commits (a review
+// found the line named again there, and its advice, followed, wrote it
+// twice). ZeroID when there is none.
 func importedApart(tx *store.Tx, head, short object.ID, pe *preparedEvent, line *lineSet) (object.ID, error) {
 	next, err := line.after(tx, head, short)
 	if err != nil || next.IsZero() {
@@ -612,7 +612,8 @@ const refuseCutMax = 1000
 // longestRun returns how many of groups, from the first, a run of
 // commits recorded under key (an import-start key: the input's prefix
 // digest at the run's first commit) holds on head's first-parent line,
-// the most of any run so recorded, and the last commit of those. A run
+// the most of any run so recorded, the last commit of those, and the
+// commit holding each group held (runHolds). A run
 // counts whose first commit is on the line, also when the line leaves it
 // partway (a branch made inside an earlier import's run: a helper's
 // audit found the whole input imported onto it again); and every run
