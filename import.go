@@ -1503,7 +1503,7 @@ func (m *importRenames) apply(reverts []object.ID) []object.ID {
 // is then refused as naming no commit here, never pointed at another).
 func (m *importRenames) landed(rd reader, groups []importGroup, from object.ID, held []object.ID, keyed func(key string) (object.ID, error)) error {
 	declares := func(g importGroup) bool { return g.header != nil && g.header.ID != "" }
-	if !slices.ContainsFunc(groups, declares) || len(held) == 0 && groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == from.String() {
+	if !slices.ContainsFunc(groups, declares) || groups[len(groups)-1].header != nil && groups[len(groups)-1].header.ID == from.String() {
 		return nil
 	}
 	id := from // the next commit to read back
