@@ -1123,14 +1123,11 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 		openEvents, openBytes := 0, 0
 		specs := make([]AppendOptions, 0, importBatchCommits)
 		// closeCut closes the first cut commits as a batch placed in the
-		// input at pos; landedAt, when not zero, is the commit the batch
-		// is known to have landed at.
-		// cutHeld names the commits holding a batch closed as landed,
-		// where findLanded knew them, and cutFrom where it reads the
-		// others back from (importRenames.landed).
-		var cutHeld []object.ID
-		var cutFrom object.ID
-		closeCut := func(landedAt object.ID, pos spanPos) error {
+		// input at pos; landed, when its last is not zero, is where
+		// findLanded found the batch landed (the commits holding it, for
+		// importRenames.landed).
+		closeCut := func(landed landedPart, pos spanPos) error {
+			landedAt := landed.last
 			b := importBatchSpan{start: base, end: base + cut, events: openEvents, groups: groups[:cut:cut], pos: pos}
 			bspecs := specs
 			n := 0
@@ -1156,7 +1153,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			if checkLanded {
 				b.landed, b.last = !landedAt.IsZero(), landedAt
 				if b.landed {
-					if err := opts.renames.landed(tx, b.groups, cutFrom, cutHeld, keyedOn(tx, branchRef, hs.head, &line)); err != nil {
+					if err := opts.renames.landed(tx, b.groups, landed.from, landed.held, keyedOn(tx, branchRef, hs.head, &line)); err != nil {
 						return err
 					}
 					c, err := readCommit(tx, landedAt)
@@ -1211,7 +1208,7 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 			pos := cutPos(rolling, groups[:cut])
 			rolling = pos.end
 			if !checkLanded {
-				return closeCut(object.ZeroID, pos)
+				return closeCut(landedPart{}, pos)
 			}
 			// Where an earlier import of a shorter version of the input
 			// ended is looked for only while every cut before landed:
@@ -1231,10 +1228,8 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				frontier = false
 			}
 			cutLanded, prevCut = found.last, pos // where the next cut goes on from, if this landed whole
-			cutHeld, cutFrom = found.held, found.from
-			defer func() { cutHeld, cutFrom = nil, object.ZeroID }()
 			if k == 0 || k == cut {
-				return closeCut(found.last, pos)
+				return closeCut(found, pos)
 			}
 			n, all, events, bytes := cut, specs, openEvents, openBytes
 			head, headBytes := 0, 0
@@ -1243,13 +1238,12 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				headBytes += lineBytes(g)
 			}
 			cut, specs, openEvents, openBytes = k, all[:k:k], head, headBytes
-			if err := closeCut(found.last, spanPos{before: pos.before, head: pos.head, start: pos.start, end: found.at}); err != nil {
+			if err := closeCut(found, spanPos{before: pos.before, head: pos.head, start: pos.start, end: found.at}); err != nil {
 				return err
 			}
-			cutHeld, cutFrom = nil, object.ZeroID
 			cut, openEvents, openBytes = n-k, events-head, bytes-headBytes
 			specs = append(make([]AppendOptions, 0, importBatchCommits), all[k:]...)
-			return closeCut(object.ZeroID, found.rest)
+			return closeCut(landedPart{}, found.rest)
 		}
 		// cutNext adds the next complete commit to the batch being cut,
 		// closing the batch first when the commit does not fit.
