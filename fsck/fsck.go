@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/evgit/evgit/object"
@@ -144,6 +145,15 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err := c.checkRecords(ctx); err != nil {
 		return nil, err
 	}
+	// A damaged index can be found by two passes (its trailer by the
+	// log's check, its records by the records' pass) in the same words:
+	// each problem is reported once (a helper's audit saw one twice).
+	seen := make(map[Problem]bool, len(c.rep.Problems))
+	c.rep.Problems = slices.DeleteFunc(c.rep.Problems, func(p Problem) bool {
+		dup := seen[p]
+		seen[p] = true
+		return dup
+	})
 	c.rep.OK = len(c.rep.Problems) == 0
 	return c.rep, nil
 }

@@ -137,3 +137,25 @@ func TestDamagedPackFrameBlamesNotTheIndex(t *testing.T) {
 		assert.NotContains(t, p.String(), ".pidx", "the index is not to blame")
 	}
 }
+
+// TestDamagedRefIndexReportedOnce: a flipped byte in the pack's record
+// index is found by the log's check of its trailer and by the records'
+// pass, in the same words; the report names it once.
+func TestDamagedRefIndexReportedOnce(t *testing.T) {
+	gitDir := copyRepository(t, repository(t, true))
+	matches, err := filepath.Glob(filepath.Join(gitDir, "log", "pack-*.ridx"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	b, err := os.ReadFile(matches[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(matches[0], b, 0o644))
+	rep := runFsck(t, gitDir)
+	require.False(t, rep.OK)
+	seen := map[string]bool{}
+	for _, p := range rep.Problems {
+		assert.False(t, seen[p.String()], "reported twice: %s", p)
+		seen[p.String()] = true
+	}
+	assert.Contains(t, seen, "index "+filepath.Base(matches[0])+": corrupt: index "+matches[0]+": checksum mismatch")
+}
