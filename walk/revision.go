@@ -112,6 +112,9 @@ func parseSteps(r *revision, rest string) error {
 	for rest != "" {
 		op := rest[0]
 		if op != '~' && op != '^' {
+			if strings.HasPrefix(rest, "...") {
+				return errors.New("a symmetric range (A...B), which evgit does not have")
+			}
 			return fmt.Errorf("unexpected %q", rest)
 		}
 		rest = rest[1:]

@@ -148,6 +148,7 @@ func TestResolve(t *testing.T) {
 		{name: "previous zero", input: "@{-0}", wantErr: ErrBadRevision, wantMsg: "N at least 1"},
 		{name: "range is not a revision", input: "main..feature", wantErr: ErrBadRevision, wantMsg: "a range, where one commit is wanted"},
 		{name: "symmetric range", input: "main...feature", wantErr: ErrBadRevision, wantMsg: "symmetric range"},
+		{name: "symmetric range after steps", input: "main~1...feature", wantErr: ErrBadRevision, wantMsg: "symmetric range"},
 		{name: "path escape", input: "../../etc/passwd", wantErr: ErrBadRevision},
 		{name: "bad ref name", input: "refs/heads/a b", wantErr: ErrBadRevision},
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -36,16 +37,19 @@ As in Git, A..B is A B, and an empty side of it is HEAD.
 With --json, NDJSON: {"stream","status","old"?:{"version","state"},"new"?:{...}}
 a line, status being added (no "old"), removed (no "new") or changed.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if _, _, ok := walk.ParseRange(args[0]); ok {
-					return nil
-				}
+			// One argument with ".." is a range, or a revision that
+			// does not parse (A...B): refused as log refuses it, exit 1.
+			if len(args) == 1 && strings.Contains(args[0], "..") {
+				return nil
 			}
 			return cobra.ExactArgs(2)(cmd, args) // no diff against the work tree
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				opts.a, opts.b, _ = walk.ParseRange(args[0])
+				var ok bool
+				if opts.a, opts.b, ok = walk.ParseRange(args[0]); !ok {
+					opts.a, opts.b = args[0], args[0] // resolving it says what is wrong
+				}
 			} else {
 				opts.a, opts.b = args[0], args[1]
 			}
