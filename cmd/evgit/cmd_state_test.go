@@ -131,8 +131,11 @@ diff --evgit a/acc-3 b/acc-3
 	out, _, code = runState(t, dir, "diff", "..HEAD~2", "--json")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, `"status":"removed"`)
-	_, _, code = runState(t, dir, "diff", "HEAD~2...HEAD")
-	assert.Equal(t, 2, code)
+	// Three dots are no range: a revision that does not parse, exit 1, as
+	// for log (it was a usage error, exit 2, naming the count of arguments).
+	_, errOut, code := runState(t, dir, "diff", "HEAD~2...HEAD")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "symmetric range")
 }
 
 func TestCheckoutCommand(t *testing.T) {
