@@ -189,7 +189,7 @@ func runDemo(ctx context.Context, opts demoOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "\n# Balances at HEAD (%s) and at HEAD~2 (%s):\n", head.Short(), earlier.Short())
+	fmt.Fprintf(d.out, "\n# Balances at HEAD~2 (%s) and at HEAD (%s):\n", earlier.Short(), head.Short())
 	tw := tabwriter.NewWriter(d.out, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "stream\tat HEAD~2\tat HEAD")
 	for _, stream := range []string{"acc-1", "acc-2"} {
