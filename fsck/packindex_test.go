@@ -1,7 +1,9 @@
 package fsck_test
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zeebo/blake3"
+
+	"github.com/evgit/evgit/fsck"
+	"github.com/evgit/evgit/store"
 )
 
 // TestPackIndexCheckedAgainstThePack: fsck proves the pack's index right,
@@ -158,4 +163,35 @@ func TestDamagedRefIndexReportedOnce(t *testing.T) {
 		seen[p.String()] = true
 	}
 	assert.Contains(t, seen, "index "+filepath.Base(matches[0])+": corrupt: index "+matches[0]+": checksum mismatch")
+}
+
+// TestSegmentInAnotherSegmentsPlace: a segment file swapped with
+// another is reported for each file, naming the segment its frames are
+// from (the store refuses to open such a repository; fsck reads it as
+// the command does, skipping what it cannot read).
+func TestSegmentInAnotherSegmentsPlace(t *testing.T) {
+	gitDir := copyRepository(t, repository(t, false))
+	segs, err := filepath.Glob(filepath.Join(gitDir, "log", "*.seg"))
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 2)
+	first, last := segs[0], segs[len(segs)-1]
+	tmp := first + ".swap"
+	require.NoError(t, os.Rename(first, tmp))
+	require.NoError(t, os.Rename(last, first))
+	require.NoError(t, os.Rename(tmp, last))
+	_, err = store.Open(gitDir, store.Options{})
+	require.ErrorIs(t, err, store.ErrCorrupt)
+	st, err := store.Open(gitDir, store.Options{Salvage: true})
+	require.NoError(t, err)
+	defer st.Close()
+	rep, err := fsck.Run(context.Background(), st, fsck.Options{})
+	require.NoError(t, err)
+	require.False(t, rep.OK)
+	var said []string
+	for _, p := range rep.Problems {
+		said = append(said, p.String())
+	}
+	all := strings.Join(said, "\n")
+	assert.Contains(t, all, fmt.Sprintf("segment %s: the file holds the frames of segment %d", filepath.Base(first), len(segs)))
+	assert.Contains(t, all, fmt.Sprintf("segment %s: the file holds the frames of segment 1", filepath.Base(last)))
 }

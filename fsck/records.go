@@ -74,6 +74,11 @@ func (c *checker) checkRecords(ctx context.Context) error {
 					c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: off, Message: err.Error()})
 					continue
 				}
+				if e.Kind == store.RecSegment {
+					if why := store.SegmentRecordProblem(n, value); why != "" {
+						c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: off, Message: why})
+					}
+				}
 				c.checkRecord(where{file: name, off: off}, e.Kind, key, value)
 			}
 			return nil

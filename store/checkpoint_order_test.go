@@ -42,8 +42,14 @@ func TestCheckpointInNameOrder(t *testing.T) {
 	require.NoError(t, err)
 	entries, err := pack.ParseEntries(payload)
 	require.NoError(t, err)
+	// The frame starts with the record naming the segment.
+	require.NotEmpty(t, entries)
+	require.Equal(t, uint8(RecSegment), entries[0].Kind)
+	_, named, err := entries[0].Record()
+	require.NoError(t, err)
+	require.Empty(t, SegmentRecordProblem(uint32(len(segs)), named))
 	var names []string
-	for _, e := range entries {
+	for _, e := range entries[1:] {
 		require.Equal(t, uint8(RecCheckpoint), e.Kind)
 		key, _, err := e.Record()
 		require.NoError(t, err)

@@ -473,6 +473,7 @@ func (s *Store) startSegment(n uint32) error {
 		return fmt.Errorf("%w: segment %d exists already", ErrCorrupt, n)
 	}
 	var p pack.Payload
+	segmentRecord(&p, n)
 	all := s.refs.All()
 	for _, name := range slices.Sorted(maps.Keys(all)) { // the same refs, the same bytes
 		p.AddRecord(RecCheckpoint, []byte(name), refs.EncodeValue(all[name]))

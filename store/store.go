@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,7 +44,28 @@ const (
 	RecLink       = pack.RecordBase + 5 // key: commit ID; value: a skip link (see Link)
 	RecKept       = pack.RecordBase + 6 // key: object ID; value: varint Unix ns its grace counts from
 	RecHeadLog    = pack.RecordBase + 7 // key: "HEAD"; value: refs.Update, an entry of HEAD's reflog only
+	RecSegment    = pack.RecordBase + 8 // key: "segment"; value: u32le, the number of the segment whose checkpoint holds it
 )
+
+// segmentRecord is the record a segment's checkpoint frame starts with,
+// naming the segment: a file of another segment put in its place
+// (swapped, renamed, restored from a copy) is then found, not read as
+// an older repository.
+func segmentRecord(p *pack.Payload, n uint32) {
+	p.AddRecord(RecSegment, []byte("segment"), binary.LittleEndian.AppendUint32(nil, n))
+}
+
+// SegmentRecordProblem says what is wrong with a RecSegment record found
+// in segment n, or returns "": it must name n.
+func SegmentRecordProblem(n uint32, value []byte) string {
+	if len(value) != 4 {
+		return fmt.Sprintf("its checkpoint names its segment in %d bytes, want 4", len(value))
+	}
+	if named := binary.LittleEndian.Uint32(value); named != n {
+		return fmt.Sprintf("the file holds the frames of segment %d (a file swapped, renamed or restored in its place)", named)
+	}
+	return ""
+}
 
 // Errors of the store.
 var (
@@ -269,6 +291,7 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 		return takeBack(err)
 	}
 	var p pack.Payload
+	segmentRecord(&p, 1)
 	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
 	if err := pack.WriteSegment(fsys, segPath, pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
 		return takeBack(err)
@@ -1036,6 +1059,11 @@ func (s *Store) absorb(seg uint32, off int64, payload []byte, index, refsToo boo
 		key, value, err := e.Record()
 		if err != nil {
 			return err
+		}
+		if e.Kind == RecSegment {
+			if why := SegmentRecordProblem(seg, value); why != "" {
+				return fmt.Errorf("%w: segment %d: %s", ErrCorrupt, seg, why)
+			}
 		}
 		if index {
 			s.addMemRecord(pack.Record{Kind: e.Kind, Key: key, Value: value})

@@ -96,7 +96,7 @@ func TestFsckCommand(t *testing.T) {
 
 	code, out, errs := runCLI(t, "-C", dir, "fsck")
 	assert.Equal(t, exitOK, code, errs)
-	assert.Equal(t, "Checked 4 objects (2 commits, 2 events, 0 trees, 0 blobs), 3 refs, 5 reflog entries, 6 records: ok\n", out)
+	assert.Equal(t, "Checked 4 objects (2 commits, 2 events, 0 trees, 0 blobs), 3 refs, 5 reflog entries, 7 records: ok\n", out)
 	assert.Empty(t, errs)
 
 	code, out, _ = runCLI(t, "-C", dir, "fsck", "--json")
