@@ -327,6 +327,13 @@ func FindGitDir(dir string) (string, error) {
 			if isRepo(cand) {
 				return cand, nil
 			}
+			// A repository that lost its format file is this folder's,
+			// damaged: walking on would read and write a repository
+			// further up in its place (a helper's audit: a nested
+			// repository's commits went to the outer one).
+			if store.HoldsLog(nil, cand) {
+				return "", fmt.Errorf("%w: %s holds an evgit log but no format file (damaged?); not looking further up", ErrCorrupt, cand)
+			}
 		}
 		if filepath.Dir(d) == d {
 			return "", fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)

@@ -299,6 +299,21 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	return true, nil
 }
 
+// HoldsLog reports whether dir's log folder holds a segment or a pack:
+// the log of a repository, which Init writes after the format file.
+func HoldsLog(fsys pack.FS, dir string) bool {
+	if fsys == nil {
+		fsys = pack.OS
+	}
+	ents, err := fsys.ReadDir(filepath.Join(dir, "log"))
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(ents, func(e fs.DirEntry) bool {
+		return strings.HasSuffix(e.Name(), segSuffix) || strings.HasSuffix(e.Name(), ".pack")
+	})
+}
+
 // existsIn reports whether path names something in its folder.
 func existsIn(fsys pack.FS, path string) bool {
 	ents, err := fsys.ReadDir(filepath.Dir(path))
@@ -348,6 +363,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if b, err := pack.ReadRegular(filepath.Join(dir, "format")); errors.Is(err, ErrCorrupt) {
 		return nil, err // there, but not a file
+	} else if err != nil && HoldsLog(opts.FS, dir) {
+		// init writes the format file before the first segment: a log
+		// without one is a repository that lost it.
+		return nil, fmt.Errorf("%w: %s holds an evgit log but no format file (damaged?)", ErrCorrupt, dir)
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 	} else if string(b) == formatLine {
