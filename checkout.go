@@ -300,10 +300,10 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 			}
 		}
 		if err := untrackedInTheWay(jobs, idx, head); err != nil {
-			return nil, err
+			return nil, indexDamageNoted(err, idxPath, idxOK)
 		}
 		if gone, err = wt.removals(seen, idx, head); err != nil {
-			return nil, err
+			return nil, indexDamageNoted(err, idxPath, idxOK)
 		}
 	}
 	for _, j := range jobs {
@@ -1195,6 +1195,27 @@ func (x *worktreeIndex) encode() []byte {
 	b = append(b, "check "...)
 	b = hex.AppendEncode(b, sum[:])
 	return append(b, '\n')
+}
+
+// indexDamageNoted adds to a refusal of files in the way that the work
+// tree index, which would have said whose they are, is there but did not
+// read (a helper's audit: the refusal alone left a user to guess why
+// checkout no longer knew its own files).
+func indexDamageNoted(err error, idxPath string, idxOK bool) error {
+	if idxOK || !errors.Is(err, ErrInvalid) {
+		return err
+	}
+	b, rerr := os.ReadFile(idxPath)
+	if errors.Is(rerr, fs.ErrNotExist) {
+		return err
+	}
+	why := rerr
+	if why == nil {
+		if _, why = decodeWorktreeIndex(b); why == nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w (the work tree index, .evgit/%s, did not read: %v; without it, checkout takes as its own only the files that hold their streams' states at HEAD)", err, WorktreeIndexName, why)
 }
 
 // readWorktreeIndex reads the index; ok is false when there is none that

@@ -936,3 +936,33 @@ func TestCheckoutSeesAnEditThatPutsTheTimeBack(t *testing.T) {
 	res = checkout(t, r, "main", CheckoutOptions{})
 	assert.Equal(t, 1, res.Written)
 }
+
+// A checkout refused for a file in the way says so when the work tree
+// index is there but does not read: that is why it no longer knows the
+// file for its own (a helper's audit of damaged files). Without an
+// index at all the refusal is as before.
+func TestRefusalNamesADamagedIndex(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commitEvents(t, r, "1", ev("n", "T", `{"v":1}`))
+	checkout(t, r, "main", CheckoutOptions{})
+	commitEvents(t, r, "2", ev("n", "T", `{"v":2}`))
+	mine := filepath.Join(r.WorkTree(), "n.json")
+	require.NoError(t, os.WriteFile(mine, []byte(`{"mine":1}`+"\n"), 0o644))
+	idx := filepath.Join(r.GitDir(), WorktreeIndexName)
+	f, err := os.OpenFile(idx, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("x")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = r.Checkout(ctx, "main", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "n.json, which no checkout wrote")
+	assert.ErrorContains(t, err, "the work tree index, .evgit/"+WorktreeIndexName+", did not read: ")
+
+	require.NoError(t, os.Remove(idx))
+	_, err = r.Checkout(ctx, "main", CheckoutOptions{})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "n.json, which no checkout wrote")
+	assert.NotContains(t, err.Error(), "did not read")
+}
