@@ -39,7 +39,7 @@ func (c *checker) checkRecords(ctx context.Context) error {
 	viewSeg, viewEnd := c.st.ViewEnd()
 	// Read before the segments: it claims only frames synced before they
 	// are read, whatever another process appends meanwhile.
-	markSeg, markEnd, marked := c.st.DurableMark()
+	mark, marked := c.st.DurableMark()
 	for i, n := range segs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -86,9 +86,13 @@ func (c *checker) checkRecords(ctx context.Context) error {
 		if err != nil || torn > 0 {
 			incomplete[n] = true // the log check reports it; records were not all counted
 		}
-		if err == nil && marked && n == markSeg && i == len(segs)-1 && seg.Size() < markEnd {
-			c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),
-				Message: fmt.Sprintf("its whole frames end at offset %d, but %d bytes of it were synced (the lock file's mark): damaged or cut short", seg.Size(), markEnd)})
+		if err == nil && marked && n == mark.Seg && i == len(segs)-1 {
+			if seg.Size() < mark.End {
+				c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),
+					Message: fmt.Sprintf("its whole frames end at offset %d, but %d bytes of it were synced (the lock file's mark): damaged or cut short", seg.Size(), mark.End)})
+			} else if why := store.MarkFrameProblem(seg.ReaderAt(), seg.Size(), mark); why != "" {
+				c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: mark.End, Message: why})
+			}
 		}
 		if err == nil && torn > 0 && i < len(segs)-1 {
 			c.add(Problem{Kind: KindSegment, Name: name, File: name, Offset: seg.Size(),

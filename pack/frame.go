@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 
 	"github.com/evgit/evgit/object"
 )
@@ -30,6 +31,38 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// LastFrameHeader returns the stored payload size and CRC of the last of
+// the whole frames, back to back, that frames holds; ok is false when it
+// holds none, or ends inside one.
+func LastFrameHeader(frames []byte) (size, crc uint32, ok bool) {
+	for off := 0; off+FrameHeaderSize <= len(frames); {
+		n := binary.LittleEndian.Uint32(frames[off:])
+		next := off + FrameHeaderSize + int(n)
+		if n > MaxFramePayload || next > len(frames) {
+			return 0, 0, false
+		}
+		size, crc, ok = n, binary.LittleEndian.Uint32(frames[off+8:]), next == len(frames)
+		off = next
+	}
+	return size, crc, ok
+}
+
+// FrameEndsAt reports whether a frame with the given stored payload size
+// and CRC, as its header says them, ends at offset end of r. It reads
+// that header alone: the frames of a segment are checked as they are
+// scanned.
+func FrameEndsAt(r io.ReaderAt, end int64, size, crc uint32) bool {
+	start := end - FrameHeaderSize - int64(size)
+	if start < int64(len(SegmentMagic)) {
+		return false
+	}
+	var hdr [FrameHeaderSize]byte
+	if n, _ := r.ReadAt(hdr[:], start); n < FrameHeaderSize {
+		return false
+	}
+	return binary.LittleEndian.Uint32(hdr[0:]) == size && binary.LittleEndian.Uint32(hdr[8:]) == crc
+}
 
 // AppendFrame appends a frame holding payload to dst, compressing the
 // payload when that makes it smaller. tight picks the slower, stronger

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,6 +81,58 @@ func TestDamageBelowTheDurableMark(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
 	})
+	// The mark names the frame synced last, not only its end: a longer
+	// file of another copy of the repository (diverged from this one
+	// within the segment) was read as this one's, and gc then dropped the
+	// commits only this copy held (a helper's review).
+	t.Run("another copy's segment, longer than the mark", func(t *testing.T) {
+		s, base := newStore(t, Options{})
+		appendCommit(t, s, 0)
+		require.NoError(t, s.Close())
+		other := filepath.Join(t.TempDir(), ".evgit")
+		require.NoError(t, os.CopyFS(other, os.DirFS(base)))
+		for dir, n := range map[string]int{base: 2, other: 4} {
+			s, err := Open(dir, Options{})
+			require.NoError(t, err)
+			for i := range n {
+				appendCommit(t, s, 10*n+i)
+			}
+			require.NoError(t, s.Close())
+		}
+		b, err := os.ReadFile(filepath.Join(other, "log", segName(1)))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(base, "log", segName(1)), b, 0o644))
+		_, err = Open(base, Options{})
+		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorContains(t, err, "the frame synced last")
+		s, err = Open(base, Options{Salvage: true})
+		require.NoError(t, err)
+		assert.NotEmpty(t, s.Salvaged())
+		require.NoError(t, s.Close())
+	})
+	t.Run("a mark of 16 bytes, as evgit wrote it before session 30", func(t *testing.T) {
+		dir, first, last := build(t)
+		lock := filepath.Join(dir, "lock")
+		b, err := os.ReadFile(lock)
+		require.NoError(t, err)
+		binary.LittleEndian.PutUint32(b[markOff+12:], crc32.Checksum(b[markOff:markOff+12], castagnoli))
+		require.NoError(t, os.WriteFile(lock, b[:markOff+markSize16], 0o644))
+		m, ok := (&flock{f: openFile(t, lock)}).mark()
+		require.True(t, ok)
+		assert.Equal(t, Mark{Seg: 1, End: last}, m)
+		require.NoError(t, os.Truncate(filepath.Join(dir, "log", segName(1)), first))
+		_, err = Open(dir, Options{})
+		require.ErrorIs(t, err, ErrCorrupt, "read still")
+		require.ErrorContains(t, err, "synced")
+	})
+}
+
+func openFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 // assertSalvageNames checks that a salvage open (fsck's) reports the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -261,11 +262,26 @@ func (s *Store) ViewEnd() (last uint32, end int64) {
 }
 
 // DurableMark returns what the lock file records as synced of the newest
-// segment a writer wrote: the segment's number and how many of its bytes;
-// ok is false when it records nothing that checks. Frames of that segment
-// that end short of it are damage, never a crash's torn tail.
-func (s *Store) DurableMark() (seg uint32, end int64, ok bool) {
+// segment a writer wrote: the segment's number, how many of its bytes,
+// and the frame that ends there; ok is false when it records nothing that
+// checks. Frames of that segment that end short of it are damage, never
+// a crash's torn tail, and so is a segment where that frame does not end
+// there (MarkFrameProblem).
+func (s *Store) DurableMark() (m Mark, ok bool) {
 	return s.lock.mark()
+}
+
+// MarkFrameProblem says what is wrong when the segment of the mark m,
+// read through r, whose whole frames end at size, does not hold the
+// frame m says was synced last, or returns "". A file of another copy of
+// the repository, or of another repository, put in the newest
+// segment's place holds other frames there (a helper's review: such a
+// file, longer than the mark, was read as this repository's).
+func MarkFrameProblem(r io.ReaderAt, size int64, m Mark) string {
+	if !m.Framed || m.End > size || pack.FrameEndsAt(r, m.End, m.FrameSize, m.FrameCRC) {
+		return ""
+	}
+	return fmt.Sprintf("the frame synced last (%d bytes, CRC %08x, ending at offset %d, as the lock file's mark says) is not there: the file was replaced by another copy", m.FrameSize, m.FrameCRC, m.End)
 }
 
 // FileSize is a file of the log folder and its size.

@@ -288,40 +288,61 @@ func (l *flock) writable() error {
 }
 
 // The durable mark follows the generation in the lock file: the newest
-// segment's number (u32le), how many of its bytes were synced (u64le), and
-// a CRC-32C of those 12 bytes (u32le). Part of the format.
+// segment's number (u32le), how many of its bytes were synced (u64le),
+// the payload size (u32le) and CRC (u32le) of the frame that ends there,
+// as its header says them, and a CRC-32C of those 20 bytes (u32le). Part
+// of the format. Before session 30 it was 16 bytes, the number, the
+// bytes and a CRC-32C of those 12 (markSize16): read still, without the
+// frame, and taken by nothing once this evgit writes (its CRC fails there).
 const (
-	markOff  = 8
-	markSize = 16
+	markOff    = 8
+	markSize   = 24
+	markSize16 = 16
 )
 
-// setMark records that segment seg holds its first end bytes durably. A
-// writer calls it, holding the lock, after the segment's sync returned,
-// and never syncs it: whatever of it a power loss keeps, old or new, says
-// no more than the disk holds. An error is ignored (the mark only lets
-// damage be told from a torn write; without it a damaged last frame is
-// cut as torn, as it always was).
-func (l *flock) setMark(seg uint32, end int64) {
+// Mark is the durable mark: the newest segment a writer synced, and how
+// far, with the header of the frame that ends there when Framed.
+type Mark struct {
+	Seg       uint32 // the segment's number
+	End       int64  // how many of its bytes were synced
+	FrameSize uint32 // the stored payload size of the frame ending at End
+	FrameCRC  uint32 // and its CRC, both as its header says them
+	Framed    bool   // FrameSize and FrameCRC are known (a mark of session 30 on)
+}
+
+// setMark records that segment seg holds its first end bytes durably,
+// the last frame synced having the given header. A writer calls it,
+// holding the lock, after the segment's sync returned, and never syncs
+// it: whatever of it a power loss keeps, old or new, says no more than
+// the disk holds. An error is ignored (the mark only lets damage be told
+// from a torn write; without it a damaged last frame is cut as torn, as
+// it always was).
+func (l *flock) setMark(seg uint32, end int64, frameSize, frameCRC uint32) {
 	var b [markSize]byte
 	binary.LittleEndian.PutUint32(b[0:], seg)
 	binary.LittleEndian.PutUint64(b[4:], uint64(end))
-	binary.LittleEndian.PutUint32(b[12:], crc32.Checksum(b[:12], castagnoli))
+	binary.LittleEndian.PutUint32(b[12:], frameSize)
+	binary.LittleEndian.PutUint32(b[16:], frameCRC)
+	binary.LittleEndian.PutUint32(b[20:], crc32.Checksum(b[:20], castagnoli))
 	_, _ = l.f.WriteAt(b[:], markOff)
 }
 
 // mark reads the durable mark: ok is false when there is none (a lock
 // file an older evgit wrote) or it does not check (read while a writer
 // wrote it, or damaged), and then nothing is claimed.
-func (l *flock) mark() (seg uint32, end int64, ok bool) {
+func (l *flock) mark() (m Mark, ok bool) {
 	var b [markSize]byte
-	if n, _ := l.f.ReadAt(b[:], markOff); n < markSize {
-		return 0, 0, false
+	n, _ := l.f.ReadAt(b[:], markOff)
+	switch {
+	case n == markSize && crc32.Checksum(b[:20], castagnoli) == binary.LittleEndian.Uint32(b[20:]):
+		m.FrameSize, m.FrameCRC, m.Framed = binary.LittleEndian.Uint32(b[12:]), binary.LittleEndian.Uint32(b[16:]), true
+	case n >= markSize16 && crc32.Checksum(b[:12], castagnoli) == binary.LittleEndian.Uint32(b[12:]):
+		// An older evgit's mark (it writes 16 bytes, whatever follows).
+	default:
+		return Mark{}, false
 	}
-	if crc32.Checksum(b[:12], castagnoli) != binary.LittleEndian.Uint32(b[12:]) {
-		return 0, 0, false
-	}
-	end = int64(binary.LittleEndian.Uint64(b[4:]))
-	return binary.LittleEndian.Uint32(b[0:]), end, end >= 0
+	m.Seg, m.End = binary.LittleEndian.Uint32(b[0:]), int64(binary.LittleEndian.Uint64(b[4:]))
+	return m, m.End >= 0
 }
 
 // processAlive reports whether a process with this ID runs (or may: one

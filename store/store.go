@@ -300,18 +300,51 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 }
 
 // HoldsLog reports whether dir's log folder holds a segment or a pack:
-// the log of a repository, which Init writes after the format file.
+// the log of a repository, which Init writes after the format file. Only
+// a file named as evgit names them (00000001.seg, pack-00000002.pack)
+// that starts with its magic counts: discovery asks this of every folder
+// above the one it starts in, where a user's own log/capture.seg is
+// nobody's repository (a helper's review).
 func HoldsLog(fsys pack.FS, dir string) bool {
 	if fsys == nil {
 		fsys = pack.OS
 	}
-	ents, err := fsys.ReadDir(filepath.Join(dir, "log"))
+	logDir := filepath.Join(dir, "log")
+	ents, err := fsys.ReadDir(logDir)
 	if err != nil {
 		return false
 	}
-	return slices.ContainsFunc(ents, func(e fs.DirEntry) bool {
-		return strings.HasSuffix(e.Name(), segSuffix) || strings.HasSuffix(e.Name(), ".pack")
-	})
+	for _, e := range ents {
+		var magic []byte
+		name := e.Name()
+		if n, ok := strings.CutSuffix(name, segSuffix); ok && numbered(n) {
+			magic = pack.SegmentMagic
+		} else if n, ok := strings.CutPrefix(strings.TrimSuffix(name, ".pack"), "pack-"); ok && strings.HasSuffix(name, ".pack") && numbered(n) {
+			magic = pack.PackMagic
+		} else {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		f, err := fsys.OpenFile(filepath.Join(logDir, name), os.O_RDONLY, 0)
+		if err != nil {
+			continue
+		}
+		head := make([]byte, len(magic))
+		n, _ := f.ReadAt(head, 0)
+		f.Close()
+		if n == len(head) && bytes.Equal(head, magic) {
+			return true
+		}
+	}
+	return false
+}
+
+// numbered reports whether s is 8 decimal digits, as segment and pack
+// numbers are written in file names.
+func numbered(s string) bool {
+	return len(s) == 8 && strings.Trim(s, "0123456789") == ""
 }
 
 // existsIn reports whether path names something in its folder.
@@ -934,8 +967,9 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 	// Read before the segment: what it says was synced before the scan
 	// began, so a reader racing a writer finds those frames whole.
 	var durable int64
-	if mseg, end, ok := s.lock.mark(); ok && isLast && mseg == n {
-		durable = end
+	mark, ok := s.lock.mark()
+	if ok = ok && isLast && mark.Seg == n; ok {
+		durable = mark.End
 	}
 	frames := 0
 	absorb := func(off int64, payload []byte) error {
@@ -969,6 +1003,13 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 			return err
 		}
 		s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: seg.Size(), Err: err})
+	}
+	if why := MarkFrameProblem(seg.ReaderAt(), seg.Size(), mark); ok && durable > off && why != "" {
+		err := fmt.Errorf("%w: segment %d: %s", ErrCorrupt, n, why)
+		if !s.opts.Salvage {
+			return err
+		}
+		s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: durable, Err: err})
 	}
 	if torn > 0 {
 		if !isLast {
@@ -1225,7 +1266,7 @@ func (s *Store) nothingNew() bool {
 	if !s.listedLocked && s.exists(segName(s.last+1)) {
 		return false
 	}
-	if mseg, end, ok := s.lock.mark(); ok && mseg == s.last && end > s.scanned {
+	if m, ok := s.lock.mark(); ok && m.Seg == s.last && m.End > s.scanned {
 		// More was synced than was read: a frame to read, or one lost,
 		// which catching up reports (a helper's review).
 		return false

@@ -1153,7 +1153,9 @@ func (s *Store) write(txs []*Tx) error {
 		_ = seg.CutTo(end)
 		return err
 	}
-	s.lock.setMark(s.last, seg.Size())
+	if size, crc, ok := pack.LastFrameHeader(frame); ok {
+		s.lock.setMark(s.last, seg.Size(), size, crc)
+	}
 	if off > 1<<32-1 {
 		return fmt.Errorf("segment %d passed 4 GiB", s.last)
 	}

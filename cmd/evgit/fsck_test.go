@@ -202,7 +202,7 @@ func TestFsckDamagedLastFrame(t *testing.T) {
 	dir := fsckRepository(t)
 	lock, err := os.ReadFile(filepath.Join(dir, ".evgit", "lock"))
 	require.NoError(t, err)
-	require.Len(t, lock, 24, "the generation, then the durable mark")
+	require.Len(t, lock, 32, "the generation, then the durable mark")
 	end := int64(binary.LittleEndian.Uint64(lock[12:20]))
 	seg := filepath.Join(dir, ".evgit", "log", fmt.Sprintf("%08d.seg", binary.LittleEndian.Uint32(lock[8:12])))
 	b, err := os.ReadFile(seg)
@@ -223,6 +223,35 @@ func TestFsckDamagedLastFrame(t *testing.T) {
 	assert.Equal(t, b, after, "nothing was cut")
 	_, err = os.Stat(filepath.Join(dir, ".evgit", "lost-found"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// The newest segment of another copy of the repository, diverged from
+// this one and longer than what this one synced, put in its place: read
+// as this repository's before, exit 0, and gc then dropped the commits
+// only this copy held (a helper's review). The lock file's mark names the
+// frame this copy synced last, which that file does not hold.
+func TestFsckSegmentOfAnotherCopy(t *testing.T) {
+	dir := fsckRepository(t)
+	other := t.TempDir()
+	require.NoError(t, os.CopyFS(other, os.DirFS(dir)))
+	for d, n := range map[string]int{dir: 1, other: 3} {
+		for i := range n {
+			code, _, errs := runCLI(t, "-C", d, "commit", "-m", "more", "--actor", "ann", "s", "T", fmt.Sprintf(`{"i":%d}`, 10*n+i))
+			require.Equal(t, 0, code, errs)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(other, ".evgit", "log", "00000001.seg"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".evgit", "log", "00000001.seg"), b, 0o644))
+
+	code, _, errs := runCLI(t, "-C", dir, "log", "--oneline")
+	assert.Equal(t, exitError, code)
+	assert.Regexp(t, `^error: corrupt: segment 1: the frame synced last \(\d+ bytes, CRC [0-9a-f]{8}, ending at offset \d+, as the lock file's mark says\) is not there: the file was replaced by another copy\n$`, errs)
+	code, _, errs = runCLI(t, "-C", dir, "fsck")
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, errs, "error: segment 00000001.seg: the frame synced last (")
+	code, _, _ = runCLI(t, "-C", dir, "gc", "--prune=now")
+	assert.Equal(t, exitError, code, "nothing dropped")
 }
 
 // TestFsckScripts runs the scenarios of testdata/fsck once newRootCommand
