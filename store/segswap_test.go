@@ -81,3 +81,27 @@ func TestSegmentInAnotherSegmentsPlace(t *testing.T) {
 		assert.Equal(t, head, got)
 	})
 }
+
+// TestInitOverAnOldLockFile: init of a folder whose log and format were
+// removed but whose lock file was kept made a repository every command
+// refused, the old durable mark claiming more of segment 1 than the new
+// one held (a helper's review). Init records the mark of its own segment.
+func TestInitOverAnOldLockFile(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	for i := range 5 {
+		appendCommit(t, s, i)
+	}
+	require.NoError(t, s.Close())
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "log")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "format")))
+	created, err := Init(nil, dir, "main")
+	require.NoError(t, err)
+	require.True(t, created)
+	s, err = Open(dir, Options{})
+	require.NoError(t, err)
+	appendCommit(t, s, 0)
+	require.NoError(t, s.Close())
+	s, err = Open(dir, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}

@@ -293,8 +293,15 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	var p pack.Payload
 	segmentRecord(&p, 1)
 	p.AddRecord(RecCheckpoint, []byte("HEAD"), refs.EncodeValue(refs.Value{Symbolic: "refs/heads/" + branch}))
-	if err := pack.WriteSegment(fsys, segPath, pack.AppendFrame(nil, p.Bytes(), false)); err != nil {
+	frame := pack.AppendFrame(nil, p.Bytes(), false)
+	if err := pack.WriteSegment(fsys, segPath, frame); err != nil {
 		return takeBack(err)
+	}
+	// A lock file kept from a repository whose log was removed holds a
+	// mark for its segment 1, which this one's would fall short of (a
+	// helper's review: every command then refused the new repository).
+	if size, crc, ok := pack.LastFrameHeader(frame); ok {
+		lk.setMark(1, int64(len(pack.SegmentMagic)+len(frame)), size, crc)
 	}
 	return true, nil
 }
