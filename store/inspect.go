@@ -261,6 +261,16 @@ func (s *Store) ViewEnd() (last uint32, end int64) {
 	return s.last, s.scanned
 }
 
+// Mark is the durable mark: the newest segment a writer synced, and how
+// far, with the header of the frame that ends there when Framed.
+type Mark struct {
+	Seg       uint32 // the segment's number
+	End       int64  // how many of its bytes were synced
+	FrameSize uint32 // the stored payload size of the frame ending at End
+	FrameCRC  uint32 // and its CRC, both as its header says them
+	Framed    bool   // FrameSize and FrameCRC are known (a mark of session 30 on)
+}
+
 // DurableMark returns what the lock file records as synced of the newest
 // segment a writer wrote: the segment's number, how many of its bytes,
 // and the frame that ends there; ok is false when it records nothing that

@@ -300,16 +300,6 @@ const (
 	markSize16 = 16
 )
 
-// Mark is the durable mark: the newest segment a writer synced, and how
-// far, with the header of the frame that ends there when Framed.
-type Mark struct {
-	Seg       uint32 // the segment's number
-	End       int64  // how many of its bytes were synced
-	FrameSize uint32 // the stored payload size of the frame ending at End
-	FrameCRC  uint32 // and its CRC, both as its header says them
-	Framed    bool   // FrameSize and FrameCRC are known (a mark of session 30 on)
-}
-
 // setMark records that segment seg holds its first end bytes durably,
 // the last frame synced having the given header. A writer calls it,
 // holding the lock, after the segment's sync returned, and never syncs

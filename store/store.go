@@ -1011,12 +1011,15 @@ func (s *Store) scanSegment(n uint32, off int64, locked bool) error {
 		}
 		s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: seg.Size(), Err: err})
 	}
-	if why := MarkFrameProblem(seg.ReaderAt(), seg.Size(), mark); ok && durable > off && why != "" {
-		err := fmt.Errorf("%w: segment %d: %s", ErrCorrupt, n, why)
-		if !s.opts.Salvage {
-			return err
+	if ok && durable > off {
+		// The frame the mark names was scanned now: it must be there.
+		if why := MarkFrameProblem(seg.ReaderAt(), seg.Size(), mark); why != "" {
+			err := fmt.Errorf("%w: segment %d: %s", ErrCorrupt, n, why)
+			if !s.opts.Salvage {
+				return err
+			}
+			s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: durable, Err: err})
 		}
-		s.salvaged = append(s.salvaged, Problem{File: segName(n), Offset: durable, Err: err})
 	}
 	if torn > 0 {
 		if !isLast {
