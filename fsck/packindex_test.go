@@ -129,13 +129,7 @@ func TestPackIndexCheckedAgainstThePack(t *testing.T) {
 // about, is not judged by it.
 func TestDamagedPackFrameBlamesNotTheIndex(t *testing.T) {
 	gitDir := copyRepository(t, repository(t, true))
-	matches, err := filepath.Glob(filepath.Join(gitDir, "log", "pack-*.pack"))
-	require.NoError(t, err)
-	require.Len(t, matches, 1)
-	b, err := os.ReadFile(matches[0])
-	require.NoError(t, err)
-	b[len(b)/2] ^= 0x40
-	require.NoError(t, os.WriteFile(matches[0], b, 0o644))
+	flipPackFile(t, gitDir, ".pack", 0x40)
 	rep := runFsck(t, gitDir)
 	require.False(t, rep.OK)
 	for _, p := range rep.Problems {
@@ -148,13 +142,7 @@ func TestDamagedPackFrameBlamesNotTheIndex(t *testing.T) {
 // pass, in the same words; the report names it once.
 func TestDamagedRefIndexReportedOnce(t *testing.T) {
 	gitDir := copyRepository(t, repository(t, true))
-	matches, err := filepath.Glob(filepath.Join(gitDir, "log", "pack-*.ridx"))
-	require.NoError(t, err)
-	require.Len(t, matches, 1)
-	b, err := os.ReadFile(matches[0])
-	require.NoError(t, err)
-	b[len(b)/2] ^= 0xff
-	require.NoError(t, os.WriteFile(matches[0], b, 0o644))
+	ridx := flipPackFile(t, gitDir, ".ridx", 0xff)
 	rep := runFsck(t, gitDir)
 	require.False(t, rep.OK)
 	seen := map[string]bool{}
@@ -162,7 +150,21 @@ func TestDamagedRefIndexReportedOnce(t *testing.T) {
 		assert.False(t, seen[p.String()], "reported twice: %s", p)
 		seen[p.String()] = true
 	}
-	assert.Contains(t, seen, "index "+filepath.Base(matches[0])+": corrupt: index "+matches[0]+": checksum mismatch")
+	assert.Contains(t, seen, "index "+filepath.Base(ridx)+": corrupt: index "+ridx+": checksum mismatch")
+}
+
+// flipPackFile flips bits of the middle byte of the pack's file with the
+// given suffix, and returns its path.
+func flipPackFile(t *testing.T, gitDir, suffix string, mask byte) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(gitDir, "log", "pack-*"+suffix))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	b, err := os.ReadFile(matches[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= mask
+	require.NoError(t, os.WriteFile(matches[0], b, 0o644))
+	return matches[0]
 }
 
 // TestSegmentInAnotherSegmentsPlace: a segment file swapped with
