@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -671,6 +672,14 @@ func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, group
 	var commits []*object.Commit
 	for id := last; len(run) <= importBatchCommits; {
 		c, err := readCommit(tx, id)
+		if errors.Is(err, ErrNotFound) && id == last && len(run) == 0 && id != head {
+			// gc dropped the run's last commit, off the line since the
+			// branch moved back into the run; its first is on the line
+			// (the caller saw to it): the run's commits that are left
+			// lie between it and head.
+			id = head
+			continue
+		}
 		if err != nil {
 			return 0, object.ZeroID, nil, err
 		}

@@ -28,6 +28,10 @@ import (
 // then the first it added.
 const importStartKey = "\x00import-start\x00"
 
+// importFirstKey begins the key an import records beside importStartKey
+// (package evgit, firstKey), with the same value.
+const importFirstKey = "\x00import-first\x00"
+
 func (c *checker) checkRecords(ctx context.Context) error {
 	logDir := filepath.Join(c.st.Dir(), "log")
 	segs := c.layout.segs
@@ -208,13 +212,14 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 			c.bad(at, "key has no branch")
 		case len(value) != 2*object.IDSize:
 			c.bad(at, "value of %d bytes, want %d", len(value), 2*object.IDSize)
+		case bytes.HasPrefix(k, []byte(importStartKey)) || bytes.HasPrefix(k, []byte(importFirstKey)):
+			// An import's keys at the first commit of a run name the
+			// run's last commit, then its first where other keys hold a
+			// digest; gc keeps them while the first is there, the last
+			// gone with a branch moved back into the run.
+			c.exists(at, "commit", object.ID(value[object.IDSize:]))
 		default:
 			c.exists(at, "commit", object.ID(value[:object.IDSize]))
-			if bytes.HasPrefix(k, []byte(importStartKey)) {
-				// An import's start key names the first commit of its run
-				// where other keys hold a digest.
-				c.exists(at, "commit", object.ID(value[object.IDSize:]))
-			}
 		}
 	case store.RecKept:
 		at.kind, at.name = KindKept, fmt.Sprintf("%x", key)

@@ -576,13 +576,19 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 			keep = append(keep, r)
 		}
 	}
-	// Idempotency keys whose commit is still there.
+	// Idempotency keys whose commit is still there. An import's keys at
+	// the first commit of a run name the run's last commit, then its
+	// first (other keys hold a digest there): kept while either is, since
+	// a branch moved back into the run keeps its first commits, and a
+	// rerun of the import finds them by these keys (a helper's audit:
+	// dropped with the last commit, the rerun wrote the run again).
 	idem, err := s.allRecordsLocked(RecIdem)
 	if err != nil {
 		return st, err
 	}
 	for _, r := range idem {
-		if len(r.Value) >= object.IDSize && written[object.ID(r.Value[:object.IDSize])] {
+		if len(r.Value) >= object.IDSize && written[object.ID(r.Value[:object.IDSize])] ||
+			len(r.Value) >= 2*object.IDSize && written[object.ID(r.Value[object.IDSize:2*object.IDSize])] {
 			keep = append(keep, r)
 		}
 	}
