@@ -670,16 +670,30 @@ func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, grou
 func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, []object.ID, error) {
 	var run []object.ID
 	var commits []*object.Commit
-	for id := last; len(run) <= importBatchCommits; {
-		c, err := readCommit(tx, id)
-		if errors.Is(err, ErrNotFound) && id == last && len(run) == 0 && id != head {
-			// gc dropped the run's last commit, off the line since the
-			// branch moved back into the run; its first is on the line
-			// (the caller saw to it): the run's commits that are left
-			// lie between it and head.
-			id = head
-			continue
+	if _, err := readCommit(tx, last); errors.Is(err, ErrNotFound) {
+		// gc dropped the run's last commit, off the line since the
+		// branch moved back into the run. Its first is on the line (the
+		// caller saw to it), and what is left of the run follows it
+		// there: taken forward from it, as many as a run may hold, and
+		// ordered as the walk back below leaves them (a review: walked
+		// back from head, other writers' commits since kept it from
+		// reaching the run's first).
+		for id := first; !id.IsZero() && len(run) <= importBatchCommits; {
+			c, err := readCommit(tx, id)
+			if err != nil {
+				return 0, object.ZeroID, nil, err
+			}
+			run, commits = append(run, id), append(commits, c)
+			if id, err = line.after(tx, head, id); err != nil {
+				return 0, object.ZeroID, nil, err
+			}
 		}
+		slices.Reverse(run)
+		slices.Reverse(commits)
+		last = run[0]
+	}
+	for id := last; len(run) <= importBatchCommits && (len(run) == 0 || run[len(run)-1] != first); {
+		c, err := readCommit(tx, id)
 		if err != nil {
 			return 0, object.ZeroID, nil, err
 		}
