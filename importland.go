@@ -657,6 +657,48 @@ func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, grou
 	return best, bestLast, bestHeld, nil
 }
 
+// runCommits returns the commits of a run from first to last, oldest
+// first, as far as a run may hold (nil when last does not lead back to
+// first). Where gc dropped last, off the line since the branch moved back
+// into the run, what is left of the run follows first on head's line (on
+// which the caller saw first): taken forward from it (a review: walked
+// back from head instead, other writers' commits since the move back kept
+// the walk from reaching first).
+func runCommits(tx *store.Tx, head, first, last object.ID, line *lineSet) ([]object.ID, []*object.Commit, error) {
+	var run []object.ID
+	var commits []*object.Commit
+	c, err := readCommit(tx, last)
+	if errors.Is(err, ErrNotFound) {
+		for id := first; !id.IsZero() && len(run) <= importBatchCommits; {
+			c, err := readCommit(tx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			run, commits = append(run, id), append(commits, c)
+			if id, err = line.after(tx, head, id); err != nil {
+				return nil, nil, err
+			}
+		}
+		return run, commits, nil
+	}
+	for id := last; ; {
+		if err != nil {
+			return nil, nil, err
+		}
+		run, commits = append(run, id), append(commits, c)
+		if id == first {
+			break
+		}
+		if id = c.Parent(); id.IsZero() || len(run) > importBatchCommits {
+			return nil, nil, nil
+		}
+		c, err = readCommit(tx, id)
+	}
+	slices.Reverse(run)
+	slices.Reverse(commits)
+	return run, commits, nil
+}
+
 // runHolds returns how many of groups, from the first, the run of
 // commits from first to last (first-parent, one transaction of an import)
 // holds in order, commit for commit (holds), and the last of those
@@ -668,48 +710,10 @@ func longestRun(tx *store.Tx, branchRef string, head object.ID, key string, grou
 // events it holds (holdsFirst). The commits holding the groups held are
 // returned too, one a group.
 func runHolds(tx *store.Tx, branchRef string, head, first, last object.ID, groups []importGroup, endsInput bool, line *lineSet) (int, object.ID, []object.ID, error) {
-	var run []object.ID
-	var commits []*object.Commit
-	if _, err := readCommit(tx, last); errors.Is(err, ErrNotFound) {
-		// gc dropped the run's last commit, off the line since the
-		// branch moved back into the run. Its first is on the line (the
-		// caller saw to it), and what is left of the run follows it
-		// there: taken forward from it, as many as a run may hold, and
-		// ordered as the walk back below leaves them (a review: walked
-		// back from head, other writers' commits since kept it from
-		// reaching the run's first).
-		for id := first; !id.IsZero() && len(run) <= importBatchCommits; {
-			c, err := readCommit(tx, id)
-			if err != nil {
-				return 0, object.ZeroID, nil, err
-			}
-			run, commits = append(run, id), append(commits, c)
-			if id, err = line.after(tx, head, id); err != nil {
-				return 0, object.ZeroID, nil, err
-			}
-		}
-		slices.Reverse(run)
-		slices.Reverse(commits)
-		last = run[0]
+	run, commits, err := runCommits(tx, head, first, last, line)
+	if err != nil || run == nil {
+		return 0, object.ZeroID, nil, err
 	}
-	for id := last; len(run) <= importBatchCommits && (len(run) == 0 || run[len(run)-1] != first); {
-		c, err := readCommit(tx, id)
-		if err != nil {
-			return 0, object.ZeroID, nil, err
-		}
-		run, commits = append(run, id), append(commits, c)
-		if id == first {
-			break
-		}
-		if id = c.Parent(); id.IsZero() {
-			return 0, object.ZeroID, nil, nil
-		}
-	}
-	if run[len(run)-1] != first {
-		return 0, object.ZeroID, nil, nil
-	}
-	slices.Reverse(run)
-	slices.Reverse(commits)
 	// The run's commits on the line are its first ones, up to where the
 	// line leaves it: found by halving, the line's commits being cached.
 	if on, err := line.has(tx, head, run[len(run)-1]); err != nil {
