@@ -210,7 +210,7 @@ func markBare(gitDir string) error {
 	if err == nil {
 		err = touch(mark)
 	}
-	if errors.Is(err, fs.ErrNotExist) {
+	for tries := 0; errors.Is(err, fs.ErrNotExist) && tries < 100; tries++ {
 		// The folder, made and taken back by another init meanwhile.
 		if err = os.MkdirAll(gitDir, 0o755); err == nil {
 			err = touch(mark)

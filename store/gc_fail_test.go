@@ -248,3 +248,71 @@ func TestLockInitFollowsARemovedFile(t *testing.T) {
 	assert.True(t, os.SameFile(held, now), "the lock held is the file at the path")
 	second.unlock()
 }
+
+// lockInit makes the lock file's folders again while a failed init takes
+// its own back: a folder removed between making its parent and making it
+// is made again, not an error (the CI saw an init waiting on a failed one
+// fail with "mkdir ...: no such file or directory").
+func TestLockInitRacesFoldersTakenBack(t *testing.T) {
+	for range 100 {
+		top := filepath.Join(t.TempDir(), "new")
+		path := filepath.Join(top, "repo", "lock")
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			// Failed inits' take-backs, each removing its empty folders
+			// deepest first: up to 20 of them succeed.
+			defer close(done)
+			for removed := 0; removed < 20; {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = os.Remove(filepath.Dir(path))
+				if os.Remove(top) == nil {
+					removed++
+				}
+			}
+		}()
+		lk, _, err := lockInit(path)
+		close(stop)
+		<-done
+		require.NoError(t, err)
+		lk.unlock()
+		lk.f.Close()
+	}
+}
+
+// Init makes its folders again while failed inits beside it take theirs
+// back (the facade's, emptied under the lock), and makes the repository.
+func TestInitRacesFoldersTakenBack(t *testing.T) {
+	for range 50 {
+		top := filepath.Join(t.TempDir(), "new")
+		dir := filepath.Join(top, ".evgit")
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for removed := 0; removed < 20; {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = os.Remove(dir) // the facade's folders (store.Init takes back the log folder under the lock)
+				if os.Remove(top) == nil {
+					removed++
+				}
+			}
+		}()
+		created, err := Init(nil, dir, "main")
+		close(stop)
+		<-done
+		require.NoError(t, err)
+		require.True(t, created)
+		s, err := Open(dir, Options{})
+		require.NoError(t, err)
+		s.Close()
+	}
+}

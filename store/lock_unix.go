@@ -80,7 +80,11 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 		if len(made) > 0 {
 			// The folder too was taken back (by the init that made it):
 			// made again, as this init made it at first.
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			// A parent taken back between MkdirAll's steps fails it
+			// with ErrNotExist: made again on the next try.
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); errors.Is(err, fs.ErrNotExist) && tries < 100 {
+				continue
+			} else if err != nil {
 				return nil, nil, err
 			}
 		}

@@ -234,7 +234,13 @@ func Init(fsys pack.FS, dir, branch string) (created bool, err error) {
 	logDir := filepath.Join(dir, "log")
 	lockPath, formatPath, segPath := filepath.Join(dir, "lock"), filepath.Join(dir, "format"), filepath.Join(logDir, segName(1))
 	madeLog := !existsIn(fsys, logDir)
-	if err := fsys.MkdirAll(logDir, 0o755); err != nil {
+	// A failed init beside this one takes back the folders it made: one
+	// removed between MkdirAll's steps fails it, and is made again.
+	err = fsys.MkdirAll(logDir, 0o755)
+	for tries := 0; errors.Is(err, fs.ErrNotExist) && tries < 100; tries++ {
+		err = fsys.MkdirAll(logDir, 0o755)
+	}
+	if err != nil {
 		return false, err
 	}
 	// Inits of one folder at once, in goroutines or processes, take
