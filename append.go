@@ -36,9 +36,12 @@ type AppendOptions struct {
 	IdempotencyKey string
 	// Reverts names the commits this one compensates, for a
 	// compensation written by hand (Revert fills it in itself). Each
-	// must be a stored commit; the events are not checked against them:
+	// must be a stored commit (an error matching ErrInvalid and
+	// ErrNotFound otherwise); the events are not checked against them:
 	// the claim is recorded as given, and Revert then refuses those
-	// commits as already reverted (*AlreadyRevertedError).
+	// commits as already reverted (*AlreadyRevertedError), once it
+	// found what reverting them would write: a commit it has nothing to
+	// compensate for is refused as such (ErrNoCompensation) first.
 	Reverts []object.ID
 }
 
@@ -183,7 +186,8 @@ func (r *Repository) Append(ctx context.Context, events []EventInput, opts Appen
 		}
 		for _, id := range opts.Reverts {
 			if _, err := readCommit(tx, id); errors.Is(err, ErrNotFound) {
-				return invalidf("reverts %s: no such commit", id.Short())
+				// An option given wrong, naming what is not there: both.
+				return invalidWrap(notFoundf("reverts %s: no such commit", id.Short()))
 			} else if err != nil {
 				return invalidf("reverts %s: %v", id.Short(), err)
 			}

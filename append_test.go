@@ -76,7 +76,8 @@ func TestAppendGuards(t *testing.T) {
 	// link corruption.
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{{1, 2, 3}}})
 	require.ErrorIs(t, err, ErrInvalid)
-	assert.Equal(t, "reverts 0102030: no such commit", err.Error(), "not a \"not found\" that ErrNotFound does not match")
+	require.ErrorIs(t, err, ErrNotFound, "a \"no such\" that ErrNotFound matches (a helper's audit)")
+	assert.Equal(t, "reverts 0102030: no such commit", err.Error())
 	_, err = r.Append(ctx, []EventInput{ev("acc-2", "X", `{}`)}, AppendOptions{Reverts: []object.ID{b.Commit}})
 	require.NoError(t, err)
 }

@@ -49,7 +49,8 @@ type CheckoutOptions struct {
 	// there, unless Branch names a new branch to attach to).
 	AsOf time.Time
 	// Branch, when set, is created at the commit and HEAD attached to it
-	// (checkout -b). It must not exist.
+	// (checkout -b). It must not exist, and Streams must be empty (an
+	// error matching ErrInvalid otherwise).
 	Branch string
 	// Streams, when not empty, writes only these streams' files, from
 	// the revision, and leaves HEAD where it is (checkout REV --
@@ -160,7 +161,7 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 	}
 	if opts.Branch != "" {
 		if len(opts.Streams) > 0 {
-			return nil, invalidf("-b cannot be used with streams")
+			return nil, invalidf("a checkout of streams makes no branch (-b); it leaves HEAD where it is")
 		}
 		if err := refs.CheckBranchName(opts.Branch); err != nil {
 			return nil, invalidf("%v", err)

@@ -201,6 +201,12 @@ func TestCheckoutHeadAndStreams(t *testing.T) {
 	assert.Equal(t, c1, id)
 	_, err = r.Checkout(ctx, "main", CheckoutOptions{Branch: "old"})
 	require.ErrorIs(t, err, ErrInvalid)
+	// A checkout of streams leaves HEAD alone: it makes no branch.
+	_, err = r.Checkout(ctx, "main", CheckoutOptions{Branch: "new", Streams: []string{"a"}})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, "a checkout of streams makes no branch (-b); it leaves HEAD where it is", err.Error())
+	_, err = r.Resolve(ctx, "new")
+	require.ErrorIs(t, err, ErrNotFound)
 
 	// --as-of detaches.
 	res = checkout(t, r, "main", CheckoutOptions{AsOf: time.Now().Add(time.Hour)})

@@ -73,9 +73,12 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		// there is, about 292 years), and still repack.
 		so.Grace = time.Duration(math.MaxInt64)
 	default:
-		d, err := ParseGrace(p)
-		if err != nil {
-			return GCStats{}, err
+		d, why := parseGrace(p)
+		if strings.HasPrefix(why, "want ") {
+			why = "want now, never, " + strings.TrimPrefix(why, "want ")
+		}
+		if why != "" {
+			return GCStats{}, invalidf("invalid --prune value %q: %s", p, why)
 		}
 		so.Grace = d
 	}
@@ -92,16 +95,28 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 var durationSyntax = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`)
 
 // ParseGrace reads a grace period: a Go duration, or a whole number of
-// days ("3d") or weeks ("2w").
+// days ("3d") or weeks ("2w"). The words GCOptions.Prune also takes,
+// "now" and "never", are not periods: GC reads them itself.
 func ParseGrace(s string) (time.Duration, error) {
+	d, why := parseGrace(s)
+	if why != "" {
+		return 0, invalidf("invalid grace period %q: %s", s, why)
+	}
+	return d, nil
+}
+
+// parseGrace reads a grace period, or says why s is none ("want ..." when
+// it is no period at all).
+func parseGrace(s string) (d time.Duration, why string) {
+	const tooLong = "longer than a duration can hold (about 292 years)"
 	d, err := time.ParseDuration(s)
 	switch {
 	case err == nil && d >= 0:
-		return d, nil
+		return d, ""
 	case err != nil && durationSyntax.MatchString(s):
 		// A duration as Go writes them, and still refused: too long
 		// (Go's message says only "invalid duration"; a helper's audit).
-		return 0, invalidf("invalid --prune value %q: longer than a duration can hold (about 292 years)", s)
+		return 0, tooLong
 	}
 	if len(s) > 1 {
 		n, err := strconv.Atoi(s[:len(s)-1])
@@ -111,10 +126,10 @@ func ParseGrace(s string) (time.Duration, error) {
 		case int64(n) > math.MaxInt64/int64(unit):
 			// A time.Duration holds about 292 years; beyond, the product
 			// would wrap negative and prune everything.
-			return 0, invalidf("invalid --prune value %q: longer than a duration can hold (about 292 years)", s)
+			return 0, tooLong
 		default:
-			return time.Duration(n) * unit, nil
+			return time.Duration(n) * unit, ""
 		}
 	}
-	return 0, invalidf("invalid --prune value %q: want now, never, a duration like 36h, or 3d, 2w", s)
+	return 0, "want a duration like 36h, or 3d, 2w"
 }

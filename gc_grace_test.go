@@ -115,3 +115,25 @@ func aged(t *testing.T, r *Repository, old time.Time) *Repository {
 	require.NoError(t, err)
 	return r
 }
+
+// ParseGrace reads periods only, and its refusals offer none of GC's
+// words ("now", "never"), which it does not take (a helper's audit: it
+// refused "now" saying "want now, never, ..."); GC takes them.
+func TestParseGraceSaysWhatItTakes(t *testing.T) {
+	d, err := ParseGrace("3d")
+	require.NoError(t, err)
+	assert.Equal(t, 72*time.Hour, d)
+	for _, s := range []string{"now", "never", "soon"} {
+		_, err := ParseGrace(s)
+		require.ErrorIs(t, err, ErrInvalid, s)
+		assert.Equal(t, fmt.Sprintf("invalid grace period %q: want a duration like 36h, or 3d, 2w", s), err.Error())
+	}
+	_, err = ParseGrace("106752d")
+	assert.ErrorContains(t, err, "longer than a duration can hold")
+	r := newRepo(t)
+	_, err = r.GC(context.Background(), GCOptions{Prune: "soon"})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, `invalid --prune value "soon": want now, never, a duration like 36h, or 3d, 2w`, err.Error())
+	_, err = r.GC(context.Background(), GCOptions{Prune: "now"})
+	require.NoError(t, err)
+}

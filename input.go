@@ -323,10 +323,16 @@ func ReadLines(r io.Reader, allowCommit bool) ([]InputLine, error) {
 		out = append(out, l)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// ScanLines calls fn for each line of NDJSON read from r.
+// ScanLines calls fn for each line of NDJSON read from r, in order, as it
+// reads them: the lines before a bad one have been given to fn when it
+// returns the bad line's error ("line N: reason"). An error fn returns
+// stops the scan and is returned.
 func ScanLines(r io.Reader, allowCommit bool, fn func(InputLine) error) error {
 	return scanRaw(r, func(n int, b []byte) error {
 		l, err := parseLine(b, allowCommit)

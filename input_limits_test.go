@@ -124,3 +124,15 @@ func TestTextAroundTheDataIsBounded(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	assert.ErrorContains(t, err, "more than the 1 MiB it may hold")
 }
+
+// ReadLines returns nothing with a bad line, as its doc says (a helper's
+// audit found the lines before it returned with the error).
+func TestReadLinesReturnsNothingWithABadLine(t *testing.T) {
+	ls, err := ReadLines(strings.NewReader("{\"stream\":\"a\",\"type\":\"T\"}\n{bad}\n"), false)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "line 2: ")
+	assert.Nil(t, ls)
+	ls, err = ReadLines(strings.NewReader("{\"stream\":\"a\",\"type\":\"T\"}\n\n"), false)
+	require.NoError(t, err)
+	assert.Len(t, ls, 1)
+}

@@ -24,13 +24,17 @@ type ObjectInfo struct {
 }
 
 // ReadObject reads any object named by a full or abbreviated hex ID (at
-// least 4 digits) or, failing that, by a revision.
+// least 4 digits) or, failing that, by a revision; an empty name means
+// HEAD, as an empty revision does wherever the library takes one.
 func (r *Repository) ReadObject(ctx context.Context, name string) (*ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := r.refresh(); err != nil {
 		return nil, err
+	}
+	if name == "" {
+		name = "HEAD"
 	}
 	id, err := r.objectID(ctx, name)
 	if err != nil {

@@ -69,3 +69,16 @@ func TestAbbrevFor(t *testing.T) {
 		assert.Equal(t, c.want, abbrevFor(c.objects), "%d objects", c.objects)
 	}
 }
+
+// ReadObject takes an empty name for HEAD, as Resolve and the library's
+// other calls take an empty revision (a helper's audit found it refused).
+func TestReadObjectEmptyMeansHEAD(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	res, err := r.Append(ctx, []EventInput{{Stream: "a", Type: "T", Data: []byte(`{"x":1}`)}}, AppendOptions{})
+	require.NoError(t, err)
+	obj, err := r.ReadObject(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, res.Commit, obj.ID)
+	require.NotNil(t, obj.Commit)
+}

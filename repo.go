@@ -60,9 +60,9 @@ type InitOptions struct {
 	Branch string // the initial branch; DefaultBranch when empty
 }
 
-// Init creates a repository in dir (dir/.evgit, or dir itself when bare)
-// and opens it. Created is false when a repository was already there,
-// which is harmless.
+// Init creates a repository in dir (dir/.evgit, or dir itself when bare;
+// "" is the current folder, as for `evgit init`) and opens it. Created is
+// false when a repository was already there, which is harmless.
 func Init(ctx context.Context, dir string, opts InitOptions) (repo *Repository, created bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err

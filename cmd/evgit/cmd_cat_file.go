@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evgit/evgit"
+	"github.com/evgit/evgit/walk"
 )
 
 type catFileOptions struct {
@@ -58,6 +59,9 @@ func runCatFile(ctx context.Context, opts catFileOptions, g *globalOptions) erro
 	repo, err := g.openRepo(ctx)
 	if err != nil {
 		return err
+	}
+	if err := walk.Given(opts.name); err != nil {
+		return err // as Git refuses `git cat-file -p ""`
 	}
 	obj, err := repo.ReadObject(ctx, opts.name)
 	if err != nil {

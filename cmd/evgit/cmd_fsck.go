@@ -38,7 +38,7 @@ the exit code is 0 when nothing is wrong and 1 otherwise.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, `print one JSON document: {"ok","objects","problems"}`)
-	cmd.Flags().BoolVar(&opts.snapshots, "snapshots", false, "also recompute every snapshot on each branch from the events and compare")
+	cmd.Flags().BoolVar(&opts.snapshots, "snapshots", false, "also recompute every snapshot of the current model on each branch's first-parent line from the events and compare")
 	return cmd
 }
 
