@@ -206,20 +206,23 @@ func markBare(gitDir string) error {
 	// it, and all of them renaming one temporary file failed all but the
 	// first (a helper's audit).
 	mark := filepath.Join(gitDir, "bare")
-	err := os.MkdirAll(gitDir, 0o755)
-	if err == nil {
-		err = touch(mark)
-	}
+	err := makeMark(gitDir, mark)
 	for tries := 0; errors.Is(err, fs.ErrNotExist) && tries < 100; tries++ {
 		// The folder, made and taken back by another init meanwhile.
-		if err = os.MkdirAll(gitDir, 0o755); err == nil {
-			err = touch(mark)
-		}
+		err = makeMark(gitDir, mark)
 	}
-	if err != nil {
+	return err
+}
+
+// makeMark makes the folder gitDir and the empty file mark in it, and
+// makes both names durable (the folder's own, if made here, too).
+func makeMark(gitDir, mark string) error {
+	if err := os.MkdirAll(gitDir, 0o755); err != nil {
 		return err
 	}
-	// The mark's name, and the folder's own if init made it, durable.
+	if err := touch(mark); err != nil {
+		return err
+	}
 	if err := pack.OS.SyncDir(gitDir); err != nil {
 		return err
 	}
