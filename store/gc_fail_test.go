@@ -257,30 +257,39 @@ func TestLockInitRacesFoldersTakenBack(t *testing.T) {
 	for range 100 {
 		top := filepath.Join(t.TempDir(), "new")
 		path := filepath.Join(top, "repo", "lock")
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			// Failed inits' take-backs, each removing its empty folders
-			// deepest first: up to 20 of them succeed.
-			defer close(done)
-			for removed := 0; removed < 20; {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_ = os.Remove(filepath.Dir(path))
-				if os.Remove(top) == nil {
-					removed++
-				}
-			}
-		}()
+		stop := takeBackFolders(filepath.Dir(path), top)
 		lk, _, err := lockInit(path)
-		close(stop)
-		<-done
+		stop()
 		require.NoError(t, err)
 		lk.unlock()
 		lk.f.Close()
+	}
+}
+
+// takeBackFolders removes the folders, each when empty, in the order
+// given (deepest first), over and over on a goroutine, as failed inits
+// beside a test's take back theirs, until 20 removals of the last
+// succeeded or the returned stop is called (which waits for it).
+func takeBackFolders(dirs ...string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for removed := 0; removed < 20; {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			for i, d := range dirs {
+				if os.Remove(d) == nil && i == len(dirs)-1 {
+					removed++
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
 
@@ -290,25 +299,11 @@ func TestInitRacesFoldersTakenBack(t *testing.T) {
 	for range 50 {
 		top := filepath.Join(t.TempDir(), "new")
 		dir := filepath.Join(top, ".evgit")
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for removed := 0; removed < 20; {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_ = os.Remove(dir) // the facade's folders (store.Init takes back the log folder under the lock)
-				if os.Remove(top) == nil {
-					removed++
-				}
-			}
-		}()
+		// The facade's folders: store.Init takes back the log folder
+		// under the lock.
+		stop := takeBackFolders(dir, top)
 		created, err := Init(nil, dir, "main")
-		close(stop)
-		<-done
+		stop()
 		require.NoError(t, err)
 		require.True(t, created)
 		s, err := Open(dir, Options{})
