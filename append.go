@@ -468,6 +468,16 @@ func digest(events []preparedEvent, opts AppendOptions, mdl *model.Model) object
 	return d.sum()
 }
 
+// legacyDigest is the digest of events exactly as given, a schema of 0
+// and a meta that repeats the commit's time or actor included: what
+// builds before session 8 recorded with a key (a helper's audit found
+// their keys' retries refused as reuses).
+func legacyDigest(events []preparedEvent) object.ID {
+	var d digester
+	d.add(events)
+	return d.sum()
+}
+
 // digester hashes events as digest does, a few at a time.
 type digester struct {
 	h   *blake3.Hasher
@@ -940,9 +950,11 @@ func keyedCommit(tx *store.Tx, branchRef string, head object.ID, key string, dig
 // schema takes the schema prev's event was written with. A schema left
 // out means the newest the model knows, and a model set between a try
 // and its retry may know a newer one: the retry of a commit that landed
-// failed for good as a reuse of its key (a helper's audit).
+// failed for good as a reuse of its key (a helper's audit). A key that
+// builds before session 8 recorded holds the digest of the events as
+// given, nothing normalised (legacyDigest): its retry is one too.
 func sameRequest(rd reader, prev, prevDig, dig object.ID, events []preparedEvent, opts AppendOptions, mdl *model.Model) (bool, error) {
-	if dig == prevDig {
+	if dig == prevDig || legacyDigest(events) == prevDig {
 		return true, nil
 	}
 	if !slices.ContainsFunc(events, func(e preparedEvent) bool { return e.in.Schema == 0 }) {

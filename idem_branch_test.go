@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/evgit/evgit/store"
 )
 
 // A key is used only when its commit is on the branch: after a branch is
@@ -160,4 +162,29 @@ func TestImportAgainAfterItsBranchIsDeleted(t *testing.T) {
 	assert.Equal(t, 0, again.Commits)
 	assert.Equal(t, 5, again.Skipped)
 	assert.Equal(t, first.Head, again.Head)
+}
+
+// A key recorded by a build before session 8, whose digest covers the
+// events as given (schema 0 kept), in the record form of builds before
+// session 15 (the branch's ref before the key): its retry is a duplicate,
+// not a reuse (a helper's audit of old builds' repositories: exit 3).
+func TestLegacyKeyDigestRetried(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	events := []EventInput{ev("acc-1", "T", `{"a":1}`)}
+	c, err := r.Append(ctx, events, AppendOptions{})
+	require.NoError(t, err)
+	prepared := []preparedEvent{{in: events[0], data: []byte(`{"a":1}`)}}
+	require.NotEqual(t, digest(prepared, AppendOptions{}, nil), legacyDigest(prepared), "the digests differ: schema 0 against 1")
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		tx.PutIdempotency("refs/heads/main", "k", c.Commit, legacyDigest(prepared))
+		return nil
+	}))
+	again, err := r.Append(ctx, events, AppendOptions{IdempotencyKey: "k"})
+	require.NoError(t, err)
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, c.Commit, again.Commit)
+	_, err = r.Append(ctx, []EventInput{ev("acc-1", "T", `{"a":2}`)}, AppendOptions{IdempotencyKey: "k"})
+	var reused *KeyReusedError
+	require.ErrorAs(t, err, &reused, "other events are still a reuse")
 }
