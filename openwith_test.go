@@ -65,3 +65,23 @@ func TestDiscoverRefusesAMissingFolder(t *testing.T) {
 	_, err = FindGitDir(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, ErrNotRepository)
 }
+
+// A repository folder whose format file cannot be looked at (here a
+// symbolic link to itself; a folder the user may not enter, or too many
+// open files, alike) is an error naming it: discovery does not take it
+// for no repository and walk on to one further up (a helper's audit saw
+// "not an evgit repository" for a folder the user could not read).
+func TestDiscoverStopsAtAFormatItCannotLookAt(t *testing.T) {
+	ctx := context.Background()
+	outer := t.TempDir()
+	r, _, err := Init(ctx, outer, InitOptions{})
+	require.NoError(t, err)
+	r.Close()
+	inner := filepath.Join(outer, "sub", DirName)
+	require.NoError(t, os.MkdirAll(filepath.Join(inner, "log"), 0o755))
+	require.NoError(t, os.Symlink("format", filepath.Join(inner, "format")))
+	_, err = Discover(ctx, filepath.Join(outer, "sub"))
+	require.Error(t, err, "not the outer repository")
+	assert.ErrorContains(t, err, "cannot look for a repository in "+inner)
+	assert.NotErrorIs(t, err, ErrNotRepository)
+}

@@ -558,6 +558,20 @@ func (v *versioner) before(id object.ID, c *object.Commit, in map[string]uint64)
 	if after == nil {
 		after = make(map[string]uint64, len(in))
 	}
+	if !v.eager {
+		// Each stream loaded reads this commit's events at least: a
+		// large commit of many streams not known yet costs their number
+		// times its size that way, more than indexing its line once
+		// (a helper's audit: log --json of one commit of 320,000 events
+		// over 1,000 streams took 6–14 s, of 1M no output in 12 min).
+		missing := 0
+		for stream := range in {
+			if _, ok := after[stream]; !ok {
+				missing++
+			}
+		}
+		v.eager = missing > 16 && uint64(missing)*uint64(len(c.Events)) > c.Offset
+	}
 	for stream, n := range in {
 		a, ok := after[stream]
 		if !ok {

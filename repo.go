@@ -327,7 +327,9 @@ func FindGitDir(dir string) (string, error) {
 	}
 	for d := abs; ; d = filepath.Dir(d) {
 		for _, cand := range []string{filepath.Join(d, DirName), d} {
-			if isRepo(cand) {
+			if ok, err := isRepo(cand); err != nil {
+				return "", err
+			} else if ok {
 				return cand, nil
 			}
 			// A repository that lost its format file is this folder's,
@@ -344,13 +346,23 @@ func FindGitDir(dir string) (string, error) {
 	}
 }
 
-func isRepo(dir string) bool {
+// isRepo reports whether dir holds a repository: a format file and a
+// log. A folder it may not look into, or a look that fails otherwise (too
+// many open files), is an error naming it: taken for no repository, it
+// sent the search on up to "not an evgit repository" (a helper's audit).
+func isRepo(dir string) (bool, error) {
 	st, err := os.Stat(filepath.Join(dir, "format"))
-	if err != nil || st.IsDir() {
-		return false
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return false, nil
+		}
+		return false, fmt.Errorf("cannot look for a repository in %s: %w", dir, errors.Unwrap(err))
+	}
+	if st.IsDir() {
+		return false, nil
 	}
 	_, err = os.Stat(filepath.Join(dir, "log"))
-	return err == nil
+	return err == nil, nil
 }
 
 // Close records the snapshots still building (Flush) and releases the

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/pack"
@@ -413,6 +414,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		// init writes the format file before the first segment: a log
 		// without one is a repository that lost it.
 		return nil, fmt.Errorf("%w: %s holds an evgit log but no format file (damaged?)", ErrCorrupt, dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		// Not readable (permission, too many open files): said as it
+		// is, not as no repository (a helper's audit).
+		return nil, fmt.Errorf("cannot read %s: %w", filepath.Join(dir, "format"), errors.Unwrap(err))
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 	} else if string(b) == formatLine {

@@ -478,3 +478,18 @@ func TestVerifyLogStopsWhenCancelled(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, probs)
 }
+
+// Open tells a folder without a format file (no repository) from one
+// whose format file it cannot read, which it names with the cause (a
+// helper's audit: too many open files said "not an evgit repository").
+func TestOpenNamesAFormatItCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "log"), 0o755))
+	_, err := Open(dir, Options{})
+	require.ErrorIs(t, err, ErrNotRepository)
+	require.NoError(t, os.Symlink("format", filepath.Join(dir, "format"))) // a loop: ELOOP
+	_, err = Open(dir, Options{})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrNotRepository)
+	assert.ErrorContains(t, err, "cannot read "+filepath.Join(dir, "format"))
+}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -173,7 +175,9 @@ func parseExpect(flags []string) (map[string]uint64, error) {
 			return nil, invalidf("--expect %q: want STREAM=VERSION", f)
 		}
 		v, err := strconv.ParseUint(f[i+1:], 10, 64)
-		if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, invalidf("--expect %q: version %q is more than a version can be (%d)", f, f[i+1:], uint64(math.MaxUint64))
+		} else if err != nil {
 			return nil, invalidf("--expect %q: version %q is not a number >= 0", f, f[i+1:])
 		}
 		if old, ok := out[f[:i]]; ok && old != v && contradiction == nil {
