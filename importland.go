@@ -170,34 +170,39 @@ func keyLanded(tx *store.Tx, branchRef string, head object.ID, key string, line 
 	return last, second, nil
 }
 
-// markerLanded returns the commit at which a build before session 10
-// recorded a whole cut landed, its marker naming the cut's digest alone
-// (tail: the digest's state after the cut's last commit), when that
-// commit is on head's line past after (the commit the input's cut before
-// landed at; ZeroID for the input's first cut); ZeroID otherwise. Those
-// builds recorded no prefix keys: without this, an input they imported,
-// or began to, was written again whole (a helper's audit of old builds'
-// repositories). A marker names content, not place, so it is taken only
-// in order from the input's start, each cut landed past the one before;
-// the first cut that did not land ends it. Builds of sessions 10 and 11
-// wrote prefix keys beside their markers, found before this is asked.
-func markerLanded(tx *store.Tx, branchRef string, head object.ID, tail *blake3.Hasher, after object.ID, line *lineSet) (object.ID, error) {
+// markerLanded returns the commit at which a build before session 12
+// recorded a whole cut of n commits landed, its marker naming the cut's
+// digest alone (tail: the digest's state after the cut's last commit),
+// when that commit is on head's line and, past the input's first cut, the
+// cut's n commits follow after (the commit the cut before landed at)
+// directly; ZeroID otherwise. Builds before session 10 recorded no
+// prefix keys: without this, an input they imported, or began to, was
+// written again whole (a helper's audit of old builds' repositories). A
+// marker names content, not place, so it is taken only in order from the
+// input's start, while every cut before landed whole (the caller's
+// frontier), each cut's commits next after the one before's (a review:
+// another file's batch of the same content, imported later, was taken
+// for this input's). Builds of sessions 10 and 11 wrote prefix keys
+// beside their markers, found before this is asked.
+func markerLanded(tx *store.Tx, branchRef string, head object.ID, tail *blake3.Hasher, n int, after object.ID, line *lineSet) (object.ID, error) {
 	d := digester{h: tail.Clone()}
 	dig := d.sum()
 	last, _, err := keyLanded(tx, branchRef, head, "\x00import\x00"+hex.EncodeToString(dig[:]), line)
 	if err != nil || last.IsZero() || after.IsZero() {
 		return last, err
 	}
-	lc, err := readCommit(tx, last)
-	if err != nil {
-		return object.ZeroID, err
+	at := last
+	for range n {
+		c, err := readCommit(tx, at)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if at = c.Parent(); at.IsZero() {
+			break
+		}
 	}
-	ac, err := readCommit(tx, after)
-	if err != nil {
-		return object.ZeroID, err
-	}
-	if lc.Offset <= ac.Offset {
-		return object.ZeroID, nil // the same content landed earlier in the input
+	if at != after {
+		return object.ZeroID, nil // the same content, landed elsewhere
 	}
 	return last, nil
 }
@@ -305,8 +310,8 @@ func findLanded(tx *store.Tx, branchRef string, head object.ID, groups []importG
 		return nil
 	}
 	last, _, err := keyLanded(tx, branchRef, head, prefixKey(pos.end), line)
-	if err == nil && last.IsZero() && pos.head == nil && pos.tail != nil && (pos.before.IsZero() || !after.IsZero()) {
-		last, err = markerLanded(tx, branchRef, head, pos.tail, after, line)
+	if err == nil && last.IsZero() && pos.head == nil && pos.tail != nil && (pos.before.IsZero() || inner && !after.IsZero()) {
+		last, err = markerLanded(tx, branchRef, head, pos.tail, n, after, line)
 	}
 	if err != nil {
 		return landedPart{}, err

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,11 +67,12 @@ func TestDiscoverRefusesAMissingFolder(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotRepository)
 }
 
-// A repository folder whose format file cannot be looked at (here a
-// symbolic link to itself; a folder the user may not enter, or too many
-// open files, alike) is an error naming it: discovery does not take it
-// for no repository and walk on to one further up (a helper's audit saw
-// "not an evgit repository" for a folder the user could not read).
+// A repository folder whose format file cannot be looked at (a folder
+// the user may not enter, too many open files) is an error naming it:
+// discovery does not take it for no repository and walk on to one further
+// up (a helper's audit saw "not an evgit repository" for a folder the user
+// could not read). A loop of symbolic links or a path too long is no
+// repository, as for Git: the walk goes on (a review).
 func TestDiscoverStopsAtAFormatItCannotLookAt(t *testing.T) {
 	ctx := context.Background()
 	outer := t.TempDir()
@@ -80,8 +82,20 @@ func TestDiscoverStopsAtAFormatItCannotLookAt(t *testing.T) {
 	inner := filepath.Join(outer, "sub", DirName)
 	require.NoError(t, os.MkdirAll(filepath.Join(inner, "log"), 0o755))
 	require.NoError(t, os.Symlink("format", filepath.Join(inner, "format")))
+	found, err := FindGitDir(filepath.Join(outer, "sub"))
+	require.NoError(t, err, "a loop is no repository")
+	assert.Equal(t, filepath.Join(outer, DirName), found)
+
+	statFormat = func(name string) (os.FileInfo, error) {
+		if filepath.Dir(name) == inner {
+			return nil, &fs.PathError{Op: "stat", Path: name, Err: syscall.EACCES}
+		}
+		return os.Stat(name)
+	}
+	defer func() { statFormat = os.Stat }()
 	_, err = Discover(ctx, filepath.Join(outer, "sub"))
 	require.Error(t, err, "not the outer repository")
-	assert.ErrorContains(t, err, "cannot look for a repository in "+inner)
+	assert.Equal(t, "cannot look for a repository in "+inner+": permission denied", err.Error())
 	assert.NotErrorIs(t, err, ErrNotRepository)
+	assert.ErrorIs(t, err, fs.ErrPermission)
 }

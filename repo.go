@@ -351,18 +351,36 @@ func FindGitDir(dir string) (string, error) {
 // many open files), is an error naming it: taken for no repository, it
 // sent the search on up to "not an evgit repository" (a helper's audit).
 func isRepo(dir string) (bool, error) {
-	st, err := os.Stat(filepath.Join(dir, "format"))
+	st, err := statFormat(filepath.Join(dir, "format"))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return false, nil
+		// Not there, a file on the path, a path too long, a loop of
+		// symbolic links: no repository here, look further up (as Git
+		// does). Anything else says something is here that cannot be
+		// looked at.
+		for _, notHere := range []error{fs.ErrNotExist, syscall.ENOTDIR, syscall.ENAMETOOLONG, syscall.ELOOP} {
+			if errors.Is(err, notHere) {
+				return false, nil
+			}
 		}
-		return false, fmt.Errorf("cannot look for a repository in %s: %w", dir, errors.Unwrap(err))
+		return false, fmt.Errorf("cannot look for a repository in %s: %w", dir, pathCause(err))
 	}
 	if st.IsDir() {
 		return false, nil
 	}
 	_, err = os.Stat(filepath.Join(dir, "log"))
 	return err == nil, nil
+}
+
+// statFormat stats a format file; a test makes it fail.
+var statFormat = os.Stat
+
+// pathCause is what a *fs.PathError says went wrong, without the path a
+// message names already; err itself when it is no such error.
+func pathCause(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // Close records the snapshots still building (Flush) and releases the

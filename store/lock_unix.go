@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +70,10 @@ func openLock(path string) (*flock, error) {
 // before the open that took the lock, the file first, then the folders,
 // deepest first: what this init made, for it to take back if it fails.
 func lockInit(path string) (lk *flock, made []string, err error) {
+	// dirs are the folders this init made on any try: one made on an
+	// earlier try is still this init's when a later try finds it there
+	// (a review found it left behind when the init then failed).
+	var dirs []string
 	for tries := 0; ; tries++ {
 		made = made[:0]
 		for p := filepath.Dir(path); p != filepath.Dir(p); p = filepath.Dir(p) {
@@ -76,6 +81,9 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 				break
 			}
 			made = append(made, p)
+			if !slices.Contains(dirs, p) {
+				dirs = append(dirs, p)
+			}
 		}
 		if len(made) > 0 {
 			// The folder too was taken back (by the init that made it):
@@ -91,9 +99,8 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 		// Made here only if made exclusively: a file another init made
 		// between a look and the open is not this one's to take back.
 		lk, err := openLockFile(path, os.O_CREATE|os.O_EXCL)
-		if err == nil {
-			made = append([]string{path}, made...)
-		} else if errors.Is(err, fs.ErrExist) {
+		madeFile := err == nil
+		if errors.Is(err, fs.ErrExist) {
 			// Without O_CREATE: a file removed since is made again by
 			// the exclusive open, as this init's.
 			lk, err = openLockFile(path, 0)
@@ -112,7 +119,13 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 		if err == nil {
 			var now fs.FileInfo
 			if now, err = os.Stat(lk.path); err == nil && os.SameFile(held, now) {
-				return lk, made, nil
+				made = made[:0]
+				if madeFile {
+					made = append(made, path)
+				}
+				// Deepest first: each is taken back only when empty.
+				slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
+				return lk, append(made, dirs...), nil
 			}
 		}
 		lk.unlock()

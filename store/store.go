@@ -417,7 +417,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		// Not readable (permission, too many open files): said as it
 		// is, not as no repository (a helper's audit).
-		return nil, fmt.Errorf("cannot read %s: %w", filepath.Join(dir, "format"), errors.Unwrap(err))
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err // the path is named already
+		}
+		return nil, fmt.Errorf("cannot read %s: %w", filepath.Join(dir, "format"), err)
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotRepository, dir)
 	} else if string(b) == formatLine {
