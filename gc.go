@@ -74,8 +74,8 @@ func (r *Repository) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 		so.Grace = time.Duration(math.MaxInt64)
 	default:
 		d, why := parseGrace(p)
-		if strings.HasPrefix(why, "want ") {
-			why = "want now, never, " + strings.TrimPrefix(why, "want ")
+		if why == wantPeriod {
+			why = "want now, never, a duration like 36h, or 3d, 2w"
 		}
 		if why != "" {
 			return GCStats{}, invalidf("invalid --prune value %q: %s", p, why)
@@ -105,8 +105,10 @@ func ParseGrace(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// parseGrace reads a grace period, or says why s is none ("want ..." when
-// it is no period at all).
+// wantPeriod is why parseGrace refuses what is no period at all.
+const wantPeriod = "want a duration like 36h, or 3d, 2w"
+
+// parseGrace reads a grace period, or says why s is none.
 func parseGrace(s string) (d time.Duration, why string) {
 	const tooLong = "longer than a duration can hold (about 292 years)"
 	d, err := time.ParseDuration(s)
@@ -131,5 +133,5 @@ func parseGrace(s string) (d time.Duration, why string) {
 			return time.Duration(n) * unit, ""
 		}
 	}
-	return 0, "want a duration like 36h, or 3d, 2w"
+	return 0, wantPeriod
 }

@@ -66,26 +66,26 @@ func openLock(path string) (*flock, error) {
 // the file it took was removed meanwhile: an init that fails takes back
 // the lock file it made, holding it, and a lock on a file no longer there
 // keeps out no one who opens the path after. It makes the lock's folder
-// again when that was taken back too. made lists what was not there
-// before the open that took the lock, the file first, then the folders,
-// deepest first: what this init made, for it to take back if it fails.
+// again when that was taken back too. made lists what this init made,
+// for it to take back if it fails: the lock file, when the open that took
+// the lock made it, then the folders it made on any try, deepest first.
 func lockInit(path string) (lk *flock, made []string, err error) {
 	// dirs are the folders this init made on any try: one made on an
 	// earlier try is still this init's when a later try finds it there
 	// (a review found it left behind when the init then failed).
 	var dirs []string
 	for tries := 0; ; tries++ {
-		made = made[:0]
+		missing := false
 		for p := filepath.Dir(path); p != filepath.Dir(p); p = filepath.Dir(p) {
 			if _, err := os.Lstat(p); err == nil {
 				break
 			}
-			made = append(made, p)
+			missing = true
 			if !slices.Contains(dirs, p) {
 				dirs = append(dirs, p)
 			}
 		}
-		if len(made) > 0 {
+		if missing {
 			// The folder too was taken back (by the init that made it):
 			// made again, as this init made it at first.
 			// A parent taken back between MkdirAll's steps fails it
@@ -119,7 +119,6 @@ func lockInit(path string) (lk *flock, made []string, err error) {
 		if err == nil {
 			var now fs.FileInfo
 			if now, err = os.Stat(lk.path); err == nil && os.SameFile(held, now) {
-				made = made[:0]
 				if madeFile {
 					made = append(made, path)
 				}
