@@ -86,13 +86,21 @@ func TestDiscoverStopsAtAFormatItCannotLookAt(t *testing.T) {
 	require.NoError(t, err, "a loop is no repository")
 	assert.Equal(t, filepath.Join(outer, DirName), found)
 
-	statFormat = func(name string) (os.FileInfo, error) {
-		if filepath.Dir(name) == inner {
-			return nil, &fs.PathError{Op: "stat", Path: name, Err: syscall.EACCES}
+	failWith := func(errno syscall.Errno) {
+		statFormat = func(name string) (os.FileInfo, error) {
+			if filepath.Dir(name) == inner {
+				return nil, &fs.PathError{Op: "stat", Path: name, Err: errno}
+			}
+			return os.Stat(name)
 		}
-		return os.Stat(name)
 	}
 	defer func() { statFormat = os.Stat }()
+	failWith(syscall.ENAMETOOLONG) // a work tree deep enough to pass PATH_MAX
+	found, err = FindGitDir(filepath.Join(outer, "sub"))
+	require.NoError(t, err, "a path too long is no repository")
+	assert.Equal(t, filepath.Join(outer, DirName), found)
+
+	failWith(syscall.EACCES)
 	_, err = Discover(ctx, filepath.Join(outer, "sub"))
 	require.Error(t, err, "not the outer repository")
 	assert.Equal(t, "cannot look for a repository in "+inner+": permission denied", err.Error())
