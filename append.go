@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -607,6 +608,10 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 	if !streams.head.IsZero() && t.Before(streams.time) {
 		t = streams.time
 	}
+	offset, err := nextOffset(streams.head, streams.offset, len(events))
+	if err != nil {
+		return AppendResult{}, err
+	}
 	actor := opts.Actor
 	tt := timeText{t: t}
 	c := &object.Commit{
@@ -615,7 +620,7 @@ func (w *commitWriter) commit(events []preparedEvent, opts AppendOptions, branch
 		Message:        opts.Message,
 		IdempotencyKey: opts.IdempotencyKey,
 		Reverts:        opts.Reverts,
-		Offset:         streams.offset + uint64(len(events)),
+		Offset:         offset,
 	}
 	if !streams.head.IsZero() {
 		c.Parents = []object.ID{streams.head}
@@ -871,6 +876,17 @@ func (r *Repository) resultOf(rd reader, id object.ID, branch string, dup bool) 
 		return nil, err
 	}
 	return &AppendResult{Commit: id, Branch: branch, Parents: nonNil(c.Parents), Events: len(c.Events), Offset: c.Offset, Duplicate: dup, Time: c.Time}, nil
+}
+
+// nextOffset is the offset of a commit of n events on a head at offset:
+// a head whose offset leaves no room for them is damage (a commit decodes
+// only with an offset at least its events), refused before a commit that
+// would wrap to a small offset is written on it (a helper's audit).
+func nextOffset(head object.ID, offset uint64, n int) (uint64, error) {
+	if offset > math.MaxUint64-uint64(n) {
+		return 0, fmt.Errorf("%w: commit %s has offset %d, which leaves no room for %d more events", ErrCorrupt, head.Short(), offset, n)
+	}
+	return offset + uint64(n), nil
 }
 
 // reader reads objects and snapshot records; the store and a

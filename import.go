@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -1092,6 +1093,9 @@ func (r *Repository) dryRun(ctx context.Context, chunks <-chan parsedChunk, opts
 				}
 			}
 			before := offset
+			if offset > math.MaxUint64-uint64(len(g.events)) {
+				return fmt.Errorf("%w: commit %s has offset %d, which leaves no room for the input's events", ErrCorrupt, hs.head.Short(), hs.offset)
+			}
 			offset += uint64(len(g.events))
 			if t.plan == nil {
 				return nil
