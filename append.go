@@ -902,7 +902,7 @@ func readCommit(rd reader, id object.ID) (*object.Commit, error) {
 		return nil, err
 	}
 	if kind != object.KindCommit {
-		return nil, fmt.Errorf("%s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("%s is %s, not a commit: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	return object.DecodeCommit(body)
 }
@@ -913,7 +913,7 @@ func readEvent(rd reader, id object.ID) (*object.Event, error) {
 		return nil, err
 	}
 	if kind != object.KindEvent {
-		return nil, fmt.Errorf("%s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("%s is %s, not an event: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	e, err := object.DecodeEvent(body)
 	if err != nil {
@@ -931,7 +931,7 @@ func readEventOf(rd reader, id object.ID, stream string) (*object.Event, bool, e
 		return nil, false, err
 	}
 	if kind != object.KindEvent {
-		return nil, false, fmt.Errorf("%s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+		return nil, false, fmt.Errorf("%s is %s, not an event: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	name, _, err := object.EventNames(body)
 	if err != nil || string(name) != stream {

@@ -255,7 +255,7 @@ func (s *treeSink) preload(rd reader, id object.ID) error {
 		return err
 	}
 	if kind != object.KindTree {
-		return fmt.Errorf("%w: snapshot node %s is a %s", ErrCorrupt, id.Short(), kind)
+		return fmt.Errorf("%w: snapshot node %s is %s", ErrCorrupt, id.Short(), kind.WithArticle())
 	}
 	s.objs[id] = hashedObject{id: id, kind: kind, body: body}
 	children, err := innerChildren(body)

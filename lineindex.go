@@ -308,7 +308,7 @@ func readStepEvents(rd reader, step *store.LineStep) error {
 	for i, eid := range step.Commit.Events {
 		kind, body, _, err := rd.Get(eid)
 		if err == nil && kind != object.KindEvent {
-			err = fmt.Errorf("%w: %s is a %s, not an event", ErrCorrupt, eid.Short(), kind)
+			err = fmt.Errorf("%w: %s is %s, not an event", ErrCorrupt, eid.Short(), kind.WithArticle())
 		}
 		if err != nil {
 			return err

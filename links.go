@@ -2,6 +2,7 @@ package evgit
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/evgit/evgit/object"
@@ -59,7 +60,7 @@ func (w *commitWriter) linksBehind(c *object.Commit) (linkState, error) {
 	}
 	id := c.Parent()
 	for steps := 0; !id.IsZero() && steps < 4*linkEvery; steps++ {
-		l, ok, err := w.tx.Link(id)
+		l, ok, err := usableLink(w.tx.Link(id))
 		if err != nil {
 			return linkState{}, err
 		}
@@ -89,9 +90,20 @@ func (w *commitWriter) linksBehind(c *object.Commit) (linkState, error) {
 // at or before t: it walks back to the nearest linked commit, hops back
 // along coarse and then fine links while they are still newer than t, and
 // walks the last stretch commit by commit.
+//
+// Links are derived data, and a damaged one must not give a wrong answer
+// (a helper's audit crafted links that sent the walk to a wrong commit):
+// a hop goes only to a smaller offset, so links cannot loop; a link that
+// does not decode ends the hops; and the commit the hops land on is read,
+// as the last stretch's walk reads it anyway: it must be newer than t,
+// which makes every commit hopped over newer too, since times never
+// decrease along a line. If it is not, its link lied, and the walk goes
+// commit by commit from where the hops began. A link naming a commit off
+// the line is not seen here; fsck finds it.
 func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (object.ID, error) {
 	src := source{r.st}
 	id := tip
+	var l store.Link
 	for steps := 0; ; steps++ {
 		c, err := r.st.Commit(id)
 		if err != nil {
@@ -100,7 +112,8 @@ func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (obje
 		if !c.Time.After(t) {
 			return id, nil
 		}
-		if _, ok, err := r.st.Link(id); err != nil {
+		var ok bool
+		if l, ok, err = r.link(id); err != nil {
 			return object.ZeroID, err
 		} else if ok {
 			break
@@ -110,10 +123,7 @@ func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (obje
 		}
 		id = c.Parent()
 	}
-	l, _, err := r.st.Link(id)
-	if err != nil {
-		return object.ZeroID, err
-	}
+	start := id
 	for _, coarse := range []bool{true, false} {
 		for {
 			if err := ctx.Err(); err != nil {
@@ -126,15 +136,40 @@ func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (obje
 			if next.IsZero() {
 				break
 			}
-			nl, ok, err := r.st.Link(next)
+			nl, ok, err := r.link(next)
 			if err != nil {
 				return object.ZeroID, err
 			}
-			if !ok || !nl.Time.After(t) {
+			if !ok || !nl.Time.After(t) || nl.Offset >= l.Offset {
 				break
 			}
 			id, l = next, nl
 		}
 	}
+	if id != start {
+		c, err := r.st.Commit(id)
+		if err != nil {
+			return object.ZeroID, err
+		}
+		if !c.Time.After(t) {
+			id = start
+		}
+	}
 	return walk.AsOf(ctx, src, id, t)
+}
+
+// link returns a commit's skip link (usableLink).
+func (r *Repository) link(id object.ID) (store.Link, bool, error) {
+	return usableLink(r.st.Link(id))
+}
+
+// usableLink passes on what a lookup of a skip link returned, but for a
+// link that does not decode, which counts as none: links are derived
+// data, and a damaged one neither answers a question nor stops a commit
+// (fsck reports it).
+func usableLink(l store.Link, ok bool, err error) (store.Link, bool, error) {
+	if errors.Is(err, ErrCorrupt) {
+		return store.Link{}, false, nil
+	}
+	return l, ok, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/store"
 	"github.com/evgit/evgit/walk"
 )
 
@@ -98,4 +99,69 @@ func TestLogUntilJumpsAlongLinks(t *testing.T) {
 			assert.Less(t, reads, len(want)+2*linkEvery, "%+v: commits read", c)
 		}
 	}
+}
+
+// A damaged skip link does not give a wrong answer (a helper's audit
+// crafted links, and as-of returned a commit far too old): a link whose
+// time is not its commit's sends the hops too far, and the commit they
+// land on shows it; a link back to a newer commit looped until the
+// context ended.
+func TestAsOfSurvivesDamagedLinks(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := make([]EventInput, 1)
+	for i := range 3000 {
+		events[0] = EventInput{Stream: fmt.Sprintf("s-%d", i%7), Type: "T", Data: json.RawMessage(`{"n":1}`)}
+		_, err := r.Append(ctx, events, AppendOptions{Time: start.Add(time.Duration(i) * time.Minute)})
+		require.NoError(t, err)
+	}
+	head, err := r.Resolve(ctx, "HEAD")
+	require.NoError(t, err)
+	// The linked commits from the head down: commit i has offset i+1,
+	// so linked[k] is the commit of offset 3000-100k.
+	var linked []object.ID
+	for id := head; !id.IsZero(); {
+		if _, ok, err := r.st.Link(id); err == nil && ok {
+			linked = append(linked, id)
+		}
+		c, err := r.st.Commit(id)
+		require.NoError(t, err)
+		id = c.Parent()
+	}
+	require.Len(t, linked, 30)
+	put := func(id object.ID, change func(*store.Link)) {
+		l, ok, err := r.st.Link(id)
+		require.NoError(t, err)
+		require.True(t, ok)
+		change(&l)
+		require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+			tx.PutLink(id, l)
+			return nil
+		}))
+	}
+	check := func(minutes float64) {
+		t.Helper()
+		at := start.Add(time.Duration(minutes * float64(time.Minute)))
+		want, err := walk.AsOf(ctx, source{r.st}, head, at)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		got, err := r.asOf(ctx, head, at)
+		require.NoError(t, err, "minute %v", minutes)
+		assert.Equal(t, want, got, "minute %v", minutes)
+	}
+
+	// The head's link skips to the commit 700 events back, whose link
+	// claims a time after every commit: the hops pass the answer.
+	put(linked[7], func(l *store.Link) { l.Time = start.AddDate(4, 0, 0) })
+	put(linked[0], func(l *store.Link) { l.Prev = linked[7] })
+	check(2500.5)
+	check(2150)
+	// A link back to its own commit, and a coarse one to a newer one.
+	put(linked[0], func(l *store.Link) { l.Prev = linked[0] })
+	check(2800)
+	put(linked[2], func(l *store.Link) { l.Up = linked[1] })
+	put(linked[0], func(l *store.Link) { l.Up = linked[2] })
+	check(1000)
 }

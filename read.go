@@ -20,16 +20,9 @@ import (
 // source adapts the store to what walk needs.
 type source struct{ st *store.Store }
 
-func notFound(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %w", walk.ErrNotFound, err)
-	}
-	return err
-}
-
 func (s source) Commit(_ context.Context, id object.ID) (*object.Commit, error) {
 	c, err := s.st.Commit(id)
-	return c, notFound(err)
+	return c, err
 }
 
 // lineSource is a source for a walk along parents (log, revisions,
@@ -150,7 +143,7 @@ func (s *lineSource) Commit(_ context.Context, id object.ID) (*object.Commit, er
 	delete(s.next, id)
 	step, err := s.lines.ReadLineStep(id, prev)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, err
 	}
 	if len(step.Commit.Parents) > 0 {
 		s.remember(step.Commit.Parents[0], step)
@@ -199,12 +192,12 @@ func (s *lineSource) following(step *store.LineStep) bool {
 
 func (s source) Event(_ context.Context, id object.ID) (*object.Event, error) {
 	e, err := s.st.Event(id)
-	return e, notFound(err)
+	return e, err
 }
 
 func (s source) EventIs(_ context.Context, id object.ID, stream, typ string) (bool, error) {
 	ok, err := s.st.EventIs(id, stream, typ)
-	return ok, notFound(err)
+	return ok, err
 }
 
 func (s source) Ref(name string) (object.ID, bool, error) {

@@ -470,7 +470,7 @@ func (r *Repository) modelFor(rd reader, id object.ID, ok bool) (*model.Model, o
 	r.mu.Unlock()
 	kind, src, _, err := rd.Get(id)
 	if err == nil && kind != object.KindBlob {
-		err = fmt.Errorf("%s is a %s, not a blob", id.Short(), kind)
+		err = fmt.Errorf("%s is %s, not a blob", id.Short(), kind.WithArticle())
 	}
 	if err != nil {
 		return nil, object.ZeroID, fmt.Errorf("model: %w", err)

@@ -530,7 +530,7 @@ func (r *Repository) checkSnapshot(commit, recorded, base object.ID, changes []s
 		for id, kind := range ov.Objects() {
 			k, _, _, err := r.st.Get(id)
 			if err == nil && k != kind {
-				err = fmt.Errorf("%w: %s is a %s, not a %s", ErrCorrupt, id.Short(), k, kind)
+				err = fmt.Errorf("%w: %s is %s, not %s", ErrCorrupt, id.Short(), k.WithArticle(), kind.WithArticle())
 			}
 			if err != nil {
 				return fmt.Errorf("snapshot of %s: %w", commit.Short(), err)

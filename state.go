@@ -478,7 +478,7 @@ func (l *loader) snapshotAt(id object.ID, c *object.Commit) (object.ID, bool, er
 	case err != nil:
 		return root, false, err
 	case kind != object.KindTree:
-		return root, false, fmt.Errorf("%w: snapshot of %s is a %s, not a tree", ErrCorrupt, id.Short(), kind)
+		return root, false, fmt.Errorf("%w: snapshot of %s is %s, not a tree", ErrCorrupt, id.Short(), kind.WithArticle())
 	}
 	return root, true, nil
 }

@@ -312,7 +312,7 @@ var streamLogReading func(k int)
 func (r *Repository) streamLogEntry(id, parent object.ID, wo walk.LogOptions) (e walk.Entry, step *store.LineStep, ok, held bool, err error) {
 	step, err = r.st.ReadCommitWithEvents(id, parent)
 	if err != nil {
-		return walk.Entry{}, nil, false, false, notFound(err)
+		return walk.Entry{}, nil, false, false, err
 	}
 	c := step.Commit
 	events := make([]*object.Event, len(c.Events))

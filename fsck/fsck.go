@@ -31,6 +31,7 @@ const (
 	KindIdempotency = "idempotency" // an idempotency key record
 	KindSnapshot    = "snapshot"    // a snapshot record
 	KindKept        = "kept"        // the time gc keeps an unreachable object from
+	KindLink        = "link"        // a skip link record, beside a commit
 	KindSegment     = "segment"     // a segment file
 	KindIndex       = "index"       // an index file: of a segment, or of a pack's objects or records
 	KindPack        = "pack"        // a pack file, written by gc
@@ -145,6 +146,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Report, error) {
 	if err := c.checkRecords(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.checkSkipLinks(ctx); err != nil {
+		return nil, err
+	}
 	// A damaged index can be found by two passes (its trailer by the
 	// log's check, its records by the records' pass) in the same words:
 	// each problem is reported once (a helper's audit saw one twice).
@@ -180,6 +184,10 @@ type checker struct {
 
 	// refs is the ref table the refs pass read, for the reflog pass.
 	refs map[string]refValue
+
+	// skipLinks are the skip link records read, checked after all
+	// records are (checkSkipLinks).
+	skipLinks []skipLink
 
 	layout layout
 }
@@ -278,7 +286,7 @@ func (c *checker) link(at where, role string, target object.ID, want object.Kind
 			c.bad(at, "%s %s cannot be read: %v", role, target, err)
 		}
 	case f.kind != want:
-		c.bad(at, "%s %s is a %s, not a %s", role, target, f.kind, want)
+		c.bad(at, "%s %s is %s, not %s", role, target, f.kind.WithArticle(), want.WithArticle())
 	default:
 		return f, true
 	}

@@ -311,7 +311,7 @@ func TestDamage(t *testing.T) {
 					c.Offset++
 				})
 			},
-			kind: "commit", message: "is a blob, not a event",
+			kind: "commit", message: "is a blob, not an event",
 		},
 		{
 			name: "reverted commit that is not a commit",

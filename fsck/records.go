@@ -18,7 +18,8 @@ import (
 // iterator over them) and of the pack, and checks what they name:
 // snapshot records name a commit, a model blob and a tree that exist;
 // idempotency records a commit; ref moves, checkpoints and symref changes
-// decode. It also finds what the log check cannot tell from a crash: a
+// decode; skip links decode and name a commit (checkSkipLinks does the
+// rest). It also finds what the log check cannot tell from a crash: a
 // torn frame at the end of a segment that is not the newest, and a sealed
 // segment that lost frames its index holds records of.
 
@@ -232,6 +233,8 @@ func (c *checker) checkRecord(at where, kind uint8, key, value []byte) {
 		default:
 			c.exists(at, "object", object.ID(key))
 		}
+	case store.RecLink:
+		c.addSkipLink(at, key, value)
 	case store.RecSnapshot:
 		at.kind = KindSnapshot
 		if len(key) != 2*object.IDSize || len(value) != object.IDSize {

@@ -95,6 +95,15 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// WithArticle returns the kind's name after "a" or "an", for messages:
+// "an event", "a commit".
+func (k Kind) WithArticle() string {
+	if k == KindEvent {
+		return "an event"
+	}
+	return "a " + k.String()
+}
+
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool { return k >= KindBlob && k <= KindTree }
 

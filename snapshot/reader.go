@@ -185,7 +185,7 @@ func (r *Reader) load(id object.ID) (*node, error) {
 		return nil, err
 	}
 	if kind != object.KindTree {
-		return nil, corruptf("object %s is a %s, not a tree", id.Short(), kind)
+		return nil, corruptf("object %s is %s, not a tree", id.Short(), kind.WithArticle())
 	}
 	n, err := decodeNode(body)
 	if err != nil {
@@ -318,7 +318,7 @@ func (r *Reader) State(e object.TreeEntry) ([]byte, error) {
 		return nil, fmt.Errorf("state of stream %s: %w", e.Stream, err)
 	}
 	if kind != object.KindBlob {
-		return nil, corruptf("state of stream %s is a %s, not a blob", e.Stream, kind)
+		return nil, corruptf("state of stream %s is %s, not a blob", e.Stream, kind.WithArticle())
 	}
 	if len(body) <= object.InlineStateMax {
 		return nil, corruptf("state of stream %s (%d bytes) is a blob; at most %d bytes belong inline", e.Stream, len(body), object.InlineStateMax)

@@ -17,9 +17,11 @@ type LineStep struct {
 	Events [][]byte // the events' bodies, in order, each checked against its ID; nil until read
 	Data   [][]byte // the events' data, with ReadCommitWithEvents only
 
+	id      object.ID
 	at      pack.Location // where the commit lies
 	next    pack.Location // where the first parent probably lies
 	hasNext bool
+	reloads uint64 // Store.reloads when read: at and next hold while it does
 }
 
 // lineStepScan bounds how far back in a frame ReadLineStep looks for the
@@ -41,7 +43,7 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	}
 	var f *pack.Frame
 	var loc pack.Location
-	if prev != nil && prev.hasNext {
+	if prev != nil && prev.hasNext && prev.reloads == s.reloads {
 		if r, ok := s.objectIfAt(id, prev.next); ok {
 			f, loc = r.f, r.loc
 		}
@@ -50,7 +52,7 @@ func (s *Store) ReadLineStep(id object.ID, prev *LineStep) (*LineStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	step := &LineStep{Commit: c, at: loc}
+	step := &LineStep{Commit: c, id: id, at: loc, reloads: s.reloads}
 	step.next, step.hasNext = parentGuess(f, loc, len(c.Events))
 	return step, nil
 }
@@ -85,13 +87,13 @@ func (s *Store) ReadCommitWithEvents(id, parent object.ID) (*LineStep, error) {
 		return nil, err
 	}
 	if r.obj.Kind != object.KindCommit {
-		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), r.obj.Kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not a commit: %w", id.Short(), r.obj.Kind.WithArticle(), ErrNotFound)
 	}
 	c, err := object.DecodeCommit(r.obj.Body)
 	if err != nil {
 		return nil, err
 	}
-	step := &LineStep{Commit: c, at: r.loc}
+	step := &LineStep{Commit: c, id: id, at: r.loc, reloads: s.reloads}
 	if step.Events, step.Data, err = s.eventsBefore(r.f, r.loc, c.Events, true); err != nil {
 		return nil, err
 	}
@@ -128,7 +130,7 @@ func (s *Store) LeaveFrame(step *LineStep) {
 func (s *Store) PrefetchLine(step *LineStep) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.readable() != nil {
+	if s.readable() != nil || step.reloads != s.reloads {
 		return
 	}
 	f, ok := s.cache.Get(pack.FrameKey{Seg: step.at.Seg, Off: step.at.Off})
@@ -179,11 +181,24 @@ func (s *Store) CacheUse() (frames, bytes int) {
 
 // ReadLineEvents reads the events of a step's commit: from the commit's
 // frame, just before it, where they lie when they were written with it,
-// else through the index.
+// else through the index. A step read before the store rebuilt its tables
+// (another process's gc, seen by a Refresh of another goroutine) is looked
+// up again: where it lay may be gone, and its segment missing was reported
+// as damage (a helper's audit of a long-lived reader beside gc).
 func (s *Store) ReadLineEvents(step *LineStep) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.readable(); err != nil {
+		return err
+	}
+	if step.reloads != s.reloads {
+		_, f, loc, err := s.commitAt(step.id, nil, pack.Location{})
+		if err != nil {
+			return err
+		}
+		step.at, step.reloads = loc, s.reloads
+		step.next, step.hasNext = parentGuess(f, loc, len(step.Commit.Events))
+		step.Events, _, err = s.eventsBefore(f, loc, step.Commit.Events, false)
 		return err
 	}
 	f, err := s.frame(step.at)
@@ -230,6 +245,7 @@ type FoldStep struct {
 
 	at      pack.Location // where the commit lies
 	inFrame bool          // at holds: the commit was read from a frame
+	reloads uint64        // Store.reloads when read: at holds while it does
 }
 
 // foldStepScan bounds how far past a commit ReadFoldStep looks in its
@@ -268,7 +284,7 @@ func (tx *Tx) PrefetchFold(step *FoldStep, ahead []object.ID) {
 // prefetchFold is PrefetchFold, reporting where the commit it reads
 // ahead from lies, if it does; s.mu is held.
 func (s *Store) prefetchFold(step *FoldStep, ahead []object.ID) (pack.Location, bool) {
-	if step == nil || !step.inFrame || len(ahead) == 0 {
+	if step == nil || !step.inFrame || step.reloads != s.reloads || len(ahead) == 0 {
 		return pack.Location{}, false
 	}
 	same := func(loc pack.Location) bool { return loc.Seg == step.at.Seg && loc.Off == step.at.Off }
@@ -355,7 +371,7 @@ func FoldStepOf(get func(object.ID) (object.Kind, []byte, []byte, error), id obj
 		return nil, err
 	}
 	if kind != object.KindCommit {
-		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not a commit: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	c, err := object.DecodeCommit(body)
 	if err != nil {
@@ -368,7 +384,7 @@ func FoldStepOf(get func(object.ID) (object.Kind, []byte, []byte, error), id obj
 			return nil, err
 		}
 		if kind != object.KindEvent {
-			return nil, fmt.Errorf("object %s is a %s, not an event: %w", eid.Short(), kind, ErrNotFound)
+			return nil, fmt.Errorf("object %s is %s, not an event: %w", eid.Short(), kind.WithArticle(), ErrNotFound)
 		}
 		step.Bodies[i], step.Data[i] = body, data
 	}
@@ -382,7 +398,7 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 	}
 	var f *pack.Frame
 	var loc pack.Location
-	if prev != nil && prev.inFrame {
+	if prev != nil && prev.inFrame && prev.reloads == s.reloads {
 		if pf, err := s.frame(prev.at); err == nil {
 			from := int(prev.at.Slot) + 1
 			for k := from; k < from+foldStepScan; k++ {
@@ -408,7 +424,7 @@ func (s *Store) readFoldStep(id object.ID, prev *FoldStep) (*FoldStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	step := &FoldStep{Commit: c, at: loc, inFrame: true}
+	step := &FoldStep{Commit: c, at: loc, inFrame: true, reloads: s.reloads}
 	if step.Bodies, step.Data, err = s.eventsBefore(f, loc, c.Events, true); err != nil {
 		return nil, err
 	}
@@ -433,7 +449,7 @@ func (s *Store) commitAt(id object.ID, f *pack.Frame, loc pack.Location) (*objec
 		return nil, nil, loc, s.blame(id, fmt.Errorf("%w: object %s does not match its hash", ErrCorrupt, id.Short()))
 	}
 	if o.Kind != object.KindCommit {
-		return nil, nil, loc, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), o.Kind, ErrNotFound)
+		return nil, nil, loc, fmt.Errorf("object %s is %s, not a commit: %w", id.Short(), o.Kind.WithArticle(), ErrNotFound)
 	}
 	c, err := object.DecodeCommit(o.Body)
 	return c, f, loc, err
@@ -447,7 +463,7 @@ type notEventError struct {
 }
 
 func (e *notEventError) Error() string {
-	return fmt.Sprintf("%v: %s is a %s, not an event", ErrCorrupt, e.id.Short(), e.kind)
+	return fmt.Sprintf("%v: %s is %s, not an event", ErrCorrupt, e.id.Short(), e.kind.WithArticle())
 }
 
 func (e *notEventError) Unwrap() error { return ErrCorrupt }

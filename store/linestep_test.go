@@ -330,3 +330,56 @@ func TestPrefetchFoldFindsTheNextFrame(t *testing.T) {
 	}
 	require.Equal(t, 4, prefetches)
 }
+
+// A step read before the store rebuilt its tables (another process's gc,
+// seen through a Refresh by another goroutine of a long-lived process)
+// still reads its events, and the walk goes on from it: where it lay was
+// gone, and ReadLineEvents said "segment N is missing", matching
+// ErrCorrupt, on a sound repository (a helper's audit).
+func TestLineStepsReadAfterAnotherProcessesGC(t *testing.T) {
+	s, dir := newStore(t, Options{})
+	ctx := context.Background()
+	var ids []object.ID // oldest first
+	for f := range 3 {
+		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+			old, _, _ := tx.Resolve("refs/heads/main")
+			head := old
+			for i := range 10 {
+				ev := object.NewEvent("s", "T", 1, nil, fmt.Appendf(nil, `{"f":%d,"i":%d}`, f, i))
+				c := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(int64(len(ids)), 0).UTC(), Offset: uint64(len(ids) + 1)}
+				if !head.IsZero() {
+					c.Parents = []object.ID{head}
+				}
+				head = tx.PutCommit(c)
+				ids = append(ids, head)
+			}
+			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
+		}))
+	}
+	for round := range 2 { // from segments to a pack, then from a pack to the next
+		k := len(ids) - 1 - round
+		step, err := s.ReadLineStep(ids[k], nil)
+		require.NoError(t, err)
+		fold, err := s.ReadFoldStep(ids[5], nil)
+		require.NoError(t, err)
+
+		other, err := Open(dir, Options{})
+		require.NoError(t, err)
+		_, err = other.GC(ctx, GCOptions{})
+		require.NoError(t, err)
+		require.NoError(t, other.Close())
+		require.NoError(t, s.Refresh())
+
+		require.NoError(t, s.ReadLineEvents(step), "round %d", round)
+		require.Len(t, step.Events, 1)
+		_, body, _, err := s.Get(step.Commit.Events[0])
+		require.NoError(t, err)
+		assert.Equal(t, body, step.Events[0])
+		next, err := s.ReadLineStep(ids[k-1], step)
+		require.NoError(t, err)
+		assert.Equal(t, ids[k-2], next.Commit.Parent())
+		next2, err := s.ReadFoldStep(ids[6], fold)
+		require.NoError(t, err)
+		assert.Equal(t, ids[5], next2.Commit.Parent())
+	}
+}

@@ -33,21 +33,28 @@ func (l Link) encode() []byte {
 }
 
 func decodeLink(v []byte) (Link, bool, error) {
+	l, err := DecodeLink(v)
+	return l, err == nil, err
+}
+
+// DecodeLink decodes a skip link record's value; an error matching
+// ErrCorrupt when it is not one.
+func DecodeLink(v []byte) (Link, error) {
 	bad := fmt.Errorf("%w: skip link record", ErrCorrupt)
 	if len(v) < 2*object.IDSize+2 {
-		return Link{}, false, bad
+		return Link{}, bad
 	}
 	l := Link{Prev: object.ID(v[:32]), Up: object.ID(v[32:64])}
 	t, n := binary.Varint(v[64:])
 	if n <= 0 {
-		return Link{}, false, bad
+		return Link{}, bad
 	}
 	off, m := binary.Uvarint(v[64+n:])
 	if m <= 0 || 64+n+m != len(v) {
-		return Link{}, false, bad
+		return Link{}, bad
 	}
 	l.Time, l.Offset = time.Unix(0, t).UTC(), off
-	return l, true, nil
+	return l, nil
 }
 
 // Link returns a commit's skip link, if it has one.

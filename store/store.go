@@ -1673,7 +1673,7 @@ func (s *Store) CommitAfter(id, parent object.ID) (*object.Commit, error) {
 		return nil, err
 	}
 	if kind != object.KindCommit {
-		return nil, fmt.Errorf("object %s is a %s, not a commit: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not a commit: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	return object.DecodeCommit(body)
 }
@@ -1686,7 +1686,7 @@ func (s *Store) Event(id object.ID) (*object.Event, error) {
 		return nil, err
 	}
 	if kind != object.KindEvent {
-		return nil, fmt.Errorf("object %s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not an event: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	e, err := object.DecodeEvent(body)
 	if err != nil {
@@ -1704,7 +1704,7 @@ func (s *Store) EventIs(id object.ID, stream, typ string) (bool, error) {
 		return false, err
 	}
 	if kind != object.KindEvent {
-		return false, fmt.Errorf("object %s is a %s, not an event: %w", id.Short(), kind, ErrNotFound)
+		return false, fmt.Errorf("object %s is %s, not an event: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	st, ty, err := object.EventNames(body)
 	if err != nil {
@@ -1720,7 +1720,7 @@ func (s *Store) Tree(id object.ID) (*object.Tree, error) {
 		return nil, err
 	}
 	if kind != object.KindTree {
-		return nil, fmt.Errorf("object %s is a %s, not a tree: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not a tree: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	return object.DecodeTree(body)
 }
@@ -1732,7 +1732,7 @@ func (s *Store) Blob(id object.ID) ([]byte, error) {
 		return nil, err
 	}
 	if kind != object.KindBlob {
-		return nil, fmt.Errorf("object %s is a %s, not a blob: %w", id.Short(), kind, ErrNotFound)
+		return nil, fmt.Errorf("object %s is %s, not a blob: %w", id.Short(), kind.WithArticle(), ErrNotFound)
 	}
 	return body, nil
 }
