@@ -1,8 +1,9 @@
 // Package fsck checks a whole repository: every object against its ID and
 // its encoding, every link between objects, the invariants of commits,
 // every ref, every reflog entry, every record the log keeps beside history
-// (snapshots, idempotency keys, checkpoints), and every byte of the log
-// files through their checksums.
+// (snapshots, idempotency keys, checkpoints, skip links against the
+// commits and lines they shortcut), and every byte of the log files
+// through their checksums.
 //
 // Why a package of its own and not a method of the store: the store reads
 // what a request names and trusts an index once it has checked the object
