@@ -356,17 +356,26 @@ func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts Checkout
 		idx.entries[j.entry.Stream] = ent
 		res.Written++
 	}
+	changed := make(map[string]bool) // folders whose names this checkout changed
+	for _, j := range jobs {
+		wt.changedUp(changed, j.path)
+	}
 	if len(opts.Streams) == 0 {
 		for _, g := range gone {
 			if g.file {
 				if err := wt.remove(g.stream); err != nil {
 					return nil, err
 				}
+				p, _ := wt.path(g.stream) // valid: removed above
+				wt.changedUp(changed, p)
 			}
 			delete(idx.entries, g.stream)
 			res.Removed++
 		}
 		idx.commit = id
+	}
+	if err := wt.syncDirs(changed); err != nil {
+		return nil, err
 	}
 	idx.written = time.Now()
 	if err := pack.WriteFileAtomic(pack.OS, filepath.Join(r.gitDir, WorktreeIndexName), idx.encode()); err != nil {
@@ -1097,6 +1106,51 @@ func (w *worktree) createBeside(p string) (*os.File, string, error) {
 		return f, tmp, err
 	}
 }
+
+// changedUp adds to changed the folders whose names writing or removing
+// the file at p may have changed: its own, and those above it in the work
+// tree (a folder made or removed is a name in its parent).
+func (w *worktree) changedUp(changed map[string]bool, p string) {
+	for dir := filepath.Dir(p); !changed[dir] && strings.HasPrefix(dir, w.dir); dir = filepath.Dir(dir) {
+		changed[dir] = true
+		if dir == w.dir {
+			break
+		}
+	}
+}
+
+// syncDirs makes the names in the folders a checkout changed durable,
+// before the index that vouches for them is written: a power loss could
+// otherwise keep the index and lose a removal (the file then stayed for
+// good, taken for the user's) or a rename (its temp file stayed); a
+// helper's audit. A folder removed since is no error. The files' bytes
+// are not synced: one whose bytes were lost no longer matches the index,
+// and the next checkout rewrites it.
+func (w *worktree) syncDirs(changed map[string]bool) error {
+	for dir := range changed {
+		f, err := w.root.Open(w.rel(dir))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("syncing the work tree folder %s: %w", dir, err)
+		}
+		if checkoutDirSynced != nil {
+			checkoutDirSynced(dir)
+		}
+	}
+	return nil
+}
+
+// checkoutDirSynced, when set (by tests), is told of each work tree
+// folder a checkout synced.
+var checkoutDirSynced func(dir string)
 
 // remove removes a stream's file and the folders it leaves empty.
 func (w *worktree) remove(stream string) error {

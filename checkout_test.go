@@ -976,3 +976,29 @@ func TestRefusalNamesADamagedIndex(t *testing.T) {
 	assert.ErrorContains(t, err, "n.json, which no checkout wrote")
 	assert.NotContains(t, err.Error(), "did not read")
 }
+
+// A checkout syncs the folders whose names it changed (files renamed
+// into place, removed, folders made or removed above them) before it
+// writes the index that vouches for them: a power loss could keep the
+// index and lose a removal, and the file then stayed for good, taken for
+// the user's (a helper's audit). A folder removed is not synced; nothing
+// else is.
+func TestCheckoutSyncsTheFoldersItChanged(t *testing.T) {
+	r := modelRepo(t, bankModelEvery(3))
+	c1 := appendOne(t, r, ev("acc-1", "AccountOpened", `{"owner":"ann"}`), ev("eu/acc-2", "AccountOpened", `{"owner":"bob"}`))
+	appendOne(t, r, ev("acc-1", "MoneyDeposited", `{"amount":5}`), ev("eu/fr/acc-3", "AccountOpened", `{"owner":"cy"}`))
+	var synced []string
+	checkoutDirSynced = func(dir string) { synced = append(synced, dir) }
+	defer func() { checkoutDirSynced = nil }()
+	wt := r.WorkTree()
+	checkout(t, r, "main", CheckoutOptions{})
+	assert.ElementsMatch(t, []string{wt, filepath.Join(wt, "eu"), filepath.Join(wt, "eu", "fr")}, synced)
+
+	synced = nil
+	checkout(t, r, c1.String(), CheckoutOptions{}) // acc-1 rewritten, eu/fr/acc-3 and eu/fr removed
+	assert.ElementsMatch(t, []string{wt, filepath.Join(wt, "eu")}, synced)
+
+	synced = nil
+	checkout(t, r, c1.String(), CheckoutOptions{}) // nothing changes
+	assert.Empty(t, synced)
+}
