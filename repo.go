@@ -325,7 +325,16 @@ func FindGitDir(dir string) (string, error) {
 	} else if !st.IsDir() {
 		return "", fmt.Errorf("%w: %s: not a folder", ErrNotRepository, abs)
 	}
-	for d := abs; ; d = filepath.Dir(d) {
+	// Walked up from where dir really is, as Git walks from the physical
+	// folder getcwd gives: a folder entered through a symbolic link is in
+	// the repository above the link's target. Walking the path as written
+	// found the repository above the link, and a commit went there (a
+	// helper's audit).
+	from := abs
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		from = real
+	}
+	for d := from; ; d = filepath.Dir(d) {
 		for _, cand := range []string{filepath.Join(d, DirName), d} {
 			if ok, err := isRepo(cand); err != nil {
 				return "", err

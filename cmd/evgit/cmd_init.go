@@ -24,6 +24,12 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.dir = "."
 			if len(args) == 1 {
+				// As Git refuses it: an empty name is no folder, and
+				// taking it for the current one made a repository
+				// where none was asked for (a helper's audit).
+				if args[0] == "" {
+					return invalidf("an empty folder name (. is the current folder)")
+				}
 				opts.dir = args[0]
 			}
 			return runInit(cmd.Context(), opts, g)

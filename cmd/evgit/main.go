@@ -55,6 +55,7 @@ func main() {
 // standard streams and the repository once opened.
 type globalOptions struct {
 	dir    string // -C: the folder commands start from, like git -C
+	dirErr error  // the first -C that could not be changed to
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -95,14 +96,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // logCountArgs turns git log's -<n> (log -3) into -n <n>, which the flag
-// parser cannot take as a flag of its own; a value of -n or
-// --max-count (-n -1: no limit) is left as it is, and so is anything
-// after --.
-func logCountArgs(args []string) []string {
+// parser cannot take as a flag of its own. The value of a flag that takes
+// one (-n -1: no limit; --stream -3: the stream "-3"; -C DIR, --directory
+// DIR before the command) is left as it is, and so is anything after --
+// (a helper's audit: --stream -3 became --max-count=3, and --directory r
+// log -1 an unknown flag).
+func logCountArgs(root *cobra.Command, args []string) []string {
+	global := root.PersistentFlags()
 	at := -1
 	for i := 0; i < len(args); i++ {
-		if args[i] == "-C" {
-			i++ // its folder
+		if takesValue(global, args[i]) {
+			i++ // its value
 			continue
 		}
 		if !strings.HasPrefix(args[i], "-") {
@@ -115,10 +119,14 @@ func logCountArgs(args []string) []string {
 	if at < 0 {
 		return args
 	}
+	log, _, err := root.Find([]string{"log"})
+	if err != nil {
+		return args
+	}
 	out := slices.Clone(args)
 	for i := at + 1; i < len(out) && out[i] != "--"; i++ {
 		a := out[i]
-		if a == "-n" || a == "--max-count" {
+		if takesValue(log.Flags(), a) || takesValue(global, a) {
 			i++
 			continue
 		}
@@ -129,13 +137,26 @@ func logCountArgs(args []string) []string {
 	return out
 }
 
+// takesValue reports whether arg is a flag of fs that takes the next
+// argument as its value: --name or -x, with no value attached.
+func takesValue(fs *pflag.FlagSet, arg string) bool {
+	var f *pflag.Flag
+	switch {
+	case strings.HasPrefix(arg, "--") && !strings.Contains(arg, "="):
+		f = fs.Lookup(arg[2:])
+	case len(arg) == 2 && arg[0] == '-' && arg[1] != '-':
+		f = fs.ShorthandLookup(arg[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
+}
+
 // runWith is run with the environment read through getenv.
 func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	out := &checkedWriter{w: stdout}
 	stdout = out
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCommand(g)
-	root.SetArgs(logCountArgs(args))
+	root.SetArgs(logCountArgs(root, args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -250,23 +271,12 @@ Environment:
 			if err := emptyFlags(cmd); err != nil {
 				return err
 			}
-			if g.dir != "" {
-				st, err := os.Stat(g.dir)
-				switch {
-				case errors.Is(err, fs.ErrNotExist):
-					return fatalf("cannot change to '%s': no such directory", g.dir)
-				case err != nil:
-					return fatalf("cannot change to '%s': %v", g.dir, errors.Unwrap(err))
-				case !st.IsDir():
-					return fatalf("cannot change to '%s': not a directory", g.dir)
-				}
-			}
-			return nil
+			return g.dirErr
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetHelpCommand(newHelpCommand(root))
-	root.PersistentFlags().VarP((*dirFlag)(&g.dir), "directory", "C", "run as if evgit was started in `DIR` (each relative -C from the one before, as in Git)")
+	root.PersistentFlags().VarP(&dirFlag{path: &g.dir, err: &g.dirErr}, "directory", "C", "run as if evgit was started in `DIR` (each relative -C from the one before, as in Git)")
 	root.SetFlagErrorFunc(flagError)
 
 	root.AddCommand(
@@ -308,20 +318,41 @@ func newHelpCommand(root *cobra.Command) *cobra.Command {
 	}
 }
 
-// dirFlag is -C: as in Git, each relative -C is taken from the one
-// before it, and an empty one changes nothing.
-type dirFlag string
+// dirFlag is -C: as in Git, which changes to each folder in turn, each
+// relative -C is taken from where the one before it really leads (a
+// link's target, not the link's parent), each must be a folder (a missing
+// one is not joined away by a later "..", as it was on paper: a helper's
+// audit), and an empty one changes nothing. The first that fails is kept
+// for the command to report.
+type dirFlag struct {
+	path *string
+	err  *error
+}
 
-func (d *dirFlag) String() string { return string(*d) }
+func (d *dirFlag) String() string { return *d.path }
 func (d *dirFlag) Type() string   { return "string" }
 
 func (d *dirFlag) Set(v string) error {
+	if v == "" || *d.err != nil {
+		return nil
+	}
+	p := v
+	if !filepath.IsAbs(v) && *d.path != "" {
+		p = filepath.Join(*d.path, v)
+	}
+	st, err := os.Stat(p)
 	switch {
-	case v == "":
-	case *d == "" || filepath.IsAbs(v):
-		*d = dirFlag(v)
+	case errors.Is(err, fs.ErrNotExist):
+		*d.err = fatalf("cannot change to '%s': no such directory", v)
+	case err != nil:
+		*d.err = fatalf("cannot change to '%s': %v", v, errors.Unwrap(err))
+	case !st.IsDir():
+		*d.err = fatalf("cannot change to '%s': not a directory", v)
 	default:
-		*d = dirFlag(filepath.Join(string(*d), v))
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		*d.path = p
 	}
 	return nil
 }
