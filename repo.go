@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -584,7 +585,7 @@ func (r *Repository) foldsAtHead(ctx context.Context, tx *store.Tx, mdl *model.M
 	return w.foldedAt, nil
 }
 
-// offHead is a branch whose tip is not on HEAD's first-parent line:
+// offHead is a branch or tag whose tip is not on HEAD's first-parent line:
 // its own commits (newest first) down to the first commit on that line,
 // its fork (zero when it shares none), with the fork's offset.
 type offHead struct {
@@ -594,12 +595,15 @@ type offHead struct {
 	at   uint64
 }
 
-// branchesOffHead lists the branches with commits HEAD's line lacks.
+// branchesOffHead lists the branches and tags with commits HEAD's line
+// lacks. Tags too: history a tag alone keeps is read (show v1:S,
+// checkout v1) and built on (a branch made from it), and a model that
+// cannot fold it was set, leaving it unreadable (a helper's audit).
 func (r *Repository) branchesOffHead(tx *store.Tx) ([]offHead, error) {
 	head, _, _ := tx.Resolve(refs.HEAD)
 	var out []offHead
 	var line lineSet
-	for _, name := range tx.RefNames(refs.HeadsPrefix) {
+	for _, name := range slices.Concat(tx.RefNames(refs.HeadsPrefix), tx.RefNames(refs.TagsPrefix)) {
 		v, _ := tx.Ref(name)
 		if v.IsSymbolic() || v.ID.IsZero() || v.ID == head {
 			continue
@@ -631,9 +635,9 @@ func (r *Repository) branchesOffHead(tx *store.Tx) ([]offHead, error) {
 	return out, nil
 }
 
-// foldsOnBranches checks every branch off HEAD's line as foldsAtHead
-// checks HEAD: a branch that a new model cannot fold would take no
-// commits. Only what each branch adds to HEAD's line is folded: its own
+// foldsOnBranches checks every branch and tag off HEAD's line as
+// foldsAtHead checks HEAD: a branch that a new model cannot fold would
+// take no commits, a tag would show no state. Only what each branch adds to HEAD's line is folded: its own
 // commits, each stream they touch starting from its state at the fork
 // (forks, from foldsAtHead's pass; nothing at all for a branch that
 // shares no commit with HEAD). A stream a branch does not touch holds
@@ -646,7 +650,11 @@ func foldsOnBranches(ctx context.Context, tx *store.Tx, mdl *model.Model, branch
 		if _, err := foldCommits(ctx, tx, mdl, b.own, states, nil); err != nil {
 			var re *model.RuleError
 			if errors.As(err, &re) {
-				return fmt.Errorf("the model does not fold the history of branch %s: %w", shortBranch(b.name), err)
+				what := "branch " + shortBranch(b.name)
+				if tag, ok := strings.CutPrefix(b.name, refs.TagsPrefix); ok {
+					what = "tag " + tag
+				}
+				return fmt.Errorf("the model does not fold the history of %s: %w", what, err)
 			}
 			return err
 		}
