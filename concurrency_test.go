@@ -558,9 +558,6 @@ func TestIdempotencyKeyDurable(t *testing.T) {
 
 	t.Run("gc", func(t *testing.T) {
 		res := evgitRun(t, dir, "gc", "--prune=now")
-		if res.code == 2 && strings.Contains(res.stderr, "unknown command") {
-			t.Skip("evgit gc does not exist yet; rerun once it does")
-		}
 		require.Equal(t, 0, res.code, res.stderr)
 		retry(t)
 	})

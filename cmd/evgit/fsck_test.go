@@ -22,41 +22,11 @@ import (
 	"github.com/evgit/evgit/store"
 )
 
-// fsckRegistered reports whether newRootCommand adds the fsck command.
-func fsckRegistered() bool {
-	root := newRootCommand(&globalOptions{})
-	for _, c := range root.Commands() {
-		if c.Name() == "fsck" {
-			return true
-		}
-	}
-	return false
-}
-
-// runCLI runs one invocation in process, as run does, with the fsck
-// command added if newRootCommand does not add it yet.
+// runCLI runs one invocation in process, as run does.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if fsckRegistered() {
-		code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
-		return code, out.String(), errb.String()
-	}
-	g := &globalOptions{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	root := newRootCommand(g)
-	root.AddCommand(newFsckCommand(g))
-	root.SetArgs(args)
-	root.SetIn(g.stdin)
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
-	if g.repo != nil {
-		g.repo.Close()
-	}
-	if err != nil && !g.started {
-		err = asUsage(err)
-	}
-	code = report(&errb, err)
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -254,12 +224,9 @@ func TestFsckSegmentOfAnotherCopy(t *testing.T) {
 	assert.Equal(t, exitError, code, "nothing dropped")
 }
 
-// TestFsckScripts runs the scenarios of testdata/fsck once newRootCommand
-// registers the command (they exec the evgit that TestMain builds).
+// TestFsckScripts runs the scenarios of testdata/fsck (they exec the
+// evgit that TestMain builds).
 func TestFsckScripts(t *testing.T) {
-	if !fsckRegistered() {
-		t.Skip("newRootCommand does not add newFsckCommand yet")
-	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/fsck",
 		Setup: func(env *testscript.Env) error {
