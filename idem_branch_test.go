@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/evgit/evgit/object"
 	"github.com/evgit/evgit/store"
 )
 
@@ -187,4 +188,36 @@ func TestLegacyKeyDigestRetried(t *testing.T) {
 	_, err = r.Append(ctx, []EventInput{ev("acc-1", "T", `{"a":2}`)}, AppendOptions{IdempotencyKey: "k"})
 	var reused *KeyReusedError
 	require.ErrorAs(t, err, &reused, "other events are still a reuse")
+}
+
+// A new key is looked up under no branch in a repository no build before
+// session 15 wrote keys to (they recorded keys under the branch): each
+// keyed commit looked under every branch, 13 ms a commit with 5,000
+// branches (a helper's audit). Once such a key is there, the branches are
+// looked under again, so that it is still found.
+func TestNewKeyLooksUnderNoBranch(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	first, err := r.Append(ctx, []EventInput{ev("a", "T", `{}`)}, AppendOptions{IdempotencyKey: "k0"})
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := r.CreateBranch(ctx, fmt.Sprintf("b%d", i), "main", "t")
+		require.NoError(t, err)
+	}
+	var looked []string
+	keyLookedUnder = func(branch string) { looked = append(looked, branch) }
+	defer func() { keyLookedUnder = nil }()
+	_, err = r.Append(ctx, []EventInput{ev("a", "T", `{"n":1}`)}, AppendOptions{IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	assert.Empty(t, looked, "no key is recorded under a branch")
+
+	// An old build's key, under a branch made since.
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		tx.PutIdempotency("refs/heads/b7", "old", first.Commit, object.ZeroID)
+		return nil
+	}))
+	_, err = r.Append(ctx, []EventInput{ev("a", "T", `{"n":2}`)}, AppendOptions{IdempotencyKey: "k2"})
+	require.NoError(t, err)
+	assert.Contains(t, looked, "refs/heads/b7")
+	assert.Len(t, looked, 21, "main, then every other branch")
 }

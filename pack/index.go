@@ -526,6 +526,33 @@ func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record
 	}
 }
 
+// HasRecordFrom reports whether the index holds a record of a kind whose
+// key sorts at or after from: one binary search.
+func (ix *Index) HasRecordFrom(kind uint8, from []byte) (bool, error) {
+	if err := ix.Checked(); err != nil {
+		return false, err
+	}
+	want := Record{Kind: kind, Key: from}
+	lo, hi := 0, ix.m
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		r, err := ix.recordAt(mid)
+		if err != nil {
+			return false, err
+		}
+		if compareRecords(r, want) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == ix.m {
+		return false, nil
+	}
+	r, err := ix.recordAt(lo)
+	return err == nil && r.Kind == kind, err
+}
+
 // AllRecords iterates over every record, sorted by kind and key.
 func (ix *Index) AllRecords() iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {

@@ -80,3 +80,43 @@ func TestIdempotencyAllKeepsEveryUse(t *testing.T) {
 	defer s.Close()
 	require.Equal(t, newestFirst(), read(s))
 }
+
+// BranchIdem tells whether any key is recorded under a branch (as builds
+// before session 15 did), wherever the record lies: in the transaction,
+// in memory, in a sealed index, and after a reopen; keys recorded for no
+// branch do not count.
+func TestBranchIdemFindsKeysUnderABranch(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t, Options{SealObjects: 10})
+	branchIdem := func(s *Store, put func(*Tx)) bool {
+		var got bool
+		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+			if put != nil {
+				put(tx)
+			}
+			var err error
+			got, err = tx.BranchIdem()
+			return err
+		}))
+		return got
+	}
+	c := appendCommit(t, s, 0)
+	require.False(t, branchIdem(s, func(tx *Tx) { tx.PutIdempotency("", "k", c, c) }))
+	for i := range 30 { // sealed, in an index
+		appendCommit(t, s, i+1)
+	}
+	require.NotEmpty(t, s.indexes)
+	require.False(t, branchIdem(s, nil))
+	require.True(t, branchIdem(s, func(tx *Tx) { tx.PutIdempotency("refs/heads/main", "old", c, c) }), "in the transaction")
+	require.True(t, branchIdem(s, nil), "in memory")
+	for i := range 30 {
+		appendCommit(t, s, i+31)
+	}
+	require.Empty(t, s.memIdem, "sealed")
+	require.True(t, branchIdem(s, nil), "in an index")
+	require.NoError(t, s.Close())
+	s, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.True(t, branchIdem(s, nil), "after a reopen")
+}

@@ -261,7 +261,7 @@ func (s *Store) installSeal(job *sealJob, tmp, name string) (bool, error) {
 	s.memOrder = s.memOrder[:copy(s.memOrder, s.memOrder[len(job.objs):])]
 	tail := slices.Clone(s.memRecs[len(job.recs):])
 	s.memRecs = nil
-	s.memIdem = map[string][][]byte{}
+	s.memIdem, s.memBranchIdem = map[string][][]byte{}, false
 	s.memSnap = map[string]object.ID{}
 	s.memLinks = map[object.ID][]byte{}
 	for _, r := range tail {

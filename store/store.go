@@ -153,6 +153,15 @@ type Store struct {
 	memMu     sync.Mutex          // held by a reader that maps what was written
 	memRecs   []pack.Record       // records of uncovered segments, in log order
 	memIdem   map[string][][]byte // every value of a key, in log order
+	// memBranchIdem: memIdem holds a key recorded under a branch.
+	memBranchIdem bool
+	// branchIdems remembers, for each index looked at, whether it holds
+	// a key recorded under a branch (branchIdem); its own mutex, as
+	// readers fill it.
+	branchIdems struct {
+		sync.Mutex
+		of map[*pack.Index]bool
+	}
 	memSnap   map[string]object.ID
 	memLinks  map[object.ID][]byte
 	refs      *refs.Table
@@ -725,7 +734,7 @@ func (s *Store) reloadOnce(locked bool) error {
 	s.reloads++
 	s.resetMem(nil, locked)
 	s.memRecs = nil
-	s.memIdem = map[string][][]byte{}
+	s.memIdem, s.memBranchIdem = map[string][][]byte{}, false
 	s.memSnap = map[string]object.ID{}
 	s.memLinks = map[object.ID][]byte{}
 	s.refs = refs.NewTable()
@@ -1212,6 +1221,7 @@ func (s *Store) addMemRecord(r pack.Record) {
 	switch r.Kind {
 	case RecIdem:
 		s.memIdem[string(r.Key)] = append(s.memIdem[string(r.Key)], r.Value)
+		s.memBranchIdem = s.memBranchIdem || len(r.Key) > 0 && r.Key[0] != 0
 	case RecSnapshot:
 		if len(r.Value) == object.IDSize {
 			s.memSnap[string(r.Key)] = object.ID(r.Value)
@@ -1980,6 +1990,40 @@ func (s *Store) idempotency(branch, key string) (commit, digest object.ID, ok bo
 	}
 	u, err := decodeIdem(v)
 	return u.Commit, u.Digest, err == nil, err
+}
+
+// branchIdem reports whether a key is recorded under a branch in memory
+// or in an index (Tx.BranchIdem); s.mu is held. Such keys sort after
+// every key recorded for no branch, whose IdemKey starts with a zero
+// byte: one search of each index, remembered while the index lives.
+func (s *Store) branchIdem() (bool, error) {
+	if s.memBranchIdem {
+		return true, nil
+	}
+	for _, ix := range s.indexes {
+		s.branchIdems.Lock()
+		some, known := s.branchIdems.of[ix]
+		s.branchIdems.Unlock()
+		if !known {
+			var err error
+			if some, err = ix.HasRecordFrom(RecIdem, []byte{1}); err != nil {
+				return false, err
+			}
+			s.branchIdems.Lock()
+			if len(s.branchIdems.of) > 2*len(s.indexes)+8 {
+				s.branchIdems.of = nil // indexes merged away since
+			}
+			if s.branchIdems.of == nil {
+				s.branchIdems.of = map[*pack.Index]bool{}
+			}
+			s.branchIdems.of[ix] = some
+			s.branchIdems.Unlock()
+		}
+		if some {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // SnapshotKey returns the record key of a snapshot entry.
