@@ -162,14 +162,14 @@ type Store struct {
 		sync.Mutex
 		of map[*pack.Index]bool
 	}
-	memSnap   map[string]object.ID
-	memLinks  map[object.ID][]byte
-	refs      *refs.Table
-	cache     *pack.FrameCache
-	torn      int64  // bytes cut from a torn tail
-	tornKept  string // where the cut bytes were kept (lost-found), relative to dir
-	gen       uint64 // the layout generation the store last listed
-	stale     error  // set while the tables are half built by a failed reload
+	memSnap  map[string]object.ID
+	memLinks map[object.ID][]byte
+	refs     *refs.Table
+	cache    *pack.FrameCache
+	torn     int64  // bytes cut from a torn tail
+	tornKept string // where the cut bytes were kept (lost-found), relative to dir
+	gen      uint64 // the layout generation the store last listed
+	stale    error  // set while the tables are half built by a failed reload
 	// uncut is why a torn tail of the newest segment could not be cut
 	// (its bytes could not be kept first); nil when none is left. Reads
 	// stop at the tail; writes are refused while it is there.
