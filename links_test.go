@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/evgit/evgit/object"
+	"github.com/evgit/evgit/refs"
 	"github.com/evgit/evgit/store"
 	"github.com/evgit/evgit/walk"
 )
@@ -164,4 +165,40 @@ func TestAsOfSurvivesDamagedLinks(t *testing.T) {
 	put(linked[2], func(l *store.Link) { l.Up = linked[1] })
 	put(linked[0], func(l *store.Link) { l.Up = linked[2] })
 	check(1000)
+}
+
+// A merge of no events of its own sits at its first parent's offset: a
+// skip link's walk back over it goes on to the linked commit of that
+// offset, and fsck finds the repository sound (a review: the walk stopped
+// at the merge and reported the link off its line).
+func TestFsckSkipLinksAcrossAMergeOfNoEvents(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	for i := range 100 { // the 100th commit crosses offset 100: linked
+		appendOne(t, r, ev(fmt.Sprintf("a-%d", i%5), "T", `{"n":1}`))
+	}
+	_, err := r.CreateBranch(ctx, "side", "main~10", "t")
+	require.NoError(t, err)
+	_, err = r.Append(ctx, []EventInput{ev("b", "T", `{"n":2}`)}, AppendOptions{Branch: "side"})
+	require.NoError(t, err)
+	main, err := r.Resolve(ctx, "main")
+	require.NoError(t, err)
+	_, linked, err := r.st.Link(main)
+	require.NoError(t, err)
+	require.True(t, linked, "main's head is linked")
+	side, err := r.Resolve(ctx, "side")
+	require.NoError(t, err)
+	mc, err := r.st.Commit(main)
+	require.NoError(t, err)
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		c := &object.Commit{Parents: []object.ID{main, side}, Time: mc.Time, Offset: mc.Offset, Message: "merge"}
+		return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: main, New: tx.PutCommit(c), Time: c.Time, Message: "merge"})
+	}))
+	r.forgetHeads()
+	for i := range 100 {
+		appendOne(t, r, ev(fmt.Sprintf("c-%d", i%5), "T", `{"n":3}`))
+	}
+	rep, err := r.Fsck(ctx, FsckOptions{})
+	require.NoError(t, err)
+	assert.True(t, rep.OK, "%v", rep.Problems)
 }

@@ -58,6 +58,10 @@ func (c *checker) checkSkipLinks(ctx context.Context) error {
 			return err
 		}
 		step, err := c.st.ReadLineStep(s.commit, nil)
+		if errors.Is(err, store.ErrNotFound) {
+			c.bad(s.at, "is beside %s, which is not a commit", s.commit)
+			continue
+		}
 		if err != nil {
 			continue // the object pass reports it
 		}
@@ -139,8 +143,8 @@ func (c *checker) onLine(from *store.LineStep, target object.ID) string {
 		if err != nil {
 			return ""
 		}
-		if next.Commit.Offset <= tc.Offset {
-			break
+		if next.Commit.Offset < tc.Offset {
+			break // past it: a commit of no events (a merge) has its parent's offset
 		}
 		step = next
 	}

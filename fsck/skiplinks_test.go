@@ -106,3 +106,26 @@ func TestSkipLinksAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// A skip link beside an object that is not a commit is reported: the
+// object pass knows nothing of links (a review).
+func TestSkipLinkBesideANonCommit(t *testing.T) {
+	ctx := context.Background()
+	dir := skipLinkRepository(t)
+	st, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	v, _ := st.Ref("refs/heads/main")
+	c, err := st.Commit(v.ID)
+	require.NoError(t, err)
+	event := c.Events[0]
+	require.NoError(t, st.Update(ctx, func(tx *store.Tx) error {
+		tx.PutLink(event, store.Link{Prev: c.Parent(), Time: c.Time, Offset: c.Offset})
+		return nil
+	}))
+	rep, err := fsck.Run(ctx, st, fsck.Options{})
+	require.NoError(t, err)
+	st.Close()
+	require.Len(t, rep.Problems, 1, "%v", rep.Problems)
+	assert.Equal(t, fsck.Problem{Kind: fsck.KindLink, Name: event.String(), File: rep.Problems[0].File, Offset: rep.Problems[0].Offset,
+		Message: "is beside " + event.String() + ", which is not a commit"}, rep.Problems[0])
+}
