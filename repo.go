@@ -330,11 +330,26 @@ func FindGitDir(dir string) (string, error) {
 	// folder getcwd gives: a folder entered through a symbolic link is in
 	// the repository above the link's target. Walking the path as written
 	// found the repository above the link, and a commit went there (a
-	// helper's audit).
-	from := abs
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		from = real
+	// helper's audit). The same repository found along the path as
+	// written keeps that path, so that a .evgit that is itself a link has
+	// its work tree beside the link, as the guide says (the folder that
+	// holds .evgit), not beside the link's target (a review).
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil || real == abs {
+		return walkUp(abs, abs)
 	}
+	found, err := walkUp(real, abs)
+	if err == nil {
+		if written, werr := walkUp(abs, abs); werr == nil && written != found && sameFolder(written, found) {
+			return written, nil
+		}
+	}
+	return found, err
+}
+
+// walkUp looks for a repository in from and the folders above it; abs is
+// the folder the search was asked for, which its error names.
+func walkUp(from, abs string) (string, error) {
 	for d := from; ; d = filepath.Dir(d) {
 		for _, cand := range []string{filepath.Join(d, DirName), d} {
 			if ok, err := isRepo(cand); err != nil {
@@ -354,6 +369,16 @@ func FindGitDir(dir string) (string, error) {
 			return "", fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)
 		}
 	}
+}
+
+// sameFolder reports whether two paths name one folder.
+func sameFolder(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // isRepo reports whether dir holds a repository: a format file and a
