@@ -546,9 +546,9 @@ type commitWriter struct {
 	// snapshot tree an earlier commit left building, which goes after
 	// the commit.
 	room txRoom
-	// foldAt asks a rebuild (model set) for every stream's state at
-	// these commits of the line (by offset), which it leaves in foldedAt.
-	foldAt   map[object.ID]uint64
+	// foldAt asks a rebuild (model set) for the states of some streams
+	// at these commits of the line, which it leaves in foldedAt.
+	foldAt   map[object.ID]foldMark
 	foldedAt map[object.ID]map[string]streamState
 	// ctx, when set, stops a rebuild's fold of the whole line (model
 	// set); a commit's own rebuild runs to its end.
@@ -992,6 +992,15 @@ func sameRequest(rd reader, prev, prevDig, dig object.ID, events []preparedEvent
 		filled[i].in.Schema = e.Schema
 	}
 	return digest(filled, opts, mdl) == prevDig, nil
+}
+
+// foldMark is a commit of the line where a rebuild keeps states: its
+// offset, and the streams whose states are kept there (the ones a branch
+// or tag forking there touches: a copy of every stream at each of
+// thousands of forks took gigabytes; a helper's audit).
+type foldMark struct {
+	offset  uint64
+	streams map[string]bool
 }
 
 // keyLookedUnder, when set (by tests), is told of each branch keyOnLine

@@ -832,17 +832,21 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 			}
 		}
 		var atStates map[string]streamState
-		marks := map[int]bool{}
-		if at != nil {
-			marks[at.pos] = true
-		}
-		pos := map[object.ID]int{} // the commits w.foldAt asks states at
-		for id, off := range w.foldAt {
-			p := sort.Search(len(v.offsets), func(i int) bool { return v.offsets[i] >= off })
+		marks := map[int]map[string]bool{} // nil: every stream
+		pos := map[object.ID]int{}         // the commits w.foldAt asks states at
+		for id, m := range w.foldAt {
+			p := sort.Search(len(v.offsets), func(i int) bool { return v.offsets[i] >= m.offset })
 			if p >= len(v.ids) || v.ids[p] != id {
 				return fmt.Errorf("%w: commit %s is not on the line where its offset says", ErrCorrupt, id.Short())
 			}
-			marks[p], pos[id] = true, p
+			if marks[p] == nil {
+				marks[p] = map[string]bool{}
+			}
+			maps.Copy(marks[p], m.streams)
+			pos[id] = p
+		}
+		if at != nil {
+			marks[at.pos] = nil
 		}
 		var all map[int]map[string]streamState
 		if states, all, err = foldLine(w.ctx, w.tx, w.mdl, v, len(streams), marks); err != nil {
@@ -893,16 +897,27 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 
 // foldLine folds every event on the line of v, oldest first, commit
 // after commit (stopping when ctx, if not nil, is done), and returns
-// every stream's state at v's commit and at each position of at (a copy
-// of all the states there). One pass in the order the events were
+// every stream's state at v's commit and at each position of at a copy
+// of the states there: of the streams at names, or of all for nil. One pass in the order the events were
 // written reads each frame once; folding stream after stream read the
 // frames of every stream again (two minutes, not seconds, on a million
 // events over 10,000 streams).
-func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]bool) (map[string]streamState, map[int]map[string]streamState, error) {
+func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]map[string]bool) (map[string]streamState, map[int]map[string]streamState, error) {
 	atStates := make(map[int]map[string]streamState, len(at))
 	states, err := foldCommits(ctx, rd, mdl, v.ids[:v.pos+1], make(map[string]streamState, streams), func(i int, _ object.ID, _ *object.Commit, states map[string]streamState, _ []string) error {
-		if at[i] {
+		names, ok := at[i]
+		switch {
+		case !ok:
+		case names == nil:
 			atStates[i] = maps.Clone(states)
+		default:
+			kept := make(map[string]streamState, len(names))
+			for s := range names {
+				if st, ok := states[s]; ok {
+					kept[s] = st
+				}
+			}
+			atStates[i] = kept
 		}
 		return nil
 	})
