@@ -157,7 +157,7 @@ const checkoutTries = 8
 // checkoutOnce is one try of Checkout.
 func (r *Repository) checkoutOnce(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
 	if r.workTree == "" {
-		return nil, invalidf("checkout needs a work tree; %s is a bare repository", r.gitDir)
+		return nil, invalidf("checkout needs a work tree, and %s has none: it is a bare repository, or a .evgit reached by its real name (run it from the work tree)", r.gitDir)
 	}
 	if opts.Branch != "" {
 		if len(opts.Streams) > 0 {

@@ -278,7 +278,11 @@ func OpenWith(ctx context.Context, gitDir string, opts OpenOptions) (*Repository
 		return nil, err
 	}
 	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs), warn: opts.Warn}
-	if !isBare(abs) {
+	// The work tree is the folder that holds .evgit. A repository folder
+	// by another name is bare, or a .evgit reached through a link to it
+	// (its real path): the folder above it is no work tree (a review saw
+	// a checkout write there, and remove a file of the user's).
+	if !isBare(abs) && filepath.Base(abs) == DirName {
 		r.workTree = filepath.Dir(abs)
 	}
 	return r, nil
@@ -331,21 +335,14 @@ func FindGitDir(dir string) (string, error) {
 	// folder getcwd gives: a folder entered through a symbolic link is in
 	// the repository above the link's target. Walking the path as written
 	// found the repository above the link, and a commit went there (a
-	// helper's audit). The same repository found along the path as
-	// written keeps that path, so that a .evgit that is itself a link has
-	// its work tree beside the link, as the guide says (the folder that
-	// holds .evgit), not beside the link's target (a review).
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil || real == abs {
-		return walkUp(abs, abs)
+	// helper's audit). Where the walk starts inside a repository folder
+	// whose real name is not .evgit (a .evgit that is a link to
+	// elsewhere), it has no work tree (OpenWith), as Git has none inside
+	// a git folder.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return walkUp(real, abs)
 	}
-	found, err := walkUp(real, abs)
-	if err == nil {
-		if written, werr := walkUp(abs, abs); werr == nil && written != found && sameFolder(written, found) {
-			return written, nil
-		}
-	}
-	return found, err
+	return walkUp(abs, abs)
 }
 
 // walkUp looks for a repository in from and the folders above it; abs is
@@ -370,16 +367,6 @@ func walkUp(from, abs string) (string, error) {
 			return "", fmt.Errorf("%w (or any parent): %s", ErrNotRepository, abs)
 		}
 	}
-}
-
-// sameFolder reports whether two paths name one folder.
-func sameFolder(a, b string) bool {
-	sa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	sb, err := os.Stat(b)
-	return err == nil && os.SameFile(sa, sb)
 }
 
 // isRepo reports whether dir holds a repository: a format file and a
