@@ -492,20 +492,10 @@ func (ix *Index) Records(kind uint8, prefix []byte, exact bool) iter.Seq2[Record
 			yield(Record{}, err)
 			return
 		}
-		want := Record{Kind: kind, Key: prefix}
-		lo, hi := 0, ix.m
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			r, err := ix.recordAt(mid)
-			if err != nil {
-				yield(Record{}, err)
-				return
-			}
-			if compareRecords(r, want) < 0 {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
+		lo, err := ix.searchRecord(kind, prefix)
+		if err != nil {
+			yield(Record{}, err)
+			return
 		}
 		for i := lo; i < ix.m; i++ {
 			r, err := ix.recordAt(i)
@@ -532,13 +522,24 @@ func (ix *Index) HasRecordFrom(kind uint8, from []byte) (bool, error) {
 	if err := ix.Checked(); err != nil {
 		return false, err
 	}
-	want := Record{Kind: kind, Key: from}
+	lo, err := ix.searchRecord(kind, from)
+	if err != nil || lo == ix.m {
+		return false, err
+	}
+	r, err := ix.recordAt(lo)
+	return err == nil && r.Kind == kind, err
+}
+
+// searchRecord returns the position of the first record that sorts at or
+// after kind and key (ix.m when none does): a binary search.
+func (ix *Index) searchRecord(kind uint8, key []byte) (int, error) {
+	want := Record{Kind: kind, Key: key}
 	lo, hi := 0, ix.m
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		r, err := ix.recordAt(mid)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		if compareRecords(r, want) < 0 {
 			lo = mid + 1
@@ -546,11 +547,7 @@ func (ix *Index) HasRecordFrom(kind uint8, from []byte) (bool, error) {
 			hi = mid
 		}
 	}
-	if lo == ix.m {
-		return false, nil
-	}
-	r, err := ix.recordAt(lo)
-	return err == nil && r.Kind == kind, err
+	return lo, nil
 }
 
 // AllRecords iterates over every record, sorted by kind and key.

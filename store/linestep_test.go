@@ -14,19 +14,13 @@ import (
 	"github.com/evgit/evgit/refs"
 )
 
-// A walk down a line with ReadLineStep reads a frame's commits with one
-// index lookup, not one per commit; PrefetchLine, called as the walk
-// enters a frame, has the frame the line goes on to decoded on another
-// goroutine before the walk gets there; and LeaveFrame takes the frame a
-// walk leaves out of the frame cache (with DropLeft). The commits read are the ones Get
-// reads.
-func TestLineStepWalkReadsByFrames(t *testing.T) {
-	s, _ := newStore(t, Options{DropLeft: true})
-	ctx := context.Background()
-	var ids []object.ID // oldest first
-	const frames, perFrame = 5, 40
+// lineOfFrames commits frames transactions of perFrame one-event commits
+// to main, a frame each, and returns the commits, oldest first.
+func lineOfFrames(t *testing.T, s *Store, frames, perFrame int) []object.ID {
+	t.Helper()
+	var ids []object.ID
 	for f := range frames {
-		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
+		require.NoError(t, s.Update(context.Background(), func(tx *Tx) error {
 			old, _, _ := tx.Resolve("refs/heads/main")
 			head := old
 			for i := range perFrame {
@@ -41,6 +35,19 @@ func TestLineStepWalkReadsByFrames(t *testing.T) {
 			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
 		}))
 	}
+	return ids
+}
+
+// A walk down a line with ReadLineStep reads a frame's commits with one
+// index lookup, not one per commit; PrefetchLine, called as the walk
+// enters a frame, has the frame the line goes on to decoded on another
+// goroutine before the walk gets there; and LeaveFrame takes the frame a
+// walk leaves out of the frame cache (with DropLeft). The commits read are the ones Get
+// reads.
+func TestLineStepWalkReadsByFrames(t *testing.T) {
+	s, _ := newStore(t, Options{DropLeft: true})
+	const frames, perFrame = 5, 40
+	ids := lineOfFrames(t, s, frames, perFrame)
 	frameOf := func(id object.ID) pack.FrameKey {
 		loc, ok := s.lookup(id)
 		require.True(t, ok)
@@ -339,23 +346,7 @@ func TestPrefetchFoldFindsTheNextFrame(t *testing.T) {
 func TestLineStepsReadAfterAnotherProcessesGC(t *testing.T) {
 	s, dir := newStore(t, Options{})
 	ctx := context.Background()
-	var ids []object.ID // oldest first
-	for f := range 3 {
-		require.NoError(t, s.Update(ctx, func(tx *Tx) error {
-			old, _, _ := tx.Resolve("refs/heads/main")
-			head := old
-			for i := range 10 {
-				ev := object.NewEvent("s", "T", 1, nil, fmt.Appendf(nil, `{"f":%d,"i":%d}`, f, i))
-				c := &object.Commit{Events: []object.ID{tx.PutEvent(ev)}, Time: time.Unix(int64(len(ids)), 0).UTC(), Offset: uint64(len(ids) + 1)}
-				if !head.IsZero() {
-					c.Parents = []object.ID{head}
-				}
-				head = tx.PutCommit(c)
-				ids = append(ids, head)
-			}
-			return tx.UpdateRef(refs.Update{Name: "refs/heads/main", Old: old, New: head, Time: time.Unix(1, 0)})
-		}))
-	}
+	ids := lineOfFrames(t, s, 3, 10)
 	for round := range 2 { // from segments to a pack, then from a pack to the next
 		k := len(ids) - 1 - round
 		step, err := s.ReadLineStep(ids[k], nil)
