@@ -97,8 +97,8 @@ func (w *commitWriter) linksBehind(c *object.Commit) (linkState, error) {
 // does not decode ends the hops; and the commit the hops land on is read,
 // as the last stretch's walk reads it anyway: it must be newer than t,
 // which makes every commit hopped over newer too, since times never
-// decrease along a line. If it is not, its link lied, and the walk goes
-// commit by commit from where the hops began. A link naming a commit off
+// decrease along a line. If it is not, or is no commit, its link lied,
+// and the walk goes commit by commit from where the hops began. A link naming a commit off
 // the line is not seen here; fsck finds it.
 func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (object.ID, error) {
 	src := source{r.st}
@@ -148,10 +148,12 @@ func (r *Repository) asOf(ctx context.Context, tip object.ID, t time.Time) (obje
 	}
 	if id != start {
 		c, err := r.st.Commit(id)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt):
+			id = start // the links led to no commit
+		case err != nil:
 			return object.ZeroID, err
-		}
-		if !c.Time.After(t) {
+		case !c.Time.After(t):
 			id = start
 		}
 	}

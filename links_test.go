@@ -165,6 +165,14 @@ func TestAsOfSurvivesDamagedLinks(t *testing.T) {
 	put(linked[2], func(l *store.Link) { l.Up = linked[1] })
 	put(linked[0], func(l *store.Link) { l.Up = linked[2] })
 	check(1000)
+	// A link to an object that is no commit, with a link of its own.
+	nowhere := object.ID{1}
+	require.NoError(t, r.st.Update(ctx, func(tx *store.Tx) error {
+		tx.PutLink(nowhere, store.Link{Time: start.AddDate(4, 0, 0), Offset: 1})
+		return nil
+	}))
+	put(linked[0], func(l *store.Link) { l.Prev, l.Up = nowhere, object.ZeroID })
+	check(2500.5)
 }
 
 // A merge of no events of its own sits at its first parent's offset: a

@@ -703,12 +703,14 @@ func streamsOf(rd reader, c *object.Commit, set map[string]bool) error {
 
 // foldsOnBranches checks every branch and tag off HEAD's line as
 // foldsAtHead checks HEAD: a branch that a new model cannot fold would
-// take no commits, a tag would show no state. Only what each branch adds to HEAD's line is folded: its own
-// commits, each stream they touch starting from its state at the fork
-// (forks, from foldsAtHead's pass; nothing at all for a branch that
-// shares no commit with HEAD). A stream a branch does not touch holds
-// what it holds on HEAD's line there, and HEAD's fold went through it (a
-// fold depends only on the stream's state and the event).
+// take no commits, a tag would show no state. Only what each branch adds
+// to HEAD's line is folded: its own commits, each stream they touch
+// starting from its state at the fork (forks, from foldsAtHead's pass,
+// which keeps there the streams the branches forking there touch; nothing
+// at all for a branch that shares no commit with HEAD). A stream a branch
+// does not touch holds what it holds on HEAD's line there, and HEAD's
+// fold went through it (a fold depends only on the stream's state and
+// the event).
 func foldsOnBranches(ctx context.Context, tx *store.Tx, mdl *model.Model, branches []offHead, forks map[object.ID]map[string]streamState) error {
 	for _, b := range branches {
 		states := maps.Clone(forks[b.fork])

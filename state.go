@@ -898,8 +898,8 @@ func (h *headState) rebuild(w *commitWriter, l *loader) error {
 // foldLine folds every event on the line of v, oldest first, commit
 // after commit (stopping when ctx, if not nil, is done), and returns
 // every stream's state at v's commit and at each position of at a copy
-// of the states there: of the streams at names, or of all for nil. One pass in the order the events were
-// written reads each frame once; folding stream after stream read the
+// of the states there: of the streams at names, or of all for nil. One
+// pass in the order the events were written reads each frame once; folding stream after stream read the
 // frames of every stream again (two minutes, not seconds, on a million
 // events over 10,000 streams).
 func foldLine(ctx context.Context, rd reader, mdl *model.Model, v *lineView, streams int, at map[int]map[string]bool) (map[string]streamState, map[int]map[string]streamState, error) {
