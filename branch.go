@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -230,6 +231,11 @@ func (r *Repository) deleteRefs(ctx context.Context, prefix, what string, names 
 		return nil, err
 	}
 	var olds []object.ID
+	var head0 object.ID
+	var merged0 map[object.ID]bool
+	if merged {
+		head0, merged0 = r.onHeadLine(ctx, prefix, names)
+	}
 	err := r.st.Update(ctx, func(tx *store.Tx) error {
 		olds = make([]object.ID, len(names))
 		var line lineSet
@@ -249,7 +255,7 @@ func (r *Repository) deleteRefs(ctx context.Context, prefix, what string, names 
 			}
 			if merged {
 				head, _, _ := tx.Resolve(refs.HEAD)
-				on := head == v.ID
+				on := head == v.ID || head == head0 && merged0[v.ID]
 				if !on && !head.IsZero() {
 					var err error
 					if on, err = line.has(tx, head, v.ID); err != nil {
@@ -272,6 +278,60 @@ func (r *Repository) deleteRefs(ctx context.Context, prefix, what string, names 
 	}
 	return olds, nil
 }
+
+// onHeadLine finds, before deleteRefs takes the lock, which of the
+// names' commits HEAD's first-parent line holds, in the line index (read
+// from cache/line, or built once and saved there): deleteRefs trusts the
+// answer while HEAD stays where it was, and walks the line only for the
+// others. Walking it commit by commit in each call took 1.3 s for a
+// branch 150,000 commits down, and 129 s for 100 calls (a helper's audit
+// of many refs). Only a commit far down the line is looked up so: near
+// HEAD the walk is short, and building the index of a long line for it
+// would cost more. Any failure here only leaves the walk to do the work.
+func (r *Repository) onHeadLine(ctx context.Context, prefix string, names []string) (object.ID, map[object.ID]bool) {
+	head, err := r.Resolve(ctx, refs.HEAD)
+	if err != nil {
+		return object.ZeroID, nil
+	}
+	hc, err := r.st.Commit(head)
+	if err != nil {
+		return object.ZeroID, nil
+	}
+	far := map[object.ID]uint64{} // commit → offset
+	for _, name := range names {
+		ref, ok := r.st.Ref(prefix + name)
+		if !ok || ref.IsSymbolic() {
+			continue
+		}
+		if c, err := r.st.Commit(ref.ID); err == nil && c.Offset+farOnLine < hc.Offset {
+			far[ref.ID] = c.Offset
+		}
+	}
+	if len(far) == 0 {
+		return object.ZeroID, nil
+	}
+	on := map[object.ID]bool{}
+	err = r.onLine(ctx, r.st, head, func(v *lineView) error {
+		for id, offset := range far {
+			// A merge of no events shares its parent's offset.
+			p := sort.Search(v.pos+1, func(i int) bool { return v.offsets[i] >= offset })
+			for ; p <= v.pos && v.offsets[p] == offset; p++ {
+				if v.ids[p] == id {
+					on[id] = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return object.ZeroID, nil
+	}
+	return head, on
+}
+
+// farOnLine is how many events below HEAD a branch's commit must lie for
+// branch -d to look it up in the line index rather than walk to it.
+const farOnLine = 10_000
 
 // quotedName quotes a ref name the user gave as Git does ('main'), or, when
 // it holds what no ref name may (a control character, bytes that are not

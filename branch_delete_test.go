@@ -2,6 +2,8 @@ package evgit
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -101,4 +103,40 @@ func TestDeleteSeveralAllOrNone(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, olds, 2)
 	require.Equal(t, []string{"b", "main", "tc"}, refsNow())
+}
+
+// branch -d of a branch far down HEAD's line finds it in the line index,
+// not by walking the line commit by commit in every call (1.3 s for a
+// branch 150,000 commits down; a helper's audit); one near HEAD is walked
+// to, as building the index of a long line would cost more; and a branch
+// off the line is still refused.
+func TestDeleteMergedBranchFarDownTheLine(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	var in strings.Builder
+	for i := range farOnLine + 500 {
+		fmt.Fprintf(&in, `{"stream":"s-%d","type":"T","data":{"n":%d}}`+"\n", i%10, i)
+	}
+	_, err := r.Import(ctx, strings.NewReader(in.String()), ImportOptions{})
+	require.NoError(t, err)
+	for _, b := range []struct{ name, rev string }{{"far", "main~10200"}, {"near", "main~20"}, {"off", "main~10300"}} {
+		_, err := r.CreateBranch(ctx, b.name, b.rev, "t")
+		require.NoError(t, err)
+	}
+	_, err = r.Append(ctx, []EventInput{ev("x", "T", `{}`)}, AppendOptions{Branch: "off"})
+	require.NoError(t, err)
+	steps := 0
+	lineSetStep = func() { steps++ }
+	defer func() { lineSetStep = nil }()
+
+	_, err = r.DeleteMergedBranch(ctx, "near", "t")
+	require.NoError(t, err)
+	assert.True(t, steps > 0 && steps < 100, "walked to, near HEAD: %d commits", steps)
+	steps = 0
+	_, err = r.DeleteMergedBranch(ctx, "far", "t")
+	require.NoError(t, err)
+	assert.Zero(t, steps, "found in the line index")
+	_, err = r.DeleteMergedBranch(ctx, "off", "t")
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "not fully merged")
 }

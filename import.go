@@ -1858,6 +1858,10 @@ func (r *Repository) Export(ctx context.Context, w io.Writer, opts ExportOptions
 	return bw.Flush()
 }
 
+// lineSetStep, when set (by tests), is told of each commit a lineSet
+// walks.
+var lineSetStep func()
+
 // lineSet remembers the commits of a branch's first-parent line walked
 // back from its head, so an import run again checks that each batch it
 // skips landed on this branch with one walk in all, not one per batch.
@@ -1889,6 +1893,9 @@ func (l *lineSet) has(rd reader, head, commit object.ID) (bool, error) {
 		return false, err
 	}
 	for !l.next.IsZero() && l.low > target.Offset {
+		if lineSetStep != nil {
+			lineSetStep()
+		}
 		c, err := readCommit(rd, l.next)
 		if err != nil {
 			return false, err
