@@ -116,8 +116,9 @@ type CheckoutResult struct {
 // deleted meanwhile leaves HEAD detached at the commit the files show
 // (CheckoutResult.Deleted).
 //
-// An empty rev means HEAD. A bare repository, a Branch that exists and an
-// actor with control characters are errors matching ErrInvalid; a
+// An empty rev means HEAD. A repository with no work tree (bare, or
+// opened by a folder not named .evgit; WorkTree), a Branch that exists
+// and an actor with control characters are errors matching ErrInvalid; a
 // revision, or one of Streams, that does not exist, ErrNotFound.
 func (r *Repository) Checkout(ctx context.Context, rev string, opts CheckoutOptions) (*CheckoutResult, error) {
 	if err := checkActor(opts.Actor); err != nil {

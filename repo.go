@@ -40,7 +40,7 @@ const DefaultBranch = "main"
 type Repository struct {
 	st       *store.Store
 	gitDir   string // the .evgit folder
-	workTree string // "" for a bare repository
+	workTree string // "" for a bare repository, or one not named .evgit (workTreeOf)
 
 	// derivedState is what the process derives from history and keeps
 	// in memory: decoded snapshot nodes, the line index, typed aggregate
@@ -232,7 +232,9 @@ func makeMark(gitDir, mark string) error {
 }
 
 // Open opens the repository whose .evgit folder (or bare repository
-// folder) is gitDir.
+// folder) is gitDir. Its work tree (WorkTree) is the folder that holds
+// gitDir when gitDir is named .evgit, or is a link by another name to a
+// folder named .evgit; a repository folder by any other name has none.
 func Open(ctx context.Context, gitDir string) (*Repository, error) {
 	return OpenWith(ctx, gitDir, OpenOptions{})
 }
@@ -278,14 +280,27 @@ func OpenWith(ctx context.Context, gitDir string, opts OpenOptions) (*Repository
 		return nil, err
 	}
 	r := &Repository{st: st, gitDir: abs, heads: map[string]*headState{}, derivedState: newDerivedState(abs), warn: opts.Warn}
-	// The work tree is the folder that holds .evgit. A repository folder
-	// by another name is bare, or a .evgit reached through a link to it
-	// (its real path): the folder above it is no work tree (a review saw
-	// a checkout write there, and remove a file of the user's).
-	if !isBare(abs) && filepath.Base(abs) == DirName {
-		r.workTree = filepath.Dir(abs)
-	}
+	r.workTree = workTreeOf(abs)
 	return r, nil
+}
+
+// workTreeOf returns the work tree of the repository folder gitDir: the
+// folder that holds it when it is named .evgit (as written, or where a
+// link by another name leads), else none: it is bare, or a .evgit
+// reached by the real name of a folder a link named .evgit leads to. The
+// folder above such a one is no work tree (a review saw a checkout write
+// there, and remove a file of the user's).
+func workTreeOf(gitDir string) string {
+	if isBare(gitDir) {
+		return ""
+	}
+	if filepath.Base(gitDir) == DirName {
+		return filepath.Dir(gitDir)
+	}
+	if real, err := filepath.EvalSymlinks(gitDir); err == nil && filepath.Base(real) == DirName {
+		return filepath.Dir(real)
+	}
+	return ""
 }
 
 // isBare reports whether the repository at gitDir is marked bare.
@@ -426,7 +441,9 @@ func (r *Repository) Close() error {
 // GitDir returns the repository folder (.evgit, or the bare folder).
 func (r *Repository) GitDir() string { return r.gitDir }
 
-// WorkTree returns the work tree folder, or "" for a bare repository.
+// WorkTree returns the work tree folder: "" for a bare repository, and
+// for a repository folder not named .evgit, such as the real folder a
+// .evgit link leads to (Open).
 func (r *Repository) WorkTree() string { return r.workTree }
 
 // Store returns the storage engine, for tools that need its internals

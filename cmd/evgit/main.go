@@ -46,6 +46,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	physicalPaths()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -88,6 +89,29 @@ func gcPercent(command string) int {
 		return 300
 	}
 	return 100
+}
+
+// physicalPaths makes relative paths resolve against the folder the
+// process really is in, as Git's do: Go's Getwd returns $PWD, the path
+// as the shell walked it, through symbolic links, and `-C ..`, an
+// EVGIT_DIR of ../.evgit or `init ..` from a linked folder then meant the
+// link's parent, not the real one (a review). The process's own
+// environment only: a command it starts still gets the user's.
+func physicalPaths() {
+	os.Unsetenv("PWD")
+}
+
+// joinPhysical resolves p against base as a change of folder would: a
+// ".." in p leaves the folder a link led to, not the link's. A path that
+// does not exist yet is joined as written.
+func joinPhysical(base, p string) string {
+	if base == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if real, err := filepath.EvalSymlinks(base + string(filepath.Separator) + p); err == nil {
+		return real
+	}
+	return filepath.Join(base, p)
 }
 
 // run executes one evgit invocation and returns its exit code.
@@ -336,10 +360,7 @@ func (d *dirFlag) Set(v string) error {
 	if v == "" || *d.err != nil {
 		return nil
 	}
-	p := v
-	if !filepath.IsAbs(v) && *d.path != "" {
-		p = filepath.Join(*d.path, v)
-	}
+	p := joinPhysical(*d.path, v)
 	st, err := os.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -419,12 +440,10 @@ func (d *decimalUint64) Set(v string) error {
 	return nil
 }
 
-// path resolves a path given on the command line against -C.
+// path resolves a path given on the command line against -C, as a
+// change of folder would (joinPhysical).
 func (g *globalOptions) path(p string) string {
-	if g.dir == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(g.dir, p)
+	return joinPhysical(g.dir, p)
 }
 
 // openRepo finds and opens the repository: EVGIT_DIR names the .evgit

@@ -34,6 +34,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of the scripts
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"evgit": func() {
+			physicalPaths()
 			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 	})
