@@ -95,23 +95,43 @@ func gcPercent(command string) int {
 // process really is in, as Git's do: Go's Getwd returns $PWD, the path
 // as the shell walked it, through symbolic links, and `-C ..`, an
 // EVGIT_DIR of ../.evgit or `init ..` from a linked folder then meant the
-// link's parent, not the real one (a review). The process's own
-// environment only: a command it starts still gets the user's.
+// link's parent, not the real one (a review). evgit starts no other
+// program that could miss it.
 func physicalPaths() {
 	os.Unsetenv("PWD")
 }
 
-// joinPhysical resolves p against base as a change of folder would: a
-// ".." in p leaves the folder a link led to, not the link's. A path that
-// does not exist yet is joined as written.
+// joinPhysical resolves p against base (the current folder when empty)
+// as a change of folder to base, then an open of p, would: the folders on
+// p's way are resolved through links, so a ".." leaves the folder a link
+// led to, not the link's folder; p's last name is kept as given, so a
+// link named .evgit keeps that name and an error names what the user
+// wrote (a review found both lost when the whole path was resolved); a
+// trailing slash stays. Where the folders do not exist yet, p is joined
+// as written.
 func joinPhysical(base, p string) string {
-	if base == "" || filepath.IsAbs(p) {
+	if filepath.IsAbs(p) || p == "" {
 		return p
 	}
-	if real, err := filepath.EvalSymlinks(base + string(filepath.Separator) + p); err == nil {
-		return real
+	if base == "" {
+		base = "."
 	}
-	return filepath.Join(base, p)
+	slash := ""
+	if os.IsPathSeparator(p[len(p)-1]) {
+		slash = string(filepath.Separator)
+	}
+	dir, name := filepath.Split(strings.TrimRight(p, string(filepath.Separator)))
+	if name == "." || name == ".." || name == "" {
+		dir, name = p, ""
+	}
+	real, err := filepath.EvalSymlinks(base + string(filepath.Separator) + dir)
+	if err != nil {
+		return filepath.Join(base, p) + slash
+	}
+	if name == "" {
+		return real + slash
+	}
+	return filepath.Join(real, name) + slash
 }
 
 // run executes one evgit invocation and returns its exit code.
